@@ -1,0 +1,29 @@
+//! Pure types and rules of SlugBase Auth.
+//!
+//! Every constrained value is a newtype with a fallible constructor, so an invalid value
+//! cannot exist past the edge of the system. The rules that decide MFA operations —
+//! above all which checks *disable MFA* runs and in which order — live here, free of
+//! I/O, async and frameworks, so that they can be read and tested on their own.
+
+pub mod audit;
+pub mod codes;
+pub mod email;
+pub mod ids;
+pub mod mfa;
+pub mod password;
+pub mod throttle;
+pub mod user;
+
+pub use audit::{AuditEventKind, AuditOutcome, ProofKind};
+pub use codes::{
+    BACKUP_CODE_COUNT, BackupCode, CodeFormatError, SecondFactor, TotpCode, TotpSecret, TotpStep,
+};
+pub use email::{Email, EmailError};
+pub use ids::{ApiTokenId, UserId};
+pub use mfa::{
+    DisableDenied, EncryptedSecret, MfaOperation, MfaPolicy, MfaState, SecondFactorGate,
+    second_factor_gate,
+};
+pub use password::{NewPassword, Password, PasswordError, PasswordHash};
+pub use throttle::{AttemptCounter, AttemptPolicy, Throttle};
+pub use user::{DisplayName, DisplayNameError, LoginMethod, User};

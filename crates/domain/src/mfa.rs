@@ -1,0 +1,306 @@
+//! MFA state and the rules of the operations that need the second factor.
+//!
+//! The checks of `POST /api/auth/mfa/disable` (rows 5–8 of the table in `api.md`) are
+//! decided here, in order, first failure wins:
+//!
+//! 5. MFA not enabled → [`DisableDenied::MfaNotEnabled`]
+//! 5b. a policy requires MFA for this user → [`DisableDenied::RequiredByPolicy`]
+//! 6. local user without a password → [`DisableDenied::PasswordRequired`]
+//! 7. local user with a wrong password → [`DisableDenied::InvalidPassword`]
+//! 8. code neither a fresh TOTP nor an unused backup code → [`DisableDenied::InvalidCode`]
+//!
+//! Rows 5–6 need nothing but the user, so [`second_factor_gate`] decides them at once. Rows
+//! 7 and 8 need a hasher and the stored codes; the gate says exactly what is left to check,
+//! in which order, and the application runs those checks through its ports.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::{Password, PasswordHash, TotpStep, User};
+
+/// A TOTP secret encrypted by the secret cipher (key id, nonce and ciphertext in one
+/// string). Opaque here; `Debug` prints its length only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptedSecret(String);
+
+impl EncryptedSecret {
+    /// Wraps the cipher's output or a stored value.
+    #[must_use]
+    pub fn new(sealed: impl Into<String>) -> Self {
+        Self(sealed.into())
+    }
+
+    /// The stored form.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EncryptedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EncryptedSecret({} bytes)", self.0.len())
+    }
+}
+
+/// Where a user stands with MFA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MfaState {
+    /// No second factor.
+    Disabled,
+    /// Enrollment begun: a secret exists but no code from it has been confirmed yet, so it
+    /// protects nothing.
+    Pending {
+        /// The not-yet-confirmed secret.
+        secret: EncryptedSecret,
+    },
+    /// MFA is on.
+    Enabled {
+        /// The confirmed secret.
+        secret: EncryptedSecret,
+        /// When enrollment was confirmed.
+        enrolled_at: DateTime<Utc>,
+        /// The newest TOTP step accepted (replay protection).
+        last_totp_step: Option<TotpStep>,
+    },
+}
+
+impl MfaState {
+    /// Whether MFA protects the account.
+    #[must_use]
+    pub const fn is_enabled(&self) -> bool {
+        matches!(self, Self::Enabled { .. })
+    }
+}
+
+/// Configured policies that constrain MFA.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MfaPolicy {
+    /// Administrators may not turn MFA off.
+    pub require_mfa_for_admins: bool,
+}
+
+impl MfaPolicy {
+    /// Whether this user must keep (or get) MFA.
+    #[must_use]
+    pub const fn requires_mfa(&self, user: &User) -> bool {
+        self.require_mfa_for_admins && user.is_admin
+    }
+}
+
+/// The operations that need proof of both factors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MfaOperation {
+    /// `POST /api/auth/mfa/disable`.
+    Disable,
+    /// `POST /api/auth/mfa/backup/regenerate`: same checks, but no policy stops it.
+    RegenerateBackupCodes,
+}
+
+/// Why an operation that needs both factors is refused, in the order they are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DisableDenied {
+    /// Row 5.
+    #[error("MFA is not enabled for this account")]
+    MfaNotEnabled,
+    /// Row 5b.
+    #[error("MFA is required for this account by policy")]
+    RequiredByPolicy,
+    /// Row 6.
+    #[error("Password is required")]
+    PasswordRequired,
+    /// Row 7.
+    #[error("Password is incorrect")]
+    InvalidPassword,
+    /// Row 8.
+    #[error("TOTP or unused backup code is invalid")]
+    InvalidCode,
+}
+
+impl DisableDenied {
+    /// The contract's stable reason code.
+    #[must_use]
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::MfaNotEnabled => "MFA_NOT_ENABLED",
+            Self::RequiredByPolicy => "MFA_REQUIRED_BY_POLICY",
+            Self::PasswordRequired => "PASSWORD_REQUIRED",
+            Self::InvalidPassword => "INVALID_PASSWORD",
+            Self::InvalidCode => "INVALID_CODE",
+        }
+    }
+
+    /// Whether this failure counts towards the account's attempt limit (rows 6–8: someone
+    /// guessing, not a client that asked for the wrong thing).
+    #[must_use]
+    pub const fn counts_as_attempt(self) -> bool {
+        matches!(self, Self::PasswordRequired | Self::InvalidPassword | Self::InvalidCode)
+    }
+}
+
+/// What remains to be checked once rows 5–6 have passed.
+#[derive(Debug)]
+pub struct SecondFactorGate<'a> {
+    /// Row 7: the password to verify against the stored hash; `None` for OIDC-only users,
+    /// whose presented password (if any) is ignored.
+    pub password_check: Option<(&'a PasswordHash, &'a Password)>,
+    /// Row 8: the secret the TOTP code must match.
+    pub secret: &'a EncryptedSecret,
+    /// Row 8: the newest accepted step; a code for this step or earlier is a replay.
+    pub last_totp_step: Option<TotpStep>,
+}
+
+/// Rows 5–6 of the table: decides at once what needs only the user, and hands back what is
+/// left to verify.
+///
+/// # Errors
+/// The first failing row among 5, 5b (for [`MfaOperation::Disable`] only) and 6.
+pub fn second_factor_gate<'a>(
+    user: &'a User,
+    operation: MfaOperation,
+    policy: MfaPolicy,
+    password: Option<&'a Password>,
+) -> Result<SecondFactorGate<'a>, DisableDenied> {
+    let MfaState::Enabled { secret, last_totp_step, .. } = &user.mfa else {
+        return Err(DisableDenied::MfaNotEnabled);
+    };
+    if operation == MfaOperation::Disable && policy.requires_mfa(user) {
+        return Err(DisableDenied::RequiredByPolicy);
+    }
+    let password_check = match &user.login {
+        crate::LoginMethod::Local(hash) => match password {
+            Some(password) if !password.is_empty() => Some((hash, password)),
+            _ => return Err(DisableDenied::PasswordRequired),
+        },
+        crate::LoginMethod::OidcOnly => None,
+    };
+    Ok(SecondFactorGate { password_check, secret, last_totp_step: *last_totp_step })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DisplayName, Email, LoginMethod, UserId};
+
+    fn user(login: LoginMethod, is_admin: bool, mfa: MfaState) -> User {
+        User {
+            id: UserId::generate(),
+            email: Email::parse("u@example.com").unwrap(),
+            name: DisplayName::parse("U").unwrap(),
+            login,
+            oidc_provider: None,
+            is_admin,
+            mfa,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn enabled() -> MfaState {
+        MfaState::Enabled {
+            secret: EncryptedSecret::new("k1:sealed"),
+            enrolled_at: Utc::now(),
+            last_totp_step: Some(TotpStep::new(7)),
+        }
+    }
+
+    fn local() -> LoginMethod {
+        LoginMethod::Local(PasswordHash::from_phc("$argon2id$..."))
+    }
+
+    const POLICY: MfaPolicy = MfaPolicy { require_mfa_for_admins: true };
+
+    #[test]
+    fn mfa_off_is_reported_before_anything_else() {
+        // An admin under the policy, with no password: MFA_NOT_ENABLED still comes first.
+        for mfa in [MfaState::Disabled, MfaState::Pending { secret: EncryptedSecret::new("x") }] {
+            let u = user(local(), true, mfa);
+            let denied = second_factor_gate(&u, MfaOperation::Disable, POLICY, None).unwrap_err();
+            assert_eq!(denied, DisableDenied::MfaNotEnabled);
+        }
+    }
+
+    #[test]
+    fn the_admin_policy_comes_before_the_password() {
+        let u = user(local(), true, enabled());
+        let denied = second_factor_gate(&u, MfaOperation::Disable, POLICY, None).unwrap_err();
+        assert_eq!(denied, DisableDenied::RequiredByPolicy);
+    }
+
+    #[test]
+    fn the_policy_only_binds_admins_and_only_when_configured() {
+        let pw = Password::new("pw");
+        let non_admin = user(local(), false, enabled());
+        assert!(second_factor_gate(&non_admin, MfaOperation::Disable, POLICY, Some(&pw)).is_ok());
+        let admin = user(local(), true, enabled());
+        assert!(
+            second_factor_gate(&admin, MfaOperation::Disable, MfaPolicy::default(), Some(&pw))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_policy_does_not_stop_regenerating_backup_codes() {
+        let pw = Password::new("pw");
+        let admin = user(local(), true, enabled());
+        let gate =
+            second_factor_gate(&admin, MfaOperation::RegenerateBackupCodes, POLICY, Some(&pw));
+        assert!(gate.is_ok());
+    }
+
+    #[test]
+    fn a_local_user_must_send_a_non_empty_password() {
+        let u = user(local(), false, enabled());
+        let empty = Password::new("");
+        for pw in [None, Some(&empty)] {
+            let denied = second_factor_gate(&u, MfaOperation::Disable, POLICY, pw).unwrap_err();
+            assert_eq!(denied, DisableDenied::PasswordRequired);
+        }
+    }
+
+    #[test]
+    fn a_local_user_gets_a_password_check_then_a_code_check() {
+        let u = user(local(), false, enabled());
+        let pw = Password::new("correct horse");
+        let gate = second_factor_gate(&u, MfaOperation::Disable, POLICY, Some(&pw)).unwrap();
+        let (hash, presented) = gate.password_check.unwrap();
+        assert_eq!(hash.as_str(), "$argon2id$...");
+        assert_eq!(presented.expose(), "correct horse");
+        assert_eq!(gate.secret.as_str(), "k1:sealed");
+        assert_eq!(gate.last_totp_step, Some(TotpStep::new(7)));
+    }
+
+    #[test]
+    fn an_oidc_only_user_needs_no_password_and_any_sent_is_ignored() {
+        let u = user(LoginMethod::OidcOnly, false, enabled());
+        let bogus = Password::new("bogus");
+        for pw in [None, Some(&bogus)] {
+            let gate = second_factor_gate(&u, MfaOperation::Disable, POLICY, pw).unwrap();
+            assert!(gate.password_check.is_none());
+        }
+    }
+
+    #[test]
+    fn reasons_are_the_contract_codes_and_only_guesses_count() {
+        use DisableDenied::*;
+        let all = [MfaNotEnabled, RequiredByPolicy, PasswordRequired, InvalidPassword, InvalidCode];
+        let reasons: Vec<_> = all.iter().map(|d| d.reason()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "MFA_NOT_ENABLED",
+                "MFA_REQUIRED_BY_POLICY",
+                "PASSWORD_REQUIRED",
+                "INVALID_PASSWORD",
+                "INVALID_CODE"
+            ]
+        );
+        let counted: Vec<_> = all.iter().filter(|d| d.counts_as_attempt()).collect();
+        assert_eq!(counted, [&PasswordRequired, &InvalidPassword, &InvalidCode]);
+    }
+
+    #[test]
+    fn an_encrypted_secret_prints_only_its_length() {
+        assert_eq!(format!("{:?}", EncryptedSecret::new("abcd")), "EncryptedSecret(4 bytes)");
+    }
+}

@@ -1,0 +1,145 @@
+//! Passwords and their hashes.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Shortest password accepted for a new account (the contract's "≥ 8 chars").
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted, in bytes: long enough for any passphrase (NIST asks for ≥ 64
+/// characters), short enough that nobody can make the hasher chew on megabytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// A password as the user typed it. Never printed: `Debug` shows `[REDACTED]`, and the
+/// memory is zeroed on drop.
+#[derive(Clone)]
+pub struct Password(SecretString);
+
+impl Password {
+    /// Wraps a presented password, whatever its content (checking it is the hasher's job).
+    #[must_use]
+    pub fn new(raw: impl Into<String>) -> Self {
+        Self(SecretString::from(raw.into()))
+    }
+
+    /// The secret text, for the password hasher only.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// Whether nothing was typed (the contract treats `""` like an absent password).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.expose_secret().is_empty()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([REDACTED])")
+    }
+}
+
+/// Why a password cannot be set on an account.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    #[error("Password must be at least 8 characters")]
+    TooShort,
+    /// More than [`MAX_PASSWORD_BYTES`] bytes.
+    #[error("Password must be at most 1024 bytes")]
+    TooLong,
+}
+
+/// A password that satisfies the policy for new accounts.
+#[derive(Clone, Debug)]
+pub struct NewPassword(Password);
+
+impl NewPassword {
+    /// Checks the policy.
+    ///
+    /// # Errors
+    /// [`PasswordError`] when the password is too short or too long.
+    pub fn parse(raw: impl Into<String>) -> Result<Self, PasswordError> {
+        let password = Password::new(raw);
+        if password.expose().chars().count() < MIN_PASSWORD_CHARS {
+            return Err(PasswordError::TooShort);
+        }
+        if password.expose().len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        Ok(Self(password))
+    }
+
+    /// The validated password.
+    #[must_use]
+    pub fn as_password(&self) -> &Password {
+        &self.0
+    }
+}
+
+/// A password hash in PHC string format (`$argon2id$v=19$m=…`). Opaque to the domain;
+/// `Debug` hides it anyway, since an offline attacker would love to have it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a PHC string produced by the hasher or read from storage.
+    #[must_use]
+    pub fn from_phc(phc: impl Into<String>) -> Self {
+        Self(phc.into())
+    }
+
+    /// The PHC string.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash([REDACTED])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_password() {
+        let shown = format!("{:?}", Password::new("hunter2-secret"));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let shown = format!("{:?}", NewPassword::parse("hunter2-secret").unwrap());
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn a_hash_is_not_printed_either() {
+        let shown = format!("{:?}", PasswordHash::from_phc("$argon2id$v=19$abc"));
+        assert!(!shown.contains("argon2id"), "{shown}");
+    }
+
+    #[test]
+    fn new_passwords_need_eight_characters() {
+        assert_eq!(NewPassword::parse("1234567").unwrap_err(), PasswordError::TooShort);
+        assert!(NewPassword::parse("12345678").is_ok());
+        // Eight characters, not eight bytes: "éééééééé" is 16 bytes, 8 characters.
+        assert!(NewPassword::parse("éééééééé").is_ok());
+        assert_eq!(NewPassword::parse("ééé").unwrap_err(), PasswordError::TooShort);
+    }
+
+    #[test]
+    fn absurdly_long_passwords_are_refused() {
+        assert_eq!(NewPassword::parse("a".repeat(1025)).unwrap_err(), PasswordError::TooLong);
+        assert!(NewPassword::parse("a".repeat(1024)).is_ok());
+    }
+
+    #[test]
+    fn an_empty_password_is_empty() {
+        assert!(Password::new("").is_empty());
+        assert!(!Password::new(" ").is_empty());
+    }
+}

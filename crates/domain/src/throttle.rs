@@ -1,0 +1,190 @@
+//! Attempt limiting: how failures add up and when they block.
+//!
+//! A counter counts failures in a fixed window (`window_start` + `window`), and — for
+//! accounts — the consecutive failures since the last success. The storage adapters keep
+//! counters in the database and apply these rules inside one transaction, so every
+//! instance of the service shares them.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// Limits for one kind of counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptPolicy {
+    /// Failures allowed per window; the next attempt is refused.
+    pub max_failures: u32,
+    /// Length of a window, in seconds.
+    pub window_secs: u32,
+    /// Consecutive failures (across windows, reset by a success) after which the key stays
+    /// blocked until an administrator resets it (NIST SP 800-63B §5.2.2). `None`: never.
+    pub lockout_after: Option<u32>,
+}
+
+/// How many failures a key has collected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptCounter {
+    /// Start of the current window.
+    pub window_start: DateTime<Utc>,
+    /// Failures in the current window.
+    pub failures: u32,
+    /// Failures since the last success.
+    pub consecutive: u32,
+}
+
+/// Whether an attempt may go ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Throttle {
+    /// Go ahead.
+    Allowed,
+    /// Refuse; the client may try again after this many seconds.
+    Blocked {
+        /// Seconds until the window ends (for a locked-out account: a full window, as a
+        /// hint; only an administrator unlocks it).
+        retry_after_secs: u32,
+        /// The account is locked until an administrator resets it.
+        locked_out: bool,
+    },
+}
+
+impl AttemptPolicy {
+    fn window(&self) -> TimeDelta {
+        TimeDelta::seconds(i64::from(self.window_secs))
+    }
+}
+
+impl AttemptCounter {
+    /// The counter after one more failure at `now`: a window that has ended starts afresh.
+    #[must_use]
+    pub fn after_failure(
+        current: Option<Self>,
+        policy: &AttemptPolicy,
+        now: DateTime<Utc>,
+    ) -> Self {
+        match current {
+            Some(c) if now < c.window_start + policy.window() => Self {
+                window_start: c.window_start,
+                failures: c.failures.saturating_add(1),
+                consecutive: c.consecutive.saturating_add(1),
+            },
+            Some(c) => Self {
+                window_start: now,
+                failures: 1,
+                consecutive: c.consecutive.saturating_add(1),
+            },
+            None => Self { window_start: now, failures: 1, consecutive: 1 },
+        }
+    }
+
+    /// The counter after a success: the consecutive run ends; the window's failures stay,
+    /// so interleaving one good attempt does not buy an attacker more guesses.
+    #[must_use]
+    pub const fn after_success(self) -> Self {
+        Self { consecutive: 0, ..self }
+    }
+
+    /// Whether the next attempt is allowed at `now`.
+    #[must_use]
+    pub fn throttle(&self, policy: &AttemptPolicy, now: DateTime<Utc>) -> Throttle {
+        if policy.lockout_after.is_some_and(|limit| self.consecutive >= limit) {
+            return Throttle::Blocked { retry_after_secs: policy.window_secs, locked_out: true };
+        }
+        let window_end = self.window_start + policy.window();
+        if now < window_end && self.failures >= policy.max_failures {
+            let left = (window_end - now).num_seconds().max(1);
+            let retry_after_secs = u32::try_from(left).unwrap_or(policy.window_secs);
+            return Throttle::Blocked { retry_after_secs, locked_out: false };
+        }
+        Throttle::Allowed
+    }
+}
+
+impl Throttle {
+    /// The stricter of two decisions (the longer wait wins).
+    #[must_use]
+    pub fn max(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Allowed, x) | (x, Self::Allowed) => x,
+            (
+                Self::Blocked { retry_after_secs: a, locked_out: la },
+                Self::Blocked { retry_after_secs: b, locked_out: lb },
+            ) => Self::Blocked { retry_after_secs: a.max(b), locked_out: la || lb },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: AttemptPolicy =
+        AttemptPolicy { max_failures: 3, window_secs: 900, lockout_after: Some(5) };
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn failures(n: u32, start: i64) -> AttemptCounter {
+        (0..n)
+            .fold(None, |c, i| {
+                Some(AttemptCounter::after_failure(c, &POLICY, t(start + i64::from(i))))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn attempts_below_the_limit_are_allowed() {
+        assert_eq!(failures(2, 0).throttle(&POLICY, t(10)), Throttle::Allowed);
+    }
+
+    #[test]
+    fn the_limit_blocks_until_the_window_ends() {
+        let c = failures(3, 0);
+        assert_eq!(
+            c.throttle(&POLICY, t(100)),
+            Throttle::Blocked { retry_after_secs: 800, locked_out: false }
+        );
+        assert_eq!(c.throttle(&POLICY, t(900)), Throttle::Allowed);
+    }
+
+    #[test]
+    fn a_failure_after_the_window_starts_a_new_one() {
+        let c = AttemptCounter::after_failure(Some(failures(3, 0)), &POLICY, t(1000));
+        assert_eq!(c.window_start, t(1000));
+        assert_eq!(c.failures, 1);
+        assert_eq!(c.consecutive, 4);
+    }
+
+    #[test]
+    fn consecutive_failures_lock_the_account_across_windows() {
+        let mut c = failures(3, 0);
+        c = AttemptCounter::after_failure(Some(c), &POLICY, t(1000));
+        c = AttemptCounter::after_failure(Some(c), &POLICY, t(1001));
+        assert_eq!(c.consecutive, 5);
+        assert_eq!(
+            c.throttle(&POLICY, t(100_000)),
+            Throttle::Blocked { retry_after_secs: 900, locked_out: true }
+        );
+    }
+
+    #[test]
+    fn a_success_ends_the_consecutive_run_but_keeps_the_window() {
+        let c = failures(2, 0).after_success();
+        assert_eq!(c.consecutive, 0);
+        assert_eq!(c.failures, 2);
+    }
+
+    #[test]
+    fn without_a_lockout_policy_nothing_locks() {
+        let policy = AttemptPolicy { lockout_after: None, ..POLICY };
+        let c = AttemptCounter { window_start: t(0), failures: 0, consecutive: 10_000 };
+        assert_eq!(c.throttle(&policy, t(1)), Throttle::Allowed);
+    }
+
+    #[test]
+    fn the_stricter_throttle_wins() {
+        let a = Throttle::Blocked { retry_after_secs: 10, locked_out: false };
+        let b = Throttle::Blocked { retry_after_secs: 30, locked_out: true };
+        assert_eq!(Throttle::Allowed.max(a), a);
+        assert_eq!(a.max(Throttle::Allowed), a);
+        assert_eq!(a.max(b), Throttle::Blocked { retry_after_secs: 30, locked_out: true });
+    }
+}

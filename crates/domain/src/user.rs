@@ -1,0 +1,127 @@
+//! User accounts.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::{Email, MfaState, PasswordHash, UserId};
+
+/// Longest display name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Why a display name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DisplayNameError {
+    /// Nothing left after trimming.
+    #[error("Name is required")]
+    Empty,
+    /// Over [`MAX_NAME_CHARS`] characters.
+    #[error("Name must be at most 100 characters")]
+    TooLong,
+    /// Contains control characters (line breaks would forge log and audit lines).
+    #[error("Name must not contain control characters")]
+    ControlCharacters,
+}
+
+/// A person's display name: trimmed, non-empty, printable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Parses a name.
+    ///
+    /// # Errors
+    /// [`DisplayNameError`] when empty, too long or containing control characters.
+    pub fn parse(raw: &str) -> Result<Self, DisplayNameError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(DisplayNameError::Empty);
+        }
+        if trimmed.chars().count() > MAX_NAME_CHARS {
+            return Err(DisplayNameError::TooLong);
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(DisplayNameError::ControlCharacters);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// The name.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How an account proves knowledge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginMethod {
+    /// The account has a local password (it may also be linked to an OIDC identity).
+    Local(PasswordHash),
+    /// The account signs in only through an OIDC provider: it has no password to check.
+    OidcOnly,
+}
+
+impl LoginMethod {
+    /// Whether a local password exists.
+    #[must_use]
+    pub const fn has_password(&self) -> bool {
+        matches!(self, Self::Local(_))
+    }
+}
+
+/// A user account with its MFA state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Stable id.
+    pub id: UserId,
+    /// Normalised e-mail, unique.
+    pub email: Email,
+    /// Display name.
+    pub name: DisplayName,
+    /// Local password or OIDC-only.
+    pub login: LoginMethod,
+    /// The OIDC provider the account is linked to, if any.
+    pub oidc_provider: Option<String>,
+    /// Administrators manage other accounts.
+    pub is_admin: bool,
+    /// Second factor state.
+    pub mfa: MfaState,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed() {
+        assert_eq!(DisplayName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
+    }
+
+    #[test]
+    fn empty_long_and_control_names_are_refused() {
+        assert_eq!(DisplayName::parse(" ").unwrap_err(), DisplayNameError::Empty);
+        assert_eq!(DisplayName::parse(&"x".repeat(101)).unwrap_err(), DisplayNameError::TooLong);
+        assert!(DisplayName::parse(&"x".repeat(100)).is_ok());
+        assert_eq!(
+            DisplayName::parse("Eve\nINFO forged line").unwrap_err(),
+            DisplayNameError::ControlCharacters
+        );
+    }
+
+    #[test]
+    fn only_local_accounts_have_a_password() {
+        assert!(LoginMethod::Local(PasswordHash::from_phc("$x")).has_password());
+        assert!(!LoginMethod::OidcOnly.has_password());
+    }
+}
