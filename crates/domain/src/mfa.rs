@@ -3,11 +3,11 @@
 //! The checks of `POST /api/auth/mfa/disable` (rows 5–8 of the table in `api.md`) are
 //! decided here, in order, first failure wins:
 //!
-//! 5. MFA not enabled → [`DisableDenied::MfaNotEnabled`]
-//! 5b. a policy requires MFA for this user → [`DisableDenied::RequiredByPolicy`]
-//! 6. local user without a password → [`DisableDenied::PasswordRequired`]
-//! 7. local user with a wrong password → [`DisableDenied::InvalidPassword`]
-//! 8. code neither a fresh TOTP nor an unused backup code → [`DisableDenied::InvalidCode`]
+//! - 5. MFA not enabled → [`DisableDenied::MfaNotEnabled`]
+//! - 5b. a policy requires MFA for this user → [`DisableDenied::RequiredByPolicy`]
+//! - 6. local user without a password → [`DisableDenied::PasswordRequired`]
+//! - 7. local user with a wrong password → [`DisableDenied::InvalidPassword`]
+//! - 8. code neither a fresh TOTP nor an unused backup code → [`DisableDenied::InvalidCode`]
 //!
 //! Rows 5–6 need nothing but the user, so [`second_factor_gate`] decides them at once. Rows
 //! 7 and 8 need a hasher and the stored codes; the gate says exactly what is left to check,

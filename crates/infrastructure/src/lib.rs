@@ -1,1 +1,10 @@
-//! placeholder
+//! Adapters of SlugBase Auth: the ports of `slugbase-application`, implemented.
+//!
+//! - [`crypto`]: Argon2id, TOTP (totp-rs), AES-256-GCM, HMAC-SHA-256, SHA-256, clock,
+//!   randomness.
+//! - [`memory`]: thread-safe in-memory storage (tests, experiments).
+//! - [`sql`]: sea-orm storage for SQLite and PostgreSQL.
+
+pub mod crypto;
+pub mod memory;
+pub mod sql;
