@@ -1,0 +1,8 @@
+//! Use-case unit tests over the ports' mockall mocks, in one test binary.
+//!
+//! Every test arranges only the ports its path may use; an unarranged port panics when
+//! called, which is how "never called" is asserted. See [`support`].
+
+mod support;
+
+mod disable_mfa;
