@@ -1,0 +1,426 @@
+//! The command line: `slugbase [serve]`, `migrate`, `user create|list`, `mfa reset`,
+//! `token create`, `keys generate`.
+//!
+//! Passwords are never taken from arguments (they would sit in shell history and in
+//! `ps`): `user create` prompts on the terminal, or reads one line from standard input
+//! when it is not a terminal. Operator commands are audited like their HTTP twins.
+#![allow(clippy::print_stdout, reason = "a CLI prints its results on standard output")]
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use slugbase_application::accounts::{AdminError, NewAccountInput};
+use slugbase_application::ports::SecretDigest;
+use slugbase_application::tokens::CreateApiTokenError;
+use slugbase_application::{Caller, CallerAuth, ClientInfo, UseCases};
+use slugbase_domain::{Email, LoginMethod, MfaState, User};
+
+use crate::config::{self, LoadOptions, Loaded, Profile};
+use crate::{Application, telemetry};
+
+/// SlugBase Auth: accounts, sessions, API tokens and TOTP MFA over HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "slugbase", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration profile: which config/<profile>.toml applies and which checks run.
+    #[arg(long, global = true, env = "SLUGBASE_PROFILE", value_enum, default_value_t = Profile::Development)]
+    pub profile: Profile,
+    /// Extra configuration file (TOML), applied after the profile's and before the
+    /// environment.
+    #[arg(long, global = true, env = "SLUGBASE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory holding default.toml and the profile files (embedded copies are used for
+    /// files it lacks).
+    #[arg(
+        long,
+        global = true,
+        env = "SLUGBASE_CONFIG_DIR",
+        value_name = "DIR",
+        default_value = "config"
+    )]
+    pub config_dir: PathBuf,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default): migrate, then listen until SIGTERM / Ctrl-C.
+    Serve,
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Account recovery for second factors.
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+    /// Personal API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Keys for encryption, backup codes and CSRF.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `slugbase user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is prompted for on a terminal, or read as one line
+    /// from standard input (`printf '%s\n' "$PW" | slugbase user create …`); never given as
+    /// an argument.
+    Create {
+        /// E-mail address (the login name).
+        #[arg(long)]
+        email: String,
+        /// Display name (default: the part of the e-mail before '@').
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// No local password: the user signs in through an OIDC provider only.
+        #[arg(long)]
+        oidc_only: bool,
+    },
+    /// List every account (id, e-mail, name, administrator, MFA, login method).
+    List,
+}
+
+/// `slugbase mfa …`.
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Turn MFA off for a user who lost their authenticator and backup codes: erases the
+    /// secret and backup codes, clears attempt counters, ends their sessions. Audited as
+    /// `mfa_reset_by_admin`. Verify the user's identity out of band first.
+    Reset {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// `slugbase token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a personal API token for a user (service accounts, OIDC-only users) and
+    /// print it once on standard output. Only its SHA-256 is stored.
+    Create {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+        /// A label for the token.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `slugbase keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a fresh set of keys (32 random bytes each, base64) on standard output. Needs
+    /// no configuration. Store the output as a secret.
+    Generate {
+        /// Output form.
+        #[arg(long, value_enum, default_value_t = KeysFormat::Toml)]
+        format: KeysFormat,
+        /// Id of the encryption key.
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
+}
+
+/// How `keys generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeysFormat {
+    /// A `[keys]` TOML block, for a `--config` file.
+    Toml,
+    /// `SLUGBASE__KEYS__…=…` lines, for an environment file.
+    Env,
+}
+
+/// Client info recorded in the audit log for operator commands.
+fn cli_client() -> ClientInfo {
+    ClientInfo::new(Some("local-cli".to_owned()), Some("slugbase-cli"))
+}
+
+/// Loads configuration and starts logging.
+fn load(cli: &Cli) -> anyhow::Result<Loaded> {
+    let options = LoadOptions {
+        profile: cli.profile,
+        config_dir: cli.config_dir.clone(),
+        config_file: cli.config.clone(),
+        env: None,
+    };
+    let loaded = config::load(&options)?;
+    telemetry::init(loaded.settings.log.format, &loaded.settings.log.filter);
+    if let Some(path) = &loaded.generated_keys {
+        tracing::warn!(
+            path = %path.display(),
+            "generated development keys (mode 0600); keep this file to keep existing TOTP \
+             secrets and backup codes usable; never use it in production"
+        );
+    }
+    Ok(loaded)
+}
+
+/// Runs the parsed command line.
+///
+/// # Errors
+/// Configuration refused, storage unreachable, or the command failed; the message says why.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Some(Command::Keys(KeysCommand::Generate { format, id })) => {
+            print!("{}", generate_keys(*format, id)?);
+            Ok(())
+        }
+        None | Some(Command::Serve) => {
+            let loaded = load(&cli)?;
+            let app = Application::build(loaded).await?;
+            app.run_until_stopped().await
+        }
+        Some(Command::Migrate) => {
+            let loaded = load(&cli)?;
+            let store = crate::connect_storage(&loaded).await?;
+            crate::migrate(&store).await
+        }
+        Some(Command::User(command)) => {
+            let use_cases = operator_use_cases(&cli).await?;
+            match command {
+                UserCommand::Create { email, name, admin, oidc_only } => {
+                    create_user(&use_cases, email, name.as_deref(), *admin, *oidc_only).await
+                }
+                UserCommand::List => list_users(&cli).await,
+            }
+        }
+        Some(Command::Mfa(MfaCommand::Reset { email })) => {
+            let use_cases = operator_use_cases(&cli).await?;
+            reset_mfa(&use_cases, email).await
+        }
+        Some(Command::Token(TokenCommand::Create { email, name })) => {
+            let use_cases = operator_use_cases(&cli).await?;
+            create_token(&use_cases, email, name).await
+        }
+    }
+}
+
+/// Use cases over the configured (and migrated) database, without HTTP.
+async fn operator_use_cases(cli: &Cli) -> anyhow::Result<UseCases> {
+    let loaded = load(cli)?;
+    let store = crate::connect_storage(&loaded).await?;
+    crate::migrate(&store).await?;
+    let (_deps, use_cases) = crate::build_use_cases(&loaded, store)?;
+    Ok(use_cases)
+}
+
+/// `keys generate`'s output.
+///
+/// # Errors
+/// When the key id is empty or not a simple identifier.
+pub fn generate_keys(format: KeysFormat, id: &str) -> anyhow::Result<String> {
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        bail!("--id must be letters, digits, '_' or '-'");
+    }
+    let [encryption, backup_code, csrf] =
+        [config::random_key(), config::random_key(), config::random_key()]
+            .map(|k| config::encode_key(&k));
+    Ok(match format {
+        KeysFormat::Toml => format!(
+            "[keys]\nencryption_current = \"{id}\"\nbackup_code = \"{backup_code}\"\ncsrf = \"{csrf}\"\n\n\
+             [keys.encryption]\n{id} = \"{encryption}\"\n"
+        ),
+        KeysFormat::Env => format!(
+            "SLUGBASE__KEYS__ENCRYPTION_CURRENT={id}\nSLUGBASE__KEYS__ENCRYPTION__{}={encryption}\n\
+             SLUGBASE__KEYS__BACKUP_CODE={backup_code}\nSLUGBASE__KEYS__CSRF={csrf}\n",
+            id.to_uppercase()
+        ),
+    })
+}
+
+/// Reads the new password: a hidden prompt (twice) on a terminal, else one line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
+        let second =
+            rpassword::prompt_password("Repeat password: ").context("cannot read the password")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+    }
+}
+
+fn validation_message(errors: &slugbase_application::ValidationErrors) -> String {
+    errors.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+}
+
+async fn create_user(
+    use_cases: &UseCases,
+    email: &str,
+    name: Option<&str>,
+    admin: bool,
+    oidc_only: bool,
+) -> anyhow::Result<()> {
+    let name =
+        name.map_or_else(|| email.split('@').next().unwrap_or(email).to_owned(), str::to_owned);
+    let password = if oidc_only { None } else { Some(read_password()?) };
+    let input = NewAccountInput { email: email.to_owned(), name, password, is_admin: admin };
+    match use_cases.admin.create_user_unchecked(None, &cli_client(), Ok(input)).await {
+        Ok(user) => {
+            println!(
+                "created user {} <{}>{}",
+                user.id,
+                user.email,
+                if admin { " (administrator)" } else { "" }
+            );
+            Ok(())
+        }
+        Err(AdminError::Validation(errors)) => {
+            bail!("invalid input: {}", validation_message(&errors))
+        }
+        Err(AdminError::EmailTaken) => bail!("a user with this e-mail exists already"),
+        Err(other) => Err(other).context("cannot create the user"),
+    }
+}
+
+fn mfa_label(user: &User) -> &'static str {
+    match user.mfa {
+        MfaState::Disabled => "off",
+        MfaState::Pending { .. } => "pending",
+        MfaState::Enabled { .. } => "on",
+    }
+}
+
+async fn list_users(cli: &Cli) -> anyhow::Result<()> {
+    let loaded = load(cli)?;
+    let store = crate::connect_storage(&loaded).await?;
+    crate::migrate(&store).await?;
+    let (deps, _) = crate::build_use_cases(&loaded, store)?;
+    let users = deps.users.list().await.context("cannot list users")?;
+    println!("{:<36}  {:<32}  {:<24}  {:<5}  {:<7}  login", "id", "email", "name", "admin", "mfa");
+    for user in &users {
+        let login = match user.login {
+            LoginMethod::Local(_) => "password",
+            LoginMethod::OidcOnly => "oidc-only",
+        };
+        println!(
+            "{:<36}  {:<32}  {:<24}  {:<5}  {:<7}  {login}",
+            user.id.to_string(),
+            user.email.as_str(),
+            user.name.as_str(),
+            if user.is_admin { "yes" } else { "no" },
+            mfa_label(user),
+        );
+    }
+    Ok(())
+}
+
+async fn find_user(use_cases: &UseCases, email: &str) -> anyhow::Result<User> {
+    let parsed = Email::parse(email).map_err(|e| anyhow::anyhow!("invalid e-mail: {e}"))?;
+    use_cases
+        .admin
+        .find_by_email(&parsed)
+        .await
+        .context("cannot look the user up")?
+        .ok_or_else(|| anyhow::anyhow!("no user with e-mail {email}"))
+}
+
+async fn reset_mfa(use_cases: &UseCases, email: &str) -> anyhow::Result<()> {
+    let user = find_user(use_cases, email).await?;
+    use_cases
+        .admin
+        .reset_mfa_unchecked(None, &cli_client(), user.id)
+        .await
+        .context("cannot reset MFA")?;
+    println!("MFA reset for {} <{}>; their sessions were ended", user.id, user.email);
+    Ok(())
+}
+
+async fn create_token(use_cases: &UseCases, email: &str, name: &str) -> anyhow::Result<()> {
+    let user = find_user(use_cases, email).await?;
+    // The operator acts for the user; no session exists, so the caller carries an empty
+    // session digest that matches no stored session.
+    let caller = Caller { user, auth: CallerAuth::Session(SecretDigest::from_hex(String::new())) };
+    match use_cases.api_tokens.create(&caller, &cli_client(), Ok(name.to_owned())).await {
+        Ok(created) => {
+            eprintln!(
+                "API token {} ({}) created for {}; it is shown once, store it now:",
+                created.view.id, created.view.name, caller.user.email
+            );
+            println!("{}", created.token.expose());
+            Ok(())
+        }
+        Err(CreateApiTokenError::Validation(errors)) => {
+            bail!("invalid input: {}", validation_message(&errors))
+        }
+        Err(other) => Err(other).context("cannot create the token"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subcommand_has_help_and_the_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+        let command = Cli::command();
+        for sub in command.get_subcommands() {
+            assert!(sub.get_about().is_some(), "{} has no help", sub.get_name());
+        }
+    }
+
+    #[test]
+    fn generated_keys_decode_to_32_bytes_and_differ() {
+        let toml = generate_keys(KeysFormat::Toml, "k2").unwrap();
+        let values: Vec<&str> = toml
+            .lines()
+            .filter_map(|l| l.split_once(" = \""))
+            .map(|(_, v)| v.trim_end_matches('"'))
+            .collect();
+        let keys: Vec<_> = values
+            .iter()
+            .filter(|v| v.len() > 8)
+            .map(|v| config::decode_key("k", v).unwrap())
+            .collect();
+        assert_eq!(keys.len(), 3);
+        assert_ne!(keys[0], keys[1]);
+        assert_ne!(keys[1], keys[2]);
+        let env = generate_keys(KeysFormat::Env, "k2").unwrap();
+        assert!(env.contains("SLUGBASE__KEYS__ENCRYPTION__K2="));
+        assert!(generate_keys(KeysFormat::Env, "a b").is_err());
+    }
+
+    #[test]
+    fn user_create_takes_no_password_argument() {
+        use clap::CommandFactory as _;
+        let command = Cli::command();
+        let user = command.find_subcommand("user").unwrap();
+        let create = user.find_subcommand("create").unwrap();
+        assert!(create.get_arguments().all(|a| a.get_id() != "password"));
+        assert!(
+            Cli::try_parse_from([
+                "slugbase",
+                "user",
+                "create",
+                "--email",
+                "a@b.c",
+                "--password",
+                "x"
+            ])
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! The `slugbase` binary's library: configuration, telemetry, wiring and the CLI.
+//!
+//! [`Application::build`] does what `slugbase serve` does — connect to storage, migrate,
+//! build the adapters and use cases, bind the HTTP listener — so tests start exactly what
+//! production starts. `main.rs` only parses the command line and calls [`cli::run`].
+
+pub mod cli;
+pub mod config;
+pub mod telemetry;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use slugbase_application::{Deps, UseCases};
+use slugbase_infrastructure::crypto::{Argon2Params, CryptoConfig, EncryptionKeys, SystemClock};
+use slugbase_infrastructure::sql::SeaOrmStore;
+
+use crate::config::Loaded;
+
+/// Version reported by `/api/version` and `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Commit reported by `/api/version`: `SLUGBASE_COMMIT` at build time, else `unknown`.
+pub const COMMIT: &str = match option_env!("SLUGBASE_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
+/// The directory a `sqlite:` URL's file lives in, when it has one.
+fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(std::path::Path::to_path_buf)
+}
+
+/// Connects to the configured database (creating a SQLite file's directory first).
+///
+/// # Errors
+/// When the directory cannot be created or the database cannot be reached.
+pub async fn connect_storage(loaded: &Loaded) -> anyhow::Result<SeaOrmStore> {
+    let url = loaded.settings.database.url.trim();
+    if let Some(dir) = sqlite_dir(url) {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+    }
+    let store = SeaOrmStore::connect(url).await.context("cannot connect to the database")?;
+    Ok(store)
+}
+
+/// Runs pending migrations.
+///
+/// # Errors
+/// When a migration fails.
+pub async fn migrate(store: &SeaOrmStore) -> anyhow::Result<()> {
+    store.migrate().await.context("database migration failed")?;
+    tracing::info!("database schema is up to date");
+    Ok(())
+}
+
+/// Everything the use cases run on, over `store`.
+///
+/// # Errors
+/// When an adapter refuses its configuration (for example an invalid key id).
+pub fn build_use_cases(loaded: &Loaded, store: SeaOrmStore) -> anyhow::Result<(Deps, UseCases)> {
+    let settings = &loaded.settings;
+    let keys = &loaded.keys;
+    let crypto = CryptoConfig {
+        argon2: Argon2Params {
+            memory_kib: settings.argon2.memory_kib,
+            iterations: settings.argon2.iterations,
+            parallelism: settings.argon2.parallelism,
+            max_concurrent: settings.argon2.max_concurrent,
+        },
+        totp_issuer: settings.totp.issuer.trim().to_owned(),
+        encryption: EncryptionKeys {
+            current_id: keys.encryption_current.clone(),
+            keys: keys.encryption.clone(),
+        },
+        backup_code_key: keys.backup_code,
+    };
+    let deps =
+        slugbase_infrastructure::wiring::build_deps(Arc::new(store), crypto, Arc::new(SystemClock))
+            .context("cannot build the adapters")?;
+    let use_cases = UseCases::new(deps.clone(), settings.security.auth_settings());
+    Ok((deps, use_cases))
+}
+
+/// The HTTP service, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects, migrates (when `database.migrate_on_start`), wires and binds.
+    ///
+    /// # Errors
+    /// Storage unreachable, migration failure, port taken, adapter configuration refused.
+    pub async fn build(loaded: Loaded) -> anyhow::Result<Self> {
+        let store = connect_storage(&loaded).await?;
+        if loaded.settings.database.migrate_on_start {
+            migrate(&store).await?;
+        }
+        let (_deps, use_cases) = build_use_cases(&loaded, store)?;
+        let server = &loaded.settings.server;
+        let listener = TcpListener::bind((server.host, server.port))
+            .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
+        let port = listener.local_addr().context("listener has no address")?.port();
+        let web = slugbase_web::WebConfig {
+            public_base_url: server.public_base_url.trim().trim_end_matches('/').to_owned(),
+            trusted_proxies: server.trusted_proxies.clone(),
+            body_limit_bytes: server.body_limit_bytes,
+            csrf_key: loaded.keys.csrf,
+            version: VERSION.to_owned(),
+            commit: COMMIT.to_owned(),
+        };
+        let server = slugbase_web::server(listener, use_cases, web).context("cannot start HTTP")?;
+        tracing::info!(
+            address = %format!("{}:{port}", loaded.settings.server.host),
+            profile = %loaded.profile,
+            "listening"
+        );
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound (useful with `server.port = 0`).
+    #[must_use]
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested; finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        self.server.await.context("HTTP server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_dir;
+
+    #[test]
+    fn the_sqlite_directory_is_found_in_relative_and_absolute_urls() {
+        assert_eq!(
+            sqlite_dir("sqlite://data/x.db?mode=rwc").unwrap(),
+            std::path::Path::new("data")
+        );
+        assert_eq!(sqlite_dir("sqlite:///tmp/a/x.db").unwrap(), std::path::Path::new("/tmp/a"));
+        assert_eq!(sqlite_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_dir("sqlite://x.db"), None);
+        assert_eq!(sqlite_dir("postgres://u@h/db"), None);
+    }
+}
