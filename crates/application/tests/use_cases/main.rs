@@ -5,4 +5,8 @@
 
 mod support;
 
+mod admin;
+mod authenticate;
 mod disable_mfa;
+mod enrollment;
+mod login;

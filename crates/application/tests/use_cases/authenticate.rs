@@ -1,0 +1,174 @@
+//! Recognising callers: session cookies (idle and absolute expiry) and API tokens.
+
+use slugbase_application::auth::{AuthError, Authenticate};
+use slugbase_application::ports::{ApiTokenRecord, SessionKind, SessionRecord};
+use slugbase_application::{Caller, CallerAuth};
+use slugbase_domain::{ApiTokenId, User};
+
+use crate::support::*;
+
+const SESSION_ID: &str = "session-cookie-value";
+const TOKEN: &str = "sb_c2VjcmV0LXRva2VuLXZhbHVlLWZvci10ZXN0cw";
+
+fn full_session(user: &User, last_seen_secs_ago: i64, expires_in_secs: i64) -> SessionRecord {
+    SessionRecord {
+        id_hash: token_digest(SESSION_ID),
+        user_id: user.id,
+        kind: SessionKind::Full,
+        created_at: now_plus(-3_600),
+        last_seen_at: now_plus(-last_seen_secs_ago),
+        expires_at: now_plus(expires_in_secs),
+        failed_attempts: 0,
+    }
+}
+
+fn session_found(deps: &mut MockDeps, record: SessionRecord) {
+    deps.token_digest_is_tagged();
+    deps.sessions
+        .expect_find()
+        .times(1)
+        .withf(|digest| *digest == token_digest(SESSION_ID))
+        .returning(move |_| Ok(Some(record.clone())));
+}
+
+fn user_found(deps: &mut MockDeps, user: &User) {
+    let user = user.clone();
+    let id = user.id;
+    deps.users
+        .expect_find_by_id()
+        .times(1)
+        .withf(move |u| *u == id)
+        .returning(move |_| Ok(Some(user.clone())));
+}
+
+async fn by_session(deps: MockDeps) -> Result<Caller, AuthError> {
+    Authenticate::new(deps.build(), settings()).session(SESSION_ID).await
+}
+
+#[tokio::test]
+async fn a_live_session_names_its_user_and_records_activity_once_a_minute() {
+    for (seen_secs_ago, touched) in [(120, true), (10, false)] {
+        // Arrange
+        let user = local_user();
+        let mut deps = MockDeps::new();
+        session_found(&mut deps, full_session(&user, seen_secs_ago, 3_600));
+        user_found(&mut deps, &user);
+        deps.sessions
+            .expect_touch()
+            .times(usize::from(touched))
+            .withf(|digest, at| *digest == token_digest(SESSION_ID) && *at == now())
+            .returning(|_, _| Ok(()));
+
+        // Act
+        let caller = by_session(deps).await.expect("authenticated");
+
+        // Assert
+        assert_eq!(caller.user.id, user.id);
+        assert_eq!(caller.auth, CallerAuth::Session(token_digest(SESSION_ID)));
+    }
+}
+
+#[tokio::test]
+async fn an_idle_or_too_old_session_is_refused_and_deleted() {
+    // Idle limit 30 minutes; absolute expiry is `expires_at`.
+    let user = local_user();
+    let idle = full_session(&user, 30 * 60, 3_600);
+    let too_old = full_session(&user, 5, 0);
+    for (label, record) in [("idle", idle), ("absolute", too_old)] {
+        // Arrange: the user is never read.
+        let mut deps = MockDeps::new();
+        session_found(&mut deps, record);
+        deps.sessions
+            .expect_delete()
+            .times(1)
+            .withf(|digest| *digest == token_digest(SESSION_ID))
+            .returning(|_| Ok(true));
+
+        // Act
+        let result = by_session(deps).await;
+
+        // Assert
+        assert!(matches!(result, Err(AuthError::Unauthenticated)), "{label}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_pending_mfa_state_is_not_a_session() {
+    // Arrange
+    let user = with_mfa(local_user());
+    let mut deps = MockDeps::new();
+    let pending = SessionRecord { kind: SessionKind::PendingMfa, ..full_session(&user, 5, 200) };
+    session_found(&mut deps, pending);
+
+    // Act
+    let result = by_session(deps).await;
+
+    // Assert
+    assert!(matches!(result, Err(AuthError::Unauthenticated)), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_token_without_the_sb_prefix_never_reaches_storage() {
+    for token in ["", "Bearer sb_x", "SB_abc", "abc", "session-cookie-value"] {
+        // Arrange: digest and token repository unarranged.
+        let use_case = Authenticate::new(MockDeps::new().build(), settings());
+
+        // Act
+        let result = use_case.api_token(token).await;
+
+        // Assert
+        assert!(matches!(result, Err(AuthError::Unauthenticated)), "{token:?}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_or_revoked_token_is_refused() {
+    // Arrange
+    let mut deps = MockDeps::new();
+    deps.token_digest_is_tagged();
+    deps.tokens
+        .expect_find_active()
+        .times(1)
+        .withf(|digest| *digest == token_digest(TOKEN))
+        .returning(|_| Ok(None));
+    let use_case = Authenticate::new(deps.build(), settings());
+
+    // Act
+    let result = use_case.api_token(TOKEN).await;
+
+    // Assert
+    assert!(matches!(result, Err(AuthError::Unauthenticated)), "{result:?}");
+}
+
+#[tokio::test]
+async fn an_active_token_names_its_user_and_records_first_use() {
+    // Arrange
+    let user = local_user();
+    let token_id = ApiTokenId::generate();
+    let record = ApiTokenRecord {
+        id: token_id,
+        user_id: user.id,
+        name: "ci".to_owned(),
+        token_hash: token_digest(TOKEN),
+        created_at: now_plus(-600),
+        last_used_at: None,
+    };
+    let mut deps = MockDeps::new();
+    deps.token_digest_is_tagged();
+    deps.tokens.expect_find_active().times(1).returning(move |_| Ok(Some(record.clone())));
+    user_found(&mut deps, &user);
+    deps.tokens
+        .expect_touch()
+        .times(1)
+        .withf(move |id, at| *id == token_id && *at == now())
+        .returning(|_, _| Ok(()));
+    let use_case = Authenticate::new(deps.build(), settings());
+
+    // Act
+    let caller = use_case.api_token(TOKEN).await.expect("authenticated");
+
+    // Assert
+    assert_eq!(caller.user.id, user.id);
+    assert_eq!(caller.auth, CallerAuth::ApiToken(token_id));
+    assert_eq!(caller.session(), None);
+}
