@@ -8,3 +8,4 @@
 pub mod crypto;
 pub mod memory;
 pub mod sql;
+pub mod wiring;
