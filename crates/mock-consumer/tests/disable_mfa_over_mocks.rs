@@ -1,0 +1,144 @@
+//! Builds `DisableMfa` from outside the application crate, over its mocks (feature `mocks`).
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use slugbase_application::mfa::{BothFactorsInput, DisableMfa, MfaChangeError};
+use slugbase_application::ports::{
+    MfaProof, MockApiTokenRepository, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher,
+    MockClock, MockMfaRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
+    MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
+};
+use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
+use slugbase_domain::{
+    ApiTokenId, DisableDenied, DisplayName, Email, EncryptedSecret, LoginMethod, MfaState,
+    Password, TotpSecret, TotpStep, User, UserId,
+};
+
+/// Mocks for the ports disable touches; the rest have no expectations (a call panics).
+struct Mocks {
+    mfa: MockMfaRepository,
+    sessions: MockSessionRepository,
+    audit: MockAuditLog,
+    attempts: MockAttemptRepository,
+    totp: MockTotp,
+    cipher: MockSecretCipher,
+}
+
+impl Mocks {
+    /// The throttle allows, the audit log accepts, the sealed secret opens, and the TOTP
+    /// verifier matches "123456" to step 1001 (the user last used step 1000).
+    fn arranged() -> Self {
+        let mut attempts = MockAttemptRepository::new();
+        attempts.expect_get().returning(|_| Ok(None));
+        let mut audit = MockAuditLog::new();
+        audit.expect_record().returning(|_| Ok(()));
+        let mut cipher = MockSecretCipher::new();
+        cipher.expect_decrypt().returning(|_, _| Ok(TotpSecret::from_base32("JBSWY3DPEHPK3PXP")));
+        let mut totp = MockTotp::new();
+        totp.expect_verify()
+            .returning(|_, code, _| (code.expose() == "123456").then_some(TotpStep::new(1001)));
+        Self {
+            mfa: MockMfaRepository::new(),
+            sessions: MockSessionRepository::new(),
+            audit,
+            attempts,
+            totp,
+            cipher,
+        }
+    }
+
+    fn use_case(self) -> DisableMfa {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap());
+        let deps = Deps {
+            users: Arc::new(MockUserRepository::new()),
+            mfa: Arc::new(self.mfa),
+            sessions: Arc::new(self.sessions),
+            tokens: Arc::new(MockApiTokenRepository::new()),
+            audit: Arc::new(self.audit),
+            attempts: Arc::new(self.attempts),
+            health: Arc::new(MockStorageHealth::new()),
+            passwords: Arc::new(MockPasswordHasher::new()),
+            totp: Arc::new(self.totp),
+            cipher: Arc::new(self.cipher),
+            backup_codes: Arc::new(MockBackupCodeHasher::new()),
+            token_digest: Arc::new(MockTokenDigest::new()),
+            clock: Arc::new(clock),
+            random: Arc::new(MockRandom::new()),
+        };
+        DisableMfa::new(deps, AuthSettings::default())
+    }
+}
+
+/// An OIDC-only user with MFA on, calling with an API token (no password involved).
+fn caller() -> Caller {
+    let user = User {
+        id: UserId::generate(),
+        email: Email::parse("oidc@example.com").unwrap(),
+        name: DisplayName::parse("Oidc").unwrap(),
+        login: LoginMethod::OidcOnly,
+        oidc_provider: Some("idp".to_owned()),
+        is_admin: false,
+        mfa: MfaState::Enabled {
+            secret: EncryptedSecret::new("k1:sealed"),
+            enrolled_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            last_totp_step: Some(TotpStep::new(1000)),
+        },
+        created_at: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+    };
+    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()) }
+}
+
+fn body(code: &str) -> Result<BothFactorsInput, slugbase_application::ValidationErrors> {
+    Ok(BothFactorsInput { code: code.to_owned(), password: Some(Password::new("ignored")) })
+}
+
+#[tokio::test]
+async fn an_outside_crate_disables_mfa_over_the_mocks() {
+    // Arrange
+    let caller = caller();
+    let user_id = caller.user.id;
+    let mut mocks = Mocks::arranged();
+    mocks
+        .mfa
+        .expect_disable_with_proof()
+        .times(1)
+        .withf(move |u, proof, _| {
+            *u == user_id && *proof == MfaProof::TotpStep(TotpStep::new(1001))
+        })
+        .returning(|_, _, _| Ok(true));
+    mocks
+        .sessions
+        .expect_delete_for_user()
+        .times(1)
+        .withf(move |u, keep| *u == user_id && keep.is_none())
+        .returning(|_, _| Ok(1));
+    mocks.attempts.expect_record_success().times(1).returning(|_| Ok(()));
+
+    // Act
+    let result = mocks.use_case().execute(&caller, &ClientInfo::default(), body("123456")).await;
+
+    // Assert
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn an_outside_crate_sees_a_wrong_code_refused_without_a_disable() {
+    // Arrange
+    let caller = caller();
+    let mut mocks = Mocks::arranged();
+    mocks.mfa.expect_disable_with_proof().times(0);
+    mocks.attempts.expect_record_failure().times(1).returning(|_, _, at| {
+        Ok(slugbase_domain::AttemptCounter { window_start: at, failures: 1, consecutive: 1 })
+    });
+
+    // Act
+    let result = mocks.use_case().execute(&caller, &ClientInfo::default(), body("654321")).await;
+
+    // Assert
+    assert!(
+        matches!(result, Err(MfaChangeError::Denied(DisableDenied::InvalidCode))),
+        "{result:?}"
+    );
+}
