@@ -405,6 +405,9 @@ impl SecretCipher for AesGcmSecretCipher {
 
     fn decrypt(&self, user: UserId, sealed: &EncryptedSecret) -> Result<TotpSecret, CipherError> {
         let (id, body) = sealed.as_str().split_once(':').ok_or(CipherError::Corrupt)?;
+        if id.is_empty() {
+            return Err(CipherError::Corrupt);
+        }
         let Some(cipher) = self.key(id) else {
             let shown: String = id.chars().take(MAX_KEY_ID_LEN).collect();
             return Err(CipherError::UnknownKey(shown));
