@@ -75,8 +75,8 @@ impl Mocks {
 fn caller() -> Caller {
     let user = User {
         id: UserId::generate(),
-        email: Email::parse("oidc@example.com").unwrap(),
-        name: DisplayName::parse("Oidc").unwrap(),
+        email: Email::parse("oidc@example.com").expect("valid e-mail"),
+        name: DisplayName::parse("Oidc").expect("valid name"),
         login: LoginMethod::OidcOnly,
         oidc_provider: Some("idp".to_owned()),
         is_admin: false,

@@ -6,7 +6,9 @@ use slugbase_application::{
     AuthSettings, Caller, Unexpected, ValidationErrors,
     mfa::{BothFactorsInput, DisableMfa, MfaChangeError},
 };
-use slugbase_domain::{AuditEventKind, DisableDenied, Password, ProofKind, TotpStep, User};
+use slugbase_domain::{
+    AuditEventKind, AuditOutcome, DisableDenied, Password, ProofKind, TotpStep, User,
+};
 
 use crate::support::*;
 
@@ -254,6 +256,30 @@ async fn an_admin_cannot_disable_mfa_when_policy_requires_it_even_with_both_fact
         Some("MFA_REQUIRED_BY_POLICY"),
         None,
     );
+}
+
+#[tokio::test]
+async fn an_admin_without_mfa_under_the_policy_gets_mfa_not_enabled_as_row_5_comes_first() {
+    // Arrange
+    let user = admin_user();
+    let mut deps = MockDeps::new();
+    deps.attempts_allowed();
+    let audit = deps.record_audit();
+    never_disabled(&mut deps);
+    let caller = session_caller(user);
+
+    // Act
+    let result = run(
+        deps,
+        settings_requiring_mfa_for_admins(),
+        &caller,
+        input(GOOD_TOTP, Some(RIGHT_PASSWORD)),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(denied(result), DisableDenied::MfaNotEnabled);
+    assert_eq!(audit.only().outcome, AuditOutcome::Failure("MFA_NOT_ENABLED".to_owned()));
 }
 
 #[tokio::test]

@@ -173,7 +173,7 @@ impl MockDeps {
 
     /// Session ids and tokens digest to `sha:<token>`.
     pub fn token_digest_is_tagged(&mut self) -> &mut Self {
-        self.token_digest.expect_digest().returning(|token| token_digest(token));
+        self.token_digest.expect_digest().returning(token_digest);
         self
     }
 }
