@@ -1,1 +1,29 @@
-//! placeholder
+//! Database schema of SlugBase Auth: one set of sea-orm migrations for SQLite and
+//! PostgreSQL.
+//!
+//! Conventions shared by every table (and relied on by the storage adapter):
+//! - ids are UUIDs stored as canonical lower-case text (`TEXT` on both backends);
+//! - times are `BIGINT` milliseconds since the Unix epoch (UTC), so comparisons and
+//!   ordering mean the same on both backends;
+//! - secrets are never stored: sessions and API tokens by their SHA-256, backup codes by
+//!   their HMAC, the TOTP secret sealed (AES-256-GCM);
+//! - every table that belongs to a user references `users(id)` with `ON DELETE CASCADE`;
+//!   audit events keep user ids without a foreign key, because they outlive users.
+//!
+//! Run [`Migrator::up`](sea_orm_migration::MigratorTrait::up) on start-up; it applies only
+//! what is missing, so running it on a migrated database is a no-op.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_initial;
+
+/// Every migration, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_initial::Migration)]
+    }
+}

@@ -12,6 +12,8 @@
 pub mod accounts;
 pub mod attempts;
 pub mod auth;
+#[cfg(feature = "contract")]
+pub mod contract;
 mod core;
 pub mod error;
 pub mod mfa;

@@ -8,4 +8,6 @@
 pub mod crypto;
 pub mod memory;
 pub mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wiring;

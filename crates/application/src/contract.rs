@@ -1,0 +1,893 @@
+//! The port contract suite: one set of checks, written once, that every storage backend
+//! (anything implementing [`Storage`]) must pass — the MUST clauses of [`crate::ports`],
+//! above all the atomic operations under concurrency.
+//!
+//! A backend's test file expands one `#[tokio::test]` per check, so each check shows up by
+//! name in that backend's test output:
+//!
+//! ```ignore
+//! use std::sync::Arc;
+//! async fn make() -> Option<Arc<MyStore>> { Some(Arc::new(MyStore::new())) }
+//! slugbase_application::storage_contract_tests!(make);
+//! ```
+//!
+//! `make` returns a fresh, empty store per check, or `None` to skip (a backend whose server
+//! is not available; the backend's harness says why). The test crate needs `tokio` (with
+//! `macros` and `rt-multi-thread`) as a dev-dependency.
+//!
+//! Times in the checks are whole seconds: backends may store times with millisecond
+//! precision.
+
+// Panicking is how a check fails.
+#![allow(clippy::missing_panics_doc)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use slugbase_domain::{
+    ApiTokenId, AttemptCounter, AttemptPolicy, AuditEventKind, AuditOutcome, DisplayName, Email,
+    EncryptedSecret, LoginMethod, MfaState, PasswordHash, ProofKind, TotpStep, User, UserId,
+};
+
+use crate::attempts::{AttemptAccount, AttemptKey, AttemptKind};
+use crate::ports::{
+    ApiTokenRecord, ApiTokenRepository, AuditEvent, AuditQuery, CancelOutcome, MfaProof, NewUser,
+    SecretDigest, SessionKind, SessionRecord, SessionRepository, Storage, StoreError,
+    UserRepository,
+};
+
+/// Expands one `#[tokio::test(flavor = "multi_thread")]` per contract check, each calling
+/// `$make().await` for a fresh store (`Option<Arc<S>>`; `None` skips the check).
+#[macro_export]
+macro_rules! storage_contract_tests {
+    ($make:path) => {
+        $crate::storage_contract_tests!(@each $make;
+            a_created_user_is_found_by_id_and_by_email,
+            an_oidc_only_user_round_trips_without_a_password,
+            a_taken_email_is_a_conflict,
+            users_are_listed_oldest_first_and_counted,
+            the_first_admin_is_created_only_while_no_user_exists,
+            concurrent_first_admin_setups_create_exactly_one,
+            set_password_replaces_the_hash_of_existing_users_only,
+            deleting_a_user_cascades_but_keeps_audit_events_and_other_users,
+            enrollment_begins_replaces_and_cancels_while_disabled,
+            confirm_enables_mfa_with_the_step_and_exactly_the_given_codes,
+            confirm_with_a_stale_pending_secret_changes_nothing,
+            twenty_concurrent_confirms_enable_once_with_exactly_ten_codes,
+            a_totp_step_is_accepted_only_when_newer_than_the_last,
+            concurrent_acceptances_of_one_totp_step_succeed_exactly_once,
+            a_backup_code_works_exactly_once_and_only_for_its_user,
+            fifty_concurrent_spends_of_one_backup_code_succeed_exactly_once,
+            proofs_are_refused_while_mfa_is_not_enabled,
+            disable_with_proof_clears_flag_secret_codes_and_step,
+            disable_with_an_unspendable_proof_changes_nothing,
+            concurrent_disables_with_one_backup_code_succeed_exactly_once,
+            regenerate_with_proof_replaces_every_code,
+            reset_turns_mfa_off_from_any_state,
+            a_session_round_trips_and_is_touched,
+            deleting_a_session_succeeds_exactly_once_under_concurrency,
+            failed_attempts_of_a_session_count_up_without_losses,
+            sessions_of_a_user_are_deleted_except_the_kept_one,
+            expired_sessions_are_deleted,
+            an_api_token_is_found_by_hash_until_revoked,
+            another_users_token_cannot_be_revoked,
+            tokens_are_listed_oldest_first_per_user,
+            audit_events_are_read_newest_first_filtered_and_paged,
+            old_audit_events_are_purged,
+            attempt_counters_follow_the_domain_rule,
+            concurrent_attempt_failures_lose_no_count,
+            a_reachable_store_answers_ping,
+        );
+    };
+    (@each $make:path; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let Some(store) = $make().await else { return };
+                $crate::contract::$check(store).await;
+            }
+        )*
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------
+
+/// A fixed instant plus `secs` seconds.
+fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("valid time")
+}
+
+fn new_user(email: &str, created: i64) -> NewUser {
+    NewUser {
+        id: UserId::generate(),
+        email: Email::parse(email).expect("valid email"),
+        name: DisplayName::parse("Test User").expect("valid name"),
+        login: LoginMethod::Local(PasswordHash::from_phc(
+            "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
+        )),
+        oidc_provider: None,
+        is_admin: false,
+        created_at: t(created),
+    }
+}
+
+async fn user<S: Storage>(store: &S, email: &str) -> User {
+    UserRepository::create(store, new_user(email, 0)).await.expect("create user")
+}
+
+async fn reload<S: Storage>(store: &S, id: UserId) -> User {
+    store.find_by_id(id).await.expect("find user").expect("user exists")
+}
+
+/// A digest that looks like what the hashers produce (64 hex digits).
+fn digest(label: &str) -> SecretDigest {
+    let hex: String = label.bytes().map(|b| format!("{b:02x}")).collect();
+    SecretDigest::from_hex(format!("{hex:0>64}"))
+}
+
+fn codes(prefix: &str, n: usize) -> Vec<SecretDigest> {
+    (0..n).map(|i| digest(&format!("{prefix}{i}"))).collect()
+}
+
+fn secret(label: &str) -> EncryptedSecret {
+    EncryptedSecret::new(format!("k1:{label}"))
+}
+
+/// Enrolls and confirms MFA at TOTP step 100 with ten codes `"<prefix>0"..`.
+async fn enable<S: Storage>(store: &S, id: UserId, prefix: &str) -> Vec<SecretDigest> {
+    let pending = secret(prefix);
+    assert!(store.begin_enrollment(id, pending.clone()).await.expect("begin"));
+    let codes = codes(prefix, 10);
+    let confirmed = store
+        .confirm_enrollment(id, &pending, TotpStep::new(100), codes.clone(), t(10))
+        .await
+        .expect("confirm");
+    assert!(confirmed, "confirm with the pending secret enables MFA");
+    codes
+}
+
+fn session(id: &str, user: UserId, expires: i64) -> SessionRecord {
+    SessionRecord {
+        id_hash: digest(id),
+        user_id: user,
+        kind: SessionKind::Full,
+        created_at: t(0),
+        last_seen_at: t(0),
+        expires_at: t(expires),
+        failed_attempts: 0,
+    }
+}
+
+fn token(label: &str, user: UserId, created: i64) -> ApiTokenRecord {
+    ApiTokenRecord {
+        id: ApiTokenId::generate(),
+        user_id: user,
+        name: label.to_owned(),
+        token_hash: digest(label),
+        created_at: t(created),
+        last_used_at: None,
+    }
+}
+
+fn event(at: i64, user: Option<UserId>, kind: AuditEventKind) -> AuditEvent {
+    AuditEvent {
+        at: t(at),
+        user_id: user,
+        actor_id: None,
+        kind,
+        outcome: AuditOutcome::Success,
+        proof: None,
+        client_addr: None,
+        user_agent: None,
+    }
+}
+
+/// Runs `n` copies of `f` at once on the runtime's worker threads; their results.
+async fn concurrently<T, F, Fut>(n: usize, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = Arc::clone(&barrier);
+            let task = f(i);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                task.await
+            })
+        })
+        .collect();
+    futures::future::join_all(handles)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task panicked"))
+        .collect()
+}
+
+fn count_true(results: &[bool]) -> usize {
+    results.iter().filter(|&&b| b).count()
+}
+
+// ---------------------------------------------------------------------------------------
+// Users
+// ---------------------------------------------------------------------------------------
+
+/// `create` stores every field; both finders return the same user, MFA disabled.
+pub async fn a_created_user_is_found_by_id_and_by_email<S: Storage>(store: Arc<S>) {
+    let mut input = new_user("Ada@Example.com", 5);
+    input.is_admin = true;
+    input.oidc_provider = Some("corp".to_owned());
+    let created = UserRepository::create(&*store, input.clone()).await.expect("create");
+    assert_eq!(created.id, input.id);
+    assert_eq!(created.email.as_str(), "ada@example.com");
+    assert_eq!(created.name, input.name);
+    assert_eq!(created.login, input.login);
+    assert_eq!(created.oidc_provider.as_deref(), Some("corp"));
+    assert!(created.is_admin);
+    assert_eq!(created.mfa, MfaState::Disabled);
+    assert_eq!(created.created_at, t(5));
+    assert_eq!(store.find_by_id(input.id).await.expect("find"), Some(created.clone()));
+    let email = Email::parse("ada@example.com").expect("email");
+    assert_eq!(store.find_by_email(&email).await.expect("find"), Some(created));
+    let other = Email::parse("nobody@example.com").expect("email");
+    assert_eq!(store.find_by_email(&other).await.expect("find"), None);
+    assert_eq!(store.find_by_id(UserId::generate()).await.expect("find"), None);
+}
+
+/// An OIDC-only user has no password, and reads back that way.
+pub async fn an_oidc_only_user_round_trips_without_a_password<S: Storage>(store: Arc<S>) {
+    let mut input = new_user("oidc@example.com", 0);
+    input.login = LoginMethod::OidcOnly;
+    input.oidc_provider = Some("google".to_owned());
+    UserRepository::create(&*store, input.clone()).await.expect("create");
+    let read = reload(&*store, input.id).await;
+    assert_eq!(read.login, LoginMethod::OidcOnly);
+    assert_eq!(read.oidc_provider.as_deref(), Some("google"));
+    assert!(!read.is_admin);
+}
+
+/// A second user with the same (normalised) e-mail is a conflict and is not stored.
+pub async fn a_taken_email_is_a_conflict<S: Storage>(store: Arc<S>) {
+    user(&*store, "taken@example.com").await;
+    let err = UserRepository::create(&*store, new_user("TAKEN@example.com", 1))
+        .await
+        .expect_err("duplicate e-mail");
+    assert!(matches!(err, StoreError::Conflict(_)), "got {err:?}");
+    assert_eq!(store.count().await.expect("count"), 1);
+}
+
+/// `list` returns users oldest first; `count` counts them.
+pub async fn users_are_listed_oldest_first_and_counted<S: Storage>(store: Arc<S>) {
+    assert_eq!(store.count().await.expect("count"), 0);
+    assert!(store.list().await.expect("list").is_empty());
+    for (email, created) in [("c@example.com", 30), ("a@example.com", 10), ("b@example.com", 20)] {
+        UserRepository::create(&*store, new_user(email, created)).await.expect("create");
+    }
+    let emails: Vec<String> =
+        store.list().await.expect("list").iter().map(|u| u.email.as_str().to_owned()).collect();
+    assert_eq!(emails, ["a@example.com", "b@example.com", "c@example.com"]);
+    assert_eq!(store.count().await.expect("count"), 3);
+}
+
+/// The first administrator is stored on an empty store only.
+pub async fn the_first_admin_is_created_only_while_no_user_exists<S: Storage>(store: Arc<S>) {
+    let mut admin = new_user("admin@example.com", 0);
+    admin.is_admin = true;
+    let created = store.create_first_admin(admin.clone()).await.expect("setup");
+    assert_eq!(created.map(|u| u.id), Some(admin.id));
+    assert!(reload(&*store, admin.id).await.is_admin);
+    let again = store.create_first_admin(new_user("second@example.com", 1)).await.expect("setup");
+    assert!(again.is_none(), "a second setup stores nothing");
+    assert_eq!(store.count().await.expect("count"), 1);
+
+    UserRepository::delete(&*store, admin.id).await.expect("delete");
+    user(&*store, "plain@example.com").await;
+    let late = store.create_first_admin(new_user("late@example.com", 2)).await.expect("setup");
+    assert!(late.is_none(), "any existing user blocks the first-admin setup");
+}
+
+/// Of concurrent first-admin setups exactly one creates a user.
+pub async fn concurrent_first_admin_setups_create_exactly_one<S: Storage>(store: Arc<S>) {
+    let results = concurrently(20, |i| {
+        let store = Arc::clone(&store);
+        async move {
+            let mut admin = new_user(&format!("admin{i}@example.com"), 0);
+            admin.is_admin = true;
+            store.create_first_admin(admin).await.expect("setup").is_some()
+        }
+    })
+    .await;
+    assert_eq!(count_true(&results), 1, "exactly one setup wins");
+    assert_eq!(store.count().await.expect("count"), 1);
+}
+
+/// `set_password` replaces the hash (or sets one on an OIDC-only user); unknown users: false.
+pub async fn set_password_replaces_the_hash_of_existing_users_only<S: Storage>(store: Arc<S>) {
+    let mut input = new_user("pw@example.com", 0);
+    input.login = LoginMethod::OidcOnly;
+    UserRepository::create(&*store, input.clone()).await.expect("create");
+    let hash = PasswordHash::from_phc("$argon2id$v=19$m=8,t=1,p=1$bmV3$bmV3");
+    assert!(store.set_password(input.id, hash.clone()).await.expect("set"));
+    assert_eq!(reload(&*store, input.id).await.login, LoginMethod::Local(hash.clone()));
+    assert!(!store.set_password(UserId::generate(), hash).await.expect("set"));
+}
+
+/// Deleting a user deletes their sessions, tokens, backup codes and attempt counters in
+/// the same operation; audit events and other users' data stay.
+pub async fn deleting_a_user_cascades_but_keeps_audit_events_and_other_users<S: Storage>(
+    store: Arc<S>,
+) {
+    let gone = user(&*store, "gone@example.com").await;
+    let kept = user(&*store, "kept@example.com").await;
+    for u in [&gone, &kept] {
+        enable(&*store, u.id, &u.id.to_string()[..8]).await;
+        SessionRepository::create(&*store, session(&format!("s-{}", u.id), u.id, 1000))
+            .await
+            .expect("session");
+        ApiTokenRepository::create(&*store, token(&format!("t-{}", u.id), u.id, 0))
+            .await
+            .expect("token");
+        for kind in [AttemptKind::SecondFactor, AttemptKind::Password] {
+            let key = AttemptKey::account(kind, &AttemptAccount::User(u.id));
+            store.record_failure(&key, &POLICY, t(0)).await.expect("failure");
+        }
+        store.record(event(0, Some(u.id), AuditEventKind::LoginSuccess)).await.expect("audit");
+    }
+
+    assert!(UserRepository::delete(&*store, gone.id).await.expect("delete"));
+    assert!(!UserRepository::delete(&*store, gone.id).await.expect("delete again"));
+    assert_eq!(store.find_by_id(gone.id).await.expect("find"), None);
+    assert_eq!(store.find(&digest(&format!("s-{}", gone.id))).await.expect("session"), None);
+    assert_eq!(store.find_active(&digest(&format!("t-{}", gone.id))).await.expect("token"), None);
+    assert!(store.list_for_user(gone.id).await.expect("tokens").is_empty());
+    assert_eq!(store.backup_codes_remaining(gone.id).await.expect("codes"), 0);
+    for kind in [AttemptKind::SecondFactor, AttemptKind::Password] {
+        let key = AttemptKey::account(kind, &AttemptAccount::User(gone.id));
+        assert_eq!(store.get(&key).await.expect("counter"), None, "{key} deleted");
+    }
+    let audit = AuditQuery { user_id: Some(gone.id), limit: 10, ..AuditQuery::default() };
+    assert_eq!(store.query(audit).await.expect("audit").len(), 1, "audit events outlive users");
+
+    assert!(reload(&*store, kept.id).await.mfa.is_enabled());
+    assert!(store.find(&digest(&format!("s-{}", kept.id))).await.expect("session").is_some());
+    assert!(store.find_active(&digest(&format!("t-{}", kept.id))).await.expect("token").is_some());
+    assert_eq!(store.backup_codes_remaining(kept.id).await.expect("codes"), 10);
+    let key = AttemptKey::account(AttemptKind::SecondFactor, &AttemptAccount::User(kept.id));
+    assert!(store.get(&key).await.expect("counter").is_some());
+}
+
+// ---------------------------------------------------------------------------------------
+// MFA
+// ---------------------------------------------------------------------------------------
+
+/// Enrollment: begin stores a pending secret, a second begin replaces it, cancel drops it
+/// (idempotently); unknown users are refused.
+pub async fn enrollment_begins_replaces_and_cancels_while_disabled<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "enroll@example.com").await;
+    assert!(store.begin_enrollment(u.id, secret("a")).await.expect("begin"));
+    assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Pending { secret: secret("a") });
+    assert!(store.begin_enrollment(u.id, secret("b")).await.expect("begin"));
+    assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Pending { secret: secret("b") });
+    assert_eq!(store.cancel_enrollment(u.id).await.expect("cancel"), CancelOutcome::Cancelled);
+    assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Disabled);
+    assert_eq!(store.cancel_enrollment(u.id).await.expect("cancel"), CancelOutcome::Cancelled);
+    assert!(!store.begin_enrollment(UserId::generate(), secret("x")).await.expect("begin"));
+}
+
+/// Confirm turns MFA on with the enrollment time and the step, stores exactly the codes,
+/// and from then on begin and cancel change nothing.
+pub async fn confirm_enables_mfa_with_the_step_and_exactly_the_given_codes<S: Storage>(
+    store: Arc<S>,
+) {
+    let u = user(&*store, "confirm@example.com").await;
+    let pending = secret("p");
+    assert!(store.begin_enrollment(u.id, pending.clone()).await.expect("begin"));
+    let confirmed = store
+        .confirm_enrollment(u.id, &pending, TotpStep::new(77), codes("c", 10), t(20))
+        .await
+        .expect("confirm");
+    assert!(confirmed);
+    assert_eq!(
+        reload(&*store, u.id).await.mfa,
+        MfaState::Enabled {
+            secret: pending.clone(),
+            enrolled_at: t(20),
+            last_totp_step: Some(TotpStep::new(77)),
+        }
+    );
+    assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 10);
+    assert!(!store.begin_enrollment(u.id, secret("q")).await.expect("begin"));
+    assert_eq!(store.cancel_enrollment(u.id).await.expect("cancel"), CancelOutcome::AlreadyEnabled);
+    let again = store
+        .confirm_enrollment(u.id, &pending, TotpStep::new(78), codes("d", 10), t(21))
+        .await
+        .expect("confirm");
+    assert!(!again, "an enabled account cannot be confirmed again");
+    assert!(reload(&*store, u.id).await.mfa.is_enabled());
+    let old = MfaProof::BackupCode(digest("c0"));
+    assert!(store.spend_proof(u.id, &old, t(22)).await.expect("spend"), "codes unchanged");
+}
+
+/// Confirm with a secret that is no longer the pending one (or with none pending) does
+/// nothing.
+pub async fn confirm_with_a_stale_pending_secret_changes_nothing<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "stale@example.com").await;
+    let nothing_pending = store
+        .confirm_enrollment(u.id, &secret("a"), TotpStep::new(1), codes("x", 10), t(1))
+        .await
+        .expect("confirm");
+    assert!(!nothing_pending);
+    assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Disabled);
+    assert!(store.begin_enrollment(u.id, secret("a")).await.expect("begin"));
+    assert!(store.begin_enrollment(u.id, secret("b")).await.expect("begin"));
+    let stale = store
+        .confirm_enrollment(u.id, &secret("a"), TotpStep::new(1), codes("x", 10), t(1))
+        .await
+        .expect("confirm");
+    assert!(!stale);
+    assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Pending { secret: secret("b") });
+    assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 0);
+}
+
+/// Twenty concurrent confirms, each with its own ten codes: exactly one enables MFA, and
+/// exactly its ten codes are stored.
+pub async fn twenty_concurrent_confirms_enable_once_with_exactly_ten_codes<S: Storage>(
+    store: Arc<S>,
+) {
+    let u = user(&*store, "race@example.com").await;
+    let pending = secret("race");
+    assert!(store.begin_enrollment(u.id, pending.clone()).await.expect("begin"));
+    let results = concurrently(20, |i| {
+        let store = Arc::clone(&store);
+        let pending = pending.clone();
+        async move {
+            store
+                .confirm_enrollment(
+                    u.id,
+                    &pending,
+                    TotpStep::new(100),
+                    codes(&format!("r{i}-"), 10),
+                    t(5),
+                )
+                .await
+                .expect("confirm")
+        }
+    })
+    .await;
+    assert_eq!(count_true(&results), 1, "exactly one confirm wins");
+    assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 10);
+    let winner = results.iter().position(|&won| won).expect("a winner");
+    let loser = (winner + 1) % 20;
+    let losing = MfaProof::BackupCode(digest(&format!("r{loser}-0")));
+    assert!(!store.spend_proof(u.id, &losing, t(6)).await.expect("spend"), "loser's codes absent");
+    for code in codes(&format!("r{winner}-"), 10) {
+        let proof = MfaProof::BackupCode(code);
+        assert!(store.spend_proof(u.id, &proof, t(6)).await.expect("spend"), "winner's codes");
+    }
+    assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 0);
+}
+
+/// A TOTP step is spent only if newer than the last accepted one, and then becomes the last.
+pub async fn a_totp_step_is_accepted_only_when_newer_than_the_last<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "totp@example.com").await;
+    enable(&*store, u.id, "t").await;
+    let spend = |step: u64| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .spend_proof(u.id, &MfaProof::TotpStep(TotpStep::new(step)), t(30))
+                .await
+                .expect("spend")
+        }
+    };
+    assert!(!spend(100).await, "the step used to confirm is spent");
+    assert!(!spend(99).await, "older steps are replays");
+    assert!(spend(101).await);
+    assert!(!spend(101).await, "a step is accepted once");
+    assert!(spend(105).await);
+    assert!(!spend(103).await);
+    let MfaState::Enabled { last_totp_step, .. } = reload(&*store, u.id).await.mfa else {
+        panic!("MFA stays enabled");
+    };
+    assert_eq!(last_totp_step, Some(TotpStep::new(105)));
+}
+
+/// Fifty concurrent acceptances of one TOTP step: exactly one succeeds.
+pub async fn concurrent_acceptances_of_one_totp_step_succeed_exactly_once<S: Storage>(
+    store: Arc<S>,
+) {
+    let u = user(&*store, "totp-race@example.com").await;
+    enable(&*store, u.id, "t").await;
+    let results = concurrently(50, |_| {
+        let store = Arc::clone(&store);
+        async move {
+            let proof = MfaProof::TotpStep(TotpStep::new(200));
+            store.spend_proof(u.id, &proof, t(40)).await.expect("spend")
+        }
+    })
+    .await;
+    assert_eq!(count_true(&results), 1);
+}
+
+/// A backup code is spent once, only by its owner, and unknown codes are refused.
+pub async fn a_backup_code_works_exactly_once_and_only_for_its_user<S: Storage>(store: Arc<S>) {
+    let a = user(&*store, "a@example.com").await;
+    let b = user(&*store, "b@example.com").await;
+    let a_codes = enable(&*store, a.id, "a").await;
+    enable(&*store, b.id, "b").await;
+    let proof = MfaProof::BackupCode(a_codes[3].clone());
+    assert!(!store.spend_proof(b.id, &proof, t(50)).await.expect("spend"), "not b's code");
+    assert!(store.spend_proof(a.id, &proof, t(50)).await.expect("spend"));
+    assert!(!store.spend_proof(a.id, &proof, t(51)).await.expect("spend"), "used");
+    let unknown = MfaProof::BackupCode(digest("unknown"));
+    assert!(!store.spend_proof(a.id, &unknown, t(52)).await.expect("spend"));
+    assert_eq!(store.backup_codes_remaining(a.id).await.expect("codes"), 9);
+    assert_eq!(store.backup_codes_remaining(b.id).await.expect("codes"), 10);
+}
+
+/// Fifty concurrent spends of one backup code: exactly one succeeds.
+pub async fn fifty_concurrent_spends_of_one_backup_code_succeed_exactly_once<S: Storage>(
+    store: Arc<S>,
+) {
+    let u = user(&*store, "code-race@example.com").await;
+    let codes = enable(&*store, u.id, "k").await;
+    let results = concurrently(50, |_| {
+        let store = Arc::clone(&store);
+        let proof = MfaProof::BackupCode(codes[0].clone());
+        async move { store.spend_proof(u.id, &proof, t(60)).await.expect("spend") }
+    })
+    .await;
+    assert_eq!(count_true(&results), 1);
+    assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 9);
+}
+
+/// With MFA pending or off, no proof is spent and nothing changes.
+pub async fn proofs_are_refused_while_mfa_is_not_enabled<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "off@example.com").await;
+    let step = MfaProof::TotpStep(TotpStep::new(500));
+    assert!(!store.spend_proof(u.id, &step, t(1)).await.expect("spend"));
+    assert!(store.begin_enrollment(u.id, secret("p")).await.expect("begin"));
+    assert!(!store.spend_proof(u.id, &step, t(1)).await.expect("spend"));
+    assert!(!store.disable_with_proof(u.id, &step, t(1)).await.expect("disable"));
+    assert!(!store.regenerate_with_proof(u.id, &step, codes("n", 10), t(1)).await.expect("regen"));
+    assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Pending { secret: secret("p") });
+    assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 0);
+    assert!(!store.spend_proof(UserId::generate(), &step, t(1)).await.expect("spend"));
+}
+
+/// Disable with a fresh proof: flag off, secret erased, every code deleted, replay state
+/// reset — so a new enrollment starts from nothing.
+pub async fn disable_with_proof_clears_flag_secret_codes_and_step<S: Storage>(store: Arc<S>) {
+    for (n, proof) in
+        [MfaProof::TotpStep(TotpStep::new(150)), MfaProof::BackupCode(codes("d", 10)[2].clone())]
+            .into_iter()
+            .enumerate()
+    {
+        let u = user(&*store, &format!("disable{n}@example.com")).await;
+        enable(&*store, u.id, "d").await;
+        assert!(store.disable_with_proof(u.id, &proof, t(70)).await.expect("disable"));
+        assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Disabled);
+        assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 0);
+        let old_code = MfaProof::BackupCode(codes("d", 10)[5].clone());
+        assert!(!store.spend_proof(u.id, &old_code, t(71)).await.expect("spend"));
+        // Re-enroll: the old replay state is gone, and the old codes stay gone.
+        assert!(store.begin_enrollment(u.id, secret("new")).await.expect("begin"));
+        assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Pending { secret: secret("new") });
+        let ok = store
+            .confirm_enrollment(u.id, &secret("new"), TotpStep::new(3), codes("e", 10), t(72))
+            .await
+            .expect("confirm");
+        assert!(ok);
+        assert!(!store.spend_proof(u.id, &old_code, t(73)).await.expect("spend"));
+        let four = MfaProof::TotpStep(TotpStep::new(4));
+        assert!(store.spend_proof(u.id, &four, t(73)).await.expect("spend"));
+        assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 10);
+    }
+}
+
+/// Disable with a replayed step or a used code: refused, nothing changes.
+pub async fn disable_with_an_unspendable_proof_changes_nothing<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "keep@example.com").await;
+    let codes = enable(&*store, u.id, "u").await;
+    let used = MfaProof::BackupCode(codes[0].clone());
+    assert!(store.spend_proof(u.id, &used, t(80)).await.expect("spend"));
+    let before = reload(&*store, u.id).await;
+    for proof in [
+        MfaProof::TotpStep(TotpStep::new(100)),
+        MfaProof::TotpStep(TotpStep::new(1)),
+        used.clone(),
+        MfaProof::BackupCode(digest("not-a-code")),
+    ] {
+        assert!(!store.disable_with_proof(u.id, &proof, t(81)).await.expect("disable"));
+    }
+    assert_eq!(reload(&*store, u.id).await, before);
+    assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 9);
+}
+
+/// Twenty concurrent disables with one backup code: exactly one succeeds.
+pub async fn concurrent_disables_with_one_backup_code_succeed_exactly_once<S: Storage>(
+    store: Arc<S>,
+) {
+    let u = user(&*store, "disable-race@example.com").await;
+    let codes = enable(&*store, u.id, "z").await;
+    let results = concurrently(20, |_| {
+        let store = Arc::clone(&store);
+        let proof = MfaProof::BackupCode(codes[1].clone());
+        async move { store.disable_with_proof(u.id, &proof, t(90)).await.expect("disable") }
+    })
+    .await;
+    assert_eq!(count_true(&results), 1);
+    assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Disabled);
+}
+
+/// Regenerate with a fresh proof replaces every code; with a spent proof it changes nothing.
+pub async fn regenerate_with_proof_replaces_every_code<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "regen@example.com").await;
+    let old = enable(&*store, u.id, "o").await;
+    let fresh = codes("f", 10);
+    let proof = MfaProof::BackupCode(old[0].clone());
+    assert!(store.regenerate_with_proof(u.id, &proof, fresh.clone(), t(100)).await.expect("regen"));
+    assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 10);
+    let old_code = MfaProof::BackupCode(old[1].clone());
+    assert!(!store.spend_proof(u.id, &old_code, t(101)).await.expect("spend"), "old codes gone");
+    let replay = MfaProof::TotpStep(TotpStep::new(100));
+    let refused =
+        store.regenerate_with_proof(u.id, &replay, codes("g", 10), t(102)).await.expect("regen");
+    assert!(!refused);
+    let new_code = MfaProof::BackupCode(fresh[9].clone());
+    assert!(store.spend_proof(u.id, &new_code, t(103)).await.expect("spend"), "new codes work");
+    assert!(reload(&*store, u.id).await.mfa.is_enabled());
+}
+
+/// Administrative reset turns MFA off from enabled or pending and reports whether it was on.
+pub async fn reset_turns_mfa_off_from_any_state<S: Storage>(store: Arc<S>) {
+    let enabled = user(&*store, "en@example.com").await;
+    enable(&*store, enabled.id, "r").await;
+    assert!(store.reset(enabled.id).await.expect("reset"));
+    assert_eq!(reload(&*store, enabled.id).await.mfa, MfaState::Disabled);
+    assert_eq!(store.backup_codes_remaining(enabled.id).await.expect("codes"), 0);
+
+    let pending = user(&*store, "pe@example.com").await;
+    assert!(store.begin_enrollment(pending.id, secret("p")).await.expect("begin"));
+    assert!(store.reset(pending.id).await.expect("reset"));
+    assert_eq!(reload(&*store, pending.id).await.mfa, MfaState::Disabled);
+
+    let off = user(&*store, "of@example.com").await;
+    assert!(!store.reset(off.id).await.expect("reset"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------------------
+
+/// A session reads back as stored; `touch` moves only `last_seen_at`.
+pub async fn a_session_round_trips_and_is_touched<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "s@example.com").await;
+    let mut record = session("s1", u.id, 3600);
+    record.kind = SessionKind::PendingMfa;
+    SessionRepository::create(&*store, record.clone()).await.expect("create");
+    assert_eq!(store.find(&record.id_hash).await.expect("find"), Some(record.clone()));
+    SessionRepository::touch(&*store, &record.id_hash, t(60)).await.expect("touch");
+    let touched = store.find(&record.id_hash).await.expect("find").expect("exists");
+    assert_eq!(touched, SessionRecord { last_seen_at: t(60), ..record });
+    assert_eq!(store.find(&digest("nope")).await.expect("find"), None);
+}
+
+/// Of concurrent deletes of one session exactly one reports it existed.
+pub async fn deleting_a_session_succeeds_exactly_once_under_concurrency<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "once@example.com").await;
+    SessionRepository::create(&*store, session("pending", u.id, 600)).await.expect("create");
+    let results = concurrently(20, |_| {
+        let store = Arc::clone(&store);
+        async move { SessionRepository::delete(&*store, &digest("pending")).await.expect("delete") }
+    })
+    .await;
+    assert_eq!(count_true(&results), 1);
+    assert_eq!(store.find(&digest("pending")).await.expect("find"), None);
+}
+
+/// Failed attempts of a session count 1, 2, 3, … and concurrent ones are all counted.
+pub async fn failed_attempts_of_a_session_count_up_without_losses<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "fails@example.com").await;
+    let id = digest("mfa-pending");
+    SessionRepository::create(&*store, session("mfa-pending", u.id, 600)).await.expect("create");
+    assert_eq!(store.record_failed_attempt(&id).await.expect("fail"), 1);
+    assert_eq!(store.record_failed_attempt(&id).await.expect("fail"), 2);
+    let mut seen = concurrently(20, |_| {
+        let store = Arc::clone(&store);
+        let id = id.clone();
+        async move { store.record_failed_attempt(&id).await.expect("fail") }
+    })
+    .await;
+    seen.sort_unstable();
+    assert_eq!(seen, (3..=22).collect::<Vec<u32>>(), "every attempt counted once");
+    let stored = store.find(&id).await.expect("find").expect("exists");
+    assert_eq!(stored.failed_attempts, 22);
+}
+
+/// `delete_for_user` deletes the user's other sessions, keeps `keep` and others' sessions.
+pub async fn sessions_of_a_user_are_deleted_except_the_kept_one<S: Storage>(store: Arc<S>) {
+    let a = user(&*store, "a@example.com").await;
+    let b = user(&*store, "b@example.com").await;
+    for (id, owner) in [("a1", a.id), ("a2", a.id), ("a3", a.id), ("b1", b.id)] {
+        SessionRepository::create(&*store, session(id, owner, 600)).await.expect("create");
+    }
+    assert_eq!(store.delete_for_user(a.id, Some(&digest("a2"))).await.expect("delete"), 2);
+    assert!(store.find(&digest("a2")).await.expect("find").is_some());
+    assert!(store.find(&digest("a1")).await.expect("find").is_none());
+    assert!(store.find(&digest("b1")).await.expect("find").is_some());
+    assert_eq!(store.delete_for_user(a.id, None).await.expect("delete"), 1);
+    assert!(store.find(&digest("a2")).await.expect("find").is_none());
+}
+
+/// `delete_expired` deletes sessions whose absolute expiry has passed, and only those.
+pub async fn expired_sessions_are_deleted<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "exp@example.com").await;
+    for (id, expires) in [("old", 100), ("older", 50), ("live", 1000)] {
+        SessionRepository::create(&*store, session(id, u.id, expires)).await.expect("create");
+    }
+    assert_eq!(store.delete_expired(t(500)).await.expect("purge"), 2);
+    assert!(store.find(&digest("live")).await.expect("find").is_some());
+    assert!(store.find(&digest("old")).await.expect("find").is_none());
+    assert_eq!(store.delete_expired(t(500)).await.expect("purge"), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// API tokens
+// ---------------------------------------------------------------------------------------
+
+/// A token is found by its hash and listed until revoked; revoking twice reports false.
+pub async fn an_api_token_is_found_by_hash_until_revoked<S: Storage>(store: Arc<S>) {
+    let u = user(&*store, "tok@example.com").await;
+    let record = token("ci", u.id, 5);
+    ApiTokenRepository::create(&*store, record.clone()).await.expect("create");
+    assert_eq!(store.find_active(&record.token_hash).await.expect("find"), Some(record.clone()));
+    ApiTokenRepository::touch(&*store, record.id, t(9)).await.expect("touch");
+    let used = store.find_active(&record.token_hash).await.expect("find").expect("active");
+    assert_eq!(used.last_used_at, Some(t(9)));
+    assert_eq!(store.list_for_user(u.id).await.expect("list"), vec![used]);
+    assert!(store.revoke(u.id, record.id, t(10)).await.expect("revoke"));
+    assert_eq!(store.find_active(&record.token_hash).await.expect("find"), None);
+    assert!(store.list_for_user(u.id).await.expect("list").is_empty());
+    assert!(!store.revoke(u.id, record.id, t(11)).await.expect("revoke"), "already revoked");
+    assert!(!store.revoke(u.id, ApiTokenId::generate(), t(11)).await.expect("revoke"));
+}
+
+/// Revoking another user's token reports false and leaves it active.
+pub async fn another_users_token_cannot_be_revoked<S: Storage>(store: Arc<S>) {
+    let owner = user(&*store, "owner@example.com").await;
+    let other = user(&*store, "other@example.com").await;
+    let record = token("mine", owner.id, 0);
+    ApiTokenRepository::create(&*store, record.clone()).await.expect("create");
+    assert!(!store.revoke(other.id, record.id, t(1)).await.expect("revoke"));
+    assert!(store.find_active(&record.token_hash).await.expect("find").is_some());
+}
+
+/// Each user's active tokens, oldest first.
+pub async fn tokens_are_listed_oldest_first_per_user<S: Storage>(store: Arc<S>) {
+    let a = user(&*store, "a@example.com").await;
+    let b = user(&*store, "b@example.com").await;
+    for (label, owner, created) in [("a-late", a.id, 30), ("b-1", b.id, 10), ("a-early", a.id, 10)]
+    {
+        ApiTokenRepository::create(&*store, token(label, owner, created)).await.expect("create");
+    }
+    let names: Vec<String> =
+        store.list_for_user(a.id).await.expect("list").into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["a-early", "a-late"]);
+    assert_eq!(store.list_for_user(b.id).await.expect("list").len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Audit
+// ---------------------------------------------------------------------------------------
+
+/// Events read back field for field, newest first, filtered by user and kind, paged.
+pub async fn audit_events_are_read_newest_first_filtered_and_paged<S: Storage>(store: Arc<S>) {
+    let a = UserId::generate();
+    let admin = UserId::generate();
+    let detailed = AuditEvent {
+        at: t(3),
+        user_id: Some(a),
+        actor_id: Some(admin),
+        kind: AuditEventKind::MfaDisableFail,
+        outcome: AuditOutcome::Failure("INVALID_CODE".to_owned()),
+        proof: Some(ProofKind::BackupCode),
+        client_addr: Some("203.0.113.7".to_owned()),
+        user_agent: Some("curl/8".to_owned()),
+    };
+    store.record(event(1, Some(a), AuditEventKind::LoginSuccess)).await.expect("record");
+    store.record(event(2, None, AuditEventKind::LoginFail)).await.expect("record");
+    store.record(detailed.clone()).await.expect("record");
+    store.record(event(4, Some(a), AuditEventKind::Logout)).await.expect("record");
+
+    let all = store.query(AuditQuery { limit: 10, ..AuditQuery::default() }).await.expect("query");
+    let times: Vec<_> = all.iter().map(|e| e.event.at).collect();
+    assert_eq!(times, [t(4), t(3), t(2), t(1)]);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newer events have larger ids");
+    assert_eq!(all[1].event, detailed);
+
+    let mine = AuditQuery { user_id: Some(a), limit: 10, ..AuditQuery::default() };
+    assert_eq!(store.query(mine).await.expect("query").len(), 3);
+    let kind = AuditQuery {
+        kind: Some(AuditEventKind::MfaDisableFail),
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    assert_eq!(store.query(kind).await.expect("query").len(), 1);
+    let page = AuditQuery { limit: 2, offset: 1, ..AuditQuery::default() };
+    let page: Vec<_> = store.query(page).await.expect("query").iter().map(|e| e.event.at).collect();
+    assert_eq!(page, [t(3), t(2)]);
+}
+
+/// `purge_before` deletes events older than the cut-off and returns how many.
+pub async fn old_audit_events_are_purged<S: Storage>(store: Arc<S>) {
+    for at in [10, 20, 30] {
+        store.record(event(at, None, AuditEventKind::LoginFail)).await.expect("record");
+    }
+    assert_eq!(store.purge_before(t(20)).await.expect("purge"), 1);
+    let left = store.query(AuditQuery { limit: 10, ..AuditQuery::default() }).await.expect("query");
+    assert_eq!(left.iter().map(|e| e.event.at).collect::<Vec<_>>(), [t(30), t(20)]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Attempt counters
+// ---------------------------------------------------------------------------------------
+
+const POLICY: AttemptPolicy =
+    AttemptPolicy { max_failures: 5, window_secs: 900, lockout_after: Some(100) };
+
+/// Failures follow [`AttemptCounter::after_failure`], success ends the run, clear forgets.
+pub async fn attempt_counters_follow_the_domain_rule<S: Storage>(store: Arc<S>) {
+    let key = "sf:user:00000000-0000-0000-0000-000000000001";
+    assert_eq!(store.get(key).await.expect("get"), None);
+    let mut expected = None;
+    for at in [0, 10, 20] {
+        expected = Some(AttemptCounter::after_failure(expected, &POLICY, t(at)));
+        let counter = store.record_failure(key, &POLICY, t(at)).await.expect("failure");
+        assert_eq!(Some(counter), expected);
+    }
+    assert_eq!(
+        store.get(key).await.expect("get"),
+        Some(AttemptCounter { window_start: t(0), failures: 3, consecutive: 3 })
+    );
+    let later = store.record_failure(key, &POLICY, t(1000)).await.expect("failure");
+    assert_eq!(later, AttemptCounter { window_start: t(1000), failures: 1, consecutive: 4 });
+    store.record_success(key).await.expect("success");
+    assert_eq!(
+        store.get(key).await.expect("get"),
+        Some(AttemptCounter { window_start: t(1000), failures: 1, consecutive: 0 })
+    );
+    assert_eq!(store.get("addr:192.0.2.1").await.expect("get"), None, "keys are separate");
+    store.clear(key).await.expect("clear");
+    assert_eq!(store.get(key).await.expect("get"), None);
+    store.record_success("never-seen").await.expect("success on an unknown key");
+    store.clear("never-seen").await.expect("clear an unknown key");
+}
+
+/// Fifty concurrent failures on one key count fifty.
+pub async fn concurrent_attempt_failures_lose_no_count<S: Storage>(store: Arc<S>) {
+    let key = "addr:198.51.100.9";
+    let mut failures = concurrently(50, |_| {
+        let store = Arc::clone(&store);
+        async move { store.record_failure(key, &POLICY, t(5)).await.expect("failure").failures }
+    })
+    .await;
+    failures.sort_unstable();
+    assert_eq!(failures, (1..=50).collect::<Vec<u32>>(), "each failure saw its own count");
+    let counter = store.get(key).await.expect("get").expect("exists");
+    assert_eq!((counter.failures, counter.consecutive), (50, 50));
+}
+
+// ---------------------------------------------------------------------------------------
+// Health
+// ---------------------------------------------------------------------------------------
+
+/// A reachable store answers `ping`.
+pub async fn a_reachable_store_answers_ping<S: Storage>(store: Arc<S>) {
+    store.ping().await.expect("ping");
+}

@@ -1,0 +1,380 @@
+//! sea-orm storage for SQLite and PostgreSQL: every storage port of `slugbase-application`
+//! in one [`SeaOrmStore`].
+//!
+//! One implementation serves both backends. Statements are plain SQL run through sea-orm's
+//! connection with bound parameters (`$1`, `$2`, … — sqlx binds them the same way on
+//! SQLite and PostgreSQL); the only backend-specific piece is `SELECT … FOR UPDATE` when
+//! an attempt counter is read inside its write transaction (SQLite has no row locks and
+//! needs none: its write transactions start `IMMEDIATE`, holding the database's write lock).
+//!
+//! Atomicity lives in the database, never in process memory:
+//! - spending a TOTP step is one conditional `UPDATE … WHERE last step < :step`;
+//! - spending a backup code is one conditional `UPDATE … WHERE used_at IS NULL`;
+//! - confirming an enrollment is a compare-and-set on the pending secret, plus the codes,
+//!   in one transaction; disabling and regenerating spend the proof and change the state in
+//!   one transaction;
+//! - an attempt counter is read, advanced with the domain rule and written back in one
+//!   write transaction (a row lock on PostgreSQL);
+//! - creating the first administrator updates the `instance_setup` row first, which
+//!   serialises concurrent set-ups on both backends.
+//!
+//! Schema conventions (see `slugbase-migration`): ids are UUID text, times are Unix
+//! milliseconds (`BIGINT`), so times round-trip with millisecond precision.
+
+mod attempts;
+mod audit;
+mod mfa;
+mod sessions;
+mod tokens;
+mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, ExecResult, QueryResult, RuntimeErr, SqlErr, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait, Value,
+};
+use slugbase_application::ports::{StorageHealth, StoreError, StoreResult};
+use slugbase_migration::{Migrator, MigratorTrait as _};
+
+/// Connection settings of a [`SeaOrmStore`].
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Pool size; `None`: 4 for SQLite (writes serialise anyway), 10 for PostgreSQL.
+    pub max_connections: Option<u32>,
+    /// How long opening a connection may take before the database counts as unavailable.
+    pub connect_timeout: Duration,
+    /// How long a request may wait for a pooled connection before the database counts as
+    /// unavailable.
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a writer waits for the write lock before giving up.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            connect_timeout: Duration::from_secs(3),
+            acquire_timeout: Duration::from_secs(3),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Every storage port over one sea-orm connection pool (SQLite or PostgreSQL).
+#[derive(Clone, Debug)]
+pub struct SeaOrmStore {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmStore {
+    /// Connects with [`StoreOptions::default`]. See [`Self::connect_with`].
+    ///
+    /// # Errors
+    /// As [`Self::connect_with`].
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Connects to `sqlite://path/to/file.db` (file and parent directory created if missing;
+    /// WAL, foreign keys on, busy timeout, `synchronous = NORMAL`) or
+    /// `postgres://user:password@host:port/database`. Does not migrate: call
+    /// [`Self::migrate`].
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database cannot be reached in time;
+    /// [`StoreError::Other`] for an unsupported URL or a directory that cannot be created.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        let sqlite = url.starts_with("sqlite:");
+        if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(StoreError::Other(anyhow!(
+                "unsupported database URL scheme (expected sqlite: or postgres://)"
+            )));
+        }
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(options.max_connections.unwrap_or(if sqlite { 4 } else { 10 }))
+            .min_connections(0)
+            .connect_timeout(options.connect_timeout)
+            .acquire_timeout(options.acquire_timeout)
+            .sqlx_logging(false);
+        if sqlite {
+            if let Some(dir) = sqlite_file(url).and_then(Path::parent)
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the database directory {}", dir.display()))
+                    .map_err(StoreError::Other)?;
+            }
+            let busy = options.sqlite_busy_timeout;
+            opts.map_sqlx_sqlite_opts(move |o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(busy)
+                    .synchronous(SqliteSynchronous::Normal)
+            });
+        }
+        let db = Database::connect(opts).await.map_err(db_err)?;
+        Ok(Self { db })
+    }
+
+    /// Applies every pending migration; a no-op on an up-to-date database.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the database cannot be reached; [`StoreError::Other`]
+    /// if a migration fails.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        Migrator::up(&self.db, None).await.map_err(db_err)
+    }
+
+    /// The underlying connection (for tools and tests).
+    #[must_use]
+    pub const fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which database this store talks to.
+    #[must_use]
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Closes the pool.
+    ///
+    /// # Errors
+    /// If closing fails.
+    pub async fn close(self) -> StoreResult<()> {
+        self.db.close().await.map_err(db_err)
+    }
+
+    /// Starts a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock at
+    /// once, so two writers never deadlock upgrading read locks), `BEGIN` on PostgreSQL.
+    async fn begin_write(&self) -> StoreResult<DatabaseTransaction> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(db_err)
+    }
+}
+
+/// The file path of a `sqlite:` URL, unless it is an in-memory database.
+fn sqlite_file(url: &str) -> Option<&Path> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") || url.contains("mode=memory") {
+        None
+    } else {
+        Some(Path::new(path))
+    }
+}
+
+#[async_trait]
+impl StorageHealth for SeaOrmStore {
+    async fn ping(&self) -> StoreResult<()> {
+        query_one(&self.db, "SELECT 1 AS one", []).await.map(|_| ())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers shared by the repositories
+// ---------------------------------------------------------------------------------------
+
+/// Maps a sea-orm error onto the port's error: connection, pool and timeout problems are
+/// [`StoreError::Unavailable`], uniqueness violations [`StoreError::Conflict`], anything
+/// else [`StoreError::Other`].
+pub(crate) fn db_err(err: DbErr) -> StoreError {
+    if let Some(SqlErr::UniqueConstraintViolation(message)) = err.sql_err() {
+        return StoreError::Conflict(conflict_rule(&message));
+    }
+    let unavailable = match &err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            sqlx_unavailable(e)
+        }
+        _ => false,
+    };
+    if unavailable {
+        StoreError::Unavailable(anyhow::Error::new(err).context("database unavailable"))
+    } else {
+        StoreError::Other(anyhow::Error::new(err).context("database error"))
+    }
+}
+
+/// Whether a driver error means "cannot reach the database now" rather than a bug.
+fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    match e {
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
+        E::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes, after
+            // the busy timeout ran out. PostgreSQL: class 08 (connection exception),
+            // 53300 too many connections, 57P01-57P03 shutdown / cannot connect now.
+            let sqlite_busy = code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            sqlite_busy
+                || code.starts_with("08")
+                || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
+        }
+        _ => false,
+    }
+}
+
+/// Names the uniqueness rule a driver message reports (SQLite names `table.column`,
+/// PostgreSQL the constraint).
+fn conflict_rule(message: &str) -> &'static str {
+    const RULES: [(&str, &str); 6] = [
+        ("email", "users.email"),
+        ("token_hash", "api_tokens.token_hash"),
+        ("api_tokens", "api_tokens.id"),
+        ("backup_codes", "backup_codes.code_hash"),
+        ("sessions", "sessions.id_hash"),
+        ("users", "users.id"),
+    ];
+    RULES
+        .iter()
+        .find(|(needle, _)| message.contains(needle))
+        .map_or("unique constraint", |(_, rule)| rule)
+}
+
+/// A statement with `$n` parameters for the connection's backend.
+fn stmt<C: ConnectionTrait>(
+    conn: &C,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Statement {
+    Statement::from_sql_and_values(conn.get_database_backend(), sql, values)
+}
+
+/// Runs a statement that returns no rows.
+pub(crate) async fn exec<C: ConnectionTrait>(
+    conn: &C,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> StoreResult<ExecResult> {
+    conn.execute_raw(stmt(conn, sql, values)).await.map_err(db_err)
+}
+
+/// Runs a query returning at most one row.
+pub(crate) async fn query_one<C: ConnectionTrait>(
+    conn: &C,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> StoreResult<Option<QueryResult>> {
+    conn.query_one_raw(stmt(conn, sql, values)).await.map_err(db_err)
+}
+
+/// Runs a query returning rows.
+pub(crate) async fn query_all<C: ConnectionTrait>(
+    conn: &C,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> StoreResult<Vec<QueryResult>> {
+    conn.query_all_raw(stmt(conn, sql, values)).await.map_err(db_err)
+}
+
+/// Runs `SELECT COUNT(*) AS n …`.
+pub(crate) async fn count<C: ConnectionTrait>(
+    conn: &C,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> StoreResult<u64> {
+    let row = query_one(conn, sql, values)
+        .await?
+        .ok_or_else(|| StoreError::Other(anyhow!("COUNT returned no row")))?;
+    let n: i64 = get(&row, "n")?;
+    u64::try_from(n).map_err(|_| corrupt("negative count"))
+}
+
+/// Reads a column.
+pub(crate) fn get<T: sea_orm::TryGetable>(row: &QueryResult, col: &str) -> StoreResult<T> {
+    row.try_get::<T>("", col).map_err(|e| {
+        StoreError::Other(anyhow::Error::new(e).context(format!("reading column {col}")))
+    })
+}
+
+/// Stored data that does not parse.
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Other(anyhow!("corrupt stored data: {what}"))
+}
+
+/// A time as stored: Unix milliseconds.
+pub(crate) fn to_ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// A stored time.
+pub(crate) fn from_ms(ms: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("time out of range"))
+}
+
+/// A time truncated to what storage keeps (what a read returns).
+pub(crate) fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+/// A stored nullable time.
+pub(crate) fn from_ms_opt(ms: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
+    ms.map(from_ms).transpose()
+}
+
+/// A stored UUID.
+pub(crate) fn parse_uuid(text: &str) -> StoreResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(text).map_err(|_| corrupt("uuid"))
+}
+
+/// A count as stored (`BIGINT`).
+pub(crate) fn to_u32(n: i64, what: &str) -> StoreResult<u32> {
+    u32::try_from(n).map_err(|_| corrupt(what))
+}
+
+/// Inserts backup-code digests for a user (all unused).
+pub(crate) async fn insert_codes<C: ConnectionTrait>(
+    conn: &C,
+    user: &str,
+    codes: &[slugbase_application::ports::SecretDigest],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    for code in codes {
+        exec(
+            conn,
+            "INSERT INTO backup_codes (user_id, code_hash, created_at, used_at) \
+             VALUES ($1, $2, $3, NULL)",
+            [user.into(), code.as_str().into(), to_ms(at).into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(sqlite_file("sqlite://data/a.db?mode=rwc"), Some(Path::new("data/a.db")));
+        assert_eq!(sqlite_file("sqlite:/tmp/x/a.db"), Some(Path::new("/tmp/x/a.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
+    }
+
+    #[test]
+    fn uniqueness_messages_name_the_rule() {
+        assert_eq!(conflict_rule("UNIQUE constraint failed: users.email"), "users.email");
+        assert_eq!(
+            conflict_rule("duplicate key value violates unique constraint \"ux_users_email\""),
+            "users.email"
+        );
+        assert_eq!(conflict_rule("UNIQUE constraint failed: users.id"), "users.id");
+    }
+}

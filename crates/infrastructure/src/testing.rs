@@ -1,0 +1,238 @@
+//! Test support (feature `testing`): a fresh PostgreSQL database per test.
+//!
+//! [`postgres_url`] finds a PostgreSQL server, in this order:
+//! 1. `$DATABASE_URL` (a `postgres://` URL; CI exports it after `scripts/start-postgres.sh`);
+//! 2. otherwise, if PostgreSQL's server binaries are installed
+//!    (`/usr/lib/postgresql/<version>/bin/initdb`), a throwaway cluster on 127.0.0.1 in
+//!    `/tmp/slugbase-test-pg-<port>` (port `$SLUGBASE_TEST_PG_PORT`, default 55439), created
+//!    and started once and then reused by every test process (run as the `postgres` OS user
+//!    through `runuser` when running as root; `fsync` off; trust authentication, reachable
+//!    only from this machine). It is left running for the next run; `pg_ctl stop` or
+//!    deleting the directory gets rid of it;
+//! 3. otherwise none: under `CI=true` that panics (a missing PostgreSQL fails CI), elsewhere
+//!    one line `skipping PostgreSQL tests: …` is printed and the caller skips its test.
+//!
+//! On that server it creates a database with a random name and returns its URL.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Once, OnceLock};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectOptions, ConnectionTrait as _, Database};
+
+/// Default port of the throwaway cluster.
+const DEFAULT_PORT: u16 = 55439;
+
+/// The URL of a fresh, empty PostgreSQL database, or `None` (after printing why) when no
+/// PostgreSQL is available outside CI.
+///
+/// # Panics
+/// Under `CI=true` when no PostgreSQL server can be found or started, or when creating the
+/// database fails.
+pub async fn postgres_url() -> Option<String> {
+    let server = match tokio::task::spawn_blocking(|| server_url().clone()).await {
+        Ok(result) => result,
+        Err(e) => Err(format!("starting PostgreSQL panicked: {e}")),
+    };
+    let server = match server {
+        Ok(url) => url,
+        Err(reason) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("PostgreSQL is required under CI=true but unavailable: {reason}");
+            }
+            static SAID: Once = Once::new();
+            SAID.call_once(|| {
+                // Straight to stderr, past the test harness's capture, once per process.
+                let _ = writeln!(std::io::stderr(), "skipping PostgreSQL tests: {reason}");
+            });
+            return None;
+        }
+    };
+    let name = format!("slugbase_test_{}", uuid::Uuid::new_v4().simple());
+    let mut opts = ConnectOptions::new(server.clone());
+    opts.max_connections(1).connect_timeout(Duration::from_secs(10)).sqlx_logging(false);
+    let admin = Database::connect(opts)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the PostgreSQL test server: {e}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+    let _ = admin.close().await;
+    Some(with_database(&server, &name))
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{database}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// The server's URL (any existing database on it), found or started once per process.
+fn server_url() -> &'static Result<String, String> {
+    static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && (url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Ok(url);
+        }
+        let Some(bin) = find_bindir() else {
+            return Err("DATABASE_URL is not set and no PostgreSQL server binaries are \
+                        installed (/usr/lib/postgresql/*/bin/initdb); run \
+                        scripts/start-postgres.sh or set DATABASE_URL"
+                .to_owned());
+        };
+        let port = std::env::var("SLUGBASE_TEST_PG_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(DEFAULT_PORT);
+        start_cluster(&bin, port)
+            .map(|()| format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+            .map_err(|e| format!("could not start a throwaway PostgreSQL cluster: {e}"))
+    })
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin` with an `initdb`.
+fn find_bindir() -> Option<PathBuf> {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    dirs.sort();
+    dirs.pop().map(|(_, bin)| bin)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A command run as the `postgres` OS user when we are root (initdb refuses root).
+fn as_postgres(program: &Path, root: bool) -> Command {
+    if root {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Creates (first time) and starts (if stopped) the cluster in `/tmp/slugbase-test-pg-<port>`,
+/// holding a file lock so that concurrent test processes do it once.
+fn start_cluster(bin: &Path, port: u16) -> Result<(), String> {
+    let base = PathBuf::from(format!("/tmp/slugbase-test-pg-{port}"));
+    let data = base.join("data");
+    let sock = base.join("sock");
+    let root = is_root();
+    let lock = std::fs::File::create(format!("/tmp/slugbase-test-pg-{port}.lock"))
+        .map_err(|e| format!("lock file: {e}"))?;
+    lock.lock().map_err(|e| format!("locking: {e}"))?;
+
+    if !data.join("PG_VERSION").exists() {
+        std::fs::create_dir_all(&sock).map_err(|e| format!("creating {}: {e}", sock.display()))?;
+        if root {
+            run(
+                Command::new("chown").args(["-R", "postgres:postgres"]).arg(&base),
+                "chown of the cluster directory",
+            )?;
+        }
+        run(
+            as_postgres(&bin.join("initdb"), root).arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]),
+            "initdb",
+        )?;
+        let conf = format!(
+            "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
+             max_connections = 300\n",
+            sock.display()
+        );
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .map_err(|e| format!("postgresql.conf: {e}"))?;
+        file.write_all(conf.as_bytes()).map_err(|e| format!("postgresql.conf: {e}"))?;
+    }
+
+    let running =
+        as_postgres(&bin.join("pg_ctl"), root).arg("-D").arg(&data).arg("status").output();
+    if !running.is_ok_and(|o| o.status.success()) {
+        run(
+            as_postgres(&bin.join("pg_ctl"), root)
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(base.join("postgres.log"))
+                .args(["-w", "-t", "60", "start"]),
+            "pg_ctl start",
+        )?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = Command::new(bin.join("pg_isready"))
+            .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("server on port {port} not ready after 30 s"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_name_in_a_url_is_replaced() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/app?sslmode=disable", "t1"),
+            "postgres://u:p@h:5432/t1?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "t2"), "postgres://h/t2");
+    }
+}
