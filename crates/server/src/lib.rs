@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use slugbase_application::{Deps, UseCases};
-use slugbase_infrastructure::crypto::{Argon2Params, CryptoConfig, EncryptionKeys, SystemClock};
+use slugbase_infrastructure::crypto::{Argon2Params, EncryptionKeys, SystemClock};
 use slugbase_infrastructure::sql::SeaOrmStore;
+use slugbase_infrastructure::wiring::CryptoConfig;
 
 use crate::config::Loaded;
 

@@ -2,6 +2,8 @@
 //! `RUST_LOG` (or `log.filter` when it is unset). Logs go to standard error, so a command's
 //! output on standard output (a new API token, generated keys) stays clean.
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -11,7 +13,10 @@ pub fn init(format: LogFormat, default_filter: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(default_filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // An error means a subscriber is already installed: keep it.
     let _ = match format {
         LogFormat::Pretty => builder.with_target(true).try_init(),

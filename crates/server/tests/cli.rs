@@ -1,0 +1,243 @@
+//! The `slugbase` command line, run as a process: help, key generation, operator commands
+//! over a real SQLite file, and the configuration refusals.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{Api, BIN, Env, totp_code};
+use reqwest::StatusCode;
+use serde_json::json;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_lists_every_subcommand_and_each_has_its_own_help() {
+    let output = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = text(&output.stdout);
+    for sub in ["serve", "migrate", "user", "mfa", "token", "keys"] {
+        assert!(help.contains(sub), "{sub} missing from:\n{help}");
+    }
+    for args in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["user", "create", "--help"],
+        &["user", "list", "--help"],
+        &["mfa", "reset", "--help"],
+        &["token", "create", "--help"],
+        &["keys", "generate", "--help"],
+    ] {
+        let output = Command::new(BIN).args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}");
+        assert!(text(&output.stdout).contains("Usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn keys_generate_prints_a_usable_set_without_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["keys", "generate", "--format", "env"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let env = text(&output.stdout);
+    let vars: Vec<(String, String)> = env
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(vars.len(), 4, "{env}");
+    // The printed set is accepted by the test profile.
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir.path())
+        .env("SLUGBASE_PROFILE", "test")
+        .env("SLUGBASE__DATABASE__URL", format!("sqlite://{}/k.db?mode=rwc", dir.path().display()))
+        .arg("migrate");
+    for (k, v) in &vars {
+        command.env(k, v);
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_create_users_tokens_and_reset_mfa_from_the_command_line() {
+    let env = Env::new();
+    let password = "operator chosen pw 1";
+    let created = env.cli(
+        &["user", "create", "--email", "root@example.com", "--name", "Root", "--admin"],
+        Some(&format!("{password}\n")),
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert!(!text(&created.stderr).contains(password));
+    let oidc = env.cli(&["user", "create", "--email", "svc@example.com", "--oidc-only"], None);
+    assert!(oidc.status.success(), "{}", text(&oidc.stderr));
+    let duplicate =
+        env.cli(&["user", "create", "--email", "root@example.com"], Some("another pw 123\n"));
+    assert!(!duplicate.status.success());
+    assert!(text(&duplicate.stderr).contains("exists"), "{}", text(&duplicate.stderr));
+
+    let list = env.cli(&["user", "list"], None);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let listing = text(&list.stdout);
+    assert!(
+        listing.contains("root@example.com") && listing.contains("svc@example.com"),
+        "{listing}"
+    );
+    assert!(listing.contains("oidc-only"), "{listing}");
+
+    let minted =
+        env.cli(&["token", "create", "--email", "root@example.com", "--name", "cli"], None);
+    assert!(minted.status.success(), "{}", text(&minted.stderr));
+    let token = text(&minted.stdout).trim().to_owned();
+    assert!(token.starts_with("sb_"), "stdout carries only the token: {token}");
+    assert!(!text(&minted.stderr).contains(&token), "the token is printed once, on stdout");
+
+    // The server accepts the CLI's user and token.
+    let mut server = env.start("serve.log", "info,sqlx=warn,sea_orm=warn").await;
+    let mut api = Api::new(&server.base);
+    api.bearer = Some(token);
+    let me = api.get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+    assert_eq!(me.body["is_admin"], true);
+    let begin = api.post("/api/auth/mfa/enroll/begin", json!({})).await;
+    let url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
+    let confirm =
+        api.post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) })).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
+    let mut web = Api::new(&server.base);
+    let login = web
+        .post("/api/auth/login", json!({ "email": "root@example.com", "password": password }))
+        .await;
+    assert_eq!(login.body["mfa_required"], true, "{login:?}");
+
+    // Lost authenticator: the operator resets MFA; the account signs in with the password.
+    let reset = env.cli(&["mfa", "reset", "--email", "root@example.com"], None);
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    let status = api.get("/api/auth/mfa/status").await;
+    assert_eq!(status.body["enabled"], false, "{status:?}");
+    assert_eq!(status.body["backup_codes_remaining"], 0, "{status:?}");
+    let mut web = Api::new(&server.base);
+    let login = web
+        .post("/api/auth/login", json!({ "email": "root@example.com", "password": password }))
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{login:?}");
+    assert!(login.body.get("mfa_required").is_none_or(|v| v == false), "{login:?}");
+    let unknown = env.cli(&["mfa", "reset", "--email", "nobody@example.com"], None);
+    assert!(!unknown.status.success());
+    let _ = server.terminate();
+}
+
+#[test]
+fn production_refuses_to_start_without_keys_and_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("SLUGBASE_PROFILE", "production")
+        .env("SLUGBASE__SERVER__PUBLIC_BASE_URL", "https://auth.example.com")
+        .env("SLUGBASE__DATABASE__URL", format!("sqlite://{}/p.db?mode=rwc", dir.path().display()))
+        .arg("serve")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    for key in ["keys.encryption.k1", "keys.backup_code", "keys.csrf"] {
+        assert!(stderr.contains(key), "{key} not named in:\n{stderr}");
+    }
+    assert!(!dir.path().join("p.db").exists(), "nothing starts before the configuration is valid");
+}
+
+#[test]
+fn production_refuses_an_insecure_setting_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("SLUGBASE_PROFILE", "production")
+        .arg("serve")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("server.public_base_url"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn an_invalid_setting_stops_startup_with_a_message_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("SLUGBASE__SERVER__PORT", "not-a-port")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("server.port"), "{}", text(&output.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_default_serves_sqlite_under_data_with_keys_generated_once() {
+    // Nothing configured but a port: the development profile from an empty directory.
+    let dir = tempfile::tempdir().unwrap();
+    let start = |log: &str| {
+        let port = common::free_port();
+        let file = std::fs::File::create(dir.path().join(log)).unwrap();
+        let child = Command::new(BIN)
+            .current_dir(dir.path())
+            .env("SLUGBASE__SERVER__PORT", port.to_string())
+            .env("SLUGBASE__ARGON2__MEMORY_KIB", "64")
+            .env("SLUGBASE__ARGON2__ITERATIONS", "1")
+            .env_remove("SLUGBASE_PROFILE")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        (child, format!("http://127.0.0.1:{port}"))
+    };
+    let wait = |base: String| async move {
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(r) = client.get(format!("{base}/api/health")).send().await {
+                return (r.status(), r.text().await.unwrap());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no answer from {base}");
+    };
+    let (mut child, base) = start("first.log");
+    let (status, body) = wait(base).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let keys = dir.path().join("data/dev-keys.toml");
+    assert!(dir.path().join("data/slugbase.db").exists());
+    assert!(keys.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let generated = std::fs::read_to_string(&keys).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("first.log")).unwrap();
+    assert!(log.contains("generated development keys"), "{log}");
+    for line in generated.lines().filter_map(|l| l.split_once(" = \"")) {
+        assert!(!log.contains(line.1.trim_end_matches('"')), "a key appears in the log");
+    }
+
+    let (mut child, base) = start("second.log");
+    let (status, _) = wait(base).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(std::fs::read_to_string(&keys).unwrap(), generated, "keys are generated once");
+    let log = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
+    assert!(!log.contains("generated development keys"), "{log}");
+}

@@ -1,0 +1,288 @@
+//! Helpers for the tests that run the real `slugbase` binary: a temporary SQLite database,
+//! keys in the environment, cheap Argon2 (the test profile), logs captured to a file, and
+//! a small HTTP client that keeps cookies and the CSRF token.
+#![allow(dead_code, reason = "each test file uses a different part")]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_slugbase");
+
+/// A password long enough for the policy.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// A database and keys shared by every start of the binary in one test.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub db_path: PathBuf,
+    keys: Vec<(String, String)>,
+}
+
+fn key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("slugbase.db");
+        let keys = vec![
+            ("SLUGBASE__KEYS__ENCRYPTION__K1".to_owned(), key()),
+            ("SLUGBASE__KEYS__BACKUP_CODE".to_owned(), key()),
+            ("SLUGBASE__KEYS__CSRF".to_owned(), key()),
+        ];
+        Self { dir, db_path, keys }
+    }
+
+    /// The base64 key values (they must never appear in logs either).
+    pub fn key_values(&self) -> Vec<String> {
+        self.keys.iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    fn command(&self, rust_log: &str) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(self.dir.path())
+            .env("SLUGBASE_PROFILE", "test")
+            .env("SLUGBASE__DATABASE__URL", format!("sqlite://{}?mode=rwc", self.db_path.display()))
+            .env("RUST_LOG", rust_log)
+            .env_remove("SLUGBASE_CONFIG");
+        for (k, v) in &self.keys {
+            command.env(k, v);
+        }
+        command
+    }
+
+    /// Starts `slugbase serve` on a free port, its output appended to `log_name` in the
+    /// temporary directory, and waits until `/api/health` answers 200.
+    pub async fn start(&self, log_name: &str, rust_log: &str) -> Server {
+        let port = free_port();
+        let log_path = self.dir.path().join(log_name);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
+        let child = self
+            .command(rust_log)
+            .arg("serve")
+            .env("SLUGBASE__SERVER__PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let server =
+            Server { child: Some(child), base: format!("http://127.0.0.1:{port}"), log_path };
+        server.wait_healthy().await;
+        server
+    }
+
+    /// Runs a CLI command to completion over the same database.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write as _;
+        let mut child = self
+            .command("info,sqlx=warn,sea_orm=warn")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            let mut input = child.stdin.take().unwrap();
+            if let Some(text) = stdin {
+                input.write_all(text.as_bytes()).unwrap();
+            }
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// A running `slugbase serve`.
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub log_path: PathBuf,
+}
+
+impl Server {
+    async fn wait_healthy(&self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = client.get(format!("{}/api/health", self.base)).send().await {
+                if response.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not become healthy; log:\n{}",
+                std::fs::read_to_string(&self.log_path).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no chance to flush or finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, then waits for the process to exit on its own.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let status =
+            Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("server did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A response, read fully.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub set_cookies: Vec<(String, String)>,
+}
+
+/// An HTTP client for one user: cookie jar, CSRF token, optional Bearer token.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    pub base: String,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self { http, base: base.to_owned(), csrf: None, bearer: None }
+    }
+
+    /// The same identity against another base URL (after a restart on a new port);
+    /// cookies do not carry over, the Bearer token does.
+    pub fn rebased(&self, base: &str) -> Self {
+        let mut api = Self::new(base);
+        api.bearer = self.bearer.clone();
+        api
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Result<Reply> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(csrf) = &self.csrf {
+            request = request.header("X-CSRF-Token", csrf);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let set_cookies =
+            response.cookies().map(|c| (c.name().to_owned(), c.value().to_owned())).collect();
+        let text = response.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Reply { status, body, set_cookies })
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, None).await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(body)).await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::DELETE, path, None).await.unwrap()
+    }
+
+    /// Fetches a CSRF token for the current cookie session.
+    pub async fn refresh_csrf(&mut self) -> String {
+        let reply = self.get("/api/csrf-token").await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        let token = reply.body["csrfToken"].as_str().unwrap().to_owned();
+        self.csrf = Some(token.clone());
+        token
+    }
+
+    /// Creates a personal API token with the current cookie session and uses it from now
+    /// on.
+    pub async fn make_token(&mut self, name: &str) -> String {
+        self.refresh_csrf().await;
+        let reply = self.post("/api/tokens", json!({ "name": name })).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        let token = reply.body["token"].as_str().unwrap().to_owned();
+        assert!(token.starts_with("sb_"));
+        self.bearer = Some(token.clone());
+        token
+    }
+}
+
+/// The current TOTP code for an `otpauth://` URL, `steps_ahead` 30-second steps ahead
+/// (the server accepts ±1 step and never the same step twice).
+pub fn totp_code(otpauth_url: &str, steps_ahead: u64) -> String {
+    let totp = totp_rs::Totp::from_url(otpauth_url).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    totp.generate(now + 30 * steps_ahead).to_string()
+}
+
+/// Users as the admin API lists them (an array, or `{"users": [...]}`).
+pub fn user_list(body: &Value) -> Vec<Value> {
+    match body {
+        Value::Array(items) => items.clone(),
+        other => other["users"].as_array().cloned().unwrap_or_default(),
+    }
+}
+
+pub fn path_exists(path: &Path) -> bool {
+    path.exists()
+}

@@ -1,0 +1,259 @@
+//! End to end over the real binary: a full MFA lifecycle over HTTP, then SIGKILL in the
+//! middle of a burst of concurrent requests, a restart over the same SQLite file, and a
+//! check that no acknowledged change was lost and that no account is half-way (MFA off
+//! with backup codes left, or MFA on without codes).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{ADMIN_PASSWORD, Api, Env, totp_code, user_list};
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+const WORKERS: usize = 6;
+const WORKER_PASSWORD: &str = "worker password 123";
+/// Acknowledged operations before the kill.
+const KILL_AFTER_ACKS: usize = 60;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mfa {
+    Off,
+    On,
+}
+
+/// What a worker knows: the state the server last acknowledged and the operation that
+/// was in flight (sent, no answer) when the server died.
+#[derive(Debug)]
+struct Worker {
+    acknowledged: Mfa,
+    in_flight: Option<Mfa>,
+    cycles: usize,
+}
+
+/// Reads a worker's MFA state through the API and checks it is whole.
+async fn observed_state(api: &Api) -> Mfa {
+    let reply = api.get("/api/auth/mfa/status").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let enabled = reply.body["enabled"].as_bool().unwrap();
+    let remaining = reply.body["backup_codes_remaining"].as_u64().unwrap();
+    if enabled {
+        assert_eq!(remaining, 10, "MFA on must come with its full set of codes: {reply:?}");
+        Mfa::On
+    } else {
+        assert_eq!(remaining, 0, "MFA off must leave no backup code: {reply:?}");
+        Mfa::Off
+    }
+}
+
+/// One worker: enroll, confirm, disable with a backup code, again and again, recording
+/// every acknowledged state until the server stops answering.
+async fn churn(api: Api, state: Arc<Mutex<Worker>>, acks: Arc<AtomicUsize>) {
+    loop {
+        let Ok(begin) =
+            api.send(reqwest::Method::POST, "/api/auth/mfa/enroll/begin", Some(json!({}))).await
+        else {
+            return;
+        };
+        assert_eq!(begin.status, StatusCode::OK, "{begin:?}");
+        let url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
+        acks.fetch_add(1, Ordering::SeqCst);
+
+        state.lock().await.in_flight = Some(Mfa::On);
+        let body = json!({ "code": totp_code(&url, 0) });
+        let Ok(confirm) =
+            api.send(reqwest::Method::POST, "/api/auth/mfa/enroll/confirm", Some(body)).await
+        else {
+            return;
+        };
+        assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
+        let codes: Vec<String> = confirm.body["backup_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(codes.len(), 10);
+        {
+            let mut s = state.lock().await;
+            s.acknowledged = Mfa::On;
+            s.in_flight = None;
+        }
+        acks.fetch_add(1, Ordering::SeqCst);
+
+        state.lock().await.in_flight = Some(Mfa::Off);
+        let body = json!({ "code": codes[3], "password": WORKER_PASSWORD });
+        let Ok(disable) =
+            api.send(reqwest::Method::POST, "/api/auth/mfa/disable", Some(body)).await
+        else {
+            return;
+        };
+        assert_eq!(disable.status, StatusCode::OK, "{disable:?}");
+        {
+            let mut s = state.lock().await;
+            s.acknowledged = Mfa::Off;
+            s.in_flight = None;
+            s.cycles += 1;
+        }
+        acks.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The admin creates accounts one after the other; returns the acknowledged e-mails and
+/// the one in flight.
+async fn create_accounts(
+    admin: Api,
+    acked: Arc<Mutex<Vec<String>>>,
+    in_flight: Arc<Mutex<Option<String>>>,
+) {
+    for i in 0.. {
+        let email = format!("burst{i}@example.com");
+        *in_flight.lock().await = Some(email.clone());
+        let body =
+            json!({ "email": email, "name": format!("Burst {i}"), "password": "burst password 1" });
+        let Ok(reply) = admin.send(reqwest::Method::POST, "/api/admin/users", Some(body)).await
+        else {
+            return;
+        };
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        acked.lock().await.push(email);
+        *in_flight.lock().await = None;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_acknowledged_change_is_lost_and_nothing_is_half_applied_after_sigkill() {
+    let env = Env::new();
+    let mut server = env.start("serve-1.log", "info,sqlx=warn,sea_orm=warn").await;
+
+    // First administrator, a token for the admin API.
+    let mut admin = Api::new(&server.base);
+    let setup = admin
+        .post(
+            "/api/auth/setup",
+            json!({ "email": "admin@example.com", "name": "Admin", "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
+    admin.make_token("admin automation").await;
+
+    // Workers: created by the admin, each logs in and makes its own token.
+    let mut workers = Vec::new();
+    for i in 0..WORKERS {
+        let email = format!("worker{i}@example.com");
+        let body =
+            json!({ "email": email, "name": format!("Worker {i}"), "password": WORKER_PASSWORD });
+        let created = admin.post("/api/admin/users", body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        let mut api = Api::new(&server.base);
+        let login = api
+            .post("/api/auth/login", json!({ "email": email, "password": WORKER_PASSWORD }))
+            .await;
+        assert_eq!(login.status, StatusCode::OK, "{login:?}");
+        api.make_token("worker").await;
+        api.csrf = None;
+        workers.push(api);
+    }
+
+    // The burst.
+    let acks = Arc::new(AtomicUsize::new(0));
+    let states: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            Arc::new(Mutex::new(Worker { acknowledged: Mfa::Off, in_flight: None, cycles: 0 }))
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for (api, state) in workers.iter().zip(&states) {
+        tasks.push(tokio::spawn(churn(api.clone(), state.clone(), acks.clone())));
+    }
+    let created = Arc::new(Mutex::new(Vec::new()));
+    let creating = Arc::new(Mutex::new(None));
+    tasks.push(tokio::spawn(create_accounts(admin.clone(), created.clone(), creating.clone())));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while acks.load(Ordering::SeqCst) < KILL_AFTER_ACKS {
+        assert!(std::time::Instant::now() < deadline, "the burst made too little progress");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    server.kill();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let acked_accounts = created.lock().await.clone();
+    assert!(!acked_accounts.is_empty(), "the admin burst acknowledged nothing");
+
+    // Restart over the same file.
+    let server = env.start("serve-2.log", "info,sqlx=warn,sea_orm=warn").await;
+    let admin = admin.rebased(&server.base);
+
+    // Every acknowledged account exists.
+    let listed = admin.get("/api/admin/users").await;
+    assert_eq!(listed.status, StatusCode::OK, "{listed:?}");
+    let emails: Vec<String> =
+        user_list(&listed.body).iter().map(|u| u["email"].as_str().unwrap().to_owned()).collect();
+    for email in &acked_accounts {
+        assert!(emails.contains(email), "acknowledged account {email} was lost");
+    }
+    let burst_total = emails.iter().filter(|e| e.starts_with("burst")).count();
+    let maybe = usize::from(creating.lock().await.is_some());
+    assert!(
+        burst_total == acked_accounts.len() || burst_total == acked_accounts.len() + maybe,
+        "{burst_total} burst accounts for {} acknowledged",
+        acked_accounts.len()
+    );
+
+    // Every worker is whole, in its acknowledged state or the one in flight; tokens
+    // survived the crash.
+    let mut total_cycles = 0;
+    for (api, state) in workers.iter().zip(&states) {
+        let api = api.rebased(&server.base);
+        let state = state.lock().await;
+        total_cycles += state.cycles;
+        let seen = observed_state(&api).await;
+        assert!(
+            seen == state.acknowledged || Some(seen) == state.in_flight,
+            "worker saw {seen:?}, acknowledged {:?}, in flight {:?}",
+            state.acknowledged,
+            state.in_flight
+        );
+    }
+    assert!(total_cycles > 0, "no worker completed a cycle before the kill");
+
+    // Life goes on after the restart: a worker enrolls, signs in with MFA, disables.
+    let mut api = Api::new(&server.base);
+    let email = "worker0@example.com";
+    let token_api = workers[0].rebased(&server.base);
+    if observed_state(&token_api).await == Mfa::On {
+        let status = token_api.get("/api/auth/mfa/status").await;
+        assert_eq!(status.body["enabled"], true);
+        // Codes from before the crash are unknown to this test if the confirm was in
+        // flight: reset through the admin API, audited.
+        let me = token_api.get("/api/auth/me").await;
+        let id = me.body["id"].as_str().unwrap().to_owned();
+        let reset = admin.post(&format!("/api/admin/users/{id}/mfa/reset"), json!({})).await;
+        assert_eq!(reset.status, StatusCode::OK, "{reset:?}");
+        assert_eq!(observed_state(&token_api).await, Mfa::Off);
+    }
+    let begin = token_api.post("/api/auth/mfa/enroll/begin", json!({})).await;
+    assert_eq!(begin.status, StatusCode::OK, "{begin:?}");
+    let url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
+    let confirm =
+        token_api.post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) })).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
+    let codes = confirm.body["backup_codes"].as_array().unwrap().clone();
+
+    let login =
+        api.post("/api/auth/login", json!({ "email": email, "password": WORKER_PASSWORD })).await;
+    assert_eq!(login.status, StatusCode::OK, "{login:?}");
+    assert_eq!(login.body["mfa_required"], true, "{login:?}");
+    let verify = api.post("/api/auth/mfa/verify", json!({ "code": totp_code(&url, 1) })).await;
+    assert_eq!(verify.status, StatusCode::OK, "{verify:?}");
+    api.refresh_csrf().await;
+    let disable = api
+        .post("/api/auth/mfa/disable", json!({ "code": codes[0], "password": WORKER_PASSWORD }))
+        .await;
+    assert_eq!(disable.status, StatusCode::OK, "{disable:?}");
+    assert_eq!(observed_state(&api).await, Mfa::Off);
+}
