@@ -5,10 +5,14 @@ use std::sync::Arc;
 
 use slugbase_infrastructure::sql::SeaOrmStore;
 
-/// A migrated store on a new file; the directory lives as long as the process (leaked on
-/// purpose: the store outlives the check's scope in spawned tasks).
+/// A migrated store on a new file in a new directory under cargo's `target/tmp` (kept: the
+/// pool outlives this function; `target/` is the place for such leftovers).
 async fn make() -> Option<Arc<SeaOrmStore>> {
-    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let dir = tempfile::Builder::new()
+        .prefix("contract-sqlite-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("temp dir")
+        .keep();
     let url = format!("sqlite://{}/nested/slugbase.db", dir.display());
     let store = SeaOrmStore::connect(&url).await.expect("connect");
     store.migrate().await.expect("migrate");
