@@ -5,6 +5,7 @@
 
 mod support;
 
+mod accounts;
 mod admin;
 mod authenticate;
 mod disable_mfa;
