@@ -235,6 +235,13 @@ use_case! {
 }
 
 impl MfaStatus {
+    /// Whether a configured policy (`require_mfa_for_admins`) requires this user to enroll
+    /// and they have not: the web adapter tells the client so in `/api/auth/me`.
+    #[must_use]
+    pub fn enrollment_required(&self, user: &slugbase_domain::User) -> bool {
+        self.core.settings.mfa_policy.requires_mfa(user) && !user.mfa.is_enabled()
+    }
+
     /// The caller's MFA status.
     ///
     /// # Errors

@@ -1,0 +1,363 @@
+//! What handlers take from a request, in the contract's order: the caller (401), the body
+//! (413), CSRF (403), the content type (415), then the fields (400, reported by the use case
+//! after its attempt-limit check).
+//!
+//! Nothing here is an actix extractor that could reject a request on its own: each step is
+//! an explicit call, so the order of checks is the order of the calls in the handler.
+
+use std::net::IpAddr;
+
+use actix_web::cookie::time::Duration;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::web::{Bytes, BytesMut, Payload};
+use actix_web::{HttpRequest, HttpResponseBuilder};
+use futures::StreamExt as _;
+use serde_json::{Map, Value};
+use slugbase_application::{Caller, ClientInfo, UseCases, ValidationErrors};
+
+use crate::WebConfig;
+use crate::csrf::{CSRF_BODY_FIELD, CSRF_COOKIE, CSRF_HEADER, Csrf};
+use crate::error::ApiError;
+
+/// Session cookie.
+pub const SESSION_COOKIE: &str = "slugbase.sid";
+/// Pending-MFA cookie (good only for `POST /api/auth/mfa/verify`).
+pub const PENDING_COOKIE: &str = "slugbase.mfa_pending";
+/// Lifetime of the pending-MFA cookie.
+const PENDING_COOKIE_SECS: i64 = 5 * 60;
+
+/// What every handler shares: the use cases and the web settings.
+#[derive(Debug)]
+pub struct AppState {
+    /// The use cases.
+    pub use_cases: UseCases,
+    /// Web settings.
+    pub config: WebConfig,
+    pub(crate) csrf: Csrf,
+    secure_cookies: bool,
+}
+
+/// An authenticated caller, and how they came.
+#[derive(Debug)]
+pub(crate) struct Authed {
+    pub(crate) caller: Caller,
+    /// The `slugbase.sid` value when the caller came with the cookie (CSRF applies).
+    session_id: Option<String>,
+}
+
+impl AppState {
+    /// Builds the state.
+    #[must_use]
+    pub fn new(use_cases: UseCases, config: WebConfig) -> Self {
+        let secure_cookies = config.public_base_url.starts_with("https://");
+        let csrf = Csrf::new(config.csrf_key);
+        Self { use_cases, config, csrf, secure_cookies }
+    }
+
+    /// The client address (socket peer, or the right-most untrusted `X-Forwarded-For`
+    /// entry when the peer is a trusted proxy) and the user agent.
+    pub(crate) fn client(&self, req: &HttpRequest) -> ClientInfo {
+        let peer = req.peer_addr().map(|a| a.ip());
+        let address = peer.map(|peer| self.client_address(req, peer));
+        let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+        ClientInfo::new(address.map(|a| a.to_string()), ua)
+    }
+
+    fn client_address(&self, req: &HttpRequest, peer: IpAddr) -> IpAddr {
+        let trusted = &self.config.trusted_proxies;
+        if !trusted.contains(&peer) {
+            return peer;
+        }
+        let mut hops: Vec<IpAddr> = Vec::new();
+        for value in req.headers().get_all("x-forwarded-for") {
+            let Ok(value) = value.to_str() else { return peer };
+            for part in value.split(',') {
+                match parse_forwarded_ip(part) {
+                    Some(ip) => hops.push(ip),
+                    // A garbled chain cannot be trusted beyond the proxy itself.
+                    None => return peer,
+                }
+            }
+        }
+        let untrusted = hops.iter().rev().find(|ip| !trusted.contains(ip));
+        untrusted.or_else(|| hops.first()).copied().unwrap_or(peer)
+    }
+
+    /// The caller behind the `slugbase.sid` cookie, else behind `Authorization: Bearer`.
+    ///
+    /// # Errors
+    /// 401 `UNAUTHENTICATED`; 503 / 500 when storage fails.
+    pub(crate) async fn authenticate(&self, req: &HttpRequest) -> Result<Authed, ApiError> {
+        let auth = &self.use_cases.authenticate;
+        if let Some(sid) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
+            && !sid.is_empty()
+        {
+            match auth.session(&sid).await {
+                Ok(caller) => return Ok(Authed { caller, session_id: Some(sid) }),
+                Err(slugbase_application::auth::AuthError::Unauthenticated) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match bearer_token(req) {
+            Some(token) => {
+                let caller = auth.api_token(token).await?;
+                Ok(Authed { caller, session_id: None })
+            }
+            None => Err(ApiError::unauthenticated()),
+        }
+    }
+
+    /// CSRF for an unsafe request: required for cookie authentication, not for Bearer.
+    ///
+    /// # Errors
+    /// 403 `CSRF_INVALID`.
+    pub(crate) fn check_csrf(
+        &self,
+        req: &HttpRequest,
+        authed: &Authed,
+        body: Option<&JsonBody>,
+    ) -> Result<(), ApiError> {
+        let Some(session) = &authed.session_id else { return Ok(()) };
+        let cookie = req.cookie(CSRF_COOKIE);
+        let header =
+            req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let sent = header.or_else(|| body.and_then(JsonBody::csrf_field));
+        match (sent, cookie) {
+            (Some(sent), Some(cookie)) if self.csrf.verify(&sent, cookie.value(), session) => {
+                Ok(())
+            }
+            _ => Err(ApiError::csrf_invalid()),
+        }
+    }
+
+    /// A cookie with the attributes every cookie of ours shares.
+    fn cookie(&self, name: &'static str, value: String, same_site: SameSite) -> Cookie<'static> {
+        Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .secure(self.secure_cookies)
+            .same_site(same_site)
+            .finish()
+    }
+
+    /// Sets `slugbase.sid`.
+    pub(crate) fn set_session_cookie(&self, res: &mut HttpResponseBuilder, session: &str) {
+        res.cookie(self.cookie(SESSION_COOKIE, session.to_owned(), SameSite::Lax));
+    }
+
+    /// Sets `slugbase.mfa_pending` (five minutes).
+    pub(crate) fn set_pending_cookie(&self, res: &mut HttpResponseBuilder, pending: &str) {
+        let mut cookie = self.cookie(PENDING_COOKIE, pending.to_owned(), SameSite::Lax);
+        cookie.set_max_age(Duration::seconds(PENDING_COOKIE_SECS));
+        res.cookie(cookie);
+    }
+
+    /// Sets `_csrf`.
+    pub(crate) fn set_csrf_cookie(&self, res: &mut HttpResponseBuilder, token: &str) {
+        res.cookie(self.cookie(CSRF_COOKIE, token.to_owned(), SameSite::Strict));
+    }
+
+    /// Tells the browser to drop a cookie of ours.
+    pub(crate) fn clear_cookie(&self, res: &mut HttpResponseBuilder, name: &'static str) {
+        let same_site = if name == CSRF_COOKIE { SameSite::Strict } else { SameSite::Lax };
+        let mut cookie = self.cookie(name, String::new(), same_site);
+        cookie.make_removal();
+        res.cookie(cookie);
+    }
+
+    /// Reads the body, at most `body_limit_bytes`.
+    ///
+    /// # Errors
+    /// 413 past the limit; 400 when the body cannot be read.
+    pub(crate) async fn read_body(
+        &self,
+        req: &HttpRequest,
+        mut payload: Payload,
+    ) -> Result<JsonBody, ApiError> {
+        let limit = self.config.body_limit_bytes;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        let mut bytes = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                tracing::debug!(error = %e, "request body could not be read");
+                ApiError::validation(ValidationErrors::field("body", "The body could not be read"))
+            })?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(ApiError::payload_too_large(limit));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(JsonBody { bytes: bytes.freeze(), json_type: is_json_content_type(req) })
+    }
+}
+
+/// `Authorization: Bearer <token>`. The seed page's own examples show the header as
+/// `Bearer YOUR_API_TOKEN (API token)`; a client that fills in only the placeholder sends
+/// the label too, so a trailing ` (API token)` is tolerated.
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let rest = rest.trim();
+    let token = rest.strip_suffix("(API token)").map_or(rest, str::trim_end);
+    (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
+}
+
+/// One entry of `X-Forwarded-For` (`1.2.3.4`, `2001:db8::1`, `[2001:db8::1]:443`,
+/// `1.2.3.4:5678`).
+fn parse_forwarded_ip(part: &str) -> Option<IpAddr> {
+    let part = part.trim();
+    if let Ok(ip) = part.parse() {
+        return Some(ip);
+    }
+    if let Ok(sock) = part.parse::<std::net::SocketAddr>() {
+        return Some(sock.ip());
+    }
+    part.strip_prefix('[').and_then(|p| p.strip_suffix(']')).and_then(|p| p.parse().ok())
+}
+
+fn is_json_content_type(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A request body, read but not yet judged.
+#[derive(Debug)]
+pub(crate) struct JsonBody {
+    bytes: Bytes,
+    json_type: bool,
+}
+
+impl JsonBody {
+    fn is_empty(&self) -> bool {
+        self.bytes.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// `csrfToken` from a JSON object body, if there is one.
+    fn csrf_field(&self) -> Option<String> {
+        if !self.json_type {
+            return None;
+        }
+        let value: Value = serde_json::from_slice(&self.bytes).ok()?;
+        value.get(CSRF_BODY_FIELD)?.as_str().map(str::to_owned)
+    }
+
+    /// Fails with 415 when a body is present but not declared as JSON.
+    ///
+    /// # Errors
+    /// 415 `UNSUPPORTED_MEDIA_TYPE`.
+    pub(crate) fn require_json(&self) -> Result<(), ApiError> {
+        if self.is_empty() || self.json_type {
+            Ok(())
+        } else {
+            Err(ApiError::unsupported_media_type())
+        }
+    }
+
+    /// The body as fields (an empty body is an empty object), and what `read` builds from
+    /// them; `Err` names the fields at fault. Call [`Self::require_json`] first.
+    pub(crate) fn parse<T>(
+        &self,
+        read: impl FnOnce(&mut Fields) -> T,
+    ) -> Result<T, ValidationErrors> {
+        let map = if self.is_empty() {
+            Map::new()
+        } else {
+            match serde_json::from_slice::<Value>(&self.bytes) {
+                Ok(Value::Object(map)) => map,
+                Ok(_) => {
+                    return Err(ValidationErrors::field("body", "The body must be a JSON object"));
+                }
+                Err(e) => {
+                    return Err(ValidationErrors::field(
+                        "body",
+                        format!(
+                            "The body is not valid JSON (line {}, column {})",
+                            e.line(),
+                            e.column()
+                        ),
+                    ));
+                }
+            }
+        };
+        let mut fields = Fields { map, errors: ValidationErrors::default() };
+        let value = read(&mut fields);
+        fields.errors.into_result(value)
+    }
+}
+
+/// The fields of a JSON object body, read one by one; type errors are collected.
+#[derive(Debug)]
+pub(crate) struct Fields {
+    map: Map<String, Value>,
+    errors: ValidationErrors,
+}
+
+impl Fields {
+    /// A string that must be present.
+    pub(crate) fn required_string(&mut self, name: &str) -> String {
+        match self.map.remove(name) {
+            Some(Value::String(s)) => s,
+            None | Some(Value::Null) => {
+                self.errors.push(name, format!("{name} is required"));
+                String::new()
+            }
+            Some(_) => {
+                self.errors.push(name, format!("{name} must be a string"));
+                String::new()
+            }
+        }
+    }
+
+    /// A string that may be absent (`null` counts as absent).
+    pub(crate) fn optional_string(&mut self, name: &str) -> Option<String> {
+        match self.map.remove(name) {
+            Some(Value::String(s)) => Some(s),
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                self.errors.push(name, format!("{name} must be a string"));
+                None
+            }
+        }
+    }
+
+    /// A boolean that may be absent.
+    pub(crate) fn optional_bool(&mut self, name: &str) -> Option<bool> {
+        match self.map.remove(name) {
+            Some(Value::Bool(b)) => Some(b),
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                self.errors.push(name, format!("{name} must be a boolean"));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_entries_parse_with_or_without_ports() {
+        assert_eq!(parse_forwarded_ip(" 10.0.0.1"), "10.0.0.1".parse().ok());
+        assert_eq!(parse_forwarded_ip("10.0.0.1:80"), "10.0.0.1".parse().ok());
+        assert_eq!(parse_forwarded_ip("[2001:db8::1]:443"), "2001:db8::1".parse().ok());
+        assert_eq!(parse_forwarded_ip("[2001:db8::1]"), "2001:db8::1".parse().ok());
+        assert_eq!(parse_forwarded_ip("unknown"), None);
+    }
+}

@@ -1,0 +1,266 @@
+//! `/api/admin/*`: users, MFA reset, audit log. Administrators only (403 otherwise).
+
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slugbase_application::ValidationErrors;
+use slugbase_application::ports::{AuditQuery, StoredAuditEvent};
+use slugbase_domain::{AuditEventKind, AuditOutcome, UserId};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::AppState;
+use crate::routes::auth::new_account;
+use crate::routes::tokens::path_id;
+use crate::views::{CreateUserRequest, OkView, UserView};
+
+/// Every user.
+#[utoipa::path(
+    get,
+    path = "/api/admin/users",
+    tag = "Admin",
+    operation_id = "list_users",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = Vec<UserView>),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_users(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let users = state.use_cases.admin.list_users(&authed.caller).await?;
+    Ok(HttpResponse::Ok().json(users.iter().map(|u| state.user_view(u)).collect::<Vec<_>>()))
+}
+
+/// Create a user; without a password the user is OIDC-only.
+#[utoipa::path(
+    post,
+    path = "/api/admin/users",
+    tag = "Admin",
+    operation_id = "create_user",
+    request_body(content = CreateUserRequest, content_type = "application/json"),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 201, body = UserView),
+        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
+        (status = 409, description = "EMAIL_EXISTS", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_user(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let body = state.read_body(&req, payload).await?;
+    state.check_csrf(&req, &authed, Some(&body))?;
+    body.require_json()?;
+    let input = body.parse(|f| new_account(f, false));
+    let client = state.client(&req);
+    let user = state.use_cases.admin.create_user(&authed.caller, &client, input).await?;
+    Ok(HttpResponse::Created().json(state.user_view(&user)))
+}
+
+/// Delete a user with their sessions, tokens and codes.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/users/{id}",
+    tag = "Admin",
+    operation_id = "delete_user",
+    params(("id" = Uuid, Path, description = "User id")),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = OkView),
+        (status = 400, description = "VALIDATION_FAILED or CANNOT_DELETE_SELF", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
+        (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete_user(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    state.check_csrf(&req, &authed, None)?;
+    let id: UserId = path_id(&req)?;
+    let client = state.client(&req);
+    state.use_cases.admin.delete_user(&authed.caller, &client, id).await?;
+    Ok(HttpResponse::Ok().json(OkView::OK))
+}
+
+/// Administrative MFA reset for a locked-out user (audited; ends their sessions).
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{id}/mfa/reset",
+    tag = "Admin",
+    operation_id = "reset_user_mfa",
+    params(("id" = Uuid, Path, description = "User id")),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = OkView),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
+        (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
+    )
+)]
+pub(crate) async fn reset_user_mfa(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    state.check_csrf(&req, &authed, None)?;
+    let id: UserId = path_id(&req)?;
+    let client = state.client(&req);
+    state.use_cases.admin.reset_mfa(&authed.caller, &client, id).await?;
+    Ok(HttpResponse::Ok().json(OkView::OK))
+}
+
+/// Audit log filters.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only this user's events.
+    pub user_id: Option<String>,
+    /// Only this kind (`mfa_disable_success`, …).
+    pub event: Option<String>,
+    /// Page size (1–200, default 50).
+    pub limit: Option<String>,
+    /// Events to skip, newest first (default 0).
+    pub offset: Option<String>,
+}
+
+/// Longest audit page.
+const MAX_AUDIT_PAGE: u32 = 200;
+/// Default audit page.
+const DEFAULT_AUDIT_PAGE: u32 = 50;
+
+impl AuditParams {
+    fn query(self) -> Result<AuditQuery, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let user_id = self.user_id.and_then(|raw| {
+            raw.parse::<UserId>().map_err(|_| errors.push("user_id", "user_id must be a UUID")).ok()
+        });
+        let kind = self.event.and_then(|raw| {
+            AuditEventKind::from_name(&raw)
+                .ok_or(())
+                .map_err(|()| errors.push("event", "event is not a known audit event"))
+                .ok()
+        });
+        let limit = match self.limit.map(|raw| raw.parse::<u32>()) {
+            None => DEFAULT_AUDIT_PAGE,
+            Some(Ok(n)) if (1..=MAX_AUDIT_PAGE).contains(&n) => n,
+            Some(_) => {
+                errors.push("limit", "limit must be a number from 1 to 200");
+                DEFAULT_AUDIT_PAGE
+            }
+        };
+        let offset = match self.offset.map(|raw| raw.parse::<u64>()) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => {
+                errors.push("offset", "offset must be a non-negative number");
+                0
+            }
+        };
+        errors.into_result(AuditQuery { user_id, kind, limit, offset })
+    }
+}
+
+/// One audit event (never a code, password or secret).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AuditEventView {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whose account.
+    pub user_id: Option<Uuid>,
+    /// Who acted, when not the user.
+    pub actor_id: Option<Uuid>,
+    /// What happened (`mfa_disable_success`, …).
+    pub event: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// The failure reason (`INVALID_CODE`, …).
+    pub reason: Option<String>,
+    /// `totp` or `backup_code`.
+    pub proof: Option<String>,
+    /// Client address.
+    pub client_addr: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+}
+
+impl From<StoredAuditEvent> for AuditEventView {
+    fn from(s: StoredAuditEvent) -> Self {
+        let e = s.event;
+        let (outcome, reason) = match e.outcome {
+            AuditOutcome::Success => ("success", None),
+            AuditOutcome::Failure(reason) => ("failure", Some(reason)),
+        };
+        Self {
+            id: s.id,
+            at: e.at,
+            user_id: e.user_id.map(|u| *u.as_uuid()),
+            actor_id: e.actor_id.map(|u| *u.as_uuid()),
+            event: e.kind.as_str().to_owned(),
+            outcome: outcome.to_owned(),
+            reason,
+            proof: e.proof.map(|p| p.as_str().to_owned()),
+            client_addr: e.client_addr,
+            user_agent: e.user_agent,
+        }
+    }
+}
+
+/// A page of audit events.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AuditPageView {
+    /// Events, newest first.
+    pub events: Vec<AuditEventView>,
+    /// Page size asked for.
+    pub limit: u32,
+    /// Events skipped.
+    pub offset: u64,
+}
+
+/// Audit events, newest first, filtered by user and event.
+#[utoipa::path(
+    get,
+    path = "/api/admin/audit-log",
+    tag = "Admin",
+    operation_id = "audit_log",
+    params(AuditParams),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = AuditPageView),
+        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+    )
+)]
+pub(crate) async fn audit_log(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let params = actix_web::web::Query::<AuditParams>::from_query(req.query_string())
+        .map_err(|_| {
+            ApiError::validation(ValidationErrors::field("query", "The query string is malformed"))
+        })?
+        .into_inner();
+    let query = params.query().map_err(ApiError::validation)?;
+    let (limit, offset) = (query.limit, query.offset);
+    let events = state.use_cases.admin.audit_log(&authed.caller, query).await?;
+    let events = events.into_iter().map(AuditEventView::from).collect();
+    Ok(HttpResponse::Ok().json(AuditPageView { events, limit, offset }))
+}

@@ -1,0 +1,224 @@
+//! Setup, login, the MFA step of login, logout, the current user, OIDC providers.
+
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+use slugbase_application::accounts::NewAccountInput;
+use slugbase_application::auth::{LoginInput, LoginOutcome};
+use slugbase_domain::{Password, User};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AppState, Fields, PENDING_COOKIE, SESSION_COOKIE};
+use crate::views::{CodeRequest, LoginRequest, MessageView, SetupRequest, UserView};
+
+impl AppState {
+    /// The view of a user, with the policy flag.
+    pub(crate) fn user_view(&self, user: &User) -> UserView {
+        UserView::new(user, self.use_cases.mfa_status.enrollment_required(user))
+    }
+}
+
+/// `{"initialized": bool}`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SetupStatusView {
+    /// The first administrator exists.
+    pub initialized: bool,
+}
+
+/// Whether the first administrator exists.
+#[utoipa::path(
+    get,
+    path = "/api/auth/setup/status",
+    tag = "Setup",
+    operation_id = "setup_status",
+    responses((status = 200, body = SetupStatusView), (status = 503, body = ErrorBody))
+)]
+pub(crate) async fn setup_status(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let initialized = state.use_cases.setup.is_initialized().await?;
+    Ok(HttpResponse::Ok().json(SetupStatusView { initialized }))
+}
+
+/// An account body: `email`, `name`, `password` strings, `is_admin` a boolean.
+pub(crate) fn new_account(fields: &mut Fields, password_required: bool) -> NewAccountInput {
+    let email = fields.required_string("email");
+    let name = fields.required_string("name");
+    let password = if password_required {
+        Some(fields.required_string("password"))
+    } else {
+        fields.optional_string("password")
+    };
+    let is_admin = fields.optional_bool("is_admin").unwrap_or(false);
+    NewAccountInput { email, name, password, is_admin }
+}
+
+/// Create the first administrator and sign in.
+#[utoipa::path(
+    post,
+    path = "/api/auth/setup",
+    tag = "Setup",
+    operation_id = "setup",
+    request_body(content = SetupRequest, content_type = "application/json"),
+    responses(
+        (status = 200, body = UserView),
+        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 403, description = "ALREADY_INITIALIZED", body = ErrorBody),
+    )
+)]
+pub(crate) async fn setup(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = state.read_body(&req, payload).await?;
+    body.require_json()?;
+    let input = body.parse(|f| new_account(f, true));
+    let client = state.client(&req);
+    let (user, session) = state.use_cases.setup.execute(&client, input).await?;
+    let mut res = HttpResponse::Ok();
+    state.set_session_cookie(&mut res, session.expose());
+    Ok(res.json(state.user_view(&user)))
+}
+
+/// `{"mfa_required": true}`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MfaRequiredView {
+    /// Always true: continue with `POST /api/auth/mfa/verify`.
+    pub mfa_required: bool,
+}
+
+/// Sign in with e-mail and password.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "Auth",
+    operation_id = "login",
+    description = "Without MFA: sets `slugbase.sid` and returns the user. With MFA: returns `{\"mfa_required\": true}` and sets a five-minute `slugbase.mfa_pending` cookie, good only for `POST /api/auth/mfa/verify`.",
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Signed in, or MFA required", body = UserView),
+        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
+    )
+)]
+pub(crate) async fn login(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = state.read_body(&req, payload).await?;
+    body.require_json()?;
+    let input = body.parse(|f| {
+        let email = f.required_string("email");
+        let password = Password::new(f.required_string("password"));
+        LoginInput { email, password }
+    });
+    let client = state.client(&req);
+    let mut res = HttpResponse::Ok();
+    match state.use_cases.login.execute(&client, input).await? {
+        LoginOutcome::SignedIn { user, session } => {
+            state.set_session_cookie(&mut res, session.expose());
+            state.clear_cookie(&mut res, PENDING_COOKIE);
+            Ok(res.json(state.user_view(&user)))
+        }
+        LoginOutcome::MfaRequired { pending } => {
+            state.set_pending_cookie(&mut res, pending.expose());
+            // A session from before this login must not outlive it in this browser.
+            if req.cookie(SESSION_COOKIE).is_some() {
+                state.clear_cookie(&mut res, SESSION_COOKIE);
+            }
+            Ok(res.json(MfaRequiredView { mfa_required: true }))
+        }
+    }
+}
+
+/// Second step of a login with MFA.
+#[utoipa::path(
+    post,
+    path = "/api/auth/mfa/verify",
+    tag = "Auth",
+    operation_id = "verify",
+    description = "Takes the `slugbase.mfa_pending` cookie from login and a TOTP or unused backup code. On success the pending state is spent, `slugbase.sid` is set with a new session id and the user is returned.",
+    request_body(content = CodeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, body = UserView),
+        (status = 400, description = "VALIDATION_FAILED or INVALID_CODE", body = ErrorBody),
+        (status = 401, description = "MFA_PENDING_INVALID", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
+    )
+)]
+pub(crate) async fn verify(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
+    let body = state.read_body(&req, payload).await?;
+    body.require_json()?;
+    let code = body.parse(|f| f.required_string("code"));
+    let client = state.client(&req);
+    let (user, session) =
+        state.use_cases.verify_login.execute(pending.as_deref(), &client, code).await?;
+    let mut res = HttpResponse::Ok();
+    state.clear_cookie(&mut res, PENDING_COOKIE);
+    state.set_session_cookie(&mut res, session.expose());
+    Ok(res.json(state.user_view(&user)))
+}
+
+/// Sign out: the session is revoked server-side and both cookies are cleared.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "Auth",
+    operation_id = "logout",
+    responses((status = 200, body = MessageView, example = json!({"message": "Logged out"})))
+)]
+pub(crate) async fn logout(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
+    let client = state.client(&req);
+    state.use_cases.logout.execute(session.as_deref(), pending.as_deref(), &client).await?;
+    let mut res = HttpResponse::Ok();
+    state.clear_cookie(&mut res, SESSION_COOKIE);
+    state.clear_cookie(&mut res, PENDING_COOKIE);
+    Ok(res.json(MessageView { message: "Logged out".to_owned() }))
+}
+
+/// The current user.
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    tag = "Auth",
+    operation_id = "me",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody))
+)]
+pub(crate) async fn me(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    Ok(HttpResponse::Ok().json(state.user_view(&authed.caller.user)))
+}
+
+/// A configured OIDC provider.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ProviderView {
+    /// Key used in `/api/auth/{provider}`.
+    pub provider_key: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// Configured OIDC providers (none yet: OIDC login is a later issue).
+#[utoipa::path(
+    get,
+    path = "/api/auth/providers",
+    tag = "Auth",
+    operation_id = "providers",
+    responses((status = 200, body = Vec<ProviderView>))
+)]
+pub(crate) async fn providers() -> HttpResponse {
+    HttpResponse::Ok().json(Vec::<ProviderView>::new())
+}

@@ -1,0 +1,245 @@
+//! `/api/auth/mfa/*` except verify: disable (the headline operation), status, enrollment,
+//! backup codes.
+
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use slugbase_application::mfa::BothFactorsInput;
+use slugbase_domain::Password;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AppState, Fields};
+use crate::views::{BothFactorsRequest, CodeRequest, OkView};
+
+/// The body of disable / regenerate, field by field: `code` a string, `password` a string
+/// or absent (`null` = absent); other fields are ignored.
+fn both_factors(fields: &mut Fields) -> BothFactorsInput {
+    let code = fields.required_string("code");
+    let password = fields.optional_string("password").map(Password::new);
+    BothFactorsInput { code, password }
+}
+
+/// Disable MFA.
+#[utoipa::path(
+    post,
+    path = "/api/auth/mfa/disable",
+    tag = "MFA",
+    operation_id = "disable",
+    summary = "Disable MFA",
+    description = include_str!("../disable.md"),
+    request_body(content = BothFactorsRequest, content_type = "application/json"),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "CSRF token; required with the session cookie, not with a Bearer token")),
+    responses(
+        (status = 200, description = "MFA is off", body = OkView, example = json!({"ok": true})),
+        (status = 400, description = "VALIDATION_FAILED, MFA_NOT_ENABLED, PASSWORD_REQUIRED or INVALID_CODE", body = ErrorBody,
+            example = json!({"error": "Bad Request", "message": "The request contains invalid parameters or malformed data", "code": 400, "reason": "INVALID_CODE", "details": [{"field": "code", "message": "TOTP or unused backup code is invalid"}]})),
+        (status = 401, description = "UNAUTHENTICATED or INVALID_PASSWORD", body = ErrorBody,
+            example = json!({"error": "Unauthorized", "message": "Authentication required. Please provide a valid API token", "code": 401, "reason": "UNAUTHENTICATED"})),
+        (status = 403, description = "CSRF_INVALID or MFA_REQUIRED_BY_POLICY", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_ATTEMPTS (see Retry-After)", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    )
+)]
+pub(crate) async fn disable(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let body = state.read_body(&req, payload).await?;
+    state.check_csrf(&req, &authed, Some(&body))?;
+    body.require_json()?;
+    let input = body.parse(both_factors);
+    let client = state.client(&req);
+    state.use_cases.disable_mfa.execute(&authed.caller, &client, input).await?;
+    Ok(HttpResponse::Ok().json(OkView::OK))
+}
+
+/// `GET /api/auth/mfa/status`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MfaStatusView {
+    /// MFA is on.
+    pub enabled: bool,
+    /// When it was turned on.
+    pub enrolled_at: Option<DateTime<Utc>>,
+    /// Unused backup codes.
+    pub backup_codes_remaining: u32,
+}
+
+/// MFA status of the caller.
+#[utoipa::path(
+    get,
+    path = "/api/auth/mfa/status",
+    tag = "MFA",
+    operation_id = "mfa_status",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = MfaStatusView),
+        (status = 401, body = ErrorBody),
+    )
+)]
+pub(crate) async fn mfa_status(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let view = state.use_cases.mfa_status.execute(&authed.caller).await?;
+    Ok(HttpResponse::Ok().json(MfaStatusView {
+        enabled: view.enabled,
+        enrolled_at: view.enrolled_at,
+        backup_codes_remaining: view.backup_codes_remaining,
+    }))
+}
+
+/// A new TOTP secret, shown once.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct EnrollmentView {
+    /// `otpauth://totp/<Issuer>:<email>?secret=…&issuer=…`.
+    pub otpauth_url: String,
+    /// The secret, Base32, for manual entry.
+    pub secret: String,
+    /// The otpauth URL as a QR code: `data:image/png;base64,…`.
+    pub qr_png: String,
+}
+
+/// Begin MFA enrollment.
+#[utoipa::path(
+    post,
+    path = "/api/auth/mfa/enroll/begin",
+    tag = "MFA",
+    operation_id = "enroll_begin",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = EnrollmentView),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorBody),
+    )
+)]
+pub(crate) async fn enroll_begin(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let body = state.read_body(&req, payload).await?;
+    state.check_csrf(&req, &authed, Some(&body))?;
+    body.require_json()?;
+    let client = state.client(&req);
+    let enrollment = state.use_cases.enroll_begin.execute(&authed.caller, &client).await?;
+    // The Totp port hands over the PNG base64-encoded: a data URL needs nothing more.
+    let qr_png = format!("data:image/png;base64,{}", enrollment.qr_png_base64);
+    Ok(HttpResponse::Ok().json(EnrollmentView {
+        otpauth_url: enrollment.otpauth_url.expose().to_owned(),
+        secret: enrollment.secret.expose_base32().to_owned(),
+        qr_png,
+    }))
+}
+
+/// Backup codes, shown once.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BackupCodesView {
+    /// Ten one-time codes, 16 lowercase hex characters each.
+    pub backup_codes: Vec<String>,
+}
+
+/// Confirm MFA enrollment with a TOTP code.
+#[utoipa::path(
+    post,
+    path = "/api/auth/mfa/enroll/confirm",
+    tag = "MFA",
+    operation_id = "enroll_confirm",
+    request_body(content = CodeRequest, content_type = "application/json"),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = BackupCodesView),
+        (status = 400, description = "VALIDATION_FAILED, MFA_NO_PENDING or INVALID_CODE", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
+    )
+)]
+pub(crate) async fn enroll_confirm(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let body = state.read_body(&req, payload).await?;
+    state.check_csrf(&req, &authed, Some(&body))?;
+    body.require_json()?;
+    let code = body.parse(|f| f.required_string("code"));
+    let client = state.client(&req);
+    let codes = state.use_cases.enroll_confirm.execute(&authed.caller, &client, code).await?;
+    Ok(HttpResponse::Ok().json(BackupCodesView {
+        backup_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
+    }))
+}
+
+/// Cancel a pending MFA enrollment.
+#[utoipa::path(
+    post,
+    path = "/api/auth/mfa/enroll/cancel",
+    tag = "MFA",
+    operation_id = "enroll_cancel",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = OkView),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorBody),
+    )
+)]
+pub(crate) async fn enroll_cancel(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let body = state.read_body(&req, payload).await?;
+    state.check_csrf(&req, &authed, Some(&body))?;
+    body.require_json()?;
+    let client = state.client(&req);
+    state.use_cases.enroll_cancel.execute(&authed.caller, &client).await?;
+    Ok(HttpResponse::Ok().json(OkView::OK))
+}
+
+/// Replace every backup code (same checks as disable).
+#[utoipa::path(
+    post,
+    path = "/api/auth/mfa/backup/regenerate",
+    tag = "MFA",
+    operation_id = "regenerate_backup_codes",
+    request_body(content = BothFactorsRequest, content_type = "application/json"),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = BackupCodesView),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
+    )
+)]
+pub(crate) async fn regenerate_backup_codes(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let body = state.read_body(&req, payload).await?;
+    state.check_csrf(&req, &authed, Some(&body))?;
+    body.require_json()?;
+    let input = body.parse(both_factors);
+    let client = state.client(&req);
+    let codes =
+        state.use_cases.regenerate_backup_codes.execute(&authed.caller, &client, input).await?;
+    Ok(HttpResponse::Ok().json(BackupCodesView {
+        backup_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
+    }))
+}

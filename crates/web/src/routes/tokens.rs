@@ -1,0 +1,145 @@
+//! `/api/tokens`: personal API tokens.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use slugbase_application::tokens::ApiTokenView;
+use slugbase_domain::ApiTokenId;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::AppState;
+use crate::views::{CreateTokenRequest, OkView};
+
+/// A token as listed (never the secret).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    /// Public id.
+    pub id: Uuid,
+    /// Label.
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last used.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiTokenView> for TokenView {
+    fn from(v: ApiTokenView) -> Self {
+        Self {
+            id: *v.id.as_uuid(),
+            name: v.name,
+            created_at: v.created_at,
+            last_used_at: v.last_used_at,
+        }
+    }
+}
+
+/// A new token: the plaintext `sb_…`, shown once.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CreatedTokenView {
+    /// `sb_…`; store it now, it is never shown again.
+    pub token: String,
+    /// Public id.
+    pub id: Uuid,
+    /// Label.
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The caller's API tokens.
+#[utoipa::path(
+    get,
+    path = "/api/tokens",
+    tag = "API tokens",
+    operation_id = "list_tokens",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses((status = 200, body = Vec<TokenView>), (status = 401, body = ErrorBody))
+)]
+pub(crate) async fn list_tokens(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let tokens = state.use_cases.api_tokens.list(&authed.caller).await?;
+    Ok(HttpResponse::Ok().json(tokens.into_iter().map(TokenView::from).collect::<Vec<_>>()))
+}
+
+/// Create an API token.
+#[utoipa::path(
+    post,
+    path = "/api/tokens",
+    tag = "API tokens",
+    operation_id = "create_token",
+    request_body(content = CreateTokenRequest, content_type = "application/json"),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 201, body = CreatedTokenView),
+        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_token(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let body = state.read_body(&req, payload).await?;
+    state.check_csrf(&req, &authed, Some(&body))?;
+    body.require_json()?;
+    let name = body.parse(|f| f.required_string("name"));
+    let client = state.client(&req);
+    let created = state.use_cases.api_tokens.create(&authed.caller, &client, name).await?;
+    Ok(HttpResponse::Created().json(CreatedTokenView {
+        token: created.token.expose().to_owned(),
+        id: *created.view.id.as_uuid(),
+        name: created.view.name,
+        created_at: created.view.created_at,
+    }))
+}
+
+/// An id from the path, or 400 naming it.
+pub(crate) fn path_id<T: std::str::FromStr>(req: &HttpRequest) -> Result<T, ApiError> {
+    req.match_info().get("id").and_then(|id| id.parse().ok()).ok_or_else(|| {
+        ApiError::validation(slugbase_application::ValidationErrors::field(
+            "id",
+            "id must be a UUID",
+        ))
+    })
+}
+
+/// Revoke an API token; it stops working on the next request.
+#[utoipa::path(
+    delete,
+    path = "/api/tokens/{id}",
+    tag = "API tokens",
+    operation_id = "revoke_token",
+    params(("id" = Uuid, Path, description = "Token id")),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, body = OkView),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 404, description = "TOKEN_NOT_FOUND", body = ErrorBody),
+    )
+)]
+pub(crate) async fn revoke_token(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    state.check_csrf(&req, &authed, None)?;
+    let id: ApiTokenId = path_id(&req)?;
+    let client = state.client(&req);
+    if state.use_cases.api_tokens.revoke(&authed.caller, &client, id).await? {
+        Ok(HttpResponse::Ok().json(OkView::OK))
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "TOKEN_NOT_FOUND", "No such active API token"))
+    }
+}
