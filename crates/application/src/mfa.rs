@@ -124,20 +124,21 @@ impl crate::core::Core {
         MfaChangeError::Denied(denied)
     }
 
-    /// What follows a spent proof: the consecutive-failure run ends, and the success is
-    /// audited.
+    /// What follows a committed change made with a spent proof: the success is audited and
+    /// the consecutive-failure run ends. The change is already committed, so a failure here
+    /// is logged, not returned: a 503 would tell the client that nothing changed.
     async fn second_factor_succeeded(
         &self,
         event: AuditEventKind,
         caller: &Caller,
         client: &ClientInfo,
         proof: ProofKind,
-    ) -> Result<(), Unexpected> {
-        self.limiter
-            .succeeded(AttemptKind::SecondFactor, &AttemptAccount::User(caller.user.id))
-            .await?;
+    ) {
         self.audit(AuditEntry::new(event, Some(caller.user.id), client).proof(Some(proof))).await;
-        Ok(())
+        let account = AttemptAccount::User(caller.user.id);
+        if let Err(error) = self.limiter.succeeded(AttemptKind::SecondFactor, &account).await {
+            tracing::error!(error = %error, "attempt counter could not be reset after a success");
+        }
     }
 }
 
@@ -176,8 +177,11 @@ impl DisableMfa {
             let denied = DisableDenied::InvalidCode;
             return Err(core.refuse(&events, caller, client, denied, Some(proof.kind())).await);
         }
-        core.end_other_sessions(caller.user.id, caller.session()).await?;
-        core.second_factor_succeeded(events.success, caller, client, proof.kind()).await?;
+        core.second_factor_succeeded(events.success, caller, client, proof.kind()).await;
+        if let Err(error) = core.end_other_sessions(caller.user.id, caller.session()).await {
+            // MFA is off already; say so rather than pretend nothing happened.
+            tracing::error!(error = %error, "MFA disabled, but other sessions could not be ended");
+        }
         Ok(())
     }
 }
@@ -213,7 +217,7 @@ impl RegenerateBackupCodes {
             let denied = DisableDenied::InvalidCode;
             return Err(core.refuse(&events, caller, client, denied, Some(proof.kind())).await);
         }
-        core.second_factor_succeeded(events.success, caller, client, proof.kind()).await?;
+        core.second_factor_succeeded(events.success, caller, client, proof.kind()).await;
         Ok(codes.into_iter().map(PlainToken::new).collect())
     }
 }
@@ -443,7 +447,7 @@ impl EnrollConfirm {
             client,
             ProofKind::Totp,
         )
-        .await?;
+        .await;
         Ok(codes.into_iter().map(PlainToken::new).collect())
     }
 }

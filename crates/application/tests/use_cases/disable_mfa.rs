@@ -776,3 +776,32 @@ async fn a_sealed_secret_that_cannot_be_opened_is_an_internal_error_not_a_wrong_
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn a_committed_disable_still_succeeds_when_ending_other_sessions_fails() {
+    // Arrange: MFA is turned off in storage, then the session store goes down.
+    let user = with_mfa(local_user());
+    let user_id = user.id;
+    let mut deps = MockDeps::new();
+    deps.attempts_allowed();
+    let audit = deps.record_audit();
+    deps.record_attempts();
+    password_checked(&mut deps);
+    deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
+    disables_with(&mut deps, &user, MfaProof::TotpStep(TotpStep::new(GOOD_STEP)), true);
+    deps.sessions.expect_delete_for_user().times(1).returning(|_, _| Err(unavailable()));
+    let caller = session_caller(user);
+
+    // Act
+    let result = run(deps, settings(), &caller, input(GOOD_TOTP, Some(RIGHT_PASSWORD))).await;
+
+    // Assert: the client learns that MFA is off, and the audit log says so too.
+    assert!(result.is_ok(), "{result:?}");
+    assert_audit(
+        &audit.only(),
+        AuditEventKind::MfaDisableSuccess,
+        Some(user_id),
+        None,
+        Some(ProofKind::Totp),
+    );
+}
