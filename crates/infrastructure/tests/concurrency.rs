@@ -34,7 +34,7 @@ where
         .collect();
     let mut results = Vec::with_capacity(n);
     for handle in handles {
-        results.push(handle.await.unwrap());
+        results.push(handle.await.expect("a racing task panicked"));
     }
     results
 }

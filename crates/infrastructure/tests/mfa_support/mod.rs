@@ -4,6 +4,7 @@
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
+#![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
 use std::sync::Arc;
 
