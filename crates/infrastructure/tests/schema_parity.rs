@@ -1,0 +1,202 @@
+//! The migrations give SQLite and PostgreSQL the same schema: same tables, same columns
+//! (with nullability and a normalised type class), same indexes (with uniqueness), same
+//! foreign keys (with their delete rule) — and running them again on a migrated database
+//! changes nothing.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use slugbase_infrastructure::sql::SeaOrmStore;
+use slugbase_infrastructure::testing::postgres_url;
+
+/// table -> what the schema says about it.
+type Schema = BTreeMap<String, Table>;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Table {
+    /// column -> (type class, nullable)
+    columns: BTreeMap<String, (String, bool)>,
+    /// index name (primary keys excluded: their names are backend-specific) -> unique
+    indexes: BTreeMap<String, bool>,
+    /// (column, referenced table, referenced column, on delete)
+    foreign_keys: Vec<(String, String, String, String)>,
+}
+
+/// A backend's type name reduced to what matters for behaviour.
+fn type_class(raw: &str) -> String {
+    let t = raw.to_lowercase();
+    if t.contains("int") {
+        "integer".into()
+    } else if t.contains("bool") {
+        "boolean".into()
+    } else if t.contains("char") || t.contains("text") || t.contains("clob") {
+        "text".into()
+    } else {
+        t
+    }
+}
+
+async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn text(row: &sea_orm::QueryResult, col: &str) -> String {
+    row.try_get::<String>("", col).unwrap_or_else(|e| panic!("{col}: {e}"))
+}
+
+fn int(row: &sea_orm::QueryResult, col: &str) -> i64 {
+    row.try_get::<i64>("", col).unwrap_or_else(|e| panic!("{col}: {e}"))
+}
+
+async fn sqlite_schema(db: &DatabaseConnection) -> Schema {
+    let mut schema = Schema::new();
+    let tables = rows(
+        db,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .await;
+    for t in tables {
+        let name = text(&t, "name");
+        let mut table = Table::default();
+        for c in rows(db, &format!("PRAGMA table_info('{name}')")).await {
+            let nullable = int(&c, "notnull") == 0 && int(&c, "pk") == 0;
+            table.columns.insert(text(&c, "name"), (type_class(&text(&c, "type")), nullable));
+        }
+        for i in rows(db, &format!("PRAGMA index_list('{name}')")).await {
+            if text(&i, "origin") == "pk" {
+                continue;
+            }
+            table.indexes.insert(text(&i, "name"), int(&i, "unique") == 1);
+        }
+        for f in rows(db, &format!("PRAGMA foreign_key_list('{name}')")).await {
+            table.foreign_keys.push((
+                text(&f, "from"),
+                text(&f, "table"),
+                text(&f, "to"),
+                text(&f, "on_delete").to_uppercase(),
+            ));
+        }
+        table.foreign_keys.sort();
+        schema.insert(name, table);
+    }
+    schema
+}
+
+async fn postgres_schema(db: &DatabaseConnection) -> Schema {
+    let mut schema = Schema::new();
+    let tables = rows(
+        db,
+        "SELECT table_name::text AS name FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .await;
+    for t in tables {
+        let name = text(&t, "name");
+        let mut table = Table::default();
+        let columns = rows(
+            db,
+            &format!(
+                "SELECT column_name::text AS name, data_type::text AS type, \
+                 is_nullable::text AS nullable FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = '{name}'"
+            ),
+        )
+        .await;
+        for c in columns {
+            let nullable = text(&c, "nullable") == "YES";
+            table.columns.insert(text(&c, "name"), (type_class(&text(&c, "type")), nullable));
+        }
+        let indexes = rows(
+            db,
+            &format!(
+                "SELECT i.relname::text AS name, x.indisunique AS is_unique FROM pg_index x \
+                 JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+                 JOIN pg_namespace n ON n.oid = t.relnamespace \
+                 WHERE n.nspname = 'public' AND t.relname = '{name}' AND NOT x.indisprimary"
+            ),
+        )
+        .await;
+        for i in indexes {
+            let unique = i.try_get::<bool>("", "is_unique").expect("is_unique");
+            table.indexes.insert(text(&i, "name"), unique);
+        }
+        let fks = rows(
+            db,
+            &format!(
+                "SELECT kcu.column_name::text AS col, ccu.table_name::text AS ref_table, \
+                 ccu.column_name::text AS ref_col, rc.delete_rule::text AS on_delete \
+                 FROM information_schema.referential_constraints rc \
+                 JOIN information_schema.key_column_usage kcu \
+                   ON kcu.constraint_name = rc.constraint_name \
+                  AND kcu.constraint_schema = rc.constraint_schema \
+                 JOIN information_schema.constraint_column_usage ccu \
+                   ON ccu.constraint_name = rc.unique_constraint_name \
+                  AND ccu.constraint_schema = rc.unique_constraint_schema \
+                 WHERE kcu.table_schema = 'public' AND kcu.table_name = '{name}'"
+            ),
+        )
+        .await;
+        for f in fks {
+            table.foreign_keys.push((
+                text(&f, "col"),
+                text(&f, "ref_table"),
+                text(&f, "ref_col"),
+                text(&f, "on_delete").to_uppercase(),
+            ));
+        }
+        table.foreign_keys.sort();
+        schema.insert(name, table);
+    }
+    schema
+}
+
+/// Migrates twice (the second run must be a no-op) through two separate connections.
+async fn migrated_twice(url: &str) -> SeaOrmStore {
+    let first = SeaOrmStore::connect(url).await.expect("connect");
+    first.migrate().await.expect("migrate an empty database");
+    first.close().await.expect("close");
+    let second = SeaOrmStore::connect(url).await.expect("reconnect");
+    second.migrate().await.expect("migrate a migrated database");
+    second.migrate().await.expect("and again");
+    second
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_and_postgresql_get_the_same_tables_columns_indexes_and_keys() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite_url = format!("sqlite://{}/schema.db", dir.path().display());
+    let sqlite = migrated_twice(&sqlite_url).await;
+    let lite = sqlite_schema(sqlite.connection()).await;
+
+    for table in [
+        "users",
+        "oidc_identities",
+        "backup_codes",
+        "sessions",
+        "api_tokens",
+        "audit_events",
+        "attempt_counters",
+        "instance_setup",
+    ] {
+        assert!(lite.contains_key(table), "{table} exists");
+    }
+    let cascades = ["oidc_identities", "backup_codes", "sessions", "api_tokens"];
+    for table in cascades {
+        assert_eq!(
+            lite[table].foreign_keys,
+            [("user_id".into(), "users".into(), "id".into(), "CASCADE".into())],
+            "{table} cascades from users"
+        );
+    }
+    assert!(lite["audit_events"].foreign_keys.is_empty(), "audit events outlive users");
+    assert_eq!(lite["users"].indexes.get("ux_users_email"), Some(&true));
+    assert_eq!(lite["users"].columns["password_hash"], ("text".into(), true));
+    assert_eq!(lite["users"].columns["mfa_last_totp_step"], ("integer".into(), true));
+
+    let Some(pg_url) = postgres_url().await else { return };
+    let postgres = migrated_twice(&pg_url).await;
+    let pg = postgres_schema(postgres.connection()).await;
+    assert_eq!(lite, pg, "SQLite (left) and PostgreSQL (right) schemas differ");
+}
