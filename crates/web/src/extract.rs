@@ -1,6 +1,6 @@
-//! What handlers take from a request, in the contract's order: the caller (401), the body
-//! (413), CSRF (403), the content type (415), then the fields (400, reported by the use case
-//! after its attempt-limit check).
+//! What handlers take from a request, in the contract's order: the caller (401), CSRF
+//! (403), then the body — whose problems (413 too large, 415 not JSON, 400 malformed) the
+//! use case reports only after its attempt-limit check (429).
 //!
 //! Nothing here is an actix extractor that could reject a request on its own: each step is
 //! an explicit call, so the order of checks is the order of the calls in the handler.
@@ -166,23 +166,31 @@ impl AppState {
         res.cookie(cookie);
     }
 
-    /// Reads the body, at most `body_limit_bytes`.
+    /// Reads the body, at most `body_limit_bytes`. A body over the limit or not declared as
+    /// JSON is not refused here: it is reported as a field error to the use case (so the
+    /// attempt limit still comes first) and turned into 413 / 415 by [`JsonBody::refine`].
     ///
     /// # Errors
-    /// 413 past the limit; 400 when the body cannot be read.
+    /// 400 when the body cannot be read at all.
     pub(crate) async fn read_body(
         &self,
         req: &HttpRequest,
         mut payload: Payload,
     ) -> Result<JsonBody, ApiError> {
         let limit = self.config.body_limit_bytes;
+        let json_type = is_json_content_type(req);
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
+        let too_large = JsonBody {
+            bytes: Bytes::new(),
+            json_type,
+            problem: Some(BodyProblem::TooLarge(limit)),
+        };
         if declared.is_some_and(|n| n > limit) {
-            return Err(ApiError::payload_too_large(limit));
+            return Ok(too_large);
         }
         let mut bytes = BytesMut::new();
         while let Some(chunk) = payload.next().await {
@@ -191,11 +199,14 @@ impl AppState {
                 ApiError::validation(ValidationErrors::field("body", "The body could not be read"))
             })?;
             if bytes.len() + chunk.len() > limit {
-                return Err(ApiError::payload_too_large(limit));
+                return Ok(too_large);
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(JsonBody { bytes: bytes.freeze(), json_type: is_json_content_type(req) })
+        let bytes = bytes.freeze();
+        let empty = bytes.iter().all(u8::is_ascii_whitespace);
+        let problem = (!empty && !json_type).then_some(BodyProblem::NotJson);
+        Ok(JsonBody { bytes, json_type, problem })
     }
 }
 
@@ -235,11 +246,21 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// What makes a body unusable before its fields are looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyProblem {
+    /// Over the limit (bytes): 413.
+    TooLarge(usize),
+    /// A body whose `Content-Type` is not JSON: 415.
+    NotJson,
+}
+
 /// A request body, read but not yet judged.
 #[derive(Debug)]
 pub(crate) struct JsonBody {
     bytes: Bytes,
     json_type: bool,
+    problem: Option<BodyProblem>,
 }
 
 impl JsonBody {
@@ -249,31 +270,50 @@ impl JsonBody {
 
     /// `csrfToken` from a JSON object body, if there is one.
     fn csrf_field(&self) -> Option<String> {
-        if !self.json_type {
+        if !self.json_type || self.problem.is_some() {
             return None;
         }
         let value: Value = serde_json::from_slice(&self.bytes).ok()?;
         value.get(CSRF_BODY_FIELD)?.as_str().map(str::to_owned)
     }
 
-    /// Fails with 415 when a body is present but not declared as JSON.
+    /// For endpoints whose use case takes no body: 413 / 415 at once.
     ///
     /// # Errors
-    /// 415 `UNSUPPORTED_MEDIA_TYPE`.
-    pub(crate) fn require_json(&self) -> Result<(), ApiError> {
-        if self.is_empty() || self.json_type {
-            Ok(())
-        } else {
-            Err(ApiError::unsupported_media_type())
+    /// 413 `PAYLOAD_TOO_LARGE`, 415 `UNSUPPORTED_MEDIA_TYPE`.
+    pub(crate) fn check(&self) -> Result<(), ApiError> {
+        match self.problem {
+            None => Ok(()),
+            Some(BodyProblem::TooLarge(limit)) => Err(ApiError::payload_too_large(limit)),
+            Some(BodyProblem::NotJson) => Err(ApiError::unsupported_media_type()),
+        }
+    }
+
+    /// Turns the use case's "the body is at fault" into 413 / 415 when that is why; any
+    /// other error passes unchanged.
+    pub(crate) fn refine(&self, error: impl Into<ApiError>) -> ApiError {
+        let error = error.into();
+        match (error.reason(), self.check()) {
+            ("VALIDATION_FAILED", Err(media)) => media,
+            _ => error,
         }
     }
 
     /// The body as fields (an empty body is an empty object), and what `read` builds from
-    /// them; `Err` names the fields at fault. Call [`Self::require_json`] first.
+    /// them; `Err` names the fields at fault (`body` when the body itself is).
     pub(crate) fn parse<T>(
         &self,
         read: impl FnOnce(&mut Fields) -> T,
     ) -> Result<T, ValidationErrors> {
+        match self.problem {
+            Some(BodyProblem::TooLarge(_)) => {
+                return Err(ValidationErrors::field("body", "The body is too large"));
+            }
+            Some(BodyProblem::NotJson) => {
+                return Err(ValidationErrors::field("body", "The body must be JSON"));
+            }
+            None => {}
+        }
         let map = if self.is_empty() {
             Map::new()
         } else {

@@ -62,10 +62,14 @@ pub(crate) async fn create_user(
     let authed = state.authenticate(&req).await?;
     let body = state.read_body(&req, payload).await?;
     state.check_csrf(&req, &authed, Some(&body))?;
-    body.require_json()?;
     let input = body.parse(|f| new_account(f, false));
     let client = state.client(&req);
-    let user = state.use_cases.admin.create_user(&authed.caller, &client, input).await?;
+    let user = state
+        .use_cases
+        .admin
+        .create_user(&authed.caller, &client, input)
+        .await
+        .map_err(|e| body.refine(e))?;
     Ok(HttpResponse::Created().json(state.user_view(&user)))
 }
 

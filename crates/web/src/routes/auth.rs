@@ -71,10 +71,10 @@ pub(crate) async fn setup(
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = state.read_body(&req, payload).await?;
-    body.require_json()?;
     let input = body.parse(|f| new_account(f, true));
     let client = state.client(&req);
-    let (user, session) = state.use_cases.setup.execute(&client, input).await?;
+    let (user, session) =
+        state.use_cases.setup.execute(&client, input).await.map_err(|e| body.refine(e))?;
     let mut res = HttpResponse::Ok();
     state.set_session_cookie(&mut res, session.expose());
     Ok(res.json(state.user_view(&user)))
@@ -108,7 +108,6 @@ pub(crate) async fn login(
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = state.read_body(&req, payload).await?;
-    body.require_json()?;
     let input = body.parse(|f| {
         let email = f.required_string("email");
         let password = Password::new(f.required_string("password"));
@@ -116,7 +115,7 @@ pub(crate) async fn login(
     });
     let client = state.client(&req);
     let mut res = HttpResponse::Ok();
-    match state.use_cases.login.execute(&client, input).await? {
+    match state.use_cases.login.execute(&client, input).await.map_err(|e| body.refine(e))? {
         LoginOutcome::SignedIn { user, session } => {
             state.set_session_cookie(&mut res, session.expose());
             state.clear_cookie(&mut res, PENDING_COOKIE);
@@ -155,11 +154,14 @@ pub(crate) async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
     let body = state.read_body(&req, payload).await?;
-    body.require_json()?;
     let code = body.parse(|f| f.required_string("code"));
     let client = state.client(&req);
-    let (user, session) =
-        state.use_cases.verify_login.execute(pending.as_deref(), &client, code).await?;
+    let (user, session) = state
+        .use_cases
+        .verify_login
+        .execute(pending.as_deref(), &client, code)
+        .await
+        .map_err(|e| body.refine(e))?;
     let mut res = HttpResponse::Ok();
     state.clear_cookie(&mut res, PENDING_COOKIE);
     state.set_session_cookie(&mut res, session.expose());

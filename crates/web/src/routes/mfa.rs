@@ -53,10 +53,14 @@ pub(crate) async fn disable(
     let authed = state.authenticate(&req).await?;
     let body = state.read_body(&req, payload).await?;
     state.check_csrf(&req, &authed, Some(&body))?;
-    body.require_json()?;
     let input = body.parse(both_factors);
     let client = state.client(&req);
-    state.use_cases.disable_mfa.execute(&authed.caller, &client, input).await?;
+    state
+        .use_cases
+        .disable_mfa
+        .execute(&authed.caller, &client, input)
+        .await
+        .map_err(|e| body.refine(e))?;
     Ok(HttpResponse::Ok().json(OkView::OK))
 }
 
@@ -129,8 +133,8 @@ pub(crate) async fn enroll_begin(
     let authed = state.authenticate(&req).await?;
     let body = state.read_body(&req, payload).await?;
     state.check_csrf(&req, &authed, Some(&body))?;
-    body.require_json()?;
     let client = state.client(&req);
+    body.check()?;
     let enrollment = state.use_cases.enroll_begin.execute(&authed.caller, &client).await?;
     // The Totp port hands over the PNG base64-encoded: a data URL needs nothing more.
     let qr_png = format!("data:image/png;base64,{}", enrollment.qr_png_base64);
@@ -173,10 +177,14 @@ pub(crate) async fn enroll_confirm(
     let authed = state.authenticate(&req).await?;
     let body = state.read_body(&req, payload).await?;
     state.check_csrf(&req, &authed, Some(&body))?;
-    body.require_json()?;
     let code = body.parse(|f| f.required_string("code"));
     let client = state.client(&req);
-    let codes = state.use_cases.enroll_confirm.execute(&authed.caller, &client, code).await?;
+    let codes = state
+        .use_cases
+        .enroll_confirm
+        .execute(&authed.caller, &client, code)
+        .await
+        .map_err(|e| body.refine(e))?;
     Ok(HttpResponse::Ok().json(BackupCodesView {
         backup_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))
@@ -204,8 +212,8 @@ pub(crate) async fn enroll_cancel(
     let authed = state.authenticate(&req).await?;
     let body = state.read_body(&req, payload).await?;
     state.check_csrf(&req, &authed, Some(&body))?;
-    body.require_json()?;
     let client = state.client(&req);
+    body.check()?;
     state.use_cases.enroll_cancel.execute(&authed.caller, &client).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))
 }
@@ -234,11 +242,14 @@ pub(crate) async fn regenerate_backup_codes(
     let authed = state.authenticate(&req).await?;
     let body = state.read_body(&req, payload).await?;
     state.check_csrf(&req, &authed, Some(&body))?;
-    body.require_json()?;
     let input = body.parse(both_factors);
     let client = state.client(&req);
-    let codes =
-        state.use_cases.regenerate_backup_codes.execute(&authed.caller, &client, input).await?;
+    let codes = state
+        .use_cases
+        .regenerate_backup_codes
+        .execute(&authed.caller, &client, input)
+        .await
+        .map_err(|e| body.refine(e))?;
     Ok(HttpResponse::Ok().json(BackupCodesView {
         backup_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))

@@ -92,10 +92,14 @@ pub(crate) async fn create_token(
     let authed = state.authenticate(&req).await?;
     let body = state.read_body(&req, payload).await?;
     state.check_csrf(&req, &authed, Some(&body))?;
-    body.require_json()?;
     let name = body.parse(|f| f.required_string("name"));
     let client = state.client(&req);
-    let created = state.use_cases.api_tokens.create(&authed.caller, &client, name).await?;
+    let created = state
+        .use_cases
+        .api_tokens
+        .create(&authed.caller, &client, name)
+        .await
+        .map_err(|e| body.refine(e))?;
     Ok(HttpResponse::Created().json(CreatedTokenView {
         token: created.token.expose().to_owned(),
         id: *created.view.id.as_uuid(),

@@ -255,6 +255,17 @@ async fn limit_row(via: Via) {
     assert!(secs > 0);
     let res = caller.post(DISABLE, &json!({"code": 1})).await;
     error(res, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
+    // The limit comes before anything about the body: bad JSON, another content type, too
+    // large.
+    let huge = json!({"code": "1", "password": "x".repeat(64 * 1024)});
+    let res = caller.post(DISABLE, &huge).await;
+    error(res, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
+    let req = match &caller {
+        Caller::Cookie(s) => s.client.post(app.url(DISABLE)).header("X-CSRF-Token", &s.csrf),
+        Caller::Bearer(b, _) => b.client.post(app.url(DISABLE)).bearer_auth(&b.token),
+    };
+    let req = req.header("Content-Type", "text/plain").body("{");
+    error(req.send().await.unwrap(), StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
     assert!(mfa_enabled(&caller).await);
 
     app.clock.advance(chrono::TimeDelta::seconds(i64::try_from(secs).unwrap() + 1));

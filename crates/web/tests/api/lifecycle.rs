@@ -194,6 +194,16 @@ async fn the_full_lifecycle_over_http() {
         .unwrap();
     error(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 
+    // Without the pending cookie, verify is 401 before the body is looked at.
+    let res = plain()
+        .post(app.url("/api/auth/mfa/verify"))
+        .header("Content-Type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    error(res, StatusCode::UNAUTHORIZED, "MFA_PENDING_INVALID").await;
+
     // Verify: a wrong code, then the right one; a fresh session id.
     let res = browser
         .post(app.url("/api/auth/mfa/verify"))

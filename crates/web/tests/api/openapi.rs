@@ -113,4 +113,7 @@ async fn the_docs_page_is_served_from_the_binary() {
             assert!(text.contains("/openapi.json"), "{text}");
         }
     }
+    // An unknown asset is a 404 in the seed's shape, not the library's text.
+    let res = plain().get(app.url("/api-docs/no-such-file.js")).send().await.unwrap();
+    crate::helpers::error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 }
