@@ -241,7 +241,9 @@ impl RfcTotp {
             .with_secret(bytes)
             .with_issuer(Some(self.issuer.as_str()));
         if let Some(account) = account {
-            builder = builder.with_account_name(account.as_str());
+            // `:` separates issuer and account in the otpauth label and may appear in neither;
+            // an e-mail's local part may hold one. The label is only what the app displays.
+            builder = builder.with_account_name(account.as_str().replace(':', "_"));
         }
         // totp-rs errors can echo the account name but never the secret.
         builder.build().map_err(|e| anyhow::anyhow!("TOTP parameters rejected: {e}"))

@@ -246,6 +246,18 @@ fn the_otpauth_url_names_issuer_and_account_and_carries_the_secret() {
 }
 
 #[test]
+fn an_email_with_a_colon_still_gets_an_otpauth_url_and_qr_code() {
+    let totp = RfcTotp::new("SlugBase").unwrap();
+    let secret = totp.generate_secret();
+    let email = Email::parse("odd:name@example.com").unwrap();
+    let url = totp.otpauth_url(&secret, &email).unwrap();
+    assert!(url.starts_with("otpauth://totp/SlugBase:odd_name%40example.com?"), "{url}");
+    let parsed = totp_rs::Totp::from_url(&url).unwrap();
+    assert_eq!(parsed.issuer(), Some("SlugBase"));
+    assert!(totp.qr_png_base64(&secret, &email).is_ok());
+}
+
+#[test]
 fn the_qr_code_is_a_base64_png() {
     let totp = RfcTotp::new("SlugBase").unwrap();
     let secret = totp.generate_secret();
