@@ -153,8 +153,8 @@ async fn no_acknowledged_change_is_lost_and_nothing_is_half_applied_after_sigkil
             .await;
         assert_eq!(login.status, StatusCode::OK, "{login:?}");
         api.make_token("worker").await;
-        api.csrf = None;
-        workers.push(api);
+        // Bearer only from here on (a cookie would make the requests cookie-authenticated).
+        workers.push(api.rebased(&server.base));
     }
 
     // The burst.
@@ -170,10 +170,14 @@ async fn no_acknowledged_change_is_lost_and_nothing_is_half_applied_after_sigkil
     }
     let created = Arc::new(Mutex::new(Vec::new()));
     let creating = Arc::new(Mutex::new(None));
+    let admin = admin.rebased(&server.base);
     tasks.push(tokio::spawn(create_accounts(admin.clone(), created.clone(), creating.clone())));
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while acks.load(Ordering::SeqCst) < KILL_AFTER_ACKS {
+        if tasks.iter().any(tokio::task::JoinHandle::is_finished) {
+            break; // a failed assertion: surface it below
+        }
         assert!(std::time::Instant::now() < deadline, "the burst made too little progress");
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
@@ -220,6 +224,11 @@ async fn no_acknowledged_change_is_lost_and_nothing_is_half_applied_after_sigkil
         );
     }
     assert!(total_cycles > 0, "no worker completed a cycle before the kill");
+    eprintln!(
+        "killed after {} acknowledged MFA steps, {total_cycles} full cycles, {} accounts",
+        acks.load(Ordering::SeqCst),
+        acked_accounts.len()
+    );
 
     // Life goes on after the restart: a worker enrolls, signs in with MFA, disables.
     let mut api = Api::new(&server.base);
