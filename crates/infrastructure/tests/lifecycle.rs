@@ -7,10 +7,13 @@ mod mfa_support;
 
 use chrono::TimeDelta;
 use mfa_support::{Harness, PASSWORD};
-use slugbase_application::auth::{AuthError, LoginOutcome, VerifyLoginError};
+use slugbase_application::Unexpected;
+use slugbase_application::auth::{
+    AuthError, LoginError, LoginInput, LoginOutcome, VerifyLoginError,
+};
 use slugbase_application::mfa::{EnrollConfirmError, MfaChangeError};
 use slugbase_application::ports::{AuditLog, AuditQuery, MfaProof, MfaRepository};
-use slugbase_domain::{AuditEventKind, AuditOutcome, DisableDenied, MfaState, ProofKind};
+use slugbase_domain::{AuditEventKind, AuditOutcome, DisableDenied, MfaState, Password, ProofKind};
 
 #[tokio::test]
 async fn the_whole_mfa_lifecycle_with_real_crypto() {
@@ -349,4 +352,52 @@ async fn disable_outcomes_are_audited_with_the_proof_kind_and_never_a_code() {
     for s in &secrets {
         assert!(!text.contains(s.as_str()), "audit log contains a secret");
     }
+}
+
+#[tokio::test]
+async fn a_switched_off_store_is_unavailable_until_switched_back_on() {
+    let h = Harness::new();
+    let admin = h.admin().await;
+    let (_, session) = h.local_user(&admin, "frank@example.com").await;
+    h.uc.health.check().await.unwrap();
+
+    h.store.set_available(false);
+    let health = h.uc.health.check().await;
+    assert!(matches!(health, Err(Unexpected::Unavailable(_))), "{health:?}");
+    let auth = h.uc.authenticate.session(session.expose()).await;
+    assert!(matches!(auth, Err(AuthError::Unexpected(Unexpected::Unavailable(_)))), "{auth:?}");
+    let input = LoginInput { email: "frank@example.com".into(), password: Password::new(PASSWORD) };
+    let login = h.uc.login.execute(&h.client, Ok(input)).await;
+    assert!(matches!(login, Err(LoginError::Unexpected(Unexpected::Unavailable(_)))), "{login:?}");
+
+    h.store.set_available(true);
+    h.uc.health.check().await.unwrap();
+    assert!(h.uc.authenticate.session(session.expose()).await.is_ok());
+}
+
+#[tokio::test]
+async fn deleting_a_user_ends_their_sessions_tokens_and_codes_but_keeps_the_audit_trail() {
+    let h = Harness::new();
+    let admin = h.admin().await;
+    let (user, session) = h.local_user(&admin, "gina@example.com").await;
+    let caller = h.caller(&session).await;
+    let token = h.uc.api_tokens.create(&caller, &h.client, Ok("laptop".into())).await.unwrap();
+    let (_, codes) = h.enable_mfa(&session).await;
+    let pending = h.login_pending("gina@example.com").await;
+
+    h.uc.admin.delete_user(&admin, &h.client, user.id).await.unwrap();
+
+    let by_session = h.uc.authenticate.session(session.expose()).await;
+    assert!(matches!(by_session, Err(AuthError::Unauthenticated)), "{by_session:?}");
+    let by_token = h.uc.authenticate.api_token(token.token.expose()).await;
+    assert!(matches!(by_token, Err(AuthError::Unauthenticated)), "{by_token:?}");
+    let verify =
+        h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(codes[0].clone())).await;
+    assert!(matches!(verify, Err(VerifyLoginError::PendingInvalid)), "{verify:?}");
+    assert_eq!(h.store.backup_codes_remaining(user.id).await.unwrap(), 0);
+
+    let query = AuditQuery { user_id: Some(user.id), kind: None, limit: 100, offset: 0 };
+    let kinds: Vec<_> = h.store.query(query).await.unwrap().iter().map(|e| e.event.kind).collect();
+    assert!(kinds.contains(&AuditEventKind::MfaEnrollConfirmSuccess), "{kinds:?}");
+    assert_eq!(kinds.first(), Some(&AuditEventKind::UserDeleted));
 }
