@@ -432,3 +432,66 @@ fn generic_reason(status: StatusCode) -> &'static str {
         _ => "REQUEST_FAILED",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody as _;
+    use serde_json::Value;
+
+    use super::*;
+
+    fn body_of(error: &ApiError) -> Value {
+        let bytes = error.error_response().into_body().try_into_bytes().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn each_refusal_of_the_disable_table_has_its_status_and_reason() {
+        let cases = [
+            (DisableDenied::MfaNotEnabled, 400, "MFA_NOT_ENABLED"),
+            (DisableDenied::RequiredByPolicy, 403, "MFA_REQUIRED_BY_POLICY"),
+            (DisableDenied::PasswordRequired, 400, "PASSWORD_REQUIRED"),
+            (DisableDenied::InvalidPassword, 401, "INVALID_PASSWORD"),
+            (DisableDenied::InvalidCode, 400, "INVALID_CODE"),
+        ];
+        for (denied, status, reason) in cases {
+            let error = ApiError::from(MfaChangeError::Denied(denied));
+            assert_eq!(error.status_code().as_u16(), status, "{denied:?}");
+            let body = body_of(&error);
+            assert_eq!(body["reason"], reason);
+            assert_eq!(body["code"], status);
+        }
+    }
+
+    #[test]
+    fn too_many_attempts_is_429_with_retry_after() {
+        let error = ApiError::from(MfaChangeError::TooManyAttempts(TooManyAttempts {
+            retry_after_secs: 42,
+            locked_out: false,
+        }));
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "42");
+    }
+
+    #[test]
+    fn an_internal_error_is_opaque_and_an_outage_is_503() {
+        let cause = anyhow_error("SELECT secret FROM totp WHERE code = '123456'");
+        let error = ApiError::from(Unexpected::Internal(cause));
+        let body = body_of(&error);
+        assert_eq!(body["code"], 500);
+        assert_eq!(body["reason"], "INTERNAL_ERROR");
+        assert!(!body.to_string().contains("123456"), "{body}");
+        assert!(!body.to_string().contains("SELECT"), "{body}");
+
+        let error = ApiError::from(Unexpected::Unavailable(anyhow_error("connection refused")));
+        let body = body_of(&error);
+        assert_eq!(body["code"], 503);
+        assert_eq!(body["error"], "Service Unavailable");
+        assert!(!body.to_string().contains("refused"), "{body}");
+    }
+
+    fn anyhow_error(message: &'static str) -> anyhow::Error {
+        anyhow::Error::msg(message)
+    }
+}

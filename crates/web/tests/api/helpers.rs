@@ -40,6 +40,8 @@ pub struct AppOptions {
     pub settings: AuthSettings,
     pub trusted_proxies: Vec<IpAddr>,
     pub body_limit_bytes: usize,
+    /// Overrides the public base URL (default: the server's own `http://` address).
+    pub public_base_url: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -49,6 +51,7 @@ impl Default for AppOptions {
             settings: AuthSettings::default(),
             trusted_proxies: Vec::new(),
             body_limit_bytes: slugbase_web::DEFAULT_BODY_LIMIT_BYTES,
+            public_base_url: None,
         }
     }
 }
@@ -94,7 +97,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let address = format!("http://127.0.0.1:{port}");
-    let mut config = WebConfig::new(address.clone(), [42; 32]);
+    let base = options.public_base_url.unwrap_or_else(|| address.clone());
+    let mut config = WebConfig::new(base, [42; 32]);
     config.trusted_proxies = options.trusted_proxies;
     config.body_limit_bytes = options.body_limit_bytes;
     config.commit = "test".to_owned();

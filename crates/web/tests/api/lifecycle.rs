@@ -406,3 +406,27 @@ async fn health_version_and_providers_answer_without_authentication() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_base_url_is_https() {
+    let options = AppOptions {
+        public_base_url: Some("https://auth.example.com".to_owned()),
+        ..AppOptions::default()
+    };
+    let app = spawn_app_with(options).await;
+    let res = plain()
+        .post(app.url("/api/auth/setup"))
+        .json(&json!({"email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookies = set_cookies(&res);
+    let sid = cookies.iter().find(|c| c.starts_with("slugbase.sid=")).unwrap();
+    assert!(
+        sid.contains("Secure") && sid.contains("HttpOnly") && sid.contains("SameSite=Lax"),
+        "{sid}"
+    );
+    let res = plain().get(app.url("/api/csrf-token")).send().await.unwrap();
+    let csrf = set_cookies(&res).into_iter().find(|c| c.starts_with("_csrf=")).unwrap();
+    assert!(csrf.contains("Secure") && csrf.contains("SameSite=Strict"), "{csrf}");
+}
