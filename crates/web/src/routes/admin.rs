@@ -24,8 +24,8 @@ use crate::views::{CreateUserRequest, OkView, UserView};
     operation_id = "list_users",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = Vec<UserView>),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "Success", body = Vec<UserView>),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
     )
 )]
@@ -47,9 +47,9 @@ pub(crate) async fn list_users(
     request_body(content = CreateUserRequest, content_type = "application/json"),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 201, body = UserView),
+        (status = 201, description = "Created", body = UserView),
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "EMAIL_EXISTS", body = ErrorBody),
     )
@@ -82,9 +82,9 @@ pub(crate) async fn create_user(
     params(("id" = Uuid, Path, description = "User id")),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = OkView),
+        (status = 200, description = "Success", body = OkView),
         (status = 400, description = "VALIDATION_FAILED or CANNOT_DELETE_SELF", body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
     )
@@ -110,8 +110,8 @@ pub(crate) async fn delete_user(
     params(("id" = Uuid, Path, description = "User id")),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = OkView),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "Success", body = OkView),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
     )
@@ -246,9 +246,9 @@ pub struct AuditPageView {
     params(AuditParams),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = AuditPageView),
+        (status = 200, description = "Success", body = AuditPageView),
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
     )
 )]

@@ -32,7 +32,7 @@ pub struct SetupStatusView {
     path = "/api/auth/setup/status",
     tag = "Setup",
     operation_id = "setup_status",
-    responses((status = 200, body = SetupStatusView), (status = 503, body = ErrorBody))
+    responses((status = 200, description = "Success", body = SetupStatusView), (status = 503, description = "Database unavailable", body = ErrorBody))
 )]
 pub(crate) async fn setup_status(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let initialized = state.use_cases.setup.is_initialized().await?;
@@ -60,7 +60,7 @@ pub(crate) fn new_account(fields: &mut Fields, password_required: bool) -> NewAc
     operation_id = "setup",
     request_body(content = SetupRequest, content_type = "application/json"),
     responses(
-        (status = 200, body = UserView),
+        (status = 200, description = "Success", body = UserView),
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
         (status = 403, description = "ALREADY_INITIALIZED", body = ErrorBody),
     )
@@ -141,7 +141,7 @@ pub(crate) async fn login(
     description = "Takes the `slugbase.mfa_pending` cookie from login and a TOTP or unused backup code. On success the pending state is spent, `slugbase.sid` is set with a new session id and the user is returned.",
     request_body(content = CodeRequest, content_type = "application/json"),
     responses(
-        (status = 200, body = UserView),
+        (status = 200, description = "Success", body = UserView),
         (status = 400, description = "VALIDATION_FAILED or INVALID_CODE", body = ErrorBody),
         (status = 401, description = "MFA_PENDING_INVALID", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
@@ -174,7 +174,7 @@ pub(crate) async fn verify(
     path = "/api/auth/logout",
     tag = "Auth",
     operation_id = "logout",
-    responses((status = 200, body = MessageView, example = json!({"message": "Logged out"})))
+    responses((status = 200, description = "Success", body = MessageView, example = json!({"message": "Logged out"})))
 )]
 pub(crate) async fn logout(
     state: Data<AppState>,
@@ -197,7 +197,7 @@ pub(crate) async fn logout(
     tag = "Auth",
     operation_id = "me",
     security(("session_cookie" = []), ("bearer_token" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = ErrorBody))
+    responses((status = 200, description = "Success", body = UserView), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
 )]
 pub(crate) async fn me(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
@@ -219,7 +219,7 @@ pub struct ProviderView {
     path = "/api/auth/providers",
     tag = "Auth",
     operation_id = "providers",
-    responses((status = 200, body = Vec<ProviderView>))
+    responses((status = 200, description = "Success", body = Vec<ProviderView>))
 )]
 pub(crate) async fn providers() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<ProviderView>::new())

@@ -23,7 +23,7 @@ pub struct HealthView {
     tag = "Meta",
     operation_id = "health",
     responses(
-        (status = 200, body = HealthView, example = json!({"status": "ok"})),
+        (status = 200, description = "Success", body = HealthView, example = json!({"status": "ok"})),
         (status = 503, description = "Database unreachable", body = ErrorBody),
     )
 )]
@@ -47,7 +47,7 @@ pub struct VersionView {
     path = "/api/version",
     tag = "Meta",
     operation_id = "version",
-    responses((status = 200, body = VersionView))
+    responses((status = 200, description = "Success", body = VersionView))
 )]
 pub(crate) async fn version(state: Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(VersionView {
@@ -71,7 +71,7 @@ pub struct CsrfTokenView {
     tag = "Meta",
     operation_id = "csrf_token",
     description = "Returns a server-signed token bound to the current `slugbase.sid` session and sets the same value in the `_csrf` cookie (HttpOnly, SameSite=Strict). Fetch a new one after login.",
-    responses((status = 200, body = CsrfTokenView))
+    responses((status = 200, description = "Success", body = CsrfTokenView))
 )]
 pub(crate) async fn csrf_token(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
     let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();

@@ -83,8 +83,8 @@ pub struct MfaStatusView {
     operation_id = "mfa_status",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = MfaStatusView),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "Success", body = MfaStatusView),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
     )
 )]
 pub(crate) async fn mfa_status(
@@ -119,8 +119,8 @@ pub struct EnrollmentView {
     operation_id = "enroll_begin",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = EnrollmentView),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "Success", body = EnrollmentView),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorBody),
     )
@@ -161,9 +161,9 @@ pub struct BackupCodesView {
     request_body(content = CodeRequest, content_type = "application/json"),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = BackupCodesView),
+        (status = 200, description = "Success", body = BackupCodesView),
         (status = 400, description = "VALIDATION_FAILED, MFA_NO_PENDING or INVALID_CODE", body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
@@ -198,8 +198,8 @@ pub(crate) async fn enroll_confirm(
     operation_id = "enroll_cancel",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = OkView),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "Success", body = OkView),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorBody),
     )
@@ -227,9 +227,9 @@ pub(crate) async fn enroll_cancel(
     request_body(content = BothFactorsRequest, content_type = "application/json"),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = BackupCodesView),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "Success", body = BackupCodesView),
+        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )

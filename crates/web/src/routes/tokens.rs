@@ -58,7 +58,7 @@ pub struct CreatedTokenView {
     tag = "API tokens",
     operation_id = "list_tokens",
     security(("session_cookie" = []), ("bearer_token" = [])),
-    responses((status = 200, body = Vec<TokenView>), (status = 401, body = ErrorBody))
+    responses((status = 200, description = "Success", body = Vec<TokenView>), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
 )]
 pub(crate) async fn list_tokens(
     state: Data<AppState>,
@@ -78,9 +78,9 @@ pub(crate) async fn list_tokens(
     request_body(content = CreateTokenRequest, content_type = "application/json"),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 201, body = CreatedTokenView),
+        (status = 201, description = "Created", body = CreatedTokenView),
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
     )
 )]
@@ -127,8 +127,8 @@ pub(crate) fn path_id<T: std::str::FromStr>(req: &HttpRequest) -> Result<T, ApiE
     params(("id" = Uuid, Path, description = "Token id")),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, body = OkView),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "Success", body = OkView),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 404, description = "TOKEN_NOT_FOUND", body = ErrorBody),
     )
