@@ -1,5 +1,6 @@
 //! The `slugbase` command line, run as a process: help, key generation, operator commands
 //! over a real SQLite file, and the configuration refusals.
+#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 
@@ -111,7 +112,7 @@ async fn operators_create_users_tokens_and_reset_mfa_from_the_command_line() {
     let confirm =
         api.post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) })).await;
     assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
-    let mut web = Api::new(&server.base);
+    let web = Api::new(&server.base);
     let login = web
         .post("/api/auth/login", json!({ "email": "root@example.com", "password": password }))
         .await;
@@ -123,7 +124,7 @@ async fn operators_create_users_tokens_and_reset_mfa_from_the_command_line() {
     let status = api.get("/api/auth/mfa/status").await;
     assert_eq!(status.body["enabled"], false, "{status:?}");
     assert_eq!(status.body["backup_codes_remaining"], 0, "{status:?}");
-    let mut web = Api::new(&server.base);
+    let web = Api::new(&server.base);
     let login = web
         .post("/api/auth/login", json!({ "email": "root@example.com", "password": password }))
         .await;

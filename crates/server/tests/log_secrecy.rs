@@ -1,6 +1,7 @@
 //! The real binary's logs, captured over a full lifecycle at debug level, contain no
 //! password, TOTP secret, otpauth URL, TOTP code, backup code, session id, CSRF token,
 //! API token or key. Also: SIGTERM stops the server cleanly.
+#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! keys in the environment, cheap Argon2 (the test profile), logs captured to a file, and
 //! a small HTTP client that keeps cookies and the CSRF token.
 #![allow(dead_code, reason = "each test file uses a different part")]
+#![allow(clippy::unwrap_used, reason = "test helpers: a failure is a test failure")]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -121,10 +122,10 @@ impl Server {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(response) = client.get(format!("{}/api/health", self.base)).send().await {
-                if response.status() == StatusCode::OK {
-                    return;
-                }
+            if let Ok(response) = client.get(format!("{}/api/health", self.base)).send().await
+                && response.status() == StatusCode::OK
+            {
+                return;
             }
             assert!(
                 Instant::now() < deadline,
