@@ -86,6 +86,14 @@ async fn the_document_carries_both_security_schemes_and_the_seed_text() {
     assert!(description.contains("OIDC-only users omit password."));
     assert!(description.contains("curl -X POST \"//api/auth/mfa/disable\""));
     assert!(description.contains("-H \"Authorization: Bearer YOUR_API_TOKEN (API token)\""));
+    for example in [
+        "response = requests.post(url, headers=headers, json=data)",
+        "const response = await fetch(\"//api/auth/mfa/disable\", {",
+        "req.Header.Set(\"Authorization\", \"Bearer YOUR_API_TOKEN (API token)\")",
+        "request = Net::HTTP::Post.new(uri)",
+    ] {
+        assert!(description.contains(example), "{example}");
+    }
     assert_eq!(disable["summary"], "Disable MFA");
     let security = disable["security"].as_array().unwrap();
     assert_eq!(security.len(), 2);
