@@ -62,6 +62,7 @@ macro_rules! storage_contract_tests {
             disable_with_proof_clears_flag_secret_codes_and_step,
             disable_with_an_unspendable_proof_changes_nothing,
             concurrent_disables_with_one_backup_code_succeed_exactly_once,
+            concurrent_disables_and_regenerations_never_fail_and_one_disable_wins,
             regenerate_with_proof_replaces_every_code,
             reset_turns_mfa_off_from_any_state,
             a_session_round_trips_and_is_touched,
@@ -623,6 +624,45 @@ pub async fn concurrent_disables_with_one_backup_code_succeed_exactly_once<S: St
     .await;
     assert_eq!(count_true(&results), 1);
     assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Disabled);
+}
+
+/// Disables (by TOTP) racing regenerations (by backup code) on one user: no call fails
+/// (no deadlock between the user row and the code rows), exactly one disable wins, and MFA
+/// ends off with no codes.
+pub async fn concurrent_disables_and_regenerations_never_fail_and_one_disable_wins<S: Storage>(
+    store: Arc<S>,
+) {
+    let u = user(&*store, "mixed@example.com").await;
+    let codes = enable(&*store, u.id, "m").await;
+    let results = concurrently(20, |i| {
+        let store = Arc::clone(&store);
+        let code = codes[i % 10].clone();
+        async move {
+            if i % 2 == 0 {
+                let proof = MfaProof::TotpStep(TotpStep::new(300 + i as u64));
+                (true, store.disable_with_proof(u.id, &proof, t(95)).await)
+            } else {
+                let proof = MfaProof::BackupCode(code);
+                let fresh = codes_for(i);
+                (false, store.regenerate_with_proof(u.id, &proof, fresh, t(95)).await)
+            }
+        }
+    })
+    .await;
+    let mut disabled = 0;
+    for (is_disable, result) in results {
+        let spent = result.expect("no storage error under contention");
+        if is_disable && spent {
+            disabled += 1;
+        }
+    }
+    assert_eq!(disabled, 1, "exactly one disable wins");
+    assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Disabled);
+    assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 0);
+}
+
+fn codes_for(i: usize) -> Vec<SecretDigest> {
+    codes(&format!("regen{i}-"), 10)
 }
 
 /// Regenerate with a fresh proof replaces every code; with a spent proof it changes nothing.

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DbBackend};
 use slugbase_application::ports::{
     CancelOutcome, MfaProof, MfaRepository, SecretDigest, StoreResult,
 };
@@ -48,6 +48,18 @@ async fn spend<C: ConnectionTrait>(
         }
     };
     Ok(result.rows_affected() == 1)
+}
+
+/// Locks the user's row for the rest of the transaction (PostgreSQL; SQLite's `IMMEDIATE`
+/// transaction already holds the database's write lock). Every multi-statement MFA
+/// transaction takes this lock first, so they run one at a time per user: no deadlock
+/// between the user row and the code rows, and no transaction works from a snapshot that
+/// misses codes another one committed meanwhile.
+async fn lock_user<C: ConnectionTrait>(conn: &C, user: &str) -> StoreResult<()> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        query_one(conn, "SELECT id FROM users WHERE id = $1 FOR UPDATE", [user.into()]).await?;
+    }
+    Ok(())
 }
 
 /// Replaces every backup code of a user.
@@ -142,6 +154,7 @@ impl MfaRepository for SeaOrmStore {
     ) -> StoreResult<bool> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
+        lock_user(&tx, &id).await?;
         if !spend(&tx, &id, proof, at).await? {
             tx.rollback().await.map_err(db_err)?;
             return Ok(false);
@@ -161,6 +174,7 @@ impl MfaRepository for SeaOrmStore {
     ) -> StoreResult<bool> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
+        lock_user(&tx, &id).await?;
         if !spend(&tx, &id, proof, at).await? {
             tx.rollback().await.map_err(db_err)?;
             return Ok(false);
@@ -173,6 +187,7 @@ impl MfaRepository for SeaOrmStore {
     async fn reset(&self, user: UserId) -> StoreResult<bool> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
+        lock_user(&tx, &id).await?;
         let updated = exec(
             &tx,
             "UPDATE users SET mfa_enabled = FALSE, mfa_secret = NULL, mfa_enrolled_at = NULL, \

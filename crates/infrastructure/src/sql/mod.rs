@@ -220,10 +220,10 @@ fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
             // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes, after
             // the busy timeout ran out. PostgreSQL: class 08 (connection exception),
             // 53300 too many connections, 57P01-57P03 shutdown / cannot connect now.
-            let sqlite_busy = code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
-            sqlite_busy
-                || code.starts_with("08")
-                || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
+            if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+                return code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            }
+            code.starts_with("08") || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
         }
         _ => false,
     }
