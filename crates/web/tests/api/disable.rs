@@ -87,6 +87,15 @@ async fn rows_in_order(via: Via) {
         .await
         .unwrap();
     error(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    let res = plain()
+        .post(app.url(DISABLE))
+        .header("Cookie", "slugbase.sid=not-a-session")
+        .header("X-CSRF-Token", "x")
+        .json(&json!({"code": "123456"}))
+        .send()
+        .await
+        .unwrap();
+    error(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 
     // Row 4: the body is checked before anything about MFA.
     let body =
