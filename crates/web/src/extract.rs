@@ -59,29 +59,9 @@ impl AppState {
     /// entry when the peer is a trusted proxy) and the user agent.
     pub(crate) fn client(&self, req: &HttpRequest) -> ClientInfo {
         let peer = req.peer_addr().map(|a| a.ip());
-        let address = peer.map(|peer| self.client_address(req, peer));
+        let address = peer.map(|peer| client_address(req, peer, &self.config.trusted_proxies));
         let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
         ClientInfo::new(address.map(|a| a.to_string()), ua)
-    }
-
-    fn client_address(&self, req: &HttpRequest, peer: IpAddr) -> IpAddr {
-        let trusted = &self.config.trusted_proxies;
-        if !trusted.contains(&peer) {
-            return peer;
-        }
-        let mut hops: Vec<IpAddr> = Vec::new();
-        for value in req.headers().get_all("x-forwarded-for") {
-            let Ok(value) = value.to_str() else { return peer };
-            for part in value.split(',') {
-                match parse_forwarded_ip(part) {
-                    Some(ip) => hops.push(ip),
-                    // A garbled chain cannot be trusted beyond the proxy itself.
-                    None => return peer,
-                }
-            }
-        }
-        let untrusted = hops.iter().rev().find(|ip| !trusted.contains(ip));
-        untrusted.or_else(|| hops.first()).copied().unwrap_or(peer)
     }
 
     /// The caller behind the `slugbase.sid` cookie, else behind `Authorization: Bearer`.
@@ -210,11 +190,37 @@ impl AppState {
     }
 }
 
+/// The client behind `peer`: the peer itself unless it is a trusted proxy; then the
+/// right-most `X-Forwarded-For` entry that is not a trusted proxy (entries further left
+/// were written by the client and prove nothing), or the left-most one if all are trusted.
+fn client_address(req: &HttpRequest, peer: IpAddr, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in req.headers().get_all("x-forwarded-for") {
+        let Ok(value) = value.to_str() else { return peer };
+        for part in value.split(',') {
+            match parse_forwarded_ip(part) {
+                Some(ip) => hops.push(ip),
+                // A garbled chain cannot be trusted beyond the proxy itself.
+                None => return peer,
+            }
+        }
+    }
+    let untrusted = hops.iter().rev().find(|ip| !trusted.contains(ip));
+    untrusted.or_else(|| hops.first()).copied().unwrap_or(peer)
+}
+
 /// `Authorization: Bearer <token>`. The seed page's own examples show the header as
 /// `Bearer YOUR_API_TOKEN (API token)`; a client that fills in only the placeholder sends
 /// the label too, so a trailing ` (API token)` is tolerated.
 fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_credentials(req.headers().get(header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token in an `Authorization` value, if it is a Bearer one.
+fn bearer_credentials(value: &str) -> Option<&str> {
     let (scheme, rest) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
@@ -391,6 +397,72 @@ impl Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use actix_web::test::TestRequest;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn bearer_credentials_are_the_token_after_the_scheme() {
+        assert_eq!(bearer_credentials("Bearer sb_abc"), Some("sb_abc"));
+        assert_eq!(bearer_credentials("bearer  sb_abc "), Some("sb_abc"));
+        assert_eq!(bearer_credentials("Bearer sb_abc (API token)"), Some("sb_abc"));
+        assert_eq!(bearer_credentials("Bearer sb_abc(API token)"), Some("sb_abc"));
+        assert_eq!(bearer_credentials("Basic dXNlcjpwYXNz"), None);
+        assert_eq!(bearer_credentials("Bearer"), None);
+        assert_eq!(bearer_credentials("Bearer (API token)"), None);
+        assert_eq!(bearer_credentials("Bearer a b"), None);
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let req = TestRequest::default()
+            .insert_header(("X-Forwarded-For", "1.1.1.1, 203.0.113.9, 10.0.0.2"))
+            .to_http_request();
+        // From an untrusted peer the header is ignored.
+        assert_eq!(client_address(&req, ip("192.0.2.7"), &trusted), ip("192.0.2.7"));
+        // From a trusted one: the right-most entry that is not a trusted proxy.
+        assert_eq!(client_address(&req, ip("10.0.0.1"), &trusted), ip("203.0.113.9"));
+        // No header: the proxy itself.
+        let bare = TestRequest::default().to_http_request();
+        assert_eq!(client_address(&bare, ip("10.0.0.1"), &trusted), ip("10.0.0.1"));
+        // A garbled chain: the proxy itself.
+        let garbled = TestRequest::default()
+            .insert_header(("X-Forwarded-For", "1.1.1.1, nonsense"))
+            .to_http_request();
+        assert_eq!(client_address(&garbled, ip("10.0.0.1"), &trusted), ip("10.0.0.1"));
+        // Every hop trusted: the left-most.
+        let inner = TestRequest::default()
+            .insert_header(("X-Forwarded-For", "10.0.0.2, 10.0.0.1"))
+            .to_http_request();
+        assert_eq!(client_address(&inner, ip("10.0.0.1"), &trusted), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn fields_collect_every_type_error_and_treat_null_as_absent() {
+        let body = JsonBody {
+            bytes: Bytes::from_static(br#"{"a": 1, "b": null, "c": "x", "d": "y", "e": true}"#),
+            json_type: true,
+            problem: None,
+        };
+        let errors = body
+            .parse(|f| {
+                let a = f.required_string("a");
+                let b = f.optional_string("b");
+                let c = f.optional_bool("c");
+                let d = f.optional_string("d");
+                let e = f.optional_bool("e");
+                (a, b, c, d, e)
+            })
+            .unwrap_err();
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["a", "c"]);
+        let ok = body.parse(|f| (f.optional_string("b"), f.optional_string("d"))).unwrap();
+        assert_eq!(ok, (None, Some("y".to_owned())));
+    }
 
     #[test]
     fn forwarded_entries_parse_with_or_without_ports() {
