@@ -1,0 +1,92 @@
+//! Resident memory of this process (the server runs in it): `VmRSS` and `VmHWM` from
+//! `/proc/self/status`, a background sampler for peaks, and a reset of the high-water mark
+//! (`/proc/self/clear_refs` ← `5`) so a peak belongs to one phase only. Linux only; elsewhere
+//! every figure is `None`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Reads one `Vm…:   1234 kB` line of `/proc/self/status`, in KiB.
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// Current resident set size, KiB.
+#[must_use]
+pub fn current_kib() -> Option<u64> {
+    status_kib("VmRSS")
+}
+
+/// Peak resident set size since start or the last [`reset_peak`], KiB.
+#[must_use]
+pub fn peak_kib() -> Option<u64> {
+    status_kib("VmHWM")
+}
+
+/// Resets the kernel's peak (`VmHWM`) to the current RSS. Returns whether it worked.
+#[must_use]
+pub fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Samples `VmRSS` every few milliseconds on its own thread and keeps the largest value.
+#[derive(Debug)]
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    max: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sampler {
+    /// Starts sampling every `every`.
+    #[must_use]
+    pub fn start(every: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let max = Arc::new(AtomicU64::new(current_kib().unwrap_or(0)));
+        let thread = {
+            let stop = stop.clone();
+            let max = max.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(kib) = current_kib() {
+                        max.fetch_max(kib, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(every);
+                }
+            })
+        };
+        Self { stop, max, thread: Some(thread) }
+    }
+
+    /// Stops and returns the largest RSS seen, KiB.
+    #[must_use]
+    pub fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.max.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn rss_is_read_and_the_peak_is_at_least_the_current_value() {
+        let now = current_kib().unwrap();
+        assert!(now > 0);
+        assert!(peak_kib().unwrap() >= now);
+        let sampler = Sampler::start(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(sampler.finish() > 0);
+    }
+}

@@ -1,0 +1,581 @@
+//! One benchmark run: start the server in this process, seed, drive every scenario, and
+//! collect the figures into a [`Report`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use reqwest::StatusCode;
+use serde::Serialize;
+use slugbase_domain::{Password, TotpCode, TotpSecret};
+use slugbase_infrastructure::sql::SeaOrmStore;
+use slugbase_server::config::{LoadOptions, Loaded, Profile, encode_key, random_key};
+
+use crate::load::{Budget, Stats, drive};
+use crate::options::{Plan, Scenario};
+use crate::rss;
+use crate::seed::{DrivenUser, PASSWORD, Seeder};
+
+/// Logins hashing in the background of scenario (d).
+pub const HASHING_LOGINS: usize = 8;
+
+/// The machine the run happened on.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// Logical CPUs available to this process.
+    pub cpus: usize,
+    /// CPU model.
+    pub cpu_model: String,
+    /// Total memory, MiB.
+    pub memory_mib: u64,
+}
+
+/// What the server ran with.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunConfig {
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    /// Users for everything but the large half of (f).
+    pub users_small: u64,
+    /// Users for the large half of (f).
+    pub users_large: u64,
+    /// Users seeded through the ports (MFA on, token, session).
+    pub driven_users: u64,
+    /// Client concurrency.
+    pub concurrency: usize,
+    /// Seconds per phase.
+    pub phase_secs: f64,
+    /// Argon2 memory, KiB.
+    pub argon2_memory_kib: u32,
+    /// Argon2 passes.
+    pub argon2_iterations: u32,
+    /// Argon2 lanes.
+    pub argon2_parallelism: u32,
+    /// Hashes at once.
+    pub argon2_max_concurrent: usize,
+    /// Quick mode.
+    pub quick: bool,
+    /// Debug build (figures are not representative).
+    pub debug_build: bool,
+}
+
+/// Seeding figures.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Seeding {
+    /// Users created through the ports.
+    pub driven_users: u64,
+    /// Seconds for them.
+    pub driven_secs: f64,
+    /// Users bulk-inserted.
+    pub filler_users: u64,
+    /// Seconds for them.
+    pub filler_secs: f64,
+}
+
+/// Scenario (e).
+#[derive(Clone, Debug, Serialize)]
+pub struct Memory {
+    /// RSS after start, before seeding, KiB.
+    pub idle_kib: u64,
+    /// RSS after seeding, KiB.
+    pub after_seeding_kib: u64,
+    /// Peak RSS during the login flood, KiB.
+    pub flood_peak_kib: u64,
+    /// Logins in the flood.
+    pub flood_logins: Stats,
+    /// idle + max_concurrent × Argon2 memory + 64 MiB, KiB.
+    pub bound_kib: u64,
+}
+
+/// One target of issue 7, item 3.
+#[derive(Clone, Debug, Serialize)]
+pub struct Target {
+    /// Which ratio.
+    pub name: String,
+    /// Measured value.
+    pub value: f64,
+    /// The limit, as text (`>= 0.5`).
+    pub target: String,
+    /// Whether it is met.
+    pub met: bool,
+}
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The machine.
+    pub machine: Machine,
+    /// The configuration.
+    pub config: RunConfig,
+    /// Seeding.
+    pub seeding: Seeding,
+    /// (a) `GET /api/version`.
+    pub a_version: Option<Stats>,
+    /// (b) status with a Bearer token.
+    pub b_status_token: Option<Stats>,
+    /// (b) status with a session cookie.
+    pub b_status_cookie: Option<Stats>,
+    /// (c) disable at concurrency 1.
+    pub c_disable: Option<Stats>,
+    /// (c) one Argon2id verify + one TOTP check in process, median, ms.
+    pub c_intrinsic_ms: Option<f64>,
+    /// (d) status with nothing else running.
+    pub d_status_idle: Option<Stats>,
+    /// (d) status while 8 logins hash.
+    pub d_status_loaded: Option<Stats>,
+    /// (d) the background logins.
+    pub d_logins: Option<Stats>,
+    /// (e) memory.
+    pub e_memory: Option<Memory>,
+    /// (f) status with the small user count.
+    pub f_status_small: Option<Stats>,
+    /// (f) status with the large user count.
+    pub f_status_large: Option<Stats>,
+    /// Ratios against their targets.
+    pub targets: Vec<Target>,
+}
+
+fn machine() -> Machine {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let memory_mib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024);
+    Machine { cpus, cpu_model, memory_mib }
+}
+
+/// The server's configuration: test profile (keys from here, no files needed), a free port,
+/// production Argon2 unless quick, every other setting at its default.
+fn load_config(plan: &Plan, url: &str, config_dir: &std::path::Path) -> anyhow::Result<Loaded> {
+    let mut env = BTreeMap::new();
+    for key in
+        ["SLUGBASE__KEYS__ENCRYPTION__K1", "SLUGBASE__KEYS__BACKUP_CODE", "SLUGBASE__KEYS__CSRF"]
+    {
+        env.insert(key.to_owned(), encode_key(&random_key()));
+    }
+    env.insert("SLUGBASE__DATABASE__URL".to_owned(), url.to_owned());
+    env.insert("SLUGBASE__SERVER__PORT".to_owned(), "0".to_owned());
+    env.insert("SLUGBASE__SERVER__HOST".to_owned(), "127.0.0.1".to_owned());
+    let (memory, iterations) = if plan.production_argon2 { (19_456, 2) } else { (64, 1) };
+    env.insert("SLUGBASE__ARGON2__MEMORY_KIB".to_owned(), memory.to_string());
+    env.insert("SLUGBASE__ARGON2__ITERATIONS".to_owned(), iterations.to_string());
+    env.insert("SLUGBASE__ARGON2__PARALLELISM".to_owned(), "1".to_owned());
+    env.insert("SLUGBASE__ARGON2__MAX_CONCURRENT".to_owned(), plan.hash_concurrency.to_string());
+    let options = LoadOptions {
+        profile: Profile::Test,
+        // Absent: the embedded copies of config/*.toml are used.
+        config_dir: config_dir.to_path_buf(),
+        config_file: None,
+        env: Some(env),
+    };
+    slugbase_server::config::load(&options).context("server configuration")
+}
+
+/// The client side of the run.
+#[derive(Clone, Debug)]
+struct Client {
+    http: reqwest::Client,
+    base: Arc<str>,
+}
+
+impl Client {
+    fn new(port: u16, connections: usize) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections.max(8))
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(120))
+            .build()?;
+        Ok(Self { http, base: format!("http://127.0.0.1:{port}").into() })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn expect(&self, request: reqwest::RequestBuilder, status: StatusCode) -> bool {
+        match request.send().await {
+            // The body is read so the connection goes back to the pool.
+            Ok(res) => res.status() == status && res.bytes().await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    async fn version(&self) -> bool {
+        self.expect(self.http.get(self.url("/api/version")), StatusCode::OK).await
+    }
+
+    async fn status_token(&self, user: &DrivenUser) -> bool {
+        let req = self.http.get(self.url("/api/auth/mfa/status")).bearer_auth(&user.token);
+        self.expect(req, StatusCode::OK).await
+    }
+
+    async fn status_cookie(&self, user: &DrivenUser) -> bool {
+        let req = self
+            .http
+            .get(self.url("/api/auth/mfa/status"))
+            .header(reqwest::header::COOKIE, format!("slugbase.sid={}", user.session));
+        self.expect(req, StatusCode::OK).await
+    }
+
+    async fn login(&self, user: &DrivenUser) -> bool {
+        let body = serde_json::json!({ "email": user.email, "password": PASSWORD });
+        self.expect(self.http.post(self.url("/api/auth/login")).json(&body), StatusCode::OK).await
+    }
+
+    async fn disable(&self, user: &DrivenUser) -> bool {
+        let Some(code) = current_code(&user.totp_base32) else { return false };
+        let body = serde_json::json!({ "code": code, "password": PASSWORD });
+        let req =
+            self.http.post(self.url("/api/auth/mfa/disable")).bearer_auth(&user.token).json(&body);
+        self.expect(req, StatusCode::OK).await
+    }
+
+    /// Checks the answer of status is what a seeded MFA user must see.
+    async fn status_says_enabled(&self, user: &DrivenUser) -> anyhow::Result<()> {
+        let res = self
+            .http
+            .get(self.url("/api/auth/mfa/status"))
+            .bearer_auth(&user.token)
+            .send()
+            .await?
+            .error_for_status()?;
+        let body: serde_json::Value = res.json().await?;
+        anyhow::ensure!(body["enabled"] == true, "a seeded user's MFA status is not enabled");
+        anyhow::ensure!(body["backup_codes_remaining"] == 10, "a seeded user lacks backup codes");
+        Ok(())
+    }
+}
+
+/// The current RFC 6238 code for a Base32 secret (SHA-1, 6 digits, 30 s), as an
+/// authenticator app computes it.
+fn current_code(base32: &str) -> Option<String> {
+    let secret = totp_rs::Secret::try_from_base32(base32).ok()?;
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .build()
+        .ok()?;
+    Some(totp.generate_current().to_string())
+}
+
+/// Median of one Argon2id verify of the stored hash plus one TOTP check, through the same
+/// adapters the server uses, `rounds` times, in milliseconds.
+async fn intrinsic_ms(seeder: &Seeder, user: &DrivenUser, rounds: usize) -> anyhow::Result<f64> {
+    let deps = seeder.deps();
+    let secret = TotpSecret::from_base32(user.totp_base32.clone());
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let code = current_code(&user.totp_base32).context("code")?;
+        let t0 = Instant::now();
+        let ok = deps.passwords.verify(&Password::new(PASSWORD), Some(seeder.hash())).await?;
+        let step = deps.totp.verify(&secret, &TotpCode::parse(&code)?, deps.clock.now());
+        samples.push(t0.elapsed());
+        anyhow::ensure!(ok && step.is_some(), "the intrinsic check did not accept real proofs");
+    }
+    Ok(Stats::from_samples(samples, 0, Duration::from_secs(1), 1).p50_ms)
+}
+
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    if denominator > 0.0 { numerator / denominator } else { f64::NAN }
+}
+
+fn target(name: &str, value: f64, limit: f64, at_least: bool) -> Target {
+    let met = if at_least { value >= limit } else { value <= limit };
+    let target = format!("{} {limit}", if at_least { ">=" } else { "<=" });
+    Target { name: name.to_owned(), value, target, met }
+}
+
+/// Waits until `/api/health` answers 200.
+async fn wait_healthy(client: &Client) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if client.expect(client.http.get(client.url("/api/health")), StatusCode::OK).await {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the server did not become healthy");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs the plan. `progress` receives one line per step.
+///
+/// # Errors
+/// When the server cannot start, seeding fails, or a correctness check fails.
+#[expect(
+    clippy::too_many_lines,
+    reason = "the run reads top to bottom, one scenario after another"
+)]
+pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Report> {
+    let dir = tempfile::tempdir().context("temporary directory")?;
+    let url = plan
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()));
+    let loaded = load_config(plan, &url, &dir.path().join("no-config-dir"))?;
+    let argon2 = loaded.settings.argon2;
+    let config = RunConfig {
+        database: if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }.to_owned(),
+        users_small: plan.users_small,
+        users_large: plan.users_large,
+        driven_users: plan.driven,
+        concurrency: plan.concurrency,
+        phase_secs: plan.phase.as_secs_f64(),
+        argon2_memory_kib: argon2.memory_kib,
+        argon2_iterations: argon2.iterations,
+        argon2_parallelism: argon2.parallelism,
+        argon2_max_concurrent: argon2.max_concurrent,
+        quick: plan.quick,
+        debug_build: cfg!(debug_assertions),
+    };
+
+    // The server, in this process, exactly as `slugbase serve` builds it.
+    let app = slugbase_server::Application::build(loaded.clone()).await?;
+    let client = Client::new(app.port(), plan.concurrency.max(plan.flood))?;
+    tokio::spawn(app.run_until_stopped());
+    wait_healthy(&client).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let idle_kib = rss::current_kib().unwrap_or(0);
+    progress(&format!("server up on {}, idle RSS {} MiB", client.base, idle_kib / 1024));
+
+    // The same adapters over the same database and keys, for seeding.
+    let store = SeaOrmStore::connect(&url).await.context("seeding connection")?;
+    let db = store.connection().clone();
+    let (deps, _) = slugbase_server::build_use_cases(&loaded, store)?;
+    let mut seeder = Seeder::new(deps, db).await?;
+    let mut seeding = Seeding::default();
+    let t0 = Instant::now();
+    let users = Arc::new(seeder.driven(plan.driven).await?);
+    seeding.driven_users = plan.driven;
+    seeding.driven_secs = t0.elapsed().as_secs_f64();
+    let filled = seeder.fill_to(plan.users_small).await?;
+    seeding.filler_users = plan.users_small - plan.driven;
+    seeding.filler_secs = filled.as_secs_f64();
+    progress(&format!(
+        "seeded {} users through the ports in {:.1} s, {} more in bulk in {:.1} s",
+        seeding.driven_users, seeding.driven_secs, seeding.filler_users, seeding.filler_secs
+    ));
+    let half = users.len() / 2;
+    anyhow::ensure!(half > 0, "too few driven users");
+    client.status_says_enabled(&users[0]).await?;
+
+    let phase = Budget::timed(plan.phase);
+    let c = plan.concurrency;
+    let status_token = |client: Client, users: Arc<Vec<DrivenUser>>| {
+        move |i: usize| {
+            let client = client.clone();
+            let users = users.clone();
+            async move { client.status_token(&users[i % half]).await }
+        }
+    };
+    let logins = |client: Client, users: Arc<Vec<DrivenUser>>| {
+        move |i: usize| {
+            let client = client.clone();
+            let users = users.clone();
+            async move { client.login(&users[i % half]).await }
+        }
+    };
+
+    let mut report = Report {
+        machine: machine(),
+        config,
+        seeding: Seeding::default(),
+        a_version: None,
+        b_status_token: None,
+        b_status_cookie: None,
+        c_disable: None,
+        c_intrinsic_ms: None,
+        d_status_idle: None,
+        d_status_loaded: None,
+        d_logins: None,
+        e_memory: None,
+        f_status_small: None,
+        f_status_large: None,
+        targets: Vec::new(),
+    };
+
+    if plan.runs(Scenario::A) {
+        let cl = client.clone();
+        let stats = drive(c, phase, move |_| {
+            let cl = cl.clone();
+            async move { cl.version().await }
+        })
+        .await;
+        progress(&format!("(a) version: {:.0} req/s", stats.throughput));
+        report.a_version = Some(stats);
+    }
+
+    if plan.runs(Scenario::B) {
+        let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
+        progress(&format!("(b) status, token: {:.0} req/s", stats.throughput));
+        report.b_status_token = Some(stats);
+        let (cl, us) = (client.clone(), users.clone());
+        let stats = drive(c, phase, move |i| {
+            let (cl, us) = (cl.clone(), us.clone());
+            async move { cl.status_cookie(&us[i % half]).await }
+        })
+        .await;
+        progress(&format!("(b) status, cookie: {:.0} req/s", stats.throughput));
+        report.b_status_cookie = Some(stats);
+    }
+
+    if plan.runs(Scenario::D) {
+        let idle = drive(c, phase, status_token(client.clone(), users.clone())).await;
+        let background = tokio::spawn(drive(
+            HASHING_LOGINS,
+            Budget::timed(plan.phase + Duration::from_millis(300)),
+            logins(client.clone(), users.clone()),
+        ));
+        // Let the logins reach the hasher before measuring.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let loaded_stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
+        let logins_stats = background.await.context("background logins")?;
+        progress(&format!(
+            "(d) status p99 idle {:.2} ms, with {HASHING_LOGINS} logins hashing {:.2} ms",
+            idle.p99_ms, loaded_stats.p99_ms
+        ));
+        report.d_status_idle = Some(idle);
+        report.d_status_loaded = Some(loaded_stats);
+        report.d_logins = Some(logins_stats);
+    }
+
+    if plan.runs(Scenario::C) {
+        // Each request disables a different user: the second half of the driven users.
+        let pool = users.len() - half;
+        let (cl, us) = (client.clone(), users.clone());
+        let stats = drive(1, Budget { duration: plan.phase, max_requests: pool }, move |i| {
+            let (cl, us) = (cl.clone(), us.clone());
+            async move { cl.disable(&us[half + i]).await }
+        })
+        .await;
+        let rounds = if plan.quick { 3 } else { 21 };
+        let intrinsic = intrinsic_ms(&seeder, &users[0], rounds).await?;
+        progress(&format!(
+            "(c) disable p50 {:.2} ms at concurrency 1 ({} users), intrinsic {intrinsic:.2} ms",
+            stats.p50_ms, stats.ok
+        ));
+        report.c_disable = Some(stats);
+        report.c_intrinsic_ms = Some(intrinsic);
+    }
+
+    if plan.runs(Scenario::F) {
+        let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
+        progress(&format!(
+            "(f) status with {} users: {:.0} req/s",
+            plan.users_small, stats.throughput
+        ));
+        report.f_status_small = Some(stats);
+        let filled = seeder.fill_to(plan.users_large).await?;
+        seeding.filler_users = plan.users_large - plan.driven;
+        seeding.filler_secs += filled.as_secs_f64();
+        progress(&format!(
+            "bulk-seeded up to {} users in {:.1} s",
+            plan.users_large,
+            filled.as_secs_f64()
+        ));
+    }
+    let after_seeding_kib = rss::current_kib().unwrap_or(0);
+    if plan.runs(Scenario::F) {
+        let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
+        progress(&format!(
+            "(f) status with {} users: {:.0} req/s",
+            plan.users_large, stats.throughput
+        ));
+        report.f_status_large = Some(stats);
+    }
+
+    if plan.runs(Scenario::E) {
+        let _ = rss::reset_peak();
+        let sampler = rss::Sampler::start(Duration::from_millis(2));
+        let flood = drive(
+            plan.flood,
+            Budget { duration: Duration::from_secs(600), max_requests: plan.flood },
+            logins(client.clone(), users.clone()),
+        )
+        .await;
+        let sampled = sampler.finish();
+        let flood_peak_kib = sampled.max(rss::peak_kib().unwrap_or(0));
+        let bound_kib = idle_kib
+            + u64::try_from(argon2.max_concurrent).unwrap_or(u64::MAX)
+                * u64::from(argon2.memory_kib)
+            + 64 * 1024;
+        progress(&format!(
+            "(e) RSS idle {} MiB, after seeding {} MiB, flood peak {} MiB (bound {} MiB)",
+            idle_kib / 1024,
+            after_seeding_kib / 1024,
+            flood_peak_kib / 1024,
+            bound_kib / 1024
+        ));
+        report.e_memory = Some(Memory {
+            idle_kib,
+            after_seeding_kib,
+            flood_peak_kib,
+            flood_logins: flood,
+            bound_kib,
+        });
+    }
+
+    report.seeding = seeding;
+    report.targets = targets(&report);
+    Ok(report)
+}
+
+/// The ratios of issue 7, item 3, from what ran.
+fn targets(r: &Report) -> Vec<Target> {
+    let mut out = Vec::new();
+    if let (Some(a), Some(t), Some(k)) = (&r.a_version, &r.b_status_token, &r.b_status_cookie) {
+        out.push(target(
+            "(b)/(a) status token / version throughput",
+            ratio(t.throughput, a.throughput),
+            0.5,
+            true,
+        ));
+        out.push(target(
+            "(b)/(a) status cookie / version throughput",
+            ratio(k.throughput, a.throughput),
+            0.5,
+            true,
+        ));
+    }
+    if let (Some(c), Some(i)) = (&r.c_disable, r.c_intrinsic_ms) {
+        out.push(target("(c) disable p50 / intrinsic crypto", ratio(c.p50_ms, i), 1.1, false));
+    }
+    if let (Some(idle), Some(loaded)) = (&r.d_status_idle, &r.d_status_loaded) {
+        out.push(target(
+            "(d) status p99 loaded / idle",
+            ratio(loaded.p99_ms, idle.p99_ms),
+            2.0,
+            false,
+        ));
+    }
+    if let Some(m) = &r.e_memory {
+        #[expect(clippy::cast_precision_loss, reason = "KiB counts are far below 2^52")]
+        let value = ratio(m.flood_peak_kib as f64, m.bound_kib as f64);
+        out.push(target("(e) flood peak RSS / bound", value, 1.0, false));
+    }
+    if let (Some(s), Some(l)) = (&r.f_status_small, &r.f_status_large) {
+        out.push(target(
+            "(f) status throughput large / small",
+            ratio(l.throughput, s.throughput),
+            0.9,
+            true,
+        ));
+    }
+    out
+}
