@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
 mod disable;
+mod enrollment;
 mod helpers;
 mod lifecycle;
 mod malformed;
