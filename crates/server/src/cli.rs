@@ -343,7 +343,7 @@ async fn reset_mfa(use_cases: &UseCases, email: &str) -> anyhow::Result<()> {
         .reset_mfa_unchecked(None, &cli_client(), user.id)
         .await
         .context("cannot reset MFA")?;
-    println!("MFA reset for {} <{}>; their sessions were ended", user.id, user.email);
+    println!("MFA reset for {} <{}> (audited as mfa_reset_by_admin)", user.id, user.email);
     Ok(())
 }
 

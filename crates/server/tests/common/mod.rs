@@ -71,6 +71,16 @@ impl Env {
     /// Starts `slugbase serve` on a free port, its output appended to `log_name` in the
     /// temporary directory, and waits until `/api/health` answers 200.
     pub async fn start(&self, log_name: &str, rust_log: &str) -> Server {
+        self.start_with(log_name, rust_log, &[]).await
+    }
+
+    /// [`Env::start`] with extra environment variables.
+    pub async fn start_with(
+        &self,
+        log_name: &str,
+        rust_log: &str,
+        vars: &[(&str, &str)],
+    ) -> Server {
         let port = free_port();
         let log_path = self.dir.path().join(log_name);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
@@ -78,6 +88,7 @@ impl Env {
             .command(rust_log)
             .arg("serve")
             .env("SLUGBASE__SERVER__PORT", port.to_string())
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
