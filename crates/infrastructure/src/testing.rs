@@ -3,7 +3,7 @@
 //! [`postgres_url`] finds a PostgreSQL server, in this order:
 //! 1. `$DATABASE_URL` (a `postgres://` URL; CI exports it after `scripts/start-postgres.sh`);
 //! 2. otherwise, if PostgreSQL's server binaries are installed
-//!    (`/usr/lib/postgresql/<version>/bin/initdb`), a throwaway cluster on 127.0.0.1 in
+//!    (`/usr/lib/postgresql/<version>/bin/initdb`, or under `$SLUGBASE_TEST_PG_ROOT`), a throwaway cluster on 127.0.0.1 in
 //!    `/tmp/slugbase-test-pg-<port>` (port `$SLUGBASE_TEST_PG_PORT`, default 55439), created
 //!    and started once and then reused by every test process (run as the `postgres` OS user
 //!    through `runuser` when running as root; `fsync` off; trust authentication, reachable
@@ -105,9 +105,12 @@ fn server_url() -> &'static Result<String, String> {
     })
 }
 
-/// The newest `/usr/lib/postgresql/<version>/bin` with an `initdb`.
+/// The newest `<root>/<version>/bin` with an `initdb`; root `$SLUGBASE_TEST_PG_ROOT`,
+/// default `/usr/lib/postgresql` (Debian's layout).
 fn find_bindir() -> Option<PathBuf> {
-    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    let root = std::env::var_os("SLUGBASE_TEST_PG_ROOT")
+        .map_or_else(|| PathBuf::from("/usr/lib/postgresql"), PathBuf::from);
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir(root)
         .ok()?
         .filter_map(Result::ok)
         .filter_map(|e| {
