@@ -489,3 +489,45 @@ async fn disable_ends_other_sessions_and_keeps_the_caller_and_tokens() {
     json(token.get("/api/auth/me").await, StatusCode::OK).await;
     error(other.get("/api/auth/me").await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 }
+
+/// 20 concurrent login verifies (each with its own pending state) carrying one backup
+/// code: exactly one gets a session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_verifies_with_one_backup_code_sign_in_exactly_once() {
+    let (app, caller) = app_with_user(Via::Cookie, AppOptions::default()).await;
+    let (_secret, backup) = app.enable_mfa(caller.session()).await;
+    let mut browsers = Vec::new();
+    for _ in 0..20 {
+        let browser = crate::helpers::browser();
+        let res = browser
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": "user@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(json(res, StatusCode::OK).await, json!({"mfa_required": true}));
+        browsers.push(browser);
+    }
+    let tasks: Vec<_> = browsers
+        .into_iter()
+        .map(|browser| {
+            let url = app.url("/api/auth/mfa/verify");
+            let code = backup[0].clone();
+            tokio::spawn(async move {
+                let res = browser.post(url).json(&json!({"code": code})).send().await.unwrap();
+                (res.status(), res.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            StatusCode::OK => ok += 1,
+            StatusCode::BAD_REQUEST => assert_eq!(body["reason"], "INVALID_CODE", "{body}"),
+            StatusCode::TOO_MANY_REQUESTS => assert_eq!(body["reason"], "TOO_MANY_ATTEMPTS"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
