@@ -184,3 +184,33 @@ async fn sqlite_writers_of_every_kind_at_once_never_fail() {
     assert_eq!(store.get("addr:load").await.unwrap().unwrap().failures, 40);
     assert_eq!(store.delete_for_user(user.id, None).await.unwrap(), 40);
 }
+
+/// A statement stuck behind a row lock is cancelled by the server's statement timeout and
+/// reported as unavailable, not left hanging.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgresql_statement_stuck_on_a_lock_times_out_as_unavailable() {
+    use sea_orm::TransactionTrait;
+    let Some(url) = postgres_url().await else { return };
+    let options = StoreOptions {
+        postgres_statement_timeout: Duration::from_millis(300),
+        ..StoreOptions::default()
+    };
+    let store = SeaOrmStore::connect_with(&url, &options).await.unwrap();
+    store.migrate().await.unwrap();
+    let user = UserRepository::create(&store, new_user("locked@example.com")).await.unwrap();
+    let holder = store.connection().begin().await.unwrap();
+    holder
+        .execute_raw(Statement::from_sql_and_values(
+            holder.get_database_backend(),
+            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+            [user.id.to_string().into()],
+        ))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let proof = MfaProof::TotpStep(TotpStep::new(5));
+    let err = store.disable_with_proof(user.id, &proof, t(1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    holder.rollback().await.unwrap();
+}

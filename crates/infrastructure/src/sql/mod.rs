@@ -55,6 +55,9 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// SQLite: how long a writer waits for the write lock before giving up.
     pub sqlite_busy_timeout: Duration,
+    /// PostgreSQL: longest a statement (including waiting for a row lock) may run before the
+    /// server cancels it and the request fails as unavailable.
+    pub postgres_statement_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -64,6 +67,7 @@ impl Default for StoreOptions {
             connect_timeout: Duration::from_secs(3),
             acquire_timeout: Duration::from_secs(3),
             sqlite_busy_timeout: Duration::from_secs(5),
+            postgres_statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -104,6 +108,9 @@ impl SeaOrmStore {
             .connect_timeout(options.connect_timeout)
             .acquire_timeout(options.acquire_timeout)
             .sqlx_logging(false);
+        if !sqlite {
+            opts.statement_timeout(options.postgres_statement_timeout);
+        }
         if sqlite {
             if let Some(dir) = sqlite_file(url).and_then(Path::parent)
                 && !dir.as_os_str().is_empty()
@@ -219,11 +226,13 @@ fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
             let code = db.code().unwrap_or_default();
             // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes, after
             // the busy timeout ran out. PostgreSQL: class 08 (connection exception),
-            // 53300 too many connections, 57P01-57P03 shutdown / cannot connect now.
+            // 53300 too many connections, 57014 statement timeout, 57P01-57P03 shutdown /
+            // cannot connect now.
             if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
                 return code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
             }
-            code.starts_with("08") || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
+            code.starts_with("08")
+                || matches!(code.as_ref(), "53300" | "57014" | "57P01" | "57P02" | "57P03")
         }
         _ => false,
     }
