@@ -242,3 +242,35 @@ async fn the_embedded_default_serves_sqlite_under_data_with_keys_generated_once(
     let log = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
     assert!(!log.contains("generated development keys"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_logs_are_json_lines() {
+    let env = Env::new();
+    let mut server = env
+        .start_with(
+            "serve.log",
+            "info",
+            &[
+                ("SLUGBASE_PROFILE", "production"),
+                ("SLUGBASE__SERVER__PUBLIC_BASE_URL", "https://auth.example.com"),
+            ],
+        )
+        .await;
+    let api = Api::new(&server.base);
+    assert_eq!(api.get("/api/health").await.status, StatusCode::OK);
+    let status = server.terminate();
+    assert!(status.success());
+    let log = server.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 3, "{log}");
+    for line in &lines {
+        assert!(line["timestamp"].is_string() && line["level"].is_string(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l["message"] == "listening" && l["profile"] == "production"),
+        "{log}"
+    );
+}
