@@ -188,15 +188,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = crate::connect_storage(&loaded).await?;
             crate::migrate(&store).await
         }
-        Some(Command::User(command)) => {
+        Some(Command::User(UserCommand::Create { email, name, admin, oidc_only })) => {
             let use_cases = operator_use_cases(&cli).await?;
-            match command {
-                UserCommand::Create { email, name, admin, oidc_only } => {
-                    create_user(&use_cases, email, name.as_deref(), *admin, *oidc_only).await
-                }
-                UserCommand::List => list_users(&cli).await,
-            }
+            create_user(&use_cases, email, name.as_deref(), *admin, *oidc_only).await
         }
+        Some(Command::User(UserCommand::List)) => list_users(&cli).await,
         Some(Command::Mfa(MfaCommand::Reset { email })) => {
             let use_cases = operator_use_cases(&cli).await?;
             reset_mfa(&use_cases, email).await
