@@ -89,7 +89,10 @@ impl AttemptCounter {
         }
         let window_end = self.window_start + policy.window();
         if now < window_end && self.failures >= policy.max_failures {
-            let left = (window_end - now).num_seconds().max(1);
+            // Rounded up: a client that waits exactly `Retry-After` seconds must find the
+            // window over, not a fraction of a second short of it.
+            let left_ms = (window_end - now).num_milliseconds();
+            let left = left_ms.saturating_add(999).div_euclid(1000).max(1);
             let retry_after_secs = u32::try_from(left).unwrap_or(policy.window_secs);
             return Throttle::Blocked { retry_after_secs, locked_out: false };
         }
@@ -143,6 +146,18 @@ mod tests {
             Throttle::Blocked { retry_after_secs: 800, locked_out: false }
         );
         assert_eq!(c.throttle(&POLICY, t(900)), Throttle::Allowed);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_so_waiting_it_out_is_enough() {
+        let c = failures(3, 0);
+        let now = t(100) + TimeDelta::milliseconds(300);
+        let Throttle::Blocked { retry_after_secs, .. } = c.throttle(&POLICY, now) else {
+            panic!("blocked expected");
+        };
+        assert_eq!(retry_after_secs, 800, "799.7 s left rounds up to 800");
+        let later = now + TimeDelta::seconds(i64::from(retry_after_secs));
+        assert_eq!(c.throttle(&POLICY, later), Throttle::Allowed);
     }
 
     #[test]
