@@ -12,7 +12,9 @@
 //! 3. otherwise none: under `CI=true` that panics (a missing PostgreSQL fails CI), elsewhere
 //!    one line `skipping PostgreSQL tests: …` is printed and the caller skips its test.
 //!
-//! On that server it creates a database with a random name and returns its URL.
+//! On that server it creates a database with a random name and returns its URL. The first
+//! call of a process also drops test databases more than an hour old, so a reused server
+//! (CI's, the throwaway cluster) does not fill up.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,9 @@ use std::process::Command;
 use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectOptions, ConnectionTrait as _, Database};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, Statement};
 
 /// Default port of the throwaway cluster.
 const DEFAULT_PORT: u16 = 55439;
@@ -50,18 +54,55 @@ pub async fn postgres_url() -> Option<String> {
             return None;
         }
     };
-    let name = format!("slugbase_test_{}", uuid::Uuid::new_v4().simple());
+    let now = chrono::Utc::now().timestamp();
+    let name = format!("{PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
     let mut opts = ConnectOptions::new(server.clone());
     opts.max_connections(1).connect_timeout(Duration::from_secs(10)).sqlx_logging(false);
     let admin = Database::connect(opts)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the PostgreSQL test server: {e}"));
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    if !SWEPT.swap(true, Ordering::SeqCst) {
+        drop_stale_databases(&admin, now).await;
+    }
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
     let _ = admin.close().await;
     Some(with_database(&server, &name))
+}
+
+/// Name prefix of the test databases: `slugbase_test_<unix seconds>_<random>`.
+const PREFIX: &str = "slugbase_test_";
+
+/// Test databases older than this are dropped by the next test process that starts (no test
+/// runs this long; a reused server does not fill up).
+const STALE_AFTER_SECS: i64 = 3600;
+
+/// Drops test databases left behind by earlier runs (best effort: one still in use is
+/// skipped).
+async fn drop_stale_databases(admin: &sea_orm::DatabaseConnection, now: i64) {
+    let sql =
+        format!("SELECT datname::text AS name FROM pg_database WHERE datname LIKE '{PREFIX}%'");
+    let Ok(rows) =
+        admin.query_all_raw(Statement::from_string(admin.get_database_backend(), sql)).await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "name") else { continue };
+        let created = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<i64>().ok());
+        // Names without a timestamp come from an older harness: stale as well.
+        if created.is_none_or(|secs| now - secs > STALE_AFTER_SECS)
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await;
+        }
+    }
 }
 
 /// `url` with its database name replaced.
