@@ -18,6 +18,7 @@ mod core;
 pub mod error;
 pub mod mfa;
 pub mod ports;
+pub mod rotation;
 pub mod tokens;
 
 pub use crate::core::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps, PlainToken, UseCases};

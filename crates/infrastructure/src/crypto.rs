@@ -22,8 +22,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac as _};
 use sha2::{Digest as _, Sha256};
 use slugbase_application::ports::{
-    BackupCodeHasher, CipherError, Clock, PasswordHasher, Random, SecretCipher, SecretDigest,
-    TokenDigest, Totp,
+    BackupCodeHasher, CipherError, Clock, PasswordHasher, Random, SealingKeyInfo, SecretCipher,
+    SecretDigest, TokenDigest, Totp,
 };
 use slugbase_domain::{
     BackupCode, Email, EncryptedSecret, Password, PasswordHash, TotpCode, TotpSecret, TotpStep,
@@ -425,6 +425,17 @@ impl SecretCipher for AesGcmSecretCipher {
             Zeroizing::new(cipher.decrypt(&nonce, payload).map_err(|_| CipherError::Corrupt)?);
         let text = std::str::from_utf8(&plain).map_err(|_| CipherError::Corrupt)?;
         Ok(TotpSecret::from_base32(text))
+    }
+}
+
+impl SealingKeyInfo for AesGcmSecretCipher {
+    fn sealed_key_id(&self, sealed: &EncryptedSecret) -> Option<String> {
+        let (id, _) = sealed.as_str().split_once(':')?;
+        (!id.is_empty()).then(|| id.chars().take(MAX_KEY_ID_LEN).collect())
+    }
+
+    fn current_key_id(&self) -> String {
+        self.current_id.clone()
     }
 }
 

@@ -24,6 +24,7 @@
 mod attempts;
 mod audit;
 mod mfa;
+mod rotation;
 mod sessions;
 mod tokens;
 mod users;
