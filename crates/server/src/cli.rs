@@ -1,5 +1,5 @@
 //! The command line: `slugbase [serve]`, `migrate`, `user create|list`, `mfa reset`,
-//! `token create`, `keys generate`.
+//! `token create`, `keys generate`, `keys rotate`.
 //!
 //! Passwords are never taken from arguments (they would sit in shell history and in
 //! `ps`): `user create` prompts on the terminal, or reads one line from standard input
@@ -132,6 +132,12 @@ pub enum KeysCommand {
         #[arg(long, default_value = "k1")]
         id: String,
     },
+    /// Re-encrypt every stored TOTP secret (enabled and pending) under the current key
+    /// (`keys.encryption_current`). Configure the new key and make it current, keep the old
+    /// keys configured, run this, then remove the old keys. Safe while servers run and safe
+    /// to repeat. Exits non-zero, naming users and key ids, if a secret cannot be opened
+    /// with the configured keys.
+    Rotate,
 }
 
 /// How `keys generate` prints.
@@ -178,6 +184,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", generate_keys(*format, id)?);
             Ok(())
         }
+        Some(Command::Keys(KeysCommand::Rotate)) => rotate_keys(&cli).await,
         None | Some(Command::Serve) => {
             let loaded = load(&cli)?;
             let app = Application::build(loaded).await?;
@@ -211,6 +218,49 @@ async fn operator_use_cases(cli: &Cli) -> anyhow::Result<UseCases> {
     crate::migrate(&store).await?;
     let (_deps, use_cases) = crate::build_use_cases(&loaded, store)?;
     Ok(use_cases)
+}
+
+/// `keys rotate`: re-seals every stored TOTP secret under the current key and says what it
+/// did; fails (after doing what it can) when a secret cannot be opened.
+async fn rotate_keys(cli: &Cli) -> anyhow::Result<()> {
+    let loaded = load(cli)?;
+    let store = crate::connect_storage(&loaded).await?;
+    crate::migrate(&store).await?;
+    let report = crate::rotate_keys(&loaded, store).await?;
+    let current = &report.current_key_id;
+    println!(
+        "key rotation to {current:?}: {} TOTP secret(s) examined, {} re-encrypted ({} enabled, \
+         {} pending), {} already under {current:?}",
+        report.examined,
+        report.resealed(),
+        report.resealed_enabled,
+        report.resealed_pending,
+        report.already_current,
+    );
+    for failure in &report.failures {
+        eprintln!(
+            "user {} ({}): {}",
+            failure.user_id,
+            if failure.enabled { "MFA enabled" } else { "enrollment pending" },
+            failure.problem
+        );
+    }
+    if !report.failures.is_empty() {
+        bail!(
+            "{} TOTP secret(s) could not be re-encrypted and still need their old key: keep \
+             it configured, fix the keys named above, and run `slugbase keys rotate` again",
+            report.failures.len()
+        );
+    }
+    if report.changed_meanwhile > 0 {
+        bail!(
+            "{} TOTP secret(s) changed while the rotation ran and were left alone; run \
+             `slugbase keys rotate` again",
+            report.changed_meanwhile
+        );
+    }
+    println!("every stored TOTP secret is under {current:?}; keys no longer in use may be removed");
+    Ok(())
 }
 
 /// `keys generate`'s output.

@@ -155,6 +155,27 @@ pub struct Settings {
     pub keys: KeySettings,
     /// Logging.
     pub log: LogSettings,
+    /// Audit log retention.
+    pub audit: AuditSettings,
+    /// Background clean-up of expired data.
+    pub maintenance: MaintenanceSettings,
+}
+
+/// `[audit]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Audit events older than this many days are deleted; 0 keeps them forever.
+    pub retention_days: u32,
+}
+
+/// `[maintenance]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSettings {
+    /// How often expired sessions and audit events past retention are deleted (seconds;
+    /// also once at start).
+    pub purge_interval_secs: u32,
 }
 
 /// `[server]`.
@@ -642,6 +663,7 @@ impl Settings {
             ("security.limits.password_account.window_secs", s.limits.password_account.window_secs),
             ("security.limits.address.max_failures", s.limits.address.max_failures),
             ("security.limits.address.window_secs", s.limits.address.window_secs),
+            ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod maintenance;
 pub mod telemetry;
 
 use std::net::TcpListener;
@@ -93,10 +94,34 @@ pub fn build_use_cases(loaded: &Loaded, store: SeaOrmStore) -> anyhow::Result<(D
     Ok((deps, use_cases))
 }
 
+/// Re-seals every stored TOTP secret under the configured current key (`slugbase keys
+/// rotate`), opening each with whichever configured key sealed it.
+///
+/// # Errors
+/// When the keys are refused (no current key, a bad key id) or storage fails; secrets that
+/// cannot be opened are reported in the result, not as an error.
+pub async fn rotate_keys(
+    loaded: &Loaded,
+    store: SeaOrmStore,
+) -> anyhow::Result<slugbase_application::rotation::RotationReport> {
+    let cipher = Arc::new(
+        slugbase_infrastructure::crypto::AesGcmSecretCipher::new(EncryptionKeys {
+            current_id: loaded.keys.encryption_current.clone(),
+            keys: loaded.keys.encryption.clone(),
+        })
+        .context("the encryption keys are refused")?,
+    );
+    let rotate =
+        slugbase_application::rotation::RotateKeys::new(Arc::new(store), cipher.clone(), cipher);
+    rotate.execute().await.context("key rotation failed")
+}
+
 /// The HTTP service, bound and ready to run.
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    /// Purges expired sessions and old audit events while the server runs.
+    maintenance: maintenance::MaintenanceTask,
 }
 
 impl std::fmt::Debug for Application {
@@ -115,7 +140,17 @@ impl Application {
         if loaded.settings.database.migrate_on_start {
             migrate(&store).await?;
         }
-        let (_deps, use_cases) = build_use_cases(&loaded, store)?;
+        let (deps, use_cases) = build_use_cases(&loaded, store)?;
+        let maintenance = maintenance::Maintenance {
+            sessions: deps.sessions.clone(),
+            audit: deps.audit.clone(),
+            clock: deps.clock.clone(),
+            audit_retention_days: loaded.settings.audit.retention_days,
+            interval: std::time::Duration::from_secs(u64::from(
+                loaded.settings.maintenance.purge_interval_secs,
+            )),
+        }
+        .spawn();
         let server = &loaded.settings.server;
         let listener = TcpListener::bind((server.host, server.port))
             .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
@@ -134,7 +169,7 @@ impl Application {
             profile = %loaded.profile,
             "listening"
         );
-        Ok(Self { port, server })
+        Ok(Self { port, server, maintenance })
     }
 
     /// The port actually bound (useful with `server.port = 0`).
@@ -154,7 +189,9 @@ impl Application {
             tracing::info!("shutdown requested; finishing in-flight requests");
             handle.stop(true).await;
         });
-        self.server.await.context("HTTP server failed")?;
+        let Self { server, maintenance, .. } = self;
+        server.await.context("HTTP server failed")?;
+        drop(maintenance);
         tracing::info!("stopped");
         Ok(())
     }

@@ -1,0 +1,203 @@
+//! Periodic clean-up: expired sessions, and audit events past the configured retention.
+//!
+//! Each instance runs the purge once at start and then every
+//! `maintenance.purge_interval_secs`. Both deletes are plain conditional `DELETE`s in the
+//! database, so several instances purging at once is harmless: an event or session is
+//! deleted once, and nothing else depends on who deleted it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use slugbase_application::ports::{AuditLog, Clock, SessionRepository, StoreResult};
+
+/// What one purge deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Sessions past their absolute expiry.
+    pub sessions: u64,
+    /// Audit events older than the retention.
+    pub audit_events: u64,
+}
+
+/// What the purge runs on and how.
+#[derive(Clone)]
+pub struct Maintenance {
+    /// Sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Audit retention in days; 0 keeps events forever.
+    pub audit_retention_days: u32,
+    /// Pause between purges.
+    pub interval: Duration,
+}
+
+impl std::fmt::Debug for Maintenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Maintenance")
+            .field("audit_retention_days", &self.audit_retention_days)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The oldest audit event time kept at `now`, or `None` when events are kept forever.
+#[must_use]
+pub fn audit_cutoff(now: DateTime<Utc>, retention_days: u32) -> Option<DateTime<Utc>> {
+    (retention_days > 0).then(|| now - TimeDelta::days(i64::from(retention_days)))
+}
+
+impl Maintenance {
+    /// Deletes expired sessions and audit events past retention, once.
+    ///
+    /// # Errors
+    /// Storage failures (the next run tries again).
+    pub async fn purge_once(&self) -> StoreResult<PurgeReport> {
+        let now = self.clock.now();
+        let sessions = self.sessions.delete_expired(now).await?;
+        let audit_events = match audit_cutoff(now, self.audit_retention_days) {
+            Some(before) => self.audit.purge_before(before).await?,
+            None => 0,
+        };
+        Ok(PurgeReport { sessions, audit_events })
+    }
+
+    /// Runs [`Self::purge_once`] now and then every interval, until the task is dropped.
+    #[must_use]
+    pub fn spawn(self) -> MaintenanceTask {
+        let handle = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(self.interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match self.purge_once().await {
+                    Ok(report) => tracing::info!(
+                        sessions.deleted = report.sessions,
+                        audit.deleted = report.audit_events,
+                        audit.retention_days = self.audit_retention_days,
+                        "purged expired sessions and old audit events"
+                    ),
+                    Err(error) => tracing::warn!(%error, "purge failed; retrying next interval"),
+                }
+            }
+        });
+        MaintenanceTask(handle)
+    }
+}
+
+/// The running purge loop; stopped when dropped.
+#[derive(Debug)]
+pub struct MaintenanceTask(tokio::task::JoinHandle<()>);
+
+impl Drop for MaintenanceTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use slugbase_application::ports::{
+        AuditEvent, AuditQuery, SecretDigest, SessionKind, SessionRecord,
+    };
+    use slugbase_domain::{AuditEventKind, AuditOutcome, UserId};
+    use slugbase_infrastructure::crypto::ManualClock;
+    use slugbase_infrastructure::memory::InMemoryStore;
+
+    use super::*;
+
+    fn at(days_ago: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - TimeDelta::days(days_ago)
+    }
+
+    async fn seeded(now: DateTime<Utc>) -> Arc<InMemoryStore> {
+        let store = Arc::new(InMemoryStore::new());
+        for days_ago in [400, 31, 29, 0] {
+            let event = AuditEvent {
+                at: at(days_ago, now),
+                user_id: None,
+                actor_id: None,
+                kind: AuditEventKind::LoginFail,
+                outcome: AuditOutcome::Failure("INVALID_CREDENTIALS".into()),
+                proof: None,
+                client_addr: None,
+                user_agent: None,
+            };
+            AuditLog::record(&*store, event).await.unwrap();
+        }
+        let user = UserId::generate();
+        for (n, expires) in [(1, now - TimeDelta::seconds(1)), (2, now + TimeDelta::hours(1))] {
+            let record = SessionRecord {
+                id_hash: SecretDigest::from_hex(format!("{n:064x}")),
+                user_id: user,
+                kind: SessionKind::Full,
+                created_at: now - TimeDelta::hours(13),
+                last_seen_at: now - TimeDelta::hours(1),
+                expires_at: expires,
+                failed_attempts: 0,
+            };
+            SessionRepository::create(&*store, record).await.unwrap();
+        }
+        store
+    }
+
+    fn maintenance(store: &Arc<InMemoryStore>, now: DateTime<Utc>, days: u32) -> Maintenance {
+        Maintenance {
+            sessions: store.clone(),
+            audit: store.clone(),
+            clock: Arc::new(ManualClock::new(now)),
+            audit_retention_days: days,
+            interval: Duration::from_secs(3600),
+        }
+    }
+
+    async fn audit_ages(store: &InMemoryStore, now: DateTime<Utc>) -> Vec<i64> {
+        let query = AuditQuery { limit: 100, ..AuditQuery::default() };
+        let events = AuditLog::query(store, query).await.unwrap();
+        events.iter().map(|e| (now - e.event.at).num_days()).collect()
+    }
+
+    #[tokio::test]
+    async fn the_purge_deletes_expired_sessions_and_events_older_than_the_retention() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let store = seeded(now).await;
+
+        let report = maintenance(&store, now, 30).purge_once().await.unwrap();
+
+        assert_eq!(report, PurgeReport { sessions: 1, audit_events: 2 });
+        assert_eq!(audit_ages(&store, now).await, vec![0, 29]);
+        let live = SecretDigest::from_hex(format!("{:064x}", 2));
+        assert!(SessionRepository::find(&*store, &live).await.unwrap().is_some());
+        // A second purge finds nothing more.
+        let again = maintenance(&store, now, 30).purge_once().await.unwrap();
+        assert_eq!(again, PurgeReport::default());
+    }
+
+    #[tokio::test]
+    async fn a_retention_of_zero_keeps_every_audit_event() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let store = seeded(now).await;
+
+        let report = maintenance(&store, now, 0).purge_once().await.unwrap();
+
+        assert_eq!(report, PurgeReport { sessions: 1, audit_events: 0 });
+        assert_eq!(audit_ages(&store, now).await.len(), 4);
+        assert_eq!(audit_cutoff(now, 0), None);
+    }
+
+    #[tokio::test]
+    async fn the_spawned_task_purges_at_once_and_stops_when_dropped() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let store = seeded(now).await;
+        let task = maintenance(&store, now, 30).spawn();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while audit_ages(&store, now).await.len() != 2 {
+            assert!(std::time::Instant::now() < deadline, "the first purge did not run");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(task);
+    }
+}
