@@ -214,3 +214,38 @@ async fn a_postgresql_statement_stuck_on_a_lock_times_out_as_unavailable() {
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     holder.rollback().await.unwrap();
 }
+
+/// Several instances starting at once on one empty database all migrate successfully.
+async fn concurrent_migrations_succeed(url: &str) {
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(SeaOrmStore::connect(url).await.unwrap());
+    }
+    let results = futures::future::join_all(stores.iter().map(SeaOrmStore::migrate)).await;
+    for result in results {
+        result.expect("every concurrent migration succeeds");
+    }
+    let db = stores[0].connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM instance_setup",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1, "one set-up row");
+    assert!(UserRepository::create(&stores[3], new_user("m@example.com")).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_migrating_one_sqlite_file_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    concurrent_migrations_succeed(&format!("sqlite://{}/m.db", dir.path().display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_migrating_one_postgresql_database_at_once_all_succeed() {
+    let Some(url) = postgres_url().await else { return };
+    concurrent_migrations_succeed(&url).await;
+}

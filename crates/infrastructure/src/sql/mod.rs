@@ -133,13 +133,22 @@ impl SeaOrmStore {
         Ok(Self { db })
     }
 
-    /// Applies every pending migration; a no-op on an up-to-date database.
+    /// Applies every pending migration; a no-op on an up-to-date database. Safe when several
+    /// instances start at once: migrations run inside one write transaction (`IMMEDIATE` on
+    /// SQLite, under a transaction-scoped advisory lock on PostgreSQL), so they run one
+    /// after the other and the later ones find nothing to do.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the database cannot be reached; [`StoreError::Other`]
     /// if a migration fails.
     pub async fn migrate(&self) -> StoreResult<()> {
-        Migrator::up(&self.db, None).await.map_err(db_err)
+        let tx = self.begin_write().await?;
+        if tx.get_database_backend() == DbBackend::Postgres {
+            // Any constant shared by every instance; "slugbase" in ASCII.
+            exec(&tx, "SELECT pg_advisory_xact_lock(8317151698739098469)", []).await?;
+        }
+        Migrator::up(&tx, None).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
     }
 
     /// The underlying connection (for tools and tests).
