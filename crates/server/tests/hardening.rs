@@ -6,6 +6,8 @@
 //! - Brute force: wrong codes hit 429 at the configured count, a correct code then waits
 //!   too, and waiting out `Retry-After` is enough — on SQLite (one instance) and PostgreSQL
 //!   (two instances).
+//! - Lockout: consecutive failures across windows lock the account until an administrator
+//!   resets its MFA; the audit log, filtered by user and event, records it.
 //! - Retention: audit events past `audit.retention_days` and expired sessions are purged
 //!   while the server runs.
 //! - Key rotation: `slugbase keys rotate` re-encrypts stored secrets under the new key, a
@@ -336,7 +338,7 @@ async fn brute_force(bases: &[String]) {
 async fn brute_force_on_sqlite_hits_429_at_the_configured_count_and_retry_after_is_honoured() {
     let env = Env::new();
     let server = env.start_with("brute.log", LOG, &BRUTE_VARS).await;
-    brute_force(&[server.base.clone()]).await;
+    brute_force(std::slice::from_ref(&server.base)).await;
 }
 
 #[tokio::test]
@@ -344,6 +346,115 @@ async fn brute_force_over_two_postgresql_instances_hits_429_and_retry_after_is_h
     let env = Env::new();
     let Some(servers) = postgres_instances(&env, 2, &BRUTE_VARS).await else { return };
     brute_force(&[servers[0].base.clone(), servers[1].base.clone()]).await;
+}
+
+/// Consecutive failures across windows lock the account until an administrator resets its
+/// MFA; the reset unlocks it, and the audit log, filtered by user and event, shows it all.
+#[tokio::test]
+async fn consecutive_failures_lock_the_account_until_an_admin_reset() {
+    let env = Env::new();
+    let vars = [
+        ("SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__MAX_FAILURES", "3"),
+        ("SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__WINDOW_SECS", "4"),
+        ("SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__LOCKOUT_AFTER", "5"),
+    ];
+    let server = env.start_with("lockout.log", LOG, &vars).await;
+    let mut admin = Http::new(&server.base);
+    let setup = admin
+        .post(
+            "/api/auth/setup",
+            json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
+    admin.refresh_csrf().await;
+    let email = "user@example.com";
+    let created = admin
+        .post(
+            "/api/admin/users",
+            json!({ "email": email, "name": "User", "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    let user_id = created.body["id"].as_str().unwrap().to_owned();
+
+    // The user enables MFA.
+    let mut user = Http::new(&server.base);
+    let login =
+        user.post("/api/auth/login", json!({ "email": email, "password": ADMIN_PASSWORD })).await;
+    assert_eq!(login.status, StatusCode::OK, "{login:?}");
+    user.refresh_csrf().await;
+    let begin = user.post("/api/auth/mfa/enroll/begin", json!({})).await;
+    let url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
+    let confirm =
+        user.post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) })).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
+    let disable = |code: String| {
+        let user = user.clone();
+        async move {
+            user.post("/api/auth/mfa/disable", json!({ "code": code, "password": ADMIN_PASSWORD }))
+                .await
+        }
+    };
+
+    // Window one: 3 failures, then 429 until the window ends.
+    for _ in 0..3 {
+        let reply = disable(wrong_code(&url)).await;
+        assert_eq!((reply.status, reply.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
+    }
+    let limited = disable(totp_code(&url, 1)).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    assert!(!limited.body["message"].as_str().unwrap().contains("administrator"));
+    tokio::time::sleep(Duration::from_secs(limited.retry_after.unwrap())).await;
+    // Window two: 2 more make 5 in a row: locked, however long one waits.
+    for _ in 0..2 {
+        let reply = disable(wrong_code(&url)).await;
+        assert_eq!((reply.status, reply.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
+    }
+    let locked = disable(totp_code(&url, 1)).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{locked:?}");
+    assert!(locked.body["message"].as_str().unwrap().contains("administrator"), "{locked:?}");
+    tokio::time::sleep(Duration::from_secs(locked.retry_after.unwrap())).await;
+    let still = disable(totp_code(&url, 1)).await;
+    assert_eq!(still.status, StatusCode::TOO_MANY_REQUESTS, "{still:?}");
+
+    // The administrator resets the user's MFA: MFA off, counters cleared.
+    let reset = admin.post(&format!("/api/admin/users/{user_id}/mfa/reset"), json!({})).await;
+    assert_eq!(reset.status, StatusCode::OK, "{reset:?}");
+    let fresh = Http::new(&server.base);
+    let login =
+        fresh.post("/api/auth/login", json!({ "email": email, "password": ADMIN_PASSWORD })).await;
+    assert_eq!(login.status, StatusCode::OK, "{login:?}");
+    assert!(login.body.get("mfa_required").is_none(), "{login:?}");
+    let mut fresh = fresh;
+    fresh.refresh_csrf().await;
+    let begin = fresh.post("/api/auth/mfa/enroll/begin", json!({})).await;
+    let url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
+    let confirm =
+        fresh.post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) })).await;
+    assert_eq!(confirm.status, StatusCode::OK, "second-factor attempts are allowed again");
+
+    // The audit log, filtered by user and by event.
+    let page = admin.get(&format!("/api/admin/audit-log?user_id={user_id}&limit=100")).await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    let events = page.body["events"].as_array().unwrap();
+    assert!(events.iter().all(|e| e["user_id"] == json!(user_id)), "{page:?}");
+    let failures: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == json!("mfa_disable_fail") && e["reason"] == json!("INVALID_CODE"))
+        .collect();
+    assert_eq!(failures.len(), 5, "{failures:?}");
+    assert!(
+        failures
+            .iter()
+            .all(|e| e["proof"] == json!("totp") && e["client_addr"] == json!("127.0.0.1"))
+    );
+    let resets = admin
+        .get(&format!("/api/admin/audit-log?user_id={user_id}&event=mfa_reset_by_admin"))
+        .await;
+    let resets = resets.body["events"].as_array().unwrap().clone();
+    assert_eq!(resets.len(), 1, "{resets:?}");
+    assert_eq!(resets[0]["actor_id"], setup.body["id"]);
 }
 
 // ---------------------------------------------------------------------------------------
