@@ -44,10 +44,14 @@ impl std::fmt::Debug for Maintenance {
     }
 }
 
-/// The oldest audit event time kept at `now`, or `None` when events are kept forever.
+/// The oldest audit event time kept at `now`, or `None` when events are kept forever (a
+/// retention of 0, or one reaching back before the earliest representable time).
 #[must_use]
 pub fn audit_cutoff(now: DateTime<Utc>, retention_days: u32) -> Option<DateTime<Utc>> {
-    (retention_days > 0).then(|| now - TimeDelta::days(i64::from(retention_days)))
+    if retention_days == 0 {
+        return None;
+    }
+    TimeDelta::try_days(i64::from(retention_days)).and_then(|d| now.checked_sub_signed(d))
 }
 
 impl Maintenance {
@@ -186,6 +190,13 @@ mod tests {
         assert_eq!(report, PurgeReport { sessions: 1, audit_events: 0 });
         assert_eq!(audit_ages(&store, now).await.len(), 4);
         assert_eq!(audit_cutoff(now, 0), None);
+    }
+
+    #[test]
+    fn a_huge_retention_keeps_everything_instead_of_overflowing() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        assert_eq!(audit_cutoff(now, u32::MAX), None);
+        assert_eq!(audit_cutoff(now, 1), Some(now - TimeDelta::days(1)));
     }
 
     #[tokio::test]
