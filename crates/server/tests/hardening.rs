@@ -6,6 +6,8 @@
 //! - Brute force: wrong codes hit 429 at the configured count, a correct code then waits
 //!   too, and waiting out `Retry-After` is enough — on SQLite (one instance) and PostgreSQL
 //!   (two instances).
+//! - Client addresses: the per-address limit believes `X-Forwarded-For` only from a
+//!   configured trusted proxy.
 //! - Lockout: consecutive failures across windows lock the account until an administrator
 //!   resets its MFA; the audit log, filtered by user and event, records it.
 //! - Retention: audit events past `audit.retention_days` and expired sessions are purged
@@ -455,6 +457,50 @@ async fn consecutive_failures_lock_the_account_until_an_admin_reset() {
     let resets = resets.body["events"].as_array().unwrap().clone();
     assert_eq!(resets.len(), 1, "{resets:?}");
     assert_eq!(resets[0]["actor_id"], setup.body["id"]);
+}
+
+/// Failed logins from one client address, each with another e-mail, as seen through
+/// `X-Forwarded-For: forwarded`.
+async fn failed_logins(base: &str, forwarded: &str, count: usize) -> Vec<StatusCode> {
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..count {
+        let reply = client
+            .post(format!("{base}/api/auth/login"))
+            .header("X-Forwarded-For", forwarded)
+            .json(&json!({ "email": format!("u{i}-{forwarded}@example.com"), "password": "nope nope" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(reply.status());
+    }
+    statuses
+}
+
+/// The per-address limit counts the socket peer, or `X-Forwarded-For` only when the peer is
+/// a configured trusted proxy.
+#[tokio::test]
+async fn the_address_limit_believes_x_forwarded_for_only_from_trusted_proxies() {
+    let env = Env::new();
+    let limit = [("SLUGBASE__SECURITY__LIMITS__ADDRESS__MAX_FAILURES", "3")];
+    let (unauthorized, limited) = (StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS);
+
+    // Not behind a trusted proxy: the header is ignored, every request is 127.0.0.1.
+    let direct = env.start_with("direct.log", LOG, &limit).await;
+    let first = failed_logins(&direct.base, "203.0.113.1", 3).await;
+    assert_eq!(first, vec![unauthorized; 3]);
+    assert_eq!(failed_logins(&direct.base, "203.0.113.2", 1).await, vec![limited]);
+    drop(direct);
+
+    // Behind 127.0.0.1 as a trusted proxy: each forwarded client has its own count.
+    let env = Env::new();
+    let trusted = [limit[0], ("SLUGBASE__SERVER__TRUSTED_PROXIES", "127.0.0.1")];
+    let proxied = env.start_with("proxied.log", LOG, &trusted).await;
+    assert_eq!(failed_logins(&proxied.base, "203.0.113.1", 4).await[3], limited);
+    assert_eq!(failed_logins(&proxied.base, "203.0.113.2", 3).await, vec![unauthorized; 3]);
+    // A client cannot escape by prepending its own entry: the proxy's (right-most) one counts.
+    let spoofed = failed_logins(&proxied.base, "198.51.100.9, 203.0.113.1", 1).await;
+    assert_eq!(spoofed, vec![limited]);
 }
 
 // ---------------------------------------------------------------------------------------
