@@ -55,6 +55,9 @@ pub struct Options {
     /// Argon2 hashes the server computes at once (`argon2.max_concurrent`; production default 4).
     #[arg(long, default_value_t = 4)]
     pub hash_concurrency: usize,
+    /// Rounds of each throughput/latency phase, interleaved; the median round is reported.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -85,6 +88,8 @@ pub struct Plan {
     pub hash_concurrency: usize,
     /// JSON output file.
     pub json: Option<PathBuf>,
+    /// Rounds per phase.
+    pub rounds: usize,
     /// Quick mode.
     pub quick: bool,
 }
@@ -124,6 +129,7 @@ impl Options {
             hash_concurrency: self.hash_concurrency.max(1),
             json: self.json.clone(),
             quick: self.quick,
+            rounds: if self.quick { 1 } else { self.rounds.max(1) },
         }
     }
 }

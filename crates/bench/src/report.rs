@@ -32,16 +32,21 @@ pub fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "- Argon2id m={} KiB t={} p={}, {} at once; client concurrency {}; {:.1} s per phase{}{}",
+        "- Argon2id m={} KiB t={} p={}, {} at once; client concurrency {}; {:.1} s per phase, \
+         median of {} rounds{}{}",
         c.argon2_memory_kib,
         c.argon2_iterations,
         c.argon2_parallelism,
         c.argon2_max_concurrent,
         c.concurrency,
         c.phase_secs,
+        c.rounds,
         if c.quick { "; QUICK (cheap Argon2, tiny scale)" } else { "" },
         if c.debug_build { "; DEBUG BUILD (figures not representative)" } else { "" },
     )?;
+    if !c.malloc_env.is_empty() {
+        writeln!(out, "- allocator environment: {}", c.malloc_env.join(" "))?;
+    }
     let s = &r.seeding;
     writeln!(
         out,
@@ -75,9 +80,15 @@ pub fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     if let Some(e) = &r.e_memory {
         writeln!(
             out,
-            "- (e) RSS: idle {:.1} MiB, after seeding {:.1} MiB, flood peak {:.1} MiB, bound {:.1} MiB",
+            "- (e) RSS: idle {:.1} MiB, after seeding {} users {:.1} MiB, after seeding {} users \
+             (and scenarios a-d) {:.1} MiB, before the flood {:.1} MiB, flood peak {:.1} MiB, \
+             bound {:.1} MiB",
             kib_to_mib(e.idle_kib),
+            c.users_small,
             kib_to_mib(e.after_seeding_kib),
+            c.users_large,
+            kib_to_mib(e.after_large_seeding_kib),
+            kib_to_mib(e.before_flood_kib),
             kib_to_mib(e.flood_peak_kib),
             kib_to_mib(e.bound_kib)
         )?;

@@ -58,6 +58,10 @@ pub struct RunConfig {
     pub quick: bool,
     /// Debug build (figures are not representative).
     pub debug_build: bool,
+    /// Rounds per phase (median reported).
+    pub rounds: usize,
+    /// glibc malloc tuning in the environment (`MALLOC_*`), which changes (e).
+    pub malloc_env: Vec<String>,
 }
 
 /// Seeding figures.
@@ -78,8 +82,12 @@ pub struct Seeding {
 pub struct Memory {
     /// RSS after start, before seeding, KiB.
     pub idle_kib: u64,
-    /// RSS after seeding, KiB.
+    /// RSS after seeding the small user count, before any load, KiB.
     pub after_seeding_kib: u64,
+    /// RSS after bulk-seeding the large user count (after scenarios a-d), KiB.
+    pub after_large_seeding_kib: u64,
+    /// RSS right before the flood, KiB.
+    pub before_flood_kib: u64,
     /// Peak RSS during the login flood, KiB.
     pub flood_peak_kib: u64,
     /// Logins in the flood.
@@ -292,6 +300,13 @@ async fn intrinsic_ms(seeder: &Seeder, user: &DrivenUser, rounds: usize) -> anyh
     Ok(Stats::from_samples(samples, 0, Duration::from_secs(1), 1).p50_ms)
 }
 
+/// The median element of `runs` by `key` (None when there were no runs).
+fn median_by(mut runs: Vec<Stats>, key: impl Fn(&Stats) -> f64) -> Option<Stats> {
+    runs.sort_by(|x, y| key(x).total_cmp(&key(y)));
+    let middle = runs.len() / 2;
+    runs.into_iter().nth(middle)
+}
+
 fn ratio(numerator: f64, denominator: f64) -> f64 {
     if denominator > 0.0 { numerator / denominator } else { f64::NAN }
 }
@@ -343,6 +358,11 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         argon2_max_concurrent: argon2.max_concurrent,
         quick: plan.quick,
         debug_build: cfg!(debug_assertions),
+        rounds: plan.rounds,
+        malloc_env: std::env::vars()
+            .filter(|(k, _)| k.starts_with("MALLOC_"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
     };
 
     // The server, in this process, exactly as `slugbase serve` builds it.
@@ -371,6 +391,8 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         "seeded {} users through the ports in {:.1} s, {} more in bulk in {:.1} s",
         seeding.driven_users, seeding.driven_secs, seeding.filler_users, seeding.filler_secs
     ));
+    // Before any load: what seeding alone left behind.
+    let after_seeding_kib = rss::current_kib().unwrap_or(0);
     let half = users.len() / 2;
     anyhow::ensure!(half > 0, "too few driven users");
     client.status_says_enabled(&users[0]).await?;
@@ -410,49 +432,69 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         targets: Vec::new(),
     };
 
-    if plan.runs(Scenario::A) {
-        let cl = client.clone();
-        let stats = drive(c, phase, move |_| {
-            let cl = cl.clone();
-            async move { cl.version().await }
-        })
-        .await;
-        progress(&format!("(a) version: {:.0} req/s", stats.throughput));
-        report.a_version = Some(stats);
-    }
-
-    if plan.runs(Scenario::B) {
-        let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
-        progress(&format!("(b) status, token: {:.0} req/s", stats.throughput));
-        report.b_status_token = Some(stats);
-        let (cl, us) = (client.clone(), users.clone());
-        let stats = drive(c, phase, move |i| {
-            let (cl, us) = (cl.clone(), us.clone());
-            async move { cl.status_cookie(&us[i % half]).await }
-        })
-        .await;
-        progress(&format!("(b) status, cookie: {:.0} req/s", stats.throughput));
-        report.b_status_cookie = Some(stats);
+    let rounds = plan.rounds.max(1);
+    if plan.runs(Scenario::A) || plan.runs(Scenario::B) {
+        // Interleaved rounds (a, b, b, a, b, b, …): drift from other load on the machine falls
+        // on both sides of the ratio; the median round of each is reported.
+        let (mut a, mut bt, mut bc) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            if plan.runs(Scenario::A) {
+                let cl = client.clone();
+                let stats = drive(c, phase, move |_| {
+                    let cl = cl.clone();
+                    async move { cl.version().await }
+                })
+                .await;
+                progress(&format!("(a) round {round}: version {:.0} req/s", stats.throughput));
+                a.push(stats);
+            }
+            if plan.runs(Scenario::B) {
+                let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
+                progress(&format!("(b) round {round}: status/token {:.0} req/s", stats.throughput));
+                bt.push(stats);
+                let (cl, us) = (client.clone(), users.clone());
+                let stats = drive(c, phase, move |i| {
+                    let (cl, us) = (cl.clone(), us.clone());
+                    async move { cl.status_cookie(&us[i % half]).await }
+                })
+                .await;
+                progress(&format!(
+                    "(b) round {round}: status/cookie {:.0} req/s",
+                    stats.throughput
+                ));
+                bc.push(stats);
+            }
+        }
+        report.a_version = median_by(a, |s| s.throughput);
+        report.b_status_token = median_by(bt, |s| s.throughput);
+        report.b_status_cookie = median_by(bc, |s| s.throughput);
     }
 
     if plan.runs(Scenario::D) {
-        let idle = drive(c, phase, status_token(client.clone(), users.clone())).await;
-        let background = tokio::spawn(drive(
-            HASHING_LOGINS,
-            Budget::timed(plan.phase + Duration::from_millis(300)),
-            logins(client.clone(), users.clone()),
-        ));
-        // Let the logins reach the hasher before measuring.
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let loaded_stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
-        let logins_stats = background.await.context("background logins")?;
-        progress(&format!(
-            "(d) status p99 idle {:.2} ms, with {HASHING_LOGINS} logins hashing {:.2} ms",
-            idle.p99_ms, loaded_stats.p99_ms
-        ));
-        report.d_status_idle = Some(idle);
-        report.d_status_loaded = Some(loaded_stats);
-        report.d_logins = Some(logins_stats);
+        let (mut idle_runs, mut loaded_runs, mut login_runs) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            let idle = drive(c, phase, status_token(client.clone(), users.clone())).await;
+            let background = tokio::spawn(drive(
+                HASHING_LOGINS,
+                Budget::timed(plan.phase + Duration::from_millis(300)),
+                logins(client.clone(), users.clone()),
+            ));
+            // Let the logins reach the hasher before measuring.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let loaded = drive(c, phase, status_token(client.clone(), users.clone())).await;
+            let logins_stats = background.await.context("background logins")?;
+            progress(&format!(
+                "(d) round {round}: status p99 idle {:.2} ms, with {HASHING_LOGINS} logins \
+                 hashing {:.2} ms",
+                idle.p99_ms, loaded.p99_ms
+            ));
+            idle_runs.push(idle);
+            loaded_runs.push(loaded);
+            login_runs.push(logins_stats);
+        }
+        report.d_status_idle = median_by(idle_runs, |s| s.p99_ms);
+        report.d_status_loaded = median_by(loaded_runs, |s| s.p99_ms);
+        report.d_logins = median_by(login_runs, |s| s.throughput);
     }
 
     if plan.runs(Scenario::C) {
@@ -464,8 +506,8 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             async move { cl.disable(&us[half + i]).await }
         })
         .await;
-        let rounds = if plan.quick { 3 } else { 21 };
-        let intrinsic = intrinsic_ms(&seeder, &users[0], rounds).await?;
+        let samples = if plan.quick { 3 } else { 31 };
+        let intrinsic = intrinsic_ms(&seeder, &users[0], samples).await?;
         progress(&format!(
             "(c) disable p50 {:.2} ms at concurrency 1 ({} users), intrinsic {intrinsic:.2} ms",
             stats.p50_ms, stats.ok
@@ -474,13 +516,18 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         report.c_intrinsic_ms = Some(intrinsic);
     }
 
+    let mut after_large_seeding_kib = after_seeding_kib;
     if plan.runs(Scenario::F) {
-        let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
-        progress(&format!(
-            "(f) status with {} users: {:.0} req/s",
-            plan.users_small, stats.throughput
-        ));
-        report.f_status_small = Some(stats);
+        let mut small = Vec::new();
+        for round in 1..=rounds {
+            let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
+            progress(&format!(
+                "(f) round {round}: status with {} users {:.0} req/s",
+                plan.users_small, stats.throughput
+            ));
+            small.push(stats);
+        }
+        report.f_status_small = median_by(small, |s| s.throughput);
         let filled = seeder.fill_to(plan.users_large).await?;
         seeding.filler_users = plan.users_large - plan.driven;
         seeding.filler_secs += filled.as_secs_f64();
@@ -489,18 +536,21 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             plan.users_large,
             filled.as_secs_f64()
         ));
-    }
-    let after_seeding_kib = rss::current_kib().unwrap_or(0);
-    if plan.runs(Scenario::F) {
-        let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
-        progress(&format!(
-            "(f) status with {} users: {:.0} req/s",
-            plan.users_large, stats.throughput
-        ));
-        report.f_status_large = Some(stats);
+        after_large_seeding_kib = rss::current_kib().unwrap_or(0);
+        let mut large = Vec::new();
+        for round in 1..=rounds {
+            let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
+            progress(&format!(
+                "(f) round {round}: status with {} users {:.0} req/s",
+                plan.users_large, stats.throughput
+            ));
+            large.push(stats);
+        }
+        report.f_status_large = median_by(large, |s| s.throughput);
     }
 
     if plan.runs(Scenario::E) {
+        let before_flood_kib = rss::current_kib().unwrap_or(0);
         let _ = rss::reset_peak();
         let sampler = rss::Sampler::start(Duration::from_millis(2));
         let flood = drive(
@@ -516,15 +566,19 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
                 * u64::from(argon2.memory_kib)
             + 64 * 1024;
         progress(&format!(
-            "(e) RSS idle {} MiB, after seeding {} MiB, flood peak {} MiB (bound {} MiB)",
+            "(e) RSS idle {} MiB, after seeding {} MiB, before the flood {} MiB, flood peak {} \
+             MiB (bound {} MiB)",
             idle_kib / 1024,
             after_seeding_kib / 1024,
+            before_flood_kib / 1024,
             flood_peak_kib / 1024,
             bound_kib / 1024
         ));
         report.e_memory = Some(Memory {
             idle_kib,
             after_seeding_kib,
+            after_large_seeding_kib,
+            before_flood_kib,
             flood_peak_kib,
             flood_logins: flood,
             bound_kib,
