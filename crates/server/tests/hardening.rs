@@ -2,7 +2,8 @@
 //!
 //! - Two instances (two processes, no shared memory) on one PostgreSQL database: a TOTP
 //!   code used on one is refused on the other, attempt limits add up across both, and one
-//!   backup code carried by 100 concurrent disables spread over both succeeds exactly once.
+//!   backup code carried by 100 concurrent disables spread over both succeeds exactly once;
+//!   disabling MFA on one ends the user's sessions made on the other.
 //! - Brute force: wrong codes hit 429 at the configured count, a correct code then waits
 //!   too, and waiting out `Retry-After` is enough — on SQLite (one instance) and PostgreSQL
 //!   (two instances).
@@ -218,6 +219,33 @@ async fn a_totp_code_used_on_one_instance_is_refused_on_the_other() {
     // B itself works: the pending state survives one wrong code and takes a backup code.
     let backup = on_b.verify(&account.backup_codes[0]).await;
     assert_eq!(backup.status, StatusCode::OK, "{backup:?}");
+}
+
+#[tokio::test]
+async fn disabling_mfa_on_one_instance_ends_the_sessions_made_on_the_other() {
+    let env = Env::new();
+    let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
+    let (a, b) = (&servers[0].base, &servers[1].base);
+    let account = admin_with_mfa(a).await;
+    let on_b = Http::new(b);
+    on_b.login_pending(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(on_b.verify(&account.backup_codes[0]).await.status, StatusCode::OK);
+    assert_eq!(on_b.get("/api/auth/me").await.status, StatusCode::OK);
+
+    let mut bearer = Http::new(a);
+    bearer.bearer = Some(account.token.clone());
+    let code = totp_code(&account.otpauth_url, 1);
+    let disable = bearer
+        .post("/api/auth/mfa/disable", json!({ "code": code, "password": ADMIN_PASSWORD }))
+        .await;
+    assert_eq!(disable.status, StatusCode::OK, "{disable:?}");
+
+    let me = on_b.get("/api/auth/me").await;
+    assert_eq!((me.status, me.reason()), (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"));
+    // API tokens are not sessions: they keep working, on either instance.
+    let me = bearer.at(b).get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+    assert_eq!(me.body["mfa_enabled"], json!(false));
 }
 
 #[tokio::test]
