@@ -22,7 +22,7 @@ use crate::{Application, telemetry};
 
 /// SlugBase Auth: accounts, sessions, API tokens and TOTP MFA over HTTP.
 #[derive(Debug, Parser)]
-#[command(name = "slugbase", version, about, long_about = None)]
+#[command(name = "slugbase", version)]
 pub struct Cli {
     /// Configuration profile: which config/<profile>.toml applies and which checks run.
     #[arg(long, global = true, env = "SLUGBASE_PROFILE", value_enum, default_value_t = Profile::Development)]
