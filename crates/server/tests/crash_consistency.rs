@@ -36,43 +36,41 @@ struct Worker {
     cycles: usize,
 }
 
-/// Reads the SQLite file directly (the server is dead): no account may be half-way.
-async fn assert_no_half_applied_rows(db_path: &std::path::Path) {
-    use sea_orm::{ConnectionTrait as _, Database, DbBackend, Statement};
-    let db = Database::connect(format!("sqlite://{}?mode=rw", db_path.display())).await.unwrap();
+/// Reads the database directly (the server is dead): no account may be half-way.
+async fn assert_no_half_applied_rows(env: &Env) {
+    use sea_orm::{ConnectionTrait as _, Database, Statement};
+    let db = Database::connect(&env.db_url).await.unwrap();
+    let backend = db.get_database_backend();
     let count = |sql: &'static str| {
         let db = &db;
         async move {
-            let row = db
-                .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
-                .await
-                .unwrap()
-                .unwrap();
+            let row =
+                db.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().unwrap();
             row.try_get::<i64>("", "n").unwrap()
         }
     };
     let off_with_codes = count(
-        "SELECT COUNT(*) AS n FROM users u WHERE u.mfa_enabled = 0 \
+        "SELECT COUNT(*) AS n FROM users u WHERE u.mfa_enabled = FALSE \
          AND EXISTS (SELECT 1 FROM backup_codes b WHERE b.user_id = u.id)",
     )
     .await;
     assert_eq!(off_with_codes, 0, "MFA off but backup codes left");
     let on_without_codes = count(
-        "SELECT COUNT(*) AS n FROM users u WHERE u.mfa_enabled = 1 \
+        "SELECT COUNT(*) AS n FROM users u WHERE u.mfa_enabled = TRUE \
          AND NOT EXISTS (SELECT 1 FROM backup_codes b WHERE b.user_id = u.id AND b.used_at IS NULL)",
     )
     .await;
     assert_eq!(on_without_codes, 0, "MFA on without backup codes");
     let on_without_secret = count(
-        "SELECT COUNT(*) AS n FROM users WHERE mfa_enabled = 1 \
+        "SELECT COUNT(*) AS n FROM users WHERE mfa_enabled = TRUE \
          AND (mfa_secret IS NULL OR mfa_enrolled_at IS NULL)",
     )
     .await;
     assert_eq!(on_without_secret, 0, "MFA on without a secret");
-    let enabled = count("SELECT COUNT(*) AS n FROM users WHERE mfa_enabled = 1").await;
+    let enabled = count("SELECT COUNT(*) AS n FROM users WHERE mfa_enabled = TRUE").await;
     let codes = count(
         "SELECT COUNT(*) AS n FROM backup_codes b JOIN users u ON u.id = b.user_id \
-         WHERE u.mfa_enabled = 1 AND b.used_at IS NULL",
+         WHERE u.mfa_enabled = TRUE AND b.used_at IS NULL",
     )
     .await;
     assert_eq!(codes, enabled * 10, "every enabled account holds its full set of codes");
@@ -171,8 +169,22 @@ async fn create_accounts(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_acknowledged_change_is_lost_and_nothing_is_half_applied_after_sigkill() {
-    let env = Env::new();
+async fn no_acknowledged_change_is_lost_and_nothing_is_half_applied_after_sigkill_on_sqlite() {
+    crash_rounds(Env::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_acknowledged_change_is_lost_and_nothing_is_half_applied_after_sigkill_on_postgres() {
+    let Some(url) = common::fresh_postgres_database().await else {
+        eprintln!("skipped: DATABASE_URL is not set");
+        return;
+    };
+    crash_rounds(Env::with_database(&url)).await;
+}
+
+/// Setup, then [`ROUNDS`] × (burst, SIGKILL, direct database check, restart, API check),
+/// then a full MFA lifecycle on the restarted server.
+async fn crash_rounds(env: Env) {
     let mut server = env.start("serve-1.log", "info,sqlx=warn,sea_orm=warn").await;
 
     // First administrator, a token for the admin API.
@@ -246,7 +258,7 @@ async fn no_acknowledged_change_is_lost_and_nothing_is_half_applied_after_sigkil
         maybe_accounts.extend(creating.lock().await.clone());
 
         // What is on disk, read straight from the SQLite file: no half-applied row.
-        assert_no_half_applied_rows(&env.db_path).await;
+        assert_no_half_applied_rows(&env).await;
 
         // Restart over the same file.
         server =

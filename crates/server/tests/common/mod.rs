@@ -23,6 +23,9 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub db_path: PathBuf,
+    /// The database every start uses: the SQLite file at `db_path` unless built with
+    /// [`Env::with_database`].
+    pub db_url: String,
     keys: Vec<(String, String)>,
 }
 
@@ -46,7 +49,15 @@ impl Env {
             ("SLUGBASE__KEYS__BACKUP_CODE".to_owned(), key()),
             ("SLUGBASE__KEYS__CSRF".to_owned(), key()),
         ];
-        Self { dir, db_path, keys }
+        let db_url = format!("sqlite://{}?mode=rwc", db_path.display());
+        Self { dir, db_path, db_url, keys }
+    }
+
+    /// Like [`Env::new`] over another database (PostgreSQL).
+    pub fn with_database(url: &str) -> Self {
+        let mut env = Self::new();
+        env.db_url = url.to_owned();
+        env
     }
 
     /// The base64 key values (they must never appear in logs either).
@@ -59,7 +70,7 @@ impl Env {
         command
             .current_dir(self.dir.path())
             .env("SLUGBASE_PROFILE", "test")
-            .env("SLUGBASE__DATABASE__URL", format!("sqlite://{}?mode=rwc", self.db_path.display()))
+            .env("SLUGBASE__DATABASE__URL", &self.db_url)
             .env("RUST_LOG", rust_log)
             .env_remove("SLUGBASE_CONFIG");
         for (k, v) in &self.keys {
@@ -297,4 +308,28 @@ pub fn user_list(body: &Value) -> Vec<Value> {
 
 pub fn path_exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// A new, empty PostgreSQL database on the server of `DATABASE_URL`, for a test that needs
+/// the whole database to itself. `None` (skip) without `DATABASE_URL`, except under CI
+/// where a missing server is a failure.
+pub async fn fresh_postgres_database() -> Option<String> {
+    use sea_orm::{ConnectionTrait as _, Database};
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide DATABASE_URL");
+        return None;
+    };
+    let mut suffix = [0u8; 6];
+    rand::fill(&mut suffix);
+    let name =
+        format!("slugbase_e2e_{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let admin = Database::connect(&url).await.unwrap();
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+    admin.close().await.unwrap();
+    let (base, query) = url.split_once('?').map_or((url.as_str(), None), |(b, q)| (b, Some(q)));
+    let server = base.rsplit_once('/').map_or(base, |(server, _db)| server);
+    Some(match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    })
 }
