@@ -188,10 +188,25 @@ pub struct ServerSettings {
     pub port: u16,
     /// The URL clients use; `https` makes cookies `Secure`.
     pub public_base_url: String,
-    /// Proxies whose `X-Forwarded-For` is believed.
+    /// Proxies whose `X-Forwarded-For` is believed (empty entries are ignored, so an empty
+    /// environment variable means none).
+    #[serde(deserialize_with = "ip_list")]
     pub trusted_proxies: Vec<IpAddr>,
     /// Largest request body accepted.
     pub body_limit_bytes: usize,
+}
+
+/// IP addresses from a list of strings, skipping empty ones.
+fn ip_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<IpAddr>, D::Error> {
+    let raw = Vec::<String>::deserialize(deserializer)?;
+    raw.iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|_| serde::de::Error::custom(format!("not an IP address: {s:?}")))
+        })
+        .collect()
 }
 
 /// `[database]`.
@@ -776,6 +791,19 @@ mod tests {
         assert!(auth.mfa_policy.require_mfa_for_admins);
         assert_eq!(auth.limits.second_factor_account.lockout_after, Some(100));
         assert_eq!(auth.limits.password_account.lockout_after, None);
+    }
+
+    #[test]
+    fn an_empty_proxy_list_in_the_environment_means_none_and_a_bad_address_is_named() {
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__SERVER__TRUSTED_PROXIES", String::new()));
+        let loaded = load(&options(Profile::Test, &vars)).unwrap();
+        assert!(loaded.settings.server.trusted_proxies.is_empty());
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__SERVER__TRUSTED_PROXIES", "10.0.0.1,proxy.local".into()));
+        let error = load(&options(Profile::Test, &vars)).unwrap_err();
+        let text = message(&error);
+        assert!(text.contains("server.trusted_proxies") && text.contains("proxy.local"), "{text}");
     }
 
     #[test]
