@@ -274,3 +274,50 @@ async fn production_logs_are_json_lines() {
         "{log}"
     );
 }
+
+#[test]
+fn on_a_terminal_user_create_prompts_twice_for_the_password() {
+    // `script` (util-linux) gives the command a pseudo-terminal.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` to provide a terminal");
+        return;
+    }
+    let env = Env::new();
+    let command = format!("{BIN} user create --email tty@example.com --admin");
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(env.dir.path())
+        .env("SLUGBASE_PROFILE", "test")
+        .env("SLUGBASE__DATABASE__URL", &env.db_url)
+        .envs(
+            env.key_values()
+                .iter()
+                .zip([
+                    "SLUGBASE__KEYS__ENCRYPTION__K1",
+                    "SLUGBASE__KEYS__BACKUP_CODE",
+                    "SLUGBASE__KEYS__CSRF",
+                ])
+                .map(|(v, k)| (k, v)),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut input = child.stdin.take().unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        input.write_all(b"terminal pw 12345\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        input.write_all(b"terminal pw 12345\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let output = child.wait_with_output().unwrap();
+    let shown = text(&output.stdout);
+    assert!(output.status.success(), "{shown}{}", text(&output.stderr));
+    assert!(shown.contains("Password:") && shown.contains("Repeat password:"), "{shown}");
+    assert!(shown.contains("created user"), "{shown}");
+    let list = env.cli(&["user", "list"], None);
+    assert!(text(&list.stdout).contains("tty@example.com"));
+}
