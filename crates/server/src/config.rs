@@ -217,6 +217,33 @@ pub struct DatabaseSettings {
     pub url: String,
     /// Run migrations when `serve` starts.
     pub migrate_on_start: bool,
+    /// Pool size; 0: the backend's default (4 for SQLite, 10 for PostgreSQL).
+    pub max_connections: u32,
+    /// Opening a connection longer than this counts as the database being unavailable.
+    pub connect_timeout_secs: u32,
+    /// Waiting for a pooled connection longer than this fails the request as unavailable.
+    pub acquire_timeout_secs: u32,
+    /// SQLite: how long a writer waits for the write lock.
+    pub sqlite_busy_timeout_ms: u32,
+    /// PostgreSQL: longest a statement may run before the server cancels it.
+    pub postgres_statement_timeout_secs: u32,
+}
+
+impl DatabaseSettings {
+    /// The storage adapter's connection options.
+    #[must_use]
+    pub fn store_options(&self) -> slugbase_infrastructure::sql::StoreOptions {
+        use std::time::Duration;
+        slugbase_infrastructure::sql::StoreOptions {
+            max_connections: (self.max_connections > 0).then_some(self.max_connections),
+            connect_timeout: Duration::from_secs(u64::from(self.connect_timeout_secs)),
+            acquire_timeout: Duration::from_secs(u64::from(self.acquire_timeout_secs)),
+            sqlite_busy_timeout: Duration::from_millis(u64::from(self.sqlite_busy_timeout_ms)),
+            postgres_statement_timeout: Duration::from_secs(u64::from(
+                self.postgres_statement_timeout_secs,
+            )),
+        }
+    }
 }
 
 /// `[argon2]`.
@@ -679,6 +706,12 @@ impl Settings {
             ("security.limits.address.max_failures", s.limits.address.max_failures),
             ("security.limits.address.window_secs", s.limits.address.window_secs),
             ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
+            ("database.connect_timeout_secs", self.database.connect_timeout_secs),
+            ("database.acquire_timeout_secs", self.database.acquire_timeout_secs),
+            (
+                "database.postgres_statement_timeout_secs",
+                self.database.postgres_statement_timeout_secs,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));
@@ -804,6 +837,18 @@ mod tests {
         let error = load(&options(Profile::Test, &vars)).unwrap_err();
         let text = message(&error);
         assert!(text.contains("server.trusted_proxies") && text.contains("proxy.local"), "{text}");
+    }
+
+    #[test]
+    fn database_pool_settings_reach_the_store_options() {
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__DATABASE__MAX_CONNECTIONS", "7".into()));
+        vars.push(("SLUGBASE__DATABASE__SQLITE_BUSY_TIMEOUT_MS", "250".into()));
+        let store = load(&options(Profile::Test, &vars)).unwrap().settings.database.store_options();
+        assert_eq!(store.max_connections, Some(7));
+        assert_eq!(store.sqlite_busy_timeout, std::time::Duration::from_millis(250));
+        let defaults = load(&options(Profile::Test, &all_keys())).unwrap().settings.database;
+        assert_eq!(defaults.store_options().max_connections, None, "0 means the backend default");
     }
 
     #[test]

@@ -52,7 +52,9 @@ pub async fn connect_storage(loaded: &Loaded) -> anyhow::Result<SeaOrmStore> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
     }
-    let store = SeaOrmStore::connect(url).await.context("cannot connect to the database")?;
+    let store = SeaOrmStore::connect_with(url, &loaded.settings.database.store_options())
+        .await
+        .context("cannot connect to the database")?;
     Ok(store)
 }
 
