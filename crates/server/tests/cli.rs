@@ -321,3 +321,13 @@ fn on_a_terminal_user_create_prompts_twice_for_the_password() {
     let list = env.cli(&["user", "list"], None);
     assert!(text(&list.stdout).contains("tty@example.com"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_the_server_cleanly_like_sigterm() {
+    let env = Env::new();
+    let mut server = env.start("serve.log", "info").await;
+    assert_eq!(Api::new(&server.base).get("/api/health").await.status, StatusCode::OK);
+    let status = server.stop_with("INT");
+    assert!(status.success(), "exit after SIGINT: {status:?}\n{}", server.log());
+    assert!(server.log().contains("shutdown requested"), "{}", server.log());
+}

@@ -168,9 +168,16 @@ impl Server {
 
     /// SIGTERM, then waits for the process to exit on its own.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.stop_with("TERM")
+    }
+
+    /// Sends the signal (`TERM`, `INT`), then waits for the process to exit on its own.
+    pub fn stop_with(&mut self, signal: &str) -> ExitStatus {
         let mut child = self.child.take().unwrap();
-        let status =
-            Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -179,7 +186,7 @@ impl Server {
             }
             if Instant::now() > deadline {
                 child.kill().unwrap();
-                panic!("server did not stop within 30 s of SIGTERM");
+                panic!("server did not stop within 30 s of SIG{signal}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
