@@ -169,6 +169,12 @@ impl Application {
         tracing::info!(
             address = %format!("{}:{port}", loaded.settings.server.host),
             profile = %loaded.profile,
+            database = if loaded.settings.database.url.trim().starts_with("sqlite:") {
+                "sqlite"
+            } else {
+                "postgres"
+            },
+            version = VERSION,
             "listening"
         );
         Ok(Self { port, server, maintenance })
