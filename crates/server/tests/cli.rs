@@ -130,6 +130,18 @@ async fn operators_create_users_tokens_and_reset_mfa_from_the_command_line() {
         .await;
     assert_eq!(login.status, StatusCode::OK, "{login:?}");
     assert!(login.body.get("mfa_required").is_none_or(|v| v == false), "{login:?}");
+    // The operator's actions are in the audit log, as from the CLI, with no actor.
+    let audit = api.get("/api/admin/audit-log").await;
+    assert_eq!(audit.status, StatusCode::OK, "{audit:?}");
+    let events = audit.body["events"].as_array().unwrap();
+    let cli_events: Vec<&str> = events
+        .iter()
+        .filter(|e| e["client_addr"] == "local-cli")
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for kind in ["user_created", "api_token_created", "mfa_reset_by_admin"] {
+        assert!(cli_events.contains(&kind), "{kind} missing from {cli_events:?}");
+    }
     let unknown = env.cli(&["mfa", "reset", "--email", "nobody@example.com"], None);
     assert!(!unknown.status.success());
     let _ = server.terminate();
