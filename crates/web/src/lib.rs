@@ -128,22 +128,51 @@ async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::route_not_found())
 }
 
-/// One log line per request: method, path (no query string: it could carry anything),
-/// status, duration.
+/// Response header carrying the request id (also accepted from a client or proxy).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The request id: the caller's `X-Request-Id` when it is a short token of safe characters
+/// (so a proxy's id threads through), else a fresh UUID. Never attacker-shaped log text.
+fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
+    let offered = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok());
+    match offered {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) =>
+        {
+            id.to_owned()
+        }
+        _ => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+/// One span and one log line per request: request id, method, route, status, latency. The
+/// span wraps the handler, so audit lines carry the request id too. The path is logged as
+/// its route pattern (`/api/tokens/{id}`), never with the query string.
 async fn log_request(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use tracing::Instrument as _;
+
+    let id = request_id(&req);
     let method = req.method().clone();
-    let path = req.path().to_owned();
+    let span = tracing::info_span!("request", request_id = %id, http.method = %method);
     let started = std::time::Instant::now();
-    let res = next.call(req).await?;
-    tracing::info!(
-        http.method = %method,
-        http.path = %path,
-        http.status = res.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let route = res.request().match_pattern().unwrap_or_else(|| "(unmatched)".to_owned());
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(actix_web::http::header::HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            http.route = %route,
+            http.status = res.status().as_u16(),
+            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "request"
+        );
+    });
     Ok(res)
 }

@@ -408,6 +408,39 @@ async fn health_version_and_providers_answer_without_authentication() {
 }
 
 #[tokio::test]
+async fn every_response_carries_a_request_id_and_a_safe_offered_one_is_kept() {
+    let app = spawn_app().await;
+    let id_of = |res: &reqwest::Response| {
+        res.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // A fresh id on success and on an error.
+    let ok = plain().get(app.url("/api/health")).send().await.unwrap();
+    let missing = plain().get(app.url("/api/nope")).send().await.unwrap();
+    let (a, b) = (id_of(&ok).unwrap(), id_of(&missing).unwrap());
+    assert_eq!(a.len(), 36, "{a}");
+    assert_ne!(a, b);
+
+    // A proxy's id threads through; one that could forge log text is replaced.
+    let kept = plain()
+        .get(app.url("/api/health"))
+        .header("X-Request-Id", "lb-7f3a.42_x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&kept).as_deref(), Some("lb-7f3a.42_x"));
+    let replaced = plain()
+        .get(app.url("/api/health"))
+        .header("X-Request-Id", "evil id\" level=error")
+        .send()
+        .await
+        .unwrap();
+    let replaced = id_of(&replaced).unwrap();
+    assert!(!replaced.contains("evil"), "{replaced}");
+    assert_eq!(replaced.len(), 36);
+}
+
+#[tokio::test]
 async fn cookies_are_secure_when_the_public_base_url_is_https() {
     let options = AppOptions {
         public_base_url: Some("https://auth.example.com".to_owned()),
