@@ -191,11 +191,10 @@ impl Admin {
             Err(StoreError::Conflict(_)) => return Err(AdminError::EmailTaken),
             Err(e) => return Err(Unexpected::from(e).into()),
         };
-        let mut entry = AuditEntry::new(AuditEventKind::UserCreated, Some(user.id), client);
-        if let Some(actor) = actor {
-            entry = entry.actor(actor);
-        }
-        core.audit(entry).await;
+        core.audit(
+            AuditEntry::new(AuditEventKind::UserCreated, Some(user.id), client).actor(actor),
+        )
+        .await;
         Ok(user)
     }
 
@@ -228,7 +227,8 @@ impl Admin {
         }
         core.limiter.clear_user(id).await?;
         core.audit(
-            AuditEntry::new(AuditEventKind::UserDeleted, Some(id), client).actor(caller.user.id),
+            AuditEntry::new(AuditEventKind::UserDeleted, Some(id), client)
+                .actor(Some(caller.user.id)),
         )
         .await;
         Ok(())
@@ -266,11 +266,8 @@ impl Admin {
         core.deps.mfa.reset(id).await?;
         core.limiter.clear_user(id).await?;
         core.end_other_sessions(id, None).await?;
-        let mut entry = AuditEntry::new(AuditEventKind::MfaResetByAdmin, Some(id), client);
-        if let Some(actor) = actor {
-            entry = entry.actor(actor);
-        }
-        core.audit(entry).await;
+        core.audit(AuditEntry::new(AuditEventKind::MfaResetByAdmin, Some(id), client).actor(actor))
+            .await;
         Ok(())
     }
 

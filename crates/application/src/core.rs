@@ -342,8 +342,9 @@ impl<'a> AuditEntry<'a> {
         self
     }
 
-    pub(crate) const fn actor(mut self, actor: UserId) -> Self {
-        self.actor = Some(actor);
+    /// Who acted, when not the user themself (`None`: the operator at the command line).
+    pub(crate) const fn actor(mut self, actor: Option<UserId>) -> Self {
+        self.actor = actor;
         self
     }
 }
