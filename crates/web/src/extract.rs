@@ -88,6 +88,37 @@ impl AppState {
         }
     }
 
+    /// The prologue of an authenticated unsafe request with a JSON body, in the contract's
+    /// order: authenticate (401), read the body under the limit, check CSRF (403; the token
+    /// may travel in the body as `csrfToken`). Body problems are left to the handler, which
+    /// reports them after the attempt limit.
+    ///
+    /// # Errors
+    /// 401 / 403, or 503 / 500 when storage fails.
+    pub(crate) async fn unsafe_request(
+        &self,
+        req: &HttpRequest,
+        payload: Payload,
+    ) -> Result<(Authed, JsonBody, ClientInfo), ApiError> {
+        let authed = self.authenticate(req).await?;
+        let body = self.read_body(req, payload).await?;
+        self.check_csrf(req, &authed, Some(&body))?;
+        Ok((authed, body, self.client(req)))
+    }
+
+    /// The prologue of an authenticated unsafe request without a body (authenticate, CSRF).
+    ///
+    /// # Errors
+    /// 401 / 403, or 503 / 500 when storage fails.
+    pub(crate) async fn unsafe_request_without_body(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<(Authed, ClientInfo), ApiError> {
+        let authed = self.authenticate(req).await?;
+        self.check_csrf(req, &authed, None)?;
+        Ok((authed, self.client(req)))
+    }
+
     /// CSRF for an unsafe request: required for cookie authentication, not for Bearer.
     ///
     /// # Errors

@@ -59,11 +59,8 @@ pub(crate) async fn create_user(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    let body = state.read_body(&req, payload).await?;
-    state.check_csrf(&req, &authed, Some(&body))?;
+    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
     let input = body.parse(|f| new_account(f, false));
-    let client = state.client(&req);
     let user = state
         .use_cases
         .admin
@@ -93,10 +90,8 @@ pub(crate) async fn delete_user(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    state.check_csrf(&req, &authed, None)?;
+    let (authed, client) = state.unsafe_request_without_body(&req).await?;
     let id: UserId = path_id(&req)?;
-    let client = state.client(&req);
     state.use_cases.admin.delete_user(&authed.caller, &client, id).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))
 }
@@ -120,10 +115,8 @@ pub(crate) async fn reset_user_mfa(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    state.check_csrf(&req, &authed, None)?;
+    let (authed, client) = state.unsafe_request_without_body(&req).await?;
     let id: UserId = path_id(&req)?;
-    let client = state.client(&req);
     state.use_cases.admin.reset_mfa(&authed.caller, &client, id).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))
 }

@@ -50,11 +50,8 @@ pub(crate) async fn disable(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    let body = state.read_body(&req, payload).await?;
-    state.check_csrf(&req, &authed, Some(&body))?;
+    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
     let input = body.parse(both_factors);
-    let client = state.client(&req);
     state
         .use_cases
         .disable_mfa
@@ -130,10 +127,7 @@ pub(crate) async fn enroll_begin(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    let body = state.read_body(&req, payload).await?;
-    state.check_csrf(&req, &authed, Some(&body))?;
-    let client = state.client(&req);
+    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
     body.check()?;
     let enrollment = state.use_cases.enroll_begin.execute(&authed.caller, &client).await?;
     // The Totp port hands over the PNG base64-encoded: a data URL needs nothing more.
@@ -174,11 +168,8 @@ pub(crate) async fn enroll_confirm(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    let body = state.read_body(&req, payload).await?;
-    state.check_csrf(&req, &authed, Some(&body))?;
+    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
     let code = body.parse(|f| f.required_string("code"));
-    let client = state.client(&req);
     let codes = state
         .use_cases
         .enroll_confirm
@@ -209,10 +200,7 @@ pub(crate) async fn enroll_cancel(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    let body = state.read_body(&req, payload).await?;
-    state.check_csrf(&req, &authed, Some(&body))?;
-    let client = state.client(&req);
+    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
     body.check()?;
     state.use_cases.enroll_cancel.execute(&authed.caller, &client).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))
@@ -239,11 +227,8 @@ pub(crate) async fn regenerate_backup_codes(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    let body = state.read_body(&req, payload).await?;
-    state.check_csrf(&req, &authed, Some(&body))?;
+    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
     let input = body.parse(both_factors);
-    let client = state.client(&req);
     let codes = state
         .use_cases
         .regenerate_backup_codes

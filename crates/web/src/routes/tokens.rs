@@ -89,11 +89,8 @@ pub(crate) async fn create_token(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    let body = state.read_body(&req, payload).await?;
-    state.check_csrf(&req, &authed, Some(&body))?;
+    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
     let name = body.parse(|f| f.required_string("name"));
-    let client = state.client(&req);
     let created = state
         .use_cases
         .api_tokens
@@ -137,10 +134,8 @@ pub(crate) async fn revoke_token(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    state.check_csrf(&req, &authed, None)?;
+    let (authed, client) = state.unsafe_request_without_body(&req).await?;
     let id: ApiTokenId = path_id(&req)?;
-    let client = state.client(&req);
     if state.use_cases.api_tokens.revoke(&authed.caller, &client, id).await? {
         Ok(HttpResponse::Ok().json(OkView::OK))
     } else {
