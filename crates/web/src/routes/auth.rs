@@ -115,7 +115,20 @@ pub(crate) async fn login(
     });
     let client = state.client(&req);
     let mut res = HttpResponse::Ok();
-    match state.use_cases.login.execute(&client, input).await.map_err(|e| body.refine(e))? {
+    let outcome =
+        state.use_cases.login.execute(&client, input).await.map_err(|e| body.refine(e))?;
+    // Whatever this browser held before is replaced by this login: revoke it server-side too,
+    // not just in the browser. The login itself has succeeded, so a failure here is logged.
+    let old_session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let old_pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
+    if old_session.is_some() || old_pending.is_some() {
+        let revoked =
+            state.use_cases.logout.execute(old_session.as_deref(), old_pending.as_deref(), &client);
+        if let Err(error) = revoked.await {
+            tracing::warn!(error = %error, "the session replaced by a login could not be revoked");
+        }
+    }
+    match outcome {
         LoginOutcome::SignedIn { user, session } => {
             state.set_session_cookie(&mut res, session.expose());
             state.clear_cookie(&mut res, PENDING_COOKIE);

@@ -408,6 +408,36 @@ async fn health_version_and_providers_answer_without_authentication() {
 }
 
 #[tokio::test]
+async fn logging_in_again_revokes_the_session_the_browser_held_before() {
+    let app = spawn_app().await;
+    let res = plain()
+        .post(app.url("/api/auth/setup"))
+        .json(&json!({"email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let first = cookie_value(&set_cookies(&res), "slugbase.sid").unwrap();
+    let me = |sid: String| {
+        plain().get(app.url("/api/auth/me")).header("Cookie", format!("slugbase.sid={sid}")).send()
+    };
+    assert_eq!(me(first.clone()).await.unwrap().status(), StatusCode::OK);
+
+    let res = plain()
+        .post(app.url("/api/auth/login"))
+        .header("Cookie", format!("slugbase.sid={first}"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let second = cookie_value(&set_cookies(&res), "slugbase.sid").unwrap();
+
+    assert_ne!(first, second);
+    error(me(first).await.unwrap(), StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    assert_eq!(me(second).await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id_and_a_safe_offered_one_is_kept() {
     let app = spawn_app().await;
     let id_of = |res: &reqwest::Response| {
