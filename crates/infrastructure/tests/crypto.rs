@@ -56,10 +56,11 @@ async fn production_hashes_are_argon2id_with_m19456_t2_p1() {
 }
 
 #[test]
-fn production_parameters_allow_at_least_two_concurrent_hashes() {
+fn production_parameters_leave_a_core_free_for_requests_that_do_not_hash() {
     let params = Argon2Params::production();
     assert_eq!((params.memory_kib, params.iterations, params.parallelism), (19_456, 2, 1));
-    assert!(params.max_concurrent >= 2);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(params.max_concurrent, (cores - 1).max(1));
 }
 
 #[tokio::test]
