@@ -256,7 +256,7 @@ pub struct Argon2Settings {
     pub iterations: u32,
     /// Lanes.
     pub parallelism: u32,
-    /// Hashes computed at the same time at most.
+    /// Hashes computed at the same time at most; 0 = automatic (cores − 1, at least 1).
     pub max_concurrent: usize,
 }
 
@@ -673,9 +673,6 @@ impl Settings {
         }
         if a.parallelism == 0 {
             return Err(invalid("argon2.parallelism", "must be at least 1"));
-        }
-        if a.max_concurrent == 0 {
-            return Err(invalid("argon2.max_concurrent", "must be at least 1"));
         }
         let issuer = self.totp.issuer.trim();
         if issuer.is_empty() || issuer.contains(':') || issuer.chars().any(char::is_control) {

@@ -80,7 +80,10 @@ pub fn build_use_cases(loaded: &Loaded, store: SeaOrmStore) -> anyhow::Result<(D
             memory_kib: settings.argon2.memory_kib,
             iterations: settings.argon2.iterations,
             parallelism: settings.argon2.parallelism,
-            max_concurrent: settings.argon2.max_concurrent,
+            max_concurrent: match settings.argon2.max_concurrent {
+                0 => Argon2Params::automatic_concurrency(),
+                n => n,
+            },
         },
         totp_issuer: settings.totp.issuer.trim().to_owned(),
         encryption: EncryptionKeys {
