@@ -77,6 +77,14 @@ pub fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             "- (c) intrinsic: one Argon2id verify + one TOTP check = {i:.2} ms (median)"
         )?;
     }
+    if let Some((small, large)) = r.f_reads_per_request {
+        writeln!(
+            out,
+            "- (f) read system calls per status request: {small:.2} with {} users, {large:.2} \
+             with {}",
+            c.users_small, c.users_large
+        )?;
+    }
     if let Some(e) = &r.e_memory {
         writeln!(
             out,

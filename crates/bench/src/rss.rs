@@ -29,6 +29,14 @@ pub fn peak_kib() -> Option<u64> {
     status_kib("VmHWM")
 }
 
+/// Read system calls this process made so far (`syscr` of `/proc/self/io`: `read`,
+/// `pread64`, … on files and sockets alike).
+#[must_use]
+pub fn read_syscalls() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines().find_map(|line| line.strip_prefix("syscr:")?.trim().parse().ok())
+}
+
 /// Resets the kernel's peak (`VmHWM`) to the current RSS. Returns whether it worked.
 #[must_use]
 pub fn reset_peak() -> bool {

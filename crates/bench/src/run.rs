@@ -140,6 +140,9 @@ pub struct Report {
     pub f_status_small: Option<Stats>,
     /// (f) status with the large user count.
     pub f_status_large: Option<Stats>,
+    /// (f) read system calls (files and sockets) per status request, small and large:
+    /// the difference is the database file reads a larger database costs.
+    pub f_reads_per_request: Option<(f64, f64)>,
     /// Ratios against their targets.
     pub targets: Vec<Target>,
 }
@@ -305,6 +308,15 @@ fn median_by(mut runs: Vec<Stats>, key: impl Fn(&Stats) -> f64) -> Option<Stats>
     runs.into_iter().nth(middle)
 }
 
+/// Read system calls since `before`, per expected answer of `runs`.
+fn per_request(before: u64, runs: &[Stats]) -> f64 {
+    let reads = rss::read_syscalls().unwrap_or(0).saturating_sub(before);
+    let answered: u64 = runs.iter().map(|s| s.ok).sum();
+    #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let value = reads as f64 / answered.max(1) as f64;
+    value
+}
+
 fn ratio(numerator: f64, denominator: f64) -> f64 {
     if denominator > 0.0 { numerator / denominator } else { f64::NAN }
 }
@@ -427,6 +439,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         e_memory: None,
         f_status_small: None,
         f_status_large: None,
+        f_reads_per_request: None,
         targets: Vec::new(),
     };
 
@@ -528,6 +541,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
     let mut after_large_seeding_kib = after_seeding_kib;
     if plan.runs(Scenario::F) {
         let mut small = Vec::new();
+        let reads_before = rss::read_syscalls().unwrap_or(0);
         for round in 1..=rounds {
             let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
             progress(&format!(
@@ -536,6 +550,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             ));
             small.push(stats);
         }
+        let small_reads = per_request(reads_before, &small);
         report.f_status_small = median_by(small, |s| s.throughput);
         let filled = seeder.fill_to(plan.users_large).await?;
         seeding.filler_users = plan.users_large - plan.driven;
@@ -547,6 +562,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         ));
         after_large_seeding_kib = rss::current_kib().unwrap_or(0);
         let mut large = Vec::new();
+        let reads_before = rss::read_syscalls().unwrap_or(0);
         for round in 1..=rounds {
             let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
             progress(&format!(
@@ -555,6 +571,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             ));
             large.push(stats);
         }
+        report.f_reads_per_request = Some((small_reads, per_request(reads_before, &large)));
         report.f_status_large = median_by(large, |s| s.throughput);
     }
 
