@@ -59,6 +59,7 @@ pub fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
     row(out, "(a) GET /api/version", r.a_version.as_ref())?;
+    row(out, "(a') GET /api/health (one SELECT 1)", r.a_health.as_ref())?;
     row(out, "(b) GET mfa/status, Bearer token", r.b_status_token.as_ref())?;
     row(out, "(b) GET mfa/status, session cookie", r.b_status_cookie.as_ref())?;
     row(out, "(c) POST mfa/disable (password + TOTP)", r.c_disable.as_ref())?;

@@ -120,6 +120,9 @@ pub struct Report {
     pub seeding: Seeding,
     /// (a) `GET /api/version`.
     pub a_version: Option<Stats>,
+    /// `GET /api/health`: the HTTP floor plus exactly one storage round trip (`SELECT 1`),
+    /// measured beside (a) to split (b)'s cost between HTTP and storage round trips.
+    pub a_health: Option<Stats>,
     /// (b) status with a Bearer token.
     pub b_status_token: Option<Stats>,
     /// (b) status with a session cookie.
@@ -228,6 +231,10 @@ impl Client {
 
     async fn version(&self) -> bool {
         self.expect(self.http.get(self.url("/api/version")), StatusCode::OK).await
+    }
+
+    async fn health(&self) -> bool {
+        self.expect(self.http.get(self.url("/api/health")), StatusCode::OK).await
     }
 
     async fn status_token(&self, user: &DrivenUser) -> bool {
@@ -429,6 +436,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         config,
         seeding: Seeding::default(),
         a_version: None,
+        a_health: None,
         b_status_token: None,
         b_status_cookie: None,
         c_disable: None,
@@ -448,6 +456,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         // Interleaved rounds (a, b, b, a, b, b, …): drift from other load on the machine falls
         // on both sides of the ratio; the median round of each is reported.
         let (mut a, mut bt, mut bc) = (Vec::new(), Vec::new(), Vec::new());
+        let mut health = Vec::new();
         for round in 1..=rounds {
             if plan.runs(Scenario::A) {
                 let cl = client.clone();
@@ -458,6 +467,14 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
                 .await;
                 progress(&format!("(a) round {round}: version {:.0} req/s", stats.throughput));
                 a.push(stats);
+                let cl = client.clone();
+                let stats = drive(c, phase, move |_| {
+                    let cl = cl.clone();
+                    async move { cl.health().await }
+                })
+                .await;
+                progress(&format!("(a) round {round}: health {:.0} req/s", stats.throughput));
+                health.push(stats);
             }
             if plan.runs(Scenario::B) {
                 let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
@@ -477,6 +494,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             }
         }
         report.a_version = median_by(a, |s| s.throughput);
+        report.a_health = median_by(health, |s| s.throughput);
         report.b_status_token = median_by(bt, |s| s.throughput);
         report.b_status_cookie = median_by(bc, |s| s.throughput);
     }

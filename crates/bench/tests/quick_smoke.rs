@@ -36,6 +36,7 @@ fn the_quick_run_reports_every_scenario_with_every_request_answered_as_expected(
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     for key in [
         "a_version",
+        "a_health",
         "b_status_token",
         "b_status_cookie",
         "c_disable",
