@@ -52,9 +52,10 @@ pub struct Options {
     /// Concurrent logins in the flood of scenario (e).
     #[arg(long, default_value_t = 200)]
     pub flood: usize,
-    /// Argon2 hashes the server computes at once (`argon2.max_concurrent`; production default 4).
-    #[arg(long, default_value_t = 4)]
-    pub hash_concurrency: usize,
+    /// Argon2 hashes the server computes at once (`argon2.max_concurrent`). Default: the
+    /// shipped setting, 0 = automatic (one less than the cores, at least 1).
+    #[arg(long)]
+    pub hash_concurrency: Option<usize>,
     /// Rounds of each throughput/latency phase, interleaved; the median round is reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
@@ -84,7 +85,7 @@ pub struct Plan {
     pub scenarios: Vec<Scenario>,
     /// Logins in the flood of (e).
     pub flood: usize,
-    /// `argon2.max_concurrent`.
+    /// `argon2.max_concurrent` (0: automatic).
     pub hash_concurrency: usize,
     /// JSON output file.
     pub json: Option<PathBuf>,
@@ -126,7 +127,7 @@ impl Options {
             production_argon2: !self.quick,
             scenarios,
             flood,
-            hash_concurrency: self.hash_concurrency.max(1),
+            hash_concurrency: self.hash_concurrency.unwrap_or(0),
             json: self.json.clone(),
             quick: self.quick,
             rounds: if self.quick { 1 } else { self.rounds.max(1) },

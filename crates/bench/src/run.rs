@@ -174,7 +174,9 @@ fn machine() -> Machine {
 }
 
 /// The server's configuration: test profile (keys from here, no files needed), a free port,
-/// production Argon2 unless quick, every other setting at its default.
+/// production Argon2 unless quick, `argon2.max_concurrent` as asked (0: the shipped automatic
+/// default, which the test profile would otherwise override), every other setting at its
+/// shipped default.
 fn load_config(plan: &Plan, url: &str, config_dir: &std::path::Path) -> anyhow::Result<Loaded> {
     let mut env = BTreeMap::new();
     for key in
@@ -361,7 +363,12 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()));
     let loaded = load_config(plan, &url, &dir.path().join("no-config-dir"))?;
-    let argon2 = loaded.settings.argon2;
+    let mut argon2 = loaded.settings.argon2;
+    if argon2.max_concurrent == 0 {
+        // What the server resolves 0 to.
+        argon2.max_concurrent =
+            slugbase_infrastructure::crypto::Argon2Params::automatic_concurrency();
+    }
     let config = RunConfig {
         database: if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }.to_owned(),
         users_small: plan.users_small,
