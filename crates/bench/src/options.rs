@@ -56,6 +56,10 @@ pub struct Options {
     /// shipped setting, 0 = automatic (one less than the cores, at least 1).
     #[arg(long)]
     pub hash_concurrency: Option<usize>,
+    /// Run the server as a child process from this `slugbase` binary (e.g.
+    /// `target/release/slugbase`) instead of in this process; RSS is then the server's alone.
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
     /// Rounds of each throughput/latency phase, interleaved; the median round is reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
@@ -91,6 +95,8 @@ pub struct Plan {
     pub json: Option<PathBuf>,
     /// Rounds per phase.
     pub rounds: usize,
+    /// Server binary for the child-process mode.
+    pub server_bin: Option<PathBuf>,
     /// Quick mode.
     pub quick: bool,
 }
@@ -131,6 +137,7 @@ impl Options {
             json: self.json.clone(),
             quick: self.quick,
             rounds: if self.quick { 1 } else { self.rounds.max(1) },
+            server_bin: self.server_bin.clone(),
         }
     }
 }

@@ -44,6 +44,7 @@ pub fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         if c.quick { "; QUICK (cheap Argon2, tiny scale)" } else { "" },
         if c.debug_build { "; DEBUG BUILD (figures not representative)" } else { "" },
     )?;
+    writeln!(out, "- server: {}", c.server_process)?;
     if !c.malloc_env.is_empty() {
         writeln!(out, "- allocator environment: {}", c.malloc_env.join(" "))?;
     }

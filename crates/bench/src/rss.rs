@@ -8,39 +8,44 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Reads one `Vm…:   1234 kB` line of `/proc/self/status`, in KiB.
-fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// `/proc/self/<file>`, or `/proc/<pid>/<file>` for another process (a server child).
+fn proc_path(pid: Option<u32>, file: &str) -> String {
+    pid.map_or_else(|| format!("/proc/self/{file}"), |pid| format!("/proc/{pid}/{file}"))
+}
+
+/// Reads one `Vm…:   1234 kB` line of `/proc/<pid>/status`, in KiB.
+fn status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(proc_path(pid, "status")).ok()?;
     status.lines().find_map(|line| {
         let rest = line.strip_prefix(field)?.strip_prefix(':')?;
         rest.split_whitespace().next()?.parse().ok()
     })
 }
 
-/// Current resident set size, KiB.
+/// Current resident set size of this process (`None`) or of `pid`, KiB.
 #[must_use]
-pub fn current_kib() -> Option<u64> {
-    status_kib("VmRSS")
+pub fn current_kib(pid: Option<u32>) -> Option<u64> {
+    status_kib(pid, "VmRSS")
 }
 
 /// Peak resident set size since start or the last [`reset_peak`], KiB.
 #[must_use]
-pub fn peak_kib() -> Option<u64> {
-    status_kib("VmHWM")
+pub fn peak_kib(pid: Option<u32>) -> Option<u64> {
+    status_kib(pid, "VmHWM")
 }
 
 /// Read system calls this process made so far (`syscr` of `/proc/self/io`: `read`,
 /// `pread64`, … on files and sockets alike).
 #[must_use]
-pub fn read_syscalls() -> Option<u64> {
-    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+pub fn read_syscalls(pid: Option<u32>) -> Option<u64> {
+    let io = std::fs::read_to_string(proc_path(pid, "io")).ok()?;
     io.lines().find_map(|line| line.strip_prefix("syscr:")?.trim().parse().ok())
 }
 
 /// Resets the kernel's peak (`VmHWM`) to the current RSS. Returns whether it worked.
 #[must_use]
-pub fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+pub fn reset_peak(pid: Option<u32>) -> bool {
+    std::fs::write(proc_path(pid, "clear_refs"), "5").is_ok()
 }
 
 /// Samples `VmRSS` every few milliseconds on its own thread and keeps the largest value.
@@ -54,15 +59,15 @@ pub struct Sampler {
 impl Sampler {
     /// Starts sampling every `every`.
     #[must_use]
-    pub fn start(every: Duration) -> Self {
+    pub fn start(pid: Option<u32>, every: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let max = Arc::new(AtomicU64::new(current_kib().unwrap_or(0)));
+        let max = Arc::new(AtomicU64::new(current_kib(pid).unwrap_or(0)));
         let thread = {
             let stop = stop.clone();
             let max = max.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(kib) = current_kib() {
+                    if let Some(kib) = current_kib(pid) {
                         max.fetch_max(kib, Ordering::Relaxed);
                     }
                     std::thread::sleep(every);
@@ -90,10 +95,11 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn rss_is_read_and_the_peak_is_at_least_the_current_value() {
-        let now = current_kib().unwrap();
+        let now = current_kib(None).unwrap();
         assert!(now > 0);
-        assert!(peak_kib().unwrap() >= now);
-        let sampler = Sampler::start(Duration::from_millis(1));
+        assert!(peak_kib(None).unwrap() >= now);
+        assert!(current_kib(Some(std::process::id())).is_some());
+        let sampler = Sampler::start(None, Duration::from_millis(1));
         std::thread::sleep(Duration::from_millis(5));
         assert!(sampler.finish() > 0);
     }

@@ -60,6 +60,8 @@ pub struct RunConfig {
     pub debug_build: bool,
     /// Rounds per phase (median reported).
     pub rounds: usize,
+    /// Where the server ran: `in process` or `child process` (RSS is then its own).
+    pub server_process: String,
     /// glibc malloc tuning in the environment (`MALLOC_*`), which changes (e).
     pub malloc_env: Vec<String>,
 }
@@ -177,7 +179,11 @@ fn machine() -> Machine {
 /// production Argon2 unless quick, `argon2.max_concurrent` as asked (0: the shipped automatic
 /// default, which the test profile would otherwise override), every other setting at its
 /// shipped default.
-fn load_config(plan: &Plan, url: &str, config_dir: &std::path::Path) -> anyhow::Result<Loaded> {
+fn load_config(
+    plan: &Plan,
+    url: &str,
+    config_dir: &std::path::Path,
+) -> anyhow::Result<(Loaded, BTreeMap<String, String>)> {
     let mut env = BTreeMap::new();
     for key in
         ["SLUGBASE__KEYS__ENCRYPTION__K1", "SLUGBASE__KEYS__BACKUP_CODE", "SLUGBASE__KEYS__CSRF"]
@@ -197,9 +203,20 @@ fn load_config(plan: &Plan, url: &str, config_dir: &std::path::Path) -> anyhow::
         // Absent: the embedded copies of config/*.toml are used.
         config_dir: config_dir.to_path_buf(),
         config_file: None,
-        env: Some(env),
+        env: Some(env.clone()),
     };
-    slugbase_server::config::load(&options).context("server configuration")
+    Ok((slugbase_server::config::load(&options).context("server configuration")?, env))
+}
+
+/// A server child process, killed (and reaped) when dropped.
+#[derive(Debug)]
+struct ChildServer(std::process::Child);
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The client side of the run.
@@ -318,8 +335,8 @@ fn median_by(mut runs: Vec<Stats>, key: impl Fn(&Stats) -> f64) -> Option<Stats>
 }
 
 /// Read system calls since `before`, per expected answer of `runs`.
-fn per_request(before: u64, runs: &[Stats]) -> f64 {
-    let reads = rss::read_syscalls().unwrap_or(0).saturating_sub(before);
+fn per_request(pid: Option<u32>, before: u64, runs: &[Stats]) -> f64 {
+    let reads = rss::read_syscalls(pid).unwrap_or(0).saturating_sub(before);
     let answered: u64 = runs.iter().map(|s| s.ok).sum();
     #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
     let value = reads as f64 / answered.max(1) as f64;
@@ -362,7 +379,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()));
-    let loaded = load_config(plan, &url, &dir.path().join("no-config-dir"))?;
+    let (loaded, mut server_env) = load_config(plan, &url, &dir.path().join("no-config-dir"))?;
     let mut argon2 = loaded.settings.argon2;
     if argon2.max_concurrent == 0 {
         // What the server resolves 0 to.
@@ -383,19 +400,45 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         quick: plan.quick,
         debug_build: cfg!(debug_assertions),
         rounds: plan.rounds,
+        server_process: String::new(),
         malloc_env: std::env::vars()
             .filter(|(k, _)| k.starts_with("MALLOC_"))
             .map(|(k, v)| format!("{k}={v}"))
             .collect(),
     };
 
-    // The server, in this process, exactly as `slugbase serve` builds it.
-    let app = slugbase_server::Application::build(loaded.clone()).await?;
-    let client = Client::new(app.port(), plan.concurrency.max(plan.flood))?;
-    tokio::spawn(app.run_until_stopped());
+    // The server: in this process, exactly as `slugbase serve` builds it, or as a child
+    // process running the `slugbase` binary with the same configuration.
+    let mut child = None;
+    let client = if let Some(bin) = &plan.server_bin {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        server_env.insert("SLUGBASE__SERVER__PORT".to_owned(), port.to_string());
+        let log = std::fs::File::create(dir.path().join("server.log"))?;
+        let spawned = std::process::Command::new(bin)
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(std::env::vars().filter(|(k, _)| k == "PATH" || k.starts_with("MALLOC_")))
+            .envs(&server_env)
+            .env("SLUGBASE_PROFILE", "test")
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        child = Some(ChildServer(spawned));
+        Client::new(port, plan.concurrency.max(plan.flood))?
+    } else {
+        let app = slugbase_server::Application::build(loaded.clone()).await?;
+        let client = Client::new(app.port(), plan.concurrency.max(plan.flood))?;
+        tokio::spawn(app.run_until_stopped());
+        client
+    };
+    let pid = child.as_ref().map(|c| c.0.id());
     wait_healthy(&client).await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let idle_kib = rss::current_kib().unwrap_or(0);
+    let idle_kib = rss::current_kib(pid).unwrap_or(0);
     progress(&format!("server up on {}, idle RSS {} MiB", client.base, idle_kib / 1024));
 
     // The same adapters over the same database and keys, for seeding.
@@ -416,7 +459,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         seeding.driven_users, seeding.driven_secs, seeding.filler_users, seeding.filler_secs
     ));
     // Before any load: what seeding alone left behind.
-    let after_seeding_kib = rss::current_kib().unwrap_or(0);
+    let after_seeding_kib = rss::current_kib(pid).unwrap_or(0);
     let half = users.len() / 2;
     anyhow::ensure!(half > 0, "too few driven users");
     client.status_says_enabled(&users[0]).await?;
@@ -566,7 +609,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
     let mut after_large_seeding_kib = after_seeding_kib;
     if plan.runs(Scenario::F) {
         let mut small = Vec::new();
-        let reads_before = rss::read_syscalls().unwrap_or(0);
+        let reads_before = rss::read_syscalls(pid).unwrap_or(0);
         for round in 1..=rounds {
             let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
             progress(&format!(
@@ -575,7 +618,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             ));
             small.push(stats);
         }
-        let small_reads = per_request(reads_before, &small);
+        let small_reads = per_request(pid, reads_before, &small);
         report.f_status_small = median_by(small, |s| s.throughput);
         let filled = seeder.fill_to(plan.users_large).await?;
         seeding.filler_users = plan.users_large - plan.driven;
@@ -585,9 +628,9 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             plan.users_large,
             filled.as_secs_f64()
         ));
-        after_large_seeding_kib = rss::current_kib().unwrap_or(0);
+        after_large_seeding_kib = rss::current_kib(pid).unwrap_or(0);
         let mut large = Vec::new();
-        let reads_before = rss::read_syscalls().unwrap_or(0);
+        let reads_before = rss::read_syscalls(pid).unwrap_or(0);
         for round in 1..=rounds {
             let stats = drive(c, phase, status_token(client.clone(), users.clone())).await;
             progress(&format!(
@@ -596,14 +639,14 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             ));
             large.push(stats);
         }
-        report.f_reads_per_request = Some((small_reads, per_request(reads_before, &large)));
+        report.f_reads_per_request = Some((small_reads, per_request(pid, reads_before, &large)));
         report.f_status_large = median_by(large, |s| s.throughput);
     }
 
     if plan.runs(Scenario::E) {
-        let before_flood_kib = rss::current_kib().unwrap_or(0);
-        let _ = rss::reset_peak();
-        let sampler = rss::Sampler::start(Duration::from_millis(2));
+        let before_flood_kib = rss::current_kib(pid).unwrap_or(0);
+        let _ = rss::reset_peak(pid);
+        let sampler = rss::Sampler::start(pid, Duration::from_millis(2));
         let flood = drive(
             plan.flood,
             Budget { duration: Duration::from_secs(600), max_requests: plan.flood },
@@ -611,7 +654,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         )
         .await;
         let sampled = sampler.finish();
-        let flood_peak_kib = sampled.max(rss::peak_kib().unwrap_or(0));
+        let flood_peak_kib = sampled.max(rss::peak_kib(pid).unwrap_or(0));
         let bound_kib = idle_kib
             + u64::try_from(argon2.max_concurrent).unwrap_or(u64::MAX)
                 * u64::from(argon2.memory_kib)
@@ -637,7 +680,10 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
     }
 
     report.seeding = seeding;
+    report.config.server_process =
+        if child.is_some() { "child process" } else { "in process" }.to_owned();
     report.targets = targets(&report);
+    drop(child);
     Ok(report)
 }
 
