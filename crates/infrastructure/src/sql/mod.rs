@@ -127,10 +127,6 @@ impl SeaOrmStore {
                     .foreign_keys(true)
                     .busy_timeout(busy)
                     .synchronous(SqliteSynchronous::Normal)
-                    // 8 MiB of page cache per connection instead of SQLite's 2 MiB: with a
-                    // million users the index interior pages no longer fit in 2 MiB, and
-                    // status throughput fell 14–20 % (BENCHMARKS.md, scenario f).
-                    .pragma("cache_size", "-8192")
             });
         }
         let db = Database::connect(opts).await.map_err(db_err)?;
