@@ -30,8 +30,8 @@ fmt:
     cargo fmt --all
 
 # Benchmarks (speed targets live there, never in tests).
-bench:
-    cargo bench --workspace
+bench *ARGS:
+    cargo run -p slugbase-bench --release -- {{ARGS}}
 
 # Build the container image.
 docker-build:
