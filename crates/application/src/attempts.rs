@@ -1,6 +1,8 @@
 //! Attempt limiting over the [`AttemptRepository`] port.
 //!
-//! Failures are counted per account and per client address, separately for second-factor
+//! Every attempt is reserved before it is evaluated, with one conditional write per counter,
+//! and given back if it was no failure: the limits hold however many guesses arrive at the
+//! same moment. Failures are counted per account and per client address, separately for second-factor
 //! attempts (verify, disable, regenerate, enroll confirm) and password attempts (login).
 //! Password attempts are keyed by the e-mail that was tried, existing or not, so a 429
 //! does not reveal whether an account exists.
@@ -8,10 +10,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use slugbase_domain::{AttemptPolicy, Throttle, UserId};
+use slugbase_domain::{AttemptPolicy, Release, Throttle, UserId};
 
 use crate::error::Unexpected;
-use crate::ports::AttemptRepository;
+use crate::ports::{AttemptRepository, Reservation};
 
 /// What is being guessed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +110,32 @@ pub enum LimitError {
     Unexpected(#[from] Unexpected),
 }
 
+/// One counter's place taken by a reservation.
+#[derive(Debug)]
+struct Place {
+    key: String,
+    window_start: DateTime<Utc>,
+}
+
+/// An attempt reserved by [`AttemptLimiter::reserve`]. It counts as a failure unless it is
+/// handed back with [`AttemptLimiter::release`] or [`AttemptLimiter::succeeded`]; dropping
+/// it (a refused guess, or an error on the way) keeps the failure counted.
+#[derive(Debug)]
+#[must_use = "a reserved attempt is a failure unless released or marked succeeded"]
+pub struct AttemptTicket {
+    account: Place,
+    address: Option<Place>,
+}
+
+impl AttemptTicket {
+    fn places(&self) -> impl Iterator<Item = &Place> {
+        std::iter::once(&self.account).chain(self.address.as_ref())
+    }
+
+    /// The attempt was evaluated and failed: it stays counted.
+    pub fn failed(self) {}
+}
+
 /// Applies [`AttemptLimits`] through the attempt repository.
 #[derive(Clone)]
 pub struct AttemptLimiter {
@@ -135,66 +163,92 @@ impl AttemptLimiter {
         }
     }
 
-    /// Refuses the attempt if the account or the address is over its limit.
+    /// Reserves one attempt against the account and the address **before** it is
+    /// evaluated: each counter takes the attempt as a failure in one conditional write, or
+    /// refuses it once its limit is reached. However many attempts arrive at once, on one
+    /// instance or several, at most the configured number are granted per window.
+    ///
+    /// The returned ticket says what became of the attempt: [`AttemptTicket`] kept (or
+    /// dropped) it stays a failure; [`Self::release`] gives it back when the request never
+    /// came to a guess; [`Self::succeeded`] gives it back and ends the account's run of
+    /// consecutive failures.
     ///
     /// # Errors
-    /// [`LimitError::TooMany`] over a limit; [`LimitError::Unexpected`] if storage fails.
-    pub async fn check(
+    /// [`LimitError::TooMany`] over a limit (nothing stays counted); [`LimitError::Unexpected`]
+    /// if storage fails.
+    pub async fn reserve(
         &self,
         kind: AttemptKind,
         account: &AttemptAccount,
         address: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), LimitError> {
+    ) -> Result<AttemptTicket, LimitError> {
         let account_key = AttemptKey::account(kind, account);
-        let mut throttle = match self.store.get(&account_key).await.map_err(Unexpected::from)? {
-            Some(counter) => counter.throttle(self.account_policy(kind), now),
-            None => Throttle::Allowed,
-        };
-        if let Some(address) = address {
-            let key = AttemptKey::address(address);
-            if let Some(counter) = self.store.get(&key).await.map_err(Unexpected::from)? {
-                throttle = throttle.max(counter.throttle(&self.limits.address, now));
+        let account_place = self.reserve_one(account_key, self.account_policy(kind), now).await?;
+        let address_place = match address {
+            Some(address) => {
+                let reserved =
+                    self.reserve_one(AttemptKey::address(address), &self.limits.address, now).await;
+                match reserved {
+                    Ok(place) => Some(place),
+                    Err(refused) => {
+                        // The account's place is no longer needed: this attempt goes nowhere.
+                        self.give_back(&account_place, Release::NotAGuess).await?;
+                        return Err(refused);
+                    }
+                }
             }
-        }
-        match throttle {
-            Throttle::Allowed => Ok(()),
-            Throttle::Blocked { retry_after_secs, locked_out } => {
+            None => None,
+        };
+        Ok(AttemptTicket { account: account_place, address: address_place })
+    }
+
+    async fn reserve_one(
+        &self,
+        key: String,
+        policy: &AttemptPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Place, LimitError> {
+        match self.store.reserve(&key, policy, now).await.map_err(Unexpected::from)? {
+            Reservation::Granted(counter) => Ok(Place { key, window_start: counter.window_start }),
+            Reservation::Refused(Throttle::Blocked { retry_after_secs, locked_out }) => {
                 Err(TooManyAttempts { retry_after_secs, locked_out }.into())
             }
+            Reservation::Refused(Throttle::Allowed) => Err(Unexpected::from(anyhow::anyhow!(
+                "attempt storage refused a reservation without a throttle"
+            ))
+            .into()),
         }
     }
 
-    /// Counts a failure against the account and the address.
+    async fn give_back(&self, place: &Place, outcome: Release) -> Result<(), Unexpected> {
+        self.store.release(&place.key, place.window_start, outcome).await?;
+        Ok(())
+    }
+
+    /// Gives a reserved attempt back: the request never came to a guess (its body was
+    /// malformed, or a precondition such as "MFA is enabled" failed).
     ///
     /// # Errors
     /// If storage fails.
-    pub async fn failed(
-        &self,
-        kind: AttemptKind,
-        account: &AttemptAccount,
-        address: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(), Unexpected> {
-        let key = AttemptKey::account(kind, account);
-        self.store.record_failure(&key, self.account_policy(kind), now).await?;
-        if let Some(address) = address {
-            let key = AttemptKey::address(address);
-            self.store.record_failure(&key, &self.limits.address, now).await?;
+    pub async fn release(&self, ticket: AttemptTicket) -> Result<(), Unexpected> {
+        for place in ticket.places() {
+            self.give_back(place, Release::NotAGuess).await?;
         }
         Ok(())
     }
 
-    /// Ends the account's run of consecutive failures.
+    /// The reserved attempt succeeded: it is given back, and the account's run of
+    /// consecutive failures ends.
     ///
     /// # Errors
     /// If storage fails.
-    pub async fn succeeded(
-        &self,
-        kind: AttemptKind,
-        account: &AttemptAccount,
-    ) -> Result<(), Unexpected> {
-        self.store.record_success(&AttemptKey::account(kind, account)).await?;
+    pub async fn succeeded(&self, ticket: AttemptTicket) -> Result<(), Unexpected> {
+        self.give_back(&ticket.account, Release::Succeeded).await?;
+        if let Some(place) = &ticket.address {
+            // The address counts failures only; its run is not the account's to end.
+            self.give_back(place, Release::NotAGuess).await?;
+        }
         Ok(())
     }
 

@@ -99,7 +99,10 @@ impl Login {
         );
         let account = AttemptAccount::Email(key);
         let address = client.address.as_deref();
-        core.limiter.check(AttemptKind::Password, &account, address, core.now()).await?;
+        // Counted before the hash is checked, so a burst of guesses cannot all pass a check
+        // that only sees failures already recorded.
+        let ticket =
+            core.limiter.reserve(AttemptKind::Password, &account, address, core.now()).await?;
 
         let user = match &email {
             Some(email) => core.deps.users.find_by_email(email).await?,
@@ -113,14 +116,14 @@ impl Login {
         let user = match user {
             Some(user) if verified && hash.is_some() => user,
             user => {
-                core.limiter.failed(AttemptKind::Password, &account, address, core.now()).await?;
+                ticket.failed();
                 let entry = AuditEntry::new(AuditEventKind::LoginFail, user.map(|u| u.id), client)
                     .failed("INVALID_CREDENTIALS");
                 core.audit(entry).await;
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        core.limiter.succeeded(AttemptKind::Password, &account).await?;
+        core.limiter.succeeded(ticket).await?;
         if user.mfa.is_enabled() {
             let pending = core.start_session(user.id, SessionKind::PendingMfa).await?;
             return Ok(LoginOutcome::MfaRequired { pending });
@@ -182,11 +185,26 @@ impl VerifyLogin {
         let Some(user) = user else { return Err(VerifyLoginError::PendingInvalid) };
         let account = AttemptAccount::User(user.id);
         let address = client.address.as_deref();
-        core.limiter.check(AttemptKind::SecondFactor, &account, address, core.now()).await?;
-        let code = code.map_err(VerifyLoginError::Validation)?;
+        let ticket =
+            core.limiter.reserve(AttemptKind::SecondFactor, &account, address, core.now()).await?;
+        let code = match code {
+            Ok(code) => code,
+            Err(errors) => {
+                core.limiter.release(ticket).await?;
+                return Err(VerifyLoginError::Validation(errors));
+            }
+        };
 
         let MfaState::Enabled { secret, last_totp_step, .. } = &user.mfa else {
             // MFA was reset since the password step: start over.
+            core.limiter.release(ticket).await?;
+            core.deps.sessions.delete(&digest).await?;
+            return Err(VerifyLoginError::PendingInvalid);
+        };
+        // The pending state's own budget is reserved before the code is checked too.
+        let max = core.settings.pending_mfa_max_attempts;
+        let Some(attempts) = core.deps.sessions.reserve_attempt(&digest, max).await? else {
+            core.limiter.release(ticket).await?;
             core.deps.sessions.delete(&digest).await?;
             return Err(VerifyLoginError::PendingInvalid);
         };
@@ -196,11 +214,10 @@ impl VerifyLogin {
             None => false,
         };
         if !spent {
-            let attempts = core.deps.sessions.record_failed_attempt(&digest).await?;
-            if attempts >= core.settings.pending_mfa_max_attempts {
+            if attempts >= max {
                 core.deps.sessions.delete(&digest).await?;
             }
-            core.limiter.failed(AttemptKind::SecondFactor, &account, address, core.now()).await?;
+            ticket.failed();
             let entry = AuditEntry::new(AuditEventKind::MfaVerifyFail, Some(user.id), client)
                 .failed("INVALID_CODE")
                 .proof(kind);
@@ -208,11 +225,12 @@ impl VerifyLogin {
             return Err(VerifyLoginError::InvalidCode);
         }
         if !core.deps.sessions.delete(&digest).await? {
-            // A concurrent verify with the same pending state won.
+            // A concurrent verify with the same pending state won; this code was right.
+            core.limiter.release(ticket).await?;
             return Err(VerifyLoginError::PendingInvalid);
         }
         let token = core.start_session(user.id, SessionKind::Full).await?;
-        core.limiter.succeeded(AttemptKind::SecondFactor, &account).await?;
+        core.limiter.succeeded(ticket).await?;
         core.audit(
             AuditEntry::new(AuditEventKind::MfaVerifySuccess, Some(user.id), client).proof(kind),
         )

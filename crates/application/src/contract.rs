@@ -26,13 +26,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, AttemptPolicy, AuditEventKind, AuditOutcome, DisplayName, Email,
-    EncryptedSecret, LoginMethod, MfaState, PasswordHash, ProofKind, TotpStep, User, UserId,
+    EncryptedSecret, LoginMethod, MfaState, PasswordHash, ProofKind, Release, Throttle, TotpStep,
+    User, UserId,
 };
 
 use crate::attempts::{AttemptAccount, AttemptKey, AttemptKind};
 use crate::ports::{
     ApiTokenRecord, ApiTokenRepository, AuditEvent, AuditQuery, CancelOutcome, MfaProof, NewUser,
-    SecretDigest, SessionKind, SessionRecord, SessionRepository, Storage, StoreError,
+    Reservation, SecretDigest, SessionKind, SessionRecord, SessionRepository, Storage, StoreError,
     UserRepository,
 };
 
@@ -67,7 +68,7 @@ macro_rules! storage_contract_tests {
             reset_turns_mfa_off_from_any_state,
             a_session_round_trips_and_is_touched,
             deleting_a_session_succeeds_exactly_once_under_concurrency,
-            failed_attempts_of_a_session_count_up_without_losses,
+            a_pending_session_grants_at_most_its_attempts_under_concurrency,
             sessions_of_a_user_are_deleted_except_the_kept_one,
             expired_sessions_are_deleted,
             an_api_token_is_found_by_hash_until_revoked,
@@ -76,7 +77,10 @@ macro_rules! storage_contract_tests {
             audit_events_are_read_newest_first_filtered_and_paged,
             old_audit_events_are_purged,
             attempt_counters_follow_the_domain_rule,
-            concurrent_attempt_failures_lose_no_count,
+            releasing_a_reservation_follows_the_domain_rule,
+            concurrent_reservations_lose_no_count_below_the_limit,
+            two_hundred_concurrent_reservations_grant_exactly_the_limit,
+            concurrent_reservations_never_pass_a_lockout,
             a_reachable_store_answers_ping,
         );
     };
@@ -335,7 +339,7 @@ pub async fn deleting_a_user_cascades_but_keeps_audit_events_and_other_users<S: 
             .expect("token");
         for kind in [AttemptKind::SecondFactor, AttemptKind::Password] {
             let key = AttemptKey::account(kind, &AttemptAccount::User(u.id));
-            store.record_failure(&key, &POLICY, t(0)).await.expect("failure");
+            granted(store.reserve(&key, &POLICY, t(0)).await.expect("reserve"));
         }
         store.record(event(0, Some(u.id), AuditEventKind::LoginSuccess)).await.expect("audit");
     }
@@ -731,23 +735,31 @@ pub async fn deleting_a_session_succeeds_exactly_once_under_concurrency<S: Stora
     assert_eq!(store.find(&digest("pending")).await.expect("find"), None);
 }
 
-/// Failed attempts of a session count 1, 2, 3, … and concurrent ones are all counted.
-pub async fn failed_attempts_of_a_session_count_up_without_losses<S: Storage>(store: Arc<S>) {
+/// Attempts on a pending-MFA state are reserved 1, 2, 3, … up to the maximum, and of many
+/// concurrent reservations exactly the places left are granted.
+pub async fn a_pending_session_grants_at_most_its_attempts_under_concurrency<S: Storage>(
+    store: Arc<S>,
+) {
     let u = user(&*store, "fails@example.com").await;
     let id = digest("mfa-pending");
     SessionRepository::create(&*store, session("mfa-pending", u.id, 600)).await.expect("create");
-    assert_eq!(store.record_failed_attempt(&id).await.expect("fail"), 1);
-    assert_eq!(store.record_failed_attempt(&id).await.expect("fail"), 2);
-    let mut seen = concurrently(20, |_| {
+    assert_eq!(store.reserve_attempt(&id, 5).await.expect("reserve"), Some(1));
+    assert_eq!(store.reserve_attempt(&id, 5).await.expect("reserve"), Some(2));
+    let mut seen: Vec<u32> = concurrently(50, |_| {
         let store = Arc::clone(&store);
         let id = id.clone();
-        async move { store.record_failed_attempt(&id).await.expect("fail") }
+        async move { store.reserve_attempt(&id, 5).await.expect("reserve") }
     })
-    .await;
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
     seen.sort_unstable();
-    assert_eq!(seen, (3..=22).collect::<Vec<u32>>(), "every attempt counted once");
+    assert_eq!(seen, [3, 4, 5], "exactly the three places left were granted, once each");
     let stored = store.find(&id).await.expect("find").expect("exists");
-    assert_eq!(stored.failed_attempts, 22);
+    assert_eq!(stored.failed_attempts, 5);
+    assert_eq!(store.reserve_attempt(&id, 5).await.expect("reserve"), None, "used up");
+    assert_eq!(store.reserve_attempt(&digest("gone"), 5).await.expect("reserve"), None);
 }
 
 /// `delete_for_user` deletes the user's other sessions, keeps `keep` and others' sessions.
@@ -881,46 +893,135 @@ pub async fn old_audit_events_are_purged<S: Storage>(store: Arc<S>) {
 const POLICY: AttemptPolicy =
     AttemptPolicy { max_failures: 5, window_secs: 900, lockout_after: Some(100) };
 
-/// Failures follow [`AttemptCounter::after_failure`], success ends the run, clear forgets.
+fn granted(reservation: Reservation) -> AttemptCounter {
+    match reservation {
+        Reservation::Granted(counter) => counter,
+        Reservation::Refused(throttle) => {
+            panic!("expected a granted reservation, got {throttle:?}")
+        }
+    }
+}
+
+/// Reservations follow [`AttemptCounter::reserve`]: each counts a failure until the limit,
+/// then they are refused with the domain's throttle and count nothing; a new window takes
+/// them again; clear forgets.
 pub async fn attempt_counters_follow_the_domain_rule<S: Storage>(store: Arc<S>) {
     let key = "sf:user:00000000-0000-0000-0000-000000000001";
     assert_eq!(store.get(key).await.expect("get"), None);
     let mut expected = None;
-    for at in [0, 10, 20] {
-        expected = Some(AttemptCounter::after_failure(expected, &POLICY, t(at)));
-        let counter = store.record_failure(key, &POLICY, t(at)).await.expect("failure");
-        assert_eq!(Some(counter), expected);
+    for at in [0, 10, 20, 30, 40] {
+        let next = AttemptCounter::reserve(expected, &POLICY, t(at)).expect("allowed");
+        expected = Some(next);
+        let counter = granted(store.reserve(key, &POLICY, t(at)).await.expect("reserve"));
+        assert_eq!(counter, next);
     }
     assert_eq!(
         store.get(key).await.expect("get"),
-        Some(AttemptCounter { window_start: t(0), failures: 3, consecutive: 3 })
+        Some(AttemptCounter { window_start: t(0), failures: 5, consecutive: 5 })
     );
-    let later = store.record_failure(key, &POLICY, t(1000)).await.expect("failure");
-    assert_eq!(later, AttemptCounter { window_start: t(1000), failures: 1, consecutive: 4 });
-    store.record_success(key).await.expect("success");
+    assert_eq!(
+        store.reserve(key, &POLICY, t(100)).await.expect("reserve"),
+        Reservation::Refused(Throttle::Blocked { retry_after_secs: 800, locked_out: false })
+    );
+    assert_eq!(store.get(key).await.expect("get"), expected, "a refusal counts nothing");
+    let later = granted(store.reserve(key, &POLICY, t(1000)).await.expect("reserve"));
+    assert_eq!(later, AttemptCounter { window_start: t(1000), failures: 1, consecutive: 6 });
+    assert_eq!(store.get("addr:192.0.2.1").await.expect("get"), None, "keys are separate");
+    store.clear(key).await.expect("clear");
+    assert_eq!(store.get(key).await.expect("get"), None);
+    store.clear("never-seen").await.expect("clear an unknown key");
+}
+
+/// Releases follow [`AttemptCounter::released`]: a success gives the place back and ends the
+/// run; a non-guess gives back the place and one step of the run; a release into a window
+/// that has since been replaced gives back no place; an unknown key stays unknown.
+pub async fn releasing_a_reservation_follows_the_domain_rule<S: Storage>(store: Arc<S>) {
+    let key = "sf:user:00000000-0000-0000-0000-000000000002";
+    let mut last = None;
+    for at in [0, 1, 2] {
+        last = Some(granted(store.reserve(key, &POLICY, t(at)).await.expect("reserve")));
+    }
+    let window = last.expect("reserved").window_start;
+    store.release(key, window, Release::NotAGuess).await.expect("release");
+    assert_eq!(
+        store.get(key).await.expect("get"),
+        Some(AttemptCounter { window_start: t(0), failures: 2, consecutive: 2 })
+    );
+    store.release(key, window, Release::Succeeded).await.expect("release");
+    assert_eq!(
+        store.get(key).await.expect("get"),
+        Some(AttemptCounter { window_start: t(0), failures: 1, consecutive: 0 })
+    );
+    // Reserved in the old window, released after a new one began: the new one owes nothing.
+    let new = granted(store.reserve(key, &POLICY, t(1000)).await.expect("reserve"));
+    assert_eq!((new.window_start, new.failures), (t(1000), 1));
+    store.release(key, window, Release::NotAGuess).await.expect("release");
     assert_eq!(
         store.get(key).await.expect("get"),
         Some(AttemptCounter { window_start: t(1000), failures: 1, consecutive: 0 })
     );
-    assert_eq!(store.get("addr:192.0.2.1").await.expect("get"), None, "keys are separate");
-    store.clear(key).await.expect("clear");
-    assert_eq!(store.get(key).await.expect("get"), None);
-    store.record_success("never-seen").await.expect("success on an unknown key");
-    store.clear("never-seen").await.expect("clear an unknown key");
+    store.release("never-seen", t(0), Release::Succeeded).await.expect("release unknown");
+    assert_eq!(store.get("never-seen").await.expect("get"), None);
 }
 
-/// Fifty concurrent failures on one key count fifty.
-pub async fn concurrent_attempt_failures_lose_no_count<S: Storage>(store: Arc<S>) {
+/// Fifty concurrent reservations under a limit of a hundred: every one is granted and
+/// counted once.
+pub async fn concurrent_reservations_lose_no_count_below_the_limit<S: Storage>(store: Arc<S>) {
     let key = "addr:198.51.100.9";
+    let policy = AttemptPolicy { max_failures: 100, ..POLICY };
     let mut failures = concurrently(50, |_| {
         let store = Arc::clone(&store);
-        async move { store.record_failure(key, &POLICY, t(5)).await.expect("failure").failures }
+        async move { granted(store.reserve(key, &policy, t(5)).await.expect("reserve")).failures }
     })
     .await;
     failures.sort_unstable();
-    assert_eq!(failures, (1..=50).collect::<Vec<u32>>(), "each failure saw its own count");
+    assert_eq!(failures, (1..=50).collect::<Vec<u32>>(), "each reservation saw its own count");
     let counter = store.get(key).await.expect("get").expect("exists");
     assert_eq!((counter.failures, counter.consecutive), (50, 50));
+}
+
+/// The race the limiter exists for: two hundred reservations released at the same moment
+/// against a limit of five are granted exactly five places; the rest are refused with the
+/// time to wait, and the counter shows five.
+pub async fn two_hundred_concurrent_reservations_grant_exactly_the_limit<S: Storage>(
+    store: Arc<S>,
+) {
+    let key = "sf:user:00000000-0000-0000-0000-000000000003";
+    let results = concurrently(200, |_| {
+        let store = Arc::clone(&store);
+        async move { store.reserve(key, &POLICY, t(5)).await.expect("reserve") }
+    })
+    .await;
+    let granted = results.iter().filter(|r| matches!(r, Reservation::Granted(_))).count();
+    assert_eq!(granted, 5, "exactly the limit is granted");
+    for refused in results.iter().filter(|r| matches!(r, Reservation::Refused(_))) {
+        assert_eq!(
+            *refused,
+            // The window began with the first reservation, at the same instant.
+            Reservation::Refused(Throttle::Blocked { retry_after_secs: 900, locked_out: false })
+        );
+    }
+    let counter = store.get(key).await.expect("get").expect("exists");
+    assert_eq!((counter.failures, counter.consecutive), (5, 5));
+}
+
+/// A lockout holds under concurrency too: with three consecutive failures allowed in all,
+/// of a hundred concurrent reservations across windows three are granted, and the key then
+/// stays locked in later windows.
+pub async fn concurrent_reservations_never_pass_a_lockout<S: Storage>(store: Arc<S>) {
+    let key = "sf:user:00000000-0000-0000-0000-000000000004";
+    let policy = AttemptPolicy { max_failures: 100, window_secs: 900, lockout_after: Some(3) };
+    let results = concurrently(100, |_| {
+        let store = Arc::clone(&store);
+        async move { store.reserve(key, &policy, t(5)).await.expect("reserve") }
+    })
+    .await;
+    let granted = results.iter().filter(|r| matches!(r, Reservation::Granted(_))).count();
+    assert_eq!(granted, 3);
+    assert_eq!(
+        store.reserve(key, &policy, t(100_000)).await.expect("reserve"),
+        Reservation::Refused(Throttle::Blocked { retry_after_secs: 900, locked_out: true })
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ use slugbase_domain::{
     TotpCode, TotpSecret, second_factor_gate,
 };
 
-use crate::attempts::{AttemptAccount, AttemptKind, LimitError, TooManyAttempts};
+use crate::attempts::{AttemptAccount, AttemptKind, AttemptTicket, LimitError, TooManyAttempts};
 use crate::core::{AuditEntry, use_case};
 use crate::error::{Unexpected, ValidationErrors};
 use crate::ports::{CancelOutcome, MfaProof};
@@ -68,12 +68,21 @@ impl crate::core::Core {
         caller: &Caller,
         client: &ClientInfo,
         input: Result<BothFactorsInput, ValidationErrors>,
-    ) -> Result<MfaProof, MfaChangeError> {
+    ) -> Result<(MfaProof, AttemptTicket), MfaChangeError> {
         let user = &caller.user;
         let account = AttemptAccount::User(user.id);
         let address = client.address.as_deref();
-        self.limiter.check(AttemptKind::SecondFactor, &account, address, self.now()).await?;
-        let input = input.map_err(MfaChangeError::Validation)?;
+        // Row 3, counted before anything is evaluated: a burst of guesses cannot all pass a
+        // check that only sees failures already recorded.
+        let ticket =
+            self.limiter.reserve(AttemptKind::SecondFactor, &account, address, self.now()).await?;
+        let input = match input {
+            Ok(input) => input,
+            Err(errors) => {
+                self.limiter.release(ticket).await?;
+                return Err(MfaChangeError::Validation(errors));
+            }
+        };
 
         let gate = match second_factor_gate(
             user,
@@ -82,40 +91,42 @@ impl crate::core::Core {
             input.password.as_ref(),
         ) {
             Ok(gate) => gate,
-            Err(denied) => return Err(self.refuse(events, caller, client, denied, None).await),
+            Err(denied) => {
+                return Err(self.refuse(events, caller, client, ticket, denied, None).await);
+            }
         };
-        if let Some((hash, password)) = gate.password_check
-            && !self.deps.passwords.verify(password, Some(hash)).await?
-        {
+        let password_ok = match gate.password_check {
+            Some((hash, password)) => self.deps.passwords.verify(password, Some(hash)).await?,
+            None => true,
+        };
+        if !password_ok {
             let denied = DisableDenied::InvalidPassword;
-            return Err(self.refuse(events, caller, client, denied, None).await);
+            return Err(self.refuse(events, caller, client, ticket, denied, None).await);
         }
         match self.proof_for(user.id, gate.secret, gate.last_totp_step, &input.code)? {
-            (_, Some(proof)) => Ok(proof),
+            (_, Some(proof)) => Ok((proof, ticket)),
             (kind, None) => {
-                Err(self.refuse(events, caller, client, DisableDenied::InvalidCode, kind).await)
+                let denied = DisableDenied::InvalidCode;
+                Err(self.refuse(events, caller, client, ticket, denied, kind).await)
             }
         }
     }
 
-    /// Audits a refusal, counts it when it is a guess, and turns it into the error.
+    /// Audits a refusal, keeps its reserved attempt counted when it is a guess (gives it back
+    /// otherwise), and turns it into the error.
     async fn refuse(
         &self,
         events: &Events,
         caller: &Caller,
         client: &ClientInfo,
+        ticket: AttemptTicket,
         denied: DisableDenied,
         proof: Option<ProofKind>,
     ) -> MfaChangeError {
         if denied.counts_as_attempt() {
-            let account = AttemptAccount::User(caller.user.id);
-            let counted = self
-                .limiter
-                .failed(AttemptKind::SecondFactor, &account, client.address.as_deref(), self.now())
-                .await;
-            if let Err(e) = counted {
-                return e.into();
-            }
+            ticket.failed();
+        } else if let Err(e) = self.limiter.release(ticket).await {
+            return e.into();
         }
         let entry = AuditEntry::new(events.failure, Some(caller.user.id), client)
             .failed(denied.reason())
@@ -132,11 +143,11 @@ impl crate::core::Core {
         event: AuditEventKind,
         caller: &Caller,
         client: &ClientInfo,
+        ticket: AttemptTicket,
         proof: ProofKind,
     ) {
         self.audit(AuditEntry::new(event, Some(caller.user.id), client).proof(Some(proof))).await;
-        let account = AttemptAccount::User(caller.user.id);
-        if let Err(error) = self.limiter.succeeded(AttemptKind::SecondFactor, &account).await {
+        if let Err(error) = self.limiter.succeeded(ticket).await {
             tracing::error!(error = %error, "attempt counter could not be reset after a success");
         }
     }
@@ -170,14 +181,15 @@ impl DisableMfa {
             success: AuditEventKind::MfaDisableSuccess,
             failure: AuditEventKind::MfaDisableFail,
         };
-        let proof =
+        let (proof, ticket) =
             core.check_both_factors(MfaOperation::Disable, &events, caller, client, input).await?;
         if !core.deps.mfa.disable_with_proof(caller.user.id, &proof, core.now()).await? {
             // Spent concurrently, or MFA went off meanwhile: the code is no longer valid.
             let denied = DisableDenied::InvalidCode;
-            return Err(core.refuse(&events, caller, client, denied, Some(proof.kind())).await);
+            let kind = Some(proof.kind());
+            return Err(core.refuse(&events, caller, client, ticket, denied, kind).await);
         }
-        core.second_factor_succeeded(events.success, caller, client, proof.kind()).await;
+        core.second_factor_succeeded(events.success, caller, client, ticket, proof.kind()).await;
         if let Err(error) = core.end_other_sessions(caller.user.id, caller.session()).await {
             // MFA is off already; say so rather than pretend nothing happened.
             tracing::error!(error = %error, "MFA disabled, but other sessions could not be ended");
@@ -210,14 +222,16 @@ impl RegenerateBackupCodes {
             failure: AuditEventKind::MfaBackupRegenerateFail,
         };
         let operation = MfaOperation::RegenerateBackupCodes;
-        let proof = core.check_both_factors(operation, &events, caller, client, input).await?;
+        let (proof, ticket) =
+            core.check_both_factors(operation, &events, caller, client, input).await?;
         let (codes, digests) = core.new_backup_codes();
         if !core.deps.mfa.regenerate_with_proof(caller.user.id, &proof, digests, core.now()).await?
         {
             let denied = DisableDenied::InvalidCode;
-            return Err(core.refuse(&events, caller, client, denied, Some(proof.kind())).await);
+            let kind = Some(proof.kind());
+            return Err(core.refuse(&events, caller, client, ticket, denied, kind).await);
         }
-        core.second_factor_succeeded(events.success, caller, client, proof.kind()).await;
+        core.second_factor_succeeded(events.success, caller, client, ticket, proof.kind()).await;
         Ok(codes.into_iter().map(PlainToken::new).collect())
     }
 }
@@ -408,19 +422,28 @@ impl EnrollConfirm {
         let user = &caller.user;
         let account = AttemptAccount::User(user.id);
         let address = client.address.as_deref();
-        core.limiter.check(AttemptKind::SecondFactor, &account, address, core.now()).await?;
-        let code = code.map_err(EnrollConfirmError::Validation)?;
-        let pending: &EncryptedSecret = match &user.mfa {
-            MfaState::Enabled { .. } => return Err(EnrollConfirmError::AlreadyEnabled),
-            MfaState::Disabled => return Err(EnrollConfirmError::NoPending),
-            MfaState::Pending { secret } => secret,
+        let ticket =
+            core.limiter.reserve(AttemptKind::SecondFactor, &account, address, core.now()).await?;
+        let pending = match (code, &user.mfa) {
+            (Err(errors), _) => Err(EnrollConfirmError::Validation(errors)),
+            (Ok(_), MfaState::Enabled { .. }) => Err(EnrollConfirmError::AlreadyEnabled),
+            (Ok(_), MfaState::Disabled) => Err(EnrollConfirmError::NoPending),
+            (Ok(code), MfaState::Pending { secret }) => Ok((code, secret)),
+        };
+        let (code, pending): (String, &EncryptedSecret) = match pending {
+            Ok(pending) => pending,
+            Err(error) => {
+                // Not a guess: the attempt is given back.
+                core.limiter.release(ticket).await?;
+                return Err(error);
+            }
         };
         let secret = core.deps.cipher.decrypt(user.id, pending)?;
         let step = TotpCode::parse(&code)
             .ok()
             .and_then(|code| core.deps.totp.verify(&secret, &code, core.now()));
         let Some(step) = step else {
-            core.limiter.failed(AttemptKind::SecondFactor, &account, address, core.now()).await?;
+            ticket.failed();
             let entry =
                 AuditEntry::new(AuditEventKind::MfaEnrollConfirmFail, Some(user.id), client)
                     .failed("INVALID_CODE")
@@ -433,6 +456,7 @@ impl EnrollConfirm {
             core.deps.mfa.confirm_enrollment(user.id, pending, step, digests, core.now()).await;
         if !confirmed? {
             // Lost a race: another confirm won, or the enrollment was cancelled or replaced.
+            core.limiter.release(ticket).await?;
             let now = core.deps.users.find_by_id(user.id).await?;
             let enabled = now.is_some_and(|u| u.mfa.is_enabled());
             return Err(if enabled {
@@ -445,6 +469,7 @@ impl EnrollConfirm {
             AuditEventKind::MfaEnrollConfirmSuccess,
             caller,
             client,
+            ticket,
             ProofKind::Totp,
         )
         .await;

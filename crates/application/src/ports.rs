@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, AttemptPolicy, AuditEventKind, AuditOutcome, BackupCode,
-    DisplayName, Email, EncryptedSecret, LoginMethod, Password, PasswordHash, ProofKind, TotpCode,
-    TotpSecret, TotpStep, User, UserId,
+    DisplayName, Email, EncryptedSecret, LoginMethod, Password, PasswordHash, ProofKind, Release,
+    Throttle, TotpCode, TotpSecret, TotpStep, User, UserId,
 };
 
 /// Why a storage port failed. Never a client's mistake.
@@ -334,11 +334,14 @@ pub trait SessionRepository: Send + Sync {
     /// Storage failures only.
     async fn delete(&self, id_hash: &SecretDigest) -> StoreResult<bool>;
 
-    /// Adds one failed attempt and returns the new count.
+    /// Reserves one code attempt on a pending-MFA state before the code is checked: adds
+    /// one to its count and returns the new count, but only while the count is below
+    /// `max` — one conditional statement, so concurrent calls never take more than `max`
+    /// places. `None`: the state is used up or gone; the attempt must not be evaluated.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn record_failed_attempt(&self, id_hash: &SecretDigest) -> StoreResult<u32>;
+    async fn reserve_attempt(&self, id_hash: &SecretDigest, max: u32) -> StoreResult<Option<u32>>;
 
     /// Deletes every session of a user except `keep`; returns how many.
     ///
@@ -488,8 +491,22 @@ pub trait AuditLog: Send + Sync {
 // Attempt counters
 // ---------------------------------------------------------------------------------------
 
-/// Attempt counters, keyed by strings such as `sf:acct:<uuid>` (built by
+/// What [`AttemptRepository::reserve`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt may be evaluated; the counter already counts it
+    /// ([`AttemptCounter::reserve`]).
+    Granted(AttemptCounter),
+    /// The limit is reached; nothing was counted. Holds the throttle to report.
+    Refused(Throttle),
+}
+
+/// Attempt counters, keyed by strings such as `sf:user:<uuid>` (built by
 /// [`crate::attempts::AttemptKey`]).
+///
+/// An attempt is *reserved* before it is evaluated and *released* afterwards if it turned
+/// out to be no failure; so the limit holds however many attempts arrive at once, on one
+/// instance or several.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AttemptRepository: Send + Sync {
@@ -499,23 +516,31 @@ pub trait AttemptRepository: Send + Sync {
     /// Storage failures only.
     async fn get(&self, key: &str) -> StoreResult<Option<AttemptCounter>>;
 
-    /// Adds a failure under `policy` ([`AttemptCounter::after_failure`]) atomically and
-    /// returns the new counter. Concurrent calls MUST lose no count.
+    /// Reserves one attempt under `policy` at `now` ([`AttemptCounter::reserve`]) with one
+    /// atomic, conditional write: either the attempt is counted (`Granted`) or the limit is
+    /// reached and nothing changes (`Refused`). Of concurrent calls on a key with `n` places
+    /// left, at most `n` are granted, whatever the concurrency.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn record_failure(
+    async fn reserve(
         &self,
         key: &str,
         policy: &AttemptPolicy,
         now: DateTime<Utc>,
-    ) -> StoreResult<AttemptCounter>;
+    ) -> StoreResult<Reservation>;
 
-    /// Ends the consecutive-failure run ([`AttemptCounter::after_success`]).
+    /// Gives back an attempt granted in the window that started at `reserved_in`
+    /// ([`AttemptCounter::released`]), atomically. A missing key is left missing.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn record_success(&self, key: &str) -> StoreResult<()>;
+    async fn release(
+        &self,
+        key: &str,
+        reserved_in: DateTime<Utc>,
+        outcome: Release,
+    ) -> StoreResult<()>;
 
     /// Forgets a key entirely (administrator unlock).
     ///

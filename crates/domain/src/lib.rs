@@ -25,5 +25,5 @@ pub use mfa::{
     second_factor_gate,
 };
 pub use password::{NewPassword, Password, PasswordError, PasswordHash};
-pub use throttle::{AttemptCounter, AttemptPolicy, Throttle};
+pub use throttle::{AttemptCounter, AttemptPolicy, Release, Throttle};
 pub use user::{DisplayName, DisplayNameError, LoginMethod, User};

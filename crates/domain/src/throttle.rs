@@ -81,6 +81,55 @@ impl AttemptCounter {
         Self { consecutive: 0, ..self }
     }
 
+    /// Reserves one attempt at `now`, before it is evaluated: refused (`Err`, with the
+    /// throttle to report) when the limit is reached, otherwise the counter with the attempt
+    /// already counted as a failure. Counting first is what makes a limit hold when many
+    /// guesses arrive at once: each one takes its place before the slow check, so at most
+    /// `max_failures` of them are ever evaluated in a window, whatever the concurrency.
+    ///
+    /// # Errors
+    /// [`Throttle::Blocked`] when the attempt may not go ahead.
+    pub fn reserve(
+        current: Option<Self>,
+        policy: &AttemptPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Throttle> {
+        match current.map(|c| c.throttle(policy, now)) {
+            Some(blocked @ Throttle::Blocked { .. }) => Err(blocked),
+            _ => Ok(Self::after_failure(current, policy, now)),
+        }
+    }
+
+    /// Gives back an attempt reserved in the window that started at `reserved_in`: it was
+    /// not a guess (a malformed request, a precondition that failed) or it succeeded.
+    /// The window's count drops by one only while that window lasts (a new window never
+    /// owes it anything); a success ends the consecutive run, anything else takes back its
+    /// one step of it.
+    #[must_use]
+    pub fn released(self, reserved_in: DateTime<Utc>, outcome: Release) -> Self {
+        let failures = if self.window_start == reserved_in {
+            self.failures.saturating_sub(1)
+        } else {
+            self.failures
+        };
+        let consecutive = match outcome {
+            Release::Succeeded => 0,
+            Release::NotAGuess => self.consecutive.saturating_sub(1),
+        };
+        Self { window_start: self.window_start, failures, consecutive }
+    }
+}
+
+/// Why a reserved attempt is given back ([`AttemptCounter::released`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// The attempt succeeded: it was no failure, and the consecutive run ends.
+    Succeeded,
+    /// The request never came to a guess (malformed, or a precondition failed).
+    NotAGuess,
+}
+
+impl AttemptCounter {
     /// Whether the next attempt is allowed at `now`.
     #[must_use]
     pub fn throttle(&self, policy: &AttemptPolicy, now: DateTime<Utc>) -> Throttle {
@@ -192,6 +241,36 @@ mod tests {
         let policy = AttemptPolicy { lockout_after: None, ..POLICY };
         let c = AttemptCounter { window_start: t(0), failures: 0, consecutive: 10_000 };
         assert_eq!(c.throttle(&policy, t(1)), Throttle::Allowed);
+    }
+
+    #[test]
+    fn a_reservation_counts_the_attempt_up_to_the_limit_and_then_refuses() {
+        let mut c = None;
+        for i in 0..3 {
+            c = Some(AttemptCounter::reserve(c, &POLICY, t(i)).unwrap());
+        }
+        assert_eq!(c.unwrap().failures, 3);
+        assert_eq!(
+            AttemptCounter::reserve(c, &POLICY, t(10)),
+            Err(Throttle::Blocked { retry_after_secs: 890, locked_out: false })
+        );
+        // A new window takes reservations again.
+        assert_eq!(AttemptCounter::reserve(c, &POLICY, t(900)).unwrap().failures, 1);
+    }
+
+    #[test]
+    fn a_released_reservation_is_given_back_only_in_its_own_window() {
+        let c = AttemptCounter::reserve(Some(failures(2, 0)), &POLICY, t(5)).unwrap();
+        assert_eq!((c.failures, c.consecutive), (3, 3));
+        let back = c.released(t(0), Release::NotAGuess);
+        assert_eq!((back.failures, back.consecutive), (2, 2));
+        let ok = c.released(t(0), Release::Succeeded);
+        assert_eq!((ok.failures, ok.consecutive), (2, 0));
+        // Reserved in a window that has since been replaced: the new one owes nothing.
+        let other = c.released(t(-900), Release::NotAGuess);
+        assert_eq!(other.failures, 3);
+        let empty = AttemptCounter { window_start: t(0), failures: 0, consecutive: 0 };
+        assert_eq!(empty.released(t(0), Release::NotAGuess), empty);
     }
 
     #[test]

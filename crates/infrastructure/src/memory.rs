@@ -22,13 +22,13 @@ use slugbase_application::AttemptKind;
 use slugbase_application::attempts::{AttemptAccount, AttemptKey};
 use slugbase_application::ports::{
     ApiTokenRecord, ApiTokenRepository, AttemptRepository, AuditEvent, AuditLog, AuditQuery,
-    CancelOutcome, MfaProof, MfaRepository, NewUser, SealedSecretRow, SecretDigest, SecretRotation,
-    SessionRecord, SessionRepository, StorageHealth, StoreError, StoreResult, StoredAuditEvent,
-    UserRepository,
+    CancelOutcome, MfaProof, MfaRepository, NewUser, Reservation, SealedSecretRow, SecretDigest,
+    SecretRotation, SessionRecord, SessionRepository, StorageHealth, StoreError, StoreResult,
+    StoredAuditEvent, UserRepository,
 };
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, AttemptPolicy, Email, EncryptedSecret, LoginMethod, MfaState,
-    PasswordHash, TotpStep, User, UserId,
+    PasswordHash, Release, TotpStep, User, UserId,
 };
 use subtle::ConstantTimeEq;
 
@@ -372,12 +372,15 @@ impl SessionRepository for InMemoryStore {
         }
     }
 
-    async fn record_failed_attempt(&self, id_hash: &SecretDigest) -> StoreResult<u32> {
+    async fn reserve_attempt(&self, id_hash: &SecretDigest, max: u32) -> StoreResult<Option<u32>> {
         let mut state = self.lock()?;
-        let Some(i) = state.session_index(id_hash) else { return Ok(0) };
-        let Some(s) = state.sessions.get_mut(i) else { return Ok(0) };
+        let Some(i) = state.session_index(id_hash) else { return Ok(None) };
+        let Some(s) = state.sessions.get_mut(i) else { return Ok(None) };
+        if s.failed_attempts >= max {
+            return Ok(None);
+        }
         s.failed_attempts = s.failed_attempts.saturating_add(1);
-        Ok(s.failed_attempts)
+        Ok(Some(s.failed_attempts))
     }
 
     async fn delete_for_user<'a>(
@@ -499,23 +502,32 @@ impl AttemptRepository for InMemoryStore {
         Ok(self.lock()?.attempts.get(key).copied())
     }
 
-    async fn record_failure(
+    async fn reserve(
         &self,
         key: &str,
         policy: &AttemptPolicy,
         now: DateTime<Utc>,
-    ) -> StoreResult<AttemptCounter> {
+    ) -> StoreResult<Reservation> {
         let mut state = self.lock()?;
         let current = state.attempts.get(key).copied();
-        let counter = AttemptCounter::after_failure(current, policy, now);
-        state.attempts.insert(key.to_owned(), counter);
-        Ok(counter)
+        Ok(match AttemptCounter::reserve(current, policy, now) {
+            Ok(counter) => {
+                state.attempts.insert(key.to_owned(), counter);
+                Reservation::Granted(counter)
+            }
+            Err(throttle) => Reservation::Refused(throttle),
+        })
     }
 
-    async fn record_success(&self, key: &str) -> StoreResult<()> {
+    async fn release(
+        &self,
+        key: &str,
+        reserved_in: DateTime<Utc>,
+        outcome: Release,
+    ) -> StoreResult<()> {
         let mut state = self.lock()?;
         if let Some(counter) = state.attempts.get_mut(key) {
-            *counter = counter.after_success();
+            *counter = counter.released(reserved_in, outcome);
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use chrono::TimeDelta;
 use mfa_support::{Harness, PASSWORD};
 use slugbase_application::accounts::NewAccountInput;
 use slugbase_application::mfa::{EnrollConfirmError, MfaChangeError};
-use slugbase_application::ports::{AttemptRepository, MfaProof, MfaRepository};
+use slugbase_application::ports::{AttemptRepository, MfaProof, MfaRepository, Reservation};
 use slugbase_domain::{AttemptPolicy, DisableDenied, MfaState};
 use tokio::sync::Barrier;
 
@@ -200,18 +200,56 @@ async fn twenty_concurrent_setups_create_exactly_one_first_admin() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_failures_lose_no_count() {
+async fn concurrent_reservations_lose_no_count_and_never_pass_the_limit() {
     let h = Arc::new(Harness::new());
-    let policy = AttemptPolicy { max_failures: 1000, window_secs: 900, lockout_after: None };
-    race(100, |_| {
+    let policy = AttemptPolicy { max_failures: 60, window_secs: 900, lockout_after: None };
+    let results = race(100, |_| {
         let h = h.clone();
-        async move { h.store.record_failure("sf:user:x", &policy, h.now()).await.unwrap() }
+        async move { h.store.reserve("sf:user:x", &policy, h.now()).await.unwrap() }
     })
     .await;
+    let granted = results.iter().filter(|r| matches!(r, Reservation::Granted(_))).count();
+    assert_eq!(granted, 60, "exactly the limit is granted");
     let counter = h.store.get("sf:user:x").await.unwrap().unwrap();
-    assert_eq!((counter.failures, counter.consecutive), (100, 100));
+    assert_eq!((counter.failures, counter.consecutive), (60, 60));
     // A later window starts afresh but keeps the consecutive run.
     h.clock.advance(TimeDelta::seconds(900));
-    let counter = h.store.record_failure("sf:user:x", &policy, h.now()).await.unwrap();
-    assert_eq!((counter.failures, counter.consecutive), (1, 101));
+    let Reservation::Granted(counter) =
+        h.store.reserve("sf:user:x", &policy, h.now()).await.unwrap()
+    else {
+        panic!("a new window grants again");
+    };
+    assert_eq!((counter.failures, counter.consecutive), (1, 61));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_simultaneous_wrong_disables_evaluate_at_most_the_limit() {
+    let h = Arc::new(Harness::new());
+    let admin = h.admin().await;
+    let (user, session) = h.local_user(&admin, "burst@example.com").await;
+    let (secret, _) = h.enable_mfa(&session).await;
+    let caller = h.caller(&session).await;
+    let wrong = h.wrong_totp(&secret);
+
+    let results = race(200, |_| {
+        let (h, caller, wrong) = (h.clone(), caller.clone(), wrong.clone());
+        async move {
+            let both = h.both(&wrong, Some(PASSWORD));
+            h.uc.disable_mfa.execute(&caller, &h.client, Ok(both)).await
+        }
+    })
+    .await;
+
+    let evaluated = results
+        .iter()
+        .filter(|r| matches!(r, Err(MfaChangeError::Denied(DisableDenied::InvalidCode))))
+        .count();
+    let throttled =
+        results.iter().filter(|r| matches!(r, Err(MfaChangeError::TooManyAttempts(_)))).count();
+    assert_eq!(evaluated, 10, "the default limit: ten guesses per account per window");
+    assert_eq!(throttled, 190, "every other guess is refused before it is evaluated");
+    let key = format!("sf:user:{}", user.id);
+    let counter = h.store.get(&key).await.unwrap().unwrap();
+    assert_eq!(counter.failures, 10);
+    assert!(h.caller(&session).await.user.mfa.is_enabled());
 }

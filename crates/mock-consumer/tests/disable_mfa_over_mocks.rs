@@ -8,11 +8,12 @@ use slugbase_application::ports::{
     MfaProof, MockApiTokenRepository, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher,
     MockClock, MockMfaRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
     MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
+    Reservation,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
-    ApiTokenId, DisableDenied, DisplayName, Email, EncryptedSecret, LoginMethod, MfaState,
-    Password, TotpSecret, TotpStep, User, UserId,
+    ApiTokenId, AttemptCounter, DisableDenied, DisplayName, Email, EncryptedSecret, LoginMethod,
+    MfaState, Password, Release, TotpSecret, TotpStep, User, UserId,
 };
 
 /// Mocks for the ports disable touches; the rest have no expectations (a call panics).
@@ -30,7 +31,14 @@ impl Mocks {
     /// verifier matches "123456" to step 1001 (the user last used step 1000).
     fn arranged() -> Self {
         let mut attempts = MockAttemptRepository::new();
-        attempts.expect_get().returning(|_| Ok(None));
+        // Every reservation is granted (the ClientInfo carries no address: one per request).
+        attempts.expect_reserve().times(1).returning(|_, _, at| {
+            Ok(Reservation::Granted(AttemptCounter {
+                window_start: at,
+                failures: 1,
+                consecutive: 1,
+            }))
+        });
         let mut audit = MockAuditLog::new();
         audit.expect_record().returning(|_| Ok(()));
         let mut cipher = MockSecretCipher::new();
@@ -114,7 +122,12 @@ async fn an_outside_crate_disables_mfa_over_the_mocks() {
         .times(1)
         .withf(move |u, keep| *u == user_id && keep.is_none())
         .returning(|_, _| Ok(1));
-    mocks.attempts.expect_record_success().times(1).returning(|_| Ok(()));
+    mocks
+        .attempts
+        .expect_release()
+        .times(1)
+        .withf(|_, _, outcome| *outcome == Release::Succeeded)
+        .returning(|_, _, _| Ok(()));
 
     // Act
     let result = mocks.use_case().execute(&caller, &ClientInfo::default(), body("123456")).await;
@@ -129,9 +142,8 @@ async fn an_outside_crate_sees_a_wrong_code_refused_without_a_disable() {
     let caller = caller();
     let mut mocks = Mocks::arranged();
     mocks.mfa.expect_disable_with_proof().times(0);
-    mocks.attempts.expect_record_failure().times(1).returning(|_, _, at| {
-        Ok(slugbase_domain::AttemptCounter { window_start: at, failures: 1, consecutive: 1 })
-    });
+    // The reserved attempt stays counted: no release.
+    mocks.attempts.expect_release().times(0);
 
     // Act
     let result = mocks.use_case().execute(&caller, &ClientInfo::default(), body("654321")).await;

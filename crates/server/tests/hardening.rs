@@ -322,6 +322,176 @@ async fn one_backup_code_in_100_concurrent_disables_over_two_instances_succeeds_
 }
 
 // ---------------------------------------------------------------------------------------
+// Simultaneous guesses: the limits hold when every guess arrives at the same moment
+// ---------------------------------------------------------------------------------------
+
+/// Requests in one burst (the attack the limits must survive).
+const BURST: usize = 200;
+
+/// Sends `count` requests built by `make(i)` (a client and a body for `path`) all at once —
+/// each task waits at one barrier, then sends — and returns every reply.
+async fn burst(
+    count: usize,
+    path: &'static str,
+    make: impl Fn(usize) -> (Http, Value),
+) -> Vec<Resp> {
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(count));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let (http, body) = make(i);
+        let start = start.clone();
+        tasks.spawn(async move {
+            start.wait().await;
+            http.post(path, body).await
+        });
+    }
+    let mut replies = Vec::with_capacity(count);
+    while let Some(reply) = tasks.join_next().await {
+        replies.push(reply.unwrap());
+    }
+    replies
+}
+
+/// How many replies of a burst were evaluated guesses (`evaluated`: status and reason);
+/// every other reply must be a 429 `TOO_MANY_ATTEMPTS` with a `Retry-After` inside the
+/// window, or one of `also` (a documented answer for a request that was not evaluated
+/// either). No 5xx, nothing else.
+fn evaluated_guesses(
+    replies: &[Resp],
+    evaluated: (StatusCode, &str),
+    also: &[(StatusCode, &str)],
+) -> usize {
+    let mut count = 0;
+    for reply in replies {
+        let answer = (reply.status, reply.reason());
+        if answer == evaluated {
+            count += 1;
+        } else if answer == (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS") {
+            assert!(reply.retry_after.is_some_and(|s| (1..=900).contains(&s)), "{reply:?}");
+            assert_eq!(reply.body["code"], json!(429), "{reply:?}");
+        } else {
+            assert!(also.contains(&answer), "unexpected answer in a burst: {reply:?}");
+        }
+    }
+    count
+}
+
+const INVALID_CREDENTIALS: (StatusCode, &str) = (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
+const INVALID_CODE: (StatusCode, &str) = (StatusCode::BAD_REQUEST, "INVALID_CODE");
+const PENDING_INVALID: (StatusCode, &str) = (StatusCode::UNAUTHORIZED, "MFA_PENDING_INVALID");
+
+/// 200 wrong passwords for one e-mail at once, spread over `bases`: exactly the
+/// per-e-mail limit (10) is evaluated.
+async fn login_burst_on_one_email(bases: &[String]) {
+    let mut admin = Http::new(&bases[0]);
+    let setup = admin
+        .post(
+            "/api/auth/setup",
+            json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
+    admin.refresh_csrf().await;
+    let replies = burst(BURST, "/api/auth/login", |i| {
+        let body = json!({ "email": ADMIN_EMAIL, "password": format!("wrong password {i}") });
+        (Http::new(&bases[i % bases.len()]), body)
+    })
+    .await;
+    assert_eq!(evaluated_guesses(&replies, INVALID_CREDENTIALS, &[]), 10);
+}
+
+/// 200 wrong second factors for one account at once (right password, wrong TOTP codes,
+/// over an API token), spread over `bases`: exactly the per-account limit (10) is
+/// evaluated, and MFA stays on.
+async fn disable_burst_on_one_account(bases: &[String]) {
+    let account = admin_with_mfa(&bases[0]).await;
+    let mut bearer = Http::new(&bases[0]);
+    bearer.bearer = Some(account.token.clone());
+    let wrong = wrong_code(&account.otpauth_url);
+    let replies = burst(BURST, "/api/auth/mfa/disable", |i| {
+        let body = json!({ "code": wrong, "password": ADMIN_PASSWORD });
+        (bearer.at(&bases[i % bases.len()]), body)
+    })
+    .await;
+    assert_eq!(evaluated_guesses(&replies, INVALID_CODE, &[]), 10);
+    let status = bearer.get("/api/auth/mfa/status").await;
+    assert_eq!(status.body["enabled"], json!(true), "{status:?}");
+}
+
+/// 300 wrong codes on one pending-MFA login at once, spread over `bases`: at most the
+/// pending state's own budget (5) is evaluated; the state is then gone (401
+/// `MFA_PENDING_INVALID`) or the account's limit answers 429.
+async fn verify_burst_on_one_pending_state(bases: &[String]) {
+    let account = admin_with_mfa(&bases[0]).await;
+    let login = Http::new(&bases[0]);
+    login.login_pending(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let wrong = wrong_code(&account.otpauth_url);
+    let replies = burst(300, "/api/auth/mfa/verify", |i| {
+        (login.at(&bases[i % bases.len()]), json!({ "code": wrong }))
+    })
+    .await;
+    let evaluated = evaluated_guesses(&replies, INVALID_CODE, &[PENDING_INVALID]);
+    assert!((1..=5).contains(&evaluated), "{evaluated} guesses evaluated on one pending state");
+}
+
+#[tokio::test]
+async fn simultaneous_wrong_passwords_on_sqlite_evaluate_at_most_the_email_limit() {
+    let env = Env::new();
+    let server = env.start("burst-login.log", LOG).await;
+    login_burst_on_one_email(std::slice::from_ref(&server.base)).await;
+}
+
+#[tokio::test]
+async fn simultaneous_logins_from_one_address_on_sqlite_evaluate_at_most_the_address_limit() {
+    let env = Env::new();
+    let server = env.start("burst-address.log", LOG).await;
+    // 200 different e-mails, one address: each e-mail is far under its own limit.
+    let replies = burst(BURST, "/api/auth/login", |i| {
+        let body = json!({ "email": format!("user{i}@example.com"), "password": "wrong one" });
+        (Http::new(&server.base), body)
+    })
+    .await;
+    assert_eq!(evaluated_guesses(&replies, INVALID_CREDENTIALS, &[]), 60);
+}
+
+#[tokio::test]
+async fn simultaneous_wrong_codes_at_disable_on_sqlite_evaluate_at_most_the_account_limit() {
+    let env = Env::new();
+    let server = env.start("burst-disable.log", LOG).await;
+    disable_burst_on_one_account(std::slice::from_ref(&server.base)).await;
+}
+
+#[tokio::test]
+async fn simultaneous_wrong_codes_at_verify_on_sqlite_evaluate_at_most_the_pending_budget() {
+    let env = Env::new();
+    let server = env.start("burst-verify.log", LOG).await;
+    verify_burst_on_one_pending_state(std::slice::from_ref(&server.base)).await;
+}
+
+#[tokio::test]
+async fn simultaneous_wrong_passwords_over_two_postgresql_instances_evaluate_at_most_the_limit() {
+    let env = Env::new();
+    let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
+    login_burst_on_one_email(&[servers[0].base.clone(), servers[1].base.clone()]).await;
+}
+
+#[tokio::test]
+async fn simultaneous_wrong_codes_at_disable_over_two_postgresql_instances_evaluate_at_most_the_limit()
+ {
+    let env = Env::new();
+    let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
+    disable_burst_on_one_account(&[servers[0].base.clone(), servers[1].base.clone()]).await;
+}
+
+#[tokio::test]
+async fn simultaneous_wrong_codes_at_verify_over_two_postgresql_instances_evaluate_at_most_the_budget()
+ {
+    let env = Env::new();
+    let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
+    verify_burst_on_one_pending_state(&[servers[0].base.clone(), servers[1].base.clone()]).await;
+}
+
+// ---------------------------------------------------------------------------------------
 // Brute force
 // ---------------------------------------------------------------------------------------
 

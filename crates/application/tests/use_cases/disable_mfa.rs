@@ -150,15 +150,12 @@ async fn the_attempt_limit_is_checked_before_the_body_is_validated() {
 
 #[tokio::test]
 async fn a_malformed_body_is_reported_after_the_throttle_check_and_nothing_else_runs() {
-    // Arrange: both counters are read exactly once; nothing else may be touched.
+    // Arrange: both counters reserve a place; nothing else may be touched.
     let user = with_mfa(local_user());
+    let user_id = user.id;
     let mut deps = MockDeps::new();
-    let account_key = second_factor_key(user.id);
-    deps.attempts
-        .expect_get()
-        .times(2)
-        .withf(move |key| key == account_key || key == address_key())
-        .returning(|_| Ok(None));
+    deps.attempts_allowed();
+    let attempts = deps.record_attempts();
     never_disabled(&mut deps);
     let caller = session_caller(user);
     let bad_body = Err(ValidationErrors::field("password", "password must be a string"));
@@ -174,6 +171,9 @@ async fn a_malformed_body_is_reported_after_the_throttle_check_and_nothing_else_
         }
         other => panic!("expected a validation error, got {other:?}"),
     }
+    // Both places were given back: a malformed body is no guess.
+    assert_eq!(attempts.given_back(), [second_factor_key(user_id), address_key()]);
+    assert!(attempts.failures().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -187,6 +187,7 @@ async fn mfa_not_enabled_is_decided_before_any_password_or_code_is_checked() {
     let user_id = user.id;
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
+    let attempts = deps.record_attempts();
     let audit = deps.record_audit();
     never_disabled(&mut deps);
     let caller = session_caller(user);
@@ -194,8 +195,9 @@ async fn mfa_not_enabled_is_decided_before_any_password_or_code_is_checked() {
     // Act: wrong password, garbage code.
     let result = run(deps, settings(), &caller, input("garbage", Some("wrong"))).await;
 
-    // Assert: refused, audited, not counted (record_failure is not arranged).
+    // Assert: refused, audited, not counted (its reserved place was given back).
     assert_eq!(denied(result), DisableDenied::MfaNotEnabled);
+    assert!(attempts.failures().is_empty());
     let event = audit.only();
     assert_audit(
         &event,
@@ -719,7 +721,7 @@ async fn an_unreachable_attempt_store_surfaces_as_unavailable() {
     // Arrange
     let user = with_mfa(local_user());
     let mut deps = MockDeps::new();
-    deps.attempts.expect_get().returning(|_| Err(unavailable()));
+    deps.attempts.expect_reserve().returning(|_, _, _| Err(unavailable()));
     never_disabled(&mut deps);
     let caller = session_caller(user);
 

@@ -300,7 +300,7 @@ async fn a_wrong_code_counts_against_the_pending_state_and_the_account() {
     let attempts = deps.record_attempts();
     let audit = deps.record_audit();
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
-    deps.sessions.expect_record_failed_attempt().times(1).returning(|_| Ok(2));
+    deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(2)));
     deps.sessions.expect_delete().times(0);
     deps.mfa.expect_spend_proof().times(0);
     let use_case = VerifyLogin::new(deps.build(), settings());
@@ -336,7 +336,7 @@ async fn the_pending_state_is_dropped_at_the_maximum_number_of_wrong_codes() {
         .times(1)
         .withf(|_, proof, _| *proof == MfaProof::BackupCode(backup_digest("00000000deadbeef")))
         .returning(|_, _, _| Ok(false));
-    deps.sessions.expect_record_failed_attempt().times(1).returning(|_| Ok(5));
+    deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(5)));
     deps.sessions
         .expect_delete()
         .times(1)
@@ -360,6 +360,7 @@ async fn a_right_code_ends_the_pending_state_once_and_starts_a_full_session() {
     let mut deps = MockDeps::new();
     pending_found(&mut deps, Some(pending_record(&user)));
     user_found(&mut deps, &user);
+    deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(1)));
     deps.attempts_allowed();
     let attempts = deps.record_attempts();
     let audit = deps.record_audit();
@@ -400,6 +401,7 @@ async fn a_verify_that_loses_the_pending_state_to_a_concurrent_one_gets_no_sessi
     let mut deps = MockDeps::new();
     pending_found(&mut deps, Some(pending_record(&user)));
     user_found(&mut deps, &user);
+    deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(1)));
     deps.attempts_allowed();
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
     deps.mfa.expect_spend_proof().times(1).returning(|_, _, _| Ok(true));
@@ -412,4 +414,32 @@ async fn a_verify_that_loses_the_pending_state_to_a_concurrent_one_gets_no_sessi
 
     // Assert
     assert!(matches!(result, Err(VerifyLoginError::PendingInvalid)), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_pending_state_whose_attempts_are_used_up_evaluates_no_code() {
+    // Arrange: the pending state has no place left (concurrent guesses took them all); no
+    // cipher, TOTP or MFA repository is arranged: evaluating the code would panic.
+    let user = with_mfa(local_user());
+    let user_id = user.id;
+    let mut deps = MockDeps::new();
+    pending_found(&mut deps, Some(pending_record(&user)));
+    user_found(&mut deps, &user);
+    deps.attempts_allowed();
+    let attempts = deps.record_attempts();
+    deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(None));
+    deps.sessions
+        .expect_delete()
+        .times(1)
+        .withf(|digest| *digest == token_digest(PENDING_ID))
+        .returning(|_| Ok(true));
+    let use_case = VerifyLogin::new(deps.build(), settings());
+
+    // Act
+    let result = use_case.execute(Some(PENDING_ID), &client(), Ok(GOOD_TOTP.to_owned())).await;
+
+    // Assert: the pending state is gone, and the account's place was given back.
+    assert!(matches!(result, Err(VerifyLoginError::PendingInvalid)), "{result:?}");
+    assert!(attempts.failures().is_empty());
+    assert_eq!(attempts.given_back(), [second_factor_key(user_id), address_key()]);
 }

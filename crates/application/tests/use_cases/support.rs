@@ -6,6 +6,7 @@
 //! overrides only the ports its path uses. The one exception is the clock, which always
 //! reads [`now`]: reading the time is not behaviour worth pinning.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -13,12 +14,12 @@ use slugbase_application::ports::{
     AuditEvent, MockApiTokenRepository, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher,
     MockClock, MockMfaRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
     MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
-    SecretDigest,
+    Reservation, SecretDigest,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, AuditEventKind, AuditOutcome, DisplayName, Email, EncryptedSecret,
-    LoginMethod, MfaState, PasswordHash, ProofKind, TotpSecret, TotpStep, User, UserId,
+    LoginMethod, MfaState, PasswordHash, ProofKind, Release, TotpSecret, TotpStep, User, UserId,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -56,6 +57,8 @@ pub struct MockDeps {
     pub token_digest: MockTokenDigest,
     pub clock: MockClock,
     pub random: MockRandom,
+    /// Records what [`Self::attempts_allowed`] / [`Self::attempts_with`] saw.
+    pub attempt_spy: AttemptSpy,
 }
 
 impl MockDeps {
@@ -78,6 +81,7 @@ impl MockDeps {
             token_digest: MockTokenDigest::new(),
             clock,
             random: MockRandom::new(),
+            attempt_spy: AttemptSpy::default(),
         }
     }
 
@@ -101,33 +105,45 @@ impl MockDeps {
         }
     }
 
-    /// Every attempt counter is empty: the throttle lets everything through. Counting
-    /// failures or successes is *not* arranged; see [`Self::record_attempts`].
+    /// Every attempt counter is empty: reservations are granted (up to the policy's limit
+    /// within one test) and releases accepted; both are recorded in [`Self::record_attempts`].
     pub fn attempts_allowed(&mut self) -> &mut Self {
-        self.attempts.expect_get().returning(|_| Ok(None));
-        self
+        self.arrange_attempts(None)
     }
 
-    /// Attempt counters read `counter` under `key` and are empty elsewhere.
+    /// Attempt counters start at `counter` under `key` and empty elsewhere.
     pub fn attempts_with(&mut self, key: String, counter: AttemptCounter) -> &mut Self {
-        self.attempts.expect_get().returning(move |k| Ok((k == key).then_some(counter)));
-        self
+        self.arrange_attempts(Some((key, counter)))
     }
 
-    /// Records every `record_failure` and `record_success` call, by key.
-    pub fn record_attempts(&mut self) -> AttemptSpy {
-        let spy = AttemptSpy::default();
-        let failures = spy.failures.clone();
-        self.attempts.expect_record_failure().returning(move |key, _, at| {
-            failures.lock().expect("spy lock").push(key.to_owned());
-            Ok(AttemptCounter { window_start: at, failures: 1, consecutive: 1 })
+    fn arrange_attempts(&mut self, preset: Option<(String, AttemptCounter)>) -> &mut Self {
+        let counters: Arc<Mutex<HashMap<String, AttemptCounter>>> =
+            Arc::new(Mutex::new(preset.into_iter().collect()));
+        let spy = self.attempt_spy.clone();
+        self.attempts.expect_reserve().returning(move |key, policy, at| {
+            let mut counters = counters.lock().expect("counters lock");
+            let current = counters.get(key).copied();
+            Ok(match AttemptCounter::reserve(current, policy, at) {
+                Ok(counter) => {
+                    counters.insert(key.to_owned(), counter);
+                    spy.reserved.lock().expect("spy lock").push(key.to_owned());
+                    Reservation::Granted(counter)
+                }
+                Err(throttle) => Reservation::Refused(throttle),
+            })
         });
-        let successes = spy.successes.clone();
-        self.attempts.expect_record_success().returning(move |key| {
-            successes.lock().expect("spy lock").push(key.to_owned());
+        let spy = self.attempt_spy.clone();
+        self.attempts.expect_release().returning(move |key, _, outcome| {
+            spy.released.lock().expect("spy lock").push((key.to_owned(), outcome));
             Ok(())
         });
-        spy
+        self
+    }
+
+    /// What became of the attempts reserved through [`Self::attempts_allowed`] /
+    /// [`Self::attempts_with`].
+    pub fn record_attempts(&mut self) -> AttemptSpy {
+        self.attempt_spy.clone()
     }
 
     /// Records every audit event.
@@ -192,22 +208,41 @@ pub fn token_digest(token: &str) -> SecretDigest {
 // Spies
 // ---------------------------------------------------------------------------------------
 
-/// Attempt counter keys that got a failure or a success, in call order.
+/// Attempt reservations and releases, in call order.
 #[derive(Clone, Default)]
 pub struct AttemptSpy {
-    failures: Arc<Mutex<Vec<String>>>,
-    successes: Arc<Mutex<Vec<String>>>,
+    reserved: Arc<Mutex<Vec<String>>>,
+    released: Arc<Mutex<Vec<(String, Release)>>>,
 }
 
 impl AttemptSpy {
-    /// Keys that got `record_failure`.
+    /// Keys whose reserved attempt stayed counted (reserved and never given back), in the
+    /// order they were reserved.
     pub fn failures(&self) -> Vec<String> {
-        self.failures.lock().expect("spy lock").clone()
+        let mut released: Vec<String> =
+            self.released.lock().expect("spy lock").iter().map(|(k, _)| k.clone()).collect();
+        let mut kept = Vec::new();
+        for key in self.reserved.lock().expect("spy lock").iter() {
+            match released.iter().position(|k| k == key) {
+                Some(i) => {
+                    released.remove(i);
+                }
+                None => kept.push(key.clone()),
+            }
+        }
+        kept
     }
 
-    /// Keys that got `record_success`.
+    /// Keys given back as a success (the consecutive run ends).
     pub fn successes(&self) -> Vec<String> {
-        self.successes.lock().expect("spy lock").clone()
+        let released = self.released.lock().expect("spy lock");
+        released.iter().filter(|(_, o)| *o == Release::Succeeded).map(|(k, _)| k.clone()).collect()
+    }
+
+    /// Keys given back because the request was no guess.
+    pub fn given_back(&self) -> Vec<String> {
+        let released = self.released.lock().expect("spy lock");
+        released.iter().filter(|(_, o)| *o == Release::NotAGuess).map(|(k, _)| k.clone()).collect()
     }
 }
 

@@ -3,9 +3,9 @@
 //!
 //! One implementation serves both backends. Statements are plain SQL run through sea-orm's
 //! connection with bound parameters (`$1`, `$2`, … — sqlx binds them the same way on
-//! SQLite and PostgreSQL); the only backend-specific piece is `SELECT … FOR UPDATE` when
-//! an attempt counter is read inside its write transaction (SQLite has no row locks and
-//! needs none: its write transactions start `IMMEDIATE`, holding the database's write lock).
+//! SQLite and PostgreSQL); where a transaction must lock a row first, PostgreSQL takes
+//! `SELECT … FOR UPDATE` (SQLite has no row locks and needs none: its write transactions
+//! start `IMMEDIATE`, holding the database's write lock).
 //!
 //! Atomicity lives in the database, never in process memory:
 //! - spending a TOTP step is one conditional `UPDATE … WHERE last step < :step`;
@@ -13,8 +13,9 @@
 //! - confirming an enrollment is a compare-and-set on the pending secret, plus the codes,
 //!   in one transaction; disabling and regenerating spend the proof and change the state in
 //!   one transaction;
-//! - an attempt counter is read, advanced with the domain rule and written back in one
-//!   write transaction (a row lock on PostgreSQL);
+//! - an attempt is reserved with one conditional upsert (`INSERT … ON CONFLICT DO UPDATE
+//!   … WHERE` under the limit), before it is evaluated, and released with one conditional
+//!   update;
 //! - creating the first administrator updates the `instance_setup` row first, which
 //!   serialises concurrent set-ups on both backends.
 //!

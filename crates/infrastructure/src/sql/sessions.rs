@@ -74,16 +74,16 @@ impl SessionRepository for SeaOrmStore {
         Ok(deleted.rows_affected() == 1)
     }
 
-    async fn record_failed_attempt(&self, id_hash: &SecretDigest) -> StoreResult<u32> {
+    async fn reserve_attempt(&self, id_hash: &SecretDigest, max: u32) -> StoreResult<Option<u32>> {
+        // Conditional: concurrent guesses on one pending state never take more than `max`.
         let row = query_one(
             &self.db,
-            "UPDATE sessions SET failed_attempts = failed_attempts + 1 WHERE id_hash = $1 \
-             RETURNING failed_attempts",
-            [id_hash.as_str().into()],
+            "UPDATE sessions SET failed_attempts = failed_attempts + 1 \
+             WHERE id_hash = $1 AND failed_attempts < $2 RETURNING failed_attempts",
+            [id_hash.as_str().into(), i64::from(max).into()],
         )
         .await?;
-        // A session that no longer exists has no attempts left to count.
-        row.map_or(Ok(0), |row| to_u32(get(&row, "failed_attempts")?, "failed attempts"))
+        row.map(|row| to_u32(get(&row, "failed_attempts")?, "failed attempts")).transpose()
     }
 
     async fn delete_for_user<'a>(
