@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use slugbase_application::ValidationErrors;
 use slugbase_application::ports::{AuditQuery, StoredAuditEvent};
 use slugbase_domain::{AuditEventKind, AuditOutcome, UserId};
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -52,6 +55,8 @@ pub(crate) async fn list_users(
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "EMAIL_EXISTS", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
 pub(crate) async fn create_user(
@@ -80,7 +85,7 @@ pub(crate) async fn create_user(
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "Success", body = OkView),
-        (status = 400, description = "VALIDATION_FAILED or CANNOT_DELETE_SELF", body = ErrorBody),
+        (status = 400, description = "VALIDATION_FAILED (the id is not a UUID) or CANNOT_DELETE_SELF", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
@@ -106,6 +111,7 @@ pub(crate) async fn delete_user(
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "Success", body = OkView),
+        (status = 400, description = "VALIDATION_FAILED (the id is not a UUID)", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
@@ -121,9 +127,9 @@ pub(crate) async fn reset_user_mfa(
     Ok(HttpResponse::Ok().json(OkView::OK))
 }
 
-/// Audit log filters.
-#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+/// Audit log filters, as sent: each is checked by [`AuditParams::query`] so that every
+/// problem is a 400 naming its parameter. The document's types are in `into_params`.
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct AuditParams {
     /// Only this user's events.
     pub user_id: Option<String>,
@@ -133,6 +139,51 @@ pub struct AuditParams {
     pub limit: Option<String>,
     /// Events to skip, newest first (default 0).
     pub offset: Option<String>,
+}
+
+/// The audit event names the server knows, as a string enum.
+fn audit_event_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(AuditEventKind::ALL.iter().map(|kind| kind.as_str())))
+        .build()
+}
+
+/// The document's view of the filters: exactly what [`AuditParams::query`] accepts.
+impl IntoParams for AuditParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let param = |name: &str, description: &str, schema: Object| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        let uuid = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .build();
+        let limit = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1u32))
+            .maximum(Some(MAX_AUDIT_PAGE))
+            .default(Some(DEFAULT_AUDIT_PAGE.into()))
+            .build();
+        let offset = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0u64))
+            .maximum(Some(u64::MAX))
+            .default(Some(0.into()))
+            .build();
+        vec![
+            param("user_id", "Only this user's events.", uuid),
+            param("event", "Only this kind of event.", audit_event_schema()),
+            param("limit", "Page size (1–200, default 50).", limit),
+            param("offset", "Events to skip, newest first (default 0).", offset),
+        ]
+    }
 }
 
 /// Longest audit page.
@@ -184,6 +235,7 @@ pub struct AuditEventView {
     /// Who acted, when not the user.
     pub actor_id: Option<Uuid>,
     /// What happened (`mfa_disable_success`, …).
+    #[schema(schema_with = audit_event_schema)]
     pub event: String,
     /// `success` or `failure`.
     pub outcome: String,

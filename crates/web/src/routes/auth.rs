@@ -63,6 +63,8 @@ pub(crate) fn new_account(fields: &mut Fields, password_required: bool) -> NewAc
         (status = 200, description = "Success", body = UserView),
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
         (status = 403, description = "ALREADY_INITIALIZED", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
 pub(crate) async fn setup(
@@ -87,6 +89,16 @@ pub struct MfaRequiredView {
     pub mfa_required: bool,
 }
 
+/// Login's 200 body: the user, or `{"mfa_required": true}` when a second factor must follow.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginView {
+    /// Signed in (no MFA).
+    SignedIn(UserView),
+    /// MFA is on: the pending cookie is set, verify comes next.
+    MfaRequired(MfaRequiredView),
+}
+
 /// Sign in with e-mail and password.
 #[utoipa::path(
     post,
@@ -96,9 +108,11 @@ pub struct MfaRequiredView {
     description = "Without MFA: sets `slugbase.sid` and returns the user. With MFA: returns `{\"mfa_required\": true}` and sets a five-minute `slugbase.mfa_pending` cookie, good only for `POST /api/auth/mfa/verify`.",
     request_body(content = LoginRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "Signed in, or MFA required", body = UserView),
+        (status = 200, description = "Signed in (the user), or MFA required (`{\"mfa_required\": true}`)", body = LoginView),
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
         (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
@@ -132,7 +146,7 @@ pub(crate) async fn login(
         LoginOutcome::SignedIn { user, session } => {
             state.set_session_cookie(&mut res, session.expose());
             state.clear_cookie(&mut res, PENDING_COOKIE);
-            Ok(res.json(state.user_view(&user)))
+            Ok(res.json(LoginView::SignedIn(state.user_view(&user))))
         }
         LoginOutcome::MfaRequired { pending } => {
             state.set_pending_cookie(&mut res, pending.expose());
@@ -140,7 +154,7 @@ pub(crate) async fn login(
             if req.cookie(SESSION_COOKIE).is_some() {
                 state.clear_cookie(&mut res, SESSION_COOKIE);
             }
-            Ok(res.json(MfaRequiredView { mfa_required: true }))
+            Ok(res.json(LoginView::MfaRequired(MfaRequiredView { mfa_required: true })))
         }
     }
 }
@@ -157,6 +171,8 @@ pub(crate) async fn login(
         (status = 200, description = "Success", body = UserView),
         (status = 400, description = "VALIDATION_FAILED or INVALID_CODE", body = ErrorBody),
         (status = 401, description = "MFA_PENDING_INVALID", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]

@@ -120,6 +120,8 @@ pub struct EnrollmentView {
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
 pub(crate) async fn enroll_begin(
@@ -160,6 +162,8 @@ pub struct BackupCodesView {
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
@@ -193,6 +197,8 @@ pub(crate) async fn enroll_confirm(
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "MFA_ALREADY_ENABLED", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
 pub(crate) async fn enroll_cancel(
@@ -219,6 +225,8 @@ pub(crate) async fn enroll_cancel(
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]

@@ -82,6 +82,8 @@ pub(crate) async fn list_tokens(
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
 pub(crate) async fn create_token(
@@ -125,6 +127,7 @@ pub(crate) fn path_id<T: std::str::FromStr>(req: &HttpRequest) -> Result<T, ApiE
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "Success", body = OkView),
+        (status = 400, description = "VALIDATION_FAILED (the id is not a UUID)", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 404, description = "TOKEN_NOT_FOUND", body = ErrorBody),

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{json, plain, spawn_app};
 
@@ -137,4 +137,219 @@ async fn the_docs_page_is_served_from_the_binary() {
     // An unknown asset is a 404 in the seed's shape, not the library's text.
     let res = plain().get(app.url("/api-docs/no-such-file.js")).send().await.unwrap();
     crate::helpers::error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+}
+
+/// Follows `$ref`s inside the document.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let pointer = reference.strip_prefix('#').unwrap();
+            resolve(doc, doc.pointer(pointer).unwrap_or_else(|| panic!("{reference}")))
+        }
+        None => schema,
+    }
+}
+
+/// Every (method, path, operation) of the document.
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            ops.push((method.clone(), path.clone(), op));
+        }
+    }
+    ops
+}
+
+#[tokio::test]
+async fn login_answers_the_user_or_mfa_required() {
+    let doc = serde_json::to_value(slugbase_web::openapi()).unwrap();
+    let ok = &doc["paths"]["/api/auth/login"]["post"]["responses"]["200"];
+    let schema = resolve(&doc, &ok["content"]["application/json"]["schema"]);
+    let one_of = schema["oneOf"].as_array().unwrap_or_else(|| panic!("{schema}"));
+    assert_eq!(one_of.len(), 2, "{schema}");
+    let user = resolve(&doc, &one_of[0]);
+    let mfa = resolve(&doc, &one_of[1]);
+    assert_eq!(user, &doc["components"]["schemas"]["UserView"]);
+    assert!(user["required"].as_array().unwrap().contains(&json!("email")), "{user}");
+    assert_eq!(mfa["required"], json!(["mfa_required"]), "{mfa}");
+    assert_eq!(mfa["properties"]["mfa_required"]["type"], "boolean", "{mfa}");
+}
+
+#[tokio::test]
+async fn every_operation_that_reads_a_body_documents_413_and_415() {
+    let doc = serde_json::to_value(slugbase_web::openapi()).unwrap();
+    let mut with_body = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        // enroll begin / cancel take no fields but still read (and judge) a body.
+        if op.get("requestBody").is_some() || path.starts_with("/api/auth/mfa/enroll/") {
+            for status in ["413", "415"] {
+                let response = &op["responses"][status];
+                assert!(response.is_object(), "{method} {path} lacks {status}");
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(schema, "#/components/schemas/ErrorBody", "{method} {path} {status}");
+            }
+            with_body.insert(op["operationId"].as_str().unwrap().to_owned());
+        }
+    }
+    let expected = [
+        "setup",
+        "login",
+        "verify",
+        "disable",
+        "enroll_begin",
+        "enroll_confirm",
+        "enroll_cancel",
+        "regenerate_backup_codes",
+        "create_token",
+        "create_user",
+    ];
+    assert_eq!(with_body, expected.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>());
+}
+
+#[tokio::test]
+async fn path_ids_are_uuids_and_a_malformed_one_is_a_documented_400() {
+    let doc = serde_json::to_value(slugbase_web::openapi()).unwrap();
+    let mut seen = 0;
+    for (method, path, op) in operations(&doc) {
+        if !path.contains("{id}") {
+            continue;
+        }
+        seen += 1;
+        let param = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "id" && p["in"] == "path")
+            .unwrap_or_else(|| panic!("{method} {path}"));
+        assert_eq!(param["schema"]["type"], "string", "{method} {path}");
+        assert_eq!(param["schema"]["format"], "uuid", "{method} {path}");
+        assert!(op["responses"]["400"].is_object(), "{method} {path} lacks 400");
+    }
+    assert_eq!(seen, 3);
+
+    // And the server does answer 400 in the error shape.
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    for path in ["/api/tokens/not-a-uuid", "/api/admin/users/not-a-uuid"] {
+        let body = crate::helpers::error(
+            admin.delete(path).await,
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_FAILED",
+        )
+        .await;
+        assert_eq!(crate::helpers::detail_fields(&body), ["id"], "{path}");
+    }
+}
+
+#[tokio::test]
+async fn audit_log_parameters_are_typed_as_the_server_checks_them() {
+    let doc = serde_json::to_value(slugbase_web::openapi()).unwrap();
+    let params = doc["paths"]["/api/admin/audit-log"]["get"]["parameters"].as_array().unwrap();
+    let param = |name: &str| {
+        let p = params.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(p["in"], "query", "{name}");
+        assert_eq!(p["required"], false, "{name}");
+        p["schema"].clone()
+    };
+    let known: Vec<Value> =
+        slugbase_domain::AuditEventKind::ALL.iter().map(|k| json!(k.as_str())).collect();
+    assert_eq!(param("event"), json!({"type": "string", "enum": known}));
+    assert_eq!(param("user_id")["format"], "uuid");
+    let limit = param("limit");
+    assert_eq!(
+        (&limit["type"], &limit["minimum"], &limit["maximum"]),
+        (&json!("integer"), &json!(1), &json!(200))
+    );
+    let offset = param("offset");
+    assert_eq!(
+        (&offset["type"], &offset["minimum"], &offset["maximum"]),
+        (&json!("integer"), &json!(0), &json!(u64::MAX))
+    );
+
+    // The edges of those ranges are the server's.
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    for (query, status) in [
+        ("limit=1", StatusCode::OK),
+        ("limit=200", StatusCode::OK),
+        ("limit=0", StatusCode::BAD_REQUEST),
+        ("limit=201", StatusCode::BAD_REQUEST),
+        ("offset=0", StatusCode::OK),
+        ("offset=18446744073709551615", StatusCode::OK),
+        ("offset=-1", StatusCode::BAD_REQUEST),
+        ("offset=18446744073709551616", StatusCode::BAD_REQUEST),
+        ("event=user_deleted", StatusCode::OK),
+        ("event=nope", StatusCode::BAD_REQUEST),
+        ("user_id=not-a-uuid", StatusCode::BAD_REQUEST),
+    ] {
+        let res = admin.get(&format!("/api/admin/audit-log?{query}")).await;
+        assert_eq!(res.status(), status, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn request_strings_carry_the_servers_length_rules() {
+    let doc = serde_json::to_value(slugbase_web::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let lengths = |schema: &str, field: &str| {
+        let s = &schemas[schema]["properties"][field];
+        (s["minLength"].as_u64(), s["maxLength"].as_u64(), s["pattern"].is_string())
+    };
+    // Names are trimmed before their length is checked, so the pattern carries the bound
+    // (1 + up to 98 + 1 characters between optional whitespace), not a maxLength.
+    let name_bound = |schema: &str| {
+        let pattern = schemas[schema]["properties"]["name"]["pattern"].as_str().unwrap();
+        assert!(pattern.contains("{0,98}"), "{schema}: {pattern}");
+    };
+    assert_eq!(lengths("CreateTokenRequest", "name"), (Some(1), None, true));
+    name_bound("CreateTokenRequest");
+    for schema in ["CreateUserRequest", "SetupRequest"] {
+        assert_eq!(lengths(schema, "email"), (Some(1), None, true), "{schema}");
+        assert_eq!(lengths(schema, "name"), (Some(1), None, true), "{schema}");
+        name_bound(schema);
+        assert_eq!(lengths(schema, "password"), (Some(8), Some(1024), false), "{schema}");
+    }
+    assert_eq!(schemas["CreateUserRequest"]["required"], json!(["email", "name"]));
+    assert_eq!(schemas["SetupRequest"]["required"], json!(["email", "name", "password"]));
+    assert_eq!(schemas["CreateTokenRequest"]["required"], json!(["name"]));
+
+    // The server refuses exactly what those bounds exclude.
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    for (name, status) in [
+        (String::new(), StatusCode::BAD_REQUEST),
+        ("   ".to_owned(), StatusCode::BAD_REQUEST),
+        ("a\u{1}b".to_owned(), StatusCode::BAD_REQUEST),
+        ("x".repeat(101), StatusCode::BAD_REQUEST),
+        ("x".repeat(100), StatusCode::CREATED),
+        (" label ".to_owned(), StatusCode::CREATED),
+    ] {
+        let res = admin.post("/api/tokens", &json!({"name": name})).await;
+        assert_eq!(res.status(), status, "{name:?}");
+    }
+    for (email, name, status) in [
+        ("", "", StatusCode::BAD_REQUEST),
+        ("a@example.com", " ", StatusCode::BAD_REQUEST),
+        ("a@example", "A", StatusCode::BAD_REQUEST),
+        ("a@example.com", &"n".repeat(101), StatusCode::BAD_REQUEST),
+        ("a@example.com", &"n".repeat(100), StatusCode::CREATED),
+        (" B@Example.com ", " B ", StatusCode::CREATED),
+    ] {
+        let res = admin.post("/api/admin/users", &json!({"email": email, "name": name})).await;
+        assert_eq!(res.status(), status, "{email:?} {name:?}");
+    }
+    let long_local = format!("{}@example.com", "l".repeat(254 - "@example.com".len()));
+    let res = admin.post("/api/admin/users", &json!({"email": long_local, "name": "L"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let too_long = format!("l{long_local}");
+    let res = admin.post("/api/admin/users", &json!({"email": too_long, "name": "L"})).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    for (password, status) in
+        [("1234567", StatusCode::BAD_REQUEST), ("12345678", StatusCode::CREATED)]
+    {
+        let email = format!("p{}@example.com", password.len());
+        let body = json!({"email": email, "name": "P", "password": password});
+        assert_eq!(admin.post("/api/admin/users", &body).await.status(), status, "{password}");
+    }
 }
