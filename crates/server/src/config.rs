@@ -194,6 +194,28 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Largest request body accepted.
     pub body_limit_bytes: usize,
+    /// A request body must arrive in full within this many seconds of its head (408 and the
+    /// connection closed beyond).
+    pub body_read_timeout_secs: u32,
+    /// The first request head on a connection must arrive within this many seconds of the
+    /// connection's start (actix's `client_request_timeout`; 408 beyond).
+    pub header_read_timeout_secs: u32,
+    /// Open client connections at most, for the whole server (split across worker threads).
+    pub max_connections: usize,
+}
+
+impl ServerSettings {
+    /// `body_read_timeout_secs` as a duration.
+    #[must_use]
+    pub fn body_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.body_read_timeout_secs))
+    }
+
+    /// `header_read_timeout_secs` as a duration.
+    #[must_use]
+    pub fn header_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.header_read_timeout_secs))
+    }
 }
 
 /// IP addresses from a list of strings, skipping empty ones.
@@ -654,6 +676,9 @@ impl Settings {
         if self.server.body_limit_bytes == 0 {
             return Err(invalid("server.body_limit_bytes", "must be greater than 0"));
         }
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections", "must be greater than 0"));
+        }
         let db = self.database.url.trim();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -702,6 +727,8 @@ impl Settings {
             ("security.limits.password_account.window_secs", s.limits.password_account.window_secs),
             ("security.limits.address.max_failures", s.limits.address.max_failures),
             ("security.limits.address.window_secs", s.limits.address.window_secs),
+            ("server.body_read_timeout_secs", self.server.body_read_timeout_secs),
+            ("server.header_read_timeout_secs", self.server.header_read_timeout_secs),
             ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
             ("database.connect_timeout_secs", self.database.connect_timeout_secs),
             ("database.acquire_timeout_secs", self.database.acquire_timeout_secs),
@@ -846,6 +873,32 @@ mod tests {
         assert_eq!(store.sqlite_busy_timeout, std::time::Duration::from_millis(250));
         let defaults = load(&options(Profile::Test, &all_keys())).unwrap().settings.database;
         assert_eq!(defaults.store_options().max_connections, None, "0 means the backend default");
+    }
+
+    #[test]
+    fn http_timeouts_and_the_connection_cap_have_defaults_env_overrides_and_refuse_0() {
+        let defaults = load(&options(Profile::Test, &all_keys())).unwrap().settings.server;
+        assert_eq!(defaults.body_read_timeout(), std::time::Duration::from_secs(10));
+        assert_eq!(defaults.header_read_timeout(), std::time::Duration::from_secs(5));
+        assert_eq!(defaults.max_connections, 10_000);
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__SERVER__BODY_READ_TIMEOUT_SECS", "3".into()));
+        vars.push(("SLUGBASE__SERVER__HEADER_READ_TIMEOUT_SECS", "2".into()));
+        vars.push(("SLUGBASE__SERVER__MAX_CONNECTIONS", "64".into()));
+        let server = load(&options(Profile::Test, &vars)).unwrap().settings.server;
+        assert_eq!(server.body_read_timeout(), std::time::Duration::from_secs(3));
+        assert_eq!(server.header_read_timeout(), std::time::Duration::from_secs(2));
+        assert_eq!(server.max_connections, 64);
+        for (key, var) in [
+            ("server.body_read_timeout_secs", "SLUGBASE__SERVER__BODY_READ_TIMEOUT_SECS"),
+            ("server.header_read_timeout_secs", "SLUGBASE__SERVER__HEADER_READ_TIMEOUT_SECS"),
+            ("server.max_connections", "SLUGBASE__SERVER__MAX_CONNECTIONS"),
+        ] {
+            let mut vars = all_keys();
+            vars.push((var, "0".into()));
+            let error = load(&options(Profile::Test, &vars)).unwrap_err();
+            assert!(message(&error).contains(key), "{error}");
+        }
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub struct ApiError {
     details: Vec<ErrorDetail>,
     retry_after: Option<u32>,
     allow: Option<String>,
+    /// Answer with `Connection: close` and end the connection.
+    close: bool,
 }
 
 impl ApiError {
@@ -80,6 +82,7 @@ impl ApiError {
             details: Vec::new(),
             retry_after: None,
             allow: None,
+            close: false,
         }
     }
 
@@ -145,6 +148,18 @@ impl ApiError {
             "METHOD_NOT_ALLOWED",
             "This endpoint does not accept this HTTP method",
         )
+    }
+
+    /// 408 for a request body that did not arrive in time; the connection is closed.
+    #[must_use]
+    pub fn request_timeout() -> Self {
+        let mut e = Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "The request body did not arrive in time; the connection is closed",
+        );
+        e.close = true;
+        e
     }
 
     /// 413.
@@ -226,6 +241,9 @@ impl ResponseError for ApiError {
             && let Ok(value) = HeaderValue::from_str(allow)
         {
             response.insert_header((header::ALLOW, value));
+        }
+        if self.close {
+            response.force_close();
         }
         response.json(self.body())
     }

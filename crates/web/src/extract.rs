@@ -182,7 +182,8 @@ impl AppState {
     /// attempt limit still comes first) and turned into 413 / 415 by [`JsonBody::refine`].
     ///
     /// # Errors
-    /// 400 when the body cannot be read at all.
+    /// 400 when the body cannot be read at all; 408 when it does not arrive within
+    /// `body_read_timeout` (see [`crate::body_deadline`]).
     pub(crate) async fn read_body(
         &self,
         req: &HttpRequest,
@@ -206,6 +207,10 @@ impl AppState {
         let mut bytes = BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| {
+                if crate::body_deadline::is_timeout(&e) {
+                    tracing::debug!("request body did not arrive in time");
+                    return ApiError::request_timeout();
+                }
                 tracing::debug!(error = %e, "request body could not be read");
                 ApiError::validation(ValidationErrors::field("body", "The body could not be read"))
             })?;

@@ -7,6 +7,7 @@
 //! [`WebConfig`]; [`openapi`] gives the document (for writing it to a file).
 
 use std::net::{IpAddr, TcpListener};
+use std::time::Duration;
 
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, NormalizePath, TrailingSlash};
 use actix_web::web::Data;
@@ -15,6 +16,7 @@ use slugbase_application::UseCases;
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
+mod body_deadline;
 mod csrf;
 pub mod error;
 mod extract;
@@ -27,6 +29,16 @@ pub use routes::route_list;
 
 /// Default largest accepted request body: 16 KiB.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 16 * 1024;
+/// Default time a request body has to arrive in full, counted from the end of its head: a
+/// stalled body is answered 408 and its connection closed, so its memory comes back.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a request head has to arrive (actix's `client_request_timeout`, whose own
+/// default is the same 5 s); past it actix answers 408 and closes the connection.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default cap on open client connections for the whole server (all workers together).
+/// An idle or stalled connection costs about 24 KiB, so 10 000 bound that to about 240 MiB;
+/// past the cap new connections wait in the listen backlog instead of being accepted.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// Web settings.
 #[derive(Clone)]
@@ -37,6 +49,14 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Largest accepted request body (413 beyond).
     pub body_limit_bytes: usize,
+    /// Time a request body has to arrive in full once its head has (408 and the connection
+    /// closed beyond).
+    pub body_read_timeout: Duration,
+    /// Time a request head has to arrive (actix answers 408 beyond).
+    pub header_read_timeout: Duration,
+    /// Open connections accepted at most, for the whole server: split evenly across the
+    /// worker threads (see [`connections_per_worker`]).
+    pub max_connections: usize,
     /// Key that signs CSRF tokens.
     pub csrf_key: [u8; 32],
     /// Release version for `/api/version`.
@@ -51,6 +71,9 @@ impl std::fmt::Debug for WebConfig {
             .field("public_base_url", &self.public_base_url)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
             .field("csrf_key", &"[REDACTED]")
             .field("version", &self.version)
             .field("commit", &self.commit)
@@ -60,13 +83,16 @@ impl std::fmt::Debug for WebConfig {
 
 impl WebConfig {
     /// Settings for `public_base_url` with the defaults: no trusted proxies, a 16 KiB body
-    /// limit, this crate's version.
+    /// limit, the default timeouts and connection cap, this crate's version.
     #[must_use]
     pub fn new(public_base_url: impl Into<String>, csrf_key: [u8; 32]) -> Self {
         Self {
             public_base_url: public_base_url.into(),
             trusted_proxies: Vec::new(),
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             csrf_key,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             commit: "unknown".to_owned(),
@@ -95,6 +121,9 @@ pub fn server(
     use_cases: UseCases,
     config: WebConfig,
 ) -> std::io::Result<Server> {
+    let workers = worker_count();
+    let per_worker = connections_per_worker(config.max_connections, workers);
+    let header_read_timeout = config.header_read_timeout;
     let state = Data::new(AppState::new(use_cases, config));
     let doc = openapi().to_json().map_err(std::io::Error::other)?;
     let doc = Data::new(OpenApiJson(doc));
@@ -108,6 +137,10 @@ pub fn server(
             )
             .default_service(actix_web::web::to(not_found))
             .wrap(ErrorHandlers::new().default_handler(error::normalize_error_response))
+            // Inside the default headers and the request log (so a 408 it writes gets both),
+            // outside the error normaliser (so the payload it keeps alive rides on the final
+            // response).
+            .wrap(actix_web::middleware::from_fn(body_deadline::limit_body_time))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Cache-Control", "no-store"))
@@ -118,9 +151,26 @@ pub fn server(
             .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
             .wrap(actix_web::middleware::from_fn(log_request))
     })
+    // Set explicitly (to actix's own default) so the connection cap divides by the same number.
+    .workers(workers)
+    .max_connections(per_worker)
+    .client_request_timeout(header_read_timeout)
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// actix's default worker count: one per available CPU, at most 512.
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).min(512)
+}
+
+/// actix caps connections per worker thread; `server.max_connections` is for the whole
+/// server, so each worker gets an even share, rounded down (the total is never exceeded)
+/// but at least 1 (so a cap below the worker count still lets each worker accept one).
+#[must_use]
+pub fn connections_per_worker(total: usize, workers: usize) -> usize {
+    (total / workers.max(1)).max(1)
 }
 
 /// 404 for every path outside the table.
@@ -175,4 +225,17 @@ async fn log_request(
         );
     });
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connections_per_worker;
+
+    #[test]
+    fn the_connection_cap_is_split_evenly_across_workers_and_never_exceeded() {
+        assert_eq!(connections_per_worker(10_000, 2), 5_000);
+        assert_eq!(connections_per_worker(10_001, 2), 5_000);
+        assert_eq!(connections_per_worker(7, 8), 1, "every worker accepts at least one");
+        assert_eq!(connections_per_worker(5, 0), 5);
+    }
 }

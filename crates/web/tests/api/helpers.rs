@@ -40,6 +40,8 @@ pub struct AppOptions {
     pub settings: AuthSettings,
     pub trusted_proxies: Vec<IpAddr>,
     pub body_limit_bytes: usize,
+    pub body_read_timeout: std::time::Duration,
+    pub header_read_timeout: std::time::Duration,
     /// Overrides the public base URL (default: the server's own `http://` address).
     pub public_base_url: Option<String>,
 }
@@ -51,6 +53,8 @@ impl Default for AppOptions {
             settings: AuthSettings::default(),
             trusted_proxies: Vec::new(),
             body_limit_bytes: slugbase_web::DEFAULT_BODY_LIMIT_BYTES,
+            body_read_timeout: slugbase_web::DEFAULT_BODY_READ_TIMEOUT,
+            header_read_timeout: slugbase_web::DEFAULT_HEADER_READ_TIMEOUT,
             public_base_url: None,
         }
     }
@@ -101,6 +105,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let mut config = WebConfig::new(base, [42; 32]);
     config.trusted_proxies = options.trusted_proxies;
     config.body_limit_bytes = options.body_limit_bytes;
+    config.body_read_timeout = options.body_read_timeout;
+    config.header_read_timeout = options.header_read_timeout;
     config.commit = "test".to_owned();
     let server = slugbase_web::server(listener, use_cases.clone(), config).unwrap();
     tokio::spawn(server);

@@ -9,3 +9,4 @@ mod helpers;
 mod lifecycle;
 mod malformed;
 mod openapi;
+mod timeouts;
