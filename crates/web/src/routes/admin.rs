@@ -55,6 +55,7 @@ pub(crate) async fn list_users(
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "EMAIL_EXISTS", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )

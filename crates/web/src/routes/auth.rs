@@ -63,6 +63,7 @@ pub(crate) fn new_account(fields: &mut Fields, password_required: bool) -> NewAc
         (status = 200, description = "Success", body = UserView),
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
         (status = 403, description = "ALREADY_INITIALIZED", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
@@ -111,6 +112,7 @@ pub enum LoginView {
         (status = 200, description = "Signed in (the user), or MFA required (`{\"mfa_required\": true}`)", body = LoginView),
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
         (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
@@ -171,6 +173,7 @@ pub(crate) async fn login(
         (status = 200, description = "Success", body = UserView),
         (status = 400, description = "VALIDATION_FAILED or INVALID_CODE", body = ErrorBody),
         (status = 401, description = "MFA_PENDING_INVALID", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),

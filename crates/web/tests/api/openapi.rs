@@ -177,13 +177,13 @@ async fn login_answers_the_user_or_mfa_required() {
 }
 
 #[tokio::test]
-async fn every_operation_that_reads_a_body_documents_413_and_415() {
+async fn every_operation_that_reads_a_body_documents_408_413_and_415() {
     let doc = serde_json::to_value(slugbase_web::openapi()).unwrap();
     let mut with_body = BTreeSet::new();
     for (method, path, op) in operations(&doc) {
         // enroll begin / cancel take no fields but still read (and judge) a body.
         if op.get("requestBody").is_some() || path.starts_with("/api/auth/mfa/enroll/") {
-            for status in ["413", "415"] {
+            for status in ["408", "413", "415"] {
                 let response = &op["responses"][status];
                 assert!(response.is_object(), "{method} {path} lacks {status}");
                 let schema = &response["content"]["application/json"]["schema"]["$ref"];
