@@ -87,11 +87,13 @@ impl From<CipherError> for Unexpected {
     }
 }
 
-/// Lets `?` turn port failures into a use-case error's `Unexpected` variant.
+/// Lets `?` turn port failures into a use-case error's `Unexpected` variant: implements
+/// `From<StoreError>`, `From<anyhow::Error>` and `From<CipherError>` for the error named.
+/// Invoked beside each use-case error, so its conversions sit next to it.
 macro_rules! unexpected_from_ports {
-    ($($error:ty),* $(,)?) => {$(
-        impl From<crate::ports::StoreError> for $error {
-            fn from(e: crate::ports::StoreError) -> Self {
+    ($error:ty) => {
+        impl From<$crate::ports::StoreError> for $error {
+            fn from(e: $crate::ports::StoreError) -> Self {
                 Self::Unexpected(e.into())
             }
         }
@@ -100,22 +102,11 @@ macro_rules! unexpected_from_ports {
                 Self::Unexpected(e.into())
             }
         }
-        impl From<crate::ports::CipherError> for $error {
-            fn from(e: crate::ports::CipherError) -> Self {
+        impl From<$crate::ports::CipherError> for $error {
+            fn from(e: $crate::ports::CipherError) -> Self {
                 Self::Unexpected(e.into())
             }
         }
-    )*};
+    };
 }
-
-unexpected_from_ports!(
-    crate::mfa::MfaChangeError,
-    crate::mfa::EnrollError,
-    crate::mfa::EnrollConfirmError,
-    crate::auth::LoginError,
-    crate::auth::VerifyLoginError,
-    crate::auth::AuthError,
-    crate::tokens::CreateApiTokenError,
-    crate::accounts::SetupError,
-    crate::accounts::AdminError,
-);
+pub(crate) use unexpected_from_ports;

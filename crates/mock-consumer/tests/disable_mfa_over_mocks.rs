@@ -3,20 +3,24 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use slugbase_application::attempts::AttemptLimiter;
+use slugbase_application::collaborators::{
+    AuditTrail, BothFactorsCheck, SecondFactorCheck, SessionRevoker,
+};
 use slugbase_application::mfa::{BothFactorsInput, DisableMfa, MfaChangeError};
 use slugbase_application::ports::{
-    MfaProof, MockApiTokenRepository, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher,
-    MockClock, MockMfaRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
-    MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
+    Clock, MfaProof, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock,
+    MockMfaRepository, MockPasswordHasher, MockSecretCipher, MockSessionRepository, MockTotp,
     Reservation,
 };
-use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
+use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo};
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, DisableDenied, DisplayName, Email, EncryptedSecret, LoginMethod,
     MfaState, Password, Release, TotpSecret, TotpStep, User, UserId,
 };
 
-/// Mocks for the ports disable touches; the rest have no expectations (a call panics).
+/// Mocks for the ports disable touches; the password hasher and backup-code hasher are
+/// mocks without expectations (a call panics): this user is OIDC-only and types a TOTP.
 struct Mocks {
     mfa: MockMfaRepository,
     sessions: MockSessionRepository,
@@ -56,26 +60,30 @@ impl Mocks {
         }
     }
 
+    /// `DisableMfa` built by its named constructor over exactly the ports it holds: no
+    /// users, tokens, health, token digest or randomness are needed.
     fn use_case(self) -> DisableMfa {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap());
-        let deps = Deps {
-            users: Arc::new(MockUserRepository::new()),
-            mfa: Arc::new(self.mfa),
-            sessions: Arc::new(self.sessions),
-            tokens: Arc::new(MockApiTokenRepository::new()),
-            audit: Arc::new(self.audit),
-            attempts: Arc::new(self.attempts),
-            health: Arc::new(MockStorageHealth::new()),
-            passwords: Arc::new(MockPasswordHasher::new()),
-            totp: Arc::new(self.totp),
-            cipher: Arc::new(self.cipher),
-            backup_codes: Arc::new(MockBackupCodeHasher::new()),
-            token_digest: Arc::new(MockTokenDigest::new()),
-            clock: Arc::new(clock),
-            random: Arc::new(MockRandom::new()),
-        };
-        DisableMfa::new(deps, AuthSettings::default())
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        let settings = AuthSettings::default();
+        let audit = AuditTrail::new(Arc::new(self.audit), clock.clone());
+        let second_factor = SecondFactorCheck::new(
+            Arc::new(self.cipher),
+            Arc::new(self.totp),
+            Arc::new(MockBackupCodeHasher::new()),
+            clock.clone(),
+        );
+        let check = BothFactorsCheck::new(
+            AttemptLimiter::new(Arc::new(self.attempts), settings.limits),
+            Arc::new(MockPasswordHasher::new()),
+            second_factor,
+            audit,
+            clock.clone(),
+            settings.mfa_policy,
+        );
+        let revoker = SessionRevoker::new(Arc::new(self.sessions), true);
+        DisableMfa::new(check, Arc::new(self.mfa), clock, revoker)
     }
 }
 

@@ -1,10 +1,10 @@
 //! The smaller use cases: first-admin setup, API tokens, logout, MFA status, enroll cancel.
 
-use slugbase_application::accounts::{NewAccountInput, Setup, SetupError};
-use slugbase_application::mfa::{EnrollCancel, EnrollError, MfaStatus};
+use slugbase_application::ValidationErrors;
+use slugbase_application::accounts::{NewAccountInput, SetupError};
+use slugbase_application::mfa::EnrollError;
 use slugbase_application::ports::{CancelOutcome, SessionKind, SessionRecord};
-use slugbase_application::tokens::{ApiTokens, CreateApiTokenError};
-use slugbase_application::{ValidationErrors, auth::Logout};
+use slugbase_application::tokens::CreateApiTokenError;
 use slugbase_domain::{AuditEventKind, LoginMethod, MfaState, User};
 
 use crate::support::*;
@@ -30,7 +30,7 @@ async fn setup_is_refused_once_any_user_exists_and_nothing_is_hashed() {
     // Arrange: hasher and create_first_admin unarranged.
     let mut deps = MockDeps::new();
     deps.users.expect_count().returning(|| Ok(1));
-    let use_case = Setup::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).setup;
 
     // Act
     let result = use_case.execute(&client(), first_admin()).await;
@@ -46,7 +46,7 @@ async fn setup_that_loses_the_race_for_the_first_admin_is_refused_without_a_sess
     deps.users.expect_count().returning(|| Ok(0));
     deps.passwords.expect_hash().times(1).returning(|_| Ok(password_hash()));
     deps.users.expect_create_first_admin().times(1).returning(|_| Ok(None));
-    let use_case = Setup::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).setup;
 
     // Act: sessions and audit unarranged.
     let result = use_case.execute(&client(), first_admin()).await;
@@ -89,7 +89,7 @@ async fn setup_creates_an_administrator_with_a_hashed_password_and_signs_them_in
         .withf(|s| s.kind == SessionKind::Full && s.id_hash == token_digest(RANDOM_B64))
         .returning(|_| Ok(()));
     let audit = deps.record_audit();
-    let use_case = Setup::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).setup;
 
     // Act
     let (user, session) = use_case.execute(&client(), first_admin()).await.expect("set up");
@@ -126,7 +126,7 @@ async fn a_new_api_token_is_sb_prefixed_and_only_its_digest_is_stored() {
         })
         .returning(|_| Ok(()));
     let audit = deps.record_audit();
-    let use_case = ApiTokens::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).api_tokens;
 
     // Act: the name is trimmed.
     let created = use_case
@@ -145,7 +145,7 @@ async fn a_new_api_token_is_sb_prefixed_and_only_its_digest_is_stored() {
 async fn an_api_token_name_must_be_one_to_a_hundred_printable_characters() {
     for name in ["", "   ", "line\nbreak", &"x".repeat(101)] {
         // Arrange: randomness and storage unarranged.
-        let use_case = ApiTokens::new(MockDeps::new().build(), settings());
+        let use_case = UseCases::new(MockDeps::new().build(), settings()).api_tokens;
 
         // Act
         let result =
@@ -190,7 +190,7 @@ async fn logout_deletes_the_session_and_the_pending_state_and_audits_only_the_se
         .withf(|d| *d == token_digest("sid") || *d == token_digest("pending"))
         .returning(|_| Ok(true));
     let audit = deps.record_audit();
-    let use_case = Logout::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).logout;
 
     // Act
     use_case.execute(Some("sid"), Some("pending"), &client()).await.expect("logged out");
@@ -202,7 +202,7 @@ async fn logout_deletes_the_session_and_the_pending_state_and_audits_only_the_se
 #[tokio::test]
 async fn logout_without_cookies_touches_nothing() {
     // Arrange
-    let use_case = Logout::new(MockDeps::new().build(), settings());
+    let use_case = UseCases::new(MockDeps::new().build(), settings()).logout;
 
     // Act
     let result = use_case.execute(None, None, &client()).await;
@@ -226,7 +226,7 @@ async fn mfa_status_counts_the_backup_codes_left_only_when_mfa_is_on() {
         .times(1)
         .withf(move |id| *id == on_id)
         .returning(|_| Ok(7));
-    let use_case = MfaStatus::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).mfa_status;
 
     // Act
     let enabled = use_case.execute(&session_caller(on)).await.expect("status");
@@ -251,7 +251,7 @@ async fn cancelling_an_enrollment_is_idempotent_but_refused_once_mfa_is_on() {
         let mut deps = MockDeps::new();
         deps.mfa.expect_cancel_enrollment().times(1).returning(move |_| Ok(outcome));
         let audit = deps.record_audit();
-        let use_case = EnrollCancel::new(deps.build(), settings());
+        let use_case = UseCases::new(deps.build(), settings()).enroll_cancel;
 
         // Act
         let result = use_case.execute(&session_caller(user), &client()).await;

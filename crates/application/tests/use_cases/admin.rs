@@ -19,7 +19,7 @@ fn account(password: Option<&str>) -> Result<NewAccountInput, ValidationErrors> 
 }
 
 fn admin(deps: MockDeps) -> Admin {
-    Admin::new(deps.build(), settings())
+    UseCases::new(deps.build(), settings()).admin
 }
 
 /// What a repository's `create` makes of a new user.

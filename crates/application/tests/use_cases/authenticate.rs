@@ -1,6 +1,6 @@
 //! Recognising callers: session cookies (idle and absolute expiry) and API tokens.
 
-use slugbase_application::auth::{AuthError, Authenticate};
+use slugbase_application::auth::AuthError;
 use slugbase_application::ports::{ApiTokenRecord, SessionKind, SessionRecord};
 use slugbase_application::{Caller, CallerAuth};
 use slugbase_domain::{ApiTokenId, User};
@@ -42,7 +42,7 @@ fn user_found(deps: &mut MockDeps, user: &User) {
 }
 
 async fn by_session(deps: MockDeps) -> Result<Caller, AuthError> {
-    Authenticate::new(deps.build(), settings()).session(SESSION_ID).await
+    UseCases::new(deps.build(), settings()).authenticate.session(SESSION_ID).await
 }
 
 #[tokio::test]
@@ -111,7 +111,7 @@ async fn a_pending_mfa_state_is_not_a_session() {
 async fn a_token_without_the_sb_prefix_never_reaches_storage() {
     for token in ["", "Bearer sb_x", "SB_abc", "abc", "session-cookie-value"] {
         // Arrange: digest and token repository unarranged.
-        let use_case = Authenticate::new(MockDeps::new().build(), settings());
+        let use_case = UseCases::new(MockDeps::new().build(), settings()).authenticate;
 
         // Act
         let result = use_case.api_token(token).await;
@@ -131,7 +131,7 @@ async fn an_unknown_or_revoked_token_is_refused() {
         .times(1)
         .withf(|digest| *digest == token_digest(TOKEN))
         .returning(|_| Ok(None));
-    let use_case = Authenticate::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).authenticate;
 
     // Act
     let result = use_case.api_token(TOKEN).await;
@@ -162,7 +162,7 @@ async fn an_active_token_names_its_user_and_records_first_use() {
         .times(1)
         .withf(move |id, at| *id == token_id && *at == now())
         .returning(|_, _| Ok(()));
-    let use_case = Authenticate::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).authenticate;
 
     // Act
     let caller = use_case.api_token(TOKEN).await.expect("authenticated");

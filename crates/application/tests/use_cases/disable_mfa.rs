@@ -4,7 +4,7 @@
 use slugbase_application::ports::{MfaProof, StoreError};
 use slugbase_application::{
     AuthSettings, Caller, Unexpected, ValidationErrors,
-    mfa::{BothFactorsInput, DisableMfa, MfaChangeError},
+    mfa::{BothFactorsInput, MfaChangeError},
 };
 use slugbase_domain::{
     AuditEventKind, AuditOutcome, DisableDenied, Password, ProofKind, TotpStep, User,
@@ -29,7 +29,7 @@ async fn run(
     caller: &Caller,
     input: Result<BothFactorsInput, ValidationErrors>,
 ) -> Result<(), MfaChangeError> {
-    DisableMfa::new(deps.build(), settings).execute(caller, &client(), input).await
+    UseCases::new(deps.build(), settings).disable_mfa.execute(caller, &client(), input).await
 }
 
 /// The hasher accepts exactly [`RIGHT_PASSWORD`] against the fixture hash, once.

@@ -6,10 +6,7 @@ use std::sync::{Arc, Mutex};
 use slugbase_application::ports::{MfaProof, SecretDigest};
 use slugbase_application::{
     PlainToken, ValidationErrors,
-    mfa::{
-        BothFactorsInput, EnrollBegin, EnrollConfirm, EnrollConfirmError, EnrollError,
-        MfaChangeError, RegenerateBackupCodes,
-    },
+    mfa::{BothFactorsInput, EnrollConfirmError, EnrollError, MfaChangeError},
 };
 use slugbase_domain::{AuditEventKind, DisableDenied, Password, ProofKind, TotpStep};
 
@@ -84,7 +81,8 @@ async fn regenerating_backup_codes_replaces_them_with_ten_fresh_ones_even_under_
             *sink.lock().expect("lock") = digests;
             Ok(true)
         });
-    let use_case = RegenerateBackupCodes::new(deps.build(), settings_requiring_mfa_for_admins());
+    let use_case =
+        UseCases::new(deps.build(), settings_requiring_mfa_for_admins()).regenerate_backup_codes;
 
     // Act
     let codes = use_case
@@ -116,7 +114,7 @@ async fn regenerating_with_a_wrong_code_stores_nothing_and_counts() {
     password_checked(&mut deps);
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
     deps.mfa.expect_regenerate_with_proof().times(0);
-    let use_case = RegenerateBackupCodes::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).regenerate_backup_codes;
 
     // Act
     let result = use_case
@@ -145,7 +143,7 @@ async fn regenerating_without_mfa_is_refused_before_the_password_is_checked() {
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
     deps.record_audit();
-    let use_case = RegenerateBackupCodes::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).regenerate_backup_codes;
 
     // Act
     let result =
@@ -166,7 +164,7 @@ async fn regenerating_without_mfa_is_refused_before_the_password_is_checked() {
 async fn enrollment_cannot_begin_while_mfa_is_enabled() {
     // Arrange: TOTP, cipher and MFA repository unarranged.
     let user = with_mfa(local_user());
-    let use_case = EnrollBegin::new(MockDeps::new().build(), settings());
+    let use_case = UseCases::new(MockDeps::new().build(), settings()).enroll_begin;
 
     // Act
     let result = use_case.execute(&session_caller(user), &client()).await;
@@ -200,7 +198,7 @@ async fn enrollment_begins_with_a_new_secret_stored_sealed_for_the_user() {
         .withf(move |u, sealed| *u == user_id && *sealed == sealed_secret())
         .returning(|_, _| Ok(true));
     let audit = deps.record_audit();
-    let use_case = EnrollBegin::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).enroll_begin;
 
     // Act
     let enrollment =
@@ -223,7 +221,7 @@ async fn enrollment_that_races_a_confirm_reports_already_enabled() {
     deps.totp.expect_otpauth_url().returning(|_, _| Ok("otpauth://totp/x".to_owned()));
     deps.totp.expect_qr_png_base64().returning(|_, _| Ok(String::new()));
     deps.mfa.expect_begin_enrollment().times(1).returning(|_, _| Ok(false));
-    let use_case = EnrollBegin::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).enroll_begin;
 
     // Act
     let result = use_case.execute(&session_caller(user), &client()).await;
@@ -246,7 +244,7 @@ async fn confirming_without_a_pending_enrollment_gets_no_pending() {
     let user = local_user();
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
-    let use_case = EnrollConfirm::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).enroll_confirm;
 
     // Act
     let result = use_case.execute(&session_caller(user), &client(), code(GOOD_TOTP)).await;
@@ -261,7 +259,7 @@ async fn confirming_while_mfa_is_enabled_gets_already_enabled() {
     let user = with_mfa(local_user());
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
-    let use_case = EnrollConfirm::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).enroll_confirm;
 
     // Act
     let result = use_case.execute(&session_caller(user), &client(), code(GOOD_TOTP)).await;
@@ -276,7 +274,7 @@ async fn confirming_over_the_attempt_limit_is_refused_first() {
     let user = with_pending_mfa(local_user());
     let mut deps = MockDeps::new();
     deps.attempts_with(second_factor_key(user.id), counter(10));
-    let use_case = EnrollConfirm::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).enroll_confirm;
 
     // Act
     let result = use_case.execute(&session_caller(user), &client(), code(GOOD_TOTP)).await;
@@ -297,7 +295,7 @@ async fn a_wrong_confirmation_code_gets_invalid_code_and_counts_an_attempt() {
         let audit = deps.record_audit();
         deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
         deps.mfa.expect_confirm_enrollment().times(0);
-        let use_case = EnrollConfirm::new(deps.build(), settings());
+        let use_case = UseCases::new(deps.build(), settings()).enroll_confirm;
 
         // Act
         let result = use_case.execute(&session_caller(user), &client(), code(raw)).await;
@@ -341,7 +339,7 @@ async fn a_right_confirmation_code_turns_mfa_on_with_ten_backup_codes() {
             *sink.lock().expect("lock") = digests;
             Ok(true)
         });
-    let use_case = EnrollConfirm::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).enroll_confirm;
 
     // Act
     let codes = use_case
@@ -380,7 +378,7 @@ async fn a_confirm_that_loses_the_race_reports_what_the_account_now_is() {
             .times(1)
             .withf(move |id| *id == user_id)
             .returning(move |_| Ok(Some(now_user.clone())));
-        let use_case = EnrollConfirm::new(deps.build(), settings());
+        let use_case = UseCases::new(deps.build(), settings()).enroll_confirm;
 
         // Act: success counters and audit are unarranged.
         let result = use_case.execute(&session_caller(user), &client(), code(GOOD_TOTP)).await;

@@ -3,7 +3,7 @@
 use slugbase_application::ports::{MfaProof, SessionKind, SessionRecord};
 use slugbase_application::{
     ValidationErrors,
-    auth::{Login, LoginError, LoginInput, LoginOutcome, VerifyLogin, VerifyLoginError},
+    auth::{LoginError, LoginInput, LoginOutcome, VerifyLoginError},
 };
 use slugbase_domain::{AuditEventKind, Password, ProofKind, TotpStep, User};
 
@@ -66,7 +66,7 @@ async fn an_unknown_email_still_runs_the_hasher_and_gets_invalid_credentials() {
     let audit = deps.record_audit();
     deps.users.expect_find_by_email().times(1).returning(|_| Ok(None));
     hasher_expects(&mut deps, None, false);
-    let use_case = Login::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).login;
 
     // Act
     let result =
@@ -86,7 +86,7 @@ async fn an_email_that_does_not_parse_is_never_looked_up_but_still_costs_a_hash(
     deps.record_attempts();
     deps.record_audit();
     hasher_expects(&mut deps, None, false);
-    let use_case = Login::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).login;
 
     // Act
     let result = use_case.execute(&client(), login_input("not an email", RIGHT_PASSWORD)).await;
@@ -110,7 +110,7 @@ async fn an_oidc_only_user_cannot_log_in_with_a_password_even_if_the_hasher_said
         .times(1)
         .withf(|_, hash| hash.is_none())
         .returning(|_, _| Ok(true));
-    let use_case = Login::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).login;
 
     // Act
     let result =
@@ -137,7 +137,7 @@ async fn a_wrong_password_gets_invalid_credentials_and_counts() {
     deps.record_audit();
     deps.users.expect_find_by_email().returning(move |_| Ok(Some(user.clone())));
     hasher_expects(&mut deps, Some(password_hash()), true);
-    let use_case = Login::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).login;
 
     // Act
     let result = use_case.execute(&client(), login_input("ada@example.com", "nope")).await;
@@ -152,7 +152,7 @@ async fn login_over_the_attempt_limit_is_refused_before_the_account_is_looked_up
     // Arrange
     let mut deps = MockDeps::new();
     deps.attempts_with(password_key("ada@example.com"), counter(10));
-    let use_case = Login::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).login;
 
     // Act
     let result = use_case.execute(&client(), login_input("ada@example.com", RIGHT_PASSWORD)).await;
@@ -174,7 +174,7 @@ async fn a_user_without_mfa_is_signed_in_with_a_full_session() {
     deps.users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
     hasher_expects(&mut deps, Some(password_hash()), true);
     session_created(&mut deps, &user, SessionKind::Full, 12 * 3600);
-    let use_case = Login::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).login;
 
     // Act
     let outcome = use_case
@@ -205,7 +205,7 @@ async fn a_user_with_mfa_gets_a_pending_state_and_no_session() {
     deps.users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
     hasher_expects(&mut deps, Some(password_hash()), true);
     session_created(&mut deps, &user, SessionKind::PendingMfa, 5 * 60);
-    let use_case = Login::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).login;
 
     // Act: no login_success yet (the audit log is unarranged).
     let outcome = use_case
@@ -260,7 +260,7 @@ fn unread_body() -> Result<String, ValidationErrors> {
 #[tokio::test]
 async fn verify_without_a_pending_cookie_is_pending_invalid_and_touches_nothing() {
     // Arrange
-    let use_case = VerifyLogin::new(MockDeps::new().build(), settings());
+    let use_case = UseCases::new(MockDeps::new().build(), settings()).verify_login;
 
     // Act
     let result = use_case.execute(None, &client(), unread_body()).await;
@@ -278,7 +278,7 @@ async fn a_missing_expired_or_full_session_is_pending_invalid_before_the_body_is
         // Arrange: users, attempts, TOTP unarranged.
         let mut deps = MockDeps::new();
         pending_found(&mut deps, record);
-        let use_case = VerifyLogin::new(deps.build(), settings());
+        let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
         // Act
         let result = use_case.execute(Some(PENDING_ID), &client(), unread_body()).await;
@@ -303,7 +303,7 @@ async fn a_wrong_code_counts_against_the_pending_state_and_the_account() {
     deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(2)));
     deps.sessions.expect_delete().times(0);
     deps.mfa.expect_spend_proof().times(0);
-    let use_case = VerifyLogin::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
     let result = use_case.execute(Some(PENDING_ID), &client(), Ok("111111".to_owned())).await;
@@ -342,7 +342,7 @@ async fn the_pending_state_is_dropped_at_the_maximum_number_of_wrong_codes() {
         .times(1)
         .withf(|digest| *digest == token_digest(PENDING_ID))
         .returning(|_| Ok(true));
-    let use_case = VerifyLogin::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
     let result =
@@ -378,7 +378,7 @@ async fn a_right_code_ends_the_pending_state_once_and_starts_a_full_session() {
         .withf(|digest| *digest == token_digest(PENDING_ID))
         .returning(|_| Ok(true));
     session_created(&mut deps, &user, SessionKind::Full, 12 * 3600);
-    let use_case = VerifyLogin::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
     let (signed_in, session) = use_case
@@ -407,7 +407,7 @@ async fn a_verify_that_loses_the_pending_state_to_a_concurrent_one_gets_no_sessi
     deps.mfa.expect_spend_proof().times(1).returning(|_, _, _| Ok(true));
     deps.sessions.expect_delete().times(1).returning(|_| Ok(false));
     deps.sessions.expect_create().times(0);
-    let use_case = VerifyLogin::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
     let result = use_case.execute(Some(PENDING_ID), &client(), Ok(GOOD_TOTP.to_owned())).await;
@@ -433,7 +433,7 @@ async fn a_pending_state_whose_attempts_are_used_up_evaluates_no_code() {
         .times(1)
         .withf(|digest| *digest == token_digest(PENDING_ID))
         .returning(|_| Ok(true));
-    let use_case = VerifyLogin::new(deps.build(), settings());
+    let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
     let result = use_case.execute(Some(PENDING_ID), &client(), Ok(GOOD_TOTP.to_owned())).await;

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+pub use slugbase_application::UseCases;
 use slugbase_application::ports::{
     AuditEvent, MockApiTokenRepository, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher,
     MockClock, MockMfaRepository, MockPasswordHasher, MockRandom, MockSecretCipher,

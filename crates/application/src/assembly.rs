@@ -1,0 +1,271 @@
+//! The assembly: builds every use case, with the collaborators they share, over one set of
+//! ports and one set of settings. No use case imports this module.
+
+use std::fmt;
+use std::sync::Arc;
+
+use slugbase_domain::MfaPolicy;
+
+use crate::attempts::{AttemptLimiter, AttemptLimits};
+use crate::collaborators::{
+    AuditTrail, BackupCodeIssuer, BothFactorsCheck, NewUserFactory, SecondFactorCheck,
+    SessionExpiry, SessionIssuer, SessionLifetimes, SessionRevoker, TokenMinter,
+};
+use crate::ports::{
+    ApiTokenRepository, AttemptRepository, AuditLog, BackupCodeHasher, Clock, MfaRepository,
+    PasswordHasher, Random, SecretCipher, SessionRepository, StorageHealth, TokenDigest, Totp,
+    UserRepository,
+};
+use crate::use_cases::admin::Admin;
+use crate::use_cases::api_tokens::ApiTokens;
+use crate::use_cases::authenticate::Authenticate;
+use crate::use_cases::disable_mfa::DisableMfa;
+use crate::use_cases::enroll::{EnrollBegin, EnrollCancel, EnrollConfirm};
+use crate::use_cases::health::Health;
+use crate::use_cases::login::Login;
+use crate::use_cases::logout::Logout;
+use crate::use_cases::mfa_status::MfaStatus;
+use crate::use_cases::regenerate_backup_codes::RegenerateBackupCodes;
+use crate::use_cases::setup::Setup;
+use crate::use_cases::verify_login::VerifyLogin;
+
+/// One shared handle per port: what the use cases run on.
+#[derive(Clone)]
+pub struct Deps {
+    /// Accounts.
+    pub users: Arc<dyn UserRepository>,
+    /// MFA state changes.
+    pub mfa: Arc<dyn MfaRepository>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// API tokens.
+    pub tokens: Arc<dyn ApiTokenRepository>,
+    /// Audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// Attempt counters.
+    pub attempts: Arc<dyn AttemptRepository>,
+    /// Storage reachability.
+    pub health: Arc<dyn StorageHealth>,
+    /// Argon2id.
+    pub passwords: Arc<dyn PasswordHasher>,
+    /// TOTP.
+    pub totp: Arc<dyn Totp>,
+    /// TOTP secret encryption.
+    pub cipher: Arc<dyn SecretCipher>,
+    /// Backup code digests.
+    pub backup_codes: Arc<dyn BackupCodeHasher>,
+    /// Session id / API token digests.
+    pub token_digest: Arc<dyn TokenDigest>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub random: Arc<dyn Random>,
+}
+
+impl fmt::Debug for Deps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deps").finish_non_exhaustive()
+    }
+}
+
+/// Security settings the use cases apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// Policies such as `require_mfa_for_admins`.
+    pub mfa_policy: MfaPolicy,
+    /// End the user's other sessions when MFA is disabled or reset (ASVS 5.0 7.4.3).
+    pub end_other_sessions_on_mfa_change: bool,
+    /// A session unused this long is dead.
+    pub session_idle_secs: u32,
+    /// A session this old is dead, however active.
+    pub session_absolute_secs: u32,
+    /// Lifetime of the pending-MFA state after a password login.
+    pub pending_mfa_secs: u32,
+    /// Wrong codes a pending-MFA state survives before it is dropped.
+    pub pending_mfa_max_attempts: u32,
+    /// Attempt limits.
+    pub limits: AttemptLimits,
+    /// Activity is written back at most this often per session / token (saves a write on
+    /// every request).
+    pub touch_interval_secs: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            mfa_policy: MfaPolicy::default(),
+            end_other_sessions_on_mfa_change: true,
+            session_idle_secs: 30 * 60,
+            session_absolute_secs: 12 * 60 * 60,
+            pending_mfa_secs: 5 * 60,
+            pending_mfa_max_attempts: 5,
+            limits: AttemptLimits::default(),
+            touch_interval_secs: 60,
+        }
+    }
+}
+
+/// Every use case, built once over one set of ports.
+#[derive(Clone)]
+pub struct UseCases {
+    /// `POST /api/auth/mfa/disable`.
+    pub disable_mfa: DisableMfa,
+    /// `GET /api/auth/mfa/status`.
+    pub mfa_status: MfaStatus,
+    /// `POST /api/auth/mfa/enroll/begin`.
+    pub enroll_begin: EnrollBegin,
+    /// `POST /api/auth/mfa/enroll/confirm`.
+    pub enroll_confirm: EnrollConfirm,
+    /// `POST /api/auth/mfa/enroll/cancel`.
+    pub enroll_cancel: EnrollCancel,
+    /// `POST /api/auth/mfa/backup/regenerate`.
+    pub regenerate_backup_codes: RegenerateBackupCodes,
+    /// `POST /api/auth/login`.
+    pub login: Login,
+    /// `POST /api/auth/mfa/verify`.
+    pub verify_login: VerifyLogin,
+    /// `POST /api/auth/logout`.
+    pub logout: Logout,
+    /// Cookie and Bearer authentication.
+    pub authenticate: Authenticate,
+    /// `/api/tokens`.
+    pub api_tokens: ApiTokens,
+    /// `/api/auth/setup`.
+    pub setup: Setup,
+    /// `/api/admin/*`.
+    pub admin: Admin,
+    /// `/api/health`.
+    pub health: Health,
+}
+
+impl UseCases {
+    /// Builds every use case over `deps`, applying `settings`.
+    #[must_use]
+    pub fn new(deps: Deps, settings: AuthSettings) -> Self {
+        let Deps {
+            users,
+            mfa,
+            sessions,
+            tokens,
+            audit,
+            attempts,
+            health,
+            passwords,
+            totp,
+            cipher,
+            backup_codes,
+            token_digest,
+            clock,
+            random,
+        } = deps;
+
+        // The collaborators, each over the ports it needs.
+        let limiter = AttemptLimiter::new(attempts, settings.limits);
+        let audit_trail = AuditTrail::new(audit.clone(), clock.clone());
+        let minter = TokenMinter::new(random.clone());
+        let lifetimes = SessionLifetimes {
+            full_secs: settings.session_absolute_secs,
+            pending_mfa_secs: settings.pending_mfa_secs,
+        };
+        let issuer = SessionIssuer::new(
+            sessions.clone(),
+            token_digest.clone(),
+            minter.clone(),
+            clock.clone(),
+            lifetimes,
+        );
+        let expiry = SessionExpiry::new(settings.session_idle_secs);
+        let revoker =
+            SessionRevoker::new(sessions.clone(), settings.end_other_sessions_on_mfa_change);
+        let second_factor = SecondFactorCheck::new(
+            cipher.clone(),
+            totp.clone(),
+            backup_codes.clone(),
+            clock.clone(),
+        );
+        let backup_code_issuer = BackupCodeIssuer::new(random, backup_codes);
+        let both_factors = BothFactorsCheck::new(
+            limiter.clone(),
+            passwords.clone(),
+            second_factor.clone(),
+            audit_trail.clone(),
+            clock.clone(),
+            settings.mfa_policy,
+        );
+        let new_users = NewUserFactory::new(passwords.clone(), clock.clone());
+
+        Self {
+            disable_mfa: DisableMfa::new(
+                both_factors.clone(),
+                mfa.clone(),
+                clock.clone(),
+                revoker.clone(),
+            ),
+            mfa_status: MfaStatus::new(mfa.clone(), settings.mfa_policy),
+            enroll_begin: EnrollBegin::new(
+                totp.clone(),
+                cipher.clone(),
+                mfa.clone(),
+                audit_trail.clone(),
+            ),
+            enroll_confirm: EnrollConfirm::new(
+                limiter.clone(),
+                cipher,
+                totp,
+                backup_code_issuer.clone(),
+                mfa.clone(),
+                users.clone(),
+                audit_trail.clone(),
+                clock.clone(),
+            ),
+            enroll_cancel: EnrollCancel::new(mfa.clone(), audit_trail.clone()),
+            regenerate_backup_codes: RegenerateBackupCodes::new(
+                both_factors,
+                backup_code_issuer,
+                mfa.clone(),
+                clock.clone(),
+            ),
+            login: Login::new(
+                limiter.clone(),
+                users.clone(),
+                passwords,
+                issuer.clone(),
+                audit_trail.clone(),
+                clock.clone(),
+            ),
+            verify_login: VerifyLogin::new(
+                token_digest.clone(),
+                sessions.clone(),
+                expiry,
+                settings.pending_mfa_max_attempts,
+                users.clone(),
+                limiter.clone(),
+                second_factor,
+                mfa.clone(),
+                issuer.clone(),
+                audit_trail.clone(),
+                clock.clone(),
+            ),
+            logout: Logout::new(token_digest.clone(), sessions.clone(), audit_trail.clone()),
+            authenticate: Authenticate::new(
+                token_digest.clone(),
+                sessions,
+                expiry,
+                tokens.clone(),
+                users.clone(),
+                clock.clone(),
+                settings.touch_interval_secs,
+            ),
+            api_tokens: ApiTokens::new(minter, token_digest, tokens, audit_trail.clone(), clock),
+            setup: Setup::new(users.clone(), new_users.clone(), issuer, audit_trail.clone()),
+            admin: Admin::new(users, new_users, mfa, limiter, revoker, audit, audit_trail),
+            health: Health::new(health),
+        }
+    }
+}
+
+impl fmt::Debug for UseCases {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UseCases").finish_non_exhaustive()
+    }
+}

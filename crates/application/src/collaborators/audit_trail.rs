@@ -1,0 +1,103 @@
+//! The audit trail: one stored event and one structured log line per security event.
+
+use std::fmt;
+use std::sync::Arc;
+
+use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
+
+use crate::caller::ClientInfo;
+use crate::ports::{AuditEvent, AuditLog, Clock};
+
+/// Records audit events in the audit log, stamped with the clock's time.
+#[derive(Clone)]
+pub struct AuditTrail {
+    log: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for AuditTrail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditTrail").finish_non_exhaustive()
+    }
+}
+
+impl AuditTrail {
+    /// A trail over the audit `log`, stamping events with `clock`.
+    #[must_use]
+    pub fn new(log: Arc<dyn AuditLog>, clock: Arc<dyn Clock>) -> Self {
+        Self { log, clock }
+    }
+
+    /// Records an audit event and writes one structured log line for it. The operation has
+    /// already happened, so a failed write is logged loudly rather than turned into an
+    /// error the client would misread as "nothing changed".
+    pub(crate) async fn record(&self, entry: AuditEntry<'_>) {
+        let outcome = match entry.reason {
+            None => AuditOutcome::Success,
+            Some(reason) => AuditOutcome::Failure(reason.to_owned()),
+        };
+        tracing::info!(
+            target: "audit",
+            event = entry.kind.as_str(),
+            user.id = entry.user.map(|u| u.to_string()),
+            actor.id = entry.actor.map(|u| u.to_string()),
+            outcome = if entry.reason.is_none() { "success" } else { "failure" },
+            reason = entry.reason,
+            proof = entry.proof.map(ProofKind::as_str),
+            client.addr = entry.client.address.as_deref(),
+            "audit event"
+        );
+        let event = AuditEvent {
+            at: self.clock.now(),
+            user_id: entry.user,
+            actor_id: entry.actor,
+            kind: entry.kind,
+            outcome,
+            proof: entry.proof,
+            client_addr: entry.client.address.clone(),
+            user_agent: entry.client.user_agent.clone(),
+        };
+        if let Err(error) = self.log.record(event).await {
+            tracing::error!(error = %error, event = entry.kind.as_str(), "audit event could not be stored");
+        }
+    }
+}
+
+/// What [`AuditTrail::record`] records: a success unless [`Self::failure`] names a reason.
+pub(crate) struct AuditEntry<'a> {
+    kind: AuditEventKind,
+    user: Option<UserId>,
+    actor: Option<UserId>,
+    reason: Option<&'a str>,
+    proof: Option<ProofKind>,
+    client: &'a ClientInfo,
+}
+
+impl<'a> AuditEntry<'a> {
+    /// A successful `kind` event on `user`'s account, by the user themself.
+    pub(crate) const fn new(
+        kind: AuditEventKind,
+        user: Option<UserId>,
+        client: &'a ClientInfo,
+    ) -> Self {
+        Self { kind, user, actor: None, reason: None, proof: None, client }
+    }
+
+    /// The event is a failure, for this reason.
+    pub(crate) const fn failure(mut self, reason: &'a str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// The kind of second factor presented.
+    pub(crate) const fn with_proof(mut self, proof: Option<ProofKind>) -> Self {
+        self.proof = proof;
+        self
+    }
+
+    /// Who acted, when not the user themself (`None`: the operator at the command line).
+    pub(crate) const fn with_actor(mut self, actor: Option<UserId>) -> Self {
+        self.actor = actor;
+        self
+    }
+}

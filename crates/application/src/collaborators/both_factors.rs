@@ -1,0 +1,190 @@
+//! The checks of an MFA change that needs both factors (disable, regenerate backup codes):
+//! rows 3–8 of the disable table in `api.md`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use slugbase_domain::{
+    AuditEventKind, DisableDenied, MfaOperation, MfaPolicy, Password, ProofKind, second_factor_gate,
+};
+
+use crate::attempts::{
+    AttemptAccount, AttemptKind, AttemptLimiter, AttemptTicket, LimitError, TooManyAttempts,
+};
+use crate::caller::{Caller, ClientInfo};
+use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::second_factor::{SecondFactorCheck, second_factor_succeeded};
+use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::ports::{Clock, MfaProof, PasswordHasher};
+
+/// The body of disable and regenerate: a code and, for local users, the password.
+#[derive(Clone, Debug)]
+pub struct BothFactorsInput {
+    /// TOTP code or unused backup code, as typed.
+    pub code: String,
+    /// Required when the user has a local password; ignored for OIDC-only users.
+    pub password: Option<Password>,
+}
+
+/// Why disable (or regenerate) was refused — one variant per row of the table.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaChangeError {
+    /// Row 3: the account or the address is over its attempt limit.
+    #[error(transparent)]
+    TooManyAttempts(TooManyAttempts),
+    /// Row 4: the body is not what the contract asks for.
+    #[error(transparent)]
+    Validation(ValidationErrors),
+    /// Rows 5–8.
+    #[error(transparent)]
+    Denied(DisableDenied),
+    /// Storage down or a bug.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl From<LimitError> for MfaChangeError {
+    fn from(e: LimitError) -> Self {
+        match e {
+            LimitError::TooMany(t) => Self::TooManyAttempts(t),
+            LimitError::Unexpected(u) => Self::Unexpected(u),
+        }
+    }
+}
+
+unexpected_from_ports!(MfaChangeError);
+
+/// The audit events one MFA change records.
+pub(crate) struct MfaChangeEvents {
+    pub(crate) success: AuditEventKind,
+    pub(crate) failure: AuditEventKind,
+}
+
+/// Rows 3–8 for an MFA change that needs both factors: the attempt limit, the body, the
+/// policy and state gate, the password, the second factor.
+#[derive(Clone)]
+pub struct BothFactorsCheck {
+    limiter: AttemptLimiter,
+    passwords: Arc<dyn PasswordHasher>,
+    second_factor: SecondFactorCheck,
+    audit: AuditTrail,
+    clock: Arc<dyn Clock>,
+    mfa_policy: MfaPolicy,
+}
+
+impl fmt::Debug for BothFactorsCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BothFactorsCheck")
+            .field("limiter", &self.limiter)
+            .field("mfa_policy", &self.mfa_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BothFactorsCheck {
+    /// The check: attempts counted by `limiter` at the `clock`'s time, passwords verified
+    /// by `passwords`, codes by `second_factor`, refusals recorded in `audit`, and
+    /// `mfa_policy` applied by the gate.
+    #[must_use]
+    pub fn new(
+        limiter: AttemptLimiter,
+        passwords: Arc<dyn PasswordHasher>,
+        second_factor: SecondFactorCheck,
+        audit: AuditTrail,
+        clock: Arc<dyn Clock>,
+        mfa_policy: MfaPolicy,
+    ) -> Self {
+        Self { limiter, passwords, second_factor, audit, clock, mfa_policy }
+    }
+
+    /// Rows 3–8. On success returns the proof to spend and the reserved attempt; every
+    /// refusal is audited and, for rows 6–8, counted.
+    pub(crate) async fn check(
+        &self,
+        operation: MfaOperation,
+        events: &MfaChangeEvents,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, ValidationErrors>,
+    ) -> Result<(MfaProof, AttemptTicket), MfaChangeError> {
+        let user = &caller.user;
+        let account = AttemptAccount::User(user.id);
+        let address = client.address.as_deref();
+        // Row 3, counted before anything is evaluated: a burst of guesses cannot all pass a
+        // check that only sees failures already recorded.
+        let ticket = self
+            .limiter
+            .reserve(AttemptKind::SecondFactor, &account, address, self.clock.now())
+            .await?;
+        let input = match input {
+            Ok(input) => input,
+            Err(errors) => {
+                self.limiter.release(ticket).await?;
+                return Err(MfaChangeError::Validation(errors));
+            }
+        };
+
+        let gate =
+            match second_factor_gate(user, operation, self.mfa_policy, input.password.as_ref()) {
+                Ok(gate) => gate,
+                Err(denied) => {
+                    return Err(self.refuse(events, caller, client, ticket, denied, None).await);
+                }
+            };
+        let password_ok = match gate.password_check {
+            Some((hash, password)) => self.passwords.verify(password, Some(hash)).await?,
+            None => true,
+        };
+        if !password_ok {
+            let denied = DisableDenied::InvalidPassword;
+            return Err(self.refuse(events, caller, client, ticket, denied, None).await);
+        }
+        let checked =
+            self.second_factor.proof_for(user.id, gate.secret, gate.last_totp_step, &input.code)?;
+        match checked {
+            (_, Some(proof)) => Ok((proof, ticket)),
+            (kind, None) => {
+                let denied = DisableDenied::InvalidCode;
+                Err(self.refuse(events, caller, client, ticket, denied, kind).await)
+            }
+        }
+    }
+
+    /// Audits a refusal, keeps its reserved attempt counted when it is a guess (gives it back
+    /// otherwise), and turns it into the error.
+    pub(crate) async fn refuse(
+        &self,
+        events: &MfaChangeEvents,
+        caller: &Caller,
+        client: &ClientInfo,
+        ticket: AttemptTicket,
+        denied: DisableDenied,
+        proof: Option<ProofKind>,
+    ) -> MfaChangeError {
+        if denied.counts_as_attempt() {
+            ticket.failed();
+        } else if let Err(e) = self.limiter.release(ticket).await {
+            return e.into();
+        }
+        let entry = AuditEntry::new(events.failure, Some(caller.user.id), client)
+            .failure(denied.reason())
+            .with_proof(proof);
+        self.audit.record(entry).await;
+        MfaChangeError::Denied(denied)
+    }
+
+    /// The change the proof was spent on is committed: audits the success and ends the
+    /// consecutive-failure run (see [`second_factor_succeeded`]).
+    pub(crate) async fn succeeded(
+        &self,
+        events: &MfaChangeEvents,
+        caller: &Caller,
+        client: &ClientInfo,
+        ticket: AttemptTicket,
+        proof: ProofKind,
+    ) {
+        let (audit, limiter) = (&self.audit, &self.limiter);
+        let user = caller.user.id;
+        second_factor_succeeded(audit, limiter, events.success, user, client, ticket, proof).await;
+    }
+}

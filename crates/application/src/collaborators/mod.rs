@@ -1,0 +1,18 @@
+//! Logic shared by several use cases, each piece a small struct owning the ports it needs.
+//! A use case holds the collaborators it uses, never the whole set of ports.
+
+pub mod audit_trail;
+pub mod backup_codes;
+pub mod both_factors;
+pub mod new_account;
+pub mod second_factor;
+pub mod sessions;
+pub mod token_minter;
+
+pub use audit_trail::AuditTrail;
+pub use backup_codes::BackupCodeIssuer;
+pub use both_factors::BothFactorsCheck;
+pub use new_account::NewUserFactory;
+pub use second_factor::SecondFactorCheck;
+pub use sessions::{SessionExpiry, SessionIssuer, SessionLifetimes, SessionRevoker};
+pub use token_minter::TokenMinter;

@@ -1,0 +1,74 @@
+//! The audit log.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
+
+use super::store_error::StoreResult;
+
+/// One audit event. Holds no secret, code or password — by construction: there is no
+/// field that could.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whose account (absent for a login with an unknown e-mail).
+    pub user_id: Option<UserId>,
+    /// Who acted, when not the user (an administrator).
+    pub actor_id: Option<UserId>,
+    /// What happened.
+    pub kind: AuditEventKind,
+    /// Success, or the failure reason.
+    pub outcome: AuditOutcome,
+    /// The kind of second factor presented.
+    pub proof: Option<ProofKind>,
+    /// Client address.
+    pub client_addr: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+}
+
+/// A stored audit event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAuditEvent {
+    /// Sequence number (newer events have larger ids).
+    pub id: i64,
+    /// The event.
+    pub event: AuditEvent,
+}
+
+/// Which events to read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this user's.
+    pub user_id: Option<UserId>,
+    /// Only this kind.
+    pub kind: Option<AuditEventKind>,
+    /// Page size.
+    pub limit: u32,
+    /// Events to skip (newest first).
+    pub offset: u64,
+}
+
+/// The audit log.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends an event.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn record(&self, event: AuditEvent) -> StoreResult<()>;
+
+    /// Reads events, newest first.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn query(&self, query: AuditQuery) -> StoreResult<Vec<StoredAuditEvent>>;
+
+    /// Deletes events older than `before`; returns how many (retention).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn purge_before(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+}

@@ -1,0 +1,113 @@
+//! Server-side sessions (signed-in and pending-MFA).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use slugbase_domain::UserId;
+
+use super::hashing::SecretDigest;
+use super::store_error::StoreResult;
+
+/// What a session authenticates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A signed-in session (`slugbase.sid`).
+    Full,
+    /// Password accepted, second factor outstanding (`slugbase.mfa_pending`): good only for
+    /// `POST /api/auth/mfa/verify`.
+    PendingMfa,
+}
+
+impl SessionKind {
+    /// Stable stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::PendingMfa => "pending_mfa",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "full" => Some(Self::Full),
+            "pending_mfa" => Some(Self::PendingMfa),
+            _ => None,
+        }
+    }
+}
+
+/// A stored session. The id itself is never stored, only its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the session id.
+    pub id_hash: SecretDigest,
+    /// Owner.
+    pub user_id: UserId,
+    /// Full or pending MFA.
+    pub kind: SessionKind,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last request seen (idle expiry counts from here).
+    pub last_seen_at: DateTime<Utc>,
+    /// Absolute expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Failed second-factor attempts (pending sessions).
+    pub failed_attempts: u32,
+}
+
+/// Server-side sessions.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a session.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn create(&self, session: SessionRecord) -> StoreResult<()>;
+
+    /// The session with this id hash (expired ones too: expiry is the caller's rule).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn find(&self, id_hash: &SecretDigest) -> StoreResult<Option<SessionRecord>>;
+
+    /// Records activity.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn touch(&self, id_hash: &SecretDigest, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Deletes a session; returns whether it existed. Of concurrent deletes of one session
+    /// exactly one returns `true` (this makes a pending session single-use).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn delete(&self, id_hash: &SecretDigest) -> StoreResult<bool>;
+
+    /// Reserves one code attempt on a pending-MFA state before the code is checked: adds
+    /// one to its count and returns the new count, but only while the count is below
+    /// `max` — one conditional statement, so concurrent calls never take more than `max`
+    /// places. `None`: the state is used up or gone; the attempt must not be evaluated.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn reserve_attempt(&self, id_hash: &SecretDigest, max: u32) -> StoreResult<Option<u32>>;
+
+    /// Deletes every session of a user except `keep`; returns how many.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn delete_for_user<'a>(
+        &self,
+        user: UserId,
+        keep: Option<&'a SecretDigest>,
+    ) -> StoreResult<u64>;
+
+    /// Deletes sessions whose absolute expiry has passed; returns how many.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn delete_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}

@@ -1,0 +1,60 @@
+//! Personal API tokens.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use slugbase_domain::{ApiTokenId, UserId};
+
+use super::hashing::SecretDigest;
+use super::store_error::StoreResult;
+
+/// A stored personal API token (its SHA-256, never the token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    /// Public id.
+    pub id: ApiTokenId,
+    /// Owner.
+    pub user_id: UserId,
+    /// The owner's label.
+    pub name: String,
+    /// SHA-256 of the token.
+    pub token_hash: SecretDigest,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last used to authenticate.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Personal API tokens.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ApiTokenRepository: Send + Sync {
+    /// Stores a token.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn create(&self, token: ApiTokenRecord) -> StoreResult<()>;
+
+    /// The user's tokens that are not revoked, oldest first.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>>;
+
+    /// The token with this hash, if it exists and is not revoked.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn find_active(&self, token_hash: &SecretDigest) -> StoreResult<Option<ApiTokenRecord>>;
+
+    /// Revokes one of the user's tokens; returns whether an active token was revoked.
+    ///
+    /// # Errors
+    /// Storage failures only. MUST return `Ok(false)` for another user's token.
+    async fn revoke(&self, user: UserId, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Records use.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn touch(&self, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<()>;
+}

@@ -1,0 +1,82 @@
+//! User accounts.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use slugbase_domain::{DisplayName, Email, LoginMethod, PasswordHash, User, UserId};
+
+use super::store_error::StoreResult;
+
+/// A user to be stored.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Id chosen by the caller.
+    pub id: UserId,
+    /// Normalised e-mail.
+    pub email: Email,
+    /// Display name.
+    pub name: DisplayName,
+    /// Password hash or OIDC-only.
+    pub login: LoginMethod,
+    /// Linked OIDC provider.
+    pub oidc_provider: Option<String>,
+    /// Administrator flag.
+    pub is_admin: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// User accounts.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user with MFA disabled.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`](super::StoreError::Conflict) if the e-mail is taken.
+    async fn create(&self, user: NewUser) -> StoreResult<User>;
+
+    /// Stores the first administrator, atomically, only while no user exists at all.
+    /// Returns `None` (storing nothing) if any user exists — also when two calls race.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<User>>;
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn find_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+
+    /// The user with this (normalised) e-mail.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+
+    /// All users, oldest first.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn list(&self) -> StoreResult<Vec<User>>;
+
+    /// Number of users.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn count(&self) -> StoreResult<u64>;
+
+    /// Deletes a user and, with it, their sessions, API tokens, backup codes and attempt
+    /// counters. Returns whether the user existed. Audit events stay.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn delete(&self, id: UserId) -> StoreResult<bool>;
+
+    /// Replaces the password hash of a local user (or sets one on an OIDC-only user).
+    /// Returns whether the user existed.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn set_password(&self, id: UserId, hash: PasswordHash) -> StoreResult<bool>;
+}

@@ -1,0 +1,210 @@
+//! `/api/admin/*` and the operator's command line: user management, MFA reset, audit log.
+
+use std::fmt;
+use std::sync::Arc;
+
+use slugbase_domain::{AuditEventKind, Email, User, UserId};
+
+use crate::attempts::AttemptLimiter;
+use crate::caller::{Caller, ClientInfo};
+use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
+use crate::collaborators::sessions::SessionRevoker;
+use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::ports::{
+    AuditLog, AuditQuery, MfaRepository, StoreError, StoredAuditEvent, UserRepository,
+};
+
+/// Why an administrative action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The caller is not an administrator (403).
+    #[error("administrator rights required")]
+    Forbidden,
+    /// Body malformed.
+    #[error(transparent)]
+    Validation(ValidationErrors),
+    /// The e-mail is taken (409).
+    #[error("email already exists")]
+    EmailTaken,
+    /// No such user (404).
+    #[error("user not found")]
+    NotFound,
+    /// An administrator cannot delete their own account (it could leave none).
+    #[error("cannot delete your own account")]
+    CannotDeleteSelf,
+    /// Storage down or a bug.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+unexpected_from_ports!(AdminError);
+
+/// `/api/admin/*`: user management, MFA reset, audit log.
+#[derive(Clone)]
+pub struct Admin {
+    users: Arc<dyn UserRepository>,
+    new_users: NewUserFactory,
+    mfa: Arc<dyn MfaRepository>,
+    limiter: AttemptLimiter,
+    revoker: SessionRevoker,
+    audit_log: Arc<dyn AuditLog>,
+    audit: AuditTrail,
+}
+
+impl fmt::Debug for Admin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admin").field("limiter", &self.limiter).finish_non_exhaustive()
+    }
+}
+
+impl Admin {
+    /// The use case: `users` holds the accounts (new ones prepared by `new_users`), `mfa`
+    /// resets MFA, `limiter` forgets a user's attempt counters, `revoker` ends their
+    /// sessions, `audit_log` is read back and `audit` records every change.
+    #[must_use]
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        new_users: NewUserFactory,
+        mfa: Arc<dyn MfaRepository>,
+        limiter: AttemptLimiter,
+        revoker: SessionRevoker,
+        audit_log: Arc<dyn AuditLog>,
+        audit: AuditTrail,
+    ) -> Self {
+        Self { users, new_users, mfa, limiter, revoker, audit_log, audit }
+    }
+
+    fn require_admin(caller: &Caller) -> Result<(), AdminError> {
+        if caller.user.is_admin { Ok(()) } else { Err(AdminError::Forbidden) }
+    }
+
+    /// Creates a user; without a password the user is OIDC-only.
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, ValidationErrors>,
+    ) -> Result<User, AdminError> {
+        Self::require_admin(caller)?;
+        self.create_user_unchecked(Some(caller.user.id), client, input).await
+    }
+
+    /// Creates a user without an administrator caller (the CLI, run by the operator).
+    ///
+    /// # Errors
+    /// [`AdminError`] other than `Forbidden`.
+    pub async fn create_user_unchecked(
+        &self,
+        actor: Option<UserId>,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, ValidationErrors>,
+    ) -> Result<User, AdminError> {
+        let input = input.map_err(AdminError::Validation)?;
+        let account = validate_account(&input, false).map_err(AdminError::Validation)?;
+        let new_user = self.new_users.build(account, input.is_admin).await?;
+        let user = match self.users.create(new_user).await {
+            Ok(user) => user,
+            Err(StoreError::Conflict(_)) => return Err(AdminError::EmailTaken),
+            Err(e) => return Err(Unexpected::from(e).into()),
+        };
+        let entry =
+            AuditEntry::new(AuditEventKind::UserCreated, Some(user.id), client).with_actor(actor);
+        self.audit.record(entry).await;
+        Ok(user)
+    }
+
+    /// Every user.
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    pub async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError> {
+        Self::require_admin(caller)?;
+        Ok(self.users.list().await?)
+    }
+
+    /// Deletes a user with their sessions, tokens and codes.
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    pub async fn delete_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError> {
+        Self::require_admin(caller)?;
+        if caller.user.id == id {
+            return Err(AdminError::CannotDeleteSelf);
+        }
+        if !self.users.delete(id).await? {
+            return Err(AdminError::NotFound);
+        }
+        self.limiter.clear_user(id).await?;
+        let entry = AuditEntry::new(AuditEventKind::UserDeleted, Some(id), client)
+            .with_actor(Some(caller.user.id));
+        self.audit.record(entry).await;
+        Ok(())
+    }
+
+    /// Administrative MFA reset for a locked-out user.
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    pub async fn reset_mfa(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError> {
+        Self::require_admin(caller)?;
+        self.reset_mfa_unchecked(Some(caller.user.id), client, id).await
+    }
+
+    /// MFA reset without an administrator caller (the CLI's `slugbase mfa reset`). Also
+    /// clears the user's attempt counters and ends their sessions.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] or unexpected failures.
+    pub async fn reset_mfa_unchecked(
+        &self,
+        actor: Option<UserId>,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError> {
+        if self.users.find_by_id(id).await?.is_none() {
+            return Err(AdminError::NotFound);
+        }
+        self.mfa.reset(id).await?;
+        self.limiter.clear_user(id).await?;
+        self.revoker.end_other_sessions(id, None).await?;
+        let entry =
+            AuditEntry::new(AuditEventKind::MfaResetByAdmin, Some(id), client).with_actor(actor);
+        self.audit.record(entry).await;
+        Ok(())
+    }
+
+    /// Audit events, newest first.
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    pub async fn audit_log(
+        &self,
+        caller: &Caller,
+        query: AuditQuery,
+    ) -> Result<Vec<StoredAuditEvent>, AdminError> {
+        Self::require_admin(caller)?;
+        Ok(self.audit_log.query(query).await?)
+    }
+
+    /// Looks a user up by e-mail (for the CLI).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn find_by_email(&self, email: &Email) -> Result<Option<User>, Unexpected> {
+        Ok(self.users.find_by_email(email).await?)
+    }
+}

@@ -1,0 +1,153 @@
+//! Personal API tokens: `sb_` + 256 random bits, stored as SHA-256 only.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use slugbase_domain::{ApiTokenId, AuditEventKind};
+
+use crate::caller::{Caller, ClientInfo};
+use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::token_minter::{API_TOKEN_PREFIX, TokenMinter};
+use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::plain_token::PlainToken;
+use crate::ports::{ApiTokenRecord, ApiTokenRepository, Clock, TokenDigest};
+
+/// Longest token name, in characters.
+const MAX_TOKEN_NAME_CHARS: usize = 100;
+
+/// A token as listed (never the secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiTokenView {
+    /// Public id.
+    pub id: ApiTokenId,
+    /// Label.
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last used.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiTokenRecord> for ApiTokenView {
+    fn from(r: ApiTokenRecord) -> Self {
+        Self { id: r.id, name: r.name, created_at: r.created_at, last_used_at: r.last_used_at }
+    }
+}
+
+/// A new token: the plaintext, shown once.
+#[derive(Clone, Debug)]
+pub struct CreatedApiToken {
+    /// `sb_…`.
+    pub token: PlainToken,
+    /// Its listing.
+    pub view: ApiTokenView,
+}
+
+/// Why a token could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateApiTokenError {
+    /// Name missing, empty, too long or with control characters.
+    #[error(transparent)]
+    Validation(ValidationErrors),
+    /// Storage down or a bug.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+unexpected_from_ports!(CreateApiTokenError);
+
+/// `/api/tokens`: create, list, revoke.
+#[derive(Clone)]
+pub struct ApiTokens {
+    minter: TokenMinter,
+    token_digest: Arc<dyn TokenDigest>,
+    tokens: Arc<dyn ApiTokenRepository>,
+    audit: AuditTrail,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for ApiTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiTokens").finish_non_exhaustive()
+    }
+}
+
+impl ApiTokens {
+    /// The use case: `minter` makes the token, `token_digest` digests it, `tokens` stores
+    /// it, `audit` records creation and revocation at the `clock`'s time.
+    #[must_use]
+    pub fn new(
+        minter: TokenMinter,
+        token_digest: Arc<dyn TokenDigest>,
+        tokens: Arc<dyn ApiTokenRepository>,
+        audit: AuditTrail,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { minter, token_digest, tokens, audit, clock }
+    }
+
+    /// Creates a token for the caller.
+    ///
+    /// # Errors
+    /// [`CreateApiTokenError`].
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        name: Result<String, ValidationErrors>,
+    ) -> Result<CreatedApiToken, CreateApiTokenError> {
+        let name = name.map_err(CreateApiTokenError::Validation)?;
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_TOKEN_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
+            return Err(CreateApiTokenError::Validation(ValidationErrors::field(
+                "name",
+                "Name must be 1 to 100 printable characters",
+            )));
+        }
+        let token = self.minter.mint(API_TOKEN_PREFIX);
+        let record = ApiTokenRecord {
+            id: ApiTokenId::generate(),
+            user_id: caller.user.id,
+            name: name.to_owned(),
+            token_hash: self.token_digest.digest(token.expose()),
+            created_at: self.clock.now(),
+            last_used_at: None,
+        };
+        self.tokens.create(record.clone()).await?;
+        let entry = AuditEntry::new(AuditEventKind::ApiTokenCreated, Some(caller.user.id), client);
+        self.audit.record(entry).await;
+        Ok(CreatedApiToken { token, view: record.into() })
+    }
+
+    /// The caller's tokens.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected> {
+        let records = self.tokens.list_for_user(caller.user.id).await?;
+        Ok(records.into_iter().map(ApiTokenView::from).collect())
+    }
+
+    /// Revokes one of the caller's tokens; `false` if there is no such active token.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn revoke(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: ApiTokenId,
+    ) -> Result<bool, Unexpected> {
+        let revoked = self.tokens.revoke(caller.user.id, id, self.clock.now()).await?;
+        if revoked {
+            let entry =
+                AuditEntry::new(AuditEventKind::ApiTokenRevoked, Some(caller.user.id), client);
+            self.audit.record(entry).await;
+        }
+        Ok(revoked)
+    }
+}

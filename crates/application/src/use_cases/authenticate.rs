@@ -1,0 +1,118 @@
+//! Recognising callers: cookie sessions and API tokens.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use slugbase_domain::User;
+
+use crate::caller::{Caller, CallerAuth};
+use crate::collaborators::sessions::SessionExpiry;
+use crate::collaborators::token_minter::API_TOKEN_PREFIX;
+use crate::error::{Unexpected, unexpected_from_ports};
+use crate::ports::{
+    ApiTokenRepository, Clock, SessionKind, SessionRecord, SessionRepository, TokenDigest,
+    UserRepository,
+};
+
+/// Why a request is not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No valid session or token (401 `UNAUTHENTICATED`).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Storage down or a bug.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+unexpected_from_ports!(AuthError);
+
+/// Recognises callers by session cookie or API token, on every request.
+#[derive(Clone)]
+pub struct Authenticate {
+    token_digest: Arc<dyn TokenDigest>,
+    sessions: Arc<dyn SessionRepository>,
+    expiry: SessionExpiry,
+    tokens: Arc<dyn ApiTokenRepository>,
+    users: Arc<dyn UserRepository>,
+    clock: Arc<dyn Clock>,
+    touch_interval_secs: u32,
+}
+
+impl fmt::Debug for Authenticate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticate")
+            .field("expiry", &self.expiry)
+            .field("touch_interval_secs", &self.touch_interval_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticate {
+    /// The use case: sessions (judged by `expiry`) and `tokens` are looked up by their
+    /// `token_digest`, their owner in `users`; activity is written back at most every
+    /// `touch_interval_secs` by the `clock`.
+    #[must_use]
+    pub fn new(
+        token_digest: Arc<dyn TokenDigest>,
+        sessions: Arc<dyn SessionRepository>,
+        expiry: SessionExpiry,
+        tokens: Arc<dyn ApiTokenRepository>,
+        users: Arc<dyn UserRepository>,
+        clock: Arc<dyn Clock>,
+        touch_interval_secs: u32,
+    ) -> Self {
+        Self { token_digest, sessions, expiry, tokens, users, clock, touch_interval_secs }
+    }
+
+    /// The caller behind a `slugbase.sid` value. Expired (idle or absolute) and revoked
+    /// sessions fail at once.
+    ///
+    /// # Errors
+    /// [`AuthError::Unauthenticated`].
+    pub async fn session(&self, session_id: &str) -> Result<Caller, AuthError> {
+        let now = self.clock.now();
+        let digest = self.token_digest.digest(session_id);
+        let session = self.sessions.find(&digest).await?;
+        let Some(session) = session.filter(|s| s.kind == SessionKind::Full) else {
+            return Err(AuthError::Unauthenticated);
+        };
+        if !self.expiry.is_alive(&session, now) {
+            self.sessions.delete(&digest).await?;
+            return Err(AuthError::Unauthenticated);
+        }
+        let user = self.user(&session).await?;
+        let interval = TimeDelta::seconds(i64::from(self.touch_interval_secs));
+        if now >= session.last_seen_at + interval {
+            self.sessions.touch(&digest, now).await?;
+        }
+        Ok(Caller { user, auth: CallerAuth::Session(digest) })
+    }
+
+    async fn user(&self, session: &SessionRecord) -> Result<User, AuthError> {
+        let user = self.users.find_by_id(session.user_id).await?;
+        user.ok_or(AuthError::Unauthenticated)
+    }
+
+    /// The caller behind `Authorization: Bearer sb_…`. A revoked token fails at once.
+    ///
+    /// # Errors
+    /// [`AuthError::Unauthenticated`].
+    pub async fn api_token(&self, token: &str) -> Result<Caller, AuthError> {
+        if !token.starts_with(API_TOKEN_PREFIX) {
+            return Err(AuthError::Unauthenticated);
+        }
+        let digest = self.token_digest.digest(token);
+        let record = self.tokens.find_active(&digest).await?;
+        let Some(record) = record else { return Err(AuthError::Unauthenticated) };
+        let user = self.users.find_by_id(record.user_id).await?;
+        let Some(user) = user else { return Err(AuthError::Unauthenticated) };
+        let now = self.clock.now();
+        let interval = TimeDelta::seconds(i64::from(self.touch_interval_secs));
+        if record.last_used_at.is_none_or(|at| now >= at + interval) {
+            self.tokens.touch(record.id, now).await?;
+        }
+        Ok(Caller { user, auth: CallerAuth::ApiToken(record.id) })
+    }
+}

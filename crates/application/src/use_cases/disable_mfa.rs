@@ -1,0 +1,84 @@
+//! `POST /api/auth/mfa/disable`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation};
+
+use crate::caller::{Caller, ClientInfo};
+use crate::collaborators::both_factors::{
+    BothFactorsCheck, BothFactorsInput, MfaChangeError, MfaChangeEvents,
+};
+use crate::collaborators::sessions::SessionRevoker;
+use crate::error::ValidationErrors;
+use crate::ports::{Clock, MfaRepository};
+
+/// Errors of [`DisableMfa`].
+pub type DisableMfaError = MfaChangeError;
+
+/// `POST /api/auth/mfa/disable`: turn MFA off with proof of possession (a fresh TOTP or
+/// an unused backup code) and, for local users, knowledge (the password).
+///
+/// The checks run in the contract's order (rows 3–8 of `api.md`; rows 1–2 belong to the
+/// web adapter). On success, in one transaction: MFA off, secret erased, backup codes
+/// deleted, replay state reset; then every other session of the user ends (configurable).
+#[derive(Clone)]
+pub struct DisableMfa {
+    check: BothFactorsCheck,
+    mfa: Arc<dyn MfaRepository>,
+    clock: Arc<dyn Clock>,
+    revoker: SessionRevoker,
+}
+
+impl fmt::Debug for DisableMfa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DisableMfa").finish_non_exhaustive()
+    }
+}
+
+impl DisableMfa {
+    /// The use case: `check` runs rows 3–8, `mfa` turns MFA off with the proof at the
+    /// `clock`'s time, `revoker` then ends the user's other sessions.
+    #[must_use]
+    pub fn new(
+        check: BothFactorsCheck,
+        mfa: Arc<dyn MfaRepository>,
+        clock: Arc<dyn Clock>,
+        revoker: SessionRevoker,
+    ) -> Self {
+        Self { check, mfa, clock, revoker }
+    }
+
+    /// Runs the operation. `input` is `Err` when the body failed validation; it is reported
+    /// only after the attempt limit is checked, as row 4 comes after row 3.
+    ///
+    /// # Errors
+    /// [`MfaChangeError`], one variant per row of the table.
+    #[tracing::instrument(name = "disable_mfa", skip_all, fields(user.id = %caller.user.id))]
+    pub async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, ValidationErrors>,
+    ) -> Result<(), MfaChangeError> {
+        let events = MfaChangeEvents {
+            success: AuditEventKind::MfaDisableSuccess,
+            failure: AuditEventKind::MfaDisableFail,
+        };
+        let (proof, ticket) =
+            self.check.check(MfaOperation::Disable, &events, caller, client, input).await?;
+        if !self.mfa.disable_with_proof(caller.user.id, &proof, self.clock.now()).await? {
+            // Spent concurrently, or MFA went off meanwhile: the code is no longer valid.
+            let denied = DisableDenied::InvalidCode;
+            let kind = Some(proof.kind());
+            return Err(self.check.refuse(&events, caller, client, ticket, denied, kind).await);
+        }
+        self.check.succeeded(&events, caller, client, ticket, proof.kind()).await;
+        if let Err(error) = self.revoker.end_other_sessions(caller.user.id, caller.session()).await
+        {
+            // MFA is off already; say so rather than pretend nothing happened.
+            tracing::error!(error = %error, "MFA disabled, but other sessions could not be ended");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,162 @@
+//! `POST /api/auth/login`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use slugbase_domain::{AuditEventKind, Email, LoginMethod, Password, User};
+
+use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
+use crate::caller::ClientInfo;
+use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::sessions::SessionIssuer;
+use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::plain_token::PlainToken;
+use crate::ports::{Clock, PasswordHasher, SessionKind, UserRepository};
+
+/// The login body.
+#[derive(Clone, Debug)]
+pub struct LoginInput {
+    /// E-mail as typed.
+    pub email: String,
+    /// Password.
+    pub password: Password,
+}
+
+/// How a correct password login continues.
+#[derive(Clone, Debug)]
+pub enum LoginOutcome {
+    /// No MFA: a session (`slugbase.sid`).
+    SignedIn {
+        /// The account.
+        user: Box<User>,
+        /// Session id for the cookie.
+        session: PlainToken,
+    },
+    /// MFA on: a pending-MFA state (`slugbase.mfa_pending`), good only for verify.
+    MfaRequired {
+        /// Pending id for the cookie.
+        pending: PlainToken,
+    },
+}
+
+/// Why login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Over the attempt limit.
+    #[error(transparent)]
+    TooManyAttempts(TooManyAttempts),
+    /// Body malformed.
+    #[error(transparent)]
+    Validation(ValidationErrors),
+    /// Unknown e-mail, wrong password, or an OIDC-only account: always the same answer.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Storage down or a bug.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl From<LimitError> for LoginError {
+    fn from(e: LimitError) -> Self {
+        match e {
+            LimitError::TooMany(t) => Self::TooManyAttempts(t),
+            LimitError::Unexpected(u) => Self::Unexpected(u),
+        }
+    }
+}
+
+unexpected_from_ports!(LoginError);
+
+/// Longest e-mail kept in an attempt-counter key (longer input is not an address anyway).
+const MAX_KEY_EMAIL: usize = 254;
+
+/// `POST /api/auth/login`: e-mail + password. An unknown e-mail costs the same time as a
+/// wrong password (the hasher verifies against a dummy hash).
+#[derive(Clone)]
+pub struct Login {
+    limiter: AttemptLimiter,
+    users: Arc<dyn UserRepository>,
+    passwords: Arc<dyn PasswordHasher>,
+    issuer: SessionIssuer,
+    audit: AuditTrail,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login").field("limiter", &self.limiter).finish_non_exhaustive()
+    }
+}
+
+impl Login {
+    /// The use case: `limiter` counts the attempt at the `clock`'s time, `users` finds the
+    /// account, `passwords` checks the password, `issuer` starts the session (or the
+    /// pending-MFA state), `audit` records the outcome.
+    #[must_use]
+    pub fn new(
+        limiter: AttemptLimiter,
+        users: Arc<dyn UserRepository>,
+        passwords: Arc<dyn PasswordHasher>,
+        issuer: SessionIssuer,
+        audit: AuditTrail,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { limiter, users, passwords, issuer, audit, clock }
+    }
+
+    /// Checks the credentials.
+    ///
+    /// # Errors
+    /// [`LoginError`].
+    #[tracing::instrument(name = "login", skip_all)]
+    pub async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<LoginInput, ValidationErrors>,
+    ) -> Result<LoginOutcome, LoginError> {
+        let input = input.map_err(LoginError::Validation)?;
+        let email = Email::parse(&input.email).ok();
+        let key = email.as_ref().map_or_else(
+            || input.email.trim().to_lowercase().chars().take(MAX_KEY_EMAIL).collect(),
+            |e| e.as_str().to_owned(),
+        );
+        let account = AttemptAccount::Email(key);
+        let address = client.address.as_deref();
+        // Counted before the hash is checked, so a burst of guesses cannot all pass a check
+        // that only sees failures already recorded.
+        let ticket = self
+            .limiter
+            .reserve(AttemptKind::Password, &account, address, self.clock.now())
+            .await?;
+
+        let user = match &email {
+            Some(email) => self.users.find_by_email(email).await?,
+            None => None,
+        };
+        let hash = user.as_ref().and_then(|u| match &u.login {
+            LoginMethod::Local(hash) => Some(hash),
+            LoginMethod::OidcOnly => None,
+        });
+        let verified = self.passwords.verify(&input.password, hash).await?;
+        let user = match user {
+            Some(user) if verified && hash.is_some() => user,
+            user => {
+                ticket.failed();
+                let entry = AuditEntry::new(AuditEventKind::LoginFail, user.map(|u| u.id), client)
+                    .failure("INVALID_CREDENTIALS");
+                self.audit.record(entry).await;
+                return Err(LoginError::InvalidCredentials);
+            }
+        };
+        self.limiter.succeeded(ticket).await?;
+        if user.mfa.is_enabled() {
+            let pending = self.issuer.start(user.id, SessionKind::PendingMfa).await?;
+            return Ok(LoginOutcome::MfaRequired { pending });
+        }
+        let session = self.issuer.start(user.id, SessionKind::Full).await?;
+        self.audit
+            .record(AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client))
+            .await;
+        Ok(LoginOutcome::SignedIn { user: Box::new(user), session })
+    }
+}

@@ -1,0 +1,67 @@
+//! `GET /api/auth/mfa/status`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use slugbase_domain::{MfaPolicy, MfaState, User};
+
+use crate::caller::Caller;
+use crate::error::Unexpected;
+use crate::ports::MfaRepository;
+
+/// `GET /api/auth/mfa/status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MfaStatusView {
+    /// MFA is on.
+    pub enabled: bool,
+    /// When it was turned on.
+    pub enrolled_at: Option<DateTime<Utc>>,
+    /// Unused backup codes.
+    pub backup_codes_remaining: u32,
+}
+
+/// `GET /api/auth/mfa/status`.
+#[derive(Clone)]
+pub struct MfaStatus {
+    mfa: Arc<dyn MfaRepository>,
+    mfa_policy: MfaPolicy,
+}
+
+impl fmt::Debug for MfaStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MfaStatus").field("mfa_policy", &self.mfa_policy).finish_non_exhaustive()
+    }
+}
+
+impl MfaStatus {
+    /// The use case: backup codes counted by `mfa`, enrollment required by `mfa_policy`.
+    #[must_use]
+    pub fn new(mfa: Arc<dyn MfaRepository>, mfa_policy: MfaPolicy) -> Self {
+        Self { mfa, mfa_policy }
+    }
+
+    /// Whether a configured policy (`require_mfa_for_admins`) requires this user to enroll
+    /// and they have not: the web adapter tells the client so in `/api/auth/me`.
+    #[must_use]
+    pub fn enrollment_required(&self, user: &User) -> bool {
+        self.mfa_policy.requires_mfa(user) && !user.mfa.is_enabled()
+    }
+
+    /// The caller's MFA status.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn execute(&self, caller: &Caller) -> Result<MfaStatusView, Unexpected> {
+        Ok(match &caller.user.mfa {
+            MfaState::Enabled { enrolled_at, .. } => MfaStatusView {
+                enabled: true,
+                enrolled_at: Some(*enrolled_at),
+                backup_codes_remaining: self.mfa.backup_codes_remaining(caller.user.id).await?,
+            },
+            MfaState::Disabled | MfaState::Pending { .. } => {
+                MfaStatusView { enabled: false, enrolled_at: None, backup_codes_remaining: 0 }
+            }
+        })
+    }
+}

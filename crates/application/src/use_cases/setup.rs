@@ -1,0 +1,91 @@
+//! `/api/auth/setup`: the first administrator.
+
+use std::fmt;
+use std::sync::Arc;
+
+use slugbase_domain::{AuditEventKind, User};
+
+use crate::caller::ClientInfo;
+use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
+use crate::collaborators::sessions::SessionIssuer;
+use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::plain_token::PlainToken;
+use crate::ports::{SessionKind, UserRepository};
+
+/// Why setup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A user exists already (403).
+    #[error("already initialized")]
+    AlreadyInitialized,
+    /// Body malformed.
+    #[error(transparent)]
+    Validation(ValidationErrors),
+    /// Storage down or a bug.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+unexpected_from_ports!(SetupError);
+
+/// `/api/auth/setup`: create the first administrator, once.
+#[derive(Clone)]
+pub struct Setup {
+    users: Arc<dyn UserRepository>,
+    new_users: NewUserFactory,
+    issuer: SessionIssuer,
+    audit: AuditTrail,
+}
+
+impl fmt::Debug for Setup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Setup").finish_non_exhaustive()
+    }
+}
+
+impl Setup {
+    /// The use case: `new_users` prepares the account, `users` stores it, `issuer` signs the
+    /// administrator in, `audit` records it.
+    #[must_use]
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        new_users: NewUserFactory,
+        issuer: SessionIssuer,
+        audit: AuditTrail,
+    ) -> Self {
+        Self { users, new_users, issuer, audit }
+    }
+
+    /// Whether the first administrator exists.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn is_initialized(&self) -> Result<bool, Unexpected> {
+        Ok(self.users.count().await? > 0)
+    }
+
+    /// Creates the first administrator and signs them in.
+    ///
+    /// # Errors
+    /// [`SetupError`].
+    pub async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, ValidationErrors>,
+    ) -> Result<(User, PlainToken), SetupError> {
+        if self.is_initialized().await? {
+            return Err(SetupError::AlreadyInitialized);
+        }
+        let input = input.map_err(SetupError::Validation)?;
+        let account = validate_account(&input, true).map_err(SetupError::Validation)?;
+        let new_user = self.new_users.build(account, true).await?;
+        let Some(user) = self.users.create_first_admin(new_user).await? else {
+            return Err(SetupError::AlreadyInitialized);
+        };
+        let session = self.issuer.start(user.id, SessionKind::Full).await?;
+        let entry = AuditEntry::new(AuditEventKind::SetupCompleted, Some(user.id), client);
+        self.audit.record(entry).await;
+        Ok((user, session))
+    }
+}

@@ -1,0 +1,203 @@
+//! `POST /api/auth/mfa/verify`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use slugbase_domain::{AuditEventKind, MfaState, User};
+
+use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
+use crate::caller::ClientInfo;
+use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::second_factor::SecondFactorCheck;
+use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
+use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::plain_token::PlainToken;
+use crate::ports::{
+    Clock, MfaRepository, SessionKind, SessionRepository, TokenDigest, UserRepository,
+};
+
+/// Why verify failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyLoginError {
+    /// No pending-MFA state, expired, used, or dropped after too many wrong codes (401
+    /// `MFA_PENDING_INVALID`).
+    #[error("pending MFA login is invalid or expired")]
+    PendingInvalid,
+    /// Over the attempt limit.
+    #[error(transparent)]
+    TooManyAttempts(TooManyAttempts),
+    /// Body malformed.
+    #[error(transparent)]
+    Validation(ValidationErrors),
+    /// Wrong, used or replayed code.
+    #[error("TOTP or unused backup code is invalid")]
+    InvalidCode,
+    /// Storage down or a bug.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl From<LimitError> for VerifyLoginError {
+    fn from(e: LimitError) -> Self {
+        match e {
+            LimitError::TooMany(t) => Self::TooManyAttempts(t),
+            LimitError::Unexpected(u) => Self::Unexpected(u),
+        }
+    }
+}
+
+unexpected_from_ports!(VerifyLoginError);
+
+/// `POST /api/auth/mfa/verify`: the second step of a login with MFA. The pending state
+/// is server-side and single-use.
+#[derive(Clone)]
+pub struct VerifyLogin {
+    token_digest: Arc<dyn TokenDigest>,
+    sessions: Arc<dyn SessionRepository>,
+    expiry: SessionExpiry,
+    pending_max_attempts: u32,
+    users: Arc<dyn UserRepository>,
+    limiter: AttemptLimiter,
+    second_factor: SecondFactorCheck,
+    mfa: Arc<dyn MfaRepository>,
+    issuer: SessionIssuer,
+    audit: AuditTrail,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for VerifyLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyLogin")
+            .field("expiry", &self.expiry)
+            .field("pending_max_attempts", &self.pending_max_attempts)
+            .field("limiter", &self.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyLogin {
+    /// The use case: the pending state is found in `sessions` by its `token_digest`, judged
+    /// by `expiry` and allowed `pending_max_attempts` wrong codes; `users` reads the account,
+    /// `limiter` counts the attempt, `second_factor` checks the code and `mfa` spends it at
+    /// the `clock`'s time; `issuer` starts the session and `audit` records the outcome.
+    #[must_use]
+    #[expect(clippy::too_many_arguments, reason = "a use case names every port it holds")]
+    pub fn new(
+        token_digest: Arc<dyn TokenDigest>,
+        sessions: Arc<dyn SessionRepository>,
+        expiry: SessionExpiry,
+        pending_max_attempts: u32,
+        users: Arc<dyn UserRepository>,
+        limiter: AttemptLimiter,
+        second_factor: SecondFactorCheck,
+        mfa: Arc<dyn MfaRepository>,
+        issuer: SessionIssuer,
+        audit: AuditTrail,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            token_digest,
+            sessions,
+            expiry,
+            pending_max_attempts,
+            users,
+            limiter,
+            second_factor,
+            mfa,
+            issuer,
+            audit,
+            clock,
+        }
+    }
+
+    /// Checks the code; on success ends the pending state and starts a session.
+    ///
+    /// # Errors
+    /// [`VerifyLoginError`]; the pending state is checked before the body.
+    #[tracing::instrument(name = "verify_login", skip_all)]
+    pub async fn execute(
+        &self,
+        pending: Option<&str>,
+        client: &ClientInfo,
+        code: Result<String, ValidationErrors>,
+    ) -> Result<(User, PlainToken), VerifyLoginError> {
+        let Some(pending) = pending else { return Err(VerifyLoginError::PendingInvalid) };
+        let digest = self.token_digest.digest(pending);
+        let session = self.sessions.find(&digest).await?;
+        let session = match session {
+            Some(s)
+                if s.kind == SessionKind::PendingMfa
+                    && self.expiry.is_alive(&s, self.clock.now()) =>
+            {
+                s
+            }
+            _ => return Err(VerifyLoginError::PendingInvalid),
+        };
+        let user = self.users.find_by_id(session.user_id).await?;
+        let Some(user) = user else { return Err(VerifyLoginError::PendingInvalid) };
+        let account = AttemptAccount::User(user.id);
+        let address = client.address.as_deref();
+        let ticket = self
+            .limiter
+            .reserve(AttemptKind::SecondFactor, &account, address, self.clock.now())
+            .await?;
+        let code = match code {
+            Ok(code) => code,
+            Err(errors) => {
+                self.limiter.release(ticket).await?;
+                return Err(VerifyLoginError::Validation(errors));
+            }
+        };
+
+        let MfaState::Enabled { secret, last_totp_step, .. } = &user.mfa else {
+            // MFA was reset since the password step: start over.
+            self.limiter.release(ticket).await?;
+            self.sessions.delete(&digest).await?;
+            return Err(VerifyLoginError::PendingInvalid);
+        };
+        // The pending state's own budget is reserved before the code is checked too.
+        let max = self.pending_max_attempts;
+        let Some(attempts_used) = self.sessions.reserve_attempt(&digest, max).await? else {
+            self.limiter.release(ticket).await?;
+            self.sessions.delete(&digest).await?;
+            return Err(VerifyLoginError::PendingInvalid);
+        };
+        let (kind, proof) =
+            self.second_factor.proof_for(user.id, secret, *last_totp_step, &code)?;
+        let spent = match &proof {
+            Some(proof) => self.mfa.spend_proof(user.id, proof, self.clock.now()).await?,
+            None => false,
+        };
+        if !spent {
+            if attempts_used >= max {
+                self.sessions.delete(&digest).await?;
+            }
+            ticket.failed();
+            let entry = AuditEntry::new(AuditEventKind::MfaVerifyFail, Some(user.id), client)
+                .failure("INVALID_CODE")
+                .with_proof(kind);
+            self.audit.record(entry).await;
+            return Err(VerifyLoginError::InvalidCode);
+        }
+        if !self.sessions.delete(&digest).await? {
+            // A concurrent verify with the same pending state won; this code was right.
+            self.limiter.release(ticket).await?;
+            return Err(VerifyLoginError::PendingInvalid);
+        }
+        let token = self.issuer.start(user.id, SessionKind::Full).await?;
+        self.limiter.succeeded(ticket).await?;
+        self.audit
+            .record(
+                AuditEntry::new(AuditEventKind::MfaVerifySuccess, Some(user.id), client)
+                    .with_proof(kind),
+            )
+            .await;
+        self.audit
+            .record(
+                AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client)
+                    .with_proof(kind),
+            )
+            .await;
+        Ok((user, token))
+    }
+}
