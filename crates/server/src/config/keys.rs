@@ -116,7 +116,11 @@ fn read_key_file(key: &str, path: &Path) -> Result<[u8; KEY_LEN], ConfigError> {
 }
 
 /// One key from a value or a file; `None` when neither is set.
-fn single_key(name: &str, value: &str, file: &str) -> Result<Option<[u8; KEY_LEN]>, ConfigError> {
+fn value_or_file_key(
+    name: &str,
+    value: &str,
+    file: &str,
+) -> Result<Option<[u8; KEY_LEN]>, ConfigError> {
     let value_key = format!("keys.{name}");
     let file_key = format!("keys.{name}_file");
     match (value.trim().is_empty(), file.trim().is_empty()) {
@@ -161,11 +165,12 @@ impl KeySettings {
         if !encryption.iter().any(|(id, _)| id == current) {
             missing.push(format!("keys.encryption.{current}"));
         }
-        let backup_code = single_key("backup_code", &self.backup_code, &self.backup_code_file)?;
+        let backup_code =
+            value_or_file_key("backup_code", &self.backup_code, &self.backup_code_file)?;
         if backup_code.is_none() {
             missing.push("keys.backup_code".to_owned());
         }
-        let csrf = single_key("csrf", &self.csrf, &self.csrf_file)?;
+        let csrf = value_or_file_key("csrf", &self.csrf, &self.csrf_file)?;
         if csrf.is_none() {
             missing.push("keys.csrf".to_owned());
         }

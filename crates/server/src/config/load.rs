@@ -60,7 +60,8 @@ pub struct Loaded {
     pub generated_keys: Option<PathBuf>,
 }
 
-fn layer(
+/// `<dir>/<name>.toml` when it can be read, else its embedded copy.
+fn file_or_embedded(
     dir: &Path,
     name: &str,
     embedded: &'static str,
@@ -72,10 +73,12 @@ fn layer(
     }
 }
 
-fn build(options: &LoadOptions, dev_keys: Option<&Path>) -> Result<Settings, ConfigError> {
+/// The settings from every layer (see the module doc), later layers winning; `dev_keys` is
+/// the development key file, once it exists.
+fn merge_layers(options: &LoadOptions, dev_keys: Option<&Path>) -> Result<Settings, ConfigError> {
     let mut builder = Config::builder()
-        .add_source(layer(&options.config_dir, "default", EMBEDDED_DEFAULT))
-        .add_source(layer(
+        .add_source(file_or_embedded(&options.config_dir, "default", EMBEDDED_DEFAULT))
+        .add_source(file_or_embedded(
             &options.config_dir,
             options.profile.as_str(),
             embedded_profile_toml(options.profile),
@@ -104,7 +107,7 @@ fn build(options: &LoadOptions, dev_keys: Option<&Path>) -> Result<Settings, Con
 /// # Errors
 /// [`ConfigError`], naming the key at fault.
 pub fn load(options: &LoadOptions) -> Result<Loaded, ConfigError> {
-    let mut settings = build(options, None)?;
+    let mut settings = merge_layers(options, None)?;
     let mut generated_keys = None;
     if options.profile == Profile::Development && settings.keys.generate_dev_keys {
         let path = settings.keys.dev_keys_file.clone();
@@ -113,7 +116,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, ConfigError> {
                 write_dev_keys(&path, settings.keys.encryption_current.trim())?;
                 generated_keys = Some(path.clone());
             }
-            settings = build(options, Some(&path))?;
+            settings = merge_layers(options, Some(&path))?;
         }
     }
     settings.validate(options.profile)?;
