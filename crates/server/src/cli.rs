@@ -4,7 +4,7 @@
 //! Passwords are never taken from arguments (they would sit in shell history and in
 //! `ps`): `user create` prompts on the terminal, or reads one line from standard input
 //! when it is not a terminal. Operator commands are audited like their HTTP twins.
-#![allow(clippy::print_stdout, reason = "a CLI prints its results on standard output")]
+#![expect(clippy::print_stdout, reason = "a CLI prints its results on standard output")]
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
