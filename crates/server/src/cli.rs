@@ -4,7 +4,7 @@
 //! Passwords are never taken from arguments (they would sit in shell history and in
 //! `ps`): `user create` prompts on the terminal, or reads one line from standard input
 //! when it is not a terminal. Operator commands are audited like their HTTP twins.
-#![allow(clippy::print_stdout, reason = "a CLI prints its results on standard output")]
+#![expect(clippy::print_stdout, reason = "a CLI prints its results on standard output")]
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
@@ -155,7 +155,7 @@ fn cli_client() -> ClientInfo {
 }
 
 /// Loads configuration and starts logging.
-fn load(cli: &Cli) -> anyhow::Result<Loaded> {
+fn load_config_and_start_logging(cli: &Cli) -> anyhow::Result<Loaded> {
     let options = LoadOptions {
         profile: cli.profile,
         config_dir: cli.config_dir.clone(),
@@ -186,12 +186,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Keys(KeysCommand::Rotate)) => rotate_keys(&cli).await,
         None | Some(Command::Serve) => {
-            let loaded = load(&cli)?;
+            let loaded = load_config_and_start_logging(&cli)?;
             let app = Application::build(loaded).await?;
             app.run_until_stopped().await
         }
         Some(Command::Migrate) => {
-            let loaded = load(&cli)?;
+            let loaded = load_config_and_start_logging(&cli)?;
             let store = crate::connect_storage(&loaded).await?;
             crate::migrate(&store).await
         }
@@ -213,7 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Use cases over the configured (and migrated) database, without HTTP.
 async fn operator_use_cases(cli: &Cli) -> anyhow::Result<UseCases> {
-    let loaded = load(cli)?;
+    let loaded = load_config_and_start_logging(cli)?;
     let store = crate::connect_storage(&loaded).await?;
     crate::migrate(&store).await?;
     let (_deps, use_cases) = crate::build_use_cases(&loaded, store)?;
@@ -223,7 +223,7 @@ async fn operator_use_cases(cli: &Cli) -> anyhow::Result<UseCases> {
 /// `keys rotate`: re-seals every stored TOTP secret under the current key and says what it
 /// did; fails (after doing what it can) when a secret cannot be opened.
 async fn rotate_keys(cli: &Cli) -> anyhow::Result<()> {
-    let loaded = load(cli)?;
+    let loaded = load_config_and_start_logging(cli)?;
     let store = crate::connect_storage(&loaded).await?;
     crate::migrate(&store).await?;
     let report = crate::rotate_keys(&loaded, store).await?;
@@ -349,7 +349,7 @@ fn mfa_label(user: &User) -> &'static str {
 }
 
 async fn list_users(cli: &Cli) -> anyhow::Result<()> {
-    let loaded = load(cli)?;
+    let loaded = load_config_and_start_logging(cli)?;
     let store = crate::connect_storage(&loaded).await?;
     crate::migrate(&store).await?;
     let (deps, _) = crate::build_use_cases(&loaded, store)?;

@@ -1,6 +1,5 @@
 //! The `slugbase` command line, run as a process: help, key generation, operator commands
 //! over a real SQLite file, and the configuration refusals.
-#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! middle of a burst of concurrent requests, a restart over the same SQLite file, and a
 //! check that no acknowledged change was lost and that no account is half-way (MFA off
 //! with backup codes left, or MFA on without codes).
-#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
+#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 

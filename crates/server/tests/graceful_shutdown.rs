@@ -1,6 +1,5 @@
 //! SIGTERM lets in-flight requests finish: a slow request (an expensive Argon2 hash) sent
 //! before the signal still gets its answer, its change is stored, and the process exits 0.
-#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 

@@ -20,8 +20,7 @@
 //!
 //! PostgreSQL comes from `slugbase_infrastructure::testing` (a fresh database per test; one
 //! `skipping PostgreSQL tests` line without PostgreSQL, a failure under `CI=true`).
-#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
-#![allow(clippy::print_stdout, reason = "the timing figure is printed")]
+#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! 200 again once it is back — without restarting the service. Runs the real binary
 //! against its own throwaway PostgreSQL cluster (started with the project's
 //! `scripts/start-postgres.sh`, which needs root); skipped elsewhere unless `CI` is set.
-#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
+#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 

@@ -1,7 +1,6 @@
 //! The real binary's logs, captured over a full lifecycle at trace level, contain no
 //! password, TOTP secret, otpauth URL, TOTP code, backup code, session id, CSRF token,
 //! API token or key. Also: SIGTERM stops the server cleanly.
-#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 

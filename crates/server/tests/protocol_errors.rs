@@ -6,7 +6,7 @@
 //! `Content-Length` / `Transfer-Encoding`, too many headers) and a request head that does
 //! not arrive in time itself, with an empty body: those are checked for their status only.
 //! A request body that stalls is ours to answer: 408 in the seed's shape.
-#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
+#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 

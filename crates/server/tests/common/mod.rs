@@ -1,8 +1,12 @@
 //! Helpers for the tests that run the real `slugbase` binary: a temporary SQLite database,
 //! keys in the environment, cheap Argon2 (the test profile), logs captured to a file, and
 //! a small HTTP client that keeps cookies and the CSRF token.
-#![allow(dead_code, reason = "each test file uses a different part")]
-#![allow(clippy::unwrap_used, reason = "test helpers: a failure is a test failure")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part; `allow`, not `expect`: a test file that used \
+              every helper would leave the expectation unfulfilled"
+)]
+#![expect(clippy::unwrap_used, reason = "test helpers: a failure is a test failure")]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,319 @@
+//! The configuration schema: which settings exist, their types and how serde reads them,
+//! and what the rest of the server gets from them (durations, store options, the use cases'
+//! settings). The defaults are in `config/default.toml`; the `[keys]` section is
+//! [`KeySettings`], beside the code that decodes it.
+
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use super::keys::KeySettings;
+
+/// Every setting (see `config/default.toml` for their meaning and defaults).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP listener and request handling.
+    pub server: ServerSettings,
+    /// Storage.
+    pub database: DatabaseSettings,
+    /// Password hashing.
+    pub argon2: Argon2Settings,
+    /// TOTP.
+    pub totp: TotpSettings,
+    /// Sessions, MFA policy, attempt limits.
+    pub security: SecuritySettings,
+    /// Keys.
+    pub keys: KeySettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Audit log retention.
+    pub audit: AuditSettings,
+    /// Background clean-up of expired data.
+    pub maintenance: MaintenanceSettings,
+}
+
+/// `[audit]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Audit events older than this many days are deleted; 0 keeps them forever.
+    pub retention_days: u32,
+}
+
+/// `[maintenance]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSettings {
+    /// How often expired sessions and audit events past retention are deleted (seconds;
+    /// also once at start).
+    pub purge_interval_secs: u32,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub host: IpAddr,
+    /// Port to listen on (0: any free port).
+    pub port: u16,
+    /// The URL clients use; `https` makes cookies `Secure`.
+    pub public_base_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed (empty entries are ignored, so an empty
+    /// environment variable means none).
+    #[serde(deserialize_with = "ip_list")]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// A request body must arrive in full within this many seconds of its head (408 and the
+    /// connection closed beyond).
+    pub body_read_timeout_secs: u32,
+    /// The first request head on a connection must arrive within this many seconds of the
+    /// connection's start (actix's `client_request_timeout`; 408 beyond).
+    pub header_read_timeout_secs: u32,
+    /// Open client connections at most, for the whole server (split across worker threads).
+    pub max_connections: usize,
+}
+
+impl ServerSettings {
+    /// `body_read_timeout_secs` as a duration.
+    #[must_use]
+    pub fn body_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.body_read_timeout_secs))
+    }
+
+    /// `header_read_timeout_secs` as a duration.
+    #[must_use]
+    pub fn header_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.header_read_timeout_secs))
+    }
+}
+
+/// IP addresses from a list of strings, skipping empty ones.
+fn ip_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<IpAddr>, D::Error> {
+    let raw = Vec::<String>::deserialize(deserializer)?;
+    raw.iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|_| serde::de::Error::custom(format!("not an IP address: {s:?}")))
+        })
+        .collect()
+}
+
+/// `[database]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    /// Run migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    /// Pool size; 0: the backend's default (4 for SQLite, 10 for PostgreSQL).
+    pub max_connections: u32,
+    /// Opening a connection longer than this counts as the database being unavailable.
+    pub connect_timeout_secs: u32,
+    /// Waiting for a pooled connection longer than this fails the request as unavailable.
+    pub acquire_timeout_secs: u32,
+    /// SQLite: how long a writer waits for the write lock.
+    pub sqlite_busy_timeout_ms: u32,
+    /// PostgreSQL: longest a statement may run before the server cancels it.
+    pub postgres_statement_timeout_secs: u32,
+}
+
+impl DatabaseSettings {
+    /// The storage adapter's connection options.
+    #[must_use]
+    pub fn store_options(&self) -> slugbase_infrastructure::sql::StoreOptions {
+        use std::time::Duration;
+        slugbase_infrastructure::sql::StoreOptions {
+            max_connections: (self.max_connections > 0).then_some(self.max_connections),
+            connect_timeout: Duration::from_secs(u64::from(self.connect_timeout_secs)),
+            acquire_timeout: Duration::from_secs(u64::from(self.acquire_timeout_secs)),
+            sqlite_busy_timeout: Duration::from_millis(u64::from(self.sqlite_busy_timeout_ms)),
+            postgres_statement_timeout: Duration::from_secs(u64::from(
+                self.postgres_statement_timeout_secs,
+            )),
+        }
+    }
+}
+
+/// `[argon2]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Argon2Settings {
+    /// Memory per hash, KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+    /// Hashes computed at the same time at most; 0 = automatic (cores − 1, at least 1).
+    pub max_concurrent: usize,
+}
+
+/// `[totp]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpSettings {
+    /// Issuer shown in authenticator apps.
+    pub issuer: String,
+}
+
+/// One attempt-limit policy.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Failures allowed per window.
+    pub max_failures: u32,
+    /// Window length, seconds.
+    pub window_secs: u32,
+    /// Consecutive failures before an administrator must reset the account; 0: never.
+    pub lockout_after: u32,
+}
+
+impl LimitSettings {
+    const fn policy(self) -> slugbase_domain::AttemptPolicy {
+        slugbase_domain::AttemptPolicy {
+            max_failures: self.max_failures,
+            window_secs: self.window_secs,
+            lockout_after: if self.lockout_after == 0 { None } else { Some(self.lockout_after) },
+        }
+    }
+}
+
+/// `[security.limits]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Second-factor failures per account.
+    pub second_factor_account: LimitSettings,
+    /// Password failures per tried e-mail.
+    pub password_account: LimitSettings,
+    /// Failures per client address.
+    pub address: LimitSettings,
+}
+
+/// `[security]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Administrators may not disable MFA.
+    pub require_mfa_for_admins: bool,
+    /// End the user's other sessions when MFA is disabled or reset.
+    pub end_other_sessions_on_mfa_change: bool,
+    /// Idle session lifetime.
+    pub session_idle_secs: u32,
+    /// Absolute session lifetime.
+    pub session_absolute_secs: u32,
+    /// Pending-MFA state lifetime.
+    pub pending_mfa_secs: u32,
+    /// Wrong codes a pending-MFA state survives.
+    pub pending_mfa_max_attempts: u32,
+    /// Session / token activity written back at most this often.
+    pub touch_interval_secs: u32,
+    /// Attempt limits.
+    pub limits: LimitsSettings,
+}
+
+impl SecuritySettings {
+    /// The use cases' settings.
+    #[must_use]
+    pub fn auth_settings(&self) -> slugbase_application::AuthSettings {
+        slugbase_application::AuthSettings {
+            mfa_policy: slugbase_domain::MfaPolicy {
+                require_mfa_for_admins: self.require_mfa_for_admins,
+            },
+            end_other_sessions_on_mfa_change: self.end_other_sessions_on_mfa_change,
+            session_idle_secs: self.session_idle_secs,
+            session_absolute_secs: self.session_absolute_secs,
+            pending_mfa_secs: self.pending_mfa_secs,
+            pending_mfa_max_attempts: self.pending_mfa_max_attempts,
+            limits: slugbase_application::AttemptLimits {
+                second_factor_account: self.limits.second_factor_account.policy(),
+                password_account: self.limits.password_account.policy(),
+                address: self.limits.address.policy(),
+            },
+            touch_interval_secs: self.touch_interval_secs,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` (human-readable) or `json` (one JSON object per line).
+    pub format: LogFormat,
+    /// Filter used when `RUST_LOG` is unset.
+    pub filter: String,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// JSON lines.
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::test_support::{all_keys, message, options};
+    use crate::config::{Profile, load};
+
+    #[test]
+    fn an_empty_proxy_list_in_the_environment_means_none_and_a_bad_address_is_named() {
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__SERVER__TRUSTED_PROXIES", String::new()));
+        let loaded = load(&options(Profile::Test, &vars)).unwrap();
+        assert!(loaded.settings.server.trusted_proxies.is_empty());
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__SERVER__TRUSTED_PROXIES", "10.0.0.1,proxy.local".into()));
+        let error = load(&options(Profile::Test, &vars)).unwrap_err();
+        let text = message(&error);
+        assert!(text.contains("server.trusted_proxies") && text.contains("proxy.local"), "{text}");
+    }
+
+    #[test]
+    fn database_pool_settings_reach_the_store_options() {
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__DATABASE__MAX_CONNECTIONS", "7".into()));
+        vars.push(("SLUGBASE__DATABASE__SQLITE_BUSY_TIMEOUT_MS", "250".into()));
+        let store = load(&options(Profile::Test, &vars)).unwrap().settings.database.store_options();
+        assert_eq!(store.max_connections, Some(7));
+        assert_eq!(store.sqlite_busy_timeout, std::time::Duration::from_millis(250));
+        let defaults = load(&options(Profile::Test, &all_keys())).unwrap().settings.database;
+        assert_eq!(defaults.store_options().max_connections, None, "0 means the backend default");
+    }
+
+    #[test]
+    fn http_timeouts_and_the_connection_cap_have_defaults_env_overrides_and_refuse_0() {
+        let defaults = load(&options(Profile::Test, &all_keys())).unwrap().settings.server;
+        assert_eq!(defaults.body_read_timeout(), std::time::Duration::from_secs(10));
+        assert_eq!(defaults.header_read_timeout(), std::time::Duration::from_secs(5));
+        assert_eq!(defaults.max_connections, 10_000);
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__SERVER__BODY_READ_TIMEOUT_SECS", "3".into()));
+        vars.push(("SLUGBASE__SERVER__HEADER_READ_TIMEOUT_SECS", "2".into()));
+        vars.push(("SLUGBASE__SERVER__MAX_CONNECTIONS", "64".into()));
+        let server = load(&options(Profile::Test, &vars)).unwrap().settings.server;
+        assert_eq!(server.body_read_timeout(), std::time::Duration::from_secs(3));
+        assert_eq!(server.header_read_timeout(), std::time::Duration::from_secs(2));
+        assert_eq!(server.max_connections, 64);
+        for (key, var) in [
+            ("server.body_read_timeout_secs", "SLUGBASE__SERVER__BODY_READ_TIMEOUT_SECS"),
+            ("server.header_read_timeout_secs", "SLUGBASE__SERVER__HEADER_READ_TIMEOUT_SECS"),
+            ("server.max_connections", "SLUGBASE__SERVER__MAX_CONNECTIONS"),
+        ] {
+            let mut vars = all_keys();
+            vars.push((var, "0".into()));
+            let error = load(&options(Profile::Test, &vars)).unwrap_err();
+            assert!(message(&error).contains(key), "{error}");
+        }
+    }
+}

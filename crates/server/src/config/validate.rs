@@ -1,0 +1,188 @@
+//! Validation: what the types cannot check (ranges, URL schemes, "must be greater than 0"),
+//! and the production profile's refusals, each naming the key at fault.
+
+use super::keys::KEY_LEN;
+use super::schema::Settings;
+use super::{ConfigError, Profile, invalid};
+
+/// OWASP's minimum Argon2id memory (19 MiB with 2 iterations); production refuses less.
+const PRODUCTION_MIN_MEMORY_KIB: u32 = 19 * 1024;
+
+impl Settings {
+    /// Checks values the types cannot, and the production profile's rules.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] or [`ConfigError::Insecure`].
+    pub fn validate(&self, profile: Profile) -> Result<(), ConfigError> {
+        let url = self.server.public_base_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(invalid("server.public_base_url", "must start with http:// or https://"));
+        }
+        if self.server.body_limit_bytes == 0 {
+            return Err(invalid("server.body_limit_bytes", "must be greater than 0"));
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections", "must be greater than 0"));
+        }
+        let db = self.database.url.trim();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        let a = &self.argon2;
+        if a.memory_kib < 8 * a.parallelism.max(1) {
+            return Err(invalid("argon2.memory_kib", "must be at least 8 × argon2.parallelism"));
+        }
+        if a.iterations == 0 {
+            return Err(invalid("argon2.iterations", "must be at least 1"));
+        }
+        if a.parallelism == 0 {
+            return Err(invalid("argon2.parallelism", "must be at least 1"));
+        }
+        let issuer = self.totp.issuer.trim();
+        if issuer.is_empty() || issuer.contains(':') || issuer.chars().any(char::is_control) {
+            return Err(invalid(
+                "totp.issuer",
+                "must be non-empty, without ':' or control characters",
+            ));
+        }
+        let s = &self.security;
+        for (key, value) in [
+            ("security.session_idle_secs", s.session_idle_secs),
+            ("security.session_absolute_secs", s.session_absolute_secs),
+            ("security.pending_mfa_secs", s.pending_mfa_secs),
+            ("security.pending_mfa_max_attempts", s.pending_mfa_max_attempts),
+            (
+                "security.limits.second_factor_account.max_failures",
+                s.limits.second_factor_account.max_failures,
+            ),
+            (
+                "security.limits.second_factor_account.window_secs",
+                s.limits.second_factor_account.window_secs,
+            ),
+            (
+                "security.limits.password_account.max_failures",
+                s.limits.password_account.max_failures,
+            ),
+            ("security.limits.password_account.window_secs", s.limits.password_account.window_secs),
+            ("security.limits.address.max_failures", s.limits.address.max_failures),
+            ("security.limits.address.window_secs", s.limits.address.window_secs),
+            ("server.body_read_timeout_secs", self.server.body_read_timeout_secs),
+            ("server.header_read_timeout_secs", self.server.header_read_timeout_secs),
+            ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
+            ("database.connect_timeout_secs", self.database.connect_timeout_secs),
+            ("database.acquire_timeout_secs", self.database.acquire_timeout_secs),
+            (
+                "database.postgres_statement_timeout_secs",
+                self.database.postgres_statement_timeout_secs,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        if profile == Profile::Production {
+            self.validate_production()?;
+        }
+        Ok(())
+    }
+
+    fn validate_production(&self) -> Result<(), ConfigError> {
+        let insecure = |key: &str, message: &str| ConfigError::Insecure {
+            key: key.to_owned(),
+            message: message.to_owned(),
+        };
+        if self.keys.generate_dev_keys {
+            return Err(insecure(
+                "keys.generate_dev_keys",
+                "keys must be provisioned by the operator, not generated on the fly",
+            ));
+        }
+        if !self.server.public_base_url.trim().starts_with("https://") {
+            return Err(insecure(
+                "server.public_base_url",
+                "must be https:// (session cookies are only Secure over HTTPS)",
+            ));
+        }
+        if self.argon2.memory_kib < PRODUCTION_MIN_MEMORY_KIB {
+            return Err(insecure(
+                "argon2.memory_kib",
+                "below the OWASP minimum of 19456 KiB for Argon2id",
+            ));
+        }
+        if self.argon2.iterations < 2 {
+            return Err(insecure("argon2.iterations", "below the OWASP minimum of 2"));
+        }
+        // A missing key is reported by `resolve` with every missing name; an all-zero key
+        // is a placeholder someone forgot to replace.
+        if let Ok(keys) = self.keys.resolve() {
+            let zero = [0u8; KEY_LEN];
+            if keys.encryption.iter().any(|(_, k)| *k == zero) {
+                return Err(insecure("keys.encryption", "an encryption key is all zeros"));
+            }
+            if keys.backup_code == zero {
+                return Err(insecure("keys.backup_code", "the key is all zeros"));
+            }
+            if keys.csrf == zero {
+                return Err(insecure("keys.csrf", "the key is all zeros"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::{all_keys, message, options};
+    use crate::config::{LogFormat, encode_key, load};
+
+    #[test]
+    fn an_invalid_value_is_refused_naming_its_key() {
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__SECURITY__SESSION_IDLE_SECS", "0".into()));
+        let error = load(&options(Profile::Test, &vars)).unwrap_err();
+        assert!(message(&error).contains("security.session_idle_secs"), "{error}");
+
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__TOTP__ISSUER", "a:b".into()));
+        let error = load(&options(Profile::Test, &vars)).unwrap_err();
+        assert!(message(&error).contains("totp.issuer"), "{error}");
+    }
+
+    #[test]
+    fn production_refuses_insecure_settings_naming_them() {
+        let mut vars = all_keys();
+        let error = load(&options(Profile::Production, &vars)).unwrap_err();
+        assert!(message(&error).contains("server.public_base_url"), "{error}");
+
+        vars.push(("SLUGBASE__SERVER__PUBLIC_BASE_URL", "https://auth.example.com".into()));
+        vars.push(("SLUGBASE__ARGON2__MEMORY_KIB", "64".into()));
+        let error = load(&options(Profile::Production, &vars)).unwrap_err();
+        assert!(message(&error).contains("argon2.memory_kib"), "{error}");
+
+        vars.pop();
+        vars.push(("SLUGBASE__KEYS__GENERATE_DEV_KEYS", "true".into()));
+        let error = load(&options(Profile::Production, &vars)).unwrap_err();
+        assert!(message(&error).contains("keys.generate_dev_keys"), "{error}");
+
+        vars.pop();
+        vars[1] = ("SLUGBASE__KEYS__BACKUP_CODE", encode_key(&[0; KEY_LEN]));
+        let error = load(&options(Profile::Production, &vars)).unwrap_err();
+        assert!(message(&error).contains("keys.backup_code"), "{error}");
+    }
+
+    #[test]
+    fn production_starts_with_keys_and_secure_settings() {
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__SERVER__PUBLIC_BASE_URL", "https://auth.example.com".into()));
+        let loaded = load(&options(Profile::Production, &vars)).unwrap();
+        assert_eq!(loaded.settings.log.format, LogFormat::Json);
+        assert!(loaded.settings.argon2.memory_kib >= PRODUCTION_MIN_MEMORY_KIB);
+    }
+}
