@@ -1,4 +1,4 @@
-//! Test support (feature `testing`): a fresh PostgreSQL database per test.
+//! A fresh PostgreSQL database per test.
 //!
 //! [`postgres_url`] finds a PostgreSQL server, in this order:
 //! 1. `$DATABASE_URL` (a `postgres://` URL; CI exports it after `scripts/start-postgres.sh`);
