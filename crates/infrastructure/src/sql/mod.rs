@@ -24,6 +24,7 @@
 
 mod attempts;
 mod audit;
+pub mod entity;
 mod mfa;
 mod rotation;
 mod sessions;
