@@ -30,7 +30,9 @@ pub struct CryptoConfig {
 }
 
 impl CryptoConfig {
-    /// Random keys, the cheapest Argon2 cost and the default issuer: for tests only.
+    /// Random keys, the cheapest Argon2 cost and the default issuer: for tests only (feature
+    /// `testing`).
+    #[cfg(any(test, feature = "testing"))]
     #[must_use]
     pub fn for_tests() -> Self {
         let random = OsRandom;

@@ -2,20 +2,34 @@
 //! (with nullability and a normalised type class), same indexes (with uniqueness), same
 //! foreign keys (with their delete rule) — and running them again on a migrated database
 //! changes nothing.
+//!
+//! And the sea-orm entities match that schema on both backends: every table has an entity,
+//! every entity column exists in its table with a compatible type and the same nullability,
+//! and every table column has an entity field — so a column renamed on one side fails here,
+//! not in a request.
 
 use std::collections::BTreeMap;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{
+    ColumnTrait as _, ColumnType, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IdenStatic as _, Iterable as _, Statement,
+};
 use slugbase_infrastructure::sql::SeaOrmStore;
+use slugbase_infrastructure::sql::entity::{
+    api_tokens, attempt_counters, audit_events, backup_codes, instance_setup, oidc_identities,
+    sessions, users,
+};
 use slugbase_infrastructure::testing::postgres_url;
 
 /// table -> what the schema says about it.
 type Schema = BTreeMap<String, Table>;
 
+/// column -> (type class, nullable)
+type Columns = BTreeMap<String, (String, bool)>;
+
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Table {
-    /// column -> (type class, nullable)
-    columns: BTreeMap<String, (String, bool)>,
+    columns: Columns,
     /// index name (primary keys excluded: their names are backend-specific) -> unique
     indexes: BTreeMap<String, bool>,
     /// (column, referenced table, referenced column, on delete)
@@ -152,6 +166,77 @@ async fn postgres_schema(db: &DatabaseConnection) -> Schema {
     schema
 }
 
+/// The migrator's own bookkeeping table, which has no entity.
+const MIGRATIONS_TABLE: &str = "seaql_migrations";
+
+/// An entity's column type reduced to the classes of [`type_class`].
+fn entity_type_class(ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::TinyInteger
+        | ColumnType::SmallInteger
+        | ColumnType::Integer
+        | ColumnType::BigInteger => "integer".into(),
+        ColumnType::Boolean => "boolean".into(),
+        ColumnType::Text | ColumnType::String(_) | ColumnType::Char(_) => "text".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// An entity's table name and its columns as (type class, nullable).
+fn entity_table<E: EntityTrait>() -> (String, Columns) {
+    let columns = E::Column::iter()
+        .map(|col| {
+            let def = col.def();
+            (col.as_str().to_owned(), (entity_type_class(def.get_column_type()), def.is_null()))
+        })
+        .collect();
+    (E::default().table_name().to_owned(), columns)
+}
+
+/// Every entity of the storage adapter.
+fn entities() -> Vec<(String, Columns)> {
+    vec![
+        entity_table::<users::Entity>(),
+        entity_table::<oidc_identities::Entity>(),
+        entity_table::<backup_codes::Entity>(),
+        entity_table::<sessions::Entity>(),
+        entity_table::<api_tokens::Entity>(),
+        entity_table::<audit_events::Entity>(),
+        entity_table::<attempt_counters::Entity>(),
+        entity_table::<instance_setup::Entity>(),
+    ]
+}
+
+/// Where the entities and a migrated schema disagree; empty when they match.
+fn entity_mismatches(schema: &Schema) -> Vec<String> {
+    let mut problems = Vec::new();
+    let entities = entities();
+    for (table, columns) in &entities {
+        let Some(live) = schema.get(table) else {
+            problems.push(format!("entity table {table} does not exist"));
+            continue;
+        };
+        for (col, shape) in columns {
+            match live.columns.get(col) {
+                None => problems.push(format!("entity column {table}.{col} does not exist")),
+                Some(found) if found != shape => problems.push(format!(
+                    "{table}.{col}: entity says {shape:?}, the table {found:?} (type, nullable)"
+                )),
+                Some(_) => {}
+            }
+        }
+        for col in live.columns.keys().filter(|col| !columns.contains_key(*col)) {
+            problems.push(format!("column {table}.{col} has no entity field"));
+        }
+    }
+    for table in schema.keys().filter(|t| *t != MIGRATIONS_TABLE) {
+        if !entities.iter().any(|(name, _)| name == table) {
+            problems.push(format!("table {table} has no entity"));
+        }
+    }
+    problems
+}
+
 /// Migrates twice (the second run must be a no-op) through two separate connections.
 async fn migrated_twice(url: &str) -> SeaOrmStore {
     let first = SeaOrmStore::connect(url).await.expect("connect");
@@ -199,4 +284,45 @@ async fn sqlite_and_postgresql_get_the_same_tables_columns_indexes_and_keys() {
     let postgres = migrated_twice(&pg_url).await;
     let pg = postgres_schema(postgres.connection()).await;
     assert_eq!(lite, pg, "SQLite (left) and PostgreSQL (right) schemas differ");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_entities_match_the_migrated_schema_on_sqlite_and_postgresql() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = migrated_twice(&format!("sqlite://{}/entities.db", dir.path().display())).await;
+    let lite = sqlite_schema(sqlite.connection()).await;
+    assert_eq!(entity_mismatches(&lite), Vec::<String>::new(), "SQLite");
+
+    let Some(pg_url) = postgres_url().await else { return };
+    let postgres = migrated_twice(&pg_url).await;
+    let pg = postgres_schema(postgres.connection()).await;
+    assert_eq!(entity_mismatches(&pg), Vec::<String>::new(), "PostgreSQL");
+}
+
+/// The check itself: a column renamed in the schema (or, the same seen from the other side,
+/// in an entity), a changed type, a changed nullability and a new table are all reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renamed_retyped_or_unmapped_column_is_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = migrated_twice(&format!("sqlite://{}/drift.db", dir.path().display())).await;
+    let mut schema = sqlite_schema(sqlite.connection()).await;
+    let users = schema.get_mut("users").expect("users");
+    let flag = users.columns.remove("mfa_enabled").expect("mfa_enabled");
+    users.columns.insert("mfa_on".into(), flag);
+    users.columns.insert("created_at".into(), ("text".into(), false));
+    let sessions = schema.get_mut("sessions").expect("sessions");
+    sessions.columns.insert("expires_at".into(), ("integer".into(), true));
+    schema.insert("outbox".into(), Table::default());
+
+    let problems = entity_mismatches(&schema);
+    for expected in [
+        "entity column users.mfa_enabled does not exist",
+        "column users.mfa_on has no entity field",
+        "users.created_at: entity says",
+        "sessions.expires_at: entity says",
+        "table outbox has no entity",
+    ] {
+        assert!(problems.iter().any(|p| p.starts_with(expected)), "{expected}: {problems:#?}");
+    }
+    assert_eq!(problems.len(), 5, "{problems:#?}");
 }

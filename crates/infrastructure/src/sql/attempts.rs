@@ -1,66 +1,120 @@
 //! [`AttemptRepository`] over SQL. A reservation is one conditional upsert: it counts the
 //! attempt only while the counter is under its limit, so concurrent reservations — from one
 //! instance or several — never take more places than the window has. A release is one
-//! conditional update. Both statements are the same on SQLite and PostgreSQL.
+//! conditional update. Both are built with the query builder, the same on SQLite and
+//! PostgreSQL.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait as _, EntityTrait as _, Insert, QueryFilter as _, Set, UpdateMany};
 use slugbase_application::ports::{AttemptRepository, Reservation, StoreResult};
 use slugbase_domain::{AttemptCounter, AttemptPolicy, Release, Throttle};
 
-use super::{SeaOrmStore, exec, from_ms, get, query_one, to_ms, to_u32};
-
-/// Counts the attempt — in a new window if the stored one has ended — unless the limit is
-/// reached; returns the counter only when it counted. The `WHERE` of `DO UPDATE` is
-/// [`AttemptCounter::throttle`] in SQL: not locked out (`consecutive < lockout_after`) and
-/// either the window has ended or it still has places (`failures < max_failures`).
-/// $1 key, $2 now (ms), $3 window length (ms), $4 max failures, $5 lockout after.
-const RESERVE: &str = "INSERT INTO attempt_counters (key, window_start, failures, consecutive) \
-     VALUES ($1, $2, 1, 1) \
-     ON CONFLICT (key) DO UPDATE SET \
-       window_start = CASE WHEN attempt_counters.window_start + $3 <= $2 \
-                      THEN $2 ELSE attempt_counters.window_start END, \
-       failures = CASE WHEN attempt_counters.window_start + $3 <= $2 \
-                  THEN 1 ELSE attempt_counters.failures + 1 END, \
-       consecutive = attempt_counters.consecutive + 1 \
-     WHERE attempt_counters.consecutive < $5 \
-       AND (attempt_counters.window_start + $3 <= $2 OR attempt_counters.failures < $4) \
-     RETURNING window_start, failures, consecutive";
-
-/// [`AttemptCounter::released`] in SQL. $1 key, $2 the reservation's window start (ms).
-const RELEASE_NOT_A_GUESS: &str = "UPDATE attempt_counters SET \
-       failures = CASE WHEN window_start = $2 AND failures > 0 THEN failures - 1 ELSE failures END, \
-       consecutive = CASE WHEN consecutive > 0 THEN consecutive - 1 ELSE 0 END \
-     WHERE key = $1";
-const RELEASE_SUCCEEDED: &str = "UPDATE attempt_counters SET \
-       failures = CASE WHEN window_start = $2 AND failures > 0 THEN failures - 1 ELSE failures END, \
-       consecutive = 0 \
-     WHERE key = $1";
+use super::entity::attempt_counters::{self, Column, Entity};
+use super::{SeaOrmStore, db_err, from_ms, to_ms, to_u32};
 
 /// How often a refused reservation is retried when the counter, read back, no longer
 /// blocks (another request released its place in between).
 const RESERVE_TRIES: usize = 3;
 
-fn counter_from_row(row: &sea_orm::QueryResult) -> StoreResult<AttemptCounter> {
+/// A column of the stored row, qualified with the table (in `ON CONFLICT … DO UPDATE`,
+/// the existing row).
+fn stored(col: Column) -> Expr {
+    Expr::col((Entity, col))
+}
+
+/// Counts the attempt — in a new window if the stored one has ended — unless the limit is
+/// reached: one `INSERT … ON CONFLICT (key) DO UPDATE SET … WHERE … RETURNING`, which
+/// returns the counter only when it counted. The `WHERE` of `DO UPDATE` is
+/// [`AttemptCounter::throttle`] in SQL: not locked out (`consecutive < lockout_after`) and
+/// either the window has ended or it still has places (`failures < max_failures`).
+async fn reserve_once(
+    store: &SeaOrmStore,
+    key: &str,
+    policy: &AttemptPolicy,
+    now: i64,
+) -> StoreResult<Option<AttemptCounter>> {
+    // `RETURNING` yields no row when the `DO UPDATE … WHERE` refused.
+    let counted = reserve_statement(key, policy, now)
+        .exec_with_returning_many(&store.db)
+        .await
+        .map_err(db_err)?;
+    counted.into_iter().next().map(counter_from_model).transpose()
+}
+
+/// The upsert of [`reserve_once`], before `RETURNING` is added.
+fn reserve_statement(
+    key: &str,
+    policy: &AttemptPolicy,
+    now: i64,
+) -> Insert<attempt_counters::ActiveModel> {
+    let window_ms = i64::from(policy.window_secs) * 1000;
+    let lockout = policy.lockout_after.map_or(i64::MAX, i64::from);
+    let window_ended = || stored(Column::WindowStart).add(window_ms).lte(now);
+    let mut upsert = OnConflict::column(Column::Key);
+    upsert
+        .value(
+            Column::WindowStart,
+            Expr::case(window_ended(), now).finally(stored(Column::WindowStart)),
+        )
+        .value(
+            Column::Failures,
+            Expr::case(window_ended(), 1_i64).finally(stored(Column::Failures).add(1_i64)),
+        )
+        .value(Column::Consecutive, stored(Column::Consecutive).add(1_i64))
+        .action_and_where(
+            stored(Column::Consecutive).lt(lockout).and(
+                window_ended().or(stored(Column::Failures).lt(i64::from(policy.max_failures))),
+            ),
+        );
+    let first = attempt_counters::ActiveModel {
+        key: Set(key.to_owned()),
+        window_start: Set(now),
+        failures: Set(1),
+        consecutive: Set(1),
+    };
+    Entity::insert(first).on_conflict(upsert)
+}
+
+/// [`AttemptCounter::released`] in SQL: one conditional update. The reservation's place is
+/// given back only in the window it was taken in; the consecutive count drops by one (not a
+/// guess) or to zero (succeeded).
+fn release_update(key: &str, reserved_in: i64, outcome: Release) -> UpdateMany<Entity> {
+    let failures = Expr::case(
+        ExprTrait::eq(stored(Column::WindowStart), reserved_in)
+            .and(stored(Column::Failures).gt(0_i64)),
+        stored(Column::Failures).sub(1_i64),
+    )
+    .finally(stored(Column::Failures));
+    let consecutive: Expr = match outcome {
+        Release::NotAGuess => Expr::case(
+            stored(Column::Consecutive).gt(0_i64),
+            stored(Column::Consecutive).sub(1_i64),
+        )
+        .finally(0_i64)
+        .into(),
+        Release::Succeeded => Expr::val(0_i64),
+    };
+    Entity::update_many()
+        .col_expr(Column::Failures, failures.into())
+        .col_expr(Column::Consecutive, consecutive)
+        .filter(Column::Key.eq(key))
+}
+
+fn counter_from_model(row: attempt_counters::Model) -> StoreResult<AttemptCounter> {
     Ok(AttemptCounter {
-        window_start: from_ms(get(row, "window_start")?)?,
-        failures: to_u32(get(row, "failures")?, "failures")?,
-        consecutive: to_u32(get(row, "consecutive")?, "consecutive failures")?,
+        window_start: from_ms(row.window_start)?,
+        failures: to_u32(row.failures, "failures")?,
+        consecutive: to_u32(row.consecutive, "consecutive failures")?,
     })
 }
 
 #[async_trait]
 impl AttemptRepository for SeaOrmStore {
     async fn get(&self, key: &str) -> StoreResult<Option<AttemptCounter>> {
-        query_one(
-            &self.db,
-            "SELECT window_start, failures, consecutive FROM attempt_counters WHERE key = $1",
-            [key.into()],
-        )
-        .await?
-        .as_ref()
-        .map(counter_from_row)
-        .transpose()
+        let row = Entity::find_by_id(key).one(&self.db).await.map_err(db_err)?;
+        row.map(counter_from_model).transpose()
     }
 
     async fn reserve(
@@ -69,18 +123,9 @@ impl AttemptRepository for SeaOrmStore {
         policy: &AttemptPolicy,
         now: DateTime<Utc>,
     ) -> StoreResult<Reservation> {
-        let window_ms = i64::from(policy.window_secs) * 1000;
-        let lockout = policy.lockout_after.map_or(i64::MAX, i64::from);
         for _ in 0..RESERVE_TRIES {
-            let params = [
-                key.into(),
-                to_ms(now).into(),
-                window_ms.into(),
-                i64::from(policy.max_failures).into(),
-                lockout.into(),
-            ];
-            if let Some(row) = query_one(&self.db, RESERVE, params).await? {
-                return Ok(Reservation::Granted(counter_from_row(&row)?));
+            if let Some(counter) = reserve_once(self, key, policy, to_ms(now)).await? {
+                return Ok(Reservation::Granted(counter));
             }
             // Refused: read the counter back for the time to wait.
             let current = AttemptRepository::get(self, key).await?;
@@ -100,16 +145,61 @@ impl AttemptRepository for SeaOrmStore {
         reserved_in: DateTime<Utc>,
         outcome: Release,
     ) -> StoreResult<()> {
-        let sql = match outcome {
-            Release::NotAGuess => RELEASE_NOT_A_GUESS,
-            Release::Succeeded => RELEASE_SUCCEEDED,
-        };
-        exec(&self.db, sql, [key.into(), to_ms(reserved_in).into()]).await?;
+        release_update(key, to_ms(reserved_in), outcome).exec(&self.db).await.map_err(db_err)?;
         Ok(())
     }
 
     async fn clear(&self, key: &str) -> StoreResult<()> {
-        exec(&self.db, "DELETE FROM attempt_counters WHERE key = $1", [key.into()]).await?;
+        Entity::delete_by_id(key).exec(&self.db).await.map_err(db_err)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, QueryTrait as _};
+
+    use super::*;
+
+    const POLICY: AttemptPolicy =
+        AttemptPolicy { max_failures: 5, window_secs: 60, lockout_after: Some(20) };
+
+    /// The reservation is one statement whose `DO UPDATE … WHERE` refuses at the limit:
+    /// pinned here so a change to it is a visible change to this text.
+    #[test]
+    fn a_reservation_is_one_conditional_upsert() {
+        let stored = |col: &str| format!("\"attempt_counters\".\"{col}\"");
+        let ended = format!("{} + 60000 <= 1000", stored("window_start"));
+        let expected = format!(
+            "INSERT INTO \"attempt_counters\" (\"key\", \"window_start\", \"failures\", \"consecutive\") \
+             VALUES ('k', 1000, 1, 1) ON CONFLICT (\"key\") DO UPDATE SET \
+             \"window_start\" = (CASE WHEN ({ended}) THEN 1000 ELSE {ws} END), \
+             \"failures\" = (CASE WHEN ({ended}) THEN 1 ELSE {f} + 1 END), \
+             \"consecutive\" = {c} + 1 \
+             WHERE {c} < 20 AND ({ended} OR {f} < 5)",
+            ws = stored("window_start"),
+            f = stored("failures"),
+            c = stored("consecutive"),
+        );
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            assert_eq!(reserve_statement("k", &POLICY, 1000).build(backend).to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn a_release_gives_the_place_back_only_in_its_own_window() {
+        let sql = release_update("k", 1000, Release::Succeeded).build(DbBackend::Postgres);
+        let sql = sql.to_string();
+        assert!(
+            sql.contains(
+                "\"failures\" = (CASE WHEN (\"attempt_counters\".\"window_start\" = 1000 \
+                 AND \"attempt_counters\".\"failures\" > 0)"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("\"consecutive\" = 0 WHERE \"attempt_counters\".\"key\" = 'k'"),
+            "{sql}"
+        );
     }
 }

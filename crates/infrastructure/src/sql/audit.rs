@@ -2,44 +2,49 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{QueryResult, Value};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _, Set,
+};
 use slugbase_application::ports::{
     AuditEvent, AuditLog, AuditQuery, StoreResult, StoredAuditEvent,
 };
 use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
 
-use super::{SeaOrmStore, corrupt, exec, from_ms, get, parse_uuid, query_all, to_ms};
+use super::entity::audit_events;
+use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms};
 
 const SUCCESS: &str = "success";
 const FAILURE: &str = "failure";
+
+/// Largest offset a query binds: the drivers bind `BIGINT`, and no log holds more events.
+const MAX_OFFSET: u64 = i64::MAX.unsigned_abs();
 
 fn user_id(text: Option<String>) -> StoreResult<Option<UserId>> {
     text.map(|t| parse_uuid(&t).map(UserId::from_uuid)).transpose()
 }
 
-fn event_from_row(row: &QueryResult) -> StoreResult<StoredAuditEvent> {
-    let kind: String = get(row, "kind")?;
-    let outcome: String = get(row, "outcome")?;
-    let reason: Option<String> = get(row, "reason")?;
-    let proof: Option<String> = get(row, "proof")?;
-    let outcome = match outcome.as_str() {
+fn event_from_model(row: audit_events::Model) -> StoreResult<StoredAuditEvent> {
+    let outcome = match row.outcome.as_str() {
         SUCCESS => AuditOutcome::Success,
-        FAILURE => AuditOutcome::Failure(reason.unwrap_or_default()),
+        FAILURE => AuditOutcome::Failure(row.reason.unwrap_or_default()),
         _ => return Err(corrupt("audit outcome")),
     };
     Ok(StoredAuditEvent {
-        id: get(row, "id")?,
+        id: row.id,
         event: AuditEvent {
-            at: from_ms(get(row, "at")?)?,
-            user_id: user_id(get(row, "user_id")?)?,
-            actor_id: user_id(get(row, "actor_id")?)?,
-            kind: AuditEventKind::from_name(&kind).ok_or_else(|| corrupt("audit event kind"))?,
+            at: from_ms(row.at)?,
+            user_id: user_id(row.user_id)?,
+            actor_id: user_id(row.actor_id)?,
+            kind: AuditEventKind::from_name(&row.kind)
+                .ok_or_else(|| corrupt("audit event kind"))?,
             outcome,
-            proof: proof
+            proof: row
+                .proof
                 .map(|p| ProofKind::from_name(&p).ok_or_else(|| corrupt("proof kind")))
                 .transpose()?,
-            client_addr: get(row, "client_addr")?,
-            user_agent: get(row, "user_agent")?,
+            client_addr: row.client_addr,
+            user_agent: row.user_agent,
         },
     })
 }
@@ -51,51 +56,48 @@ impl AuditLog for SeaOrmStore {
             AuditOutcome::Success => (SUCCESS, None),
             AuditOutcome::Failure(reason) => (FAILURE, Some(reason)),
         };
-        exec(
-            &self.db,
-            "INSERT INTO audit_events (at, user_id, actor_id, kind, outcome, reason, proof, \
-             client_addr, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            [
-                to_ms(event.at).into(),
-                event.user_id.map(|u| u.to_string()).into(),
-                event.actor_id.map(|u| u.to_string()).into(),
-                event.kind.as_str().into(),
-                outcome.into(),
-                reason.into(),
-                event.proof.map(|p| p.as_str().to_owned()).into(),
-                event.client_addr.into(),
-                event.user_agent.into(),
-            ],
-        )
-        .await?;
+        let row = audit_events::ActiveModel {
+            id: NotSet,
+            at: Set(to_ms(event.at)),
+            user_id: Set(event.user_id.map(|u| u.to_string())),
+            actor_id: Set(event.actor_id.map(|u| u.to_string())),
+            kind: Set(event.kind.as_str().to_owned()),
+            outcome: Set(outcome.to_owned()),
+            reason: Set(reason),
+            proof: Set(event.proof.map(|p| p.as_str().to_owned())),
+            client_addr: Set(event.client_addr),
+            user_agent: Set(event.user_agent),
+        };
+        audit_events::Entity::insert(row).exec_without_returning(&self.db).await.map_err(db_err)?;
         Ok(())
     }
 
     async fn query(&self, query: AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
-        let mut sql = String::from(
-            "SELECT id, at, user_id, actor_id, kind, outcome, reason, proof, client_addr, \
-             user_agent FROM audit_events WHERE 1 = 1",
-        );
-        let mut values: Vec<Value> = Vec::new();
+        let mut select = audit_events::Entity::find();
         if let Some(user) = query.user_id {
-            values.push(user.to_string().into());
-            sql.push_str(&format!(" AND user_id = ${}", values.len()));
+            select = select.filter(audit_events::Column::UserId.eq(user.to_string()));
         }
         if let Some(kind) = query.kind {
-            values.push(kind.as_str().into());
-            sql.push_str(&format!(" AND kind = ${}", values.len()));
+            select = select.filter(audit_events::Column::Kind.eq(kind.as_str()));
         }
-        values.push(i64::from(query.limit).into());
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", values.len()));
-        values.push(i64::try_from(query.offset).unwrap_or(i64::MAX).into());
-        sql.push_str(&format!(" OFFSET ${}", values.len()));
-        query_all(&self.db, &sql, values).await?.iter().map(event_from_row).collect()
+        select
+            .order_by_desc(audit_events::Column::Id)
+            .limit(u64::from(query.limit))
+            .offset(query.offset.min(MAX_OFFSET))
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(event_from_model)
+            .collect()
     }
 
     async fn purge_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        let deleted =
-            exec(&self.db, "DELETE FROM audit_events WHERE at < $1", [to_ms(before).into()])
-                .await?;
-        Ok(deleted.rows_affected())
+        let deleted = audit_events::Entity::delete_many()
+            .filter(audit_events::Column::At.lt(to_ms(before)))
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
     }
 }

@@ -3,18 +3,31 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _, PaginatorTrait as _,
+    QueryFilter as _, QuerySelect as _, UpdateMany,
+};
 use slugbase_application::ports::{
     CancelOutcome, MfaProof, MfaRepository, SecretDigest, StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, TotpStep, UserId};
 
-use super::{SeaOrmStore, count, db_err, exec, get, insert_codes, query_one, to_ms};
+use super::entity::{backup_codes, users};
+use super::{SeaOrmStore, db_err, insert_codes, to_ms};
 
 /// A TOTP step as stored (`BIGINT`). Steps beyond `i64::MAX` cannot occur for 30-second
 /// steps; one that did would never be accepted.
 fn step_value(step: TotpStep) -> Option<i64> {
     i64::try_from(step.value()).ok()
+}
+
+/// Whether a conditional update changed exactly one row.
+async fn updated_one<C: ConnectionTrait>(
+    conn: &C,
+    update: UpdateMany<impl sea_orm::EntityTrait>,
+) -> StoreResult<bool> {
+    Ok(update.exec(conn).await.map_err(db_err)?.rows_affected == 1)
 }
 
 /// Spends a proof with one conditional statement; whether it was spent.
@@ -24,30 +37,39 @@ async fn spend<C: ConnectionTrait>(
     proof: &MfaProof,
     at: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let result = match proof {
+    match proof {
         MfaProof::TotpStep(step) => {
             let Some(step) = step_value(*step) else { return Ok(false) };
-            exec(
-                conn,
-                "UPDATE users SET mfa_last_totp_step = $2 \
-                 WHERE id = $1 AND mfa_enabled = TRUE \
-                 AND (mfa_last_totp_step IS NULL OR mfa_last_totp_step < $2)",
-                [user.into(), step.into()],
-            )
-            .await?
+            // `… WHERE last step IS NULL OR last step < :step`: of two requests with the same
+            // code, one moves the step and the other updates nothing.
+            let update = users::Entity::update_many()
+                .col_expr(users::Column::MfaLastTotpStep, Expr::val(step))
+                .filter(users::Column::Id.eq(user))
+                .filter(users::Column::MfaEnabled.eq(true))
+                .filter(
+                    users::Column::MfaLastTotpStep
+                        .is_null()
+                        .or(users::Column::MfaLastTotpStep.lt(step)),
+                );
+            updated_one(conn, update).await
         }
         MfaProof::BackupCode(digest) => {
-            exec(
-                conn,
-                "UPDATE backup_codes SET used_at = $3 \
-                 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL \
-                 AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND mfa_enabled = TRUE)",
-                [user.into(), digest.as_str().into(), to_ms(at).into()],
-            )
-            .await?
+            // Sets `used_at` of an unused row only, and only while MFA is on.
+            let mfa_on = Query::select()
+                .expr(Expr::val(1))
+                .from(users::Entity)
+                .and_where(users::Column::Id.eq(user))
+                .and_where(users::Column::MfaEnabled.eq(true))
+                .to_owned();
+            let update = backup_codes::Entity::update_many()
+                .col_expr(backup_codes::Column::UsedAt, Expr::val(to_ms(at)))
+                .filter(backup_codes::Column::UserId.eq(user))
+                .filter(backup_codes::Column::CodeHash.eq(digest.as_str()))
+                .filter(backup_codes::Column::UsedAt.is_null())
+                .filter(Expr::exists(mfa_on));
+            updated_one(conn, update).await
         }
-    };
-    Ok(result.rows_affected() == 1)
+    }
 }
 
 /// Locks the user's row for the rest of the transaction (PostgreSQL; SQLite's `IMMEDIATE`
@@ -57,8 +79,25 @@ async fn spend<C: ConnectionTrait>(
 /// misses codes another one committed meanwhile.
 async fn lock_user<C: ConnectionTrait>(conn: &C, user: &str) -> StoreResult<()> {
     if conn.get_database_backend() == DbBackend::Postgres {
-        query_one(conn, "SELECT id FROM users WHERE id = $1 FOR UPDATE", [user.into()]).await?;
+        users::Entity::find_by_id(user)
+            .select_only()
+            .column(users::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<String>()
+            .one(conn)
+            .await
+            .map_err(db_err)?;
     }
+    Ok(())
+}
+
+/// Deletes every backup code of a user.
+async fn delete_codes<C: ConnectionTrait>(conn: &C, user: &str) -> StoreResult<()> {
+    backup_codes::Entity::delete_many()
+        .filter(backup_codes::Column::UserId.eq(user))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
@@ -69,43 +108,51 @@ async fn replace_codes<C: ConnectionTrait>(
     codes: &[SecretDigest],
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    exec(conn, "DELETE FROM backup_codes WHERE user_id = $1", [user.into()]).await?;
+    delete_codes(conn, user).await?;
     insert_codes(conn, user, codes, at).await
 }
 
-/// SQL that turns MFA off and clears its secret and replay state.
-const CLEAR_MFA: &str = "UPDATE users SET mfa_enabled = FALSE, mfa_secret = NULL, \
-     mfa_enrolled_at = NULL, mfa_last_totp_step = NULL WHERE id = $1";
+/// An update that turns MFA off and clears its secret and replay state.
+fn clear_mfa(user: &str) -> UpdateMany<users::Entity> {
+    users::Entity::update_many()
+        .col_expr(users::Column::MfaEnabled, Expr::val(false))
+        .col_expr(users::Column::MfaSecret, Expr::val(Option::<String>::None))
+        .col_expr(users::Column::MfaEnrolledAt, Expr::val(Option::<i64>::None))
+        .col_expr(users::Column::MfaLastTotpStep, Expr::val(Option::<i64>::None))
+        .filter(users::Column::Id.eq(user))
+}
 
 #[async_trait]
 impl MfaRepository for SeaOrmStore {
     async fn begin_enrollment(&self, user: UserId, secret: EncryptedSecret) -> StoreResult<bool> {
-        let updated = exec(
-            &self.db,
-            "UPDATE users SET mfa_secret = $2 WHERE id = $1 AND mfa_enabled = FALSE",
-            [user.to_string().into(), secret.as_str().into()],
-        )
-        .await?;
-        Ok(updated.rows_affected() == 1)
+        let update = users::Entity::update_many()
+            .col_expr(users::Column::MfaSecret, Expr::val(secret.as_str()))
+            .filter(users::Column::Id.eq(user.to_string()))
+            .filter(users::Column::MfaEnabled.eq(false));
+        updated_one(&self.db, update).await
     }
 
     async fn cancel_enrollment(&self, user: UserId) -> StoreResult<CancelOutcome> {
         let id = user.to_string();
-        let updated = exec(
-            &self.db,
-            "UPDATE users SET mfa_secret = NULL WHERE id = $1 AND mfa_enabled = FALSE",
-            [id.clone().into()],
-        )
-        .await?;
-        if updated.rows_affected() == 1 {
+        let update = users::Entity::update_many()
+            .col_expr(users::Column::MfaSecret, Expr::val(Option::<String>::None))
+            .filter(users::Column::Id.eq(id.as_str()))
+            .filter(users::Column::MfaEnabled.eq(false));
+        if updated_one(&self.db, update).await? {
             return Ok(CancelOutcome::Cancelled);
         }
-        let row =
-            query_one(&self.db, "SELECT mfa_enabled FROM users WHERE id = $1", [id.into()]).await?;
-        match row {
-            Some(row) if get::<bool>(&row, "mfa_enabled")? => Ok(CancelOutcome::AlreadyEnabled),
-            _ => Ok(CancelOutcome::Cancelled),
-        }
+        let enabled = users::Entity::find_by_id(id)
+            .select_only()
+            .column(users::Column::MfaEnabled)
+            .into_tuple::<bool>()
+            .one(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(if enabled == Some(true) {
+            CancelOutcome::AlreadyEnabled
+        } else {
+            CancelOutcome::Cancelled
+        })
     }
 
     async fn confirm_enrollment(
@@ -121,14 +168,14 @@ impl MfaRepository for SeaOrmStore {
         let tx = self.begin_write().await?;
         // Compare-and-set: only the confirm that still finds MFA off and this pending
         // secret flips the flag; the others update nothing and store no codes.
-        let updated = exec(
-            &tx,
-            "UPDATE users SET mfa_enabled = TRUE, mfa_enrolled_at = $3, mfa_last_totp_step = $4 \
-             WHERE id = $1 AND mfa_enabled = FALSE AND mfa_secret = $2",
-            [id.clone().into(), pending.as_str().into(), to_ms(at).into(), step.into()],
-        )
-        .await?;
-        if updated.rows_affected() != 1 {
+        let update = users::Entity::update_many()
+            .col_expr(users::Column::MfaEnabled, Expr::val(true))
+            .col_expr(users::Column::MfaEnrolledAt, Expr::val(to_ms(at)))
+            .col_expr(users::Column::MfaLastTotpStep, Expr::val(step))
+            .filter(users::Column::Id.eq(id.as_str()))
+            .filter(users::Column::MfaEnabled.eq(false))
+            .filter(users::Column::MfaSecret.eq(pending.as_str()));
+        if !updated_one(&tx, update).await? {
             tx.rollback().await.map_err(db_err)?;
             return Ok(false);
         }
@@ -159,8 +206,8 @@ impl MfaRepository for SeaOrmStore {
             tx.rollback().await.map_err(db_err)?;
             return Ok(false);
         }
-        exec(&tx, CLEAR_MFA, [id.clone().into()]).await?;
-        exec(&tx, "DELETE FROM backup_codes WHERE user_id = $1", [id.into()]).await?;
+        clear_mfa(&id).exec(&tx).await.map_err(db_err)?;
+        delete_codes(&tx, &id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
@@ -188,26 +235,21 @@ impl MfaRepository for SeaOrmStore {
         let id = user.to_string();
         let tx = self.begin_write().await?;
         lock_user(&tx, &id).await?;
-        let updated = exec(
-            &tx,
-            "UPDATE users SET mfa_enabled = FALSE, mfa_secret = NULL, mfa_enrolled_at = NULL, \
-             mfa_last_totp_step = NULL \
-             WHERE id = $1 AND (mfa_enabled = TRUE OR mfa_secret IS NOT NULL)",
-            [id.clone().into()],
-        )
-        .await?;
-        exec(&tx, "DELETE FROM backup_codes WHERE user_id = $1", [id.into()]).await?;
+        let update = clear_mfa(&id)
+            .filter(users::Column::MfaEnabled.eq(true).or(users::Column::MfaSecret.is_not_null()));
+        let updated = updated_one(&tx, update).await?;
+        delete_codes(&tx, &id).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(updated.rows_affected() == 1)
+        Ok(updated)
     }
 
     async fn backup_codes_remaining(&self, user: UserId) -> StoreResult<u32> {
-        let n = count(
-            &self.db,
-            "SELECT COUNT(*) AS n FROM backup_codes WHERE user_id = $1 AND used_at IS NULL",
-            [user.to_string().into()],
-        )
-        .await?;
+        let n = backup_codes::Entity::find()
+            .filter(backup_codes::Column::UserId.eq(user.to_string()))
+            .filter(backup_codes::Column::UsedAt.is_null())
+            .count(&self.db)
+            .await
+            .map_err(db_err)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 }

@@ -1,11 +1,13 @@
 //! sea-orm storage for SQLite and PostgreSQL: every storage port of `slugbase-application`
 //! in one [`SeaOrmStore`].
 //!
-//! One implementation serves both backends. Statements are plain SQL run through sea-orm's
-//! connection with bound parameters (`$1`, `$2`, … — sqlx binds them the same way on
-//! SQLite and PostgreSQL); where a transaction must lock a row first, PostgreSQL takes
-//! `SELECT … FOR UPDATE` (SQLite has no row locks and needs none: its write transactions
-//! start `IMMEDIATE`, holding the database's write lock).
+//! One implementation serves both backends. Rows are read and written through the sea-orm
+//! entities in [`entity`] and statements are built with the query builder (bound
+//! parameters, the right quoting and placeholders for each backend); raw SQL is left only
+//! where the builder cannot say the statement, each with a comment why. Where a transaction
+//! must lock a row first, PostgreSQL takes `SELECT … FOR UPDATE` (the builder's
+//! `lock_exclusive`; SQLite has no row locks and needs none: its write transactions start
+//! `IMMEDIATE`, holding the database's write lock).
 //!
 //! Atomicity lives in the database, never in process memory:
 //! - spending a TOTP step is one conditional `UPDATE … WHERE last step < :step`;
@@ -24,6 +26,7 @@
 
 mod attempts;
 mod audit;
+pub mod entity;
 mod mfa;
 mod rotation;
 mod sessions;
@@ -36,11 +39,12 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, ExecResult, QueryResult, RuntimeErr, SqlErr, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait, Value,
+    DbErr, EntityTrait as _, RuntimeErr, Set, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use slugbase_application::ports::{StorageHealth, StoreError, StoreResult};
 use slugbase_migration::{Migrator, MigratorTrait as _};
@@ -146,7 +150,10 @@ impl SeaOrmStore {
         let tx = self.begin_write().await?;
         if tx.get_database_backend() == DbBackend::Postgres {
             // Any constant shared by every instance; "slugbase" in ASCII.
-            exec(&tx, "SELECT pg_advisory_xact_lock(8317151698739098469)", []).await?;
+            let lock = Query::select()
+                .expr(Func::cust("pg_advisory_xact_lock").arg(8_317_151_698_739_098_469_i64))
+                .to_owned();
+            tx.execute(&lock).await.map_err(db_err)?;
         }
         Migrator::up(&tx, None).await.map_err(db_err)?;
         tx.commit().await.map_err(db_err)
@@ -199,7 +206,8 @@ fn sqlite_file(url: &str) -> Option<&Path> {
 #[async_trait]
 impl StorageHealth for SeaOrmStore {
     async fn ping(&self) -> StoreResult<()> {
-        query_one(&self.db, "SELECT 1 AS one", []).await.map(|_| ())
+        let one = Query::select().expr_as(Expr::val(1), "one").to_owned();
+        self.db.query_one(&one).await.map(|_| ()).map_err(db_err)
     }
 }
 
@@ -266,62 +274,6 @@ fn conflict_rule(message: &str) -> &'static str {
         .map_or("unique constraint", |(_, rule)| rule)
 }
 
-/// A statement with `$n` parameters for the connection's backend.
-fn stmt<C: ConnectionTrait>(
-    conn: &C,
-    sql: &str,
-    values: impl IntoIterator<Item = Value>,
-) -> Statement {
-    Statement::from_sql_and_values(conn.get_database_backend(), sql, values)
-}
-
-/// Runs a statement that returns no rows.
-pub(crate) async fn exec<C: ConnectionTrait>(
-    conn: &C,
-    sql: &str,
-    values: impl IntoIterator<Item = Value>,
-) -> StoreResult<ExecResult> {
-    conn.execute_raw(stmt(conn, sql, values)).await.map_err(db_err)
-}
-
-/// Runs a query returning at most one row.
-pub(crate) async fn query_one<C: ConnectionTrait>(
-    conn: &C,
-    sql: &str,
-    values: impl IntoIterator<Item = Value>,
-) -> StoreResult<Option<QueryResult>> {
-    conn.query_one_raw(stmt(conn, sql, values)).await.map_err(db_err)
-}
-
-/// Runs a query returning rows.
-pub(crate) async fn query_all<C: ConnectionTrait>(
-    conn: &C,
-    sql: &str,
-    values: impl IntoIterator<Item = Value>,
-) -> StoreResult<Vec<QueryResult>> {
-    conn.query_all_raw(stmt(conn, sql, values)).await.map_err(db_err)
-}
-
-/// Runs `SELECT COUNT(*) AS n …`.
-pub(crate) async fn count<C: ConnectionTrait>(
-    conn: &C,
-    sql: &str,
-    values: impl IntoIterator<Item = Value>,
-) -> StoreResult<u64> {
-    let row = query_one(conn, sql, values)
-        .await?
-        .ok_or_else(|| StoreError::Other(anyhow!("COUNT returned no row")))?;
-    let n: i64 = get(&row, "n")?;
-    u64::try_from(n).map_err(|_| corrupt("negative count"))
-}
-
-/// Reads a column.
-pub(crate) fn get<T: sea_orm::TryGetable>(row: &QueryResult, col: &str) -> StoreResult<T> {
-    row.try_get::<T>("", col).map_err(|e| {
-        StoreError::Other(anyhow::Error::new(e).context(format!("reading column {col}")))
-    })
-}
-
 /// Stored data that does not parse.
 pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Other(anyhow!("corrupt stored data: {what}"))
@@ -357,22 +309,23 @@ pub(crate) fn to_u32(n: i64, what: &str) -> StoreResult<u32> {
     u32::try_from(n).map_err(|_| corrupt(what))
 }
 
-/// Inserts backup-code digests for a user (all unused).
+/// Inserts backup-code digests for a user (all unused), in one statement.
 pub(crate) async fn insert_codes<C: ConnectionTrait>(
     conn: &C,
     user: &str,
     codes: &[slugbase_application::ports::SecretDigest],
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    for code in codes {
-        exec(
-            conn,
-            "INSERT INTO backup_codes (user_id, code_hash, created_at, used_at) \
-             VALUES ($1, $2, $3, NULL)",
-            [user.into(), code.as_str().into(), to_ms(at).into()],
-        )
-        .await?;
-    }
+    let rows = codes.iter().map(|code| entity::backup_codes::ActiveModel {
+        user_id: Set(user.to_owned()),
+        code_hash: Set(code.as_str().to_owned()),
+        created_at: Set(to_ms(at)),
+        used_at: Set(None),
+    });
+    entity::backup_codes::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 

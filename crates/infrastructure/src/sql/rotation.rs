@@ -2,10 +2,15 @@
 //! that replaces one sealed secret only while it is unchanged.
 
 use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+};
 use slugbase_application::ports::{SealedSecretRow, SecretRotation, StoreResult};
 use slugbase_domain::{EncryptedSecret, UserId};
 
-use super::{SeaOrmStore, exec, get, parse_uuid, query_all};
+use super::entity::users;
+use super::{SeaOrmStore, db_err, parse_uuid};
 
 #[async_trait]
 impl SecretRotation for SeaOrmStore {
@@ -16,21 +21,26 @@ impl SecretRotation for SeaOrmStore {
     ) -> StoreResult<Vec<SealedSecretRow>> {
         // Ids are UUID text; `id > ''` starts at the beginning.
         let after = after.map(|id| id.to_string()).unwrap_or_default();
-        let rows = query_all(
-            &self.db,
-            "SELECT id, mfa_secret, mfa_enabled FROM users \
-             WHERE mfa_secret IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
-            [after.into(), i64::from(limit).into()],
-        )
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let id: String = get(row, "id")?;
-                let sealed: String = get(row, "mfa_secret")?;
+        let rows: Vec<(String, Option<String>, bool)> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::MfaSecret)
+            .column(users::Column::MfaEnabled)
+            .filter(users::Column::MfaSecret.is_not_null())
+            .filter(users::Column::Id.gt(after))
+            .order_by_asc(users::Column::Id)
+            .limit(u64::from(limit))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .filter_map(|(id, sealed, enabled)| sealed.map(|sealed| (id, sealed, enabled)))
+            .map(|(id, sealed, enabled)| {
                 Ok(SealedSecretRow {
                     user_id: UserId::from_uuid(parse_uuid(&id)?),
                     sealed: EncryptedSecret::new(sealed),
-                    enabled: get(row, "mfa_enabled")?,
+                    enabled,
                 })
             })
             .collect()
@@ -42,12 +52,13 @@ impl SecretRotation for SeaOrmStore {
         old: &EncryptedSecret,
         new: &EncryptedSecret,
     ) -> StoreResult<bool> {
-        let updated = exec(
-            &self.db,
-            "UPDATE users SET mfa_secret = $3 WHERE id = $1 AND mfa_secret = $2",
-            [user.to_string().into(), old.as_str().into(), new.as_str().into()],
-        )
-        .await?;
-        Ok(updated.rows_affected() == 1)
+        let updated = users::Entity::update_many()
+            .col_expr(users::Column::MfaSecret, Expr::val(new.as_str()))
+            .filter(users::Column::Id.eq(user.to_string()))
+            .filter(users::Column::MfaSecret.eq(old.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(updated.rows_affected == 1)
     }
 }

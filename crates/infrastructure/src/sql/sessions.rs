@@ -2,88 +2,86 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::QueryResult;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, Set};
 use slugbase_application::ports::{
     SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
 };
 use slugbase_domain::UserId;
 
-use super::{SeaOrmStore, corrupt, exec, from_ms, get, parse_uuid, query_one, to_ms, to_u32};
+use super::entity::sessions;
+use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms, to_u32};
 
-const SESSION_COLUMNS: &str =
-    "id_hash, user_id, kind, created_at, last_seen_at, expires_at, failed_attempts";
-
-fn session_from_row(row: &QueryResult) -> StoreResult<SessionRecord> {
-    let kind: String = get(row, "kind")?;
-    let user: String = get(row, "user_id")?;
+fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
-        id_hash: SecretDigest::from_hex(get::<String>(row, "id_hash")?),
-        user_id: UserId::from_uuid(parse_uuid(&user)?),
-        kind: SessionKind::from_name(&kind).ok_or_else(|| corrupt("session kind"))?,
-        created_at: from_ms(get(row, "created_at")?)?,
-        last_seen_at: from_ms(get(row, "last_seen_at")?)?,
-        expires_at: from_ms(get(row, "expires_at")?)?,
-        failed_attempts: to_u32(get(row, "failed_attempts")?, "failed attempts")?,
+        id_hash: SecretDigest::from_hex(row.id_hash),
+        user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+        kind: SessionKind::from_name(&row.kind).ok_or_else(|| corrupt("session kind"))?,
+        created_at: from_ms(row.created_at)?,
+        last_seen_at: from_ms(row.last_seen_at)?,
+        expires_at: from_ms(row.expires_at)?,
+        failed_attempts: to_u32(row.failed_attempts, "failed attempts")?,
     })
 }
 
 #[async_trait]
 impl SessionRepository for SeaOrmStore {
     async fn create(&self, session: SessionRecord) -> StoreResult<()> {
-        exec(
-            &self.db,
-            "INSERT INTO sessions (id_hash, user_id, kind, created_at, last_seen_at, expires_at, \
-             failed_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            [
-                session.id_hash.as_str().into(),
-                session.user_id.to_string().into(),
-                session.kind.as_str().into(),
-                to_ms(session.created_at).into(),
-                to_ms(session.last_seen_at).into(),
-                to_ms(session.expires_at).into(),
-                i64::from(session.failed_attempts).into(),
-            ],
-        )
-        .await?;
+        let row = sessions::ActiveModel {
+            id_hash: Set(session.id_hash.as_str().to_owned()),
+            user_id: Set(session.user_id.to_string()),
+            kind: Set(session.kind.as_str().to_owned()),
+            created_at: Set(to_ms(session.created_at)),
+            last_seen_at: Set(to_ms(session.last_seen_at)),
+            expires_at: Set(to_ms(session.expires_at)),
+            failed_attempts: Set(i64::from(session.failed_attempts)),
+        };
+        sessions::Entity::insert(row).exec_without_returning(&self.db).await.map_err(db_err)?;
         Ok(())
     }
 
     async fn find(&self, id_hash: &SecretDigest) -> StoreResult<Option<SessionRecord>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = $1");
-        query_one(&self.db, &sql, [id_hash.as_str().into()])
-            .await?
-            .as_ref()
-            .map(session_from_row)
-            .transpose()
+        let row =
+            sessions::Entity::find_by_id(id_hash.as_str()).one(&self.db).await.map_err(db_err)?;
+        row.map(session_from_model).transpose()
     }
 
     async fn touch(&self, id_hash: &SecretDigest, at: DateTime<Utc>) -> StoreResult<()> {
-        exec(
-            &self.db,
-            "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1",
-            [id_hash.as_str().into(), to_ms(at).into()],
-        )
-        .await?;
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastSeenAt, Expr::val(to_ms(at)))
+            .filter(sessions::Column::IdHash.eq(id_hash.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
     async fn delete(&self, id_hash: &SecretDigest) -> StoreResult<bool> {
-        let deleted =
-            exec(&self.db, "DELETE FROM sessions WHERE id_hash = $1", [id_hash.as_str().into()])
-                .await?;
-        Ok(deleted.rows_affected() == 1)
+        let deleted = sessions::Entity::delete_by_id(id_hash.as_str())
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected == 1)
     }
 
     async fn reserve_attempt(&self, id_hash: &SecretDigest, max: u32) -> StoreResult<Option<u32>> {
-        // Conditional: concurrent guesses on one pending state never take more than `max`.
-        let row = query_one(
-            &self.db,
-            "UPDATE sessions SET failed_attempts = failed_attempts + 1 \
-             WHERE id_hash = $1 AND failed_attempts < $2 RETURNING failed_attempts",
-            [id_hash.as_str().into(), i64::from(max).into()],
-        )
-        .await?;
-        row.map(|row| to_u32(get(&row, "failed_attempts")?, "failed attempts")).transpose()
+        // One conditional `UPDATE … RETURNING`: concurrent guesses on one pending state never
+        // take more than `max`.
+        let updated = sessions::Entity::update_many()
+            .col_expr(
+                sessions::Column::FailedAttempts,
+                Expr::col(sessions::Column::FailedAttempts).add(1_i64),
+            )
+            .filter(sessions::Column::IdHash.eq(id_hash.as_str()))
+            .filter(sessions::Column::FailedAttempts.lt(i64::from(max)))
+            .exec_with_returning(&self.db)
+            .await
+            .map_err(db_err)?;
+        updated
+            .into_iter()
+            .next()
+            .map(|row| to_u32(row.failed_attempts, "failed attempts"))
+            .transpose()
     }
 
     async fn delete_for_user<'a>(
@@ -91,27 +89,20 @@ impl SessionRepository for SeaOrmStore {
         user: UserId,
         keep: Option<&'a SecretDigest>,
     ) -> StoreResult<u64> {
-        let deleted = match keep {
-            Some(keep) => {
-                exec(
-                    &self.db,
-                    "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2",
-                    [user.to_string().into(), keep.as_str().into()],
-                )
-                .await?
-            }
-            None => {
-                exec(&self.db, "DELETE FROM sessions WHERE user_id = $1", [user.to_string().into()])
-                    .await?
-            }
-        };
-        Ok(deleted.rows_affected())
+        let mut delete =
+            sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user.to_string()));
+        if let Some(keep) = keep {
+            delete = delete.filter(sessions::Column::IdHash.ne(keep.as_str()));
+        }
+        Ok(delete.exec(&self.db).await.map_err(db_err)?.rows_affected)
     }
 
     async fn delete_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let deleted =
-            exec(&self.db, "DELETE FROM sessions WHERE expires_at <= $1", [to_ms(now).into()])
-                .await?;
-        Ok(deleted.rows_affected())
+        let deleted = sessions::Entity::delete_many()
+            .filter(sessions::Column::ExpiresAt.lte(to_ms(now)))
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
     }
 }

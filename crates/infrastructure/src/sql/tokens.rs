@@ -3,90 +3,84 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::QueryResult;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, Set};
 use slugbase_application::ports::{ApiTokenRecord, ApiTokenRepository, SecretDigest, StoreResult};
 use slugbase_domain::{ApiTokenId, UserId};
 
-use super::{
-    SeaOrmStore, exec, from_ms, from_ms_opt, get, parse_uuid, query_all, query_one, to_ms,
-};
+use super::entity::api_tokens;
+use super::{SeaOrmStore, db_err, from_ms, from_ms_opt, parse_uuid, to_ms};
 
-const TOKEN_COLUMNS: &str = "id, user_id, name, token_hash, created_at, last_used_at";
-
-fn token_from_row(row: &QueryResult) -> StoreResult<ApiTokenRecord> {
-    let id: String = get(row, "id")?;
-    let user: String = get(row, "user_id")?;
+fn token_from_model(row: api_tokens::Model) -> StoreResult<ApiTokenRecord> {
     Ok(ApiTokenRecord {
-        id: ApiTokenId::from_uuid(parse_uuid(&id)?),
-        user_id: UserId::from_uuid(parse_uuid(&user)?),
-        name: get(row, "name")?,
-        token_hash: SecretDigest::from_hex(get::<String>(row, "token_hash")?),
-        created_at: from_ms(get(row, "created_at")?)?,
-        last_used_at: from_ms_opt(get(row, "last_used_at")?)?,
+        id: ApiTokenId::from_uuid(parse_uuid(&row.id)?),
+        user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+        name: row.name,
+        token_hash: SecretDigest::from_hex(row.token_hash),
+        created_at: from_ms(row.created_at)?,
+        last_used_at: from_ms_opt(row.last_used_at)?,
     })
 }
 
 #[async_trait]
 impl ApiTokenRepository for SeaOrmStore {
     async fn create(&self, token: ApiTokenRecord) -> StoreResult<()> {
-        exec(
-            &self.db,
-            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, last_used_at, \
-             revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
-            [
-                token.id.to_string().into(),
-                token.user_id.to_string().into(),
-                token.name.into(),
-                token.token_hash.as_str().into(),
-                to_ms(token.created_at).into(),
-                token.last_used_at.map(to_ms).into(),
-            ],
-        )
-        .await?;
+        let row = api_tokens::ActiveModel {
+            id: Set(token.id.to_string()),
+            user_id: Set(token.user_id.to_string()),
+            name: Set(token.name),
+            token_hash: Set(token.token_hash.as_str().to_owned()),
+            created_at: Set(to_ms(token.created_at)),
+            last_used_at: Set(token.last_used_at.map(to_ms)),
+            revoked_at: Set(None),
+        };
+        api_tokens::Entity::insert(row).exec_without_returning(&self.db).await.map_err(db_err)?;
         Ok(())
     }
 
     async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>> {
-        let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL \
-             ORDER BY created_at, id"
-        );
-        query_all(&self.db, &sql, [user.to_string().into()])
-            .await?
-            .iter()
-            .map(token_from_row)
+        api_tokens::Entity::find()
+            .filter(api_tokens::Column::UserId.eq(user.to_string()))
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .order_by_asc(api_tokens::Column::CreatedAt)
+            .order_by_asc(api_tokens::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(token_from_model)
             .collect()
     }
 
     async fn find_active(&self, token_hash: &SecretDigest) -> StoreResult<Option<ApiTokenRecord>> {
-        let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
-        );
-        query_one(&self.db, &sql, [token_hash.as_str().into()])
-            .await?
-            .as_ref()
-            .map(token_from_row)
-            .transpose()
+        let row = api_tokens::Entity::find()
+            .filter(api_tokens::Column::TokenHash.eq(token_hash.as_str()))
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?;
+        row.map(token_from_model).transpose()
     }
 
     async fn revoke(&self, user: UserId, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<bool> {
-        let revoked = exec(
-            &self.db,
-            "UPDATE api_tokens SET revoked_at = $3 \
-             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-            [id.to_string().into(), user.to_string().into(), to_ms(at).into()],
-        )
-        .await?;
-        Ok(revoked.rows_affected() == 1)
+        let revoked = api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::RevokedAt, Expr::val(to_ms(at)))
+            .filter(api_tokens::Column::Id.eq(id.to_string()))
+            .filter(api_tokens::Column::UserId.eq(user.to_string()))
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(revoked.rows_affected == 1)
     }
 
     async fn touch(&self, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<()> {
-        exec(
-            &self.db,
-            "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1",
-            [id.to_string().into(), to_ms(at).into()],
-        )
-        .await?;
+        api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::LastUsedAt, Expr::val(to_ms(at)))
+            .filter(api_tokens::Column::Id.eq(id.to_string()))
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 }

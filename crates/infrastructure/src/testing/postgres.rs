@@ -1,4 +1,4 @@
-//! Test support (feature `testing`): a fresh PostgreSQL database per test.
+//! A fresh PostgreSQL database per test.
 //!
 //! [`postgres_url`] finds a PostgreSQL server, in this order:
 //! 1. `$DATABASE_URL` (a `postgres://` URL; CI exports it after `scripts/start-postgres.sh`);
@@ -65,6 +65,7 @@ pub async fn postgres_url() -> Option<String> {
     if !SWEPT.swap(true, Ordering::SeqCst) {
         drop_stale_databases(&admin, now).await;
     }
+    // Raw: sea-query has no database-level DDL (CREATE/DROP DATABASE).
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
@@ -83,6 +84,7 @@ const STALE_AFTER_SECS: i64 = 3600;
 /// Drops test databases left behind by earlier runs (best effort: one still in use is
 /// skipped).
 async fn drop_stale_databases(admin: &sea_orm::DatabaseConnection, now: i64) {
+    // Raw: a PostgreSQL catalog query (no entity for pg_database), in test support only.
     let sql =
         format!("SELECT datname::text AS name FROM pg_database WHERE datname LIKE '{PREFIX}%'");
     let Ok(rows) =
@@ -100,6 +102,7 @@ async fn drop_stale_databases(admin: &sea_orm::DatabaseConnection, now: i64) {
         if created.is_none_or(|secs| now - secs > STALE_AFTER_SECS)
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
+            // Raw: sea-query has no database-level DDL.
             let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await;
         }
     }

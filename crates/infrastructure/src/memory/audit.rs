@@ -1,0 +1,43 @@
+//! [`AuditLog`] in memory, newest first.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use slugbase_application::ports::{
+    AuditEvent, AuditLog, AuditQuery, StoreResult, StoredAuditEvent,
+};
+
+use super::InMemoryStore;
+
+#[async_trait]
+impl AuditLog for InMemoryStore {
+    async fn record(&self, event: AuditEvent) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        state.next_audit_id += 1;
+        let id = state.next_audit_id;
+        state.audit.push(StoredAuditEvent { id, event });
+        Ok(())
+    }
+
+    async fn query(&self, query: AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
+        let state = self.lock()?;
+        let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        Ok(state
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| query.user_id.is_none_or(|u| e.event.user_id == Some(u)))
+            .filter(|e| query.kind.is_none_or(|k| e.event.kind == k))
+            .skip(offset)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn purge_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut state = self.lock()?;
+        let count = state.audit.len();
+        state.audit.retain(|e| e.event.at >= before);
+        Ok((count - state.audit.len()) as u64)
+    }
+}

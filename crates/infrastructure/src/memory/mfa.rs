@@ -1,0 +1,157 @@
+//! [`MfaRepository`] in memory: each method one critical section, so a spend and the state
+//! change that goes with it happen together or not at all.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use slugbase_application::ports::{
+    CancelOutcome, MfaProof, MfaRepository, SecretDigest, StoreResult,
+};
+use slugbase_domain::{EncryptedSecret, MfaState, TotpStep, UserId};
+
+use super::{BackupCodeRow, InMemoryStore, State, ct_eq};
+
+impl State {
+    /// Spends a proof for `user` (see [`MfaRepository::spend_proof`]); `false` changes nothing.
+    fn spend(&mut self, user: UserId, proof: &MfaProof, at: DateTime<Utc>) -> bool {
+        let Some(u) = self.users.get_mut(&user) else { return false };
+        let MfaState::Enabled { last_totp_step, .. } = &mut u.mfa else { return false };
+        match proof {
+            MfaProof::TotpStep(step) => {
+                if step.is_replay_after(*last_totp_step) {
+                    return false;
+                }
+                *last_totp_step = Some(*step);
+                true
+            }
+            MfaProof::BackupCode(digest) => {
+                let Some(codes) = self.backup_codes.get_mut(&user) else { return false };
+                let mut found = None;
+                for (i, code) in codes.iter().enumerate() {
+                    let matches = ct_eq(code.digest.as_str(), digest.as_str());
+                    if matches && code.used_at.is_none() {
+                        found = Some(i);
+                    }
+                }
+                match found.and_then(|i| codes.get_mut(i)) {
+                    Some(code) => {
+                        code.used_at = Some(at);
+                        true
+                    }
+                    None => false,
+                }
+            }
+        }
+    }
+
+    /// Replaces a user's backup codes with fresh, unused ones.
+    fn store_codes(&mut self, user: UserId, codes: Vec<SecretDigest>) {
+        let rows =
+            codes.into_iter().map(|digest| BackupCodeRow { digest, used_at: None }).collect();
+        self.backup_codes.insert(user, rows);
+    }
+}
+
+#[async_trait]
+impl MfaRepository for InMemoryStore {
+    async fn begin_enrollment(&self, user: UserId, secret: EncryptedSecret) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        let Some(u) = state.users.get_mut(&user) else { return Ok(false) };
+        if u.mfa.is_enabled() {
+            return Ok(false);
+        }
+        u.mfa = MfaState::Pending { secret };
+        Ok(true)
+    }
+
+    async fn cancel_enrollment(&self, user: UserId) -> StoreResult<CancelOutcome> {
+        let mut state = self.lock()?;
+        let Some(u) = state.users.get_mut(&user) else { return Ok(CancelOutcome::Cancelled) };
+        match u.mfa {
+            MfaState::Enabled { .. } => Ok(CancelOutcome::AlreadyEnabled),
+            MfaState::Pending { .. } | MfaState::Disabled => {
+                u.mfa = MfaState::Disabled;
+                Ok(CancelOutcome::Cancelled)
+            }
+        }
+    }
+
+    async fn confirm_enrollment(
+        &self,
+        user: UserId,
+        pending: &EncryptedSecret,
+        step: TotpStep,
+        backup_codes: Vec<SecretDigest>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        let Some(u) = state.users.get_mut(&user) else { return Ok(false) };
+        let secret = match &u.mfa {
+            MfaState::Pending { secret } if ct_eq(secret.as_str(), pending.as_str()) => {
+                secret.clone()
+            }
+            _ => return Ok(false),
+        };
+        u.mfa = MfaState::Enabled { secret, enrolled_at: at, last_totp_step: Some(step) };
+        state.store_codes(user, backup_codes);
+        Ok(true)
+    }
+
+    async fn spend_proof(
+        &self,
+        user: UserId,
+        proof: &MfaProof,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        Ok(self.lock()?.spend(user, proof, at))
+    }
+
+    async fn disable_with_proof(
+        &self,
+        user: UserId,
+        proof: &MfaProof,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        if !state.spend(user, proof, at) {
+            return Ok(false);
+        }
+        if let Some(u) = state.users.get_mut(&user) {
+            u.mfa = MfaState::Disabled;
+        }
+        state.backup_codes.remove(&user);
+        Ok(true)
+    }
+
+    async fn regenerate_with_proof(
+        &self,
+        user: UserId,
+        proof: &MfaProof,
+        backup_codes: Vec<SecretDigest>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        if !state.spend(user, proof, at) {
+            return Ok(false);
+        }
+        state.store_codes(user, backup_codes);
+        Ok(true)
+    }
+
+    async fn reset(&self, user: UserId) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        state.backup_codes.remove(&user);
+        let Some(u) = state.users.get_mut(&user) else { return Ok(false) };
+        let was_on = !matches!(u.mfa, MfaState::Disabled);
+        u.mfa = MfaState::Disabled;
+        Ok(was_on)
+    }
+
+    async fn backup_codes_remaining(&self, user: UserId) -> StoreResult<u32> {
+        let state = self.lock()?;
+        let unused = state
+            .backup_codes
+            .get(&user)
+            .map_or(0, |codes| codes.iter().filter(|c| c.used_at.is_none()).count());
+        Ok(u32::try_from(unused).unwrap_or(u32::MAX))
+    }
+}

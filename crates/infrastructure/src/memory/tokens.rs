@@ -1,0 +1,68 @@
+//! [`ApiTokenRepository`] in memory; revoked tokens are kept but never found.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use slugbase_application::ports::{
+    ApiTokenRecord, ApiTokenRepository, SecretDigest, StoreError, StoreResult,
+};
+use slugbase_domain::{ApiTokenId, UserId};
+
+use super::{InMemoryStore, TokenRow, ct_eq};
+
+#[async_trait]
+impl ApiTokenRepository for InMemoryStore {
+    async fn create(&self, token: ApiTokenRecord) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        if state.tokens.iter().any(|t| t.record.id == token.id) {
+            return Err(StoreError::Conflict("api_tokens.id"));
+        }
+        state.tokens.push(TokenRow { record: token, revoked_at: None });
+        Ok(())
+    }
+
+    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>> {
+        let state = self.lock()?;
+        let mut tokens: Vec<ApiTokenRecord> = state
+            .tokens
+            .iter()
+            .filter(|t| t.record.user_id == user && t.revoked_at.is_none())
+            .map(|t| t.record.clone())
+            .collect();
+        tokens.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(tokens)
+    }
+
+    async fn find_active(&self, token_hash: &SecretDigest) -> StoreResult<Option<ApiTokenRecord>> {
+        let state = self.lock()?;
+        let mut found = None;
+        for t in &state.tokens {
+            if ct_eq(t.record.token_hash.as_str(), token_hash.as_str()) && t.revoked_at.is_none() {
+                found = Some(t.record.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    async fn revoke(&self, user: UserId, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        let token = state
+            .tokens
+            .iter_mut()
+            .find(|t| t.record.id == id && t.record.user_id == user && t.revoked_at.is_none());
+        match token {
+            Some(t) => {
+                t.revoked_at = Some(at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn touch(&self, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        if let Some(t) = state.tokens.iter_mut().find(|t| t.record.id == id) {
+            t.record.last_used_at = Some(at);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! [`UserRepository`] in memory.
+
+use async_trait::async_trait;
+use slugbase_application::AttemptKind;
+use slugbase_application::attempts::{AttemptAccount, AttemptKey};
+use slugbase_application::ports::{NewUser, StoreError, StoreResult, UserRepository};
+use slugbase_domain::{Email, LoginMethod, MfaState, PasswordHash, User, UserId};
+
+use super::InMemoryStore;
+
+/// The stored user built from a [`NewUser`] (MFA disabled).
+fn user_from(new: NewUser) -> User {
+    User {
+        id: new.id,
+        email: new.email,
+        name: new.name,
+        login: new.login,
+        oidc_provider: new.oidc_provider,
+        is_admin: new.is_admin,
+        mfa: MfaState::Disabled,
+        created_at: new.created_at,
+    }
+}
+
+#[async_trait]
+impl UserRepository for InMemoryStore {
+    async fn create(&self, user: NewUser) -> StoreResult<User> {
+        let mut state = self.lock()?;
+        if state.users.values().any(|u| u.email == user.email) {
+            return Err(StoreError::Conflict("users.email"));
+        }
+        if state.users.contains_key(&user.id) {
+            return Err(StoreError::Conflict("users.id"));
+        }
+        let user = user_from(user);
+        state.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    async fn create_first_admin(&self, user: NewUser) -> StoreResult<Option<User>> {
+        let mut state = self.lock()?;
+        if !state.users.is_empty() {
+            return Ok(None);
+        }
+        let user = user_from(user);
+        state.users.insert(user.id, user.clone());
+        Ok(Some(user))
+    }
+
+    async fn find_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        Ok(self.lock()?.users.get(&id).cloned())
+    }
+
+    async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        Ok(self.lock()?.users.values().find(|u| &u.email == email).cloned())
+    }
+
+    async fn list(&self) -> StoreResult<Vec<User>> {
+        let mut users: Vec<User> = self.lock()?.users.values().cloned().collect();
+        users.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(users)
+    }
+
+    async fn count(&self) -> StoreResult<u64> {
+        Ok(self.lock()?.users.len() as u64)
+    }
+
+    async fn delete(&self, id: UserId) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        if state.users.remove(&id).is_none() {
+            return Ok(false);
+        }
+        state.backup_codes.remove(&id);
+        state.sessions.retain(|s| s.user_id != id);
+        state.tokens.retain(|t| t.record.user_id != id);
+        for kind in [AttemptKind::SecondFactor, AttemptKind::Password] {
+            state.attempts.remove(&AttemptKey::account(kind, &AttemptAccount::User(id)));
+        }
+        Ok(true)
+    }
+
+    async fn set_password(&self, id: UserId, hash: PasswordHash) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        let Some(user) = state.users.get_mut(&id) else { return Ok(false) };
+        user.login = LoginMethod::Local(hash);
+        Ok(true)
+    }
+}
