@@ -66,11 +66,23 @@ pub enum AttemptAccount {
     Email(String),
 }
 
-/// Storage keys of the counters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Builds the storage keys of the counters — the one place that knows their format
+/// (`sf:user:<id>`, `pw:email:<e-mail>`, `addr:<address>`, …). Storage treats them as
+/// opaque text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttemptKey;
 
 impl AttemptKey {
+    /// Keys of every counter kept for a user's account (deleted with the user).
+    #[must_use]
+    pub fn of_user(user: UserId) -> Vec<String> {
+        let account = AttemptAccount::User(user);
+        [AttemptKind::SecondFactor, AttemptKind::Password]
+            .into_iter()
+            .map(|kind| Self::account(kind, &account))
+            .collect()
+    }
+
     /// Key of an account's counter.
     #[must_use]
     pub fn account(kind: AttemptKind, account: &AttemptAccount) -> String {

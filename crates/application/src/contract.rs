@@ -290,7 +290,7 @@ pub async fn the_first_admin_is_created_only_while_no_user_exists<S: Storage>(st
     assert!(again.is_none(), "a second setup stores nothing");
     assert_eq!(store.count().await.expect("count"), 1);
 
-    UserRepository::delete(&*store, admin.id).await.expect("delete");
+    UserRepository::delete(&*store, admin.id, &[]).await.expect("delete");
     user(&*store, "plain@example.com").await;
     let late = store.create_first_admin(new_user("late@example.com", 2)).await.expect("setup");
     assert!(late.is_none(), "any existing user blocks the first-admin setup");
@@ -344,8 +344,9 @@ pub async fn deleting_a_user_cascades_but_keeps_audit_events_and_other_users<S: 
         store.record(event(0, Some(u.id), AuditEventKind::LoginSuccess)).await.expect("audit");
     }
 
-    assert!(UserRepository::delete(&*store, gone.id).await.expect("delete"));
-    assert!(!UserRepository::delete(&*store, gone.id).await.expect("delete again"));
+    let counters = AttemptKey::of_user(gone.id);
+    assert!(UserRepository::delete(&*store, gone.id, &counters).await.expect("delete"));
+    assert!(!UserRepository::delete(&*store, gone.id, &counters).await.expect("delete again"));
     assert_eq!(store.find_by_id(gone.id).await.expect("find"), None);
     assert_eq!(store.find(&digest(&format!("s-{}", gone.id))).await.expect("session"), None);
     assert_eq!(store.find_active(&digest(&format!("t-{}", gone.id))).await.expect("token"), None);

@@ -66,12 +66,14 @@ pub trait UserRepository: Send + Sync {
     /// Storage failures only.
     async fn count(&self) -> StoreResult<u64>;
 
-    /// Deletes a user and, with it, their sessions, API tokens, backup codes and attempt
-    /// counters. Returns whether the user existed. Audit events stay.
+    /// Deletes a user and, with it, their sessions, API tokens, backup codes and the
+    /// attempt counters under `attempt_keys` (opaque keys the application built: storage
+    /// never builds or parses one), in one operation. Returns whether the user existed.
+    /// Audit events stay.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn delete(&self, id: UserId) -> StoreResult<bool>;
+    async fn delete(&self, id: UserId, attempt_keys: &[String]) -> StoreResult<bool>;
 
     /// Replaces the password hash of a local user (or sets one on an OIDC-only user).
     /// Returns whether the user existed.

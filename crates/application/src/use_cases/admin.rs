@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use slugbase_domain::{AuditEventKind, Email, User, UserId};
 
-use crate::attempts::AttemptLimiter;
+use crate::attempts::{AttemptKey, AttemptLimiter};
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
@@ -140,10 +140,10 @@ impl Admin {
         if caller.user.id == id {
             return Err(AdminError::CannotDeleteSelf);
         }
-        if !self.users.delete(id).await? {
+        // The user's attempt counters go in the same operation as the account.
+        if !self.users.delete(id, &AttemptKey::of_user(id)).await? {
             return Err(AdminError::NotFound);
         }
-        self.limiter.clear_user(id).await?;
         let entry = AuditEntry::new(AuditEventKind::UserDeleted, Some(id), client)
             .with_actor(Some(caller.user.id));
         self.audit.record(entry).await;

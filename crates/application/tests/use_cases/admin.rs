@@ -149,13 +149,13 @@ async fn deleting_a_user_clears_their_attempt_counters_and_is_audited() {
     let caller = session_caller(caller_user);
     let victim = UserId::generate();
     let mut deps = MockDeps::new();
-    deps.users.expect_delete().times(1).withf(move |id| *id == victim).returning(|_| Ok(true));
-    let cleared = [format!("sf:user:{victim}"), format!("pw:user:{victim}")];
-    deps.attempts
-        .expect_clear()
-        .times(2)
-        .withf(move |key| cleared.iter().any(|k| k == key))
-        .returning(|_| Ok(()));
+    // The counters' keys go to storage with the user, to be deleted in the same operation.
+    let counters = vec![format!("sf:user:{victim}"), format!("pw:user:{victim}")];
+    deps.users
+        .expect_delete()
+        .times(1)
+        .withf(move |id, keys| *id == victim && keys == counters.as_slice())
+        .returning(|_, _| Ok(true));
     let audit = deps.record_audit();
 
     // Act
@@ -173,7 +173,7 @@ async fn deleting_an_unknown_user_is_not_found() {
     // Arrange
     let caller = session_caller(admin_user());
     let mut deps = MockDeps::new();
-    deps.users.expect_delete().times(1).returning(|_| Ok(false));
+    deps.users.expect_delete().times(1).returning(|_, _| Ok(false));
 
     // Act
     let result = admin(deps).delete_user(&caller, &client(), UserId::generate()).await;

@@ -1,8 +1,6 @@
 //! [`UserRepository`] in memory.
 
 use async_trait::async_trait;
-use slugbase_application::AttemptKind;
-use slugbase_application::attempts::{AttemptAccount, AttemptKey};
 use slugbase_application::ports::{NewUser, StoreError, StoreResult, UserRepository};
 use slugbase_domain::{Email, LoginMethod, MfaState, PasswordHash, User, UserId};
 
@@ -65,7 +63,7 @@ impl UserRepository for InMemoryStore {
         Ok(self.lock()?.users.len() as u64)
     }
 
-    async fn delete(&self, id: UserId) -> StoreResult<bool> {
+    async fn delete(&self, id: UserId, attempt_keys: &[String]) -> StoreResult<bool> {
         let mut state = self.lock()?;
         if state.users.remove(&id).is_none() {
             return Ok(false);
@@ -73,8 +71,8 @@ impl UserRepository for InMemoryStore {
         state.backup_codes.remove(&id);
         state.sessions.retain(|s| s.user_id != id);
         state.tokens.retain(|t| t.record.user_id != id);
-        for kind in [AttemptKind::SecondFactor, AttemptKind::Password] {
-            state.attempts.remove(&AttemptKey::account(kind, &AttemptAccount::User(id)));
+        for key in attempt_keys {
+            state.attempts.remove(key);
         }
         Ok(true)
     }

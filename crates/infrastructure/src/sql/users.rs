@@ -6,7 +6,6 @@ use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
     QueryOrder as _, Set,
 };
-use slugbase_application::attempts::{AttemptAccount, AttemptKey, AttemptKind};
 use slugbase_application::ports::{NewUser, StoreError, StoreResult, UserRepository};
 use slugbase_domain::{
     DisplayName, Email, EncryptedSecret, LoginMethod, MfaState, PasswordHash, TotpStep, User,
@@ -138,19 +137,15 @@ impl UserRepository for SeaOrmStore {
         users::Entity::find().count(&self.db).await.map_err(db_err)
     }
 
-    async fn delete(&self, id: UserId) -> StoreResult<bool> {
+    async fn delete(&self, id: UserId, attempt_keys: &[String]) -> StoreResult<bool> {
         let tx = self.begin_write().await?;
         // Sessions, API tokens, backup codes and OIDC identities go by ON DELETE CASCADE;
-        // attempt counters are keyed by text, so they are deleted here, in the same
-        // transaction. Audit events stay.
+        // attempt counters are keyed by text (the application's keys), so they are deleted
+        // here, in the same transaction. Audit events stay.
         let deleted =
             users::Entity::delete_by_id(id.to_string()).exec(&tx).await.map_err(db_err)?;
-        let account = AttemptAccount::User(id);
         attempt_counters::Entity::delete_many()
-            .filter(attempt_counters::Column::Key.is_in([
-                AttemptKey::account(AttemptKind::SecondFactor, &account),
-                AttemptKey::account(AttemptKind::Password, &account),
-            ]))
+            .filter(attempt_counters::Column::Key.is_in(attempt_keys.iter().map(String::as_str)))
             .exec(&tx)
             .await
             .map_err(db_err)?;
