@@ -248,8 +248,8 @@ impl ApplicationBuilder {
             version: VERSION.to_owned(),
             commit: COMMIT.to_owned(),
         };
-        let server = slugbase_web::server(listener, use_cases.clone(), web)
-            .context("cannot start HTTP")?;
+        let server =
+            slugbase_web::server(listener, use_cases.clone(), web).context("cannot start HTTP")?;
         tracing::info!(
             address = %format!("{}:{port}", loaded.settings.server.host),
             profile = %loaded.profile,
@@ -310,10 +310,20 @@ impl Application {
             tracing::info!("shutdown requested; finishing in-flight requests");
             handle.stop(true).await;
         });
+        self.run().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Serves until the server is stopped, with no signal handling of its own (tests, and
+    /// programs that embed the service).
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run(self) -> anyhow::Result<()> {
         let Self { server, maintenance, .. } = self;
         server.await.context("HTTP server failed")?;
         drop(maintenance);
-        tracing::info!("stopped");
         Ok(())
     }
 }
