@@ -13,8 +13,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use slugbase_application::{Deps, UseCases};
+use slugbase_application::ports::{Clock, Storage};
+use slugbase_application::{AuthSettings, Deps, UseCases};
 use slugbase_infrastructure::crypto::{Argon2Params, EncryptionKeys, SystemClock};
+use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_infrastructure::wiring::CryptoConfig;
 
@@ -73,6 +75,17 @@ pub async fn migrate(store: &SeaOrmStore) -> anyhow::Result<()> {
 /// # Errors
 /// When an adapter refuses its configuration (for example an invalid key id).
 pub fn build_use_cases(loaded: &Loaded, store: SeaOrmStore) -> anyhow::Result<(Deps, UseCases)> {
+    let deps = build_deps(loaded, Arc::new(store), Arc::new(SystemClock))?;
+    let use_cases = UseCases::new(deps.clone(), loaded.settings.security.auth_settings());
+    Ok((deps, use_cases))
+}
+
+/// The adapters over `store` and `clock`, configured from `loaded`.
+fn build_deps<S: Storage>(
+    loaded: &Loaded,
+    store: Arc<S>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Deps> {
     let settings = &loaded.settings;
     let keys = &loaded.keys;
     let crypto = CryptoConfig {
@@ -92,11 +105,8 @@ pub fn build_use_cases(loaded: &Loaded, store: SeaOrmStore) -> anyhow::Result<(D
         },
         backup_code_key: keys.backup_code,
     };
-    let deps =
-        slugbase_infrastructure::wiring::build_deps(Arc::new(store), crypto, Arc::new(SystemClock))
-            .context("cannot build the adapters")?;
-    let use_cases = UseCases::new(deps.clone(), settings.security.auth_settings());
-    Ok((deps, use_cases))
+    slugbase_infrastructure::wiring::build_deps(store, crypto, clock)
+        .context("cannot build the adapters")
 }
 
 /// Re-seals every stored TOTP secret under the configured current key (`slugbase keys
@@ -125,6 +135,7 @@ pub async fn rotate_keys(
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    use_cases: UseCases,
     /// Purges expired sessions and old audit events while the server runs.
     maintenance: maintenance::MaintenanceTask,
 }
@@ -135,17 +146,83 @@ impl std::fmt::Debug for Application {
     }
 }
 
-impl Application {
-    /// Connects, migrates (when `database.migrate_on_start`), wires and binds.
+/// Which storage an [`Application`] runs on.
+enum StorageChoice {
+    /// The configured `database.url`.
+    Configured,
+    /// An open SQL store (migrated at build when `database.migrate_on_start`).
+    Sql(SeaOrmStore),
+    /// An in-memory store (tests that take storage down, the bench's baselines).
+    Memory(Arc<InMemoryStore>),
+}
+
+/// Builds an [`Application`]: what `slugbase serve` runs, with the storage and the clock
+/// replaceable — the one way tests and the bench start the service.
+pub struct ApplicationBuilder {
+    loaded: Loaded,
+    storage: StorageChoice,
+    clock: Arc<dyn Clock>,
+    auth: Option<AuthSettings>,
+}
+
+impl std::fmt::Debug for ApplicationBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplicationBuilder").finish_non_exhaustive()
+    }
+}
+
+impl ApplicationBuilder {
+    /// Runs on `store` instead of connecting to `database.url`.
+    #[must_use]
+    pub fn sql_store(mut self, store: SeaOrmStore) -> Self {
+        self.storage = StorageChoice::Sql(store);
+        self
+    }
+
+    /// Runs on an in-memory store instead of a database.
+    #[must_use]
+    pub fn memory_store(mut self, store: Arc<InMemoryStore>) -> Self {
+        self.storage = StorageChoice::Memory(store);
+        self
+    }
+
+    /// Reads time from `clock` instead of the system clock.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Applies `auth` instead of the settings derived from `[security]`.
+    #[must_use]
+    pub fn auth_settings(mut self, auth: AuthSettings) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Connects (unless a store was given), migrates (when `database.migrate_on_start`),
+    /// wires and binds.
     ///
     /// # Errors
     /// Storage unreachable, migration failure, port taken, adapter configuration refused.
-    pub async fn build(loaded: Loaded) -> anyhow::Result<Self> {
-        let store = connect_storage(&loaded).await?;
-        if loaded.settings.database.migrate_on_start {
-            migrate(&store).await?;
-        }
-        let (deps, use_cases) = build_use_cases(&loaded, store)?;
+    pub async fn build(self) -> anyhow::Result<Application> {
+        let Self { loaded, storage, clock, auth } = self;
+        let migrate_on_start = loaded.settings.database.migrate_on_start;
+        let deps = match storage {
+            StorageChoice::Configured | StorageChoice::Sql(_) => {
+                let store = match storage {
+                    StorageChoice::Sql(store) => store,
+                    _ => connect_storage(&loaded).await?,
+                };
+                if migrate_on_start {
+                    migrate(&store).await?;
+                }
+                build_deps(&loaded, Arc::new(store), clock)?
+            }
+            StorageChoice::Memory(store) => build_deps(&loaded, store, clock)?,
+        };
+        let auth = auth.unwrap_or_else(|| loaded.settings.security.auth_settings());
+        let use_cases = UseCases::new(deps.clone(), auth);
         let maintenance = maintenance::Maintenance {
             sessions: deps.sessions.clone(),
             audit: deps.audit.clone(),
@@ -171,7 +248,8 @@ impl Application {
             version: VERSION.to_owned(),
             commit: COMMIT.to_owned(),
         };
-        let server = slugbase_web::server(listener, use_cases, web).context("cannot start HTTP")?;
+        let server =
+            slugbase_web::server(listener, use_cases.clone(), web).context("cannot start HTTP")?;
         tracing::info!(
             address = %format!("{}:{port}", loaded.settings.server.host),
             profile = %loaded.profile,
@@ -183,7 +261,36 @@ impl Application {
             version = VERSION,
             "listening"
         );
-        Ok(Self { port, server, maintenance })
+        Ok(Application { port, server, use_cases, maintenance })
+    }
+}
+
+impl Application {
+    /// A builder over `loaded`: the configured database and the system clock unless
+    /// replaced.
+    #[must_use]
+    pub fn builder(loaded: Loaded) -> ApplicationBuilder {
+        ApplicationBuilder {
+            loaded,
+            storage: StorageChoice::Configured,
+            clock: Arc::new(SystemClock),
+            auth: None,
+        }
+    }
+
+    /// Connects, migrates (when `database.migrate_on_start`), wires and binds: what
+    /// `slugbase serve` runs.
+    ///
+    /// # Errors
+    /// Storage unreachable, migration failure, port taken, adapter configuration refused.
+    pub async fn build(loaded: Loaded) -> anyhow::Result<Self> {
+        Self::builder(loaded).build().await
+    }
+
+    /// The use cases the server runs (tests reach what HTTP cannot do yet through them).
+    #[must_use]
+    pub const fn use_cases(&self) -> &UseCases {
+        &self.use_cases
     }
 
     /// The port actually bound (useful with `server.port = 0`).
@@ -203,10 +310,20 @@ impl Application {
             tracing::info!("shutdown requested; finishing in-flight requests");
             handle.stop(true).await;
         });
+        self.run().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Serves until the server is stopped, with no signal handling of its own (tests, and
+    /// programs that embed the service).
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run(self) -> anyhow::Result<()> {
         let Self { server, maintenance, .. } = self;
         server.await.context("HTTP server failed")?;
         drop(maintenance);
-        tracing::info!("stopped");
         Ok(())
     }
 }

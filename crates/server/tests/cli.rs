@@ -5,9 +5,10 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{Api, BIN, Env, totp_code};
+use common::{BIN, Env, totp_code};
 use reqwest::StatusCode;
 use serde_json::json;
+use slugbase_testkit::Api;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

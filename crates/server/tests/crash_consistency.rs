@@ -9,9 +9,10 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{ADMIN_PASSWORD, Api, Env, totp_code, user_list};
+use common::{ADMIN_PASSWORD, Env, totp_code, user_list};
 use reqwest::StatusCode;
 use serde_json::json;
+use slugbase_testkit::Api;
 use tokio::sync::Mutex;
 
 const WORKERS: usize = 6;
@@ -97,7 +98,7 @@ async fn observed_state(api: &Api) -> Mfa {
 async fn churn(api: Api, state: Arc<Mutex<Worker>>, acks: Arc<AtomicUsize>) {
     loop {
         let Ok(begin) =
-            api.send(reqwest::Method::POST, "/api/auth/mfa/enroll/begin", Some(json!({}))).await
+            api.send(reqwest::Method::POST, "/api/auth/mfa/enroll/begin", Some(&json!({}))).await
         else {
             return;
         };
@@ -108,7 +109,7 @@ async fn churn(api: Api, state: Arc<Mutex<Worker>>, acks: Arc<AtomicUsize>) {
         state.lock().await.in_flight = Some(Mfa::On);
         let body = json!({ "code": totp_code(&url, 0) });
         let Ok(confirm) =
-            api.send(reqwest::Method::POST, "/api/auth/mfa/enroll/confirm", Some(body)).await
+            api.send(reqwest::Method::POST, "/api/auth/mfa/enroll/confirm", Some(&body)).await
         else {
             return;
         };
@@ -130,7 +131,7 @@ async fn churn(api: Api, state: Arc<Mutex<Worker>>, acks: Arc<AtomicUsize>) {
         state.lock().await.in_flight = Some(Mfa::Off);
         let body = json!({ "code": codes[3], "password": WORKER_PASSWORD });
         let Ok(disable) =
-            api.send(reqwest::Method::POST, "/api/auth/mfa/disable", Some(body)).await
+            api.send(reqwest::Method::POST, "/api/auth/mfa/disable", Some(&body)).await
         else {
             return;
         };
@@ -158,7 +159,7 @@ async fn create_accounts(
         *in_flight.lock().await = Some(email.clone());
         let body =
             json!({ "email": email, "name": format!("Burst {i}"), "password": "burst password 1" });
-        let Ok(reply) = admin.send(reqwest::Method::POST, "/api/admin/users", Some(body)).await
+        let Ok(reply) = admin.send(reqwest::Method::POST, "/api/admin/users", Some(&body)).await
         else {
             return;
         };

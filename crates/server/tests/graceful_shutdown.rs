@@ -5,9 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_PASSWORD, Api, Env};
+use common::{ADMIN_PASSWORD, Env};
 use reqwest::StatusCode;
 use serde_json::json;
+use slugbase_testkit::Api;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_cleanly() {

@@ -33,100 +33,25 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 use slugbase_infrastructure::testing::postgres_url;
+use slugbase_testkit::{Api, Reply};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
 const LOG: &str = "info,sqlx=warn,sea_orm=warn";
 
 // ---------------------------------------------------------------------------------------
-// A small HTTP client that also shows headers (Retry-After)
+// The two steps of a login with MFA, over the test kit's client
 // ---------------------------------------------------------------------------------------
 
-/// A client with a cookie jar (shared by its clones, whatever instance they talk to: the
-/// instances all listen on 127.0.0.1, and cookies ignore ports), a CSRF token and an
-/// optional Bearer token.
-#[derive(Clone)]
-struct Http {
-    client: reqwest::Client,
-    base: String,
-    csrf: Option<String>,
-    bearer: Option<String>,
+/// Password step of a login that must ask for the second factor.
+async fn login_pending(api: &Api, email: &str, password: &str) {
+    let reply = api.post("/api/auth/login", json!({ "email": email, "password": password })).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["mfa_required"], json!(true), "{reply:?}");
 }
 
-#[derive(Debug)]
-struct Resp {
-    status: StatusCode,
-    retry_after: Option<u64>,
-    body: Value,
-}
-
-impl Resp {
-    fn reason(&self) -> &str {
-        self.body["reason"].as_str().unwrap_or_default()
-    }
-}
-
-impl Http {
-    fn new(base: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        Self { client, base: base.to_owned(), csrf: None, bearer: None }
-    }
-
-    /// The same client (same cookies) talking to another instance.
-    fn at(&self, base: &str) -> Self {
-        Self { base: base.to_owned(), ..self.clone() }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Resp {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.bearer {
-            request = request.bearer_auth(token);
-        }
-        if let Some(csrf) = &self.csrf {
-            request = request.header("X-CSRF-Token", csrf);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().parse::<u64>().expect("Retry-After in seconds"));
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Resp { status, retry_after, body }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Resp {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    async fn get(&self, path: &str) -> Resp {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-
-    async fn refresh_csrf(&mut self) {
-        let reply = self.get("/api/csrf-token").await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        self.csrf = Some(reply.body["csrfToken"].as_str().unwrap().to_owned());
-    }
-
-    /// Password step of a login that must ask for the second factor.
-    async fn login_pending(&self, email: &str, password: &str) {
-        let reply =
-            self.post("/api/auth/login", json!({ "email": email, "password": password })).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        assert_eq!(reply.body["mfa_required"], json!(true), "{reply:?}");
-    }
-
-    async fn verify(&self, code: &str) -> Resp {
-        self.post("/api/auth/mfa/verify", json!({ "code": code })).await
-    }
+/// Second step: the code.
+async fn verify(api: &Api, code: &str) -> Reply {
+    api.post("/api/auth/mfa/verify", json!({ "code": code })).await
 }
 
 /// The first administrator, with MFA enabled and a personal API token.
@@ -137,7 +62,7 @@ struct MfaAccount {
 }
 
 async fn admin_with_mfa(base: &str) -> MfaAccount {
-    let mut http = Http::new(base);
+    let mut http = Api::new(base);
     let setup = http
         .post(
             "/api/auth/setup",
@@ -166,10 +91,8 @@ async fn admin_with_mfa(base: &str) -> MfaAccount {
 
 /// Six digits that are no valid code for the secret anywhere near now.
 fn wrong_code(otpauth_url: &str) -> String {
-    let totp = totp_rs::Totp::from_url(otpauth_url).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let near: Vec<String> = (0..6).map(|i| totp.generate(now - 60 + 30 * i).to_string()).collect();
-    (0..1000).map(|n| format!("{n:06}")).find(|c| !near.contains(c)).unwrap()
+    let totp = slugbase_testkit::totp::from_url(otpauth_url);
+    slugbase_testkit::totp::wrong_code_at(&totp, chrono::Utc::now())
 }
 
 /// Starts `count` instances on one fresh PostgreSQL database, one after the other (each
@@ -198,17 +121,17 @@ async fn a_totp_code_used_on_one_instance_is_refused_on_the_other() {
     let code = totp_code(&account.otpauth_url, 1);
 
     // Signed in on A with the code.
-    let on_a = Http::new(a);
-    on_a.login_pending(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let verified = on_a.verify(&code).await;
+    let on_a = Api::new(a);
+    login_pending(&on_a, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let verified = verify(&on_a, &code).await;
     assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
 
     // The same code on B: refused at sign-in and at disable.
-    let on_b = Http::new(b);
-    on_b.login_pending(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let replayed = on_b.verify(&code).await;
+    let on_b = Api::new(b);
+    login_pending(&on_b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let replayed = verify(&on_b, &code).await;
     assert_eq!((replayed.status, replayed.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
-    let mut bearer = Http::new(b);
+    let mut bearer = Api::new(b);
     bearer.bearer = Some(account.token.clone());
     let disable = bearer
         .post("/api/auth/mfa/disable", json!({ "code": code, "password": ADMIN_PASSWORD }))
@@ -216,7 +139,7 @@ async fn a_totp_code_used_on_one_instance_is_refused_on_the_other() {
     assert_eq!((disable.status, disable.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
 
     // B itself works: the pending state survives one wrong code and takes a backup code.
-    let backup = on_b.verify(&account.backup_codes[0]).await;
+    let backup = verify(&on_b, &account.backup_codes[0]).await;
     assert_eq!(backup.status, StatusCode::OK, "{backup:?}");
 }
 
@@ -226,12 +149,12 @@ async fn disabling_mfa_on_one_instance_ends_the_sessions_made_on_the_other() {
     let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
     let (a, b) = (&servers[0].base, &servers[1].base);
     let account = admin_with_mfa(a).await;
-    let on_b = Http::new(b);
-    on_b.login_pending(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_eq!(on_b.verify(&account.backup_codes[0]).await.status, StatusCode::OK);
+    let on_b = Api::new(b);
+    login_pending(&on_b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(verify(&on_b, &account.backup_codes[0]).await.status, StatusCode::OK);
     assert_eq!(on_b.get("/api/auth/me").await.status, StatusCode::OK);
 
-    let mut bearer = Http::new(a);
+    let mut bearer = Api::new(a);
     bearer.bearer = Some(account.token.clone());
     let code = totp_code(&account.otpauth_url, 1);
     let disable = bearer
@@ -254,7 +177,7 @@ async fn attempt_limits_add_up_across_two_instances() {
     let Some(servers) = postgres_instances(&env, 2, &vars).await else { return };
     let bases = [servers[0].base.clone(), servers[1].base.clone()];
     let account = admin_with_mfa(&bases[0]).await;
-    let mut bearer = Http::new(&bases[0]);
+    let mut bearer = Api::new(&bases[0]);
     bearer.bearer = Some(account.token.clone());
     let wrong = json!({ "code": wrong_code(&account.otpauth_url), "password": ADMIN_PASSWORD });
 
@@ -269,7 +192,7 @@ async fn attempt_limits_add_up_across_two_instances() {
         let reply = bearer.at(base).post("/api/auth/mfa/disable", right).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{reply:?}");
         assert_eq!(reply.reason(), "TOO_MANY_ATTEMPTS");
-        assert!(reply.retry_after.is_some_and(|s| (1..=900).contains(&s)), "{reply:?}");
+        assert!(reply.retry_after().is_some_and(|s| (1..=900).contains(&s)), "{reply:?}");
     }
     let status = bearer.at(&bases[1]).get("/api/auth/mfa/status").await;
     assert_eq!(status.body["enabled"], json!(true));
@@ -288,7 +211,7 @@ async fn one_backup_code_in_100_concurrent_disables_over_two_instances_succeeds_
     let Some(servers) = postgres_instances(&env, 2, &vars).await else { return };
     let bases = [servers[0].base.clone(), servers[1].base.clone()];
     let account = admin_with_mfa(&bases[0]).await;
-    let mut bearer = Http::new(&bases[0]);
+    let mut bearer = Api::new(&bases[0]);
     bearer.bearer = Some(account.token.clone());
     let body = json!({ "code": account.backup_codes[3], "password": ADMIN_PASSWORD });
 
@@ -332,8 +255,8 @@ const BURST: usize = 200;
 async fn burst(
     count: usize,
     path: &'static str,
-    make: impl Fn(usize) -> (Http, Value),
-) -> Vec<Resp> {
+    make: impl Fn(usize) -> (Api, Value),
+) -> Vec<Reply> {
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(count));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..count {
@@ -356,7 +279,7 @@ async fn burst(
 /// window, or one of `also` (a documented answer for a request that was not evaluated
 /// either). No 5xx, nothing else.
 fn evaluated_guesses(
-    replies: &[Resp],
+    replies: &[Reply],
     evaluated: (StatusCode, &str),
     also: &[(StatusCode, &str)],
 ) -> usize {
@@ -366,7 +289,7 @@ fn evaluated_guesses(
         if answer == evaluated {
             count += 1;
         } else if answer == (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS") {
-            assert!(reply.retry_after.is_some_and(|s| (1..=900).contains(&s)), "{reply:?}");
+            assert!(reply.retry_after().is_some_and(|s| (1..=900).contains(&s)), "{reply:?}");
             assert_eq!(reply.body["code"], json!(429), "{reply:?}");
         } else {
             assert!(also.contains(&answer), "unexpected answer in a burst: {reply:?}");
@@ -382,7 +305,7 @@ const PENDING_INVALID: (StatusCode, &str) = (StatusCode::UNAUTHORIZED, "MFA_PEND
 /// 200 wrong passwords for one e-mail at once, spread over `bases`: exactly the
 /// per-e-mail limit (10) is evaluated.
 async fn login_burst_on_one_email(bases: &[String]) {
-    let mut admin = Http::new(&bases[0]);
+    let mut admin = Api::new(&bases[0]);
     let setup = admin
         .post(
             "/api/auth/setup",
@@ -393,7 +316,7 @@ async fn login_burst_on_one_email(bases: &[String]) {
     admin.refresh_csrf().await;
     let replies = burst(BURST, "/api/auth/login", |i| {
         let body = json!({ "email": ADMIN_EMAIL, "password": format!("wrong password {i}") });
-        (Http::new(&bases[i % bases.len()]), body)
+        (Api::new(&bases[i % bases.len()]), body)
     })
     .await;
     assert_eq!(evaluated_guesses(&replies, INVALID_CREDENTIALS, &[]), 10);
@@ -404,7 +327,7 @@ async fn login_burst_on_one_email(bases: &[String]) {
 /// evaluated, and MFA stays on.
 async fn disable_burst_on_one_account(bases: &[String]) {
     let account = admin_with_mfa(&bases[0]).await;
-    let mut bearer = Http::new(&bases[0]);
+    let mut bearer = Api::new(&bases[0]);
     bearer.bearer = Some(account.token.clone());
     let wrong = wrong_code(&account.otpauth_url);
     let replies = burst(BURST, "/api/auth/mfa/disable", |i| {
@@ -422,8 +345,8 @@ async fn disable_burst_on_one_account(bases: &[String]) {
 /// `MFA_PENDING_INVALID`) or the account's limit answers 429.
 async fn verify_burst_on_one_pending_state(bases: &[String]) {
     let account = admin_with_mfa(&bases[0]).await;
-    let login = Http::new(&bases[0]);
-    login.login_pending(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let login = Api::new(&bases[0]);
+    login_pending(&login, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let wrong = wrong_code(&account.otpauth_url);
     let replies = burst(300, "/api/auth/mfa/verify", |i| {
         (login.at(&bases[i % bases.len()]), json!({ "code": wrong }))
@@ -447,7 +370,7 @@ async fn simultaneous_logins_from_one_address_on_sqlite_evaluate_at_most_the_add
     // 200 different e-mails, one address: each e-mail is far under its own limit.
     let replies = burst(BURST, "/api/auth/login", |i| {
         let body = json!({ "email": format!("user{i}@example.com"), "password": "wrong one" });
-        (Http::new(&server.base), body)
+        (Api::new(&server.base), body)
     })
     .await;
     assert_eq!(evaluated_guesses(&replies, INVALID_CREDENTIALS, &[]), 60);
@@ -508,28 +431,28 @@ const BRUTE_VARS: [(&str, &str); 2] = [
 /// until `Retry-After` has passed, and works right after.
 async fn brute_force(bases: &[String]) {
     let account = admin_with_mfa(&bases[0]).await;
-    let login = Http::new(&bases[0]);
-    login.login_pending(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let login = Api::new(&bases[0]);
+    login_pending(&login, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let instance = |i: usize| login.at(&bases[i % bases.len()]);
 
     for i in 0..BRUTE_LIMIT {
-        let reply = instance(i).verify(&wrong_code(&account.otpauth_url)).await;
+        let reply = verify(&instance(i), &wrong_code(&account.otpauth_url)).await;
         assert_eq!((reply.status, reply.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
     }
-    let limited = instance(BRUTE_LIMIT).verify(&totp_code(&account.otpauth_url, 1)).await;
+    let limited = verify(&instance(BRUTE_LIMIT), &totp_code(&account.otpauth_url, 1)).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
     assert_eq!(limited.reason(), "TOO_MANY_ATTEMPTS");
     assert_eq!(limited.body["code"], json!(429));
     let window: u64 = BRUTE_WINDOW.parse().unwrap();
-    let wait = limited.retry_after.expect("Retry-After");
+    let wait = limited.retry_after().expect("Retry-After");
     assert!((1..=window).contains(&wait), "Retry-After {wait}");
     // A backup code waits as well: the limit is on the account, not on the kind of code.
-    let backup = instance(BRUTE_LIMIT + 1).verify(&account.backup_codes[0]).await;
+    let backup = verify(&instance(BRUTE_LIMIT + 1), &account.backup_codes[0]).await;
     assert_eq!(backup.status, StatusCode::TOO_MANY_REQUESTS, "{backup:?}");
 
     // Honour Retry-After, exactly: then the right code signs in.
     tokio::time::sleep(Duration::from_secs(wait)).await;
-    let reply = instance(BRUTE_LIMIT + 2).verify(&totp_code(&account.otpauth_url, 1)).await;
+    let reply = verify(&instance(BRUTE_LIMIT + 2), &totp_code(&account.otpauth_url, 1)).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
 }
 
@@ -558,7 +481,7 @@ async fn consecutive_failures_lock_the_account_until_an_admin_reset() {
         ("SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__LOCKOUT_AFTER", "5"),
     ];
     let server = env.start_with("lockout.log", LOG, &vars).await;
-    let mut admin = Http::new(&server.base);
+    let mut admin = Api::new(&server.base);
     let setup = admin
         .post(
             "/api/auth/setup",
@@ -578,7 +501,7 @@ async fn consecutive_failures_lock_the_account_until_an_admin_reset() {
     let user_id = created.body["id"].as_str().unwrap().to_owned();
 
     // The user enables MFA.
-    let mut user = Http::new(&server.base);
+    let mut user = Api::new(&server.base);
     let login =
         user.post("/api/auth/login", json!({ "email": email, "password": ADMIN_PASSWORD })).await;
     assert_eq!(login.status, StatusCode::OK, "{login:?}");
@@ -604,7 +527,7 @@ async fn consecutive_failures_lock_the_account_until_an_admin_reset() {
     let limited = disable(totp_code(&url, 1)).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
     assert!(!limited.body["message"].as_str().unwrap().contains("administrator"));
-    tokio::time::sleep(Duration::from_secs(limited.retry_after.unwrap())).await;
+    tokio::time::sleep(Duration::from_secs(limited.retry_after().unwrap())).await;
     // Window two: 2 more make 5 in a row: locked, however long one waits.
     for _ in 0..2 {
         let reply = disable(wrong_code(&url)).await;
@@ -613,14 +536,14 @@ async fn consecutive_failures_lock_the_account_until_an_admin_reset() {
     let locked = disable(totp_code(&url, 1)).await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{locked:?}");
     assert!(locked.body["message"].as_str().unwrap().contains("administrator"), "{locked:?}");
-    tokio::time::sleep(Duration::from_secs(locked.retry_after.unwrap())).await;
+    tokio::time::sleep(Duration::from_secs(locked.retry_after().unwrap())).await;
     let still = disable(totp_code(&url, 1)).await;
     assert_eq!(still.status, StatusCode::TOO_MANY_REQUESTS, "{still:?}");
 
     // The administrator resets the user's MFA: MFA off, counters cleared.
     let reset = admin.post(&format!("/api/admin/users/{user_id}/mfa/reset"), json!({})).await;
     assert_eq!(reset.status, StatusCode::OK, "{reset:?}");
-    let fresh = Http::new(&server.base);
+    let fresh = Api::new(&server.base);
     let login =
         fresh.post("/api/auth/login", json!({ "email": email, "password": ADMIN_PASSWORD })).await;
     assert_eq!(login.status, StatusCode::OK, "{login:?}");
@@ -725,7 +648,7 @@ async fn old_audit_events_and_expired_sessions_are_purged_while_the_server_runs(
         ("SLUGBASE__MAINTENANCE__PURGE_INTERVAL_SECS", "1"),
     ];
     let server = env.start_with("retention.log", LOG, &vars).await;
-    let admin = Http::new(&server.base);
+    let admin = Api::new(&server.base);
     let setup = admin
         .post(
             "/api/auth/setup",
@@ -733,7 +656,7 @@ async fn old_audit_events_and_expired_sessions_are_purged_while_the_server_runs(
         )
         .await;
     assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
-    let second = Http::new(&server.base);
+    let second = Api::new(&server.base);
     let login = second
         .post("/api/auth/login", json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
         .await;
@@ -789,7 +712,7 @@ async fn old_audit_events_and_expired_sessions_are_purged_while_the_server_runs(
     assert_eq!(count(&db, &old_kept).await, 1);
     assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM audit_events").await, events - 1);
     // The audit log still pages over what is left.
-    let third = Http::new(&server.base);
+    let third = Api::new(&server.base);
     let login = third
         .post("/api/auth/login", json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
         .await;
@@ -892,17 +815,17 @@ async fn keys_rotate_reencrypts_stored_secrets_and_names_a_missing_key() {
         ("SLUGBASE__KEYS__ENCRYPTION_CURRENT", "k2"),
     ];
     let server = env.start_with("keys-2.log", LOG, &only_k2).await;
-    let login = Http::new(&server.base);
-    login.login_pending(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let verified = login.verify(&totp_code(&account.otpauth_url, 1)).await;
+    let login = Api::new(&server.base);
+    login_pending(&login, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let verified = verify(&login, &totp_code(&account.otpauth_url, 1)).await;
     assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
     drop(server);
 
     // The old key alone can no longer open it (an opaque 500, never the secret).
     let server = env.start("keys-3.log", LOG).await;
-    let login = Http::new(&server.base);
-    login.login_pending(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let refused = login.verify(&totp_code(&account.otpauth_url, 1)).await;
+    let login = Api::new(&server.base);
+    login_pending(&login, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let refused = verify(&login, &totp_code(&account.otpauth_url, 1)).await;
     assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR, "{refused:?}");
     assert!(!refused.body.to_string().contains("k2:"));
 }
@@ -930,14 +853,14 @@ async fn login_timing_unknown_email_versus_wrong_password() {
         ("SLUGBASE__SECURITY__LIMITS__ADDRESS__MAX_FAILURES", "100000"),
     ];
     let server = env.start_with("timing.log", LOG, &vars).await;
-    let setup = Http::new(&server.base)
+    let setup = Api::new(&server.base)
         .post(
             "/api/auth/setup",
             json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": ADMIN_PASSWORD }),
         )
         .await;
     assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
-    let http = Http::new(&server.base);
+    let http = Api::new(&server.base);
     let attempt = |email: &'static str| {
         let http = http.clone();
         async move {

@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_PASSWORD, Api, Env};
+use common::{ADMIN_PASSWORD, Env};
 use reqwest::StatusCode;
 use serde_json::json;
+use slugbase_testkit::{Api, Reply};
 
 /// A PostgreSQL cluster of this test's own (stopping the shared one would break other tests).
 struct Cluster {
@@ -67,7 +68,7 @@ fn can_run_postgres() -> bool {
     String::from_utf8_lossy(&uid).trim() == "0"
 }
 
-async fn wait_for_health(api: &Api, want: StatusCode) -> common::Reply {
+async fn wait_for_health(api: &Api, want: StatusCode) -> Reply {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let reply = api.get("/api/health").await;

@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Api, Env, Reply, totp_code};
+use common::{ADMIN_PASSWORD, Env, totp_code};
 use reqwest::StatusCode;
 use serde_json::json;
+use slugbase_testkit::{Api, Reply};
 
 /// Every secret the test saw, to be searched for in the logs.
 #[derive(Default)]

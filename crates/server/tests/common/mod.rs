@@ -1,6 +1,6 @@
 //! Helpers for the tests that run the real `slugbase` binary: a temporary SQLite database,
 //! keys in the environment, cheap Argon2 (the test profile), logs captured to a file, and
-//! a small HTTP client that keeps cookies and the CSRF token.
+//! and nothing else: the HTTP client is the test kit's (`slugbase_testkit::Api`).
 #![allow(
     dead_code,
     reason = "each test file uses a different part; `allow`, not `expect`: a test file that used \
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_slugbase");
@@ -207,106 +207,10 @@ impl Drop for Server {
     }
 }
 
-/// A response, read fully.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub body: Value,
-    pub set_cookies: Vec<(String, String)>,
-}
-
-/// An HTTP client for one user: cookie jar, CSRF token, optional Bearer token.
-#[derive(Clone)]
-pub struct Api {
-    http: reqwest::Client,
-    pub base: String,
-    pub csrf: Option<String>,
-    pub bearer: Option<String>,
-}
-
-impl Api {
-    pub fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Self { http, base: base.to_owned(), csrf: None, bearer: None }
-    }
-
-    /// The same identity against another base URL (after a restart on a new port);
-    /// cookies do not carry over, the Bearer token does.
-    pub fn rebased(&self, base: &str) -> Self {
-        let mut api = Self::new(base);
-        api.bearer = self.bearer.clone();
-        api
-    }
-
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> reqwest::Result<Reply> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.bearer {
-            request = request.bearer_auth(token);
-        }
-        if let Some(csrf) = &self.csrf {
-            request = request.header("X-CSRF-Token", csrf);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await?;
-        let status = response.status();
-        let set_cookies =
-            response.cookies().map(|c| (c.name().to_owned(), c.value().to_owned())).collect();
-        let text = response.text().await?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Reply { status, body, set_cookies })
-    }
-
-    pub async fn get(&self, path: &str) -> Reply {
-        self.send(reqwest::Method::GET, path, None).await.unwrap()
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.send(reqwest::Method::POST, path, Some(body)).await.unwrap()
-    }
-
-    pub async fn delete(&self, path: &str) -> Reply {
-        self.send(reqwest::Method::DELETE, path, None).await.unwrap()
-    }
-
-    /// Fetches a CSRF token for the current cookie session.
-    pub async fn refresh_csrf(&mut self) -> String {
-        let reply = self.get("/api/csrf-token").await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        let token = reply.body["csrfToken"].as_str().unwrap().to_owned();
-        self.csrf = Some(token.clone());
-        token
-    }
-
-    /// Creates a personal API token with the current cookie session and uses it from now
-    /// on.
-    pub async fn make_token(&mut self, name: &str) -> String {
-        self.refresh_csrf().await;
-        let reply = self.post("/api/tokens", json!({ "name": name })).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        let token = reply.body["token"].as_str().unwrap().to_owned();
-        assert!(token.starts_with("sb_"));
-        self.bearer = Some(token.clone());
-        token
-    }
-}
-
 /// The current TOTP code for an `otpauth://` URL, `steps_ahead` 30-second steps ahead
 /// (the server accepts ±1 step and never the same step twice).
 pub fn totp_code(otpauth_url: &str, steps_ahead: u64) -> String {
-    let totp = totp_rs::Totp::from_url(otpauth_url).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    totp.generate(now + 30 * steps_ahead).to_string()
+    slugbase_testkit::totp::code_now(&slugbase_testkit::totp::from_url(otpauth_url), steps_ahead)
 }
 
 /// Users as the admin API lists them (an array, or `{"users": [...]}`).

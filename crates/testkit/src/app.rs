@@ -1,0 +1,147 @@
+//! [`TestApp`]: the service on a free port, over storage and a clock the test chooses.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use slugbase_application::{AuthSettings, UseCases};
+use slugbase_infrastructure::memory::InMemoryStore;
+use slugbase_infrastructure::testing::ManualClock;
+use slugbase_server::Application;
+use slugbase_server::config::{LoadOptions, Profile, encode_key, random_key};
+use tempfile::TempDir;
+
+use crate::Api;
+
+/// Which storage the service runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the app's temporary directory (the default).
+    SqliteFile,
+    /// The in-memory store (for tests that take storage down).
+    Memory,
+    /// A database URL (a PostgreSQL database of the test's own).
+    Url(String),
+}
+
+/// Builds a [`TestApp`]; see the crate documentation.
+#[derive(Debug)]
+pub struct TestAppBuilder {
+    backend: Backend,
+    env: BTreeMap<String, String>,
+    auth: Option<AuthSettings>,
+}
+
+/// The service, running on 127.0.0.1 until the test's runtime ends.
+#[derive(Debug)]
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// The service's clock: standing still until the test moves it.
+    pub clock: Arc<ManualClock>,
+    /// The store, when in memory (to take it down).
+    pub memory: Option<Arc<InMemoryStore>>,
+    /// The same use cases the service runs (for what HTTP cannot do yet).
+    pub use_cases: UseCases,
+    /// Holds the SQLite file (and anything else of the app's) until the app is dropped.
+    pub dir: TempDir,
+}
+
+impl TestAppBuilder {
+    /// Runs on `backend`.
+    #[must_use]
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Sets a configuration key as an operator would (`"server.trusted_proxies"`,
+    /// `"security.limits.address.max_failures"`; lists comma-separated), through the
+    /// `SLUGBASE__…` environment layer of the real configuration loader.
+    #[must_use]
+    pub fn setting(mut self, key: &str, value: impl ToString) -> Self {
+        let name = format!("SLUGBASE__{}", key.replace('.', "__").to_uppercase());
+        self.env.insert(name, value.to_string());
+        self
+    }
+
+    /// Applies `auth` instead of the settings derived from `[security]`.
+    #[must_use]
+    pub fn auth_settings(mut self, auth: AuthSettings) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Starts the service.
+    ///
+    /// # Panics
+    /// When it cannot start: a test cannot go on without it.
+    pub async fn spawn(self) -> TestApp {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut env = self.env;
+        for key in [
+            "SLUGBASE__KEYS__ENCRYPTION__K1",
+            "SLUGBASE__KEYS__BACKUP_CODE",
+            "SLUGBASE__KEYS__CSRF",
+        ] {
+            env.entry(key.to_owned()).or_insert_with(|| encode_key(&random_key()));
+        }
+        let url = match &self.backend {
+            Backend::Url(url) => url.clone(),
+            Backend::SqliteFile | Backend::Memory => {
+                format!("sqlite://{}?mode=rwc", dir.path().join("slugbase.db").display())
+            }
+        };
+        env.entry("SLUGBASE__DATABASE__URL".to_owned()).or_insert(url);
+        env.insert("SLUGBASE__SERVER__HOST".to_owned(), "127.0.0.1".to_owned());
+        env.insert("SLUGBASE__SERVER__PORT".to_owned(), "0".to_owned());
+        let options = LoadOptions {
+            profile: Profile::Test,
+            // Absent: the embedded copies of config/*.toml are used.
+            config_dir: dir.path().join("no-config-dir"),
+            config_file: None,
+            env: Some(env),
+        };
+        let loaded = slugbase_server::config::load(&options).expect("test configuration");
+
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let mut builder = Application::builder(loaded).clock(clock.clone());
+        let memory = (self.backend == Backend::Memory).then(|| Arc::new(InMemoryStore::new()));
+        if let Some(store) = &memory {
+            builder = builder.memory_store(store.clone());
+        }
+        if let Some(auth) = self.auth {
+            builder = builder.auth_settings(auth);
+        }
+        let app = builder.build().await.expect("the service starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let use_cases = app.use_cases().clone();
+        tokio::spawn(app.run());
+        TestApp { address, clock, memory, use_cases, dir }
+    }
+}
+
+impl TestApp {
+    /// A builder: SQLite file, default settings.
+    #[must_use]
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder { backend: Backend::SqliteFile, env: BTreeMap::new(), auth: None }
+    }
+
+    /// The service with every default.
+    pub async fn spawn() -> Self {
+        Self::builder().spawn().await
+    }
+
+    /// `address` + `path`.
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A new client with an empty cookie jar.
+    #[must_use]
+    pub fn client(&self) -> Api {
+        Api::new(&self.address)
+    }
+}

@@ -1,0 +1,27 @@
+//! The one way SlugBase's own test suites (and anyone's) run the service and talk to it:
+//!
+//! - [`TestApp`]: the service exactly as `slugbase serve` builds it
+//!   ([`slugbase_server::Application::builder`]), on a free port of 127.0.0.1, over a
+//!   SQLite file in a temporary directory (or the in-memory store, or any database URL), with
+//!   a [`ManualClock`] so tests step through TOTP and attempt-limit windows instead of
+//!   waiting. Settings are given the way an operator gives them (`server.trusted_proxies`,
+//!   `security.limits.address.max_failures`, …) or as [`AuthSettings`].
+//! - [`Api`]: one HTTP client — cookie jar, CSRF token, Bearer token — whose [`Reply`] is
+//!   the whole response, read once: status, headers, `Retry-After`, cookies, JSON body.
+//! - TOTP codes from a secret or an `otpauth://` URL ([`totp`]), and the seed's error shape
+//!   as an assertion ([`assert_seed_shape`]).
+//!
+//! Tests of the real binary (crash, shutdown, CLI) start the process themselves and use
+//! [`Api`] to talk to it.
+//!
+//! [`ManualClock`]: slugbase_infrastructure::testing::ManualClock
+//! [`AuthSettings`]: slugbase_application::AuthSettings
+
+mod app;
+mod client;
+mod shape;
+pub mod totp;
+
+pub use app::{Backend, TestApp, TestAppBuilder};
+pub use client::{Api, Reply};
+pub use shape::assert_seed_shape;
