@@ -7,6 +7,8 @@
 //! schema: see [`seed`]). A reqwest client drives the server over loopback at a chosen
 //! concurrency ([`load`]); [`run`] holds the scenarios, [`report`] prints them.
 
+mod client;
+pub mod figures;
 pub mod load;
 pub mod options;
 pub mod report;

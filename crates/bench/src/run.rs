@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use reqwest::StatusCode;
-use serde::Serialize;
 use slugbase_domain::{Password, TotpCode, TotpSecret};
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_server::config::{LoadOptions, Loaded, Profile, encode_key, random_key};
 
+use crate::client::{ChildServer, Client, current_code, wait_healthy};
+pub use crate::figures::{Machine, Memory, Report, RunConfig, Seeding, Target};
+use crate::figures::{machine, median_by, per_request, targets};
 use crate::load::{Budget, Stats, drive};
 use crate::options::{Plan, Scenario};
 use crate::rss;
@@ -19,161 +20,6 @@ use crate::seed::{DrivenUser, PASSWORD, Seeder};
 
 /// Logins hashing in the background of scenario (d).
 pub const HASHING_LOGINS: usize = 8;
-
-/// The machine the run happened on.
-#[derive(Clone, Debug, Serialize)]
-pub struct Machine {
-    /// Logical CPUs available to this process.
-    pub cpus: usize,
-    /// CPU model.
-    pub cpu_model: String,
-    /// Total memory, MiB.
-    pub memory_mib: u64,
-}
-
-/// What the server ran with.
-#[derive(Clone, Debug, Serialize)]
-pub struct RunConfig {
-    /// `sqlite` or `postgres`.
-    pub database: String,
-    /// Users for everything but the large half of (f).
-    pub users_small: u64,
-    /// Users for the large half of (f).
-    pub users_large: u64,
-    /// Users seeded through the ports (MFA on, token, session).
-    pub driven_users: u64,
-    /// Client concurrency.
-    pub concurrency: usize,
-    /// Seconds per phase.
-    pub phase_secs: f64,
-    /// Argon2 memory, KiB.
-    pub argon2_memory_kib: u32,
-    /// Argon2 passes.
-    pub argon2_iterations: u32,
-    /// Argon2 lanes.
-    pub argon2_parallelism: u32,
-    /// Hashes at once.
-    pub argon2_max_concurrent: usize,
-    /// Quick mode.
-    pub quick: bool,
-    /// Debug build (figures are not representative).
-    pub debug_build: bool,
-    /// Rounds per phase (median reported).
-    pub rounds: usize,
-    /// Where the server ran: `in process` or `child process` (RSS is then its own).
-    pub server_process: String,
-    /// glibc malloc tuning in the environment (`MALLOC_*`), which changes (e).
-    pub malloc_env: Vec<String>,
-}
-
-/// Seeding figures.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Seeding {
-    /// Users created through the ports.
-    pub driven_users: u64,
-    /// Seconds for them.
-    pub driven_secs: f64,
-    /// Users bulk-inserted.
-    pub filler_users: u64,
-    /// Seconds for them.
-    pub filler_secs: f64,
-}
-
-/// Scenario (e).
-#[derive(Clone, Debug, Serialize)]
-pub struct Memory {
-    /// RSS after start, before seeding, KiB.
-    pub idle_kib: u64,
-    /// RSS after seeding the small user count, before any load, KiB.
-    pub after_seeding_kib: u64,
-    /// RSS after bulk-seeding the large user count (after scenarios a-d), KiB.
-    pub after_large_seeding_kib: u64,
-    /// RSS right before the flood, KiB.
-    pub before_flood_kib: u64,
-    /// Peak RSS during the login flood, KiB.
-    pub flood_peak_kib: u64,
-    /// Logins in the flood.
-    pub flood_logins: Stats,
-    /// idle + max_concurrent × Argon2 memory + 64 MiB, KiB.
-    pub bound_kib: u64,
-}
-
-/// One target of issue 7, item 3.
-#[derive(Clone, Debug, Serialize)]
-pub struct Target {
-    /// Which ratio.
-    pub name: String,
-    /// Measured value.
-    pub value: f64,
-    /// The limit, as text (`>= 0.5`).
-    pub target: String,
-    /// Whether it is met.
-    pub met: bool,
-}
-
-/// Everything a run measured.
-#[derive(Clone, Debug, Serialize)]
-pub struct Report {
-    /// The machine.
-    pub machine: Machine,
-    /// The configuration.
-    pub config: RunConfig,
-    /// Seeding.
-    pub seeding: Seeding,
-    /// (a) `GET /api/version`.
-    pub a_version: Option<Stats>,
-    /// `GET /api/health`: the HTTP floor plus exactly one storage round trip (`SELECT 1`),
-    /// measured beside (a) to split (b)'s cost between HTTP and storage round trips.
-    pub a_health: Option<Stats>,
-    /// (b) status with a Bearer token.
-    pub b_status_token: Option<Stats>,
-    /// (b) status with a session cookie.
-    pub b_status_cookie: Option<Stats>,
-    /// (c) disable at concurrency 1.
-    pub c_disable: Option<Stats>,
-    /// (c) one Argon2id verify + one TOTP check in process, median, ms.
-    pub c_intrinsic_ms: Option<f64>,
-    /// (d) status with nothing else running.
-    pub d_status_idle: Option<Stats>,
-    /// (d) status while 8 logins hash.
-    pub d_status_loaded: Option<Stats>,
-    /// (d) the background logins.
-    pub d_logins: Option<Stats>,
-    /// (e) memory.
-    pub e_memory: Option<Memory>,
-    /// (f) status with the small user count.
-    pub f_status_small: Option<Stats>,
-    /// (f) status with the large user count.
-    pub f_status_large: Option<Stats>,
-    /// (f) read system calls (files and sockets) per status request, small and large:
-    /// the difference is the database file reads a larger database costs.
-    pub f_reads_per_request: Option<(f64, f64)>,
-    /// Ratios against their targets.
-    pub targets: Vec<Target>,
-}
-
-fn machine() -> Machine {
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
-    let memory_mib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib / 1024);
-    Machine { cpus, cpu_model, memory_mib }
-}
 
 /// The server's configuration: test profile (keys from here, no files needed), a free port,
 /// production Argon2 unless quick, `argon2.max_concurrent` as asked (0: the shipped automatic
@@ -218,110 +64,6 @@ fn load_config(
     Ok((slugbase_server::config::load(&options).context("server configuration")?, env))
 }
 
-/// A server child process, killed (and reaped) when dropped.
-#[derive(Debug)]
-struct ChildServer(std::process::Child);
-
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The client side of the run.
-#[derive(Clone, Debug)]
-struct Client {
-    http: reqwest::Client,
-    base: Arc<str>,
-}
-
-impl Client {
-    fn new(port: u16, connections: usize) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(connections.max(8))
-            .tcp_nodelay(true)
-            .timeout(Duration::from_secs(120))
-            .build()?;
-        Ok(Self { http, base: format!("http://127.0.0.1:{port}").into() })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn expect(&self, request: reqwest::RequestBuilder, status: StatusCode) -> bool {
-        match request.send().await {
-            // The body is read so the connection goes back to the pool.
-            Ok(res) => res.status() == status && res.bytes().await.is_ok(),
-            Err(_) => false,
-        }
-    }
-
-    async fn version(&self) -> bool {
-        self.expect(self.http.get(self.url("/api/version")), StatusCode::OK).await
-    }
-
-    async fn health(&self) -> bool {
-        self.expect(self.http.get(self.url("/api/health")), StatusCode::OK).await
-    }
-
-    async fn status_token(&self, user: &DrivenUser) -> bool {
-        let req = self.http.get(self.url("/api/auth/mfa/status")).bearer_auth(&user.token);
-        self.expect(req, StatusCode::OK).await
-    }
-
-    async fn status_cookie(&self, user: &DrivenUser) -> bool {
-        let req = self
-            .http
-            .get(self.url("/api/auth/mfa/status"))
-            .header(reqwest::header::COOKIE, format!("slugbase.sid={}", user.session));
-        self.expect(req, StatusCode::OK).await
-    }
-
-    async fn login(&self, user: &DrivenUser) -> bool {
-        let body = serde_json::json!({ "email": user.email, "password": PASSWORD });
-        self.expect(self.http.post(self.url("/api/auth/login")).json(&body), StatusCode::OK).await
-    }
-
-    async fn disable(&self, user: &DrivenUser) -> bool {
-        let Some(code) = current_code(&user.totp_base32) else { return false };
-        let body = serde_json::json!({ "code": code, "password": PASSWORD });
-        let req =
-            self.http.post(self.url("/api/auth/mfa/disable")).bearer_auth(&user.token).json(&body);
-        self.expect(req, StatusCode::OK).await
-    }
-
-    /// Checks the answer of status is what a seeded MFA user must see.
-    async fn status_says_enabled(&self, user: &DrivenUser) -> anyhow::Result<()> {
-        let res = self
-            .http
-            .get(self.url("/api/auth/mfa/status"))
-            .bearer_auth(&user.token)
-            .send()
-            .await?
-            .error_for_status()?;
-        let body: serde_json::Value = res.json().await?;
-        anyhow::ensure!(body["enabled"] == true, "a seeded user's MFA status is not enabled");
-        anyhow::ensure!(body["backup_codes_remaining"] == 10, "a seeded user lacks backup codes");
-        Ok(())
-    }
-}
-
-/// The current RFC 6238 code for a Base32 secret (SHA-1, 6 digits, 30 s), as an
-/// authenticator app computes it.
-fn current_code(base32: &str) -> Option<String> {
-    let secret = totp_rs::Secret::try_from_base32(base32).ok()?;
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(secret)
-        .build()
-        .ok()?;
-    Some(totp.generate_current().to_string())
-}
-
 /// One Argon2id verify of the stored hash plus one TOTP check, through the same adapters
 /// the server uses (the verify runs on the blocking pool behind the hash semaphore, as in
 /// the server).
@@ -335,44 +77,6 @@ async fn intrinsic_once(seeder: &Seeder, user: &DrivenUser) -> anyhow::Result<Du
     let elapsed = t0.elapsed();
     anyhow::ensure!(ok && step.is_some(), "the intrinsic check did not accept real proofs");
     Ok(elapsed)
-}
-
-/// The median element of `runs` by `key` (None when there were no runs).
-fn median_by(mut runs: Vec<Stats>, key: impl Fn(&Stats) -> f64) -> Option<Stats> {
-    runs.sort_by(|x, y| key(x).total_cmp(&key(y)));
-    let middle = runs.len() / 2;
-    runs.into_iter().nth(middle)
-}
-
-/// Read system calls since `before`, per expected answer of `runs`.
-fn per_request(pid: Option<u32>, before: u64, runs: &[Stats]) -> f64 {
-    let reads = rss::read_syscalls(pid).unwrap_or(0).saturating_sub(before);
-    let answered: u64 = runs.iter().map(|s| s.ok).sum();
-    #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-    let value = reads as f64 / answered.max(1) as f64;
-    value
-}
-
-fn ratio(numerator: f64, denominator: f64) -> f64 {
-    if denominator > 0.0 { numerator / denominator } else { f64::NAN }
-}
-
-fn target(name: &str, value: f64, limit: f64, at_least: bool) -> Target {
-    let met = if at_least { value >= limit } else { value <= limit };
-    let target = format!("{} {limit}", if at_least { ">=" } else { "<=" });
-    Target { name: name.to_owned(), value, target, met }
-}
-
-/// Waits until `/api/health` answers 200.
-async fn wait_healthy(client: &Client) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if client.expect(client.http.get(client.url("/api/health")), StatusCode::OK).await {
-            return Ok(());
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the server did not become healthy");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Runs the plan. `progress` receives one line per step.
@@ -695,48 +399,4 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
     report.targets = targets(&report);
     drop(child);
     Ok(report)
-}
-
-/// The ratios of issue 7, item 3, from what ran.
-fn targets(r: &Report) -> Vec<Target> {
-    let mut out = Vec::new();
-    if let (Some(a), Some(t), Some(k)) = (&r.a_version, &r.b_status_token, &r.b_status_cookie) {
-        out.push(target(
-            "(b)/(a) status token / version throughput",
-            ratio(t.throughput, a.throughput),
-            0.5,
-            true,
-        ));
-        out.push(target(
-            "(b)/(a) status cookie / version throughput",
-            ratio(k.throughput, a.throughput),
-            0.5,
-            true,
-        ));
-    }
-    if let (Some(c), Some(i)) = (&r.c_disable, r.c_intrinsic_ms) {
-        out.push(target("(c) disable p50 / intrinsic crypto", ratio(c.p50_ms, i), 1.1, false));
-    }
-    if let (Some(idle), Some(loaded)) = (&r.d_status_idle, &r.d_status_loaded) {
-        out.push(target(
-            "(d) status p99 loaded / idle",
-            ratio(loaded.p99_ms, idle.p99_ms),
-            2.0,
-            false,
-        ));
-    }
-    if let Some(m) = &r.e_memory {
-        #[expect(clippy::cast_precision_loss, reason = "KiB counts are far below 2^52")]
-        let value = ratio(m.flood_peak_kib as f64, m.bound_kib as f64);
-        out.push(target("(e) flood peak RSS / bound", value, 1.0, false));
-    }
-    if let (Some(s), Some(l)) = (&r.f_status_small, &r.f_status_large) {
-        out.push(target(
-            "(f) status throughput large / small",
-            ratio(l.throughput, s.throughput),
-            0.9,
-            true,
-        ));
-    }
-    out
 }

@@ -39,45 +39,11 @@ pub struct Model {
     pub created_at: i64,
 }
 
-/// Every table that belongs to a user references it (`ON DELETE CASCADE`).
+/// The tables that belong to a user (sessions, API tokens, backup codes, OIDC identities)
+/// reference it with `ON DELETE CASCADE` and declare the relation on their side
+/// (`belongs_to`); this side names none, so the entity modules never import each other in a
+/// circle.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    /// Backup codes.
-    #[sea_orm(has_many = "super::backup_codes::Entity")]
-    BackupCodes,
-    /// Sessions.
-    #[sea_orm(has_many = "super::sessions::Entity")]
-    Sessions,
-    /// API tokens.
-    #[sea_orm(has_many = "super::api_tokens::Entity")]
-    ApiTokens,
-    /// OIDC identities.
-    #[sea_orm(has_many = "super::oidc_identities::Entity")]
-    OidcIdentities,
-}
-
-impl Related<super::backup_codes::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::BackupCodes.def()
-    }
-}
-
-impl Related<super::sessions::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Sessions.def()
-    }
-}
-
-impl Related<super::api_tokens::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ApiTokens.def()
-    }
-}
-
-impl Related<super::oidc_identities::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::OidcIdentities.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
