@@ -14,11 +14,12 @@ use actix_web::web::{Bytes, BytesMut, Payload};
 use actix_web::{HttpRequest, HttpResponseBuilder};
 use futures::StreamExt as _;
 use serde_json::{Map, Value};
-use slugbase_application::{Caller, ClientInfo, UseCases, ValidationErrors};
+use slugbase_application::{Caller, ClientInfo, ValidationErrors};
 
 use crate::WebConfig;
 use crate::csrf::{CSRF_BODY_FIELD, CSRF_COOKIE, CSRF_HEADER, Csrf};
 use crate::error::ApiError;
+use crate::use_cases::WebUseCases;
 
 /// Session cookie.
 pub const SESSION_COOKIE: &str = "slugbase.sid";
@@ -30,8 +31,8 @@ const PENDING_COOKIE_SECS: i64 = 5 * 60;
 /// What every handler shares: the use cases and the web settings.
 #[derive(Debug)]
 pub struct AppState {
-    /// The use cases.
-    pub use_cases: UseCases,
+    /// The use cases, each behind its trait.
+    pub use_cases: WebUseCases,
     /// Web settings.
     pub config: WebConfig,
     pub(crate) csrf: Csrf,
@@ -47,9 +48,11 @@ pub(crate) struct Authed {
 }
 
 impl AppState {
-    /// Builds the state.
+    /// Builds the state: from the application's `UseCases`, or from a [`WebUseCases`]
+    /// assembled by hand (mocks in the handler tests).
     #[must_use]
-    pub fn new(use_cases: UseCases, config: WebConfig) -> Self {
+    pub fn new(use_cases: impl Into<WebUseCases>, config: WebConfig) -> Self {
+        let use_cases = use_cases.into();
         let secure_cookies = config.public_base_url.starts_with("https://");
         let csrf = Csrf::new(config.csrf_key);
         Self { use_cases, config, csrf, secure_cookies }

@@ -12,7 +12,6 @@ use std::time::Duration;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, NormalizePath, TrailingSlash};
 use actix_web::web::Data;
 use actix_web::{App, HttpServer, dev::Server};
-use slugbase_application::UseCases;
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
@@ -21,11 +20,13 @@ mod csrf;
 pub mod error;
 mod extract;
 mod routes;
+mod use_cases;
 pub mod views;
 
 pub use error::{ApiError, ErrorBody};
 pub use extract::{AppState, PENDING_COOKIE, SESSION_COOKIE};
 pub use routes::route_list;
+pub use use_cases::WebUseCases;
 
 /// Default largest accepted request body: 16 KiB.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 16 * 1024;
@@ -118,7 +119,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// When the listener cannot be used, or the document cannot be serialised.
 pub fn server(
     listener: TcpListener,
-    use_cases: UseCases,
+    use_cases: impl Into<WebUseCases>,
     config: WebConfig,
 ) -> std::io::Result<Server> {
     let workers = worker_count();

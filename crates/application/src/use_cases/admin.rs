@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, Email, User, UserId};
 
 use crate::attempts::AttemptLimiter;
@@ -206,5 +208,102 @@ impl Admin {
     /// Storage failures.
     pub async fn find_by_email(&self, email: &Email) -> Result<Option<User>, Unexpected> {
         Ok(self.users.find_by_email(email).await?)
+    }
+}
+
+/// What the web adapter calls for `/api/admin/*`; [`Admin`] implements it (the operator's
+/// command line uses the unchecked methods of the struct itself).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AdminUseCase: Send + Sync {
+    /// See [`Admin::create_user`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn create_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, ValidationErrors>,
+    ) -> Result<User, AdminError>;
+
+    /// See [`Admin::list_users`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError>;
+
+    /// See [`Admin::delete_user`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn delete_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError>;
+
+    /// See [`Admin::reset_mfa`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn reset_mfa(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError>;
+
+    /// See [`Admin::audit_log`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn audit_log(
+        &self,
+        caller: &Caller,
+        query: AuditQuery,
+    ) -> Result<Vec<StoredAuditEvent>, AdminError>;
+}
+
+#[async_trait]
+impl AdminUseCase for Admin {
+    async fn create_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, ValidationErrors>,
+    ) -> Result<User, AdminError> {
+        Self::create_user(self, caller, client, input).await
+    }
+
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError> {
+        Self::list_users(self, caller).await
+    }
+
+    async fn delete_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError> {
+        Self::delete_user(self, caller, client, id).await
+    }
+
+    async fn reset_mfa(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError> {
+        Self::reset_mfa(self, caller, client, id).await
+    }
+
+    async fn audit_log(
+        &self,
+        caller: &Caller,
+        query: AuditQuery,
+    ) -> Result<Vec<StoredAuditEvent>, AdminError> {
+        Self::audit_log(self, caller, query).await
     }
 }

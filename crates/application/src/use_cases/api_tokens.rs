@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use chrono::{DateTime, Utc};
 use slugbase_domain::{ApiTokenId, AuditEventKind};
 
@@ -149,5 +151,63 @@ impl ApiTokens {
             self.audit.record(entry).await;
         }
         Ok(revoked)
+    }
+}
+
+/// What the web adapter calls for `/api/tokens`; [`ApiTokens`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ApiTokensUseCase: Send + Sync {
+    /// See [`ApiTokens::create`].
+    ///
+    /// # Errors
+    /// [`CreateApiTokenError`].
+    async fn create(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        name: Result<String, ValidationErrors>,
+    ) -> Result<CreatedApiToken, CreateApiTokenError>;
+
+    /// See [`ApiTokens::list`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected>;
+
+    /// See [`ApiTokens::revoke`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn revoke(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: ApiTokenId,
+    ) -> Result<bool, Unexpected>;
+}
+
+#[async_trait]
+impl ApiTokensUseCase for ApiTokens {
+    async fn create(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        name: Result<String, ValidationErrors>,
+    ) -> Result<CreatedApiToken, CreateApiTokenError> {
+        Self::create(self, caller, client, name).await
+    }
+
+    async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected> {
+        Self::list(self, caller).await
+    }
+
+    async fn revoke(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: ApiTokenId,
+    ) -> Result<bool, Unexpected> {
+        Self::revoke(self, caller, client, id).await
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation};
 
 use crate::caller::{Caller, ClientInfo};
@@ -80,5 +82,33 @@ impl DisableMfa {
             tracing::error!(error = %error, "MFA disabled, but other sessions could not be ended");
         }
         Ok(())
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/disable`; [`DisableMfa`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DisableMfaUseCase: Send + Sync {
+    /// See [`DisableMfa::execute`].
+    ///
+    /// # Errors
+    /// [`MfaChangeError`], one variant per row of the table.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, ValidationErrors>,
+    ) -> Result<(), MfaChangeError>;
+}
+
+#[async_trait]
+impl DisableMfaUseCase for DisableMfa {
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, ValidationErrors>,
+    ) -> Result<(), MfaChangeError> {
+        Self::execute(self, caller, client, input).await
     }
 }

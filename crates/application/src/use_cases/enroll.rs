@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, EncryptedSecret, MfaState, ProofKind, TotpCode, TotpSecret};
 
 use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
@@ -280,5 +282,80 @@ impl EnrollConfirm {
         )
         .await;
         Ok(codes.into_iter().map(PlainToken::new).collect())
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/enroll/begin`; [`EnrollBegin`]
+/// implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnrollBeginUseCase: Send + Sync {
+    /// See [`EnrollBegin::execute`].
+    ///
+    /// # Errors
+    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+    ) -> Result<Enrollment, EnrollError>;
+}
+
+#[async_trait]
+impl EnrollBeginUseCase for EnrollBegin {
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+    ) -> Result<Enrollment, EnrollError> {
+        Self::execute(self, caller, client).await
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/enroll/cancel`; [`EnrollCancel`]
+/// implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnrollCancelUseCase: Send + Sync {
+    /// See [`EnrollCancel::execute`].
+    ///
+    /// # Errors
+    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
+    async fn execute(&self, caller: &Caller, client: &ClientInfo) -> Result<(), EnrollError>;
+}
+
+#[async_trait]
+impl EnrollCancelUseCase for EnrollCancel {
+    async fn execute(&self, caller: &Caller, client: &ClientInfo) -> Result<(), EnrollError> {
+        Self::execute(self, caller, client).await
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/enroll/confirm`; [`EnrollConfirm`]
+/// implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnrollConfirmUseCase: Send + Sync {
+    /// See [`EnrollConfirm::execute`].
+    ///
+    /// # Errors
+    /// [`EnrollConfirmError`].
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        code: Result<String, ValidationErrors>,
+    ) -> Result<Vec<PlainToken>, EnrollConfirmError>;
+}
+
+#[async_trait]
+impl EnrollConfirmUseCase for EnrollConfirm {
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        code: Result<String, ValidationErrors>,
+    ) -> Result<Vec<PlainToken>, EnrollConfirmError> {
+        Self::execute(self, caller, client, code).await
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, Email, LoginMethod, Password, User};
 
 use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
@@ -158,5 +160,31 @@ impl Login {
             .record(AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client))
             .await;
         Ok(LoginOutcome::SignedIn { user: Box::new(user), session })
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/login`; [`Login`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait LoginUseCase: Send + Sync {
+    /// See [`Login::execute`].
+    ///
+    /// # Errors
+    /// [`LoginError`].
+    async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<LoginInput, ValidationErrors>,
+    ) -> Result<LoginOutcome, LoginError>;
+}
+
+#[async_trait]
+impl LoginUseCase for Login {
+    async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<LoginInput, ValidationErrors>,
+    ) -> Result<LoginOutcome, LoginError> {
+        Self::execute(self, client, input).await
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, User};
 
 use crate::caller::ClientInfo;
@@ -87,5 +89,41 @@ impl Setup {
         let entry = AuditEntry::new(AuditEventKind::SetupCompleted, Some(user.id), client);
         self.audit.record(entry).await;
         Ok((user, session))
+    }
+}
+
+/// What the web adapter calls for `/api/auth/setup`; [`Setup`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SetupUseCase: Send + Sync {
+    /// See [`Setup::is_initialized`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn is_initialized(&self) -> Result<bool, Unexpected>;
+
+    /// See [`Setup::execute`].
+    ///
+    /// # Errors
+    /// [`SetupError`].
+    async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, ValidationErrors>,
+    ) -> Result<(User, PlainToken), SetupError>;
+}
+
+#[async_trait]
+impl SetupUseCase for Setup {
+    async fn is_initialized(&self) -> Result<bool, Unexpected> {
+        Self::is_initialized(self).await
+    }
+
+    async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, ValidationErrors>,
+    ) -> Result<(User, PlainToken), SetupError> {
+        Self::execute(self, client, input).await
     }
 }

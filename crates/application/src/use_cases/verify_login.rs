@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, MfaState, User};
 
 use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
@@ -199,5 +201,34 @@ impl VerifyLogin {
             )
             .await;
         Ok((user, token))
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/verify`; [`VerifyLogin`] implements
+/// it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait VerifyLoginUseCase: Send + Sync {
+    /// See [`VerifyLogin::execute`].
+    ///
+    /// # Errors
+    /// [`VerifyLoginError`]; the pending state is checked before the body.
+    async fn execute<'a>(
+        &self,
+        pending: Option<&'a str>,
+        client: &ClientInfo,
+        code: Result<String, ValidationErrors>,
+    ) -> Result<(User, PlainToken), VerifyLoginError>;
+}
+
+#[async_trait]
+impl VerifyLoginUseCase for VerifyLogin {
+    async fn execute<'a>(
+        &self,
+        pending: Option<&'a str>,
+        client: &ClientInfo,
+        code: Result<String, ValidationErrors>,
+    ) -> Result<(User, PlainToken), VerifyLoginError> {
+        Self::execute(self, pending, client, code).await
     }
 }
