@@ -19,6 +19,7 @@ mod body_deadline;
 mod csrf;
 pub mod error;
 mod extract;
+pub mod requests;
 mod routes;
 mod use_cases;
 pub mod views;

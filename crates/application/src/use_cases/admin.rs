@@ -12,7 +12,7 @@ use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
 use crate::collaborators::sessions::SessionRevoker;
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{
     AuditLog, AuditQuery, MfaRepository, StoreError, StoredAuditEvent, UserRepository,
 };
@@ -23,9 +23,12 @@ pub enum AdminError {
     /// The caller is not an administrator (403).
     #[error("administrator rights required")]
     Forbidden,
-    /// Body malformed.
+    /// A field's value is not acceptable (e-mail, name, password rules).
     #[error(transparent)]
     Validation(ValidationErrors),
+    /// The adapter could not read the input from the request (it says why).
+    #[error(transparent)]
+    InputRejected(#[from] InputRejected),
     /// The e-mail is taken (409).
     #[error("email already exists")]
     EmailTaken,
@@ -89,7 +92,7 @@ impl Admin {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<User, AdminError> {
         Self::require_admin(caller)?;
         self.create_user_unchecked(Some(caller.user.id), client, input).await
@@ -103,9 +106,9 @@ impl Admin {
         &self,
         actor: Option<UserId>,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<User, AdminError> {
-        let input = input.map_err(AdminError::Validation)?;
+        let input = input?;
         let account = validate_account(&input, false).map_err(AdminError::Validation)?;
         let new_user = self.new_users.build(account, input.is_admin).await?;
         let user = match self.users.create(new_user).await {
@@ -224,7 +227,7 @@ pub trait AdminUseCase: Send + Sync {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<User, AdminError>;
 
     /// See [`Admin::list_users`].
@@ -272,7 +275,7 @@ impl AdminUseCase for Admin {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<User, AdminError> {
         Self::create_user(self, caller, client, input).await
     }

@@ -11,7 +11,7 @@ use slugbase_domain::{ApiTokenId, AuditEventKind};
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::token_minter::{API_TOKEN_PREFIX, TokenMinter};
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{ApiTokenRecord, ApiTokenRepository, Clock, TokenDigest};
 
@@ -49,9 +49,12 @@ pub struct CreatedApiToken {
 /// Why a token could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateApiTokenError {
-    /// Name missing, empty, too long or with control characters.
+    /// Name empty, too long or with control characters.
     #[error(transparent)]
     Validation(ValidationErrors),
+    /// The adapter could not read the input from the request (it says why).
+    #[error(transparent)]
+    InputRejected(#[from] InputRejected),
     /// Storage down or a bug.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -97,9 +100,9 @@ impl ApiTokens {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        name: Result<String, ValidationErrors>,
+        name: Result<String, InputRejected>,
     ) -> Result<CreatedApiToken, CreateApiTokenError> {
-        let name = name.map_err(CreateApiTokenError::Validation)?;
+        let name = name?;
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > MAX_TOKEN_NAME_CHARS
@@ -166,7 +169,7 @@ pub trait ApiTokensUseCase: Send + Sync {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        name: Result<String, ValidationErrors>,
+        name: Result<String, InputRejected>,
     ) -> Result<CreatedApiToken, CreateApiTokenError>;
 
     /// See [`ApiTokens::list`].
@@ -193,7 +196,7 @@ impl ApiTokensUseCase for ApiTokens {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        name: Result<String, ValidationErrors>,
+        name: Result<String, InputRejected>,
     ) -> Result<CreatedApiToken, CreateApiTokenError> {
         Self::create(self, caller, client, name).await
     }

@@ -12,7 +12,7 @@ use crate::collaborators::both_factors::{
     BothFactorsCheck, BothFactorsInput, MfaChangeError, MfaChangeEvents,
 };
 use crate::collaborators::sessions::SessionRevoker;
-use crate::error::ValidationErrors;
+use crate::error::InputRejected;
 use crate::ports::{Clock, MfaRepository};
 
 /// Errors of [`DisableMfa`].
@@ -61,7 +61,7 @@ impl DisableMfa {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<BothFactorsInput, ValidationErrors>,
+        input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<(), MfaChangeError> {
         let events = MfaChangeEvents {
             success: AuditEventKind::MfaDisableSuccess,
@@ -97,7 +97,7 @@ pub trait DisableMfaUseCase: Send + Sync {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<BothFactorsInput, ValidationErrors>,
+        input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<(), MfaChangeError>;
 }
 
@@ -107,7 +107,7 @@ impl DisableMfaUseCase for DisableMfa {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<BothFactorsInput, ValidationErrors>,
+        input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<(), MfaChangeError> {
         Self::execute(self, caller, client, input).await
     }

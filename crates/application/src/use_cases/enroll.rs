@@ -12,7 +12,7 @@ use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::backup_codes::BackupCodeIssuer;
 use crate::collaborators::second_factor::second_factor_succeeded;
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{CancelOutcome, Clock, MfaRepository, SecretCipher, Totp, UserRepository};
 
@@ -145,9 +145,9 @@ pub enum EnrollConfirmError {
     /// Over the attempt limit.
     #[error(transparent)]
     TooManyAttempts(TooManyAttempts),
-    /// `code` missing or not a string.
+    /// The adapter could not read `code` from the request (it says why).
     #[error(transparent)]
-    Validation(ValidationErrors),
+    InputRejected(#[from] InputRejected),
     /// MFA is already on (409).
     #[error("MFA is already enabled")]
     AlreadyEnabled,
@@ -221,7 +221,7 @@ impl EnrollConfirm {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        code: Result<String, ValidationErrors>,
+        code: Result<String, InputRejected>,
     ) -> Result<Vec<PlainToken>, EnrollConfirmError> {
         let user = &caller.user;
         let account = AttemptAccount::User(user.id);
@@ -231,7 +231,7 @@ impl EnrollConfirm {
             .reserve(AttemptKind::SecondFactor, &account, address, self.clock.now())
             .await?;
         let pending = match (code, &user.mfa) {
-            (Err(errors), _) => Err(EnrollConfirmError::Validation(errors)),
+            (Err(rejected), _) => Err(rejected.into()),
             (Ok(_), MfaState::Enabled { .. }) => Err(EnrollConfirmError::AlreadyEnabled),
             (Ok(_), MfaState::Disabled) => Err(EnrollConfirmError::NoPending),
             (Ok(code), MfaState::Pending { secret }) => Ok((code, secret)),
@@ -344,7 +344,7 @@ pub trait EnrollConfirmUseCase: Send + Sync {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        code: Result<String, ValidationErrors>,
+        code: Result<String, InputRejected>,
     ) -> Result<Vec<PlainToken>, EnrollConfirmError>;
 }
 
@@ -354,7 +354,7 @@ impl EnrollConfirmUseCase for EnrollConfirm {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        code: Result<String, ValidationErrors>,
+        code: Result<String, InputRejected>,
     ) -> Result<Vec<PlainToken>, EnrollConfirmError> {
         Self::execute(self, caller, client, code).await
     }

@@ -11,7 +11,7 @@ use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, T
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::sessions::SessionIssuer;
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{Clock, PasswordHasher, SessionKind, UserRepository};
 
@@ -47,9 +47,9 @@ pub enum LoginError {
     /// Over the attempt limit.
     #[error(transparent)]
     TooManyAttempts(TooManyAttempts),
-    /// Body malformed.
+    /// The adapter could not read the input from the request (it says why).
     #[error(transparent)]
-    Validation(ValidationErrors),
+    InputRejected(#[from] InputRejected),
     /// Unknown e-mail, wrong password, or an OIDC-only account: always the same answer.
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -114,9 +114,9 @@ impl Login {
     pub async fn execute(
         &self,
         client: &ClientInfo,
-        input: Result<LoginInput, ValidationErrors>,
+        input: Result<LoginInput, InputRejected>,
     ) -> Result<LoginOutcome, LoginError> {
-        let input = input.map_err(LoginError::Validation)?;
+        let input = input?;
         let email = Email::parse(&input.email).ok();
         let key = email.as_ref().map_or_else(
             || input.email.trim().to_lowercase().chars().take(MAX_KEY_EMAIL).collect(),
@@ -174,7 +174,7 @@ pub trait LoginUseCase: Send + Sync {
     async fn execute(
         &self,
         client: &ClientInfo,
-        input: Result<LoginInput, ValidationErrors>,
+        input: Result<LoginInput, InputRejected>,
     ) -> Result<LoginOutcome, LoginError>;
 }
 
@@ -183,7 +183,7 @@ impl LoginUseCase for Login {
     async fn execute(
         &self,
         client: &ClientInfo,
-        input: Result<LoginInput, ValidationErrors>,
+        input: Result<LoginInput, InputRejected>,
     ) -> Result<LoginOutcome, LoginError> {
         Self::execute(self, client, input).await
     }

@@ -12,7 +12,7 @@ use crate::collaborators::backup_codes::BackupCodeIssuer;
 use crate::collaborators::both_factors::{
     BothFactorsCheck, BothFactorsInput, MfaChangeError, MfaChangeEvents,
 };
-use crate::error::ValidationErrors;
+use crate::error::InputRejected;
 use crate::plain_token::PlainToken;
 use crate::ports::{Clock, MfaRepository};
 
@@ -57,7 +57,7 @@ impl RegenerateBackupCodes {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<BothFactorsInput, ValidationErrors>,
+        input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<Vec<PlainToken>, MfaChangeError> {
         let events = MfaChangeEvents {
             success: AuditEventKind::MfaBackupRegenerateSuccess,
@@ -93,7 +93,7 @@ pub trait RegenerateBackupCodesUseCase: Send + Sync {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<BothFactorsInput, ValidationErrors>,
+        input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<Vec<PlainToken>, MfaChangeError>;
 }
 
@@ -103,7 +103,7 @@ impl RegenerateBackupCodesUseCase for RegenerateBackupCodes {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<BothFactorsInput, ValidationErrors>,
+        input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<Vec<PlainToken>, MfaChangeError> {
         Self::execute(self, caller, client, input).await
     }

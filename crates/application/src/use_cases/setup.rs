@@ -11,7 +11,7 @@ use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
 use crate::collaborators::sessions::SessionIssuer;
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{SessionKind, UserRepository};
 
@@ -21,9 +21,12 @@ pub enum SetupError {
     /// A user exists already (403).
     #[error("already initialized")]
     AlreadyInitialized,
-    /// Body malformed.
+    /// A field's value is not acceptable (e-mail, name, password rules).
     #[error(transparent)]
     Validation(ValidationErrors),
+    /// The adapter could not read the input from the request (it says why).
+    #[error(transparent)]
+    InputRejected(#[from] InputRejected),
     /// Storage down or a bug.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -74,12 +77,12 @@ impl Setup {
     pub async fn execute(
         &self,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<(User, PlainToken), SetupError> {
         if self.is_initialized().await? {
             return Err(SetupError::AlreadyInitialized);
         }
-        let input = input.map_err(SetupError::Validation)?;
+        let input = input?;
         let account = validate_account(&input, true).map_err(SetupError::Validation)?;
         let new_user = self.new_users.build(account, true).await?;
         let Some(user) = self.users.create_first_admin(new_user).await? else {
@@ -109,7 +112,7 @@ pub trait SetupUseCase: Send + Sync {
     async fn execute(
         &self,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<(User, PlainToken), SetupError>;
 }
 
@@ -122,7 +125,7 @@ impl SetupUseCase for Setup {
     async fn execute(
         &self,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<(User, PlainToken), SetupError> {
         Self::execute(self, client, input).await
     }

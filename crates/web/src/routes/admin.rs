@@ -14,10 +14,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::AppState;
-use crate::routes::auth::new_account;
+use slugbase_application::accounts::NewAccountInput;
+
+use crate::extract::{AppState, defer};
+use crate::requests::CreateUserRequest;
 use crate::routes::tokens::path_id;
-use crate::views::{CreateUserRequest, OkView, UserView};
+use crate::views::{OkView, UserView};
 
 /// Every user.
 #[utoipa::path(
@@ -65,14 +67,14 @@ pub(crate) async fn create_user(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let input = body.parse(|f| new_account(f, false));
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (input, rejection) = defer(body.json::<CreateUserRequest>().map(NewAccountInput::from));
     let user = state
         .use_cases
         .admin
         .create_user(&authed.caller, &client, input)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Created().json(state.user_view(&user)))
 }
 
@@ -96,7 +98,7 @@ pub(crate) async fn delete_user(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, client) = state.unsafe_request_without_body(&req).await?;
+    let (authed, client) = state.authenticated_change(&req).await?;
     let id: UserId = path_id(&req)?;
     state.use_cases.admin.delete_user(&authed.caller, &client, id).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))
@@ -122,7 +124,7 @@ pub(crate) async fn reset_user_mfa(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, client) = state.unsafe_request_without_body(&req).await?;
+    let (authed, client) = state.authenticated_change(&req).await?;
     let id: UserId = path_id(&req)?;
     state.use_cases.admin.reset_mfa(&authed.caller, &client, id).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))

@@ -5,12 +5,13 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use slugbase_application::accounts::NewAccountInput;
 use slugbase_application::auth::{LoginInput, LoginOutcome};
-use slugbase_domain::{Password, User};
+use slugbase_domain::User;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AppState, Fields, PENDING_COOKIE, SESSION_COOKIE};
-use crate::views::{CodeRequest, LoginRequest, MessageView, SetupRequest, UserView};
+use crate::extract::{AppState, PENDING_COOKIE, SESSION_COOKIE, defer};
+use crate::requests::{CodeRequest, LoginRequest, SetupRequest};
+use crate::views::{MessageView, UserView};
 
 impl AppState {
     /// The view of a user, with the policy flag.
@@ -39,19 +40,6 @@ pub(crate) async fn setup_status(state: Data<AppState>) -> Result<HttpResponse, 
     Ok(HttpResponse::Ok().json(SetupStatusView { initialized }))
 }
 
-/// An account body: `email`, `name`, `password` strings, `is_admin` a boolean.
-pub(crate) fn new_account(fields: &mut Fields, password_required: bool) -> NewAccountInput {
-    let email = fields.required_string("email");
-    let name = fields.required_string("name");
-    let password = if password_required {
-        Some(fields.required_string("password"))
-    } else {
-        fields.optional_string("password")
-    };
-    let is_admin = fields.optional_bool("is_admin").unwrap_or(false);
-    NewAccountInput { email, name, password, is_admin }
-}
-
 /// Create the first administrator and sign in.
 #[utoipa::path(
     post,
@@ -74,10 +62,10 @@ pub(crate) async fn setup(
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = state.read_body(&req, payload).await?;
-    let input = body.parse(|f| new_account(f, true));
+    let (input, rejection) = defer(body.json::<SetupRequest>().map(NewAccountInput::from));
     let client = state.client(&req);
     let (user, session) =
-        state.use_cases.setup.execute(&client, input).await.map_err(|e| body.refine(e))?;
+        state.use_cases.setup.execute(&client, input).await.map_err(|e| rejection.answer(e))?;
     let mut res = HttpResponse::Ok();
     state.set_session_cookie(&mut res, session.expose());
     Ok(res.json(state.user_view(&user)))
@@ -124,15 +112,11 @@ pub(crate) async fn login(
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = state.read_body(&req, payload).await?;
-    let input = body.parse(|f| {
-        let email = f.required_string("email");
-        let password = Password::new(f.required_string("password"));
-        LoginInput { email, password }
-    });
+    let (input, rejection) = defer(body.json::<LoginRequest>().map(LoginInput::from));
     let client = state.client(&req);
     let mut res = HttpResponse::Ok();
     let outcome =
-        state.use_cases.login.execute(&client, input).await.map_err(|e| body.refine(e))?;
+        state.use_cases.login.execute(&client, input).await.map_err(|e| rejection.answer(e))?;
     // Whatever this browser held before is replaced by this login: revoke it server-side too,
     // not just in the browser. The login itself has succeeded, so a failure here is logged.
     let old_session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
@@ -186,14 +170,14 @@ pub(crate) async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
     let body = state.read_body(&req, payload).await?;
-    let code = body.parse(|f| f.required_string("code"));
+    let (code, rejection) = defer(body.json::<CodeRequest>().map(|r| r.code));
     let client = state.client(&req);
     let (user, session) = state
         .use_cases
         .verify_login
         .execute(pending.as_deref(), &client, code)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     let mut res = HttpResponse::Ok();
     state.clear_cookie(&mut res, PENDING_COOKIE);
     state.set_session_cookie(&mut res, session.expose());

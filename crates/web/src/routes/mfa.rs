@@ -6,20 +6,12 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::mfa::BothFactorsInput;
-use slugbase_domain::Password;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AppState, Fields};
-use crate::views::{BothFactorsRequest, CodeRequest, OkView};
-
-/// The body of disable / regenerate, field by field: `code` a string, `password` a string
-/// or absent (`null` = absent); other fields are ignored.
-fn both_factors(fields: &mut Fields) -> BothFactorsInput {
-    let code = fields.required_string("code");
-    let password = fields.optional_string("password").map(Password::new);
-    BothFactorsInput { code, password }
-}
+use crate::extract::{AppState, defer};
+use crate::requests::{BothFactorsRequest, CodeRequest};
+use crate::views::OkView;
 
 /// Disable MFA.
 #[utoipa::path(
@@ -51,14 +43,14 @@ pub(crate) async fn disable(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let input = body.parse(both_factors);
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (input, rejection) = defer(body.json::<BothFactorsRequest>().map(BothFactorsInput::from));
     state
         .use_cases
         .disable_mfa
         .execute(&authed.caller, &client, input)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Ok().json(OkView::OK))
 }
 
@@ -131,8 +123,8 @@ pub(crate) async fn enroll_begin(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    body.check()?;
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    body.ensure_acceptable()?;
     let enrollment = state.use_cases.enroll_begin.execute(&authed.caller, &client).await?;
     // The Totp port hands over the PNG base64-encoded: a data URL needs nothing more.
     let qr_png = format!("data:image/png;base64,{}", enrollment.qr_png_base64);
@@ -175,14 +167,14 @@ pub(crate) async fn enroll_confirm(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let code = body.parse(|f| f.required_string("code"));
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (code, rejection) = defer(body.json::<CodeRequest>().map(|r| r.code));
     let codes = state
         .use_cases
         .enroll_confirm
         .execute(&authed.caller, &client, code)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Ok().json(BackupCodesView {
         backup_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))
@@ -210,8 +202,8 @@ pub(crate) async fn enroll_cancel(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    body.check()?;
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    body.ensure_acceptable()?;
     state.use_cases.enroll_cancel.execute(&authed.caller, &client).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))
 }
@@ -240,14 +232,14 @@ pub(crate) async fn regenerate_backup_codes(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let input = body.parse(both_factors);
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (input, rejection) = defer(body.json::<BothFactorsRequest>().map(BothFactorsInput::from));
     let codes = state
         .use_cases
         .regenerate_backup_codes
         .execute(&authed.caller, &client, input)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Ok().json(BackupCodesView {
         backup_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))

@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::AppState;
-use crate::views::{CreateTokenRequest, OkView};
+use crate::extract::{AppState, defer};
+use crate::requests::CreateTokenRequest;
+use crate::views::OkView;
 
 /// A token as listed (never the secret).
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -92,14 +93,14 @@ pub(crate) async fn create_token(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let name = body.parse(|f| f.required_string("name"));
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (name, rejection) = defer(body.json::<CreateTokenRequest>().map(|r| r.name));
     let created = state
         .use_cases
         .api_tokens
         .create(&authed.caller, &client, name)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Created().json(CreatedTokenView {
         token: created.token.expose().to_owned(),
         id: *created.view.id.as_uuid(),
@@ -138,7 +139,7 @@ pub(crate) async fn revoke_token(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, client) = state.unsafe_request_without_body(&req).await?;
+    let (authed, client) = state.authenticated_change(&req).await?;
     let id: ApiTokenId = path_id(&req)?;
     if state.use_cases.api_tokens.revoke(&authed.caller, &client, id).await? {
         Ok(HttpResponse::Ok().json(OkView::OK))
