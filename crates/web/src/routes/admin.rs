@@ -1,7 +1,7 @@
 //! `/api/admin/*`: users, MFA reset, audit log. Administrators only (403 otherwise).
 
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slugbase_application::ValidationErrors;
@@ -23,8 +23,6 @@ use crate::views::{OkView, UserView};
 
 /// Every user.
 #[utoipa::path(
-    get,
-    path = "/api/admin/users",
     tag = "Admin",
     operation_id = "list_users",
     security(("session_cookie" = []), ("bearer_token" = [])),
@@ -34,6 +32,7 @@ use crate::views::{OkView, UserView};
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
     )
 )]
+#[get("/api/admin/users")]
 pub(crate) async fn list_users(
     state: Data<AppState>,
     req: HttpRequest,
@@ -45,8 +44,6 @@ pub(crate) async fn list_users(
 
 /// Create a user; without a password the user is OIDC-only.
 #[utoipa::path(
-    post,
-    path = "/api/admin/users",
     tag = "Admin",
     operation_id = "create_user",
     request_body(content = CreateUserRequest, content_type = "application/json"),
@@ -62,6 +59,7 @@ pub(crate) async fn list_users(
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/admin/users")]
 pub(crate) async fn create_user(
     state: Data<AppState>,
     req: HttpRequest,
@@ -80,8 +78,6 @@ pub(crate) async fn create_user(
 
 /// Delete a user with their sessions, tokens and codes.
 #[utoipa::path(
-    delete,
-    path = "/api/admin/users/{id}",
     tag = "Admin",
     operation_id = "delete_user",
     params(("id" = Uuid, Path, description = "User id")),
@@ -94,6 +90,7 @@ pub(crate) async fn create_user(
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
     )
 )]
+#[delete("/api/admin/users/{id}")]
 pub(crate) async fn delete_user(
     state: Data<AppState>,
     req: HttpRequest,
@@ -106,8 +103,6 @@ pub(crate) async fn delete_user(
 
 /// Administrative MFA reset for a locked-out user (audited; ends their sessions).
 #[utoipa::path(
-    post,
-    path = "/api/admin/users/{id}/mfa/reset",
     tag = "Admin",
     operation_id = "reset_user_mfa",
     params(("id" = Uuid, Path, description = "User id")),
@@ -120,6 +115,7 @@ pub(crate) async fn delete_user(
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
     )
 )]
+#[post("/api/admin/users/{id}/mfa/reset")]
 pub(crate) async fn reset_user_mfa(
     state: Data<AppState>,
     req: HttpRequest,
@@ -287,8 +283,6 @@ pub struct AuditPageView {
 
 /// Audit events, newest first, filtered by user and event.
 #[utoipa::path(
-    get,
-    path = "/api/admin/audit-log",
     tag = "Admin",
     operation_id = "audit_log",
     params(AuditParams),
@@ -300,6 +294,7 @@ pub struct AuditPageView {
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
     )
 )]
+#[get("/api/admin/audit-log")]
 pub(crate) async fn audit_log(
     state: Data<AppState>,
     req: HttpRequest,

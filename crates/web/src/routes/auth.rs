@@ -1,7 +1,7 @@
 //! Setup, login, the MFA step of login, logout, the current user, OIDC providers.
 
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, get, post};
 use serde::Serialize;
 use slugbase_application::accounts::NewAccountInput;
 use slugbase_application::auth::{LoginInput, LoginOutcome};
@@ -29,12 +29,11 @@ pub struct SetupStatusView {
 
 /// Whether the first administrator exists.
 #[utoipa::path(
-    get,
-    path = "/api/auth/setup/status",
     tag = "Setup",
     operation_id = "setup_status",
     responses((status = 200, description = "Success", body = SetupStatusView), (status = 503, description = "Database unavailable", body = ErrorBody))
 )]
+#[get("/api/auth/setup/status")]
 pub(crate) async fn setup_status(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let initialized = state.use_cases.setup.is_initialized().await?;
     Ok(HttpResponse::Ok().json(SetupStatusView { initialized }))
@@ -42,8 +41,6 @@ pub(crate) async fn setup_status(state: Data<AppState>) -> Result<HttpResponse, 
 
 /// Create the first administrator and sign in.
 #[utoipa::path(
-    post,
-    path = "/api/auth/setup",
     tag = "Setup",
     operation_id = "setup",
     request_body(content = SetupRequest, content_type = "application/json"),
@@ -56,6 +53,7 @@ pub(crate) async fn setup_status(state: Data<AppState>) -> Result<HttpResponse, 
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/auth/setup")]
 pub(crate) async fn setup(
     state: Data<AppState>,
     req: HttpRequest,
@@ -90,8 +88,6 @@ pub enum LoginView {
 
 /// Sign in with e-mail and password.
 #[utoipa::path(
-    post,
-    path = "/api/auth/login",
     tag = "Auth",
     operation_id = "login",
     description = "Without MFA: sets `slugbase.sid` and returns the user. With MFA: returns `{\"mfa_required\": true}` and sets a five-minute `slugbase.mfa_pending` cookie, good only for `POST /api/auth/mfa/verify`.",
@@ -106,6 +102,7 @@ pub enum LoginView {
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
+#[post("/api/auth/login")]
 pub(crate) async fn login(
     state: Data<AppState>,
     req: HttpRequest,
@@ -147,8 +144,6 @@ pub(crate) async fn login(
 
 /// Second step of a login with MFA.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/verify",
     tag = "Auth",
     operation_id = "verify",
     description = "Takes the `slugbase.mfa_pending` cookie from login and a TOTP or unused backup code. On success the pending state is spent, `slugbase.sid` is set with a new session id and the user is returned.",
@@ -163,6 +158,7 @@ pub(crate) async fn login(
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/verify")]
 pub(crate) async fn verify(
     state: Data<AppState>,
     req: HttpRequest,
@@ -186,12 +182,11 @@ pub(crate) async fn verify(
 
 /// Sign out: the session is revoked server-side and both cookies are cleared.
 #[utoipa::path(
-    post,
-    path = "/api/auth/logout",
     tag = "Auth",
     operation_id = "logout",
     responses((status = 200, description = "Success", body = MessageView, example = json!({"message": "Logged out"})))
 )]
+#[post("/api/auth/logout")]
 pub(crate) async fn logout(
     state: Data<AppState>,
     req: HttpRequest,
@@ -208,13 +203,12 @@ pub(crate) async fn logout(
 
 /// The current user.
 #[utoipa::path(
-    get,
-    path = "/api/auth/me",
     tag = "Auth",
     operation_id = "me",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses((status = 200, description = "Success", body = UserView), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
 )]
+#[get("/api/auth/me")]
 pub(crate) async fn me(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     Ok(HttpResponse::Ok().json(state.user_view(&authed.caller.user)))
@@ -231,12 +225,11 @@ pub struct ProviderView {
 
 /// Configured OIDC providers (none yet: OIDC login is a later issue).
 #[utoipa::path(
-    get,
-    path = "/api/auth/providers",
     tag = "Auth",
     operation_id = "providers",
     responses((status = 200, description = "Success", body = Vec<ProviderView>))
 )]
+#[get("/api/auth/providers")]
 pub(crate) async fn providers() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<ProviderView>::new())
 }

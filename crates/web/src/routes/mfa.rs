@@ -2,7 +2,7 @@
 //! backup codes.
 
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::mfa::BothFactorsInput;
@@ -15,8 +15,6 @@ use crate::views::OkView;
 
 /// Disable MFA.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/disable",
     tag = "MFA",
     operation_id = "disable",
     summary = "Disable MFA",
@@ -38,6 +36,7 @@ use crate::views::OkView;
         (status = 503, description = "Database unavailable", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/disable")]
 pub(crate) async fn disable(
     state: Data<AppState>,
     req: HttpRequest,
@@ -67,8 +66,6 @@ pub struct MfaStatusView {
 
 /// MFA status of the caller.
 #[utoipa::path(
-    get,
-    path = "/api/auth/mfa/status",
     tag = "MFA",
     operation_id = "mfa_status",
     security(("session_cookie" = []), ("bearer_token" = [])),
@@ -77,6 +74,7 @@ pub struct MfaStatusView {
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
     )
 )]
+#[get("/api/auth/mfa/status")]
 pub(crate) async fn mfa_status(
     state: Data<AppState>,
     req: HttpRequest,
@@ -103,8 +101,6 @@ pub struct EnrollmentView {
 
 /// Begin MFA enrollment.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/enroll/begin",
     tag = "MFA",
     operation_id = "enroll_begin",
     security(("session_cookie" = []), ("bearer_token" = [])),
@@ -118,6 +114,7 @@ pub struct EnrollmentView {
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/enroll/begin")]
 pub(crate) async fn enroll_begin(
     state: Data<AppState>,
     req: HttpRequest,
@@ -144,8 +141,6 @@ pub struct BackupCodesView {
 
 /// Confirm MFA enrollment with a TOTP code.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/enroll/confirm",
     tag = "MFA",
     operation_id = "enroll_confirm",
     request_body(content = CodeRequest, content_type = "application/json"),
@@ -162,6 +157,7 @@ pub struct BackupCodesView {
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/enroll/confirm")]
 pub(crate) async fn enroll_confirm(
     state: Data<AppState>,
     req: HttpRequest,
@@ -182,8 +178,6 @@ pub(crate) async fn enroll_confirm(
 
 /// Cancel a pending MFA enrollment.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/enroll/cancel",
     tag = "MFA",
     operation_id = "enroll_cancel",
     security(("session_cookie" = []), ("bearer_token" = [])),
@@ -197,6 +191,7 @@ pub(crate) async fn enroll_confirm(
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/enroll/cancel")]
 pub(crate) async fn enroll_cancel(
     state: Data<AppState>,
     req: HttpRequest,
@@ -210,8 +205,6 @@ pub(crate) async fn enroll_cancel(
 
 /// Replace every backup code (same checks as disable).
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/backup/regenerate",
     tag = "MFA",
     operation_id = "regenerate_backup_codes",
     request_body(content = BothFactorsRequest, content_type = "application/json"),
@@ -227,6 +220,7 @@ pub(crate) async fn enroll_cancel(
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/backup/regenerate")]
 pub(crate) async fn regenerate_backup_codes(
     state: Data<AppState>,
     req: HttpRequest,

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::tokens::ApiTokenView;
@@ -54,13 +54,12 @@ pub struct CreatedTokenView {
 
 /// The caller's API tokens.
 #[utoipa::path(
-    get,
-    path = "/api/tokens",
     tag = "API tokens",
     operation_id = "list_tokens",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses((status = 200, description = "Success", body = Vec<TokenView>), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
 )]
+#[get("/api/tokens")]
 pub(crate) async fn list_tokens(
     state: Data<AppState>,
     req: HttpRequest,
@@ -72,8 +71,6 @@ pub(crate) async fn list_tokens(
 
 /// Create an API token.
 #[utoipa::path(
-    post,
-    path = "/api/tokens",
     tag = "API tokens",
     operation_id = "create_token",
     request_body(content = CreateTokenRequest, content_type = "application/json"),
@@ -88,6 +85,7 @@ pub(crate) async fn list_tokens(
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/tokens")]
 pub(crate) async fn create_token(
     state: Data<AppState>,
     req: HttpRequest,
@@ -121,8 +119,6 @@ pub(crate) fn path_id<T: std::str::FromStr>(req: &HttpRequest) -> Result<T, ApiE
 
 /// Revoke an API token; it stops working on the next request.
 #[utoipa::path(
-    delete,
-    path = "/api/tokens/{id}",
     tag = "API tokens",
     operation_id = "revoke_token",
     params(("id" = Uuid, Path, description = "Token id")),
@@ -135,6 +131,7 @@ pub(crate) fn path_id<T: std::str::FromStr>(req: &HttpRequest) -> Result<T, ApiE
         (status = 404, description = "TOKEN_NOT_FOUND", body = ErrorBody),
     )
 )]
+#[delete("/api/tokens/{id}")]
 pub(crate) async fn revoke_token(
     state: Data<AppState>,
     req: HttpRequest,
