@@ -18,7 +18,7 @@ use slugbase_application::accounts::NewAccountInput;
 
 use crate::extract::{AppState, defer};
 use crate::requests::CreateUserRequest;
-use crate::routes::tokens::path_id;
+use crate::routes::path_id;
 use crate::views::{OkView, UserView};
 
 /// Every user.

@@ -91,6 +91,16 @@ route_table! {
     meta::api_docs,
 }
 
+/// The `{id}` segment of the path, or 400 naming it.
+pub(crate) fn path_id<T: std::str::FromStr>(req: &actix_web::HttpRequest) -> Result<T, ApiError> {
+    req.match_info().get("id").and_then(|id| id.parse().ok()).ok_or_else(|| {
+        ApiError::validation(slugbase_application::ValidationErrors::field(
+            "id",
+            "id must be a UUID",
+        ))
+    })
+}
+
 /// Adds the two ways to authenticate to the document.
 struct SecuritySchemes;
 

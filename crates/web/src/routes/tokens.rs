@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppState, defer};
 use crate::requests::CreateTokenRequest;
+use crate::routes::path_id;
 use crate::views::OkView;
 
 /// A token as listed (never the secret).
@@ -105,16 +106,6 @@ pub(crate) async fn create_token(
         name: created.view.name,
         created_at: created.view.created_at,
     }))
-}
-
-/// An id from the path, or 400 naming it.
-pub(crate) fn path_id<T: std::str::FromStr>(req: &HttpRequest) -> Result<T, ApiError> {
-    req.match_info().get("id").and_then(|id| id.parse().ok()).ok_or_else(|| {
-        ApiError::validation(slugbase_application::ValidationErrors::field(
-            "id",
-            "id must be a UUID",
-        ))
-    })
 }
 
 /// Revoke an API token; it stops working on the next request.
