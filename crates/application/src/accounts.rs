@@ -4,6 +4,6 @@
 //! [`crate::use_cases`].
 
 pub use crate::collaborators::new_account::NewAccountInput;
-pub use crate::use_cases::admin::{Admin, AdminError};
-pub use crate::use_cases::health::Health;
-pub use crate::use_cases::setup::{Setup, SetupError};
+pub use crate::use_cases::admin::{Admin, AdminError, AdminUseCase};
+pub use crate::use_cases::health::{Health, HealthUseCase};
+pub use crate::use_cases::setup::{Setup, SetupError, SetupUseCase};

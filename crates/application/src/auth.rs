@@ -4,7 +4,7 @@
 //! [`crate::use_cases`].
 
 pub use crate::collaborators::token_minter::API_TOKEN_PREFIX;
-pub use crate::use_cases::authenticate::{AuthError, Authenticate};
-pub use crate::use_cases::login::{Login, LoginError, LoginInput, LoginOutcome};
-pub use crate::use_cases::logout::Logout;
-pub use crate::use_cases::verify_login::{VerifyLogin, VerifyLoginError};
+pub use crate::use_cases::authenticate::{AuthError, Authenticate, AuthenticateUseCase};
+pub use crate::use_cases::login::{Login, LoginError, LoginInput, LoginOutcome, LoginUseCase};
+pub use crate::use_cases::logout::{Logout, LogoutUseCase};
+pub use crate::use_cases::verify_login::{VerifyLogin, VerifyLoginError, VerifyLoginUseCase};

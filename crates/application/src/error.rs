@@ -53,6 +53,15 @@ impl fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
+/// The adapter could not turn the request into the use case's input: its body was too
+/// large, not JSON, or had a field missing or of the wrong type. Why is the adapter's to say
+/// (it keeps the reason); the use case only learns *that*, and reports it back as its own
+/// `InputRejected` error at the contract's point: after the attempt limit where there is
+/// one (row 4 of the disable table comes after row 3), after the checks that need no input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, thiserror::Error)]
+#[error("the request could not be read as this operation's input")]
+pub struct InputRejected;
+
 /// A failure that is not the client's: storage down (503) or a bug / corrupt data (500).
 /// The cause chain is for the log, never for the response body.
 #[derive(Debug, thiserror::Error)]

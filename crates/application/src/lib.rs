@@ -32,5 +32,5 @@ pub mod use_cases;
 pub use assembly::{AuthSettings, Deps, UseCases};
 pub use attempts::{AttemptKind, AttemptLimits};
 pub use caller::{Caller, CallerAuth, ClientInfo};
-pub use error::{FieldError, Unexpected, ValidationErrors};
+pub use error::{FieldError, InputRejected, Unexpected, ValidationErrors};
 pub use plain_token::PlainToken;

@@ -4,11 +4,12 @@
 //! [`crate::use_cases`].
 
 pub use crate::collaborators::both_factors::{BothFactorsInput, MfaChangeError};
-pub use crate::use_cases::disable_mfa::{DisableMfa, DisableMfaError};
+pub use crate::use_cases::disable_mfa::{DisableMfa, DisableMfaError, DisableMfaUseCase};
 pub use crate::use_cases::enroll::{
-    EnrollBegin, EnrollCancel, EnrollConfirm, EnrollConfirmError, EnrollError, Enrollment,
+    EnrollBegin, EnrollBeginUseCase, EnrollCancel, EnrollCancelUseCase, EnrollConfirm,
+    EnrollConfirmError, EnrollConfirmUseCase, EnrollError, Enrollment,
 };
-pub use crate::use_cases::mfa_status::{MfaStatus, MfaStatusView};
+pub use crate::use_cases::mfa_status::{MfaStatus, MfaStatusUseCase, MfaStatusView};
 pub use crate::use_cases::regenerate_backup_codes::{
-    RegenerateBackupCodes, RegenerateBackupCodesError,
+    RegenerateBackupCodes, RegenerateBackupCodesError, RegenerateBackupCodesUseCase,
 };

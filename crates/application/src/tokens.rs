@@ -4,5 +4,5 @@
 //! [`crate::use_cases::api_tokens`].
 
 pub use crate::use_cases::api_tokens::{
-    ApiTokenView, ApiTokens, CreateApiTokenError, CreatedApiToken,
+    ApiTokenView, ApiTokens, ApiTokensUseCase, CreateApiTokenError, CreatedApiToken,
 };

@@ -106,7 +106,7 @@ fn caller() -> Caller {
     Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()) }
 }
 
-fn body(code: &str) -> Result<BothFactorsInput, slugbase_application::ValidationErrors> {
+fn body(code: &str) -> Result<BothFactorsInput, slugbase_application::InputRejected> {
     Ok(BothFactorsInput { code: code.to_owned(), password: Some(Password::new("ignored")) })
 }
 

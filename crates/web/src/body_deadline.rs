@@ -4,8 +4,8 @@
 //! idle keep-alive connections, never a body being read.
 //!
 //! [`limit_body_time`] wraps every request's payload, whatever route reads it, in a stream
-//! that fails with [`PayloadError::Io`] (`TimedOut`) once the deadline passes while it
-//! waits for data. [`crate::extract`] turns that failure into 408; a reader that does not
+//! that fails with [`body_timed_out`] once the deadline passes while it waits for data.
+//! The body reader (`extract::body`) turns that failure into 408; a reader that does not
 //! know it is overruled here: once the deadline has fired, the response is 408 whatever the
 //! handler said. Either way the response says `Connection: close`.
 //!
@@ -32,18 +32,7 @@ use futures::{FutureExt as _, Stream, StreamExt as _};
 
 use crate::error::ApiError;
 use crate::extract::AppState;
-
-/// Whether a payload error is the body deadline passing.
-pub(crate) fn is_timeout(error: &PayloadError) -> bool {
-    matches!(error, PayloadError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut)
-}
-
-fn timeout_error() -> PayloadError {
-    PayloadError::Io(std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        "the request body did not arrive in time",
-    ))
-}
+use crate::extract::body::body_timed_out;
 
 /// The request's payload, shared by the stream the handler reads and the middleware.
 struct Shared {
@@ -66,7 +55,7 @@ impl Stream for DeadlineStream {
         let this = self.get_mut();
         let mut shared = this.shared.borrow_mut();
         if shared.timed_out {
-            return Poll::Ready(Some(Err(timeout_error())));
+            return Poll::Ready(Some(Err(body_timed_out())));
         }
         // Data already received wins over an elapsed deadline.
         if let Poll::Ready(item) = shared.payload.poll_next_unpin(cx) {
@@ -77,7 +66,7 @@ impl Stream for DeadlineStream {
         match timer.poll_unpin(cx) {
             Poll::Ready(()) => {
                 shared.timed_out = true;
-                Poll::Ready(Some(Err(timeout_error())))
+                Poll::Ready(Some(Err(body_timed_out())))
             }
             Poll::Pending => Poll::Pending,
         }

@@ -9,10 +9,11 @@
 use std::net::{IpAddr, TcpListener};
 use std::time::Duration;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, NormalizePath, TrailingSlash};
 use actix_web::web::Data;
-use actix_web::{App, HttpServer, dev::Server};
-use slugbase_application::UseCases;
+use actix_web::{App, HttpServer};
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
@@ -20,12 +21,15 @@ mod body_deadline;
 mod csrf;
 pub mod error;
 mod extract;
+pub mod requests;
 mod routes;
+mod use_cases;
 pub mod views;
 
 pub use error::{ApiError, ErrorBody};
 pub use extract::{AppState, PENDING_COOKIE, SESSION_COOKIE};
 pub use routes::route_list;
+pub use use_cases::WebUseCases;
 
 /// Default largest accepted request body: 16 KiB.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 16 * 1024;
@@ -100,9 +104,19 @@ impl WebConfig {
     }
 }
 
-/// The OpenAPI document, serialised once.
+/// The OpenAPI document, serialised once (served at `/openapi.json`).
 #[derive(Debug)]
-pub(crate) struct OpenApiJson(pub(crate) String);
+pub struct OpenApiJson(pub(crate) String);
+
+impl OpenApiJson {
+    /// Serialises [`openapi`].
+    ///
+    /// # Errors
+    /// When the document cannot be serialised.
+    pub fn generate() -> std::io::Result<Self> {
+        openapi().to_json().map(Self).map_err(std::io::Error::other)
+    }
+}
 
 /// The OpenAPI 3.1 document of every route the server serves.
 #[must_use]
@@ -118,46 +132,59 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// When the listener cannot be used, or the document cannot be serialised.
 pub fn server(
     listener: TcpListener,
-    use_cases: UseCases,
+    use_cases: impl Into<WebUseCases>,
     config: WebConfig,
 ) -> std::io::Result<Server> {
     let workers = worker_count();
     let per_worker = connections_per_worker(config.max_connections, workers);
     let header_read_timeout = config.header_read_timeout;
     let state = Data::new(AppState::new(use_cases, config));
-    let doc = openapi().to_json().map_err(std::io::Error::other)?;
-    let doc = Data::new(OpenApiJson(doc));
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .app_data(doc.clone())
-            .configure(routes::configure)
-            .service(
-                SwaggerUi::new("/api-docs/{_:.*}").config(SwaggerConfig::from("/openapi.json")),
-            )
-            .default_service(actix_web::web::to(not_found))
-            .wrap(ErrorHandlers::new().default_handler(error::normalize_error_response))
-            // Inside the default headers and the request log (so a 408 it writes gets both),
-            // outside the error normaliser (so the payload it keeps alive rides on the final
-            // response).
-            .wrap(actix_web::middleware::from_fn(body_deadline::limit_body_time))
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("Cache-Control", "no-store"))
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("Referrer-Policy", "no-referrer")),
-            )
-            // The seed page writes its URL as `//api/auth/mfa/disable`: merge the slashes.
-            .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
-            .wrap(actix_web::middleware::from_fn(log_request))
-    })
-    // Set explicitly (to actix's own default) so the connection cap divides by the same number.
-    .workers(workers)
-    .max_connections(per_worker)
-    .client_request_timeout(header_read_timeout)
-    .listen(listener)?
-    .run();
+    let doc = Data::new(OpenApiJson::generate()?);
+    let server = HttpServer::new(move || app(state.clone(), doc.clone()))
+        // Set explicitly (to actix's own default) so the connection cap divides by the same number.
+        .workers(workers)
+        .max_connections(per_worker)
+        .client_request_timeout(header_read_timeout)
+        .listen(listener)?
+        .run();
     Ok(server)
+}
+
+/// The application every worker runs: the route table, the docs page, the 404 for every
+/// other path, and the middleware (error normaliser, body deadline, default headers, path
+/// normalisation, request log). The handler tests run the same, over mocked use cases.
+pub fn app(
+    state: Data<AppState>,
+    doc: Data<OpenApiJson>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(doc)
+        .configure(routes::configure)
+        .service(SwaggerUi::new("/api-docs/{_:.*}").config(SwaggerConfig::from("/openapi.json")))
+        .default_service(actix_web::web::to(not_found))
+        .wrap(ErrorHandlers::new().default_handler(error::normalize_error_response))
+        // Inside the default headers and the request log (so a 408 it writes gets both),
+        // outside the error normaliser (so the payload it keeps alive rides on the final
+        // response).
+        .wrap(actix_web::middleware::from_fn(body_deadline::limit_body_time))
+        .wrap(
+            DefaultHeaders::new()
+                .add(("Cache-Control", "no-store"))
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("Referrer-Policy", "no-referrer")),
+        )
+        // The seed page writes its URL as `//api/auth/mfa/disable`: merge the slashes.
+        .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
+        .wrap(actix_web::middleware::from_fn(log_request))
 }
 
 /// actix's default worker count: one per available CPU, at most 512.

@@ -14,7 +14,7 @@ use crate::attempts::{
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::second_factor::{SecondFactorCheck, second_factor_succeeded};
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::ports::{Clock, MfaProof, PasswordHasher};
 
 /// The body of disable and regenerate: a code and, for local users, the password.
@@ -32,9 +32,9 @@ pub enum MfaChangeError {
     /// Row 3: the account or the address is over its attempt limit.
     #[error(transparent)]
     TooManyAttempts(TooManyAttempts),
-    /// Row 4: the body is not what the contract asks for.
+    /// Row 4: the adapter could not read the body as the contract asks for it.
     #[error(transparent)]
-    Validation(ValidationErrors),
+    InputRejected(#[from] InputRejected),
     /// Rows 5–8.
     #[error(transparent)]
     Denied(DisableDenied),
@@ -105,7 +105,7 @@ impl BothFactorsCheck {
         events: &MfaChangeEvents,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<BothFactorsInput, ValidationErrors>,
+        input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<(MfaProof, AttemptTicket), MfaChangeError> {
         let user = &caller.user;
         let account = AttemptAccount::User(user.id);
@@ -118,9 +118,9 @@ impl BothFactorsCheck {
             .await?;
         let input = match input {
             Ok(input) => input,
-            Err(errors) => {
+            Err(rejected) => {
                 self.limiter.release(ticket).await?;
-                return Err(MfaChangeError::Validation(errors));
+                return Err(rejected.into());
             }
         };
 

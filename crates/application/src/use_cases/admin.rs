@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, Email, User, UserId};
 
 use crate::attempts::{AttemptKey, AttemptLimiter};
@@ -10,7 +12,7 @@ use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
 use crate::collaborators::sessions::SessionRevoker;
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{
     AuditLog, AuditQuery, MfaRepository, StoreError, StoredAuditEvent, UserRepository,
 };
@@ -21,9 +23,12 @@ pub enum AdminError {
     /// The caller is not an administrator (403).
     #[error("administrator rights required")]
     Forbidden,
-    /// Body malformed.
+    /// A field's value is not acceptable (e-mail, name, password rules).
     #[error(transparent)]
     Validation(ValidationErrors),
+    /// The adapter could not read the input from the request (it says why).
+    #[error(transparent)]
+    InputRejected(#[from] InputRejected),
     /// The e-mail is taken (409).
     #[error("email already exists")]
     EmailTaken,
@@ -87,7 +92,7 @@ impl Admin {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<User, AdminError> {
         Self::require_admin(caller)?;
         self.create_user_unchecked(Some(caller.user.id), client, input).await
@@ -101,9 +106,9 @@ impl Admin {
         &self,
         actor: Option<UserId>,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<User, AdminError> {
-        let input = input.map_err(AdminError::Validation)?;
+        let input = input?;
         let account = validate_account(&input, false).map_err(AdminError::Validation)?;
         let new_user = self.new_users.build(account, input.is_admin).await?;
         let user = match self.users.create(new_user).await {
@@ -206,5 +211,102 @@ impl Admin {
     /// Storage failures.
     pub async fn find_by_email(&self, email: &Email) -> Result<Option<User>, Unexpected> {
         Ok(self.users.find_by_email(email).await?)
+    }
+}
+
+/// What the web adapter calls for `/api/admin/*`; [`Admin`] implements it (the operator's
+/// command line uses the unchecked methods of the struct itself).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AdminUseCase: Send + Sync {
+    /// See [`Admin::create_user`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn create_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, InputRejected>,
+    ) -> Result<User, AdminError>;
+
+    /// See [`Admin::list_users`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError>;
+
+    /// See [`Admin::delete_user`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn delete_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError>;
+
+    /// See [`Admin::reset_mfa`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn reset_mfa(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError>;
+
+    /// See [`Admin::audit_log`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn audit_log(
+        &self,
+        caller: &Caller,
+        query: AuditQuery,
+    ) -> Result<Vec<StoredAuditEvent>, AdminError>;
+}
+
+#[async_trait]
+impl AdminUseCase for Admin {
+    async fn create_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, InputRejected>,
+    ) -> Result<User, AdminError> {
+        Self::create_user(self, caller, client, input).await
+    }
+
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError> {
+        Self::list_users(self, caller).await
+    }
+
+    async fn delete_user(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError> {
+        Self::delete_user(self, caller, client, id).await
+    }
+
+    async fn reset_mfa(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: UserId,
+    ) -> Result<(), AdminError> {
+        Self::reset_mfa(self, caller, client, id).await
+    }
+
+    async fn audit_log(
+        &self,
+        caller: &Caller,
+        query: AuditQuery,
+    ) -> Result<Vec<StoredAuditEvent>, AdminError> {
+        Self::audit_log(self, caller, query).await
     }
 }

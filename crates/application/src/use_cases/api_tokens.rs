@@ -3,13 +3,15 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use chrono::{DateTime, Utc};
 use slugbase_domain::{ApiTokenId, AuditEventKind};
 
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::token_minter::{API_TOKEN_PREFIX, TokenMinter};
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{ApiTokenRecord, ApiTokenRepository, Clock, TokenDigest};
 
@@ -47,9 +49,12 @@ pub struct CreatedApiToken {
 /// Why a token could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateApiTokenError {
-    /// Name missing, empty, too long or with control characters.
+    /// Name empty, too long or with control characters.
     #[error(transparent)]
     Validation(ValidationErrors),
+    /// The adapter could not read the input from the request (it says why).
+    #[error(transparent)]
+    InputRejected(#[from] InputRejected),
     /// Storage down or a bug.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -95,9 +100,9 @@ impl ApiTokens {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        name: Result<String, ValidationErrors>,
+        name: Result<String, InputRejected>,
     ) -> Result<CreatedApiToken, CreateApiTokenError> {
-        let name = name.map_err(CreateApiTokenError::Validation)?;
+        let name = name?;
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > MAX_TOKEN_NAME_CHARS
@@ -149,5 +154,63 @@ impl ApiTokens {
             self.audit.record(entry).await;
         }
         Ok(revoked)
+    }
+}
+
+/// What the web adapter calls for `/api/tokens`; [`ApiTokens`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ApiTokensUseCase: Send + Sync {
+    /// See [`ApiTokens::create`].
+    ///
+    /// # Errors
+    /// [`CreateApiTokenError`].
+    async fn create(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        name: Result<String, InputRejected>,
+    ) -> Result<CreatedApiToken, CreateApiTokenError>;
+
+    /// See [`ApiTokens::list`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected>;
+
+    /// See [`ApiTokens::revoke`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn revoke(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: ApiTokenId,
+    ) -> Result<bool, Unexpected>;
+}
+
+#[async_trait]
+impl ApiTokensUseCase for ApiTokens {
+    async fn create(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        name: Result<String, InputRejected>,
+    ) -> Result<CreatedApiToken, CreateApiTokenError> {
+        Self::create(self, caller, client, name).await
+    }
+
+    async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected> {
+        Self::list(self, caller).await
+    }
+
+    async fn revoke(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: ApiTokenId,
+    ) -> Result<bool, Unexpected> {
+        Self::revoke(self, caller, client, id).await
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use chrono::TimeDelta;
 use slugbase_domain::User;
 
@@ -114,5 +116,34 @@ impl Authenticate {
             self.tokens.touch(record.id, now).await?;
         }
         Ok(Caller { user, auth: CallerAuth::ApiToken(record.id) })
+    }
+}
+
+/// What the web adapter calls on every authenticated request; [`Authenticate`] implements
+/// it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuthenticateUseCase: Send + Sync {
+    /// See [`Authenticate::session`].
+    ///
+    /// # Errors
+    /// [`AuthError::Unauthenticated`], or storage failures.
+    async fn session(&self, session_id: &str) -> Result<Caller, AuthError>;
+
+    /// See [`Authenticate::api_token`].
+    ///
+    /// # Errors
+    /// [`AuthError::Unauthenticated`], or storage failures.
+    async fn api_token(&self, token: &str) -> Result<Caller, AuthError>;
+}
+
+#[async_trait]
+impl AuthenticateUseCase for Authenticate {
+    async fn session(&self, session_id: &str) -> Result<Caller, AuthError> {
+        Self::session(self, session_id).await
+    }
+
+    async fn api_token(&self, token: &str) -> Result<Caller, AuthError> {
+        Self::api_token(self, token).await
     }
 }

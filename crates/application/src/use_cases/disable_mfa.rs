@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation};
 
 use crate::caller::{Caller, ClientInfo};
@@ -10,7 +12,7 @@ use crate::collaborators::both_factors::{
     BothFactorsCheck, BothFactorsInput, MfaChangeError, MfaChangeEvents,
 };
 use crate::collaborators::sessions::SessionRevoker;
-use crate::error::ValidationErrors;
+use crate::error::InputRejected;
 use crate::ports::{Clock, MfaRepository};
 
 /// Errors of [`DisableMfa`].
@@ -59,7 +61,7 @@ impl DisableMfa {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<BothFactorsInput, ValidationErrors>,
+        input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<(), MfaChangeError> {
         let events = MfaChangeEvents {
             success: AuditEventKind::MfaDisableSuccess,
@@ -80,5 +82,33 @@ impl DisableMfa {
             tracing::error!(error = %error, "MFA disabled, but other sessions could not be ended");
         }
         Ok(())
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/disable`; [`DisableMfa`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DisableMfaUseCase: Send + Sync {
+    /// See [`DisableMfa::execute`].
+    ///
+    /// # Errors
+    /// [`MfaChangeError`], one variant per row of the table.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, InputRejected>,
+    ) -> Result<(), MfaChangeError>;
+}
+
+#[async_trait]
+impl DisableMfaUseCase for DisableMfa {
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, InputRejected>,
+    ) -> Result<(), MfaChangeError> {
+        Self::execute(self, caller, client, input).await
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, EncryptedSecret, MfaState, ProofKind, TotpCode, TotpSecret};
 
 use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
@@ -10,7 +12,7 @@ use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::backup_codes::BackupCodeIssuer;
 use crate::collaborators::second_factor::second_factor_succeeded;
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{CancelOutcome, Clock, MfaRepository, SecretCipher, Totp, UserRepository};
 
@@ -143,9 +145,9 @@ pub enum EnrollConfirmError {
     /// Over the attempt limit.
     #[error(transparent)]
     TooManyAttempts(TooManyAttempts),
-    /// `code` missing or not a string.
+    /// The adapter could not read `code` from the request (it says why).
     #[error(transparent)]
-    Validation(ValidationErrors),
+    InputRejected(#[from] InputRejected),
     /// MFA is already on (409).
     #[error("MFA is already enabled")]
     AlreadyEnabled,
@@ -219,7 +221,7 @@ impl EnrollConfirm {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        code: Result<String, ValidationErrors>,
+        code: Result<String, InputRejected>,
     ) -> Result<Vec<PlainToken>, EnrollConfirmError> {
         let user = &caller.user;
         let account = AttemptAccount::User(user.id);
@@ -229,7 +231,7 @@ impl EnrollConfirm {
             .reserve(AttemptKind::SecondFactor, &account, address, self.clock.now())
             .await?;
         let pending = match (code, &user.mfa) {
-            (Err(errors), _) => Err(EnrollConfirmError::Validation(errors)),
+            (Err(rejected), _) => Err(rejected.into()),
             (Ok(_), MfaState::Enabled { .. }) => Err(EnrollConfirmError::AlreadyEnabled),
             (Ok(_), MfaState::Disabled) => Err(EnrollConfirmError::NoPending),
             (Ok(code), MfaState::Pending { secret }) => Ok((code, secret)),
@@ -280,5 +282,80 @@ impl EnrollConfirm {
         )
         .await;
         Ok(codes.into_iter().map(PlainToken::new).collect())
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/enroll/begin`; [`EnrollBegin`]
+/// implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnrollBeginUseCase: Send + Sync {
+    /// See [`EnrollBegin::execute`].
+    ///
+    /// # Errors
+    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+    ) -> Result<Enrollment, EnrollError>;
+}
+
+#[async_trait]
+impl EnrollBeginUseCase for EnrollBegin {
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+    ) -> Result<Enrollment, EnrollError> {
+        Self::execute(self, caller, client).await
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/enroll/cancel`; [`EnrollCancel`]
+/// implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnrollCancelUseCase: Send + Sync {
+    /// See [`EnrollCancel::execute`].
+    ///
+    /// # Errors
+    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
+    async fn execute(&self, caller: &Caller, client: &ClientInfo) -> Result<(), EnrollError>;
+}
+
+#[async_trait]
+impl EnrollCancelUseCase for EnrollCancel {
+    async fn execute(&self, caller: &Caller, client: &ClientInfo) -> Result<(), EnrollError> {
+        Self::execute(self, caller, client).await
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/enroll/confirm`; [`EnrollConfirm`]
+/// implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnrollConfirmUseCase: Send + Sync {
+    /// See [`EnrollConfirm::execute`].
+    ///
+    /// # Errors
+    /// [`EnrollConfirmError`].
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        code: Result<String, InputRejected>,
+    ) -> Result<Vec<PlainToken>, EnrollConfirmError>;
+}
+
+#[async_trait]
+impl EnrollConfirmUseCase for EnrollConfirm {
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        code: Result<String, InputRejected>,
+    ) -> Result<Vec<PlainToken>, EnrollConfirmError> {
+        Self::execute(self, caller, client, code).await
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use crate::error::Unexpected;
 use crate::ports::StorageHealth;
 
@@ -31,5 +33,23 @@ impl Health {
     /// [`Unexpected::Unavailable`] while it is down.
     pub async fn check(&self) -> Result<(), Unexpected> {
         Ok(self.storage.ping().await?)
+    }
+}
+
+/// What the web adapter calls for `/api/health`; [`Health`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait HealthUseCase: Send + Sync {
+    /// See [`Health::check`].
+    ///
+    /// # Errors
+    /// [`Unexpected::Unavailable`] while storage is down.
+    async fn check(&self) -> Result<(), Unexpected>;
+}
+
+#[async_trait]
+impl HealthUseCase for Health {
+    async fn check(&self) -> Result<(), Unexpected> {
+        Self::check(self).await
     }
 }

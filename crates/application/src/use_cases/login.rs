@@ -3,13 +3,15 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, Email, LoginMethod, Password, User};
 
 use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::sessions::SessionIssuer;
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{Clock, PasswordHasher, SessionKind, UserRepository};
 
@@ -45,9 +47,9 @@ pub enum LoginError {
     /// Over the attempt limit.
     #[error(transparent)]
     TooManyAttempts(TooManyAttempts),
-    /// Body malformed.
+    /// The adapter could not read the input from the request (it says why).
     #[error(transparent)]
-    Validation(ValidationErrors),
+    InputRejected(#[from] InputRejected),
     /// Unknown e-mail, wrong password, or an OIDC-only account: always the same answer.
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -112,9 +114,9 @@ impl Login {
     pub async fn execute(
         &self,
         client: &ClientInfo,
-        input: Result<LoginInput, ValidationErrors>,
+        input: Result<LoginInput, InputRejected>,
     ) -> Result<LoginOutcome, LoginError> {
-        let input = input.map_err(LoginError::Validation)?;
+        let input = input?;
         let email = Email::parse(&input.email).ok();
         let key = email.as_ref().map_or_else(
             || input.email.trim().to_lowercase().chars().take(MAX_KEY_EMAIL).collect(),
@@ -158,5 +160,31 @@ impl Login {
             .record(AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client))
             .await;
         Ok(LoginOutcome::SignedIn { user: Box::new(user), session })
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/login`; [`Login`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait LoginUseCase: Send + Sync {
+    /// See [`Login::execute`].
+    ///
+    /// # Errors
+    /// [`LoginError`].
+    async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<LoginInput, InputRejected>,
+    ) -> Result<LoginOutcome, LoginError>;
+}
+
+#[async_trait]
+impl LoginUseCase for Login {
+    async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<LoginInput, InputRejected>,
+    ) -> Result<LoginOutcome, LoginError> {
+        Self::execute(self, client, input).await
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::AuditEventKind;
 
 use crate::caller::ClientInfo;
@@ -55,5 +57,34 @@ impl Logout {
             }
         }
         Ok(())
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/logout` (and to revoke what a new login
+/// replaces); [`Logout`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait LogoutUseCase: Send + Sync {
+    /// See [`Logout::execute`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn execute<'a>(
+        &self,
+        session: Option<&'a str>,
+        pending: Option<&'a str>,
+        client: &ClientInfo,
+    ) -> Result<(), Unexpected>;
+}
+
+#[async_trait]
+impl LogoutUseCase for Logout {
+    async fn execute<'a>(
+        &self,
+        session: Option<&'a str>,
+        pending: Option<&'a str>,
+        client: &ClientInfo,
+    ) -> Result<(), Unexpected> {
+        Self::execute(self, session, pending, client).await
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use chrono::{DateTime, Utc};
 use slugbase_domain::{MfaPolicy, MfaState, User};
 
@@ -63,5 +65,31 @@ impl MfaStatus {
                 MfaStatusView { enabled: false, enrolled_at: None, backup_codes_remaining: 0 }
             }
         })
+    }
+}
+
+/// What the web adapter calls for `GET /api/auth/mfa/status` (and the policy flag of every
+/// user it shows); [`MfaStatus`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait MfaStatusUseCase: Send + Sync {
+    /// See [`MfaStatus::enrollment_required`].
+    fn enrollment_required(&self, user: &User) -> bool;
+
+    /// See [`MfaStatus::execute`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn execute(&self, caller: &Caller) -> Result<MfaStatusView, Unexpected>;
+}
+
+#[async_trait]
+impl MfaStatusUseCase for MfaStatus {
+    fn enrollment_required(&self, user: &User) -> bool {
+        Self::enrollment_required(self, user)
+    }
+
+    async fn execute(&self, caller: &Caller) -> Result<MfaStatusView, Unexpected> {
+        Self::execute(self, caller).await
     }
 }

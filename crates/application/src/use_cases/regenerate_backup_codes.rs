@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation};
 
 use crate::caller::{Caller, ClientInfo};
@@ -10,7 +12,7 @@ use crate::collaborators::backup_codes::BackupCodeIssuer;
 use crate::collaborators::both_factors::{
     BothFactorsCheck, BothFactorsInput, MfaChangeError, MfaChangeEvents,
 };
-use crate::error::ValidationErrors;
+use crate::error::InputRejected;
 use crate::plain_token::PlainToken;
 use crate::ports::{Clock, MfaRepository};
 
@@ -55,7 +57,7 @@ impl RegenerateBackupCodes {
         &self,
         caller: &Caller,
         client: &ClientInfo,
-        input: Result<BothFactorsInput, ValidationErrors>,
+        input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<Vec<PlainToken>, MfaChangeError> {
         let events = MfaChangeEvents {
             success: AuditEventKind::MfaBackupRegenerateSuccess,
@@ -75,5 +77,34 @@ impl RegenerateBackupCodes {
         }
         self.check.succeeded(&events, caller, client, ticket, proof.kind()).await;
         Ok(codes.into_iter().map(PlainToken::new).collect())
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/backup/regenerate`;
+/// [`RegenerateBackupCodes`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RegenerateBackupCodesUseCase: Send + Sync {
+    /// See [`RegenerateBackupCodes::execute`].
+    ///
+    /// # Errors
+    /// [`MfaChangeError`], as for disable.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, InputRejected>,
+    ) -> Result<Vec<PlainToken>, MfaChangeError>;
+}
+
+#[async_trait]
+impl RegenerateBackupCodesUseCase for RegenerateBackupCodes {
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, InputRejected>,
+    ) -> Result<Vec<PlainToken>, MfaChangeError> {
+        Self::execute(self, caller, client, input).await
     }
 }

@@ -3,13 +3,15 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, User};
 
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
 use crate::collaborators::sessions::SessionIssuer;
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{SessionKind, UserRepository};
 
@@ -19,9 +21,12 @@ pub enum SetupError {
     /// A user exists already (403).
     #[error("already initialized")]
     AlreadyInitialized,
-    /// Body malformed.
+    /// A field's value is not acceptable (e-mail, name, password rules).
     #[error(transparent)]
     Validation(ValidationErrors),
+    /// The adapter could not read the input from the request (it says why).
+    #[error(transparent)]
+    InputRejected(#[from] InputRejected),
     /// Storage down or a bug.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -72,12 +77,12 @@ impl Setup {
     pub async fn execute(
         &self,
         client: &ClientInfo,
-        input: Result<NewAccountInput, ValidationErrors>,
+        input: Result<NewAccountInput, InputRejected>,
     ) -> Result<(User, PlainToken), SetupError> {
         if self.is_initialized().await? {
             return Err(SetupError::AlreadyInitialized);
         }
-        let input = input.map_err(SetupError::Validation)?;
+        let input = input?;
         let account = validate_account(&input, true).map_err(SetupError::Validation)?;
         let new_user = self.new_users.build(account, true).await?;
         let Some(user) = self.users.create_first_admin(new_user).await? else {
@@ -87,5 +92,41 @@ impl Setup {
         let entry = AuditEntry::new(AuditEventKind::SetupCompleted, Some(user.id), client);
         self.audit.record(entry).await;
         Ok((user, session))
+    }
+}
+
+/// What the web adapter calls for `/api/auth/setup`; [`Setup`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SetupUseCase: Send + Sync {
+    /// See [`Setup::is_initialized`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn is_initialized(&self) -> Result<bool, Unexpected>;
+
+    /// See [`Setup::execute`].
+    ///
+    /// # Errors
+    /// [`SetupError`].
+    async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, InputRejected>,
+    ) -> Result<(User, PlainToken), SetupError>;
+}
+
+#[async_trait]
+impl SetupUseCase for Setup {
+    async fn is_initialized(&self) -> Result<bool, Unexpected> {
+        Self::is_initialized(self).await
+    }
+
+    async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<NewAccountInput, InputRejected>,
+    ) -> Result<(User, PlainToken), SetupError> {
+        Self::execute(self, client, input).await
     }
 }

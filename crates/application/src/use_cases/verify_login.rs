@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use slugbase_domain::{AuditEventKind, MfaState, User};
 
 use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
@@ -10,7 +12,7 @@ use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::second_factor::SecondFactorCheck;
 use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
-use crate::error::{Unexpected, ValidationErrors, unexpected_from_ports};
+use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
     Clock, MfaRepository, SessionKind, SessionRepository, TokenDigest, UserRepository,
@@ -26,9 +28,9 @@ pub enum VerifyLoginError {
     /// Over the attempt limit.
     #[error(transparent)]
     TooManyAttempts(TooManyAttempts),
-    /// Body malformed.
+    /// The adapter could not read the input from the request (it says why).
     #[error(transparent)]
-    Validation(ValidationErrors),
+    InputRejected(#[from] InputRejected),
     /// Wrong, used or replayed code.
     #[error("TOTP or unused backup code is invalid")]
     InvalidCode,
@@ -119,7 +121,7 @@ impl VerifyLogin {
         &self,
         pending: Option<&str>,
         client: &ClientInfo,
-        code: Result<String, ValidationErrors>,
+        code: Result<String, InputRejected>,
     ) -> Result<(User, PlainToken), VerifyLoginError> {
         let Some(pending) = pending else { return Err(VerifyLoginError::PendingInvalid) };
         let digest = self.token_digest.digest(pending);
@@ -143,9 +145,9 @@ impl VerifyLogin {
             .await?;
         let code = match code {
             Ok(code) => code,
-            Err(errors) => {
+            Err(rejected) => {
                 self.limiter.release(ticket).await?;
-                return Err(VerifyLoginError::Validation(errors));
+                return Err(rejected.into());
             }
         };
 
@@ -199,5 +201,34 @@ impl VerifyLogin {
             )
             .await;
         Ok((user, token))
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/verify`; [`VerifyLogin`] implements
+/// it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait VerifyLoginUseCase: Send + Sync {
+    /// See [`VerifyLogin::execute`].
+    ///
+    /// # Errors
+    /// [`VerifyLoginError`]; the pending state is checked before the body.
+    async fn execute<'a>(
+        &self,
+        pending: Option<&'a str>,
+        client: &ClientInfo,
+        code: Result<String, InputRejected>,
+    ) -> Result<(User, PlainToken), VerifyLoginError>;
+}
+
+#[async_trait]
+impl VerifyLoginUseCase for VerifyLogin {
+    async fn execute<'a>(
+        &self,
+        pending: Option<&'a str>,
+        client: &ClientInfo,
+        code: Result<String, InputRejected>,
+    ) -> Result<(User, PlainToken), VerifyLoginError> {
+        Self::execute(self, pending, client, code).await
     }
 }

@@ -1,6 +1,6 @@
 //! The smaller use cases: first-admin setup, API tokens, logout, MFA status, enroll cancel.
 
-use slugbase_application::ValidationErrors;
+use slugbase_application::InputRejected;
 use slugbase_application::accounts::{NewAccountInput, SetupError};
 use slugbase_application::mfa::EnrollError;
 use slugbase_application::ports::{CancelOutcome, SessionKind, SessionRecord};
@@ -16,7 +16,7 @@ const RANDOM_B64: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
 // Setup
 // ---------------------------------------------------------------------------------------
 
-fn first_admin() -> Result<NewAccountInput, ValidationErrors> {
+fn first_admin() -> Result<NewAccountInput, InputRejected> {
     Ok(NewAccountInput {
         email: "root@example.com".to_owned(),
         name: "Root".to_owned(),

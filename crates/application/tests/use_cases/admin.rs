@@ -2,14 +2,14 @@
 
 use slugbase_application::ports::{AuditQuery, StoreError};
 use slugbase_application::{
-    ValidationErrors,
+    InputRejected,
     accounts::{Admin, AdminError, NewAccountInput},
 };
 use slugbase_domain::{AuditEventKind, LoginMethod, MfaState, User, UserId};
 
 use crate::support::*;
 
-fn account(password: Option<&str>) -> Result<NewAccountInput, ValidationErrors> {
+fn account(password: Option<&str>) -> Result<NewAccountInput, InputRejected> {
     Ok(NewAccountInput {
         email: " New.User@Example.com ".to_owned(),
         name: "New User".to_owned(),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use slugbase_application::ports::{MfaProof, SecretDigest};
 use slugbase_application::{
-    PlainToken, ValidationErrors,
+    InputRejected, PlainToken,
     mfa::{BothFactorsInput, EnrollConfirmError, EnrollError, MfaChangeError},
 };
 use slugbase_domain::{AuditEventKind, DisableDenied, Password, ProofKind, TotpStep};
@@ -45,7 +45,7 @@ fn assert_fresh_codes(codes: &[PlainToken], stored: &[SecretDigest]) {
 // RegenerateBackupCodes
 // ---------------------------------------------------------------------------------------
 
-fn both(code: &str, password: Option<&str>) -> Result<BothFactorsInput, ValidationErrors> {
+fn both(code: &str, password: Option<&str>) -> Result<BothFactorsInput, InputRejected> {
     Ok(BothFactorsInput { code: code.to_owned(), password: password.map(Password::new) })
 }
 
@@ -234,7 +234,7 @@ async fn enrollment_that_races_a_confirm_reports_already_enabled() {
 // EnrollConfirm
 // ---------------------------------------------------------------------------------------
 
-fn code(raw: &str) -> Result<String, ValidationErrors> {
+fn code(raw: &str) -> Result<String, InputRejected> {
     Ok(raw.to_owned())
 }
 

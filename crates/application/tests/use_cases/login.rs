@@ -2,7 +2,7 @@
 
 use slugbase_application::ports::{MfaProof, SessionKind, SessionRecord};
 use slugbase_application::{
-    ValidationErrors,
+    InputRejected,
     auth::{LoginError, LoginInput, LoginOutcome, VerifyLoginError},
 };
 use slugbase_domain::{AuditEventKind, Password, ProofKind, TotpStep, User};
@@ -15,7 +15,7 @@ const GOOD_STEP: u64 = LAST_STEP + 1;
 const RANDOM_32: [u8; 32] = [7; 32];
 const SESSION_ID: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
 
-fn login_input(email: &str, password: &str) -> Result<LoginInput, ValidationErrors> {
+fn login_input(email: &str, password: &str) -> Result<LoginInput, InputRejected> {
     Ok(LoginInput { email: email.to_owned(), password: Password::new(password) })
 }
 
@@ -253,8 +253,8 @@ fn user_found(deps: &mut MockDeps, user: &User) {
 }
 
 /// A body the verify step must not even look at before the pending state checks out.
-fn unread_body() -> Result<String, ValidationErrors> {
-    Err(ValidationErrors::field("code", "code is required"))
+fn unread_body() -> Result<String, InputRejected> {
+    Err(InputRejected)
 }
 
 #[tokio::test]

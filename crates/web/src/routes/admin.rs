@@ -1,7 +1,7 @@
 //! `/api/admin/*`: users, MFA reset, audit log. Administrators only (403 otherwise).
 
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slugbase_application::ValidationErrors;
@@ -14,15 +14,15 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::AppState;
-use crate::routes::auth::new_account;
-use crate::routes::tokens::path_id;
-use crate::views::{CreateUserRequest, OkView, UserView};
+use slugbase_application::accounts::NewAccountInput;
+
+use crate::extract::{AppState, defer};
+use crate::requests::CreateUserRequest;
+use crate::routes::path_id;
+use crate::views::{OkView, UserView};
 
 /// Every user.
 #[utoipa::path(
-    get,
-    path = "/api/admin/users",
     tag = "Admin",
     operation_id = "list_users",
     security(("session_cookie" = []), ("bearer_token" = [])),
@@ -32,6 +32,7 @@ use crate::views::{CreateUserRequest, OkView, UserView};
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
     )
 )]
+#[get("/api/admin/users")]
 pub(crate) async fn list_users(
     state: Data<AppState>,
     req: HttpRequest,
@@ -43,8 +44,6 @@ pub(crate) async fn list_users(
 
 /// Create a user; without a password the user is OIDC-only.
 #[utoipa::path(
-    post,
-    path = "/api/admin/users",
     tag = "Admin",
     operation_id = "create_user",
     request_body(content = CreateUserRequest, content_type = "application/json"),
@@ -60,26 +59,25 @@ pub(crate) async fn list_users(
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/admin/users")]
 pub(crate) async fn create_user(
     state: Data<AppState>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let input = body.parse(|f| new_account(f, false));
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (input, rejection) = defer(body.json::<CreateUserRequest>().map(NewAccountInput::from));
     let user = state
         .use_cases
         .admin
         .create_user(&authed.caller, &client, input)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Created().json(state.user_view(&user)))
 }
 
 /// Delete a user with their sessions, tokens and codes.
 #[utoipa::path(
-    delete,
-    path = "/api/admin/users/{id}",
     tag = "Admin",
     operation_id = "delete_user",
     params(("id" = Uuid, Path, description = "User id")),
@@ -92,11 +90,12 @@ pub(crate) async fn create_user(
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
     )
 )]
+#[delete("/api/admin/users/{id}")]
 pub(crate) async fn delete_user(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, client) = state.unsafe_request_without_body(&req).await?;
+    let (authed, client) = state.authenticated_change(&req).await?;
     let id: UserId = path_id(&req)?;
     state.use_cases.admin.delete_user(&authed.caller, &client, id).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))
@@ -104,8 +103,6 @@ pub(crate) async fn delete_user(
 
 /// Administrative MFA reset for a locked-out user (audited; ends their sessions).
 #[utoipa::path(
-    post,
-    path = "/api/admin/users/{id}/mfa/reset",
     tag = "Admin",
     operation_id = "reset_user_mfa",
     params(("id" = Uuid, Path, description = "User id")),
@@ -118,11 +115,12 @@ pub(crate) async fn delete_user(
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
     )
 )]
+#[post("/api/admin/users/{id}/mfa/reset")]
 pub(crate) async fn reset_user_mfa(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, client) = state.unsafe_request_without_body(&req).await?;
+    let (authed, client) = state.authenticated_change(&req).await?;
     let id: UserId = path_id(&req)?;
     state.use_cases.admin.reset_mfa(&authed.caller, &client, id).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))
@@ -285,8 +283,6 @@ pub struct AuditPageView {
 
 /// Audit events, newest first, filtered by user and event.
 #[utoipa::path(
-    get,
-    path = "/api/admin/audit-log",
     tag = "Admin",
     operation_id = "audit_log",
     params(AuditParams),
@@ -298,6 +294,7 @@ pub struct AuditPageView {
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
     )
 )]
+#[get("/api/admin/audit-log")]
 pub(crate) async fn audit_log(
     state: Data<AppState>,
     req: HttpRequest,

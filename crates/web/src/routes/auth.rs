@@ -1,16 +1,17 @@
 //! Setup, login, the MFA step of login, logout, the current user, OIDC providers.
 
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, get, post};
 use serde::Serialize;
 use slugbase_application::accounts::NewAccountInput;
 use slugbase_application::auth::{LoginInput, LoginOutcome};
-use slugbase_domain::{Password, User};
+use slugbase_domain::User;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AppState, Fields, PENDING_COOKIE, SESSION_COOKIE};
-use crate::views::{CodeRequest, LoginRequest, MessageView, SetupRequest, UserView};
+use crate::extract::{AppState, PENDING_COOKIE, SESSION_COOKIE, defer};
+use crate::requests::{CodeRequest, LoginRequest, SetupRequest};
+use crate::views::{MessageView, UserView};
 
 impl AppState {
     /// The view of a user, with the policy flag.
@@ -28,34 +29,18 @@ pub struct SetupStatusView {
 
 /// Whether the first administrator exists.
 #[utoipa::path(
-    get,
-    path = "/api/auth/setup/status",
     tag = "Setup",
     operation_id = "setup_status",
     responses((status = 200, description = "Success", body = SetupStatusView), (status = 503, description = "Database unavailable", body = ErrorBody))
 )]
+#[get("/api/auth/setup/status")]
 pub(crate) async fn setup_status(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let initialized = state.use_cases.setup.is_initialized().await?;
     Ok(HttpResponse::Ok().json(SetupStatusView { initialized }))
 }
 
-/// An account body: `email`, `name`, `password` strings, `is_admin` a boolean.
-pub(crate) fn new_account(fields: &mut Fields, password_required: bool) -> NewAccountInput {
-    let email = fields.required_string("email");
-    let name = fields.required_string("name");
-    let password = if password_required {
-        Some(fields.required_string("password"))
-    } else {
-        fields.optional_string("password")
-    };
-    let is_admin = fields.optional_bool("is_admin").unwrap_or(false);
-    NewAccountInput { email, name, password, is_admin }
-}
-
 /// Create the first administrator and sign in.
 #[utoipa::path(
-    post,
-    path = "/api/auth/setup",
     tag = "Setup",
     operation_id = "setup",
     request_body(content = SetupRequest, content_type = "application/json"),
@@ -68,16 +53,17 @@ pub(crate) fn new_account(fields: &mut Fields, password_required: bool) -> NewAc
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/auth/setup")]
 pub(crate) async fn setup(
     state: Data<AppState>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = state.read_body(&req, payload).await?;
-    let input = body.parse(|f| new_account(f, true));
+    let (input, rejection) = defer(body.json::<SetupRequest>().map(NewAccountInput::from));
     let client = state.client(&req);
     let (user, session) =
-        state.use_cases.setup.execute(&client, input).await.map_err(|e| body.refine(e))?;
+        state.use_cases.setup.execute(&client, input).await.map_err(|e| rejection.answer(e))?;
     let mut res = HttpResponse::Ok();
     state.set_session_cookie(&mut res, session.expose());
     Ok(res.json(state.user_view(&user)))
@@ -102,8 +88,6 @@ pub enum LoginView {
 
 /// Sign in with e-mail and password.
 #[utoipa::path(
-    post,
-    path = "/api/auth/login",
     tag = "Auth",
     operation_id = "login",
     description = "Without MFA: sets `slugbase.sid` and returns the user. With MFA: returns `{\"mfa_required\": true}` and sets a five-minute `slugbase.mfa_pending` cookie, good only for `POST /api/auth/mfa/verify`.",
@@ -118,21 +102,18 @@ pub enum LoginView {
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
+#[post("/api/auth/login")]
 pub(crate) async fn login(
     state: Data<AppState>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = state.read_body(&req, payload).await?;
-    let input = body.parse(|f| {
-        let email = f.required_string("email");
-        let password = Password::new(f.required_string("password"));
-        LoginInput { email, password }
-    });
+    let (input, rejection) = defer(body.json::<LoginRequest>().map(LoginInput::from));
     let client = state.client(&req);
     let mut res = HttpResponse::Ok();
     let outcome =
-        state.use_cases.login.execute(&client, input).await.map_err(|e| body.refine(e))?;
+        state.use_cases.login.execute(&client, input).await.map_err(|e| rejection.answer(e))?;
     // Whatever this browser held before is replaced by this login: revoke it server-side too,
     // not just in the browser. The login itself has succeeded, so a failure here is logged.
     let old_session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
@@ -163,8 +144,6 @@ pub(crate) async fn login(
 
 /// Second step of a login with MFA.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/verify",
     tag = "Auth",
     operation_id = "verify",
     description = "Takes the `slugbase.mfa_pending` cookie from login and a TOTP or unused backup code. On success the pending state is spent, `slugbase.sid` is set with a new session id and the user is returned.",
@@ -179,6 +158,7 @@ pub(crate) async fn login(
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/verify")]
 pub(crate) async fn verify(
     state: Data<AppState>,
     req: HttpRequest,
@@ -186,14 +166,14 @@ pub(crate) async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
     let body = state.read_body(&req, payload).await?;
-    let code = body.parse(|f| f.required_string("code"));
+    let (code, rejection) = defer(body.json::<CodeRequest>().map(|r| r.code));
     let client = state.client(&req);
     let (user, session) = state
         .use_cases
         .verify_login
         .execute(pending.as_deref(), &client, code)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     let mut res = HttpResponse::Ok();
     state.clear_cookie(&mut res, PENDING_COOKIE);
     state.set_session_cookie(&mut res, session.expose());
@@ -202,12 +182,11 @@ pub(crate) async fn verify(
 
 /// Sign out: the session is revoked server-side and both cookies are cleared.
 #[utoipa::path(
-    post,
-    path = "/api/auth/logout",
     tag = "Auth",
     operation_id = "logout",
     responses((status = 200, description = "Success", body = MessageView, example = json!({"message": "Logged out"})))
 )]
+#[post("/api/auth/logout")]
 pub(crate) async fn logout(
     state: Data<AppState>,
     req: HttpRequest,
@@ -224,13 +203,12 @@ pub(crate) async fn logout(
 
 /// The current user.
 #[utoipa::path(
-    get,
-    path = "/api/auth/me",
     tag = "Auth",
     operation_id = "me",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses((status = 200, description = "Success", body = UserView), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
 )]
+#[get("/api/auth/me")]
 pub(crate) async fn me(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     Ok(HttpResponse::Ok().json(state.user_view(&authed.caller.user)))
@@ -247,12 +225,11 @@ pub struct ProviderView {
 
 /// Configured OIDC providers (none yet: OIDC login is a later issue).
 #[utoipa::path(
-    get,
-    path = "/api/auth/providers",
     tag = "Auth",
     operation_id = "providers",
     responses((status = 200, description = "Success", body = Vec<ProviderView>))
 )]
+#[get("/api/auth/providers")]
 pub(crate) async fn providers() -> HttpResponse {
     HttpResponse::Ok().json(Vec::<ProviderView>::new())
 }

@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, get};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -18,8 +18,6 @@ pub struct HealthView {
 
 /// Liveness and database reachability.
 #[utoipa::path(
-    get,
-    path = "/api/health",
     tag = "Meta",
     operation_id = "health",
     responses(
@@ -27,6 +25,7 @@ pub struct HealthView {
         (status = 503, description = "Database unreachable", body = ErrorBody),
     )
 )]
+#[get("/api/health")]
 pub(crate) async fn health(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.use_cases.health.check().await?;
     Ok(HttpResponse::Ok().json(HealthView { status: "ok".to_owned() }))
@@ -43,12 +42,11 @@ pub struct VersionView {
 
 /// Version and commit.
 #[utoipa::path(
-    get,
-    path = "/api/version",
     tag = "Meta",
     operation_id = "version",
     responses((status = 200, description = "Success", body = VersionView))
 )]
+#[get("/api/version")]
 pub(crate) async fn version(state: Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(VersionView {
         version: state.config.version.clone(),
@@ -66,13 +64,12 @@ pub struct CsrfTokenView {
 
 /// A CSRF token for this session; also set in the `_csrf` cookie.
 #[utoipa::path(
-    get,
-    path = "/api/csrf-token",
     tag = "Meta",
     operation_id = "csrf_token",
     description = "Returns a server-signed token bound to the current `slugbase.sid` session and sets the same value in the `_csrf` cookie (HttpOnly, SameSite=Strict). Fetch a new one after login.",
     responses((status = 200, description = "Success", body = CsrfTokenView))
 )]
+#[get("/api/csrf-token")]
 pub(crate) async fn csrf_token(state: Data<AppState>, req: HttpRequest) -> HttpResponse {
     let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     let token = state.csrf.issue(&session);
@@ -83,24 +80,22 @@ pub(crate) async fn csrf_token(state: Data<AppState>, req: HttpRequest) -> HttpR
 
 /// The OpenAPI 3.1 document of this API.
 #[utoipa::path(
-    get,
-    path = "/openapi.json",
     tag = "Meta",
     operation_id = "openapi_json",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"))
 )]
+#[get("/openapi.json")]
 pub(crate) async fn openapi_json(doc: Data<crate::OpenApiJson>) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(doc.0.clone())
 }
 
 /// Interactive API documentation (served from the binary; works offline).
 #[utoipa::path(
-    get,
-    path = "/api-docs",
     tag = "Meta",
     operation_id = "api_docs",
     responses((status = 308, description = "Redirect to /api-docs/"))
 )]
+#[get("/api-docs")]
 pub(crate) async fn api_docs() -> HttpResponse {
     HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/api-docs/")).finish()
 }

@@ -2,29 +2,19 @@
 //! backup codes.
 
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::mfa::BothFactorsInput;
-use slugbase_domain::Password;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AppState, Fields};
-use crate::views::{BothFactorsRequest, CodeRequest, OkView};
-
-/// The body of disable / regenerate, field by field: `code` a string, `password` a string
-/// or absent (`null` = absent); other fields are ignored.
-fn both_factors(fields: &mut Fields) -> BothFactorsInput {
-    let code = fields.required_string("code");
-    let password = fields.optional_string("password").map(Password::new);
-    BothFactorsInput { code, password }
-}
+use crate::extract::{AppState, defer};
+use crate::requests::{BothFactorsRequest, CodeRequest};
+use crate::views::OkView;
 
 /// Disable MFA.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/disable",
     tag = "MFA",
     operation_id = "disable",
     summary = "Disable MFA",
@@ -46,19 +36,20 @@ fn both_factors(fields: &mut Fields) -> BothFactorsInput {
         (status = 503, description = "Database unavailable", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/disable")]
 pub(crate) async fn disable(
     state: Data<AppState>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let input = body.parse(both_factors);
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (input, rejection) = defer(body.json::<BothFactorsRequest>().map(BothFactorsInput::from));
     state
         .use_cases
         .disable_mfa
         .execute(&authed.caller, &client, input)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Ok().json(OkView::OK))
 }
 
@@ -75,8 +66,6 @@ pub struct MfaStatusView {
 
 /// MFA status of the caller.
 #[utoipa::path(
-    get,
-    path = "/api/auth/mfa/status",
     tag = "MFA",
     operation_id = "mfa_status",
     security(("session_cookie" = []), ("bearer_token" = [])),
@@ -85,6 +74,7 @@ pub struct MfaStatusView {
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
     )
 )]
+#[get("/api/auth/mfa/status")]
 pub(crate) async fn mfa_status(
     state: Data<AppState>,
     req: HttpRequest,
@@ -111,8 +101,6 @@ pub struct EnrollmentView {
 
 /// Begin MFA enrollment.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/enroll/begin",
     tag = "MFA",
     operation_id = "enroll_begin",
     security(("session_cookie" = []), ("bearer_token" = [])),
@@ -126,13 +114,14 @@ pub struct EnrollmentView {
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/enroll/begin")]
 pub(crate) async fn enroll_begin(
     state: Data<AppState>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    body.check()?;
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    body.ensure_acceptable()?;
     let enrollment = state.use_cases.enroll_begin.execute(&authed.caller, &client).await?;
     // The Totp port hands over the PNG base64-encoded: a data URL needs nothing more.
     let qr_png = format!("data:image/png;base64,{}", enrollment.qr_png_base64);
@@ -152,8 +141,6 @@ pub struct BackupCodesView {
 
 /// Confirm MFA enrollment with a TOTP code.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/enroll/confirm",
     tag = "MFA",
     operation_id = "enroll_confirm",
     request_body(content = CodeRequest, content_type = "application/json"),
@@ -170,19 +157,20 @@ pub struct BackupCodesView {
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/enroll/confirm")]
 pub(crate) async fn enroll_confirm(
     state: Data<AppState>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let code = body.parse(|f| f.required_string("code"));
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (code, rejection) = defer(body.json::<CodeRequest>().map(|r| r.code));
     let codes = state
         .use_cases
         .enroll_confirm
         .execute(&authed.caller, &client, code)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Ok().json(BackupCodesView {
         backup_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))
@@ -190,8 +178,6 @@ pub(crate) async fn enroll_confirm(
 
 /// Cancel a pending MFA enrollment.
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/enroll/cancel",
     tag = "MFA",
     operation_id = "enroll_cancel",
     security(("session_cookie" = []), ("bearer_token" = [])),
@@ -205,21 +191,20 @@ pub(crate) async fn enroll_confirm(
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/enroll/cancel")]
 pub(crate) async fn enroll_cancel(
     state: Data<AppState>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    body.check()?;
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    body.ensure_acceptable()?;
     state.use_cases.enroll_cancel.execute(&authed.caller, &client).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))
 }
 
 /// Replace every backup code (same checks as disable).
 #[utoipa::path(
-    post,
-    path = "/api/auth/mfa/backup/regenerate",
     tag = "MFA",
     operation_id = "regenerate_backup_codes",
     request_body(content = BothFactorsRequest, content_type = "application/json"),
@@ -235,19 +220,20 @@ pub(crate) async fn enroll_cancel(
         (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody),
     )
 )]
+#[post("/api/auth/mfa/backup/regenerate")]
 pub(crate) async fn regenerate_backup_codes(
     state: Data<AppState>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let input = body.parse(both_factors);
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (input, rejection) = defer(body.json::<BothFactorsRequest>().map(BothFactorsInput::from));
     let codes = state
         .use_cases
         .regenerate_backup_codes
         .execute(&authed.caller, &client, input)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Ok().json(BackupCodesView {
         backup_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))

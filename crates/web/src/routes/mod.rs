@@ -1,15 +1,21 @@
 //! The route table: one list of handlers from which both the OpenAPI document and the
 //! actix routes are built, so the two cannot drift.
 //!
-//! Each handler's `#[utoipa::path]` names its method and path; [`configure`] reads them
-//! back from the generated document and attaches the handler whose operation id matches.
-//! Every path becomes one actix resource whose unmatched methods answer 405 with `Allow`.
+//! Each handler carries its method and path once, in its actix route attribute
+//! (`#[post("/api/auth/mfa/disable")]`). actix registers the handler from it
+//! ([`configure`] calls `cfg.service(handler)`), and `#[utoipa::path]`, written above it,
+//! reads the same attribute for the handler's operation in the document. A handler listed
+//! in the table without a route attribute does not compile; nothing is looked up by name.
+//! After the handlers, every path gets a fallback that answers its other methods 405 with
+//! `Allow`.
+
+use std::collections::BTreeMap;
 
 use actix_web::http::Method;
 use actix_web::web::{self, ServiceConfig};
-use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::HttpMethod;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, Path as _};
 
 use crate::error::ApiError;
 
@@ -43,12 +49,15 @@ macro_rules! route_table {
         )]
         pub(crate) struct ApiDoc;
 
-        /// Attaches the handler whose operation id is `operation_id`.
-        fn attach(operation_id: &str, route: actix_web::Route) -> Option<actix_web::Route> {
-            match operation_id {
-                $( stringify!($handler) => Some(route.to($module::$handler)), )*
-                _ => None,
-            }
+        /// Registers every handler at the method and path of its own route attribute.
+        fn register_handlers(cfg: &mut ServiceConfig) {
+            $( cfg.service($module::$handler); )*
+        }
+
+        /// Every handler's methods and path, read from the same route attribute (through
+        /// the `utoipa::Path` impl that `#[utoipa::path]` derives from it).
+        fn endpoints() -> Vec<(Vec<HttpMethod>, String)> {
+            vec![$( ($module::$handler::methods(), $module::$handler::path()) ),*]
         }
     };
 }
@@ -82,6 +91,16 @@ route_table! {
     meta::api_docs,
 }
 
+/// The `{id}` segment of the path, or 400 naming it.
+pub(crate) fn path_id<T: std::str::FromStr>(req: &actix_web::HttpRequest) -> Result<T, ApiError> {
+    req.match_info().get("id").and_then(|id| id.parse().ok()).ok_or_else(|| {
+        ApiError::validation(slugbase_application::ValidationErrors::field(
+            "id",
+            "id must be a UUID",
+        ))
+    })
+}
+
 /// Adds the two ways to authenticate to the document.
 struct SecuritySchemes;
 
@@ -107,59 +126,74 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The operations of one path item, with their methods.
-pub(crate) fn operations(item: &PathItem) -> Vec<(Method, &Operation)> {
-    [
-        (Method::GET, &item.get),
-        (Method::POST, &item.post),
-        (Method::PUT, &item.put),
-        (Method::PATCH, &item.patch),
-        (Method::DELETE, &item.delete),
-        (Method::HEAD, &item.head),
-        (Method::OPTIONS, &item.options),
-        (Method::TRACE, &item.trace),
-    ]
-    .into_iter()
-    .filter_map(|(method, op)| op.as_ref().map(|op| (method, op)))
-    .collect()
+/// The methods served at each path, in the order `Allow` lists them.
+fn methods_by_path() -> BTreeMap<String, Vec<Method>> {
+    let mut paths: BTreeMap<String, Vec<Method>> = BTreeMap::new();
+    for (methods, path) in endpoints() {
+        paths.entry(path).or_default().extend(methods.iter().map(actix_method));
+    }
+    for methods in paths.values_mut() {
+        methods.sort_by_key(allow_rank);
+        methods.dedup();
+    }
+    paths
 }
 
-/// Every (method, path) of the table, as the document lists them.
+/// The actix method of a documented one.
+fn actix_method(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+/// Where a method goes in `Allow` (the order of an OpenAPI path item).
+fn allow_rank(method: &Method) -> u8 {
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+    ]
+    .iter()
+    .position(|m| m == method)
+    .and_then(|i| u8::try_from(i).ok())
+    .unwrap_or(u8::MAX)
+}
+
+/// Every (method, path) of the table.
 #[must_use]
 pub fn route_list() -> Vec<(String, String)> {
-    let doc = ApiDoc::openapi();
-    let mut routes = Vec::new();
-    for (path, item) in &doc.paths.paths {
-        for (method, _) in operations(item) {
-            routes.push((method.to_string(), path.clone()));
-        }
-    }
-    routes
+    methods_by_path()
+        .into_iter()
+        .flat_map(|(path, methods)| {
+            methods.into_iter().map(move |method| (method.to_string(), path.clone()))
+        })
+        .collect()
 }
 
-/// Registers every route of the table.
+/// Registers every handler of the table, then, per path, the 405 for its other methods.
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
-    let doc = ApiDoc::openapi();
-    for (path, item) in &doc.paths.paths {
-        let mut resource = web::resource(path.as_str());
-        let mut allowed = Vec::new();
-        for (method, operation) in operations(item) {
-            let id = operation.operation_id.as_deref().unwrap_or_default();
-            match attach(id, web::route().method(method.clone())) {
-                Some(route) => {
-                    resource = resource.route(route);
-                    allowed.push(method.to_string());
-                }
-                None => tracing::error!(operation = id, "documented operation has no handler"),
-            }
-        }
-        let allow = allowed.join(", ");
-        resource = resource.default_service(web::to(move || {
+    register_handlers(cfg);
+    for (path, methods) in methods_by_path() {
+        let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+        // Registered after the handlers: actix tries resources in order, so this one only
+        // sees the requests whose method no handler of the path takes.
+        cfg.service(web::resource(path).default_service(web::to(move || {
             let allow = allow.clone();
             async move {
                 Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed().with_allow(allow))
             }
-        }));
-        cfg.service(resource);
+        })));
     }
 }

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::tokens::ApiTokenView;
@@ -11,8 +11,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::AppState;
-use crate::views::{CreateTokenRequest, OkView};
+use crate::extract::{AppState, defer};
+use crate::requests::CreateTokenRequest;
+use crate::routes::path_id;
+use crate::views::OkView;
 
 /// A token as listed (never the secret).
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -53,13 +55,12 @@ pub struct CreatedTokenView {
 
 /// The caller's API tokens.
 #[utoipa::path(
-    get,
-    path = "/api/tokens",
     tag = "API tokens",
     operation_id = "list_tokens",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses((status = 200, description = "Success", body = Vec<TokenView>), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
 )]
+#[get("/api/tokens")]
 pub(crate) async fn list_tokens(
     state: Data<AppState>,
     req: HttpRequest,
@@ -71,8 +72,6 @@ pub(crate) async fn list_tokens(
 
 /// Create an API token.
 #[utoipa::path(
-    post,
-    path = "/api/tokens",
     tag = "API tokens",
     operation_id = "create_token",
     request_body(content = CreateTokenRequest, content_type = "application/json"),
@@ -87,19 +86,20 @@ pub(crate) async fn list_tokens(
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
+#[post("/api/tokens")]
 pub(crate) async fn create_token(
     state: Data<AppState>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.unsafe_request(&req, payload).await?;
-    let name = body.parse(|f| f.required_string("name"));
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (name, rejection) = defer(body.json::<CreateTokenRequest>().map(|r| r.name));
     let created = state
         .use_cases
         .api_tokens
         .create(&authed.caller, &client, name)
         .await
-        .map_err(|e| body.refine(e))?;
+        .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Created().json(CreatedTokenView {
         token: created.token.expose().to_owned(),
         id: *created.view.id.as_uuid(),
@@ -108,20 +108,8 @@ pub(crate) async fn create_token(
     }))
 }
 
-/// An id from the path, or 400 naming it.
-pub(crate) fn path_id<T: std::str::FromStr>(req: &HttpRequest) -> Result<T, ApiError> {
-    req.match_info().get("id").and_then(|id| id.parse().ok()).ok_or_else(|| {
-        ApiError::validation(slugbase_application::ValidationErrors::field(
-            "id",
-            "id must be a UUID",
-        ))
-    })
-}
-
 /// Revoke an API token; it stops working on the next request.
 #[utoipa::path(
-    delete,
-    path = "/api/tokens/{id}",
     tag = "API tokens",
     operation_id = "revoke_token",
     params(("id" = Uuid, Path, description = "Token id")),
@@ -134,11 +122,12 @@ pub(crate) fn path_id<T: std::str::FromStr>(req: &HttpRequest) -> Result<T, ApiE
         (status = 404, description = "TOKEN_NOT_FOUND", body = ErrorBody),
     )
 )]
+#[delete("/api/tokens/{id}")]
 pub(crate) async fn revoke_token(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, client) = state.unsafe_request_without_body(&req).await?;
+    let (authed, client) = state.authenticated_change(&req).await?;
     let id: ApiTokenId = path_id(&req)?;
     if state.use_cases.api_tokens.revoke(&authed.caller, &client, id).await? {
         Ok(HttpResponse::Ok().json(OkView::OK))

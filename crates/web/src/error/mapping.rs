@@ -1,0 +1,312 @@
+//! Every use-case error to its status, reason and details: one exhaustive `match` per
+//! error enum, so a new variant does not compile until it has an answer. Unexpected
+//! failures are logged once, here, with their cause chain; the client gets an opaque body.
+
+use actix_web::http::StatusCode;
+use slugbase_application::Unexpected;
+use slugbase_application::accounts::{AdminError, SetupError};
+use slugbase_application::attempts::TooManyAttempts;
+use slugbase_application::auth::{AuthError, LoginError, VerifyLoginError};
+use slugbase_application::mfa::{EnrollConfirmError, EnrollError, MfaChangeError};
+use slugbase_application::tokens::CreateApiTokenError;
+use slugbase_domain::DisableDenied;
+
+use super::{ApiError, MSG_BAD_REQUEST};
+
+/// A use-case error that can be the use case handing back the rejected input it was
+/// given (`slugbase_application::InputRejected`): the handler that kept the body's own rejection answers with that instead (see
+/// `extract::body::Deferred`).
+pub(crate) trait ReportsInputRejected: Into<ApiError> {
+    /// Whether this is the use case reporting the rejected input, at its point in the
+    /// contract's order.
+    fn is_input_rejected(&self) -> bool;
+}
+
+/// Implements [`ReportsInputRejected`] for use-case errors with an `InputRejected` variant.
+macro_rules! reports_input_rejected {
+    ($($error:ty),* $(,)?) => {$(
+        impl ReportsInputRejected for $error {
+            fn is_input_rejected(&self) -> bool {
+                matches!(self, Self::InputRejected(_))
+            }
+        }
+    )*};
+}
+
+reports_input_rejected!(
+    MfaChangeError,
+    EnrollConfirmError,
+    LoginError,
+    VerifyLoginError,
+    CreateApiTokenError,
+    SetupError,
+    AdminError,
+);
+
+/// A use case reported rejected input the handler kept no reason for. Handlers always keep
+/// one (`Deferred`), so this is only a safe answer for a bug: a 400 without details.
+fn input_rejected() -> ApiError {
+    tracing::warn!("a use case reported rejected input that no handler explained");
+    ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", MSG_BAD_REQUEST)
+}
+
+/// 429 `TOO_MANY_ATTEMPTS` with `Retry-After`.
+fn too_many(t: &TooManyAttempts) -> ApiError {
+    let message = if t.locked_out {
+        "Too many failed attempts; the account is locked until an administrator resets it"
+    } else {
+        "Too many failed attempts; try again later"
+    };
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS", message)
+        .with_retry_after(t.retry_after_secs.max(1))
+}
+
+/// Rows 5–8 of the disable table.
+fn denied(d: DisableDenied) -> ApiError {
+    let text = d.to_string();
+    match d {
+        DisableDenied::MfaNotEnabled => ApiError::new(StatusCode::BAD_REQUEST, d.reason(), text),
+        DisableDenied::RequiredByPolicy => ApiError::new(StatusCode::FORBIDDEN, d.reason(), text),
+        DisableDenied::PasswordRequired => {
+            ApiError::new(StatusCode::BAD_REQUEST, d.reason(), MSG_BAD_REQUEST)
+                .with_field("password", text)
+        }
+        DisableDenied::InvalidPassword => {
+            ApiError::new(StatusCode::UNAUTHORIZED, d.reason(), text.clone())
+                .with_field("password", text)
+        }
+        DisableDenied::InvalidCode => invalid_code(),
+    }
+}
+
+/// 400 `INVALID_CODE`, as the contract's example shows it.
+fn invalid_code() -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_CODE", MSG_BAD_REQUEST)
+        .with_field("code", "TOTP or unused backup code is invalid")
+}
+
+impl From<Unexpected> for ApiError {
+    fn from(e: Unexpected) -> Self {
+        match e {
+            Unexpected::Unavailable(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "storage unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    "The service is temporarily unavailable; try again later",
+                )
+            }
+            Unexpected::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    "An internal error occurred",
+                )
+            }
+        }
+    }
+}
+
+impl From<MfaChangeError> for ApiError {
+    fn from(e: MfaChangeError) -> Self {
+        match e {
+            MfaChangeError::TooManyAttempts(t) => too_many(&t),
+            MfaChangeError::InputRejected(_) => input_rejected(),
+            MfaChangeError::Denied(d) => denied(d),
+            MfaChangeError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+/// 409 `MFA_ALREADY_ENABLED`.
+fn already_enabled() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "MFA_ALREADY_ENABLED", "MFA is already enabled")
+}
+
+impl From<EnrollError> for ApiError {
+    fn from(e: EnrollError) -> Self {
+        match e {
+            EnrollError::AlreadyEnabled => already_enabled(),
+            EnrollError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<EnrollConfirmError> for ApiError {
+    fn from(e: EnrollConfirmError) -> Self {
+        match e {
+            EnrollConfirmError::TooManyAttempts(t) => too_many(&t),
+            EnrollConfirmError::InputRejected(_) => input_rejected(),
+            EnrollConfirmError::AlreadyEnabled => already_enabled(),
+            EnrollConfirmError::NoPending => Self::new(
+                StatusCode::BAD_REQUEST,
+                "MFA_NO_PENDING",
+                "No MFA enrollment is pending; begin one first",
+            ),
+            EnrollConfirmError::InvalidCode => {
+                Self::new(StatusCode::BAD_REQUEST, "INVALID_CODE", MSG_BAD_REQUEST)
+                    .with_field("code", "TOTP code is invalid")
+            }
+            EnrollConfirmError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::TooManyAttempts(t) => too_many(&t),
+            LoginError::InputRejected(_) => input_rejected(),
+            LoginError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_CREDENTIALS",
+                "Invalid email or password",
+            ),
+            LoginError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<VerifyLoginError> for ApiError {
+    fn from(e: VerifyLoginError) -> Self {
+        match e {
+            VerifyLoginError::PendingInvalid => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "MFA_PENDING_INVALID",
+                "No pending MFA login, or it expired; log in again",
+            ),
+            VerifyLoginError::TooManyAttempts(t) => too_many(&t),
+            VerifyLoginError::InputRejected(_) => input_rejected(),
+            VerifyLoginError::InvalidCode => invalid_code(),
+            VerifyLoginError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthenticated => Self::unauthenticated(),
+            AuthError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<CreateApiTokenError> for ApiError {
+    fn from(e: CreateApiTokenError) -> Self {
+        match e {
+            CreateApiTokenError::Validation(v) => Self::validation(v),
+            CreateApiTokenError::InputRejected(_) => input_rejected(),
+            CreateApiTokenError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<SetupError> for ApiError {
+    fn from(e: SetupError) -> Self {
+        match e {
+            SetupError::AlreadyInitialized => Self::new(
+                StatusCode::FORBIDDEN,
+                "ALREADY_INITIALIZED",
+                "Setup has already been completed",
+            ),
+            SetupError::Validation(v) => Self::validation(v),
+            SetupError::InputRejected(_) => input_rejected(),
+            SetupError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Forbidden => {
+                Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", "Administrator rights required")
+            }
+            AdminError::Validation(v) => Self::validation(v),
+            AdminError::InputRejected(_) => input_rejected(),
+            AdminError::EmailTaken => Self::new(
+                StatusCode::CONFLICT,
+                "EMAIL_EXISTS",
+                "A user with this email already exists",
+            )
+            .with_field("email", "Email is already in use"),
+            AdminError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, "USER_NOT_FOUND", "No such user")
+            }
+            AdminError::CannotDeleteSelf => Self::new(
+                StatusCode::BAD_REQUEST,
+                "CANNOT_DELETE_SELF",
+                "You cannot delete your own account",
+            ),
+            AdminError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody as _;
+    use serde_json::Value;
+
+    use actix_web::ResponseError as _;
+    use actix_web::http::header;
+
+    use super::*;
+
+    fn body_of(error: &ApiError) -> Value {
+        let bytes = error.error_response().into_body().try_into_bytes().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn each_refusal_of_the_disable_table_has_its_status_and_reason() {
+        let cases = [
+            (DisableDenied::MfaNotEnabled, 400, "MFA_NOT_ENABLED"),
+            (DisableDenied::RequiredByPolicy, 403, "MFA_REQUIRED_BY_POLICY"),
+            (DisableDenied::PasswordRequired, 400, "PASSWORD_REQUIRED"),
+            (DisableDenied::InvalidPassword, 401, "INVALID_PASSWORD"),
+            (DisableDenied::InvalidCode, 400, "INVALID_CODE"),
+        ];
+        for (denied, status, reason) in cases {
+            let error = ApiError::from(MfaChangeError::Denied(denied));
+            assert_eq!(error.status_code().as_u16(), status, "{denied:?}");
+            let body = body_of(&error);
+            assert_eq!(body["reason"], reason);
+            assert_eq!(body["code"], status);
+        }
+    }
+
+    #[test]
+    fn too_many_attempts_is_429_with_retry_after() {
+        let error = ApiError::from(MfaChangeError::TooManyAttempts(TooManyAttempts {
+            retry_after_secs: 42,
+            locked_out: false,
+        }));
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "42");
+    }
+
+    #[test]
+    fn an_internal_error_is_opaque_and_an_outage_is_503() {
+        let cause = anyhow_error("SELECT secret FROM totp WHERE code = '123456'");
+        let error = ApiError::from(Unexpected::Internal(cause));
+        let body = body_of(&error);
+        assert_eq!(body["code"], 500);
+        assert_eq!(body["reason"], "INTERNAL_ERROR");
+        assert!(!body.to_string().contains("123456"), "{body}");
+        assert!(!body.to_string().contains("SELECT"), "{body}");
+
+        let error = ApiError::from(Unexpected::Unavailable(anyhow_error("connection refused")));
+        let body = body_of(&error);
+        assert_eq!(body["code"], 503);
+        assert_eq!(body["error"], "Service Unavailable");
+        assert!(!body.to_string().contains("refused"), "{body}");
+    }
+
+    fn anyhow_error(message: &'static str) -> anyhow::Error {
+        anyhow::Error::msg(message)
+    }
+}

@@ -1,0 +1,329 @@
+//! Request bodies: read under the size limit and the read deadline, then judged against the
+//! JSON shape a handler asks for. Every way a body can be unusable is a [`BodyRejection`],
+//! mapped to its response once, here (`From<BodyRejection> for ApiError`).
+//!
+//! When a body is rejected is the contract's business: a body that cannot be read at all
+//! (408 stalled, 400 broken connection) ends the request at once; every other rejection is
+//! reported at the point the use case reaches its input, which for the second-factor
+//! operations is after the attempt limit (row 4 of the disable table comes after row 3).
+//! [`defer`] hands the use case only the fact of the rejection
+//! ([`slugbase_application::InputRejected`]) and keeps the reason for the answer.
+
+use actix_web::HttpRequest;
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::web::{Bytes, BytesMut, Payload};
+use futures::StreamExt as _;
+use serde_json::{Map, Value};
+use slugbase_application::{InputRejected, ValidationErrors};
+
+use super::state::AppState;
+use crate::csrf::CSRF_BODY_FIELD;
+use crate::error::{ApiError, ReportsInputRejected};
+
+/// Why a request body cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BodyRejection {
+    /// Larger than the configured limit (bytes): 413 `PAYLOAD_TOO_LARGE`.
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// A body whose `Content-Type` is not JSON: 415 `UNSUPPORTED_MEDIA_TYPE`.
+    NotJsonContentType,
+    /// The body did not arrive within the read timeout: 408, connection closed.
+    TimedOut,
+    /// The connection failed while the body was read: 400 naming `body`.
+    Unreadable,
+    /// Not valid JSON: 400 naming `body`.
+    MalformedJson {
+        /// Where the parser gave up.
+        line: usize,
+        /// Where the parser gave up.
+        column: usize,
+    },
+    /// Valid JSON, but not an object: 400 naming `body`.
+    NotAnObject,
+    /// Fields missing or of the wrong type: 400 naming each.
+    Fields(ValidationErrors),
+}
+
+impl From<BodyRejection> for ApiError {
+    fn from(rejection: BodyRejection) -> Self {
+        let body = |message: String| ApiError::validation(ValidationErrors::field("body", message));
+        match rejection {
+            BodyRejection::TooLarge { limit } => Self::payload_too_large(limit),
+            BodyRejection::NotJsonContentType => Self::unsupported_media_type(),
+            BodyRejection::TimedOut => Self::request_timeout(),
+            BodyRejection::Unreadable => body("The body could not be read".to_owned()),
+            BodyRejection::MalformedJson { line, column } => {
+                body(format!("The body is not valid JSON (line {line}, column {column})"))
+            }
+            BodyRejection::NotAnObject => body("The body must be a JSON object".to_owned()),
+            BodyRejection::Fields(errors) => Self::validation(errors),
+        }
+    }
+}
+
+/// The payload error the body deadline (the `body_deadline` middleware) fails a stalled
+/// body with.
+pub(crate) fn body_timed_out() -> PayloadError {
+    PayloadError::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the request body did not arrive in time",
+    ))
+}
+
+/// Whether a payload error is the body deadline passing (see [`body_timed_out`]).
+fn is_timeout(error: &PayloadError) -> bool {
+    matches!(error, PayloadError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut)
+}
+
+/// A request body, read in full but not yet judged: its bytes, or why it is unusable
+/// whatever it holds (too large, not JSON).
+#[derive(Debug)]
+pub(crate) struct RawBody {
+    content: Result<Bytes, BodyRejection>,
+}
+
+impl AppState {
+    /// Reads the body, at most `body_limit_bytes`. A body over the limit or not declared as
+    /// JSON is not refused here: the handler reports it at its point in the contract's
+    /// order (see the module comment).
+    ///
+    /// # Errors
+    /// [`BodyRejection::TimedOut`] when the body does not arrive within `body_read_timeout`
+    /// (enforced by the `body_deadline` middleware); [`BodyRejection::Unreadable`] when it
+    /// cannot be read.
+    pub(crate) async fn read_body(
+        &self,
+        req: &HttpRequest,
+        mut payload: Payload,
+    ) -> Result<RawBody, BodyRejection> {
+        let limit = self.config.body_limit_bytes;
+        let too_large = || RawBody { content: Err(BodyRejection::TooLarge { limit }) };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Ok(too_large());
+        }
+        let mut bytes = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                if is_timeout(&e) {
+                    tracing::debug!("request body did not arrive in time");
+                    return BodyRejection::TimedOut;
+                }
+                tracing::debug!(error = %e, "request body could not be read");
+                BodyRejection::Unreadable
+            })?;
+            if bytes.len() + chunk.len() > limit {
+                return Ok(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let bytes = bytes.freeze();
+        if !is_blank(&bytes) && !is_json_content_type(req) {
+            return Ok(RawBody { content: Err(BodyRejection::NotJsonContentType) });
+        }
+        Ok(RawBody { content: Ok(bytes) })
+    }
+}
+
+/// Whether a body holds nothing but whitespace (read as an empty object).
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+fn is_json_content_type(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl RawBody {
+    /// `csrfToken` from a JSON object body, if there is one.
+    pub(super) fn csrf_field(&self) -> Option<String> {
+        let bytes = self.content.as_ref().ok()?;
+        let value: Value = serde_json::from_slice(bytes).ok()?;
+        value.get(CSRF_BODY_FIELD)?.as_str().map(str::to_owned)
+    }
+
+    /// For endpoints that take no input: the body is ignored, but one too large or not
+    /// JSON is still refused.
+    ///
+    /// # Errors
+    /// [`BodyRejection::TooLarge`], [`BodyRejection::NotJsonContentType`].
+    pub(crate) fn ensure_acceptable(&self) -> Result<(), BodyRejection> {
+        self.content.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// The body as the request type `T` (an empty body is an empty object).
+    ///
+    /// # Errors
+    /// Every [`BodyRejection`] but the two that end a request at once; field errors name
+    /// every field at fault.
+    pub(crate) fn json<T: JsonRequest>(&self) -> Result<T, BodyRejection> {
+        let bytes = self.content.as_ref().map_err(Clone::clone)?;
+        let map = if is_blank(bytes) {
+            Map::new()
+        } else {
+            match serde_json::from_slice::<Value>(bytes) {
+                Ok(Value::Object(map)) => map,
+                Ok(_) => return Err(BodyRejection::NotAnObject),
+                Err(e) => {
+                    return Err(BodyRejection::MalformedJson {
+                        line: e.line(),
+                        column: e.column(),
+                    });
+                }
+            }
+        };
+        let mut fields = Fields { map, errors: ValidationErrors::default() };
+        let value = T::read(&mut fields);
+        fields.errors.into_result(value).map_err(BodyRejection::Fields)
+    }
+}
+
+/// A request body type: one declaration for the OpenAPI document (its `ToSchema`) and for
+/// reading (this), so the two cannot describe different bodies.
+pub(crate) trait JsonRequest: Sized {
+    /// Reads each field in turn; type errors are collected in `fields`.
+    fn read(fields: &mut Fields) -> Self;
+}
+
+/// The fields of a JSON object body, read one by one; type errors are collected.
+#[derive(Debug)]
+pub(crate) struct Fields {
+    map: Map<String, Value>,
+    errors: ValidationErrors,
+}
+
+impl Fields {
+    /// A string that must be present.
+    pub(crate) fn required_string(&mut self, name: &str) -> String {
+        match self.map.remove(name) {
+            Some(Value::String(s)) => s,
+            None | Some(Value::Null) => {
+                self.errors.push(name, format!("{name} is required"));
+                String::new()
+            }
+            Some(_) => {
+                self.errors.push(name, format!("{name} must be a string"));
+                String::new()
+            }
+        }
+    }
+
+    /// A string that may be absent (`null` counts as absent).
+    pub(crate) fn optional_string(&mut self, name: &str) -> Option<String> {
+        match self.map.remove(name) {
+            Some(Value::String(s)) => Some(s),
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                self.errors.push(name, format!("{name} must be a string"));
+                None
+            }
+        }
+    }
+
+    /// A boolean that may be absent.
+    pub(crate) fn optional_bool(&mut self, name: &str) -> Option<bool> {
+        match self.map.remove(name) {
+            Some(Value::Bool(b)) => Some(b),
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                self.errors.push(name, format!("{name} must be a boolean"));
+                None
+            }
+        }
+    }
+}
+
+/// Splits a judged body for a use case that reports rejected input at its own point in
+/// the contract's order: the use case gets the input, or only [`InputRejected`]; the
+/// returned [`Deferred`] keeps the reason for the answer.
+pub(crate) fn defer<T>(judged: Result<T, BodyRejection>) -> (Result<T, InputRejected>, Deferred) {
+    match judged {
+        Ok(input) => (Ok(input), Deferred(None)),
+        Err(rejection) => (Err(InputRejected), Deferred(Some(rejection))),
+    }
+}
+
+/// The reason a body was rejected, kept while its use case runs.
+#[derive(Debug)]
+#[must_use = "answer the use case's error with it"]
+pub(crate) struct Deferred(Option<BodyRejection>);
+
+impl Deferred {
+    /// The use case's error as the client gets it: when it hands the rejected input back,
+    /// the body's own rejection (413, 415 or 400 naming the fields); otherwise its mapping.
+    pub(crate) fn answer<E: ReportsInputRejected>(self, error: E) -> ApiError {
+        match self.0 {
+            Some(rejection) if error.is_input_rejected() => rejection.into(),
+            _ => error.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Sample {
+        a: String,
+        b: Option<String>,
+        c: Option<bool>,
+        d: Option<String>,
+        e: Option<bool>,
+    }
+
+    impl JsonRequest for Sample {
+        fn read(f: &mut Fields) -> Self {
+            Self {
+                a: f.required_string("a"),
+                b: f.optional_string("b"),
+                c: f.optional_bool("c"),
+                d: f.optional_string("d"),
+                e: f.optional_bool("e"),
+            }
+        }
+    }
+
+    fn json(raw: &'static [u8]) -> RawBody {
+        RawBody { content: Ok(Bytes::from_static(raw)) }
+    }
+
+    #[test]
+    fn fields_collect_every_type_error_and_treat_null_as_absent() {
+        let body = json(br#"{"a": 1, "b": null, "c": "x", "d": "y", "e": true}"#);
+        let Err(BodyRejection::Fields(errors)) = body.json::<Sample>() else {
+            panic!("expected field errors");
+        };
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["a", "c"]);
+        let ok = json(br#"{"a": "x", "b": null, "d": "y", "e": true}"#).json::<Sample>().unwrap();
+        assert_eq!(
+            (ok.a.as_str(), ok.b, ok.c, ok.d.as_deref(), ok.e),
+            ("x", None, None, Some("y"), Some(true))
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_or_not_json_is_rejected_as_such() {
+        assert_eq!(json(b"[1]").json::<Sample>().err(), Some(BodyRejection::NotAnObject));
+        assert!(matches!(
+            json(b"{\"a\": ").json::<Sample>(),
+            Err(BodyRejection::MalformedJson { line: 1, .. })
+        ));
+        let too_large = RawBody { content: Err(BodyRejection::TooLarge { limit: 8 }) };
+        assert_eq!(too_large.json::<Sample>().err(), Some(BodyRejection::TooLarge { limit: 8 }));
+        assert_eq!(too_large.ensure_acceptable(), Err(BodyRejection::TooLarge { limit: 8 }));
+    }
+}

@@ -1,0 +1,52 @@
+//! The cookies this service sets and clears, with the attributes they share.
+
+use actix_web::HttpResponseBuilder;
+use actix_web::cookie::time::Duration;
+use actix_web::cookie::{Cookie, SameSite};
+
+use super::state::AppState;
+use crate::csrf::CSRF_COOKIE;
+
+/// Session cookie.
+pub const SESSION_COOKIE: &str = "slugbase.sid";
+/// Pending-MFA cookie (good only for `POST /api/auth/mfa/verify`).
+pub const PENDING_COOKIE: &str = "slugbase.mfa_pending";
+/// Lifetime of the pending-MFA cookie.
+const PENDING_COOKIE_SECS: i64 = 5 * 60;
+
+impl AppState {
+    /// A cookie with the attributes every cookie of ours shares.
+    fn cookie(&self, name: &'static str, value: String, same_site: SameSite) -> Cookie<'static> {
+        Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .secure(self.secure_cookies)
+            .same_site(same_site)
+            .finish()
+    }
+
+    /// Sets `slugbase.sid`.
+    pub(crate) fn set_session_cookie(&self, res: &mut HttpResponseBuilder, session: &str) {
+        res.cookie(self.cookie(SESSION_COOKIE, session.to_owned(), SameSite::Lax));
+    }
+
+    /// Sets `slugbase.mfa_pending` (five minutes).
+    pub(crate) fn set_pending_cookie(&self, res: &mut HttpResponseBuilder, pending: &str) {
+        let mut cookie = self.cookie(PENDING_COOKIE, pending.to_owned(), SameSite::Lax);
+        cookie.set_max_age(Duration::seconds(PENDING_COOKIE_SECS));
+        res.cookie(cookie);
+    }
+
+    /// Sets `_csrf`.
+    pub(crate) fn set_csrf_cookie(&self, res: &mut HttpResponseBuilder, token: &str) {
+        res.cookie(self.cookie(CSRF_COOKIE, token.to_owned(), SameSite::Strict));
+    }
+
+    /// Tells the browser to drop a cookie of ours.
+    pub(crate) fn clear_cookie(&self, res: &mut HttpResponseBuilder, name: &'static str) {
+        let same_site = if name == CSRF_COOKIE { SameSite::Strict } else { SameSite::Lax };
+        let mut cookie = self.cookie(name, String::new(), same_site);
+        cookie.make_removal();
+        res.cookie(cookie);
+    }
+}

@@ -1,0 +1,28 @@
+//! The state every handler shares.
+
+use crate::WebConfig;
+use crate::csrf::Csrf;
+use crate::use_cases::WebUseCases;
+
+/// What every handler shares: the use cases and the web settings.
+#[derive(Debug)]
+pub struct AppState {
+    /// The use cases, each behind its trait.
+    pub use_cases: WebUseCases,
+    /// Web settings.
+    pub config: WebConfig,
+    pub(crate) csrf: Csrf,
+    pub(super) secure_cookies: bool,
+}
+
+impl AppState {
+    /// Builds the state: from the application's `UseCases`, or from a [`WebUseCases`]
+    /// assembled by hand (mocks in the handler tests).
+    #[must_use]
+    pub fn new(use_cases: impl Into<WebUseCases>, config: WebConfig) -> Self {
+        let use_cases = use_cases.into();
+        let secure_cookies = config.public_base_url.starts_with("https://");
+        let csrf = Csrf::new(config.csrf_key);
+        Self { use_cases, config, csrf, secure_cookies }
+    }
+}

@@ -1,0 +1,254 @@
+//! JSON bodies the API receives: each type is both what the OpenAPI document shows
+//! (`ToSchema`) and what the body is read into ([`JsonRequest`]), then turned into the use
+//! case's input. Bodies are read field by field (not with serde) so that every type error
+//! names its field and all of them are reported at once.
+
+use slugbase_application::accounts::NewAccountInput;
+use slugbase_application::auth::LoginInput;
+use slugbase_application::mfa::BothFactorsInput;
+use slugbase_domain::Password;
+use slugbase_domain::email::MAX_EMAIL_LENGTH;
+use slugbase_domain::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
+use slugbase_domain::user::MAX_NAME_CHARS;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+
+use crate::extract::{Fields, JsonRequest};
+
+/// Body of disable and backup-code regeneration.
+#[derive(Clone, Debug, ToSchema)]
+pub struct BothFactorsRequest {
+    /// TOTP or unused backup code.
+    #[schema(example = "example_string")]
+    pub code: String,
+    /// Required when the user has a local password (omit for OIDC-only).
+    #[schema(example = "example_string")]
+    pub password: Option<String>,
+}
+
+impl JsonRequest for BothFactorsRequest {
+    /// `code` a string, `password` a string or absent (`null` = absent); other fields are
+    /// ignored.
+    fn read(fields: &mut Fields) -> Self {
+        Self { code: fields.required_string("code"), password: fields.optional_string("password") }
+    }
+}
+
+impl From<BothFactorsRequest> for BothFactorsInput {
+    fn from(request: BothFactorsRequest) -> Self {
+        Self { code: request.code, password: request.password.map(Password::new) }
+    }
+}
+
+/// Body carrying only a code.
+#[derive(Clone, Debug, ToSchema)]
+pub struct CodeRequest {
+    /// TOTP code (verify also accepts an unused backup code).
+    pub code: String,
+}
+
+impl JsonRequest for CodeRequest {
+    fn read(fields: &mut Fields) -> Self {
+        Self { code: fields.required_string("code") }
+    }
+}
+
+/// Login body.
+#[derive(Clone, Debug, ToSchema)]
+pub struct LoginRequest {
+    /// E-mail.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+impl JsonRequest for LoginRequest {
+    fn read(fields: &mut Fields) -> Self {
+        Self {
+            email: fields.required_string("email"),
+            password: fields.required_string("password"),
+        }
+    }
+}
+
+impl From<LoginRequest> for LoginInput {
+    fn from(request: LoginRequest) -> Self {
+        Self { email: request.email, password: Password::new(request.password) }
+    }
+}
+
+/// First-admin body.
+#[derive(Clone, Debug, ToSchema)]
+pub struct SetupRequest {
+    /// E-mail.
+    #[schema(schema_with = email_schema)]
+    pub email: String,
+    /// Display name.
+    #[schema(schema_with = display_name_schema)]
+    pub name: String,
+    /// Password, at least 8 characters.
+    #[schema(schema_with = new_password_schema)]
+    pub password: String,
+}
+
+impl JsonRequest for SetupRequest {
+    fn read(fields: &mut Fields) -> Self {
+        let email = fields.required_string("email");
+        let name = fields.required_string("name");
+        let password = fields.required_string("password");
+        // The first account is an administrator whatever it says, but an `is_admin` of the
+        // wrong type has always been refused like any other field: it still is.
+        let _ = fields.optional_bool("is_admin");
+        Self { email, name, password }
+    }
+}
+
+impl From<SetupRequest> for NewAccountInput {
+    fn from(request: SetupRequest) -> Self {
+        Self {
+            email: request.email,
+            name: request.name,
+            password: Some(request.password),
+            is_admin: false,
+        }
+    }
+}
+
+/// Admin create-user body.
+#[derive(Clone, Debug, ToSchema)]
+pub struct CreateUserRequest {
+    /// E-mail.
+    #[schema(schema_with = email_schema)]
+    pub email: String,
+    /// Display name.
+    #[schema(schema_with = display_name_schema)]
+    pub name: String,
+    /// Password; omit for an OIDC-only user.
+    #[schema(schema_with = optional_new_password_schema)]
+    pub password: Option<String>,
+    /// Administrator (default false).
+    pub is_admin: Option<bool>,
+}
+
+impl JsonRequest for CreateUserRequest {
+    fn read(fields: &mut Fields) -> Self {
+        Self {
+            email: fields.required_string("email"),
+            name: fields.required_string("name"),
+            password: fields.optional_string("password"),
+            is_admin: fields.optional_bool("is_admin"),
+        }
+    }
+}
+
+impl From<CreateUserRequest> for NewAccountInput {
+    fn from(request: CreateUserRequest) -> Self {
+        Self {
+            email: request.email,
+            name: request.name,
+            password: request.password,
+            is_admin: request.is_admin.unwrap_or(false),
+        }
+    }
+}
+
+/// Create-token body.
+#[derive(Clone, Debug, ToSchema)]
+pub struct CreateTokenRequest {
+    /// Label.
+    #[schema(schema_with = token_name_schema)]
+    pub name: String,
+}
+
+impl JsonRequest for CreateTokenRequest {
+    fn read(fields: &mut Fields) -> Self {
+        Self { name: fields.required_string("name") }
+    }
+}
+
+// The string rules below are the server's own (`slugbase_domain::{Email, DisplayName,
+// NewPassword}`, `slugbase_application::tokens`), written as JSON Schema so that clients —
+// and schemathesis — see exactly what is accepted. The patterns use only what ECMA-262 and
+// Python's `re` read alike.
+
+/// What `str::trim` strips and `char::is_whitespace` means (Unicode `White_Space`), as the
+/// inside of a regex character class.
+const WHITESPACE: &str =
+    r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// Control characters (Unicode `Cc`, what `char::is_control` means), likewise.
+const CONTROL: &str = r"\x00-\x1F\x7F-\x9F";
+/// Longest API token name, in characters (as `slugbase_application::tokens` checks it).
+const MAX_TOKEN_NAME_CHARS: usize = 100;
+
+/// A label as the server takes it: trimmed, then 1 to `max` characters, none of them a
+/// control character. Said by the pattern alone, which sees the untrimmed value: a
+/// `maxLength` would refuse padding the server trims away.
+fn label_schema(max: usize, description: &str) -> Object {
+    let inner = max.saturating_sub(2);
+    let pattern = format!(
+        "^[{WHITESPACE}]*[^{WHITESPACE}{CONTROL}](?:[^{CONTROL}]{{0,{inner}}}[^{WHITESPACE}{CONTROL}])?[{WHITESPACE}]*$"
+    );
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .build()
+}
+
+/// A display name (`DisplayName::parse`).
+fn display_name_schema() -> Object {
+    label_schema(
+        MAX_NAME_CHARS,
+        "Display name: 1 to 100 characters once surrounding whitespace is trimmed, no control characters.",
+    )
+}
+
+/// An API token name (`ApiTokens::create`).
+fn token_name_schema() -> Object {
+    label_schema(
+        MAX_TOKEN_NAME_CHARS,
+        "Label: 1 to 100 characters once surrounding whitespace is trimmed, no control characters.",
+    )
+}
+
+/// An e-mail address as `Email::parse` accepts it: trimmed; one `@`; a non-empty local part;
+/// a domain of two or more non-empty dot-separated labels; no whitespace or control
+/// character inside; at most 254 bytes once trimmed (said in the description only: JSON
+/// Schema counts characters, and of the untrimmed value).
+fn email_schema() -> Object {
+    let part = format!("[^@{WHITESPACE}{CONTROL}]");
+    let label = format!("[^@.{WHITESPACE}{CONTROL}]");
+    let pattern = format!("^[{WHITESPACE}]*{part}+@{label}+(?:\\.{label}+)+[{WHITESPACE}]*$");
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .pattern(Some(pattern))
+        .description(Some(format!(
+            "E-mail (stored lower-cased): `local@domain.tld`, surrounding whitespace trimmed, at most {MAX_EMAIL_LENGTH} bytes."
+        )))
+        .build()
+}
+
+/// A new account's password (`NewPassword::parse`): at least 8 characters, at most 1024
+/// bytes (`maxLength` counts characters, so it is the bound for ASCII passwords).
+fn new_password_builder() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .min_length(Some(MIN_PASSWORD_CHARS))
+        .max_length(Some(MAX_PASSWORD_BYTES))
+        .description(Some("Password: at least 8 characters, at most 1024 bytes (UTF-8)."))
+}
+
+fn new_password_schema() -> Object {
+    new_password_builder().schema_type(Type::String).build()
+}
+
+/// The same, or `null`/absent (an OIDC-only user).
+fn optional_new_password_schema() -> Object {
+    new_password_builder()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(
+            "Password: at least 8 characters, at most 1024 bytes (UTF-8); omit (or null) for an OIDC-only user.",
+        ))
+        .build()
+}

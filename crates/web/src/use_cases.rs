@@ -1,0 +1,93 @@
+//! The use cases as the web adapter sees them: one trait object per use case, so handlers
+//! run over the application's structs in production and over mockall mocks in the handler
+//! tests.
+
+use std::fmt;
+use std::sync::Arc;
+
+use slugbase_application::UseCases;
+use slugbase_application::accounts::{AdminUseCase, HealthUseCase, SetupUseCase};
+use slugbase_application::auth::{
+    AuthenticateUseCase, LoginUseCase, LogoutUseCase, VerifyLoginUseCase,
+};
+use slugbase_application::mfa::{
+    DisableMfaUseCase, EnrollBeginUseCase, EnrollCancelUseCase, EnrollConfirmUseCase,
+    MfaStatusUseCase, RegenerateBackupCodesUseCase,
+};
+use slugbase_application::tokens::ApiTokensUseCase;
+
+/// Every use case a handler calls, each behind the trait it is called through.
+#[derive(Clone)]
+pub struct WebUseCases {
+    /// `POST /api/auth/mfa/disable`.
+    pub disable_mfa: Arc<dyn DisableMfaUseCase>,
+    /// `GET /api/auth/mfa/status`, and the policy flag of every user shown.
+    pub mfa_status: Arc<dyn MfaStatusUseCase>,
+    /// `POST /api/auth/mfa/enroll/begin`.
+    pub enroll_begin: Arc<dyn EnrollBeginUseCase>,
+    /// `POST /api/auth/mfa/enroll/confirm`.
+    pub enroll_confirm: Arc<dyn EnrollConfirmUseCase>,
+    /// `POST /api/auth/mfa/enroll/cancel`.
+    pub enroll_cancel: Arc<dyn EnrollCancelUseCase>,
+    /// `POST /api/auth/mfa/backup/regenerate`.
+    pub regenerate_backup_codes: Arc<dyn RegenerateBackupCodesUseCase>,
+    /// `POST /api/auth/login`.
+    pub login: Arc<dyn LoginUseCase>,
+    /// `POST /api/auth/mfa/verify`.
+    pub verify_login: Arc<dyn VerifyLoginUseCase>,
+    /// `POST /api/auth/logout`.
+    pub logout: Arc<dyn LogoutUseCase>,
+    /// Cookie and Bearer authentication.
+    pub authenticate: Arc<dyn AuthenticateUseCase>,
+    /// `/api/tokens`.
+    pub api_tokens: Arc<dyn ApiTokensUseCase>,
+    /// `/api/auth/setup`.
+    pub setup: Arc<dyn SetupUseCase>,
+    /// `/api/admin/*`.
+    pub admin: Arc<dyn AdminUseCase>,
+    /// `/api/health`.
+    pub health: Arc<dyn HealthUseCase>,
+}
+
+impl From<UseCases> for WebUseCases {
+    fn from(use_cases: UseCases) -> Self {
+        let UseCases {
+            disable_mfa,
+            mfa_status,
+            enroll_begin,
+            enroll_confirm,
+            enroll_cancel,
+            regenerate_backup_codes,
+            login,
+            verify_login,
+            logout,
+            authenticate,
+            api_tokens,
+            setup,
+            admin,
+            health,
+        } = use_cases;
+        Self {
+            disable_mfa: Arc::new(disable_mfa),
+            mfa_status: Arc::new(mfa_status),
+            enroll_begin: Arc::new(enroll_begin),
+            enroll_confirm: Arc::new(enroll_confirm),
+            enroll_cancel: Arc::new(enroll_cancel),
+            regenerate_backup_codes: Arc::new(regenerate_backup_codes),
+            login: Arc::new(login),
+            verify_login: Arc::new(verify_login),
+            logout: Arc::new(logout),
+            authenticate: Arc::new(authenticate),
+            api_tokens: Arc::new(api_tokens),
+            setup: Arc::new(setup),
+            admin: Arc::new(admin),
+            health: Arc::new(health),
+        }
+    }
+}
+
+impl fmt::Debug for WebUseCases {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebUseCases").finish_non_exhaustive()
+    }
+}
