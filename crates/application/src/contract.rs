@@ -18,9 +18,6 @@
 //! Times in the checks are whole seconds: backends may store times with millisecond
 //! precision.
 
-// Panicking is how a check fails.
-#![allow(clippy::missing_panics_doc)]
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

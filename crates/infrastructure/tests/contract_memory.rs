@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use slugbase_infrastructure::memory::InMemoryStore;
 
-#[allow(clippy::unused_async)]
 async fn make() -> Option<Arc<InMemoryStore>> {
     Some(Arc::new(InMemoryStore::new()))
 }
