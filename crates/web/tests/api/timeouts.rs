@@ -10,18 +10,17 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::helpers::{AppOptions, TestApp, assert_seed_shape, spawn_app_with};
+use slugbase_testkit::{TestApp, assert_seed_shape};
 
 /// Far above every timeout the tests configure: only a server that never answers fails it.
 const GENEROUS: Duration = Duration::from_secs(20);
 
 async fn app_with_timeouts(body: Duration, header: Duration) -> TestApp {
-    spawn_app_with(AppOptions {
-        body_read_timeout: body,
-        header_read_timeout: header,
-        ..AppOptions::default()
-    })
-    .await
+    TestApp::builder()
+        .setting("server.body_read_timeout_secs", body.as_secs())
+        .setting("server.header_read_timeout_secs", header.as_secs())
+        .spawn()
+        .await
 }
 
 /// Connects to the app and sends `bytes`, then sends nothing more.
