@@ -90,6 +90,7 @@ pub async fn login(base: &str, email: &str, password: &str) -> Api {
         .await
         .expect(StatusCode::OK);
     assert_eq!(body["email"], email, "{body}");
+    assert!(body.get("mfa_required").is_none(), "{body}");
     api.refresh_csrf().await;
     api
 }

@@ -20,9 +20,6 @@ use serde_json::Value;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_slugbase");
 
-/// A password long enough for the policy.
-pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
-
 /// A database and keys shared by every start of the binary in one test.
 pub struct Env {
     pub dir: tempfile::TempDir,
