@@ -282,26 +282,8 @@ fn on_a_terminal_user_create_prompts_twice_for_the_password() {
     }
     let env = Env::new();
     let command = format!("{BIN} user create --email tty@example.com --admin");
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(env.dir.path())
-        .env("SLUGBASE_PROFILE", "test")
-        .env("SLUGBASE__DATABASE__URL", &env.db_url)
-        .envs(
-            env.key_values()
-                .iter()
-                .zip([
-                    "SLUGBASE__KEYS__ENCRYPTION__K1",
-                    "SLUGBASE__KEYS__BACKUP_CODE",
-                    "SLUGBASE__KEYS__CSRF",
-                ])
-                .map(|(v, k)| (k, v)),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        common::spawn_piped(env.command_of("script", "info").args(["-qec", &command, "/dev/null"]));
     {
         use std::io::Write as _;
         let mut input = child.stdin.take().unwrap();

@@ -203,6 +203,24 @@ impl Api {
         self.send(Method::POST, path, Some(body.borrow())).await.expect("POST")
     }
 
+    /// `POST path` with `body` sent as it is, under `content_type` (none: no
+    /// `Content-Type` header), with the client's credentials: bad JSON, other media types.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self.request(Method::POST, path).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        Self::exchange(request).await
+    }
+
     /// `DELETE path`.
     ///
     /// # Panics

@@ -247,8 +247,8 @@ async fn limit_row(via: Via) {
     let huge = json!({"code": "1", "password": "x".repeat(64 * 1024)});
     let res = caller.post(DISABLE, huge).await;
     res.expect_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
-    let req = caller.request(Method::POST, DISABLE).header("Content-Type", "text/plain").body("{");
-    Api::exchange(req).await.expect_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
+    let res = caller.post_raw(DISABLE, Some("text/plain"), "{").await;
+    res.expect_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
     assert!(mfa_enabled(&caller).await);
 
     app.clock.advance(chrono::TimeDelta::seconds(i64::try_from(secs).unwrap() + 1));

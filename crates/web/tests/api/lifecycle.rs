@@ -15,7 +15,16 @@ fn cookie_value(reply: &Reply, name: &str) -> Option<String> {
     reply.set_cookies.iter().find(|(n, v)| n == name && !v.is_empty()).map(|(_, v)| v.clone())
 }
 
-/// `GET path` with nothing but `cookie` as the `Cookie` header.
+/// The first administrator's setup, sent by `api`.
+async fn first_setup(api: &Api) -> Reply {
+    api.post(
+        "/api/auth/setup",
+        json!({"email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD}),
+    )
+    .await
+}
+
+/// `method path` with nothing but `cookie` as the `Cookie` header.
 async fn with_cookie(app: &TestApp, method: Method, path: &str, cookie: &str) -> Reply {
     Api::exchange(app.client().request(method, path).header("Cookie", cookie)).await
 }
@@ -30,12 +39,7 @@ async fn the_full_lifecycle_over_http() {
 
     // Setup (signs in), and it works once only.
     let mut browser = app.client();
-    let res = browser
-        .post(
-            "/api/auth/setup",
-            json!({"email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD}),
-        )
-        .await;
+    let res = first_setup(&browser).await;
     let admin = res.expect(StatusCode::OK);
     assert_eq!(admin["is_admin"], true);
     assert_eq!(admin["has_password"], true);
@@ -150,13 +154,7 @@ async fn the_full_lifecycle_over_http() {
     res.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
 
     // Without the pending cookie, verify is 401 before the body is looked at.
-    let res = Api::exchange(
-        app.client()
-            .request(Method::POST, "/api/auth/mfa/verify")
-            .header("Content-Type", "text/plain")
-            .body("x"),
-    )
-    .await;
+    let res = app.client().post_raw("/api/auth/mfa/verify", Some("text/plain"), "x").await;
     res.expect_error(StatusCode::UNAUTHORIZED, "MFA_PENDING_INVALID");
 
     // Verify: a wrong code, then the right one; a fresh session id.
@@ -318,13 +316,7 @@ async fn health_version_and_providers_answer_without_authentication() {
 #[tokio::test]
 async fn logging_in_again_revokes_the_session_the_browser_held_before() {
     let app = TestApp::spawn().await;
-    let res = app
-        .client()
-        .post(
-            "/api/auth/setup",
-            json!({"email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD}),
-        )
-        .await;
+    let res = first_setup(&app.client()).await;
     let first = cookie_value(&res, "slugbase.sid").unwrap();
     let app = &app;
     let me = |sid: String| async move {
@@ -377,13 +369,7 @@ async fn cookies_are_secure_when_the_public_base_url_is_https() {
         .setting("server.public_base_url", "https://auth.example.com")
         .spawn()
         .await;
-    let res = app
-        .client()
-        .post(
-            "/api/auth/setup",
-            json!({"email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD}),
-        )
-        .await;
+    let res = first_setup(&app.client()).await;
     let cookies = set_cookies(&res);
     let sid = cookies.iter().find(|c| c.starts_with("slugbase.sid=")).unwrap();
     assert!(

@@ -18,14 +18,7 @@ async fn app_with_bearer(app: TestApp) -> (TestApp, Api, Api) {
 #[tokio::test]
 async fn bad_json_and_wrong_types_are_400_naming_the_field() {
     let (app, admin, bearer) = app_with_bearer(TestApp::spawn().await).await;
-    let post_raw = |body: &'static str| {
-        Api::exchange(
-            bearer
-                .request(Method::POST, DISABLE)
-                .header("Content-Type", "application/json")
-                .body(body),
-        )
-    };
+    let post_raw = |body: &'static str| bearer.post_raw(DISABLE, Some("application/json"), body);
     for raw in ["{", "{\"code\": }", "not json", "{\"code\": \"1\",}"] {
         let body = post_raw(raw).await.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
         assert_eq!(detail_fields(&body), ["body"], "{raw}");
@@ -46,13 +39,8 @@ async fn bad_json_and_wrong_types_are_400_naming_the_field() {
         assert_eq!(detail_fields(&body), fields, "{raw}");
     }
     // Other endpoints parse the same way.
-    let res = Api::exchange(
-        app.client()
-            .request(Method::POST, "/api/auth/login")
-            .header("Content-Type", "application/json")
-            .body("{\"email\": 1}"),
-    )
-    .await;
+    let res =
+        app.client().post_raw("/api/auth/login", Some("application/json"), "{\"email\": 1}").await;
     let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
     assert_eq!(detail_fields(&body), ["email", "password"]);
     let res = admin.post("/api/tokens", json!({"name": 7})).await;
@@ -75,13 +63,8 @@ async fn an_oversized_body_is_413() {
     // Streamed without a Content-Length, too.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..8).map(|_| Ok(vec![b' '; 200])).collect();
-    let res = Api::exchange(
-        bearer
-            .request(Method::POST, DISABLE)
-            .header("Content-Type", "application/json")
-            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks))),
-    )
-    .await;
+    let stream = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let res = bearer.post_raw(DISABLE, Some("application/json"), stream).await;
     res.expect_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
 }
 
@@ -101,24 +84,12 @@ async fn the_default_limit_is_16_kib() {
 async fn a_body_of_another_content_type_is_415() {
     let (app, _admin, bearer) = app_with_bearer(TestApp::spawn().await).await;
     let body = format!("{{\"code\": \"123456\", \"password\": \"{PASSWORD}\"}}");
-    let disable = |content_type: Option<&str>| {
-        let mut req = bearer.request(Method::POST, DISABLE).body(body.clone());
-        if let Some(ct) = content_type {
-            req = req.header("Content-Type", ct);
-        }
-        Api::exchange(req)
-    };
+    let disable = |content_type| bearer.post_raw(DISABLE, content_type, body.clone());
     for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
         let res = disable(content_type).await;
         res.expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
     }
-    let res = Api::exchange(
-        app.client()
-            .request(Method::POST, "/api/auth/login")
-            .header("Content-Type", "text/plain")
-            .body("{}"),
-    )
-    .await;
+    let res = app.client().post_raw("/api/auth/login", Some("text/plain"), "{}").await;
     res.expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
     // `application/json; charset=utf-8` is JSON.
     let res = disable(Some("application/json; charset=utf-8")).await;
