@@ -13,6 +13,8 @@
 //! - TOTP codes from a secret or an `otpauth://` URL ([`totp`]), and the seed's error shape
 //!   as an assertion ([`assert_seed_shape`], [`detail_fields`]).
 //!
+//! - Raw HTTP/1.1 over a socket for stalled and malformed requests ([`raw`]).
+//!
 //! Tests of the real binary (crash, shutdown, CLI) start the process themselves and use
 //! [`Api`] to talk to it.
 //!
@@ -21,6 +23,7 @@
 
 mod app;
 mod client;
+pub mod raw;
 mod shape;
 pub mod steps;
 pub mod totp;

@@ -7,13 +7,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
-
+use slugbase_testkit::raw::{GENEROUS, read_until_closed};
 use slugbase_testkit::{TestApp, assert_seed_shape};
-
-/// Far above every timeout the tests configure: only a server that never answers fails it.
-const GENEROUS: Duration = Duration::from_secs(20);
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
 
 async fn app_with_timeouts(body: Duration, header: Duration) -> TestApp {
     TestApp::builder()
@@ -25,46 +22,7 @@ async fn app_with_timeouts(body: Duration, header: Duration) -> TestApp {
 
 /// Connects to the app and sends `bytes`, then sends nothing more.
 async fn send_raw(app: &TestApp, bytes: &[u8]) -> TcpStream {
-    let address = app.address.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    stream.write_all(bytes).await.unwrap();
-    stream.flush().await.unwrap();
-    stream
-}
-
-/// A response read up to the server closing the connection.
-struct RawResponse {
-    status: u16,
-    /// Header names lowercased.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads until end of stream (the server closed the connection), within [`GENEROUS`].
-async fn read_until_closed(stream: &mut TcpStream) -> RawResponse {
-    let mut raw = Vec::new();
-    let read = tokio::time::timeout(GENEROUS, stream.read_to_end(&mut raw)).await;
-    assert!(
-        read.is_ok_and(|r| r.is_ok()),
-        "the connection was not closed; received {:?}",
-        String::from_utf8_lossy(&raw)
-    );
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head: {text:?}"));
-    let mut lines = head.lines();
-    let status_line = lines.next().unwrap();
-    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    RawResponse { status, headers, body: body.as_bytes().to_vec() }
+    slugbase_testkit::raw::send(&app.address, bytes).await
 }
 
 #[tokio::test]
@@ -87,7 +45,7 @@ async fn a_stalled_body_gets_408_in_the_seed_shape_and_its_connection_closed() {
     assert_eq!(res.status, 408, "headers {:?}", res.headers);
     assert!(res.header("content-type").is_some_and(|v| v.starts_with("application/json")));
     assert_eq!(res.header("connection"), Some("close"));
-    let body: Value = serde_json::from_slice(&res.body).unwrap();
+    let body: Value = serde_json::from_str(&res.body).unwrap();
     assert_seed_shape(&body, StatusCode::REQUEST_TIMEOUT);
     assert_eq!(body["reason"], "REQUEST_TIMEOUT");
     assert_eq!(body["error"], "Request Timeout");
@@ -105,7 +63,7 @@ async fn a_stalled_chunked_body_gets_408_too() {
     .await;
     let res = read_until_closed(&mut stream).await;
     assert_eq!(res.status, 408, "headers {:?}", res.headers);
-    let body: Value = serde_json::from_slice(&res.body).unwrap();
+    let body: Value = serde_json::from_str(&res.body).unwrap();
     assert_seed_shape(&body, StatusCode::REQUEST_TIMEOUT);
     assert_eq!(body["reason"], "REQUEST_TIMEOUT");
 }
@@ -126,7 +84,7 @@ async fn a_stalled_body_on_a_route_that_never_reads_it_does_not_keep_the_connect
         let mut stream = send_raw(&app, request.as_bytes()).await;
         let res = read_until_closed(&mut stream).await;
         assert_eq!(res.status, 401, "{framing}: headers {:?}", res.headers);
-        let body: Value = serde_json::from_slice(&res.body).unwrap();
+        let body: Value = serde_json::from_str(&res.body).unwrap();
         assert_seed_shape(&body, StatusCode::UNAUTHORIZED);
     }
 }
