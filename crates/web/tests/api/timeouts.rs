@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use slugbase_testkit::raw::{GENEROUS, read_until_closed};
+use slugbase_testkit::raw::{GENEROUS, exchange, read_until_closed};
 use slugbase_testkit::{TestApp, assert_seed_shape};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
@@ -55,13 +55,12 @@ async fn a_stalled_body_gets_408_in_the_seed_shape_and_its_connection_closed() {
 #[tokio::test]
 async fn a_stalled_chunked_body_gets_408_too() {
     let app = app_with_timeouts(Duration::from_secs(1), Duration::from_secs(5)).await;
-    let mut stream = send_raw(
-        &app,
+    let res = exchange(
+        &app.address,
         b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
           Transfer-Encoding: chunked\r\n\r\n9\r\n{\"email\":\r\n",
     )
     .await;
-    let res = read_until_closed(&mut stream).await;
     assert_eq!(res.status, 408, "headers {:?}", res.headers);
     let body: Value = serde_json::from_str(&res.body).unwrap();
     assert_seed_shape(&body, StatusCode::REQUEST_TIMEOUT);
@@ -81,8 +80,7 @@ async fn a_stalled_body_on_a_route_that_never_reads_it_does_not_keep_the_connect
             "POST /api/auth/mfa/disable HTTP/1.1\r\nHost: localhost\r\n\
              Content-Type: application/json\r\n{framing}\r\n\r\n{first}"
         );
-        let mut stream = send_raw(&app, request.as_bytes()).await;
-        let res = read_until_closed(&mut stream).await;
+        let res = exchange(&app.address, request.as_bytes()).await;
         assert_eq!(res.status, 401, "{framing}: headers {:?}", res.headers);
         let body: Value = serde_json::from_str(&res.body).unwrap();
         assert_seed_shape(&body, StatusCode::UNAUTHORIZED);
@@ -95,8 +93,7 @@ async fn a_stalled_request_head_is_answered_after_the_configured_time() {
     // setting is applied (the bound is still four times the timeout).
     let app = app_with_timeouts(Duration::from_secs(10), Duration::from_secs(1)).await;
     let started = Instant::now();
-    let mut stream = send_raw(&app, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n").await;
-    let res = read_until_closed(&mut stream).await;
+    let res = exchange(&app.address, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n").await;
     assert_eq!(res.status, 408);
     assert!(
         started.elapsed() < Duration::from_millis(4500),
