@@ -5,10 +5,10 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{BIN, Env, totp_code};
+use common::{BIN, Env};
 use reqwest::StatusCode;
-use serde_json::json;
 use slugbase_testkit::Api;
+use slugbase_testkit::steps;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -102,21 +102,12 @@ async fn operators_create_users_tokens_and_reset_mfa_from_the_command_line() {
 
     // The server accepts the CLI's user and token.
     let mut server = env.start("serve.log", "info,sqlx=warn,sea_orm=warn").await;
-    let mut api = Api::new(&server.base);
-    api.bearer = Some(token);
+    let api = Api::with_bearer(&server.base, &token);
     let me = api.get("/api/auth/me").await;
     assert_eq!(me.status, StatusCode::OK, "{me:?}");
     assert_eq!(me.body["is_admin"], true);
-    let begin = api.post("/api/auth/mfa/enroll/begin", json!({})).await;
-    let url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
-    let confirm =
-        api.post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) })).await;
-    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
-    let web = Api::new(&server.base);
-    let login = web
-        .post("/api/auth/login", json!({ "email": "root@example.com", "password": password }))
-        .await;
-    assert_eq!(login.body["mfa_required"], true, "{login:?}");
+    steps::enroll_mfa(&api, steps::wall_code).await;
+    steps::login_pending(&Api::new(&server.base), "root@example.com", password).await;
 
     // Lost authenticator: the operator resets MFA; the account signs in with the password.
     let reset = env.cli(&["mfa", "reset", "--email", "root@example.com"], None);
@@ -124,12 +115,7 @@ async fn operators_create_users_tokens_and_reset_mfa_from_the_command_line() {
     let status = api.get("/api/auth/mfa/status").await;
     assert_eq!(status.body["enabled"], false, "{status:?}");
     assert_eq!(status.body["backup_codes_remaining"], 0, "{status:?}");
-    let web = Api::new(&server.base);
-    let login = web
-        .post("/api/auth/login", json!({ "email": "root@example.com", "password": password }))
-        .await;
-    assert_eq!(login.status, StatusCode::OK, "{login:?}");
-    assert!(login.body.get("mfa_required").is_none_or(|v| v == false), "{login:?}");
+    steps::login(&server.base, "root@example.com", password).await;
     // The operator's actions are in the audit log, as from the CLI, with no actor.
     let audit = api.get("/api/admin/audit-log").await;
     assert_eq!(audit.status, StatusCode::OK, "{audit:?}");
@@ -296,26 +282,8 @@ fn on_a_terminal_user_create_prompts_twice_for_the_password() {
     }
     let env = Env::new();
     let command = format!("{BIN} user create --email tty@example.com --admin");
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(env.dir.path())
-        .env("SLUGBASE_PROFILE", "test")
-        .env("SLUGBASE__DATABASE__URL", &env.db_url)
-        .envs(
-            env.key_values()
-                .iter()
-                .zip([
-                    "SLUGBASE__KEYS__ENCRYPTION__K1",
-                    "SLUGBASE__KEYS__BACKUP_CODE",
-                    "SLUGBASE__KEYS__CSRF",
-                ])
-                .map(|(v, k)| (k, v)),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        common::spawn_piped(env.command_of("script", "info").args(["-qec", &command, "/dev/null"]));
     {
         use std::io::Write as _;
         let mut input = child.stdin.take().unwrap();

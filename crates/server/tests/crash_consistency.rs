@@ -9,10 +9,11 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{ADMIN_PASSWORD, Env, totp_code, user_list};
+use common::{Env, totp_code, user_list};
 use reqwest::StatusCode;
 use serde_json::json;
 use slugbase_testkit::Api;
+use slugbase_testkit::steps;
 use tokio::sync::Mutex;
 
 const WORKERS: usize = 6;
@@ -114,12 +115,7 @@ async fn churn(api: Api, state: Arc<Mutex<Worker>>, acks: Arc<AtomicUsize>) {
             return;
         };
         assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
-        let codes: Vec<String> = confirm.body["backup_codes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap().to_owned())
-            .collect();
+        let codes = steps::backup_codes(&confirm.body);
         assert_eq!(codes.len(), 10);
         {
             let mut s = state.lock().await;
@@ -189,29 +185,15 @@ async fn crash_rounds(env: Env) {
     let mut server = env.start("serve-1.log", "info,sqlx=warn,sea_orm=warn").await;
 
     // First administrator, a token for the admin API.
-    let mut admin = Api::new(&server.base);
-    let setup = admin
-        .post(
-            "/api/auth/setup",
-            json!({ "email": "admin@example.com", "name": "Admin", "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
+    let mut admin = steps::setup_admin(&server.base).await;
     admin.make_token("admin automation").await;
 
     // Workers: created by the admin, each logs in and makes its own token.
     let mut workers = Vec::new();
     for i in 0..WORKERS {
         let email = format!("worker{i}@example.com");
-        let body =
-            json!({ "email": email, "name": format!("Worker {i}"), "password": WORKER_PASSWORD });
-        let created = admin.post("/api/admin/users", body).await;
-        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-        let mut api = Api::new(&server.base);
-        let login = api
-            .post("/api/auth/login", json!({ "email": email, "password": WORKER_PASSWORD }))
-            .await;
-        assert_eq!(login.status, StatusCode::OK, "{login:?}");
+        steps::create_user(&admin, &email, Some(WORKER_PASSWORD)).await;
+        let mut api = steps::login(&server.base, &email, WORKER_PASSWORD).await;
         api.make_token("worker").await;
         // Bearer only from here on (a cookie would make the requests cookie-authenticated).
         workers.push(api.rebased(&server.base));
@@ -319,25 +301,14 @@ async fn crash_rounds(env: Env) {
     }
 
     // Life goes on after the restart: a worker enrolls, signs in with MFA, disables.
-    let mut api = Api::new(&server.base);
     let email = "worker0@example.com";
     let token_api = workers[0].clone();
     assert_eq!(observed_state(&token_api).await, Mfa::Off);
-    let begin = token_api.post("/api/auth/mfa/enroll/begin", json!({})).await;
-    assert_eq!(begin.status, StatusCode::OK, "{begin:?}");
-    let url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
-    let confirm =
-        token_api.post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) })).await;
-    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
-    let codes = confirm.body["backup_codes"].as_array().unwrap().clone();
+    let enrolled = steps::enroll_mfa(&token_api, steps::wall_code).await;
+    let (url, codes) = (enrolled.otpauth_url, enrolled.backup_codes);
 
-    let login =
-        api.post("/api/auth/login", json!({ "email": email, "password": WORKER_PASSWORD })).await;
-    assert_eq!(login.status, StatusCode::OK, "{login:?}");
-    assert_eq!(login.body["mfa_required"], true, "{login:?}");
-    let verify = api.post("/api/auth/mfa/verify", json!({ "code": totp_code(&url, 1) })).await;
-    assert_eq!(verify.status, StatusCode::OK, "{verify:?}");
-    api.refresh_csrf().await;
+    let code = totp_code(&url, 1);
+    let api = steps::login_with_mfa(&server.base, email, WORKER_PASSWORD, &code).await;
     let disable = api
         .post("/api/auth/mfa/disable", json!({ "code": codes[0], "password": WORKER_PASSWORD }))
         .await;

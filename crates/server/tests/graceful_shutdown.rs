@@ -5,10 +5,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_PASSWORD, Env};
+use common::Env;
 use reqwest::StatusCode;
 use serde_json::json;
 use slugbase_testkit::Api;
+use slugbase_testkit::steps::{self, ADMIN_EMAIL, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_cleanly() {
@@ -17,7 +18,7 @@ async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_cleanly(
     let slow = [("SLUGBASE__ARGON2__MEMORY_KIB", "262144"), ("SLUGBASE__ARGON2__ITERATIONS", "6")];
     let mut server = env.start_with("serve.log", "info,sqlx=warn,sea_orm=warn", &slow).await;
     let api = Api::new(&server.base);
-    let body = json!({ "email": "admin@example.com", "name": "Admin", "password": ADMIN_PASSWORD });
+    let body = json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD });
     let started = Instant::now();
     let request = tokio::spawn(async move { api.post("/api/auth/setup", body).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -40,11 +41,5 @@ async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_cleanly(
     let again = Api::new(&server.base);
     let setup = again.get("/api/auth/setup/status").await;
     assert_eq!(setup.body["initialized"], true, "{setup:?}");
-    let login = again
-        .post(
-            "/api/auth/login",
-            json!({ "email": "admin@example.com", "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    assert_eq!(login.status, StatusCode::OK, "{login:?}");
+    steps::login(&server.base, ADMIN_EMAIL, PASSWORD).await;
 }

@@ -28,31 +28,15 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{ADMIN_PASSWORD, BIN, Env, Server, totp_code};
+use common::{BIN, Env, Server, totp_code};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 use slugbase_infrastructure::testing::postgres_url;
+use slugbase_testkit::steps::{self, ADMIN_EMAIL, PASSWORD, login_pending, verify};
 use slugbase_testkit::{Api, Reply};
 
-const ADMIN_EMAIL: &str = "admin@example.com";
 const LOG: &str = "info,sqlx=warn,sea_orm=warn";
-
-// ---------------------------------------------------------------------------------------
-// The two steps of a login with MFA, over the test kit's client
-// ---------------------------------------------------------------------------------------
-
-/// Password step of a login that must ask for the second factor.
-async fn login_pending(api: &Api, email: &str, password: &str) {
-    let reply = api.post("/api/auth/login", json!({ "email": email, "password": password })).await;
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["mfa_required"], json!(true), "{reply:?}");
-}
-
-/// Second step: the code.
-async fn verify(api: &Api, code: &str) -> Reply {
-    api.post("/api/auth/mfa/verify", json!({ "code": code })).await
-}
 
 /// The first administrator, with MFA enabled and a personal API token.
 struct MfaAccount {
@@ -62,31 +46,10 @@ struct MfaAccount {
 }
 
 async fn admin_with_mfa(base: &str) -> MfaAccount {
-    let mut http = Api::new(base);
-    let setup = http
-        .post(
-            "/api/auth/setup",
-            json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
-    http.refresh_csrf().await;
-    let token = http.post("/api/tokens", json!({ "name": "hardening" })).await;
-    assert_eq!(token.status, StatusCode::CREATED, "{token:?}");
-    let begin = http.post("/api/auth/mfa/enroll/begin", json!({})).await;
-    assert_eq!(begin.status, StatusCode::OK, "{begin:?}");
-    let otpauth_url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
-    let confirm = http
-        .post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&otpauth_url, 0) }))
-        .await;
-    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
-    let backup_codes = confirm.body["backup_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    MfaAccount { otpauth_url, backup_codes, token: token.body["token"].as_str().unwrap().into() }
+    let admin = steps::setup_admin(base).await;
+    let token = steps::create_token(&admin, "hardening").await;
+    let enrolled = steps::enroll_mfa(&admin, steps::wall_code).await;
+    MfaAccount { otpauth_url: enrolled.otpauth_url, backup_codes: enrolled.backup_codes, token }
 }
 
 /// Six digits that are no valid code for the secret anywhere near now.
@@ -122,20 +85,18 @@ async fn a_totp_code_used_on_one_instance_is_refused_on_the_other() {
 
     // Signed in on A with the code.
     let on_a = Api::new(a);
-    login_pending(&on_a, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    login_pending(&on_a, ADMIN_EMAIL, PASSWORD).await;
     let verified = verify(&on_a, &code).await;
     assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
 
     // The same code on B: refused at sign-in and at disable.
     let on_b = Api::new(b);
-    login_pending(&on_b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    login_pending(&on_b, ADMIN_EMAIL, PASSWORD).await;
     let replayed = verify(&on_b, &code).await;
     assert_eq!((replayed.status, replayed.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
-    let mut bearer = Api::new(b);
-    bearer.bearer = Some(account.token.clone());
-    let disable = bearer
-        .post("/api/auth/mfa/disable", json!({ "code": code, "password": ADMIN_PASSWORD }))
-        .await;
+    let bearer = Api::with_bearer(b, &account.token);
+    let disable =
+        bearer.post("/api/auth/mfa/disable", json!({ "code": code, "password": PASSWORD })).await;
     assert_eq!((disable.status, disable.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
 
     // B itself works: the pending state survives one wrong code and takes a backup code.
@@ -150,16 +111,14 @@ async fn disabling_mfa_on_one_instance_ends_the_sessions_made_on_the_other() {
     let (a, b) = (&servers[0].base, &servers[1].base);
     let account = admin_with_mfa(a).await;
     let on_b = Api::new(b);
-    login_pending(&on_b, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    login_pending(&on_b, ADMIN_EMAIL, PASSWORD).await;
     assert_eq!(verify(&on_b, &account.backup_codes[0]).await.status, StatusCode::OK);
     assert_eq!(on_b.get("/api/auth/me").await.status, StatusCode::OK);
 
-    let mut bearer = Api::new(a);
-    bearer.bearer = Some(account.token.clone());
+    let bearer = Api::with_bearer(a, &account.token);
     let code = totp_code(&account.otpauth_url, 1);
-    let disable = bearer
-        .post("/api/auth/mfa/disable", json!({ "code": code, "password": ADMIN_PASSWORD }))
-        .await;
+    let disable =
+        bearer.post("/api/auth/mfa/disable", json!({ "code": code, "password": PASSWORD })).await;
     assert_eq!(disable.status, StatusCode::OK, "{disable:?}");
 
     let me = on_b.get("/api/auth/me").await;
@@ -177,9 +136,8 @@ async fn attempt_limits_add_up_across_two_instances() {
     let Some(servers) = postgres_instances(&env, 2, &vars).await else { return };
     let bases = [servers[0].base.clone(), servers[1].base.clone()];
     let account = admin_with_mfa(&bases[0]).await;
-    let mut bearer = Api::new(&bases[0]);
-    bearer.bearer = Some(account.token.clone());
-    let wrong = json!({ "code": wrong_code(&account.otpauth_url), "password": ADMIN_PASSWORD });
+    let bearer = Api::with_bearer(&bases[0], &account.token);
+    let wrong = json!({ "code": wrong_code(&account.otpauth_url), "password": PASSWORD });
 
     // Two wrong codes on each instance: each instance alone is under its limit of 4.
     for i in 0..4 {
@@ -188,7 +146,7 @@ async fn attempt_limits_add_up_across_two_instances() {
     }
     // Together they reached it: both refuse now, even a correct backup code.
     for base in &bases {
-        let right = json!({ "code": account.backup_codes[0], "password": ADMIN_PASSWORD });
+        let right = json!({ "code": account.backup_codes[0], "password": PASSWORD });
         let reply = bearer.at(base).post("/api/auth/mfa/disable", right).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{reply:?}");
         assert_eq!(reply.reason(), "TOO_MANY_ATTEMPTS");
@@ -211,9 +169,8 @@ async fn one_backup_code_in_100_concurrent_disables_over_two_instances_succeeds_
     let Some(servers) = postgres_instances(&env, 2, &vars).await else { return };
     let bases = [servers[0].base.clone(), servers[1].base.clone()];
     let account = admin_with_mfa(&bases[0]).await;
-    let mut bearer = Api::new(&bases[0]);
-    bearer.bearer = Some(account.token.clone());
-    let body = json!({ "code": account.backup_codes[3], "password": ADMIN_PASSWORD });
+    let bearer = Api::with_bearer(&bases[0], &account.token);
+    let body = json!({ "code": account.backup_codes[3], "password": PASSWORD });
 
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(100));
     let mut tasks = tokio::task::JoinSet::new();
@@ -305,15 +262,7 @@ const PENDING_INVALID: (StatusCode, &str) = (StatusCode::UNAUTHORIZED, "MFA_PEND
 /// 200 wrong passwords for one e-mail at once, spread over `bases`: exactly the
 /// per-e-mail limit (10) is evaluated.
 async fn login_burst_on_one_email(bases: &[String]) {
-    let mut admin = Api::new(&bases[0]);
-    let setup = admin
-        .post(
-            "/api/auth/setup",
-            json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
-    admin.refresh_csrf().await;
+    steps::setup_admin(&bases[0]).await;
     let replies = burst(BURST, "/api/auth/login", |i| {
         let body = json!({ "email": ADMIN_EMAIL, "password": format!("wrong password {i}") });
         (Api::new(&bases[i % bases.len()]), body)
@@ -327,11 +276,10 @@ async fn login_burst_on_one_email(bases: &[String]) {
 /// evaluated, and MFA stays on.
 async fn disable_burst_on_one_account(bases: &[String]) {
     let account = admin_with_mfa(&bases[0]).await;
-    let mut bearer = Api::new(&bases[0]);
-    bearer.bearer = Some(account.token.clone());
+    let bearer = Api::with_bearer(&bases[0], &account.token);
     let wrong = wrong_code(&account.otpauth_url);
     let replies = burst(BURST, "/api/auth/mfa/disable", |i| {
-        let body = json!({ "code": wrong, "password": ADMIN_PASSWORD });
+        let body = json!({ "code": wrong, "password": PASSWORD });
         (bearer.at(&bases[i % bases.len()]), body)
     })
     .await;
@@ -346,7 +294,7 @@ async fn disable_burst_on_one_account(bases: &[String]) {
 async fn verify_burst_on_one_pending_state(bases: &[String]) {
     let account = admin_with_mfa(&bases[0]).await;
     let login = Api::new(&bases[0]);
-    login_pending(&login, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    login_pending(&login, ADMIN_EMAIL, PASSWORD).await;
     let wrong = wrong_code(&account.otpauth_url);
     let replies = burst(300, "/api/auth/mfa/verify", |i| {
         (login.at(&bases[i % bases.len()]), json!({ "code": wrong }))
@@ -432,7 +380,7 @@ const BRUTE_VARS: [(&str, &str); 2] = [
 async fn brute_force(bases: &[String]) {
     let account = admin_with_mfa(&bases[0]).await;
     let login = Api::new(&bases[0]);
-    login_pending(&login, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    login_pending(&login, ADMIN_EMAIL, PASSWORD).await;
     let instance = |i: usize| login.at(&bases[i % bases.len()]);
 
     for i in 0..BRUTE_LIMIT {
@@ -481,41 +429,19 @@ async fn consecutive_failures_lock_the_account_until_an_admin_reset() {
         ("SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__LOCKOUT_AFTER", "5"),
     ];
     let server = env.start_with("lockout.log", LOG, &vars).await;
-    let mut admin = Api::new(&server.base);
-    let setup = admin
-        .post(
-            "/api/auth/setup",
-            json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
-    admin.refresh_csrf().await;
+    let admin = steps::setup_admin(&server.base).await;
+    let admin_id = admin.get("/api/auth/me").await.expect(StatusCode::OK)["id"].clone();
     let email = "user@example.com";
-    let created = admin
-        .post(
-            "/api/admin/users",
-            json!({ "email": email, "name": "User", "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    let user_id = created.body["id"].as_str().unwrap().to_owned();
+    let created = steps::create_user(&admin, email, Some(PASSWORD)).await;
+    let user_id = created["id"].as_str().unwrap().to_owned();
 
     // The user enables MFA.
-    let mut user = Api::new(&server.base);
-    let login =
-        user.post("/api/auth/login", json!({ "email": email, "password": ADMIN_PASSWORD })).await;
-    assert_eq!(login.status, StatusCode::OK, "{login:?}");
-    user.refresh_csrf().await;
-    let begin = user.post("/api/auth/mfa/enroll/begin", json!({})).await;
-    let url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
-    let confirm =
-        user.post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) })).await;
-    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
+    let user = steps::login(&server.base, email, PASSWORD).await;
+    let url = steps::enroll_mfa(&user, steps::wall_code).await.otpauth_url;
     let disable = |code: String| {
         let user = user.clone();
         async move {
-            user.post("/api/auth/mfa/disable", json!({ "code": code, "password": ADMIN_PASSWORD }))
-                .await
+            user.post("/api/auth/mfa/disable", json!({ "code": code, "password": PASSWORD })).await
         }
     };
 
@@ -543,18 +469,9 @@ async fn consecutive_failures_lock_the_account_until_an_admin_reset() {
     // The administrator resets the user's MFA: MFA off, counters cleared.
     let reset = admin.post(&format!("/api/admin/users/{user_id}/mfa/reset"), json!({})).await;
     assert_eq!(reset.status, StatusCode::OK, "{reset:?}");
-    let fresh = Api::new(&server.base);
-    let login =
-        fresh.post("/api/auth/login", json!({ "email": email, "password": ADMIN_PASSWORD })).await;
-    assert_eq!(login.status, StatusCode::OK, "{login:?}");
-    assert!(login.body.get("mfa_required").is_none(), "{login:?}");
-    let mut fresh = fresh;
-    fresh.refresh_csrf().await;
-    let begin = fresh.post("/api/auth/mfa/enroll/begin", json!({})).await;
-    let url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
-    let confirm =
-        fresh.post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) })).await;
-    assert_eq!(confirm.status, StatusCode::OK, "second-factor attempts are allowed again");
+    // Signs in without the second factor, and second-factor attempts are allowed again.
+    let fresh = steps::login(&server.base, email, PASSWORD).await;
+    steps::enroll_mfa(&fresh, steps::wall_code).await;
 
     // The audit log, filtered by user and by event.
     let page = admin.get(&format!("/api/admin/audit-log?user_id={user_id}&limit=100")).await;
@@ -576,7 +493,7 @@ async fn consecutive_failures_lock_the_account_until_an_admin_reset() {
         .await;
     let resets = resets.body["events"].as_array().unwrap().clone();
     assert_eq!(resets.len(), 1, "{resets:?}");
-    assert_eq!(resets[0]["actor_id"], setup.body["id"]);
+    assert_eq!(resets[0]["actor_id"], admin_id);
 }
 
 /// Failed logins from one client address, each with another e-mail, as seen through
@@ -652,14 +569,13 @@ async fn old_audit_events_and_expired_sessions_are_purged_while_the_server_runs(
     let setup = admin
         .post(
             "/api/auth/setup",
-            json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": ADMIN_PASSWORD }),
+            json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD }),
         )
         .await;
     assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
     let second = Api::new(&server.base);
-    let login = second
-        .post("/api/auth/login", json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
-        .await;
+    let login =
+        second.post("/api/auth/login", json!({ "email": ADMIN_EMAIL, "password": PASSWORD })).await;
     assert_eq!(login.status, StatusCode::OK, "{login:?}");
 
     // Age one event past the retention and one within it; expire one session.
@@ -713,9 +629,8 @@ async fn old_audit_events_and_expired_sessions_are_purged_while_the_server_runs(
     assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM audit_events").await, events - 1);
     // The audit log still pages over what is left.
     let third = Api::new(&server.base);
-    let login = third
-        .post("/api/auth/login", json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
-        .await;
+    let login =
+        third.post("/api/auth/login", json!({ "email": ADMIN_EMAIL, "password": PASSWORD })).await;
     assert_eq!(login.status, StatusCode::OK, "{login:?}");
     let page = third.get("/api/admin/audit-log").await;
     assert_eq!(page.status, StatusCode::OK, "{page:?}");
@@ -816,7 +731,7 @@ async fn keys_rotate_reencrypts_stored_secrets_and_names_a_missing_key() {
     ];
     let server = env.start_with("keys-2.log", LOG, &only_k2).await;
     let login = Api::new(&server.base);
-    login_pending(&login, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    login_pending(&login, ADMIN_EMAIL, PASSWORD).await;
     let verified = verify(&login, &totp_code(&account.otpauth_url, 1)).await;
     assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
     drop(server);
@@ -824,7 +739,7 @@ async fn keys_rotate_reencrypts_stored_secrets_and_names_a_missing_key() {
     // The old key alone can no longer open it (an opaque 500, never the secret).
     let server = env.start("keys-3.log", LOG).await;
     let login = Api::new(&server.base);
-    login_pending(&login, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    login_pending(&login, ADMIN_EMAIL, PASSWORD).await;
     let refused = verify(&login, &totp_code(&account.otpauth_url, 1)).await;
     assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR, "{refused:?}");
     assert!(!refused.body.to_string().contains("k2:"));
@@ -856,7 +771,7 @@ async fn login_timing_unknown_email_versus_wrong_password() {
     let setup = Api::new(&server.base)
         .post(
             "/api/auth/setup",
-            json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": ADMIN_PASSWORD }),
+            json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD }),
         )
         .await;
     assert_eq!(setup.status, StatusCode::OK, "{setup:?}");

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_PASSWORD, Env};
+use common::Env;
 use reqwest::StatusCode;
-use serde_json::json;
+use slugbase_testkit::steps::{self, ADMIN_EMAIL, PASSWORD};
 use slugbase_testkit::{Api, Reply};
 
 /// A PostgreSQL cluster of this test's own (stopping the shared one would break other tests).
@@ -99,14 +99,7 @@ async fn health_is_503_while_the_database_is_down_and_200_once_it_is_back() {
             &[("SLUGBASE__DATABASE__URL", &url)],
         )
         .await;
-    let api = Api::new(&server.base);
-    let setup = api
-        .post(
-            "/api/auth/setup",
-            json!({ "email": "admin@example.com", "name": "Admin", "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
+    let api = steps::setup_admin(&server.base).await;
 
     cluster.run("stop");
     let down = wait_for_health(&api, StatusCode::SERVICE_UNAVAILABLE).await;
@@ -116,16 +109,6 @@ async fn health_is_503_while_the_database_is_down_and_200_once_it_is_back() {
 
     cluster.start();
     wait_for_health(&api, StatusCode::OK).await;
-    let fresh = Api::new(&server.base);
-    let login = fresh
-        .post(
-            "/api/auth/login",
-            json!({ "email": "admin@example.com", "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    assert_eq!(
-        login.status,
-        StatusCode::OK,
-        "the service works again without a restart: {login:?}"
-    );
+    // The service works again without a restart.
+    steps::login(&server.base, ADMIN_EMAIL, PASSWORD).await;
 }

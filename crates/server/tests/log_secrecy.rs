@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Env, totp_code};
+use common::{Env, totp_code};
 use reqwest::StatusCode;
 use serde_json::json;
+use slugbase_testkit::steps::{PASSWORD, backup_codes};
 use slugbase_testkit::{Api, Reply};
 
 /// Every secret the test saw, to be searched for in the logs.
@@ -53,17 +54,14 @@ async fn no_secret_appears_in_the_logs_of_a_full_lifecycle() {
     for key in env.key_values() {
         secrets.add(key, "configured key");
     }
-    secrets.add(ADMIN_PASSWORD, "password");
+    secrets.add(PASSWORD, "password");
     let email = "ada@example.com";
 
     // Setup: first admin, cookie session.
     let mut api = Api::new(&server.base);
     assert_eq!(api.get("/api/auth/setup/status").await.body["initialized"], false);
     let setup = api
-        .post(
-            "/api/auth/setup",
-            json!({ "email": email, "name": "Ada", "password": ADMIN_PASSWORD }),
-        )
+        .post("/api/auth/setup", json!({ "email": email, "name": "Ada", "password": PASSWORD }))
         .await;
     assert_eq!(setup.status, StatusCode::OK, "{setup:?}");
     secrets.cookies(&setup);
@@ -73,8 +71,7 @@ async fn no_secret_appears_in_the_logs_of_a_full_lifecycle() {
     // A token, used for the MFA lifecycle.
     let token = api.make_token("ci").await;
     secrets.add(token.clone(), "api token");
-    let mut bearer = Api::new(&server.base);
-    bearer.bearer = Some(token.clone());
+    let bearer = Api::with_bearer(&server.base, &token);
 
     let begin = bearer.post("/api/auth/mfa/enroll/begin", json!({})).await;
     assert_eq!(begin.status, StatusCode::OK, "{begin:?}");
@@ -88,12 +85,7 @@ async fn no_secret_appears_in_the_logs_of_a_full_lifecycle() {
     secrets.codes.push(code.clone());
     let confirm = bearer.post("/api/auth/mfa/enroll/confirm", json!({ "code": code })).await;
     assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
-    let codes: Vec<String> = confirm.body["backup_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let codes = backup_codes(&confirm.body);
     for code in &codes {
         secrets.add(code.clone(), "backup code");
     }
@@ -107,9 +99,8 @@ async fn no_secret_appears_in_the_logs_of_a_full_lifecycle() {
         .await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED, "{bad:?}");
     secrets.add("wrong password 42", "wrong password");
-    let login = login_api
-        .post("/api/auth/login", json!({ "email": email, "password": ADMIN_PASSWORD }))
-        .await;
+    let login =
+        login_api.post("/api/auth/login", json!({ "email": email, "password": PASSWORD })).await;
     assert_eq!(login.status, StatusCode::OK, "{login:?}");
     assert_eq!(login.body["mfa_required"], true);
     secrets.cookies(&login);
@@ -123,23 +114,15 @@ async fn no_secret_appears_in_the_logs_of_a_full_lifecycle() {
 
     // Regenerate with a backup code, then disable with a new one (cookie + CSRF).
     let regen = login_api
-        .post(
-            "/api/auth/mfa/backup/regenerate",
-            json!({ "code": codes[0], "password": ADMIN_PASSWORD }),
-        )
+        .post("/api/auth/mfa/backup/regenerate", json!({ "code": codes[0], "password": PASSWORD }))
         .await;
     assert_eq!(regen.status, StatusCode::OK, "{regen:?}");
-    let new_codes: Vec<String> = regen.body["backup_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let new_codes = backup_codes(&regen.body);
     for code in &new_codes {
         secrets.add(code.clone(), "backup code");
     }
     let reused = login_api
-        .post("/api/auth/mfa/disable", json!({ "code": codes[1], "password": ADMIN_PASSWORD }))
+        .post("/api/auth/mfa/disable", json!({ "code": codes[1], "password": PASSWORD }))
         .await;
     assert_eq!(
         reused.status,
@@ -147,7 +130,7 @@ async fn no_secret_appears_in_the_logs_of_a_full_lifecycle() {
         "old codes died with the regeneration: {reused:?}"
     );
     let disable = login_api
-        .post("/api/auth/mfa/disable", json!({ "code": new_codes[0], "password": ADMIN_PASSWORD }))
+        .post("/api/auth/mfa/disable", json!({ "code": new_codes[0], "password": PASSWORD }))
         .await;
     assert_eq!(disable.status, StatusCode::OK, "{disable:?}");
 

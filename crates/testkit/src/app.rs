@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
+use serde_json::Value;
+use slugbase_application::ports::Clock as _;
 use slugbase_application::{AuthSettings, UseCases};
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::testing::ManualClock;
@@ -11,7 +13,7 @@ use slugbase_server::Application;
 use slugbase_server::config::{LoadOptions, Profile, encode_key, random_key};
 use tempfile::TempDir;
 
-use crate::Api;
+use crate::{Api, steps, totp};
 
 /// Which storage the service runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,5 +145,65 @@ impl TestApp {
     #[must_use]
     pub fn client(&self) -> Api {
         Api::new(&self.address)
+    }
+
+    /// A new client that sends `token` as its Bearer token and keeps no session (a script).
+    #[must_use]
+    pub fn bearer(&self, token: &str) -> Api {
+        Api::with_bearer(&self.address, token)
+    }
+
+    /// [`steps::setup_admin`] on this app.
+    pub async fn setup_admin(&self) -> Api {
+        steps::setup_admin(&self.address).await
+    }
+
+    /// [`steps::create_user`].
+    pub async fn create_user(&self, admin: &Api, email: &str, password: Option<&str>) -> Value {
+        steps::create_user(admin, email, password).await
+    }
+
+    /// [`steps::login`] on this app.
+    pub async fn login(&self, email: &str, password: &str) -> Api {
+        steps::login(&self.address, email, password).await
+    }
+
+    /// [`steps::login_with_mfa`] on this app with [`steps::PASSWORD`] and a fresh code.
+    pub async fn login_with_mfa(&self, email: &str, secret: &str) -> Api {
+        let code = self.fresh_code(secret);
+        steps::login_with_mfa(&self.address, email, steps::PASSWORD, &code).await
+    }
+
+    /// A personal API token for `session`'s user, in a client of its own that carries only
+    /// the token (no cookies, no CSRF token).
+    pub async fn api_token(&self, session: &Api) -> Api {
+        self.bearer(&steps::create_token(session, "tests").await)
+    }
+
+    /// [`steps::enroll_mfa`] with a fresh code; returns the secret and the backup codes.
+    pub async fn enable_mfa(&self, api: &Api) -> (String, Vec<String>) {
+        let enrollment = steps::enroll_mfa(api, |secret| self.fresh_code(secret)).await;
+        (enrollment.secret, enrollment.backup_codes)
+    }
+
+    /// Moves the service's clock to the next TOTP step and returns the code for it (a code
+    /// never used before, so never a replay).
+    #[must_use]
+    pub fn fresh_code(&self, secret: &str) -> String {
+        self.clock.advance(TimeDelta::seconds(30));
+        self.code_now(secret)
+    }
+
+    /// The code for the service's current time.
+    #[must_use]
+    pub fn code_now(&self, secret: &str) -> String {
+        totp::code_at(&totp::from_secret(secret), self.clock.now())
+    }
+
+    /// Six digits that are no valid code at the service's current time (nor one step
+    /// either side).
+    #[must_use]
+    pub fn wrong_code(&self, secret: &str) -> String {
+        totp::wrong_code_at(&totp::from_secret(secret), self.clock.now())
     }
 }

@@ -4,7 +4,7 @@ use std::borrow::Borrow;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 
 use crate::assert_seed_shape;
@@ -133,6 +133,20 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    /// A request to `path` with the client's credentials (cookie jar, Bearer token, CSRF
+    /// token) and nothing else, to finish by hand: a raw body, an odd content type or
+    /// header. Send it with [`Api::exchange`].
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(csrf) = &self.csrf {
+            request = request.header("X-CSRF-Token", csrf);
+        }
+        request
+    }
+
     /// Sends a request with the client's credentials and reads the whole response.
     ///
     /// # Errors
@@ -143,17 +157,20 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> reqwest::Result<Reply> {
-        let mut request = self.http.request(method, self.url(path));
-        if let Some(token) = &self.bearer {
-            request = request.bearer_auth(token);
-        }
-        if let Some(csrf) = &self.csrf {
-            request = request.header("X-CSRF-Token", csrf);
-        }
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
         }
         Self::read(request.send().await?).await
+    }
+
+    /// Sends a request built by hand (on [`Api::request`] or [`Api::http`]) and reads the
+    /// whole response.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub async fn exchange(request: RequestBuilder) -> Reply {
+        Self::read(request.send().await.expect("the request is sent")).await.expect("a response")
     }
 
     /// Reads a response fully into a [`Reply`].
@@ -186,6 +203,24 @@ impl Api {
         self.send(Method::POST, path, Some(body.borrow())).await.expect("POST")
     }
 
+    /// `POST path` with `body` sent as it is, under `content_type` (none: no
+    /// `Content-Type` header), with the client's credentials: bad JSON, other media types.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self.request(Method::POST, path).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        Self::exchange(request).await
+    }
+
     /// `DELETE path`.
     ///
     /// # Panics
@@ -212,12 +247,7 @@ impl Api {
     /// When the server refuses.
     pub async fn make_token(&mut self, name: &str) -> String {
         self.refresh_csrf().await;
-        let body = self
-            .post("/api/tokens", serde_json::json!({ "name": name }))
-            .await
-            .expect(StatusCode::CREATED);
-        let token = body["token"].as_str().expect("token").to_owned();
-        assert!(token.starts_with("sb_"), "{token}");
+        let token = crate::steps::create_token(self, name).await;
         self.bearer = Some(token.clone());
         token
     }

@@ -8,8 +8,12 @@
 //!   `security.limits.address.max_failures`, …) or as [`AuthSettings`].
 //! - [`Api`]: one HTTP client — cookie jar, CSRF token, Bearer token — whose [`Reply`] is
 //!   the whole response, read once: status, headers, `Retry-After`, cookies, JSON body.
+//! - The usual flows — first administrator, user, login with or without MFA, API token,
+//!   MFA enrollment — written once ([`steps`]; [`TestApp`] wraps them with its clock).
 //! - TOTP codes from a secret or an `otpauth://` URL ([`totp`]), and the seed's error shape
-//!   as an assertion ([`assert_seed_shape`]).
+//!   as an assertion ([`assert_seed_shape`], [`detail_fields`]).
+//!
+//! - Raw HTTP/1.1 over a socket for stalled and malformed requests ([`raw`]).
 //!
 //! Tests of the real binary (crash, shutdown, CLI) start the process themselves and use
 //! [`Api`] to talk to it.
@@ -19,9 +23,11 @@
 
 mod app;
 mod client;
+pub mod raw;
 mod shape;
+pub mod steps;
 pub mod totp;
 
 pub use app::{Backend, TestApp, TestAppBuilder};
 pub use client::{Api, Reply};
-pub use shape::assert_seed_shape;
+pub use shape::{assert_seed_shape, detail_fields};

@@ -26,3 +26,15 @@ pub fn assert_seed_shape(body: &Value, status: StatusCode) {
         }
     }
 }
+
+/// The fields an error body's `details` name, in order (empty without `details`).
+///
+/// # Panics
+/// When a detail's `field` is not a string.
+#[must_use]
+pub fn detail_fields(body: &Value) -> Vec<String> {
+    body["details"]
+        .as_array()
+        .map(|d| d.iter().map(|e| e["field"].as_str().expect("a field name").to_owned()).collect())
+        .unwrap_or_default()
+}

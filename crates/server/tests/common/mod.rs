@@ -20,9 +20,6 @@ use serde_json::Value;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_slugbase");
 
-/// A password long enough for the policy.
-pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
-
 /// A database and keys shared by every start of the binary in one test.
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -70,7 +67,13 @@ impl Env {
     }
 
     fn command(&self, rust_log: &str) -> Command {
-        let mut command = Command::new(BIN);
+        self.command_of(BIN, rust_log)
+    }
+
+    /// `program`, run in the temporary directory with the test profile, this database and
+    /// these keys in its environment (a wrapper such as `script` passes them on).
+    pub fn command_of(&self, program: &str, rust_log: &str) -> Command {
+        let mut command = Command::new(program);
         command
             .current_dir(self.dir.path())
             .env("SLUGBASE_PROFILE", "test")
@@ -118,14 +121,7 @@ impl Env {
     /// Runs a CLI command to completion over the same database.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         use std::io::Write as _;
-        let mut child = self
-            .command("info,sqlx=warn,sea_orm=warn")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_piped(self.command("info,sqlx=warn,sea_orm=warn").args(args));
         {
             let mut input = child.stdin.take().unwrap();
             if let Some(text) = stdin {
@@ -134,6 +130,11 @@ impl Env {
         }
         child.wait_with_output().unwrap()
     }
+}
+
+/// Spawns `command` with its three standard streams piped.
+pub fn spawn_piped(command: &mut Command) -> Child {
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
 /// A running `slugbase serve`.

@@ -1,15 +1,14 @@
 //! Every row of the disable table, once with a cookie session (+ CSRF) and once with a
 //! Bearer API token (no CSRF); the seed page's request as written; concurrency.
 
-use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
+use std::ops::Deref;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 use slugbase_application::AuthSettings;
 use slugbase_domain::MfaPolicy;
-
-use crate::helpers::{
-    AppOptions, Bearer, PASSWORD, Session, TestApp, detail_fields, error, json, plain, spawn_app,
-    spawn_app_with,
-};
+use slugbase_testkit::steps::{self, PASSWORD};
+use slugbase_testkit::{Api, Reply, TestApp, TestAppBuilder, detail_fields};
 
 const DISABLE: &str = "/api/auth/mfa/disable";
 
@@ -20,45 +19,39 @@ enum Via {
     Bearer,
 }
 
-/// A caller of either kind.
-enum Caller {
-    Cookie(Session),
-    Bearer(Bearer, Session),
+/// A caller of either kind: `api` sends the requests (the browser itself, or a client that
+/// carries only an API token); `session` is the browser (to enroll and to make tokens).
+struct Caller {
+    api: Api,
+    session: Api,
 }
 
 impl Caller {
-    async fn new(app: &TestApp, session: Session, via: Via) -> Self {
-        match via {
-            Via::Cookie => Self::Cookie(session),
-            Via::Bearer => Self::Bearer(app.api_token(&session).await, session),
-        }
+    async fn new(app: &TestApp, session: Api, via: Via) -> Self {
+        let api = match via {
+            Via::Cookie => session.clone(),
+            Via::Bearer => app.api_token(&session).await,
+        };
+        Self { api, session }
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Response {
-        match self {
-            Self::Cookie(s) => s.post(path, body).await,
-            Self::Bearer(b, _) => b.post(path, body).await,
-        }
+    /// The API token, for a Bearer caller.
+    fn token(&self) -> &str {
+        self.api.bearer.as_deref().unwrap()
     }
+}
 
-    async fn get(&self, path: &str) -> Response {
-        match self {
-            Self::Cookie(s) => s.get(path).await,
-            Self::Bearer(b, _) => b.get(path).await,
-        }
-    }
+impl Deref for Caller {
+    type Target = Api;
 
-    /// The browser session (to enroll and to make tokens).
-    fn session(&self) -> &Session {
-        match self {
-            Self::Cookie(s) | Self::Bearer(_, s) => s,
-        }
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }
 
 /// An app with an admin and a local user "user@example.com" signed in via `via`.
-async fn app_with_user(via: Via, options: AppOptions) -> (TestApp, Caller) {
-    let app = spawn_app_with(options).await;
+async fn app_with_user(via: Via, builder: TestAppBuilder) -> (TestApp, Caller) {
+    let app = builder.spawn().await;
     let admin = app.setup_admin().await;
     app.create_user(&admin, "user@example.com", Some(PASSWORD)).await;
     let session = app.login("user@example.com", PASSWORD).await;
@@ -66,54 +59,49 @@ async fn app_with_user(via: Via, options: AppOptions) -> (TestApp, Caller) {
     (app, caller)
 }
 
-async fn mfa_enabled(caller: &Caller) -> bool {
-    let status = json(caller.get("/api/auth/mfa/status").await, StatusCode::OK).await;
+async fn mfa_enabled(api: &Api) -> bool {
+    let status = api.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
     status["enabled"].as_bool().unwrap()
 }
 
 /// Rows 1, 4, 5, 6, 7, 8 and success, in order, on one user.
 async fn rows_in_order(via: Via) {
-    let (app, caller) = app_with_user(via, AppOptions::default()).await;
+    let (app, caller) = app_with_user(via, TestApp::builder()).await;
 
     // Row 1: no credentials at all, and credentials that are not valid.
-    let res = plain().post(app.url(DISABLE)).json(&json!({"code": "123456"})).send().await.unwrap();
-    let body = error(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    let res = app.client().post(DISABLE, json!({"code": "123456"})).await;
+    let body = res.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     assert_eq!(body["message"], "Authentication required. Please provide a valid API token");
-    let res = plain()
-        .post(app.url(DISABLE))
-        .bearer_auth("sb_not-a-real-token")
-        .json(&json!({"code": "123456"}))
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
-    let res = plain()
-        .post(app.url(DISABLE))
-        .header("Cookie", "slugbase.sid=not-a-session")
-        .header("X-CSRF-Token", "x")
-        .json(&json!({"code": "123456"}))
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    let res = app.bearer("sb_not-a-real-token").post(DISABLE, json!({"code": "123456"})).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    let res = Api::exchange(
+        app.client()
+            .request(Method::POST, DISABLE)
+            .header("Cookie", "slugbase.sid=not-a-session")
+            .header("X-CSRF-Token", "x")
+            .json(&json!({"code": "123456"})),
+    )
+    .await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
 
     // Row 4: the body is checked before anything about MFA.
-    let body =
-        error(caller.post(DISABLE, &json!({})).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
-            .await;
+    let body = caller
+        .post(DISABLE, json!({}))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
     assert_eq!(detail_fields(&body), ["code"]);
-    let res = caller.post(DISABLE, &json!({"code": 123_456, "password": PASSWORD})).await;
-    let body = error(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    let res = caller.post(DISABLE, json!({"code": 123_456, "password": PASSWORD})).await;
+    let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
     assert_eq!(detail_fields(&body), ["code"]);
-    let res = caller.post(DISABLE, &json!({"code": "123456", "password": 5})).await;
-    let body = error(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    let res = caller.post(DISABLE, json!({"code": "123456", "password": 5})).await;
+    let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
     assert_eq!(detail_fields(&body), ["password"]);
 
     // Row 5: MFA is not on.
-    let res = caller.post(DISABLE, &json!({"code": "123456", "password": PASSWORD})).await;
-    error(res, StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED").await;
+    let res = caller.post(DISABLE, json!({"code": "123456", "password": PASSWORD})).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED");
 
-    let (secret, _backup) = app.enable_mfa(caller.session()).await;
+    let (secret, _backup) = app.enable_mfa(&caller.session).await;
     assert!(mfa_enabled(&caller).await);
 
     // Row 6: a local user must send the password (absent, null or empty).
@@ -122,23 +110,24 @@ async fn rows_in_order(via: Via) {
         json!({"code": app.fresh_code(&secret), "password": null}),
         json!({"code": app.fresh_code(&secret), "password": ""}),
     ] {
-        let body =
-            error(caller.post(DISABLE, &body).await, StatusCode::BAD_REQUEST, "PASSWORD_REQUIRED")
-                .await;
+        let body = caller
+            .post(DISABLE, body)
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "PASSWORD_REQUIRED");
         assert_eq!(detail_fields(&body), ["password"]);
     }
 
     // Row 7: wrong password, even with a valid code.
     let res = caller
-        .post(DISABLE, &json!({"code": app.fresh_code(&secret), "password": "wrong password"}))
+        .post(DISABLE, json!({"code": app.fresh_code(&secret), "password": "wrong password"}))
         .await;
-    error(res, StatusCode::UNAUTHORIZED, "INVALID_PASSWORD").await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
 
     // Row 8: a wrong code, a malformed code.
     let wrong = app.wrong_code(&secret);
     for code in [wrong.as_str(), "abc", "1234567"] {
-        let res = caller.post(DISABLE, &json!({"code": code, "password": PASSWORD})).await;
-        let body = error(res, StatusCode::BAD_REQUEST, "INVALID_CODE").await;
+        let res = caller.post(DISABLE, json!({"code": code, "password": PASSWORD})).await;
+        let body = res.expect_error(StatusCode::BAD_REQUEST, "INVALID_CODE");
         assert_eq!(detail_fields(&body), ["code"]);
         assert_eq!(body["details"][0]["message"], "TOTP or unused backup code is invalid");
     }
@@ -147,15 +136,14 @@ async fn rows_in_order(via: Via) {
     // Success, with whitespace inside the code and unknown fields ignored.
     let code = app.fresh_code(&secret);
     let spaced = format!("{} {}", &code[..3], &code[3..]);
-    let res =
-        caller.post(DISABLE, &json!({"code": spaced, "password": PASSWORD, "extra": 1})).await;
-    assert_eq!(json(res, StatusCode::OK).await, json!({"ok": true}));
+    let res = caller.post(DISABLE, json!({"code": spaced, "password": PASSWORD, "extra": 1})).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
     assert!(!mfa_enabled(&caller).await);
 
     // And then it is off: row 5 again.
     let res =
-        caller.post(DISABLE, &json!({"code": app.fresh_code(&secret), "password": PASSWORD})).await;
-    error(res, StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED").await;
+        caller.post(DISABLE, json!({"code": app.fresh_code(&secret), "password": PASSWORD})).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED");
 }
 
 #[tokio::test]
@@ -172,46 +160,36 @@ async fn every_row_of_the_disable_table_with_a_bearer_token() {
 /// session, equal to the `_csrf` cookie; authentication is checked first.
 #[tokio::test]
 async fn cookie_disable_without_a_valid_csrf_token_is_403_and_changes_nothing() {
-    let (app, caller) = app_with_user(Via::Cookie, AppOptions::default()).await;
-    let (secret, _) = app.enable_mfa(caller.session()).await;
-    let session = caller.session();
+    let (app, caller) = app_with_user(Via::Cookie, TestApp::builder()).await;
+    let (secret, _) = app.enable_mfa(&caller.session).await;
+    let session = &caller.session;
+    // The session's cookies without its CSRF token.
+    let without_csrf = || session.http().post(app.url(DISABLE));
     let body = json!({"code": app.fresh_code(&secret), "password": PASSWORD});
 
     // No header.
-    let res = session.client.post(app.url(DISABLE)).json(&body).send().await.unwrap();
-    error(res, StatusCode::FORBIDDEN, "CSRF_INVALID").await;
+    let res = Api::exchange(without_csrf().json(&body)).await;
+    res.expect_error(StatusCode::FORBIDDEN, "CSRF_INVALID");
     // A made-up token.
-    let res = session
-        .client
-        .post(app.url(DISABLE))
-        .header("X-CSRF-Token", "forged.value")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::FORBIDDEN, "CSRF_INVALID").await;
+    let res =
+        Api::exchange(without_csrf().header("X-CSRF-Token", "forged.value").json(&body)).await;
+    res.expect_error(StatusCode::FORBIDDEN, "CSRF_INVALID");
     // A genuine token of another browser (and so another session / cookie).
     let other = app.login_with_mfa("user@example.com", &secret).await;
     let body = json!({"code": app.fresh_code(&secret), "password": PASSWORD});
-    let res = session
-        .client
-        .post(app.url(DISABLE))
-        .header("X-CSRF-Token", &other.csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::FORBIDDEN, "CSRF_INVALID").await;
+    let other_csrf = other.csrf.as_deref().unwrap();
+    let res = Api::exchange(without_csrf().header("X-CSRF-Token", other_csrf).json(&body)).await;
+    res.expect_error(StatusCode::FORBIDDEN, "CSRF_INVALID");
     // CSRF comes before the attempt limit and the body.
-    let res = session.client.post(app.url(DISABLE)).json(&json!({"code": 1})).send().await.unwrap();
-    error(res, StatusCode::FORBIDDEN, "CSRF_INVALID").await;
+    let res = Api::exchange(without_csrf().json(&json!({"code": 1}))).await;
+    res.expect_error(StatusCode::FORBIDDEN, "CSRF_INVALID");
     assert!(mfa_enabled(&caller).await);
 
     // The body field `csrfToken` (SlugBase clients) works like the header.
     let mut with_field = body.clone();
     with_field["csrfToken"] = json!(session.csrf);
-    let res = session.client.post(app.url(DISABLE)).json(&with_field).send().await.unwrap();
-    assert_eq!(json(res, StatusCode::OK).await, json!({"ok": true}));
+    let res = Api::exchange(without_csrf().json(&with_field)).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
 }
 
 /// Row 5b.
@@ -220,17 +198,17 @@ async fn policy_row(via: Via) {
         mfa_policy: MfaPolicy { require_mfa_for_admins: true },
         ..AuthSettings::default()
     };
-    let app = spawn_app_with(AppOptions { settings, ..AppOptions::default() }).await;
+    let app = TestApp::builder().auth_settings(settings).spawn().await;
     let admin = app.setup_admin().await;
-    let me = json(admin.get("/api/auth/me").await, StatusCode::OK).await;
+    let me = admin.get("/api/auth/me").await.expect(StatusCode::OK);
     assert_eq!(me["mfa_enrollment_required"], true);
     let caller = Caller::new(&app, admin, via).await;
-    let (secret, _) = app.enable_mfa(caller.session()).await;
-    let me = json(caller.get("/api/auth/me").await, StatusCode::OK).await;
+    let (secret, _) = app.enable_mfa(&caller.session).await;
+    let me = caller.get("/api/auth/me").await.expect(StatusCode::OK);
     assert_eq!(me["mfa_enrollment_required"], false);
     let res =
-        caller.post(DISABLE, &json!({"code": app.fresh_code(&secret), "password": PASSWORD})).await;
-    error(res, StatusCode::FORBIDDEN, "MFA_REQUIRED_BY_POLICY").await;
+        caller.post(DISABLE, json!({"code": app.fresh_code(&secret), "password": PASSWORD})).await;
+    res.expect_error(StatusCode::FORBIDDEN, "MFA_REQUIRED_BY_POLICY");
     assert!(mfa_enabled(&caller).await);
 }
 
@@ -247,40 +225,36 @@ async fn an_admin_bound_by_policy_cannot_disable_with_a_bearer_token() {
 /// Row 3: past the limit even a correct request is 429 with `Retry-After`, before the body
 /// is looked at; the window passing lets it through.
 async fn limit_row(via: Via) {
-    let (app, caller) = app_with_user(via, AppOptions::default()).await;
-    let (secret, _) = app.enable_mfa(caller.session()).await;
+    let (app, caller) = app_with_user(via, TestApp::builder()).await;
+    let (secret, _) = app.enable_mfa(&caller.session).await;
     let limit = AuthSettings::default().limits.second_factor_account.max_failures;
     for _ in 0..limit {
         let res = caller
-            .post(DISABLE, &json!({"code": app.wrong_code(&secret), "password": PASSWORD}))
+            .post(DISABLE, json!({"code": app.wrong_code(&secret), "password": PASSWORD}))
             .await;
-        error(res, StatusCode::BAD_REQUEST, "INVALID_CODE").await;
+        res.expect_error(StatusCode::BAD_REQUEST, "INVALID_CODE");
     }
     let res =
-        caller.post(DISABLE, &json!({"code": app.fresh_code(&secret), "password": PASSWORD})).await;
-    let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
-    error(res, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
-    let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
+        caller.post(DISABLE, json!({"code": app.fresh_code(&secret), "password": PASSWORD})).await;
+    let retry_after = res.retry_after();
+    res.expect_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
+    let secs = retry_after.expect("Retry-After");
     assert!(secs > 0);
-    let res = caller.post(DISABLE, &json!({"code": 1})).await;
-    error(res, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
+    let res = caller.post(DISABLE, json!({"code": 1})).await;
+    res.expect_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
     // The limit comes before anything about the body: bad JSON, another content type, too
     // large.
     let huge = json!({"code": "1", "password": "x".repeat(64 * 1024)});
-    let res = caller.post(DISABLE, &huge).await;
-    error(res, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
-    let req = match &caller {
-        Caller::Cookie(s) => s.client.post(app.url(DISABLE)).header("X-CSRF-Token", &s.csrf),
-        Caller::Bearer(b, _) => b.client.post(app.url(DISABLE)).bearer_auth(&b.token),
-    };
-    let req = req.header("Content-Type", "text/plain").body("{");
-    error(req.send().await.unwrap(), StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
+    let res = caller.post(DISABLE, huge).await;
+    res.expect_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
+    let res = caller.post_raw(DISABLE, Some("text/plain"), "{").await;
+    res.expect_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
     assert!(mfa_enabled(&caller).await);
 
     app.clock.advance(chrono::TimeDelta::seconds(i64::try_from(secs).unwrap() + 1));
     let res =
-        caller.post(DISABLE, &json!({"code": app.fresh_code(&secret), "password": PASSWORD})).await;
-    assert_eq!(json(res, StatusCode::OK).await, json!({"ok": true}));
+        caller.post(DISABLE, json!({"code": app.fresh_code(&secret), "password": PASSWORD})).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
 }
 
 #[tokio::test]
@@ -296,28 +270,22 @@ async fn past_the_attempt_limit_disable_is_429_with_a_bearer_token() {
 /// Row 8's other half: a TOTP code accepted once (at login) is never accepted again, and
 /// a backup code works exactly once.
 async fn replay_and_backup_codes(via: Via) {
-    let (app, caller) = app_with_user(via, AppOptions::default()).await;
-    let (secret, backup) = app.enable_mfa(caller.session()).await;
+    let (app, caller) = app_with_user(via, TestApp::builder()).await;
+    let (secret, backup) = app.enable_mfa(&caller.session).await;
     // The code just accepted by login verify, replayed.
     let _again = app.login_with_mfa("user@example.com", &secret).await;
     let replayed = app.code_now(&secret);
-    let res = caller.post(DISABLE, &json!({"code": replayed, "password": PASSWORD})).await;
-    error(res, StatusCode::BAD_REQUEST, "INVALID_CODE").await;
+    let res = caller.post(DISABLE, json!({"code": replayed, "password": PASSWORD})).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "INVALID_CODE");
 
     // A backup code, upper-cased and spaced: accepted once.
     let spaced = format!("{} {}", backup[0][..8].to_uppercase(), &backup[0][8..]);
-    let res = caller.post(DISABLE, &json!({"code": spaced, "password": PASSWORD})).await;
-    assert_eq!(json(res, StatusCode::OK).await, json!({"ok": true}));
+    let res = caller.post(DISABLE, json!({"code": spaced, "password": PASSWORD})).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
     // Disabling deleted every backup code: after a new enrollment the old ones are dead.
-    let begin =
-        json(caller.post("/api/auth/mfa/enroll/begin", &json!({})).await, StatusCode::OK).await;
-    let secret = begin["secret"].as_str().unwrap().to_owned();
-    let res = caller
-        .post("/api/auth/mfa/enroll/confirm", &json!({"code": app.fresh_code(&secret)}))
-        .await;
-    json(res, StatusCode::OK).await;
-    let res = caller.post(DISABLE, &json!({"code": backup[1], "password": PASSWORD})).await;
-    error(res, StatusCode::BAD_REQUEST, "INVALID_CODE").await;
+    app.enable_mfa(&caller).await;
+    let res = caller.post(DISABLE, json!({"code": backup[1], "password": PASSWORD})).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "INVALID_CODE");
 }
 
 #[tokio::test]
@@ -330,27 +298,31 @@ async fn replayed_totp_and_spent_backup_codes_are_refused_with_a_bearer_token() 
     replay_and_backup_codes(Via::Bearer).await;
 }
 
-/// The seed page's curl example, headers and body as written, with a real API token, a
-/// real password and a real code in place of the placeholders.
-#[tokio::test]
-async fn the_seed_pages_curl_request_as_written_disables_mfa() {
-    let (app, caller) = app_with_user(Via::Bearer, AppOptions::default()).await;
-    let Caller::Bearer(bearer, session) = &caller else { unreachable!() };
-    let (secret, _) = app.enable_mfa(session).await;
+/// The seed page's curl example (`url`, the `Authorization` header's text after the token,
+/// `body`) as written, with a real API token, a real password and a real code in place of
+/// the placeholders.
+async fn seed_page_request(app: &TestApp, url: &str, after_token: &str, caller: &Caller) -> Reply {
+    let (secret, _) = app.enable_mfa(&caller.session).await;
     let body = format!(
         "{{\n\"code\": \"{}\",\n\"password\": \"{}\"\n}}",
         app.fresh_code(&secret),
         PASSWORD
     );
-    let res = plain()
-        .post(app.url("/api/auth/mfa/disable"))
+    let request = app
+        .client()
+        .http()
+        .post(url)
         .header("Content-Type", "application/json")
-        .header("Authorization", format!("Bearer {}", bearer.token))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json(res, StatusCode::OK).await, json!({"ok": true}));
+        .header("Authorization", format!("Bearer {}{after_token}", caller.token()))
+        .body(body);
+    Api::exchange(request).await
+}
+
+#[tokio::test]
+async fn the_seed_pages_curl_request_as_written_disables_mfa() {
+    let (app, caller) = app_with_user(Via::Bearer, TestApp::builder()).await;
+    let res = seed_page_request(&app, &app.url("/api/auth/mfa/disable"), "", &caller).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
     assert!(!mfa_enabled(&caller).await);
 }
 
@@ -358,41 +330,26 @@ async fn the_seed_pages_curl_request_as_written_disables_mfa() {
 /// `Bearer YOUR_API_TOKEN (API token)`: filling in only the placeholders works too.
 #[tokio::test]
 async fn the_seed_pages_url_and_header_with_only_the_placeholders_filled_in_work() {
-    let (app, caller) = app_with_user(Via::Bearer, AppOptions::default()).await;
-    let Caller::Bearer(bearer, session) = &caller else { unreachable!() };
-    let (secret, _) = app.enable_mfa(session).await;
-    let body = format!(
-        "{{\n\"code\": \"{}\",\n\"password\": \"{}\"\n}}",
-        app.fresh_code(&secret),
-        PASSWORD
-    );
-    let res = plain()
-        .post(format!("{}//api/auth/mfa/disable", app.address))
-        .header("Content-Type", "application/json")
-        .header("Authorization", format!("Bearer {} (API token)", bearer.token))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json(res, StatusCode::OK).await, json!({"ok": true}));
+    let (app, caller) = app_with_user(Via::Bearer, TestApp::builder()).await;
+    let url = format!("{}//api/auth/mfa/disable", app.address);
+    let res = seed_page_request(&app, &url, " (API token)", &caller).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
 }
 
 /// An OIDC-only user (created through the admin API without a password) disables with the
 /// code alone; a password they send is ignored.
 #[tokio::test]
 async fn an_oidc_only_user_disables_with_the_code_alone() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
     let created = app.create_user(&admin, "oidc@example.com", None).await;
     assert_eq!(created["has_password"], false);
     // No password login for them:
-    let res = plain()
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "oidc@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
+    let res = app
+        .client()
+        .post("/api/auth/login", json!({"email": "oidc@example.com", "password": PASSWORD}))
+        .await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
 
     // OIDC login is a later issue: mint their first API token through the use case the
     // server runs, then do everything else over HTTP.
@@ -408,130 +365,81 @@ async fn an_oidc_only_user_disables_with_the_code_alone() {
         .create(&caller, &slugbase_application::ClientInfo::default(), Ok("oidc".to_owned()))
         .await
         .unwrap();
-    let bearer = Bearer {
-        client: plain(),
-        token: created.token.expose().to_owned(),
-        base: app.address.clone(),
-    };
+    let bearer = app.bearer(created.token.expose());
 
-    let begin =
-        json(bearer.post("/api/auth/mfa/enroll/begin", &json!({})).await, StatusCode::OK).await;
-    let secret = begin["secret"].as_str().unwrap().to_owned();
-    let res = bearer
-        .post("/api/auth/mfa/enroll/confirm", &json!({"code": app.fresh_code(&secret)}))
-        .await;
-    json(res, StatusCode::OK).await;
+    let (secret, _) = app.enable_mfa(&bearer).await;
+    let res = bearer.post(DISABLE, json!({"code": app.wrong_code(&secret)})).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "INVALID_CODE");
+    let res = bearer.post(DISABLE, json!({"code": app.fresh_code(&secret)})).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
+    assert!(!mfa_enabled(&bearer).await);
+}
 
-    let res = bearer.post(DISABLE, &json!({"code": app.wrong_code(&secret)})).await;
-    error(res, StatusCode::BAD_REQUEST, "INVALID_CODE").await;
-    let res = bearer.post(DISABLE, &json!({"code": app.fresh_code(&secret)})).await;
-    assert_eq!(json(res, StatusCode::OK).await, json!({"ok": true}));
-    let status = json(bearer.get("/api/auth/mfa/status").await, StatusCode::OK).await;
-    assert_eq!(status["enabled"], false);
+/// Sends each request at once, each in a task of its own, and counts the successes; every
+/// other answer must be one of `losers` (a reason of a 400) or a 429 `TOO_MANY_ATTEMPTS`.
+async fn exactly_one_succeeds(
+    requests: Vec<(Api, &'static str, serde_json::Value)>,
+    losers: &[&str],
+) {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|(api, path, body)| tokio::spawn(async move { api.post(path, body).await }))
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        let reply = task.await.unwrap();
+        match reply.status {
+            StatusCode::OK => ok += 1,
+            StatusCode::BAD_REQUEST => assert!(losers.contains(&reply.reason()), "{reply:?}"),
+            StatusCode::TOO_MANY_REQUESTS => assert_eq!(reply.reason(), "TOO_MANY_ATTEMPTS"),
+            other => panic!("unexpected {other}: {reply:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
 }
 
 /// 20 concurrent disables carrying one backup code: exactly one succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_disables_with_one_backup_code_succeed_exactly_once() {
-    let (app, caller) = app_with_user(Via::Bearer, AppOptions::default()).await;
-    let Caller::Bearer(bearer, session) = &caller else { unreachable!() };
-    let (_secret, backup) = app.enable_mfa(session).await;
-    let code = backup[0].clone();
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let client = bearer.client.clone();
-        let url = app.url(DISABLE);
-        let token = bearer.token.clone();
-        let code = code.clone();
-        tasks.push(tokio::spawn(async move {
-            let res = client
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({"code": code, "password": PASSWORD}))
-                .send()
-                .await
-                .unwrap();
-            let status = res.status();
-            let body: Value = res.json().await.unwrap();
-            (status, body)
-        }));
-    }
-    let mut ok = 0;
-    for task in tasks {
-        let (status, body) = task.await.unwrap();
-        match status {
-            StatusCode::OK => ok += 1,
-            // A loser that authenticates after the winner committed finds MFA already off.
-            StatusCode::BAD_REQUEST => assert!(
-                body["reason"] == "INVALID_CODE" || body["reason"] == "MFA_NOT_ENABLED",
-                "{body}"
-            ),
-            StatusCode::TOO_MANY_REQUESTS => assert_eq!(body["reason"], "TOO_MANY_ATTEMPTS"),
-            other => panic!("unexpected {other}: {body}"),
-        }
-    }
-    assert_eq!(ok, 1);
+    let (app, caller) = app_with_user(Via::Bearer, TestApp::builder()).await;
+    let (_secret, backup) = app.enable_mfa(&caller.session).await;
+    let body = json!({"code": backup[0], "password": PASSWORD});
+    let requests = (0..20).map(|_| (caller.api.clone(), DISABLE, body.clone())).collect();
+    // A loser that authenticates after the winner committed finds MFA already off.
+    exactly_one_succeeds(requests, &["INVALID_CODE", "MFA_NOT_ENABLED"]).await;
     assert!(!mfa_enabled(&caller).await);
 }
 
 /// Disabling ends the user's other sessions but keeps the calling one and API tokens.
 #[tokio::test]
 async fn disable_ends_other_sessions_and_keeps_the_caller_and_tokens() {
-    let (app, caller) = app_with_user(Via::Cookie, AppOptions::default()).await;
-    let session = caller.session();
+    let (app, caller) = app_with_user(Via::Cookie, TestApp::builder()).await;
+    let session = &caller.session;
     let (secret, _) = app.enable_mfa(session).await;
     let token = app.api_token(session).await;
     let other = app.login_with_mfa("user@example.com", &secret).await;
-    json(other.get("/api/auth/me").await, StatusCode::OK).await;
+    other.get("/api/auth/me").await.expect(StatusCode::OK);
 
-    let res = session
-        .post(DISABLE, &json!({"code": app.fresh_code(&secret), "password": PASSWORD}))
-        .await;
-    json(res, StatusCode::OK).await;
+    let res =
+        session.post(DISABLE, json!({"code": app.fresh_code(&secret), "password": PASSWORD})).await;
+    res.expect(StatusCode::OK);
 
-    json(session.get("/api/auth/me").await, StatusCode::OK).await;
-    json(token.get("/api/auth/me").await, StatusCode::OK).await;
-    error(other.get("/api/auth/me").await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    session.get("/api/auth/me").await.expect(StatusCode::OK);
+    token.get("/api/auth/me").await.expect(StatusCode::OK);
+    other.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
 }
 
 /// 20 concurrent login verifies (each with its own pending state) carrying one backup
 /// code: exactly one gets a session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_verifies_with_one_backup_code_sign_in_exactly_once() {
-    let (app, caller) = app_with_user(Via::Cookie, AppOptions::default()).await;
-    let (_secret, backup) = app.enable_mfa(caller.session()).await;
-    let mut browsers = Vec::new();
+    let (app, caller) = app_with_user(Via::Cookie, TestApp::builder()).await;
+    let (_secret, backup) = app.enable_mfa(&caller.session).await;
+    let mut requests = Vec::new();
     for _ in 0..20 {
-        let browser = crate::helpers::browser();
-        let res = browser
-            .post(app.url("/api/auth/login"))
-            .json(&json!({"email": "user@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(json(res, StatusCode::OK).await, json!({"mfa_required": true}));
-        browsers.push(browser);
+        let browser = app.client();
+        steps::login_pending(&browser, "user@example.com", PASSWORD).await;
+        requests.push((browser, "/api/auth/mfa/verify", json!({"code": backup[0]})));
     }
-    let tasks: Vec<_> = browsers
-        .into_iter()
-        .map(|browser| {
-            let url = app.url("/api/auth/mfa/verify");
-            let code = backup[0].clone();
-            tokio::spawn(async move {
-                let res = browser.post(url).json(&json!({"code": code})).send().await.unwrap();
-                (res.status(), res.json::<Value>().await.unwrap())
-            })
-        })
-        .collect();
-    let mut ok = 0;
-    for task in tasks {
-        let (status, body) = task.await.unwrap();
-        match status {
-            StatusCode::OK => ok += 1,
-            StatusCode::BAD_REQUEST => assert_eq!(body["reason"], "INVALID_CODE", "{body}"),
-            StatusCode::TOO_MANY_REQUESTS => assert_eq!(body["reason"], "TOO_MANY_ATTEMPTS"),
-            other => panic!("unexpected {other}: {body}"),
-        }
-    }
-    assert_eq!(ok, 1);
+    exactly_one_succeeds(requests, &["INVALID_CODE"]).await;
 }

@@ -1,36 +1,30 @@
 //! Every malformed input gets the seed's error shape with the right status; never HTML,
 //! never a 500 for a client's mistake.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-use crate::helpers::{
-    AppOptions, Backend, PASSWORD, detail_fields, error, json, plain, spawn_app, spawn_app_with,
-};
+use slugbase_testkit::steps::PASSWORD;
+use slugbase_testkit::{Api, Backend, TestApp, detail_fields};
 
 const DISABLE: &str = "/api/auth/mfa/disable";
 
-#[tokio::test]
-async fn bad_json_and_wrong_types_are_400_naming_the_field() {
-    let app = spawn_app().await;
+/// An app with its first administrator and a client carrying only their API token.
+async fn app_with_bearer(app: TestApp) -> (TestApp, Api, Api) {
     let admin = app.setup_admin().await;
     let bearer = app.api_token(&admin).await;
-    let post_raw = |body: &'static str| {
-        plain()
-            .post(app.url(DISABLE))
-            .bearer_auth(&bearer.token)
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-    };
+    (app, admin, bearer)
+}
+
+#[tokio::test]
+async fn bad_json_and_wrong_types_are_400_naming_the_field() {
+    let (app, admin, bearer) = app_with_bearer(TestApp::spawn().await).await;
+    let post_raw = |body: &'static str| bearer.post_raw(DISABLE, Some("application/json"), body);
     for raw in ["{", "{\"code\": }", "not json", "{\"code\": \"1\",}"] {
-        let body =
-            error(post_raw(raw).await.unwrap(), StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+        let body = post_raw(raw).await.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
         assert_eq!(detail_fields(&body), ["body"], "{raw}");
     }
     for raw in ["[]", "\"code\"", "42", "null"] {
-        let body =
-            error(post_raw(raw).await.unwrap(), StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+        let body = post_raw(raw).await.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
         assert_eq!(detail_fields(&body), ["body"], "{raw}");
     }
     for (raw, fields) in [
@@ -41,172 +35,116 @@ async fn bad_json_and_wrong_types_are_400_naming_the_field() {
         (r#"{"code": true, "password": {}}"#, vec!["code", "password"]),
         ("", vec!["code"]),
     ] {
-        let body =
-            error(post_raw(raw).await.unwrap(), StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+        let body = post_raw(raw).await.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
         assert_eq!(detail_fields(&body), fields, "{raw}");
     }
     // Other endpoints parse the same way.
-    let res = plain()
-        .post(app.url("/api/auth/login"))
-        .header("Content-Type", "application/json")
-        .body("{\"email\": 1}")
-        .send()
-        .await
-        .unwrap();
-    let body = error(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    let res =
+        app.client().post_raw("/api/auth/login", Some("application/json"), "{\"email\": 1}").await;
+    let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
     assert_eq!(detail_fields(&body), ["email", "password"]);
-    let res = admin.post("/api/tokens", &json!({"name": 7})).await;
-    let body = error(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    let res = admin.post("/api/tokens", json!({"name": 7})).await;
+    let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
     assert_eq!(detail_fields(&body), ["name"]);
     let res = admin
-        .post("/api/admin/users", &json!({"email": "a@b.example", "name": "A", "is_admin": "yes"}))
+        .post("/api/admin/users", json!({"email": "a@b.example", "name": "A", "is_admin": "yes"}))
         .await;
-    let body = error(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
     assert_eq!(detail_fields(&body), ["is_admin"]);
 }
 
 #[tokio::test]
 async fn an_oversized_body_is_413() {
-    let app = spawn_app_with(AppOptions { body_limit_bytes: 1024, ..AppOptions::default() }).await;
-    let admin = app.setup_admin().await;
-    let bearer = app.api_token(&admin).await;
+    let app = TestApp::builder().setting("server.body_limit_bytes", 1024).spawn().await;
+    let (_app, _admin, bearer) = app_with_bearer(app).await;
     let big = json!({"code": "123456", "password": "x".repeat(2000)});
-    let res =
-        plain().post(app.url(DISABLE)).bearer_auth(&bearer.token).json(&big).send().await.unwrap();
-    error(res, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await;
+    let res = bearer.post(DISABLE, big).await;
+    res.expect_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
     // Streamed without a Content-Length, too.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..8).map(|_| Ok(vec![b' '; 200])).collect();
-    let res = plain()
-        .post(app.url(DISABLE))
-        .bearer_auth(&bearer.token)
-        .header("Content-Type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await;
+    let stream = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let res = bearer.post_raw(DISABLE, Some("application/json"), stream).await;
+    res.expect_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
 }
 
 #[tokio::test]
 async fn the_default_limit_is_16_kib() {
-    let app = spawn_app().await;
-    let admin = app.setup_admin().await;
-    let bearer = app.api_token(&admin).await;
-    let res = plain()
-        .post(app.url(DISABLE))
-        .bearer_auth(&bearer.token)
-        .json(&json!({"code": "123456", "password": "x".repeat(17 * 1024)}))
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await;
+    let (_app, _admin, bearer) = app_with_bearer(TestApp::spawn().await).await;
+    let res =
+        bearer.post(DISABLE, json!({"code": "123456", "password": "x".repeat(17 * 1024)})).await;
+    res.expect_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
     // Just under it is parsed (and answered by the use case).
-    let res = plain()
-        .post(app.url(DISABLE))
-        .bearer_auth(&bearer.token)
-        .json(&json!({"code": "123456", "password": "x".repeat(15 * 1024)}))
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED").await;
+    let res =
+        bearer.post(DISABLE, json!({"code": "123456", "password": "x".repeat(15 * 1024)})).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED");
 }
 
 #[tokio::test]
 async fn a_body_of_another_content_type_is_415() {
-    let app = spawn_app().await;
-    let admin = app.setup_admin().await;
-    let bearer = app.api_token(&admin).await;
+    let (app, _admin, bearer) = app_with_bearer(TestApp::spawn().await).await;
     let body = format!("{{\"code\": \"123456\", \"password\": \"{PASSWORD}\"}}");
+    let disable = |content_type| bearer.post_raw(DISABLE, content_type, body.clone());
     for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
-        let mut req = plain().post(app.url(DISABLE)).bearer_auth(&bearer.token).body(body.clone());
-        if let Some(ct) = content_type {
-            req = req.header("Content-Type", ct);
-        }
-        error(
-            req.send().await.unwrap(),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-        )
-        .await;
+        let res = disable(content_type).await;
+        res.expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
     }
-    let res = plain()
-        .post(app.url("/api/auth/login"))
-        .header("Content-Type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE").await;
+    let res = app.client().post_raw("/api/auth/login", Some("text/plain"), "{}").await;
+    res.expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
     // `application/json; charset=utf-8` is JSON.
-    let res = plain()
-        .post(app.url(DISABLE))
-        .bearer_auth(&bearer.token)
-        .header("Content-Type", "application/json; charset=utf-8")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    error(res, StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED").await;
+    let res = disable(Some("application/json; charset=utf-8")).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED");
 }
 
 #[tokio::test]
 async fn unknown_routes_are_404_and_wrong_methods_405_in_the_seed_shape() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
+    let client = app.client();
     for path in ["/", "/nope", "/api/auth/mfa/disable/extra", "/api/tokens/a/b"] {
-        let res = plain().get(app.url(path)).send().await.unwrap();
-        error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+        client.get(path).await.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
     }
-    let res = plain().post(app.url("/api/unknown")).json(&json!({})).send().await.unwrap();
-    error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    client.post("/api/unknown", json!({})).await.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
 
-    let res = plain().get(app.url(DISABLE)).send().await.unwrap();
-    assert_eq!(res.headers()["allow"], "POST");
-    error(res, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
-    let res = plain().put(app.url("/api/tokens")).send().await.unwrap();
-    error(res, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
-    let res = plain().delete(app.url("/api/health")).send().await.unwrap();
-    error(res, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
+    let res = client.get(DISABLE).await;
+    assert_eq!(res.headers["allow"], "POST");
+    res.expect_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+    let res = Api::exchange(client.request(Method::PUT, "/api/tokens")).await;
+    res.expect_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+    let res = client.delete("/api/health").await;
+    res.expect_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
 }
 
 #[tokio::test]
 async fn malformed_path_and_query_parameters_are_400_naming_them() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
     let res = admin.delete("/api/tokens/not-a-uuid").await;
-    let body = error(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
     assert_eq!(detail_fields(&body), ["id"]);
     let res = admin.get("/api/admin/audit-log?limit=lots&user_id=x").await;
-    let body = error(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
     assert_eq!(detail_fields(&body), ["user_id", "limit"]);
     let res = admin.get("/api/admin/audit-log?limit=10").await;
-    let page = json(res, StatusCode::OK).await;
+    let page = res.expect(StatusCode::OK);
     assert!(page["events"].as_array().is_some_and(|e| !e.is_empty()));
 }
 
 /// A database that is down is 503 (never a 500, never a hang), and the service recovers.
 #[tokio::test]
 async fn a_database_that_is_down_is_503_then_recovers() {
-    let app =
-        spawn_app_with(AppOptions { backend: Backend::Memory, ..AppOptions::default() }).await;
-    let admin = app.setup_admin().await;
-    let bearer = app.api_token(&admin).await;
+    let app = TestApp::builder().backend(Backend::Memory).spawn().await;
+    let (app, _admin, bearer) = app_with_bearer(app).await;
     let store = app.memory.clone().unwrap();
 
     store.set_available(false);
-    error(
-        plain().get(app.url("/api/health")).send().await.unwrap(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "SERVICE_UNAVAILABLE",
-    )
-    .await;
-    let res = bearer.post(DISABLE, &json!({"code": "123456", "password": PASSWORD})).await;
-    error(res, StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").await;
+    let res = app.client().get("/api/health").await;
+    res.expect_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
+    let res = bearer.post(DISABLE, json!({"code": "123456", "password": PASSWORD})).await;
+    res.expect_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
 
     store.set_available(true);
-    let health =
-        json(plain().get(app.url("/api/health")).send().await.unwrap(), StatusCode::OK).await;
+    let health = app.client().get("/api/health").await.expect(StatusCode::OK);
     assert_eq!(health, json!({"status": "ok"}));
-    let res = bearer.post(DISABLE, &json!({"code": "123456", "password": PASSWORD})).await;
-    error(res, StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED").await;
+    let res = bearer.post(DISABLE, json!({"code": "123456", "password": PASSWORD})).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED");
 }

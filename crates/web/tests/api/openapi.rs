@@ -5,14 +5,12 @@ use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-use crate::helpers::{json, plain, spawn_app};
+use slugbase_testkit::{Api, TestApp, detail_fields};
 
 #[tokio::test]
 async fn openapi_json_is_3_1_and_lists_exactly_the_served_routes() {
-    let app = spawn_app().await;
-    let doc =
-        json(plain().get(app.url("/openapi.json")).send().await.unwrap(), StatusCode::OK).await;
+    let app = TestApp::spawn().await;
+    let doc = app.client().get("/openapi.json").await.expect(StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
 
     // The document's operations are the route table's, one for one.
@@ -58,15 +56,13 @@ async fn openapi_json_is_3_1_and_lists_exactly_the_served_routes() {
     for (method, path) in &documented {
         let path = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
         let method = Method::from_bytes(method.as_bytes()).unwrap();
-        let res = plain().request(method.clone(), app.url(&path)).send().await.unwrap();
-        let status = res.status();
-        let body: Option<Value> = res.json().await.ok();
-        let reason = body.as_ref().and_then(|b| b["reason"].as_str()).unwrap_or("");
+        let res = Api::exchange(app.client().request(method.clone(), &path)).await;
+        let reason = res.reason();
         assert!(
             reason != "NOT_FOUND" && reason != "METHOD_NOT_ALLOWED",
-            "{method} {path}: {status} {body:?}"
+            "{method} {path}: {res:?}"
         );
-        assert!(status != StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert!(res.status != StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
     }
 }
 
@@ -108,16 +104,17 @@ async fn the_document_carries_both_security_schemes_and_the_seed_text() {
 
 #[tokio::test]
 async fn the_docs_page_is_served_from_the_binary() {
-    let app = spawn_app().await;
-    let client =
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let not_following =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let res = client.get(app.url("/api-docs")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
-    assert_eq!(res.headers()["location"], "/api-docs/");
+    let res = Api::exchange(not_following.get(app.url("/api-docs"))).await;
+    assert_eq!(res.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(res.headers["location"], "/api-docs/");
 
-    let res = plain().get(app.url("/api-docs/")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let html = res.text().await.unwrap();
+    let res = client.get("/api-docs/").await;
+    assert_eq!(res.status, StatusCode::OK);
+    let html = res.body.as_str().unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
     // Every script and stylesheet is local: nothing from a CDN.
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "{html}");
@@ -126,17 +123,17 @@ async fn the_docs_page_is_served_from_the_binary() {
         "/api-docs/swagger-ui.css",
         "/api-docs/swagger-initializer.js",
     ] {
-        let res = plain().get(app.url(asset)).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{asset}");
-        let text = res.text().await.unwrap();
+        let res = client.get(asset).await;
+        assert_eq!(res.status, StatusCode::OK, "{asset}");
+        let text = res.body.as_str().unwrap();
         assert!(text.len() > 100, "{asset}");
         if asset.ends_with("initializer.js") {
             assert!(text.contains("/openapi.json"), "{text}");
         }
     }
     // An unknown asset is a 404 in the seed's shape, not the library's text.
-    let res = plain().get(app.url("/api-docs/no-such-file.js")).send().await.unwrap();
-    crate::helpers::error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    let res = client.get("/api-docs/no-such-file.js").await;
+    res.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
 }
 
 /// Follows `$ref`s inside the document.
@@ -229,16 +226,12 @@ async fn path_ids_are_uuids_and_a_malformed_one_is_a_documented_400() {
     assert_eq!(seen, 3);
 
     // And the server does answer 400 in the error shape.
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
     for path in ["/api/tokens/not-a-uuid", "/api/admin/users/not-a-uuid"] {
-        let body = crate::helpers::error(
-            admin.delete(path).await,
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_FAILED",
-        )
-        .await;
-        assert_eq!(crate::helpers::detail_fields(&body), ["id"], "{path}");
+        let body =
+            admin.delete(path).await.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
+        assert_eq!(detail_fields(&body), ["id"], "{path}");
     }
 }
 
@@ -268,7 +261,7 @@ async fn audit_log_parameters_are_typed_as_the_server_checks_them() {
     );
 
     // The edges of those ranges are the server's.
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
     for (query, status) in [
         ("limit=1", StatusCode::OK),
@@ -284,7 +277,7 @@ async fn audit_log_parameters_are_typed_as_the_server_checks_them() {
         ("user_id=not-a-uuid", StatusCode::BAD_REQUEST),
     ] {
         let res = admin.get(&format!("/api/admin/audit-log?{query}")).await;
-        assert_eq!(res.status(), status, "{query}");
+        assert_eq!(res.status, status, "{query}");
     }
 }
 
@@ -315,7 +308,7 @@ async fn request_strings_carry_the_servers_length_rules() {
     assert_eq!(schemas["CreateTokenRequest"]["required"], json!(["name"]));
 
     // The server refuses exactly what those bounds exclude.
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
     for (name, status) in [
         (String::new(), StatusCode::BAD_REQUEST),
@@ -325,8 +318,8 @@ async fn request_strings_carry_the_servers_length_rules() {
         ("x".repeat(100), StatusCode::CREATED),
         (" label ".to_owned(), StatusCode::CREATED),
     ] {
-        let res = admin.post("/api/tokens", &json!({"name": name})).await;
-        assert_eq!(res.status(), status, "{name:?}");
+        let res = admin.post("/api/tokens", json!({"name": name})).await;
+        assert_eq!(res.status, status, "{name:?}");
     }
     for (email, name, status) in [
         ("", "", StatusCode::BAD_REQUEST),
@@ -336,20 +329,20 @@ async fn request_strings_carry_the_servers_length_rules() {
         ("a@example.com", &"n".repeat(100), StatusCode::CREATED),
         (" B@Example.com ", " B ", StatusCode::CREATED),
     ] {
-        let res = admin.post("/api/admin/users", &json!({"email": email, "name": name})).await;
-        assert_eq!(res.status(), status, "{email:?} {name:?}");
+        let res = admin.post("/api/admin/users", json!({"email": email, "name": name})).await;
+        assert_eq!(res.status, status, "{email:?} {name:?}");
     }
     let long_local = format!("{}@example.com", "l".repeat(254 - "@example.com".len()));
-    let res = admin.post("/api/admin/users", &json!({"email": long_local, "name": "L"})).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = admin.post("/api/admin/users", json!({"email": long_local, "name": "L"})).await;
+    assert_eq!(res.status, StatusCode::CREATED);
     let too_long = format!("l{long_local}");
-    let res = admin.post("/api/admin/users", &json!({"email": too_long, "name": "L"})).await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = admin.post("/api/admin/users", json!({"email": too_long, "name": "L"})).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
     for (password, status) in
         [("1234567", StatusCode::BAD_REQUEST), ("12345678", StatusCode::CREATED)]
     {
         let email = format!("p{}@example.com", password.len());
         let body = json!({"email": email, "name": "P", "password": password});
-        assert_eq!(admin.post("/api/admin/users", &body).await.status(), status, "{password}");
+        assert_eq!(admin.post("/api/admin/users", &body).await.status, status, "{password}");
     }
 }

@@ -7,65 +7,22 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use slugbase_testkit::raw::{GENEROUS, exchange, read_until_closed};
+use slugbase_testkit::{TestApp, assert_seed_shape};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
-use crate::helpers::{AppOptions, TestApp, assert_seed_shape, spawn_app_with};
-
-/// Far above every timeout the tests configure: only a server that never answers fails it.
-const GENEROUS: Duration = Duration::from_secs(20);
-
 async fn app_with_timeouts(body: Duration, header: Duration) -> TestApp {
-    spawn_app_with(AppOptions {
-        body_read_timeout: body,
-        header_read_timeout: header,
-        ..AppOptions::default()
-    })
-    .await
+    TestApp::builder()
+        .setting("server.body_read_timeout_secs", body.as_secs())
+        .setting("server.header_read_timeout_secs", header.as_secs())
+        .spawn()
+        .await
 }
 
 /// Connects to the app and sends `bytes`, then sends nothing more.
 async fn send_raw(app: &TestApp, bytes: &[u8]) -> TcpStream {
-    let address = app.address.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    stream.write_all(bytes).await.unwrap();
-    stream.flush().await.unwrap();
-    stream
-}
-
-/// A response read up to the server closing the connection.
-struct RawResponse {
-    status: u16,
-    /// Header names lowercased.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads until end of stream (the server closed the connection), within [`GENEROUS`].
-async fn read_until_closed(stream: &mut TcpStream) -> RawResponse {
-    let mut raw = Vec::new();
-    let read = tokio::time::timeout(GENEROUS, stream.read_to_end(&mut raw)).await;
-    assert!(
-        read.is_ok_and(|r| r.is_ok()),
-        "the connection was not closed; received {:?}",
-        String::from_utf8_lossy(&raw)
-    );
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head: {text:?}"));
-    let mut lines = head.lines();
-    let status_line = lines.next().unwrap();
-    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    RawResponse { status, headers, body: body.as_bytes().to_vec() }
+    slugbase_testkit::raw::send(&app.address, bytes).await
 }
 
 #[tokio::test]
@@ -88,7 +45,7 @@ async fn a_stalled_body_gets_408_in_the_seed_shape_and_its_connection_closed() {
     assert_eq!(res.status, 408, "headers {:?}", res.headers);
     assert!(res.header("content-type").is_some_and(|v| v.starts_with("application/json")));
     assert_eq!(res.header("connection"), Some("close"));
-    let body: Value = serde_json::from_slice(&res.body).unwrap();
+    let body: Value = serde_json::from_str(&res.body).unwrap();
     assert_seed_shape(&body, StatusCode::REQUEST_TIMEOUT);
     assert_eq!(body["reason"], "REQUEST_TIMEOUT");
     assert_eq!(body["error"], "Request Timeout");
@@ -98,15 +55,14 @@ async fn a_stalled_body_gets_408_in_the_seed_shape_and_its_connection_closed() {
 #[tokio::test]
 async fn a_stalled_chunked_body_gets_408_too() {
     let app = app_with_timeouts(Duration::from_secs(1), Duration::from_secs(5)).await;
-    let mut stream = send_raw(
-        &app,
+    let res = exchange(
+        &app.address,
         b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
           Transfer-Encoding: chunked\r\n\r\n9\r\n{\"email\":\r\n",
     )
     .await;
-    let res = read_until_closed(&mut stream).await;
     assert_eq!(res.status, 408, "headers {:?}", res.headers);
-    let body: Value = serde_json::from_slice(&res.body).unwrap();
+    let body: Value = serde_json::from_str(&res.body).unwrap();
     assert_seed_shape(&body, StatusCode::REQUEST_TIMEOUT);
     assert_eq!(body["reason"], "REQUEST_TIMEOUT");
 }
@@ -124,10 +80,9 @@ async fn a_stalled_body_on_a_route_that_never_reads_it_does_not_keep_the_connect
             "POST /api/auth/mfa/disable HTTP/1.1\r\nHost: localhost\r\n\
              Content-Type: application/json\r\n{framing}\r\n\r\n{first}"
         );
-        let mut stream = send_raw(&app, request.as_bytes()).await;
-        let res = read_until_closed(&mut stream).await;
+        let res = exchange(&app.address, request.as_bytes()).await;
         assert_eq!(res.status, 401, "{framing}: headers {:?}", res.headers);
-        let body: Value = serde_json::from_slice(&res.body).unwrap();
+        let body: Value = serde_json::from_str(&res.body).unwrap();
         assert_seed_shape(&body, StatusCode::UNAUTHORIZED);
     }
 }
@@ -138,8 +93,7 @@ async fn a_stalled_request_head_is_answered_after_the_configured_time() {
     // setting is applied (the bound is still four times the timeout).
     let app = app_with_timeouts(Duration::from_secs(10), Duration::from_secs(1)).await;
     let started = Instant::now();
-    let mut stream = send_raw(&app, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n").await;
-    let res = read_until_closed(&mut stream).await;
+    let res = exchange(&app.address, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n").await;
     assert_eq!(res.status, 408);
     assert!(
         started.elapsed() < Duration::from_millis(4500),
