@@ -175,8 +175,7 @@ impl UseCases {
             lifetimes,
         );
         let expiry = SessionExpiry::new(settings.session_idle_secs);
-        let revoker =
-            SessionRevoker::new(sessions.clone(), settings.end_other_sessions_on_mfa_change);
+        let revoker = SessionRevoker::new(settings.end_other_sessions_on_mfa_change);
         let second_factor = SecondFactorCheck::new(
             cipher.clone(),
             totp.clone(),
@@ -195,12 +194,7 @@ impl UseCases {
         let new_users = NewUserFactory::new(passwords.clone(), clock.clone());
 
         Self {
-            disable_mfa: DisableMfa::new(
-                both_factors.clone(),
-                mfa.clone(),
-                clock.clone(),
-                revoker.clone(),
-            ),
+            disable_mfa: DisableMfa::new(both_factors.clone(), mfa.clone(), clock.clone(), revoker),
             mfa_status: MfaStatus::new(mfa.clone(), settings.mfa_policy),
             enroll_begin: EnrollBegin::new(
                 totp.clone(),
@@ -258,7 +252,7 @@ impl UseCases {
             ),
             api_tokens: ApiTokens::new(minter, token_digest, tokens, audit_trail.clone(), clock),
             setup: Setup::new(users.clone(), new_users.clone(), issuer, audit_trail.clone()),
-            admin: Admin::new(users, new_users, mfa, limiter, revoker, audit, audit_trail),
+            admin: Admin::new(users, new_users, mfa, revoker, audit, audit_trail),
             health: Health::new(health),
         }
     }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use slugbase_domain::{AttemptPolicy, Release, Throttle, UserId};
 
 use crate::error::Unexpected;
-use crate::ports::{AttemptRepository, Reservation};
+use crate::ports::{AttemptRelease, AttemptRepository, Reservation};
 
 /// What is being guessed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +146,24 @@ impl AttemptTicket {
 
     /// The attempt was evaluated and failed: it stays counted.
     pub fn failed(self) {}
+
+    /// What [`AttemptLimiter::succeeded`] would give back, for storage to apply in the
+    /// transaction of the change the attempt succeeded at
+    /// ([`MfaChangeEffects::releases`](crate::ports::MfaChangeEffects)).
+    pub(crate) fn success_releases(&self) -> Vec<AttemptRelease> {
+        let release = |place: &Place, outcome| AttemptRelease {
+            key: place.key.clone(),
+            reserved_in: place.window_start,
+            outcome,
+        };
+        // The address counts failures only; its run is not the account's to end.
+        std::iter::once(release(&self.account, Release::Succeeded))
+            .chain(self.address.as_ref().map(|place| release(place, Release::NotAGuess)))
+            .collect()
+    }
+
+    /// Storage committed [`Self::success_releases`] with the change: nothing is left to do.
+    pub(crate) fn released_with_change(self) {}
 }
 
 /// Applies [`AttemptLimits`] through the attempt repository.
@@ -256,21 +274,8 @@ impl AttemptLimiter {
     /// # Errors
     /// If storage fails.
     pub async fn succeeded(&self, ticket: AttemptTicket) -> Result<(), Unexpected> {
-        self.give_back(&ticket.account, Release::Succeeded).await?;
-        if let Some(place) = &ticket.address {
-            // The address counts failures only; its run is not the account's to end.
-            self.give_back(place, Release::NotAGuess).await?;
-        }
-        Ok(())
-    }
-
-    /// Forgets every counter of a user (administrator reset).
-    ///
-    /// # Errors
-    /// If storage fails.
-    pub async fn clear_user(&self, user: UserId) -> Result<(), Unexpected> {
-        for kind in [AttemptKind::SecondFactor, AttemptKind::Password] {
-            self.store.clear(&AttemptKey::account(kind, &AttemptAccount::User(user))).await?;
+        for release in ticket.success_releases() {
+            self.store.release(&release.key, release.reserved_in, release.outcome).await?;
         }
         Ok(())
     }

@@ -29,9 +29,9 @@ use slugbase_domain::{
 
 use crate::attempts::{AttemptAccount, AttemptKey, AttemptKind};
 use crate::ports::{
-    ApiTokenRecord, ApiTokenRepository, AuditEvent, AuditQuery, CancelOutcome, MfaProof, NewUser,
-    Reservation, SecretDigest, SessionKind, SessionRecord, SessionRepository, Storage, StoreError,
-    UserRepository,
+    ApiTokenRecord, ApiTokenRepository, AttemptRelease, AuditEvent, AuditQuery, CancelOutcome,
+    EndSessions, MfaChangeEffects, MfaProof, NewUser, Reservation, SecretDigest, SessionKind,
+    SessionRecord, SessionRepository, Storage, StoreError, UserRepository,
 };
 
 /// Expands one `#[tokio::test(flavor = "multi_thread")]` per contract check, each calling
@@ -63,6 +63,10 @@ macro_rules! storage_contract_tests {
             concurrent_disables_and_regenerations_never_fail_and_one_disable_wins,
             regenerate_with_proof_replaces_every_code,
             reset_turns_mfa_off_from_any_state,
+            a_disable_commits_its_audit_event_session_ends_and_releases_with_it,
+            a_refused_disable_applies_none_of_its_effects,
+            confirm_and_regenerate_commit_their_effects_only_when_they_change_something,
+            reset_commits_its_event_ends_every_session_and_forgets_the_counters,
             a_session_round_trips_and_is_touched,
             deleting_a_session_succeeds_exactly_once_under_concurrency,
             a_pending_session_grants_at_most_its_attempts_under_concurrency,
@@ -143,7 +147,7 @@ async fn enable<S: Storage>(store: &S, id: UserId, prefix: &str) -> Vec<SecretDi
     assert!(store.begin_enrollment(id, pending.clone()).await.expect("begin"));
     let codes = codes(prefix, 10);
     let confirmed = store
-        .confirm_enrollment(id, &pending, TotpStep::new(100), codes.clone(), t(10))
+        .confirm_enrollment(id, &pending, TotpStep::new(100), codes.clone(), t(10), &audited(id))
         .await
         .expect("confirm");
     assert!(confirmed, "confirm with the pending secret enables MFA");
@@ -184,6 +188,11 @@ fn event(at: i64, user: Option<UserId>, kind: AuditEventKind) -> AuditEvent {
         client_addr: None,
         user_agent: None,
     }
+}
+
+/// Effects that only record an event (the checks that are not about effects).
+fn audited(user: UserId) -> MfaChangeEffects {
+    MfaChangeEffects::audited(event(0, Some(user), AuditEventKind::MfaDisableSuccess))
 }
 
 /// Runs `n` copies of `f` at once on the runtime's worker threads; their results.
@@ -354,7 +363,8 @@ pub async fn deleting_a_user_cascades_but_keeps_audit_events_and_other_users<S: 
         assert_eq!(store.get(&key).await.expect("counter"), None, "{key} deleted");
     }
     let audit = AuditQuery { user_id: Some(gone.id), limit: 10, ..AuditQuery::default() };
-    assert_eq!(store.query(audit).await.expect("audit").len(), 1, "audit events outlive users");
+    // The confirm's event (committed with it by `enable`) and the login's.
+    assert_eq!(store.query(audit).await.expect("audit").len(), 2, "audit events outlive users");
 
     assert!(reload(&*store, kept.id).await.mfa.is_enabled());
     assert!(store.find(&digest(&format!("s-{}", kept.id))).await.expect("session").is_some());
@@ -391,7 +401,14 @@ pub async fn confirm_enables_mfa_with_the_step_and_exactly_the_given_codes<S: St
     let pending = secret("p");
     assert!(store.begin_enrollment(u.id, pending.clone()).await.expect("begin"));
     let confirmed = store
-        .confirm_enrollment(u.id, &pending, TotpStep::new(77), codes("c", 10), t(20))
+        .confirm_enrollment(
+            u.id,
+            &pending,
+            TotpStep::new(77),
+            codes("c", 10),
+            t(20),
+            &audited(u.id),
+        )
         .await
         .expect("confirm");
     assert!(confirmed);
@@ -407,7 +424,14 @@ pub async fn confirm_enables_mfa_with_the_step_and_exactly_the_given_codes<S: St
     assert!(!store.begin_enrollment(u.id, secret("q")).await.expect("begin"));
     assert_eq!(store.cancel_enrollment(u.id).await.expect("cancel"), CancelOutcome::AlreadyEnabled);
     let again = store
-        .confirm_enrollment(u.id, &pending, TotpStep::new(78), codes("d", 10), t(21))
+        .confirm_enrollment(
+            u.id,
+            &pending,
+            TotpStep::new(78),
+            codes("d", 10),
+            t(21),
+            &audited(u.id),
+        )
         .await
         .expect("confirm");
     assert!(!again, "an enabled account cannot be confirmed again");
@@ -421,7 +445,14 @@ pub async fn confirm_enables_mfa_with_the_step_and_exactly_the_given_codes<S: St
 pub async fn confirm_with_a_stale_pending_secret_changes_nothing<S: Storage>(store: Arc<S>) {
     let u = user(&*store, "stale@example.com").await;
     let nothing_pending = store
-        .confirm_enrollment(u.id, &secret("a"), TotpStep::new(1), codes("x", 10), t(1))
+        .confirm_enrollment(
+            u.id,
+            &secret("a"),
+            TotpStep::new(1),
+            codes("x", 10),
+            t(1),
+            &audited(u.id),
+        )
         .await
         .expect("confirm");
     assert!(!nothing_pending);
@@ -429,7 +460,14 @@ pub async fn confirm_with_a_stale_pending_secret_changes_nothing<S: Storage>(sto
     assert!(store.begin_enrollment(u.id, secret("a")).await.expect("begin"));
     assert!(store.begin_enrollment(u.id, secret("b")).await.expect("begin"));
     let stale = store
-        .confirm_enrollment(u.id, &secret("a"), TotpStep::new(1), codes("x", 10), t(1))
+        .confirm_enrollment(
+            u.id,
+            &secret("a"),
+            TotpStep::new(1),
+            codes("x", 10),
+            t(1),
+            &audited(u.id),
+        )
         .await
         .expect("confirm");
     assert!(!stale);
@@ -456,6 +494,7 @@ pub async fn twenty_concurrent_confirms_enable_once_with_exactly_ten_codes<S: St
                     TotpStep::new(100),
                     codes(&format!("r{i}-"), 10),
                     t(5),
+                    &audited(u.id),
                 )
                 .await
                 .expect("confirm")
@@ -556,8 +595,13 @@ pub async fn proofs_are_refused_while_mfa_is_not_enabled<S: Storage>(store: Arc<
     assert!(!store.spend_proof(u.id, &step, t(1)).await.expect("spend"));
     assert!(store.begin_enrollment(u.id, secret("p")).await.expect("begin"));
     assert!(!store.spend_proof(u.id, &step, t(1)).await.expect("spend"));
-    assert!(!store.disable_with_proof(u.id, &step, t(1)).await.expect("disable"));
-    assert!(!store.regenerate_with_proof(u.id, &step, codes("n", 10), t(1)).await.expect("regen"));
+    assert!(!store.disable_with_proof(u.id, &step, t(1), &audited(u.id)).await.expect("disable"));
+    assert!(
+        !store
+            .regenerate_with_proof(u.id, &step, codes("n", 10), t(1), &audited(u.id))
+            .await
+            .expect("regen")
+    );
     assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Pending { secret: secret("p") });
     assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 0);
     assert!(!store.spend_proof(UserId::generate(), &step, t(1)).await.expect("spend"));
@@ -573,7 +617,9 @@ pub async fn disable_with_proof_clears_flag_secret_codes_and_step<S: Storage>(st
     {
         let u = user(&*store, &format!("disable{n}@example.com")).await;
         enable(&*store, u.id, "d").await;
-        assert!(store.disable_with_proof(u.id, &proof, t(70)).await.expect("disable"));
+        assert!(
+            store.disable_with_proof(u.id, &proof, t(70), &audited(u.id)).await.expect("disable")
+        );
         assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Disabled);
         assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 0);
         let old_code = MfaProof::BackupCode(codes("d", 10)[5].clone());
@@ -582,7 +628,14 @@ pub async fn disable_with_proof_clears_flag_secret_codes_and_step<S: Storage>(st
         assert!(store.begin_enrollment(u.id, secret("new")).await.expect("begin"));
         assert_eq!(reload(&*store, u.id).await.mfa, MfaState::Pending { secret: secret("new") });
         let ok = store
-            .confirm_enrollment(u.id, &secret("new"), TotpStep::new(3), codes("e", 10), t(72))
+            .confirm_enrollment(
+                u.id,
+                &secret("new"),
+                TotpStep::new(3),
+                codes("e", 10),
+                t(72),
+                &audited(u.id),
+            )
             .await
             .expect("confirm");
         assert!(ok);
@@ -606,7 +659,9 @@ pub async fn disable_with_an_unspendable_proof_changes_nothing<S: Storage>(store
         used.clone(),
         MfaProof::BackupCode(digest("not-a-code")),
     ] {
-        assert!(!store.disable_with_proof(u.id, &proof, t(81)).await.expect("disable"));
+        assert!(
+            !store.disable_with_proof(u.id, &proof, t(81), &audited(u.id)).await.expect("disable")
+        );
     }
     assert_eq!(reload(&*store, u.id).await, before);
     assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 9);
@@ -621,7 +676,9 @@ pub async fn concurrent_disables_with_one_backup_code_succeed_exactly_once<S: St
     let results = concurrently(20, |_| {
         let store = Arc::clone(&store);
         let proof = MfaProof::BackupCode(codes[1].clone());
-        async move { store.disable_with_proof(u.id, &proof, t(90)).await.expect("disable") }
+        async move {
+            store.disable_with_proof(u.id, &proof, t(90), &audited(u.id)).await.expect("disable")
+        }
     })
     .await;
     assert_eq!(count_true(&results), 1);
@@ -642,11 +699,14 @@ pub async fn concurrent_disables_and_regenerations_never_fail_and_one_disable_wi
         async move {
             if i % 2 == 0 {
                 let proof = MfaProof::TotpStep(TotpStep::new(300 + i as u64));
-                (true, store.disable_with_proof(u.id, &proof, t(95)).await)
+                (true, store.disable_with_proof(u.id, &proof, t(95), &audited(u.id)).await)
             } else {
                 let proof = MfaProof::BackupCode(code);
                 let fresh = codes_for(i);
-                (false, store.regenerate_with_proof(u.id, &proof, fresh, t(95)).await)
+                (
+                    false,
+                    store.regenerate_with_proof(u.id, &proof, fresh, t(95), &audited(u.id)).await,
+                )
             }
         }
     })
@@ -673,13 +733,20 @@ pub async fn regenerate_with_proof_replaces_every_code<S: Storage>(store: Arc<S>
     let old = enable(&*store, u.id, "o").await;
     let fresh = codes("f", 10);
     let proof = MfaProof::BackupCode(old[0].clone());
-    assert!(store.regenerate_with_proof(u.id, &proof, fresh.clone(), t(100)).await.expect("regen"));
+    assert!(
+        store
+            .regenerate_with_proof(u.id, &proof, fresh.clone(), t(100), &audited(u.id))
+            .await
+            .expect("regen")
+    );
     assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 10);
     let old_code = MfaProof::BackupCode(old[1].clone());
     assert!(!store.spend_proof(u.id, &old_code, t(101)).await.expect("spend"), "old codes gone");
     let replay = MfaProof::TotpStep(TotpStep::new(100));
-    let refused =
-        store.regenerate_with_proof(u.id, &replay, codes("g", 10), t(102)).await.expect("regen");
+    let refused = store
+        .regenerate_with_proof(u.id, &replay, codes("g", 10), t(102), &audited(u.id))
+        .await
+        .expect("regen");
     assert!(!refused);
     let new_code = MfaProof::BackupCode(fresh[9].clone());
     assert!(store.spend_proof(u.id, &new_code, t(103)).await.expect("spend"), "new codes work");
@@ -690,17 +757,244 @@ pub async fn regenerate_with_proof_replaces_every_code<S: Storage>(store: Arc<S>
 pub async fn reset_turns_mfa_off_from_any_state<S: Storage>(store: Arc<S>) {
     let enabled = user(&*store, "en@example.com").await;
     enable(&*store, enabled.id, "r").await;
-    assert!(store.reset(enabled.id).await.expect("reset"));
+    assert!(store.reset(enabled.id, &audited(enabled.id)).await.expect("reset"));
     assert_eq!(reload(&*store, enabled.id).await.mfa, MfaState::Disabled);
     assert_eq!(store.backup_codes_remaining(enabled.id).await.expect("codes"), 0);
 
     let pending = user(&*store, "pe@example.com").await;
     assert!(store.begin_enrollment(pending.id, secret("p")).await.expect("begin"));
-    assert!(store.reset(pending.id).await.expect("reset"));
+    assert!(store.reset(pending.id, &audited(pending.id)).await.expect("reset"));
     assert_eq!(reload(&*store, pending.id).await.mfa, MfaState::Disabled);
 
     let off = user(&*store, "of@example.com").await;
-    assert!(!store.reset(off.id).await.expect("reset"));
+    assert!(!store.reset(off.id, &audited(off.id)).await.expect("reset"));
+}
+
+// ---------------------------------------------------------------------------------------
+// What an MFA change commits with it
+// ---------------------------------------------------------------------------------------
+
+/// The stage of an MFA change with effects: the user has three sessions (`<p>keep`,
+/// `<p>other1`, `<p>other2`), a bystander has one (`<p>bystander`), and one attempt is
+/// reserved on the user's account and on an address.
+struct Stage {
+    user: UserId,
+    account: String,
+    address: String,
+}
+
+impl Stage {
+    async fn new<S: Storage>(store: &S, p: &str) -> Self {
+        let u = user(store, &format!("{p}@example.com")).await;
+        let bystander = user(store, &format!("{p}-bystander@example.com")).await;
+        for (id, owner) in [("keep", u.id), ("other1", u.id), ("other2", u.id)]
+            .into_iter()
+            .chain([("bystander", bystander.id)])
+        {
+            let record = session(&format!("{p}{id}"), owner, 600);
+            SessionRepository::create(store, record).await.expect("create session");
+        }
+        let account = AttemptKey::account(AttemptKind::SecondFactor, &AttemptAccount::User(u.id));
+        let octet = p.bytes().map(u32::from).sum::<u32>() % 250;
+        let address = AttemptKey::address(&format!("192.0.2.{octet}"));
+        let stage = Self { user: u.id, account, address };
+        stage.reserve(store, 5).await;
+        stage
+    }
+
+    async fn reserve<S: Storage>(&self, store: &S, at: i64) {
+        for key in [&self.account, &self.address] {
+            granted(store.reserve(key, &POLICY, t(at)).await.expect("reserve"));
+        }
+    }
+
+    /// What a successful change commits: `kind` audited at `at`, the attempts reserved at
+    /// [`Self::new`] given back, and the sessions `keep` says ended.
+    fn effects(&self, kind: AuditEventKind, at: i64, keep: Option<&str>) -> MfaChangeEffects {
+        let release =
+            |key: &String, outcome| AttemptRelease { key: key.clone(), reserved_in: t(5), outcome };
+        MfaChangeEffects {
+            audit: AuditEvent {
+                at: t(at),
+                user_id: Some(self.user),
+                actor_id: None,
+                kind,
+                outcome: AuditOutcome::Success,
+                proof: Some(ProofKind::BackupCode),
+                client_addr: Some("192.0.2.9".to_owned()),
+                user_agent: Some("contract".to_owned()),
+            },
+            end_sessions: keep.map(|k| EndSessions { keep: Some(digest(k)) }),
+            releases: vec![
+                release(&self.account, Release::Succeeded),
+                release(&self.address, Release::NotAGuess),
+            ],
+            cleared_attempts: Vec::new(),
+        }
+    }
+
+    /// How many stored events equal `event`.
+    async fn stored<S: Storage>(&self, store: &S, event: &AuditEvent) -> usize {
+        let query = AuditQuery { user_id: Some(self.user), kind: None, limit: 100, offset: 0 };
+        let events = store.query(query).await.expect("query");
+        events.iter().filter(|e| e.event == *event).count()
+    }
+
+    async fn alive<S: Storage>(store: &S, id: &str) -> bool {
+        store.find(&digest(id)).await.expect("find").is_some()
+    }
+
+    /// `effects` were committed: the event once, only `<p>keep` (and the bystander) left
+    /// when sessions end, the reserved attempts given back and the account's run ended.
+    async fn assert_applied<S: Storage>(&self, store: &S, p: &str, effects: &MfaChangeEffects) {
+        assert_eq!(self.stored(store, &effects.audit).await, 1, "the event is stored once");
+        let others_end = effects.end_sessions.is_some();
+        assert!(Self::alive(store, &format!("{p}keep")).await, "the kept session stays");
+        for other in ["other1", "other2"] {
+            let alive = Self::alive(store, &format!("{p}{other}")).await;
+            assert_eq!(alive, !others_end, "{other}: ended exactly when asked");
+        }
+        assert!(Self::alive(store, &format!("{p}bystander")).await, "another user's stays");
+        let account = store.get(&self.account).await.expect("get");
+        let released = AttemptCounter { window_start: t(5), failures: 0, consecutive: 0 };
+        assert_eq!(account, Some(released), "the attempt is given back, the run ended");
+        let address = store.get(&self.address).await.expect("get").expect("address counter");
+        assert_eq!((address.failures, address.consecutive), (0, 0), "the address's place too");
+    }
+
+    /// None of `effects` happened: no event, every session alive, both attempts counted.
+    async fn assert_untouched<S: Storage>(&self, store: &S, p: &str, effects: &MfaChangeEffects) {
+        assert_eq!(self.stored(store, &effects.audit).await, 0, "no event");
+        for id in ["keep", "other1", "other2", "bystander"] {
+            assert!(Self::alive(store, &format!("{p}{id}")).await, "{id} still alive");
+        }
+        for key in [&self.account, &self.address] {
+            let counter = store.get(key).await.expect("get").expect("counter");
+            assert_eq!((counter.failures, counter.consecutive), (1, 1), "{key} still counted");
+        }
+    }
+}
+
+/// A disable with effects: with the proof spent and MFA off, the event is stored, every
+/// other session of the user ended (the kept one and other users' stay), and the reserved
+/// attempts given back — all in the disable's transaction. By TOTP and by backup code.
+pub async fn a_disable_commits_its_audit_event_session_ends_and_releases_with_it<S: Storage>(
+    store: Arc<S>,
+) {
+    for (p, by_code) in [("fxa", false), ("fxb", true)] {
+        let stage = Stage::new(&*store, p).await;
+        let codes = enable(&*store, stage.user, p).await;
+        let proof = if by_code {
+            MfaProof::BackupCode(codes[4].clone())
+        } else {
+            MfaProof::TotpStep(TotpStep::new(101))
+        };
+        let keep = format!("{p}keep");
+        let effects = stage.effects(AuditEventKind::MfaDisableSuccess, 30, Some(&keep));
+        assert!(store.disable_with_proof(stage.user, &proof, t(30), &effects).await.expect("ok"));
+        assert_eq!(reload(&*store, stage.user).await.mfa, MfaState::Disabled);
+        stage.assert_applied(&*store, p, &effects).await;
+    }
+}
+
+/// A disable the storage refuses (spent backup code, replayed step, MFA already off)
+/// applies none of its effects.
+pub async fn a_refused_disable_applies_none_of_its_effects<S: Storage>(store: Arc<S>) {
+    let p = "fxr";
+    let stage = Stage::new(&*store, p).await;
+    let codes = enable(&*store, stage.user, p).await;
+    let spent = MfaProof::BackupCode(codes[0].clone());
+    assert!(store.spend_proof(stage.user, &spent, t(20)).await.expect("spend"));
+    let keep = format!("{p}keep");
+    let effects = stage.effects(AuditEventKind::MfaDisableSuccess, 30, Some(&keep));
+    for proof in [spent, MfaProof::TotpStep(TotpStep::new(100))] {
+        assert!(!store.disable_with_proof(stage.user, &proof, t(30), &effects).await.expect("ok"));
+    }
+    assert!(reload(&*store, stage.user).await.mfa.is_enabled());
+    stage.assert_untouched(&*store, p, &effects).await;
+    // Once MFA is off, a disable with a fresh step is refused too, and adds nothing.
+    let off = audited(stage.user);
+    let fresh = MfaProof::TotpStep(TotpStep::new(200));
+    assert!(store.disable_with_proof(stage.user, &fresh, t(31), &off).await.expect("ok"));
+    let late = MfaProof::TotpStep(TotpStep::new(201));
+    assert!(!store.disable_with_proof(stage.user, &late, t(32), &effects).await.expect("ok"));
+    assert_eq!(stage.stored(&*store, &effects.audit).await, 0);
+}
+
+/// Confirm and regenerate commit their effects with the change, and none when refused (a
+/// stale pending secret, a spent proof).
+pub async fn confirm_and_regenerate_commit_their_effects_only_when_they_change_something<
+    S: Storage,
+>(
+    store: Arc<S>,
+) {
+    let p = "fxc";
+    let stage = Stage::new(&*store, p).await;
+    let pending = secret(p);
+    assert!(store.begin_enrollment(stage.user, pending.clone()).await.expect("begin"));
+    let stale = stage.effects(AuditEventKind::MfaEnrollConfirmSuccess, 9, None);
+    let refused = store
+        .confirm_enrollment(
+            stage.user,
+            &secret("other"),
+            TotpStep::new(1),
+            codes(p, 10),
+            t(9),
+            &stale,
+        )
+        .await
+        .expect("confirm");
+    assert!(!refused);
+    stage.assert_untouched(&*store, p, &stale).await;
+    let confirm = stage.effects(AuditEventKind::MfaEnrollConfirmSuccess, 10, None);
+    let confirmed = store
+        .confirm_enrollment(stage.user, &pending, TotpStep::new(1), codes(p, 10), t(10), &confirm)
+        .await
+        .expect("confirm");
+    assert!(confirmed);
+    stage.assert_applied(&*store, p, &confirm).await;
+
+    stage.reserve(&*store, 5).await;
+    let regen = stage.effects(AuditEventKind::MfaBackupRegenerateSuccess, 11, None);
+    let replay = MfaProof::TotpStep(TotpStep::new(1));
+    let fresh = codes("fresh", 10);
+    let refused = store
+        .regenerate_with_proof(stage.user, &replay, fresh.clone(), t(11), &regen)
+        .await
+        .expect("regen");
+    assert!(!refused);
+    stage.assert_untouched(&*store, p, &regen).await;
+    let proof = MfaProof::BackupCode(digest(&format!("{p}3")));
+    assert!(
+        store.regenerate_with_proof(stage.user, &proof, fresh, t(11), &regen).await.expect("ok")
+    );
+    stage.assert_applied(&*store, p, &regen).await;
+}
+
+/// Administrative reset: MFA off, the event stored, every session of the user ended (none
+/// kept) and the counters named forgotten — also when MFA was already off.
+pub async fn reset_commits_its_event_ends_every_session_and_forgets_the_counters<S: Storage>(
+    store: Arc<S>,
+) {
+    for (p, on) in [("fxs", true), ("fxt", false)] {
+        let stage = Stage::new(&*store, p).await;
+        if on {
+            enable(&*store, stage.user, p).await;
+        }
+        let mut effects = stage.effects(AuditEventKind::MfaResetByAdmin, 40, None);
+        effects.end_sessions = Some(EndSessions { keep: None });
+        effects.releases.clear();
+        effects.cleared_attempts = vec![stage.account.clone()];
+        assert_eq!(store.reset(stage.user, &effects).await.expect("reset"), on);
+        assert_eq!(reload(&*store, stage.user).await.mfa, MfaState::Disabled);
+        assert_eq!(stage.stored(&*store, &effects.audit).await, 1);
+        for id in ["keep", "other1", "other2"] {
+            assert!(!Stage::alive(&*store, &format!("{p}{id}")).await, "{id} ended");
+        }
+        assert!(Stage::alive(&*store, &format!("{p}bystander")).await);
+        assert_eq!(store.get(&stage.account).await.expect("get"), None, "counter forgotten");
+        assert!(store.get(&stage.address).await.expect("get").is_some(), "only those named");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -26,10 +26,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt as _;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement, TransactionTrait as _, Value};
 use slugbase_application::Deps;
-use slugbase_application::ports::{ApiTokenRecord, NewUser, SessionKind, SessionRecord};
+use slugbase_application::ports::{
+    ApiTokenRecord, AuditEvent, MfaChangeEffects, NewUser, SessionKind, SessionRecord,
+};
 use slugbase_domain::{
-    ApiTokenId, BackupCode, DisplayName, Email, LoginMethod, Password, PasswordHash, TotpStep,
-    UserId,
+    ApiTokenId, AuditEventKind, AuditOutcome, BackupCode, DisplayName, Email, LoginMethod,
+    Password, PasswordHash, ProofKind, TotpStep, UserId,
 };
 
 /// The password of every seeded user (the benchmark client sends it).
@@ -134,8 +136,21 @@ impl Seeder {
         let codes = (0..10)
             .map(|_| d.backup_codes.digest(&BackupCode::from_random_bytes(d.random.bytes_8())))
             .collect();
+        // Seeded as a real confirm would leave it: with its audit event.
+        let effects = MfaChangeEffects::audited(AuditEvent {
+            at: now,
+            user_id: Some(id),
+            actor_id: None,
+            kind: AuditEventKind::MfaEnrollConfirmSuccess,
+            outcome: AuditOutcome::Success,
+            proof: Some(ProofKind::Totp),
+            client_addr: None,
+            user_agent: None,
+        });
         anyhow::ensure!(
-            d.mfa.confirm_enrollment(id, &sealed, TotpStep::new(step), codes, now).await?,
+            d.mfa
+                .confirm_enrollment(id, &sealed, TotpStep::new(step), codes, now, &effects)
+                .await?,
             "confirmation refused"
         );
         let token = format!("sb_{}", random_b64(d));

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 use slugbase_application::ports::{
-    AttemptRepository, AuditEvent, AuditLog, MfaProof, MfaRepository, NewUser, SecretDigest,
-    SessionKind, SessionRecord, SessionRepository, StorageHealth, StoreError, UserRepository,
+    AttemptRepository, AuditEvent, AuditLog, MfaChangeEffects, MfaProof, MfaRepository, NewUser,
+    SecretDigest, SessionKind, SessionRecord, SessionRepository, StorageHealth, StoreError,
+    UserRepository,
 };
 use slugbase_domain::{
     AttemptPolicy, AuditEventKind, AuditOutcome, DisplayName, Email, EncryptedSecret, LoginMethod,
@@ -52,6 +53,20 @@ async fn pragma(store: &SeaOrmStore, name: &str) -> String {
     row.try_get_by_index::<String>(0)
         .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
         .unwrap()
+}
+
+/// An MFA change's effects that only record a `kind` event.
+fn audited(user: UserId, kind: AuditEventKind) -> MfaChangeEffects {
+    MfaChangeEffects::audited(AuditEvent {
+        at: t(0),
+        user_id: Some(user),
+        actor_id: None,
+        kind,
+        outcome: AuditOutcome::Success,
+        proof: None,
+        client_addr: None,
+        user_agent: None,
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -127,7 +142,14 @@ async fn sqlite_writers_of_every_kind_at_once_never_fail() {
         (0..10).map(|i| SecretDigest::from_hex(format!("{i:064x}"))).collect();
     assert!(
         store
-            .confirm_enrollment(user.id, &secret, TotpStep::new(1), codes.clone(), t(0))
+            .confirm_enrollment(
+                user.id,
+                &secret,
+                TotpStep::new(1),
+                codes.clone(),
+                t(0),
+                &audited(user.id, AuditEventKind::MfaEnrollConfirmSuccess)
+            )
             .await
             .unwrap()
     );
@@ -148,7 +170,10 @@ async fn sqlite_writers_of_every_kind_at_once_never_fail() {
                     2 => {
                         let proof = MfaProof::BackupCode(codes[(i % 10) as usize].clone());
                         let fresh = codes.clone();
-                        store.regenerate_with_proof(user.id, &proof, fresh, t(1)).await.map(|_| ())
+                        let effects = audited(user.id, AuditEventKind::MfaBackupRegenerateSuccess);
+                        let regenerated =
+                            store.regenerate_with_proof(user.id, &proof, fresh, t(1), &effects);
+                        regenerated.await.map(|_| ())
                     }
                     3 => {
                         let record = SessionRecord {
@@ -210,7 +235,8 @@ async fn a_postgresql_statement_stuck_on_a_lock_times_out_as_unavailable() {
         .unwrap();
     let started = Instant::now();
     let proof = MfaProof::TotpStep(TotpStep::new(5));
-    let err = store.disable_with_proof(user.id, &proof, t(1)).await.unwrap_err();
+    let effects = audited(user.id, AuditEventKind::MfaDisableSuccess);
+    let err = store.disable_with_proof(user.id, &proof, t(1), &effects).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     holder.rollback().await.unwrap();

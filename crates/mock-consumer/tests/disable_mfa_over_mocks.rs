@@ -9,21 +9,20 @@ use slugbase_application::collaborators::{
 };
 use slugbase_application::mfa::{BothFactorsInput, DisableMfa, MfaChangeError};
 use slugbase_application::ports::{
-    Clock, MfaProof, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock,
-    MockMfaRepository, MockPasswordHasher, MockSecretCipher, MockSessionRepository, MockTotp,
-    Reservation,
+    Clock, EndSessions, MfaProof, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher,
+    MockClock, MockMfaRepository, MockPasswordHasher, MockSecretCipher, MockTotp, Reservation,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo};
 use slugbase_domain::{
-    ApiTokenId, AttemptCounter, DisableDenied, DisplayName, Email, EncryptedSecret, LoginMethod,
-    MfaState, Password, Release, TotpSecret, TotpStep, User, UserId,
+    ApiTokenId, AttemptCounter, AuditEventKind, DisableDenied, DisplayName, Email, EncryptedSecret,
+    LoginMethod, MfaState, Password, Release, TotpSecret, TotpStep, User, UserId,
 };
 
 /// Mocks for the ports disable touches; the password hasher and backup-code hasher are
 /// mocks without expectations (a call panics): this user is OIDC-only and types a TOTP.
+/// Sessions are no port of disable: the MFA repository ends them in its transaction.
 struct Mocks {
     mfa: MockMfaRepository,
-    sessions: MockSessionRepository,
     audit: MockAuditLog,
     attempts: MockAttemptRepository,
     totp: MockTotp,
@@ -50,14 +49,7 @@ impl Mocks {
         let mut totp = MockTotp::new();
         totp.expect_verify()
             .returning(|_, code, _| (code.expose() == "123456").then_some(TotpStep::new(1001)));
-        Self {
-            mfa: MockMfaRepository::new(),
-            sessions: MockSessionRepository::new(),
-            audit,
-            attempts,
-            totp,
-            cipher,
-        }
+        Self { mfa: MockMfaRepository::new(), audit, attempts, totp, cipher }
     }
 
     /// `DisableMfa` built by its named constructor over exactly the ports it holds: no
@@ -82,7 +74,7 @@ impl Mocks {
             clock.clone(),
             settings.mfa_policy,
         );
-        let revoker = SessionRevoker::new(Arc::new(self.sessions), true);
+        let revoker = SessionRevoker::new(true);
         DisableMfa::new(check, Arc::new(self.mfa), clock, revoker)
     }
 }
@@ -120,22 +112,20 @@ async fn an_outside_crate_disables_mfa_over_the_mocks() {
         .mfa
         .expect_disable_with_proof()
         .times(1)
-        .withf(move |u, proof, _| {
-            *u == user_id && *proof == MfaProof::TotpStep(TotpStep::new(1001))
+        // One transaction: the change, its success event, every session of the (token)
+        // caller ended, the reserved attempt given back as a success.
+        .withf(move |u, proof, _, effects| {
+            *u == user_id
+                && *proof == MfaProof::TotpStep(TotpStep::new(1001))
+                && effects.audit.user_id == Some(user_id)
+                && effects.audit.kind == AuditEventKind::MfaDisableSuccess
+                && effects.end_sessions == Some(EndSessions { keep: None })
+                && effects.releases.len() == 1
+                && effects.releases.iter().all(|r| r.outcome == Release::Succeeded)
         })
-        .returning(|_, _, _| Ok(true));
-    mocks
-        .sessions
-        .expect_delete_for_user()
-        .times(1)
-        .withf(move |u, keep| *u == user_id && keep.is_none())
-        .returning(|_, _| Ok(1));
-    mocks
-        .attempts
-        .expect_release()
-        .times(1)
-        .withf(|_, _, outcome| *outcome == Release::Succeeded)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(true));
+    // Nothing is released after the commit.
+    mocks.attempts.expect_release().times(0);
 
     // Act
     let result = mocks.use_case().execute(&caller, &ClientInfo::default(), body("123456")).await;

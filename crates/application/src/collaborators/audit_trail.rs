@@ -32,22 +32,22 @@ impl AuditTrail {
     /// already happened, so a failed write is logged loudly rather than turned into an
     /// error the client would misread as "nothing changed".
     pub(crate) async fn record(&self, entry: AuditEntry<'_>) {
+        let event = self.event(entry);
+        Self::log_line(&event);
+        let kind = event.kind;
+        if let Err(error) = self.log.record(event).await {
+            tracing::error!(error = %error, event = kind.as_str(), "audit event could not be stored");
+        }
+    }
+
+    /// The event `entry` describes, stamped now, for storage to commit with the change it
+    /// records ([`MfaChangeEffects`](crate::ports::MfaChangeEffects)).
+    pub(crate) fn event(&self, entry: AuditEntry<'_>) -> AuditEvent {
         let outcome = match entry.reason {
             None => AuditOutcome::Success,
             Some(reason) => AuditOutcome::Failure(reason.to_owned()),
         };
-        tracing::info!(
-            target: "audit",
-            event = entry.kind.as_str(),
-            user.id = entry.user.map(|u| u.to_string()),
-            actor.id = entry.actor.map(|u| u.to_string()),
-            outcome = if entry.reason.is_none() { "success" } else { "failure" },
-            reason = entry.reason,
-            proof = entry.proof.map(ProofKind::as_str),
-            client.addr = entry.client.address.as_deref(),
-            "audit event"
-        );
-        let event = AuditEvent {
+        AuditEvent {
             at: self.clock.now(),
             user_id: entry.user,
             actor_id: entry.actor,
@@ -56,10 +56,27 @@ impl AuditTrail {
             proof: entry.proof,
             client_addr: entry.client.address.clone(),
             user_agent: entry.client.user_agent.clone(),
-        };
-        if let Err(error) = self.log.record(event).await {
-            tracing::error!(error = %error, event = entry.kind.as_str(), "audit event could not be stored");
         }
+    }
+
+    /// Writes the structured log line of an event (target `audit`): by [`Self::record`], or
+    /// by the use case once storage committed the event with its change.
+    pub(crate) fn log_line(event: &AuditEvent) {
+        let reason = match &event.outcome {
+            AuditOutcome::Success => None,
+            AuditOutcome::Failure(reason) => Some(reason.as_str()),
+        };
+        tracing::info!(
+            target: "audit",
+            event = event.kind.as_str(),
+            user.id = event.user_id.map(|u| u.to_string()),
+            actor.id = event.actor_id.map(|u| u.to_string()),
+            outcome = if reason.is_none() { "success" } else { "failure" },
+            reason,
+            proof = event.proof.map(ProofKind::as_str),
+            client.addr = event.client_addr.as_deref(),
+            "audit event"
+        );
     }
 }
 

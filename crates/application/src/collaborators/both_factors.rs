@@ -13,9 +13,11 @@ use crate::attempts::{
 };
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
-use crate::collaborators::second_factor::{SecondFactorCheck, second_factor_succeeded};
+use crate::collaborators::second_factor::{
+    SecondFactorCheck, second_factor_committed, second_factor_effects,
+};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
-use crate::ports::{Clock, MfaProof, PasswordHasher};
+use crate::ports::{Clock, EndSessions, MfaChangeEffects, MfaProof, PasswordHasher};
 
 /// The body of disable and regenerate: a code and, for local users, the password.
 #[derive(Clone, Debug)]
@@ -173,18 +175,32 @@ impl BothFactorsCheck {
         MfaChangeError::Denied(denied)
     }
 
-    /// The change the proof was spent on is committed: audits the success and ends the
-    /// consecutive-failure run (see [`second_factor_succeeded`]).
-    pub(crate) async fn succeeded(
+    /// What the change the proof is spent on commits with it (see
+    /// [`second_factor_effects`]): the success event, `ticket`'s attempt given back, and
+    /// the sessions `end_sessions` names.
+    pub(crate) fn effects(
         &self,
         events: &MfaChangeEvents,
         caller: &Caller,
         client: &ClientInfo,
-        ticket: AttemptTicket,
+        ticket: &AttemptTicket,
         proof: ProofKind,
-    ) {
-        let (audit, limiter) = (&self.audit, &self.limiter);
+        end_sessions: Option<EndSessions>,
+    ) -> MfaChangeEffects {
         let user = caller.user.id;
-        second_factor_succeeded(audit, limiter, events.success, user, client, ticket, proof).await;
+        second_factor_effects(
+            &self.audit,
+            events.success,
+            user,
+            client,
+            ticket,
+            proof,
+            end_sessions,
+        )
+    }
+
+    /// Storage committed the change with its `effects` (see [`second_factor_committed`]).
+    pub(crate) fn committed(&self, effects: &MfaChangeEffects, ticket: AttemptTicket) {
+        second_factor_committed(effects, ticket);
     }
 }

@@ -1,16 +1,18 @@
-//! Second factors: turning a typed code into a proof storage can spend, and settling a
-//! second-factor attempt that succeeded.
+//! Second factors: turning a typed code into a proof storage can spend, and what a change
+//! made with one commits alongside it.
 
 use std::fmt;
 use std::sync::Arc;
 
 use slugbase_domain::{AuditEventKind, EncryptedSecret, ProofKind, SecondFactor, TotpStep, UserId};
 
-use crate::attempts::{AttemptLimiter, AttemptTicket};
+use crate::attempts::AttemptTicket;
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::error::Unexpected;
-use crate::ports::{BackupCodeHasher, Clock, MfaProof, SecretCipher, Totp};
+use crate::ports::{
+    BackupCodeHasher, Clock, EndSessions, MfaChangeEffects, MfaProof, SecretCipher, Totp,
+};
 
 /// Checks a typed code against a user's second factor.
 #[derive(Clone)]
@@ -72,20 +74,31 @@ impl SecondFactorCheck {
     }
 }
 
-/// What follows a committed change made with a second factor: the success is audited and
-/// the account's consecutive-failure run ends. The change is already committed, so a
-/// failure here is logged, not returned: a 503 would tell the client that nothing changed.
-pub(crate) async fn second_factor_succeeded(
+/// What a change made with a second factor commits with it: the success event, the
+/// reserved attempt given back with the account's consecutive-failure run ended, and the
+/// sessions `end_sessions` names. Storage applies it in the change's transaction, so there is
+/// nothing left to do — or to fail — after the commit but [`second_factor_committed`].
+pub(crate) fn second_factor_effects(
     audit: &AuditTrail,
-    limiter: &AttemptLimiter,
     event: AuditEventKind,
     user: UserId,
     client: &ClientInfo,
-    ticket: AttemptTicket,
+    ticket: &AttemptTicket,
     proof: ProofKind,
-) {
-    audit.record(AuditEntry::new(event, Some(user), client).with_proof(Some(proof))).await;
-    if let Err(error) = limiter.succeeded(ticket).await {
-        tracing::error!(error = %error, "attempt counter could not be reset after a success");
+    end_sessions: Option<EndSessions>,
+) -> MfaChangeEffects {
+    let entry = AuditEntry::new(event, Some(user), client).with_proof(Some(proof));
+    MfaChangeEffects {
+        audit: audit.event(entry),
+        end_sessions,
+        releases: ticket.success_releases(),
+        cleared_attempts: Vec::new(),
     }
+}
+
+/// Storage committed the change with its `effects`: the ticket is settled, and the audit
+/// event gets its log line.
+pub(crate) fn second_factor_committed(effects: &MfaChangeEffects, ticket: AttemptTicket) {
+    ticket.released_with_change();
+    AuditTrail::log_line(&effects.audit);
 }

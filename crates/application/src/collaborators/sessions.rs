@@ -11,7 +11,7 @@ use crate::collaborators::token_minter::TokenMinter;
 use crate::error::Unexpected;
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    Clock, SecretDigest, SessionKind, SessionRecord, SessionRepository, TokenDigest,
+    Clock, EndSessions, SecretDigest, SessionKind, SessionRecord, SessionRepository, TokenDigest,
 };
 
 /// How long a new session lives, by kind.
@@ -101,40 +101,23 @@ impl SessionExpiry {
     }
 }
 
-/// Ends a user's other sessions after a change to their second factor, when configured to
-/// (ASVS 5.0 7.4.3).
-#[derive(Clone)]
+/// Decides which sessions a change to a user's second factor ends, when configured to
+/// (ASVS 5.0 7.4.3). Storage ends them in the change's own transaction
+/// ([`MfaChangeEffects::end_sessions`](crate::ports::MfaChangeEffects)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionRevoker {
-    sessions: Arc<dyn SessionRepository>,
     on_mfa_change: bool,
 }
 
-impl fmt::Debug for SessionRevoker {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionRevoker")
-            .field("on_mfa_change", &self.on_mfa_change)
-            .finish_non_exhaustive()
-    }
-}
-
 impl SessionRevoker {
-    /// A revoker over `sessions`; with `on_mfa_change` off it ends nothing.
+    /// A revoker; with `on_mfa_change` off it ends nothing.
     #[must_use]
-    pub fn new(sessions: Arc<dyn SessionRepository>, on_mfa_change: bool) -> Self {
-        Self { sessions, on_mfa_change }
+    pub const fn new(on_mfa_change: bool) -> Self {
+        Self { on_mfa_change }
     }
 
-    /// Ends the user's sessions other than `keep` after a change to their second factor,
-    /// if configured.
-    pub(crate) async fn end_other_sessions(
-        &self,
-        user: UserId,
-        keep: Option<&SecretDigest>,
-    ) -> Result<(), Unexpected> {
-        if self.on_mfa_change {
-            let ended = self.sessions.delete_for_user(user, keep).await?;
-            tracing::info!(user.id = %user, sessions.ended = ended, "ended other sessions");
-        }
-        Ok(())
+    /// The sessions an MFA change ends: every one of the user's but `keep`, if configured.
+    pub(crate) fn on_mfa_change(&self, keep: Option<&SecretDigest>) -> Option<EndSessions> {
+        self.on_mfa_change.then(|| EndSessions { keep: keep.cloned() })
     }
 }

@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use slugbase_domain::{EncryptedSecret, ProofKind, TotpStep, UserId};
+use slugbase_domain::{EncryptedSecret, ProofKind, Release, TotpStep, UserId};
 
+use super::audit::AuditEvent;
 use super::hashing::SecretDigest;
 use super::store_error::StoreResult;
 
@@ -25,6 +26,52 @@ impl MfaProof {
             Self::BackupCode(_) => ProofKind::BackupCode,
         }
     }
+}
+
+/// What an MFA change brings with it. The storage applies all of it in the change's own
+/// transaction (under the same lock), so a committed change always comes with its audit
+/// event, the end of the other sessions and the settled attempt counters — and a refused or
+/// failed one with none of them (ASVS 5.0 7.4.3: no window with the factor changed and the
+/// other sessions alive, or unaudited).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MfaChangeEffects {
+    /// The success event, stored as [`AuditLog::record`](super::AuditLog::record) stores it.
+    pub audit: AuditEvent,
+    /// The user's sessions to end, if any.
+    pub end_sessions: Option<EndSessions>,
+    /// Reserved attempts given back, as
+    /// [`AttemptRepository::release`](super::AttemptRepository::release) gives them back.
+    pub releases: Vec<AttemptRelease>,
+    /// Attempt counters forgotten, as [`AttemptRepository::clear`](super::AttemptRepository::clear)
+    /// forgets them (administrator reset).
+    pub cleared_attempts: Vec<String>,
+}
+
+impl MfaChangeEffects {
+    /// A change that records `audit` and nothing else.
+    #[must_use]
+    pub const fn audited(audit: AuditEvent) -> Self {
+        Self { audit, end_sessions: None, releases: Vec::new(), cleared_attempts: Vec::new() }
+    }
+}
+
+/// Every session of the changed user ends but `keep` (the calling one, if it is a session),
+/// as [`SessionRepository::delete_for_user`](super::SessionRepository::delete_for_user).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndSessions {
+    /// The session that stays.
+    pub keep: Option<SecretDigest>,
+}
+
+/// One reserved attempt given back with the change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptRelease {
+    /// The counter's key.
+    pub key: String,
+    /// The window the attempt was reserved in.
+    pub reserved_in: DateTime<Utc>,
+    /// How it is given back.
+    pub outcome: Release,
 }
 
 /// What cancelling an enrollment found.
@@ -56,10 +103,13 @@ pub trait MfaRepository: Send + Sync {
 
     /// Turns MFA on, atomically, only if MFA is not enabled and the pending secret is still
     /// `pending`: sets `enrolled_at`, records `step` as the last accepted TOTP step and
-    /// stores exactly `backup_codes` (replacing any). Concurrent confirms: exactly one wins.
+    /// stores exactly `backup_codes` (replacing any), and applies `effects`, all in one
+    /// transaction. Concurrent confirms: exactly one wins.
     ///
     /// # Errors
-    /// Storage failures only. MUST return `Ok(false)` and change nothing otherwise.
+    /// Storage failures only. MUST be all-or-nothing: on `Ok(true)` the change and every one
+    /// of `effects` are committed; on `Ok(false)` or an error, none of them. MUST return
+    /// `Ok(false)` when MFA is enabled or `pending` is not the pending secret.
     async fn confirm_enrollment(
         &self,
         user: UserId,
@@ -67,6 +117,7 @@ pub trait MfaRepository: Send + Sync {
         step: TotpStep,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
+        effects: &MfaChangeEffects,
     ) -> StoreResult<bool>;
 
     /// Spends a proof, atomically: advances the last accepted TOTP step, or marks the backup
@@ -83,39 +134,44 @@ pub trait MfaRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, turns MFA off:
-    /// flag off, secret erased, every backup code deleted, replay state reset.
+    /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, turns MFA off
+    /// (flag off, secret erased, every backup code deleted, replay state reset) and applies
+    /// `effects`.
     ///
     /// # Errors
-    /// Storage failures only. MUST return `Ok(false)` and change nothing if the proof cannot
-    /// be spent.
+    /// Storage failures only. MUST be all-or-nothing: on `Ok(true)` the spend, the change and
+    /// every one of `effects` are committed; on `Ok(false)` or an error, none of them. MUST
+    /// return `Ok(false)` if the proof cannot be spent.
     async fn disable_with_proof(
         &self,
         user: UserId,
         proof: &MfaProof,
         at: DateTime<Utc>,
+        effects: &MfaChangeEffects,
     ) -> StoreResult<bool>;
 
     /// Spends a proof and, in the same transaction, replaces every backup code with
-    /// `backup_codes`.
+    /// `backup_codes` and applies `effects`.
     ///
     /// # Errors
-    /// Storage failures only. MUST return `Ok(false)` and change nothing if the proof cannot
-    /// be spent.
+    /// Storage failures only. MUST be all-or-nothing, as [`Self::disable_with_proof`]. MUST
+    /// return `Ok(false)` if the proof cannot be spent.
     async fn regenerate_with_proof(
         &self,
         user: UserId,
         proof: &MfaProof,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
+        effects: &MfaChangeEffects,
     ) -> StoreResult<bool>;
 
-    /// Administrative reset: MFA off, secrets and codes erased, whatever the state, in one
-    /// transaction. Returns whether MFA was enabled or pending.
+    /// Administrative reset: MFA off, secrets and codes erased, whatever the state, and
+    /// `effects` applied, in one transaction. Returns whether MFA was enabled or pending.
     ///
     /// # Errors
-    /// Storage failures only.
-    async fn reset(&self, user: UserId) -> StoreResult<bool>;
+    /// Storage failures only. MUST be all-or-nothing: on `Ok` the reset and every one of
+    /// `effects` are committed (also when MFA was already off); on an error, none of them.
+    async fn reset(&self, user: UserId, effects: &MfaChangeEffects) -> StoreResult<bool>;
 
     /// Unused backup codes left.
     ///

@@ -7,14 +7,15 @@ use async_trait::async_trait;
 
 use slugbase_domain::{AuditEventKind, Email, User, UserId};
 
-use crate::attempts::{AttemptKey, AttemptLimiter};
+use crate::attempts::AttemptKey;
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
 use crate::collaborators::sessions::SessionRevoker;
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{
-    AuditLog, AuditQuery, MfaRepository, StoreError, StoredAuditEvent, UserRepository,
+    AuditLog, AuditQuery, MfaChangeEffects, MfaRepository, StoreError, StoredAuditEvent,
+    UserRepository,
 };
 
 /// Why an administrative action failed.
@@ -51,7 +52,6 @@ pub struct Admin {
     users: Arc<dyn UserRepository>,
     new_users: NewUserFactory,
     mfa: Arc<dyn MfaRepository>,
-    limiter: AttemptLimiter,
     revoker: SessionRevoker,
     audit_log: Arc<dyn AuditLog>,
     audit: AuditTrail,
@@ -59,25 +59,24 @@ pub struct Admin {
 
 impl fmt::Debug for Admin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Admin").field("limiter", &self.limiter).finish_non_exhaustive()
+        f.debug_struct("Admin").field("revoker", &self.revoker).finish_non_exhaustive()
     }
 }
 
 impl Admin {
     /// The use case: `users` holds the accounts (new ones prepared by `new_users`), `mfa`
-    /// resets MFA, `limiter` forgets a user's attempt counters, `revoker` ends their
-    /// sessions, `audit_log` is read back and `audit` records every change.
+    /// resets MFA (forgetting the user's attempt counters), `revoker` says whether their
+    /// sessions end with it, `audit_log` is read back and `audit` records every change.
     #[must_use]
     pub fn new(
         users: Arc<dyn UserRepository>,
         new_users: NewUserFactory,
         mfa: Arc<dyn MfaRepository>,
-        limiter: AttemptLimiter,
         revoker: SessionRevoker,
         audit_log: Arc<dyn AuditLog>,
         audit: AuditTrail,
     ) -> Self {
-        Self { users, new_users, mfa, limiter, revoker, audit_log, audit }
+        Self { users, new_users, mfa, revoker, audit_log, audit }
     }
 
     fn require_admin(caller: &Caller) -> Result<(), AdminError> {
@@ -183,12 +182,18 @@ impl Admin {
         if self.users.find_by_id(id).await?.is_none() {
             return Err(AdminError::NotFound);
         }
-        self.mfa.reset(id).await?;
-        self.limiter.clear_user(id).await?;
-        self.revoker.end_other_sessions(id, None).await?;
+        // One transaction: MFA off, the user's attempt counters forgotten, their sessions
+        // ended (configurable), the event stored.
         let entry =
             AuditEntry::new(AuditEventKind::MfaResetByAdmin, Some(id), client).with_actor(actor);
-        self.audit.record(entry).await;
+        let effects = MfaChangeEffects {
+            audit: self.audit.event(entry),
+            end_sessions: self.revoker.on_mfa_change(None),
+            releases: Vec::new(),
+            cleared_attempts: AttemptKey::of_user(id),
+        };
+        self.mfa.reset(id, &effects).await?;
+        AuditTrail::log_line(&effects.audit);
         Ok(())
     }
 

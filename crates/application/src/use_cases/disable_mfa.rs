@@ -22,8 +22,9 @@ pub type DisableMfaError = MfaChangeError;
 /// an unused backup code) and, for local users, knowledge (the password).
 ///
 /// The checks run in the contract's order (rows 3–8 of `api.md`; rows 1–2 belong to the
-/// web adapter). On success, in one transaction: MFA off, secret erased, backup codes
-/// deleted, replay state reset; then every other session of the user ends (configurable).
+/// web adapter). On success, in one transaction: the proof spent, MFA off, secret erased,
+/// backup codes deleted, replay state reset, the `mfa_disable_success` event stored, every
+/// other session of the user ended (configurable) and the reserved attempt given back.
 #[derive(Clone)]
 pub struct DisableMfa {
     check: BothFactorsCheck,
@@ -40,7 +41,7 @@ impl fmt::Debug for DisableMfa {
 
 impl DisableMfa {
     /// The use case: `check` runs rows 3–8, `mfa` turns MFA off with the proof at the
-    /// `clock`'s time, `revoker` then ends the user's other sessions.
+    /// `clock`'s time, `revoker` says which sessions end with it.
     #[must_use]
     pub fn new(
         check: BothFactorsCheck,
@@ -69,18 +70,17 @@ impl DisableMfa {
         };
         let (proof, ticket) =
             self.check.check(MfaOperation::Disable, &events, caller, client, input).await?;
-        if !self.mfa.disable_with_proof(caller.user.id, &proof, self.clock.now()).await? {
+        let end_sessions = self.revoker.on_mfa_change(caller.session());
+        let effects =
+            self.check.effects(&events, caller, client, &ticket, proof.kind(), end_sessions);
+        let user = caller.user.id;
+        if !self.mfa.disable_with_proof(user, &proof, self.clock.now(), &effects).await? {
             // Spent concurrently, or MFA went off meanwhile: the code is no longer valid.
             let denied = DisableDenied::InvalidCode;
             let kind = Some(proof.kind());
             return Err(self.check.refuse(&events, caller, client, ticket, denied, kind).await);
         }
-        self.check.succeeded(&events, caller, client, ticket, proof.kind()).await;
-        if let Err(error) = self.revoker.end_other_sessions(caller.user.id, caller.session()).await
-        {
-            // MFA is off already; say so rather than pretend nothing happened.
-            tracing::error!(error = %error, "MFA disabled, but other sessions could not be ended");
-        }
+        self.check.committed(&effects, ticket);
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, T
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::backup_codes::BackupCodeIssuer;
-use crate::collaborators::second_factor::second_factor_succeeded;
+use crate::collaborators::second_factor::{second_factor_committed, second_factor_effects};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{CancelOutcome, Clock, MfaRepository, SecretCipher, Totp, UserRepository};
@@ -258,8 +258,20 @@ impl EnrollConfirm {
             return Err(EnrollConfirmError::InvalidCode);
         };
         let (codes, digests) = self.codes.issue();
+        // Committed with the change: its audit event and the attempt given back. Turning MFA
+        // on ends no session (as before).
+        let effects = second_factor_effects(
+            &self.audit,
+            AuditEventKind::MfaEnrollConfirmSuccess,
+            user.id,
+            client,
+            &ticket,
+            ProofKind::Totp,
+            None,
+        );
+        let now = self.clock.now();
         let confirmed =
-            self.mfa.confirm_enrollment(user.id, pending, step, digests, self.clock.now()).await;
+            self.mfa.confirm_enrollment(user.id, pending, step, digests, now, &effects).await;
         if !confirmed? {
             // Lost a race: another confirm won, or the enrollment was cancelled or replaced.
             self.limiter.release(ticket).await?;
@@ -271,16 +283,7 @@ impl EnrollConfirm {
                 EnrollConfirmError::NoPending
             });
         }
-        second_factor_succeeded(
-            &self.audit,
-            &self.limiter,
-            AuditEventKind::MfaEnrollConfirmSuccess,
-            user.id,
-            client,
-            ticket,
-            ProofKind::Totp,
-        )
-        .await;
+        second_factor_committed(&effects, ticket);
         Ok(codes.into_iter().map(PlainToken::new).collect())
     }
 }

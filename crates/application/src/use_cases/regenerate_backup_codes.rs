@@ -20,7 +20,8 @@ use crate::ports::{Clock, MfaRepository};
 pub type RegenerateBackupCodesError = MfaChangeError;
 
 /// `POST /api/auth/mfa/backup/regenerate`: the same checks as disable (but no policy
-/// stops it); replaces every backup code.
+/// stops it); replaces every backup code, in one transaction with its audit event and the
+/// attempt given back.
 #[derive(Clone)]
 pub struct RegenerateBackupCodes {
     check: BothFactorsCheck,
@@ -66,16 +67,19 @@ impl RegenerateBackupCodes {
         let operation = MfaOperation::RegenerateBackupCodes;
         let (proof, ticket) = self.check.check(operation, &events, caller, client, input).await?;
         let (codes, digests) = self.codes.issue();
+        // Regenerating replaces codes, not the factor: no session ends (as before).
+        let effects = self.check.effects(&events, caller, client, &ticket, proof.kind(), None);
+        let user = caller.user.id;
         if !self
             .mfa
-            .regenerate_with_proof(caller.user.id, &proof, digests, self.clock.now())
+            .regenerate_with_proof(user, &proof, digests, self.clock.now(), &effects)
             .await?
         {
             let denied = DisableDenied::InvalidCode;
             let kind = Some(proof.kind());
             return Err(self.check.refuse(&events, caller, client, ticket, denied, kind).await);
         }
-        self.check.succeeded(&events, caller, client, ticket, proof.kind()).await;
+        self.check.committed(&effects, ticket);
         Ok(codes.into_iter().map(PlainToken::new).collect())
     }
 }

@@ -1,6 +1,6 @@
 //! Administration: only administrators, unique e-mails, no self-deletion.
 
-use slugbase_application::ports::{AuditQuery, StoreError};
+use slugbase_application::ports::{AuditQuery, EndSessions, StoreError};
 use slugbase_application::{
     InputRejected,
     accounts::{Admin, AdminError, NewAccountInput},
@@ -192,21 +192,27 @@ async fn an_admin_mfa_reset_erases_mfa_ends_every_session_and_is_audited() {
     let target_id = target.id;
     let mut deps = MockDeps::new();
     deps.users.expect_find_by_id().returning(move |_| Ok(Some(target.clone())));
-    deps.mfa.expect_reset().times(1).withf(move |id| *id == target_id).returning(|_| Ok(true));
-    deps.attempts.expect_clear().times(2).returning(|_| Ok(()));
-    deps.sessions
-        .expect_delete_for_user()
-        .times(1)
-        .withf(move |id, keep| *id == target_id && keep.is_none())
-        .returning(|_, _| Ok(4));
-    let audit = deps.record_audit();
+    // Attempt counters, sessions and the audit log are unarranged: the reset's own
+    // transaction forgets the counters, ends the sessions and stores the event.
+    let effects = EffectsSpy::default();
+    let seen = effects.clone();
+    deps.mfa.expect_reset().times(1).withf(move |id, _| *id == target_id).returning(
+        move |_, effects| {
+            seen.saw(effects);
+            Ok(true)
+        },
+    );
 
     // Act
     let result = admin(deps).reset_mfa(&caller, &client(), target_id).await;
 
-    // Assert
+    // Assert: every session ends (none kept), both of the user's counters are forgotten.
     assert!(result.is_ok(), "{result:?}");
-    let event = audit.only();
-    assert_audit(&event, AuditEventKind::MfaResetByAdmin, Some(target_id), None, None);
-    assert_eq!(event.actor_id, Some(actor));
+    let committed = effects.only();
+    assert_audit(&committed.audit, AuditEventKind::MfaResetByAdmin, Some(target_id), None, None);
+    assert_eq!(committed.audit.actor_id, Some(actor));
+    assert_eq!(committed.end_sessions, Some(EndSessions { keep: None }));
+    assert!(committed.releases.is_empty());
+    let cleared = [format!("sf:user:{target_id}"), format!("pw:user:{target_id}")];
+    assert_eq!(committed.cleared_attempts, cleared);
 }

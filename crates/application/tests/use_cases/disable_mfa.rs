@@ -1,13 +1,14 @@
 //! `DisableMfa`: every row of the table in `api.md` (rows 3–8), their precedence, and what
 //! success and failure leave behind.
 
-use slugbase_application::ports::{MfaProof, StoreError};
+use slugbase_application::ports::MfaChangeEffects;
+use slugbase_application::ports::{EndSessions, MfaProof, StoreError};
 use slugbase_application::{
     AuthSettings, Caller, InputRejected, Unexpected,
     mfa::{BothFactorsInput, MfaChangeError},
 };
 use slugbase_domain::{
-    AuditEventKind, AuditOutcome, DisableDenied, Password, ProofKind, TotpStep, User,
+    AuditEventKind, AuditOutcome, DisableDenied, Password, ProofKind, TotpStep, User, UserId,
 };
 
 use crate::support::*;
@@ -47,14 +48,27 @@ fn never_disabled(deps: &mut MockDeps) {
     deps.mfa.expect_disable_with_proof().times(0);
 }
 
-/// Expects the disable with exactly `proof` for `user`, once, and answers `spent`.
-fn disables_with(deps: &mut MockDeps, user: &User, proof: MfaProof, spent: bool) {
+/// Expects the disable with exactly `proof` for `user`, once, and answers `spent`; the spy
+/// holds the effects it was asked to commit with it.
+fn disables_with(deps: &mut MockDeps, user: &User, proof: MfaProof, spent: bool) -> EffectsSpy {
     let user_id = user.id;
+    let spy = EffectsSpy::default();
+    let seen = spy.clone();
     deps.mfa
         .expect_disable_with_proof()
         .times(1)
-        .withf(move |u, p, at| *u == user_id && *p == proof && *at == now())
-        .returning(move |_, _, _| Ok(spent));
+        .withf(move |u, p, at, _| *u == user_id && *p == proof && *at == now())
+        .returning(move |_, _, _, effects| {
+            seen.saw(effects);
+            Ok(spent)
+        });
+    spy
+}
+
+/// The disable's success event with `proof`, committed with both attempts given back and
+/// `end_sessions`.
+fn disabled(user: UserId, proof: ProofKind, end_sessions: Option<EndSessions>) -> MfaChangeEffects {
+    success_effects(AuditEventKind::MfaDisableSuccess, user, Some(proof), end_sessions)
 }
 
 fn denied(result: Result<(), MfaChangeError>) -> DisableDenied {
@@ -289,7 +303,6 @@ async fn the_admin_policy_does_not_stop_a_non_admin() {
     password_checked(&mut deps);
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
     disables_with(&mut deps, &user, MfaProof::TotpStep(TotpStep::new(GOOD_STEP)), true);
-    deps.sessions.expect_delete_for_user().times(1).returning(|_, _| Ok(0));
     let caller = session_caller(user);
 
     // Act
@@ -316,7 +329,6 @@ async fn an_admin_may_disable_mfa_when_no_policy_requires_it() {
     password_checked(&mut deps);
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
     disables_with(&mut deps, &user, MfaProof::TotpStep(TotpStep::new(GOOD_STEP)), true);
-    deps.sessions.expect_delete_for_user().times(1).returning(|_, _| Ok(0));
     let caller = session_caller(user);
 
     // Act
@@ -573,7 +585,6 @@ async fn an_oidc_only_user_sending_a_bogus_password_with_a_valid_code_succeeds()
         deps.record_audit();
         deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
         disables_with(&mut deps, &user, MfaProof::TotpStep(TotpStep::new(GOOD_STEP)), true);
-        deps.sessions.expect_delete_for_user().times(1).returning(|_, _| Ok(0));
         let caller = session_caller(user);
 
         // Act
@@ -609,39 +620,30 @@ async fn an_oidc_only_user_with_a_wrong_code_gets_invalid_code() {
 
 #[tokio::test]
 async fn a_fresh_totp_and_the_password_disable_mfa_once_and_end_the_other_sessions() {
-    // Arrange
+    // Arrange: the session store and the audit log are unarranged: the disable's own
+    // transaction ends the sessions and stores the event, nothing runs after it.
     let user = with_mfa(local_user());
     let user_id = user.id;
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
     let attempts = deps.record_attempts();
-    let audit = deps.record_audit();
     password_checked(&mut deps);
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
-    disables_with(&mut deps, &user, MfaProof::TotpStep(TotpStep::new(GOOD_STEP)), true);
-    deps.sessions
-        .expect_delete_for_user()
-        .times(1)
-        .withf(move |u, keep| *u == user_id && *keep == Some(&caller_session()))
-        .returning(|_, _| Ok(3));
+    let effects =
+        disables_with(&mut deps, &user, MfaProof::TotpStep(TotpStep::new(GOOD_STEP)), true);
     let caller = session_caller(user);
 
     // Act: spaces inside the code are ignored.
     let result = run(deps, settings(), &caller, input(" 246 810 ", Some(RIGHT_PASSWORD))).await;
 
-    // Assert
+    // Assert: one transaction with the event, the other sessions' end (the caller's stays)
+    // and both attempts given back; no release outside it.
     assert!(result.is_ok(), "{result:?}");
-    assert!(attempts.failures().is_empty());
-    assert_eq!(attempts.successes(), [second_factor_key(user_id)]);
-    let event = audit.only();
-    assert_audit(
-        &event,
-        AuditEventKind::MfaDisableSuccess,
-        Some(user_id),
-        None,
-        Some(ProofKind::Totp),
-    );
-    let logged = format!("{event:?}");
+    let committed = effects.only();
+    let keep = Some(EndSessions { keep: Some(caller_session()) });
+    assert_eq!(committed, disabled(user_id, ProofKind::Totp, keep));
+    assert!(attempts.successes().is_empty() && attempts.given_back().is_empty());
+    let logged = format!("{committed:?}");
     assert!(!logged.contains(GOOD_TOTP) && !logged.contains(RIGHT_PASSWORD), "{logged}");
 }
 
@@ -653,53 +655,45 @@ async fn an_unused_backup_code_disables_mfa_and_an_api_token_caller_keeps_no_ses
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
     let attempts = deps.record_attempts();
-    let audit = deps.record_audit();
     password_checked(&mut deps);
     deps.backup_digest_is_tagged();
-    disables_with(&mut deps, &user, MfaProof::BackupCode(backup_digest(BACKUP)), true);
-    deps.sessions
-        .expect_delete_for_user()
-        .times(1)
-        .withf(move |u, keep| *u == user_id && keep.is_none())
-        .returning(|_, _| Ok(2));
+    let effects =
+        disables_with(&mut deps, &user, MfaProof::BackupCode(backup_digest(BACKUP)), true);
     let caller = token_caller(user);
 
     // Act
     let result = run(deps, settings(), &caller, input(TYPED_BACKUP, Some(RIGHT_PASSWORD))).await;
 
-    // Assert
+    // Assert: every session of the user ends with the change.
     assert!(result.is_ok(), "{result:?}");
-    assert_eq!(attempts.successes(), [second_factor_key(user_id)]);
-    let event = audit.only();
-    assert_audit(
-        &event,
-        AuditEventKind::MfaDisableSuccess,
-        Some(user_id),
-        None,
-        Some(ProofKind::BackupCode),
-    );
-    assert!(!format!("{event:?}").to_lowercase().contains(BACKUP));
+    let committed = effects.only();
+    let every_session = Some(EndSessions { keep: None });
+    assert_eq!(committed, disabled(user_id, ProofKind::BackupCode, every_session));
+    assert!(attempts.successes().is_empty());
+    assert!(!format!("{committed:?}").to_lowercase().contains(BACKUP));
 }
 
 #[tokio::test]
 async fn other_sessions_stay_when_the_setting_is_off() {
     // Arrange: delete_for_user unarranged.
     let user = with_mfa(local_user());
+    let user_id = user.id;
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
     deps.record_attempts();
-    deps.record_audit();
     password_checked(&mut deps);
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
-    disables_with(&mut deps, &user, MfaProof::TotpStep(TotpStep::new(GOOD_STEP)), true);
+    let effects =
+        disables_with(&mut deps, &user, MfaProof::TotpStep(TotpStep::new(GOOD_STEP)), true);
     let caller = session_caller(user);
     let settings = AuthSettings { end_other_sessions_on_mfa_change: false, ..settings() };
 
     // Act
     let result = run(deps, settings, &caller, input(GOOD_TOTP, Some(RIGHT_PASSWORD))).await;
 
-    // Assert
+    // Assert: the event and the releases still commit with the change; no session ends.
     assert!(result.is_ok(), "{result:?}");
+    assert_eq!(effects.only(), disabled(user_id, ProofKind::Totp, None));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -737,7 +731,7 @@ async fn an_unreachable_mfa_repository_surfaces_as_unavailable_and_nothing_follo
     deps.attempts_allowed();
     password_checked(&mut deps);
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
-    deps.mfa.expect_disable_with_proof().times(1).returning(|_, _, _| Err(unavailable()));
+    deps.mfa.expect_disable_with_proof().times(1).returning(|_, _, _, _| Err(unavailable()));
     let caller = session_caller(user);
 
     // Act
@@ -774,30 +768,26 @@ async fn a_sealed_secret_that_cannot_be_opened_is_an_internal_error_not_a_wrong_
 }
 
 #[tokio::test]
-async fn a_committed_disable_still_succeeds_when_ending_other_sessions_fails() {
-    // Arrange: MFA is turned off in storage, then the session store goes down.
+async fn a_disable_the_repository_cannot_commit_records_no_success_and_keeps_the_attempt() {
+    // Arrange: the transaction with every effect fails as a whole; sessions, audit log and
+    // success releases are unarranged: nothing is attempted on the side.
     let user = with_mfa(local_user());
-    let user_id = user.id;
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
-    let audit = deps.record_audit();
-    deps.record_attempts();
+    let attempts = deps.record_attempts();
     password_checked(&mut deps);
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
-    disables_with(&mut deps, &user, MfaProof::TotpStep(TotpStep::new(GOOD_STEP)), true);
-    deps.sessions.expect_delete_for_user().times(1).returning(|_, _| Err(unavailable()));
+    deps.mfa.expect_disable_with_proof().times(1).returning(|_, _, _, _| Err(unavailable()));
     let caller = session_caller(user);
+    let user_id = caller.user.id;
 
     // Act
     let result = run(deps, settings(), &caller, input(GOOD_TOTP, Some(RIGHT_PASSWORD))).await;
 
-    // Assert: the client learns that MFA is off, and the audit log says so too.
-    assert!(result.is_ok(), "{result:?}");
-    assert_audit(
-        &audit.only(),
-        AuditEventKind::MfaDisableSuccess,
-        Some(user_id),
-        None,
-        Some(ProofKind::Totp),
+    // Assert: 503, and the reserved attempt stays counted (storage gave nothing back).
+    assert!(
+        matches!(result, Err(MfaChangeError::Unexpected(Unexpected::Unavailable(_)))),
+        "{result:?}"
     );
+    assert_eq!(attempts.failures(), [second_factor_key(user_id), address_key()]);
 }

@@ -65,20 +65,22 @@ async fn regenerating_backup_codes_replaces_them_with_ten_fresh_ones_even_under_
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
     let attempts = deps.record_attempts();
-    let audit = deps.record_audit();
     password_checked(&mut deps);
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP).backup_digest_is_tagged();
     random_backup_bytes(&mut deps);
     let stored = Arc::new(Mutex::new(Vec::new()));
     let sink = stored.clone();
+    let effects = EffectsSpy::default();
+    let seen = effects.clone();
     deps.mfa
         .expect_regenerate_with_proof()
         .times(1)
-        .withf(move |u, proof, _, at| {
+        .withf(move |u, proof, _, at, _| {
             *u == user_id && *proof == MfaProof::TotpStep(TotpStep::new(GOOD_STEP)) && *at == now()
         })
-        .returning(move |_, _, digests, _| {
+        .returning(move |_, _, digests, _, effects| {
             *sink.lock().expect("lock") = digests;
+            seen.saw(effects);
             Ok(true)
         });
     let use_case =
@@ -91,15 +93,12 @@ async fn regenerating_backup_codes_replaces_them_with_ten_fresh_ones_even_under_
         .expect("regenerate succeeds");
 
     // Assert
+    // With the codes, in one transaction: the event and both attempts given back; no
+    // session ends, and nothing (audit log, releases) runs after it.
     assert_fresh_codes(&codes, &stored.lock().expect("lock"));
-    assert_eq!(attempts.successes(), [second_factor_key(user_id)]);
-    assert_audit(
-        &audit.only(),
-        AuditEventKind::MfaBackupRegenerateSuccess,
-        Some(user_id),
-        None,
-        Some(ProofKind::Totp),
-    );
+    let kind = AuditEventKind::MfaBackupRegenerateSuccess;
+    assert_eq!(effects.only(), success_effects(kind, user_id, Some(ProofKind::Totp), None));
+    assert!(attempts.successes().is_empty() && attempts.given_back().is_empty());
 }
 
 #[tokio::test]
@@ -321,22 +320,24 @@ async fn a_right_confirmation_code_turns_mfa_on_with_ten_backup_codes() {
     let mut deps = MockDeps::new();
     deps.attempts_allowed();
     let attempts = deps.record_attempts();
-    let audit = deps.record_audit();
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP).backup_digest_is_tagged();
     random_backup_bytes(&mut deps);
     let stored = Arc::new(Mutex::new(Vec::new()));
     let sink = stored.clone();
+    let effects = EffectsSpy::default();
+    let seen = effects.clone();
     deps.mfa
         .expect_confirm_enrollment()
         .times(1)
-        .withf(move |u, pending, step, _, at| {
+        .withf(move |u, pending, step, _, at, _| {
             *u == user_id
                 && *pending == sealed_secret()
                 && *step == TotpStep::new(GOOD_STEP)
                 && *at == now()
         })
-        .returning(move |_, _, _, digests, _| {
+        .returning(move |_, _, _, digests, _, effects| {
             *sink.lock().expect("lock") = digests;
+            seen.saw(effects);
             Ok(true)
         });
     let use_case = UseCases::new(deps.build(), settings()).enroll_confirm;
@@ -348,16 +349,12 @@ async fn a_right_confirmation_code_turns_mfa_on_with_ten_backup_codes() {
         .expect("confirm succeeds");
 
     // Assert
+    // With the codes, in one transaction: the event and both attempts given back; no
+    // session ends, and nothing (audit log, releases) runs after it.
     assert_fresh_codes(&codes, &stored.lock().expect("lock"));
-    assert_eq!(attempts.successes(), [second_factor_key(user_id)]);
-    assert!(attempts.failures().is_empty());
-    assert_audit(
-        &audit.only(),
-        AuditEventKind::MfaEnrollConfirmSuccess,
-        Some(user_id),
-        None,
-        Some(ProofKind::Totp),
-    );
+    let kind = AuditEventKind::MfaEnrollConfirmSuccess;
+    assert_eq!(effects.only(), success_effects(kind, user_id, Some(ProofKind::Totp), None));
+    assert!(attempts.successes().is_empty() && attempts.given_back().is_empty());
 }
 
 #[tokio::test]
@@ -372,7 +369,7 @@ async fn a_confirm_that_loses_the_race_reports_what_the_account_now_is() {
         deps.attempts_allowed();
         deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP).backup_digest_is_tagged();
         random_backup_bytes(&mut deps);
-        deps.mfa.expect_confirm_enrollment().times(1).returning(|_, _, _, _, _| Ok(false));
+        deps.mfa.expect_confirm_enrollment().times(1).returning(|_, _, _, _, _, _| Ok(false));
         deps.users
             .expect_find_by_id()
             .times(1)

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 pub use slugbase_application::UseCases;
 use slugbase_application::ports::{
-    AuditEvent, MockApiTokenRepository, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher,
-    MockClock, MockMfaRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
-    MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
-    Reservation, SecretDigest,
+    AttemptRelease, AuditEvent, EndSessions, MfaChangeEffects, MockApiTokenRepository,
+    MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock, MockMfaRepository,
+    MockPasswordHasher, MockRandom, MockSecretCipher, MockSessionRepository, MockStorageHealth,
+    MockTokenDigest, MockTotp, MockUserRepository, Reservation, SecretDigest,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
@@ -244,6 +244,57 @@ impl AttemptSpy {
     pub fn given_back(&self) -> Vec<String> {
         let released = self.released.lock().expect("spy lock");
         released.iter().filter(|(_, o)| *o == Release::NotAGuess).map(|(k, _)| k.clone()).collect()
+    }
+}
+
+/// The effects an MFA repository operation was asked to commit with its change.
+#[derive(Clone, Default)]
+pub struct EffectsSpy(Arc<Mutex<Vec<MfaChangeEffects>>>);
+
+impl EffectsSpy {
+    /// Records `effects` (call from the mock's `returning`).
+    pub fn saw(&self, effects: &MfaChangeEffects) {
+        self.0.lock().expect("spy lock").push(effects.clone());
+    }
+
+    /// The single effects passed; fails the test if there were not exactly one.
+    pub fn only(&self) -> MfaChangeEffects {
+        let seen = self.0.lock().expect("spy lock").clone();
+        assert_eq!(seen.len(), 1, "expected exactly one operation with effects, got {seen:#?}");
+        seen.into_iter().next().expect("one")
+    }
+}
+
+/// What a second-factor change that succeeds commits with it: the `kind` success event
+/// with `proof` from the test client at [`now`], both reserved attempts given back (the
+/// account's as a success, ending its run; the address's as no guess), and `end_sessions`.
+pub fn success_effects(
+    kind: AuditEventKind,
+    user: UserId,
+    proof: Option<ProofKind>,
+    end_sessions: Option<EndSessions>,
+) -> MfaChangeEffects {
+    MfaChangeEffects {
+        audit: AuditEvent {
+            at: now(),
+            user_id: Some(user),
+            actor_id: None,
+            kind,
+            outcome: AuditOutcome::Success,
+            proof,
+            client_addr: Some(CLIENT_ADDR.to_owned()),
+            user_agent: Some(CLIENT_UA.to_owned()),
+        },
+        end_sessions,
+        releases: vec![
+            AttemptRelease {
+                key: second_factor_key(user),
+                reserved_in: now(),
+                outcome: Release::Succeeded,
+            },
+            AttemptRelease { key: address_key(), reserved_in: now(), outcome: Release::NotAGuess },
+        ],
+        cleared_attempts: Vec::new(),
     }
 }
 

@@ -6,15 +6,21 @@ use slugbase_application::ports::{
     AuditEvent, AuditLog, AuditQuery, StoreResult, StoredAuditEvent,
 };
 
-use super::InMemoryStore;
+use super::{InMemoryStore, State};
+
+impl State {
+    /// Appends an event with the next sequence number.
+    pub(super) fn append_audit(&mut self, event: AuditEvent) {
+        self.next_audit_id += 1;
+        let id = self.next_audit_id;
+        self.audit.push(StoredAuditEvent { id, event });
+    }
+}
 
 #[async_trait]
 impl AuditLog for InMemoryStore {
     async fn record(&self, event: AuditEvent) -> StoreResult<()> {
-        let mut state = self.lock()?;
-        state.next_audit_id += 1;
-        let id = state.next_audit_id;
-        state.audit.push(StoredAuditEvent { id, event });
+        self.lock()?.append_audit(event);
         Ok(())
     }
 

@@ -1,10 +1,11 @@
-//! [`MfaRepository`] in memory: each method one critical section, so a spend and the state
-//! change that goes with it happen together or not at all.
+//! [`MfaRepository`] in memory: each method one critical section, so a spend, the state
+//! change that goes with it and the change's effects (audit event, ended sessions, settled
+//! attempt counters) happen together or not at all.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    CancelOutcome, MfaProof, MfaRepository, SecretDigest, StoreResult,
+    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, SecretDigest, StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, MfaState, TotpStep, UserId};
 
@@ -40,6 +41,22 @@ impl State {
                     None => false,
                 }
             }
+        }
+    }
+
+    /// Applies an MFA change's effects, in the critical section of the change itself.
+    fn apply(&mut self, user: UserId, effects: &MfaChangeEffects) {
+        self.append_audit(effects.audit.clone());
+        if let Some(end) = &effects.end_sessions {
+            self.delete_sessions_of(user, end.keep.as_ref());
+        }
+        for release in &effects.releases {
+            if let Some(counter) = self.attempts.get_mut(&release.key) {
+                *counter = counter.released(release.reserved_in, release.outcome);
+            }
+        }
+        for key in &effects.cleared_attempts {
+            self.attempts.remove(key);
         }
     }
 
@@ -82,6 +99,7 @@ impl MfaRepository for InMemoryStore {
         step: TotpStep,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
+        effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
         let mut state = self.lock()?;
         let Some(u) = state.users.get_mut(&user) else { return Ok(false) };
@@ -93,6 +111,7 @@ impl MfaRepository for InMemoryStore {
         };
         u.mfa = MfaState::Enabled { secret, enrolled_at: at, last_totp_step: Some(step) };
         state.store_codes(user, backup_codes);
+        state.apply(user, effects);
         Ok(true)
     }
 
@@ -110,6 +129,7 @@ impl MfaRepository for InMemoryStore {
         user: UserId,
         proof: &MfaProof,
         at: DateTime<Utc>,
+        effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
         let mut state = self.lock()?;
         if !state.spend(user, proof, at) {
@@ -119,6 +139,7 @@ impl MfaRepository for InMemoryStore {
             u.mfa = MfaState::Disabled;
         }
         state.backup_codes.remove(&user);
+        state.apply(user, effects);
         Ok(true)
     }
 
@@ -128,21 +149,26 @@ impl MfaRepository for InMemoryStore {
         proof: &MfaProof,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
+        effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
         let mut state = self.lock()?;
         if !state.spend(user, proof, at) {
             return Ok(false);
         }
         state.store_codes(user, backup_codes);
+        state.apply(user, effects);
         Ok(true)
     }
 
-    async fn reset(&self, user: UserId) -> StoreResult<bool> {
+    async fn reset(&self, user: UserId, effects: &MfaChangeEffects) -> StoreResult<bool> {
         let mut state = self.lock()?;
         state.backup_codes.remove(&user);
-        let Some(u) = state.users.get_mut(&user) else { return Ok(false) };
-        let was_on = !matches!(u.mfa, MfaState::Disabled);
-        u.mfa = MfaState::Disabled;
+        let was_on = state.users.get_mut(&user).is_some_and(|u| {
+            let was_on = !matches!(u.mfa, MfaState::Disabled);
+            u.mfa = MfaState::Disabled;
+            was_on
+        });
+        state.apply(user, effects);
         Ok(was_on)
     }
 

@@ -18,6 +18,15 @@ impl State {
         }
         found
     }
+
+    /// Deletes a user's sessions but `keep`; how many.
+    pub(super) fn delete_sessions_of(&mut self, user: UserId, keep: Option<&SecretDigest>) -> u64 {
+        let before = self.sessions.len();
+        self.sessions.retain(|s| {
+            s.user_id != user || keep.is_some_and(|k| ct_eq(k.as_str(), s.id_hash.as_str()))
+        });
+        (before - self.sessions.len()) as u64
+    }
 }
 
 #[async_trait]
@@ -74,12 +83,7 @@ impl SessionRepository for InMemoryStore {
         user: UserId,
         keep: Option<&'a SecretDigest>,
     ) -> StoreResult<u64> {
-        let mut state = self.lock()?;
-        let before = state.sessions.len();
-        state.sessions.retain(|s| {
-            s.user_id != user || keep.is_some_and(|k| ct_eq(k.as_str(), s.id_hash.as_str()))
-        });
-        Ok((before - state.sessions.len()) as u64)
+        Ok(self.lock()?.delete_sessions_of(user, keep))
     }
 
     async fn delete_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {

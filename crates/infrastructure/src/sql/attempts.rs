@@ -80,7 +80,7 @@ fn reserve_statement(
 /// [`AttemptCounter::released`] in SQL: one conditional update. The reservation's place is
 /// given back only in the window it was taken in; the consecutive count drops by one (not a
 /// guess) or to zero (succeeded).
-fn release_update(key: &str, reserved_in: i64, outcome: Release) -> UpdateMany<Entity> {
+pub(super) fn release_update(key: &str, reserved_in: i64, outcome: Release) -> UpdateMany<Entity> {
     let failures = Expr::case(
         ExprTrait::eq(stored(Column::WindowStart), reserved_in)
             .and(stored(Column::Failures).gt(0_i64)),

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _, Set,
+    ActiveValue::NotSet, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
     AuditEvent, AuditLog, AuditQuery, StoreResult, StoredAuditEvent,
@@ -49,27 +49,35 @@ fn event_from_model(row: audit_events::Model) -> StoreResult<StoredAuditEvent> {
     })
 }
 
+/// Appends an event on `conn` (the pool, or an MFA change's transaction).
+pub(super) async fn insert_event<C: ConnectionTrait>(
+    conn: &C,
+    event: AuditEvent,
+) -> StoreResult<()> {
+    let (outcome, reason) = match event.outcome {
+        AuditOutcome::Success => (SUCCESS, None),
+        AuditOutcome::Failure(reason) => (FAILURE, Some(reason)),
+    };
+    let row = audit_events::ActiveModel {
+        id: NotSet,
+        at: Set(to_ms(event.at)),
+        user_id: Set(event.user_id.map(|u| u.to_string())),
+        actor_id: Set(event.actor_id.map(|u| u.to_string())),
+        kind: Set(event.kind.as_str().to_owned()),
+        outcome: Set(outcome.to_owned()),
+        reason: Set(reason),
+        proof: Set(event.proof.map(|p| p.as_str().to_owned())),
+        client_addr: Set(event.client_addr),
+        user_agent: Set(event.user_agent),
+    };
+    audit_events::Entity::insert(row).exec_without_returning(conn).await.map_err(db_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AuditLog for SeaOrmStore {
     async fn record(&self, event: AuditEvent) -> StoreResult<()> {
-        let (outcome, reason) = match event.outcome {
-            AuditOutcome::Success => (SUCCESS, None),
-            AuditOutcome::Failure(reason) => (FAILURE, Some(reason)),
-        };
-        let row = audit_events::ActiveModel {
-            id: NotSet,
-            at: Set(to_ms(event.at)),
-            user_id: Set(event.user_id.map(|u| u.to_string())),
-            actor_id: Set(event.actor_id.map(|u| u.to_string())),
-            kind: Set(event.kind.as_str().to_owned()),
-            outcome: Set(outcome.to_owned()),
-            reason: Set(reason),
-            proof: Set(event.proof.map(|p| p.as_str().to_owned())),
-            client_addr: Set(event.client_addr),
-            user_agent: Set(event.user_agent),
-        };
-        audit_events::Entity::insert(row).exec_without_returning(&self.db).await.map_err(db_err)?;
-        Ok(())
+        insert_event(&self.db, event).await
     }
 
     async fn query(&self, query: AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {

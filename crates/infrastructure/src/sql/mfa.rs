@@ -1,5 +1,6 @@
 //! [`MfaRepository`] over SQL: every spend is one conditional statement, every state change
-//! that goes with a spend shares its transaction.
+//! that goes with a spend — and the change's effects (audit event, ended sessions, settled
+//! attempt counters) — shares its transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,11 +10,12 @@ use sea_orm::{
     QueryFilter as _, QuerySelect as _, UpdateMany,
 };
 use slugbase_application::ports::{
-    CancelOutcome, MfaProof, MfaRepository, SecretDigest, StoreResult,
+    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, SecretDigest, StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, TotpStep, UserId};
 
 use super::entity::{backup_codes, users};
+use super::mfa_effects::apply_effects;
 use super::{SeaOrmStore, db_err, insert_codes, to_ms};
 
 /// A TOTP step as stored (`BIGINT`). Steps beyond `i64::MAX` cannot occur for 30-second
@@ -162,6 +164,7 @@ impl MfaRepository for SeaOrmStore {
         step: TotpStep,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
+        effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
         let Some(step) = step_value(step) else { return Ok(false) };
         let id = user.to_string();
@@ -180,6 +183,7 @@ impl MfaRepository for SeaOrmStore {
             return Ok(false);
         }
         replace_codes(&tx, &id, &backup_codes, at).await?;
+        apply_effects(&tx, user, effects).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
@@ -198,6 +202,7 @@ impl MfaRepository for SeaOrmStore {
         user: UserId,
         proof: &MfaProof,
         at: DateTime<Utc>,
+        effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
@@ -208,6 +213,7 @@ impl MfaRepository for SeaOrmStore {
         }
         clear_mfa(&id).exec(&tx).await.map_err(db_err)?;
         delete_codes(&tx, &id).await?;
+        apply_effects(&tx, user, effects).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
@@ -218,6 +224,7 @@ impl MfaRepository for SeaOrmStore {
         proof: &MfaProof,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
+        effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
@@ -227,11 +234,12 @@ impl MfaRepository for SeaOrmStore {
             return Ok(false);
         }
         replace_codes(&tx, &id, &backup_codes, at).await?;
+        apply_effects(&tx, user, effects).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
 
-    async fn reset(&self, user: UserId) -> StoreResult<bool> {
+    async fn reset(&self, user: UserId, effects: &MfaChangeEffects) -> StoreResult<bool> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
         lock_user(&tx, &id).await?;
@@ -239,6 +247,7 @@ impl MfaRepository for SeaOrmStore {
             .filter(users::Column::MfaEnabled.eq(true).or(users::Column::MfaSecret.is_not_null()));
         let updated = updated_one(&tx, update).await?;
         delete_codes(&tx, &id).await?;
+        apply_effects(&tx, user, effects).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(updated)
     }

@@ -28,6 +28,7 @@ mod attempts;
 mod audit;
 pub mod entity;
 mod mfa;
+mod mfa_effects;
 mod rotation;
 mod sessions;
 mod tokens;

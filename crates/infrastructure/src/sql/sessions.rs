@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, Set};
+use sea_orm::{ColumnTrait as _, DeleteMany, EntityTrait as _, QueryFilter as _, Set};
 use slugbase_application::ports::{
     SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
 };
@@ -11,6 +11,19 @@ use slugbase_domain::UserId;
 
 use super::entity::sessions;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms, to_u32};
+
+/// Deletes a user's sessions but `keep` (also run inside an MFA change's transaction).
+pub(super) fn delete_sessions_of(
+    user: UserId,
+    keep: Option<&SecretDigest>,
+) -> DeleteMany<sessions::Entity> {
+    let mut delete =
+        sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user.to_string()));
+    if let Some(keep) = keep {
+        delete = delete.filter(sessions::Column::IdHash.ne(keep.as_str()));
+    }
+    delete
+}
 
 fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
@@ -89,12 +102,8 @@ impl SessionRepository for SeaOrmStore {
         user: UserId,
         keep: Option<&'a SecretDigest>,
     ) -> StoreResult<u64> {
-        let mut delete =
-            sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user.to_string()));
-        if let Some(keep) = keep {
-            delete = delete.filter(sessions::Column::IdHash.ne(keep.as_str()));
-        }
-        Ok(delete.exec(&self.db).await.map_err(db_err)?.rows_affected)
+        let deleted = delete_sessions_of(user, keep).exec(&self.db).await.map_err(db_err)?;
+        Ok(deleted.rows_affected)
     }
 
     async fn delete_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
