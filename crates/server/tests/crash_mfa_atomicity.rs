@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_PASSWORD, Env, totp_code};
+use common::Env;
 use reqwest::StatusCode;
 use serde_json::json;
-use slugbase_testkit::Api;
+use slugbase_testkit::{Api, steps};
 
 /// Users per round, each with MFA on and one extra session.
 const USERS: usize = 24;
@@ -35,31 +35,15 @@ struct Subject {
 
 async fn prepare(admin: &Api, base: &str, round: usize, i: usize) -> Subject {
     let email = format!("atomic{round}-{i}@example.com");
-    let body = json!({ "email": email, "name": format!("Atomic {i}"), "password": PASSWORD });
-    admin.post("/api/admin/users", body).await.expect(StatusCode::CREATED);
-    let login = json!({ "email": email, "password": PASSWORD });
-    let mut main = Api::new(base);
-    main.post("/api/auth/login", &login).await.expect(StatusCode::OK);
-    main.refresh_csrf().await;
-    let extra = Api::new(base);
-    extra.post("/api/auth/login", &login).await.expect(StatusCode::OK);
+    steps::create_user(admin, &email, Some(PASSWORD)).await;
+    let main = steps::login(base, &email, PASSWORD).await;
+    let extra = steps::login(base, &email, PASSWORD).await;
     let id =
         main.get("/api/auth/me").await.expect(StatusCode::OK)["id"].as_str().unwrap().to_owned();
-    let begin = main.post("/api/auth/mfa/enroll/begin", json!({})).await.expect(StatusCode::OK);
-    let url = begin["otpauth_url"].as_str().unwrap().to_owned();
-    let confirm = main
-        .post("/api/auth/mfa/enroll/confirm", json!({ "code": totp_code(&url, 0) }))
-        .await
-        .expect(StatusCode::OK);
-    let codes = confirm["backup_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let enrollment = steps::enroll_mfa(&main, steps::wall_code).await;
     // Enrolling ends no session: the extra one is still alive.
     extra.get("/api/auth/me").await.expect(StatusCode::OK);
-    Subject { id, main, extra, codes }
+    Subject { id, main, extra, codes: enrollment.backup_codes }
 }
 
 /// What the database holds for one user, read directly.
@@ -130,10 +114,7 @@ async fn a_disable_cut_by_sigkill_leaves_mfa_on_or_all_of_its_effects_on_postgre
 
 async fn crash_rounds(env: Env) {
     let mut server = env.start("serve-1.log", "info,sqlx=warn,sea_orm=warn").await;
-    let mut admin = Api::new(&server.base);
-    let setup =
-        json!({ "email": "admin@example.com", "name": "Admin", "password": ADMIN_PASSWORD });
-    admin.post("/api/auth/setup", setup).await.expect(StatusCode::OK);
+    let mut admin = steps::setup_admin(&server.base).await;
     admin.make_token("admin automation").await;
     let mut admin = admin.rebased(&server.base);
 
