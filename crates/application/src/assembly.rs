@@ -252,7 +252,6 @@ impl UseCases {
                 sessions,
                 expiry,
                 tokens.clone(),
-                users.clone(),
                 clock.clone(),
                 settings.touch_interval_secs,
             ),
