@@ -201,7 +201,7 @@ impl UseCases {
                 clock.clone(),
                 revoker.clone(),
             ),
-            mfa_status: MfaStatus::new(mfa.clone(), settings.mfa_policy),
+            mfa_status: MfaStatus::new(settings.mfa_policy),
             enroll_begin: EnrollBegin::new(
                 totp.clone(),
                 cipher.clone(),
