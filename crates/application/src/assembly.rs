@@ -195,7 +195,7 @@ impl UseCases {
 
         Self {
             disable_mfa: DisableMfa::new(both_factors.clone(), mfa.clone(), clock.clone(), revoker),
-            mfa_status: MfaStatus::new(mfa.clone(), settings.mfa_policy),
+            mfa_status: MfaStatus::new(settings.mfa_policy),
             enroll_begin: EnrollBegin::new(
                 totp.clone(),
                 cipher.clone(),
@@ -246,7 +246,6 @@ impl UseCases {
                 sessions,
                 expiry,
                 tokens.clone(),
-                users.clone(),
                 clock.clone(),
                 settings.touch_interval_secs,
             ),

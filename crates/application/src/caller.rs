@@ -42,6 +42,9 @@ pub struct Caller {
     pub user: User,
     /// Cookie or token.
     pub auth: CallerAuth,
+    /// The account's backup codes not yet spent, read with it (what
+    /// `GET /api/auth/mfa/status` shows while MFA is on).
+    pub backup_codes_remaining: u32,
 }
 
 impl Caller {

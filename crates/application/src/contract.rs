@@ -29,9 +29,9 @@ use slugbase_domain::{
 
 use crate::attempts::{AttemptAccount, AttemptKey, AttemptKind};
 use crate::ports::{
-    ApiTokenRecord, ApiTokenRepository, AttemptRelease, AuditEvent, AuditQuery, CancelOutcome,
-    EndSessions, MfaChangeEffects, MfaProof, NewUser, Reservation, SecretDigest, SessionKind,
-    SessionRecord, SessionRepository, Storage, StoreError, UserRepository,
+    ApiTokenRecord, ApiTokenRepository, AttemptRelease, AuditEvent, AuditQuery, CallerRecord,
+    CancelOutcome, EndSessions, MfaChangeEffects, MfaProof, NewUser, Reservation, SecretDigest,
+    SessionKind, SessionRecord, SessionRepository, Storage, StoreError, UserRepository,
 };
 
 /// Expands one `#[tokio::test(flavor = "multi_thread")]` per contract check, each calling
@@ -72,9 +72,11 @@ macro_rules! storage_contract_tests {
             a_pending_session_grants_at_most_its_attempts_under_concurrency,
             sessions_of_a_user_are_deleted_except_the_kept_one,
             expired_sessions_are_deleted,
+            a_session_resolves_to_its_owner_and_unused_backup_codes_until_deleted,
             an_api_token_is_found_by_hash_until_revoked,
             another_users_token_cannot_be_revoked,
             tokens_are_listed_oldest_first_per_user,
+            a_token_resolves_to_its_owner_and_unused_backup_codes_until_revoked,
             audit_events_are_read_newest_first_filtered_and_paged,
             old_audit_events_are_purged,
             attempt_counters_follow_the_domain_rule,
@@ -1081,6 +1083,64 @@ pub async fn expired_sessions_are_deleted<S: Storage>(store: Arc<S>) {
     assert_eq!(store.delete_expired(t(500)).await.expect("purge"), 0);
 }
 
+/// Two users with MFA on, `a` with two of its ten codes spent, `b` with all ten unused; and
+/// `c`, an OIDC-only administrator without MFA.
+async fn owners_with_codes<S: Storage>(store: &S) -> (User, User, User) {
+    let a = user(store, "owner-a@example.com").await;
+    let b = user(store, "owner-b@example.com").await;
+    let mut input = new_user("owner-c@example.com", 0);
+    input.login = LoginMethod::OidcOnly;
+    input.oidc_provider = Some("google".to_owned());
+    input.is_admin = true;
+    UserRepository::create(store, input.clone()).await.expect("create");
+    let a_codes = enable(store, a.id, "a").await;
+    enable(store, b.id, "b").await;
+    for code in &a_codes[..2] {
+        let proof = MfaProof::BackupCode(code.clone());
+        assert!(store.spend_proof(a.id, &proof, t(20)).await.expect("spend"));
+    }
+    (reload(store, a.id).await, reload(store, b.id).await, reload(store, input.id).await)
+}
+
+/// `find_caller` reads a session (pending or expired too) with its owner as stored and the
+/// owner's unused backup codes — not the spent ones, not another user's; a deleted session
+/// is gone on the very next call.
+pub async fn a_session_resolves_to_its_owner_and_unused_backup_codes_until_deleted<S: Storage>(
+    store: Arc<S>,
+) {
+    let (a, b, c) = owners_with_codes(&*store).await;
+    let mut pending = session("a-pending", a.id, 5);
+    pending.kind = SessionKind::PendingMfa;
+    for record in [session("a1", a.id, 600), pending, session("b1", b.id, 600)] {
+        SessionRepository::create(&*store, record).await.expect("create");
+    }
+    SessionRepository::create(&*store, session("c1", c.id, 600)).await.expect("create");
+    let found = SessionRepository::find_caller(&*store, &digest("a1")).await.expect("find");
+    let expected = CallerRecord {
+        credential: session("a1", a.id, 600),
+        user: a.clone(),
+        backup_codes_remaining: 8,
+    };
+    assert_eq!(found, Some(expected));
+    let found = SessionRepository::find_caller(&*store, &digest("a-pending"))
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!((found.credential.kind, found.user.id), (SessionKind::PendingMfa, a.id));
+    assert_eq!(found.credential.expires_at, t(5), "expired sessions are returned too");
+    let found =
+        SessionRepository::find_caller(&*store, &digest("b1")).await.expect("find").expect("found");
+    assert_eq!((found.user, found.backup_codes_remaining), (b, 10));
+    let found =
+        SessionRepository::find_caller(&*store, &digest("c1")).await.expect("find").expect("found");
+    assert_eq!((found.user, found.backup_codes_remaining), (c, 0));
+
+    assert!(SessionRepository::delete(&*store, &digest("a1")).await.expect("delete"));
+    assert_eq!(SessionRepository::find_caller(&*store, &digest("a1")).await.expect("find"), None);
+    assert_eq!(SessionRepository::find_caller(&*store, &digest("nope")).await.expect("find"), None);
+    assert!(SessionRepository::find_caller(&*store, &digest("b1")).await.expect("find").is_some());
+}
+
 // ---------------------------------------------------------------------------------------
 // API tokens
 // ---------------------------------------------------------------------------------------
@@ -1124,6 +1184,53 @@ pub async fn tokens_are_listed_oldest_first_per_user<S: Storage>(store: Arc<S>) 
         store.list_for_user(a.id).await.expect("list").into_iter().map(|t| t.name).collect();
     assert_eq!(names, ["a-early", "a-late"]);
     assert_eq!(store.list_for_user(b.id).await.expect("list").len(), 1);
+}
+
+/// `find_caller` reads an active token with its owner as stored and the owner's unused
+/// backup codes — not the spent ones, not another user's; a revoked token is gone on the
+/// very next call.
+pub async fn a_token_resolves_to_its_owner_and_unused_backup_codes_until_revoked<S: Storage>(
+    store: Arc<S>,
+) {
+    let (a, b, c) = owners_with_codes(&*store).await;
+    let (mine, theirs, admin) =
+        (token("a-ci", a.id, 5), token("b-ci", b.id, 6), token("c", c.id, 7));
+    for record in [&mine, &theirs, &admin] {
+        ApiTokenRepository::create(&*store, record.clone()).await.expect("create");
+    }
+    let found = ApiTokenRepository::find_caller(&*store, &mine.token_hash).await.expect("find");
+    let expected =
+        CallerRecord { credential: mine.clone(), user: a.clone(), backup_codes_remaining: 8 };
+    assert_eq!(found, Some(expected));
+    ApiTokenRepository::touch(&*store, mine.id, t(9)).await.expect("touch");
+    let found = ApiTokenRepository::find_caller(&*store, &mine.token_hash)
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(found.credential.last_used_at, Some(t(9)));
+    let found = ApiTokenRepository::find_caller(&*store, &theirs.token_hash)
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!((found.user, found.backup_codes_remaining), (b, 10));
+    let found = ApiTokenRepository::find_caller(&*store, &admin.token_hash)
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!((found.user, found.backup_codes_remaining), (c, 0));
+
+    assert!(store.revoke(a.id, mine.id, t(10)).await.expect("revoke"));
+    assert_eq!(
+        ApiTokenRepository::find_caller(&*store, &mine.token_hash).await.expect("find"),
+        None
+    );
+    assert_eq!(
+        ApiTokenRepository::find_caller(&*store, &digest("nope")).await.expect("find"),
+        None
+    );
+    assert!(
+        ApiTokenRepository::find_caller(&*store, &theirs.token_hash).await.expect("find").is_some()
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ fn caller() -> Caller {
         },
         created_at: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
     };
-    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()) }
+    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()), backup_codes_remaining: 10 }
 }
 
 fn body(code: &str) -> Result<BothFactorsInput, slugbase_application::InputRejected> {

@@ -396,8 +396,13 @@ async fn reset_mfa(use_cases: &UseCases, email: &str) -> anyhow::Result<()> {
 async fn create_token(use_cases: &UseCases, email: &str, name: &str) -> anyhow::Result<()> {
     let user = find_user(use_cases, email).await?;
     // The operator acts for the user; no session exists, so the caller carries an empty
-    // session digest that matches no stored session.
-    let caller = Caller { user, auth: CallerAuth::Session(SecretDigest::from_hex(String::new())) };
+    // session digest that matches no stored session; creating a token reads no backup-code
+    // count (only the MFA status does).
+    let caller = Caller {
+        user,
+        auth: CallerAuth::Session(SecretDigest::from_hex(String::new())),
+        backup_codes_remaining: 0,
+    };
     match use_cases.api_tokens.create(&caller, &cli_client(), Ok(name.to_owned())).await {
         Ok(created) => {
             eprintln!(

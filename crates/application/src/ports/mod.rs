@@ -10,6 +10,7 @@
 
 mod attempts;
 mod audit;
+mod caller;
 mod environment;
 mod hashing;
 mod health;
@@ -24,6 +25,7 @@ mod users;
 
 pub use attempts::*;
 pub use audit::*;
+pub use caller::*;
 pub use environment::*;
 pub use hashing::*;
 pub use health::*;

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_domain::UserId;
 
+use super::caller::CallerRecord;
 use super::hashing::SecretDigest;
 use super::store_error::StoreResult;
 
@@ -72,6 +73,20 @@ pub trait SessionRepository: Send + Sync {
     /// # Errors
     /// Storage failures only.
     async fn find(&self, id_hash: &SecretDigest) -> StoreResult<Option<SessionRecord>>;
+
+    /// The session with this id hash, its owner and the owner's unused backup codes: what
+    /// authentication reads on every request, in one round trip. Expired and pending
+    /// sessions are returned too (judging them is the caller's rule).
+    ///
+    /// # Errors
+    /// Storage failures only. MUST be one round trip that reads the session, the user and the
+    /// count together (one statement, or one lock); MUST read storage on every call — no
+    /// cache — so a deleted session is `None` on the very next call, on every instance;
+    /// MUST count only the owner's codes that are not spent.
+    async fn find_caller(
+        &self,
+        id_hash: &SecretDigest,
+    ) -> StoreResult<Option<CallerRecord<SessionRecord>>>;
 
     /// Records activity.
     ///

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{ApiTokenId, UserId};
 
+use super::caller::CallerRecord;
 use super::hashing::SecretDigest;
 use super::store_error::StoreResult;
 
@@ -45,6 +46,19 @@ pub trait ApiTokenRepository: Send + Sync {
     /// # Errors
     /// Storage failures only.
     async fn find_active(&self, token_hash: &SecretDigest) -> StoreResult<Option<ApiTokenRecord>>;
+
+    /// The token with this hash if it is not revoked, its owner and the owner's unused
+    /// backup codes: what authentication reads on every request, in one round trip.
+    ///
+    /// # Errors
+    /// Storage failures only. MUST be one round trip that reads the token, the user and the
+    /// count together (one statement, or one lock); MUST read storage on every call — no
+    /// cache — so a revoked token is `None` on the very next call, on every instance;
+    /// MUST count only the owner's codes that are not spent.
+    async fn find_caller(
+        &self,
+        token_hash: &SecretDigest,
+    ) -> StoreResult<Option<CallerRecord<ApiTokenRecord>>>;
 
     /// Revokes one of the user's tokens; returns whether an active token was revoked.
     ///

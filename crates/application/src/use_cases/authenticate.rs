@@ -6,16 +6,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use chrono::TimeDelta;
-use slugbase_domain::User;
 
 use crate::caller::{Caller, CallerAuth};
 use crate::collaborators::sessions::SessionExpiry;
 use crate::collaborators::token_minter::API_TOKEN_PREFIX;
 use crate::error::{Unexpected, unexpected_from_ports};
-use crate::ports::{
-    ApiTokenRepository, Clock, SessionKind, SessionRecord, SessionRepository, TokenDigest,
-    UserRepository,
-};
+use crate::ports::{ApiTokenRepository, Clock, SessionKind, SessionRepository, TokenDigest};
 
 /// Why a request is not authenticated.
 #[derive(Debug, thiserror::Error)]
@@ -30,14 +26,15 @@ pub enum AuthError {
 
 unexpected_from_ports!(AuthError);
 
-/// Recognises callers by session cookie or API token, on every request.
+/// Recognises callers by session cookie or API token, on every request: one storage round
+/// trip reads the credential, its owner and the owner's unused backup codes (nothing is
+/// cached, so a deleted session or revoked token fails on the very next request).
 #[derive(Clone)]
 pub struct Authenticate {
     token_digest: Arc<dyn TokenDigest>,
     sessions: Arc<dyn SessionRepository>,
     expiry: SessionExpiry,
     tokens: Arc<dyn ApiTokenRepository>,
-    users: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
     touch_interval_secs: u32,
 }
@@ -52,8 +49,8 @@ impl fmt::Debug for Authenticate {
 }
 
 impl Authenticate {
-    /// The use case: sessions (judged by `expiry`) and `tokens` are looked up by their
-    /// `token_digest`, their owner in `users`; activity is written back at most every
+    /// The use case: sessions (judged by `expiry`) and `tokens` are looked up, each with its
+    /// owner, by their `token_digest`; activity is written back at most every
     /// `touch_interval_secs` by the `clock`.
     #[must_use]
     pub fn new(
@@ -61,11 +58,10 @@ impl Authenticate {
         sessions: Arc<dyn SessionRepository>,
         expiry: SessionExpiry,
         tokens: Arc<dyn ApiTokenRepository>,
-        users: Arc<dyn UserRepository>,
         clock: Arc<dyn Clock>,
         touch_interval_secs: u32,
     ) -> Self {
-        Self { token_digest, sessions, expiry, tokens, users, clock, touch_interval_secs }
+        Self { token_digest, sessions, expiry, tokens, clock, touch_interval_secs }
     }
 
     /// The caller behind a `slugbase.sid` value. Expired (idle or absolute) and revoked
@@ -76,25 +72,27 @@ impl Authenticate {
     pub async fn session(&self, session_id: &str) -> Result<Caller, AuthError> {
         let now = self.clock.now();
         let digest = self.token_digest.digest(session_id);
-        let session = self.sessions.find(&digest).await?;
-        let Some(session) = session.filter(|s| s.kind == SessionKind::Full) else {
+        // One round trip: the session, its owner and the owner's unused backup codes.
+        let found = self.sessions.find_caller(&digest).await?;
+        let Some(found) = found.filter(|f| f.credential.kind == SessionKind::Full) else {
             return Err(AuthError::Unauthenticated);
         };
-        if !self.expiry.is_alive(&session, now) {
+        let session = &found.credential;
+        if !self.expiry.is_alive(session, now) {
             self.sessions.delete(&digest).await?;
             return Err(AuthError::Unauthenticated);
         }
-        let user = self.user(&session).await?;
+        // Besides deleting an expired session, the only other write on this path — at most
+        // once per interval per session: the throttled "last seen" idle expiry counts from.
         let interval = TimeDelta::seconds(i64::from(self.touch_interval_secs));
         if now >= session.last_seen_at + interval {
             self.sessions.touch(&digest, now).await?;
         }
-        Ok(Caller { user, auth: CallerAuth::Session(digest) })
-    }
-
-    async fn user(&self, session: &SessionRecord) -> Result<User, AuthError> {
-        let user = self.users.find_by_id(session.user_id).await?;
-        user.ok_or(AuthError::Unauthenticated)
+        Ok(Caller {
+            user: found.user,
+            auth: CallerAuth::Session(digest),
+            backup_codes_remaining: found.backup_codes_remaining,
+        })
     }
 
     /// The caller behind `Authorization: Bearer sb_…`. A revoked token fails at once.
@@ -106,16 +104,23 @@ impl Authenticate {
             return Err(AuthError::Unauthenticated);
         }
         let digest = self.token_digest.digest(token);
-        let record = self.tokens.find_active(&digest).await?;
-        let Some(record) = record else { return Err(AuthError::Unauthenticated) };
-        let user = self.users.find_by_id(record.user_id).await?;
-        let Some(user) = user else { return Err(AuthError::Unauthenticated) };
+        // One round trip: the token (unless revoked), its owner and the owner's unused
+        // backup codes.
+        let found = self.tokens.find_caller(&digest).await?;
+        let Some(found) = found else { return Err(AuthError::Unauthenticated) };
+        let record = &found.credential;
+        // The only write on this path, and at most once per interval per token: the
+        // throttled "last used" shown in the token list.
         let now = self.clock.now();
         let interval = TimeDelta::seconds(i64::from(self.touch_interval_secs));
         if record.last_used_at.is_none_or(|at| now >= at + interval) {
             self.tokens.touch(record.id, now).await?;
         }
-        Ok(Caller { user, auth: CallerAuth::ApiToken(record.id) })
+        Ok(Caller {
+            user: found.user,
+            auth: CallerAuth::ApiToken(record.id),
+            backup_codes_remaining: found.backup_codes_remaining,
+        })
     }
 }
 

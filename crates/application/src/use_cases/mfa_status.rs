@@ -1,7 +1,6 @@
 //! `GET /api/auth/mfa/status`.
 
 use std::fmt;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -10,7 +9,6 @@ use slugbase_domain::{MfaPolicy, MfaState, User};
 
 use crate::caller::Caller;
 use crate::error::Unexpected;
-use crate::ports::MfaRepository;
 
 /// `GET /api/auth/mfa/status`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,24 +21,24 @@ pub struct MfaStatusView {
     pub backup_codes_remaining: u32,
 }
 
-/// `GET /api/auth/mfa/status`.
+/// `GET /api/auth/mfa/status`, answered from the caller alone: authentication already read
+/// the account and its unused backup codes, so the status costs no storage round trip.
 #[derive(Clone)]
 pub struct MfaStatus {
-    mfa: Arc<dyn MfaRepository>,
     mfa_policy: MfaPolicy,
 }
 
 impl fmt::Debug for MfaStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MfaStatus").field("mfa_policy", &self.mfa_policy).finish_non_exhaustive()
+        f.debug_struct("MfaStatus").field("mfa_policy", &self.mfa_policy).finish()
     }
 }
 
 impl MfaStatus {
-    /// The use case: backup codes counted by `mfa`, enrollment required by `mfa_policy`.
+    /// The use case: enrollment required by `mfa_policy`.
     #[must_use]
-    pub fn new(mfa: Arc<dyn MfaRepository>, mfa_policy: MfaPolicy) -> Self {
-        Self { mfa, mfa_policy }
+    pub const fn new(mfa_policy: MfaPolicy) -> Self {
+        Self { mfa_policy }
     }
 
     /// Whether a configured policy (`require_mfa_for_admins`) requires this user to enroll
@@ -50,16 +48,17 @@ impl MfaStatus {
         self.mfa_policy.requires_mfa(user) && !user.mfa.is_enabled()
     }
 
-    /// The caller's MFA status.
+    /// The caller's MFA status, from the caller alone (no storage call).
     ///
     /// # Errors
-    /// Storage failures.
+    /// None: the `Result` is the shape of [`MfaStatusUseCase::execute`], kept so the web
+    /// adapter's handler and error mapping stay as they are.
     pub async fn execute(&self, caller: &Caller) -> Result<MfaStatusView, Unexpected> {
         Ok(match &caller.user.mfa {
             MfaState::Enabled { enrolled_at, .. } => MfaStatusView {
                 enabled: true,
                 enrolled_at: Some(*enrolled_at),
-                backup_codes_remaining: self.mfa.backup_codes_remaining(caller.user.id).await?,
+                backup_codes_remaining: caller.backup_codes_remaining,
             },
             MfaState::Disabled | MfaState::Pending { .. } => {
                 MfaStatusView { enabled: false, enrolled_at: None, backup_codes_remaining: 0 }

@@ -1,10 +1,10 @@
 //! The smaller use cases: first-admin setup, API tokens, logout, MFA status, enroll cancel.
 
-use slugbase_application::InputRejected;
 use slugbase_application::accounts::{NewAccountInput, SetupError};
 use slugbase_application::mfa::EnrollError;
 use slugbase_application::ports::{CancelOutcome, SessionKind, SessionRecord};
 use slugbase_application::tokens::CreateApiTokenError;
+use slugbase_application::{Caller, InputRejected};
 use slugbase_domain::{AuditEventKind, LoginMethod, MfaState, User};
 
 use crate::support::*;
@@ -216,29 +216,46 @@ async fn logout_without_cookies_touches_nothing() {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn mfa_status_counts_the_backup_codes_left_only_when_mfa_is_on() {
-    // Arrange
-    let on = with_mfa(local_user());
-    let on_id = on.id;
-    let mut deps = MockDeps::new();
-    deps.mfa
-        .expect_backup_codes_remaining()
-        .times(1)
-        .withf(move |id| *id == on_id)
-        .returning(|_| Ok(7));
-    let use_case = UseCases::new(deps.build(), settings()).mfa_status;
+async fn mfa_status_shows_the_callers_backup_codes_left_only_when_mfa_is_on() {
+    // Arrange: the count comes with the caller (authentication read it).
+    let use_case = UseCases::new(MockDeps::new().build(), settings()).mfa_status;
+    let on = Caller { backup_codes_remaining: 7, ..session_caller(with_mfa(local_user())) };
+    let pending =
+        Caller { backup_codes_remaining: 4, ..token_caller(with_pending_mfa(local_user())) };
 
     // Act
-    let enabled = use_case.execute(&session_caller(on)).await.expect("status");
-    let pending = use_case.execute(&session_caller(with_pending_mfa(local_user()))).await;
+    let enabled = use_case.execute(&on).await.expect("status");
+    let pending = use_case.execute(&pending).await.expect("status");
 
     // Assert
     assert!(enabled.enabled);
     assert_eq!(enabled.enrolled_at, Some(now_plus(-3_600)));
     assert_eq!(enabled.backup_codes_remaining, 7);
-    let pending = pending.expect("status");
     assert!(!pending.enabled && pending.enrolled_at.is_none());
     assert_eq!(pending.backup_codes_remaining, 0);
+}
+
+#[tokio::test]
+async fn mfa_status_makes_no_storage_call() {
+    // Arrange: every port is a mock without expectations — any call would panic.
+    let use_case = UseCases::new(MockDeps::new().build(), settings()).mfa_status;
+    let callers = [
+        Caller { backup_codes_remaining: 10, ..token_caller(with_mfa(oidc_user())) },
+        Caller { backup_codes_remaining: 0, ..session_caller(with_mfa(admin_user())) },
+        session_caller(with_pending_mfa(local_user())),
+        token_caller(local_user()),
+    ];
+
+    for caller in &callers {
+        // Act
+        let status = use_case.execute(caller).await;
+
+        // Assert
+        let status = status.expect("answered from the caller");
+        let expected = if status.enabled { caller.backup_codes_remaining } else { 0 };
+        assert_eq!(status.enabled, caller.user.mfa.is_enabled());
+        assert_eq!(status.backup_codes_remaining, expected);
+    }
 }
 
 #[tokio::test]

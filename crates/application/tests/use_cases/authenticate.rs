@@ -1,7 +1,9 @@
-//! Recognising callers: session cookies (idle and absolute expiry) and API tokens.
+//! Recognising callers: session cookies (idle and absolute expiry) and API tokens, each
+//! resolved with its owner and the owner's unused backup codes in one storage call — the
+//! user repository is never asked (its mock has no expectations and would panic).
 
 use slugbase_application::auth::AuthError;
-use slugbase_application::ports::{ApiTokenRecord, SessionKind, SessionRecord};
+use slugbase_application::ports::{ApiTokenRecord, CallerRecord, SessionKind, SessionRecord};
 use slugbase_application::{Caller, CallerAuth};
 use slugbase_domain::{ApiTokenId, User};
 
@@ -22,23 +24,19 @@ fn full_session(user: &User, last_seen_secs_ago: i64, expires_in_secs: i64) -> S
     }
 }
 
-fn session_found(deps: &mut MockDeps, record: SessionRecord) {
+/// Unused backup codes the storage reports for the fixture owner.
+const CODES_LEFT: u32 = 7;
+
+/// The session is found, with `user` as its owner and [`CODES_LEFT`] codes, in one call.
+fn session_found(deps: &mut MockDeps, record: SessionRecord, user: &User) {
     deps.token_digest_is_tagged();
+    let found =
+        CallerRecord { credential: record, user: user.clone(), backup_codes_remaining: CODES_LEFT };
     deps.sessions
-        .expect_find()
+        .expect_find_caller()
         .times(1)
         .withf(|digest| *digest == token_digest(SESSION_ID))
-        .returning(move |_| Ok(Some(record.clone())));
-}
-
-fn user_found(deps: &mut MockDeps, user: &User) {
-    let user = user.clone();
-    let id = user.id;
-    deps.users
-        .expect_find_by_id()
-        .times(1)
-        .withf(move |u| *u == id)
-        .returning(move |_| Ok(Some(user.clone())));
+        .returning(move |_| Ok(Some(found.clone())));
 }
 
 async fn by_session(deps: MockDeps) -> Result<Caller, AuthError> {
@@ -51,8 +49,7 @@ async fn a_live_session_names_its_user_and_records_activity_once_a_minute() {
         // Arrange
         let user = local_user();
         let mut deps = MockDeps::new();
-        session_found(&mut deps, full_session(&user, seen_secs_ago, 3_600));
-        user_found(&mut deps, &user);
+        session_found(&mut deps, full_session(&user, seen_secs_ago, 3_600), &user);
         deps.sessions
             .expect_touch()
             .times(usize::from(touched))
@@ -63,8 +60,9 @@ async fn a_live_session_names_its_user_and_records_activity_once_a_minute() {
         let caller = by_session(deps).await.expect("authenticated");
 
         // Assert
-        assert_eq!(caller.user.id, user.id);
+        assert_eq!(caller.user, user);
         assert_eq!(caller.auth, CallerAuth::Session(token_digest(SESSION_ID)));
+        assert_eq!(caller.backup_codes_remaining, CODES_LEFT);
     }
 }
 
@@ -75,9 +73,9 @@ async fn an_idle_or_too_old_session_is_refused_and_deleted() {
     let idle = full_session(&user, 30 * 60, 3_600);
     let too_old = full_session(&user, 5, 0);
     for (label, record) in [("idle", idle), ("absolute", too_old)] {
-        // Arrange: the user is never read.
+        // Arrange: no "last seen" write.
         let mut deps = MockDeps::new();
-        session_found(&mut deps, record);
+        session_found(&mut deps, record, &user);
         deps.sessions
             .expect_delete()
             .times(1)
@@ -98,7 +96,7 @@ async fn a_pending_mfa_state_is_not_a_session() {
     let user = with_mfa(local_user());
     let mut deps = MockDeps::new();
     let pending = SessionRecord { kind: SessionKind::PendingMfa, ..full_session(&user, 5, 200) };
-    session_found(&mut deps, pending);
+    session_found(&mut deps, pending, &user);
 
     // Act
     let result = by_session(deps).await;
@@ -127,7 +125,7 @@ async fn an_unknown_or_revoked_token_is_refused() {
     let mut deps = MockDeps::new();
     deps.token_digest_is_tagged();
     deps.tokens
-        .expect_find_active()
+        .expect_find_caller()
         .times(1)
         .withf(|digest| *digest == token_digest(TOKEN))
         .returning(|_| Ok(None));
@@ -155,8 +153,12 @@ async fn an_active_token_names_its_user_and_records_first_use() {
     };
     let mut deps = MockDeps::new();
     deps.token_digest_is_tagged();
-    deps.tokens.expect_find_active().times(1).returning(move |_| Ok(Some(record.clone())));
-    user_found(&mut deps, &user);
+    let found = CallerRecord { credential: record, user: user.clone(), backup_codes_remaining: 3 };
+    deps.tokens
+        .expect_find_caller()
+        .times(1)
+        .withf(|digest| *digest == token_digest(TOKEN))
+        .returning(move |_| Ok(Some(found.clone())));
     deps.tokens
         .expect_touch()
         .times(1)
@@ -168,7 +170,8 @@ async fn an_active_token_names_its_user_and_records_first_use() {
     let caller = use_case.api_token(TOKEN).await.expect("authenticated");
 
     // Assert
-    assert_eq!(caller.user.id, user.id);
+    assert_eq!(caller.user, user);
     assert_eq!(caller.auth, CallerAuth::ApiToken(token_id));
     assert_eq!(caller.session(), None);
+    assert_eq!(caller.backup_codes_remaining, 3);
 }

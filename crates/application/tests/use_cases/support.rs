@@ -436,12 +436,12 @@ pub fn caller_session() -> SecretDigest {
 
 /// `user` calling with a `slugbase.sid` cookie.
 pub fn session_caller(user: User) -> Caller {
-    Caller { user, auth: CallerAuth::Session(caller_session()) }
+    Caller { user, auth: CallerAuth::Session(caller_session()), backup_codes_remaining: 0 }
 }
 
 /// `user` calling with an API token.
 pub fn token_caller(user: User) -> Caller {
-    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()) }
+    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()), backup_codes_remaining: 0 }
 }
 
 /// Attempt-counter key of a user's second-factor attempts.

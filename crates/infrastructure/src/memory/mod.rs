@@ -30,8 +30,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    ApiTokenRecord, SecretDigest, SessionRecord, StorageHealth, StoreError, StoreResult,
-    StoredAuditEvent,
+    ApiTokenRecord, CallerRecord, SecretDigest, SessionRecord, StorageHealth, StoreError,
+    StoreResult, StoredAuditEvent,
 };
 use slugbase_domain::{AttemptCounter, User, UserId};
 use subtle::ConstantTimeEq;
@@ -65,6 +65,28 @@ struct State {
     audit: Vec<StoredAuditEvent>,
     next_audit_id: i64,
     attempts: HashMap<String, AttemptCounter>,
+}
+
+impl State {
+    /// The user's backup codes not yet spent.
+    fn unused_backup_codes(&self, user: UserId) -> u32 {
+        let unused = self
+            .backup_codes
+            .get(&user)
+            .map_or(0, |codes| codes.iter().filter(|c| c.used_at.is_none()).count());
+        u32::try_from(unused).unwrap_or(u32::MAX)
+    }
+
+    /// A credential with its owner and the owner's unused backup codes, read under the one
+    /// lock the caller holds; `None` if the owner is gone.
+    fn caller_record<R>(&self, credential: R, owner: UserId) -> Option<CallerRecord<R>> {
+        let user = self.users.get(&owner)?.clone();
+        Some(CallerRecord {
+            credential,
+            user,
+            backup_codes_remaining: self.unused_backup_codes(owner),
+        })
+    }
 }
 
 /// Storage in process memory, for tests and experiments. Cheap to create; share it behind

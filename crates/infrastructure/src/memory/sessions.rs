@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use slugbase_application::ports::{SecretDigest, SessionRecord, SessionRepository, StoreResult};
+use slugbase_application::ports::{
+    CallerRecord, SecretDigest, SessionRecord, SessionRepository, StoreResult,
+};
 use slugbase_domain::UserId;
 
 use super::{InMemoryStore, State, ct_eq};
@@ -44,6 +46,18 @@ impl SessionRepository for InMemoryStore {
     async fn find(&self, id_hash: &SecretDigest) -> StoreResult<Option<SessionRecord>> {
         let state = self.lock()?;
         Ok(state.session_index(id_hash).and_then(|i| state.sessions.get(i).cloned()))
+    }
+
+    async fn find_caller(
+        &self,
+        id_hash: &SecretDigest,
+    ) -> StoreResult<Option<CallerRecord<SessionRecord>>> {
+        let state = self.lock()?;
+        let session = state.session_index(id_hash).and_then(|i| state.sessions.get(i).cloned());
+        Ok(session.and_then(|s| {
+            let owner = s.user_id;
+            state.caller_record(s, owner)
+        }))
     }
 
     async fn touch(&self, id_hash: &SecretDigest, at: DateTime<Utc>) -> StoreResult<()> {

@@ -3,11 +3,24 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    ApiTokenRecord, ApiTokenRepository, SecretDigest, StoreError, StoreResult,
+    ApiTokenRecord, ApiTokenRepository, CallerRecord, SecretDigest, StoreError, StoreResult,
 };
 use slugbase_domain::{ApiTokenId, UserId};
 
-use super::{InMemoryStore, TokenRow, ct_eq};
+use super::{InMemoryStore, State, TokenRow, ct_eq};
+
+impl State {
+    /// The token with this digest unless revoked; every token is compared, in constant time.
+    fn active_token(&self, token_hash: &SecretDigest) -> Option<ApiTokenRecord> {
+        let mut found = None;
+        for t in &self.tokens {
+            if ct_eq(t.record.token_hash.as_str(), token_hash.as_str()) && t.revoked_at.is_none() {
+                found = Some(t.record.clone());
+            }
+        }
+        found
+    }
+}
 
 #[async_trait]
 impl ApiTokenRepository for InMemoryStore {
@@ -33,14 +46,18 @@ impl ApiTokenRepository for InMemoryStore {
     }
 
     async fn find_active(&self, token_hash: &SecretDigest) -> StoreResult<Option<ApiTokenRecord>> {
+        Ok(self.lock()?.active_token(token_hash))
+    }
+
+    async fn find_caller(
+        &self,
+        token_hash: &SecretDigest,
+    ) -> StoreResult<Option<CallerRecord<ApiTokenRecord>>> {
         let state = self.lock()?;
-        let mut found = None;
-        for t in &state.tokens {
-            if ct_eq(t.record.token_hash.as_str(), token_hash.as_str()) && t.revoked_at.is_none() {
-                found = Some(t.record.clone());
-            }
-        }
-        Ok(found)
+        Ok(state.active_token(token_hash).and_then(|t| {
+            let owner = t.user_id;
+            state.caller_record(t, owner)
+        }))
     }
 
     async fn revoke(&self, user: UserId, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<bool> {

@@ -9,6 +9,10 @@
 //! `lock_exclusive`; SQLite has no row locks and needs none: its write transactions start
 //! `IMMEDIATE`, holding the database's write lock).
 //!
+//! Authentication reads a session or API token, its owner and the owner's unused backup
+//! codes in one statement (a join plus a scalar subquery, [`caller`]), on every request:
+//! nothing is cached.
+//!
 //! Atomicity lives in the database, never in process memory:
 //! - spending a TOTP step is one conditional `UPDATE … WHERE last step < :step`;
 //! - spending a backup code is one conditional `UPDATE … WHERE used_at IS NULL`;
@@ -26,6 +30,7 @@
 
 mod attempts;
 mod audit;
+mod caller;
 pub mod entity;
 mod mfa;
 mod mfa_effects;

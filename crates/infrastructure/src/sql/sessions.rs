@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ColumnTrait as _, DeleteMany, EntityTrait as _, QueryFilter as _, Set};
 use slugbase_application::ports::{
-    SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
+    CallerRecord, SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
 };
 use slugbase_domain::UserId;
 
+use super::caller::find_caller;
 use super::entity::sessions;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms, to_u32};
 
@@ -57,6 +58,15 @@ impl SessionRepository for SeaOrmStore {
         let row =
             sessions::Entity::find_by_id(id_hash.as_str()).one(&self.db).await.map_err(db_err)?;
         row.map(session_from_model).transpose()
+    }
+
+    async fn find_caller(
+        &self,
+        id_hash: &SecretDigest,
+    ) -> StoreResult<Option<CallerRecord<SessionRecord>>> {
+        let session = sessions::Entity::find_by_id(id_hash.as_str());
+        let row = find_caller(&self.db, session).await?;
+        row.map(|row| row.into_record(session_from_model)).transpose()
     }
 
     async fn touch(&self, id_hash: &SecretDigest, at: DateTime<Utc>) -> StoreResult<()> {

@@ -5,9 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, Set};
-use slugbase_application::ports::{ApiTokenRecord, ApiTokenRepository, SecretDigest, StoreResult};
+use slugbase_application::ports::{
+    ApiTokenRecord, ApiTokenRepository, CallerRecord, SecretDigest, StoreResult,
+};
 use slugbase_domain::{ApiTokenId, UserId};
 
+use super::caller::find_caller;
 use super::entity::api_tokens;
 use super::{SeaOrmStore, db_err, from_ms, from_ms_opt, parse_uuid, to_ms};
 
@@ -60,6 +63,17 @@ impl ApiTokenRepository for SeaOrmStore {
             .await
             .map_err(db_err)?;
         row.map(token_from_model).transpose()
+    }
+
+    async fn find_caller(
+        &self,
+        token_hash: &SecretDigest,
+    ) -> StoreResult<Option<CallerRecord<ApiTokenRecord>>> {
+        let token = api_tokens::Entity::find()
+            .filter(api_tokens::Column::TokenHash.eq(token_hash.as_str()))
+            .filter(api_tokens::Column::RevokedAt.is_null());
+        let row = find_caller(&self.db, token).await?;
+        row.map(|row| row.into_record(token_from_model)).transpose()
     }
 
     async fn revoke(&self, user: UserId, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<bool> {

@@ -358,6 +358,7 @@ async fn an_oidc_only_user_disables_with_the_code_alone() {
     let caller = slugbase_application::Caller {
         user,
         auth: slugbase_application::CallerAuth::ApiToken(slugbase_domain::ApiTokenId::generate()),
+        backup_codes_remaining: 0,
     };
     let created = app
         .use_cases

@@ -95,7 +95,7 @@ pub fn caller() -> Caller {
         mfa: MfaState::Disabled,
         created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
     };
-    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()) }
+    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()), backup_codes_remaining: 0 }
 }
 
 /// Storage down (503).
