@@ -104,17 +104,39 @@ impl WebConfig {
     }
 }
 
-/// The OpenAPI document, serialised once (served at `/openapi.json`).
-#[derive(Debug)]
-pub struct OpenApiJson(pub(crate) String);
+/// The OpenAPI document, serialised once (served at `/openapi.json`): at the first request
+/// for it when made with [`Self::lazy`], so a server nobody asks for it does not build and
+/// keep it (BENCHMARKS.md, idle RSS).
+#[derive(Debug, Default)]
+pub struct OpenApiJson(std::sync::OnceLock<actix_web::web::Bytes>);
 
 impl OpenApiJson {
-    /// Serialises [`openapi`].
+    /// Serialises [`openapi`] now.
     ///
     /// # Errors
     /// When the document cannot be serialised.
     pub fn generate() -> std::io::Result<Self> {
-        openapi().to_json().map(Self).map_err(std::io::Error::other)
+        let doc = Self::lazy();
+        doc.json()?;
+        Ok(doc)
+    }
+
+    /// Serialises [`openapi`] when first asked for.
+    #[must_use]
+    pub fn lazy() -> Self {
+        Self::default()
+    }
+
+    /// The serialised document.
+    ///
+    /// # Errors
+    /// When the document cannot be serialised (asked again next time).
+    pub(crate) fn json(&self) -> std::io::Result<actix_web::web::Bytes> {
+        if let Some(json) = self.0.get() {
+            return Ok(json.clone());
+        }
+        let json = openapi().to_json().map_err(std::io::Error::other)?;
+        Ok(self.0.get_or_init(|| json.into()).clone())
     }
 }
 
@@ -129,7 +151,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Builds the HTTP server on `listener`; await the result to run it.
 ///
 /// # Errors
-/// When the listener cannot be used, or the document cannot be serialised.
+/// When the listener cannot be used.
 pub fn server(
     listener: TcpListener,
     use_cases: impl Into<WebUseCases>,
@@ -139,7 +161,7 @@ pub fn server(
     let per_worker = connections_per_worker(config.max_connections, workers);
     let header_read_timeout = config.header_read_timeout;
     let state = Data::new(AppState::new(use_cases, config));
-    let doc = Data::new(OpenApiJson::generate()?);
+    let doc = Data::new(OpenApiJson::lazy());
     let server = HttpServer::new(move || app(state.clone(), doc.clone()))
         // Set explicitly (to actix's own default) so the connection cap divides by the same number.
         .workers(workers)

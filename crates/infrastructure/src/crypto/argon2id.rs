@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use argon2::password_hash::phc::PasswordHash as PhcHash;
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 use slugbase_application::ports::PasswordHasher;
 use slugbase_domain::{Password, PasswordHash};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use zeroize::Zeroizing;
 
 use super::random::fill_random;
@@ -77,8 +79,43 @@ struct HasherInner {
     /// Argon2 block buffers for reuse, one per permit at most. Memory under a login flood is
     /// then bounded by construction (`max_concurrent` × `memory_kib`): a fresh 19 MiB buffer
     /// per hash is not given back by glibc's allocator, and RSS grew to 1.3 GiB in a flood of
-    /// 200 logins (BENCHMARKS.md, scenario e).
-    blocks: std::sync::Mutex<Vec<Vec<argon2::Block>>>,
+    /// 200 logins (BENCHMARKS.md, scenario e). A buffer unused for [`POOL_IDLE_RELEASE`] is
+    /// freed, so an idle server does not keep them (BENCHMARKS.md, idle RSS).
+    blocks: std::sync::Mutex<BlockPool>,
+}
+
+/// How long a block buffer may wait in the pool unused before it is freed. Long enough that
+/// steady logins reuse one (a fresh buffer costs page faults over all of its memory), short
+/// enough that an idle server gives the memory back soon after a burst.
+const POOL_IDLE_RELEASE: Duration = Duration::from_secs(10);
+
+/// Every block buffer reserves at least this much address space (32 MiB + 64 KiB), though
+/// only the blocks a hash uses are ever touched (resident). glibc serves allocations this
+/// large from a mapping of their own, unmapped on free, and never raises its dynamic mmap
+/// threshold (at most 32 MiB) for them; a 19 MiB buffer would raise it on its first free,
+/// after which the next 19 MiB buffers come from malloc arenas that keep the memory
+/// resident when freed. Other allocators map large blocks anyway; the extra is virtual only.
+const MIN_RESERVED_BLOCKS: usize = 32 * 1024 + 64;
+
+/// The pooled block buffers, most recently used last, each with when it was put back.
+#[derive(Default)]
+struct BlockPool {
+    idle: Vec<(Vec<argon2::Block>, Instant)>,
+    /// Whether a task that frees idle buffers is scheduled.
+    releasing: bool,
+}
+
+impl BlockPool {
+    /// Takes out the buffers unused since before `now - POOL_IDLE_RELEASE` (the caller drops
+    /// them outside the lock) and tells when the next remaining one will be due, if any.
+    fn take_expired(&mut self, now: Instant) -> (Vec<Vec<argon2::Block>>, Option<Instant>) {
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.idle)
+            .into_iter()
+            .partition(|(_, since)| now.saturating_duration_since(*since) >= POOL_IDLE_RELEASE);
+        self.idle = kept;
+        let next = self.idle.iter().map(|(_, since)| *since + POOL_IDLE_RELEASE).min();
+        (expired.into_iter().map(|(buffer, _)| buffer).collect(), next)
+    }
 }
 
 impl HasherInner {
@@ -87,9 +124,11 @@ impl HasherInner {
     /// buffers than there are permits.
     fn with_blocks<T>(&self, count: usize, work: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
         use zeroize::Zeroize as _;
-        let pooled = self.blocks.lock().ok().and_then(|mut pool| pool.pop());
-        let mut buffer = pooled.unwrap_or_default();
+        let pooled = self.blocks.lock().ok().and_then(|mut pool| pool.idle.pop());
+        let mut buffer =
+            pooled.map_or_else(|| Vec::with_capacity(count.max(MIN_RESERVED_BLOCKS)), |(b, _)| b);
         if buffer.len() < count {
+            buffer.reserve_exact(count.max(MIN_RESERVED_BLOCKS) - buffer.len());
             buffer.resize(count, argon2::Block::default());
         }
         let result = work(&mut buffer[..count]);
@@ -99,9 +138,39 @@ impl HasherInner {
         if buffer.len() == self.params.block_count()
             && let Ok(mut pool) = self.blocks.lock()
         {
-            pool.push(buffer);
+            pool.idle.push((buffer, Instant::now()));
         }
         result
+    }
+
+    /// Frees the pooled buffers that waited [`POOL_IDLE_RELEASE`] unused, now and then as
+    /// the others come due, until the pool is empty. One such task at a time; it holds the
+    /// hasher weakly, so a dropped hasher ends it.
+    fn release_idle_buffers(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        match self.blocks.lock() {
+            Ok(mut pool) if !pool.releasing && !pool.idle.is_empty() => pool.releasing = true,
+            _ => return,
+        }
+        let hasher = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut due = Instant::now() + POOL_IDLE_RELEASE;
+            loop {
+                tokio::time::sleep_until(due).await;
+                let Some(inner) = hasher.upgrade() else { return };
+                let Ok(mut pool) = inner.blocks.lock() else { return };
+                let (expired, next) = pool.take_expired(Instant::now());
+                if next.is_none() {
+                    pool.releasing = false;
+                }
+                drop(pool);
+                drop(expired);
+                match next {
+                    Some(next) => due = next,
+                    None => return,
+                }
+            }
+        });
     }
 
     /// Argon2id of `password` under the current parameters, as a PHC string.
@@ -185,11 +254,14 @@ impl Argon2PasswordHasher {
             params: argon_params,
             dummy: String::new(),
             permits: Arc::new(Semaphore::new(params.max_concurrent)),
-            blocks: std::sync::Mutex::new(Vec::with_capacity(params.max_concurrent)),
+            blocks: std::sync::Mutex::new(BlockPool::default()),
         };
         let mut random = Zeroizing::new([0u8; 32]);
         fill_random(random.as_mut());
         inner.dummy = inner.hash_phc(random.as_ref()).context("argon2 dummy hash failed")?;
+        // The dummy's buffer is not kept: the first login allocates one, and until then an
+        // idle server does not hold `memory_kib` for nothing.
+        inner.blocks.get_mut().map_err(|_| anyhow::anyhow!("argon2 pool poisoned"))?.idle.clear();
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -207,6 +279,8 @@ impl Argon2PasswordHasher {
             let _entered = span.enter();
             let result = work(&inner);
             drop(permit);
+            // Here rather than after the await: runs even if the caller gave up waiting.
+            inner.release_idle_buffers();
             result
         })
         .await
@@ -276,10 +350,17 @@ mod tests {
         assert!(peak.load(Ordering::SeqCst) >= 1);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_flood_of_hashes_keeps_at_most_one_block_buffer_per_permit() {
+    fn pooled(hasher: &Argon2PasswordHasher) -> usize {
+        hasher.inner.blocks.lock().unwrap().idle.len()
+    }
+
+    // Paused clock: the pool is released by time, not by how fast this machine hashes.
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_of_hashes_keeps_at_most_one_block_buffer_per_permit_until_idle() {
         let params = Argon2Params { max_concurrent: 2, ..Argon2Params::cheap_for_tests() };
         let hasher = Argon2PasswordHasher::new(params).unwrap();
+        // The dummy hash at start does not leave its buffer behind.
+        assert_eq!(pooled(&hasher), 0);
         let stored = hasher.hash(&Password::new("pw")).await.unwrap();
         let tasks: Vec<_> = (0..24)
             .map(|i| {
@@ -296,11 +377,42 @@ mod tests {
         for task in tasks {
             assert!(task.await.unwrap().unwrap());
         }
-        let pooled = hasher.inner.blocks.lock().unwrap();
-        assert!(!pooled.is_empty() && pooled.len() <= 2, "{} buffers", pooled.len());
-        // Wiped after use: no password-derived state waits in the pool.
-        let words = pooled.iter().flatten().flat_map(|b| b.as_ref().iter().copied());
-        assert!(words.into_iter().all(|w| w == 0));
+        {
+            let pool = hasher.inner.blocks.lock().unwrap();
+            let count = pool.idle.len();
+            assert!((1..=2).contains(&count), "{count} buffers");
+            // Wiped after use: no password-derived state waits in the pool.
+            let words = pool.idle.iter().flat_map(|(b, _)| b.iter()).flat_map(|b| b.as_ref());
+            assert!(words.into_iter().all(|w| *w == 0));
+        }
+
+        // Idle for the release period: every buffer is freed.
+        tokio::time::sleep(POOL_IDLE_RELEASE + Duration::from_secs(1)).await;
+        assert_eq!(pooled(&hasher), 0);
+        // And the next hash works (and pools) again.
+        assert!(hasher.verify(&Password::new("pw"), Some(&stored)).await.unwrap());
+        assert_eq!(pooled(&hasher), 1);
+    }
+
+    #[test]
+    fn only_buffers_idle_for_the_release_period_are_taken_out_of_the_pool() {
+        let start = Instant::now();
+        let buffer = || vec![argon2::Block::default()];
+        let mut pool = BlockPool::default();
+        pool.idle.push((buffer(), start));
+        pool.idle.push((buffer(), start + Duration::from_secs(4)));
+
+        let (expired, next) = pool.take_expired(start + Duration::from_secs(1));
+        assert!(expired.is_empty());
+        assert_eq!(next, Some(start + POOL_IDLE_RELEASE));
+
+        let (expired, next) = pool.take_expired(start + POOL_IDLE_RELEASE);
+        assert_eq!(expired.len(), 1);
+        assert_eq!(next, Some(start + Duration::from_secs(4) + POOL_IDLE_RELEASE));
+        assert_eq!(pool.idle.len(), 1);
+
+        let (expired, next) = pool.take_expired(start + Duration::from_secs(60));
+        assert_eq!((expired.len(), next, pool.idle.len()), (1, None, 0));
     }
 
     #[tokio::test]

@@ -85,8 +85,9 @@ pub(crate) async fn csrf_token(state: Data<AppState>, req: HttpRequest) -> HttpR
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"))
 )]
 #[get("/openapi.json")]
-pub(crate) async fn openapi_json(doc: Data<crate::OpenApiJson>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(doc.0.clone())
+pub(crate) async fn openapi_json(doc: Data<crate::OpenApiJson>) -> actix_web::Result<HttpResponse> {
+    let json = doc.json().map_err(actix_web::error::ErrorInternalServerError)?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(json))
 }
 
 /// Interactive API documentation (served from the binary; works offline).
