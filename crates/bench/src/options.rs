@@ -66,6 +66,11 @@ pub struct Options {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// SQLite: `database.sqlite_sync_reads` (`true`: the caller lookups on read-only
+    /// connections on the request's thread; `false`: through sqlx). Default: the shipped
+    /// setting. Sets `SLUGBASE__DATABASE__SQLITE_SYNC_READS` for the server.
+    #[arg(long)]
+    pub sqlite_sync_reads: Option<bool>,
 }
 
 /// The options after `--quick` and the defaults are applied.
@@ -99,6 +104,8 @@ pub struct Plan {
     pub server_bin: Option<PathBuf>,
     /// Quick mode.
     pub quick: bool,
+    /// `database.sqlite_sync_reads`, when not the shipped setting.
+    pub sqlite_sync_reads: Option<bool>,
 }
 
 impl Options {
@@ -138,6 +145,7 @@ impl Options {
             quick: self.quick,
             rounds: if self.quick { 1 } else { self.rounds.max(1) },
             server_bin: self.server_bin.clone(),
+            sqlite_sync_reads: self.sqlite_sync_reads,
         }
     }
 }

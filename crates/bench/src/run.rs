@@ -39,6 +39,9 @@ fn load_config(
     env.insert("SLUGBASE__DATABASE__URL".to_owned(), url.to_owned());
     env.insert("SLUGBASE__SERVER__PORT".to_owned(), "0".to_owned());
     env.insert("SLUGBASE__SERVER__HOST".to_owned(), "127.0.0.1".to_owned());
+    if let Some(sync) = plan.sqlite_sync_reads {
+        env.insert("SLUGBASE__DATABASE__SQLITE_SYNC_READS".to_owned(), sync.to_string());
+    }
     let (memory, iterations) = if plan.production_argon2 { (19_456, 2) } else { (64, 1) };
     env.insert("SLUGBASE__ARGON2__MEMORY_KIB".to_owned(), memory.to_string());
     env.insert("SLUGBASE__ARGON2__ITERATIONS".to_owned(), iterations.to_string());
@@ -101,7 +104,16 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             slugbase_infrastructure::crypto::Argon2Params::automatic_concurrency();
     }
     let config = RunConfig {
-        database: if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }.to_owned(),
+        database: if url.starts_with("sqlite:") {
+            if loaded.settings.database.sqlite_sync_reads {
+                "sqlite (caller lookups: synchronous reads)"
+            } else {
+                "sqlite (caller lookups: through sqlx)"
+            }
+        } else {
+            "postgres"
+        }
+        .to_owned(),
         users_small: plan.users_small,
         users_large: plan.users_large,
         driven_users: plan.driven,

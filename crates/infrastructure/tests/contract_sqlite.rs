@@ -1,5 +1,7 @@
 //! The port contract suite over SQLite: a real database file in a fresh temporary
-//! directory per check, migrated, WAL, foreign keys on.
+//! directory per check, migrated, WAL, foreign keys on; the caller lookups on the
+//! synchronous read path (the default; `contract_sqlite_sqlx_reads.rs` runs them through
+//! sqlx).
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ async fn make() -> Option<Arc<SeaOrmStore>> {
     let url = format!("sqlite://{}/nested/slugbase.db", dir.display());
     let store = SeaOrmStore::connect(&url).await.expect("connect");
     store.migrate().await.expect("migrate");
+    assert!(store.reads_synchronously(), "a SQLite file reads synchronously by default");
     Some(Arc::new(store))
 }
 

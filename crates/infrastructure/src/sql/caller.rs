@@ -12,17 +12,23 @@
 //!
 //! Nothing is cached: every request reads the database, so a deleted session or revoked
 //! token fails on the very next request, on every instance.
+//!
+//! On SQLite (unless `sqlite_sync_reads` is off) the same statement runs on a read-only
+//! `rusqlite` connection on the calling thread ([`super::sync_reads`]); its rows are decoded
+//! by [`FromSqliteRow`], column for column as sea-orm decodes them.
 
+use rusqlite::Row;
+use rusqlite::types::FromSql;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
 use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic as _, QueryResult,
-    QuerySelect as _, QueryTrait as _, Related, Select, SelectA, SelectB,
+    DbErr, EntityTrait, FromQueryResult, IdenStatic, QueryResult, QuerySelect as _,
+    QueryTrait as _, Related, Select, SelectA, SelectB,
 };
 use slugbase_application::ports::{CallerRecord, StoreResult};
 
-use super::entity::{backup_codes, users};
+use super::entity::{api_tokens, backup_codes, sessions, users};
 use super::users::user_from_model;
-use super::{db_err, to_u32};
+use super::{SeaOrmStore, db_err, to_u32};
 
 /// Alias of the count column.
 const UNUSED_BACKUP_CODES: &str = "unused_backup_codes";
@@ -41,6 +47,17 @@ impl<M: FromQueryResult> FromQueryResult for CallerRow<M> {
             credential: M::from_query_result(res, SelectA.as_str())?,
             user: users::Model::from_query_result(res, SelectB.as_str())?,
             unused_backup_codes: res.try_get("", UNUSED_BACKUP_CODES)?,
+        })
+    }
+}
+
+impl<M: FromSqliteRow> CallerRow<M> {
+    /// The row as the synchronous SQLite path reads it.
+    fn from_sqlite_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            credential: M::from_sqlite_row(row, SelectA.as_str())?,
+            user: users::Model::from_sqlite_row(row, SelectB.as_str())?,
+            unused_backup_codes: row.get(UNUSED_BACKUP_CODES)?,
         })
     }
 }
@@ -88,17 +105,84 @@ where
         .into_query()
 }
 
-/// Runs [`caller_statement`]: one round trip.
-pub(crate) async fn find_caller<E, C>(
-    conn: &C,
+/// Runs [`caller_statement`], one statement: on the store's synchronous SQLite path when it
+/// has one, else through sea-orm (one round trip).
+pub(crate) async fn find_caller<E>(
+    store: &SeaOrmStore,
     credentials: Select<E>,
 ) -> StoreResult<Option<CallerRow<E::Model>>>
 where
     E: EntityTrait + Related<users::Entity>,
-    C: ConnectionTrait,
+    E::Model: FromSqliteRow,
 {
-    let statement = conn.get_database_backend().build(&caller_statement(credentials));
-    CallerRow::find_by_statement(statement).one(conn).await.map_err(db_err)
+    let statement = caller_statement(credentials);
+    if let Some(reads) = &store.sync_reads {
+        return reads.query_one(&statement, CallerRow::from_sqlite_row);
+    }
+    let statement = store.db.get_database_backend().build(&statement);
+    CallerRow::find_by_statement(statement).one(&store.db).await.map_err(db_err)
+}
+
+/// A model read from a rusqlite row of [`caller_statement`], its columns aliased
+/// `{prefix}{column}` as sea-orm's `select_two` names them. The struct literals below name
+/// every field, so a column added to an entity does not compile until it is read here too.
+pub(crate) trait FromSqliteRow: Sized {
+    /// Reads the model's columns under `prefix`.
+    fn from_sqlite_row(row: &Row<'_>, prefix: &str) -> rusqlite::Result<Self>;
+}
+
+/// Column `column` under `prefix`.
+fn column<T: FromSql>(row: &Row<'_>, prefix: &str, column: impl IdenStatic) -> rusqlite::Result<T> {
+    row.get(format!("{prefix}{}", column.as_str()).as_str())
+}
+
+impl FromSqliteRow for users::Model {
+    fn from_sqlite_row(row: &Row<'_>, p: &str) -> rusqlite::Result<Self> {
+        use users::Column as C;
+        Ok(Self {
+            id: column(row, p, C::Id)?,
+            email: column(row, p, C::Email)?,
+            name: column(row, p, C::Name)?,
+            password_hash: column(row, p, C::PasswordHash)?,
+            oidc_provider: column(row, p, C::OidcProvider)?,
+            is_admin: column(row, p, C::IsAdmin)?,
+            mfa_enabled: column(row, p, C::MfaEnabled)?,
+            mfa_secret: column(row, p, C::MfaSecret)?,
+            mfa_enrolled_at: column(row, p, C::MfaEnrolledAt)?,
+            mfa_last_totp_step: column(row, p, C::MfaLastTotpStep)?,
+            created_at: column(row, p, C::CreatedAt)?,
+        })
+    }
+}
+
+impl FromSqliteRow for sessions::Model {
+    fn from_sqlite_row(row: &Row<'_>, p: &str) -> rusqlite::Result<Self> {
+        use sessions::Column as C;
+        Ok(Self {
+            id_hash: column(row, p, C::IdHash)?,
+            user_id: column(row, p, C::UserId)?,
+            kind: column(row, p, C::Kind)?,
+            created_at: column(row, p, C::CreatedAt)?,
+            last_seen_at: column(row, p, C::LastSeenAt)?,
+            expires_at: column(row, p, C::ExpiresAt)?,
+            failed_attempts: column(row, p, C::FailedAttempts)?,
+        })
+    }
+}
+
+impl FromSqliteRow for api_tokens::Model {
+    fn from_sqlite_row(row: &Row<'_>, p: &str) -> rusqlite::Result<Self> {
+        use api_tokens::Column as C;
+        Ok(Self {
+            id: column(row, p, C::Id)?,
+            user_id: column(row, p, C::UserId)?,
+            name: column(row, p, C::Name)?,
+            token_hash: column(row, p, C::TokenHash)?,
+            created_at: column(row, p, C::CreatedAt)?,
+            last_used_at: column(row, p, C::LastUsedAt)?,
+            revoked_at: column(row, p, C::RevokedAt)?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -106,7 +190,6 @@ mod tests {
     use sea_orm::DbBackend;
 
     use super::*;
-    use crate::sql::entity::sessions;
 
     #[test]
     fn a_session_its_owner_and_the_unused_codes_are_read_in_one_statement() {

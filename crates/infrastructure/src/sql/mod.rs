@@ -11,7 +11,8 @@
 //!
 //! Authentication reads a session or API token, its owner and the owner's unused backup
 //! codes in one statement (a join plus a scalar subquery, [`caller`]), on every request:
-//! nothing is cached.
+//! nothing is cached. On SQLite that statement runs on a read-only `rusqlite` connection on
+//! the calling thread ([`sync_reads`]) unless [`StoreOptions::sqlite_sync_reads`] is off.
 //!
 //! Atomicity lives in the database, never in process memory:
 //! - spending a TOTP step is one conditional `UPDATE … WHERE last step < :step`;
@@ -36,10 +37,12 @@ mod mfa;
 mod mfa_effects;
 mod rotation;
 mod sessions;
+mod sync_reads;
 mod tokens;
 mod users;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
@@ -54,6 +57,8 @@ use sea_orm::{
 };
 use slugbase_application::ports::{StorageHealth, StoreError, StoreResult};
 use slugbase_migration::{Migrator, MigratorTrait as _};
+
+use self::sync_reads::SyncReads;
 
 /// Connection settings of a [`SeaOrmStore`].
 #[derive(Clone, Debug)]
@@ -70,6 +75,10 @@ pub struct StoreOptions {
     /// PostgreSQL: longest a statement (including waiting for a row lock) may run before the
     /// server cancels it and the request fails as unavailable.
     pub postgres_statement_timeout: Duration,
+    /// SQLite: authenticate (the session / API token caller lookups) on read-only
+    /// `rusqlite` connections on the calling thread instead of through sqlx's worker thread.
+    /// Same statement, same answers; off, every read goes through sqlx.
+    pub sqlite_sync_reads: bool,
 }
 
 impl Default for StoreOptions {
@@ -80,6 +89,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(3),
             sqlite_busy_timeout: Duration::from_secs(5),
             postgres_statement_timeout: Duration::from_secs(30),
+            sqlite_sync_reads: true,
         }
     }
 }
@@ -88,6 +98,8 @@ impl Default for StoreOptions {
 #[derive(Clone, Debug)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
+    /// SQLite's synchronous read path, when on (see [`sync_reads`]).
+    sync_reads: Option<Arc<SyncReads>>,
 }
 
 impl SeaOrmStore {
@@ -102,7 +114,9 @@ impl SeaOrmStore {
     /// Connects to `sqlite://path/to/file.db` (file and parent directory created if missing;
     /// WAL, foreign keys on, busy timeout, `synchronous = NORMAL`) or
     /// `postgres://user:password@host:port/database`. Does not migrate: call
-    /// [`Self::migrate`].
+    /// [`Self::migrate`]. On a SQLite file with [`StoreOptions::sqlite_sync_reads`], also
+    /// opens the first read-only connection of the synchronous read path; if that fails,
+    /// the store logs a warning and reads through sqlx only.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the database cannot be reached in time;
@@ -141,7 +155,24 @@ impl SeaOrmStore {
             });
         }
         let db = Database::connect(opts).await.map_err(db_err)?;
-        Ok(Self { db })
+        let sync_reads = if sqlite && options.sqlite_sync_reads {
+            sqlite_file(url).and_then(|file| {
+                SyncReads::open(file, options.sqlite_busy_timeout)
+                    .map_err(|error| {
+                        tracing::warn!(%error, "SQLite synchronous reads unavailable; using sqlx");
+                    })
+                    .ok()
+            })
+        } else {
+            None
+        };
+        Ok(Self { db, sync_reads: sync_reads.map(Arc::new) })
+    }
+
+    /// Whether the caller lookups run on the synchronous SQLite read path.
+    #[must_use]
+    pub const fn reads_synchronously(&self) -> bool {
+        self.sync_reads.is_some()
     }
 
     /// Applies every pending migration; a no-op on an up-to-date database. Safe when several

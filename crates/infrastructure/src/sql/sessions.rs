@@ -65,7 +65,7 @@ impl SessionRepository for SeaOrmStore {
         id_hash: &SecretDigest,
     ) -> StoreResult<Option<CallerRecord<SessionRecord>>> {
         let session = sessions::Entity::find_by_id(id_hash.as_str());
-        let row = find_caller(&self.db, session).await?;
+        let row = find_caller(self, session).await?;
         row.map(|row| row.into_record(session_from_model)).transpose()
     }
 

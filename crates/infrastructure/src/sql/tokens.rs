@@ -72,7 +72,7 @@ impl ApiTokenRepository for SeaOrmStore {
         let token = api_tokens::Entity::find()
             .filter(api_tokens::Column::TokenHash.eq(token_hash.as_str()))
             .filter(api_tokens::Column::RevokedAt.is_null());
-        let row = find_caller(&self.db, token).await?;
+        let row = find_caller(self, token).await?;
         row.map(|row| row.into_record(token_from_model)).transpose()
     }
 

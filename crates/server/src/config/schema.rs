@@ -121,6 +121,9 @@ pub struct DatabaseSettings {
     pub sqlite_busy_timeout_ms: u32,
     /// PostgreSQL: longest a statement may run before the server cancels it.
     pub postgres_statement_timeout_secs: u32,
+    /// SQLite: authenticate on read-only connections on the request's own thread (no hop to
+    /// sqlx's worker thread). Ignored on PostgreSQL.
+    pub sqlite_sync_reads: bool,
 }
 
 impl DatabaseSettings {
@@ -136,6 +139,7 @@ impl DatabaseSettings {
             postgres_statement_timeout: Duration::from_secs(u64::from(
                 self.postgres_statement_timeout_secs,
             )),
+            sqlite_sync_reads: self.sqlite_sync_reads,
         }
     }
 }
@@ -289,6 +293,11 @@ mod tests {
         assert_eq!(store.sqlite_busy_timeout, std::time::Duration::from_millis(250));
         let defaults = load(&options(Profile::Test, &all_keys())).unwrap().settings.database;
         assert_eq!(defaults.store_options().max_connections, None, "0 means the backend default");
+        assert!(defaults.store_options().sqlite_sync_reads, "on unless turned off");
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__DATABASE__SQLITE_SYNC_READS", "false".into()));
+        let store = load(&options(Profile::Test, &vars)).unwrap().settings.database.store_options();
+        assert!(!store.sqlite_sync_reads);
     }
 
     #[test]
