@@ -79,41 +79,34 @@ impl Client {
     }
 
     pub(crate) async fn disable(&self, user: &DrivenUser) -> bool {
-        let Some(code) = current_code(&user.totp_base32) else { return false };
+        let code = current_code(&user.totp_base32);
         let body = serde_json::json!({ "code": code, "password": PASSWORD });
         let req =
             self.http.post(self.url("/api/auth/mfa/disable")).bearer_auth(&user.token).json(&body);
         self.expect(req, StatusCode::OK).await
     }
 
-    /// Checks the answer of status is what a seeded MFA user must see.
+    /// Checks, with the test kit's client, that status answers what a seeded MFA user must
+    /// see (a correctness check before the load, not a measured request).
     pub(crate) async fn status_says_enabled(&self, user: &DrivenUser) -> anyhow::Result<()> {
-        let res = self
-            .http
-            .get(self.url("/api/auth/mfa/status"))
-            .bearer_auth(&user.token)
-            .send()
-            .await?
-            .error_for_status()?;
-        let body: serde_json::Value = res.json().await?;
-        anyhow::ensure!(body["enabled"] == true, "a seeded user's MFA status is not enabled");
-        anyhow::ensure!(body["backup_codes_remaining"] == 10, "a seeded user lacks backup codes");
+        let reply = slugbase_testkit::Api::with_bearer(&self.base, &user.token)
+            .send(reqwest::Method::GET, "/api/auth/mfa/status", None)
+            .await?;
+        anyhow::ensure!(reply.status == StatusCode::OK, "status answered {}", reply.status);
+        anyhow::ensure!(reply.body["enabled"] == true, "a seeded user's MFA status is not enabled");
+        anyhow::ensure!(
+            reply.body["backup_codes_remaining"] == 10,
+            "a seeded user lacks backup codes"
+        );
         Ok(())
     }
 }
 
-/// The current RFC 6238 code for a Base32 secret (SHA-1, 6 digits, 30 s), as an
-/// authenticator app computes it.
-pub(crate) fn current_code(base32: &str) -> Option<String> {
-    let secret = totp_rs::Secret::try_from_base32(base32).ok()?;
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(secret)
-        .build()
-        .ok()?;
-    Some(totp.generate_current().to_string())
+/// The current RFC 6238 code for a Base32 secret, as an authenticator app computes it (the
+/// test kit's generator).
+pub(crate) fn current_code(base32: &str) -> String {
+    let totp = slugbase_testkit::totp::from_secret(base32);
+    slugbase_testkit::totp::code_now(&totp, 0)
 }
 
 /// Waits until `/api/health` answers 200.
