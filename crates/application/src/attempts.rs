@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{AttemptPolicy, Release, Throttle, UserId};
 
-use crate::error::Unexpected;
+use crate::error::{InputRejected, Unexpected};
 use crate::ports::{AttemptRelease, AttemptRepository, Reservation};
 
 /// What is being guessed.
@@ -254,6 +254,34 @@ impl AttemptLimiter {
     async fn give_back(&self, place: &Place, outcome: Release) -> Result<(), Unexpected> {
         self.store.release(&place.key, place.window_start, outcome).await?;
         Ok(())
+    }
+
+    /// [`Self::reserve`] a second-factor attempt for `user`, then look at the request's
+    /// `input`: a rejected body (malformed, wrong type, too large …) is no guess, so its place
+    /// is given back at once and the rejection returned. The order is the contract's: the
+    /// attempt limit (row 3) answers before the body (row 4).
+    ///
+    /// # Errors
+    /// Over a limit, storage failures, or the rejected input.
+    pub async fn reserve_second_factor<T, E>(
+        &self,
+        user: UserId,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+        input: Result<T, InputRejected>,
+    ) -> Result<(T, AttemptTicket), E>
+    where
+        E: From<LimitError> + From<Unexpected> + From<InputRejected>,
+    {
+        let account = AttemptAccount::User(user);
+        let ticket = self.reserve(AttemptKind::SecondFactor, &account, address, now).await?;
+        match input {
+            Ok(input) => Ok((input, ticket)),
+            Err(rejected) => {
+                self.release(ticket).await?;
+                Err(rejected.into())
+            }
+        }
     }
 
     /// Gives a reserved attempt back: the request never came to a guess (its body was

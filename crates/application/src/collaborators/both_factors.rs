@@ -8,9 +8,7 @@ use slugbase_domain::{
     AuditEventKind, DisableDenied, MfaOperation, MfaPolicy, Password, ProofKind, second_factor_gate,
 };
 
-use crate::attempts::{
-    AttemptAccount, AttemptKind, AttemptLimiter, AttemptTicket, LimitError, TooManyAttempts,
-};
+use crate::attempts::{AttemptLimiter, AttemptTicket, LimitError, TooManyAttempts};
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::second_factor::{
@@ -110,21 +108,13 @@ impl BothFactorsCheck {
         input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<(MfaProof, AttemptTicket), MfaChangeError> {
         let user = &caller.user;
-        let account = AttemptAccount::User(user.id);
-        let address = client.address.as_deref();
         // Row 3, counted before anything is evaluated: a burst of guesses cannot all pass a
-        // check that only sees failures already recorded.
-        let ticket = self
+        // check that only sees failures already recorded. Then row 4, the body.
+        let address = client.address.as_deref();
+        let (input, ticket) = self
             .limiter
-            .reserve(AttemptKind::SecondFactor, &account, address, self.clock.now())
+            .reserve_second_factor::<_, MfaChangeError>(user.id, address, self.clock.now(), input)
             .await?;
-        let input = match input {
-            Ok(input) => input,
-            Err(rejected) => {
-                self.limiter.release(ticket).await?;
-                return Err(rejected.into());
-            }
-        };
 
         let gate =
             match second_factor_gate(user, operation, self.mfa_policy, input.password.as_ref()) {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use slugbase_domain::{AuditEventKind, MfaState, User};
 
-use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
+use crate::attempts::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::second_factor::SecondFactorCheck;
@@ -137,19 +137,11 @@ impl VerifyLogin {
         };
         let user = self.users.find_by_id(session.user_id).await?;
         let Some(user) = user else { return Err(VerifyLoginError::PendingInvalid) };
-        let account = AttemptAccount::User(user.id);
         let address = client.address.as_deref();
-        let ticket = self
+        let (code, ticket) = self
             .limiter
-            .reserve(AttemptKind::SecondFactor, &account, address, self.clock.now())
+            .reserve_second_factor::<_, VerifyLoginError>(user.id, address, self.clock.now(), code)
             .await?;
-        let code = match code {
-            Ok(code) => code,
-            Err(rejected) => {
-                self.limiter.release(ticket).await?;
-                return Err(rejected.into());
-            }
-        };
 
         let MfaState::Enabled { secret, last_totp_step, .. } = &user.mfa else {
             // MFA was reset since the password step: start over.
