@@ -59,6 +59,15 @@ impl SessionIssuer {
         user: UserId,
         kind: SessionKind,
     ) -> Result<PlainToken, Unexpected> {
+        let (token, record) = self.prepare(user, kind);
+        self.sessions.create(record).await?;
+        Ok(token)
+    }
+
+    /// Mints a session without storing it: the id for the cookie and the record for a
+    /// change to store in its own transaction
+    /// ([`MfaChangeEffects::start_session`](crate::ports::MfaChangeEffects)).
+    pub(crate) fn prepare(&self, user: UserId, kind: SessionKind) -> (PlainToken, SessionRecord) {
         let token = self.minter.mint("");
         let now = self.clock.now();
         let lifetime = match kind {
@@ -74,8 +83,7 @@ impl SessionIssuer {
             expires_at: now + TimeDelta::seconds(i64::from(lifetime)),
             failed_attempts: 0,
         };
-        self.sessions.create(record).await?;
-        Ok(token)
+        (token, record)
     }
 }
 

@@ -188,6 +188,8 @@ impl Admin {
             AuditEntry::new(AuditEventKind::MfaResetByAdmin, Some(id), client).with_actor(actor);
         let effects = MfaChangeEffects {
             audit: self.audit.event(entry),
+            also_audit: Vec::new(),
+            start_session: None,
             end_sessions: self.revoker.on_mfa_change(None),
             releases: Vec::new(),
             cleared_attempts: AttemptKey::of_user(id),

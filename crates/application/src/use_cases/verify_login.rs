@@ -5,17 +5,20 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, MfaState, User};
+use slugbase_domain::{AuditEventKind, MfaState, ProofKind, User};
 
-use crate::attempts::{AttemptLimiter, LimitError, TooManyAttempts};
+use crate::attempts::{AttemptLimiter, AttemptTicket, LimitError, TooManyAttempts};
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
-use crate::collaborators::second_factor::SecondFactorCheck;
+use crate::collaborators::second_factor::{
+    SecondFactorCheck, second_factor_committed, second_factor_effects,
+};
 use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    Clock, MfaRepository, SessionKind, SessionRepository, TokenDigest, UserRepository,
+    Clock, MfaChangeEffects, MfaRepository, ProofSignIn, SessionKind, SessionRepository, TokenDigest,
+    UserRepository,
 };
 
 /// Why verify failed.
@@ -158,41 +161,52 @@ impl VerifyLogin {
         };
         let (kind, proof) =
             self.second_factor.proof_for(user.id, secret, *last_totp_step, &code)?;
-        let spent = match &proof {
-            Some(proof) => self.mfa.spend_proof(user.id, proof, self.clock.now()).await?,
-            None => false,
-        };
-        if !spent {
-            if attempts_used >= max {
-                self.sessions.delete(&digest).await?;
+        if let Some(proof) = &proof {
+            let now = self.clock.now();
+            let (token, effects) = self.sign_in_effects(&user, client, &ticket, proof.kind());
+            match self.mfa.sign_in_with_proof(user.id, &digest, proof, now, &effects).await? {
+                ProofSignIn::SignedIn => {
+                    second_factor_committed(&effects, ticket);
+                    return Ok((user, token));
+                }
+                ProofSignIn::PendingGone => {
+                    // A concurrent verify with the same pending state won.
+                    self.limiter.release(ticket).await?;
+                    return Err(VerifyLoginError::PendingInvalid);
+                }
+                ProofSignIn::ProofRefused => {}
             }
-            ticket.failed();
-            let entry = AuditEntry::new(AuditEventKind::MfaVerifyFail, Some(user.id), client)
-                .failure("INVALID_CODE")
-                .with_proof(kind);
-            self.audit.record(entry).await;
-            return Err(VerifyLoginError::InvalidCode);
         }
-        if !self.sessions.delete(&digest).await? {
-            // A concurrent verify with the same pending state won; this code was right.
-            self.limiter.release(ticket).await?;
-            return Err(VerifyLoginError::PendingInvalid);
+        if attempts_used >= max {
+            self.sessions.delete(&digest).await?;
         }
-        let token = self.issuer.start(user.id, SessionKind::Full).await?;
-        self.limiter.succeeded(ticket).await?;
-        self.audit
-            .record(
-                AuditEntry::new(AuditEventKind::MfaVerifySuccess, Some(user.id), client)
-                    .with_proof(kind),
-            )
-            .await;
-        self.audit
-            .record(
-                AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client)
-                    .with_proof(kind),
-            )
-            .await;
-        Ok((user, token))
+        ticket.failed();
+        let entry = AuditEntry::new(AuditEventKind::MfaVerifyFail, Some(user.id), client)
+            .failure("INVALID_CODE")
+            .with_proof(kind);
+        self.audit.record(entry).await;
+        Err(VerifyLoginError::InvalidCode)
+    }
+
+    /// What a sign-in commits with the end of the pending state and the spend, in one
+    /// transaction: the new session (its id is returned for the cookie), the verify and
+    /// login events, and the reserved attempt given back.
+    fn sign_in_effects(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        ticket: &AttemptTicket,
+        proof: ProofKind,
+    ) -> (PlainToken, MfaChangeEffects) {
+        let (token, session) = self.issuer.prepare(user.id, SessionKind::Full);
+        let verified = AuditEventKind::MfaVerifySuccess;
+        let mut effects =
+            second_factor_effects(&self.audit, verified, user.id, client, ticket, proof, None);
+        let login = AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client)
+            .with_proof(Some(proof));
+        effects.also_audit.push(self.audit.event(login));
+        effects.start_session = Some(session);
+        (token, effects)
     }
 }
 

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{ColumnTrait as _, DeleteMany, EntityTrait as _, QueryFilter as _, Set};
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait, DeleteMany, EntityTrait as _, QueryFilter as _, Set,
+};
 use slugbase_application::ports::{
     CallerRecord, SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
 };
@@ -26,6 +28,24 @@ pub(super) fn delete_sessions_of(
     delete
 }
 
+/// Stores a session (also run inside an MFA change's transaction).
+pub(super) async fn insert_session<C: ConnectionTrait>(
+    conn: &C,
+    session: &SessionRecord,
+) -> StoreResult<()> {
+    let row = sessions::ActiveModel {
+        id_hash: Set(session.id_hash.as_str().to_owned()),
+        user_id: Set(session.user_id.to_string()),
+        kind: Set(session.kind.as_str().to_owned()),
+        created_at: Set(to_ms(session.created_at)),
+        last_seen_at: Set(to_ms(session.last_seen_at)),
+        expires_at: Set(to_ms(session.expires_at)),
+        failed_attempts: Set(i64::from(session.failed_attempts)),
+    };
+    sessions::Entity::insert(row).exec_without_returning(conn).await.map_err(db_err)?;
+    Ok(())
+}
+
 fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
         id_hash: SecretDigest::from_hex(row.id_hash),
@@ -41,17 +61,7 @@ fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
 #[async_trait]
 impl SessionRepository for SeaOrmStore {
     async fn create(&self, session: SessionRecord) -> StoreResult<()> {
-        let row = sessions::ActiveModel {
-            id_hash: Set(session.id_hash.as_str().to_owned()),
-            user_id: Set(session.user_id.to_string()),
-            kind: Set(session.kind.as_str().to_owned()),
-            created_at: Set(to_ms(session.created_at)),
-            last_seen_at: Set(to_ms(session.last_seen_at)),
-            expires_at: Set(to_ms(session.expires_at)),
-            failed_attempts: Set(i64::from(session.failed_attempts)),
-        };
-        sessions::Entity::insert(row).exec_without_returning(&self.db).await.map_err(db_err)?;
-        Ok(())
+        insert_session(&self.db, &session).await
     }
 
     async fn find(&self, id_hash: &SecretDigest) -> StoreResult<Option<SessionRecord>> {
