@@ -31,8 +31,8 @@ use crate::attempts::{AttemptAccount, AttemptKey, AttemptKind};
 use crate::ports::{
     ApiTokenRecord, ApiTokenRepository, AttemptRelease, AuditEvent, AuditQuery, CallerRecord,
     CancelOutcome, EndSessions, MfaChangeEffects, MfaProof, NewUser, ProofSignIn, Reservation,
-    SecretDigest,
-    SessionKind, SessionRecord, SessionRepository, Storage, StoreError, UserRepository,
+    SecretDigest, SessionKind, SessionRecord, SessionRepository, Storage, StoreError,
+    UserRepository,
 };
 
 /// Expands one `#[tokio::test(flavor = "multi_thread")]` per contract check, each calling
@@ -1024,8 +1024,7 @@ pub async fn concurrent_sign_ins_with_one_pending_state_succeed_exactly_once<S: 
         }
     })
     .await;
-    let winners: Vec<usize> =
-        (0..10).filter(|&i| outcomes[i] == ProofSignIn::SignedIn).collect();
+    let winners: Vec<usize> = (0..10).filter(|&i| outcomes[i] == ProofSignIn::SignedIn).collect();
     assert_eq!(winners.len(), 1, "exactly one sign-in: {outcomes:?}");
     assert!(outcomes.iter().all(|o| *o != ProofSignIn::ProofRefused), "{outcomes:?}");
     for (i, code) in codes.iter().enumerate().take(10) {

@@ -17,8 +17,8 @@ use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    Clock, MfaChangeEffects, MfaRepository, ProofSignIn, SessionKind, SessionRepository, TokenDigest,
-    UserRepository,
+    Clock, MfaChangeEffects, MfaRepository, ProofSignIn, SessionKind, SessionRepository,
+    TokenDigest, UserRepository,
 };
 
 /// Why verify failed.

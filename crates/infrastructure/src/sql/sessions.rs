@@ -11,7 +11,7 @@ use slugbase_application::ports::{
 };
 use slugbase_domain::UserId;
 
-use super::caller::find_caller;
+use super::caller::{CallerQuery, find_caller};
 use super::entity::sessions;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms, to_u32};
 
@@ -74,8 +74,9 @@ impl SessionRepository for SeaOrmStore {
         &self,
         id_hash: &SecretDigest,
     ) -> StoreResult<Option<CallerRecord<SessionRecord>>> {
-        let session = sessions::Entity::find_by_id(id_hash.as_str());
-        let row = find_caller(self, session).await?;
+        static QUERY: CallerQuery = CallerQuery::new();
+        let session = |key: &str| sessions::Entity::find_by_id(key);
+        let row = find_caller(self, &QUERY, session, id_hash.as_str()).await?;
         row.map(|row| row.into_record(session_from_model)).transpose()
     }
 

@@ -11,8 +11,9 @@
 //! snapshot; a read-only connection sees every write sqlx committed before it, and nothing
 //! here caches a row. Writes never go this way.
 //!
-//! The statements are the query builder's, rendered for SQLite ([`SqliteQueryBuilder`]) and
-//! bound here, so the sqlx and rusqlite paths run one definition of each statement.
+//! The statements are the query builder's, rendered for SQLite (sea-query's
+//! `SqliteQueryBuilder`) and bound here, so the sqlx and rusqlite paths run one definition
+//! of each statement.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -21,7 +22,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use rusqlite::types::Value as SqliteValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row};
-use sea_orm::sea_query::{SelectStatement, SqliteQueryBuilder, Value};
+use sea_orm::sea_query::Value;
 use slugbase_application::ports::{StoreError, StoreResult};
 
 /// Read-only connections kept for reuse: about one per core (actix runs one worker per
@@ -65,16 +66,16 @@ impl SyncReads {
         Ok(reads)
     }
 
-    /// Runs `statement` and decodes its first row, if any, with `decode`.
-    pub(crate) fn query_one<T>(
+    /// Runs `sql` (rendered by sea-query's `SqliteQueryBuilder`, once and kept) with `params`,
+    /// and decodes its first row, if any, with `decode`.
+    pub(crate) fn query_sql<T>(
         &self,
-        statement: &SelectStatement,
+        sql: &str,
+        params: &[SqliteValue],
         decode: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
     ) -> StoreResult<Option<T>> {
-        let (sql, values) = statement.build(SqliteQueryBuilder);
-        let params = values.into_iter().map(bind).collect::<StoreResult<Vec<_>>>()?;
         let conn = self.take()?;
-        let result = run(&conn, &sql, &params, decode);
+        let result = run(&conn, sql, params, decode);
         self.give_back(conn);
         result.map_err(sqlite_err)
     }
@@ -126,7 +127,7 @@ fn run<T>(
 
 /// A query-builder value as SQLite stores it (the schema keeps booleans as integers, times
 /// as Unix milliseconds, ids as text).
-fn bind(value: Value) -> StoreResult<SqliteValue> {
+pub(crate) fn bind(value: Value) -> StoreResult<SqliteValue> {
     fn int(n: Option<i64>) -> SqliteValue {
         n.map_or(SqliteValue::Null, SqliteValue::Integer)
     }
