@@ -92,7 +92,8 @@ pub fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             out,
             "- (e) RSS: idle {:.1} MiB, after seeding {} users {:.1} MiB, after seeding {} users \
              (and scenarios a-d) {:.1} MiB, before the flood {:.1} MiB, flood peak {:.1} MiB, \
-             bound {:.1} MiB",
+             bound {:.1} MiB; anonymous (RssAnon) before the flood {:.1} MiB, flood peak {:.1} \
+             MiB",
             kib_to_mib(e.idle_kib),
             c.users_small,
             kib_to_mib(e.after_seeding_kib),
@@ -100,7 +101,9 @@ pub fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             kib_to_mib(e.after_large_seeding_kib),
             kib_to_mib(e.before_flood_kib),
             kib_to_mib(e.flood_peak_kib),
-            kib_to_mib(e.bound_kib)
+            kib_to_mib(e.bound_kib),
+            kib_to_mib(e.before_flood_anon_kib),
+            kib_to_mib(e.flood_peak_anon_kib)
         )?;
     }
     writeln!(out, "\n| target | value | limit | met |")?;

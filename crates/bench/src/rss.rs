@@ -28,6 +28,15 @@ pub fn current_kib(pid: Option<u32>) -> Option<u64> {
     status_kib(pid, "VmRSS")
 }
 
+/// Resident anonymous memory of this process (`None`) or of `pid` (`RssAnon`: heap, stacks,
+/// buffers), KiB — what the process alone holds. `VmRSS` also counts file pages it has
+/// mapped (the binary, and the SQLite read path's memory-mapped database file), which are
+/// the kernel's shared, reclaimable page cache.
+#[must_use]
+pub fn anon_kib(pid: Option<u32>) -> Option<u64> {
+    status_kib(pid, "RssAnon")
+}
+
 /// Peak resident set size since start or the last [`reset_peak`], KiB.
 #[must_use]
 pub fn peak_kib(pid: Option<u32>) -> Option<u64> {
@@ -48,7 +57,8 @@ pub fn reset_peak(pid: Option<u32>) -> bool {
     std::fs::write(proc_path(pid, "clear_refs"), "5").is_ok()
 }
 
-/// Samples `VmRSS` every few milliseconds on its own thread and keeps the largest value.
+/// Samples a figure (e.g. [`current_kib`] or [`anon_kib`]) every few milliseconds on its own
+/// thread and keeps the largest value.
 #[derive(Debug)]
 pub struct Sampler {
     stop: Arc<AtomicBool>,
@@ -57,17 +67,17 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling every `every`.
+    /// Starts sampling `read` every `every`.
     #[must_use]
-    pub fn start(pid: Option<u32>, every: Duration) -> Self {
+    pub fn start(pid: Option<u32>, every: Duration, read: fn(Option<u32>) -> Option<u64>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let max = Arc::new(AtomicU64::new(current_kib(pid).unwrap_or(0)));
+        let max = Arc::new(AtomicU64::new(read(pid).unwrap_or(0)));
         let thread = {
             let stop = stop.clone();
             let max = max.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(kib) = current_kib(pid) {
+                    if let Some(kib) = read(pid) {
                         max.fetch_max(kib, Ordering::Relaxed);
                     }
                     std::thread::sleep(every);
@@ -99,7 +109,12 @@ mod tests {
         assert!(now > 0);
         assert!(peak_kib(None).unwrap() >= now);
         assert!(current_kib(Some(std::process::id())).is_some());
-        let sampler = Sampler::start(None, Duration::from_millis(1));
+        let anon = anon_kib(None).unwrap();
+        assert!(anon > 0 && anon <= now, "anonymous memory is part of the RSS");
+        let sampler = Sampler::start(None, Duration::from_millis(1), current_kib);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(sampler.finish() > 0);
+        let sampler = Sampler::start(None, Duration::from_millis(1), anon_kib);
         std::thread::sleep(Duration::from_millis(5));
         assert!(sampler.finish() > 0);
     }

@@ -371,8 +371,10 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
 
     if plan.runs(Scenario::E) {
         let before_flood_kib = rss::current_kib(pid).unwrap_or(0);
+        let before_flood_anon_kib = rss::anon_kib(pid).unwrap_or(0);
         let _ = rss::reset_peak(pid);
-        let sampler = rss::Sampler::start(pid, Duration::from_millis(2));
+        let sampler = rss::Sampler::start(pid, Duration::from_millis(2), rss::current_kib);
+        let anon_sampler = rss::Sampler::start(pid, Duration::from_millis(2), rss::anon_kib);
         let flood = drive(
             plan.flood,
             Budget { duration: Duration::from_secs(600), max_requests: plan.flood },
@@ -380,6 +382,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         )
         .await;
         let sampled = sampler.finish();
+        let flood_peak_anon_kib = anon_sampler.finish();
         let flood_peak_kib = sampled.max(rss::peak_kib(pid).unwrap_or(0));
         let bound_kib = idle_kib
             + u64::try_from(argon2.max_concurrent).unwrap_or(u64::MAX)
@@ -387,12 +390,14 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             + 64 * 1024;
         progress(&format!(
             "(e) RSS idle {} MiB, after seeding {} MiB, before the flood {} MiB, flood peak {} \
-             MiB (bound {} MiB)",
+             MiB (bound {} MiB); anonymous: before the flood {} MiB, flood peak {} MiB",
             idle_kib / 1024,
             after_seeding_kib / 1024,
             before_flood_kib / 1024,
             flood_peak_kib / 1024,
-            bound_kib / 1024
+            bound_kib / 1024,
+            before_flood_anon_kib / 1024,
+            flood_peak_anon_kib / 1024
         ));
         report.e_memory = Some(Memory {
             idle_kib,
@@ -400,6 +405,8 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             after_large_seeding_kib,
             before_flood_kib,
             flood_peak_kib,
+            before_flood_anon_kib,
+            flood_peak_anon_kib,
             flood_logins: flood,
             bound_kib,
         });
