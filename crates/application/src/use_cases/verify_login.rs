@@ -15,7 +15,8 @@ use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    Clock, MfaRepository, SessionKind, SessionRepository, TokenDigest, UserRepository,
+    Clock, MfaRepository, OidcRepository, SessionKind, SessionRepository, TokenDigest,
+    UserRepository,
 };
 
 /// Why verify failed.
@@ -65,6 +66,7 @@ pub struct VerifyLogin {
     issuer: SessionIssuer,
     audit: AuditTrail,
     clock: Arc<dyn Clock>,
+    oidc: Arc<dyn OidcRepository>,
 }
 
 impl fmt::Debug for VerifyLogin {
@@ -81,7 +83,8 @@ impl VerifyLogin {
     /// The use case: the pending state is found in `sessions` by its `token_digest`, judged
     /// by `expiry` and allowed `pending_max_attempts` wrong codes; `users` reads the account,
     /// `limiter` counts the attempt, `second_factor` checks the code and `mfa` spends it at
-    /// the `clock`'s time; `issuer` starts the session and `audit` records the outcome.
+    /// the `clock`'s time; `issuer` starts the session and `audit` records the outcome;
+    /// `oidc` carries an OIDC login's provider `auth_time` over to the new session.
     #[must_use]
     #[expect(clippy::too_many_arguments, reason = "a use case names every port it holds")]
     pub fn new(
@@ -96,6 +99,7 @@ impl VerifyLogin {
         issuer: SessionIssuer,
         audit: AuditTrail,
         clock: Arc<dyn Clock>,
+        oidc: Arc<dyn OidcRepository>,
     ) -> Self {
         Self {
             token_digest,
@@ -109,6 +113,7 @@ impl VerifyLogin {
             issuer,
             audit,
             clock,
+            oidc,
         }
     }
 
@@ -173,12 +178,18 @@ impl VerifyLogin {
             self.audit.record(entry).await;
             return Err(VerifyLoginError::InvalidCode);
         }
+        // An OIDC login's provider authentication time goes with it to the new session
+        // (read before the pending state, and with it this record, is deleted).
+        let idp_auth = self.oidc.session_auth(&digest).await?;
         if !self.sessions.delete(&digest).await? {
             // A concurrent verify with the same pending state won; this code was right.
             self.limiter.release(ticket).await?;
             return Err(VerifyLoginError::PendingInvalid);
         }
         let token = self.issuer.start(user.id, SessionKind::Full).await?;
+        if let Some(auth) = idp_auth {
+            self.oidc.record_session_auth(&self.token_digest.digest(token.expose()), auth).await?;
+        }
         self.limiter.succeeded(ticket).await?;
         self.audit
             .record(
