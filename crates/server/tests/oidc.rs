@@ -374,7 +374,7 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn with_the_reauth_policy_an_oidc_only_user_disables_only_after_a_fresh_provider_login() {
     let Some((app, provider)) = start_with(|b| {
-        b.setting("security.oidc_reauth_max_age_secs", 120)
+        b.setting("security.oidc_reauth_max_age_secs", 300)
     })
     .await
     else {
@@ -387,7 +387,7 @@ async fn with_the_reauth_policy_an_oidc_only_user_disables_only_after_a_fresh_pr
     let enrollment = steps::enroll_mfa(&api, |secret| app.fresh_code(secret)).await;
 
     // Time passes at the service: the provider authentication is now too old.
-    app.clock.advance(chrono::TimeDelta::seconds(300));
+    app.clock.advance(chrono::TimeDelta::seconds(600));
     let code = app.fresh_code(&enrollment.secret);
     let res = api.post("/api/auth/mfa/disable", json!({ "code": code })).await;
     res.expect_error(StatusCode::UNAUTHORIZED, "REAUTH_REQUIRED");
@@ -398,17 +398,26 @@ async fn with_the_reauth_policy_an_oidc_only_user_disables_only_after_a_fresh_pr
     res.expect_error(StatusCode::UNAUTHORIZED, "REAUTH_REQUIRED");
 
     // A fresh login at the provider (prompt=login, max_age), in the same browser.
-    let reauth = format!("{LOGIN}?prompt=login&max_age=120&return_to=/account");
+    let reauth = format!("{LOGIN}?prompt=login&max_age=300&return_to=/account");
     let redirect = browser.get(&reauth).await;
     let location = redirect.header("location").unwrap().to_owned();
-    assert!(location.contains("prompt=login") && location.contains("max_age=120"), "{location}");
+    assert!(location.contains("prompt=login") && location.contains("max_age=300"), "{location}");
     let landed = browser.login(&reauth).await;
-    assert_eq!(landed.header("location"), Some("/account"), "{landed:?}");
+    // MFA is on: the provider's login is followed by the TOTP step, as always.
+    assert_eq!(landed.header("location"), Some("/login?mfa=required"), "{landed:?}");
     // The service's clock is set back to the provider's time (plus a minute, and past the
     // TOTP steps used so far).
     app.clock.set(chrono::Utc::now() + chrono::TimeDelta::seconds(60));
-    api.refresh_csrf().await;
     let code = app.code_now(&enrollment.secret);
+    let res = browser.api.post("/api/auth/mfa/verify", json!({ "code": code })).await;
+    res.expect(StatusCode::OK);
+    // Still nothing for the API token, which has no provider login of its own.
+    let code = app.fresh_code(&enrollment.secret);
+    let res = token.post("/api/auth/mfa/disable", json!({ "code": code })).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "REAUTH_REQUIRED");
+    // The new session carries the provider's fresh auth_time: the disable goes through.
+    api.refresh_csrf().await;
+    let code = app.fresh_code(&enrollment.secret);
     let res = api.post("/api/auth/mfa/disable", json!({ "code": code })).await;
     assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
 }
