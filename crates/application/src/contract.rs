@@ -31,8 +31,8 @@ use crate::attempts::{AttemptAccount, AttemptKey, AttemptKind};
 use crate::ports::{
     ApiTokenRecord, ApiTokenRepository, AttemptRelease, AuditEvent, AuditQuery, CallerRecord,
     CancelOutcome, EndSessions, LinkOutcome, MfaChangeEffects, MfaProof, NewUser, OidcFlowRecord,
-    Reservation, SecretDigest, SessionIdpAuth, SessionKind, SessionRecord,
-    SessionRepository, Storage, StoreError, UserRepository,
+    Reservation, SecretDigest, SessionIdpAuth, SessionKind, SessionRecord, SessionRepository,
+    Storage, StoreError, UserRepository,
 };
 
 /// Expands one `#[tokio::test(flavor = "multi_thread")]` per contract check, each calling
@@ -1505,7 +1505,10 @@ pub async fn an_oidc_link_is_stored_with_its_event_and_never_doubled<S: Storage>
     let linked = AuditEventKind::OidcLinked;
     let outcome = store.link("corp", "sub-a", a.id, oidc_event(1, a.id, linked)).await;
     assert_eq!(outcome.expect("link"), LinkOutcome::Linked);
-    assert_eq!(store.find_linked_user("corp", "sub-a").await.expect("find").map(|u| u.id), Some(a.id));
+    assert_eq!(
+        store.find_linked_user("corp", "sub-a").await.expect("find").map(|u| u.id),
+        Some(a.id)
+    );
     assert_eq!(reload(&*store, a.id).await.oidc_provider.as_deref(), Some("corp"));
     assert_eq!(store.find_linked_user("corp", "sub-b").await.expect("find"), None);
     assert_eq!(store.find_linked_user("other", "sub-a").await.expect("find"), None);
@@ -1519,7 +1522,11 @@ pub async fn an_oidc_link_is_stored_with_its_event_and_never_doubled<S: Storage>
     assert_eq!(gone.expect("link"), LinkOutcome::Refused, "no such user");
     let elsewhere = store.link("other", "sub-a", a.id, oidc_event(5, a.id, linked)).await;
     assert_eq!(elsewhere.expect("link"), LinkOutcome::Linked);
-    assert_eq!(reload(&*store, a.id).await.oidc_provider.as_deref(), Some("corp"), "the first stays");
+    assert_eq!(
+        reload(&*store, a.id).await.oidc_provider.as_deref(),
+        Some("corp"),
+        "the first stays"
+    );
 
     let events = events_of(&*store, linked).await;
     assert_eq!(events.len(), 2, "only the stored links are audited: {events:?}");
@@ -1546,9 +1553,7 @@ pub async fn concurrent_links_of_one_account_store_exactly_one<S: Storage>(store
 
 /// An OIDC-only user is created linked, with its event; a taken e-mail or subject is a
 /// conflict that stores nothing.
-pub async fn a_linked_oidc_user_is_created_with_its_event_or_not_at_all<S: Storage>(
-    store: Arc<S>,
-) {
+pub async fn a_linked_oidc_user_is_created_with_its_event_or_not_at_all<S: Storage>(store: Arc<S>) {
     let created_kind = AuditEventKind::OidcUserCreated;
     let mut input = new_user("o@example.com", 0);
     input.login = LoginMethod::OidcOnly;
@@ -1573,7 +1578,8 @@ pub async fn a_linked_oidc_user_is_created_with_its_event_or_not_at_all<S: Stora
     same_subject.login = LoginMethod::OidcOnly;
     same_subject.oidc_provider = Some("corp".to_owned());
     let other = same_subject.id;
-    let conflict = store.create_linked_user(same_subject, "sub-o", oidc_event(3, other, created_kind));
+    let conflict =
+        store.create_linked_user(same_subject, "sub-o", oidc_event(3, other, created_kind));
     assert!(matches!(conflict.await, Err(StoreError::Conflict(_))));
     assert_eq!(store.find_by_id(other).await.expect("find"), None, "nothing stored");
     assert_eq!(UserRepository::count(&*store).await.expect("count"), 1);

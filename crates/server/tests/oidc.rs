@@ -18,7 +18,9 @@ const LOGIN: &str = "/api/auth/testidp";
 
 /// The service with the test provider configured (`tune` adds settings), and the provider
 /// itself; `None` when the provider cannot run here (one skip line printed).
-async fn start_with(tune: impl FnOnce(TestAppBuilder) -> TestAppBuilder) -> Option<(TestApp, OidcProvider)> {
+async fn start_with(
+    tune: impl FnOnce(TestAppBuilder) -> TestAppBuilder,
+) -> Option<(TestApp, OidcProvider)> {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let provider = OidcProvider::start(&[callback_url(&base)]).await?;
@@ -45,7 +47,8 @@ async fn signed_in(browser: &OidcBrowser) -> slugbase_testkit::Api {
 
 /// Audit events of `kind`, newest first, read by the administrator.
 async fn audit(admin: &slugbase_testkit::Api, kind: &str) -> Vec<Value> {
-    let body = admin.get(&format!("/api/admin/audit-log?event={kind}")).await.expect(StatusCode::OK);
+    let body =
+        admin.get(&format!("/api/admin/audit-log?event={kind}")).await.expect(StatusCode::OK);
     body["events"].as_array().cloned().unwrap_or_else(|| panic!("{body}"))
 }
 
@@ -55,7 +58,7 @@ fn has_cookie(reply: &slugbase_testkit::Reply, name: &str) -> bool {
 
 #[tokio::test]
 async fn an_oidc_only_user_who_exists_only_at_the_provider_signs_in_enrolls_totp_and_disables_it_with_a_code_alone()
-{
+ {
     let Some((app, provider)) = start().await else { return };
     provider.next_login(account("olivia-sub", "olivia@example.com", true)).await;
 
@@ -116,9 +119,49 @@ async fn the_second_login_finds_the_user_by_subject_even_after_the_email_changed
     assert_eq!(audit(&admin, "oidc_login_success").await.len(), 2);
 }
 
+/// Keys the service and the CLI share (the CLI opens the same SQLite file).
+fn shared_keys() -> Vec<(String, String)> {
+    use slugbase_server::config::{encode_key, random_key};
+    ["keys.encryption.k1", "keys.backup_code", "keys.csrf"]
+        .iter()
+        .map(|k| ((*k).to_owned(), encode_key(&random_key())))
+        .collect()
+}
+
+/// `slugbase user list` over `app`'s database with `keys`.
+fn cli_user_list(app: &TestApp, keys: &[(String, String)]) -> String {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_slugbase"));
+    command
+        .current_dir(app.dir.path())
+        .env("SLUGBASE_PROFILE", "test")
+        .env(
+            "SLUGBASE__DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", app.dir.path().join("slugbase.db").display()),
+        )
+        .env("RUST_LOG", "warn")
+        .env_remove("SLUGBASE_CONFIG")
+        .args(["user", "list"]);
+    for (key, value) in keys {
+        command.env(format!("SLUGBASE__{}", key.replace('.', "__").to_uppercase()), value);
+    }
+    let output = command.output().expect("the CLI runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[tokio::test]
 async fn a_verified_email_links_the_existing_local_account_once_and_is_audited() {
-    let Some((app, provider)) = start().await else { return };
+    let keys = shared_keys();
+    let Some((app, provider)) = start_with(|mut b| {
+        for (key, value) in &keys {
+            b = b.setting(key, value);
+        }
+        b
+    })
+    .await
+    else {
+        return;
+    };
     let admin = app.setup_admin().await;
     app.create_user(&admin, "local@example.com", Some(steps::PASSWORD)).await;
 
@@ -143,6 +186,13 @@ async fn a_verified_email_links_the_existing_local_account_once_and_is_audited()
     assert_eq!(audit(&admin, "oidc_linked").await.len(), 1);
     let failures = audit(&admin, "oidc_login_fail").await;
     assert_eq!(failures.len(), 1, "{failures:?}");
+
+    // The CLI lists the login method and the provider too.
+    let listing = cli_user_list(&app, &keys);
+    let row = listing.lines().find(|l| l.contains("local@example.com")).expect("listed");
+    assert!(row.trim_end().ends_with("password+oidc  testidp"), "{listing}");
+    let row = listing.lines().find(|l| l.contains(steps::ADMIN_EMAIL)).expect("listed");
+    assert!(row.trim_end().ends_with("password       -"), "{listing}");
 }
 
 #[tokio::test]
@@ -167,10 +217,8 @@ async fn an_unverified_email_never_signs_in_as_or_links_to_an_existing_account()
 
 #[tokio::test]
 async fn with_auto_create_off_an_unknown_person_is_refused_and_without_an_email_too() {
-    let Some((app, provider)) = start_with(|b| {
-        b.setting("oidc.providers.testidp.auto_create_users", false)
-    })
-    .await
+    let Some((app, provider)) =
+        start_with(|b| b.setting("oidc.providers.testidp.auto_create_users", false)).await
     else {
         return;
     };
@@ -188,10 +236,8 @@ async fn with_auto_create_off_an_unknown_person_is_refused_and_without_an_email_
 
 #[tokio::test]
 async fn an_mfa_user_signing_in_with_oidc_gets_the_totp_step_unless_the_provider_amr_is_trusted() {
-    let Some((app, provider)) = start_with(|b| {
-        b.setting("oidc.providers.testidp.trust_idp_mfa_amr", "hwk,otp")
-    })
-    .await
+    let Some((app, provider)) =
+        start_with(|b| b.setting("oidc.providers.testidp.trust_idp_mfa_amr", "hwk,otp")).await
     else {
         return;
     };
@@ -285,7 +331,11 @@ async fn an_id_token_with_a_wrong_nonce_audience_signature_or_expiry_is_refused(
         let browser = OidcBrowser::new(&app.address);
         let landed = browser.login_lands_on("/login?error=auth_failed").await;
         assert!(!has_cookie(&landed, "slugbase.sid"), "{mode}: {landed:?}");
-        browser.api.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+        browser
+            .api
+            .get("/api/auth/me")
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     }
     assert_eq!(audit(&admin, "oidc_login_fail").await.len(), 4);
     assert_eq!(audit(&admin, "oidc_user_created").await.len(), 0, "no token made an account");
@@ -342,10 +392,18 @@ async fn the_login_honours_a_same_origin_return_to_and_refuses_others_and_unknow
     let res = OidcBrowser::new(&app.address).get(LOGIN).await;
     let location = res.header("location").unwrap().to_owned();
     assert!(location.starts_with(&provider.issuer), "{location}");
-    for part in ["code_challenge_method=S256", "code_challenge=", "state=", "nonce=", "response_type=code"] {
+    for part in
+        ["code_challenge_method=S256", "code_challenge=", "state=", "nonce=", "response_type=code"]
+    {
         assert!(location.contains(part), "{part} in {location}");
     }
-    let cookie = res.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("slugbase.oidc_flow=")).expect("flow cookie");
+    let cookie = res
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("slugbase.oidc_flow="))
+        .expect("flow cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("Max-Age=600"), "{cookie}");
 
     for bad in ["//evil.example/", "https://evil.example/", "/\\evil"] {
@@ -367,16 +425,22 @@ async fn the_login_honours_a_same_origin_return_to_and_refuses_others_and_unknow
 
 fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(
+            |b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            },
+        )
         .collect()
 }
 
 #[tokio::test]
 async fn with_the_reauth_policy_an_oidc_only_user_disables_only_after_a_fresh_provider_login() {
-    let Some((app, provider)) = start_with(|b| {
-        b.setting("security.oidc_reauth_max_age_secs", 300)
-    })
-    .await
+    let Some((app, provider)) =
+        start_with(|b| b.setting("security.oidc_reauth_max_age_secs", 300)).await
     else {
         return;
     };

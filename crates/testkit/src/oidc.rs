@@ -46,7 +46,8 @@ pub fn provider_dir() -> PathBuf {
 
 /// Why the provider cannot run here, if it cannot: Node missing or `npm ci` not run.
 fn missing_prerequisite() -> Option<String> {
-    let node = Command::new("node").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let node =
+        Command::new("node").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
     if !node.is_ok_and(|s| s.success()) {
         return Some("node is not installed".to_owned());
     }
@@ -126,7 +127,11 @@ impl OidcProvider {
             if health.is_ok_and(|r| r.status() == StatusCode::OK) {
                 return Some(provider);
             }
-            assert!(Instant::now() < deadline, "the test provider did not start: {}", provider.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "the test provider did not start: {}",
+                provider.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -159,7 +164,8 @@ impl OidcProvider {
     /// # Panics
     /// When the provider refuses.
     pub async fn misbehave(&self, mode: Option<&str>) {
-        let res = self.http.post(self.url("/test/misbehave")).json(&json!({ "mode": mode })).send().await;
+        let res =
+            self.http.post(self.url("/test/misbehave")).json(&json!({ "mode": mode })).send().await;
         assert_eq!(res.expect("misbehave").status(), StatusCode::OK);
     }
 
@@ -179,11 +185,7 @@ impl Drop for OidcProvider {
 /// `OIDC`-related settings of a [`crate::TestAppBuilder`] for the test provider at
 /// `issuer`, with the service on `port` (its public URL names the port: the callback URL).
 #[must_use]
-pub fn configure(
-    builder: crate::TestAppBuilder,
-    port: u16,
-    issuer: &str,
-) -> crate::TestAppBuilder {
+pub fn configure(builder: crate::TestAppBuilder, port: u16, issuer: &str) -> crate::TestAppBuilder {
     let key = format!("oidc.providers.{PROVIDER_KEY}");
     builder
         .setting("server.port", port)

@@ -29,7 +29,9 @@ pub struct ReauthPolicy {
 
 impl fmt::Debug for ReauthPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReauthPolicy").field("max_age_secs", &self.max_age_secs).finish_non_exhaustive()
+        f.debug_struct("ReauthPolicy")
+            .field("max_age_secs", &self.max_age_secs)
+            .finish_non_exhaustive()
     }
 }
 
@@ -182,8 +184,8 @@ impl BothFactorsCheck {
         if !self.reauth_satisfied(operation, caller).await? {
             // Not a guess: the place is given back, the code stays unused.
             self.limiter.release(ticket).await?;
-            let entry = AuditEntry::new(events.failure, Some(user.id), client)
-                .failure("REAUTH_REQUIRED");
+            let entry =
+                AuditEntry::new(events.failure, Some(user.id), client).failure("REAUTH_REQUIRED");
             self.audit.record(entry).await;
             return Err(MfaChangeError::ReauthRequired);
         }

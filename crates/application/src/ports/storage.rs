@@ -28,7 +28,7 @@ impl<T> Storage for T where
     T: UserRepository
         + MfaRepository
         + OidcRepository
-    + OidcRepository
+        + OidcRepository
         + SessionRepository
         + ApiTokenRepository
         + AuditLog

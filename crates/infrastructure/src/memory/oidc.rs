@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    AuditEvent, LinkOutcome, NewUser, OidcFlowRecord, OidcRepository, SecretDigest,
-    SessionIdpAuth, StoreError, StoreResult,
+    AuditEvent, LinkOutcome, NewUser, OidcFlowRecord, OidcRepository, SecretDigest, SessionIdpAuth,
+    StoreError, StoreResult,
 };
 use slugbase_domain::{MfaState, User, UserId};
 
@@ -46,7 +46,8 @@ impl OidcRepository for InMemoryStore {
 
     async fn take_flow(&self, id_hash: &SecretDigest) -> StoreResult<Option<OidcFlowRecord>> {
         let mut state = self.lock()?;
-        let index = state.oidc.flows.iter().position(|f| ct_eq(f.id_hash.as_str(), id_hash.as_str()));
+        let index =
+            state.oidc.flows.iter().position(|f| ct_eq(f.id_hash.as_str(), id_hash.as_str()));
         Ok(index.map(|i| state.oidc.flows.swap_remove(i)))
     }
 
@@ -78,9 +79,10 @@ impl OidcRepository for InMemoryStore {
     ) -> StoreResult<LinkOutcome> {
         let mut state = self.lock()?;
         state.prune_identities();
-        let taken = state.oidc.identities.iter().any(|row| {
-            row.provider == provider && (row.subject == subject || row.user == user)
-        });
+        let taken =
+            state.oidc.identities.iter().any(|row| {
+                row.provider == provider && (row.subject == subject || row.user == user)
+            });
         if taken || !state.users.contains_key(&user) {
             return Ok(LinkOutcome::Refused);
         }
@@ -150,7 +152,8 @@ impl OidcRepository for InMemoryStore {
     async fn session_auth(&self, session: &SecretDigest) -> StoreResult<Option<SessionIdpAuth>> {
         let mut state = self.lock()?;
         let sessions = &state.sessions;
-        let alive = |s: &SecretDigest| sessions.iter().any(|r| ct_eq(r.id_hash.as_str(), s.as_str()));
+        let alive =
+            |s: &SecretDigest| sessions.iter().any(|r| ct_eq(r.id_hash.as_str(), s.as_str()));
         let live: Vec<_> =
             state.oidc.session_auth.iter().filter(|(s, _)| alive(s)).cloned().collect();
         state.oidc.session_auth = live;

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, Set};
 use slugbase_application::ports::{
-    AuditEvent, LinkOutcome, NewUser, OidcFlowRecord, OidcRepository, SecretDigest,
-    SessionIdpAuth, StoreError, StoreResult,
+    AuditEvent, LinkOutcome, NewUser, OidcFlowRecord, OidcRepository, SecretDigest, SessionIdpAuth,
+    StoreError, StoreResult,
 };
 use slugbase_domain::{User, UserId};
 

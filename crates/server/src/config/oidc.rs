@@ -132,9 +132,14 @@ impl OidcSettings {
         for (key, p) in &self.providers {
             let name = |field: &str| format!("oidc.providers.{key}.{field}");
             if key.is_empty()
-                || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+                || !key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
             {
-                return Err(invalid(&format!("oidc.providers.{key}"), "key must match [a-z0-9_-]+"));
+                return Err(invalid(
+                    &format!("oidc.providers.{key}"),
+                    "key must match [a-z0-9_-]+",
+                ));
             }
             if RESERVED_KEYS.contains(&key.as_str()) {
                 return Err(invalid(
@@ -144,7 +149,10 @@ impl OidcSettings {
             }
             let issuer = p.issuer_url.trim();
             if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
-                return Err(invalid(&name("issuer_url"), "must start with https:// (or http:// outside production)"));
+                return Err(invalid(
+                    &name("issuer_url"),
+                    "must start with https:// (or http:// outside production)",
+                ));
             }
             if profile == Profile::Production && !issuer.starts_with("https://") {
                 return Err(ConfigError::Insecure {
@@ -204,10 +212,12 @@ mod tests {
     use crate::config::test_support::{all_keys, message, options};
     use crate::config::{Profile, load};
 
-    fn provider_env(key: &str) -> Vec<(&'static str, String)> {
-        let _ = key;
+    fn provider_env() -> Vec<(&'static str, String)> {
         let mut vars = all_keys();
-        vars.push(("SLUGBASE__OIDC__PROVIDERS__TESTIDP__ISSUER_URL", "http://127.0.0.1:4455".into()));
+        vars.push((
+            "SLUGBASE__OIDC__PROVIDERS__TESTIDP__ISSUER_URL",
+            "http://127.0.0.1:4455".into(),
+        ));
         vars.push(("SLUGBASE__OIDC__PROVIDERS__TESTIDP__CLIENT_ID", "slugbase".into()));
         vars.push(("SLUGBASE__OIDC__PROVIDERS__TESTIDP__CLIENT_SECRET", "s3cret".into()));
         vars
@@ -215,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_provider_comes_from_the_environment_with_lists_split_on_commas() {
-        let mut vars = provider_env("testidp");
+        let mut vars = provider_env();
         vars.push(("SLUGBASE__OIDC__PROVIDERS__TESTIDP__TRUST_IDP_MFA_AMR", "mfa, otp".into()));
         vars.push(("SLUGBASE__OIDC__PROVIDERS__TESTIDP__SCOPES", "openid,email".into()));
         vars.push(("SLUGBASE__OIDC__PROVIDERS__TESTIDP__DEFAULT_ROLE", "admin".into()));
@@ -231,10 +241,32 @@ mod tests {
     }
 
     #[test]
+    fn the_client_secret_can_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "from-a-file\n").unwrap();
+        let mut vars: Vec<_> =
+            provider_env().into_iter().filter(|(k, _)| !k.ends_with("CLIENT_SECRET")).collect();
+        vars.push((
+            "SLUGBASE__OIDC__PROVIDERS__TESTIDP__CLIENT_SECRET_FILE",
+            path.display().to_string(),
+        ));
+        let loaded = load(&options(Profile::Test, &vars)).unwrap();
+        let p = &loaded.settings.oidc.providers["testidp"];
+        assert_eq!(p.resolve_client_secret("testidp").unwrap(), "from-a-file");
+        std::fs::write(&path, "").unwrap();
+        let error = p.resolve_client_secret("testidp").unwrap_err();
+        assert!(error.to_string().contains("client_secret_file"), "{error}");
+    }
+
+    #[test]
     fn production_refuses_an_http_issuer_and_bad_keys_are_named() {
-        let error = load(&options(Profile::Production, &provider_env("testidp"))).unwrap_err();
-        assert!(message(&error).contains("public_base_url") || message(&error).contains("issuer_url"), "{error}");
-        let mut vars = provider_env("testidp");
+        let error = load(&options(Profile::Production, &provider_env())).unwrap_err();
+        assert!(
+            message(&error).contains("public_base_url") || message(&error).contains("issuer_url"),
+            "{error}"
+        );
+        let mut vars = provider_env();
         vars.push(("SLUGBASE__OIDC__PROVIDERS__TESTIDP__CLIENT_SECRET_FILE", "/x".into()));
         let error = load(&options(Profile::Test, &vars)).unwrap_err();
         assert!(message(&error).contains("oidc.providers.testidp.client_secret"), "{error}");

@@ -204,19 +204,18 @@ impl From<OidcError> for ApiError {
                 "PROVIDER_NOT_FOUND",
                 "No identity provider is configured under this key",
             ),
-            OidcError::InvalidParameter(field) => Self::new(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION_FAILED",
-                MSG_BAD_REQUEST,
-            )
-            .with_field(
-                field,
-                match field {
-                    "return_to" => "return_to must be a path on this site (starting with one /)",
-                    "max_age" => "max_age must be a whole number of seconds",
-                    _ => "invalid value",
-                },
-            ),
+            OidcError::InvalidParameter(field) => {
+                Self::new(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", MSG_BAD_REQUEST).with_field(
+                    field,
+                    match field {
+                        "return_to" => {
+                            "return_to must be a path on this site (starting with one /)"
+                        }
+                        "max_age" => "max_age must be a whole number of seconds",
+                        _ => "invalid value",
+                    },
+                )
+            }
             // The handlers turn these into a redirect to the login page; as a body (a bug)
             // it is a plain 401.
             OidcError::Failed(reason) => Self::new(

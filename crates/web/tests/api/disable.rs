@@ -407,10 +407,8 @@ async fn twenty_concurrent_disables_with_one_backup_code_succeed_exactly_once() 
     let body = json!({"code": backup[0], "password": PASSWORD});
     let requests = (0..20).map(|_| (caller.api.clone(), DISABLE, body.clone())).collect();
     // A loser that authenticates after the winner committed finds MFA already off.
-    let losers = [
-        (StatusCode::BAD_REQUEST, "INVALID_CODE"),
-        (StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED"),
-    ];
+    let losers =
+        [(StatusCode::BAD_REQUEST, "INVALID_CODE"), (StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED")];
     exactly_one_succeeds(requests, &losers).await;
     assert!(!mfa_enabled(&caller).await);
 }

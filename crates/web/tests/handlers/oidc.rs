@@ -9,11 +9,7 @@ use slugbase_application::auth::{
 use crate::support::{Mocks, caller, send, unavailable};
 
 fn set_cookies(answer: &crate::support::Answer) -> Vec<String> {
-    answer
-        .headers
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
+    answer.headers.get_all("set-cookie").map(|v| v.to_str().unwrap().to_owned()).collect()
 }
 
 #[actix_web::test]
@@ -63,13 +59,19 @@ async fn the_login_redirects_to_the_provider_with_an_httponly_flow_cookie() {
     assert_eq!(answer.status, 302);
     assert_eq!(answer.header("location"), Some("https://idp.example.com/auth?state=s"));
     assert_eq!(answer.header("cache-control"), Some("no-store"));
-    let cookie = set_cookies(&answer).into_iter().find(|c| c.starts_with("slugbase.oidc_flow=flow-id")).unwrap();
+    let cookie = set_cookies(&answer)
+        .into_iter()
+        .find(|c| c.starts_with("slugbase.oidc_flow=flow-id"))
+        .unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
 }
 
+/// An error of the login, and the status and reason (none: a redirect) it answers.
+type Row = (fn() -> OidcError, u16, Option<&'static str>);
+
 #[actix_web::test]
 async fn login_errors_are_a_404_a_400_or_a_redirect_to_the_login_page() {
-    let rows: Vec<(fn() -> OidcError, u16, Option<&str>)> = vec![
+    let rows: Vec<Row> = vec![
         (|| OidcError::UnknownProvider, 404, Some("PROVIDER_NOT_FOUND")),
         (|| OidcError::InvalidParameter("return_to"), 400, Some("VALIDATION_FAILED")),
         (|| OidcError::Failed(OidcFailure::ProviderUnavailable), 302, None),
@@ -124,14 +126,21 @@ async fn the_callback_signs_in_or_starts_the_mfa_step_or_sends_the_reason() {
     assert_eq!(answer.status, 302);
     assert_eq!(answer.header("location"), Some("/account"));
     let cookies = set_cookies(&answer);
-    assert!(cookies.iter().any(|c| c.starts_with("slugbase.sid=sid-1") && c.contains("HttpOnly")), "{cookies:?}");
-    assert!(cookies.iter().any(|c| c.starts_with("slugbase.oidc_flow=;") && c.contains("Max-Age=0")), "{cookies:?}");
+    assert!(
+        cookies.iter().any(|c| c.starts_with("slugbase.sid=sid-1") && c.contains("HttpOnly")),
+        "{cookies:?}"
+    );
+    assert!(
+        cookies.iter().any(|c| c.starts_with("slugbase.oidc_flow=;") && c.contains("Max-Age=0")),
+        "{cookies:?}"
+    );
 
     let mut mocks = Mocks::default();
     mocks.oidc_login.expect_callback().times(1).returning(|_, _, _| {
         Ok(CallbackOutcome::MfaRequired { pending: PlainToken::new("p-1".to_owned()) })
     });
-    let answer = send(mocks, TestRequest::get().uri("/api/auth/corp/callback?code=c&state=s")).await;
+    let answer =
+        send(mocks, TestRequest::get().uri("/api/auth/corp/callback?code=c&state=s")).await;
     assert_eq!(answer.header("location"), Some("/login?mfa=required"));
     let cookies = set_cookies(&answer);
     assert!(cookies.iter().any(|c| c.starts_with("slugbase.mfa_pending=p-1")), "{cookies:?}");
@@ -145,7 +154,11 @@ async fn the_callback_signs_in_or_starts_the_mfa_step_or_sends_the_reason() {
         OidcFailure::ProviderUnavailable,
     ] {
         let mut mocks = Mocks::default();
-        mocks.oidc_login.expect_callback().times(1).returning(move |_, _, _| Err(OidcError::Failed(failure)));
+        mocks
+            .oidc_login
+            .expect_callback()
+            .times(1)
+            .returning(move |_, _, _| Err(OidcError::Failed(failure)));
         let answer = send(mocks, TestRequest::get().uri("/api/auth/corp/callback")).await;
         assert_eq!(answer.status, 302);
         let expected = format!("/login?error={}", failure.as_str());

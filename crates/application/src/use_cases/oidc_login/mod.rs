@@ -117,11 +117,15 @@ impl OidcLogin {
         let max_age_secs = input
             .max_age
             .as_deref()
-            .map(|raw| raw.trim().parse::<u32>().map_err(|_| OidcError::InvalidParameter("max_age")))
+            .map(|raw| {
+                raw.trim().parse::<u32>().map_err(|_| OidcError::InvalidParameter("max_age"))
+            })
             .transpose()?;
         let options = AuthorizationOptions { prompt_login: input.prompt_login, max_age_secs };
         let start = provider.provider.start(options).map_err(|e| match e {
-            IdentityProviderError::Unavailable => OidcError::Failed(OidcFailure::ProviderUnavailable),
+            IdentityProviderError::Unavailable => {
+                OidcError::Failed(OidcFailure::ProviderUnavailable)
+            }
             IdentityProviderError::Rejected(_) => OidcError::Failed(OidcFailure::AuthFailed),
         })?;
         let flow = self.minter.mint("");
@@ -215,9 +219,7 @@ impl OidcLogin {
         };
         let user = self.match_account(key, provider, &identity, client).await?;
         let return_to = flow.return_to.unwrap_or_else(|| "/".to_owned());
-        self.sign_in(key, provider, &identity, user, return_to, client)
-            .await
-            .map_err(unexpected)
+        self.sign_in(key, provider, &identity, user, return_to, client).await.map_err(unexpected)
     }
 
     /// The account `identity` signs in as: by link, by verified e-mail, or a new one.
@@ -240,7 +242,8 @@ impl OidcLogin {
         };
         let policy = &provider.policy;
         if let Some(existing) = self.users.find_by_email(&email).await.map_err(unexpected)? {
-            let refuse = |detail| (OidcError::Failed(OidcFailure::AuthFailed), Some(existing.id), detail);
+            let refuse =
+                |detail| (OidcError::Failed(OidcFailure::AuthFailed), Some(existing.id), detail);
             if !identity.email_verified {
                 return Err(refuse("email_not_verified"));
             }

@@ -126,4 +126,3 @@ pub enum CallbackOutcome {
         pending: PlainToken,
     },
 }
-
