@@ -56,9 +56,11 @@ impl fmt::Debug for OidcLogin {
 /// Longest `return_to` accepted.
 const MAX_RETURN_TO: usize = 512;
 
-/// Whether `path` is a same-origin relative path (no scheme, no host, no `//`, no `\`).
+/// Whether `path` is a same-origin relative path (no scheme, no host, no `//`, no `\`),
+/// in printable ASCII (it goes into a `Location` header as it is).
 fn same_origin_path(path: &str) -> bool {
-    path.starts_with('/')
+    path.is_ascii()
+        && path.starts_with('/')
         && !path.starts_with("//")
         && !path.contains('\\')
         && path.len() <= MAX_RETURN_TO
@@ -390,7 +392,8 @@ mod tests {
         for ok in ["/", "/account", "/a/b?c=d#e"] {
             assert!(same_origin_path(ok), "{ok}");
         }
-        for bad in ["", "//evil.example", "https://evil.example/", "/\\evil", "x/y", "/a\nb"] {
+        for bad in ["", "//evil.example", "https://evil.example/", "/\\evil", "x/y", "/a\nb", "/é"]
+        {
             assert!(!same_origin_path(bad), "{bad:?}");
         }
     }
