@@ -485,3 +485,33 @@ async fn with_the_reauth_policy_an_oidc_only_user_disables_only_after_a_fresh_pr
     let res = api.post("/api/auth/mfa/disable", json!({ "code": code })).await;
     assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
 }
+
+#[tokio::test]
+async fn with_linking_off_a_verified_email_is_refused_and_new_users_get_the_default_role() {
+    let Some((app, provider)) = start_with(|b| {
+        b.setting("oidc.providers.testidp.link_verified_email", false)
+            .setting("oidc.providers.testidp.default_role", "admin")
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.setup_admin().await;
+    app.create_user(&admin, "local@example.com", Some(steps::PASSWORD)).await;
+    provider.next_login(account("verified-sub", "local@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    browser.login_lands_on("/login?error=auth_failed").await;
+    let failures = audit(&admin, "oidc_login_fail").await;
+    assert!(failures[0]["detail"].as_str().unwrap().contains("linking_disabled"), "{failures:?}");
+    assert_eq!(audit(&admin, "oidc_linked").await.len(), 0);
+
+    provider.next_login(account("new-sub", "new@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    browser.login_lands_on("/").await;
+    let me = browser.api.get("/api/auth/me").await.expect(StatusCode::OK);
+    assert_eq!(
+        (me["email"].as_str(), me["is_admin"].as_bool()),
+        (Some("new@example.com"), Some(true))
+    );
+    assert_eq!(me["has_password"], false);
+}
