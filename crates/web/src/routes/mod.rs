@@ -77,8 +77,6 @@ route_table! {
     auth::logout,
     auth::me,
     oidc::providers,
-    oidc::oidc_login,
-    oidc::oidc_callback,
     tokens::list_tokens,
     tokens::create_token,
     tokens::revoke_token,
@@ -92,6 +90,10 @@ route_table! {
     meta::csrf_token,
     meta::openapi_json,
     meta::api_docs,
+    // Keep these two last: actix tries routes in this order, and `/api/auth/{provider}`
+    // would otherwise take the GETs of fixed `/api/auth/…` paths registered after it.
+    oidc::oidc_login,
+    oidc::oidc_callback,
 }
 
 /// The `{id}` segment of the path, or 400 naming it.
