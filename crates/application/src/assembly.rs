@@ -7,14 +7,15 @@ use std::sync::Arc;
 use slugbase_domain::MfaPolicy;
 
 use crate::attempts::{AttemptLimiter, AttemptLimits};
+use crate::collaborators::both_factors::ReauthPolicy;
 use crate::collaborators::{
     AuditTrail, BackupCodeIssuer, BothFactorsCheck, NewUserFactory, SecondFactorCheck,
     SessionExpiry, SessionIssuer, SessionLifetimes, SessionRevoker, TokenMinter,
 };
 use crate::ports::{
-    ApiTokenRepository, AttemptRepository, AuditLog, BackupCodeHasher, Clock, MfaRepository,
-    PasswordHasher, Random, SecretCipher, SessionRepository, StorageHealth, TokenDigest, Totp,
-    UserRepository,
+    ApiTokenRepository, AttemptRepository, AuditLog, BackupCodeHasher, Clock, IdentityProviders,
+    MfaRepository, OidcRepository, PasswordHasher, Random, SecretCipher, SessionRepository,
+    StorageHealth, TokenDigest, Totp, UserRepository,
 };
 use crate::use_cases::admin::Admin;
 use crate::use_cases::api_tokens::ApiTokens;
@@ -25,6 +26,7 @@ use crate::use_cases::health::Health;
 use crate::use_cases::login::Login;
 use crate::use_cases::logout::Logout;
 use crate::use_cases::mfa_status::MfaStatus;
+use crate::use_cases::oidc_login::OidcLogin;
 use crate::use_cases::regenerate_backup_codes::RegenerateBackupCodes;
 use crate::use_cases::setup::Setup;
 use crate::use_cases::verify_login::VerifyLogin;
@@ -60,6 +62,10 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// Randomness.
     pub random: Arc<dyn Random>,
+    /// OIDC flows, links and sessions' provider authentication.
+    pub oidc: Arc<dyn OidcRepository>,
+    /// The configured OpenID providers (none unless configured).
+    pub identity_providers: IdentityProviders,
 }
 
 impl fmt::Debug for Deps {
@@ -88,6 +94,9 @@ pub struct AuthSettings {
     /// Activity is written back at most this often per session / token (saves a write on
     /// every request).
     pub touch_interval_secs: u32,
+    /// An OIDC-only user's MFA disable needs a session whose provider authentication
+    /// (`auth_time`) is younger than this many seconds; 0: off.
+    pub oidc_reauth_max_age_secs: u32,
 }
 
 impl Default for AuthSettings {
@@ -101,6 +110,7 @@ impl Default for AuthSettings {
             pending_mfa_max_attempts: 5,
             limits: AttemptLimits::default(),
             touch_interval_secs: 60,
+            oidc_reauth_max_age_secs: 0,
         }
     }
 }
@@ -136,6 +146,8 @@ pub struct UseCases {
     pub admin: Admin,
     /// `/api/health`.
     pub health: Health,
+    /// `/api/auth/providers`, `/api/auth/{provider}[/callback]`.
+    pub oidc_login: OidcLogin,
 }
 
 impl UseCases {
@@ -157,6 +169,8 @@ impl UseCases {
             token_digest,
             clock,
             random,
+            oidc,
+            identity_providers,
         } = deps;
 
         // The collaborators, each over the ports it needs.
@@ -190,7 +204,8 @@ impl UseCases {
             audit_trail.clone(),
             clock.clone(),
             settings.mfa_policy,
-        );
+        )
+        .with_reauth(ReauthPolicy::new(oidc.clone(), settings.oidc_reauth_max_age_secs));
         let new_users = NewUserFactory::new(passwords.clone(), clock.clone());
 
         Self {
@@ -236,6 +251,17 @@ impl UseCases {
                 limiter.clone(),
                 second_factor,
                 mfa.clone(),
+                issuer.clone(),
+                audit_trail.clone(),
+                clock.clone(),
+                oidc.clone(),
+            ),
+            oidc_login: OidcLogin::new(
+                identity_providers,
+                oidc,
+                users.clone(),
+                minter.clone(),
+                token_digest.clone(),
                 issuer.clone(),
                 audit_trail.clone(),
                 clock.clone(),

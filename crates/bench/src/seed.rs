@@ -144,6 +144,7 @@ impl Seeder {
             kind: AuditEventKind::MfaEnrollConfirmSuccess,
             outcome: AuditOutcome::Success,
             proof: Some(ProofKind::Totp),
+            detail: None,
             client_addr: None,
             user_agent: None,
         });

@@ -85,6 +85,10 @@ audit_events! {
     ApiTokenRevoked => "api_token_revoked",
     UserCreated => "user_created",
     UserDeleted => "user_deleted",
+    OidcLoginSuccess => "oidc_login_success",
+    OidcLoginFail => "oidc_login_fail",
+    OidcLinked => "oidc_linked",
+    OidcUserCreated => "oidc_user_created",
 }
 
 impl fmt::Display for AuditEventKind {

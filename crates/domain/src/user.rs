@@ -99,6 +99,19 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+impl User {
+    /// How the account signs in, as the admin list and the CLI show it: `password`, `oidc`
+    /// (OIDC-only: no password) or `password+oidc` (a local account linked to a provider).
+    #[must_use]
+    pub const fn login_method(&self) -> &'static str {
+        match (&self.login, &self.oidc_provider) {
+            (LoginMethod::OidcOnly, _) => "oidc",
+            (LoginMethod::Local(_), None) => "password",
+            (LoginMethod::Local(_), Some(_)) => "password+oidc",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +130,25 @@ mod tests {
             DisplayName::parse("Eve\nINFO forged line").unwrap_err(),
             DisplayNameError::ControlCharacters
         );
+    }
+
+    #[test]
+    fn the_login_method_names_password_oidc_or_both() {
+        let mut user = User {
+            id: UserId::generate(),
+            email: Email::parse("a@example.com").unwrap(),
+            name: DisplayName::parse("A").unwrap(),
+            login: LoginMethod::Local(PasswordHash::from_phc("$x")),
+            oidc_provider: None,
+            is_admin: false,
+            mfa: MfaState::Disabled,
+            created_at: chrono::Utc::now(),
+        };
+        assert_eq!(user.login_method(), "password");
+        user.oidc_provider = Some("corp".to_owned());
+        assert_eq!(user.login_method(), "password+oidc");
+        user.login = LoginMethod::OidcOnly;
+        assert_eq!(user.login_method(), "oidc");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod crypto;
 pub mod memory;
+pub mod oidc;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -84,6 +84,7 @@ pub fn build_deps<S: Storage>(
         tokens: store.clone(),
         audit: store.clone(),
         attempts: store.clone(),
+        oidc: store.clone(),
         health: store,
         passwords: Arc::new(passwords),
         totp: Arc::new(totp),
@@ -92,5 +93,7 @@ pub fn build_deps<S: Storage>(
         token_digest: Arc::new(Sha256TokenDigest),
         clock,
         random: Arc::new(OsRandom),
+        // The server adds the configured providers.
+        identity_providers: slugbase_application::ports::IdentityProviders::default(),
     })
 }

@@ -16,8 +16,8 @@ use sea_orm::{
 };
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_infrastructure::sql::entity::{
-    api_tokens, attempt_counters, audit_events, backup_codes, instance_setup, oidc_identities,
-    sessions, users,
+    api_tokens, attempt_counters, audit_events, backup_codes, instance_setup, oidc_flows,
+    oidc_identities, oidc_session_auth, sessions, users,
 };
 use slugbase_infrastructure::testing::postgres_url;
 
@@ -198,6 +198,8 @@ fn entities() -> Vec<(String, Columns)> {
     vec![
         entity_table::<users::Entity>(),
         entity_table::<oidc_identities::Entity>(),
+        entity_table::<oidc_flows::Entity>(),
+        entity_table::<oidc_session_auth::Entity>(),
         entity_table::<backup_codes::Entity>(),
         entity_table::<sessions::Entity>(),
         entity_table::<api_tokens::Entity>(),

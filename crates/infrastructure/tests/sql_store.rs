@@ -64,6 +64,7 @@ fn audited(user: UserId, kind: AuditEventKind) -> MfaChangeEffects {
         kind,
         outcome: AuditOutcome::Success,
         proof: None,
+        detail: None,
         client_addr: None,
         user_agent: None,
     })
@@ -195,6 +196,7 @@ async fn sqlite_writers_of_every_kind_at_once_never_fail() {
                             kind: AuditEventKind::LoginFail,
                             outcome: AuditOutcome::Failure("X".into()),
                             proof: None,
+                            detail: None,
                             client_addr: None,
                             user_agent: None,
                         };

@@ -15,7 +15,7 @@ use slugbase_application::accounts::{AdminError, NewAccountInput};
 use slugbase_application::ports::SecretDigest;
 use slugbase_application::tokens::CreateApiTokenError;
 use slugbase_application::{Caller, CallerAuth, ClientInfo, UseCases};
-use slugbase_domain::{Email, LoginMethod, MfaState, User};
+use slugbase_domain::{Email, MfaState, User};
 
 use crate::config::{self, LoadOptions, Loaded, Profile};
 use crate::{Application, telemetry};
@@ -354,19 +354,20 @@ async fn list_users(cli: &Cli) -> anyhow::Result<()> {
     crate::migrate(&store).await?;
     let (deps, _) = crate::build_use_cases(&loaded, store)?;
     let users = deps.users.list().await.context("cannot list users")?;
-    println!("{:<36}  {:<32}  {:<24}  {:<5}  {:<7}  login", "id", "email", "name", "admin", "mfa");
+    println!(
+        "{:<36}  {:<32}  {:<24}  {:<5}  {:<7}  {:<13}  provider",
+        "id", "email", "name", "admin", "mfa", "login"
+    );
     for user in &users {
-        let login = match user.login {
-            LoginMethod::Local(_) => "password",
-            LoginMethod::OidcOnly => "oidc-only",
-        };
         println!(
-            "{:<36}  {:<32}  {:<24}  {:<5}  {:<7}  {login}",
+            "{:<36}  {:<32}  {:<24}  {:<5}  {:<7}  {:<13}  {}",
             user.id.to_string(),
             user.email.as_str(),
             user.name.as_str(),
             if user.is_admin { "yes" } else { "no" },
             mfa_label(user),
+            user.login_method(),
+            user.oidc_provider.as_deref().unwrap_or("-"),
         );
     }
     Ok(())

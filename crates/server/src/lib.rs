@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use slugbase_application::ports::{Clock, Storage};
+use slugbase_application::ports::{Clock, IdentityProviders, Storage};
 use slugbase_application::{AuthSettings, Deps, UseCases};
 use slugbase_infrastructure::crypto::{Argon2Params, EncryptionKeys, SystemClock};
 use slugbase_infrastructure::memory::InMemoryStore;
@@ -138,6 +138,8 @@ pub struct Application {
     use_cases: UseCases,
     /// Purges expired sessions and old audit events while the server runs.
     maintenance: maintenance::MaintenanceTask,
+    /// OIDC providers still being discovered (stopped with the server).
+    discovery: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -222,6 +224,9 @@ impl ApplicationBuilder {
             StorageChoice::Memory(store) => build_deps(&loaded, store, clock)?,
         };
         let auth = auth.unwrap_or_else(|| loaded.settings.security.auth_settings());
+        let mut deps = deps;
+        let (providers, discovery) = oidc_providers(&loaded)?;
+        deps.identity_providers = providers;
         let use_cases = UseCases::new(deps.clone(), auth);
         let maintenance = maintenance::Maintenance {
             sessions: deps.sessions.clone(),
@@ -261,8 +266,56 @@ impl ApplicationBuilder {
             version = VERSION,
             "listening"
         );
-        Ok(Application { port, server, use_cases, maintenance })
+        Ok(Application { port, server, use_cases, maintenance, discovery })
     }
+}
+
+/// The configured OpenID providers, each discovering itself in the background (a provider
+/// that is down at start is retried, never fatal), and the discovery tasks.
+///
+/// # Errors
+/// When a provider's URLs or client secret file are refused.
+fn oidc_providers(
+    loaded: &Loaded,
+) -> anyhow::Result<(IdentityProviders, Vec<tokio::task::JoinHandle<()>>)> {
+    use slugbase_application::ports::{ConfiguredProvider, ProviderPolicy};
+    use slugbase_infrastructure::oidc::{OpenIdProvider, OpenIdProviderConfig};
+
+    let settings = &loaded.settings;
+    let base = settings.server.public_base_url.trim().trim_end_matches('/');
+    let mut providers = IdentityProviders::default();
+    let mut discovery = Vec::new();
+    for (key, p) in &settings.oidc.providers {
+        let secret = p.resolve_client_secret(key)?;
+        let provider = Arc::new(
+            OpenIdProvider::new(OpenIdProviderConfig {
+                key: key.clone(),
+                issuer_url: p.issuer_url.trim().to_owned(),
+                client_id: p.client_id.trim().to_owned(),
+                client_secret: secret.into(),
+                redirect_url: format!("{base}/api/auth/{key}/callback"),
+                scopes: p.scopes.clone(),
+                max_retry: std::time::Duration::from_secs(u64::from(
+                    settings.oidc.discovery_retry_max_secs,
+                )),
+                request_timeout: std::time::Duration::from_secs(u64::from(
+                    settings.oidc.request_timeout_secs,
+                )),
+            })
+            .with_context(|| format!("OIDC provider {key}"))?,
+        );
+        discovery.push(provider.spawn_discovery());
+        let policy = ProviderPolicy {
+            display_name: p.display_name(key),
+            issuer_url: p.issuer_url.trim().to_owned(),
+            auto_create_users: p.auto_create_users,
+            default_admin: p.default_role == config::DefaultRole::Admin,
+            link_verified_email: p.link_verified_email,
+            trust_idp_mfa_amr: p.trust_idp_mfa_amr.clone(),
+        };
+        providers.0.insert(key.clone(), ConfiguredProvider { policy, provider });
+    }
+    Ok((providers, discovery))
 }
 
 impl Application {
@@ -321,9 +374,13 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Self { server, maintenance, .. } = self;
-        server.await.context("HTTP server failed")?;
+        let Self { server, maintenance, discovery, .. } = self;
+        let served = server.await.context("HTTP server failed");
         drop(maintenance);
+        for task in discovery {
+            task.abort();
+        }
+        served?;
         Ok(())
     }
 }

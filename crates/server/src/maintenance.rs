@@ -127,6 +127,7 @@ mod tests {
                 kind: AuditEventKind::LoginFail,
                 outcome: AuditOutcome::Failure("INVALID_CREDENTIALS".into()),
                 proof: None,
+                detail: None,
                 client_addr: None,
                 user_agent: None,
             };

@@ -91,7 +91,22 @@ async fn operators_create_users_tokens_and_reset_mfa_from_the_command_line() {
         listing.contains("root@example.com") && listing.contains("svc@example.com"),
         "{listing}"
     );
-    assert!(listing.contains("oidc-only"), "{listing}");
+    // The login method and provider columns: the OIDC-only account says `oidc`, linked to no
+    // provider yet; the local one `password`.
+    let row = |email: &str| {
+        listing
+            .lines()
+            .find(|l| l.contains(email))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+    };
+    let svc = row("svc@example.com").expect("svc listed");
+    assert_eq!(svc[svc.len() - 2..], ["oidc", "-"], "{listing}");
+    let root = row("root@example.com").expect("root listed");
+    assert_eq!(root[root.len() - 2..], ["password", "-"], "{listing}");
+    assert!(
+        listing.lines().next().is_some_and(|h| h.ends_with("login          provider")),
+        "{listing}"
+    );
 
     let minted =
         env.cli(&["token", "create", "--email", "root@example.com", "--name", "cli"], None);

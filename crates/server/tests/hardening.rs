@@ -93,7 +93,7 @@ async fn a_totp_code_used_on_one_instance_is_refused_on_the_other() {
     let on_b = Api::new(b);
     login_pending(&on_b, ADMIN_EMAIL, PASSWORD).await;
     let replayed = verify(&on_b, &code).await;
-    assert_eq!((replayed.status, replayed.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
+    assert_eq!((replayed.status, replayed.reason()), (StatusCode::UNAUTHORIZED, "INVALID_CODE"));
     let bearer = Api::with_bearer(b, &account.token);
     let disable =
         bearer.post("/api/auth/mfa/disable", json!({ "code": code, "password": PASSWORD })).await;
@@ -257,6 +257,8 @@ fn evaluated_guesses(
 
 const INVALID_CREDENTIALS: (StatusCode, &str) = (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
 const INVALID_CODE: (StatusCode, &str) = (StatusCode::BAD_REQUEST, "INVALID_CODE");
+/// `POST /api/auth/mfa/verify`'s answer to a wrong code (401, as SlugBase's login step).
+const VERIFY_INVALID_CODE: (StatusCode, &str) = (StatusCode::UNAUTHORIZED, "INVALID_CODE");
 const PENDING_INVALID: (StatusCode, &str) = (StatusCode::UNAUTHORIZED, "MFA_PENDING_INVALID");
 
 /// 200 wrong passwords for one e-mail at once, spread over `bases`: exactly the
@@ -300,7 +302,7 @@ async fn verify_burst_on_one_pending_state(bases: &[String]) {
         (login.at(&bases[i % bases.len()]), json!({ "code": wrong }))
     })
     .await;
-    let evaluated = evaluated_guesses(&replies, INVALID_CODE, &[PENDING_INVALID]);
+    let evaluated = evaluated_guesses(&replies, VERIFY_INVALID_CODE, &[PENDING_INVALID]);
     assert!((1..=5).contains(&evaluated), "{evaluated} guesses evaluated on one pending state");
 }
 
@@ -385,7 +387,7 @@ async fn brute_force(bases: &[String]) {
 
     for i in 0..BRUTE_LIMIT {
         let reply = verify(&instance(i), &wrong_code(&account.otpauth_url)).await;
-        assert_eq!((reply.status, reply.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
+        assert_eq!((reply.status, reply.reason()), (StatusCode::UNAUTHORIZED, "INVALID_CODE"));
     }
     let limited = verify(&instance(BRUTE_LIMIT), &totp_code(&account.otpauth_url, 1)).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");

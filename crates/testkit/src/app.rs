@@ -96,7 +96,8 @@ impl TestAppBuilder {
         };
         env.entry("SLUGBASE__DATABASE__URL".to_owned()).or_insert(url);
         env.insert("SLUGBASE__SERVER__HOST".to_owned(), "127.0.0.1".to_owned());
-        env.insert("SLUGBASE__SERVER__PORT".to_owned(), "0".to_owned());
+        // A test may fix the port (its public URL must name it: OIDC callback URLs).
+        env.entry("SLUGBASE__SERVER__PORT".to_owned()).or_insert_with(|| "0".to_owned());
         let options = LoadOptions {
             profile: Profile::Test,
             // Absent: the embedded copies of config/*.toml are used.

@@ -100,6 +100,22 @@ impl Api {
         Self { http, base: base.to_owned(), csrf: None, bearer: None }
     }
 
+    /// A browser that follows no redirects (each `Location` is the test's to follow, keeping
+    /// the cookie jar: OIDC logins through a provider), with an empty cookie jar.
+    ///
+    /// # Panics
+    /// When the HTTP client cannot be built.
+    #[must_use]
+    pub fn without_redirects(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("an HTTP client");
+        Self { http, base: base.to_owned(), csrf: None, bearer: None }
+    }
+
     /// A client that sends `token` as its Bearer token (a script).
     #[must_use]
     pub fn with_bearer(base: &str, token: &str) -> Self {

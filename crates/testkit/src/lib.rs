@@ -14,6 +14,8 @@
 //!   as an assertion ([`assert_seed_shape`], [`detail_fields`]).
 //!
 //! - Raw HTTP/1.1 over a socket for stalled and malformed requests ([`raw`]).
+//! - A real OpenID provider (npm `oidc-provider`, `tests/oidc-provider/`) on a free port,
+//!   and a browser that follows the OIDC redirects by hand ([`oidc`]).
 //!
 //! Tests of the real binary (crash, shutdown, CLI) start the process themselves and use
 //! [`Api`] to talk to it.
@@ -23,6 +25,7 @@
 
 mod app;
 mod client;
+pub mod oidc;
 pub mod raw;
 mod shape;
 pub mod steps;

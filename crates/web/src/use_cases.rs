@@ -8,7 +8,7 @@ use std::sync::Arc;
 use slugbase_application::UseCases;
 use slugbase_application::accounts::{AdminUseCase, HealthUseCase, SetupUseCase};
 use slugbase_application::auth::{
-    AuthenticateUseCase, LoginUseCase, LogoutUseCase, VerifyLoginUseCase,
+    AuthenticateUseCase, LoginUseCase, LogoutUseCase, OidcLoginUseCase, VerifyLoginUseCase,
 };
 use slugbase_application::mfa::{
     DisableMfaUseCase, EnrollBeginUseCase, EnrollCancelUseCase, EnrollConfirmUseCase,
@@ -47,6 +47,8 @@ pub struct WebUseCases {
     pub admin: Arc<dyn AdminUseCase>,
     /// `/api/health`.
     pub health: Arc<dyn HealthUseCase>,
+    /// `/api/auth/providers`, `/api/auth/{provider}[/callback]`.
+    pub oidc_login: Arc<dyn OidcLoginUseCase>,
 }
 
 impl From<UseCases> for WebUseCases {
@@ -66,6 +68,7 @@ impl From<UseCases> for WebUseCases {
             setup,
             admin,
             health,
+            oidc_login,
         } = use_cases;
         Self {
             disable_mfa: Arc::new(disable_mfa),
@@ -82,6 +85,7 @@ impl From<UseCases> for WebUseCases {
             setup: Arc::new(setup),
             admin: Arc::new(admin),
             health: Arc::new(health),
+            oidc_login: Arc::new(oidc_login),
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct UserView {
     pub has_password: bool,
     /// OIDC provider the account is linked to.
     pub oidc_provider: Option<String>,
+    /// How the account signs in: `password`, `oidc` (OIDC-only) or `password+oidc`.
+    pub login_method: String,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// A configured policy requires this user to enroll in MFA and they have not yet.
@@ -42,6 +44,7 @@ impl UserView {
             mfa_enabled: user.mfa.is_enabled(),
             has_password: user.login.has_password(),
             oidc_provider: user.oidc_provider.clone(),
+            login_method: user.login_method().to_owned(),
             created_at: user.created_at,
             mfa_enrollment_required,
         }

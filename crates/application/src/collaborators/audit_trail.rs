@@ -54,6 +54,7 @@ impl AuditTrail {
             kind: entry.kind,
             outcome,
             proof: entry.proof,
+            detail: entry.detail,
             client_addr: entry.client.address.clone(),
             user_agent: entry.client.user_agent.clone(),
         }
@@ -74,6 +75,7 @@ impl AuditTrail {
             outcome = if reason.is_none() { "success" } else { "failure" },
             reason,
             proof = event.proof.map(ProofKind::as_str),
+            detail = event.detail.as_deref(),
             client.addr = event.client_addr.as_deref(),
             "audit event"
         );
@@ -87,6 +89,7 @@ pub(crate) struct AuditEntry<'a> {
     actor: Option<UserId>,
     reason: Option<&'a str>,
     proof: Option<ProofKind>,
+    detail: Option<String>,
     client: &'a ClientInfo,
 }
 
@@ -97,7 +100,7 @@ impl<'a> AuditEntry<'a> {
         user: Option<UserId>,
         client: &'a ClientInfo,
     ) -> Self {
-        Self { kind, user, actor: None, reason: None, proof: None, client }
+        Self { kind, user, actor: None, reason: None, proof: None, detail: None, client }
     }
 
     /// The event is a failure, for this reason.
@@ -109,6 +112,12 @@ impl<'a> AuditEntry<'a> {
     /// The kind of second factor presented.
     pub(crate) const fn with_proof(mut self, proof: Option<ProofKind>) -> Self {
         self.proof = proof;
+        self
+    }
+
+    /// What else the event names (never a secret).
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
         self
     }
 

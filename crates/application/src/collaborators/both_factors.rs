@@ -15,7 +15,34 @@ use crate::collaborators::second_factor::{
     SecondFactorCheck, second_factor_committed, second_factor_effects,
 };
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
-use crate::ports::{Clock, EndSessions, MfaChangeEffects, MfaProof, PasswordHasher};
+use crate::ports::{
+    Clock, EndSessions, MfaChangeEffects, MfaProof, OidcRepository, PasswordHasher,
+};
+
+/// The optional re-authentication policy for OIDC-only users' MFA disable: the session's
+/// provider authentication (`auth_time`) must be younger than `max_age_secs`.
+#[derive(Clone)]
+pub struct ReauthPolicy {
+    oidc: Arc<dyn OidcRepository>,
+    max_age_secs: u32,
+}
+
+impl fmt::Debug for ReauthPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReauthPolicy")
+            .field("max_age_secs", &self.max_age_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReauthPolicy {
+    /// The policy over `oidc` (where sessions' provider authentication is kept); `None`
+    /// when `max_age_secs` is 0 (off).
+    #[must_use]
+    pub fn new(oidc: Arc<dyn OidcRepository>, max_age_secs: u32) -> Option<Self> {
+        (max_age_secs > 0).then_some(Self { oidc, max_age_secs })
+    }
+}
 
 /// The body of disable and regenerate: a code and, for local users, the password.
 #[derive(Clone, Debug)]
@@ -38,6 +65,10 @@ pub enum MfaChangeError {
     /// Rows 5–8.
     #[error(transparent)]
     Denied(DisableDenied),
+    /// `security.oidc_reauth_max_age_secs`: an OIDC-only user's disable needs a session
+    /// whose provider authentication is recent enough (401 `REAUTH_REQUIRED`).
+    #[error("a recent sign-in at the identity provider is required")]
+    ReauthRequired,
     /// Storage down or a bug.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -70,6 +101,7 @@ pub struct BothFactorsCheck {
     audit: AuditTrail,
     clock: Arc<dyn Clock>,
     mfa_policy: MfaPolicy,
+    reauth: Option<ReauthPolicy>,
 }
 
 impl fmt::Debug for BothFactorsCheck {
@@ -94,7 +126,33 @@ impl BothFactorsCheck {
         clock: Arc<dyn Clock>,
         mfa_policy: MfaPolicy,
     ) -> Self {
-        Self { limiter, passwords, second_factor, audit, clock, mfa_policy }
+        Self { limiter, passwords, second_factor, audit, clock, mfa_policy, reauth: None }
+    }
+
+    /// Applies the OIDC re-authentication policy to disable (none: off).
+    #[must_use]
+    pub fn with_reauth(mut self, reauth: Option<ReauthPolicy>) -> Self {
+        self.reauth = reauth;
+        self
+    }
+
+    /// Whether the re-authentication policy lets `caller` go on: always, unless it is on,
+    /// the operation is disable and the user is OIDC-only; then only with a session whose
+    /// provider authentication is younger than the policy's maximum.
+    async fn reauth_satisfied(
+        &self,
+        operation: MfaOperation,
+        caller: &Caller,
+    ) -> Result<bool, MfaChangeError> {
+        let Some(policy) = &self.reauth else { return Ok(true) };
+        if operation != MfaOperation::Disable || caller.user.login.has_password() {
+            return Ok(true);
+        }
+        // An API token carries no provider authentication: it cannot satisfy the policy.
+        let Some(session) = caller.session() else { return Ok(false) };
+        let Some(auth) = policy.oidc.session_auth(session).await? else { return Ok(false) };
+        let age = self.clock.now() - auth.auth_time;
+        Ok(age.num_seconds() < i64::from(policy.max_age_secs))
     }
 
     /// Rows 3–8. On success returns the proof to spend and the reserved attempt; every
@@ -123,6 +181,14 @@ impl BothFactorsCheck {
                     return Err(self.refuse(events, caller, client, ticket, denied, None).await);
                 }
             };
+        if !self.reauth_satisfied(operation, caller).await? {
+            // Not a guess: the place is given back, the code stays unused.
+            self.limiter.release(ticket).await?;
+            let entry =
+                AuditEntry::new(events.failure, Some(user.id), client).failure("REAUTH_REQUIRED");
+            self.audit.record(entry).await;
+            return Err(MfaChangeError::ReauthRequired);
+        }
         let password_ok = match gate.password_check {
             Some((hash, password)) => self.passwords.verify(password, Some(hash)).await?,
             None => true,

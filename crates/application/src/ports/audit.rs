@@ -22,6 +22,8 @@ pub struct AuditEvent {
     pub outcome: AuditOutcome,
     /// The kind of second factor presented.
     pub proof: Option<ProofKind>,
+    /// What else the event names, never a secret: the OIDC provider, the trusted `amr`.
+    pub detail: Option<String>,
     /// Client address.
     pub client_addr: Option<String>,
     /// Client user agent.

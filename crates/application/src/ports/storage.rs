@@ -4,6 +4,7 @@ use super::attempts::AttemptRepository;
 use super::audit::AuditLog;
 use super::health::StorageHealth;
 use super::mfa::MfaRepository;
+use super::oidc::OidcRepository;
 use super::sessions::SessionRepository;
 use super::tokens::ApiTokenRepository;
 use super::users::UserRepository;
@@ -13,6 +14,7 @@ use super::users::UserRepository;
 pub trait Storage:
     UserRepository
     + MfaRepository
+    + OidcRepository
     + SessionRepository
     + ApiTokenRepository
     + AuditLog
@@ -25,6 +27,8 @@ pub trait Storage:
 impl<T> Storage for T where
     T: UserRepository
         + MfaRepository
+        + OidcRepository
+        + OidcRepository
         + SessionRepository
         + ApiTokenRepository
         + AuditLog

@@ -12,6 +12,7 @@ pub mod health;
 pub mod login;
 pub mod logout;
 pub mod mfa_status;
+pub mod oidc_login;
 pub mod regenerate_backup_codes;
 pub mod rotate_keys;
 pub mod setup;

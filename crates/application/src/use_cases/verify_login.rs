@@ -17,8 +17,8 @@ use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    Clock, MfaChangeEffects, MfaRepository, ProofSignIn, SessionKind, SessionRepository,
-    TokenDigest, UserRepository,
+    Clock, MfaChangeEffects, MfaRepository, OidcRepository, ProofSignIn, SessionKind,
+    SessionRepository, TokenDigest, UserRepository,
 };
 
 /// Why verify failed.
@@ -68,6 +68,7 @@ pub struct VerifyLogin {
     issuer: SessionIssuer,
     audit: AuditTrail,
     clock: Arc<dyn Clock>,
+    oidc: Arc<dyn OidcRepository>,
 }
 
 impl fmt::Debug for VerifyLogin {
@@ -84,7 +85,8 @@ impl VerifyLogin {
     /// The use case: the pending state is found in `sessions` by its `token_digest`, judged
     /// by `expiry` and allowed `pending_max_attempts` wrong codes; `users` reads the account,
     /// `limiter` counts the attempt, `second_factor` checks the code and `mfa` spends it at
-    /// the `clock`'s time; `issuer` starts the session and `audit` records the outcome.
+    /// the `clock`'s time; `issuer` starts the session and `audit` records the outcome;
+    /// `oidc` carries an OIDC login's provider `auth_time` over to the new session.
     #[must_use]
     #[expect(clippy::too_many_arguments, reason = "a use case names every port it holds")]
     pub fn new(
@@ -99,6 +101,7 @@ impl VerifyLogin {
         issuer: SessionIssuer,
         audit: AuditTrail,
         clock: Arc<dyn Clock>,
+        oidc: Arc<dyn OidcRepository>,
     ) -> Self {
         Self {
             token_digest,
@@ -112,6 +115,7 @@ impl VerifyLogin {
             issuer,
             audit,
             clock,
+            oidc,
         }
     }
 
@@ -162,11 +166,20 @@ impl VerifyLogin {
         let (kind, proof) =
             self.second_factor.proof_for(user.id, secret, *last_totp_step, &code)?;
         if let Some(proof) = &proof {
+            // An OIDC login's provider authentication time goes with it to the new session
+            // (read before the pending state, and with it this record, is deleted).
+            let idp_auth = self.oidc.session_auth(&digest).await?;
             let now = self.clock.now();
             let (token, effects) = self.sign_in_effects(&user, client, &ticket, proof.kind());
             match self.mfa.sign_in_with_proof(user.id, &digest, proof, now, &effects).await? {
                 ProofSignIn::SignedIn => {
                     second_factor_committed(&effects, ticket);
+                    if let Some(auth) = idp_auth {
+                        // After the commit: a session without it only means a fresh provider
+                        // login before a disable under the re-auth policy (fails safe).
+                        let new = self.token_digest.digest(token.expose());
+                        self.oidc.record_session_auth(&new, auth).await?;
+                    }
                     return Ok((user, token));
                 }
                 ProofSignIn::PendingGone => {

@@ -11,3 +11,4 @@ mod authenticate;
 mod disable_mfa;
 mod enrollment;
 mod login;
+mod oidc_login;

@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 pub use slugbase_application::UseCases;
 use slugbase_application::ports::{
-    AttemptRelease, AuditEvent, EndSessions, MfaChangeEffects, MockApiTokenRepository,
-    MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock, MockMfaRepository,
-    MockPasswordHasher, MockRandom, MockSecretCipher, MockSessionRepository, MockStorageHealth,
-    MockTokenDigest, MockTotp, MockUserRepository, Reservation, SecretDigest,
+    AttemptRelease, AuditEvent, EndSessions, IdentityProviders, MfaChangeEffects,
+    MockApiTokenRepository, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock,
+    MockMfaRepository, MockOidcRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
+    MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
+    Reservation, SecretDigest,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
@@ -58,6 +59,9 @@ pub struct MockDeps {
     pub token_digest: MockTokenDigest,
     pub clock: MockClock,
     pub random: MockRandom,
+    /// OIDC storage: no provider authentication recorded for any session, unless a test
+    /// arranges otherwise.
+    pub oidc: MockOidcRepository,
     /// Records what [`Self::attempts_allowed`] / [`Self::attempts_with`] saw.
     pub attempt_spy: AttemptSpy,
 }
@@ -82,6 +86,11 @@ impl MockDeps {
             token_digest: MockTokenDigest::new(),
             clock,
             random: MockRandom::new(),
+            oidc: {
+                let mut oidc = MockOidcRepository::new();
+                oidc.expect_session_auth().returning(|_| Ok(None));
+                oidc
+            },
             attempt_spy: AttemptSpy::default(),
         }
     }
@@ -103,6 +112,8 @@ impl MockDeps {
             token_digest: Arc::new(self.token_digest),
             clock: Arc::new(self.clock),
             random: Arc::new(self.random),
+            oidc: Arc::new(self.oidc),
+            identity_providers: IdentityProviders::default(),
         }
     }
 
@@ -282,6 +293,7 @@ pub fn success_effects(
             kind,
             outcome: AuditOutcome::Success,
             proof,
+            detail: None,
             client_addr: Some(CLIENT_ADDR.to_owned()),
             user_agent: Some(CLIENT_UA.to_owned()),
         },

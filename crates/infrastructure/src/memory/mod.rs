@@ -18,6 +18,7 @@
 mod attempts;
 mod audit;
 mod mfa;
+mod oidc;
 mod rotation;
 mod sessions;
 mod tokens;
@@ -65,6 +66,7 @@ struct State {
     audit: Vec<StoredAuditEvent>,
     next_audit_id: i64,
     attempts: HashMap<String, AttemptCounter>,
+    oidc: oidc::OidcState,
 }
 
 impl State {

@@ -43,6 +43,7 @@ fn event_from_model(row: audit_events::Model) -> StoreResult<StoredAuditEvent> {
                 .proof
                 .map(|p| ProofKind::from_name(&p).ok_or_else(|| corrupt("proof kind")))
                 .transpose()?,
+            detail: row.detail,
             client_addr: row.client_addr,
             user_agent: row.user_agent,
         },
@@ -67,6 +68,7 @@ pub(super) async fn insert_event<C: ConnectionTrait>(
         outcome: Set(outcome.to_owned()),
         reason: Set(reason),
         proof: Set(event.proof.map(|p| p.as_str().to_owned())),
+        detail: Set(event.detail),
         client_addr: Set(event.client_addr),
         user_agent: Set(event.user_agent),
     };

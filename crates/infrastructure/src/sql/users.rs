@@ -45,7 +45,7 @@ pub(crate) fn user_from_model(row: users::Model) -> StoreResult<User> {
 }
 
 /// Inserts a new user (MFA disabled) and returns it as a read would.
-async fn insert_user<C: ConnectionTrait>(conn: &C, user: NewUser) -> StoreResult<User> {
+pub(super) async fn insert_user<C: ConnectionTrait>(conn: &C, user: NewUser) -> StoreResult<User> {
     let password_hash = match &user.login {
         LoginMethod::Local(hash) => Some(hash.as_str().to_owned()),
         LoginMethod::OidcOnly => None,

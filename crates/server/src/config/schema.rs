@@ -31,6 +31,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// Background clean-up of expired data.
     pub maintenance: MaintenanceSettings,
+    /// OpenID providers.
+    pub oidc: super::oidc::OidcSettings,
 }
 
 /// `[audit]`.
@@ -220,6 +222,9 @@ pub struct SecuritySettings {
     pub touch_interval_secs: u32,
     /// Attempt limits.
     pub limits: LimitsSettings,
+    /// An OIDC-only user's MFA disable needs a session whose provider authentication is
+    /// younger than this (seconds); 0: off.
+    pub oidc_reauth_max_age_secs: u32,
 }
 
 impl SecuritySettings {
@@ -241,6 +246,7 @@ impl SecuritySettings {
                 address: self.limits.address.policy(),
             },
             touch_interval_secs: self.touch_interval_secs,
+            oidc_reauth_max_age_secs: self.oidc_reauth_max_age_secs,
         }
     }
 }

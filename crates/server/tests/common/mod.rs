@@ -99,7 +99,18 @@ impl Env {
         rust_log: &str,
         vars: &[(&str, &str)],
     ) -> Server {
-        let port = free_port();
+        self.start_on(free_port(), log_name, rust_log, vars).await
+    }
+
+    /// [`Env::start_with`] on `port` (a URL the server must know in advance names it: an
+    /// OIDC callback).
+    pub async fn start_on(
+        &self,
+        port: u16,
+        log_name: &str,
+        rust_log: &str,
+        vars: &[(&str, &str)],
+    ) -> Server {
         let log_path = self.dir.path().join(log_name);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
         let child = self

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use slugbase_application::Unexpected;
 use slugbase_application::accounts::{AdminError, SetupError};
 use slugbase_application::attempts::TooManyAttempts;
-use slugbase_application::auth::{AuthError, LoginError, VerifyLoginError};
+use slugbase_application::auth::{AuthError, LoginError, OidcError, VerifyLoginError};
 use slugbase_application::mfa::{EnrollConfirmError, EnrollError, MfaChangeError};
 use slugbase_application::tokens::CreateApiTokenError;
 use slugbase_domain::DisableDenied;
@@ -114,6 +114,11 @@ impl From<MfaChangeError> for ApiError {
             MfaChangeError::TooManyAttempts(t) => too_many(&t),
             MfaChangeError::InputRejected(_) => input_rejected(),
             MfaChangeError::Denied(d) => denied(d),
+            MfaChangeError::ReauthRequired => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "REAUTH_REQUIRED",
+                "Sign in at your identity provider again (GET /api/auth/{provider}?prompt=login), then retry",
+            ),
             MfaChangeError::Unexpected(u) => u.into(),
         }
     }
@@ -178,8 +183,47 @@ impl From<VerifyLoginError> for ApiError {
             ),
             VerifyLoginError::TooManyAttempts(t) => too_many(&t),
             VerifyLoginError::InputRejected(_) => input_rejected(),
-            VerifyLoginError::InvalidCode => invalid_code(),
+            // The login step answers 401, as SlugBase does; disable, regenerate and
+            // enroll-confirm keep 400 (`invalid_code`).
+            VerifyLoginError::InvalidCode => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_CODE",
+                "The second factor was not accepted",
+            )
+            .with_field("code", "TOTP or unused backup code is invalid"),
             VerifyLoginError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<OidcError> for ApiError {
+    fn from(e: OidcError) -> Self {
+        match e {
+            OidcError::UnknownProvider => Self::new(
+                StatusCode::NOT_FOUND,
+                "PROVIDER_NOT_FOUND",
+                "No identity provider is configured under this key",
+            ),
+            OidcError::InvalidParameter(field) => {
+                Self::new(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", MSG_BAD_REQUEST).with_field(
+                    field,
+                    match field {
+                        "return_to" => {
+                            "return_to must be a path on this site (starting with one /)"
+                        }
+                        "max_age" => "max_age must be a whole number of seconds",
+                        _ => "invalid value",
+                    },
+                )
+            }
+            // The handlers turn these into a redirect to the login page; as a body (a bug)
+            // it is a plain 401.
+            OidcError::Failed(reason) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "OIDC_LOGIN_FAILED",
+                format!("OIDC login failed: {}", reason.as_str()),
+            ),
+            OidcError::Unexpected(u) => u.into(),
         }
     }
 }

@@ -13,6 +13,8 @@ pub const SESSION_COOKIE: &str = "slugbase.sid";
 pub const PENDING_COOKIE: &str = "slugbase.mfa_pending";
 /// Lifetime of the pending-MFA cookie.
 const PENDING_COOKIE_SECS: i64 = 5 * 60;
+/// OIDC login in progress: binds the server-side flow to this browser.
+pub const OIDC_FLOW_COOKIE: &str = "slugbase.oidc_flow";
 
 impl AppState {
     /// A cookie with the attributes every cookie of ours shares.
@@ -34,6 +36,16 @@ impl AppState {
     pub(crate) fn set_pending_cookie(&self, res: &mut HttpResponseBuilder, pending: &str) {
         let mut cookie = self.cookie(PENDING_COOKIE, pending.to_owned(), SameSite::Lax);
         cookie.set_max_age(Duration::seconds(PENDING_COOKIE_SECS));
+        res.cookie(cookie);
+    }
+
+    /// Sets `slugbase.oidc_flow` for as long as the flow lives. `SameSite=Lax`: the
+    /// provider's redirect back is a top-level GET navigation, which Lax cookies follow.
+    pub(crate) fn set_oidc_flow_cookie(&self, res: &mut HttpResponseBuilder, flow: &str) {
+        let mut cookie = self.cookie(OIDC_FLOW_COOKIE, flow.to_owned(), SameSite::Lax);
+        cookie.set_max_age(Duration::seconds(
+            slugbase_application::use_cases::oidc_login::FLOW_LIFETIME_SECS,
+        ));
         res.cookie(cookie);
     }
 

@@ -20,7 +20,7 @@ mod state;
 
 pub(crate) use auth::Authed;
 pub(crate) use body::{Fields, JsonRequest, RawBody, defer};
-pub use cookies::{PENDING_COOKIE, SESSION_COOKIE};
+pub use cookies::{OIDC_FLOW_COOKIE, PENDING_COOKIE, SESSION_COOKIE};
 pub use state::AppState;
 
 impl AppState {

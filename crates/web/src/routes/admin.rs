@@ -242,6 +242,8 @@ pub struct AuditEventView {
     pub reason: Option<String>,
     /// `totp` or `backup_code`.
     pub proof: Option<String>,
+    /// What else the event names (never a secret): the OIDC provider, a trusted `amr`.
+    pub detail: Option<String>,
     /// Client address.
     pub client_addr: Option<String>,
     /// Client user agent.
@@ -264,6 +266,7 @@ impl From<StoredAuditEvent> for AuditEventView {
             outcome: outcome.to_owned(),
             reason,
             proof: e.proof.map(|p| p.as_str().to_owned()),
+            detail: e.detail,
             client_addr: e.client_addr,
             user_agent: e.user_agent,
         }

@@ -1,4 +1,4 @@
-//! Setup, login, the MFA step of login, logout, the current user, OIDC providers.
+//! Setup, login, the MFA step of login, logout, the current user (OIDC login: `oidc`).
 
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
@@ -150,8 +150,8 @@ pub(crate) async fn login(
     request_body(content = CodeRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Success", body = UserView),
-        (status = 400, description = "VALIDATION_FAILED or INVALID_CODE", body = ErrorBody),
-        (status = 401, description = "MFA_PENDING_INVALID", body = ErrorBody),
+        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 401, description = "MFA_PENDING_INVALID (checked before the body), or INVALID_CODE: a wrong, used or malformed code", body = ErrorBody),
         (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
@@ -212,24 +212,4 @@ pub(crate) async fn logout(
 pub(crate) async fn me(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     Ok(HttpResponse::Ok().json(state.user_view(&authed.caller.user)))
-}
-
-/// A configured OIDC provider.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct ProviderView {
-    /// Key used in `/api/auth/{provider}`.
-    pub provider_key: String,
-    /// Display name.
-    pub name: String,
-}
-
-/// Configured OIDC providers (none yet: OIDC login is a later issue).
-#[utoipa::path(
-    tag = "Auth",
-    operation_id = "providers",
-    responses((status = 200, description = "Success", body = Vec<ProviderView>))
-)]
-#[get("/api/auth/providers")]
-pub(crate) async fn providers() -> HttpResponse {
-    HttpResponse::Ok().json(Vec::<ProviderView>::new())
 }

@@ -26,7 +26,7 @@ use crate::views::OkView;
         (status = 200, description = "MFA is off", body = OkView, example = json!({"ok": true})),
         (status = 400, description = "VALIDATION_FAILED, MFA_NOT_ENABLED, PASSWORD_REQUIRED or INVALID_CODE", body = ErrorBody,
             example = json!({"error": "Bad Request", "message": "The request contains invalid parameters or malformed data", "code": 400, "reason": "INVALID_CODE", "details": [{"field": "code", "message": "TOTP or unused backup code is invalid"}]})),
-        (status = 401, description = "UNAUTHENTICATED or INVALID_PASSWORD", body = ErrorBody,
+        (status = 401, description = "UNAUTHENTICATED, INVALID_PASSWORD, or REAUTH_REQUIRED (optional OIDC re-authentication policy)", body = ErrorBody,
             example = json!({"error": "Unauthorized", "message": "Authentication required. Please provide a valid API token", "code": 401, "reason": "UNAUTHENTICATED"})),
         (status = 403, description = "CSRF_INVALID or MFA_REQUIRED_BY_POLICY", body = ErrorBody),
         (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),

@@ -23,6 +23,7 @@ pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod meta;
 pub(crate) mod mfa;
+pub(crate) mod oidc;
 pub(crate) mod tokens;
 
 /// Declares the table: the OpenAPI document's operations and the handler for each.
@@ -75,7 +76,7 @@ route_table! {
     auth::login,
     auth::logout,
     auth::me,
-    auth::providers,
+    oidc::providers,
     tokens::list_tokens,
     tokens::create_token,
     tokens::revoke_token,
@@ -89,6 +90,10 @@ route_table! {
     meta::csrf_token,
     meta::openapi_json,
     meta::api_docs,
+    // Keep these two last: actix tries routes in this order, and `/api/auth/{provider}`
+    // would otherwise take the GETs of fixed `/api/auth/…` paths registered after it.
+    oidc::oidc_login,
+    oidc::oidc_callback,
 }
 
 /// The `{id}` segment of the path, or 400 naming it.
@@ -169,6 +174,23 @@ fn allow_rank(method: &Method) -> u8 {
     .position(|m| m == method)
     .and_then(|i| u8::try_from(i).ok())
     .unwrap_or(u8::MAX)
+}
+
+/// The `Allow` list of a fixed path of the table (one without a `{…}` segment), for the
+/// OIDC route `/api/auth/{provider}` that would otherwise answer a wrong method on
+/// `/api/auth/login` and its siblings with "unknown provider".
+pub(crate) fn static_path_methods(path: &str) -> Option<String> {
+    static FIXED: std::sync::LazyLock<BTreeMap<String, String>> = std::sync::LazyLock::new(|| {
+        methods_by_path()
+            .into_iter()
+            .filter(|(path, _)| !path.contains('{'))
+            .map(|(path, methods)| {
+                let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+                (path, allow)
+            })
+            .collect()
+    });
+    FIXED.get(path).cloned()
 }
 
 /// Every (method, path) of the table.

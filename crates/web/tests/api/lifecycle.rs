@@ -159,7 +159,10 @@ async fn the_full_lifecycle_over_http() {
 
     // Verify: a wrong code, then the right one; a fresh session id.
     let res = browser.post("/api/auth/mfa/verify", json!({"code": app.wrong_code(&secret)})).await;
-    res.expect_error(StatusCode::BAD_REQUEST, "INVALID_CODE");
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_CODE");
+    // A malformed code is no different at this step: 401 INVALID_CODE, not 400.
+    let res = browser.post("/api/auth/mfa/verify", json!({"code": "12ab"})).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_CODE");
     let res = browser.post("/api/auth/mfa/verify", json!({"code": app.fresh_code(&secret)})).await;
     let cookies = set_cookies(&res);
     let new_sid = cookie_value(&res, "slugbase.sid").unwrap();

@@ -128,7 +128,7 @@ async fn every_verify_error_has_its_status_reason_and_details() {
             "PAYLOAD_TOO_LARGE",
             vec![],
         ),
-        (|| VerifyLoginError::InvalidCode, code.to_owned(), 400, "INVALID_CODE", vec!["code"]),
+        (|| VerifyLoginError::InvalidCode, code.to_owned(), 401, "INVALID_CODE", vec!["code"]),
         (
             || VerifyLoginError::Unexpected(unavailable()),
             code.to_owned(),

@@ -7,4 +7,5 @@
 mod accounts;
 mod auth;
 mod mfa;
+mod oidc;
 mod support;

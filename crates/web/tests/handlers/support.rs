@@ -16,6 +16,7 @@ use slugbase_application::use_cases::health::MockHealthUseCase;
 use slugbase_application::use_cases::login::MockLoginUseCase;
 use slugbase_application::use_cases::logout::MockLogoutUseCase;
 use slugbase_application::use_cases::mfa_status::MockMfaStatusUseCase;
+use slugbase_application::use_cases::oidc_login::MockOidcLoginUseCase;
 use slugbase_application::use_cases::regenerate_backup_codes::MockRegenerateBackupCodesUseCase;
 use slugbase_application::use_cases::setup::MockSetupUseCase;
 use slugbase_application::use_cases::verify_login::MockVerifyLoginUseCase;
@@ -44,6 +45,7 @@ pub struct Mocks {
     pub setup: MockSetupUseCase,
     pub admin: MockAdminUseCase,
     pub health: MockHealthUseCase,
+    pub oidc_login: MockOidcLoginUseCase,
 }
 
 impl std::fmt::Debug for Mocks {
@@ -78,6 +80,7 @@ impl From<Mocks> for WebUseCases {
             api_tokens: Arc::new(m.api_tokens),
             setup: Arc::new(m.setup),
             admin: Arc::new(m.admin),
+            oidc_login: Arc::new(m.oidc_login),
             health: Arc::new(m.health),
         }
     }

@@ -36,6 +36,10 @@ pub struct Model {
     /// Client user agent.
     #[sea_orm(column_type = "Text", nullable)]
     pub user_agent: Option<String>,
+    /// What else the event names (OIDC provider, trusted `amr`); added by the OIDC
+    /// migration.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub detail: Option<String>,
 }
 
 /// No relations.

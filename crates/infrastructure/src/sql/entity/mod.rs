@@ -12,6 +12,8 @@ pub mod attempt_counters;
 pub mod audit_events;
 pub mod backup_codes;
 pub mod instance_setup;
+pub mod oidc_flows;
 pub mod oidc_identities;
+pub mod oidc_session_auth;
 pub mod sessions;
 pub mod users;

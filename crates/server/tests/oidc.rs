@@ -1,0 +1,517 @@
+//! OIDC login end to end against a real OpenID provider (npm `oidc-provider`, started by
+//! these tests on 127.0.0.1 from `tests/oidc-provider/`): the real redirects (followed by
+//! hand, cookies kept), the real token endpoint, JWKS and ID token signatures.
+//!
+//! Without Node or `npm ci` each test prints one skip line; under `CI=true` it fails.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use slugbase_testkit::oidc::{
+    OidcBrowser, OidcProvider, PROVIDER_KEY, callback_url, configure, free_port,
+    wait_until_discovered,
+};
+use slugbase_testkit::{TestApp, TestAppBuilder, steps};
+
+const LOGIN: &str = "/api/auth/testidp";
+
+/// The service with the test provider configured (`tune` adds settings), and the provider
+/// itself; `None` when the provider cannot run here (one skip line printed).
+async fn start_with(
+    tune: impl FnOnce(TestAppBuilder) -> TestAppBuilder,
+) -> Option<(TestApp, OidcProvider)> {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let provider = OidcProvider::start(&[callback_url(&base)]).await?;
+    let app = tune(configure(TestApp::builder(), port, &provider.issuer)).spawn().await;
+    assert_eq!(app.address, base);
+    wait_until_discovered(&app.address, Duration::from_secs(20)).await;
+    Some((app, provider))
+}
+
+async fn start() -> Option<(TestApp, OidcProvider)> {
+    start_with(|b| b).await
+}
+
+fn account(sub: &str, email: &str, verified: bool) -> Value {
+    json!({"sub": sub, "email": email, "email_verified": verified, "name": "Olivia Idp"})
+}
+
+/// The browser's signed-in client (CSRF token fetched).
+async fn signed_in(browser: &OidcBrowser) -> slugbase_testkit::Api {
+    let mut api = browser.api.clone();
+    api.refresh_csrf().await;
+    api
+}
+
+/// Audit events of `kind`, newest first, read by the administrator.
+async fn audit(admin: &slugbase_testkit::Api, kind: &str) -> Vec<Value> {
+    let body =
+        admin.get(&format!("/api/admin/audit-log?event={kind}")).await.expect(StatusCode::OK);
+    body["events"].as_array().cloned().unwrap_or_else(|| panic!("{body}"))
+}
+
+fn has_cookie(reply: &slugbase_testkit::Reply, name: &str) -> bool {
+    reply.set_cookies.iter().any(|(n, v)| n == name && !v.is_empty())
+}
+
+#[tokio::test]
+async fn an_oidc_only_user_who_exists_only_at_the_provider_signs_in_enrolls_totp_and_disables_it_with_a_code_alone()
+ {
+    let Some((app, provider)) = start().await else { return };
+    provider.next_login(account("olivia-sub", "olivia@example.com", true)).await;
+
+    // Sign in through the provider: the first login creates the OIDC-only user.
+    let browser = OidcBrowser::new(&app.address);
+    let landed = browser.login_lands_on("/").await;
+    assert!(has_cookie(&landed, "slugbase.sid"), "{landed:?}");
+    let mut api = signed_in(&browser).await;
+    let me = api.get("/api/auth/me").await.expect(StatusCode::OK);
+    assert_eq!(me["email"], "olivia@example.com");
+    assert_eq!(me["has_password"], false);
+    assert_eq!(me["oidc_provider"], PROVIDER_KEY);
+    assert_eq!(me["name"], "Olivia Idp");
+
+    // Enroll TOTP over the session cookie + CSRF.
+    let enrollment = steps::enroll_mfa(&api, |secret| app.fresh_code(secret)).await;
+    let status = api.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
+    assert_eq!(status["enabled"], true);
+
+    // Disable with {"code"} alone: no password, exactly as the seed describes.
+    let code = app.fresh_code(&enrollment.secret);
+    let res = api.post("/api/auth/mfa/disable", json!({ "code": code })).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
+    let status = api.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
+    assert_eq!(status["enabled"], false);
+
+    // Without the CSRF token the cookie session may not change anything.
+    api.csrf = None;
+    let res = api.post("/api/auth/mfa/enroll/begin", json!({})).await;
+    res.expect_error(StatusCode::FORBIDDEN, "CSRF_INVALID");
+    api.refresh_csrf().await;
+}
+
+#[tokio::test]
+async fn the_second_login_finds_the_user_by_subject_even_after_the_email_changed_at_the_provider() {
+    let Some((app, provider)) = start().await else { return };
+    let admin = app.setup_admin().await;
+    provider.next_login(account("sub-42", "first@example.com", true)).await;
+    OidcBrowser::new(&app.address).login_lands_on("/").await;
+    provider.next_login(account("sub-42", "renamed@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    browser.login_lands_on("/").await;
+    let me = browser.api.get("/api/auth/me").await.expect(StatusCode::OK);
+    assert_eq!(me["email"], "first@example.com", "the account is found by sub, not by e-mail");
+
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    let users = users.as_array().cloned().expect("a list");
+    assert_eq!(users.len(), 2, "one admin, one OIDC user: {users:?}");
+    let oidc_user = users.iter().find(|u| u["email"] == "first@example.com").expect("listed");
+    assert_eq!(oidc_user["login_method"], "oidc");
+    assert_eq!(oidc_user["oidc_provider"], PROVIDER_KEY);
+    let admin_user = users.iter().find(|u| u["email"] == steps::ADMIN_EMAIL).expect("listed");
+    assert_eq!(admin_user["login_method"], "password");
+    assert_eq!(admin_user["oidc_provider"], Value::Null);
+
+    let created = audit(&admin, "oidc_user_created").await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(audit(&admin, "oidc_login_success").await.len(), 2);
+}
+
+/// Keys the service and the CLI share (the CLI opens the same SQLite file).
+fn shared_keys() -> Vec<(String, String)> {
+    use slugbase_server::config::{encode_key, random_key};
+    ["keys.encryption.k1", "keys.backup_code", "keys.csrf"]
+        .iter()
+        .map(|k| ((*k).to_owned(), encode_key(&random_key())))
+        .collect()
+}
+
+/// `slugbase user list` over `app`'s database with `keys`.
+fn cli_user_list(app: &TestApp, keys: &[(String, String)]) -> String {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_slugbase"));
+    command
+        .current_dir(app.dir.path())
+        .env("SLUGBASE_PROFILE", "test")
+        .env(
+            "SLUGBASE__DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", app.dir.path().join("slugbase.db").display()),
+        )
+        .env("RUST_LOG", "warn")
+        .env_remove("SLUGBASE_CONFIG")
+        .args(["user", "list"]);
+    for (key, value) in keys {
+        command.env(format!("SLUGBASE__{}", key.replace('.', "__").to_uppercase()), value);
+    }
+    let output = command.output().expect("the CLI runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn a_verified_email_links_the_existing_local_account_once_and_is_audited() {
+    let keys = shared_keys();
+    let Some((app, provider)) = start_with(|mut b| {
+        for (key, value) in &keys {
+            b = b.setting(key, value);
+        }
+        b
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.setup_admin().await;
+    app.create_user(&admin, "local@example.com", Some(steps::PASSWORD)).await;
+
+    provider.next_login(account("local-sub", "local@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    browser.login_lands_on("/").await;
+    let me = browser.api.get("/api/auth/me").await.expect(StatusCode::OK);
+    assert_eq!(me["email"], "local@example.com");
+    assert_eq!(me["has_password"], true, "still a local account, now linked");
+    assert_eq!(me["oidc_provider"], PROVIDER_KEY);
+    assert_eq!(me["login_method"], "password+oidc");
+    let linked = audit(&admin, "oidc_linked").await;
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked[0]["user_id"], me["id"], "{linked:?}");
+
+    // Another subject of the same provider with the same verified e-mail: never linked too.
+    provider.next_login(account("intruder-sub", "local@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    let landed = browser.login_lands_on("/login?error=auth_failed").await;
+    assert!(!has_cookie(&landed, "slugbase.sid"));
+    browser.api.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    assert_eq!(audit(&admin, "oidc_linked").await.len(), 1);
+    let failures = audit(&admin, "oidc_login_fail").await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+
+    // The CLI lists the login method and the provider too.
+    let listing = cli_user_list(&app, &keys);
+    let row = listing.lines().find(|l| l.contains("local@example.com")).expect("listed");
+    assert!(row.trim_end().ends_with("password+oidc  testidp"), "{listing}");
+    let row = listing.lines().find(|l| l.contains(steps::ADMIN_EMAIL)).expect("listed");
+    assert!(row.trim_end().ends_with("password       -"), "{listing}");
+}
+
+#[tokio::test]
+async fn an_unverified_email_never_signs_in_as_or_links_to_an_existing_account() {
+    let Some((app, provider)) = start().await else { return };
+    let admin = app.setup_admin().await;
+    provider.next_login(account("attacker-sub", steps::ADMIN_EMAIL, false)).await;
+    let browser = OidcBrowser::new(&app.address);
+    let landed = browser.login_lands_on("/login?error=auth_failed").await;
+    assert!(!has_cookie(&landed, "slugbase.sid"), "{landed:?}");
+    browser.api.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    let failures = audit(&admin, "oidc_login_fail").await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(audit(&admin, "oidc_linked").await.len(), 0);
+    assert_eq!(failures[0]["reason"], "auth_failed", "{failures:?}");
+    assert!(failures[0]["detail"].as_str().unwrap().contains("email_not_verified"), "{failures:?}");
+    let me = admin.get("/api/auth/me").await.expect(StatusCode::OK);
+    assert_eq!(me["oidc_provider"], Value::Null, "nothing was linked");
+    // The admin still signs in with the password; the provider's account got nothing.
+    app.login(steps::ADMIN_EMAIL, steps::PASSWORD).await;
+}
+
+#[tokio::test]
+async fn with_auto_create_off_an_unknown_person_is_refused_and_without_an_email_too() {
+    let Some((app, provider)) =
+        start_with(|b| b.setting("oidc.providers.testidp.auto_create_users", false)).await
+    else {
+        return;
+    };
+    let admin = app.setup_admin().await;
+    provider.next_login(account("stranger", "stranger@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    browser.login_lands_on("/login?error=auto_create_disabled").await;
+    browser.api.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+
+    provider.next_login(json!({"sub": "no-mail"})).await;
+    OidcBrowser::new(&app.address).login_lands_on("/login?error=email_required").await;
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    assert_eq!(users.as_array().map_or(0, Vec::len), 1, "only the admin: {users}");
+}
+
+#[tokio::test]
+async fn an_mfa_user_signing_in_with_oidc_gets_the_totp_step_unless_the_provider_amr_is_trusted() {
+    let Some((app, provider)) =
+        start_with(|b| b.setting("oidc.providers.testidp.trust_idp_mfa_amr", "hwk,otp")).await
+    else {
+        return;
+    };
+    let admin = app.setup_admin().await;
+    provider.next_login(account("mfa-sub", "mfa@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    browser.login_lands_on("/").await;
+    let api = signed_in(&browser).await;
+    let enrollment = steps::enroll_mfa(&api, |secret| app.fresh_code(secret)).await;
+
+    // MFA on: the provider's login alone gives only the pending-MFA state.
+    let browser = OidcBrowser::new(&app.address);
+    let landed = browser.login_lands_on("/login?mfa=required").await;
+    assert!(has_cookie(&landed, "slugbase.mfa_pending"), "{landed:?}");
+    assert!(!has_cookie(&landed, "slugbase.sid"), "{landed:?}");
+    browser.api.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    // A wrong code: 401 INVALID_CODE (the login step); then the right one gives the session.
+    let wrong = app.wrong_code(&enrollment.secret);
+    let res = browser.api.post("/api/auth/mfa/verify", json!({ "code": wrong })).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_CODE");
+    let code = app.fresh_code(&enrollment.secret);
+    let res = browser.api.post("/api/auth/mfa/verify", json!({ "code": code })).await;
+    assert_eq!(res.expect(StatusCode::OK)["email"], "mfa@example.com");
+    browser.api.get("/api/auth/me").await.expect(StatusCode::OK);
+    assert_eq!(audit(&admin, "oidc_login_success").await.len(), 1, "only the first login");
+
+    // The provider did MFA itself (amr "otp", trusted): no step-up, audited with the amr.
+    let mut trusted = account("mfa-sub", "mfa@example.com", true);
+    trusted["amr"] = json!(["pwd", "otp"]);
+    provider.next_login(trusted).await;
+    let browser = OidcBrowser::new(&app.address);
+    let landed = browser.login_lands_on("/").await;
+    assert!(has_cookie(&landed, "slugbase.sid"), "{landed:?}");
+    browser.api.get("/api/auth/me").await.expect(StatusCode::OK);
+    let successes = audit(&admin, "oidc_login_success").await;
+    assert_eq!(successes.len(), 2, "{successes:?}");
+    assert!(successes[0].to_string().contains("otp"), "the trusted amr is audited: {successes:?}");
+
+    // An amr the configuration does not trust changes nothing.
+    let mut untrusted = account("mfa-sub", "mfa@example.com", true);
+    untrusted["amr"] = json!(["pwd", "sms"]);
+    provider.next_login(untrusted).await;
+    OidcBrowser::new(&app.address).login_lands_on("/login?mfa=required").await;
+}
+
+#[tokio::test]
+async fn a_tampered_state_uses_the_flow_up_and_a_replayed_callback_gives_no_session() {
+    let Some((app, provider)) = start().await else { return };
+    provider.next_login(account("tamper-sub", "tamper@example.com", true)).await;
+
+    // Tampered state: refused, and the flow (with the code's PKCE verifier) is gone.
+    let browser = OidcBrowser::new(&app.address);
+    let callback = browser.until_callback(LOGIN).await;
+    let tampered = callback.replace("state=", "state=x");
+    let res = browser.get(&tampered).await;
+    assert_eq!(res.header("location"), Some("/login?error=state_invalid"), "{res:?}");
+    assert!(!has_cookie(&res, "slugbase.sid"));
+    let res = browser.get(&callback).await;
+    assert_eq!(res.header("location"), Some("/login?error=state_invalid"), "{res:?}");
+    browser.api.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+
+    // A good login, then the same callback URL replayed: no second session.
+    let browser = OidcBrowser::new(&app.address);
+    let callback = browser.until_callback(LOGIN).await;
+    let res = browser.get(&callback).await;
+    assert_eq!(res.header("location"), Some("/"), "{res:?}");
+    let replay = browser.get(&callback).await;
+    assert_eq!(replay.header("location"), Some("/login?error=state_invalid"), "{replay:?}");
+    assert!(!has_cookie(&replay, "slugbase.sid"), "{replay:?}");
+    // Replayed from another browser (no flow cookie at all): nothing either.
+    let other = OidcBrowser::new(&app.address);
+    let res = other.get(&callback).await;
+    assert_eq!(res.header("location"), Some("/login?error=state_invalid"), "{res:?}");
+    other.api.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    // The provider refusing (error=access_denied) is auth_failed.
+    let browser = OidcBrowser::new(&app.address);
+    let callback = browser.until_callback(LOGIN).await;
+    let state = callback.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let denied = format!("{}?error=access_denied&state={state}", callback_url(&app.address));
+    let res = browser.get(&denied).await;
+    assert_eq!(res.header("location"), Some("/login?error=auth_failed"), "{res:?}");
+}
+
+#[tokio::test]
+async fn an_id_token_with_a_wrong_nonce_audience_signature_or_expiry_is_refused() {
+    let Some((app, provider)) = start().await else { return };
+    let admin = app.setup_admin().await;
+    provider.next_login(account("bad-token-sub", "bad@example.com", true)).await;
+    for mode in ["wrong_nonce", "wrong_audience", "expired", "bad_signature"] {
+        provider.misbehave(Some(mode)).await;
+        let browser = OidcBrowser::new(&app.address);
+        let landed = browser.login_lands_on("/login?error=auth_failed").await;
+        assert!(!has_cookie(&landed, "slugbase.sid"), "{mode}: {landed:?}");
+        browser
+            .api
+            .get("/api/auth/me")
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    }
+    assert_eq!(audit(&admin, "oidc_login_fail").await.len(), 4);
+    assert_eq!(audit(&admin, "oidc_user_created").await.len(), 0, "no token made an account");
+    // Well-behaved again: the same person signs in.
+    provider.misbehave(None).await;
+    OidcBrowser::new(&app.address).login_lands_on("/").await;
+}
+
+#[tokio::test]
+async fn a_provider_down_at_start_is_retried_and_its_login_works_once_it_is_up() {
+    if !slugbase_testkit::oidc::provider_available() {
+        return;
+    }
+    let port = free_port();
+    let provider_port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let issuer = format!("http://127.0.0.1:{provider_port}");
+    // The service starts although its provider is down.
+    let app = configure(TestApp::builder(), port, &issuer).spawn().await;
+    let providers = app.client().get("/api/auth/providers").await.expect(StatusCode::OK);
+    assert_eq!(
+        providers,
+        json!([{
+            "provider_key": PROVIDER_KEY,
+            "display_name": "Test IdP",
+            "issuer_url": issuer,
+            "callback_url": callback_url(&base),
+        }])
+    );
+    let browser = OidcBrowser::new(&app.address);
+    let res = browser.get(LOGIN).await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    assert_eq!(res.header("location"), Some("/login?error=provider_unavailable"), "{res:?}");
+    assert!(!has_cookie(&res, "slugbase.oidc_flow"));
+
+    let Some(provider) = OidcProvider::start_on(provider_port, &[callback_url(&base)]).await else {
+        return;
+    };
+    wait_until_discovered(&app.address, Duration::from_secs(30)).await;
+    provider.next_login(account("late-sub", "late@example.com", true)).await;
+    OidcBrowser::new(&app.address).login_lands_on("/").await;
+}
+
+#[tokio::test]
+async fn the_login_honours_a_same_origin_return_to_and_refuses_others_and_unknown_providers() {
+    let Some((app, provider)) = start().await else { return };
+    provider.next_login(account("rt-sub", "rt@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    let landed = browser.login(&format!("{LOGIN}?return_to=/account/security")).await;
+    assert_eq!(landed.header("location"), Some("/account/security"), "{landed:?}");
+
+    // The redirect to the provider carries PKCE S256, state and nonce, and the flow cookie
+    // is HttpOnly.
+    let res = OidcBrowser::new(&app.address).get(LOGIN).await;
+    let location = res.header("location").unwrap().to_owned();
+    assert!(location.starts_with(&provider.issuer), "{location}");
+    for part in
+        ["code_challenge_method=S256", "code_challenge=", "state=", "nonce=", "response_type=code"]
+    {
+        assert!(location.contains(part), "{part} in {location}");
+    }
+    let cookie = res
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("slugbase.oidc_flow="))
+        .expect("flow cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("Max-Age=600"), "{cookie}");
+
+    for bad in ["//evil.example/", "https://evil.example/", "/\\evil"] {
+        let res = app.client().get(&format!("{LOGIN}?return_to={}", urlencode(bad))).await;
+        let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
+        assert_eq!(slugbase_testkit::detail_fields(&body), ["return_to"], "{bad}");
+    }
+    let res = app.client().get(&format!("{LOGIN}?max_age=soon")).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
+    let res = OidcBrowser::new(&app.address).get("/api/auth/nope").await;
+    res.expect_error(StatusCode::NOT_FOUND, "PROVIDER_NOT_FOUND");
+    let res = OidcBrowser::new(&app.address).get("/api/auth/nope/callback?code=x&state=y").await;
+    res.expect_error(StatusCode::NOT_FOUND, "PROVIDER_NOT_FOUND");
+    // The fixed routes beside it keep their 405.
+    let res = app.client().get("/api/auth/login").await;
+    assert_eq!(res.header("allow"), Some("POST"));
+    res.expect_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(
+            |b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            },
+        )
+        .collect()
+}
+
+#[tokio::test]
+async fn with_the_reauth_policy_an_oidc_only_user_disables_only_after_a_fresh_provider_login() {
+    let Some((app, provider)) =
+        start_with(|b| b.setting("security.oidc_reauth_max_age_secs", 300)).await
+    else {
+        return;
+    };
+    provider.next_login(account("reauth-sub", "reauth@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    browser.login_lands_on("/").await;
+    let mut api = signed_in(&browser).await;
+    let enrollment = steps::enroll_mfa(&api, |secret| app.fresh_code(secret)).await;
+
+    // Time passes at the service: the provider authentication is now too old.
+    app.clock.advance(chrono::TimeDelta::seconds(600));
+    let code = app.fresh_code(&enrollment.secret);
+    let res = api.post("/api/auth/mfa/disable", json!({ "code": code })).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "REAUTH_REQUIRED");
+    // An API token carries no provider authentication at all.
+    let token = app.api_token(&api).await;
+    let code = app.fresh_code(&enrollment.secret);
+    let res = token.post("/api/auth/mfa/disable", json!({ "code": code })).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "REAUTH_REQUIRED");
+
+    // A fresh login at the provider (prompt=login, max_age), in the same browser.
+    let reauth = format!("{LOGIN}?prompt=login&max_age=300&return_to=/account");
+    let redirect = browser.get(&reauth).await;
+    let location = redirect.header("location").unwrap().to_owned();
+    assert!(location.contains("prompt=login") && location.contains("max_age=300"), "{location}");
+    let landed = browser.login(&reauth).await;
+    // MFA is on: the provider's login is followed by the TOTP step, as always.
+    assert_eq!(landed.header("location"), Some("/login?mfa=required"), "{landed:?}");
+    // The service's clock is set back to the provider's time (plus a minute, and past the
+    // TOTP steps used so far).
+    app.clock.set(chrono::Utc::now() + chrono::TimeDelta::seconds(60));
+    let code = app.code_now(&enrollment.secret);
+    let res = browser.api.post("/api/auth/mfa/verify", json!({ "code": code })).await;
+    res.expect(StatusCode::OK);
+    // Still nothing for the API token, which has no provider login of its own.
+    let code = app.fresh_code(&enrollment.secret);
+    let res = token.post("/api/auth/mfa/disable", json!({ "code": code })).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "REAUTH_REQUIRED");
+    // The new session carries the provider's fresh auth_time: the disable goes through.
+    api.refresh_csrf().await;
+    let code = app.fresh_code(&enrollment.secret);
+    let res = api.post("/api/auth/mfa/disable", json!({ "code": code })).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
+}
+
+#[tokio::test]
+async fn with_linking_off_a_verified_email_is_refused_and_new_users_get_the_default_role() {
+    let Some((app, provider)) = start_with(|b| {
+        b.setting("oidc.providers.testidp.link_verified_email", false)
+            .setting("oidc.providers.testidp.default_role", "admin")
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.setup_admin().await;
+    app.create_user(&admin, "local@example.com", Some(steps::PASSWORD)).await;
+    provider.next_login(account("verified-sub", "local@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    browser.login_lands_on("/login?error=auth_failed").await;
+    let failures = audit(&admin, "oidc_login_fail").await;
+    assert!(failures[0]["detail"].as_str().unwrap().contains("linking_disabled"), "{failures:?}");
+    assert_eq!(audit(&admin, "oidc_linked").await.len(), 0);
+
+    provider.next_login(account("new-sub", "new@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    browser.login_lands_on("/").await;
+    let me = browser.api.get("/api/auth/me").await.expect(StatusCode::OK);
+    assert_eq!(
+        (me["email"].as_str(), me["is_admin"].as_bool()),
+        (Some("new@example.com"), Some(true))
+    );
+    assert_eq!(me["has_password"], false);
+}

@@ -1,0 +1,313 @@
+//! A real OpenID provider for the OIDC tests, and a browser that walks its redirects.
+//!
+//! [`OidcProvider::start`] runs `tests/oidc-provider/provider.js` (npm `oidc-provider`,
+//! installed by `npm ci` there) with Node on a free port of 127.0.0.1: a real discovery
+//! document, JWKS, authorization and token endpoints, RS256 ID tokens. The test chooses the
+//! account of the next login ([`OidcProvider::next_login`]) and can make the token endpoint
+//! misbehave ([`OidcProvider::misbehave`]). Without Node or the installed package the
+//! provider is `None` after one skip line — except under `CI=true`, where that panics.
+//!
+//! [`OidcBrowser`] is a cookie jar that follows no redirect on its own: the test follows
+//! each `Location` (the service's, then the provider's, back to the service's callback).
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{Api, Reply};
+
+/// The key the tests configure the provider under.
+pub const PROVIDER_KEY: &str = "testidp";
+/// The client id registered at the test provider.
+pub const CLIENT_ID: &str = "slugbase";
+/// The client secret registered at the test provider.
+pub const CLIENT_SECRET: &str = "slugbase-test-secret";
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+///
+/// # Panics
+/// When no port can be bound.
+#[must_use]
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("an address").port()
+}
+
+/// `tests/oidc-provider` of the repository.
+#[must_use]
+pub fn provider_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider")
+}
+
+/// Why the provider cannot run here, if it cannot: Node missing or `npm ci` not run.
+fn missing_prerequisite() -> Option<String> {
+    let node =
+        Command::new("node").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !node.is_ok_and(|s| s.success()) {
+        return Some("node is not installed".to_owned());
+    }
+    if !provider_dir().join("node_modules/oidc-provider/package.json").exists() {
+        return Some(format!("run `npm ci` in {}", provider_dir().display()));
+    }
+    None
+}
+
+/// Whether the OIDC tests can run: `true`, or one skip line and `false` (outside CI).
+///
+/// # Panics
+/// Under `CI=true` when Node or the provider's packages are missing.
+#[must_use]
+pub fn provider_available() -> bool {
+    let Some(reason) = missing_prerequisite() else { return true };
+    assert!(
+        !std::env::var("CI").is_ok_and(|v| v == "true"),
+        "the OIDC tests need the test provider under CI=true: {reason}"
+    );
+    let _ = writeln!(std::io::stderr(), "skipping OIDC provider tests: {reason}");
+    false
+}
+
+/// The test provider, running until dropped.
+#[derive(Debug)]
+pub struct OidcProvider {
+    child: Child,
+    /// `http://127.0.0.1:<port>` (the issuer).
+    pub issuer: String,
+    http: reqwest::Client,
+    /// Holds the provider's log file.
+    pub log: tempfile::NamedTempFile,
+}
+
+impl OidcProvider {
+    /// Starts the provider on a free port, accepting `redirect_uris`; `None` (after one skip
+    /// line) when it cannot run here.
+    ///
+    /// # Panics
+    /// Under `CI=true` without Node or the packages; when it does not come up.
+    pub async fn start(redirect_uris: &[String]) -> Option<Self> {
+        Self::start_on(free_port(), redirect_uris).await
+    }
+
+    /// [`Self::start`] on `port`.
+    ///
+    /// # Panics
+    /// As [`Self::start`].
+    pub async fn start_on(port: u16, redirect_uris: &[String]) -> Option<Self> {
+        if !provider_available() {
+            return None;
+        }
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let mut command = Command::new("node");
+        command
+            .current_dir(provider_dir())
+            .arg("provider.js")
+            .args(["--port", &port.to_string(), "--client-id", CLIENT_ID])
+            .args(["--client-secret", CLIENT_SECRET])
+            .stdin(Stdio::null())
+            .stdout(log.reopen().expect("log").try_clone().expect("log"))
+            .stderr(log.reopen().expect("log"));
+        for uri in redirect_uris {
+            command.args(["--redirect-uri", uri]);
+        }
+        let child = command.spawn().expect("node starts");
+        let provider = Self {
+            child,
+            issuer: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let health = provider.http.get(provider.url("/test/health")).send().await;
+            if health.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return Some(provider);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the test provider did not start: {}",
+                provider.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `issuer` + `path`.
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// What the provider logged so far.
+    #[must_use]
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// The account the next login signs in as: `{"sub", "email", "email_verified", "name",
+    /// "amr"}` (only `sub` is required).
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn next_login(&self, account: Value) {
+        let res = self.http.post(self.url("/test/next-login")).json(&account).send().await;
+        assert_eq!(res.expect("next-login").status(), StatusCode::OK);
+    }
+
+    /// Makes the token endpoint's ID tokens defective from now on (`wrong_nonce`,
+    /// `wrong_audience`, `expired`, `bad_signature`), or well-behaved again (`None`).
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn misbehave(&self, mode: Option<&str>) {
+        let res =
+            self.http.post(self.url("/test/misbehave")).json(&json!({ "mode": mode })).send().await;
+        assert_eq!(res.expect("misbehave").status(), StatusCode::OK);
+    }
+
+    /// Stops the provider (as if it went down).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `OIDC`-related settings of a [`crate::TestAppBuilder`] for the test provider at
+/// `issuer`, with the service on `port` (its public URL names the port: the callback URL).
+#[must_use]
+pub fn configure(builder: crate::TestAppBuilder, port: u16, issuer: &str) -> crate::TestAppBuilder {
+    let key = format!("oidc.providers.{PROVIDER_KEY}");
+    builder
+        .setting("server.port", port)
+        .setting("server.public_base_url", format!("http://127.0.0.1:{port}"))
+        .setting(&format!("{key}.issuer_url"), issuer)
+        .setting(&format!("{key}.client_id"), CLIENT_ID)
+        .setting(&format!("{key}.client_secret"), CLIENT_SECRET)
+        .setting(&format!("{key}.display_name"), "Test IdP")
+        .setting("oidc.discovery_retry_max_secs", 1)
+}
+
+/// The callback URL of the test provider's key on a service at `base`.
+#[must_use]
+pub fn callback_url(base: &str) -> String {
+    format!("{base}/api/auth/{PROVIDER_KEY}/callback")
+}
+
+/// A browser: one cookie jar for the service and the provider (cookies ignore ports, as in
+/// a browser), no automatic redirects.
+#[derive(Clone, Debug)]
+pub struct OidcBrowser {
+    /// The browser as an API client of the service (same cookie jar).
+    pub api: Api,
+}
+
+/// Where a walk through the redirects stopped.
+#[derive(Debug)]
+pub struct Landing {
+    /// Every URL requested, in order.
+    pub visited: Vec<String>,
+    /// The last response.
+    pub reply: Reply,
+}
+
+impl Landing {
+    /// The last response's `Location`.
+    #[must_use]
+    pub fn location(&self) -> Option<&str> {
+        self.reply.header("location")
+    }
+}
+
+impl OidcBrowser {
+    /// A fresh browser for the service at `base`.
+    #[must_use]
+    pub fn new(base: &str) -> Self {
+        Self { api: Api::without_redirects(base) }
+    }
+
+    /// `GET url` (absolute, or a path of the service), without following a redirect.
+    pub async fn get(&self, url: &str) -> Reply {
+        let url = if url.starts_with('/') { self.api.url(url) } else { url.to_owned() };
+        Api::exchange(self.api.http().get(url)).await
+    }
+
+    /// Starts a login at `path` of the service (`/api/auth/testidp?…`) and follows the
+    /// redirects through the provider until the provider sends the browser back to the
+    /// service's callback; returns the callback URL, not yet requested.
+    ///
+    /// # Panics
+    /// When the walk ends anywhere else.
+    pub async fn until_callback(&self, path: &str) -> String {
+        let mut url = self.api.url(path);
+        for _ in 0..10 {
+            let reply = self.get(&url).await;
+            let location = reply
+                .header("location")
+                .unwrap_or_else(|| panic!("no redirect from {url}: {reply:?}"))
+                .to_owned();
+            let next = if location.starts_with('/') {
+                // Relative: on the server that answered.
+                let origin: String = url.split('/').take(3).collect::<Vec<_>>().join("/");
+                format!("{origin}{location}")
+            } else {
+                location
+            };
+            if next.starts_with(&callback_url(&self.api.base)) {
+                return next;
+            }
+            assert!(
+                !next.starts_with(&self.api.base),
+                "the login went back to the service elsewhere than the callback: {next}"
+            );
+            url = next;
+        }
+        panic!("too many redirects starting at {path}");
+    }
+
+    /// A whole login: [`Self::until_callback`], then the callback; returns the callback's
+    /// answer (a 302 to `return_to`, `/login?mfa=required` or `/login?error=…`).
+    pub async fn login(&self, path: &str) -> Reply {
+        let callback = self.until_callback(path).await;
+        self.get(&callback).await
+    }
+
+    /// [`Self::login`] at the test provider with no parameters; asserts where it lands.
+    ///
+    /// # Panics
+    /// When the callback does not redirect to `expected`.
+    pub async fn login_lands_on(&self, expected: &str) -> Reply {
+        let reply = self.login(&format!("/api/auth/{PROVIDER_KEY}")).await;
+        assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+        assert_eq!(reply.header("location"), Some(expected), "{reply:?}");
+        reply
+    }
+}
+
+/// Waits until the service has discovered the provider: its login redirects to the
+/// provider, not to `/login?error=provider_unavailable`.
+///
+/// # Panics
+/// When that takes longer than `within`.
+pub async fn wait_until_discovered(base: &str, within: Duration) {
+    let browser = OidcBrowser::new(base);
+    let deadline = Instant::now() + within;
+    loop {
+        let reply = browser.get(&format!("/api/auth/{PROVIDER_KEY}")).await;
+        let location = reply.header("location").unwrap_or_default();
+        if reply.status == StatusCode::FOUND && !location.starts_with("/login") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the provider was not discovered in time: {reply:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
