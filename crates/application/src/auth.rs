@@ -8,3 +8,7 @@ pub use crate::use_cases::authenticate::{AuthError, Authenticate, AuthenticateUs
 pub use crate::use_cases::login::{Login, LoginError, LoginInput, LoginOutcome, LoginUseCase};
 pub use crate::use_cases::logout::{Logout, LogoutUseCase};
 pub use crate::use_cases::verify_login::{VerifyLogin, VerifyLoginError, VerifyLoginUseCase};
+pub use crate::use_cases::change_password::{
+    ChangePassword, ChangePasswordError, ChangePasswordInput, ChangePasswordUseCase,
+};
+pub use crate::use_cases::sessions::{ManageSessions, ManageSessionsUseCase, SessionView};

@@ -85,6 +85,11 @@ audit_events! {
     ApiTokenRevoked => "api_token_revoked",
     UserCreated => "user_created",
     UserDeleted => "user_deleted",
+    PasswordChanged => "password_changed",
+    PasswordChangeFail => "password_change_fail",
+    SessionRevoked => "session_revoked",
+    SessionsRevokedOthers => "sessions_revoked_others",
+    NoticeDeliveryFailed => "notice_delivery_failed",
 }
 
 impl fmt::Display for AuditEventKind {

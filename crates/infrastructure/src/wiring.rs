@@ -8,6 +8,7 @@ use slugbase_application::Deps;
 use slugbase_application::ports::{Clock, Storage};
 use zeroize::Zeroize;
 
+use crate::mail::EmbeddedCommonPasswords;
 use crate::crypto::{
     AesGcmSecretCipher, Argon2Params, Argon2PasswordHasher, EncryptionKeys, HmacBackupCodeHasher,
     OsRandom, RfcTotp, Sha256TokenDigest,
@@ -84,8 +85,10 @@ pub fn build_deps<S: Storage>(
         tokens: store.clone(),
         audit: store.clone(),
         attempts: store.clone(),
+        outbox: store.clone(),
         health: store,
         passwords: Arc::new(passwords),
+        common_passwords: Arc::new(EmbeddedCommonPasswords::new()),
         totp: Arc::new(totp),
         cipher: Arc::new(cipher),
         backup_codes: Arc::new(backup_codes),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use slugbase_domain::UserId;
 
+use crate::caller::ClientInfo;
 use crate::collaborators::token_minter::TokenMinter;
 use crate::error::Unexpected;
 use crate::plain_token::PlainToken;
@@ -58,6 +59,7 @@ impl SessionIssuer {
         &self,
         user: UserId,
         kind: SessionKind,
+        client: &ClientInfo,
     ) -> Result<PlainToken, Unexpected> {
         let token = self.minter.mint("");
         let now = self.clock.now();
@@ -73,6 +75,8 @@ impl SessionIssuer {
             last_seen_at: now,
             expires_at: now + TimeDelta::seconds(i64::from(lifetime)),
             failed_attempts: 0,
+            client_addr: client.address.clone(),
+            user_agent: client.user_agent.clone(),
         };
         self.sessions.create(record).await?;
         Ok(token)

@@ -6,6 +6,7 @@ use slugbase_domain::{EncryptedSecret, ProofKind, Release, TotpStep, UserId};
 
 use super::audit::AuditEvent;
 use super::hashing::SecretDigest;
+use super::outbox::Notice;
 use super::store_error::StoreResult;
 
 /// Proof of possession, as storage spends it.
@@ -45,13 +46,30 @@ pub struct MfaChangeEffects {
     /// Attempt counters forgotten, as [`AttemptRepository::clear`](super::AttemptRepository::clear)
     /// forgets them (administrator reset).
     pub cleared_attempts: Vec<String>,
+    /// The e-mail notice reporting the change, stored in the outbox as
+    /// [`OutboxRepository::enqueue`](super::OutboxRepository::enqueue) stores it: written
+    /// only if the change commits.
+    pub notice: Option<Notice>,
 }
 
 impl MfaChangeEffects {
     /// A change that records `audit` and nothing else.
     #[must_use]
     pub const fn audited(audit: AuditEvent) -> Self {
-        Self { audit, end_sessions: None, releases: Vec::new(), cleared_attempts: Vec::new() }
+        Self {
+            audit,
+            end_sessions: None,
+            releases: Vec::new(),
+            cleared_attempts: Vec::new(),
+            notice: None,
+        }
+    }
+
+    /// The same effects, with `notice` reporting the change.
+    #[must_use]
+    pub fn with_notice(mut self, notice: Notice) -> Self {
+        self.notice = Some(notice);
+        self
     }
 }
 
@@ -132,6 +150,20 @@ pub trait MfaRepository: Send + Sync {
         user: UserId,
         proof: &MfaProof,
         at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, stores
+    /// `notice` in the outbox (a backup code used to sign in).
+    ///
+    /// # Errors
+    /// Storage failures only. MUST be all-or-nothing: the notice is stored exactly when the
+    /// proof is spent.
+    async fn spend_proof_noticed(
+        &self,
+        user: UserId,
+        proof: &MfaProof,
+        at: DateTime<Utc>,
+        notice: &Notice,
     ) -> StoreResult<bool>;
 
     /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, turns MFA off

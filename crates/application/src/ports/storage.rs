@@ -4,6 +4,7 @@ use super::attempts::AttemptRepository;
 use super::audit::AuditLog;
 use super::health::StorageHealth;
 use super::mfa::MfaRepository;
+use super::outbox::OutboxRepository;
 use super::sessions::SessionRepository;
 use super::tokens::ApiTokenRepository;
 use super::users::UserRepository;
@@ -17,6 +18,7 @@ pub trait Storage:
     + ApiTokenRepository
     + AuditLog
     + AttemptRepository
+    + OutboxRepository
     + StorageHealth
     + 'static
 {
@@ -29,6 +31,7 @@ impl<T> Storage for T where
         + ApiTokenRepository
         + AuditLog
         + AttemptRepository
+        + OutboxRepository
         + StorageHealth
         + 'static
 {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, MfaState, User};
+use slugbase_domain::{AuditEventKind, MfaState, NoticeKind, User};
 
 use crate::attempts::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::ClientInfo;
@@ -15,7 +15,8 @@ use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    Clock, MfaRepository, SessionKind, SessionRepository, TokenDigest, UserRepository,
+    Clock, MfaProof, MfaRepository, Notice, SessionKind, SessionRepository, TokenDigest,
+    UserRepository,
 };
 
 /// Why verify failed.
@@ -159,6 +160,14 @@ impl VerifyLogin {
         let (kind, proof) =
             self.second_factor.proof_for(user.id, secret, *last_totp_step, &code)?;
         let spent = match &proof {
+            // A backup code used to sign in is reported to the account's owner, with the
+            // count left, in the spend's own transaction.
+            Some(proof @ MfaProof::BackupCode(_)) => {
+                let left = caller_codes_left(self.mfa.backup_codes_remaining(user.id).await?);
+                let notice = Notice::about(NoticeKind::BackupCodeUsed, &user, client, self.clock.now())
+                    .with_codes_left(left);
+                self.mfa.spend_proof_noticed(user.id, proof, self.clock.now(), &notice).await?
+            }
             Some(proof) => self.mfa.spend_proof(user.id, proof, self.clock.now()).await?,
             None => false,
         };
@@ -166,7 +175,7 @@ impl VerifyLogin {
             if attempts_used >= max {
                 self.sessions.delete(&digest).await?;
             }
-            ticket.failed();
+            self.limiter.failed(ticket, &user, client, self.clock.now()).await;
             let entry = AuditEntry::new(AuditEventKind::MfaVerifyFail, Some(user.id), client)
                 .failure("INVALID_CODE")
                 .with_proof(kind);
@@ -178,7 +187,7 @@ impl VerifyLogin {
             self.limiter.release(ticket).await?;
             return Err(VerifyLoginError::PendingInvalid);
         }
-        let token = self.issuer.start(user.id, SessionKind::Full).await?;
+        let token = self.issuer.start(user.id, SessionKind::Full, client).await?;
         self.limiter.succeeded(ticket).await?;
         self.audit
             .record(
@@ -223,4 +232,9 @@ impl VerifyLoginUseCase for VerifyLogin {
     ) -> Result<(User, PlainToken), VerifyLoginError> {
         Self::execute(self, pending, client, code).await
     }
+}
+
+/// Backup codes left once the one being spent is: one fewer than unused now.
+const fn caller_codes_left(unused_now: u32) -> u32 {
+    unused_now.saturating_sub(1)
 }

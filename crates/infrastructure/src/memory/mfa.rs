@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, SecretDigest, StoreResult,
+    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, Notice, SecretDigest, StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, MfaState, TotpStep, UserId};
 
@@ -45,7 +45,7 @@ impl State {
     }
 
     /// Applies an MFA change's effects, in the critical section of the change itself.
-    fn apply(&mut self, user: UserId, effects: &MfaChangeEffects) {
+    pub(super) fn apply(&mut self, user: UserId, effects: &MfaChangeEffects) {
         self.append_audit(effects.audit.clone());
         if let Some(end) = &effects.end_sessions {
             self.delete_sessions_of(user, end.keep.as_ref());
@@ -57,6 +57,9 @@ impl State {
         }
         for key in &effects.cleared_attempts {
             self.attempts.remove(key);
+        }
+        if let Some(notice) = &effects.notice {
+            self.enqueue_notice(notice.clone());
         }
     }
 
@@ -122,6 +125,21 @@ impl MfaRepository for InMemoryStore {
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         Ok(self.lock()?.spend(user, proof, at))
+    }
+
+    async fn spend_proof_noticed(
+        &self,
+        user: UserId,
+        proof: &MfaProof,
+        at: DateTime<Utc>,
+        notice: &Notice,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        if !state.spend(user, proof, at) {
+            return Ok(false);
+        }
+        state.enqueue_notice(notice.clone());
+        Ok(true)
     }
 
     async fn disable_with_proof(

@@ -13,11 +13,12 @@
 //! [`StoreError::Unavailable`], which lets HTTP tests check the 503 path and recovery.
 //!
 //! One file per port: [`users`], [`mfa`], [`sessions`], [`tokens`], [`audit`],
-//! [`attempts`], [`rotation`]; this one holds the shared state and the lock.
+//! [`attempts`], [`outbox`], [`rotation`]; this one holds the shared state and the lock.
 
 mod attempts;
 mod audit;
 mod mfa;
+mod outbox;
 mod rotation;
 mod sessions;
 mod tokens;
@@ -65,6 +66,7 @@ struct State {
     audit: Vec<StoredAuditEvent>,
     next_audit_id: i64,
     attempts: HashMap<String, AttemptCounter>,
+    outbox: Vec<outbox::OutboxRow>,
 }
 
 impl State {

@@ -166,6 +166,8 @@ impl FromSqliteRow for sessions::Model {
             last_seen_at: column(row, p, C::LastSeenAt)?,
             expires_at: column(row, p, C::ExpiresAt)?,
             failed_attempts: column(row, p, C::FailedAttempts)?,
+            client_addr: column(row, p, C::ClientAddr)?,
+            user_agent: column(row, p, C::UserAgent)?,
         })
     }
 }
@@ -201,6 +203,8 @@ mod tests {
             r#""sessions"."last_seen_at" AS "A_last_seen_at","#,
             r#""sessions"."expires_at" AS "A_expires_at","#,
             r#""sessions"."failed_attempts" AS "A_failed_attempts","#,
+            r#""sessions"."client_addr" AS "A_client_addr","#,
+            r#""sessions"."user_agent" AS "A_user_agent","#,
             r#""users"."id" AS "B_id", "users"."email" AS "B_email", "users"."name" AS "B_name","#,
             r#""users"."password_hash" AS "B_password_hash","#,
             r#""users"."oidc_provider" AS "B_oidc_provider", "users"."is_admin" AS "B_is_admin","#,

@@ -10,12 +10,13 @@ use sea_orm::{
     QueryFilter as _, QuerySelect as _, UpdateMany,
 };
 use slugbase_application::ports::{
-    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, SecretDigest, StoreResult,
+    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, Notice, SecretDigest, StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, TotpStep, UserId};
 
 use super::entity::{backup_codes, users};
 use super::mfa_effects::apply_effects;
+use super::outbox::insert_notice;
 use super::{SeaOrmStore, db_err, insert_codes, to_ms};
 
 /// A TOTP step as stored (`BIGINT`). Steps beyond `i64::MAX` cannot occur for 30-second
@@ -195,6 +196,24 @@ impl MfaRepository for SeaOrmStore {
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         spend(&self.db, &user.to_string(), proof, at).await
+    }
+
+    async fn spend_proof_noticed(
+        &self,
+        user: UserId,
+        proof: &MfaProof,
+        at: DateTime<Utc>,
+        notice: &Notice,
+    ) -> StoreResult<bool> {
+        let id = user.to_string();
+        let tx = self.begin_write().await?;
+        if !spend(&tx, &id, proof, at).await? {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        insert_notice(&tx, notice).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 
     async fn disable_with_proof(

@@ -1,5 +1,6 @@
 //! An MFA change's effects in SQL, run on the change's own transaction: the audit event,
-//! the end of the user's other sessions, the attempt counters given back or forgotten. The
+//! the end of the user's other sessions, the attempt counters given back or forgotten, the
+//! e-mail notice in the outbox (a password change commits the same effects). The
 //! statements are the ones the audit, session and attempt repositories run on their own.
 
 use sea_orm::{ConnectionTrait, EntityTrait as _};
@@ -8,13 +9,14 @@ use slugbase_domain::UserId;
 
 use super::attempts::release_update;
 use super::audit::insert_event;
+use super::outbox::insert_notice;
 use super::entity::attempt_counters;
 use super::sessions::delete_sessions_of;
 use super::{db_err, to_ms};
 
 /// Applies `effects` of a change to `user` on `tx`, which the caller then commits with the
 /// change (or rolls back with it).
-pub(super) async fn apply_effects<C: ConnectionTrait>(
+pub(crate) async fn apply_effects<C: ConnectionTrait>(
     tx: &C,
     user: UserId,
     effects: &MfaChangeEffects,
@@ -29,6 +31,9 @@ pub(super) async fn apply_effects<C: ConnectionTrait>(
     }
     for key in &effects.cleared_attempts {
         attempt_counters::Entity::delete_by_id(key.as_str()).exec(tx).await.map_err(db_err)?;
+    }
+    if let Some(notice) = &effects.notice {
+        insert_notice(tx, notice).await?;
     }
     Ok(())
 }

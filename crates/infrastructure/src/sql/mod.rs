@@ -35,6 +35,7 @@ mod caller;
 pub mod entity;
 mod mfa;
 mod mfa_effects;
+mod outbox;
 mod rotation;
 mod sessions;
 mod sync_reads;

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{ColumnTrait as _, DeleteMany, EntityTrait as _, QueryFilter as _, Set};
+use sea_orm::{
+    ColumnTrait as _, DeleteMany, EntityTrait as _, QueryFilter as _, QueryOrder as _, Set,
+};
 use slugbase_application::ports::{
     CallerRecord, SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
 };
@@ -35,6 +37,8 @@ fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
         last_seen_at: from_ms(row.last_seen_at)?,
         expires_at: from_ms(row.expires_at)?,
         failed_attempts: to_u32(row.failed_attempts, "failed attempts")?,
+        client_addr: row.client_addr,
+        user_agent: row.user_agent,
     })
 }
 
@@ -49,6 +53,8 @@ impl SessionRepository for SeaOrmStore {
             last_seen_at: Set(to_ms(session.last_seen_at)),
             expires_at: Set(to_ms(session.expires_at)),
             failed_attempts: Set(i64::from(session.failed_attempts)),
+            client_addr: Set(session.client_addr),
+            user_agent: Set(session.user_agent),
         };
         sessions::Entity::insert(row).exec_without_returning(&self.db).await.map_err(db_err)?;
         Ok(())
@@ -105,6 +111,16 @@ impl SessionRepository for SeaOrmStore {
             .next()
             .map(|row| to_u32(row.failed_attempts, "failed attempts"))
             .transpose()
+    }
+
+    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+        let rows = sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user.to_string()))
+            .order_by_asc(sessions::Column::CreatedAt)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(session_from_model).collect()
     }
 
     async fn delete_for_user<'a>(

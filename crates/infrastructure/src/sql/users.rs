@@ -6,13 +6,16 @@ use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
     QueryOrder as _, Set,
 };
-use slugbase_application::ports::{NewUser, StoreError, StoreResult, UserRepository};
+use slugbase_application::ports::{
+    MfaChangeEffects, NewUser, StoreError, StoreResult, UserRepository,
+};
 use slugbase_domain::{
     DisplayName, Email, EncryptedSecret, LoginMethod, MfaState, PasswordHash, TotpStep, User,
     UserId,
 };
 
 use super::entity::{attempt_counters, instance_setup, users};
+use super::mfa_effects::apply_effects;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, from_ms_opt, parse_uuid, stored_time, to_ms};
 
 /// A stored user.
@@ -161,5 +164,27 @@ impl UserRepository for SeaOrmStore {
             .await
             .map_err(db_err)?;
         Ok(updated.rows_affected == 1)
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        effects: &MfaChangeEffects,
+    ) -> StoreResult<bool> {
+        let tx = self.begin_write().await?;
+        let updated = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::val(hash.as_str()))
+            .filter(users::Column::Id.eq(id.to_string()))
+            .exec(&tx)
+            .await
+            .map_err(db_err)?;
+        if updated.rows_affected != 1 {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        apply_effects(&tx, id, effects).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 }

@@ -13,5 +13,6 @@ pub mod audit_events;
 pub mod backup_codes;
 pub mod instance_setup;
 pub mod oidc_identities;
+pub mod outbox;
 pub mod sessions;
 pub mod users;
