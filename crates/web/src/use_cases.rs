@@ -8,7 +8,8 @@ use std::sync::Arc;
 use slugbase_application::UseCases;
 use slugbase_application::accounts::{AdminUseCase, HealthUseCase, SetupUseCase};
 use slugbase_application::auth::{
-    AuthenticateUseCase, LoginUseCase, LogoutUseCase, VerifyLoginUseCase,
+    AuthenticateUseCase, ChangePasswordUseCase, LoginUseCase, LogoutUseCase,
+    ManageSessionsUseCase, VerifyLoginUseCase,
 };
 use slugbase_application::mfa::{
     DisableMfaUseCase, EnrollBeginUseCase, EnrollCancelUseCase, EnrollConfirmUseCase,
@@ -47,6 +48,10 @@ pub struct WebUseCases {
     pub admin: Arc<dyn AdminUseCase>,
     /// `/api/health`.
     pub health: Arc<dyn HealthUseCase>,
+    /// `POST /api/auth/password`.
+    pub change_password: Arc<dyn ChangePasswordUseCase>,
+    /// `/api/auth/sessions`.
+    pub sessions: Arc<dyn ManageSessionsUseCase>,
 }
 
 impl From<UseCases> for WebUseCases {
@@ -66,6 +71,8 @@ impl From<UseCases> for WebUseCases {
             setup,
             admin,
             health,
+            change_password,
+            sessions,
         } = use_cases;
         Self {
             disable_mfa: Arc::new(disable_mfa),
@@ -82,6 +89,8 @@ impl From<UseCases> for WebUseCases {
             setup: Arc::new(setup),
             admin: Arc::new(admin),
             health: Arc::new(health),
+            change_password: Arc::new(change_password),
+            sessions: Arc::new(sessions),
         }
     }
 }

@@ -20,6 +20,7 @@
 
 mod keys;
 mod load;
+mod mail;
 mod schema;
 mod validate;
 
@@ -30,6 +31,7 @@ pub use keys::{
     KEY_LEN, KeySettings, Keys, decode_key, encode_key, generated_key_toml, random_key,
 };
 pub use load::{LoadOptions, Loaded, load};
+pub use mail::{MailSettings, MailTransport, SmtpSection, TlsMode};
 pub use schema::{
     Argon2Settings, AuditSettings, DatabaseSettings, LimitSettings, LimitsSettings, LogFormat,
     LogSettings, MaintenanceSettings, SecuritySettings, ServerSettings, Settings, TotpSettings,

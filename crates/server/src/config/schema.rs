@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use serde::Deserialize;
 
 use super::keys::KeySettings;
+use super::mail::MailSettings;
 
 /// Every setting (see `config/default.toml` for their meaning and defaults).
 #[derive(Clone, Debug, Deserialize)]
@@ -31,6 +32,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// Background clean-up of expired data.
     pub maintenance: MaintenanceSettings,
+    /// E-mail notices.
+    pub mail: MailSettings,
 }
 
 /// `[audit]`.

@@ -86,6 +86,7 @@ impl Settings {
                 return Err(invalid(key, "must be greater than 0"));
             }
         }
+        self.mail.validate(profile)?;
         if profile == Profile::Production {
             self.validate_production()?;
         }
