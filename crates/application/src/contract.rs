@@ -85,6 +85,14 @@ macro_rules! storage_contract_tests {
             two_hundred_concurrent_reservations_grant_exactly_the_limit,
             concurrent_reservations_never_pass_a_lockout,
             a_reachable_store_answers_ping,
+            a_notice_is_claimed_by_one_sender_until_its_lease_runs_out,
+            concurrent_claims_hand_out_each_notice_once,
+            delivery_outcomes_are_recorded_and_failure_is_audited_with_it,
+            notices_are_listed_newest_first_by_status,
+            a_password_change_commits_its_effects_with_the_hash,
+            a_backup_code_spent_at_login_stores_its_notice_only_when_spent,
+            a_token_and_its_notice_are_stored_together,
+            sessions_of_a_user_keep_their_client,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {
@@ -101,6 +109,9 @@ macro_rules! storage_contract_tests {
 // ---------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------
+
+pub use crate::contract_outbox::*;
+use crate::contract_outbox::{notices_with, stage_notice};
 
 /// A fixed instant plus `secs` seconds.
 fn t(secs: i64) -> DateTime<Utc> {
@@ -165,6 +176,8 @@ fn session(id: &str, user: UserId, expires: i64) -> SessionRecord {
         last_seen_at: t(0),
         expires_at: t(expires),
         failed_attempts: 0,
+        client_addr: Some("192.0.2.1".to_owned()),
+        user_agent: Some("contract".to_owned()),
     }
 }
 
@@ -832,6 +845,7 @@ impl Stage {
                 release(&self.address, Release::NotAGuess),
             ],
             cleared_attempts: Vec::new(),
+            notice: Some(stage_notice(self.user, kind, at)),
         }
     }
 
@@ -850,6 +864,9 @@ impl Stage {
     /// when sessions end, the reserved attempts given back and the account's run ended.
     async fn assert_applied<S: Storage>(&self, store: &S, p: &str, effects: &MfaChangeEffects) {
         assert_eq!(self.stored(store, &effects.audit).await, 1, "the event is stored once");
+        if let Some(notice) = &effects.notice {
+            assert_eq!(notices_with(store, notice).await, 1, "the notice is stored once");
+        }
         let others_end = effects.end_sessions.is_some();
         assert!(Self::alive(store, &format!("{p}keep")).await, "the kept session stays");
         for other in ["other1", "other2"] {
@@ -867,6 +884,9 @@ impl Stage {
     /// None of `effects` happened: no event, every session alive, both attempts counted.
     async fn assert_untouched<S: Storage>(&self, store: &S, p: &str, effects: &MfaChangeEffects) {
         assert_eq!(self.stored(store, &effects.audit).await, 0, "no event");
+        if let Some(notice) = &effects.notice {
+            assert_eq!(notices_with(store, notice).await, 0, "no notice");
+        }
         for id in ["keep", "other1", "other2", "bystander"] {
             assert!(Self::alive(store, &format!("{p}{id}")).await, "{id} still alive");
         }

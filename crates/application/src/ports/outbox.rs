@@ -154,5 +154,5 @@ pub trait OutboxRepository: Send + Sync {
     ///
     /// # Errors
     /// Storage failures only.
-    async fn list(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>>;
+    async fn list_notices(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>>;
 }

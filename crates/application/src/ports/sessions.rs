@@ -118,7 +118,7 @@ pub trait SessionRepository: Send + Sync {
     ///
     /// # Errors
     /// Storage failures only.
-    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<SessionRecord>>;
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>>;
 
     /// Deletes every session of a user except `keep`; returns how many.
     ///

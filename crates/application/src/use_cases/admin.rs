@@ -91,7 +91,7 @@ impl Admin {
         query: OutboxQuery,
     ) -> Result<Vec<OutboxMessage>, AdminError> {
         Self::require_admin(caller)?;
-        Ok(self.outbox.list(query).await?)
+        Ok(self.outbox.list_notices(query).await?)
     }
 
     fn require_admin(caller: &Caller) -> Result<(), AdminError> {

@@ -74,7 +74,7 @@ impl ManageSessions {
     /// The caller's signed-in sessions that are alive, oldest first.
     async fn live(&self, caller: &Caller) -> Result<Vec<SessionRecord>, Unexpected> {
         let now = self.clock.now();
-        let all = self.sessions.list_for_user(caller.user.id).await?;
+        let all = self.sessions.sessions_of(caller.user.id).await?;
         Ok(all
             .into_iter()
             .filter(|s| s.kind == SessionKind::Full && self.expiry.is_alive(s, now))
@@ -113,7 +113,7 @@ impl ManageSessions {
         client: &ClientInfo,
         handle: &str,
     ) -> Result<bool, Unexpected> {
-        let sessions = self.sessions.list_for_user(caller.user.id).await?;
+        let sessions = self.sessions.sessions_of(caller.user.id).await?;
         let Some(session) = sessions
             .into_iter()
             .find(|s| s.kind == SessionKind::Full && self.handle(&s.id_hash) == handle)

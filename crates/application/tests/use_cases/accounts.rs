@@ -176,6 +176,8 @@ async fn logout_deletes_the_session_and_the_pending_state_and_audits_only_the_se
         last_seen_at: now_plus(-60),
         expires_at: now_plus(600),
         failed_attempts: 0,
+        client_addr: None,
+        user_agent: None,
     };
     let full = record("sid", SessionKind::Full);
     let pending = record("pending", SessionKind::PendingMfa);

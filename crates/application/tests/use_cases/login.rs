@@ -235,6 +235,8 @@ fn pending_record(user: &User) -> SessionRecord {
         last_seen_at: now_plus(-60),
         expires_at: now_plus(240),
         failed_attempts: 0,
+        client_addr: None,
+        user_agent: None,
     }
 }
 

@@ -16,6 +16,7 @@ use slugbase_application::ports::{
     MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock, MockMfaRepository,
     MockPasswordHasher, MockRandom, MockSecretCipher, MockSessionRepository, MockStorageHealth,
     MockTokenDigest, MockTotp, MockUserRepository, Reservation, SecretDigest,
+    MockCommonPasswords, MockOutboxRepository, Notice,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
@@ -51,7 +52,9 @@ pub struct MockDeps {
     pub audit: MockAuditLog,
     pub attempts: MockAttemptRepository,
     pub health: MockStorageHealth,
+    pub outbox: MockOutboxRepository,
     pub passwords: MockPasswordHasher,
+    pub common_passwords: MockCommonPasswords,
     pub totp: MockTotp,
     pub cipher: MockSecretCipher,
     pub backup_codes: MockBackupCodeHasher,
@@ -75,7 +78,9 @@ impl MockDeps {
             audit: MockAuditLog::new(),
             attempts: MockAttemptRepository::new(),
             health: MockStorageHealth::new(),
+            outbox: MockOutboxRepository::new(),
             passwords: MockPasswordHasher::new(),
+            common_passwords: MockCommonPasswords::new(),
             totp: MockTotp::new(),
             cipher: MockSecretCipher::new(),
             backup_codes: MockBackupCodeHasher::new(),
@@ -96,7 +101,9 @@ impl MockDeps {
             audit: Arc::new(self.audit),
             attempts: Arc::new(self.attempts),
             health: Arc::new(self.health),
+            outbox: Arc::new(self.outbox),
             passwords: Arc::new(self.passwords),
+            common_passwords: Arc::new(self.common_passwords),
             totp: Arc::new(self.totp),
             cipher: Arc::new(self.cipher),
             backup_codes: Arc::new(self.backup_codes),
@@ -257,11 +264,18 @@ impl EffectsSpy {
         self.0.lock().expect("spy lock").push(effects.clone());
     }
 
-    /// The single effects passed; fails the test if there were not exactly one.
+    /// The single effects passed, without their notice (its id is fresh each time: see
+    /// [`Self::notice`]); fails the test if there were not exactly one.
     pub fn only(&self) -> MfaChangeEffects {
         let seen = self.0.lock().expect("spy lock").clone();
         assert_eq!(seen.len(), 1, "expected exactly one operation with effects, got {seen:#?}");
-        seen.into_iter().next().expect("one")
+        MfaChangeEffects { notice: None, ..seen.into_iter().next().expect("one") }
+    }
+
+    /// The notice the single effects passed carried.
+    pub fn notice(&self) -> Option<Notice> {
+        let seen = self.0.lock().expect("spy lock").clone();
+        seen.into_iter().next().and_then(|e| e.notice)
     }
 }
 
@@ -295,6 +309,7 @@ pub fn success_effects(
             AttemptRelease { key: address_key(), reserved_in: now(), outcome: Release::NotAGuess },
         ],
         cleared_attempts: Vec::new(),
+        notice: None,
     }
 }
 

@@ -115,7 +115,7 @@ impl OutboxRepository for InMemoryStore {
         Ok(())
     }
 
-    async fn list(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>> {
+    async fn list_notices(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>> {
         let state = self.lock()?;
         let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
         let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);

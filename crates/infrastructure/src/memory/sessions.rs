@@ -92,7 +92,7 @@ impl SessionRepository for InMemoryStore {
         Ok(Some(s.failed_attempts))
     }
 
-    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
         let state = self.lock()?;
         let mut sessions: Vec<SessionRecord> =
             state.sessions.iter().filter(|s| s.user_id == user).cloned().collect();

@@ -174,7 +174,7 @@ impl OutboxRepository for SeaOrmStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn list(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>> {
+    async fn list_notices(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>> {
         let mut select = outbox::Entity::find();
         if let Some(status) = query.status {
             select = select.filter(outbox::Column::Status.eq(status.as_str()));

@@ -113,7 +113,7 @@ impl SessionRepository for SeaOrmStore {
             .transpose()
     }
 
-    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
         let rows = sessions::Entity::find()
             .filter(sessions::Column::UserId.eq(user.to_string()))
             .order_by_asc(sessions::Column::CreatedAt)

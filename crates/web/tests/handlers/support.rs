@@ -12,7 +12,9 @@ use slugbase_application::use_cases::disable_mfa::MockDisableMfaUseCase;
 use slugbase_application::use_cases::enroll::{
     MockEnrollBeginUseCase, MockEnrollCancelUseCase, MockEnrollConfirmUseCase,
 };
+use slugbase_application::use_cases::change_password::MockChangePasswordUseCase;
 use slugbase_application::use_cases::health::MockHealthUseCase;
+use slugbase_application::use_cases::sessions::MockManageSessionsUseCase;
 use slugbase_application::use_cases::login::MockLoginUseCase;
 use slugbase_application::use_cases::logout::MockLogoutUseCase;
 use slugbase_application::use_cases::mfa_status::MockMfaStatusUseCase;
@@ -44,6 +46,8 @@ pub struct Mocks {
     pub setup: MockSetupUseCase,
     pub admin: MockAdminUseCase,
     pub health: MockHealthUseCase,
+    pub change_password: MockChangePasswordUseCase,
+    pub sessions: MockManageSessionsUseCase,
 }
 
 impl std::fmt::Debug for Mocks {
@@ -79,6 +83,8 @@ impl From<Mocks> for WebUseCases {
             setup: Arc::new(m.setup),
             admin: Arc::new(m.admin),
             health: Arc::new(m.health),
+            change_password: Arc::new(m.change_password),
+            sessions: Arc::new(m.sessions),
         }
     }
 }
