@@ -5,7 +5,7 @@ use slugbase_application::{
     InputRejected,
     auth::{LoginError, LoginInput, LoginOutcome, VerifyLoginError},
 };
-use slugbase_domain::{AuditEventKind, Password, ProofKind, TotpStep, User};
+use slugbase_domain::{AuditEventKind, NoticeKind, Password, ProofKind, TotpStep, User};
 
 use crate::support::*;
 
@@ -333,11 +333,17 @@ async fn the_pending_state_is_dropped_at_the_maximum_number_of_wrong_codes() {
     deps.record_attempts();
     deps.record_audit();
     deps.backup_digest_is_tagged();
+    deps.mfa.expect_backup_codes_remaining().returning(|_| Ok(4));
+    // A backup code is spent together with its "backup code used" notice (3 left after it).
     deps.mfa
-        .expect_spend_proof()
+        .expect_spend_proof_noticed()
         .times(1)
-        .withf(|_, proof, _| *proof == MfaProof::BackupCode(backup_digest("00000000deadbeef")))
-        .returning(|_, _, _| Ok(false));
+        .withf(|_, proof, _, notice| {
+            *proof == MfaProof::BackupCode(backup_digest("00000000deadbeef"))
+                && notice.kind == NoticeKind::BackupCodeUsed
+                && notice.codes_left == Some(3)
+        })
+        .returning(|_, _, _, _| Ok(false));
     deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(5)));
     deps.sessions
         .expect_delete()
