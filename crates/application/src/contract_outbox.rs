@@ -84,9 +84,7 @@ pub(crate) async fn notices_with<S: Storage>(store: &S, notice: &Notice) -> usiz
 
 /// A stored notice is claimed by one sender, held for the lease, and claimable again once the
 /// lease has run out (a sender that crashed mid-send).
-pub async fn a_notice_is_claimed_by_one_sender_until_its_lease_runs_out<S: Storage>(
-    store: Arc<S>,
-) {
+pub async fn a_notice_is_claimed_by_one_sender_until_its_lease_runs_out<S: Storage>(store: Arc<S>) {
     let notice = a_notice(None, NoticeKind::PasswordChanged, 100);
     store.enqueue(notice.clone()).await.expect("enqueue");
     assert!(store.claim_due(at(99), at(160), 10).await.expect("claim").is_empty(), "not due yet");
@@ -235,9 +233,15 @@ pub async fn a_backup_code_spent_at_login_stores_its_notice_only_when_spent<S: S
     let pending = EncryptedSecret::new("k1:spent".to_owned());
     assert!(store.begin_enrollment(user.id, pending.clone()).await.expect("begin"));
     let codes = vec![hex("spent-a"), hex("spent-b")];
-    let effects = MfaChangeEffects::audited(an_event(user.id, AuditEventKind::MfaEnrollConfirmSuccess, 1));
+    let effects =
+        MfaChangeEffects::audited(an_event(user.id, AuditEventKind::MfaEnrollConfirmSuccess, 1));
     let step = TotpStep::new(100);
-    assert!(store.confirm_enrollment(user.id, &pending, step, codes, at(1), &effects).await.expect("confirm"));
+    assert!(
+        store
+            .confirm_enrollment(user.id, &pending, step, codes, at(1), &effects)
+            .await
+            .expect("confirm")
+    );
     let proof = MfaProof::BackupCode(hex("spent-a"));
     let notice = a_notice(Some(user.id), NoticeKind::BackupCodeUsed, 5);
     assert!(store.spend_proof_noticed(user.id, &proof, at(5), &notice).await.expect("spend"));

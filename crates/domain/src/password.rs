@@ -201,7 +201,10 @@ mod tests {
         assert_eq!(parse(&"é".repeat(129), None), Err(PasswordError::OverMaxChars));
         assert_eq!(parse(&"é".repeat(128), None), Ok(()));
         assert_eq!(parse("password123", None), Err(PasswordError::Common));
-        assert_eq!(parse("same old secret", Some("same old secret")), Err(PasswordError::SameAsCurrent));
+        assert_eq!(
+            parse("same old secret", Some("same old secret")),
+            Err(PasswordError::SameAsCurrent)
+        );
         assert_eq!(parse("a new secret!", Some("same old secret")), Ok(()));
         assert!(ChangedPassword::parse(Password::new("12345678"), None, never).is_ok());
     }

@@ -8,11 +8,11 @@ use slugbase_application::Deps;
 use slugbase_application::ports::{Clock, Storage};
 use zeroize::Zeroize;
 
-use crate::mail::EmbeddedCommonPasswords;
 use crate::crypto::{
     AesGcmSecretCipher, Argon2Params, Argon2PasswordHasher, EncryptionKeys, HmacBackupCodeHasher,
     OsRandom, RfcTotp, Sha256TokenDigest,
 };
+use crate::mail::EmbeddedCommonPasswords;
 
 /// Issuer shown in authenticator apps unless configured otherwise.
 pub const DEFAULT_TOTP_ISSUER: &str = "SlugBase";

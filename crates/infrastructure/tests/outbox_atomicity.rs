@@ -78,7 +78,8 @@ async fn failed_transactions_write_no_notice(store: SeaOrmStore) {
     assert!(store.begin_enrollment(user.id, pending.clone()).await.unwrap());
     let quiet = MfaChangeEffects::audited(event(user.id, AuditEventKind::MfaEnrollConfirmSuccess));
     let codes = vec![hex("atomic-code")];
-    let confirmed = store.confirm_enrollment(user.id, &pending, TotpStep::new(1), codes, t(1), &quiet);
+    let confirmed =
+        store.confirm_enrollment(user.id, &pending, TotpStep::new(1), codes, t(1), &quiet);
     assert!(confirmed.await.unwrap());
     for id in ["keep", "other"] {
         let session = SessionRecord {

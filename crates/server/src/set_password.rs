@@ -21,7 +21,10 @@ pub(crate) async fn run(
         Ok(user) => {
             #[expect(clippy::print_stdout, reason = "the command's result")]
             {
-                println!("password set for {} <{}>; their sessions were ended", user.id, user.email);
+                println!(
+                    "password set for {} <{}>; their sessions were ended",
+                    user.id, user.email
+                );
             }
             Ok(())
         }

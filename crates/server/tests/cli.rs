@@ -163,7 +163,8 @@ async fn operators_set_a_password_from_stdin() {
     browser.get("/api/auth/me").await.expect(StatusCode::OK);
 
     let new = "a fine new password";
-    let set = env.cli(&["user", "set-password", "--email", "ann@example.com"], Some(&format!("{new}\n")));
+    let set =
+        env.cli(&["user", "set-password", "--email", "ann@example.com"], Some(&format!("{new}\n")));
     assert!(set.status.success(), "{}", text(&set.stderr));
     assert!(!text(&set.stdout).contains(new) && !text(&set.stderr).contains(new));
     browser.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
@@ -172,7 +173,8 @@ async fn operators_set_a_password_from_stdin() {
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
     let admin = steps::login(&server.base, "ann@example.com", new).await;
-    let audit = admin.get("/api/admin/audit-log?event=password_changed").await.expect(StatusCode::OK);
+    let audit =
+        admin.get("/api/admin/audit-log?event=password_changed").await.expect(StatusCode::OK);
     let events = audit["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{audit}");
     assert_eq!(events[0]["client_addr"], "local-cli");

@@ -1,8 +1,6 @@
 //! Two instances on one PostgreSQL deliver each notice once (claims with `FOR UPDATE SKIP
 //! LOCKED` and a lease), to a real SMTP server on 127.0.0.1.
 
-#![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -39,7 +37,8 @@ async fn two_instances_on_one_postgres_deliver_each_notice_once() {
     assert_eq!(ids.len(), TOKENS, "thirty different notices");
 
     // Both instances see the same outbox: every notice sent, on its first attempt.
-    let other = second.login(slugbase_testkit::steps::ADMIN_EMAIL, slugbase_testkit::steps::PASSWORD).await;
+    let other =
+        second.login(slugbase_testkit::steps::ADMIN_EMAIL, slugbase_testkit::steps::PASSWORD).await;
     let page = other.get("/api/admin/outbox?limit=200").await.expect(StatusCode::OK);
     let notices = page["notices"].as_array().unwrap();
     assert_eq!(notices.len(), TOKENS);

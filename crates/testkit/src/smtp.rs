@@ -158,7 +158,9 @@ impl SmtpServer {
     /// Every message received so far.
     #[must_use]
     pub fn messages(&self) -> Vec<ReceivedMail> {
-        let Ok(entries) = std::fs::read_dir(self.dir.path().join("mail")) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(self.dir.path().join("mail")) else {
+            return Vec::new();
+        };
         let mut mails = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use slugbase_application::UseCases;
 use slugbase_application::accounts::{AdminUseCase, HealthUseCase, SetupUseCase};
 use slugbase_application::auth::{
-    AuthenticateUseCase, ChangePasswordUseCase, LoginUseCase, LogoutUseCase,
-    ManageSessionsUseCase, VerifyLoginUseCase,
+    AuthenticateUseCase, ChangePasswordUseCase, LoginUseCase, LogoutUseCase, ManageSessionsUseCase,
+    VerifyLoginUseCase,
 };
 use slugbase_application::mfa::{
     DisableMfaUseCase, EnrollBeginUseCase, EnrollCancelUseCase, EnrollConfirmUseCase,

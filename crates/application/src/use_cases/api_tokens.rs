@@ -122,8 +122,9 @@ impl ApiTokens {
             created_at: self.clock.now(),
             last_used_at: None,
         };
-        let notice = Notice::about(NoticeKind::ApiTokenCreated, &caller.user, client, record.created_at)
-            .with_subject(record.name.clone());
+        let notice =
+            Notice::about(NoticeKind::ApiTokenCreated, &caller.user, client, record.created_at)
+                .with_subject(record.name.clone());
         self.tokens.create_with_notice(record.clone(), &notice).await?;
         let entry = AuditEntry::new(AuditEventKind::ApiTokenCreated, Some(caller.user.id), client);
         self.audit.record(entry).await;

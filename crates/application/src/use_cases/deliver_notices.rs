@@ -34,7 +34,13 @@ pub struct DeliveryPolicy {
 
 impl Default for DeliveryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 8, retry_base_secs: 30, retry_cap_secs: 3600, lease_secs: 120, batch: 20 }
+        Self {
+            max_attempts: 8,
+            retry_base_secs: 30,
+            retry_cap_secs: 3600,
+            lease_secs: 120,
+            batch: 20,
+        }
     }
 }
 
@@ -129,11 +135,8 @@ impl DeliverNotices {
             );
             return Ok(Delivery::Failed);
         }
-        let delay = retry_delay_secs(
-            attempts,
-            self.policy.retry_base_secs,
-            self.policy.retry_cap_secs,
-        );
+        let delay =
+            retry_delay_secs(attempts, self.policy.retry_base_secs, self.policy.retry_cap_secs);
         let next = self.clock.now() + TimeDelta::seconds(i64::from(delay));
         self.outbox.retry_later(id, attempts, next, &error.message).await?;
         tracing::warn!(

@@ -12,7 +12,9 @@ use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::sessions::SessionExpiry;
 use crate::error::Unexpected;
-use crate::ports::{Clock, SecretDigest, SessionKind, SessionRecord, SessionRepository, TokenDigest};
+use crate::ports::{
+    Clock, SecretDigest, SessionKind, SessionRecord, SessionRepository, TokenDigest,
+};
 
 /// Hex characters of a session's public handle (128 bits).
 const HANDLE_HEX_CHARS: usize = 32;

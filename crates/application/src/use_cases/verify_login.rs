@@ -164,8 +164,9 @@ impl VerifyLogin {
             // count left, in the spend's own transaction.
             Some(proof @ MfaProof::BackupCode(_)) => {
                 let left = caller_codes_left(self.mfa.backup_codes_remaining(user.id).await?);
-                let notice = Notice::about(NoticeKind::BackupCodeUsed, &user, client, self.clock.now())
-                    .with_codes_left(left);
+                let notice =
+                    Notice::about(NoticeKind::BackupCodeUsed, &user, client, self.clock.now())
+                        .with_codes_left(left);
                 self.mfa.spend_proof_noticed(user.id, proof, self.clock.now(), &notice).await?
             }
             Some(proof) => self.mfa.spend_proof(user.id, proof, self.clock.now()).await?,

@@ -13,10 +13,10 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 pub use slugbase_application::UseCases;
 use slugbase_application::ports::{
     AttemptRelease, AuditEvent, EndSessions, MfaChangeEffects, MockApiTokenRepository,
-    MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock, MockMfaRepository,
-    MockPasswordHasher, MockRandom, MockSecretCipher, MockSessionRepository, MockStorageHealth,
-    MockTokenDigest, MockTotp, MockUserRepository, Reservation, SecretDigest,
-    MockCommonPasswords, MockOutboxRepository, Notice,
+    MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock, MockCommonPasswords,
+    MockMfaRepository, MockOutboxRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
+    MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
+    Notice, Reservation, SecretDigest,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{

@@ -109,8 +109,7 @@ pub fn render(notice: &Notice) -> RenderedNotice {
         ("user_agent", notice.user_agent.clone().unwrap_or_else(unknown)),
         ("recipient", notice.recipient.clone()),
     ];
-    let escaped: Vec<(&str, String)> =
-        values.iter().map(|(k, v)| (*k, escape_html(v))).collect();
+    let escaped: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, escape_html(v))).collect();
     RenderedNotice { subject, text: fill(LAYOUT_TXT, &values), html: fill(LAYOUT_HTML, &escaped) }
 }
 
@@ -147,7 +146,9 @@ mod tests {
             assert!(!mail.html.contains("{{"), "{kind}: {}", mail.html);
             assert!(mail.text.contains("2026-11-30T12:00:00Z"));
             assert!(mail.text.contains("203.0.113.9"));
-            assert!(mail.text.contains("If this was not you") || mail.text.contains("If you did not"));
+            assert!(
+                mail.text.contains("If this was not you") || mail.text.contains("If you did not")
+            );
         }
     }
 

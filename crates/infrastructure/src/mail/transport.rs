@@ -87,9 +87,14 @@ pub fn build_message(from: &Mailbox, message: &OutboxMessage) -> Result<Message,
                 .singlepart(
                     SinglePart::builder().header(ContentType::TEXT_PLAIN).body(rendered.text),
                 )
-                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(rendered.html)),
+                .singlepart(
+                    SinglePart::builder().header(ContentType::TEXT_HTML).body(rendered.html),
+                ),
         )
-        .map_err(|e| MailError { permanent: true, message: format!("cannot build the message: {e}") })
+        .map_err(|e| MailError {
+            permanent: true,
+            message: format!("cannot build the message: {e}"),
+        })
 }
 
 /// SMTP delivery through lettre.
@@ -125,8 +130,11 @@ impl SmtpMailer {
         };
         let mut builder = builder.port(settings.port).timeout(Some(settings.timeout));
         if !settings.username.is_empty() {
-            let password =
-                settings.password.as_ref().map(|p| p.expose_secret().to_owned()).unwrap_or_default();
+            let password = settings
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret().to_owned())
+                .unwrap_or_default();
             builder = builder.credentials(Credentials::new(settings.username.clone(), password));
         }
         Ok(Self { transport: builder.build(), from })

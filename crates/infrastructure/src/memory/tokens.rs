@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    ApiTokenRecord, ApiTokenRepository, CallerRecord, Notice, SecretDigest, StoreError,
-    StoreResult,
+    ApiTokenRecord, ApiTokenRepository, CallerRecord, Notice, SecretDigest, StoreError, StoreResult,
 };
 use slugbase_domain::{ApiTokenId, UserId};
 

@@ -9,14 +9,14 @@ use slugbase_domain::UserId;
 
 use super::attempts::release_update;
 use super::audit::insert_event;
-use super::outbox::insert_notice;
 use super::entity::attempt_counters;
+use super::outbox::insert_notice;
 use super::sessions::delete_sessions_of;
 use super::{db_err, to_ms};
 
 /// Applies `effects` of a change to `user` on `tx`, which the caller then commits with the
 /// change (or rolls back with it).
-pub(crate) async fn apply_effects<C: ConnectionTrait>(
+pub(super) async fn apply_effects<C: ConnectionTrait>(
     tx: &C,
     user: UserId,
     effects: &MfaChangeEffects,

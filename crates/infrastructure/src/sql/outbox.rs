@@ -25,7 +25,10 @@ const MAX_OFFSET: u64 = i64::MAX.unsigned_abs();
 
 /// Stores a pending notice, due at once, on `conn` (the pool, or the transaction of the
 /// change it reports).
-pub(super) async fn insert_notice<C: ConnectionTrait>(conn: &C, notice: &Notice) -> StoreResult<()> {
+pub(super) async fn insert_notice<C: ConnectionTrait>(
+    conn: &C,
+    notice: &Notice,
+) -> StoreResult<()> {
     let at = to_ms(notice.at);
     let row = outbox::ActiveModel {
         id: Set(notice.id.to_string()),
@@ -93,7 +96,9 @@ impl OutboxRepository for SeaOrmStore {
             outbox::Column::Status
                 .eq(NoticeStatus::Pending.as_str())
                 .and(outbox::Column::NextAttemptAt.lte(now))
-                .and(outbox::Column::ClaimedUntil.is_null().or(outbox::Column::ClaimedUntil.lt(now)))
+                .and(
+                    outbox::Column::ClaimedUntil.is_null().or(outbox::Column::ClaimedUntil.lt(now)),
+                )
         };
         let mut pick = Query::select();
         pick.column(outbox::Column::Id)

@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, Set};
 use slugbase_application::ports::{
-    Notice,
-    ApiTokenRecord, ApiTokenRepository, CallerRecord, SecretDigest, StoreResult,
+    ApiTokenRecord, ApiTokenRepository, CallerRecord, Notice, SecretDigest, StoreResult,
 };
 use slugbase_domain::{ApiTokenId, UserId};
 
@@ -50,7 +49,10 @@ impl ApiTokenRepository for SeaOrmStore {
 
     async fn create_with_notice(&self, token: ApiTokenRecord, notice: &Notice) -> StoreResult<()> {
         let tx = self.begin_write().await?;
-        api_tokens::Entity::insert(token_row(token)).exec_without_returning(&tx).await.map_err(db_err)?;
+        api_tokens::Entity::insert(token_row(token))
+            .exec_without_returning(&tx)
+            .await
+            .map_err(db_err)?;
         insert_notice(&tx, notice).await?;
         tx.commit().await.map_err(db_err)
     }

@@ -15,7 +15,6 @@ use slugbase_domain::{
 };
 
 use super::entity::{attempt_counters, instance_setup, users};
-use super::mfa_effects::apply_effects;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, from_ms_opt, parse_uuid, stored_time, to_ms};
 
 /// A stored user.
@@ -172,19 +171,6 @@ impl UserRepository for SeaOrmStore {
         hash: PasswordHash,
         effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
-        let tx = self.begin_write().await?;
-        let updated = users::Entity::update_many()
-            .col_expr(users::Column::PasswordHash, Expr::val(hash.as_str()))
-            .filter(users::Column::Id.eq(id.to_string()))
-            .exec(&tx)
-            .await
-            .map_err(db_err)?;
-        if updated.rows_affected != 1 {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(false);
-        }
-        apply_effects(&tx, id, effects).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        self.change_password_with_effects(id, hash, effects).await
     }
 }

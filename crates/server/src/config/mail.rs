@@ -116,7 +116,8 @@ impl MailSettings {
             return Err(invalid("mail.smtp.host", "must be set when mail.transport = \"smtp\""));
         }
         let host = self.smtp.host.trim();
-        let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let loopback =
+            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
         if profile == Profile::Production
             && self.transport == MailTransport::Smtp
             && self.smtp.tls == TlsMode::None

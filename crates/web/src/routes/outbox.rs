@@ -164,7 +164,10 @@ pub struct OutboxPageView {
     )
 )]
 #[get("/api/admin/outbox")]
-pub(crate) async fn outbox(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn outbox(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     let params = actix_web::web::Query::<OutboxParams>::from_query(req.query_string())
         .map_err(|_| {

@@ -169,7 +169,8 @@ async fn sessions_are_listed_ended_one_by_one_and_all_but_the_current() {
         .expect_error(StatusCode::NOT_FOUND, "SESSION_NOT_FOUND");
 
     // All but the current one.
-    let body = first.post("/api/auth/sessions/revoke-others", json!({})).await.expect(StatusCode::OK);
+    let body =
+        first.post("/api/auth/sessions/revoke-others", json!({})).await.expect(StatusCode::OK);
     assert_eq!(body, json!({"revoked": 1}));
     assert_eq!(count_alive(&[&second, &third]).await, 0);
     first.get("/api/auth/me").await.expect(StatusCode::OK);
@@ -201,7 +202,10 @@ async fn another_users_session_cannot_be_ended_and_every_refusal_has_its_reason(
     admin.get("/api/auth/me").await.expect(StatusCode::OK);
 
     let anonymous = app.client();
-    anonymous.get("/api/auth/sessions").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    anonymous
+        .get("/api/auth/sessions")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     anonymous
         .delete(&format!("/api/auth/sessions/{theirs}"))
         .await
@@ -227,7 +231,8 @@ async fn another_users_session_cannot_be_ended_and_every_refusal_has_its_reason(
     let token = app.bearer(&browser.make_token("script").await);
     let listed = token.get("/api/auth/sessions").await.expect(StatusCode::OK);
     assert!(listed.as_array().unwrap().iter().all(|s| s["current"] == false), "{listed}");
-    let body = token.post("/api/auth/sessions/revoke-others", json!({})).await.expect(StatusCode::OK);
+    let body =
+        token.post("/api/auth/sessions/revoke-others", json!({})).await.expect(StatusCode::OK);
     assert_eq!(body, json!({"revoked": 2}));
     first.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
 }

@@ -25,7 +25,11 @@ fn refs(s: &[String]) -> Vec<&str> {
 /// Asserts `mail` holds none of `secrets` and has both bodies.
 fn assert_clean(mail: &ReceivedMail, secrets: &[&str]) {
     for secret in secrets {
-        assert!(!secret.is_empty() && !mail.data.contains(secret), "a secret leaked: {}", mail.data);
+        assert!(
+            !secret.is_empty() && !mail.data.contains(secret),
+            "a secret leaked: {}",
+            mail.data
+        );
     }
     assert!(mail.data.contains("text/plain") && mail.data.contains("text/html"), "{}", mail.data);
     assert_eq!(mail.header("To").as_deref(), Some(USER));
@@ -131,7 +135,10 @@ async fn every_notice_kind_arrives_at_the_accounts_address_without_a_secret() {
     let notices = outbox(&admin).await;
     let user_notices: Vec<&Value> = notices.iter().filter(|n| n["recipient"] == USER).collect();
     assert_eq!(user_notices.len(), 9, "{notices:#?}");
-    assert!(user_notices.iter().all(|n| n["status"] == "sent" && n["attempts"] == 1), "{notices:#?}");
+    assert!(
+        user_notices.iter().all(|n| n["status"] == "sent" && n["attempts"] == 1),
+        "{notices:#?}"
+    );
     let received = smtp.messages().into_iter().filter(|m| m.rcpt_tos == [USER]).count();
     assert_eq!(received, 9);
 }
@@ -166,7 +173,9 @@ async fn a_notice_written_while_the_mail_server_is_down_arrives_when_it_is_back(
     };
     assert_eq!(pending["status"], "pending", "{pending}");
     assert!(pending["last_error"].is_string(), "{pending}");
-    assert!(smtp.messages().iter().all(|m| m.subject() != "Two-factor authentication was turned off"));
+    assert!(
+        smtp.messages().iter().all(|m| m.subject() != "Two-factor authentication was turned off")
+    );
 
     // The server comes back; once the backoff has passed, the notice arrives.
     smtp.resume();

@@ -8,17 +8,17 @@ use serde_json::Value;
 use slugbase_application::use_cases::admin::MockAdminUseCase;
 use slugbase_application::use_cases::api_tokens::MockApiTokensUseCase;
 use slugbase_application::use_cases::authenticate::MockAuthenticateUseCase;
+use slugbase_application::use_cases::change_password::MockChangePasswordUseCase;
 use slugbase_application::use_cases::disable_mfa::MockDisableMfaUseCase;
 use slugbase_application::use_cases::enroll::{
     MockEnrollBeginUseCase, MockEnrollCancelUseCase, MockEnrollConfirmUseCase,
 };
-use slugbase_application::use_cases::change_password::MockChangePasswordUseCase;
 use slugbase_application::use_cases::health::MockHealthUseCase;
-use slugbase_application::use_cases::sessions::MockManageSessionsUseCase;
 use slugbase_application::use_cases::login::MockLoginUseCase;
 use slugbase_application::use_cases::logout::MockLogoutUseCase;
 use slugbase_application::use_cases::mfa_status::MockMfaStatusUseCase;
 use slugbase_application::use_cases::regenerate_backup_codes::MockRegenerateBackupCodesUseCase;
+use slugbase_application::use_cases::sessions::MockManageSessionsUseCase;
 use slugbase_application::use_cases::setup::MockSetupUseCase;
 use slugbase_application::use_cases::verify_login::MockVerifyLoginUseCase;
 use slugbase_application::{Caller, CallerAuth, Unexpected};
