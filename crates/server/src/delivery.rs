@@ -59,3 +59,76 @@ impl DeliveryTask {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use chrono::Utc;
+    use slugbase_application::accounts::DeliveryPolicy;
+    use slugbase_application::collaborators::AuditTrail;
+    use slugbase_application::ports::{
+        MailError, Mailer, Notice, OutboxMessage, OutboxQuery, OutboxRepository as _,
+    };
+    use slugbase_domain::{NoticeId, NoticeKind, NoticeStatus};
+    use slugbase_infrastructure::crypto::SystemClock;
+    use slugbase_infrastructure::memory::InMemoryStore;
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// A mailer whose send takes a while, and says when it started and finished.
+    struct SlowMailer {
+        started: Arc<Notify>,
+        finished: Arc<AtomicBool>,
+    }
+
+    #[async_trait]
+    impl Mailer for SlowMailer {
+        async fn send(&self, _: &OutboxMessage) -> Result<(), MailError> {
+            self.started.notify_one();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            self.finished.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_the_send_in_progress_finish_and_record_it() {
+        let store = Arc::new(InMemoryStore::new());
+        let notice = Notice {
+            id: NoticeId::generate(),
+            kind: NoticeKind::MfaDisabled,
+            user_id: None,
+            recipient: "ann@example.com".to_owned(),
+            at: Utc::now(),
+            client_addr: None,
+            user_agent: None,
+            codes_left: None,
+            subject: None,
+        };
+        store.enqueue(notice).await.unwrap();
+        let started = Arc::new(Notify::new());
+        let finished = Arc::new(AtomicBool::new(false));
+        let mailer = SlowMailer { started: started.clone(), finished: finished.clone() };
+        let clock = Arc::new(SystemClock);
+        let deliver = DeliverNotices::new(
+            store.clone(),
+            Arc::new(mailer),
+            AuditTrail::new(store.clone(), clock.clone()),
+            clock,
+            DeliveryPolicy::default(),
+        );
+        let task = DeliveryTask::spawn(deliver, Duration::from_millis(10));
+
+        started.notified().await;
+        task.shutdown().await;
+
+        assert!(finished.load(Ordering::SeqCst), "the send finished before shutdown returned");
+        let query = OutboxQuery { status: None, limit: 10, offset: 0 };
+        let stored = store.list_notices(query).await.unwrap();
+        assert_eq!(stored[0].status, NoticeStatus::Sent, "and its outcome was recorded");
+    }
+}
