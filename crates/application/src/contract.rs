@@ -30,8 +30,9 @@ use slugbase_domain::{
 use crate::attempts::{AttemptAccount, AttemptKey, AttemptKind};
 use crate::ports::{
     ApiTokenRecord, ApiTokenRepository, AttemptRelease, AuditEvent, AuditQuery, CallerRecord,
-    CancelOutcome, EndSessions, MfaChangeEffects, MfaProof, NewUser, Reservation, SecretDigest,
-    SessionKind, SessionRecord, SessionRepository, Storage, StoreError, UserRepository,
+    CancelOutcome, EndSessions, MfaChangeEffects, MfaProof, NewUser, ProofSignIn, Reservation,
+    SecretDigest, SessionKind, SessionRecord, SessionRepository, Storage, StoreError,
+    UserRepository,
 };
 
 /// Expands one `#[tokio::test(flavor = "multi_thread")]` per contract check, each calling
@@ -67,6 +68,9 @@ macro_rules! storage_contract_tests {
             a_refused_disable_applies_none_of_its_effects,
             confirm_and_regenerate_commit_their_effects_only_when_they_change_something,
             reset_commits_its_event_ends_every_session_and_forgets_the_counters,
+            a_sign_in_with_a_proof_commits_the_session_and_both_events_with_the_spend,
+            a_refused_sign_in_changes_nothing_and_a_gone_pending_state_spends_nothing,
+            concurrent_sign_ins_with_one_pending_state_succeed_exactly_once,
             a_session_round_trips_and_is_touched,
             deleting_a_session_succeeds_exactly_once_under_concurrency,
             a_pending_session_grants_at_most_its_attempts_under_concurrency,
@@ -839,6 +843,8 @@ impl Stage {
                 client_addr: Some("192.0.2.9".to_owned()),
                 user_agent: Some("contract".to_owned()),
             },
+            also_audit: Vec::new(),
+            start_session: None,
             end_sessions: keep.map(|k| EndSessions { keep: Some(digest(k)) }),
             releases: vec![
                 release(&self.account, Release::Succeeded),
@@ -894,6 +900,159 @@ impl Stage {
             let counter = store.get(key).await.expect("get").expect("counter");
             assert_eq!((counter.failures, counter.consecutive), (1, 1), "{key} still counted");
         }
+    }
+}
+
+/// A pending-MFA state `id` of `user`.
+fn pending_session(id: &str, user: UserId) -> SessionRecord {
+    SessionRecord { kind: SessionKind::PendingMfa, ..session(id, user, 600) }
+}
+
+impl Stage {
+    /// What a sign-in commits: [`Self::effects`] for the verify event, the login event
+    /// after it and the new session `new`.
+    fn sign_in_effects(&self, new: &str, user: UserId) -> MfaChangeEffects {
+        let mut effects = self.effects(AuditEventKind::MfaVerifySuccess, 30, None);
+        let login = AuditEvent { kind: AuditEventKind::LoginSuccess, ..effects.audit.clone() };
+        effects.also_audit.push(login);
+        effects.start_session = Some(session(new, user, 900));
+        effects
+    }
+}
+
+/// A sign-in with a second factor: the pending state ends, the proof is spent, the new
+/// session is stored, both events once and the reserved attempts given back — together.
+/// By TOTP and by backup code.
+pub async fn a_sign_in_with_a_proof_commits_the_session_and_both_events_with_the_spend<
+    S: Storage,
+>(
+    store: Arc<S>,
+) {
+    for (p, by_code) in [("sia", false), ("sib", true)] {
+        let stage = Stage::new(&*store, p).await;
+        let codes = enable(&*store, stage.user, p).await;
+        let pending = format!("{p}pending");
+        SessionRepository::create(&*store, pending_session(&pending, stage.user))
+            .await
+            .expect("create pending");
+        let proof = if by_code {
+            MfaProof::BackupCode(codes[3].clone())
+        } else {
+            MfaProof::TotpStep(TotpStep::new(101))
+        };
+        let new = format!("{p}new");
+        let effects = stage.sign_in_effects(&new, stage.user);
+        let outcome = store
+            .sign_in_with_proof(stage.user, &digest(&pending), &proof, t(30), &effects)
+            .await
+            .expect("sign in");
+        assert_eq!(outcome, ProofSignIn::SignedIn);
+        assert!(!Stage::alive(&*store, &pending).await, "the pending state ended");
+        let started = store.find(&digest(&new)).await.expect("find").expect("new session");
+        assert_eq!((started.user_id, started.kind), (stage.user, SessionKind::Full));
+        stage.assert_applied(&*store, p, &effects).await;
+        assert_eq!(stage.stored(&*store, &effects.also_audit[0]).await, 1, "login event once");
+        assert!(!store.spend_proof(stage.user, &proof, t(31)).await.expect("spend"), "spent");
+        assert!(reload(&*store, stage.user).await.mfa.is_enabled(), "MFA stays on");
+    }
+}
+
+/// A sign-in whose proof cannot be spent changes nothing (the pending state stays, no
+/// session, no event, the attempts stay counted); one whose pending state is gone — or is
+/// another user's — spends nothing.
+pub async fn a_refused_sign_in_changes_nothing_and_a_gone_pending_state_spends_nothing<
+    S: Storage,
+>(
+    store: Arc<S>,
+) {
+    let p = "sir";
+    let stage = Stage::new(&*store, p).await;
+    let codes = enable(&*store, stage.user, p).await;
+    let pending = format!("{p}pending");
+    SessionRepository::create(&*store, pending_session(&pending, stage.user))
+        .await
+        .expect("create pending");
+    let spent = MfaProof::BackupCode(codes[0].clone());
+    assert!(store.spend_proof(stage.user, &spent, t(20)).await.expect("spend"));
+    let new = format!("{p}new");
+    let effects = stage.sign_in_effects(&new, stage.user);
+    let pending_digest = digest(&pending);
+    for proof in [spent, MfaProof::TotpStep(TotpStep::new(100))] {
+        let outcome = store
+            .sign_in_with_proof(stage.user, &pending_digest, &proof, t(30), &effects)
+            .await
+            .expect("sign in");
+        assert_eq!(outcome, ProofSignIn::ProofRefused);
+    }
+    assert!(Stage::alive(&*store, &pending).await, "the pending state stays");
+    assert!(!Stage::alive(&*store, &new).await, "no session started");
+    stage.assert_untouched(&*store, p, &effects).await;
+    assert_eq!(stage.stored(&*store, &effects.also_audit[0]).await, 0, "no login event");
+
+    // Another user's pending state does not sign this user in, and spends nothing.
+    let other = user(&*store, "sir-other@example.com").await;
+    let theirs = format!("{p}theirs");
+    SessionRepository::create(&*store, pending_session(&theirs, other.id))
+        .await
+        .expect("create pending");
+    let fresh = MfaProof::BackupCode(codes[1].clone());
+    let outcome = store
+        .sign_in_with_proof(stage.user, &digest(&theirs), &fresh, t(30), &effects)
+        .await
+        .expect("sign in");
+    assert_eq!(outcome, ProofSignIn::PendingGone);
+    assert!(Stage::alive(&*store, &theirs).await, "their pending state stays");
+    // A full session is no pending state either; a deleted pending state is gone.
+    let full = format!("{p}keep");
+    let outcome = store
+        .sign_in_with_proof(stage.user, &digest(&full), &fresh, t(30), &effects)
+        .await
+        .expect("sign in");
+    assert_eq!(outcome, ProofSignIn::PendingGone);
+    assert!(SessionRepository::delete(&*store, &pending_digest).await.expect("delete"));
+    let outcome = store
+        .sign_in_with_proof(stage.user, &pending_digest, &fresh, t(30), &effects)
+        .await
+        .expect("sign in");
+    assert_eq!(outcome, ProofSignIn::PendingGone);
+    assert!(!Stage::alive(&*store, &new).await, "no session started");
+    stage.assert_untouched(&*store, p, &effects).await;
+    assert!(store.spend_proof(stage.user, &fresh, t(31)).await.expect("spend"), "unspent");
+}
+
+/// Twenty sign-ins with one pending state at once, each with its own valid backup code:
+/// exactly one signs in; the others spend nothing and start no session.
+pub async fn concurrent_sign_ins_with_one_pending_state_succeed_exactly_once<S: Storage>(
+    store: Arc<S>,
+) {
+    let u = user(&*store, "sic@example.com").await;
+    let codes = enable(&*store, u.id, "sic").await;
+    SessionRepository::create(&*store, pending_session("sicpending", u.id))
+        .await
+        .expect("create pending");
+    let outcomes = concurrently(10, |i| {
+        let store = Arc::clone(&store);
+        let code = codes[i].clone();
+        async move {
+            let mut effects = audited(u.id);
+            effects.start_session = Some(session(&format!("sicnew{i}"), u.id, 900));
+            let proof = MfaProof::BackupCode(code);
+            store
+                .sign_in_with_proof(u.id, &digest("sicpending"), &proof, t(30), &effects)
+                .await
+                .expect("sign in")
+        }
+    })
+    .await;
+    let winners: Vec<usize> = (0..10).filter(|&i| outcomes[i] == ProofSignIn::SignedIn).collect();
+    assert_eq!(winners.len(), 1, "exactly one sign-in: {outcomes:?}");
+    assert!(outcomes.iter().all(|o| *o != ProofSignIn::ProofRefused), "{outcomes:?}");
+    for (i, code) in codes.iter().enumerate().take(10) {
+        let alive = store.find(&digest(&format!("sicnew{i}"))).await.expect("find").is_some();
+        assert_eq!(alive, winners == [i], "session {i} exists only for the winner");
+        let proof = MfaProof::BackupCode(code.clone());
+        let unspent = store.spend_proof(u.id, &proof, t(31)).await.expect("spend");
+        assert_eq!(unspent, winners != [i], "code {i} spent only by the winner");
     }
 }
 

@@ -12,7 +12,7 @@ use slugbase_domain::{
 
 use crate::ports::{
     ApiTokenRecord, AuditEvent, AuditQuery, EndSessions, MfaChangeEffects, MfaProof, NewUser,
-    Notice, OutboxQuery, SecretDigest, SessionKind, SessionRecord, Storage,
+    Notice, OutboxQuery, ProofSignIn, SecretDigest, SessionKind, SessionRecord, Storage,
 };
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -225,7 +225,8 @@ pub async fn a_password_change_commits_its_effects_with_the_hash<S: Storage>(sto
     assert!(events.is_empty(), "no event for a change that did not happen");
 }
 
-/// A backup code spent at login stores its notice; a code that cannot be spent stores none.
+/// A backup code spent at login stores its notice with the sign-in; a code that cannot be
+/// spent stores none.
 pub async fn a_backup_code_spent_at_login_stores_its_notice_only_when_spent<S: Storage>(
     store: Arc<S>,
 ) {
@@ -233,22 +234,37 @@ pub async fn a_backup_code_spent_at_login_stores_its_notice_only_when_spent<S: S
     let pending = EncryptedSecret::new("k1:spent".to_owned());
     assert!(store.begin_enrollment(user.id, pending.clone()).await.expect("begin"));
     let codes = vec![hex("spent-a"), hex("spent-b")];
-    let effects =
+    let confirm =
         MfaChangeEffects::audited(an_event(user.id, AuditEventKind::MfaEnrollConfirmSuccess, 1));
     let step = TotpStep::new(100);
-    assert!(
-        store
-            .confirm_enrollment(user.id, &pending, step, codes, at(1), &effects)
-            .await
-            .expect("confirm")
-    );
+    let confirmed = store.confirm_enrollment(user.id, &pending, step, codes, at(1), &confirm);
+    assert!(confirmed.await.expect("confirm"));
     let proof = MfaProof::BackupCode(hex("spent-a"));
-    let notice = a_notice(Some(user.id), NoticeKind::BackupCodeUsed, 5);
-    assert!(store.spend_proof_noticed(user.id, &proof, at(5), &notice).await.expect("spend"));
-    assert_eq!(notices_with(&*store, &notice).await, 1);
-    let again = a_notice(Some(user.id), NoticeKind::BackupCodeUsed, 6);
-    assert!(!store.spend_proof_noticed(user.id, &proof, at(6), &again).await.expect("spend"));
-    assert_eq!(notices_with(&*store, &again).await, 0, "no notice for a code not spent");
+    for (label, secs) in [("pending-1", 5), ("pending-2", 6)] {
+        let state = SessionRecord {
+            id_hash: hex(label),
+            user_id: user.id,
+            kind: SessionKind::PendingMfa,
+            created_at: at(0),
+            last_seen_at: at(0),
+            expires_at: at(300),
+            failed_attempts: 0,
+            client_addr: None,
+            user_agent: None,
+        };
+        crate::ports::SessionRepository::create(&*store, state).await.expect("pending");
+        let notice = a_notice(Some(user.id), NoticeKind::BackupCodeUsed, secs);
+        let effects =
+            MfaChangeEffects::audited(an_event(user.id, AuditEventKind::MfaVerifySuccess, secs))
+                .with_notice(notice.clone());
+        let state = hex(label);
+        let outcome = store.sign_in_with_proof(user.id, &state, &proof, at(secs), &effects);
+        let outcome = outcome.await.expect("sign in");
+        let expected = if secs == 5 { ProofSignIn::SignedIn } else { ProofSignIn::ProofRefused };
+        assert_eq!(outcome, expected, "{label}");
+        let stored = usize::from(secs == 5);
+        assert_eq!(notices_with(&*store, &notice).await, stored, "{label}: notice only if spent");
+    }
 }
 
 /// A new API token and its notice are stored together.

@@ -90,6 +90,8 @@ pub(crate) fn second_factor_effects(
     let entry = AuditEntry::new(event, Some(user), client).with_proof(Some(proof));
     MfaChangeEffects {
         audit: audit.event(entry),
+        also_audit: Vec::new(),
+        start_session: None,
         end_sessions,
         releases: ticket.success_releases(),
         cleared_attempts: Vec::new(),
@@ -102,4 +104,5 @@ pub(crate) fn second_factor_effects(
 pub(crate) fn second_factor_committed(effects: &MfaChangeEffects, ticket: AttemptTicket) {
     ticket.released_with_change();
     AuditTrail::log_line(&effects.audit);
+    effects.also_audit.iter().for_each(AuditTrail::log_line);
 }

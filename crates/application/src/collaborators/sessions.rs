@@ -61,6 +61,20 @@ impl SessionIssuer {
         kind: SessionKind,
         client: &ClientInfo,
     ) -> Result<PlainToken, Unexpected> {
+        let (token, record) = self.prepare(user, kind, client);
+        self.sessions.create(record).await?;
+        Ok(token)
+    }
+
+    /// Mints a session without storing it: the id for the cookie and the record for a
+    /// change to store in its own transaction
+    /// ([`MfaChangeEffects::start_session`](crate::ports::MfaChangeEffects)).
+    pub(crate) fn prepare(
+        &self,
+        user: UserId,
+        kind: SessionKind,
+        client: &ClientInfo,
+    ) -> (PlainToken, SessionRecord) {
         let token = self.minter.mint("");
         let now = self.clock.now();
         let lifetime = match kind {
@@ -78,8 +92,7 @@ impl SessionIssuer {
             client_addr: client.address.clone(),
             user_agent: client.user_agent.clone(),
         };
-        self.sessions.create(record).await?;
-        Ok(token)
+        (token, record)
     }
 }
 

@@ -7,6 +7,7 @@ use slugbase_domain::{EncryptedSecret, ProofKind, Release, TotpStep, UserId};
 use super::audit::AuditEvent;
 use super::hashing::SecretDigest;
 use super::outbox::Notice;
+use super::sessions::SessionRecord;
 use super::store_error::StoreResult;
 
 /// Proof of possession, as storage spends it.
@@ -38,6 +39,12 @@ impl MfaProof {
 pub struct MfaChangeEffects {
     /// The success event, stored as [`AuditLog::record`](super::AuditLog::record) stores it.
     pub audit: AuditEvent,
+    /// Further events of the same change, stored after `audit` (a sign-in with a second
+    /// factor records its verify and its login).
+    pub also_audit: Vec<AuditEvent>,
+    /// A session the change starts, stored as
+    /// [`SessionRepository::create`](super::SessionRepository::create) stores it.
+    pub start_session: Option<SessionRecord>,
     /// The user's sessions to end, if any.
     pub end_sessions: Option<EndSessions>,
     /// Reserved attempts given back, as
@@ -58,6 +65,8 @@ impl MfaChangeEffects {
     pub const fn audited(audit: AuditEvent) -> Self {
         Self {
             audit,
+            also_audit: Vec::new(),
+            start_session: None,
             end_sessions: None,
             releases: Vec::new(),
             cleared_attempts: Vec::new(),
@@ -71,6 +80,19 @@ impl MfaChangeEffects {
         self.notice = Some(notice);
         self
     }
+}
+
+/// What [`MfaRepository::sign_in_with_proof`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofSignIn {
+    /// The pending state ended, the proof was spent and the effects (the new session among
+    /// them) were committed together.
+    SignedIn,
+    /// The proof could not be spent (wrong, used or replayed): nothing changed.
+    ProofRefused,
+    /// The pending state was gone (a concurrent verify won, or it was dropped): nothing
+    /// changed, the proof is not spent.
+    PendingGone,
 }
 
 /// Every session of the changed user ends but `keep` (the calling one, if it is a session),
@@ -152,19 +174,25 @@ pub trait MfaRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, stores
-    /// `notice` in the outbox (a backup code used to sign in).
+    /// The second step of a login, in one transaction: ends the pending-MFA state
+    /// `pending` (which MUST still be stored as a pending state of `user`), spends `proof`
+    /// (as [`Self::spend_proof`]) and applies `effects` (the new session, the audit events,
+    /// the attempt counters given back). Of concurrent sign-ins with one pending state at
+    /// most one returns [`ProofSignIn::SignedIn`].
     ///
     /// # Errors
-    /// Storage failures only. MUST be all-or-nothing: the notice is stored exactly when the
-    /// proof is spent.
-    async fn spend_proof_noticed(
+    /// Storage failures only. MUST be all-or-nothing: on [`ProofSignIn::SignedIn`] the end
+    /// of the pending state, the spend and every one of `effects` are committed; otherwise
+    /// none of them. The pending state is checked first: when it is gone the proof is not
+    /// spent.
+    async fn sign_in_with_proof(
         &self,
         user: UserId,
+        pending: &SecretDigest,
         proof: &MfaProof,
         at: DateTime<Utc>,
-        notice: &Notice,
-    ) -> StoreResult<bool>;
+        effects: &MfaChangeEffects,
+    ) -> StoreResult<ProofSignIn>;
 
     /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, turns MFA off
     /// (flag off, secret erased, every backup code deleted, replay state reset) and applies

@@ -205,6 +205,8 @@ impl Admin {
         let at = audit.at;
         let effects = MfaChangeEffects {
             audit,
+            also_audit: Vec::new(),
+            start_session: None,
             end_sessions: self.revoker.on_mfa_change(None),
             releases: Vec::new(),
             cleared_attempts: AttemptKey::of_user(id),

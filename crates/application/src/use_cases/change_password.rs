@@ -169,6 +169,8 @@ impl ChangePassword {
         let at = audit.at;
         let effects = MfaChangeEffects {
             audit,
+            also_audit: Vec::new(),
+            start_session: None,
             end_sessions: Some(EndSessions { keep: caller.session().cloned() }),
             releases: ticket.success_releases(),
             cleared_attempts: Vec::new(),

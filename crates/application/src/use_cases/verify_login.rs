@@ -5,18 +5,20 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, MfaState, NoticeKind, User};
+use slugbase_domain::{AuditEventKind, MfaState, NoticeKind, ProofKind, User};
 
-use crate::attempts::{AttemptLimiter, LimitError, TooManyAttempts};
+use crate::attempts::{AttemptLimiter, AttemptTicket, LimitError, TooManyAttempts};
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
-use crate::collaborators::second_factor::SecondFactorCheck;
+use crate::collaborators::second_factor::{
+    SecondFactorCheck, second_factor_committed, second_factor_effects,
+};
 use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    Clock, MfaProof, MfaRepository, Notice, SessionKind, SessionRepository, TokenDigest,
-    UserRepository,
+    Clock, MfaChangeEffects, MfaProof, MfaRepository, Notice, ProofSignIn, SessionKind,
+    SessionRepository, TokenDigest, UserRepository,
 };
 
 /// Why verify failed.
@@ -159,50 +161,60 @@ impl VerifyLogin {
         };
         let (kind, proof) =
             self.second_factor.proof_for(user.id, secret, *last_totp_step, &code)?;
-        let spent = match &proof {
-            // A backup code used to sign in is reported to the account's owner, with the
-            // count left, in the spend's own transaction.
-            Some(proof @ MfaProof::BackupCode(_)) => {
-                let left = caller_codes_left(self.mfa.backup_codes_remaining(user.id).await?);
-                let notice =
-                    Notice::about(NoticeKind::BackupCodeUsed, &user, client, self.clock.now())
-                        .with_codes_left(left);
-                self.mfa.spend_proof_noticed(user.id, proof, self.clock.now(), &notice).await?
+        if let Some(proof) = &proof {
+            let now = self.clock.now();
+            let (token, mut effects) = self.sign_in_effects(&user, client, &ticket, proof.kind());
+            if let MfaProof::BackupCode(_) = proof {
+                // A backup code used to sign in is reported to the account's owner, with the
+                // count left, in the sign-in's own transaction.
+                let left = codes_left_after(self.mfa.backup_codes_remaining(user.id).await?);
+                let notice = Notice::about(NoticeKind::BackupCodeUsed, &user, client, now)
+                    .with_codes_left(left);
+                effects = effects.with_notice(notice);
             }
-            Some(proof) => self.mfa.spend_proof(user.id, proof, self.clock.now()).await?,
-            None => false,
-        };
-        if !spent {
-            if attempts_used >= max {
-                self.sessions.delete(&digest).await?;
+            match self.mfa.sign_in_with_proof(user.id, &digest, proof, now, &effects).await? {
+                ProofSignIn::SignedIn => {
+                    second_factor_committed(&effects, ticket);
+                    return Ok((user, token));
+                }
+                ProofSignIn::PendingGone => {
+                    // A concurrent verify with the same pending state won.
+                    self.limiter.release(ticket).await?;
+                    return Err(VerifyLoginError::PendingInvalid);
+                }
+                ProofSignIn::ProofRefused => {}
             }
-            self.limiter.failed(ticket, &user, client, self.clock.now()).await;
-            let entry = AuditEntry::new(AuditEventKind::MfaVerifyFail, Some(user.id), client)
-                .failure("INVALID_CODE")
-                .with_proof(kind);
-            self.audit.record(entry).await;
-            return Err(VerifyLoginError::InvalidCode);
         }
-        if !self.sessions.delete(&digest).await? {
-            // A concurrent verify with the same pending state won; this code was right.
-            self.limiter.release(ticket).await?;
-            return Err(VerifyLoginError::PendingInvalid);
+        if attempts_used >= max {
+            self.sessions.delete(&digest).await?;
         }
-        let token = self.issuer.start(user.id, SessionKind::Full, client).await?;
-        self.limiter.succeeded(ticket).await?;
-        self.audit
-            .record(
-                AuditEntry::new(AuditEventKind::MfaVerifySuccess, Some(user.id), client)
-                    .with_proof(kind),
-            )
-            .await;
-        self.audit
-            .record(
-                AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client)
-                    .with_proof(kind),
-            )
-            .await;
-        Ok((user, token))
+        self.limiter.failed(ticket, &user, client, self.clock.now()).await;
+        let entry = AuditEntry::new(AuditEventKind::MfaVerifyFail, Some(user.id), client)
+            .failure("INVALID_CODE")
+            .with_proof(kind);
+        self.audit.record(entry).await;
+        Err(VerifyLoginError::InvalidCode)
+    }
+
+    /// What a sign-in commits with the end of the pending state and the spend, in one
+    /// transaction: the new session (its id is returned for the cookie), the verify and
+    /// login events, and the reserved attempt given back.
+    fn sign_in_effects(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        ticket: &AttemptTicket,
+        proof: ProofKind,
+    ) -> (PlainToken, MfaChangeEffects) {
+        let (token, session) = self.issuer.prepare(user.id, SessionKind::Full, client);
+        let verified = AuditEventKind::MfaVerifySuccess;
+        let mut effects =
+            second_factor_effects(&self.audit, verified, user.id, client, ticket, proof, None);
+        let login = AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client)
+            .with_proof(Some(proof));
+        effects.also_audit.push(self.audit.event(login));
+        effects.start_session = Some(session);
+        (token, effects)
     }
 }
 
@@ -236,6 +248,6 @@ impl VerifyLoginUseCase for VerifyLogin {
 }
 
 /// Backup codes left once the one being spent is: one fewer than unused now.
-const fn caller_codes_left(unused_now: u32) -> u32 {
+const fn codes_left_after(unused_now: u32) -> u32 {
     unused_now.saturating_sub(1)
 }

@@ -1,6 +1,6 @@
 //! Password login and the MFA verify step that follows it.
 
-use slugbase_application::ports::{MfaProof, SessionKind, SessionRecord};
+use slugbase_application::ports::{AuditEvent, MfaProof, ProofSignIn, SessionKind, SessionRecord};
 use slugbase_application::{
     InputRejected,
     auth::{LoginError, LoginInput, LoginOutcome, VerifyLoginError},
@@ -304,7 +304,7 @@ async fn a_wrong_code_counts_against_the_pending_state_and_the_account() {
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
     deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(2)));
     deps.sessions.expect_delete().times(0);
-    deps.mfa.expect_spend_proof().times(0);
+    deps.mfa.expect_sign_in_with_proof().times(0);
     let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
@@ -333,17 +333,21 @@ async fn the_pending_state_is_dropped_at_the_maximum_number_of_wrong_codes() {
     deps.record_attempts();
     deps.record_audit();
     deps.backup_digest_is_tagged();
+    deps.random.expect_bytes_32().times(1).return_const(RANDOM_32);
+    deps.token_digest_is_tagged();
     deps.mfa.expect_backup_codes_remaining().returning(|_| Ok(4));
-    // A backup code is spent together with its "backup code used" notice (3 left after it).
+    // A backup code signs in together with its "backup code used" notice (3 left after it).
     deps.mfa
-        .expect_spend_proof_noticed()
+        .expect_sign_in_with_proof()
         .times(1)
-        .withf(|_, proof, _, notice| {
-            *proof == MfaProof::BackupCode(backup_digest("00000000deadbeef"))
-                && notice.kind == NoticeKind::BackupCodeUsed
-                && notice.codes_left == Some(3)
+        .withf(|_, pending, proof, _, effects| {
+            let notice = effects.notice.as_ref();
+            *pending == token_digest(PENDING_ID)
+                && *proof == MfaProof::BackupCode(backup_digest("00000000deadbeef"))
+                && notice.is_some_and(|n| n.kind == NoticeKind::BackupCodeUsed)
+                && notice.is_some_and(|n| n.codes_left == Some(3))
         })
-        .returning(|_, _, _, _| Ok(false));
+        .returning(|_, _, _, _, _| Ok(ProofSignIn::ProofRefused));
     deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(5)));
     deps.sessions
         .expect_delete()
@@ -361,7 +365,7 @@ async fn the_pending_state_is_dropped_at_the_maximum_number_of_wrong_codes() {
 }
 
 #[tokio::test]
-async fn a_right_code_ends_the_pending_state_once_and_starts_a_full_session() {
+async fn a_right_code_ends_the_pending_state_and_starts_a_full_session_in_one_change() {
     // Arrange
     let user = with_mfa(local_user());
     let user_id = user.id;
@@ -373,19 +377,25 @@ async fn a_right_code_ends_the_pending_state_once_and_starts_a_full_session() {
     let attempts = deps.record_attempts();
     let audit = deps.record_audit();
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
+    deps.random.expect_bytes_32().times(1).return_const(RANDOM_32);
+    deps.token_digest_is_tagged();
+    let effects = EffectsSpy::default();
+    let seen = effects.clone();
     deps.mfa
-        .expect_spend_proof()
+        .expect_sign_in_with_proof()
         .times(1)
-        .withf(move |u, proof, at| {
-            *u == user_id && *proof == MfaProof::TotpStep(TotpStep::new(GOOD_STEP)) && *at == now()
+        .withf(move |u, pending, proof, at, _| {
+            *u == user_id
+                && *pending == token_digest(PENDING_ID)
+                && *proof == MfaProof::TotpStep(TotpStep::new(GOOD_STEP))
+                && *at == now()
         })
-        .returning(|_, _, _| Ok(true));
-    deps.sessions
-        .expect_delete()
-        .times(1)
-        .withf(|digest| *digest == token_digest(PENDING_ID))
-        .returning(|_| Ok(true));
-    session_created(&mut deps, &user, SessionKind::Full, 12 * 3600);
+        .returning(move |_, _, _, _, effects| {
+            seen.saw(effects);
+            Ok(ProofSignIn::SignedIn)
+        });
+    deps.sessions.expect_create().times(0);
+    deps.sessions.expect_delete().times(0);
     let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
@@ -394,34 +404,57 @@ async fn a_right_code_ends_the_pending_state_once_and_starts_a_full_session() {
         .await
         .expect("verify succeeds");
 
-    // Assert
+    // Assert: the session, both events and the settled counters go with the spend.
     assert_eq!(signed_in.id, user_id);
     assert_eq!(session.expose(), SESSION_ID);
-    assert_eq!(attempts.successes(), [second_factor_key(user_id)]);
-    let kinds: Vec<_> = audit.events().iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, [AuditEventKind::MfaVerifySuccess, AuditEventKind::LoginSuccess]);
+    let mut expected =
+        success_effects(AuditEventKind::MfaVerifySuccess, user_id, Some(ProofKind::Totp), None);
+    let login = AuditEvent { kind: AuditEventKind::LoginSuccess, ..expected.audit.clone() };
+    expected.also_audit.push(login);
+    expected.start_session = Some(SessionRecord {
+        id_hash: token_digest(SESSION_ID),
+        user_id,
+        kind: SessionKind::Full,
+        created_at: now(),
+        last_seen_at: now(),
+        expires_at: now_plus(12 * 3600),
+        failed_attempts: 0,
+        // The session remembers the client that started it (GET /api/auth/sessions).
+        client_addr: Some(CLIENT_ADDR.to_owned()),
+        user_agent: Some(CLIENT_UA.to_owned()),
+    });
+    assert_eq!(effects.only(), expected);
+    assert!(audit.events().is_empty(), "no event outside the change's transaction");
+    assert!(attempts.successes().is_empty(), "the counters are settled in the change");
 }
 
 #[tokio::test]
 async fn a_verify_that_loses_the_pending_state_to_a_concurrent_one_gets_no_session() {
-    // Arrange: the proof is spent, but another request deleted the pending state first.
+    // Arrange: another request ended the pending state first; storage spent nothing.
     let user = with_mfa(local_user());
+    let user_id = user.id;
     let mut deps = MockDeps::new();
     pending_found(&mut deps, Some(pending_record(&user)));
     user_found(&mut deps, &user);
     deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(1)));
     deps.attempts_allowed();
+    let attempts = deps.record_attempts();
     deps.cipher_opens_for(user.id).totp_matches(GOOD_TOTP, GOOD_STEP);
-    deps.mfa.expect_spend_proof().times(1).returning(|_, _, _| Ok(true));
-    deps.sessions.expect_delete().times(1).returning(|_| Ok(false));
+    deps.random.expect_bytes_32().times(1).return_const(RANDOM_32);
+    deps.token_digest_is_tagged();
+    deps.mfa
+        .expect_sign_in_with_proof()
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(ProofSignIn::PendingGone));
     deps.sessions.expect_create().times(0);
     let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
     let result = use_case.execute(Some(PENDING_ID), &client(), Ok(GOOD_TOTP.to_owned())).await;
 
-    // Assert
+    // Assert: no session, and the attempt is given back (it was no guess that failed).
     assert!(matches!(result, Err(VerifyLoginError::PendingInvalid)), "{result:?}");
+    assert_eq!(attempts.given_back(), [second_factor_key(user_id), address_key()]);
 }
 
 #[tokio::test]

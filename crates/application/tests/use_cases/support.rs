@@ -299,6 +299,8 @@ pub fn success_effects(
             client_addr: Some(CLIENT_ADDR.to_owned()),
             user_agent: Some(CLIENT_UA.to_owned()),
         },
+        also_audit: Vec::new(),
+        start_session: None,
         end_sessions,
         releases: vec![
             AttemptRelease {

@@ -1,11 +1,12 @@
 //! [`MfaRepository`] in memory: each method one critical section, so a spend, the state
-//! change that goes with it and the change's effects (audit event, ended sessions, settled
+//! change that goes with it and the change's effects (audit events, started and ended sessions, settled
 //! attempt counters) happen together or not at all.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, Notice, SecretDigest, StoreResult,
+    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest,
+    SessionKind, SessionRecord, StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, MfaState, TotpStep, UserId};
 
@@ -47,6 +48,12 @@ impl State {
     /// Applies an MFA change's effects, in the critical section of the change itself.
     pub(super) fn apply(&mut self, user: UserId, effects: &MfaChangeEffects) {
         self.append_audit(effects.audit.clone());
+        for event in &effects.also_audit {
+            self.append_audit(event.clone());
+        }
+        if let Some(session) = &effects.start_session {
+            self.sessions.push(session.clone());
+        }
         if let Some(end) = &effects.end_sessions {
             self.delete_sessions_of(user, end.keep.as_ref());
         }
@@ -127,19 +134,29 @@ impl MfaRepository for InMemoryStore {
         Ok(self.lock()?.spend(user, proof, at))
     }
 
-    async fn spend_proof_noticed(
+    async fn sign_in_with_proof(
         &self,
         user: UserId,
+        pending: &SecretDigest,
         proof: &MfaProof,
         at: DateTime<Utc>,
-        notice: &Notice,
-    ) -> StoreResult<bool> {
+        effects: &MfaChangeEffects,
+    ) -> StoreResult<ProofSignIn> {
         let mut state = self.lock()?;
+        let is_pending = |s: &SessionRecord| {
+            s.user_id == user
+                && s.kind == SessionKind::PendingMfa
+                && ct_eq(s.id_hash.as_str(), pending.as_str())
+        };
+        let Some(index) = state.sessions.iter().position(is_pending) else {
+            return Ok(ProofSignIn::PendingGone);
+        };
         if !state.spend(user, proof, at) {
-            return Ok(false);
+            return Ok(ProofSignIn::ProofRefused);
         }
-        state.enqueue_notice(notice.clone());
-        Ok(true)
+        state.sessions.swap_remove(index);
+        state.apply(user, effects);
+        Ok(ProofSignIn::SignedIn)
     }
 
     async fn disable_with_proof(

@@ -14,19 +14,25 @@
 //! token fails on the very next request, on every instance.
 //!
 //! On SQLite (unless `sqlite_sync_reads` is off) the same statement runs on a read-only
-//! `rusqlite` connection on the calling thread ([`super::sync_reads`]); its rows are decoded
-//! by [`FromSqliteRow`], column for column as sea-orm decodes them.
+//! `rusqlite` connection on the calling thread ([`super::sync_reads`]): rendered once per
+//! credential kind ([`CallerQuery`]; only the key is bound per request), its rows decoded by
+//! [`FromSqliteRow`] by column position, in the order `select_two` lists the columns. Both
+//! were measured per request on the hot path (`perf`, BENCHMARKS.md): rendering the
+//! statement and looking columns up by name cost more than the SQLite read itself.
 
+use std::sync::OnceLock;
+
+use anyhow::anyhow;
 use rusqlite::Row;
-use rusqlite::types::FromSql;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement, SqliteQueryBuilder, Value};
 use sea_orm::{
     DbErr, EntityTrait, FromQueryResult, IdenStatic, QueryResult, QuerySelect as _,
     QueryTrait as _, Related, Select, SelectA, SelectB,
 };
-use slugbase_application::ports::{CallerRecord, StoreResult};
+use slugbase_application::ports::{CallerRecord, StoreError, StoreResult};
 
 use super::entity::{api_tokens, backup_codes, sessions, users};
+use super::sync_reads::bind;
 use super::users::user_from_model;
 use super::{SeaOrmStore, db_err, to_u32};
 
@@ -54,10 +60,12 @@ impl<M: FromQueryResult> FromQueryResult for CallerRow<M> {
 impl<M: FromSqliteRow> CallerRow<M> {
     /// The row as the synchronous SQLite path reads it.
     fn from_sqlite_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let owner = M::COLUMNS;
+        let count = owner + users::Model::COLUMNS;
         Ok(Self {
-            credential: M::from_sqlite_row(row, SelectA.as_str())?,
-            user: users::Model::from_sqlite_row(row, SelectB.as_str())?,
-            unused_backup_codes: row.get(UNUSED_BACKUP_CODES)?,
+            credential: M::from_sqlite_row(row, 0)?,
+            user: users::Model::from_sqlite_row(row, owner)?,
+            unused_backup_codes: row.get(count)?,
         })
     }
 }
@@ -105,93 +113,175 @@ where
         .into_query()
 }
 
-/// Runs [`caller_statement`], one statement: on the store's synchronous SQLite path when it
-/// has one, else through sea-orm (one round trip).
+/// [`caller_statement`] for one kind of credential, rendered for the synchronous SQLite
+/// path the first time it runs; later lookups bind only their key.
+pub(crate) struct CallerQuery {
+    sql: OnceLock<String>,
+}
+
+impl CallerQuery {
+    /// Not rendered yet.
+    pub(crate) const fn new() -> Self {
+        Self { sql: OnceLock::new() }
+    }
+
+    /// The SQL of `statement`, rendered once. The statement MUST bind exactly one value,
+    /// `key` — what every later lookup binds in its place.
+    fn sql(&self, statement: &SelectStatement, key: &str) -> StoreResult<&str> {
+        if let Some(sql) = self.sql.get() {
+            return Ok(sql);
+        }
+        let (sql, values) = statement.build(SqliteQueryBuilder);
+        let binds_only_the_key =
+            matches!(values.0.as_slice(), [Value::String(Some(v))] if v.as_str() == key);
+        if !binds_only_the_key {
+            return Err(StoreError::Other(anyhow!(
+                "a caller statement must bind exactly its key, it binds {} values",
+                values.0.len()
+            )));
+        }
+        Ok(self.sql.get_or_init(|| sql))
+    }
+}
+
+/// Runs [`caller_statement`] for `credentials(key)`, one statement: on the store's
+/// synchronous SQLite path when it has one (rendered once per `query`), else through
+/// sea-orm (one round trip).
 pub(crate) async fn find_caller<E>(
     store: &SeaOrmStore,
-    credentials: Select<E>,
+    query: &CallerQuery,
+    credentials: impl FnOnce(&str) -> Select<E>,
+    key: &str,
 ) -> StoreResult<Option<CallerRow<E::Model>>>
 where
     E: EntityTrait + Related<users::Entity>,
     E::Model: FromSqliteRow,
 {
-    let statement = caller_statement(credentials);
     if let Some(reads) = &store.sync_reads {
-        return reads.query_one(&statement, CallerRow::from_sqlite_row);
+        let sql = match query.sql.get() {
+            Some(sql) => sql.as_str(),
+            None => query.sql(&caller_statement(credentials(key)), key)?,
+        };
+        let key = bind(Value::String(Some(key.to_owned())))?;
+        return reads.query_sql(sql, std::slice::from_ref(&key), CallerRow::from_sqlite_row);
     }
+    let statement = caller_statement(credentials(key));
     let statement = store.db.get_database_backend().build(&statement);
     CallerRow::find_by_statement(statement).one(&store.db).await.map_err(db_err)
 }
 
-/// A model read from a rusqlite row of [`caller_statement`], its columns aliased
-/// `{prefix}{column}` as sea-orm's `select_two` names them. The struct literals below name
-/// every field, so a column added to an entity does not compile until it is read here too.
+/// A model read from a rusqlite row of [`caller_statement`], its columns from position
+/// `base` on in the order the entity lists them (which is the order `select_two` selects
+/// them: `Column::iter()`). The struct literals below name every field, so a column added
+/// to an entity does not compile until it is read here too.
 pub(crate) trait FromSqliteRow: Sized {
-    /// Reads the model's columns under `prefix`.
-    fn from_sqlite_row(row: &Row<'_>, prefix: &str) -> rusqlite::Result<Self>;
-}
+    /// How many columns the model has.
+    const COLUMNS: usize;
 
-/// Column `column` under `prefix`.
-fn column<T: FromSql>(row: &Row<'_>, prefix: &str, column: impl IdenStatic) -> rusqlite::Result<T> {
-    row.get(format!("{prefix}{}", column.as_str()).as_str())
+    /// Reads the model's columns from position `base` on.
+    fn from_sqlite_row(row: &Row<'_>, base: usize) -> rusqlite::Result<Self>;
 }
 
 impl FromSqliteRow for users::Model {
-    fn from_sqlite_row(row: &Row<'_>, p: &str) -> rusqlite::Result<Self> {
+    const COLUMNS: usize = 11;
+
+    fn from_sqlite_row(row: &Row<'_>, base: usize) -> rusqlite::Result<Self> {
         use users::Column as C;
+        let at = |column: C| base + column as usize;
         Ok(Self {
-            id: column(row, p, C::Id)?,
-            email: column(row, p, C::Email)?,
-            name: column(row, p, C::Name)?,
-            password_hash: column(row, p, C::PasswordHash)?,
-            oidc_provider: column(row, p, C::OidcProvider)?,
-            is_admin: column(row, p, C::IsAdmin)?,
-            mfa_enabled: column(row, p, C::MfaEnabled)?,
-            mfa_secret: column(row, p, C::MfaSecret)?,
-            mfa_enrolled_at: column(row, p, C::MfaEnrolledAt)?,
-            mfa_last_totp_step: column(row, p, C::MfaLastTotpStep)?,
-            created_at: column(row, p, C::CreatedAt)?,
+            id: row.get(at(C::Id))?,
+            email: row.get(at(C::Email))?,
+            name: row.get(at(C::Name))?,
+            password_hash: row.get(at(C::PasswordHash))?,
+            oidc_provider: row.get(at(C::OidcProvider))?,
+            is_admin: row.get(at(C::IsAdmin))?,
+            mfa_enabled: row.get(at(C::MfaEnabled))?,
+            mfa_secret: row.get(at(C::MfaSecret))?,
+            mfa_enrolled_at: row.get(at(C::MfaEnrolledAt))?,
+            mfa_last_totp_step: row.get(at(C::MfaLastTotpStep))?,
+            created_at: row.get(at(C::CreatedAt))?,
         })
     }
 }
 
 impl FromSqliteRow for sessions::Model {
-    fn from_sqlite_row(row: &Row<'_>, p: &str) -> rusqlite::Result<Self> {
+    const COLUMNS: usize = 9;
+
+    fn from_sqlite_row(row: &Row<'_>, base: usize) -> rusqlite::Result<Self> {
         use sessions::Column as C;
+        let at = |column: C| base + column as usize;
         Ok(Self {
-            id_hash: column(row, p, C::IdHash)?,
-            user_id: column(row, p, C::UserId)?,
-            kind: column(row, p, C::Kind)?,
-            created_at: column(row, p, C::CreatedAt)?,
-            last_seen_at: column(row, p, C::LastSeenAt)?,
-            expires_at: column(row, p, C::ExpiresAt)?,
-            failed_attempts: column(row, p, C::FailedAttempts)?,
-            client_addr: column(row, p, C::ClientAddr)?,
-            user_agent: column(row, p, C::UserAgent)?,
+            id_hash: row.get(at(C::IdHash))?,
+            user_id: row.get(at(C::UserId))?,
+            kind: row.get(at(C::Kind))?,
+            created_at: row.get(at(C::CreatedAt))?,
+            last_seen_at: row.get(at(C::LastSeenAt))?,
+            expires_at: row.get(at(C::ExpiresAt))?,
+            failed_attempts: row.get(at(C::FailedAttempts))?,
+            client_addr: row.get(at(C::ClientAddr))?,
+            user_agent: row.get(at(C::UserAgent))?,
         })
     }
 }
 
 impl FromSqliteRow for api_tokens::Model {
-    fn from_sqlite_row(row: &Row<'_>, p: &str) -> rusqlite::Result<Self> {
+    const COLUMNS: usize = 7;
+
+    fn from_sqlite_row(row: &Row<'_>, base: usize) -> rusqlite::Result<Self> {
         use api_tokens::Column as C;
+        let at = |column: C| base + column as usize;
         Ok(Self {
-            id: column(row, p, C::Id)?,
-            user_id: column(row, p, C::UserId)?,
-            name: column(row, p, C::Name)?,
-            token_hash: column(row, p, C::TokenHash)?,
-            created_at: column(row, p, C::CreatedAt)?,
-            last_used_at: column(row, p, C::LastUsedAt)?,
-            revoked_at: column(row, p, C::RevokedAt)?,
+            id: row.get(at(C::Id))?,
+            user_id: row.get(at(C::UserId))?,
+            name: row.get(at(C::Name))?,
+            token_hash: row.get(at(C::TokenHash))?,
+            created_at: row.get(at(C::CreatedAt))?,
+            last_used_at: row.get(at(C::LastUsedAt))?,
+            revoked_at: row.get(at(C::RevokedAt))?,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::DbBackend;
+    use sea_orm::{ColumnTrait as _, DbBackend, Iterable as _, QueryFilter as _};
 
     use super::*;
+
+    /// The decoders read column `c` at `base + c as usize`: the enum's discriminants are
+    /// its iteration order, which is the order `select_two` selects the columns in (the
+    /// statement test below lists them), and `COLUMNS` is their number.
+    #[test]
+    fn the_decoders_read_each_column_where_the_statement_selects_it() {
+        for (i, c) in users::Column::iter().enumerate() {
+            assert_eq!(c as usize, i, "users.{}", c.as_str());
+        }
+        for (i, c) in sessions::Column::iter().enumerate() {
+            assert_eq!(c as usize, i, "sessions.{}", c.as_str());
+        }
+        for (i, c) in api_tokens::Column::iter().enumerate() {
+            assert_eq!(c as usize, i, "api_tokens.{}", c.as_str());
+        }
+        assert_eq!(users::Model::COLUMNS, users::Column::iter().count());
+        assert_eq!(sessions::Model::COLUMNS, sessions::Column::iter().count());
+        assert_eq!(api_tokens::Model::COLUMNS, api_tokens::Column::iter().count());
+    }
+
+    #[test]
+    fn a_caller_query_is_rendered_once_and_binds_only_its_key() {
+        let query = CallerQuery::new();
+        let select = |key: &str| sessions::Entity::find_by_id(key);
+        let first = query.sql(&caller_statement(select("k1")), "k1").expect("render").to_owned();
+        assert!(first.ends_with(r#"WHERE "sessions"."id_hash" = ?"#), "{first}");
+        let again = query.sql(&caller_statement(select("k2")), "k2").expect("kept");
+        assert_eq!(again, first);
+        // A statement that binds more than its key is refused, not run with one value.
+        let fresh = CallerQuery::new();
+        let tokens = api_tokens::Entity::find()
+            .filter(api_tokens::Column::TokenHash.eq("k"))
+            .filter(api_tokens::Column::Name.eq("extra"));
+        assert!(fresh.sql(&caller_statement(tokens), "k").is_err());
+    }
 
     #[test]
     fn a_session_its_owner_and_the_unused_codes_are_read_in_one_statement() {

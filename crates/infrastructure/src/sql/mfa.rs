@@ -10,13 +10,13 @@ use sea_orm::{
     QueryFilter as _, QuerySelect as _, UpdateMany,
 };
 use slugbase_application::ports::{
-    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, Notice, SecretDigest, StoreResult,
+    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest,
+    SessionKind, StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, TotpStep, UserId};
 
-use super::entity::{backup_codes, users};
+use super::entity::{backup_codes, sessions, users};
 use super::mfa_effects::apply_effects;
-use super::outbox::insert_notice;
 use super::{SeaOrmStore, db_err, insert_codes, to_ms};
 
 /// A TOTP step as stored (`BIGINT`). Steps beyond `i64::MAX` cannot occur for 30-second
@@ -198,22 +198,37 @@ impl MfaRepository for SeaOrmStore {
         spend(&self.db, &user.to_string(), proof, at).await
     }
 
-    async fn spend_proof_noticed(
+    async fn sign_in_with_proof(
         &self,
         user: UserId,
+        pending: &SecretDigest,
         proof: &MfaProof,
         at: DateTime<Utc>,
-        notice: &Notice,
-    ) -> StoreResult<bool> {
+        effects: &MfaChangeEffects,
+    ) -> StoreResult<ProofSignIn> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
+        lock_user(&tx, &id).await?;
+        // The pending state first: of concurrent sign-ins with it one deletes it, and the
+        // others spend nothing.
+        let ended = sessions::Entity::delete_many()
+            .filter(sessions::Column::IdHash.eq(pending.as_str()))
+            .filter(sessions::Column::UserId.eq(id.as_str()))
+            .filter(sessions::Column::Kind.eq(SessionKind::PendingMfa.as_str()))
+            .exec(&tx)
+            .await
+            .map_err(db_err)?;
+        if ended.rows_affected != 1 {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(ProofSignIn::PendingGone);
+        }
         if !spend(&tx, &id, proof, at).await? {
             tx.rollback().await.map_err(db_err)?;
-            return Ok(false);
+            return Ok(ProofSignIn::ProofRefused);
         }
-        insert_notice(&tx, notice).await?;
+        apply_effects(&tx, user, effects).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        Ok(ProofSignIn::SignedIn)
     }
 
     async fn disable_with_proof(

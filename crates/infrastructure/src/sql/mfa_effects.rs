@@ -1,6 +1,7 @@
-//! An MFA change's effects in SQL, run on the change's own transaction: the audit event,
-//! the end of the user's other sessions, the attempt counters given back or forgotten, the
-//! e-mail notice in the outbox (a password change commits the same effects). The
+//! An MFA change's effects in SQL, run on the change's own transaction: the audit events,
+//! the session it starts, the end of the user's other sessions, the attempt counters given
+//! back or forgotten, the e-mail notice in the outbox (a password change commits the same
+//! effects). The
 //! statements are the ones the audit, session and attempt repositories run on their own.
 
 use sea_orm::{ConnectionTrait, EntityTrait as _};
@@ -11,7 +12,7 @@ use super::attempts::release_update;
 use super::audit::insert_event;
 use super::entity::attempt_counters;
 use super::outbox::insert_notice;
-use super::sessions::delete_sessions_of;
+use super::sessions::{delete_sessions_of, insert_session};
 use super::{db_err, to_ms};
 
 /// Applies `effects` of a change to `user` on `tx`, which the caller then commits with the
@@ -22,6 +23,12 @@ pub(super) async fn apply_effects<C: ConnectionTrait>(
     effects: &MfaChangeEffects,
 ) -> StoreResult<()> {
     insert_event(tx, effects.audit.clone()).await?;
+    for event in &effects.also_audit {
+        insert_event(tx, event.clone()).await?;
+    }
+    if let Some(session) = &effects.start_session {
+        insert_session(tx, session).await?;
+    }
     if let Some(end) = &effects.end_sessions {
         delete_sessions_of(user, end.keep.as_ref()).exec(tx).await.map_err(db_err)?;
     }

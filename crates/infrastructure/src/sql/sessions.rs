@@ -4,14 +4,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ColumnTrait as _, DeleteMany, EntityTrait as _, QueryFilter as _, QueryOrder as _, Set,
+    ColumnTrait as _, ConnectionTrait, DeleteMany, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, Set,
 };
 use slugbase_application::ports::{
     CallerRecord, SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
 };
 use slugbase_domain::UserId;
 
-use super::caller::find_caller;
+use super::caller::{CallerQuery, find_caller};
 use super::entity::sessions;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms, to_u32};
 
@@ -26,6 +27,26 @@ pub(super) fn delete_sessions_of(
         delete = delete.filter(sessions::Column::IdHash.ne(keep.as_str()));
     }
     delete
+}
+
+/// Stores a session (also run inside an MFA change's transaction).
+pub(super) async fn insert_session<C: ConnectionTrait>(
+    conn: &C,
+    session: &SessionRecord,
+) -> StoreResult<()> {
+    let row = sessions::ActiveModel {
+        id_hash: Set(session.id_hash.as_str().to_owned()),
+        user_id: Set(session.user_id.to_string()),
+        kind: Set(session.kind.as_str().to_owned()),
+        created_at: Set(to_ms(session.created_at)),
+        last_seen_at: Set(to_ms(session.last_seen_at)),
+        expires_at: Set(to_ms(session.expires_at)),
+        failed_attempts: Set(i64::from(session.failed_attempts)),
+        client_addr: Set(session.client_addr.clone()),
+        user_agent: Set(session.user_agent.clone()),
+    };
+    sessions::Entity::insert(row).exec_without_returning(conn).await.map_err(db_err)?;
+    Ok(())
 }
 
 fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
@@ -45,19 +66,7 @@ fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
 #[async_trait]
 impl SessionRepository for SeaOrmStore {
     async fn create(&self, session: SessionRecord) -> StoreResult<()> {
-        let row = sessions::ActiveModel {
-            id_hash: Set(session.id_hash.as_str().to_owned()),
-            user_id: Set(session.user_id.to_string()),
-            kind: Set(session.kind.as_str().to_owned()),
-            created_at: Set(to_ms(session.created_at)),
-            last_seen_at: Set(to_ms(session.last_seen_at)),
-            expires_at: Set(to_ms(session.expires_at)),
-            failed_attempts: Set(i64::from(session.failed_attempts)),
-            client_addr: Set(session.client_addr),
-            user_agent: Set(session.user_agent),
-        };
-        sessions::Entity::insert(row).exec_without_returning(&self.db).await.map_err(db_err)?;
-        Ok(())
+        insert_session(&self.db, &session).await
     }
 
     async fn find(&self, id_hash: &SecretDigest) -> StoreResult<Option<SessionRecord>> {
@@ -70,8 +79,9 @@ impl SessionRepository for SeaOrmStore {
         &self,
         id_hash: &SecretDigest,
     ) -> StoreResult<Option<CallerRecord<SessionRecord>>> {
-        let session = sessions::Entity::find_by_id(id_hash.as_str());
-        let row = find_caller(self, session).await?;
+        static QUERY: CallerQuery = CallerQuery::new();
+        let session = |key: &str| sessions::Entity::find_by_id(key);
+        let row = find_caller(self, &QUERY, session, id_hash.as_str()).await?;
         row.map(|row| row.into_record(session_from_model)).transpose()
     }
 

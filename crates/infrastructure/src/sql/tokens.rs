@@ -10,7 +10,7 @@ use slugbase_application::ports::{
 };
 use slugbase_domain::{ApiTokenId, UserId};
 
-use super::caller::find_caller;
+use super::caller::{CallerQuery, find_caller};
 use super::entity::api_tokens;
 use super::outbox::insert_notice;
 use super::{SeaOrmStore, db_err, from_ms, from_ms_opt, parse_uuid, to_ms};
@@ -85,10 +85,13 @@ impl ApiTokenRepository for SeaOrmStore {
         &self,
         token_hash: &SecretDigest,
     ) -> StoreResult<Option<CallerRecord<ApiTokenRecord>>> {
-        let token = api_tokens::Entity::find()
-            .filter(api_tokens::Column::TokenHash.eq(token_hash.as_str()))
-            .filter(api_tokens::Column::RevokedAt.is_null());
-        let row = find_caller(self, token).await?;
+        static QUERY: CallerQuery = CallerQuery::new();
+        let token = |key: &str| {
+            api_tokens::Entity::find()
+                .filter(api_tokens::Column::TokenHash.eq(key))
+                .filter(api_tokens::Column::RevokedAt.is_null())
+        };
+        let row = find_caller(self, &QUERY, token, token_hash.as_str()).await?;
         row.map(|row| row.into_record(token_from_model)).transpose()
     }
 
