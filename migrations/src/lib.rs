@@ -17,6 +17,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_initial;
 mod m20261130_000002_oidc_login;
+mod m20261130_000003_outbox;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261130_000002_oidc_login::Migration),
+            Box::new(m20261130_000003_outbox::Migration),
         ]
     }
 }

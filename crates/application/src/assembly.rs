@@ -13,13 +13,14 @@ use crate::collaborators::{
     SessionExpiry, SessionIssuer, SessionLifetimes, SessionRevoker, TokenMinter,
 };
 use crate::ports::{
-    ApiTokenRepository, AttemptRepository, AuditLog, BackupCodeHasher, Clock, IdentityProviders,
-    MfaRepository, OidcRepository, PasswordHasher, Random, SecretCipher, SessionRepository,
-    StorageHealth, TokenDigest, Totp, UserRepository,
+    ApiTokenRepository, AttemptRepository, AuditLog, BackupCodeHasher, Clock, CommonPasswords,
+    IdentityProviders, MfaRepository, OidcRepository, OutboxRepository, PasswordHasher, Random,
+    SecretCipher, SessionRepository, StorageHealth, TokenDigest, Totp, UserRepository,
 };
 use crate::use_cases::admin::Admin;
 use crate::use_cases::api_tokens::ApiTokens;
 use crate::use_cases::authenticate::Authenticate;
+use crate::use_cases::change_password::ChangePassword;
 use crate::use_cases::disable_mfa::DisableMfa;
 use crate::use_cases::enroll::{EnrollBegin, EnrollCancel, EnrollConfirm};
 use crate::use_cases::health::Health;
@@ -28,6 +29,7 @@ use crate::use_cases::logout::Logout;
 use crate::use_cases::mfa_status::MfaStatus;
 use crate::use_cases::oidc_login::OidcLogin;
 use crate::use_cases::regenerate_backup_codes::RegenerateBackupCodes;
+use crate::use_cases::sessions::ManageSessions;
 use crate::use_cases::setup::Setup;
 use crate::use_cases::verify_login::VerifyLogin;
 
@@ -46,10 +48,14 @@ pub struct Deps {
     pub audit: Arc<dyn AuditLog>,
     /// Attempt counters.
     pub attempts: Arc<dyn AttemptRepository>,
+    /// The notice outbox.
+    pub outbox: Arc<dyn OutboxRepository>,
     /// Storage reachability.
     pub health: Arc<dyn StorageHealth>,
     /// Argon2id.
     pub passwords: Arc<dyn PasswordHasher>,
+    /// The list of common passwords.
+    pub common_passwords: Arc<dyn CommonPasswords>,
     /// TOTP.
     pub totp: Arc<dyn Totp>,
     /// TOTP secret encryption.
@@ -148,6 +154,10 @@ pub struct UseCases {
     pub health: Health,
     /// `/api/auth/providers`, `/api/auth/{provider}[/callback]`.
     pub oidc_login: OidcLogin,
+    /// `POST /api/auth/password`, `slugbase user set-password`.
+    pub change_password: ChangePassword,
+    /// `/api/auth/sessions`.
+    pub sessions: ManageSessions,
 }
 
 impl UseCases {
@@ -161,8 +171,10 @@ impl UseCases {
             tokens,
             audit,
             attempts,
+            outbox,
             health,
             passwords,
+            common_passwords,
             totp,
             cipher,
             backup_codes,
@@ -174,7 +186,8 @@ impl UseCases {
         } = deps;
 
         // The collaborators, each over the ports it needs.
-        let limiter = AttemptLimiter::new(attempts, settings.limits);
+        let limiter =
+            AttemptLimiter::new(attempts, settings.limits).with_lockout_notices(outbox.clone());
         let audit_trail = AuditTrail::new(audit.clone(), clock.clone());
         let minter = TokenMinter::new(random.clone());
         let lifetimes = SessionLifetimes {
@@ -207,6 +220,22 @@ impl UseCases {
         )
         .with_reauth(ReauthPolicy::new(oidc.clone(), settings.oidc_reauth_max_age_secs));
         let new_users = NewUserFactory::new(passwords.clone(), clock.clone());
+
+        let change_password = ChangePassword::new(
+            limiter.clone(),
+            users.clone(),
+            passwords.clone(),
+            common_passwords,
+            audit_trail.clone(),
+            clock.clone(),
+        );
+        let manage_sessions = ManageSessions::new(
+            sessions.clone(),
+            token_digest.clone(),
+            expiry,
+            audit_trail.clone(),
+            clock.clone(),
+        );
 
         Self {
             disable_mfa: DisableMfa::new(both_factors.clone(), mfa.clone(), clock.clone(), revoker),
@@ -277,7 +306,9 @@ impl UseCases {
             ),
             api_tokens: ApiTokens::new(minter, token_digest, tokens, audit_trail.clone(), clock),
             setup: Setup::new(users.clone(), new_users.clone(), issuer, audit_trail.clone()),
-            admin: Admin::new(users, new_users, mfa, revoker, audit, audit_trail),
+            change_password,
+            sessions: manage_sessions,
+            admin: Admin::new(users, new_users, mfa, revoker, audit, audit_trail, outbox),
             health: Health::new(health),
         }
     }

@@ -10,10 +10,11 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use slugbase_domain::{AttemptPolicy, Release, Throttle, UserId};
+use slugbase_domain::{AttemptPolicy, NoticeKind, Release, Throttle, User, UserId};
 
+use crate::caller::ClientInfo;
 use crate::error::{InputRejected, Unexpected};
-use crate::ports::{AttemptRelease, AttemptRepository, Reservation};
+use crate::ports::{AttemptRelease, AttemptRepository, Notice, OutboxRepository, Reservation};
 
 /// What is being guessed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +128,8 @@ pub enum LimitError {
 struct Place {
     key: String,
     window_start: DateTime<Utc>,
+    /// This attempt, if it fails, is the one that reaches the account's lockout.
+    locks_out: bool,
 }
 
 /// An attempt reserved by [`AttemptLimiter::reserve`]. It counts as a failure unless it is
@@ -171,6 +174,8 @@ impl AttemptTicket {
 pub struct AttemptLimiter {
     store: Arc<dyn AttemptRepository>,
     limits: AttemptLimits,
+    /// Where the notice of a second-factor lockout goes, if anywhere.
+    lockout_notices: Option<Arc<dyn OutboxRepository>>,
 }
 
 impl std::fmt::Debug for AttemptLimiter {
@@ -183,7 +188,40 @@ impl AttemptLimiter {
     /// A limiter over a store.
     #[must_use]
     pub fn new(store: Arc<dyn AttemptRepository>, limits: AttemptLimits) -> Self {
-        Self { store, limits }
+        Self { store, limits, lockout_notices: None }
+    }
+
+    /// The same limiter, telling the account's owner by e-mail (a notice in `outbox`) when a
+    /// failed second-factor attempt reaches the lockout.
+    #[must_use]
+    pub fn with_lockout_notices(mut self, outbox: Arc<dyn OutboxRepository>) -> Self {
+        self.lockout_notices = Some(outbox);
+        self
+    }
+
+    /// The reserved second-factor attempt on `user`'s account was evaluated and failed: it
+    /// stays counted. If it is the one that reached the lockout (the account now waits for
+    /// an administrator), the owner is sent a notice. The run was committed when the attempt
+    /// was reserved; the notice is written now that the attempt is known to have failed (a
+    /// failed write is logged: the refusal stands either way).
+    pub async fn failed(
+        &self,
+        ticket: AttemptTicket,
+        user: &User,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) {
+        let locks_out = ticket.account.locks_out;
+        ticket.failed();
+        if !locks_out {
+            return;
+        }
+        if let Some(outbox) = &self.lockout_notices {
+            let notice = Notice::about(NoticeKind::SecondFactorLockout, user, client, now);
+            if let Err(error) = outbox.enqueue(notice).await {
+                tracing::error!(%error, user.id = %user.id, "lockout notice could not be stored");
+            }
+        }
     }
 
     const fn account_policy(&self, kind: AttemptKind) -> &AttemptPolicy {
@@ -240,7 +278,11 @@ impl AttemptLimiter {
         now: DateTime<Utc>,
     ) -> Result<Place, LimitError> {
         match self.store.reserve(&key, policy, now).await.map_err(Unexpected::from)? {
-            Reservation::Granted(counter) => Ok(Place { key, window_start: counter.window_start }),
+            Reservation::Granted(counter) => Ok(Place {
+                key,
+                window_start: counter.window_start,
+                locks_out: policy.lockout_after.is_some_and(|n| counter.consecutive == n),
+            }),
             Reservation::Refused(Throttle::Blocked { retry_after_secs, locked_out }) => {
                 Err(TooManyAttempts { retry_after_secs, locked_out }.into())
             }

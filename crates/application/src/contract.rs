@@ -95,6 +95,14 @@ macro_rules! storage_contract_tests {
             concurrent_links_of_one_account_store_exactly_one,
             a_linked_oidc_user_is_created_with_its_event_or_not_at_all,
             a_sessions_provider_authentication_lives_and_dies_with_the_session,
+            a_notice_is_claimed_by_one_sender_until_its_lease_runs_out,
+            concurrent_claims_hand_out_each_notice_once,
+            delivery_outcomes_are_recorded_and_failure_is_audited_with_it,
+            notices_are_listed_newest_first_by_status,
+            a_password_change_commits_its_effects_with_the_hash,
+            a_backup_code_spent_at_login_stores_its_notice_only_when_spent,
+            a_token_and_its_notice_are_stored_together,
+            sessions_of_a_user_keep_their_client,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {
@@ -111,6 +119,9 @@ macro_rules! storage_contract_tests {
 // ---------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------
+
+pub use crate::contract_outbox::*;
+use crate::contract_outbox::{notices_with, stage_notice};
 
 /// A fixed instant plus `secs` seconds.
 fn t(secs: i64) -> DateTime<Utc> {
@@ -175,6 +186,8 @@ fn session(id: &str, user: UserId, expires: i64) -> SessionRecord {
         last_seen_at: t(0),
         expires_at: t(expires),
         failed_attempts: 0,
+        client_addr: Some("192.0.2.1".to_owned()),
+        user_agent: Some("contract".to_owned()),
     }
 }
 
@@ -846,6 +859,7 @@ impl Stage {
                 release(&self.address, Release::NotAGuess),
             ],
             cleared_attempts: Vec::new(),
+            notice: Some(stage_notice(self.user, kind, at)),
         }
     }
 
@@ -864,6 +878,9 @@ impl Stage {
     /// when sessions end, the reserved attempts given back and the account's run ended.
     async fn assert_applied<S: Storage>(&self, store: &S, p: &str, effects: &MfaChangeEffects) {
         assert_eq!(self.stored(store, &effects.audit).await, 1, "the event is stored once");
+        if let Some(notice) = &effects.notice {
+            assert_eq!(notices_with(store, notice).await, 1, "the notice is stored once");
+        }
         let others_end = effects.end_sessions.is_some();
         assert!(Self::alive(store, &format!("{p}keep")).await, "the kept session stays");
         for other in ["other1", "other2"] {
@@ -881,6 +898,9 @@ impl Stage {
     /// None of `effects` happened: no event, every session alive, both attempts counted.
     async fn assert_untouched<S: Storage>(&self, store: &S, p: &str, effects: &MfaChangeEffects) {
         assert_eq!(self.stored(store, &effects.audit).await, 0, "no event");
+        if let Some(notice) = &effects.notice {
+            assert_eq!(notices_with(store, notice).await, 0, "no notice");
+        }
         for id in ["keep", "other1", "other2", "bystander"] {
             assert!(Self::alive(store, &format!("{p}{id}")).await, "{id} still alive");
         }
@@ -1661,7 +1681,7 @@ pub async fn an_oidc_link_is_stored_with_its_event_and_never_doubled<S: Storage>
     let a = user(&*store, "a@example.com").await;
     let b = user(&*store, "b@example.com").await;
     let linked = AuditEventKind::OidcLinked;
-    let outcome = store.link("corp", "sub-a", a.id, oidc_event(1, a.id, linked)).await;
+    let outcome = store.link("corp", "sub-a", a.id, oidc_event(1, a.id, linked), None).await;
     assert_eq!(outcome.expect("link"), LinkOutcome::Linked);
     assert_eq!(
         store.find_linked_user("corp", "sub-a").await.expect("find").map(|u| u.id),
@@ -1671,14 +1691,15 @@ pub async fn an_oidc_link_is_stored_with_its_event_and_never_doubled<S: Storage>
     assert_eq!(store.find_linked_user("corp", "sub-b").await.expect("find"), None);
     assert_eq!(store.find_linked_user("other", "sub-a").await.expect("find"), None);
 
-    let again = store.link("corp", "sub-a2", a.id, oidc_event(2, a.id, linked)).await;
+    let again = store.link("corp", "sub-a2", a.id, oidc_event(2, a.id, linked), None).await;
     assert_eq!(again.expect("link"), LinkOutcome::Refused, "one subject per account and provider");
-    let stolen = store.link("corp", "sub-a", b.id, oidc_event(3, b.id, linked)).await;
+    let stolen = store.link("corp", "sub-a", b.id, oidc_event(3, b.id, linked), None).await;
     assert_eq!(stolen.expect("link"), LinkOutcome::Refused, "a subject links one account");
     assert_eq!(reload(&*store, b.id).await.oidc_provider, None);
-    let gone = store.link("corp", "sub-x", UserId::generate(), oidc_event(4, a.id, linked)).await;
+    let gone =
+        store.link("corp", "sub-x", UserId::generate(), oidc_event(4, a.id, linked), None).await;
     assert_eq!(gone.expect("link"), LinkOutcome::Refused, "no such user");
-    let elsewhere = store.link("other", "sub-a", a.id, oidc_event(5, a.id, linked)).await;
+    let elsewhere = store.link("other", "sub-a", a.id, oidc_event(5, a.id, linked), None).await;
     assert_eq!(elsewhere.expect("link"), LinkOutcome::Linked);
     assert_eq!(
         reload(&*store, a.id).await.oidc_provider.as_deref(),
@@ -1698,12 +1719,15 @@ pub async fn an_oidc_link_is_stored_with_its_event_and_never_doubled<S: Storage>
 /// Of ten concurrent links of one account to different subjects, exactly one is stored.
 pub async fn concurrent_links_of_one_account_store_exactly_one<S: Storage>(store: Arc<S>) {
     let a = user(&*store, "a@example.com").await;
-    let outcomes = concurrently(10, |i| {
-        let store = Arc::clone(&store);
-        let event = oidc_event(1, a.id, AuditEventKind::OidcLinked);
-        async move { store.link("corp", &format!("sub-{i}"), a.id, event).await.expect("link") }
-    })
-    .await;
+    let outcomes =
+        concurrently(10, |i| {
+            let store = Arc::clone(&store);
+            let event = oidc_event(1, a.id, AuditEventKind::OidcLinked);
+            async move {
+                store.link("corp", &format!("sub-{i}"), a.id, event, None).await.expect("link")
+            }
+        })
+        .await;
     let linked = outcomes.iter().filter(|o| **o == LinkOutcome::Linked).count();
     assert_eq!(linked, 1, "{outcomes:?}");
     assert_eq!(events_of(&*store, AuditEventKind::OidcLinked).await.len(), 1);

@@ -21,6 +21,8 @@ mod caller;
 pub mod collaborators;
 #[cfg(feature = "contract")]
 pub mod contract;
+#[cfg(feature = "contract")]
+mod contract_outbox;
 pub mod error;
 pub mod mfa;
 mod plain_token;

@@ -175,6 +175,8 @@ impl Seeder {
                 last_seen_at: now,
                 expires_at: now + TimeDelta::hours(12),
                 failed_attempts: 0,
+                client_addr: None,
+                user_agent: None,
             })
             .await?;
         Ok(DrivenUser { email, token, session, totp_base32: secret.expose_base32().to_owned() })

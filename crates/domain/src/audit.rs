@@ -89,6 +89,11 @@ audit_events! {
     OidcLoginFail => "oidc_login_fail",
     OidcLinked => "oidc_linked",
     OidcUserCreated => "oidc_user_created",
+    PasswordChanged => "password_changed",
+    PasswordChangeFail => "password_change_fail",
+    SessionRevoked => "session_revoked",
+    SessionsRevokedOthers => "sessions_revoked_others",
+    NoticeDeliveryFailed => "notice_delivery_failed",
 }
 
 impl fmt::Display for AuditEventKind {

@@ -10,6 +10,7 @@ pub mod codes;
 pub mod email;
 pub mod ids;
 pub mod mfa;
+pub mod notice;
 pub mod password;
 pub mod throttle;
 pub mod user;
@@ -19,11 +20,14 @@ pub use codes::{
     BACKUP_CODE_COUNT, BackupCode, CodeFormatError, SecondFactor, TotpCode, TotpSecret, TotpStep,
 };
 pub use email::{Email, EmailError};
-pub use ids::{ApiTokenId, UserId};
+pub use ids::{ApiTokenId, NoticeId, UserId};
 pub use mfa::{
     DisableDenied, EncryptedSecret, MfaOperation, MfaPolicy, MfaState, SecondFactorGate,
     second_factor_gate,
 };
-pub use password::{NewPassword, Password, PasswordError, PasswordHash};
+pub use notice::{NoticeKind, NoticeStatus, retry_delay_secs};
+pub use password::{
+    ChangedPassword, MAX_CHANGED_PASSWORD_CHARS, NewPassword, Password, PasswordError, PasswordHash,
+};
 pub use throttle::{AttemptCounter, AttemptPolicy, Release, Throttle};
 pub use user::{DisplayName, DisplayNameError, LoginMethod, User};

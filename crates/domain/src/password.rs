@@ -50,6 +50,58 @@ pub enum PasswordError {
     /// More than [`MAX_PASSWORD_BYTES`] bytes.
     #[error("Password must be at most 1024 bytes")]
     TooLong,
+    /// A changed password over [`MAX_CHANGED_PASSWORD_CHARS`] characters.
+    #[error("Password must be at most 128 characters")]
+    OverMaxChars,
+    /// On the list of common passwords (NIST SP 800-63B §3.1.1.2).
+    #[error("Password is too common; choose one that is not on lists of common passwords")]
+    Common,
+    /// The same as the current one.
+    #[error("New password must differ from the current one")]
+    SameAsCurrent,
+}
+
+/// Longest changed password, in characters (the password change contract: 8–128).
+pub const MAX_CHANGED_PASSWORD_CHARS: usize = 128;
+
+/// A new password for an existing account that satisfies the change policy: 8–128
+/// characters, not on the common-password list, not the current one.
+#[derive(Clone, Debug)]
+pub struct ChangedPassword(Password);
+
+impl ChangedPassword {
+    /// Checks the policy: length, then `is_common`, then whether it equals `current` (the
+    /// current password as the user typed it; `None` when an operator sets it).
+    ///
+    /// # Errors
+    /// [`PasswordError::TooShort`], [`PasswordError::OverMaxChars`],
+    /// [`PasswordError::Common`] or [`PasswordError::SameAsCurrent`].
+    pub fn parse(
+        new: Password,
+        current: Option<&Password>,
+        is_common: impl FnOnce(&str) -> bool,
+    ) -> Result<Self, PasswordError> {
+        let chars = new.expose().chars().count();
+        if chars < MIN_PASSWORD_CHARS {
+            return Err(PasswordError::TooShort);
+        }
+        if chars > MAX_CHANGED_PASSWORD_CHARS {
+            return Err(PasswordError::OverMaxChars);
+        }
+        if is_common(new.expose()) {
+            return Err(PasswordError::Common);
+        }
+        if current.is_some_and(|c| c.expose() == new.expose()) {
+            return Err(PasswordError::SameAsCurrent);
+        }
+        Ok(Self(new))
+    }
+
+    /// The validated password.
+    #[must_use]
+    pub fn as_password(&self) -> &Password {
+        &self.0
+    }
 }
 
 /// A password that satisfies the policy for new accounts.
@@ -135,6 +187,26 @@ mod tests {
     fn absurdly_long_passwords_are_refused() {
         assert_eq!(NewPassword::parse("a".repeat(1025)).unwrap_err(), PasswordError::TooLong);
         assert!(NewPassword::parse("a".repeat(1024)).is_ok());
+    }
+
+    #[test]
+    fn a_changed_password_is_8_to_128_characters_not_common_and_new() {
+        let never = |_: &str| false;
+        let parse = |raw: &str, current: Option<&str>| {
+            let current = current.map(Password::new);
+            ChangedPassword::parse(Password::new(raw), current.as_ref(), |p| p == "password123")
+                .map(|_| ())
+        };
+        assert_eq!(parse("1234567", None), Err(PasswordError::TooShort));
+        assert_eq!(parse(&"é".repeat(129), None), Err(PasswordError::OverMaxChars));
+        assert_eq!(parse(&"é".repeat(128), None), Ok(()));
+        assert_eq!(parse("password123", None), Err(PasswordError::Common));
+        assert_eq!(
+            parse("same old secret", Some("same old secret")),
+            Err(PasswordError::SameAsCurrent)
+        );
+        assert_eq!(parse("a new secret!", Some("same old secret")), Ok(()));
+        assert!(ChangedPassword::parse(Password::new("12345678"), None, never).is_ok());
     }
 
     #[test]

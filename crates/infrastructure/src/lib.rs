@@ -6,6 +6,7 @@
 //! - [`sql`]: sea-orm storage for SQLite and PostgreSQL.
 
 pub mod crypto;
+pub mod mail;
 pub mod memory;
 pub mod oidc;
 pub mod sql;

@@ -12,6 +12,7 @@ use crate::crypto::{
     AesGcmSecretCipher, Argon2Params, Argon2PasswordHasher, EncryptionKeys, HmacBackupCodeHasher,
     OsRandom, RfcTotp, Sha256TokenDigest,
 };
+use crate::mail::EmbeddedCommonPasswords;
 
 /// Issuer shown in authenticator apps unless configured otherwise.
 pub const DEFAULT_TOTP_ISSUER: &str = "SlugBase";
@@ -85,8 +86,10 @@ pub fn build_deps<S: Storage>(
         audit: store.clone(),
         attempts: store.clone(),
         oidc: store.clone(),
+        outbox: store.clone(),
         health: store,
         passwords: Arc::new(passwords),
+        common_passwords: Arc::new(EmbeddedCommonPasswords::new()),
         totp: Arc::new(totp),
         cipher: Arc::new(cipher),
         backup_codes: Arc::new(backup_codes),

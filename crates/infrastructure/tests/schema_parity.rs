@@ -17,7 +17,7 @@ use sea_orm::{
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_infrastructure::sql::entity::{
     api_tokens, attempt_counters, audit_events, backup_codes, instance_setup, oidc_flows,
-    oidc_identities, oidc_session_auth, sessions, users,
+    oidc_identities, oidc_session_auth, outbox, sessions, users,
 };
 use slugbase_infrastructure::testing::postgres_url;
 
@@ -206,6 +206,7 @@ fn entities() -> Vec<(String, Columns)> {
         entity_table::<audit_events::Entity>(),
         entity_table::<attempt_counters::Entity>(),
         entity_table::<instance_setup::Entity>(),
+        entity_table::<outbox::Entity>(),
     ]
 }
 
@@ -266,6 +267,7 @@ async fn sqlite_and_postgresql_get_the_same_tables_columns_indexes_and_keys() {
         "audit_events",
         "attempt_counters",
         "instance_setup",
+        "outbox",
     ] {
         assert!(lite.contains_key(table), "{table} exists");
     }
@@ -314,7 +316,7 @@ async fn a_renamed_retyped_or_unmapped_column_is_reported() {
     users.columns.insert("created_at".into(), ("text".into(), false));
     let sessions = schema.get_mut("sessions").expect("sessions");
     sessions.columns.insert("expires_at".into(), ("integer".into(), true));
-    schema.insert("outbox".into(), Table::default());
+    schema.insert("webhooks".into(), Table::default());
 
     let problems = entity_mismatches(&schema);
     for expected in [
@@ -322,7 +324,7 @@ async fn a_renamed_retyped_or_unmapped_column_is_reported() {
         "column users.mfa_on has no entity field",
         "users.created_at: entity says",
         "sessions.expires_at: entity says",
-        "table outbox has no entity",
+        "table webhooks has no entity",
     ] {
         assert!(problems.iter().any(|p| p.starts_with(expected)), "{expected}: {problems:#?}");
     }

@@ -185,6 +185,8 @@ async fn sqlite_writers_of_every_kind_at_once_never_fail() {
                             last_seen_at: t(0),
                             expires_at: t(100),
                             failed_attempts: 0,
+                            client_addr: None,
+                            user_agent: None,
                         };
                         SessionRepository::create(&*store, record).await
                     }

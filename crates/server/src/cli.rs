@@ -89,6 +89,14 @@ pub enum UserCommand {
     },
     /// List every account (id, e-mail, name, administrator, MFA, login method).
     List,
+    /// Set a user's password (8–128 characters, not a common one): prompted for on a
+    /// terminal, or one line of standard input; never an argument. Ends every session of
+    /// the user; audited `password_changed`; the user gets a notice.
+    SetPassword {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// `slugbase mfa …`.
@@ -200,6 +208,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             create_user(&use_cases, email, name.as_deref(), *admin, *oidc_only).await
         }
         Some(Command::User(UserCommand::List)) => list_users(&cli).await,
+        Some(Command::User(UserCommand::SetPassword { email })) => {
+            let use_cases = operator_use_cases(&cli).await?;
+            crate::set_password::run(&use_cases, email, &cli_client(), read_password()?).await
+        }
         Some(Command::Mfa(MfaCommand::Reset { email })) => {
             let use_cases = operator_use_cases(&cli).await?;
             reset_mfa(&use_cases, email).await
@@ -288,7 +300,7 @@ pub fn generate_keys(format: KeysFormat, id: &str) -> anyhow::Result<String> {
 }
 
 /// Reads the new password: a hidden prompt (twice) on a terminal, else one line of stdin.
-fn read_password() -> anyhow::Result<String> {
+pub(crate) fn read_password() -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
         let second =

@@ -6,21 +6,26 @@
 
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod maintenance;
+mod set_password;
 pub mod telemetry;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use slugbase_application::ports::{Clock, IdentityProviders, Storage};
+use slugbase_application::accounts::DeliverNotices;
+use slugbase_application::collaborators::AuditTrail;
+use slugbase_application::ports::{Clock, IdentityProviders, Mailer, Storage};
 use slugbase_application::{AuthSettings, Deps, UseCases};
 use slugbase_infrastructure::crypto::{Argon2Params, EncryptionKeys, SystemClock};
+use slugbase_infrastructure::mail::{LogMailer, SmtpMailer};
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_infrastructure::wiring::CryptoConfig;
 
-use crate::config::Loaded;
+use crate::config::{Loaded, MailTransport};
 
 /// Version reported by `/api/version` and `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -140,6 +145,8 @@ pub struct Application {
     maintenance: maintenance::MaintenanceTask,
     /// OIDC providers still being discovered (stopped with the server).
     discovery: Vec<tokio::task::JoinHandle<()>>,
+    /// Delivers the notice outbox (absent with `mail.transport = "off"`).
+    delivery: Option<delivery::DeliveryTask>,
 }
 
 impl std::fmt::Debug for Application {
@@ -238,6 +245,7 @@ impl ApplicationBuilder {
             )),
         }
         .spawn();
+        let delivery = notice_delivery(&loaded, &deps)?;
         let server = &loaded.settings.server;
         let listener = TcpListener::bind((server.host, server.port))
             .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
@@ -266,7 +274,7 @@ impl ApplicationBuilder {
             version = VERSION,
             "listening"
         );
-        Ok(Application { port, server, use_cases, maintenance, discovery })
+        Ok(Application { port, server, use_cases, maintenance, discovery, delivery })
     }
 }
 
@@ -374,15 +382,50 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Self { server, maintenance, discovery, .. } = self;
+        let Self { server, maintenance, discovery, delivery, .. } = self;
         let served = server.await.context("HTTP server failed");
         drop(maintenance);
         for task in discovery {
             task.abort();
         }
-        served?;
-        Ok(())
+        if let Some(delivery) = delivery {
+            delivery.shutdown().await;
+        }
+        served
     }
+}
+
+/// The mailer `mail.transport` names, or `None` for `off`.
+///
+/// # Errors
+/// When the SMTP settings are refused (a bad `From:`, an unreadable password file).
+pub fn mailer(loaded: &Loaded) -> anyhow::Result<Option<Arc<dyn Mailer>>> {
+    let mail = &loaded.settings.mail;
+    Ok(match mail.transport {
+        MailTransport::Off => None,
+        MailTransport::Log => Some(Arc::new(LogMailer)),
+        MailTransport::Smtp => {
+            let settings = mail.smtp_settings()?;
+            Some(Arc::new(SmtpMailer::new(&settings).context("cannot set up SMTP")?))
+        }
+    })
+}
+
+/// The delivery task over `deps`' outbox, unless `mail.transport = "off"`.
+fn notice_delivery(loaded: &Loaded, deps: &Deps) -> anyhow::Result<Option<delivery::DeliveryTask>> {
+    let Some(mailer) = mailer(loaded)? else {
+        tracing::info!("mail.transport = \"off\": notices stay in the outbox, undelivered");
+        return Ok(None);
+    };
+    let mail = &loaded.settings.mail;
+    let deliver = DeliverNotices::new(
+        deps.outbox.clone(),
+        mailer,
+        AuditTrail::new(deps.audit.clone(), deps.clock.clone()),
+        deps.clock.clone(),
+        mail.delivery_policy(),
+    );
+    Ok(Some(delivery::DeliveryTask::spawn(deliver, mail.poll_interval())))
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C).

@@ -143,6 +143,8 @@ mod tests {
                 last_seen_at: now - TimeDelta::hours(1),
                 expires_at: expires,
                 failed_attempts: 0,
+                client_addr: None,
+                user_agent: None,
             };
             SessionRepository::create(&*store, record).await.unwrap();
         }

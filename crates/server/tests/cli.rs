@@ -27,6 +27,7 @@ fn help_lists_every_subcommand_and_each_has_its_own_help() {
         &["migrate", "--help"],
         &["user", "create", "--help"],
         &["user", "list", "--help"],
+        &["user", "set-password", "--help"],
         &["mfa", "reset", "--help"],
         &["token", "create", "--help"],
         &["keys", "generate", "--help"],
@@ -145,6 +146,53 @@ async fn operators_create_users_tokens_and_reset_mfa_from_the_command_line() {
     }
     let unknown = env.cli(&["mfa", "reset", "--email", "nobody@example.com"], None);
     assert!(!unknown.status.success());
+    let _ = server.terminate();
+}
+
+/// `user set-password` reads the password from stdin (never an argument), applies the change
+/// policy, ends the user's sessions and is audited; the old password stops working.
+#[tokio::test]
+async fn operators_set_a_password_from_stdin() {
+    let env = Env::new();
+    let old = "operator chosen pw 1";
+    let created = env.cli(
+        &["user", "create", "--email", "ann@example.com", "--admin"],
+        Some(&format!("{old}\n")),
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let mut server = env.start("serve.log", "info,sqlx=warn,sea_orm=warn").await;
+    let browser = steps::login(&server.base, "ann@example.com", old).await;
+
+    // Refused: too short, too common, unknown user; nothing changes.
+    for (email, password, says) in [
+        ("ann@example.com", "short", "at least 8"),
+        ("ann@example.com", "password123", "too common"),
+        ("nobody@example.com", "a fine new password", "no user"),
+    ] {
+        let refused =
+            env.cli(&["user", "set-password", "--email", email], Some(&format!("{password}\n")));
+        assert!(!refused.status.success(), "{password}");
+        assert!(text(&refused.stderr).contains(says), "{}", text(&refused.stderr));
+        assert!(!text(&refused.stderr).contains(password) || password == "short");
+    }
+    browser.get("/api/auth/me").await.expect(StatusCode::OK);
+
+    let new = "a fine new password";
+    let set =
+        env.cli(&["user", "set-password", "--email", "ann@example.com"], Some(&format!("{new}\n")));
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert!(!text(&set.stdout).contains(new) && !text(&set.stderr).contains(new));
+    browser.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    Api::new(&server.base)
+        .post("/api/auth/login", serde_json::json!({"email": "ann@example.com", "password": old}))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
+    let admin = steps::login(&server.base, "ann@example.com", new).await;
+    let audit =
+        admin.get("/api/admin/audit-log?event=password_changed").await.expect(StatusCode::OK);
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert_eq!(events[0]["client_addr"], "local-cli");
     let _ = server.terminate();
 }
 

@@ -67,6 +67,18 @@ impl TestAppBuilder {
         self
     }
 
+    /// Sends notices through `server` (plain SMTP on 127.0.0.1), looking for due ones every
+    /// 50 ms.
+    #[must_use]
+    pub fn smtp(self, server: &crate::SmtpServer) -> Self {
+        self.setting("mail.transport", "smtp")
+            .setting("mail.smtp.host", "127.0.0.1")
+            .setting("mail.smtp.port", server.port())
+            .setting("mail.smtp.tls", "none")
+            .setting("mail.smtp.timeout_secs", 2)
+            .setting("mail.poll_interval_ms", 50)
+    }
+
     /// Applies `auth` instead of the settings derived from `[security]`.
     #[must_use]
     pub fn auth_settings(mut self, auth: AuthSettings) -> Self {

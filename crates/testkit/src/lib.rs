@@ -28,9 +28,11 @@ mod client;
 pub mod oidc;
 pub mod raw;
 mod shape;
+pub mod smtp;
 pub mod steps;
 pub mod totp;
 
 pub use app::{Backend, TestApp, TestAppBuilder};
 pub use client::{Api, Reply};
 pub use shape::{assert_seed_shape, detail_fields};
+pub use smtp::{ReceivedMail, SmtpServer};

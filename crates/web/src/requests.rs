@@ -4,7 +4,7 @@
 //! names its field and all of them are reported at once.
 
 use slugbase_application::accounts::NewAccountInput;
-use slugbase_application::auth::LoginInput;
+use slugbase_application::auth::{ChangePasswordInput, LoginInput};
 use slugbase_application::mfa::BothFactorsInput;
 use slugbase_domain::Password;
 use slugbase_domain::email::MAX_EMAIL_LENGTH;
@@ -74,6 +74,34 @@ impl JsonRequest for LoginRequest {
 impl From<LoginRequest> for LoginInput {
     fn from(request: LoginRequest) -> Self {
         Self { email: request.email, password: Password::new(request.password) }
+    }
+}
+
+/// Password change body.
+#[derive(Clone, Debug, ToSchema)]
+pub struct ChangePasswordRequest {
+    /// The password the account has now.
+    pub current_password: String,
+    /// The new password: 8–128 characters, not a common password, not the current one.
+    #[schema(min_length = 8, max_length = 128)]
+    pub new_password: String,
+}
+
+impl JsonRequest for ChangePasswordRequest {
+    fn read(fields: &mut Fields) -> Self {
+        Self {
+            current_password: fields.required_string("current_password"),
+            new_password: fields.required_string("new_password"),
+        }
+    }
+}
+
+impl From<ChangePasswordRequest> for ChangePasswordInput {
+    fn from(request: ChangePasswordRequest) -> Self {
+        Self {
+            current_password: Password::new(request.current_password),
+            new_password: Password::new(request.new_password),
+        }
     }
 }
 

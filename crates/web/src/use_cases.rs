@@ -8,7 +8,8 @@ use std::sync::Arc;
 use slugbase_application::UseCases;
 use slugbase_application::accounts::{AdminUseCase, HealthUseCase, SetupUseCase};
 use slugbase_application::auth::{
-    AuthenticateUseCase, LoginUseCase, LogoutUseCase, OidcLoginUseCase, VerifyLoginUseCase,
+    AuthenticateUseCase, ChangePasswordUseCase, LoginUseCase, LogoutUseCase, ManageSessionsUseCase,
+    OidcLoginUseCase, VerifyLoginUseCase,
 };
 use slugbase_application::mfa::{
     DisableMfaUseCase, EnrollBeginUseCase, EnrollCancelUseCase, EnrollConfirmUseCase,
@@ -49,6 +50,10 @@ pub struct WebUseCases {
     pub health: Arc<dyn HealthUseCase>,
     /// `/api/auth/providers`, `/api/auth/{provider}[/callback]`.
     pub oidc_login: Arc<dyn OidcLoginUseCase>,
+    /// `POST /api/auth/password`.
+    pub change_password: Arc<dyn ChangePasswordUseCase>,
+    /// `/api/auth/sessions`.
+    pub sessions: Arc<dyn ManageSessionsUseCase>,
 }
 
 impl From<UseCases> for WebUseCases {
@@ -69,6 +74,8 @@ impl From<UseCases> for WebUseCases {
             admin,
             health,
             oidc_login,
+            change_password,
+            sessions,
         } = use_cases;
         Self {
             disable_mfa: Arc::new(disable_mfa),
@@ -86,6 +93,8 @@ impl From<UseCases> for WebUseCases {
             admin: Arc::new(admin),
             health: Arc::new(health),
             oidc_login: Arc::new(oidc_login),
+            change_password: Arc::new(change_password),
+            sessions: Arc::new(sessions),
         }
     }
 }

@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use slugbase_domain::{
-    AuditEventKind, DisableDenied, MfaOperation, MfaPolicy, Password, ProofKind, second_factor_gate,
+    AuditEventKind, DisableDenied, MfaOperation, MfaPolicy, NoticeKind, Password, ProofKind,
+    second_factor_gate,
 };
 
 use crate::attempts::{AttemptLimiter, AttemptTicket, LimitError, TooManyAttempts};
@@ -16,7 +17,7 @@ use crate::collaborators::second_factor::{
 };
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::ports::{
-    Clock, EndSessions, MfaChangeEffects, MfaProof, OidcRepository, PasswordHasher,
+    Clock, EndSessions, MfaChangeEffects, MfaProof, Notice, OidcRepository, PasswordHasher,
 };
 
 /// The optional re-authentication policy for OIDC-only users' MFA disable: the session's
@@ -89,6 +90,8 @@ unexpected_from_ports!(MfaChangeError);
 pub(crate) struct MfaChangeEvents {
     pub(crate) success: AuditEventKind,
     pub(crate) failure: AuditEventKind,
+    /// The e-mail notice a committed change sends.
+    pub(crate) notice: NoticeKind,
 }
 
 /// Rows 3–8 for an MFA change that needs both factors: the attempt limit, the body, the
@@ -220,7 +223,7 @@ impl BothFactorsCheck {
         proof: Option<ProofKind>,
     ) -> MfaChangeError {
         if denied.counts_as_attempt() {
-            ticket.failed();
+            self.limiter.failed(ticket, &caller.user, client, self.clock.now()).await;
         } else if let Err(e) = self.limiter.release(ticket).await {
             return e.into();
         }
@@ -253,6 +256,7 @@ impl BothFactorsCheck {
             proof,
             end_sessions,
         )
+        .with_notice(Notice::about(events.notice, &caller.user, client, self.clock.now()))
     }
 
     /// Storage committed the change with its `effects` (see [`second_factor_committed`]).

@@ -95,6 +95,7 @@ pub(crate) fn second_factor_effects(
         end_sessions,
         releases: ticket.success_releases(),
         cleared_attempts: Vec::new(),
+        notice: None,
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use slugbase_domain::UserId;
 
+use crate::caller::ClientInfo;
 use crate::collaborators::token_minter::TokenMinter;
 use crate::error::Unexpected;
 use crate::plain_token::PlainToken;
@@ -58,8 +59,9 @@ impl SessionIssuer {
         &self,
         user: UserId,
         kind: SessionKind,
+        client: &ClientInfo,
     ) -> Result<PlainToken, Unexpected> {
-        let (token, record) = self.prepare(user, kind);
+        let (token, record) = self.prepare(user, kind, client);
         self.sessions.create(record).await?;
         Ok(token)
     }
@@ -67,7 +69,12 @@ impl SessionIssuer {
     /// Mints a session without storing it: the id for the cookie and the record for a
     /// change to store in its own transaction
     /// ([`MfaChangeEffects::start_session`](crate::ports::MfaChangeEffects)).
-    pub(crate) fn prepare(&self, user: UserId, kind: SessionKind) -> (PlainToken, SessionRecord) {
+    pub(crate) fn prepare(
+        &self,
+        user: UserId,
+        kind: SessionKind,
+        client: &ClientInfo,
+    ) -> (PlainToken, SessionRecord) {
         let token = self.minter.mint("");
         let now = self.clock.now();
         let lifetime = match kind {
@@ -82,6 +89,8 @@ impl SessionIssuer {
             last_seen_at: now,
             expires_at: now + TimeDelta::seconds(i64::from(lifetime)),
             failed_attempts: 0,
+            client_addr: client.address.clone(),
+            user_agent: client.user_agent.clone(),
         };
         (token, record)
     }

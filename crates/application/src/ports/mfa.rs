@@ -6,6 +6,7 @@ use slugbase_domain::{EncryptedSecret, ProofKind, Release, TotpStep, UserId};
 
 use super::audit::AuditEvent;
 use super::hashing::SecretDigest;
+use super::outbox::Notice;
 use super::sessions::SessionRecord;
 use super::store_error::StoreResult;
 
@@ -52,6 +53,10 @@ pub struct MfaChangeEffects {
     /// Attempt counters forgotten, as [`AttemptRepository::clear`](super::AttemptRepository::clear)
     /// forgets them (administrator reset).
     pub cleared_attempts: Vec<String>,
+    /// The e-mail notice reporting the change, stored in the outbox as
+    /// [`OutboxRepository::enqueue`](super::OutboxRepository::enqueue) stores it: written
+    /// only if the change commits.
+    pub notice: Option<Notice>,
 }
 
 impl MfaChangeEffects {
@@ -65,7 +70,15 @@ impl MfaChangeEffects {
             end_sessions: None,
             releases: Vec::new(),
             cleared_attempts: Vec::new(),
+            notice: None,
         }
+    }
+
+    /// The same effects, with `notice` reporting the change.
+    #[must_use]
+    pub fn with_notice(mut self, notice: Notice) -> Self {
+        self.notice = Some(notice);
+        self
     }
 }
 

@@ -11,6 +11,7 @@ use slugbase_domain::{User, UserId};
 
 use super::audit::AuditEvent;
 use super::hashing::SecretDigest;
+use super::outbox::Notice;
 use super::store_error::StoreResult;
 use super::users::NewUser;
 
@@ -221,18 +222,21 @@ pub trait OidcRepository: Send + Sync {
     /// Storage failures only.
     async fn find_linked_user(&self, provider: &str, subject: &str) -> StoreResult<Option<User>>;
 
-    /// Links `(provider, subject)` to an existing user and records `event`, in one
-    /// transaction; sets the user's `oidc_provider` if it had none.
+    /// Links `(provider, subject)` to an existing user and records `event` and `notice`
+    /// (the owner's "new sign-in provider" e-mail, in the outbox), in one transaction; sets
+    /// the user's `oidc_provider` if it had none.
     ///
     /// # Errors
-    /// Storage failures only. MUST return [`LinkOutcome::Refused`] (storing nothing) when
-    /// the user already has another subject at `provider` or the subject is linked already.
-    async fn link(
+    /// Storage failures only. MUST return [`LinkOutcome::Refused`] (storing nothing, the
+    /// notice included) when the user already has another subject at `provider` or the
+    /// subject is linked already.
+    async fn link<'a>(
         &self,
         provider: &str,
         subject: &str,
         user: UserId,
         event: AuditEvent,
+        notice: Option<&'a Notice>,
     ) -> StoreResult<LinkOutcome>;
 
     /// Creates an OIDC-only user linked to `(provider, subject)` and records `event`, in

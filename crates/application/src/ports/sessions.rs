@@ -56,6 +56,10 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
     /// Failed second-factor attempts (pending sessions).
     pub failed_attempts: u32,
+    /// The client address that started it.
+    pub client_addr: Option<String>,
+    /// The user agent that started it.
+    pub user_agent: Option<String>,
 }
 
 /// Server-side sessions.
@@ -109,6 +113,12 @@ pub trait SessionRepository: Send + Sync {
     /// # Errors
     /// Storage failures only.
     async fn reserve_attempt(&self, id_hash: &SecretDigest, max: u32) -> StoreResult<Option<u32>>;
+
+    /// Every session of a user (any kind, expired ones too), oldest first.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>>;
 
     /// Deletes every session of a user except `keep`; returns how many.
     ///

@@ -5,6 +5,7 @@ use super::audit::AuditLog;
 use super::health::StorageHealth;
 use super::mfa::MfaRepository;
 use super::oidc::OidcRepository;
+use super::outbox::OutboxRepository;
 use super::sessions::SessionRepository;
 use super::tokens::ApiTokenRepository;
 use super::users::UserRepository;
@@ -19,6 +20,7 @@ pub trait Storage:
     + ApiTokenRepository
     + AuditLog
     + AttemptRepository
+    + OutboxRepository
     + StorageHealth
     + 'static
 {
@@ -33,6 +35,7 @@ impl<T> Storage for T where
         + ApiTokenRepository
         + AuditLog
         + AttemptRepository
+        + OutboxRepository
         + StorageHealth
         + 'static
 {

@@ -6,6 +6,7 @@ use slugbase_domain::{ApiTokenId, UserId};
 
 use super::caller::CallerRecord;
 use super::hashing::SecretDigest;
+use super::outbox::Notice;
 use super::store_error::StoreResult;
 
 /// A stored personal API token (its SHA-256, never the token).
@@ -34,6 +35,12 @@ pub trait ApiTokenRepository: Send + Sync {
     /// # Errors
     /// Storage failures only.
     async fn create(&self, token: ApiTokenRecord) -> StoreResult<()>;
+
+    /// Stores a token and, in the same transaction, the notice that reports it.
+    ///
+    /// # Errors
+    /// Storage failures only. MUST be all-or-nothing.
+    async fn create_with_notice(&self, token: ApiTokenRecord, notice: &Notice) -> StoreResult<()>;
 
     /// The user's tokens that are not revoked, oldest first.
     ///

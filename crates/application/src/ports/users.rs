@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{DisplayName, Email, LoginMethod, PasswordHash, User, UserId};
 
+use super::mfa::MfaChangeEffects;
 use super::store_error::StoreResult;
 
 /// A user to be stored.
@@ -81,4 +82,18 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// Storage failures only.
     async fn set_password(&self, id: UserId, hash: PasswordHash) -> StoreResult<bool>;
+
+    /// Replaces the password hash of a user and, in the same transaction, applies `effects`
+    /// (the `password_changed` event, the other sessions ended, the attempt given back, the
+    /// notice). Returns whether the user existed.
+    ///
+    /// # Errors
+    /// Storage failures only. MUST be all-or-nothing: on `Ok(true)` the new hash and every one
+    /// of `effects` are committed; on `Ok(false)` or an error, none of them.
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        effects: &MfaChangeEffects,
+    ) -> StoreResult<bool>;
 }

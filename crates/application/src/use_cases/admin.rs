@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, Email, User, UserId};
+use slugbase_domain::{AuditEventKind, Email, NoticeKind, User, UserId};
 
 use crate::attempts::AttemptKey;
 use crate::caller::{Caller, ClientInfo};
@@ -14,8 +14,8 @@ use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validat
 use crate::collaborators::sessions::SessionRevoker;
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{
-    AuditLog, AuditQuery, MfaChangeEffects, MfaRepository, StoreError, StoredAuditEvent,
-    UserRepository,
+    AuditLog, AuditQuery, MfaChangeEffects, MfaRepository, Notice, OutboxMessage, OutboxQuery,
+    OutboxRepository, StoreError, StoredAuditEvent, UserRepository,
 };
 
 /// Why an administrative action failed.
@@ -55,6 +55,7 @@ pub struct Admin {
     revoker: SessionRevoker,
     audit_log: Arc<dyn AuditLog>,
     audit: AuditTrail,
+    outbox: Arc<dyn OutboxRepository>,
 }
 
 impl fmt::Debug for Admin {
@@ -75,8 +76,22 @@ impl Admin {
         revoker: SessionRevoker,
         audit_log: Arc<dyn AuditLog>,
         audit: AuditTrail,
+        outbox: Arc<dyn OutboxRepository>,
     ) -> Self {
-        Self { users, new_users, mfa, revoker, audit_log, audit }
+        Self { users, new_users, mfa, revoker, audit_log, audit, outbox }
+    }
+
+    /// Notices in the outbox, newest first (`GET /api/admin/outbox`).
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    pub async fn outbox(
+        &self,
+        caller: &Caller,
+        query: OutboxQuery,
+    ) -> Result<Vec<OutboxMessage>, AdminError> {
+        Self::require_admin(caller)?;
+        Ok(self.outbox.list_notices(query).await?)
     }
 
     fn require_admin(caller: &Caller) -> Result<(), AdminError> {
@@ -179,20 +194,23 @@ impl Admin {
         client: &ClientInfo,
         id: UserId,
     ) -> Result<(), AdminError> {
-        if self.users.find_by_id(id).await?.is_none() {
+        let Some(user) = self.users.find_by_id(id).await? else {
             return Err(AdminError::NotFound);
-        }
+        };
         // One transaction: MFA off, the user's attempt counters forgotten, their sessions
         // ended (configurable), the event stored.
         let entry =
             AuditEntry::new(AuditEventKind::MfaResetByAdmin, Some(id), client).with_actor(actor);
+        let audit = self.audit.event(entry);
+        let at = audit.at;
         let effects = MfaChangeEffects {
-            audit: self.audit.event(entry),
+            audit,
             also_audit: Vec::new(),
             start_session: None,
             end_sessions: self.revoker.on_mfa_change(None),
             releases: Vec::new(),
             cleared_attempts: AttemptKey::of_user(id),
+            notice: Some(Notice::about(NoticeKind::MfaResetByAdmin, &user, client, at)),
         };
         self.mfa.reset(id, &effects).await?;
         AuditTrail::log_line(&effects.audit);
@@ -274,6 +292,16 @@ pub trait AdminUseCase: Send + Sync {
         caller: &Caller,
         query: AuditQuery,
     ) -> Result<Vec<StoredAuditEvent>, AdminError>;
+
+    /// See [`Admin::outbox`].
+    ///
+    /// # Errors
+    /// [`AdminError`].
+    async fn outbox(
+        &self,
+        caller: &Caller,
+        query: OutboxQuery,
+    ) -> Result<Vec<OutboxMessage>, AdminError>;
 }
 
 #[async_trait]
@@ -315,5 +343,13 @@ impl AdminUseCase for Admin {
         query: AuditQuery,
     ) -> Result<Vec<StoredAuditEvent>, AdminError> {
         Self::audit_log(self, caller, query).await
+    }
+
+    async fn outbox(
+        &self,
+        caller: &Caller,
+        query: OutboxQuery,
+    ) -> Result<Vec<OutboxMessage>, AdminError> {
+        Self::outbox(self, caller, query).await
     }
 }

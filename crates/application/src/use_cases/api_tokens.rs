@@ -6,14 +6,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
-use slugbase_domain::{ApiTokenId, AuditEventKind};
+use slugbase_domain::{ApiTokenId, AuditEventKind, NoticeKind};
 
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::token_minter::{API_TOKEN_PREFIX, TokenMinter};
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::plain_token::PlainToken;
-use crate::ports::{ApiTokenRecord, ApiTokenRepository, Clock, TokenDigest};
+use crate::ports::{ApiTokenRecord, ApiTokenRepository, Clock, Notice, TokenDigest};
 
 /// Longest token name, in characters.
 const MAX_TOKEN_NAME_CHARS: usize = 100;
@@ -122,7 +122,10 @@ impl ApiTokens {
             created_at: self.clock.now(),
             last_used_at: None,
         };
-        self.tokens.create(record.clone()).await?;
+        let notice =
+            Notice::about(NoticeKind::ApiTokenCreated, &caller.user, client, record.created_at)
+                .with_subject(record.name.clone());
+        self.tokens.create_with_notice(record.clone(), &notice).await?;
         let entry = AuditEntry::new(AuditEventKind::ApiTokenCreated, Some(caller.user.id), client);
         self.audit.record(entry).await;
         Ok(CreatedApiToken { token, view: record.into() })

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation};
+use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation, NoticeKind};
 
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::both_factors::{
@@ -67,6 +67,7 @@ impl DisableMfa {
         let events = MfaChangeEvents {
             success: AuditEventKind::MfaDisableSuccess,
             failure: AuditEventKind::MfaDisableFail,
+            notice: NoticeKind::MfaDisabled,
         };
         let (proof, ticket) =
             self.check.check(MfaOperation::Disable, &events, caller, client, input).await?;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, EncryptedSecret, MfaState, ProofKind, TotpCode, TotpSecret};
+use slugbase_domain::{
+    AuditEventKind, EncryptedSecret, MfaState, NoticeKind, ProofKind, TotpCode, TotpSecret,
+};
 
 use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::{Caller, ClientInfo};
@@ -14,7 +16,9 @@ use crate::collaborators::backup_codes::BackupCodeIssuer;
 use crate::collaborators::second_factor::{second_factor_committed, second_factor_effects};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
-use crate::ports::{CancelOutcome, Clock, MfaRepository, SecretCipher, Totp, UserRepository};
+use crate::ports::{
+    CancelOutcome, Clock, MfaRepository, Notice, SecretCipher, Totp, UserRepository,
+};
 
 /// What enroll begin shows the user, once. `Debug` hides all of it.
 #[derive(Clone)]
@@ -249,7 +253,7 @@ impl EnrollConfirm {
             .ok()
             .and_then(|code| self.totp.verify(&secret, &code, self.clock.now()));
         let Some(step) = step else {
-            ticket.failed();
+            self.limiter.failed(ticket, user, client, self.clock.now()).await;
             let entry =
                 AuditEntry::new(AuditEventKind::MfaEnrollConfirmFail, Some(user.id), client)
                     .failure("INVALID_CODE")
@@ -268,7 +272,8 @@ impl EnrollConfirm {
             &ticket,
             ProofKind::Totp,
             None,
-        );
+        )
+        .with_notice(Notice::about(NoticeKind::MfaEnabled, user, client, self.clock.now()));
         let now = self.clock.now();
         let confirmed =
             self.mfa.confirm_enrollment(user.id, pending, step, digests, now, &effects).await;

@@ -152,10 +152,10 @@ impl Login {
         };
         self.limiter.succeeded(ticket).await?;
         if user.mfa.is_enabled() {
-            let pending = self.issuer.start(user.id, SessionKind::PendingMfa).await?;
+            let pending = self.issuer.start(user.id, SessionKind::PendingMfa, client).await?;
             return Ok(LoginOutcome::MfaRequired { pending });
         }
-        let session = self.issuer.start(user.id, SessionKind::Full).await?;
+        let session = self.issuer.start(user.id, SessionKind::Full, client).await?;
         self.audit
             .record(AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client))
             .await;

@@ -6,6 +6,8 @@
 pub mod admin;
 pub mod api_tokens;
 pub mod authenticate;
+pub mod change_password;
+pub mod deliver_notices;
 pub mod disable_mfa;
 pub mod enroll;
 pub mod health;
@@ -15,5 +17,6 @@ pub mod mfa_status;
 pub mod oidc_login;
 pub mod regenerate_backup_codes;
 pub mod rotate_keys;
+pub mod sessions;
 pub mod setup;
 pub mod verify_login;

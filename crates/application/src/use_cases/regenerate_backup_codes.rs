@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation};
+use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation, NoticeKind};
 
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::backup_codes::BackupCodeIssuer;
@@ -63,6 +63,7 @@ impl RegenerateBackupCodes {
         let events = MfaChangeEvents {
             success: AuditEventKind::MfaBackupRegenerateSuccess,
             failure: AuditEventKind::MfaBackupRegenerateFail,
+            notice: NoticeKind::BackupCodesRegenerated,
         };
         let operation = MfaOperation::RegenerateBackupCodes;
         let (proof, ticket) = self.check.check(operation, &events, caller, client, input).await?;

@@ -88,7 +88,7 @@ impl Setup {
         let Some(user) = self.users.create_first_admin(new_user).await? else {
             return Err(SetupError::AlreadyInitialized);
         };
-        let session = self.issuer.start(user.id, SessionKind::Full).await?;
+        let session = self.issuer.start(user.id, SessionKind::Full, client).await?;
         let entry = AuditEntry::new(AuditEventKind::SetupCompleted, Some(user.id), client);
         self.audit.record(entry).await;
         Ok((user, session))

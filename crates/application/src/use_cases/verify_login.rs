@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, MfaState, ProofKind, User};
+use slugbase_domain::{AuditEventKind, MfaState, NoticeKind, ProofKind, User};
 
 use crate::attempts::{AttemptLimiter, AttemptTicket, LimitError, TooManyAttempts};
 use crate::caller::ClientInfo;
@@ -17,8 +17,8 @@ use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    Clock, MfaChangeEffects, MfaRepository, OidcRepository, ProofSignIn, SessionKind,
-    SessionRepository, TokenDigest, UserRepository,
+    Clock, MfaChangeEffects, MfaProof, MfaRepository, Notice, OidcRepository, ProofSignIn,
+    SessionKind, SessionRepository, TokenDigest, UserRepository,
 };
 
 /// Why verify failed.
@@ -170,7 +170,15 @@ impl VerifyLogin {
             // (read before the pending state, and with it this record, is deleted).
             let idp_auth = self.oidc.session_auth(&digest).await?;
             let now = self.clock.now();
-            let (token, effects) = self.sign_in_effects(&user, client, &ticket, proof.kind());
+            let (token, mut effects) = self.sign_in_effects(&user, client, &ticket, proof.kind());
+            if let MfaProof::BackupCode(_) = proof {
+                // A backup code used to sign in is reported to the account's owner, with the
+                // count left, in the sign-in's own transaction.
+                let left = codes_left_after(self.mfa.backup_codes_remaining(user.id).await?);
+                let notice = Notice::about(NoticeKind::BackupCodeUsed, &user, client, now)
+                    .with_codes_left(left);
+                effects = effects.with_notice(notice);
+            }
             match self.mfa.sign_in_with_proof(user.id, &digest, proof, now, &effects).await? {
                 ProofSignIn::SignedIn => {
                     second_factor_committed(&effects, ticket);
@@ -193,7 +201,7 @@ impl VerifyLogin {
         if attempts_used >= max {
             self.sessions.delete(&digest).await?;
         }
-        ticket.failed();
+        self.limiter.failed(ticket, &user, client, self.clock.now()).await;
         let entry = AuditEntry::new(AuditEventKind::MfaVerifyFail, Some(user.id), client)
             .failure("INVALID_CODE")
             .with_proof(kind);
@@ -211,7 +219,7 @@ impl VerifyLogin {
         ticket: &AttemptTicket,
         proof: ProofKind,
     ) -> (PlainToken, MfaChangeEffects) {
-        let (token, session) = self.issuer.prepare(user.id, SessionKind::Full);
+        let (token, session) = self.issuer.prepare(user.id, SessionKind::Full, client);
         let verified = AuditEventKind::MfaVerifySuccess;
         let mut effects =
             second_factor_effects(&self.audit, verified, user.id, client, ticket, proof, None);
@@ -250,4 +258,9 @@ impl VerifyLoginUseCase for VerifyLogin {
     ) -> Result<(User, PlainToken), VerifyLoginError> {
         Self::execute(self, pending, client, code).await
     }
+}
+
+/// Backup codes left once the one being spent is: one fewer than unused now.
+const fn codes_left_after(unused_now: u32) -> u32 {
+    unused_now.saturating_sub(1)
 }

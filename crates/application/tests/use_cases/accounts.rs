@@ -5,7 +5,7 @@ use slugbase_application::mfa::EnrollError;
 use slugbase_application::ports::{CancelOutcome, SessionKind, SessionRecord};
 use slugbase_application::tokens::CreateApiTokenError;
 use slugbase_application::{Caller, InputRejected};
-use slugbase_domain::{AuditEventKind, LoginMethod, MfaState, User};
+use slugbase_domain::{AuditEventKind, LoginMethod, MfaState, NoticeKind, User};
 
 use crate::support::*;
 
@@ -114,17 +114,24 @@ async fn a_new_api_token_is_sb_prefixed_and_only_its_digest_is_stored() {
     deps.token_digest_is_tagged();
     let expected_token = format!("sb_{RANDOM_B64}");
     let stored_hash = token_digest(&expected_token);
+    let email = user.email.as_str().to_owned();
     deps.tokens
-        .expect_create()
+        .expect_create_with_notice()
         .times(1)
-        .withf(move |r| {
+        .withf(move |r, notice| {
             r.user_id == user_id
                 && r.name == "ci runner"
                 && r.token_hash == stored_hash
                 && r.created_at == now()
                 && r.last_used_at.is_none()
+                // Reported to the owner in the same write: kind, address, the token's name,
+                // never the token.
+                && notice.kind == NoticeKind::ApiTokenCreated
+                && notice.recipient == email
+                && notice.user_id == Some(user_id)
+                && notice.subject.as_deref() == Some("ci runner")
         })
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     let audit = deps.record_audit();
     let use_case = UseCases::new(deps.build(), settings()).api_tokens;
 
@@ -176,6 +183,8 @@ async fn logout_deletes_the_session_and_the_pending_state_and_audits_only_the_se
         last_seen_at: now_plus(-60),
         expires_at: now_plus(600),
         failed_attempts: 0,
+        client_addr: None,
+        user_agent: None,
     };
     let full = record("sid", SessionKind::Full);
     let pending = record("pending", SessionKind::PendingMfa);

@@ -215,4 +215,7 @@ async fn an_admin_mfa_reset_erases_mfa_ends_every_session_and_is_audited() {
     assert!(committed.releases.is_empty());
     let cleared = [format!("sf:user:{target_id}"), format!("pw:user:{target_id}")];
     assert_eq!(committed.cleared_attempts, cleared);
+    let notice = effects.notice().expect("the reset notice commits with it");
+    assert_eq!(notice.kind, slugbase_domain::NoticeKind::MfaResetByAdmin);
+    assert_eq!(notice.user_id, Some(target_id));
 }

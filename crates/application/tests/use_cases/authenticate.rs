@@ -21,6 +21,8 @@ fn full_session(user: &User, last_seen_secs_ago: i64, expires_in_secs: i64) -> S
         last_seen_at: now_plus(-last_seen_secs_ago),
         expires_at: now_plus(expires_in_secs),
         failed_attempts: 0,
+        client_addr: None,
+        user_agent: None,
     }
 }
 

@@ -645,6 +645,13 @@ async fn a_fresh_totp_and_the_password_disable_mfa_once_and_end_the_other_sessio
     assert!(attempts.successes().is_empty() && attempts.given_back().is_empty());
     let logged = format!("{committed:?}");
     assert!(!logged.contains(GOOD_TOTP) && !logged.contains(RIGHT_PASSWORD), "{logged}");
+    // The "MFA disabled" notice commits with it, to the account's address, from the client.
+    let notice = effects.notice().expect("a notice commits with the change");
+    assert_eq!(notice.kind, slugbase_domain::NoticeKind::MfaDisabled);
+    assert_eq!(notice.user_id, Some(user_id));
+    assert_eq!(notice.client_addr.as_deref(), Some(CLIENT_ADDR));
+    let noticed = format!("{notice:?}");
+    assert!(!noticed.contains(GOOD_TOTP) && !noticed.contains(RIGHT_PASSWORD), "{noticed}");
 }
 
 #[tokio::test]

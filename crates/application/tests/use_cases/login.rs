@@ -5,7 +5,7 @@ use slugbase_application::{
     InputRejected,
     auth::{LoginError, LoginInput, LoginOutcome, VerifyLoginError},
 };
-use slugbase_domain::{AuditEventKind, Password, ProofKind, TotpStep, User};
+use slugbase_domain::{AuditEventKind, NoticeKind, Password, ProofKind, TotpStep, User};
 
 use crate::support::*;
 
@@ -235,6 +235,8 @@ fn pending_record(user: &User) -> SessionRecord {
         last_seen_at: now_plus(-60),
         expires_at: now_plus(240),
         failed_attempts: 0,
+        client_addr: None,
+        user_agent: None,
     }
 }
 
@@ -333,12 +335,17 @@ async fn the_pending_state_is_dropped_at_the_maximum_number_of_wrong_codes() {
     deps.backup_digest_is_tagged();
     deps.random.expect_bytes_32().times(1).return_const(RANDOM_32);
     deps.token_digest_is_tagged();
+    deps.mfa.expect_backup_codes_remaining().returning(|_| Ok(4));
+    // A backup code signs in together with its "backup code used" notice (3 left after it).
     deps.mfa
         .expect_sign_in_with_proof()
         .times(1)
-        .withf(|_, pending, proof, _, _| {
+        .withf(|_, pending, proof, _, effects| {
+            let notice = effects.notice.as_ref();
             *pending == token_digest(PENDING_ID)
                 && *proof == MfaProof::BackupCode(backup_digest("00000000deadbeef"))
+                && notice.is_some_and(|n| n.kind == NoticeKind::BackupCodeUsed)
+                && notice.is_some_and(|n| n.codes_left == Some(3))
         })
         .returning(|_, _, _, _, _| Ok(ProofSignIn::ProofRefused));
     deps.sessions.expect_reserve_attempt().times(1).returning(|_, _| Ok(Some(5)));
@@ -412,6 +419,9 @@ async fn a_right_code_ends_the_pending_state_and_starts_a_full_session_in_one_ch
         last_seen_at: now(),
         expires_at: now_plus(12 * 3600),
         failed_attempts: 0,
+        // The session remembers the client that started it (GET /api/auth/sessions).
+        client_addr: Some(CLIENT_ADDR.to_owned()),
+        user_agent: Some(CLIENT_UA.to_owned()),
     });
     assert_eq!(effects.only(), expected);
     assert!(audit.events().is_empty(), "no event outside the change's transaction");

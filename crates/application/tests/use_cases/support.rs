@@ -14,9 +14,9 @@ pub use slugbase_application::UseCases;
 use slugbase_application::ports::{
     AttemptRelease, AuditEvent, EndSessions, IdentityProviders, MfaChangeEffects,
     MockApiTokenRepository, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock,
-    MockMfaRepository, MockOidcRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
-    MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
-    Reservation, SecretDigest,
+    MockCommonPasswords, MockMfaRepository, MockOidcRepository, MockOutboxRepository,
+    MockPasswordHasher, MockRandom, MockSecretCipher, MockSessionRepository, MockStorageHealth,
+    MockTokenDigest, MockTotp, MockUserRepository, Notice, Reservation, SecretDigest,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
@@ -52,7 +52,9 @@ pub struct MockDeps {
     pub audit: MockAuditLog,
     pub attempts: MockAttemptRepository,
     pub health: MockStorageHealth,
+    pub outbox: MockOutboxRepository,
     pub passwords: MockPasswordHasher,
+    pub common_passwords: MockCommonPasswords,
     pub totp: MockTotp,
     pub cipher: MockSecretCipher,
     pub backup_codes: MockBackupCodeHasher,
@@ -79,7 +81,9 @@ impl MockDeps {
             audit: MockAuditLog::new(),
             attempts: MockAttemptRepository::new(),
             health: MockStorageHealth::new(),
+            outbox: MockOutboxRepository::new(),
             passwords: MockPasswordHasher::new(),
+            common_passwords: MockCommonPasswords::new(),
             totp: MockTotp::new(),
             cipher: MockSecretCipher::new(),
             backup_codes: MockBackupCodeHasher::new(),
@@ -105,7 +109,9 @@ impl MockDeps {
             audit: Arc::new(self.audit),
             attempts: Arc::new(self.attempts),
             health: Arc::new(self.health),
+            outbox: Arc::new(self.outbox),
             passwords: Arc::new(self.passwords),
+            common_passwords: Arc::new(self.common_passwords),
             totp: Arc::new(self.totp),
             cipher: Arc::new(self.cipher),
             backup_codes: Arc::new(self.backup_codes),
@@ -268,11 +274,18 @@ impl EffectsSpy {
         self.0.lock().expect("spy lock").push(effects.clone());
     }
 
-    /// The single effects passed; fails the test if there were not exactly one.
+    /// The single effects passed, without their notice (its id is fresh each time: see
+    /// [`Self::notice`]); fails the test if there were not exactly one.
     pub fn only(&self) -> MfaChangeEffects {
         let seen = self.0.lock().expect("spy lock").clone();
         assert_eq!(seen.len(), 1, "expected exactly one operation with effects, got {seen:#?}");
-        seen.into_iter().next().expect("one")
+        MfaChangeEffects { notice: None, ..seen.into_iter().next().expect("one") }
+    }
+
+    /// The notice the single effects passed carried.
+    pub fn notice(&self) -> Option<Notice> {
+        let seen = self.0.lock().expect("spy lock").clone();
+        seen.into_iter().next().and_then(|e| e.notice)
     }
 }
 
@@ -309,6 +322,7 @@ pub fn success_effects(
             AttemptRelease { key: address_key(), reserved_in: now(), outcome: Release::NotAGuess },
         ],
         cleared_attempts: Vec::new(),
+        notice: None,
     }
 }
 

@@ -46,7 +46,7 @@ impl State {
     }
 
     /// Applies an MFA change's effects, in the critical section of the change itself.
-    fn apply(&mut self, user: UserId, effects: &MfaChangeEffects) {
+    pub(super) fn apply(&mut self, user: UserId, effects: &MfaChangeEffects) {
         self.append_audit(effects.audit.clone());
         for event in &effects.also_audit {
             self.append_audit(event.clone());
@@ -64,6 +64,9 @@ impl State {
         }
         for key in &effects.cleared_attempts {
             self.attempts.remove(key);
+        }
+        if let Some(notice) = &effects.notice {
+            self.enqueue_notice(notice.clone());
         }
     }
 

@@ -13,12 +13,13 @@
 //! [`StoreError::Unavailable`], which lets HTTP tests check the 503 path and recovery.
 //!
 //! One file per port: [`users`], [`mfa`], [`sessions`], [`tokens`], [`audit`],
-//! [`attempts`], [`rotation`]; this one holds the shared state and the lock.
+//! [`attempts`], [`outbox`], [`rotation`]; this one holds the shared state and the lock.
 
 mod attempts;
 mod audit;
 mod mfa;
 mod oidc;
+mod outbox;
 mod rotation;
 mod sessions;
 mod tokens;
@@ -67,6 +68,7 @@ struct State {
     next_audit_id: i64,
     attempts: HashMap<String, AttemptCounter>,
     oidc: oidc::OidcState,
+    outbox: Vec<outbox::OutboxRow>,
 }
 
 impl State {

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    AuditEvent, LinkOutcome, NewUser, OidcFlowRecord, OidcRepository, SecretDigest, SessionIdpAuth,
-    StoreError, StoreResult,
+    AuditEvent, LinkOutcome, NewUser, Notice, OidcFlowRecord, OidcRepository, SecretDigest,
+    SessionIdpAuth, StoreError, StoreResult,
 };
 use slugbase_domain::{MfaState, User, UserId};
 
@@ -70,12 +70,13 @@ impl OidcRepository for InMemoryStore {
         Ok(user.and_then(|id| state.users.get(&id).cloned()))
     }
 
-    async fn link(
+    async fn link<'a>(
         &self,
         provider: &str,
         subject: &str,
         user: UserId,
         event: AuditEvent,
+        notice: Option<&'a Notice>,
     ) -> StoreResult<LinkOutcome> {
         let mut state = self.lock()?;
         state.prune_identities();
@@ -95,6 +96,9 @@ impl OidcRepository for InMemoryStore {
             account.oidc_provider.get_or_insert_with(|| provider.to_owned());
         }
         state.append_audit(event);
+        if let Some(notice) = notice {
+            state.enqueue_notice(notice.clone());
+        }
         Ok(LinkOutcome::Linked)
     }
 

@@ -92,6 +92,14 @@ impl SessionRepository for InMemoryStore {
         Ok(Some(s.failed_attempts))
     }
 
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+        let state = self.lock()?;
+        let mut sessions: Vec<SessionRecord> =
+            state.sessions.iter().filter(|s| s.user_id == user).cloned().collect();
+        sessions.sort_by_key(|s| s.created_at);
+        Ok(sessions)
+    }
+
     async fn delete_for_user<'a>(
         &self,
         user: UserId,

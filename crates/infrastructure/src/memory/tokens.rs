@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    ApiTokenRecord, ApiTokenRepository, CallerRecord, SecretDigest, StoreError, StoreResult,
+    ApiTokenRecord, ApiTokenRepository, CallerRecord, Notice, SecretDigest, StoreError, StoreResult,
 };
 use slugbase_domain::{ApiTokenId, UserId};
 
@@ -30,6 +30,16 @@ impl ApiTokenRepository for InMemoryStore {
             return Err(StoreError::Conflict("api_tokens.id"));
         }
         state.tokens.push(TokenRow { record: token, revoked_at: None });
+        Ok(())
+    }
+
+    async fn create_with_notice(&self, token: ApiTokenRecord, notice: &Notice) -> StoreResult<()> {
+        let mut state = self.lock()?;
+        if state.tokens.iter().any(|t| t.record.id == token.id) {
+            return Err(StoreError::Conflict("api_tokens.id"));
+        }
+        state.tokens.push(TokenRow { record: token, revoked_at: None });
+        state.enqueue_notice(notice.clone());
         Ok(())
     }
 

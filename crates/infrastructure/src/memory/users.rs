@@ -1,7 +1,9 @@
 //! [`UserRepository`] in memory.
 
 use async_trait::async_trait;
-use slugbase_application::ports::{NewUser, StoreError, StoreResult, UserRepository};
+use slugbase_application::ports::{
+    MfaChangeEffects, NewUser, StoreError, StoreResult, UserRepository,
+};
 use slugbase_domain::{Email, LoginMethod, MfaState, PasswordHash, User, UserId};
 
 use super::InMemoryStore;
@@ -81,6 +83,19 @@ impl UserRepository for InMemoryStore {
         let mut state = self.lock()?;
         let Some(user) = state.users.get_mut(&id) else { return Ok(false) };
         user.login = LoginMethod::Local(hash);
+        Ok(true)
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        effects: &MfaChangeEffects,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        let Some(user) = state.users.get_mut(&id) else { return Ok(false) };
+        user.login = LoginMethod::Local(hash);
+        state.apply(id, effects);
         Ok(true)
     }
 }

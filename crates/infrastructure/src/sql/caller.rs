@@ -205,7 +205,7 @@ impl FromSqliteRow for users::Model {
 }
 
 impl FromSqliteRow for sessions::Model {
-    const COLUMNS: usize = 7;
+    const COLUMNS: usize = 9;
 
     fn from_sqlite_row(row: &Row<'_>, base: usize) -> rusqlite::Result<Self> {
         use sessions::Column as C;
@@ -218,6 +218,8 @@ impl FromSqliteRow for sessions::Model {
             last_seen_at: row.get(at(C::LastSeenAt))?,
             expires_at: row.get(at(C::ExpiresAt))?,
             failed_attempts: row.get(at(C::FailedAttempts))?,
+            client_addr: row.get(at(C::ClientAddr))?,
+            user_agent: row.get(at(C::UserAgent))?,
         })
     }
 }
@@ -291,6 +293,8 @@ mod tests {
             r#""sessions"."last_seen_at" AS "A_last_seen_at","#,
             r#""sessions"."expires_at" AS "A_expires_at","#,
             r#""sessions"."failed_attempts" AS "A_failed_attempts","#,
+            r#""sessions"."client_addr" AS "A_client_addr","#,
+            r#""sessions"."user_agent" AS "A_user_agent","#,
             r#""users"."id" AS "B_id", "users"."email" AS "B_email", "users"."name" AS "B_name","#,
             r#""users"."password_hash" AS "B_password_hash","#,
             r#""users"."oidc_provider" AS "B_oidc_provider", "users"."is_admin" AS "B_is_admin","#,

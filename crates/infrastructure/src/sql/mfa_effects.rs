@@ -1,5 +1,7 @@
 //! An MFA change's effects in SQL, run on the change's own transaction: the audit events,
-//! the session it starts, the end of the user's other sessions, the attempt counters given back or forgotten. The
+//! the session it starts, the end of the user's other sessions, the attempt counters given
+//! back or forgotten, the e-mail notice in the outbox (a password change commits the same
+//! effects). The
 //! statements are the ones the audit, session and attempt repositories run on their own.
 
 use sea_orm::{ConnectionTrait, EntityTrait as _};
@@ -9,6 +11,7 @@ use slugbase_domain::UserId;
 use super::attempts::release_update;
 use super::audit::insert_event;
 use super::entity::attempt_counters;
+use super::outbox::insert_notice;
 use super::sessions::{delete_sessions_of, insert_session};
 use super::{db_err, to_ms};
 
@@ -35,6 +38,9 @@ pub(super) async fn apply_effects<C: ConnectionTrait>(
     }
     for key in &effects.cleared_attempts {
         attempt_counters::Entity::delete_by_id(key.as_str()).exec(tx).await.map_err(db_err)?;
+    }
+    if let Some(notice) = &effects.notice {
+        insert_notice(tx, notice).await?;
     }
     Ok(())
 }

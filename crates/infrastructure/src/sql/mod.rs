@@ -36,6 +36,8 @@ pub mod entity;
 mod mfa;
 mod mfa_effects;
 mod oidc;
+mod outbox;
+mod password_change;
 mod rotation;
 mod sessions;
 mod sync_reads;

@@ -6,13 +6,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, Set};
 use slugbase_application::ports::{
-    AuditEvent, LinkOutcome, NewUser, OidcFlowRecord, OidcRepository, SecretDigest, SessionIdpAuth,
-    StoreError, StoreResult,
+    AuditEvent, LinkOutcome, NewUser, Notice, OidcFlowRecord, OidcRepository, SecretDigest,
+    SessionIdpAuth, StoreError, StoreResult,
 };
 use slugbase_domain::{User, UserId};
 
 use super::audit::insert_event;
 use super::entity::{oidc_flows, oidc_identities, oidc_session_auth, users};
+use super::outbox::insert_notice;
 use super::users::{insert_user, user_from_model};
 use super::{SeaOrmStore, db_err, from_ms, to_ms};
 
@@ -86,12 +87,13 @@ impl OidcRepository for SeaOrmStore {
         row.map(user_from_model).transpose()
     }
 
-    async fn link(
+    async fn link<'a>(
         &self,
         provider: &str,
         subject: &str,
         user: UserId,
         event: AuditEvent,
+        notice: Option<&'a Notice>,
     ) -> StoreResult<LinkOutcome> {
         let tx = self.begin_write().await?;
         let clash = oidc_identities::Entity::find()
@@ -131,6 +133,9 @@ impl OidcRepository for SeaOrmStore {
             .await
             .map_err(db_err)?;
         insert_event(&tx, event).await?;
+        if let Some(notice) = notice {
+            insert_notice(&tx, notice).await?;
+        }
         tx.commit().await.map_err(db_err)?;
         Ok(LinkOutcome::Linked)
     }

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait, DeleteMany, EntityTrait as _, QueryFilter as _, Set,
+    ColumnTrait as _, ConnectionTrait, DeleteMany, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, Set,
 };
 use slugbase_application::ports::{
     CallerRecord, SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
@@ -41,6 +42,8 @@ pub(super) async fn insert_session<C: ConnectionTrait>(
         last_seen_at: Set(to_ms(session.last_seen_at)),
         expires_at: Set(to_ms(session.expires_at)),
         failed_attempts: Set(i64::from(session.failed_attempts)),
+        client_addr: Set(session.client_addr.clone()),
+        user_agent: Set(session.user_agent.clone()),
     };
     sessions::Entity::insert(row).exec_without_returning(conn).await.map_err(db_err)?;
     Ok(())
@@ -55,6 +58,8 @@ fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
         last_seen_at: from_ms(row.last_seen_at)?,
         expires_at: from_ms(row.expires_at)?,
         failed_attempts: to_u32(row.failed_attempts, "failed attempts")?,
+        client_addr: row.client_addr,
+        user_agent: row.user_agent,
     })
 }
 
@@ -116,6 +121,16 @@ impl SessionRepository for SeaOrmStore {
             .next()
             .map(|row| to_u32(row.failed_attempts, "failed attempts"))
             .transpose()
+    }
+
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+        let rows = sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user.to_string()))
+            .order_by_asc(sessions::Column::CreatedAt)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(session_from_model).collect()
     }
 
     async fn delete_for_user<'a>(

@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, Set};
 use slugbase_application::ports::{
-    ApiTokenRecord, ApiTokenRepository, CallerRecord, SecretDigest, StoreResult,
+    ApiTokenRecord, ApiTokenRepository, CallerRecord, Notice, SecretDigest, StoreResult,
 };
 use slugbase_domain::{ApiTokenId, UserId};
 
 use super::caller::{CallerQuery, find_caller};
 use super::entity::api_tokens;
+use super::outbox::insert_notice;
 use super::{SeaOrmStore, db_err, from_ms, from_ms_opt, parse_uuid, to_ms};
 
 fn token_from_model(row: api_tokens::Model) -> StoreResult<ApiTokenRecord> {
@@ -25,20 +26,35 @@ fn token_from_model(row: api_tokens::Model) -> StoreResult<ApiTokenRecord> {
     })
 }
 
+/// The row of a new token.
+fn token_row(token: ApiTokenRecord) -> api_tokens::ActiveModel {
+    api_tokens::ActiveModel {
+        id: Set(token.id.to_string()),
+        user_id: Set(token.user_id.to_string()),
+        name: Set(token.name),
+        token_hash: Set(token.token_hash.as_str().to_owned()),
+        created_at: Set(to_ms(token.created_at)),
+        last_used_at: Set(token.last_used_at.map(to_ms)),
+        revoked_at: Set(None),
+    }
+}
+
 #[async_trait]
 impl ApiTokenRepository for SeaOrmStore {
     async fn create(&self, token: ApiTokenRecord) -> StoreResult<()> {
-        let row = api_tokens::ActiveModel {
-            id: Set(token.id.to_string()),
-            user_id: Set(token.user_id.to_string()),
-            name: Set(token.name),
-            token_hash: Set(token.token_hash.as_str().to_owned()),
-            created_at: Set(to_ms(token.created_at)),
-            last_used_at: Set(token.last_used_at.map(to_ms)),
-            revoked_at: Set(None),
-        };
+        let row = token_row(token);
         api_tokens::Entity::insert(row).exec_without_returning(&self.db).await.map_err(db_err)?;
         Ok(())
+    }
+
+    async fn create_with_notice(&self, token: ApiTokenRecord, notice: &Notice) -> StoreResult<()> {
+        let tx = self.begin_write().await?;
+        api_tokens::Entity::insert(token_row(token))
+            .exec_without_returning(&tx)
+            .await
+            .map_err(db_err)?;
+        insert_notice(&tx, notice).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>> {

@@ -6,7 +6,9 @@ use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
     QueryOrder as _, Set,
 };
-use slugbase_application::ports::{NewUser, StoreError, StoreResult, UserRepository};
+use slugbase_application::ports::{
+    MfaChangeEffects, NewUser, StoreError, StoreResult, UserRepository,
+};
 use slugbase_domain::{
     DisplayName, Email, EncryptedSecret, LoginMethod, MfaState, PasswordHash, TotpStep, User,
     UserId,
@@ -161,5 +163,14 @@ impl UserRepository for SeaOrmStore {
             .await
             .map_err(db_err)?;
         Ok(updated.rows_affected == 1)
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        effects: &MfaChangeEffects,
+    ) -> StoreResult<bool> {
+        self.change_password_with_effects(id, hash, effects).await
     }
 }

@@ -129,6 +129,8 @@ impl Harness {
             last_seen_at: now,
             expires_at: now + TimeDelta::hours(1),
             failed_attempts: 0,
+            client_addr: None,
+            user_agent: None,
         };
         SessionRepository::create(&*self.store, record).await.unwrap();
         (user, token)

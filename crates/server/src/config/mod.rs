@@ -20,6 +20,7 @@
 
 mod keys;
 mod load;
+mod mail;
 mod oidc;
 mod schema;
 mod validate;
@@ -31,6 +32,7 @@ pub use keys::{
     KEY_LEN, KeySettings, Keys, decode_key, encode_key, generated_key_toml, random_key,
 };
 pub use load::{LoadOptions, Loaded, load};
+pub use mail::{MailSettings, MailTransport, SmtpSection, TlsMode};
 pub use oidc::{DefaultRole, OidcProviderSettings, OidcSettings};
 pub use schema::{
     Argon2Settings, AuditSettings, DatabaseSettings, LimitSettings, LimitsSettings, LogFormat,

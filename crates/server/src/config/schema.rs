@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use serde::Deserialize;
 
 use super::keys::KeySettings;
+use super::mail::MailSettings;
 
 /// Every setting (see `config/default.toml` for their meaning and defaults).
 #[derive(Clone, Debug, Deserialize)]
@@ -33,6 +34,8 @@ pub struct Settings {
     pub maintenance: MaintenanceSettings,
     /// OpenID providers.
     pub oidc: super::oidc::OidcSettings,
+    /// E-mail notices.
+    pub mail: MailSettings,
 }
 
 /// `[audit]`.

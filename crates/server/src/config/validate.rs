@@ -87,6 +87,7 @@ impl Settings {
             }
         }
         self.oidc.validate(profile)?;
+        self.mail.validate(profile)?;
         if profile == Profile::Production {
             self.validate_production()?;
         }
@@ -176,6 +177,34 @@ mod tests {
         vars[1] = ("SLUGBASE__KEYS__BACKUP_CODE", encode_key(&[0; KEY_LEN]));
         let error = load(&options(Profile::Production, &vars)).unwrap_err();
         assert!(message(&error).contains("keys.backup_code"), "{error}");
+    }
+
+    #[test]
+    fn production_refuses_plain_smtp_except_to_a_loopback_host() {
+        let mut vars = all_keys();
+        vars.push(("SLUGBASE__SERVER__PUBLIC_BASE_URL", "https://auth.example.com".into()));
+        vars.push(("SLUGBASE__MAIL__TRANSPORT", "smtp".into()));
+        vars.push(("SLUGBASE__MAIL__SMTP__TLS", "none".into()));
+        vars.push(("SLUGBASE__MAIL__SMTP__HOST", "mail.example.com".into()));
+        let error = load(&options(Profile::Production, &vars)).unwrap_err();
+        assert!(message(&error).contains("mail.smtp.tls"), "{error}");
+        // Outside production, or to a loopback relay, it is allowed.
+        assert!(load(&options(Profile::Test, &vars)).is_ok());
+        vars.pop();
+        vars.push(("SLUGBASE__MAIL__SMTP__HOST", "127.0.0.1".into()));
+        let loaded = load(&options(Profile::Production, &vars)).unwrap();
+        assert_eq!(loaded.settings.mail.smtp.port, 587);
+        // STARTTLS to anywhere is fine; a bad From: or a zero limit is refused by name.
+        vars.push(("SLUGBASE__MAIL__SMTP__TLS", "starttls".into()));
+        vars.push(("SLUGBASE__MAIL__SMTP__HOST", "mail.example.com".into()));
+        assert!(load(&options(Profile::Production, &vars)).is_ok());
+        vars.push(("SLUGBASE__MAIL__FROM", "not a mailbox".into()));
+        let error = load(&options(Profile::Production, &vars)).unwrap_err();
+        assert!(message(&error).contains("mail.from"), "{error}");
+        vars.pop();
+        vars.push(("SLUGBASE__MAIL__SMTP__MAX_ATTEMPTS", "0".into()));
+        let error = load(&options(Profile::Production, &vars)).unwrap_err();
+        assert!(message(&error).contains("mail.smtp.max_attempts"), "{error}");
     }
 
     #[test]

@@ -6,7 +6,9 @@ use actix_web::http::StatusCode;
 use slugbase_application::Unexpected;
 use slugbase_application::accounts::{AdminError, SetupError};
 use slugbase_application::attempts::TooManyAttempts;
-use slugbase_application::auth::{AuthError, LoginError, OidcError, VerifyLoginError};
+use slugbase_application::auth::{
+    AuthError, ChangePasswordError, LoginError, OidcError, VerifyLoginError,
+};
 use slugbase_application::mfa::{EnrollConfirmError, EnrollError, MfaChangeError};
 use slugbase_application::tokens::CreateApiTokenError;
 use slugbase_domain::DisableDenied;
@@ -41,6 +43,7 @@ reports_input_rejected!(
     CreateApiTokenError,
     SetupError,
     AdminError,
+    ChangePasswordError,
 );
 
 /// A use case reported rejected input the handler kept no reason for. Handlers always keep
@@ -258,6 +261,28 @@ impl From<SetupError> for ApiError {
             SetupError::Validation(v) => Self::validation(v),
             SetupError::InputRejected(_) => input_rejected(),
             SetupError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(e: ChangePasswordError) -> Self {
+        match e {
+            ChangePasswordError::TooManyAttempts(t) => too_many(&t),
+            ChangePasswordError::InputRejected(_) => input_rejected(),
+            ChangePasswordError::Validation(v) => Self::validation(v),
+            ChangePasswordError::PasswordNotSet => Self::new(
+                StatusCode::BAD_REQUEST,
+                "PASSWORD_NOT_SET",
+                "This account signs in through an identity provider and has no password",
+            ),
+            ChangePasswordError::InvalidPassword => {
+                Self::new(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD", "Invalid password")
+                    .with_field("current_password", "Invalid password")
+            }
+            // The caller's own account vanished mid-request: as if it never authenticated.
+            ChangePasswordError::NotFound => Self::unauthenticated(),
+            ChangePasswordError::Unexpected(u) => u.into(),
         }
     }
 }

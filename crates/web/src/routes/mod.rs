@@ -19,11 +19,13 @@ use utoipa::{Modify, OpenApi, Path as _};
 
 use crate::error::ApiError;
 
+pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod meta;
 pub(crate) mod mfa;
 pub(crate) mod oidc;
+pub(crate) mod outbox;
 pub(crate) mod tokens;
 
 /// Declares the table: the OpenAPI document's operations and the handler for each.
@@ -77,6 +79,10 @@ route_table! {
     auth::logout,
     auth::me,
     oidc::providers,
+    account::change_password,
+    account::list_sessions,
+    account::revoke_session,
+    account::revoke_other_sessions,
     tokens::list_tokens,
     tokens::create_token,
     tokens::revoke_token,
@@ -85,6 +91,7 @@ route_table! {
     admin::delete_user,
     admin::reset_user_mfa,
     admin::audit_log,
+    outbox::outbox,
     meta::health,
     meta::version,
     meta::csrf_token,

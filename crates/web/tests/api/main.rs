@@ -4,9 +4,11 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
+mod account;
 mod disable;
 mod enrollment;
 mod lifecycle;
 mod malformed;
+mod notices;
 mod openapi;
 mod timeouts;

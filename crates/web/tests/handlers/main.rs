@@ -4,6 +4,7 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
+mod account_security;
 mod accounts;
 mod auth;
 mod mfa;

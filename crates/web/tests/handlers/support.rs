@@ -8,6 +8,7 @@ use serde_json::Value;
 use slugbase_application::use_cases::admin::MockAdminUseCase;
 use slugbase_application::use_cases::api_tokens::MockApiTokensUseCase;
 use slugbase_application::use_cases::authenticate::MockAuthenticateUseCase;
+use slugbase_application::use_cases::change_password::MockChangePasswordUseCase;
 use slugbase_application::use_cases::disable_mfa::MockDisableMfaUseCase;
 use slugbase_application::use_cases::enroll::{
     MockEnrollBeginUseCase, MockEnrollCancelUseCase, MockEnrollConfirmUseCase,
@@ -18,6 +19,7 @@ use slugbase_application::use_cases::logout::MockLogoutUseCase;
 use slugbase_application::use_cases::mfa_status::MockMfaStatusUseCase;
 use slugbase_application::use_cases::oidc_login::MockOidcLoginUseCase;
 use slugbase_application::use_cases::regenerate_backup_codes::MockRegenerateBackupCodesUseCase;
+use slugbase_application::use_cases::sessions::MockManageSessionsUseCase;
 use slugbase_application::use_cases::setup::MockSetupUseCase;
 use slugbase_application::use_cases::verify_login::MockVerifyLoginUseCase;
 use slugbase_application::{Caller, CallerAuth, Unexpected};
@@ -46,6 +48,8 @@ pub struct Mocks {
     pub admin: MockAdminUseCase,
     pub health: MockHealthUseCase,
     pub oidc_login: MockOidcLoginUseCase,
+    pub change_password: MockChangePasswordUseCase,
+    pub sessions: MockManageSessionsUseCase,
 }
 
 impl std::fmt::Debug for Mocks {
@@ -82,6 +86,8 @@ impl From<Mocks> for WebUseCases {
             admin: Arc::new(m.admin),
             oidc_login: Arc::new(m.oidc_login),
             health: Arc::new(m.health),
+            change_password: Arc::new(m.change_password),
+            sessions: Arc::new(m.sessions),
         }
     }
 }

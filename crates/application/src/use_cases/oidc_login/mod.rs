@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use subtle::ConstantTimeEq as _;
 
-use slugbase_domain::{AuditEventKind, DisplayName, Email, LoginMethod, User, UserId};
+use slugbase_domain::{AuditEventKind, DisplayName, Email, LoginMethod, NoticeKind, User, UserId};
 
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
@@ -23,7 +23,7 @@ use crate::collaborators::sessions::SessionIssuer;
 use crate::collaborators::token_minter::TokenMinter;
 use crate::ports::{
     AuthorizationOptions, Clock, ConfiguredProvider, IdentityProviderError, IdentityProviders,
-    LinkOutcome, NewUser, OidcFlowRecord, OidcRepository, ProviderIdentity, SessionIdpAuth,
+    LinkOutcome, NewUser, Notice, OidcFlowRecord, OidcRepository, ProviderIdentity, SessionIdpAuth,
     SessionKind, StoreError, TokenDigest, UserRepository,
 };
 
@@ -257,7 +257,10 @@ impl OidcLogin {
                     .with_detail(format!("provider={key}")),
             );
             AuditTrail::log_line(&event);
-            return match self.oidc.link(key, &identity.subject, existing.id, event).await {
+            let notice = Notice::about(NoticeKind::OidcLinked, &existing, client, self.clock.now())
+                .with_subject(provider.policy.display_name.clone());
+            let linked = self.oidc.link(key, &identity.subject, existing.id, event, Some(&notice));
+            return match linked.await {
                 Ok(LinkOutcome::Linked) => Ok(existing),
                 Ok(LinkOutcome::Refused) => Err(refuse("already_linked")),
                 Err(e) => Err(unexpected(e)),
@@ -316,7 +319,7 @@ impl OidcLogin {
             .collect();
         let step_up = user.mfa.is_enabled() && trusted.is_empty();
         let kind = if step_up { SessionKind::PendingMfa } else { SessionKind::Full };
-        let token = self.issuer.start(user.id, kind).await?;
+        let token = self.issuer.start(user.id, kind, client).await?;
         if let Some(auth_time) = identity.auth_time {
             let auth = SessionIdpAuth { provider: key.to_owned(), auth_time };
             self.oidc.record_session_auth(&self.token_digest.digest(token.expose()), auth).await?;

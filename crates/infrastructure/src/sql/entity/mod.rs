@@ -15,5 +15,6 @@ pub mod instance_setup;
 pub mod oidc_flows;
 pub mod oidc_identities;
 pub mod oidc_session_auth;
+pub mod outbox;
 pub mod sessions;
 pub mod users;

@@ -24,6 +24,12 @@ pub struct Model {
     pub expires_at: i64,
     /// Second-factor guesses taken on a pending session.
     pub failed_attempts: i64,
+    /// Client address that started it.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub client_addr: Option<String>,
+    /// User agent that started it.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub user_agent: Option<String>,
 }
 
 /// Belongs to a user (`ON DELETE CASCADE`).

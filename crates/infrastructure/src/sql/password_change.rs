@@ -1,0 +1,38 @@
+//! A password change in SQL: the new hash and the change's effects (the `password_changed`
+//! event, the other sessions ended, the attempt given back, the notice in the outbox) in one
+//! write transaction.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use slugbase_application::ports::{MfaChangeEffects, StoreResult};
+use slugbase_domain::{PasswordHash, UserId};
+
+use super::entity::users;
+use super::mfa_effects::apply_effects;
+use super::{SeaOrmStore, db_err};
+
+impl SeaOrmStore {
+    /// [`UserRepository::change_password`](slugbase_application::ports::UserRepository):
+    /// all of it commits, or none of it.
+    pub(super) async fn change_password_with_effects(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        effects: &MfaChangeEffects,
+    ) -> StoreResult<bool> {
+        let tx = self.begin_write().await?;
+        let updated = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::val(hash.as_str()))
+            .filter(users::Column::Id.eq(id.to_string()))
+            .exec(&tx)
+            .await
+            .map_err(db_err)?;
+        if updated.rows_affected != 1 {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        apply_effects(&tx, id, effects).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+}

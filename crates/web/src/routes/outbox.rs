@@ -1,0 +1,182 @@
+//! `GET /api/admin/outbox`: the e-mail notices and where their delivery stands.
+
+use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse, get};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slugbase_application::ValidationErrors;
+use slugbase_application::ports::{OutboxMessage, OutboxQuery};
+use slugbase_domain::NoticeStatus;
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::AppState;
+
+/// Longest page.
+const MAX_PAGE: u32 = 200;
+/// Default page.
+const DEFAULT_PAGE: u32 = 50;
+
+/// Filters, as sent (each checked by [`OutboxParams::query`]).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct OutboxParams {
+    /// `pending`, `sent` or `failed`.
+    pub status: Option<String>,
+    /// Page size (1–200, default 50).
+    pub limit: Option<String>,
+    /// Notices to skip, newest first.
+    pub offset: Option<String>,
+}
+
+impl IntoParams for OutboxParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let param = |name: &str, description: &str, schema: Object| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        let status = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["pending", "sent", "failed"]))
+            .build();
+        let limit = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1u32))
+            .maximum(Some(MAX_PAGE))
+            .default(Some(DEFAULT_PAGE.into()))
+            .build();
+        let offset = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0u64))
+            .maximum(Some(u64::MAX))
+            .default(Some(0.into()))
+            .build();
+        vec![
+            param("status", "Only notices in this state.", status),
+            param("limit", "Page size (1–200, default 50).", limit),
+            param("offset", "Notices to skip, newest first (default 0).", offset),
+        ]
+    }
+}
+
+impl OutboxParams {
+    fn query(self) -> Result<OutboxQuery, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let status = self.status.and_then(|raw| {
+            NoticeStatus::from_name(&raw)
+                .ok_or(())
+                .map_err(|()| errors.push("status", "status must be pending, sent or failed"))
+                .ok()
+        });
+        let limit = match self.limit.map(|raw| raw.parse::<u32>()) {
+            None => DEFAULT_PAGE,
+            Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+            Some(_) => {
+                errors.push("limit", "limit must be a number from 1 to 200");
+                DEFAULT_PAGE
+            }
+        };
+        let offset = match self.offset.map(|raw| raw.parse::<u64>()) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => {
+                errors.push("offset", "offset must be a non-negative number");
+                0
+            }
+        };
+        errors.into_result(OutboxQuery { status, limit, offset })
+    }
+}
+
+/// One notice (what it reports and to whom; the body is rendered when sent, never stored).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OutboxNoticeView {
+    /// Notice id (the e-mail's `Message-ID` is `<id@from-domain>`).
+    pub id: Uuid,
+    /// `mfa_disabled`, `password_changed`, …
+    pub kind: String,
+    /// The account.
+    pub user_id: Option<Uuid>,
+    /// Where it goes.
+    pub recipient: String,
+    /// When the change happened.
+    pub at: DateTime<Utc>,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// Next attempt not before (pending notices).
+    pub next_attempt_at: DateTime<Utc>,
+    /// The last failure (the mail server's answer).
+    pub last_error: Option<String>,
+    /// Accepted by the mail server.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<OutboxMessage> for OutboxNoticeView {
+    fn from(m: OutboxMessage) -> Self {
+        Self {
+            id: *m.notice.id.as_uuid(),
+            kind: m.notice.kind.as_str().to_owned(),
+            user_id: m.notice.user_id.map(|u| *u.as_uuid()),
+            recipient: m.notice.recipient,
+            at: m.notice.at,
+            status: m.status.as_str().to_owned(),
+            attempts: m.attempts,
+            next_attempt_at: m.next_attempt_at,
+            last_error: m.last_error,
+            sent_at: m.sent_at,
+        }
+    }
+}
+
+/// A page of notices.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OutboxPageView {
+    /// Notices, newest first.
+    pub notices: Vec<OutboxNoticeView>,
+    /// Page size asked for.
+    pub limit: u32,
+    /// Notices skipped.
+    pub offset: u64,
+}
+
+/// E-mail notices, newest first, by delivery state.
+#[utoipa::path(
+    tag = "Admin",
+    operation_id = "outbox",
+    params(OutboxParams),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "Success", body = OutboxPageView),
+        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    )
+)]
+#[get("/api/admin/outbox")]
+pub(crate) async fn outbox(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let params = actix_web::web::Query::<OutboxParams>::from_query(req.query_string())
+        .map_err(|_| {
+            ApiError::validation(ValidationErrors::field("query", "The query string is malformed"))
+        })?
+        .into_inner();
+    let query = params.query().map_err(ApiError::validation)?;
+    let (limit, offset) = (query.limit, query.offset);
+    let notices = state.use_cases.admin.outbox(&authed.caller, query).await?;
+    let notices = notices.into_iter().map(OutboxNoticeView::from).collect();
+    Ok(HttpResponse::Ok().json(OutboxPageView { notices, limit, offset }))
+}
