@@ -3,13 +3,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{ColumnTrait as _, DeleteMany, EntityTrait as _, QueryFilter as _, Set};
+use sea_orm::{
+    ColumnTrait as _, DeleteMany, EntityTrait as _, QueryFilter as _, QuerySelect as _, Set,
+    UpdateMany,
+};
 use slugbase_application::ports::{
     CallerRecord, SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
 };
 use slugbase_domain::UserId;
 
 use super::caller::find_caller;
+use super::dialect::Engine;
 use super::entity::sessions;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms, to_u32};
 
@@ -24,6 +28,30 @@ pub(super) fn delete_sessions_of(
         delete = delete.filter(sessions::Column::IdHash.ne(keep.as_str()));
     }
     delete
+}
+
+/// [`SessionRepository::reserve_attempt`] without `UPDATE … RETURNING` (MySQL): the same
+/// conditional update, then the count read back in the same transaction — under the row
+/// lock the update took, so no other reservation changes it in between.
+async fn reserve_attempt_then_read(
+    store: &SeaOrmStore,
+    id_hash: &SecretDigest,
+    update: UpdateMany<sessions::Entity>,
+) -> StoreResult<Option<u32>> {
+    let tx = store.begin_write().await?;
+    if update.exec(&tx).await.map_err(db_err)?.rows_affected != 1 {
+        tx.rollback().await.map_err(db_err)?;
+        return Ok(None);
+    }
+    let count = sessions::Entity::find_by_id(id_hash.as_str())
+        .select_only()
+        .column(sessions::Column::FailedAttempts)
+        .into_tuple::<i64>()
+        .one(&tx)
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    count.map(|n| to_u32(n, "failed attempts")).transpose()
 }
 
 fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
@@ -90,16 +118,17 @@ impl SessionRepository for SeaOrmStore {
     async fn reserve_attempt(&self, id_hash: &SecretDigest, max: u32) -> StoreResult<Option<u32>> {
         // One conditional `UPDATE … RETURNING`: concurrent guesses on one pending state never
         // take more than `max`.
-        let updated = sessions::Entity::update_many()
+        let update = sessions::Entity::update_many()
             .col_expr(
                 sessions::Column::FailedAttempts,
                 Expr::col(sessions::Column::FailedAttempts).add(1_i64),
             )
             .filter(sessions::Column::IdHash.eq(id_hash.as_str()))
-            .filter(sessions::Column::FailedAttempts.lt(i64::from(max)))
-            .exec_with_returning(&self.db)
-            .await
-            .map_err(db_err)?;
+            .filter(sessions::Column::FailedAttempts.lt(i64::from(max)));
+        if !Engine::of(&self.db).update_returning() {
+            return reserve_attempt_then_read(self, id_hash, update).await;
+        }
+        let updated = update.exec_with_returning(&self.db).await.map_err(db_err)?;
         updated
             .into_iter()
             .next()
