@@ -185,10 +185,10 @@ fn start_server(bin: &Binaries, port: u16) -> Result<(), String> {
     if !data.join("mysql").exists() {
         std::fs::create_dir_all(&data).map_err(|e| format!("creating {}: {e}", data.display()))?;
         let mut install = Command::new(&bin.install_db);
-        install.arg("--no-defaults").arg(format!("--datadir={}", data.display())).args([
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-        ]);
+        install
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
         if root {
             install.arg("--user=root");
         }
