@@ -1,5 +1,6 @@
 //! The `slugbase` command line, run as a process: help, key generation, operator commands
-//! over a real SQLite file, and the configuration refusals.
+//! over a real SQLite file and over a fresh MariaDB database, and the configuration refusals.
+#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 
