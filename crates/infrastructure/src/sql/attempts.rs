@@ -250,6 +250,23 @@ mod tests {
         }
     }
 
+    /// MySQL assigns `SET` columns left to right: each expression may read only columns not
+    /// assigned before it (here: `window_start`, never assigned, and each column itself).
+    #[test]
+    fn a_release_reads_no_column_it_assigned_before_on_mysql() {
+        let sql = release_update("k", 1000, Release::NotAGuess).build(DbBackend::MySql);
+        assert_eq!(
+            sql.to_string(),
+            "UPDATE `attempt_counters` SET \
+             `failures` = (CASE WHEN (`attempt_counters`.`window_start` = 1000 \
+             AND `attempt_counters`.`failures` > 0) THEN `attempt_counters`.`failures` - 1 \
+             ELSE `attempt_counters`.`failures` END), \
+             `consecutive` = (CASE WHEN (`attempt_counters`.`consecutive` > 0) \
+             THEN `attempt_counters`.`consecutive` - 1 ELSE 0 END) \
+             WHERE `attempt_counters`.`key` = 'k'"
+        );
+    }
+
     #[test]
     fn a_release_gives_the_place_back_only_in_its_own_window() {
         let sql = release_update("k", 1000, Release::Succeeded).build(DbBackend::Postgres);
