@@ -8,7 +8,7 @@ default:
 run *ARGS:
     cargo run --release -- {{ARGS}}
 
-# Every test (PostgreSQL tests skip without DATABASE_URL; `just test-pg` provides one).
+# Every test (PostgreSQL / MariaDB tests skip without a server; `just test-all-db` provides both).
 test:
     cargo test --workspace
 
@@ -18,6 +18,15 @@ test-pg:
     set -euo pipefail
     eval "$(bash scripts/start-postgres.sh)"
     export DATABASE_URL
+    cargo test --workspace
+
+# Every test, with throwaway local PostgreSQL and MariaDB servers (what .ci/run provides).
+test-all-db:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(bash scripts/start-postgres.sh)"
+    eval "$(bash scripts/start-mariadb.sh)"
+    export DATABASE_URL MYSQL_URL
     cargo test --workspace
 
 # Formatting check and clippy with warnings as errors.

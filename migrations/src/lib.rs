@@ -1,10 +1,13 @@
-//! Database schema of SlugBase Auth: one set of sea-orm migrations for SQLite and
-//! PostgreSQL.
+//! Database schema of SlugBase Auth: one set of sea-orm migrations for SQLite, PostgreSQL
+//! and MySQL/MariaDB.
 //!
 //! Conventions shared by every table (and relied on by the storage adapter):
-//! - ids are UUIDs stored as canonical lower-case text (`TEXT` on both backends);
+//! - ids are UUIDs stored as canonical lower-case text (`TEXT`; `VARCHAR(36)` on MySQL,
+//!   which cannot index `TEXT`);
 //! - times are `BIGINT` milliseconds since the Unix epoch (UTC), so comparisons and
-//!   ordering mean the same on both backends;
+//!   ordering mean the same on every backend;
+//! - text compares byte for byte on every backend (MySQL tables use a binary collation);
+//! - what differs per engine is said through [`dialect`], which every migration uses.
 //! - secrets are never stored: sessions and API tokens by their SHA-256, backup codes by
 //!   their HMAC, the TOTP secret sealed (AES-256-GCM);
 //! - every table that belongs to a user references `users(id)` with `ON DELETE CASCADE`;
@@ -15,6 +18,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod dialect;
 mod m20261127_000001_initial;
 mod m20261130_000002_oidc_login;
 mod m20261130_000003_outbox;

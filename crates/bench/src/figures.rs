@@ -19,7 +19,7 @@ pub struct Machine {
 /// What the server ran with.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunConfig {
-    /// `sqlite` or `postgres`.
+    /// `sqlite`, `postgres` or `mysql`.
     pub database: String,
     /// Users for everything but the large half of (f).
     pub users_small: u64,

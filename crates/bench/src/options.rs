@@ -39,8 +39,8 @@ pub struct Options {
     /// Seconds each measured phase runs.
     #[arg(long, default_value_t = 10.0)]
     pub duration_secs: f64,
-    /// `postgres://…` to benchmark on PostgreSQL (the database should be empty and
-    /// dedicated: the run adds N users). Default: a fresh SQLite file in a temporary directory.
+    /// `postgres://…` or `mysql://…` to benchmark on PostgreSQL or MySQL/MariaDB (the
+    /// database should be empty and dedicated: the run adds N users). Default: a fresh SQLite file in a temporary directory.
     #[arg(long, env = "BENCH_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Tiny scale, cheap Argon2 and half-second phases: a smoke run of a few seconds.

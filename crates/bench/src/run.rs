@@ -110,6 +110,8 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             } else {
                 "sqlite (caller lookups: through sqlx)"
             }
+        } else if url.starts_with("mysql://") {
+            "mysql"
         } else {
             "postgres"
         }

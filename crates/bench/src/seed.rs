@@ -218,6 +218,7 @@ impl Seeder {
                 let end = tx_end.min(self.seeded + ROWS_PER_STATEMENT);
                 let [users, tokens, sessions] = self.filler_rows(self.seeded, end);
                 for (sql, values) in [users, tokens, sessions] {
+                    let sql = placeholders_for(backend, sql);
                     tx.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
                 }
                 self.seeded = end;
@@ -227,7 +228,8 @@ impl Seeder {
         Ok(started.elapsed())
     }
 
-    /// Three multi-row `INSERT`s (users, api_tokens, sessions) for users `from..to`.
+    /// Three multi-row `INSERT`s (users, api_tokens, sessions) for users `from..to`, with
+    /// PostgreSQL/SQLite placeholders (`$1`, `$2`, …; see [`placeholders_for`]).
     fn filler_rows(&self, from: u64, to: u64) -> [(String, Vec<Value>); 3] {
         let now = self.deps.clock.now();
         let now_ms = to_ms(now);
@@ -306,4 +308,26 @@ impl Seeder {
         }
         [users, tokens, sessions]
     }
+}
+
+/// `sql` with its numbered placeholders (`$1`, `$2`, …, in order) as `backend` writes them:
+/// unchanged for PostgreSQL and SQLite, `?` for MySQL/MariaDB. The filler statements hold no
+/// other `$`.
+fn placeholders_for(backend: sea_orm::DbBackend, sql: String) -> String {
+    if backend != sea_orm::DbBackend::MySql {
+        return sql;
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -139,10 +139,13 @@ impl AttemptCounter {
         let window_end = self.window_start + policy.window();
         if now < window_end && self.failures >= policy.max_failures {
             // Rounded up: a client that waits exactly `Retry-After` seconds must find the
-            // window over, not a fraction of a second short of it.
+            // window over, not a fraction of a second short of it. At most one window: a
+            // request whose `now` was read just before another instance opened the window
+            // would otherwise see a few milliseconds more than the whole window.
             let left_ms = (window_end - now).num_milliseconds();
             let left = left_ms.saturating_add(999).div_euclid(1000).max(1);
-            let retry_after_secs = u32::try_from(left).unwrap_or(policy.window_secs);
+            let retry_after_secs =
+                u32::try_from(left).unwrap_or(policy.window_secs).min(policy.window_secs.max(1));
             return Throttle::Blocked { retry_after_secs, locked_out: false };
         }
         Throttle::Allowed
@@ -180,6 +183,18 @@ mod tests {
                 Some(AttemptCounter::after_failure(c, &POLICY, t(start + i64::from(i))))
             })
             .unwrap()
+    }
+
+    /// Another instance opened the window a few milliseconds after this request read its
+    /// clock: the wait is still at most one window.
+    #[test]
+    fn retry_after_never_exceeds_the_window() {
+        let opened = t(10) + TimeDelta::milliseconds(7);
+        let full = AttemptCounter { window_start: opened, failures: 3, consecutive: 3 };
+        assert_eq!(
+            full.throttle(&POLICY, t(10)),
+            Throttle::Blocked { retry_after_secs: 900, locked_out: false }
+        );
     }
 
     #[test]

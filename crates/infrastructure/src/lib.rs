@@ -3,7 +3,7 @@
 //! - [`crypto`]: Argon2id, TOTP (totp-rs), AES-256-GCM, HMAC-SHA-256, SHA-256, clock,
 //!   randomness.
 //! - [`memory`]: thread-safe in-memory storage (tests, experiments).
-//! - [`sql`]: sea-orm storage for SQLite and PostgreSQL.
+//! - [`sql`]: sea-orm storage for SQLite, PostgreSQL and MySQL/MariaDB.
 
 pub mod crypto;
 pub mod mail;

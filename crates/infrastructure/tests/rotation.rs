@@ -1,6 +1,7 @@
 //! Encryption key rotation (`slugbase keys rotate`) through the real use cases, real
-//! AES-256-GCM and real TOTP, on every backend: in-memory, a SQLite file, and a fresh
-//! PostgreSQL database (skipped with one line without PostgreSQL, failing under `CI=true`).
+//! AES-256-GCM and real TOTP, on every backend: in-memory, a SQLite file, a fresh
+//! PostgreSQL and a fresh MySQL/MariaDB database (each skipped with one line without its
+//! server, failing under `CI=true`).
 //!
 //! After rotating from k1 to k2, a configuration with only k1 can no longer open any stored
 //! secret, one with only k2 opens all of them, and TOTP sign-in and a pending enrollment's
@@ -23,7 +24,7 @@ use slugbase_infrastructure::crypto::{
 };
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::sql::SeaOrmStore;
-use slugbase_infrastructure::testing::postgres_url;
+use slugbase_infrastructure::testing::{mysql_url, postgres_url};
 use slugbase_infrastructure::wiring::{CryptoConfig, DEFAULT_TOTP_ISSUER, build_deps};
 
 const PASSWORD: &str = "correct horse battery";
@@ -269,6 +270,14 @@ async fn rotation_reseals_every_secret_in_postgresql() {
     rotation_scenario(Arc::new(store)).await;
 }
 
+#[tokio::test]
+async fn rotation_reseals_every_secret_in_mysql() {
+    let Some(url) = mysql_url().await else { return };
+    let store = SeaOrmStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    rotation_scenario(Arc::new(store)).await;
+}
+
 /// Compare-and-set: a secret replaced since it was read is left alone.
 #[tokio::test]
 async fn replacing_a_sealed_secret_is_a_compare_and_set_on_every_backend() {
@@ -306,6 +315,11 @@ async fn replacing_a_sealed_secret_is_a_compare_and_set_on_every_backend() {
     store.migrate().await.unwrap();
     check(Arc::new(store)).await;
     if let Some(url) = postgres_url().await {
+        let store = SeaOrmStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        check(Arc::new(store)).await;
+    }
+    if let Some(url) = mysql_url().await {
         let store = SeaOrmStore::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
         check(Arc::new(store)).await;

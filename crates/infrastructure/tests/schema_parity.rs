@@ -1,9 +1,9 @@
-//! The migrations give SQLite and PostgreSQL the same schema: same tables, same columns
+//! The migrations give SQLite, PostgreSQL and MySQL/MariaDB the same schema: same tables, same columns
 //! (with nullability and a normalised type class), same indexes (with uniqueness), same
 //! foreign keys (with their delete rule) — and running them again on a migrated database
 //! changes nothing.
 //!
-//! And the sea-orm entities match that schema on both backends: every table has an entity,
+//! And the sea-orm entities match that schema on every backend: every table has an entity,
 //! every entity column exists in its table with a compatible type and the same nullability,
 //! and every table column has an entity field — so a column renamed on one side fails here,
 //! not in a request.
@@ -19,7 +19,7 @@ use slugbase_infrastructure::sql::entity::{
     api_tokens, attempt_counters, audit_events, backup_codes, instance_setup, oidc_flows,
     oidc_identities, oidc_session_auth, outbox, sessions, users,
 };
-use slugbase_infrastructure::testing::postgres_url;
+use slugbase_infrastructure::testing::{mysql_url, postgres_url};
 
 /// table -> what the schema says about it.
 type Schema = BTreeMap<String, Table>;
@@ -36,10 +36,13 @@ struct Table {
     foreign_keys: Vec<(String, String, String, String)>,
 }
 
-/// A backend's type name reduced to what matters for behaviour.
+/// A backend's type name reduced to what matters for behaviour (MySQL's `BOOLEAN` is
+/// `tinyint(1)`; its `VARCHAR(n)` keys are text like the others' `TEXT`).
 fn type_class(raw: &str) -> String {
     let t = raw.to_lowercase();
-    if t.contains("int") {
+    if t == "tinyint(1)" {
+        "boolean".into()
+    } else if t.contains("int") {
         "integer".into()
     } else if t.contains("bool") {
         "boolean".into()
@@ -166,6 +169,83 @@ async fn postgres_schema(db: &DatabaseConnection) -> Schema {
     schema
 }
 
+async fn mysql_schema(db: &DatabaseConnection) -> Schema {
+    let mut schema = Schema::new();
+    // Raw: catalogue queries; CAST because MariaDB reports some catalogue columns as binary.
+    let tables = rows(
+        db,
+        "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'",
+    )
+    .await;
+    for t in tables {
+        let name = text(&t, "name");
+        let mut table = Table::default();
+        let columns = rows(
+            db,
+            &format!(
+                "SELECT CAST(column_name AS CHAR) AS name, CAST(column_type AS CHAR) AS type, \
+                 CAST(is_nullable AS CHAR) AS nullable FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name = '{name}'"
+            ),
+        )
+        .await;
+        for c in columns {
+            let nullable = text(&c, "nullable") == "YES";
+            table.columns.insert(text(&c, "name"), (type_class(&text(&c, "type")), nullable));
+        }
+        let fks = rows(
+            db,
+            &format!(
+                "SELECT CAST(k.column_name AS CHAR) AS col, \
+                 CAST(k.referenced_table_name AS CHAR) AS ref_table, \
+                 CAST(k.referenced_column_name AS CHAR) AS ref_col, \
+                 CAST(r.delete_rule AS CHAR) AS on_delete, \
+                 CAST(k.constraint_name AS CHAR) AS constraint_name \
+                 FROM information_schema.key_column_usage k \
+                 JOIN information_schema.referential_constraints r \
+                   ON r.constraint_schema = k.constraint_schema \
+                  AND r.constraint_name = k.constraint_name \
+                 WHERE k.table_schema = DATABASE() AND k.table_name = '{name}' \
+                   AND k.referenced_table_name IS NOT NULL"
+            ),
+        )
+        .await;
+        let mut fk_names = Vec::new();
+        for f in fks {
+            fk_names.push(text(&f, "constraint_name"));
+            table.foreign_keys.push((
+                text(&f, "col"),
+                text(&f, "ref_table"),
+                text(&f, "ref_col"),
+                text(&f, "on_delete").to_uppercase(),
+            ));
+        }
+        table.foreign_keys.sort();
+        let indexes = rows(
+            db,
+            &format!(
+                "SELECT DISTINCT CAST(index_name AS CHAR) AS name, non_unique \
+                 FROM information_schema.statistics \
+                 WHERE table_schema = DATABASE() AND table_name = '{name}' \
+                   AND index_name <> 'PRIMARY'"
+            ),
+        )
+        .await;
+        for i in indexes {
+            let index = text(&i, "name");
+            // InnoDB's own index for a foreign key no other index covers, named after the
+            // constraint: an engine requirement, not part of the schema.
+            if fk_names.contains(&index) {
+                continue;
+            }
+            table.indexes.insert(index, int(&i, "non_unique") == 0);
+        }
+        schema.insert(name, table);
+    }
+    schema
+}
+
 /// The migrator's own bookkeeping table, which has no entity.
 const MIGRATIONS_TABLE: &str = "seaql_migrations";
 
@@ -252,7 +332,7 @@ async fn migrated_twice(url: &str) -> SeaOrmStore {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sqlite_and_postgresql_get_the_same_tables_columns_indexes_and_keys() {
+async fn sqlite_postgresql_and_mysql_get_the_same_tables_columns_indexes_and_keys() {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite_url = format!("sqlite://{}/schema.db", dir.path().display());
     let sqlite = migrated_twice(&sqlite_url).await;
@@ -284,23 +364,61 @@ async fn sqlite_and_postgresql_get_the_same_tables_columns_indexes_and_keys() {
     assert_eq!(lite["users"].columns["password_hash"], ("text".into(), true));
     assert_eq!(lite["users"].columns["mfa_last_totp_step"], ("integer".into(), true));
 
-    let Some(pg_url) = postgres_url().await else { return };
-    let postgres = migrated_twice(&pg_url).await;
-    let pg = postgres_schema(postgres.connection()).await;
-    assert_eq!(lite, pg, "SQLite (left) and PostgreSQL (right) schemas differ");
+    if let Some(pg_url) = postgres_url().await {
+        let postgres = migrated_twice(&pg_url).await;
+        let pg = postgres_schema(postgres.connection()).await;
+        assert_eq!(lite, pg, "SQLite (left) and PostgreSQL (right) schemas differ");
+    }
+    if let Some(my_url) = mysql_url().await {
+        let mysql = migrated_twice(&my_url).await;
+        let my = mysql_schema(mysql.connection()).await;
+        assert_eq!(lite, my, "SQLite (left) and MySQL/MariaDB (right) schemas differ");
+    }
+}
+
+/// On MySQL/MariaDB every table compares text byte for byte (binary, no-pad collation), as
+/// SQLite and PostgreSQL do: e-mail uniqueness and the id order mean the same everywhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_mysql_table_compares_text_byte_for_byte() {
+    let Some(url) = mysql_url().await else { return };
+    let store = migrated_twice(&url).await;
+    let tables = rows(
+        store.connection(),
+        "SELECT CAST(table_name AS CHAR) AS name, CAST(table_collation AS CHAR) AS collation, \
+         CAST(engine AS CHAR) AS engine FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' \
+           AND table_name <> 'seaql_migrations'",
+    )
+    .await;
+    assert_eq!(tables.len(), 8, "every table");
+    for t in tables {
+        let name = text(&t, "name");
+        assert!(
+            ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"].contains(&text(&t, "collation").as_str()),
+            "{name}: {}",
+            text(&t, "collation")
+        );
+        assert_eq!(text(&t, "engine"), "InnoDB", "{name}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_entities_match_the_migrated_schema_on_sqlite_and_postgresql() {
+async fn the_entities_match_the_migrated_schema_on_sqlite_postgresql_and_mysql() {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = migrated_twice(&format!("sqlite://{}/entities.db", dir.path().display())).await;
     let lite = sqlite_schema(sqlite.connection()).await;
     assert_eq!(entity_mismatches(&lite), Vec::<String>::new(), "SQLite");
 
-    let Some(pg_url) = postgres_url().await else { return };
-    let postgres = migrated_twice(&pg_url).await;
-    let pg = postgres_schema(postgres.connection()).await;
-    assert_eq!(entity_mismatches(&pg), Vec::<String>::new(), "PostgreSQL");
+    if let Some(pg_url) = postgres_url().await {
+        let postgres = migrated_twice(&pg_url).await;
+        let pg = postgres_schema(postgres.connection()).await;
+        assert_eq!(entity_mismatches(&pg), Vec::<String>::new(), "PostgreSQL");
+    }
+    if let Some(my_url) = mysql_url().await {
+        let mysql = migrated_twice(&my_url).await;
+        let my = mysql_schema(mysql.connection()).await;
+        assert_eq!(entity_mismatches(&my), Vec::<String>::new(), "MySQL/MariaDB");
+    }
 }
 
 /// The check itself: a column renamed in the schema (or, the same seen from the other side,

@@ -18,7 +18,7 @@ use slugbase_domain::{
     TotpStep, UserId,
 };
 use slugbase_infrastructure::sql::{SeaOrmStore, StoreOptions};
-use slugbase_infrastructure::testing::postgres_url;
+use slugbase_infrastructure::testing::{mysql_url, postgres_url};
 
 fn t(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
@@ -84,7 +84,7 @@ async fn sqlite_creates_its_file_and_runs_with_wal_foreign_keys_and_a_busy_timeo
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unsupported_url_is_refused() {
-    let err = SeaOrmStore::connect("mysql://localhost/x").await.unwrap_err();
+    let err = SeaOrmStore::connect("oracle://localhost/x").await.unwrap_err();
     assert!(matches!(err, StoreError::Other(_)), "{err:?}");
 }
 
@@ -93,6 +93,14 @@ async fn a_postgresql_server_that_is_down_is_unavailable_quickly() {
     let started = Instant::now();
     // Port 1 on the loopback: nothing listens there.
     let err = SeaOrmStore::connect("postgres://u:p@127.0.0.1:1/slugbase").await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mysql_server_that_is_down_is_unavailable_quickly() {
+    let started = Instant::now();
+    let err = SeaOrmStore::connect("mysql://u:p@127.0.0.1:1/slugbase").await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
 }
@@ -125,6 +133,27 @@ async fn a_duplicate_email_is_a_conflict_naming_the_rule_on_postgresql() {
     let store = SeaOrmStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     duplicate_email_is_named(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_email_is_a_conflict_naming_the_rule_on_mysql() {
+    let Some(url) = mysql_url().await else { return };
+    let store = SeaOrmStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    duplicate_email_is_named(&store).await;
+    // The binary collation: addresses differing only in accents or trailing spaces are
+    // different users, as on SQLite and PostgreSQL (MySQL's default `_ci` collation would
+    // call them duplicates). The domain lower-cases addresses itself.
+    UserRepository::create(&store, new_user("rene@example.com")).await.unwrap();
+    UserRepository::create(&store, new_user("ren\u{e9}@example.com")).await.unwrap();
+    assert_eq!(
+        store
+            .find_by_email(&Email::parse("ren\u{e9}@example.com").unwrap())
+            .await
+            .unwrap()
+            .map(|u| u.email),
+        Some(Email::parse("ren\u{e9}@example.com").unwrap())
+    );
 }
 
 /// Writers of every kind at once, through a small pool: every call succeeds (no
@@ -246,6 +275,37 @@ async fn a_postgresql_statement_stuck_on_a_lock_times_out_as_unavailable() {
     holder.rollback().await.unwrap();
 }
 
+/// On MySQL/MariaDB the same: a statement waiting for a row lock gives up after the
+/// statement timeout (InnoDB's lock wait, in whole seconds) as unavailable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mysql_statement_stuck_on_a_lock_times_out_as_unavailable() {
+    use sea_orm::TransactionTrait;
+    let Some(url) = mysql_url().await else { return };
+    let options = StoreOptions {
+        postgres_statement_timeout: Duration::from_secs(1),
+        ..StoreOptions::default()
+    };
+    let store = SeaOrmStore::connect_with(&url, &options).await.unwrap();
+    store.migrate().await.unwrap();
+    let user = UserRepository::create(&store, new_user("locked@example.com")).await.unwrap();
+    let holder = store.connection().begin().await.unwrap();
+    holder
+        .execute_raw(Statement::from_sql_and_values(
+            holder.get_database_backend(),
+            "SELECT id FROM users WHERE id = ? FOR UPDATE",
+            [user.id.to_string().into()],
+        ))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let proof = MfaProof::TotpStep(TotpStep::new(5));
+    let effects = audited(user.id, AuditEventKind::MfaDisableSuccess);
+    let err = store.disable_with_proof(user.id, &proof, t(1), &effects).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    holder.rollback().await.unwrap();
+}
+
 /// Several instances starting at once on one empty database all migrate successfully.
 async fn concurrent_migrations_succeed(url: &str) {
     let mut stores = Vec::new();
@@ -278,5 +338,11 @@ async fn instances_migrating_one_sqlite_file_at_once_all_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn instances_migrating_one_postgresql_database_at_once_all_succeed() {
     let Some(url) = postgres_url().await else { return };
+    concurrent_migrations_succeed(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_migrating_one_mysql_database_at_once_all_succeed() {
+    let Some(url) = mysql_url().await else { return };
     concurrent_migrations_succeed(&url).await;
 }

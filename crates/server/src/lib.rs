@@ -266,10 +266,10 @@ impl ApplicationBuilder {
         tracing::info!(
             address = %format!("{}:{port}", loaded.settings.server.host),
             profile = %loaded.profile,
-            database = if loaded.settings.database.url.trim().starts_with("sqlite:") {
-                "sqlite"
-            } else {
-                "postgres"
+            database = match loaded.settings.database.url.trim() {
+                url if url.starts_with("sqlite:") => "sqlite",
+                url if url.starts_with("mysql://") => "mysql",
+                _ => "postgres",
             },
             version = VERSION,
             "listening"

@@ -1,5 +1,6 @@
 //! The `slugbase` command line, run as a process: help, key generation, operator commands
-//! over a real SQLite file, and the configuration refusals.
+//! over a real SQLite file and over a fresh MariaDB database, and the configuration refusals.
+#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 
@@ -70,7 +71,23 @@ fn keys_generate_prints_a_usable_set_without_configuration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_create_users_tokens_and_reset_mfa_from_the_command_line() {
-    let env = Env::new();
+    operators_scenario(Env::new()).await;
+}
+
+/// The same commands with `database.url = "mysql://…"` (a fresh MariaDB database), after
+/// `slugbase migrate` — run twice: the second finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_use_every_command_on_mariadb() {
+    let Some(url) = slugbase_infrastructure::testing::mysql_url().await else { return };
+    let env = Env::with_database(&url);
+    for _ in 0..2 {
+        let migrated = env.cli(&["migrate"], None);
+        assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    }
+    operators_scenario(env).await;
+}
+
+async fn operators_scenario(env: Env) {
     let password = "operator chosen pw 1";
     let created = env.cli(
         &["user", "create", "--email", "root@example.com", "--name", "Root", "--admin"],

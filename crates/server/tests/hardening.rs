@@ -1,12 +1,13 @@
 //! Security hardening, end to end over the real `slugbase` binary.
 //!
-//! - Two instances (two processes, no shared memory) on one PostgreSQL database: a TOTP
-//!   code used on one is refused on the other, attempt limits add up across both, and one
-//!   backup code carried by 100 concurrent disables spread over both succeeds exactly once;
-//!   disabling MFA on one ends the user's sessions made on the other.
+//! - Two instances (two processes, no shared memory) on one PostgreSQL database, and the
+//!   same on one MariaDB database: a TOTP code used on one is refused on the other, attempt
+//!   limits add up across both, one backup code carried by 100 concurrent disables spread
+//!   over both succeeds exactly once, concurrent enrollment confirmations over both enable
+//!   MFA once; disabling MFA on one ends the user's sessions made on the other.
 //! - Brute force: wrong codes hit 429 at the configured count, a correct code then waits
-//!   too, and waiting out `Retry-After` is enough — on SQLite (one instance) and PostgreSQL
-//!   (two instances).
+//!   too, and waiting out `Retry-After` is enough — on SQLite (one instance), PostgreSQL
+//!   and MariaDB (two instances each).
 //! - Client addresses: the per-address limit believes `X-Forwarded-For` only from a
 //!   configured trusted proxy.
 //! - Lockout: consecutive failures across windows lock the account until an administrator
@@ -14,12 +15,13 @@
 //! - Retention: audit events past `audit.retention_days` and expired sessions are purged
 //!   while the server runs.
 //! - Key rotation: `slugbase keys rotate` re-encrypts stored secrets under the new key, a
-//!   missing key is reported by name, and only the new key is needed afterwards.
+//!   missing key is reported by name, and only the new key is needed afterwards (SQLite and
+//!   MariaDB).
 //! - Login timing (ignored by default: a figure, not an assertion): unknown e-mail versus
 //!   wrong password with production Argon2.
 //!
-//! PostgreSQL comes from `slugbase_infrastructure::testing` (a fresh database per test; one
-//! `skipping PostgreSQL tests` line without PostgreSQL, a failure under `CI=true`).
+//! PostgreSQL and MariaDB come from `slugbase_infrastructure::testing` (a fresh database per
+//! test; one `skipping … tests` line without the server, a failure under `CI=true`).
 #![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
@@ -32,7 +34,7 @@ use common::{BIN, Env, Server, totp_code};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
-use slugbase_infrastructure::testing::postgres_url;
+use slugbase_infrastructure::testing::{mysql_url, postgres_url};
 use slugbase_testkit::steps::{self, ADMIN_EMAIL, PASSWORD, login_pending, verify};
 use slugbase_testkit::{Api, Reply};
 
@@ -58,10 +60,25 @@ fn wrong_code(otpauth_url: &str) -> String {
     slugbase_testkit::totp::wrong_code_at(&totp, chrono::Utc::now())
 }
 
-/// Starts `count` instances on one fresh PostgreSQL database, one after the other (each
-/// migrates on start), or `None` without PostgreSQL.
-async fn postgres_instances(env: &Env, count: usize, vars: &[(&str, &str)]) -> Option<Vec<Server>> {
-    let url = postgres_url().await?;
+/// The server databases the two-instance tests run on.
+#[derive(Clone, Copy, Debug)]
+enum Shared {
+    Postgres,
+    MariaDb,
+}
+
+/// Starts `count` instances on one fresh database of `shared`, one after the other (each
+/// migrates on start), or `None` without that server.
+async fn instances(
+    env: &Env,
+    shared: Shared,
+    count: usize,
+    vars: &[(&str, &str)],
+) -> Option<Vec<Server>> {
+    let url = match shared {
+        Shared::Postgres => postgres_url().await?,
+        Shared::MariaDb => mysql_url().await?,
+    };
     let mut all = vec![("SLUGBASE__DATABASE__URL", url.as_str())];
     all.extend_from_slice(vars);
     let mut servers = Vec::new();
@@ -71,15 +88,47 @@ async fn postgres_instances(env: &Env, count: usize, vars: &[(&str, &str)]) -> O
     Some(servers)
 }
 
+/// The base URLs of two instances.
+fn bases(servers: &[Server]) -> [String; 2] {
+    [servers[0].base.clone(), servers[1].base.clone()]
+}
+
+/// A scenario over two instances as one test on PostgreSQL and one on MariaDB:
+/// `two_instances!(scenario, vars; postgres_test_name, mariadb_test_name)`, where
+/// `scenario(&[String; 2])` gets the instances' base URLs.
+macro_rules! two_instances {
+    ($scenario:ident, $vars:expr; $postgres:ident, $mariadb:ident) => {
+        #[tokio::test]
+        async fn $postgres() {
+            let env = Env::new();
+            let Some(servers) = instances(&env, Shared::Postgres, 2, &$vars).await else {
+                return;
+            };
+            $scenario(&bases(&servers)).await;
+        }
+
+        #[tokio::test]
+        async fn $mariadb() {
+            let env = Env::new();
+            let Some(servers) = instances(&env, Shared::MariaDb, 2, &$vars).await else {
+                return;
+            };
+            $scenario(&bases(&servers)).await;
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------------------
-// Two instances on one PostgreSQL
+// Two instances on one PostgreSQL or MariaDB database
 // ---------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn a_totp_code_used_on_one_instance_is_refused_on_the_other() {
-    let env = Env::new();
-    let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
-    let (a, b) = (&servers[0].base, &servers[1].base);
+two_instances!(
+    totp_code_once_across_instances, [];
+    a_totp_code_used_on_one_instance_is_refused_on_the_other,
+    a_totp_code_used_on_one_mariadb_instance_is_refused_on_the_other
+);
+
+async fn totp_code_once_across_instances([a, b]: &[String; 2]) {
     let account = admin_with_mfa(a).await;
     let code = totp_code(&account.otpauth_url, 1);
 
@@ -104,11 +153,13 @@ async fn a_totp_code_used_on_one_instance_is_refused_on_the_other() {
     assert_eq!(backup.status, StatusCode::OK, "{backup:?}");
 }
 
-#[tokio::test]
-async fn disabling_mfa_on_one_instance_ends_the_sessions_made_on_the_other() {
-    let env = Env::new();
-    let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
-    let (a, b) = (&servers[0].base, &servers[1].base);
+two_instances!(
+    disable_ends_sessions_across_instances, [];
+    disabling_mfa_on_one_instance_ends_the_sessions_made_on_the_other,
+    disabling_mfa_on_one_mariadb_instance_ends_the_sessions_made_on_the_other
+);
+
+async fn disable_ends_sessions_across_instances([a, b]: &[String; 2]) {
     let account = admin_with_mfa(a).await;
     let on_b = Api::new(b);
     login_pending(&on_b, ADMIN_EMAIL, PASSWORD).await;
@@ -129,12 +180,14 @@ async fn disabling_mfa_on_one_instance_ends_the_sessions_made_on_the_other() {
     assert_eq!(me.body["mfa_enabled"], json!(false));
 }
 
-#[tokio::test]
-async fn attempt_limits_add_up_across_two_instances() {
-    let env = Env::new();
-    let vars = [("SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__MAX_FAILURES", "4")];
-    let Some(servers) = postgres_instances(&env, 2, &vars).await else { return };
-    let bases = [servers[0].base.clone(), servers[1].base.clone()];
+two_instances!(
+    attempt_limits_across_instances,
+    [("SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__MAX_FAILURES", "4")];
+    attempt_limits_add_up_across_two_instances,
+    attempt_limits_add_up_across_two_mariadb_instances
+);
+
+async fn attempt_limits_across_instances(bases: &[String; 2]) {
     let account = admin_with_mfa(&bases[0]).await;
     let bearer = Api::with_bearer(&bases[0], &account.token);
     let wrong = json!({ "code": wrong_code(&account.otpauth_url), "password": PASSWORD });
@@ -145,7 +198,7 @@ async fn attempt_limits_add_up_across_two_instances() {
         assert_eq!((reply.status, reply.reason()), (StatusCode::BAD_REQUEST, "INVALID_CODE"));
     }
     // Together they reached it: both refuse now, even a correct backup code.
-    for base in &bases {
+    for base in bases {
         let right = json!({ "code": account.backup_codes[0], "password": PASSWORD });
         let reply = bearer.at(base).post("/api/auth/mfa/disable", right).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{reply:?}");
@@ -157,17 +210,20 @@ async fn attempt_limits_add_up_across_two_instances() {
     assert_eq!(status.body["backup_codes_remaining"], json!(10));
 }
 
-#[tokio::test]
-async fn one_backup_code_in_100_concurrent_disables_over_two_instances_succeeds_once() {
-    let env = Env::new();
-    // Limits out of the way: the 99 losers would otherwise lock the account before the
-    // winner's request is even looked at, and the test would prove nothing.
-    let vars = [
-        ("SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__MAX_FAILURES", "1000"),
-        ("SLUGBASE__SECURITY__LIMITS__ADDRESS__MAX_FAILURES", "1000"),
-    ];
-    let Some(servers) = postgres_instances(&env, 2, &vars).await else { return };
-    let bases = [servers[0].base.clone(), servers[1].base.clone()];
+/// Limits out of the way: in a race of 100, the 99 losers would otherwise lock the account
+/// before the winner's request is even looked at, and the test would prove nothing.
+const NO_LIMITS: [(&str, &str); 2] = [
+    ("SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__MAX_FAILURES", "1000"),
+    ("SLUGBASE__SECURITY__LIMITS__ADDRESS__MAX_FAILURES", "1000"),
+];
+
+two_instances!(
+    one_backup_code_once_across_instances, NO_LIMITS;
+    one_backup_code_in_100_concurrent_disables_over_two_instances_succeeds_once,
+    one_backup_code_in_100_concurrent_disables_over_two_mariadb_instances_succeeds_once
+);
+
+async fn one_backup_code_once_across_instances(bases: &[String; 2]) {
     let account = admin_with_mfa(&bases[0]).await;
     let bearer = Api::with_bearer(&bases[0], &account.token);
     let body = json!({ "code": account.backup_codes[3], "password": PASSWORD });
@@ -193,10 +249,52 @@ async fn one_backup_code_in_100_concurrent_disables_over_two_instances_succeeds_
         }
     }
     assert_eq!(ok, 1, "exactly one disable may spend the backup code");
-    for base in &bases {
+    for base in bases {
         let status = bearer.at(base).get("/api/auth/mfa/status").await;
         assert_eq!(status.body["enabled"], json!(false), "{status:?}");
         assert_eq!(status.body["backup_codes_remaining"], json!(0), "{status:?}");
+    }
+}
+
+two_instances!(
+    one_enrollment_confirmed_across_instances, NO_LIMITS;
+    concurrent_enrollment_confirms_over_two_instances_enable_mfa_once,
+    concurrent_enrollment_confirms_over_two_mariadb_instances_enable_mfa_once
+);
+
+/// 40 confirmations of one pending enrollment with the same right code, at once, spread over
+/// both instances: exactly one enables MFA and gets the backup codes; the others are told
+/// MFA is already on or the code was used (the step was taken), never a 5xx; ten codes are
+/// stored.
+async fn one_enrollment_confirmed_across_instances(bases: &[String; 2]) {
+    let admin = steps::setup_admin(&bases[0]).await;
+    let token = steps::create_token(&admin, "race").await;
+    let bearer = Api::with_bearer(&bases[0], &token);
+    let begin = bearer.post("/api/auth/mfa/enroll/begin", json!({})).await;
+    assert_eq!(begin.status, StatusCode::OK, "{begin:?}");
+    let otpauth_url = begin.body["otpauth_url"].as_str().unwrap().to_owned();
+    let code = totp_code(&otpauth_url, 0);
+    let replies = burst(40, "/api/auth/mfa/enroll/confirm", |i| {
+        (bearer.at(&bases[i % 2]), json!({ "code": code }))
+    })
+    .await;
+    let mut winners = Vec::new();
+    for reply in &replies {
+        match (reply.status, reply.reason()) {
+            (StatusCode::OK, _) => winners.push(steps::backup_codes(&reply.body)),
+            (StatusCode::CONFLICT | StatusCode::BAD_REQUEST, reason) => assert!(
+                ["MFA_ALREADY_ENABLED", "INVALID_CODE", "MFA_NO_PENDING"].contains(&reason),
+                "{reply:?}"
+            ),
+            _ => panic!("unexpected answer: {reply:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one confirmation enables MFA");
+    assert_eq!(winners[0].len(), 10);
+    for base in bases {
+        let status = bearer.at(base).get("/api/auth/mfa/status").await;
+        assert_eq!(status.body["enabled"], json!(true), "{status:?}");
+        assert_eq!(status.body["backup_codes_remaining"], json!(10), "{status:?}");
     }
 }
 
@@ -340,28 +438,23 @@ async fn simultaneous_wrong_codes_at_verify_on_sqlite_evaluate_at_most_the_pendi
     verify_burst_on_one_pending_state(std::slice::from_ref(&server.base)).await;
 }
 
-#[tokio::test]
-async fn simultaneous_wrong_passwords_over_two_postgresql_instances_evaluate_at_most_the_limit() {
-    let env = Env::new();
-    let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
-    login_burst_on_one_email(&[servers[0].base.clone(), servers[1].base.clone()]).await;
-}
+two_instances!(
+    login_burst_on_one_email, [];
+    simultaneous_wrong_passwords_over_two_postgresql_instances_evaluate_at_most_the_limit,
+    simultaneous_wrong_passwords_over_two_mariadb_instances_evaluate_at_most_the_limit
+);
 
-#[tokio::test]
-async fn simultaneous_wrong_codes_at_disable_over_two_postgresql_instances_evaluate_at_most_the_limit()
- {
-    let env = Env::new();
-    let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
-    disable_burst_on_one_account(&[servers[0].base.clone(), servers[1].base.clone()]).await;
-}
+two_instances!(
+    disable_burst_on_one_account, [];
+    simultaneous_wrong_codes_at_disable_over_two_postgresql_instances_evaluate_at_most_the_limit,
+    simultaneous_wrong_codes_at_disable_over_two_mariadb_instances_evaluate_at_most_the_limit
+);
 
-#[tokio::test]
-async fn simultaneous_wrong_codes_at_verify_over_two_postgresql_instances_evaluate_at_most_the_budget()
- {
-    let env = Env::new();
-    let Some(servers) = postgres_instances(&env, 2, &[]).await else { return };
-    verify_burst_on_one_pending_state(&[servers[0].base.clone(), servers[1].base.clone()]).await;
-}
+two_instances!(
+    verify_burst_on_one_pending_state, [];
+    simultaneous_wrong_codes_at_verify_over_two_postgresql_instances_evaluate_at_most_the_budget,
+    simultaneous_wrong_codes_at_verify_over_two_mariadb_instances_evaluate_at_most_the_budget
+);
 
 // ---------------------------------------------------------------------------------------
 // Brute force
@@ -413,12 +506,11 @@ async fn brute_force_on_sqlite_hits_429_at_the_configured_count_and_retry_after_
     brute_force(std::slice::from_ref(&server.base)).await;
 }
 
-#[tokio::test]
-async fn brute_force_over_two_postgresql_instances_hits_429_and_retry_after_is_honoured() {
-    let env = Env::new();
-    let Some(servers) = postgres_instances(&env, 2, &BRUTE_VARS).await else { return };
-    brute_force(&[servers[0].base.clone(), servers[1].base.clone()]).await;
-}
+two_instances!(
+    brute_force, BRUTE_VARS;
+    brute_force_over_two_postgresql_instances_hits_429_and_retry_after_is_honoured,
+    brute_force_over_two_mariadb_instances_hits_429_and_retry_after_is_honoured
+);
 
 /// Consecutive failures across windows lock the account until an administrator resets its
 /// MFA; the reset unlocks it, and the audit log, filtered by user and event, shows it all.
@@ -550,6 +642,11 @@ async fn sqlite(env: &Env) -> DatabaseConnection {
     Database::connect(format!("sqlite://{}?mode=rw", env.db_path.display())).await.unwrap()
 }
 
+/// The test's database, whichever it is.
+async fn database(env: &Env) -> DatabaseConnection {
+    Database::connect(env.db_url.as_str()).await.unwrap()
+}
+
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     let row = db.query_one_raw(Statement::from_string(DbBackend::Sqlite, sql)).await.unwrap();
     row.unwrap().try_get::<i64>("", "n").unwrap()
@@ -649,13 +746,13 @@ fn fresh_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Runs the binary over the test's SQLite file with the test's keys, plus `vars`.
+/// Runs the binary over the test's database with the test's keys, plus `vars`.
 fn cli(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let keys = env.key_values();
     Command::new(BIN)
         .current_dir(env.dir.path())
         .env("SLUGBASE_PROFILE", "test")
-        .env("SLUGBASE__DATABASE__URL", format!("sqlite://{}?mode=rwc", env.db_path.display()))
+        .env("SLUGBASE__DATABASE__URL", &env.db_url)
         .env("RUST_LOG", "warn")
         .env_remove("SLUGBASE_CONFIG")
         .env("SLUGBASE__KEYS__ENCRYPTION__K1", &keys[0])
@@ -669,11 +766,11 @@ fn cli(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
 }
 
 async fn stored_secret(env: &Env) -> String {
-    let db = sqlite(env).await;
+    let db = database(env).await;
     let row = db
         .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT mfa_secret FROM users WHERE mfa_enabled = 1",
+            db.get_database_backend(),
+            "SELECT mfa_secret FROM users WHERE mfa_enabled = TRUE",
         ))
         .await
         .unwrap()
@@ -685,7 +782,16 @@ async fn stored_secret(env: &Env) -> String {
 
 #[tokio::test]
 async fn keys_rotate_reencrypts_stored_secrets_and_names_a_missing_key() {
-    let env = Env::new();
+    keys_rotate(Env::new()).await;
+}
+
+#[tokio::test]
+async fn keys_rotate_reencrypts_stored_secrets_and_names_a_missing_key_on_mariadb() {
+    let Some(url) = mysql_url().await else { return };
+    keys_rotate(Env::with_database(&url)).await;
+}
+
+async fn keys_rotate(env: Env) {
     let server = env.start("keys-1.log", LOG).await;
     let account = admin_with_mfa(&server.base).await;
     assert!(stored_secret(&env).await.starts_with("k1:"));

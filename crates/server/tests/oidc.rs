@@ -149,6 +149,16 @@ fn cli_user_list(app: &TestApp, keys: &[(String, String)]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Recipients of the `oidc_linked` notices in the outbox.
+async fn link_notices(admin: &slugbase_testkit::Api) -> Vec<String> {
+    let page = admin.get("/api/admin/outbox").await.expect(StatusCode::OK);
+    let notices = page["notices"].as_array().expect("notices").iter();
+    notices
+        .filter(|n| n["kind"] == "oidc_linked")
+        .map(|n| n["recipient"].as_str().expect("recipient").to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_verified_email_links_the_existing_local_account_once_and_is_audited() {
     let keys = shared_keys();
@@ -176,6 +186,8 @@ async fn a_verified_email_links_the_existing_local_account_once_and_is_audited()
     let linked = audit(&admin, "oidc_linked").await;
     assert_eq!(linked.len(), 1, "{linked:?}");
     assert_eq!(linked[0]["user_id"], me["id"], "{linked:?}");
+    // The owner's "new sign-in provider" notice is in the outbox, written with the link.
+    assert_eq!(link_notices(&admin).await, ["local@example.com"]);
 
     // Another subject of the same provider with the same verified e-mail: never linked too.
     provider.next_login(account("intruder-sub", "local@example.com", true)).await;
@@ -184,6 +196,7 @@ async fn a_verified_email_links_the_existing_local_account_once_and_is_audited()
     assert!(!has_cookie(&landed, "slugbase.sid"));
     browser.api.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     assert_eq!(audit(&admin, "oidc_linked").await.len(), 1);
+    assert_eq!(link_notices(&admin).await.len(), 1, "a refused link writes no notice");
     let failures = audit(&admin, "oidc_login_fail").await;
     assert_eq!(failures.len(), 1, "{failures:?}");
 

@@ -2,17 +2,22 @@
 //! attempt only while the counter is under its limit, so concurrent reservations — from one
 //! instance or several — never take more places than the window has. A release is one
 //! conditional update. Both are built with the query builder, the same on SQLite and
-//! PostgreSQL.
+//! PostgreSQL. MySQL has no conditional upsert ([`super::dialect`]): there a reservation
+//! reads the counter `FOR UPDATE` and writes it back in one transaction
+//! ([`reserve_locked`]), which concurrent reservations of one key pass one at a time.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait as _, EntityTrait as _, Insert, QueryFilter as _, Set, UpdateMany};
-use slugbase_application::ports::{AttemptRepository, Reservation, StoreResult};
+use sea_orm::{
+    ColumnTrait as _, EntityTrait as _, Insert, QueryFilter as _, QuerySelect as _, Set, UpdateMany,
+};
+use slugbase_application::ports::{AttemptRepository, Reservation, StoreError, StoreResult};
 use slugbase_domain::{AttemptCounter, AttemptPolicy, Release, Throttle};
 
+use super::dialect::Engine;
 use super::entity::attempt_counters::{self, Column, Entity};
-use super::{SeaOrmStore, db_err, from_ms, to_ms, to_u32};
+use super::{SeaOrmStore, db_err, from_ms, stored_time, to_ms, to_u32};
 
 /// How often a refused reservation is retried when the counter, read back, no longer
 /// blocks (another request released its place in between).
@@ -102,6 +107,62 @@ pub(super) fn release_update(key: &str, reserved_in: i64, outcome: Release) -> U
         .filter(Column::Key.eq(key))
 }
 
+/// [`AttemptRepository::reserve`] where the upsert cannot carry its condition (MySQL): in one
+/// transaction, the counter is read `FOR UPDATE` — concurrent reservations of the key wait
+/// here, one at a time — then [`AttemptCounter::reserve`] decides, and the counted counter
+/// is written back (or inserted: of two first reservations of a key, the second insert
+/// fails as a duplicate and goes round again, then finding and locking the first's row).
+async fn reserve_locked(
+    store: &SeaOrmStore,
+    key: &str,
+    policy: &AttemptPolicy,
+    now: DateTime<Utc>,
+) -> StoreResult<Reservation> {
+    // Decide on the time as stored, as the SQL of the upsert does.
+    let now = stored_time(now);
+    for _ in 0..RESERVE_TRIES {
+        let tx = store.begin_write().await?;
+        let row = Entity::find_by_id(key).lock_exclusive().one(&tx).await.map_err(db_err)?;
+        let exists = row.is_some();
+        let current = row.map(counter_from_model).transpose()?;
+        let counted = match AttemptCounter::reserve(current, policy, now) {
+            Ok(counted) => counted,
+            Err(blocked) => {
+                tx.rollback().await.map_err(db_err)?;
+                return Ok(Reservation::Refused(blocked));
+            }
+        };
+        let written = if exists {
+            Entity::update_many()
+                .col_expr(Column::WindowStart, Expr::val(to_ms(counted.window_start)))
+                .col_expr(Column::Failures, Expr::val(i64::from(counted.failures)))
+                .col_expr(Column::Consecutive, Expr::val(i64::from(counted.consecutive)))
+                .filter(Column::Key.eq(key))
+                .exec(&tx)
+                .await
+                .map(|_| ())
+        } else {
+            let first = attempt_counters::ActiveModel {
+                key: Set(key.to_owned()),
+                window_start: Set(to_ms(counted.window_start)),
+                failures: Set(i64::from(counted.failures)),
+                consecutive: Set(i64::from(counted.consecutive)),
+            };
+            Entity::insert(first).exec_without_returning(&tx).await.map(|_| ())
+        };
+        match written.map_err(db_err) {
+            Ok(()) => {
+                tx.commit().await.map_err(db_err)?;
+                return Ok(Reservation::Granted(counted));
+            }
+            // Another first reservation inserted the row meanwhile: lock it and decide again.
+            Err(StoreError::Conflict(_)) => tx.rollback().await.map_err(db_err)?,
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(Reservation::Refused(Throttle::Blocked { retry_after_secs: 1, locked_out: false }))
+}
+
 fn counter_from_model(row: attempt_counters::Model) -> StoreResult<AttemptCounter> {
     Ok(AttemptCounter {
         window_start: from_ms(row.window_start)?,
@@ -123,6 +184,9 @@ impl AttemptRepository for SeaOrmStore {
         policy: &AttemptPolicy,
         now: DateTime<Utc>,
     ) -> StoreResult<Reservation> {
+        if !Engine::of(&self.db).conditional_upsert() {
+            return reserve_locked(self, key, policy, now).await;
+        }
         for _ in 0..RESERVE_TRIES {
             if let Some(counter) = reserve_once(self, key, policy, to_ms(now)).await? {
                 return Ok(Reservation::Granted(counter));
@@ -184,6 +248,23 @@ mod tests {
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
             assert_eq!(reserve_statement("k", &POLICY, 1000).build(backend).to_string(), expected);
         }
+    }
+
+    /// MySQL assigns `SET` columns left to right: each expression may read only columns not
+    /// assigned before it (here: `window_start`, never assigned, and each column itself).
+    #[test]
+    fn a_release_reads_no_column_it_assigned_before_on_mysql() {
+        let sql = release_update("k", 1000, Release::NotAGuess).build(DbBackend::MySql);
+        assert_eq!(
+            sql.to_string(),
+            "UPDATE `attempt_counters` SET \
+             `failures` = (CASE WHEN (`attempt_counters`.`window_start` = 1000 \
+             AND `attempt_counters`.`failures` > 0) THEN `attempt_counters`.`failures` - 1 \
+             ELSE `attempt_counters`.`failures` END), \
+             `consecutive` = (CASE WHEN (`attempt_counters`.`consecutive` > 0) \
+             THEN `attempt_counters`.`consecutive` - 1 ELSE 0 END) \
+             WHERE `attempt_counters`.`key` = 'k'"
+        );
     }
 
     #[test]

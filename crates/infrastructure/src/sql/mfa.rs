@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _, PaginatorTrait as _,
-    QueryFilter as _, QuerySelect as _, UpdateMany,
+    ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
+    QuerySelect as _, UpdateMany,
 };
 use slugbase_application::ports::{
     CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest,
@@ -15,6 +15,7 @@ use slugbase_application::ports::{
 };
 use slugbase_domain::{EncryptedSecret, TotpStep, UserId};
 
+use super::dialect::Engine;
 use super::entity::{backup_codes, sessions, users};
 use super::mfa_effects::apply_effects;
 use super::{SeaOrmStore, db_err, insert_codes, to_ms};
@@ -75,13 +76,13 @@ async fn spend<C: ConnectionTrait>(
     }
 }
 
-/// Locks the user's row for the rest of the transaction (PostgreSQL; SQLite's `IMMEDIATE`
+/// Locks the user's row for the rest of the transaction (PostgreSQL, MySQL; SQLite's `IMMEDIATE`
 /// transaction already holds the database's write lock). Every multi-statement MFA
 /// transaction takes this lock first, so they run one at a time per user: no deadlock
 /// between the user row and the code rows, and no transaction works from a snapshot that
 /// misses codes another one committed meanwhile.
 async fn lock_user<C: ConnectionTrait>(conn: &C, user: &str) -> StoreResult<()> {
-    if conn.get_database_backend() == DbBackend::Postgres {
+    if Engine::of(conn).locks_rows() {
         users::Entity::find_by_id(user)
             .select_only()
             .column(users::Column::Id)

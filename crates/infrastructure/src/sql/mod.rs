@@ -1,11 +1,12 @@
-//! sea-orm storage for SQLite and PostgreSQL: every storage port of `slugbase-application`
-//! in one [`SeaOrmStore`].
+//! sea-orm storage for SQLite, PostgreSQL and MySQL/MariaDB: every storage port of
+//! `slugbase-application` in one [`SeaOrmStore`].
 //!
-//! One implementation serves both backends. Rows are read and written through the sea-orm
+//! One implementation serves every backend; what differs per engine is listed, and
+//! decided, in [`dialect`]. Rows are read and written through the sea-orm
 //! entities in [`entity`] and statements are built with the query builder (bound
 //! parameters, the right quoting and placeholders for each backend); raw SQL is left only
 //! where the builder cannot say the statement, each with a comment why. Where a transaction
-//! must lock a row first, PostgreSQL takes `SELECT … FOR UPDATE` (the builder's
+//! must lock a row first, PostgreSQL and MySQL take `SELECT … FOR UPDATE` (the builder's
 //! `lock_exclusive`; SQLite has no row locks and needs none: its write transactions start
 //! `IMMEDIATE`, holding the database's write lock).
 //!
@@ -21,10 +22,11 @@
 //!   in one transaction; disabling and regenerating spend the proof and change the state in
 //!   one transaction;
 //! - an attempt is reserved with one conditional upsert (`INSERT … ON CONFLICT DO UPDATE
-//!   … WHERE` under the limit), before it is evaluated, and released with one conditional
+//!   … WHERE` under the limit; on MySQL, which has no such upsert, a read `FOR UPDATE` and a
+//!   write in one transaction), before it is evaluated, and released with one conditional
 //!   update;
 //! - creating the first administrator updates the `instance_setup` row first, which
-//!   serialises concurrent set-ups on both backends.
+//!   serialises concurrent set-ups on every backend.
 //!
 //! Schema conventions (see `slugbase-migration`): ids are UUID text, times are Unix
 //! milliseconds (`BIGINT`), so times round-trip with millisecond precision.
@@ -32,6 +34,7 @@
 mod attempts;
 mod audit;
 mod caller;
+pub(crate) mod dialect;
 pub mod entity;
 mod mfa;
 mod mfa_effects;
@@ -51,7 +54,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Func, Query};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -61,12 +64,14 @@ use sea_orm::{
 use slugbase_application::ports::{StorageHealth, StoreError, StoreResult};
 use slugbase_migration::{Migrator, MigratorTrait as _};
 
+use self::dialect::{conflict_subject, is_mysql_url, migration_lock, mysql_unavailable};
 use self::sync_reads::SyncReads;
 
 /// Connection settings of a [`SeaOrmStore`].
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
-    /// Pool size; `None`: 4 for SQLite (writes serialise anyway), 10 for PostgreSQL.
+    /// Pool size; `None`: 4 for SQLite (writes serialise anyway), 10 for PostgreSQL and
+    /// MySQL.
     pub max_connections: Option<u32>,
     /// How long opening a connection may take before the database counts as unavailable.
     pub connect_timeout: Duration,
@@ -75,8 +80,9 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// SQLite: how long a writer waits for the write lock before giving up.
     pub sqlite_busy_timeout: Duration,
-    /// PostgreSQL: longest a statement (including waiting for a row lock) may run before the
-    /// server cancels it and the request fails as unavailable.
+    /// PostgreSQL and MySQL/MariaDB: longest a statement (including waiting for a row lock)
+    /// may run before the server cancels it and the request fails as unavailable (on MySQL:
+    /// the row-lock wait, and on MariaDB the statement too; see [`dialect`]).
     pub postgres_statement_timeout: Duration,
     /// SQLite: authenticate (the session / API token caller lookups) on read-only
     /// `rusqlite` connections on the calling thread instead of through sqlx's worker thread.
@@ -97,7 +103,7 @@ impl Default for StoreOptions {
     }
 }
 
-/// Every storage port over one sea-orm connection pool (SQLite or PostgreSQL).
+/// Every storage port over one sea-orm connection pool (SQLite, PostgreSQL or MySQL/MariaDB).
 #[derive(Clone, Debug)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
@@ -116,7 +122,8 @@ impl SeaOrmStore {
 
     /// Connects to `sqlite://path/to/file.db` (file and parent directory created if missing;
     /// WAL, foreign keys on, busy timeout, `synchronous = NORMAL`) or
-    /// `postgres://user:password@host:port/database`. Does not migrate: call
+    /// `postgres://user:password@host:port/database` or `mysql://user:password@host:port/database`
+    /// (MySQL 8 or MariaDB 10.6+; sessions in `READ COMMITTED`). Does not migrate: call
     /// [`Self::migrate`]. On a SQLite file with [`StoreOptions::sqlite_sync_reads`], also
     /// opens the first read-only connection of the synchronous read path; if that fails,
     /// the store logs a warning and reads through sqlx only.
@@ -126,9 +133,11 @@ impl SeaOrmStore {
     /// [`StoreError::Other`] for an unsupported URL or a directory that cannot be created.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> StoreResult<Self> {
         let sqlite = url.starts_with("sqlite:");
-        if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        let mysql = is_mysql_url(url);
+        if !sqlite && !mysql && !url.starts_with("postgres://") && !url.starts_with("postgresql://")
+        {
             return Err(StoreError::Other(anyhow!(
-                "unsupported database URL scheme (expected sqlite: or postgres://)"
+                "unsupported database URL scheme (expected sqlite:, postgres:// or mysql://)"
             )));
         }
         let mut opts = ConnectOptions::new(url);
@@ -137,7 +146,9 @@ impl SeaOrmStore {
             .connect_timeout(options.connect_timeout)
             .acquire_timeout(options.acquire_timeout)
             .sqlx_logging(false);
-        if !sqlite {
+        if mysql {
+            dialect::mysql_session(&mut opts, options.postgres_statement_timeout);
+        } else if !sqlite {
             opts.statement_timeout(options.postgres_statement_timeout);
         }
         if sqlite {
@@ -180,22 +191,21 @@ impl SeaOrmStore {
 
     /// Applies every pending migration; a no-op on an up-to-date database. Safe when several
     /// instances start at once: migrations run inside one write transaction (`IMMEDIATE` on
-    /// SQLite, under a transaction-scoped advisory lock on PostgreSQL), so they run one
-    /// after the other and the later ones find nothing to do.
+    /// SQLite, under a transaction-scoped advisory lock on PostgreSQL, under a named lock on
+    /// MySQL — whose DDL commits at once, so there a migration cut short is not rolled
+    /// back), so they run one after the other and the later ones find nothing to do.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the database cannot be reached; [`StoreError::Other`]
     /// if a migration fails.
     pub async fn migrate(&self) -> StoreResult<()> {
         let tx = self.begin_write().await?;
-        if tx.get_database_backend() == DbBackend::Postgres {
-            // Any constant shared by every instance; "slugbase" in ASCII.
-            let lock = Query::select()
-                .expr(Func::cust("pg_advisory_xact_lock").arg(8_317_151_698_739_098_469_i64))
-                .to_owned();
-            tx.execute(&lock).await.map_err(db_err)?;
-        }
-        Migrator::up(&tx, None).await.map_err(db_err)?;
+        migration_lock(&tx, true).await.map_err(db_err)?;
+        let migrated = Migrator::up(&tx, None).await;
+        // MySQL's lock belongs to the connection, not the transaction: give it back before
+        // the connection goes back to the pool, whatever the outcome.
+        let released = migration_lock(&tx, false).await;
+        migrated.and(released).map_err(db_err)?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -220,7 +230,8 @@ impl SeaOrmStore {
     }
 
     /// Starts a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock at
-    /// once, so two writers never deadlock upgrading read locks), `BEGIN` on PostgreSQL.
+    /// once, so two writers never deadlock upgrading read locks), `BEGIN` on PostgreSQL and
+    /// MySQL (both `READ COMMITTED`).
     async fn begin_write(&self) -> StoreResult<DatabaseTransaction> {
         self.db
             .begin_with_options(TransactionOptions {
@@ -260,7 +271,7 @@ impl StorageHealth for SeaOrmStore {
 /// else [`StoreError::Other`].
 pub(crate) fn db_err(err: DbErr) -> StoreError {
     if let Some(SqlErr::UniqueConstraintViolation(message)) = err.sql_err() {
-        return StoreError::Conflict(conflict_rule(&message));
+        return StoreError::Conflict(conflict_rule(conflict_subject(&message)));
     }
     let unavailable = match &err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
@@ -290,6 +301,9 @@ fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
             if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
                 return code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
             }
+            if let Some(mysql) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
+                return mysql_unavailable(mysql.number());
+            }
             code.starts_with("08")
                 || matches!(code.as_ref(), "53300" | "57014" | "57P01" | "57P02" | "57P03")
         }
@@ -298,7 +312,7 @@ fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
 }
 
 /// Names the uniqueness rule a driver message reports (SQLite names `table.column`,
-/// PostgreSQL the constraint).
+/// PostgreSQL the constraint, MySQL the index after the duplicate value).
 fn conflict_rule(message: &str) -> &'static str {
     const RULES: [(&str, &str); 6] = [
         ("email", "users.email"),
@@ -389,5 +403,7 @@ mod tests {
             "users.email"
         );
         assert_eq!(conflict_rule("UNIQUE constraint failed: users.id"), "users.id");
+        let mysql = "Duplicate entry 'sessions@x.io' for key 'ux_users_email'";
+        assert_eq!(conflict_rule(conflict_subject(mysql)), "users.email");
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DeleteMany, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, Set,
+    QueryOrder as _, QuerySelect as _, Set, UpdateMany,
 };
 use slugbase_application::ports::{
     CallerRecord, SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
@@ -13,6 +13,7 @@ use slugbase_application::ports::{
 use slugbase_domain::UserId;
 
 use super::caller::{CallerQuery, find_caller};
+use super::dialect::Engine;
 use super::entity::sessions;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms, to_u32};
 
@@ -47,6 +48,30 @@ pub(super) async fn insert_session<C: ConnectionTrait>(
     };
     sessions::Entity::insert(row).exec_without_returning(conn).await.map_err(db_err)?;
     Ok(())
+}
+
+/// [`SessionRepository::reserve_attempt`] without `UPDATE … RETURNING` (MySQL): the same
+/// conditional update, then the count read back in the same transaction — under the row
+/// lock the update took, so no other reservation changes it in between.
+async fn reserve_attempt_then_read(
+    store: &SeaOrmStore,
+    id_hash: &SecretDigest,
+    update: UpdateMany<sessions::Entity>,
+) -> StoreResult<Option<u32>> {
+    let tx = store.begin_write().await?;
+    if update.exec(&tx).await.map_err(db_err)?.rows_affected != 1 {
+        tx.rollback().await.map_err(db_err)?;
+        return Ok(None);
+    }
+    let count = sessions::Entity::find_by_id(id_hash.as_str())
+        .select_only()
+        .column(sessions::Column::FailedAttempts)
+        .into_tuple::<i64>()
+        .one(&tx)
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    count.map(|n| to_u32(n, "failed attempts")).transpose()
 }
 
 fn session_from_model(row: sessions::Model) -> StoreResult<SessionRecord> {
@@ -106,16 +131,17 @@ impl SessionRepository for SeaOrmStore {
     async fn reserve_attempt(&self, id_hash: &SecretDigest, max: u32) -> StoreResult<Option<u32>> {
         // One conditional `UPDATE … RETURNING`: concurrent guesses on one pending state never
         // take more than `max`.
-        let updated = sessions::Entity::update_many()
+        let update = sessions::Entity::update_many()
             .col_expr(
                 sessions::Column::FailedAttempts,
                 Expr::col(sessions::Column::FailedAttempts).add(1_i64),
             )
             .filter(sessions::Column::IdHash.eq(id_hash.as_str()))
-            .filter(sessions::Column::FailedAttempts.lt(i64::from(max)))
-            .exec_with_returning(&self.db)
-            .await
-            .map_err(db_err)?;
+            .filter(sessions::Column::FailedAttempts.lt(i64::from(max)));
+        if !Engine::of(&self.db).update_returning() {
+            return reserve_attempt_then_read(self, id_hash, update).await;
+        }
+        let updated = update.exec_with_returning(&self.db).await.map_err(db_err)?;
         updated
             .into_iter()
             .next()

@@ -109,7 +109,7 @@ async fn drop_stale_databases(admin: &sea_orm::DatabaseConnection, now: i64) {
 }
 
 /// `url` with its database name replaced.
-fn with_database(url: &str, database: &str) -> String {
+pub(super) fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),

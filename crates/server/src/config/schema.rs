@@ -112,11 +112,11 @@ fn ip_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<IpAd
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// `sqlite://…` or `postgres://…`.
+    /// `sqlite://…`, `postgres://…` or `mysql://…` (MySQL 8 / MariaDB 10.6+).
     pub url: String,
     /// Run migrations when `serve` starts.
     pub migrate_on_start: bool,
-    /// Pool size; 0: the backend's default (4 for SQLite, 10 for PostgreSQL).
+    /// Pool size; 0: the backend's default (4 for SQLite, 10 for PostgreSQL and MySQL).
     pub max_connections: u32,
     /// Opening a connection longer than this counts as the database being unavailable.
     pub connect_timeout_secs: u32,
@@ -124,10 +124,11 @@ pub struct DatabaseSettings {
     pub acquire_timeout_secs: u32,
     /// SQLite: how long a writer waits for the write lock.
     pub sqlite_busy_timeout_ms: u32,
-    /// PostgreSQL: longest a statement may run before the server cancels it.
+    /// PostgreSQL and MySQL/MariaDB: longest a statement may run (or, on MySQL, wait for a
+    /// row lock) before the server cancels it.
     pub postgres_statement_timeout_secs: u32,
     /// SQLite: authenticate on read-only connections on the request's own thread (no hop to
-    /// sqlx's worker thread). Ignored on PostgreSQL.
+    /// sqlx's worker thread). Ignored on PostgreSQL and MySQL.
     pub sqlite_sync_reads: bool,
 }
 

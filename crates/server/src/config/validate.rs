@@ -27,11 +27,12 @@ impl Settings {
         let db = self.database.url.trim();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
-            || db.starts_with("postgresql://"))
+            || db.starts_with("postgresql://")
+            || db.starts_with("mysql://"))
         {
             return Err(invalid(
                 "database.url",
-                "must start with sqlite:, postgres:// or postgresql://",
+                "must start with sqlite:, postgres://, postgresql:// or mysql://",
             ));
         }
         let a = &self.argon2;

@@ -54,7 +54,7 @@ impl Env {
         Self { dir, db_path, db_url, keys }
     }
 
-    /// Like [`Env::new`] over another database (PostgreSQL).
+    /// Like [`Env::new`] over another database (PostgreSQL, MariaDB).
     pub fn with_database(url: &str) -> Self {
         let mut env = Self::new();
         env.db_url = url.to_owned();
