@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::dialect::{Dialect, ID_LEN, NAME_LEN, big, big_null, text, text_null};
+
 /// Creates `outbox` and adds `client_addr` / `user_agent` to `sessions`.
 #[derive(Debug, DeriveMigrationName)]
 pub struct Migration;
@@ -52,56 +54,40 @@ enum Sessions {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let text = |c: Outbox| ColumnDef::new(c).text().not_null().take();
-        let text_null = |c: Outbox| ColumnDef::new(c).text().null().take();
-        let big = |c: Outbox| ColumnDef::new(c).big_integer().not_null().take();
-        let big_null = |c: Outbox| ColumnDef::new(c).big_integer().null().take();
-        manager
-            .create_table(
-                Table::create()
-                    .table(Outbox::Table)
-                    .if_not_exists()
-                    .col(text(Outbox::Id).primary_key())
-                    .col(text(Outbox::Kind))
-                    .col(text_null(Outbox::UserId))
-                    .col(text(Outbox::Recipient))
-                    .col(big(Outbox::At))
-                    .col(text_null(Outbox::ClientAddr))
-                    .col(text_null(Outbox::UserAgent))
-                    .col(big_null(Outbox::CodesLeft))
-                    .col(text_null(Outbox::Subject))
-                    .col(text(Outbox::Status))
-                    .col(big(Outbox::Attempts))
-                    .col(big(Outbox::NextAttemptAt))
-                    .col(big_null(Outbox::ClaimedUntil))
-                    .col(text_null(Outbox::LastError))
-                    .col(big_null(Outbox::SentAt))
-                    .col(big(Outbox::CreatedAt))
-                    .take(),
-            )
+        let d = Dialect::of(manager);
+        d.create_table(
+            manager,
+            Table::create()
+                .table(Outbox::Table)
+                .if_not_exists()
+                .col(d.key(Outbox::Id, ID_LEN).primary_key())
+                .col(text(Outbox::Kind))
+                .col(text_null(Outbox::UserId))
+                .col(text(Outbox::Recipient))
+                .col(big(Outbox::At))
+                .col(text_null(Outbox::ClientAddr))
+                .col(text_null(Outbox::UserAgent))
+                .col(big_null(Outbox::CodesLeft))
+                .col(text_null(Outbox::Subject))
+                .col(d.key(Outbox::Status, NAME_LEN))
+                .col(big(Outbox::Attempts))
+                .col(big(Outbox::NextAttemptAt))
+                .col(big_null(Outbox::ClaimedUntil))
+                .col(text_null(Outbox::LastError))
+                .col(big_null(Outbox::SentAt))
+                .col(big(Outbox::CreatedAt))
+                .take(),
+        )
+        .await?;
+        d.create_index(manager, "ix_outbox_due", "outbox", &["status", "next_attempt_at"], false)
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("ix_outbox_due")
-                    .table(Outbox::Table)
-                    .col(Outbox::Status)
-                    .col(Outbox::NextAttemptAt)
-                    .take(),
-            )
-            .await?;
-        // One column per statement: SQLite's ALTER TABLE adds one at a time.
         for (column, name) in
             [(Sessions::ClientAddr, "client_addr"), (Sessions::UserAgent, "user_agent")]
         {
             if !manager.has_column("sessions", name).await? {
                 manager
                     .alter_table(
-                        Table::alter()
-                            .table(Sessions::Table)
-                            .add_column(ColumnDef::new(column).text().null())
-                            .take(),
+                        Table::alter().table(Sessions::Table).add_column(text_null(column)).take(),
                     )
                     .await?;
             }

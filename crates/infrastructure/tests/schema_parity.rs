@@ -390,7 +390,7 @@ async fn every_mysql_table_compares_text_byte_for_byte() {
            AND table_name <> 'seaql_migrations'",
     )
     .await;
-    assert_eq!(tables.len(), 8, "every table");
+    assert_eq!(tables.len(), 11, "every table (8 initial, OIDC flows and session auth, outbox)");
     for t in tables {
         let name = text(&t, "name");
         assert!(

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, Set};
+use sea_orm::{
+    ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QuerySelect as _, Set,
+};
 use slugbase_application::ports::{
     AuditEvent, LinkOutcome, NewUser, Notice, OidcFlowRecord, OidcRepository, SecretDigest,
     SessionIdpAuth, StoreError, StoreResult,
@@ -12,6 +14,7 @@ use slugbase_application::ports::{
 use slugbase_domain::{User, UserId};
 
 use super::audit::insert_event;
+use super::dialect::Engine;
 use super::entity::{oidc_flows, oidc_identities, oidc_session_auth, users};
 use super::outbox::insert_notice;
 use super::users::{insert_user, user_from_model};
@@ -96,6 +99,13 @@ impl OidcRepository for SeaOrmStore {
         notice: Option<&'a Notice>,
     ) -> StoreResult<LinkOutcome> {
         let tx = self.begin_write().await?;
+        // The account's row first, locked where rows are locked: concurrent links of one
+        // account queue here instead of deadlocking on the identity index (MySQL/MariaDB).
+        let mut account = users::Entity::find_by_id(user.to_string());
+        if Engine::of(&tx).locks_rows() {
+            account = account.lock_exclusive();
+        }
+        let exists = account.one(&tx).await.map_err(db_err)?.is_some();
         let clash = oidc_identities::Entity::find()
             .filter(oidc_identities::Column::Provider.eq(provider))
             .filter(
@@ -106,8 +116,6 @@ impl OidcRepository for SeaOrmStore {
             .one(&tx)
             .await
             .map_err(db_err)?;
-        let exists =
-            users::Entity::find_by_id(user.to_string()).one(&tx).await.map_err(db_err)?.is_some();
         if clash.is_some() || !exists {
             tx.rollback().await.map_err(db_err)?;
             return Ok(LinkOutcome::Refused);

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType, Query};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, Set,
+    ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
     AuditEvent, Notice, OutboxMessage, OutboxQuery, OutboxRepository, StoreResult,
@@ -17,6 +17,7 @@ use slugbase_application::ports::{
 use slugbase_domain::{NoticeId, NoticeKind, NoticeStatus, UserId};
 
 use super::audit::insert_event;
+use super::dialect::Engine;
 use super::entity::outbox;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, from_ms_opt, parse_uuid, to_ms, to_u32};
 
@@ -108,16 +109,47 @@ impl OutboxRepository for SeaOrmStore {
             .order_by(outbox::Column::Id, sea_orm::Order::Asc)
             .limit(u64::from(limit));
         let tx = self.begin_write().await?;
-        if tx.get_database_backend() == DbBackend::Postgres {
+        let engine = Engine::of(&tx);
+        if engine.locks_rows() {
             pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
-        let claimed = outbox::Entity::update_many()
+        let claim = outbox::Entity::update_many()
             .col_expr(outbox::Column::ClaimedUntil, Expr::val(to_ms(lease_until)))
-            .filter(outbox::Column::Id.in_subquery(pick))
-            .filter(due())
-            .exec_with_returning(&tx)
-            .await
-            .map_err(db_err)?;
+            .filter(due());
+        let claimed = if engine.update_returning() {
+            claim
+                .filter(outbox::Column::Id.in_subquery(pick))
+                .exec_with_returning(&tx)
+                .await
+                .map_err(db_err)?
+        } else {
+            // MySQL/MariaDB: no `UPDATE … RETURNING`, and no subquery on the table being
+            // updated. The rows picked (and locked, skipping other senders' locks) in this
+            // transaction are claimed by id, then read back under the same locks.
+            let ids: Vec<String> = tx
+                .query_all(&pick)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(|row| row.try_get_by_index::<String>(0))
+                .collect::<Result<_, _>>()
+                .map_err(db_err)?;
+            if ids.is_empty() {
+                Vec::new()
+            } else {
+                claim
+                    .filter(outbox::Column::Id.is_in(ids.clone()))
+                    .exec(&tx)
+                    .await
+                    .map_err(db_err)?;
+                outbox::Entity::find()
+                    .filter(outbox::Column::Id.is_in(ids))
+                    .filter(outbox::Column::ClaimedUntil.eq(to_ms(lease_until)))
+                    .all(&tx)
+                    .await
+                    .map_err(db_err)?
+            }
+        };
         tx.commit().await.map_err(db_err)?;
         let mut messages =
             claimed.into_iter().map(message_from_model).collect::<StoreResult<Vec<_>>>()?;
