@@ -18,6 +18,7 @@ use slugbase_application::accounts::NewAccountInput;
 
 use crate::extract::{AppState, defer};
 use crate::requests::CreateUserRequest;
+use crate::routes::paging::{self, DEFAULT_PAGE, MAX_PAGE};
 use crate::routes::path_id;
 use crate::views::{OkView, UserView};
 
@@ -167,8 +168,8 @@ impl IntoParams for AuditParams {
         let limit = ObjectBuilder::new()
             .schema_type(Type::Integer)
             .minimum(Some(1u32))
-            .maximum(Some(MAX_AUDIT_PAGE))
-            .default(Some(DEFAULT_AUDIT_PAGE.into()))
+            .maximum(Some(MAX_PAGE))
+            .default(Some(DEFAULT_PAGE.into()))
             .build();
         let offset = ObjectBuilder::new()
             .schema_type(Type::Integer)
@@ -185,11 +186,6 @@ impl IntoParams for AuditParams {
     }
 }
 
-/// Longest audit page.
-const MAX_AUDIT_PAGE: u32 = 200;
-/// Default audit page.
-const DEFAULT_AUDIT_PAGE: u32 = 50;
-
 impl AuditParams {
     fn query(self) -> Result<AuditQuery, ValidationErrors> {
         let mut errors = ValidationErrors::default();
@@ -202,22 +198,7 @@ impl AuditParams {
                 .map_err(|()| errors.push("event", "event is not a known audit event"))
                 .ok()
         });
-        let limit = match self.limit.map(|raw| raw.parse::<u32>()) {
-            None => DEFAULT_AUDIT_PAGE,
-            Some(Ok(n)) if (1..=MAX_AUDIT_PAGE).contains(&n) => n,
-            Some(_) => {
-                errors.push("limit", "limit must be a number from 1 to 200");
-                DEFAULT_AUDIT_PAGE
-            }
-        };
-        let offset = match self.offset.map(|raw| raw.parse::<u64>()) {
-            None => 0,
-            Some(Ok(n)) => n,
-            Some(Err(_)) => {
-                errors.push("offset", "offset must be a non-negative number");
-                0
-            }
-        };
+        let (limit, offset) = paging::page(self.limit, self.offset, &mut errors);
         errors.into_result(AuditQuery { user_id, kind, limit, offset })
     }
 }

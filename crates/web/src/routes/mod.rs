@@ -26,6 +26,7 @@ pub(crate) mod meta;
 pub(crate) mod mfa;
 pub(crate) mod oidc;
 pub(crate) mod outbox;
+pub(crate) mod paging;
 pub(crate) mod tokens;
 
 /// Declares the table: the OpenAPI document's operations and the handler for each.

@@ -15,11 +15,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AppState;
-
-/// Longest page.
-const MAX_PAGE: u32 = 200;
-/// Default page.
-const DEFAULT_PAGE: u32 = 50;
+use crate::routes::paging::{self, DEFAULT_PAGE, MAX_PAGE};
 
 /// Filters, as sent (each checked by [`OutboxParams::query`]).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -76,22 +72,7 @@ impl OutboxParams {
                 .map_err(|()| errors.push("status", "status must be pending, sent or failed"))
                 .ok()
         });
-        let limit = match self.limit.map(|raw| raw.parse::<u32>()) {
-            None => DEFAULT_PAGE,
-            Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
-            Some(_) => {
-                errors.push("limit", "limit must be a number from 1 to 200");
-                DEFAULT_PAGE
-            }
-        };
-        let offset = match self.offset.map(|raw| raw.parse::<u64>()) {
-            None => 0,
-            Some(Ok(n)) => n,
-            Some(Err(_)) => {
-                errors.push("offset", "offset must be a non-negative number");
-                0
-            }
-        };
+        let (limit, offset) = paging::page(self.limit, self.offset, &mut errors);
         errors.into_result(OutboxQuery { status, limit, offset })
     }
 }
