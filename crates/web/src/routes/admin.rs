@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use slugbase_application::ValidationErrors;
 use slugbase_application::ports::{AuditQuery, StoredAuditEvent};
 use slugbase_domain::{AuditEventKind, AuditOutcome, UserId};
-use utoipa::openapi::Required;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -18,7 +17,7 @@ use slugbase_application::accounts::NewAccountInput;
 
 use crate::extract::{AppState, defer};
 use crate::requests::CreateUserRequest;
-use crate::routes::paging::{self, DEFAULT_PAGE, MAX_PAGE};
+use crate::routes::paging;
 use crate::routes::path_id;
 use crate::views::{OkView, UserView};
 
@@ -152,37 +151,16 @@ fn audit_event_schema() -> Object {
 /// The document's view of the filters: exactly what [`AuditParams::query`] accepts.
 impl IntoParams for AuditParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        let param = |name: &str, description: &str, schema: Object| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .description(Some(description))
-                .schema(Some(schema))
-                .build()
-        };
         let uuid = ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
             .build();
-        let limit = ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(1u32))
-            .maximum(Some(MAX_PAGE))
-            .default(Some(DEFAULT_PAGE.into()))
-            .build();
-        let offset = ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(0u64))
-            .maximum(Some(u64::MAX))
-            .default(Some(0.into()))
-            .build();
-        vec![
-            param("user_id", "Only this user's events.", uuid),
-            param("event", "Only this kind of event.", audit_event_schema()),
-            param("limit", "Page size (1–200, default 50).", limit),
-            param("offset", "Events to skip, newest first (default 0).", offset),
-        ]
+        let mut params = vec![
+            paging::query_param("user_id", "Only this user's events.", uuid),
+            paging::query_param("event", "Only this kind of event.", audit_event_schema()),
+        ];
+        params.extend(paging::page_params("Events"));
+        params
     }
 }
 

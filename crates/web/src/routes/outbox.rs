@@ -7,15 +7,14 @@ use serde::{Deserialize, Serialize};
 use slugbase_application::ValidationErrors;
 use slugbase_application::ports::{OutboxMessage, OutboxQuery};
 use slugbase_domain::NoticeStatus;
-use utoipa::openapi::Required;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AppState;
-use crate::routes::paging::{self, DEFAULT_PAGE, MAX_PAGE};
+use crate::routes::paging;
 
 /// Filters, as sent (each checked by [`OutboxParams::query`]).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -30,36 +29,13 @@ pub struct OutboxParams {
 
 impl IntoParams for OutboxParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        let param = |name: &str, description: &str, schema: Object| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .description(Some(description))
-                .schema(Some(schema))
-                .build()
-        };
         let status = ObjectBuilder::new()
             .schema_type(Type::String)
             .enum_values(Some(["pending", "sent", "failed"]))
             .build();
-        let limit = ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(1u32))
-            .maximum(Some(MAX_PAGE))
-            .default(Some(DEFAULT_PAGE.into()))
-            .build();
-        let offset = ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(0u64))
-            .maximum(Some(u64::MAX))
-            .default(Some(0.into()))
-            .build();
-        vec![
-            param("status", "Only notices in this state.", status),
-            param("limit", "Page size (1–200, default 50).", limit),
-            param("offset", "Notices to skip, newest first (default 0).", offset),
-        ]
+        let mut params = vec![paging::query_param("status", "Only notices in this state.", status)];
+        params.extend(paging::page_params("Notices"));
+        params
     }
 }
 

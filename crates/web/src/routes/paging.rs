@@ -1,6 +1,9 @@
 //! `limit` and `offset` of the paged admin lists (audit log, outbox), as sent and as checked.
 
 use slugbase_application::ValidationErrors;
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 /// Longest page.
 pub(crate) const MAX_PAGE: u32 = 200;
@@ -31,6 +34,38 @@ pub(crate) fn page(
         }
     };
     (limit, offset)
+}
+
+/// An optional query parameter, for the OpenAPI document.
+pub(crate) fn query_param(name: &str, description: &str, schema: Object) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
+/// The document's `limit` and `offset`: exactly what [`page`] accepts; `items` names what a
+/// page holds ("Events", "Notices").
+pub(crate) fn page_params(items: &str) -> [Parameter; 2] {
+    let limit = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1u32))
+        .maximum(Some(MAX_PAGE))
+        .default(Some(DEFAULT_PAGE.into()))
+        .build();
+    let offset = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0u64))
+        .maximum(Some(u64::MAX))
+        .default(Some(0.into()))
+        .build();
+    [
+        query_param("limit", "Page size (1–200, default 50).", limit),
+        query_param("offset", &format!("{items} to skip, newest first (default 0)."), offset),
+    ]
 }
 
 #[cfg(test)]
