@@ -17,7 +17,6 @@
 //! call of a process also drops test databases more than an hour old, so a reused server
 //! does not fill up (as the PostgreSQL harness does).
 
-use std::io::Write as _;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -45,24 +44,8 @@ const STALE_AFTER_SECS: i64 = 3600;
 /// Under `CI=true` when no server can be found or started, or when creating the database
 /// fails.
 pub async fn mysql_url() -> Option<String> {
-    let server = match tokio::task::spawn_blocking(|| server_url().clone()).await {
-        Ok(result) => result,
-        Err(e) => Err(format!("starting MariaDB panicked: {e}")),
-    };
-    let server = match server {
-        Ok(url) => url,
-        Err(reason) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("MySQL/MariaDB is required under CI=true but unavailable: {reason}");
-            }
-            static SAID: Once = Once::new();
-            SAID.call_once(|| {
-                // Straight to stderr, past the test harness's capture, once per process.
-                let _ = writeln!(std::io::stderr(), "skipping MySQL/MariaDB tests: {reason}");
-            });
-            return None;
-        }
-    };
+    static SAID: Once = Once::new();
+    let server = super::server_or_skip("MySQL/MariaDB", server_url, &SAID).await?;
     let now = chrono::Utc::now().timestamp();
     let name = format!("{PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
     let admin = admin_connection(&server)

@@ -36,24 +36,8 @@ const DEFAULT_PORT: u16 = 55439;
 /// Under `CI=true` when no PostgreSQL server can be found or started, or when creating the
 /// database fails.
 pub async fn postgres_url() -> Option<String> {
-    let server = match tokio::task::spawn_blocking(|| server_url().clone()).await {
-        Ok(result) => result,
-        Err(e) => Err(format!("starting PostgreSQL panicked: {e}")),
-    };
-    let server = match server {
-        Ok(url) => url,
-        Err(reason) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("PostgreSQL is required under CI=true but unavailable: {reason}");
-            }
-            static SAID: Once = Once::new();
-            SAID.call_once(|| {
-                // Straight to stderr, past the test harness's capture, once per process.
-                let _ = writeln!(std::io::stderr(), "skipping PostgreSQL tests: {reason}");
-            });
-            return None;
-        }
-    };
+    static SAID: Once = Once::new();
+    let server = super::server_or_skip("PostgreSQL", server_url, &SAID).await?;
     let now = chrono::Utc::now().timestamp();
     let name = format!("{PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
     let mut opts = ConnectOptions::new(server.clone());
