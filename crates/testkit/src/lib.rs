@@ -17,6 +17,9 @@
 //! - A real OpenID provider (npm `oidc-provider`, `tests/oidc-provider/`) on a free port,
 //!   and a browser that follows the OIDC redirects by hand ([`oidc`]).
 //!
+//! - Real Chromium through the account pages, one journey of `tests/browser/journeys.mjs`
+//!   at a time, with the TOTP codes computed here from what the browser read ([`browser`]).
+//!
 //! Tests of the real binary (crash, shutdown, CLI) start the process themselves and use
 //! [`Api`] to talk to it.
 //!
@@ -24,6 +27,7 @@
 //! [`AuthSettings`]: slugbase_application::AuthSettings
 
 mod app;
+pub mod browser;
 mod client;
 pub mod oidc;
 pub mod raw;

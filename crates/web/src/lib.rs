@@ -21,6 +21,7 @@ mod body_deadline;
 mod csrf;
 pub mod error;
 mod extract;
+mod pages;
 pub mod requests;
 mod routes;
 mod use_cases;
@@ -28,6 +29,7 @@ pub mod views;
 
 pub use error::{ApiError, ErrorBody};
 pub use extract::{AppState, PENDING_COOKIE, SESSION_COOKIE};
+pub use pages::CONTENT_SECURITY_POLICY;
 pub use routes::route_list;
 pub use use_cases::WebUseCases;
 
@@ -191,6 +193,7 @@ pub fn app(
         .app_data(state)
         .app_data(doc)
         .configure(routes::configure)
+        .configure(pages::configure)
         .service(SwaggerUi::new("/api-docs/{_:.*}").config(SwaggerConfig::from("/openapi.json")))
         .default_service(actix_web::web::to(not_found))
         .wrap(ErrorHandlers::new().default_handler(error::normalize_error_response))

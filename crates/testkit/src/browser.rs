@@ -1,0 +1,136 @@
+//! Real Chromium through the account pages: [`Journey`] runs one journey of
+//! `tests/browser/journeys.mjs` (playwright-core driving Debian's `/usr/bin/chromium`, axe-core
+//! in every screen) against a [`TestApp`] and answers its questions — the TOTP code for a
+//! secret the browser read off the page, computed for the app's clock (which moves to a new
+//! step for each code, so no code is a replay).
+//!
+//! Without Chromium, Node or `npm ci` in `tests/browser`, [`browser_available`] prints one
+//! skip line and says `false` — except under `CI=true`, where it panics.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::Command;
+
+use crate::TestApp;
+
+/// `tests/browser` of the repository.
+#[must_use]
+pub fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+/// The browser: `CHROMIUM` when set, else Debian's `/usr/bin/chromium`.
+#[must_use]
+pub fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+/// Why the browser tests cannot run here, if they cannot.
+fn missing_prerequisite() -> Option<String> {
+    if !chromium().exists() {
+        return Some(format!(
+            "{} is missing (apt-get install chromium chromium-driver)",
+            chromium().display()
+        ));
+    }
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !node.is_ok_and(|s| s.success()) {
+        return Some("node is not installed".to_owned());
+    }
+    if !browser_dir().join("node_modules/playwright-core/package.json").exists() {
+        return Some(format!("run `npm ci` in {}", browser_dir().display()));
+    }
+    None
+}
+
+/// Whether the browser tests can run: `true`, or one skip line and `false` (outside CI).
+///
+/// # Panics
+/// Under `CI=true` when Chromium, Node or the packages are missing.
+#[must_use]
+pub fn browser_available() -> bool {
+    let Some(reason) = missing_prerequisite() else { return true };
+    assert!(
+        !std::env::var("CI").is_ok_and(|v| v == "true"),
+        "the browser tests need Chromium under CI=true: {reason}"
+    );
+    let _ = writeln!(std::io::stderr(), "skipping browser tests: {reason}");
+    false
+}
+
+/// One journey of `journeys.mjs`, with its parameters and where its screenshots go.
+#[derive(Debug)]
+pub struct Journey {
+    name: String,
+    params: Value,
+    screenshots: PathBuf,
+}
+
+impl Journey {
+    /// The journey `name`, saving screenshots under `screenshots`.
+    #[must_use]
+    pub fn new(name: &str, screenshots: &Path) -> Self {
+        Self { name: name.to_owned(), params: json!({}), screenshots: screenshots.to_owned() }
+    }
+
+    /// The accounts and values the journey needs (`{"email", "password", …}`).
+    #[must_use]
+    pub fn params(mut self, params: Value) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Runs the journey against `app` until the browser is done; answers its questions.
+    ///
+    /// # Panics
+    /// When the journey fails (its log and a screenshot of the failing screen say where), or
+    /// asks something unknown.
+    pub async fn run(self, app: &TestApp) {
+        let mut child = Command::new("node")
+            .current_dir(browser_dir())
+            .arg("journeys.mjs")
+            .arg(&self.name)
+            .env("SLUGBASE_URL", &app.address)
+            .env("CHROMIUM", chromium())
+            .env("SCREENSHOT_DIR", &self.screenshots)
+            .env("JOURNEY", self.params.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node starts journeys.mjs");
+        let mut stdin = child.stdin.take().expect("the journey's stdin");
+        let mut questions = BufReader::new(child.stdout.take().expect("the journey's stdout")).lines();
+        let journey = tokio::time::timeout(std::time::Duration::from_secs(180), async {
+            while let Some(line) = questions.next_line().await.expect("the journey's output") {
+                let question: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("journey {} said {line:?}: {e}", self.name));
+                let answer = answer(app, &question);
+                stdin.write_all(format!("{answer}\n").as_bytes()).await.expect("answer sent");
+            }
+            child.wait().await.expect("the journey ends")
+        })
+        .await
+        .unwrap_or_else(|_| panic!("journey {} took more than 3 minutes", self.name));
+        assert!(journey.success(), "journey {} failed ({journey}); its log is above", self.name);
+    }
+}
+
+/// The answer to one of the journey's questions.
+fn answer(app: &TestApp, question: &Value) -> Value {
+    let secret = question["secret"].as_str().unwrap_or_default();
+    match question["ask"].as_str() {
+        Some("code") => json!({ "code": app.fresh_code(secret) }),
+        Some("wrong_code") => json!({ "code": app.wrong_code(secret) }),
+        _ => panic!("the journey asked something unknown: {question}"),
+    }
+}

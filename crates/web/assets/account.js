@@ -1,0 +1,306 @@
+// `/`: the signed-in user's account security — MFA status, enrolment (QR code and key),
+// backup codes shown once, regenerate, disable (a password field only for accounts that
+// have a password), password change, API tokens and sessions. Everything through the JSON
+// API. Secrets (the TOTP key, QR code, backup codes, a new token) live only in the page's
+// DOM while shown and are removed when the person is done with them.
+import {
+  api, ApiError, onSubmit, el, timeEl, when, copy, announce, currentUser, setUpHeader,
+  pageError, describe, toLogin,
+} from './common.js';
+
+const $ = (id) => document.getElementById(id);
+
+let user = null;
+let qrUrl = null;
+let shownCodes = [];
+
+const CODE_FIELDS = { INVALID_CODE: 'code', INVALID_PASSWORD: 'password', PASSWORD_REQUIRED: 'password' };
+
+function dropQr() {
+  const img = $('enroll-qr');
+  img.hidden = true;
+  img.removeAttribute('src');
+  if (qrUrl) URL.revokeObjectURL(qrUrl);
+  qrUrl = null;
+}
+
+/** The API's PNG (a base64 data URL, as SlugBase sends it) as a blob: URL (the key never goes into a URL of its own). */
+function qrBlobUrl(qrPng) {
+  const base64 = qrPng.replace(/^data:image\/png;base64,/, '');
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
+}
+
+function closeEnrollment() {
+  dropQr();
+  $('enroll-secret').textContent = '';
+  $('enroll-form').reset();
+  $('enroll').hidden = true;
+}
+
+async function refreshMfa() {
+  const status = await api('GET', '/api/auth/mfa/status');
+  const badge = $('mfa-badge');
+  badge.textContent = status.enabled ? 'On' : 'Off';
+  badge.className = `badge ${status.enabled ? 'on' : 'off'}`;
+  $('mfa-summary').textContent = status.enabled
+    ? `Since ${when(status.enrolled_at)} · ${status.backup_codes_remaining} backup code${status.backup_codes_remaining === 1 ? '' : 's'} left`
+    : 'Signing in needs only one step.';
+  $('mfa-off').hidden = status.enabled || !$('enroll').hidden;
+  // While new backup codes are on screen, they are the only thing to do.
+  $('mfa-on').hidden = !status.enabled || !$('backup-codes').hidden;
+  $('policy-notice').hidden = !(user.mfa_enrollment_required && !status.enabled);
+  $('mfa').removeAttribute('aria-busy');
+  return status;
+}
+
+function showBackupCodes(codes) {
+  shownCodes = codes;
+  $('backup-code-list').replaceChildren(...codes.map((code) => el('li', {}, code)));
+  $('backup-codes').hidden = false;
+  $('mfa-on').hidden = true;
+  $('backup-title').focus();
+}
+
+function hideBackupCodes() {
+  shownCodes = [];
+  $('backup-code-list').replaceChildren();
+  $('backup-codes').hidden = true;
+}
+
+function backupCodesText() {
+  return `SlugBase Auth backup codes for ${user.email}\n`
+    + 'Each code can be used once.\n\n'
+    + `${shownCodes.join('\n')}\n`;
+}
+
+$('enroll-start').addEventListener('click', async () => {
+  const button = $('enroll-start');
+  const slot = $('enroll-start-error');
+  slot.hidden = true;
+  button.disabled = true;
+  try {
+    const enrollment = await api('POST', '/api/auth/mfa/enroll/begin');
+    hideBackupCodes();
+    dropQr();
+    qrUrl = qrBlobUrl(enrollment.qr_png);
+    const img = $('enroll-qr');
+    img.src = qrUrl;
+    img.hidden = false;
+    $('enroll-secret').textContent = enrollment.secret.replace(/(.{4})(?=.)/g, '$1 ');
+    $('mfa-off').hidden = true;
+    $('enroll').hidden = false;
+    $('enroll-title').focus();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return toLogin();
+    slot.textContent = describe(error);
+    slot.hidden = false;
+    await refreshMfa().catch(() => {});
+  } finally {
+    button.disabled = false;
+  }
+  return undefined;
+});
+
+$('enroll-copy').addEventListener('click', () => copy($('enroll-secret').textContent.replace(/\s+/g, ''), 'Key'));
+
+$('enroll-cancel').addEventListener('click', async () => {
+  closeEnrollment();
+  try {
+    await api('POST', '/api/auth/mfa/enroll/cancel');
+  } catch {
+    // Nothing to undo: a pending key that was not dropped expires with the next set-up.
+  }
+  await refreshMfa();
+  $('enroll-start').focus();
+});
+
+onSubmit($('enroll-form'), async (values) => {
+  const answer = await api('POST', '/api/auth/mfa/enroll/confirm', { code: values.code });
+  closeEnrollment();
+  await refreshMfa();
+  announce('Two-factor authentication is on.');
+  showBackupCodes(answer.backup_codes);
+}, CODE_FIELDS);
+
+$('backup-copy').addEventListener('click', () => copy(shownCodes.join('\n'), 'Backup codes'));
+
+$('backup-download').addEventListener('click', () => {
+  const url = URL.createObjectURL(new Blob([backupCodesText()], { type: 'text/plain' }));
+  const link = el('a', { href: url, download: 'slugbase-backup-codes.txt', hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  announce('Backup codes downloaded.');
+});
+
+$('backup-done').addEventListener('click', async () => {
+  hideBackupCodes();
+  $('mfa-title').focus();
+  await refreshMfa().catch(pageError);
+});
+
+/** Regenerate and disable: the code, and the password only when the account has one. */
+function bothFactors(values) {
+  return user.has_password ? { code: values.code, password: values.password } : { code: values.code };
+}
+
+onSubmit($('regenerate-form'), async (values, form) => {
+  const answer = await api('POST', '/api/auth/mfa/backup/regenerate', bothFactors(values));
+  form.reset();
+  await refreshMfa();
+  announce('New backup codes made; the old ones no longer work.');
+  showBackupCodes(answer.backup_codes);
+}, CODE_FIELDS);
+
+onSubmit($('disable-form'), async (values, form) => {
+  await api('POST', '/api/auth/mfa/disable', bothFactors(values));
+  form.reset();
+  hideBackupCodes();
+  await refreshMfa();
+  await refreshSessions();
+  announce('Two-factor authentication is off.');
+  $('mfa-title').focus();
+}, CODE_FIELDS);
+
+onSubmit($('password-form'), async (values, form) => {
+  if (values.new_password !== values.repeat_password) {
+    throw new ApiError(400, {
+      reason: 'VALIDATION_FAILED',
+      message: 'The new passwords differ.',
+      details: [{ field: 'repeat_password', message: 'Type the same new password twice.' }],
+    }, null);
+  }
+  await api('POST', '/api/auth/password', {
+    current_password: values.current_password,
+    new_password: values.new_password,
+  });
+  form.reset();
+  await refreshSessions();
+  announce('Password changed. Your other sessions were signed out.');
+}, { INVALID_PASSWORD: 'current_password' });
+
+async function refreshTokens() {
+  const tokens = await api('GET', '/api/tokens');
+  const body = $('token-table').querySelector('tbody');
+  if (tokens.length === 0) {
+    body.replaceChildren(el('tr', {}, el('td', { colSpan: 4, className: 'empty' }, 'No tokens yet.')));
+    return;
+  }
+  body.replaceChildren(...tokens.map((token) => el('tr', {},
+    el('td', {}, token.name),
+    el('td', {}, timeEl(token.created_at)),
+    el('td', {}, token.last_used_at ? timeEl(token.last_used_at) : 'Never'),
+    el('td', { className: 'actions-cell' }, el('button', {
+      type: 'button',
+      className: 'danger',
+      'aria-label': `Revoke token ${token.name}`,
+      onclick: (event) => revokeToken(event.currentTarget, token),
+    }, 'Revoke')))));
+}
+
+async function revokeToken(button, token) {
+  button.disabled = true;
+  try {
+    await api('DELETE', `/api/tokens/${encodeURIComponent(token.id)}`);
+    announce(`Token ${token.name} revoked.`);
+  } catch (error) {
+    announce(describe(error));
+  }
+  await refreshTokens();
+  $('token-name').focus();
+}
+
+onSubmit($('token-form'), async (values, form) => {
+  const created = await api('POST', '/api/tokens', { name: values.name });
+  form.reset();
+  $('new-token-value').textContent = created.token;
+  $('new-token').hidden = false;
+  $('new-token-title').focus();
+  await refreshTokens();
+});
+
+$('new-token-copy').addEventListener('click', () => copy($('new-token-value').textContent, 'Token'));
+$('new-token-done').addEventListener('click', () => {
+  $('new-token-value').textContent = '';
+  $('new-token').hidden = true;
+  $('token-name').focus();
+});
+
+/** A short description of a user agent, for the sessions list. */
+function device(agent) {
+  if (!agent) return 'Unknown device';
+  const browser = (/(Firefox|Edg|Chrome|Chromium|Safari)\/[\d.]+/.exec(agent) || [])[1];
+  const system = (/(Windows|Android|iPhone|iPad|Mac OS X|Linux)/.exec(agent) || [])[1];
+  const names = { Edg: 'Edge', 'Mac OS X': 'macOS' };
+  const parts = [browser && (names[browser] || browser), system && (names[system] || system)].filter(Boolean);
+  return parts.length ? parts.join(' on ') : agent.slice(0, 60);
+}
+
+async function refreshSessions() {
+  const sessions = await api('GET', '/api/auth/sessions');
+  const body = $('session-table').querySelector('tbody');
+  body.replaceChildren(...sessions.map((session) => el('tr', {},
+    el('td', {}, device(session.user_agent), session.current ? el('strong', {}, ' (this browser)') : null),
+    el('td', {}, session.ip || '—'),
+    el('td', {}, timeEl(session.created_at)),
+    el('td', {}, timeEl(session.last_seen_at)),
+    el('td', { className: 'actions-cell' }, session.current ? null : el('button', {
+      type: 'button',
+      'aria-label': `Sign out ${device(session.user_agent)} from ${session.ip || 'an unknown address'}`,
+      onclick: (event) => endSession(event.currentTarget, session),
+    }, 'Sign out')))));
+  $('revoke-others').disabled = sessions.every((s) => s.current);
+}
+
+async function endSession(button, session) {
+  button.disabled = true;
+  $('sessions-error').hidden = true;
+  try {
+    await api('DELETE', `/api/auth/sessions/${encodeURIComponent(session.id)}`);
+    announce('Session signed out.');
+  } catch (error) {
+    $('sessions-error').textContent = describe(error);
+    $('sessions-error').hidden = false;
+  }
+  await refreshSessions();
+}
+
+$('revoke-others').addEventListener('click', async () => {
+  const button = $('revoke-others');
+  button.disabled = true;
+  $('sessions-error').hidden = true;
+  try {
+    const answer = await api('POST', '/api/auth/sessions/revoke-others');
+    announce(`${answer.revoked} other session${answer.revoked === 1 ? '' : 's'} signed out.`);
+  } catch (error) {
+    $('sessions-error').textContent = describe(error);
+    $('sessions-error').hidden = false;
+  }
+  await refreshSessions();
+});
+
+/** An account without a password never gets a password field: the fields are removed. */
+function fitToAccount() {
+  if (!user.has_password) {
+    for (const field of document.querySelectorAll('[data-password-field]')) field.remove();
+    $('password-form').remove();
+    $('disable-left-with').textContent = 'identity provider';
+    const provider = user.oidc_provider ? ` (${user.oidc_provider})` : '';
+    $('no-password').textContent = `You sign in through your identity provider${provider}; this account has no password.`;
+    $('no-password').hidden = false;
+  } else {
+    $('password-form').hidden = false;
+  }
+  $('password').hidden = false;
+}
+
+async function start() {
+  user = await currentUser();
+  setUpHeader(user);
+  fitToAccount();
+  await Promise.all([refreshMfa(), refreshTokens(), refreshSessions()]);
+}
+
+start().catch(pageError);

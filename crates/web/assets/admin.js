@@ -1,0 +1,190 @@
+// `/admin`: users (add local or identity-provider-only, delete, reset a locked-out user's
+// MFA — each destructive step behind a confirmation dialog) and the audit log with its
+// filters, through the admin JSON API.
+import {
+  api, ApiError, onSubmit, el, timeEl, announce, currentUser, setUpHeader, pageError, describe,
+} from './common.js';
+
+const $ = (id) => document.getElementById(id);
+const PAGE = 25;
+
+let me = null;
+let users = [];
+let audit = { user_id: '', event: '', offset: 0 };
+const seenEvents = new Set();
+
+/** Opens the confirmation dialog; resolves to whether the person confirmed. */
+function confirmAction(title, text, action) {
+  const dialog = $('confirm-dialog');
+  $('confirm-title').textContent = title;
+  $('confirm-text').textContent = text;
+  $('confirm-ok').textContent = action;
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'confirm'), { once: true });
+    dialog.returnValue = '';
+    dialog.showModal();
+    $('confirm-cancel').focus();
+  });
+}
+
+function signInMethod(user) {
+  switch (user.login_method) {
+    case 'password': return 'Password';
+    case 'oidc': return `Identity provider${user.oidc_provider ? ` (${user.oidc_provider})` : ''}`;
+    case 'password+oidc': return `Password or identity provider${user.oidc_provider ? ` (${user.oidc_provider})` : ''}`;
+    default: return user.login_method || '—';
+  }
+}
+
+async function refreshUsers() {
+  users = await api('GET', '/api/admin/users');
+  const body = $('user-table').querySelector('tbody');
+  body.replaceChildren(...users.map((user) => el('tr', { dataset: { email: user.email } },
+    el('td', {}, user.email),
+    el('td', {}, user.name),
+    el('td', {}, signInMethod(user)),
+    el('td', {}, el('span', { className: `badge ${user.mfa_enabled ? 'on' : 'off'}` }, user.mfa_enabled ? 'On' : 'Off')),
+    el('td', {}, user.is_admin ? 'Administrator' : 'User'),
+    el('td', { className: 'actions-cell' },
+      user.mfa_enabled ? el('button', {
+        type: 'button',
+        'aria-label': `Reset MFA of ${user.email}`,
+        onclick: () => resetMfa(user),
+      }, 'Reset MFA') : null,
+      user.id === me.id ? null : el('button', {
+        type: 'button',
+        className: 'danger',
+        'aria-label': `Delete ${user.email}`,
+        onclick: () => deleteUser(user),
+      }, 'Delete')))));
+  const select = $('audit-user');
+  const chosen = select.value;
+  select.replaceChildren(el('option', { value: '' }, 'All users'),
+    ...users.map((user) => el('option', { value: user.id }, user.email)));
+  select.value = users.some((u) => u.id === chosen) ? chosen : '';
+}
+
+async function resetMfa(user) {
+  const yes = await confirmAction(
+    'Reset two-factor authentication?',
+    `${user.email} will sign in without a second step until they set it up again. Their backup codes stop working. Do this only after checking who is asking.`,
+    'Reset MFA',
+  );
+  if (!yes) return;
+  try {
+    await api('POST', `/api/admin/users/${encodeURIComponent(user.id)}/mfa/reset`);
+    announce(`Two-factor authentication of ${user.email} was reset.`);
+  } catch (error) {
+    announce(describe(error));
+    showPageError(error);
+  }
+  await Promise.all([refreshUsers(), refreshAudit()]);
+}
+
+async function deleteUser(user) {
+  const yes = await confirmAction(
+    `Delete ${user.email}?`,
+    'The account, its sessions, API tokens and backup codes are removed. This cannot be undone.',
+    'Delete user',
+  );
+  if (!yes) return;
+  try {
+    await api('DELETE', `/api/admin/users/${encodeURIComponent(user.id)}`);
+    announce(`${user.email} was deleted.`);
+  } catch (error) {
+    showPageError(error);
+  }
+  await Promise.all([refreshUsers(), refreshAudit()]);
+}
+
+function showPageError(error) {
+  const slot = $('page-error');
+  slot.textContent = describe(error);
+  slot.hidden = false;
+}
+
+onSubmit($('create-user-form'), async (values, form) => {
+  const body = { email: values.email, name: values.name, is_admin: values.is_admin };
+  if (values.password) body.password = values.password;
+  const created = await api('POST', '/api/admin/users', body);
+  form.reset();
+  announce(`${created.email} was added.`);
+  await Promise.all([refreshUsers(), refreshAudit()]);
+});
+
+function emailOf(id) {
+  const user = users.find((u) => u.id === id);
+  return user ? user.email : (id ? `${id.slice(0, 8)}…` : '—');
+}
+
+async function refreshAudit() {
+  const query = new URLSearchParams({ limit: String(PAGE), offset: String(audit.offset) });
+  if (audit.user_id) query.set('user_id', audit.user_id);
+  if (audit.event) query.set('event', audit.event);
+  const page = await api('GET', `/api/admin/audit-log?${query}`);
+  const body = $('audit-table').querySelector('tbody');
+  if (page.events.length === 0) {
+    body.replaceChildren(el('tr', {}, el('td', { colSpan: 6, className: 'empty' }, 'No events.')));
+  } else {
+    body.replaceChildren(...page.events.map((event) => el('tr', {},
+      el('td', {}, timeEl(event.at)),
+      el('td', {}, el('code', {}, event.event)),
+      el('td', {}, event.outcome === 'success' ? 'Success' : `Failure${event.reason ? ` (${event.reason})` : ''}`),
+      el('td', {}, emailOf(event.user_id), event.actor_id && event.actor_id !== event.user_id ? ` by ${emailOf(event.actor_id)}` : ''),
+      el('td', {}, event.proof || '—'),
+      el('td', {}, event.client_addr || '—'))));
+  }
+  for (const event of page.events) seenEvents.add(event.event);
+  $('audit-events').replaceChildren(...[...seenEvents].sort().map((name) => el('option', { value: name })));
+  const first = page.events.length ? audit.offset + 1 : 0;
+  $('audit-range').textContent = page.events.length
+    ? `Events ${first}–${audit.offset + page.events.length}`
+    : 'No events on this page';
+  $('audit-prev').disabled = audit.offset === 0;
+  $('audit-next').disabled = page.events.length < PAGE;
+}
+
+onSubmit($('audit-filter'), async (values) => {
+  const previous = audit;
+  audit = { user_id: values.user_id, event: values.event.trim(), offset: 0 };
+  try {
+    await refreshAudit();
+  } catch (error) {
+    audit = previous;
+    throw error;
+  }
+});
+
+$('audit-prev').addEventListener('click', async () => {
+  audit.offset = Math.max(0, audit.offset - PAGE);
+  await refreshAudit().catch(showPageError);
+});
+$('audit-next').addEventListener('click', async () => {
+  audit.offset += PAGE;
+  await refreshAudit().catch(showPageError);
+});
+
+async function start() {
+  me = await currentUser();
+  setUpHeader(me);
+  if (!me.is_admin) {
+    $('not-admin').hidden = false;
+    return;
+  }
+  $('users').hidden = false;
+  $('audit').hidden = false;
+  try {
+    await refreshUsers();
+    await refreshAudit();
+  } catch (error) {
+    if (error instanceof ApiError && error.reason === 'FORBIDDEN') {
+      $('not-admin').hidden = false;
+      $('users').hidden = true;
+      $('audit').hidden = true;
+      return;
+    }
+    throw error;
+  }
+}
+
+start().catch(pageError);

@@ -1,0 +1,122 @@
+// /login: first-admin set-up, e-mail + password, identity providers, the MFA step
+// (`/login?mfa=required`, also where an OIDC login with MFA lands) and the OIDC callback's
+// `?error=` reasons in words.
+import { api, ApiError, onSubmit, el, pageError, describe } from './common.js';
+
+const OIDC_ERRORS = {
+  auth_failed: 'Signing in with the identity provider did not work. Try again.',
+  state_invalid: 'That sign-in link expired or was already used. Start again.',
+  auto_create_disabled: 'There is no account for this identity here. Ask an administrator to create one.',
+  email_required: 'The identity provider did not share a verified e-mail address, which this service needs to find your account.',
+  provider_unavailable: 'The identity provider cannot be reached right now. Try again later, or sign in with your password.',
+};
+
+const params = new URLSearchParams(window.location.search);
+
+/** Where to go once signed in: a same-origin path only, else the account page. */
+function returnTo() {
+  const target = params.get('return_to') || '/';
+  return target.startsWith('/') && !target.startsWith('//') && !target.startsWith('/\\') ? target : '/';
+}
+
+function show(id) {
+  for (const section of ['setup', 'signin', 'mfa']) {
+    document.getElementById(section).hidden = section !== id;
+  }
+  const heading = document.querySelector(`#${id} h1`);
+  if (heading) document.title = `${heading.textContent} · SlugBase Auth`;
+}
+
+function signedIn() {
+  window.location.assign(returnTo());
+}
+
+function showMfaStep() {
+  show('mfa');
+  document.getElementById('mfa-code').focus();
+}
+
+async function loadProviders() {
+  let providers = [];
+  try {
+    providers = await api('GET', '/api/auth/providers');
+  } catch {
+    return;
+  }
+  const list = document.getElementById('provider-list');
+  list.replaceChildren(...providers.map((p) => {
+    const href = `/api/auth/${encodeURIComponent(p.provider_key)}`
+      + (returnTo() === '/' ? '' : `?return_to=${encodeURIComponent(returnTo())}`);
+    return el('li', {}, el('a', { className: 'button', href }, `Sign in with ${p.display_name}`));
+  }));
+  document.getElementById('providers').hidden = providers.length === 0;
+}
+
+onSubmit(document.getElementById('setup-form'), async (values) => {
+  await api('POST', '/api/auth/setup', { name: values.name, email: values.email, password: values.password });
+  signedIn();
+});
+
+onSubmit(document.getElementById('signin-form'), async (values, form) => {
+  const answer = await api('POST', '/api/auth/login', { email: values.email, password: values.password });
+  if (answer && answer.mfa_required) {
+    form.reset();
+    showMfaStep();
+    return;
+  }
+  signedIn();
+});
+
+onSubmit(document.getElementById('mfa-form'), async (values, form) => {
+  try {
+    await api('POST', '/api/auth/mfa/verify', { code: values.code });
+  } catch (error) {
+    if (error instanceof ApiError && error.reason === 'MFA_PENDING_INVALID') {
+      form.reset();
+      show('signin');
+      const slot = document.querySelector('#signin-form .form-error');
+      slot.textContent = describe(error);
+      slot.hidden = false;
+      document.getElementById('signin-email').focus();
+      return;
+    }
+    throw error;
+  }
+  signedIn();
+}, { INVALID_CODE: 'code' });
+
+async function start() {
+  const error = params.get('error');
+  if (error) {
+    const slot = document.getElementById('oidc-error');
+    slot.textContent = OIDC_ERRORS[error] || 'Signing in did not work. Try again.';
+    slot.hidden = false;
+  }
+  if (params.get('mfa') === 'required') {
+    showMfaStep();
+    loadProviders();
+    return;
+  }
+  try {
+    const setup = await api('GET', '/api/auth/setup/status');
+    if (!setup.initialized) {
+      show('setup');
+      document.getElementById('setup-name').focus();
+      return;
+    }
+  } catch (e) {
+    pageError(e);
+  }
+  // Already signed in: nothing to do here.
+  try {
+    await api('GET', '/api/auth/me');
+    signedIn();
+    return;
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 401) pageError(e);
+  }
+  show('signin');
+  await loadProviders();
+}
+
+start();

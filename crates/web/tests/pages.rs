@@ -1,0 +1,239 @@
+//! The account pages (`/login`, `/`, `/admin`): what the server sends (security headers,
+//! compiled-in assets, no inline script or style), and the journeys a person makes, in real
+//! Chromium (`tests/browser/journeys.mjs`, playwright-core with Debian's `/usr/bin/chromium`,
+//! axe-core on every screen) against the real service on a SQLite file, with real TOTP codes
+//! computed from the key the browser read off the page.
+//!
+//! Screenshots of every screen go to `$SLUGBASE_SCREENSHOTS` (default
+//! `<target>/tmp/screenshots`). Without Chromium, Node or `npm ci` in `tests/browser`, each
+//! browser test prints one skip line; under `CI=true` it fails.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use slugbase_testkit::browser::{Journey, browser_available};
+use slugbase_testkit::oidc::{
+    OidcProvider, callback_url, configure, free_port, wait_until_discovered,
+};
+use slugbase_testkit::{Api, TestApp, steps};
+
+fn screenshots() -> PathBuf {
+    std::env::var_os("SLUGBASE_SCREENSHOTS").map_or_else(
+        || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
+        PathBuf::from,
+    )
+}
+
+/// Audit events of `kind` for everyone, newest first.
+async fn audit(admin: &Api, kind: &str) -> Vec<Value> {
+    let body =
+        admin.get(&format!("/api/admin/audit-log?event={kind}")).await.expect(StatusCode::OK);
+    body["events"].as_array().cloned().unwrap_or_else(|| panic!("{body}"))
+}
+
+async fn raw_get(app: &TestApp, path: &str, etag: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(app.url(path));
+    if let Some(tag) = etag {
+        request = request.header("If-None-Match", tag);
+    }
+    request.send().await.expect("the page answers")
+}
+
+const PAGES: [&str; 3] = ["/", "/login", "/admin"];
+
+#[tokio::test]
+async fn every_page_is_served_from_the_binary_with_a_strict_policy_and_never_cached() {
+    let app = TestApp::spawn().await;
+    for path in PAGES {
+        let res = raw_get(&app, path, None).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let header = |name: &str| {
+            res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+        };
+        assert_eq!(header("content-type"), "text/html; charset=utf-8", "{path}");
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {directive} missing from {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{path}: {csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        let html = res.text().await.expect("the page");
+        assert_no_inline_script_or_style(path, &html);
+        for asset in referenced_assets(&html) {
+            let res = raw_get(&app, &asset, None).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path} loads {asset}");
+        }
+    }
+}
+
+/// No `<script>` without `src`, no `<style>`, no `style=` or `on…=` attribute: the policy
+/// forbids them and the pages do not need them.
+fn assert_no_inline_script_or_style(path: &str, html: &str) {
+    let lower = html.to_ascii_lowercase();
+    assert!(!lower.contains("<style"), "{path} has a <style> element");
+    assert!(!lower.contains(" style="), "{path} has a style attribute");
+    for script in lower.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap_or_default();
+        assert!(tag.contains(" src="), "{path} has an inline script");
+    }
+    for tag in lower.split('<').skip(1) {
+        let head = tag.split('>').next().unwrap_or_default();
+        assert!(
+            !head.split_whitespace().skip(1).any(|attr| attr.starts_with("on")),
+            "{path} has an inline event handler: <{head}>"
+        );
+    }
+}
+
+fn referenced_assets(html: &str) -> Vec<String> {
+    html.split(['"', '\''])
+        .filter(|part| part.starts_with("/assets/"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn assets_are_revalidated_by_their_digest_and_unknown_ones_are_a_json_404() {
+    let app = TestApp::spawn().await;
+    let res = raw_get(&app, "/assets/account.js", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"].to_str().expect("ascii"),
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(res.headers()["cache-control"].to_str().expect("ascii"), "no-cache");
+    let tag = res.headers()["etag"].to_str().expect("ascii").to_owned();
+    assert!(res.text().await.expect("body").contains("/api/auth/mfa/disable"));
+
+    let again = raw_get(&app, "/assets/account.js", Some(&tag)).await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let other = raw_get(&app, "/assets/style.css", Some(&tag)).await;
+    assert_eq!(other.status(), StatusCode::OK, "another file's tag does not match");
+
+    for missing in ["/assets/nope.js", "/assets/account.html", "/assets/..%2Fpages.rs"] {
+        let reply = app.client().get(missing).await;
+        reply.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
+    }
+}
+
+/// The service on a SQLite file, nothing else configured.
+async fn fresh_app() -> Option<TestApp> {
+    if !browser_available() {
+        return None;
+    }
+    Some(TestApp::spawn().await)
+}
+
+#[tokio::test]
+async fn first_admin_enrolls_signs_in_with_totp_and_disables_mfa_with_a_backup_code() {
+    let Some(app) = fresh_app().await else { return };
+    Journey::new("lifecycle", &screenshots())
+        .params(json!({"email": steps::ADMIN_EMAIL, "password": steps::PASSWORD, "name": "Ada Admin"}))
+        .run(&app)
+        .await;
+
+    // What the browser did, as the service recorded it.
+    let admin = app.login(steps::ADMIN_EMAIL, steps::PASSWORD).await;
+    let status = admin.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
+    assert_eq!(status["enabled"], false, "{status}");
+    let disabled = audit(&admin, "mfa_disable_success").await;
+    assert_eq!(disabled.len(), 1, "{disabled:?}");
+    assert_eq!(disabled[0]["proof"], "backup_code", "disabled with a backup code");
+    assert_eq!(audit(&admin, "mfa_enroll_confirm_success").await.len(), 1);
+    let verified = audit(&admin, "mfa_verify_success").await;
+    assert_eq!(verified.len(), 1, "signed in with the TOTP step: {verified:?}");
+    assert_eq!(verified[0]["proof"], "totp");
+    assert!(audit(&admin, "setup_completed").await.len() == 1);
+}
+
+#[tokio::test]
+async fn an_oidc_only_user_disables_mfa_with_a_code_and_never_sees_a_password_field() {
+    if !browser_available() {
+        return;
+    }
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let Some(provider) = OidcProvider::start(&[callback_url(&base)]).await else { return };
+    let app = configure(TestApp::builder(), port, &provider.issuer).spawn().await;
+    wait_until_discovered(&app.address, Duration::from_secs(20)).await;
+    let admin = app.setup_admin().await;
+    let email = "olivia@example.com";
+    provider
+        .next_login(json!({"sub": "olivia-sub", "email": email, "email_verified": true, "name": "Olivia Idp"}))
+        .await;
+
+    Journey::new("oidc_only", &screenshots()).params(json!({"email": email})).run(&app).await;
+
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    let olivia = users
+        .as_array()
+        .and_then(|all| all.iter().find(|u| u["email"] == email))
+        .cloned()
+        .unwrap_or_else(|| panic!("{users}"));
+    assert_eq!(olivia["login_method"], "oidc", "{olivia}");
+    assert_eq!(olivia["mfa_enabled"], false, "{olivia}");
+    let disabled = audit(&admin, "mfa_disable_success").await;
+    assert_eq!(disabled.len(), 1, "{disabled:?}");
+    assert_eq!(disabled[0]["user_id"], olivia["id"]);
+    assert_eq!(disabled[0]["proof"], "totp");
+}
+
+/// An administrator and a user with MFA on (enrolled through the API); the user's secret.
+async fn admin_and_mfa_user(app: &TestApp, email: &str) -> (Api, String) {
+    let admin = app.setup_admin().await;
+    app.create_user(&admin, email, Some(steps::PASSWORD)).await;
+    let user = app.login(email, steps::PASSWORD).await;
+    let (secret, _) = app.enable_mfa(&user).await;
+    (admin, secret)
+}
+
+#[tokio::test]
+async fn a_wrong_code_is_shown_next_to_the_code_field_and_changes_nothing() {
+    let Some(app) = fresh_app().await else { return };
+    let email = "walter@example.com";
+    let (admin, secret) = admin_and_mfa_user(&app, email).await;
+
+    Journey::new("wrong_code", &screenshots())
+        .params(json!({"email": email, "password": steps::PASSWORD, "secret": secret}))
+        .run(&app)
+        .await;
+
+    let reasons: Vec<Value> =
+        audit(&admin, "mfa_disable_fail").await.iter().map(|e| e["reason"].clone()).collect();
+    assert_eq!(reasons, [json!("INVALID_PASSWORD"), json!("INVALID_CODE")], "newest first");
+    assert_eq!(audit(&admin, "mfa_verify_fail").await.len(), 1);
+    assert!(audit(&admin, "mfa_disable_success").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_administrator_resets_a_users_mfa_after_confirming() {
+    let Some(app) = fresh_app().await else { return };
+    let email = "locked.out@example.com";
+    let (admin, _) = admin_and_mfa_user(&app, email).await;
+
+    Journey::new("admin_reset", &screenshots())
+        .params(json!({"email": steps::ADMIN_EMAIL, "password": steps::PASSWORD, "user_email": email}))
+        .run(&app)
+        .await;
+
+    // The user signs in with the password alone now.
+    let user = app.login(email, steps::PASSWORD).await;
+    let status = user.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
+    assert_eq!(status["enabled"], false, "{status}");
+    let resets = audit(&admin, "mfa_reset_by_admin").await;
+    assert_eq!(resets.len(), 1, "one reset (the cancelled dialog did nothing): {resets:?}");
+    let created = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    assert!(created.to_string().contains("new.person@example.com"), "{created}");
+}

@@ -1,0 +1,448 @@
+// Journeys through SlugBase's account pages in Debian's Chromium (playwright-core, never a
+// downloaded browser), started by the Rust tests (crates/web/tests/pages.rs), which run the
+// service and answer this script's questions.
+//
+// Usage: node journeys.mjs <journey>
+//   SLUGBASE_URL   the service (http://127.0.0.1:<port>)
+//   CHROMIUM       the browser (default /usr/bin/chromium)
+//   SCREENSHOT_DIR where each screen's PNG goes
+//   JOURNEY        JSON with the journey's accounts ({"email", "password", ...})
+//
+// Questions go to stdout as one JSON line each and the answer comes back on stdin as one
+// JSON line: {"ask": "code", "secret": "<B32>"} -> {"code": "123456"} (a real TOTP code
+// for the service's clock, computed by the test from the secret read off the page) and
+// {"ask": "wrong_code", "secret"} -> {"code"}. Everything else goes to stderr. Exit 0 when
+// every check held.
+//
+// On every screen: axe-core's checks (no serious or critical violation), a screenshot, no
+// Content-Security-Policy violation or script error, and no secret in the URL or in web
+// storage.
+
+import { readFileSync, mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const BASE = process.env.SLUGBASE_URL;
+const SHOTS = process.env.SCREENSHOT_DIR || path.join(process.cwd(), 'screenshots');
+const PARAMS = JSON.parse(process.env.JOURNEY || '{}');
+const journeyName = process.argv[2];
+const TIMEOUT = 15_000;
+
+mkdirSync(SHOTS, { recursive: true });
+
+// ---- the conversation with the Rust test -------------------------------------------------
+
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+async function ask(question) {
+  process.stdout.write(`${JSON.stringify(question)}\n`);
+  const { value, done } = await answers.next();
+  if (done) throw new Error(`no answer to ${question.ask}`);
+  return JSON.parse(value);
+}
+
+const codeFor = async (secret) => (await ask({ ask: 'code', secret })).code;
+const wrongCodeFor = async (secret) => (await ask({ ask: 'wrong_code', secret })).code;
+
+function log(...parts) {
+  console.error(`[${journeyName}]`, ...parts);
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+// ---- the browser --------------------------------------------------------------------------
+
+const secrets = new Set();
+const problems = [];
+let shot = 0;
+
+async function openBrowser() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    // playwright-core gives every launch a fresh, empty --user-data-dir of its own.
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+    ],
+  });
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
+  context.setDefaultTimeout(TIMEOUT);
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    const text = message.text();
+    if (/Content[- ]Security[- ]Policy|Refused to (load|execute|apply)/i.test(text)) problems.push(`CSP: ${text}`);
+    else if (message.type() === 'error' && !/status of (4\d\d)/.test(text)) problems.push(`console error: ${text}`);
+  });
+  page.on('pageerror', (error) => problems.push(`script error: ${error.message}`));
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) checkUrl(frame.url());
+  });
+  page.on('request', (request) => checkUrl(request.url()));
+  return { browser, context, page };
+}
+
+/** No secret the page has shown may ever travel in a URL. */
+function checkUrl(url) {
+  for (const secret of secrets) {
+    if (secret && url.includes(secret)) problems.push(`a secret appeared in a URL: ${url.replace(secret, '<secret>')}`);
+  }
+}
+
+function remember(...values) {
+  for (const v of values) if (v) secrets.add(v);
+}
+
+/** axe-core in the page: 0 serious or critical violations. */
+async function accessible(page, screen) {
+  const hasAxe = await page.evaluate(() => typeof window.axe !== 'undefined');
+  if (!hasAxe) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+    }));
+  });
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of violations) log(`axe ${screen}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(', ')}`);
+  check(bad.length === 0, `${screen}: ${bad.length} serious/critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
+}
+
+/** Nothing secret in web storage; no CSP violation or script error so far. */
+async function clean(page, screen) {
+  const stored = await page.evaluate(() => localStorage.length + sessionStorage.length);
+  check(stored === 0, `${screen}: the page wrote to web storage`);
+  check(problems.length === 0, `${screen}: ${problems.join('; ')}`);
+}
+
+/** One screen: settled, checked with axe, photographed. */
+async function screen(page, name) {
+  await page.waitForLoadState('networkidle');
+  await page.evaluate(() => document.fonts.ready);
+  await accessible(page, name);
+  await clean(page, name);
+  shot += 1;
+  const file = path.join(SHOTS, `${journeyName}-${String(shot).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  log(`screen ${name}: ${file}`);
+}
+
+const visible = (page, selector) => page.locator(selector).waitFor({ state: 'visible' });
+const hidden = (page, selector) => page.locator(selector).waitFor({ state: 'hidden' });
+const text = async (page, selector) => (await page.locator(selector).innerText()).trim();
+
+async function waitForText(page, selector, expected) {
+  await page.waitForFunction(
+    ([sel, want]) => {
+      const node = document.querySelector(sel);
+      return node && !node.closest('[hidden]') && node.textContent.includes(want);
+    },
+    [selector, expected],
+  );
+}
+
+/** Tab until `selector` has the focus (proves it is reachable by keyboard). */
+async function tabTo(page, selector) {
+  const focused = () => page.evaluate((sel) => document.activeElement && document.activeElement.matches(sel), selector);
+  for (let i = 0; i < 30; i += 1) {
+    if (await focused()) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`${selector} is not reachable with Tab`);
+}
+
+// ---- steps shared by the journeys ---------------------------------------------------------
+
+async function signInWithPassword(page, email, password, { keyboard = false } = {}) {
+  await page.goto(`${BASE}/login`);
+  await visible(page, '#signin-form');
+  if (keyboard) {
+    await tabTo(page, '#signin-email');
+    await page.keyboard.type(email);
+    await tabTo(page, '#signin-password');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Enter');
+  } else {
+    await page.fill('#signin-email', email);
+    await page.fill('#signin-password', password);
+    await page.click('#signin-form button[type=submit]');
+  }
+}
+
+async function passMfaStep(page, secret) {
+  await visible(page, '#mfa-form');
+  await page.fill('#mfa-code', await codeFor(secret));
+  await page.click('#mfa-form button[type=submit]');
+  await page.waitForURL(`${BASE}/`);
+}
+
+async function mfaBadge(page, expected) {
+  await waitForText(page, '#mfa-badge', expected);
+}
+
+/** Enrols from the account page: reads the key off the page, types a real code. */
+async function enroll(page, name) {
+  await mfaBadge(page, 'Off');
+  await page.click('#enroll-start');
+  await visible(page, '#enroll-qr');
+  // The QR code is a real PNG, decoded and drawn at its reserved size (no layout shift).
+  await page.waitForFunction(() => {
+    const img = document.getElementById('enroll-qr');
+    return img.complete && img.naturalWidth > 0;
+  });
+  const box = await page.locator('#enroll-qr').boundingBox();
+  check(box && Math.round(box.width) === 200 && Math.round(box.height) === 200, 'the QR code fills its 200 px box');
+  check((await page.getAttribute('#enroll-qr', 'src')).startsWith('blob:'), 'the QR code is a blob, not a data URL');
+  const secret = (await text(page, '#enroll-secret')).replace(/\s+/g, '');
+  check(/^[A-Z2-7]{32}$/.test(secret), `the key on the page is 32 Base32 characters (got ${secret.length})`);
+  remember(secret);
+  await screen(page, name);
+  await page.fill('#enroll-code', await codeFor(secret));
+  await page.click('#enroll-form button[type=submit]');
+  await visible(page, '#backup-codes');
+  await mfaBadge(page, 'On');
+  const codes = (await page.locator('#backup-code-list li').allInnerTexts()).map((c) => c.trim());
+  check(codes.length === 10 && codes.every((c) => /^[0-9a-f]{16}$/.test(c)), `10 backup codes of 16 hex characters (got ${JSON.stringify(codes.length)})`);
+  remember(...codes);
+  check(await page.locator('#enroll-secret').innerText() === '', 'the key is gone from the page after confirm');
+  check(await page.locator('#enroll-qr').getAttribute('src') === null, 'the QR code is gone from the page after confirm');
+  return { secret, codes };
+}
+
+/** Downloads the backup codes and checks the file holds every one. */
+async function downloadBackupCodes(page, codes) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#backup-download')]);
+  check(download.suggestedFilename() === 'slugbase-backup-codes.txt', 'the download is named slugbase-backup-codes.txt');
+  const file = await download.path();
+  const content = readFileSync(file, 'utf8');
+  check(codes.every((c) => content.includes(c)), 'the downloaded file holds every backup code');
+}
+
+async function savedBackupCodes(page) {
+  await page.click('#backup-done');
+  await hidden(page, '#backup-codes');
+  check(await page.locator('#backup-code-list li').count() === 0, 'the backup codes are gone from the page');
+}
+
+async function signOut(page) {
+  await page.click('#sign-out');
+  await page.waitForURL(`${BASE}/login`);
+  await visible(page, '#signin-form');
+}
+
+async function passwordFields(page) {
+  return page.locator('input[type=password]').count();
+}
+
+// ---- the journeys -----------------------------------------------------------------------
+
+const journeys = {
+  /**
+   * First admin from a fresh service → enroll (key read off the page, real code) → backup
+   * codes (download) → sign out → sign in with password + TOTP (by keyboard) → disable with
+   * a backup code → MFA off.
+   */
+  async lifecycle(page) {
+    const { email, password, name } = PARAMS;
+    await page.goto(`${BASE}/`);
+    await page.waitForURL(`${BASE}/login`);
+    await visible(page, '#setup-form');
+    await screen(page, 'setup');
+    await page.fill('#setup-name', name);
+    await page.fill('#setup-email', email);
+    await page.fill('#setup-password', 'short');
+    await page.click('#setup-form button[type=submit]');
+    await visible(page, '#setup-password-error');
+    check(await page.getAttribute('#setup-password', 'aria-invalid') === 'true', 'a too-short password is marked invalid');
+    await page.fill('#setup-password', password);
+    await page.click('#setup-form button[type=submit]');
+    await page.waitForURL(`${BASE}/`);
+    await waitForText(page, '#who', email);
+    check(await page.locator('#admin-link').isVisible(), 'an administrator sees the admin link');
+    await mfaBadge(page, 'Off');
+    await screen(page, 'account');
+
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screen(page, 'account-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.reload();
+    await mfaBadge(page, 'Off');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap'))
+      .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`));
+    check(overflow <= 0, `no horizontal scrolling at 360 px (overflow ${overflow} px: ${wide.join(', ')})`);
+    await screen(page, 'account-360');
+    await page.setViewportSize({ width: 1100, height: 900 });
+
+    const { secret, codes } = await enroll(page, 'enroll');
+    await screen(page, 'backup-codes');
+    await downloadBackupCodes(page, codes);
+    await savedBackupCodes(page);
+    await waitForText(page, '#mfa-summary', '10 backup codes left');
+
+    await signOut(page);
+    await screen(page, 'sign-in');
+    await signInWithPassword(page, email, password, { keyboard: true });
+    await visible(page, '#mfa-form');
+    await screen(page, 'mfa-step');
+    await tabTo(page, '#mfa-code');
+    await page.keyboard.type(await codeFor(secret));
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${BASE}/`);
+    await mfaBadge(page, 'On');
+
+    await page.fill('#disable-code', codes[3].toUpperCase());
+    await page.fill('#disable-password', password);
+    await page.click('#disable-form button[type=submit]');
+    await mfaBadge(page, 'Off');
+    await visible(page, '#enroll-start');
+    await screen(page, 'disabled');
+  },
+
+  /** An OIDC-only user: in through the provider, never a password field, disable with a code. */
+  async oidc_only(page) {
+    await page.goto(`${BASE}/login`);
+    await visible(page, '#provider-list a');
+    await screen(page, 'sign-in-with-provider');
+    await page.click('#provider-list a');
+    await page.waitForURL(`${BASE}/`);
+    await waitForText(page, '#who', PARAMS.email);
+    await mfaBadge(page, 'Off');
+    check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (account page)');
+    await visible(page, '#no-password');
+    const { secret } = await enroll(page, 'oidc-enroll');
+    await savedBackupCodes(page);
+    await visible(page, '#disable-form');
+    check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (disable form)');
+    await screen(page, 'oidc-mfa-on');
+    await page.fill('#disable-code', await codeFor(secret));
+    await page.click('#disable-form button[type=submit]');
+    await mfaBadge(page, 'Off');
+    check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (after disabling)');
+    await screen(page, 'oidc-disabled');
+  },
+
+  /** A wrong code is shown next to its field, at the MFA step and when disabling. */
+  async wrong_code(page) {
+    const { email, password, secret } = PARAMS;
+    remember(secret);
+    await signInWithPassword(page, email, password);
+    await visible(page, '#mfa-form');
+    await page.fill('#mfa-code', await wrongCodeFor(secret));
+    await page.click('#mfa-form button[type=submit]');
+    await visible(page, '#mfa-code-error');
+    check(await page.getAttribute('#mfa-code', 'aria-invalid') === 'true', 'the MFA step marks the code invalid');
+    check(await page.evaluate(() => document.activeElement.id) === 'mfa-code', 'the focus goes to the code field');
+    await screen(page, 'mfa-step-wrong-code');
+    // The pending state survives a wrong code: the right one still signs in.
+    await passMfaStep(page, secret);
+    await mfaBadge(page, 'On');
+
+    await page.fill('#disable-code', await wrongCodeFor(secret));
+    await page.fill('#disable-password', password);
+    await page.click('#disable-form button[type=submit]');
+    await visible(page, '#disable-code-error');
+    check((await text(page, '#disable-code-error')).length > 0, 'the code error has words');
+    check(await page.getAttribute('#disable-code', 'aria-invalid') === 'true', 'the code field is marked invalid');
+    check(await page.getAttribute('#disable-password', 'aria-invalid') !== 'true', 'the password field is not blamed');
+    await mfaBadge(page, 'On');
+    await screen(page, 'disable-wrong-code');
+
+    await page.fill('#disable-code', await codeFor(secret));
+    await page.fill('#disable-password', 'not the password');
+    await page.click('#disable-form button[type=submit]');
+    await visible(page, '#disable-password-error');
+    check(await page.getAttribute('#disable-password', 'aria-invalid') === 'true', 'a wrong password is shown by the password field');
+    await mfaBadge(page, 'On');
+  },
+
+  /** An administrator resets a user's MFA after a confirmation, and sees it in the audit log. */
+  async admin_reset(page) {
+    const { email, password, user_email: userEmail } = PARAMS;
+    await signInWithPassword(page, email, password);
+    await page.waitForURL(`${BASE}/`);
+    await page.click('#admin-link');
+    await page.waitForURL(`${BASE}/admin`);
+    const row = page.locator(`#user-table tr[data-email="${userEmail}"]`);
+    await row.waitFor({ state: 'visible' });
+    check((await row.locator('.badge').innerText()).trim() === 'On', 'the user has MFA on before the reset');
+    await screen(page, 'admin');
+
+    await row.getByRole('button', { name: `Reset MFA of ${userEmail}` }).click();
+    await visible(page, '#confirm-dialog');
+    await screen(page, 'admin-confirm-reset');
+    await page.click('#confirm-cancel');
+    await hidden(page, '#confirm-dialog');
+    check((await row.locator('.badge').innerText()).trim() === 'On', 'cancel changes nothing');
+
+    await row.getByRole('button', { name: `Reset MFA of ${userEmail}` }).click();
+    await visible(page, '#confirm-dialog');
+    await page.click('#confirm-ok');
+    await page.waitForFunction((mail) => {
+      const badge = document.querySelector(`#user-table tr[data-email="${mail}"] .badge`);
+      return badge && badge.textContent.trim() === 'Off';
+    }, userEmail);
+
+    // The audit log, filtered: an unknown event name is refused by its field.
+    await page.fill('#audit-event', 'no_such_event');
+    await page.click('#audit-filter button[type=submit]');
+    await visible(page, '#audit-event-error');
+    check(await page.getAttribute('#audit-event', 'aria-invalid') === 'true', 'the unknown event is marked invalid');
+    await page.fill('#audit-event', 'mfa_reset_by_admin');
+    await page.click('#audit-filter button[type=submit]');
+    await waitForText(page, '#audit-table tbody', 'mfa_reset_by_admin');
+    await waitForText(page, '#audit-table tbody', userEmail);
+    check(await page.locator('#audit-table tbody tr').count() === 1, 'the filter shows exactly the one reset');
+    await screen(page, 'admin-audit-log');
+
+    // A local user is added without leaving the page.
+    await page.fill('#create-email', 'new.person@example.com');
+    await page.fill('#create-name', 'New Person');
+    await page.click('#create-user-form button[type=submit]');
+    await page.locator('#user-table tr[data-email="new.person@example.com"]').waitFor({ state: 'visible' });
+    await page.fill('#create-email', 'new.person@example.com');
+    await page.fill('#create-name', 'Again');
+    await page.click('#create-user-form button[type=submit]');
+    await visible(page, '#create-email-error');
+  },
+};
+
+async function main() {
+  const journey = journeys[journeyName];
+  if (!journey) {
+    console.error(`unknown journey ${journeyName}; one of: ${Object.keys(journeys).join(', ')}`);
+    process.exit(2);
+  }
+  const { browser, page } = await openBrowser();
+  try {
+    await journey(page);
+    await clean(page, 'end');
+    log('ok');
+  } catch (error) {
+    log(error.stack || String(error));
+    try {
+      const file = path.join(SHOTS, `${journeyName}-failed.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      log(`failure screenshot: ${file}`);
+    } catch {
+      // The page may be gone.
+    }
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+  process.exit(process.exitCode || 0);
+}
+
+main();
