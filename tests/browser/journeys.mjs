@@ -18,7 +18,7 @@
 // Content-Security-Policy violation or script error, and no secret in the URL or in web
 // storage.
 
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -35,6 +35,10 @@ const journeyName = process.argv[2];
 const TIMEOUT = 15_000;
 
 mkdirSync(SHOTS, { recursive: true });
+// This journey's screenshots from an earlier run would mix with this run's.
+for (const file of readdirSync(SHOTS)) {
+  if (file.startsWith(`${journeyName}-`) && file.endsWith('.png')) rmSync(path.join(SHOTS, file));
+}
 
 // ---- the conversation with the Rust test -------------------------------------------------
 
@@ -123,8 +127,8 @@ async function clean(page, screen) {
   check(problems.length === 0, `${screen}: ${problems.join('; ')}`);
 }
 
-/** One screen: settled, checked with axe, photographed. */
-async function screen(page, name) {
+/** One screen: settled, checked with axe, photographed (also `element` alone, if given). */
+async function screen(page, name, element) {
   await page.waitForLoadState('networkidle');
   await page.evaluate(() => document.fonts.ready);
   await accessible(page, name);
@@ -132,6 +136,7 @@ async function screen(page, name) {
   shot += 1;
   const file = path.join(SHOTS, `${journeyName}-${String(shot).padStart(2, '0')}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
+  if (element) await page.locator(element).screenshot({ path: file.replace(/\.png$/, '-card.png') });
   log(`screen ${name}: ${file}`);
 }
 
@@ -177,11 +182,11 @@ async function signInWithPassword(page, email, password, { keyboard = false } = 
   }
 }
 
-async function passMfaStep(page, secret) {
+async function passMfaStep(page, secret, destination = '/') {
   await visible(page, '#mfa-form');
   await page.fill('#mfa-code', await codeFor(secret));
   await page.click('#mfa-form button[type=submit]');
-  await page.waitForURL(`${BASE}/`);
+  await page.waitForURL(`${BASE}${destination}`);
 }
 
 async function mfaBadge(page, expected) {
@@ -189,7 +194,7 @@ async function mfaBadge(page, expected) {
 }
 
 /** Enrols from the account page: reads the key off the page, types a real code. */
-async function enroll(page, name) {
+async function enroll(page, name, element) {
   await mfaBadge(page, 'Off');
   await page.click('#enroll-start');
   await visible(page, '#enroll-qr');
@@ -204,7 +209,7 @@ async function enroll(page, name) {
   const secret = (await text(page, '#enroll-secret')).replace(/\s+/g, '');
   check(/^[A-Z2-7]{32}$/.test(secret), `the key on the page is 32 Base32 characters (got ${secret.length})`);
   remember(secret);
-  await screen(page, name);
+  await screen(page, name, element);
   await page.fill('#enroll-code', await codeFor(secret));
   await page.click('#enroll-form button[type=submit]');
   await visible(page, '#backup-codes');
@@ -285,8 +290,8 @@ const journeys = {
     await screen(page, 'account-360');
     await page.setViewportSize({ width: 1100, height: 900 });
 
-    const { secret, codes } = await enroll(page, 'enroll');
-    await screen(page, 'backup-codes');
+    const { secret, codes } = await enroll(page, 'enroll', '#mfa');
+    await screen(page, 'backup-codes', '#mfa');
     await downloadBackupCodes(page, codes);
     await savedBackupCodes(page);
     await waitForText(page, '#mfa-summary', '10 backup codes left');
@@ -302,18 +307,69 @@ const journeys = {
     await page.waitForURL(`${BASE}/`);
     await mfaBadge(page, 'On');
 
+    // Sessions: another device signs in; this page signs it out.
+    await ask({ ask: 'sign_in_elsewhere', email, password, secret });
+    await page.reload();
+    await mfaBadge(page, 'On');
+    await page.waitForFunction(() => document.querySelectorAll('#session-table tbody tr').length === 2);
+    await screen(page, 'sessions');
+    await page.locator('#session-table tbody tr button').click();
+    await page.waitForFunction(() => document.querySelectorAll('#session-table tbody tr').length === 1);
+    check(!(await ask({ ask: 'elsewhere_signed_in' })).signed_in, 'the other device is signed out');
+
+    // API tokens: shown once, working, revoked.
+    await page.fill('#token-name', 'backup script');
+    await page.click('#token-form button[type=submit]');
+    await visible(page, '#new-token');
+    const token = await text(page, '#new-token-value');
+    check(token.startsWith('sb_'), 'the new token is shown');
+    remember(token);
+    await screen(page, 'token-created');
+    check((await ask({ ask: 'token_works', token })).works, 'the token shown works');
+    await page.click('#new-token-done');
+    check(await page.locator('#new-token-value').innerText() === '', 'the token is gone from the page');
+    await waitForText(page, '#token-table tbody', 'backup script');
+    await page.getByRole('button', { name: 'Revoke token backup script' }).click();
+    await waitForText(page, '#token-table tbody', 'No tokens yet.');
+    check(!(await ask({ ask: 'token_works', token })).works, 'the revoked token no longer works');
+
     await page.fill('#disable-code', codes[3].toUpperCase());
     await page.fill('#disable-password', password);
     await page.click('#disable-form button[type=submit]');
     await mfaBadge(page, 'Off');
     await visible(page, '#enroll-start');
     await screen(page, 'disabled');
+
+    // Password change: a mismatch and a common password, each refused by its field.
+    await page.fill('#password-current', password);
+    await page.fill('#password-new', 'password123');
+    await page.fill('#password-repeat', 'password1234');
+    await page.click('#password-form button[type=submit]');
+    await visible(page, '#password-repeat-error');
+    await page.fill('#password-repeat', 'password123');
+    await page.click('#password-form button[type=submit]');
+    await visible(page, '#password-new-error');
+    check(await page.getAttribute('#password-new', 'aria-invalid') === 'true', 'the common password is marked invalid');
+    await screen(page, 'password-refused');
+    await page.fill('#password-new', PARAMS.new_password);
+    await page.fill('#password-repeat', PARAMS.new_password);
+    await page.click('#password-form button[type=submit]');
+    await waitForText(page, '#live', 'Password changed');
+    check(await page.inputValue('#password-new') === '', 'the form is cleared');
   },
 
   /** An OIDC-only user: in through the provider, never a password field, disable with a code. */
   async oidc_only(page) {
+    // The callback's failure reasons, in words.
+    await page.goto(`${BASE}/login?error=auto_create_disabled`);
+    await waitForText(page, '#oidc-error', 'There is no account for this identity here');
+    await page.goto(`${BASE}/login?error=<b>made-up</b>`);
+    await waitForText(page, '#oidc-error', 'Signing in did not work');
+    check(await page.locator('#oidc-error b').count() === 0, 'an unknown reason is never markup');
+
     await page.goto(`${BASE}/login`);
     await visible(page, '#provider-list a');
+    check(await page.locator('#oidc-error').isHidden(), 'no error without a reason');
     await screen(page, 'sign-in-with-provider');
     await page.click('#provider-list a');
     await page.waitForURL(`${BASE}/`);
@@ -323,6 +379,18 @@ const journeys = {
     await visible(page, '#no-password');
     const { secret } = await enroll(page, 'oidc-enroll');
     await savedBackupCodes(page);
+
+    // Out and in again through the provider, now with the TOTP step, keeping where the
+    // sign-in was meant to go.
+    await signOut(page);
+    const destination = '/?from=provider';
+    await page.goto(`${BASE}/login?return_to=${encodeURIComponent(destination)}`);
+    await visible(page, '#provider-list a');
+    await page.click('#provider-list a');
+    await page.waitForURL(/\/login\?mfa=required&return_to=/);
+    await passMfaStep(page, secret, destination);
+    check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (after the MFA step)');
+    await mfaBadge(page, 'On');
     await visible(page, '#disable-form');
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (disable form)');
     await screen(page, 'oidc-mfa-on');
@@ -365,6 +433,30 @@ const journeys = {
     await visible(page, '#disable-password-error');
     check(await page.getAttribute('#disable-password', 'aria-invalid') === 'true', 'a wrong password is shown by the password field');
     await mfaBadge(page, 'On');
+  },
+
+  /** Past the attempt limit, the form says when to try again and waits until then. */
+  async throttled(page) {
+    const { email, password, secret, failures } = PARAMS;
+    remember(secret);
+    await signInWithPassword(page, email, password);
+    await visible(page, '#mfa-form');
+    const submit = page.locator('#mfa-form button[type=submit]');
+    for (let i = 0; i < failures; i += 1) {
+      await page.fill('#mfa-code', await wrongCodeFor(secret));
+      await submit.click();
+      await visible(page, '#mfa-code-error');
+      await page.waitForFunction(() => !document.querySelector('#mfa-form button[type=submit]').disabled);
+    }
+    // Even the right code has to wait now.
+    await page.fill('#mfa-code', await codeFor(secret));
+    await submit.click();
+    await waitForText(page, '#mfa-form .form-error', 'Too many attempts');
+    const said = await text(page, '#mfa-form .form-error');
+    check(/Try again in \d+ seconds? \(at .+\)\./.test(said), `the 429 says when to retry: ${said}`);
+    check(await submit.isDisabled(), 'the button waits for the Retry-After time');
+    check(page.url() === `${BASE}/login`, 'still on the sign-in page');
+    await screen(page, 'mfa-step-too-many-attempts');
   },
 
   /** An administrator resets a user's MFA after a confirmation, and sees it in the audit log. */

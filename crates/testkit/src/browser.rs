@@ -1,8 +1,9 @@
 //! Real Chromium through the account pages: [`Journey`] runs one journey of
 //! `tests/browser/journeys.mjs` (playwright-core driving Debian's `/usr/bin/chromium`, axe-core
-//! in every screen) against a [`TestApp`] and answers its questions — the TOTP code for a
+//! in every screen) against a [`TestApp`] and answers its questions: the TOTP code for a
 //! secret the browser read off the page, computed for the app's clock (which moves to a new
-//! step for each code, so no code is a replay).
+//! step for each code, so no code is a replay); a sign-in from another client, and whether it
+//! is still signed in; whether an API token the page showed works.
 //!
 //! Without Chromium, Node or `npm ci` in `tests/browser`, [`browser_available`] prints one
 //! skip line and says `false` — except under `CI=true`, where it panics.
@@ -11,11 +12,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::Command;
 
-use crate::TestApp;
+use crate::{Api, TestApp, steps};
 
 /// `tests/browser` of the repository.
 #[must_use]
@@ -110,11 +112,12 @@ impl Journey {
             .expect("node starts journeys.mjs");
         let mut stdin = child.stdin.take().expect("the journey's stdin");
         let mut questions = BufReader::new(child.stdout.take().expect("the journey's stdout")).lines();
+        let mut elsewhere = None;
         let journey = tokio::time::timeout(std::time::Duration::from_secs(180), async {
             while let Some(line) = questions.next_line().await.expect("the journey's output") {
                 let question: Value = serde_json::from_str(&line)
                     .unwrap_or_else(|e| panic!("journey {} said {line:?}: {e}", self.name));
-                let answer = answer(app, &question);
+                let answer = answer(app, &mut elsewhere, &question).await;
                 stdin.write_all(format!("{answer}\n").as_bytes()).await.expect("answer sent");
             }
             child.wait().await.expect("the journey ends")
@@ -125,12 +128,31 @@ impl Journey {
     }
 }
 
-/// The answer to one of the journey's questions.
-fn answer(app: &TestApp, question: &Value) -> Value {
-    let secret = question["secret"].as_str().unwrap_or_default();
+/// The answer to one of the journey's questions; `elsewhere` is the journey's other client.
+async fn answer(app: &TestApp, elsewhere: &mut Option<Api>, question: &Value) -> Value {
+    let text = |key: &str| question[key].as_str().unwrap_or_default().to_owned();
     match question["ask"].as_str() {
-        Some("code") => json!({ "code": app.fresh_code(secret) }),
-        Some("wrong_code") => json!({ "code": app.wrong_code(secret) }),
+        Some("code") => json!({ "code": app.fresh_code(&text("secret")) }),
+        Some("wrong_code") => json!({ "code": app.wrong_code(&text("secret")) }),
+        // Another device signs in as the same user (with the TOTP step when given a secret).
+        Some("sign_in_elsewhere") => {
+            let client = if question["secret"].is_string() {
+                let code = app.fresh_code(&text("secret"));
+                steps::login_with_mfa(&app.address, &text("email"), &text("password"), &code).await
+            } else {
+                app.login(&text("email"), &text("password")).await
+            };
+            *elsewhere = Some(client);
+            json!({ "ok": true })
+        }
+        Some("elsewhere_signed_in") => {
+            let client = elsewhere.as_ref().expect("sign_in_elsewhere was asked first");
+            json!({ "signed_in": client.get("/api/auth/me").await.status == StatusCode::OK })
+        }
+        Some("token_works") => {
+            let reply = app.bearer(&text("token")).get("/api/auth/me").await;
+            json!({ "works": reply.status == StatusCode::OK })
+        }
         _ => panic!("the journey asked something unknown: {question}"),
     }
 }

@@ -1,7 +1,8 @@
 //! The actix-web adapter of SlugBase Auth: every endpoint of the HTTP contract
 //! (`api.md`), thin handlers over the application's use cases, one error shape (the seed's)
-//! for every failure, session-cookie and Bearer authentication, CSRF, and the OpenAPI 3.1
-//! document with an offline docs page.
+//! for every failure, session-cookie and Bearer authentication, CSRF, the OpenAPI 3.1
+//! document with an offline docs page, and the account pages (`/login`, `/`, `/admin`:
+//! compiled-in HTML and ES modules over the same JSON API, under a strict CSP).
 //!
 //! The server crate calls [`server`] with a bound listener, the use cases and a
 //! [`WebConfig`]; [`openapi`] gives the document (for writing it to a file).
@@ -174,8 +175,8 @@ pub fn server(
     Ok(server)
 }
 
-/// The application every worker runs: the route table, the docs page, the 404 for every
-/// other path, and the middleware (error normaliser, body deadline, default headers, path
+/// The application every worker runs: the route table, the docs page, the account pages,
+/// the 404 for every other path, and the middleware (error normaliser, body deadline, default headers, path
 /// normalisation, request log). The handler tests run the same, over mocked use cases.
 pub fn app(
     state: Data<AppState>,

@@ -136,16 +136,32 @@ async fn fresh_app() -> Option<TestApp> {
     Some(TestApp::spawn().await)
 }
 
+/// The password the lifecycle journey changes to.
+const NEW_PASSWORD: &str = "a much longer passphrase 2026";
+
+/// Also along the way: another device signed out from the sessions list, an API token
+/// created (shown once, working) and revoked, the password changed (a mismatch and a common
+/// password refused by their fields first).
 #[tokio::test]
 async fn first_admin_enrolls_signs_in_with_totp_and_disables_mfa_with_a_backup_code() {
     let Some(app) = fresh_app().await else { return };
     Journey::new("lifecycle", &screenshots())
-        .params(json!({"email": steps::ADMIN_EMAIL, "password": steps::PASSWORD, "name": "Ada Admin"}))
+        .params(json!({
+            "email": steps::ADMIN_EMAIL,
+            "password": steps::PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "name": "Ada Admin",
+        }))
         .run(&app)
         .await;
 
     // What the browser did, as the service recorded it.
-    let admin = app.login(steps::ADMIN_EMAIL, steps::PASSWORD).await;
+    let old = app.client();
+    let refused = old
+        .post("/api/auth/login", json!({"email": steps::ADMIN_EMAIL, "password": steps::PASSWORD}))
+        .await;
+    refused.expect_error(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
+    let admin = app.login(steps::ADMIN_EMAIL, NEW_PASSWORD).await;
     let status = admin.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
     assert_eq!(status["enabled"], false, "{status}");
     let disabled = audit(&admin, "mfa_disable_success").await;
@@ -153,11 +169,21 @@ async fn first_admin_enrolls_signs_in_with_totp_and_disables_mfa_with_a_backup_c
     assert_eq!(disabled[0]["proof"], "backup_code", "disabled with a backup code");
     assert_eq!(audit(&admin, "mfa_enroll_confirm_success").await.len(), 1);
     let verified = audit(&admin, "mfa_verify_success").await;
-    assert_eq!(verified.len(), 1, "signed in with the TOTP step: {verified:?}");
-    assert_eq!(verified[0]["proof"], "totp");
-    assert!(audit(&admin, "setup_completed").await.len() == 1);
+    let in_chromium: Vec<&Value> = verified
+        .iter()
+        .filter(|e| e["user_agent"].as_str().is_some_and(|a| a.contains("HeadlessChrome")))
+        .collect();
+    assert_eq!(in_chromium.len(), 1, "the browser signed in with the TOTP step: {verified:?}");
+    assert_eq!(in_chromium[0]["proof"], "totp");
+    assert_eq!(verified.len(), 2, "and the other device: {verified:?}");
+    assert_eq!(audit(&admin, "setup_completed").await.len(), 1);
+    assert_eq!(audit(&admin, "session_revoked").await.len(), 1, "the other device");
+    assert_eq!(audit(&admin, "api_token_revoked").await.len(), 1);
+    assert_eq!(audit(&admin, "password_changed").await.len(), 1);
 }
 
+/// Also: signing in through the provider again takes the TOTP step and still lands where
+/// the sign-in was meant to go (`return_to` carried through `/login?mfa=required`).
 #[tokio::test]
 async fn an_oidc_only_user_disables_mfa_with_a_code_and_never_sees_a_password_field() {
     if !browser_available() {
@@ -188,6 +214,9 @@ async fn an_oidc_only_user_disables_mfa_with_a_code_and_never_sees_a_password_fi
     assert_eq!(disabled.len(), 1, "{disabled:?}");
     assert_eq!(disabled[0]["user_id"], olivia["id"]);
     assert_eq!(disabled[0]["proof"], "totp");
+    let verified = audit(&admin, "mfa_verify_success").await;
+    assert_eq!(verified.len(), 1, "the second provider login took the TOTP step: {verified:?}");
+    assert_eq!(verified[0]["user_id"], olivia["id"]);
 }
 
 /// An administrator and a user with MFA on (enrolled through the API); the user's secret.
@@ -215,6 +244,27 @@ async fn a_wrong_code_is_shown_next_to_the_code_field_and_changes_nothing() {
     assert_eq!(reasons, [json!("INVALID_PASSWORD"), json!("INVALID_CODE")], "newest first");
     assert_eq!(audit(&admin, "mfa_verify_fail").await.len(), 1);
     assert!(audit(&admin, "mfa_disable_success").await.is_empty());
+}
+
+#[tokio::test]
+async fn past_the_attempt_limit_the_page_says_when_to_try_again() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::builder()
+        .setting("security.limits.second_factor_account.max_failures", 2)
+        .spawn()
+        .await;
+    let email = "hasty@example.com";
+    let (admin, secret) = admin_and_mfa_user(&app, email).await;
+
+    Journey::new("throttled", &screenshots())
+        .params(json!({"email": email, "password": steps::PASSWORD, "secret": secret, "failures": 2}))
+        .run(&app)
+        .await;
+
+    assert_eq!(audit(&admin, "mfa_verify_fail").await.len(), 2, "the 429 is no third failure");
+    assert!(audit(&admin, "mfa_verify_success").await.is_empty(), "the right code waited too");
 }
 
 #[tokio::test]

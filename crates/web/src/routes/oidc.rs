@@ -148,7 +148,7 @@ fn query_error(field: &str, message: &str) -> ApiError {
 #[utoipa::path(
     tag = "Auth",
     operation_id = "oidc_callback",
-    description = "Exchanges the code (with the PKCE verifier), validates the ID token (signature against the provider's JWKS, `iss`, `aud`, `azp`, `exp`, `nonce`) and signs in: a fresh `slugbase.sid` and a 302 to `return_to` or `/`. An account with MFA gets the pending-MFA state instead (`slugbase.mfa_pending`, a 302 to `/login?mfa=required`; the session follows `POST /api/auth/mfa/verify`) unless the ID token's `amr` names a method the provider's `trust_idp_mfa_amr` lists. Failures: a 302 to `/login?error=<reason>` (`auth_failed`, `state_invalid`, `auto_create_disabled`, `email_required`, `provider_unavailable`) and no session. The flow is used up by the first callback, whatever its outcome.",
+    description = "Exchanges the code (with the PKCE verifier), validates the ID token (signature against the provider's JWKS, `iss`, `aud`, `azp`, `exp`, `nonce`) and signs in: a fresh `slugbase.sid` and a 302 to `return_to` or `/`. An account with MFA gets the pending-MFA state instead (`slugbase.mfa_pending`, a 302 to `/login?mfa=required`, with `&return_to=<path>` when the login was given one, for the login page to go on to; the session follows `POST /api/auth/mfa/verify`) unless the ID token's `amr` names a method the provider's `trust_idp_mfa_amr` lists. Failures: a 302 to `/login?error=<reason>` (`auth_failed`, `state_invalid`, `auto_create_disabled`, `email_required`, `provider_unavailable`) and no session. The flow is used up by the first callback, whatever its outcome.",
     params(
         ("provider" = String, Path, description = "Provider key"),
         ("code" = Option<String>, Query, description = "Authorization code"),
@@ -156,7 +156,7 @@ fn query_error(field: &str, message: &str) -> ApiError {
         ("error" = Option<String>, Query, description = "The provider's refusal"),
     ),
     responses(
-        (status = 302, description = "Signed in (to `return_to` or `/`), MFA step (`/login?mfa=required`), or failed (`/login?error=<reason>`)"),
+        (status = 302, description = "Signed in (to `return_to` or `/`), MFA step (`/login?mfa=required`, plus `&return_to=`), or failed (`/login?error=<reason>`)"),
         (status = 404, description = "PROVIDER_NOT_FOUND", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     )
@@ -202,8 +202,8 @@ pub(crate) async fn oidc_callback(
             }
             res
         }
-        CallbackOutcome::MfaRequired { pending } => {
-            let mut res = found("/login?mfa=required");
+        CallbackOutcome::MfaRequired { pending, return_to } => {
+            let mut res = found(&mfa_step(&return_to));
             state.set_pending_cookie(&mut res, pending.expose());
             if old_session.is_some() {
                 state.clear_cookie(&mut res, SESSION_COOKIE);
@@ -213,4 +213,15 @@ pub(crate) async fn oidc_callback(
     };
     state.clear_cookie(&mut res, OIDC_FLOW_COOKIE);
     Ok(res.finish())
+}
+
+/// The login page's MFA step, carrying `return_to` (a same-origin path, checked when the
+/// login began) when it is not the default, so the page can go there once verified.
+fn mfa_step(return_to: &str) -> String {
+    if return_to == "/" {
+        return "/login?mfa=required".to_owned();
+    }
+    let query = serde_urlencoded::to_string([("mfa", "required"), ("return_to", return_to)])
+        .unwrap_or_else(|_| "mfa=required".to_owned());
+    format!("/login?{query}")
 }

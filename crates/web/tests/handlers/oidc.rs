@@ -137,7 +137,10 @@ async fn the_callback_signs_in_or_starts_the_mfa_step_or_sends_the_reason() {
 
     let mut mocks = Mocks::default();
     mocks.oidc_login.expect_callback().times(1).returning(|_, _, _| {
-        Ok(CallbackOutcome::MfaRequired { pending: PlainToken::new("p-1".to_owned()) })
+        Ok(CallbackOutcome::MfaRequired {
+            pending: PlainToken::new("p-1".to_owned()),
+            return_to: "/".to_owned(),
+        })
     });
     let answer =
         send(mocks, TestRequest::get().uri("/api/auth/corp/callback?code=c&state=s")).await;
@@ -145,6 +148,21 @@ async fn the_callback_signs_in_or_starts_the_mfa_step_or_sends_the_reason() {
     let cookies = set_cookies(&answer);
     assert!(cookies.iter().any(|c| c.starts_with("slugbase.mfa_pending=p-1")), "{cookies:?}");
     assert!(!cookies.iter().any(|c| c.starts_with("slugbase.sid=")), "{cookies:?}");
+
+    // The login's own destination rides along, encoded, for the login page to go on to.
+    let mut mocks = Mocks::default();
+    mocks.oidc_login.expect_callback().times(1).returning(|_, _, _| {
+        Ok(CallbackOutcome::MfaRequired {
+            pending: PlainToken::new("p-2".to_owned()),
+            return_to: "/admin?tab=a&b=c d".to_owned(),
+        })
+    });
+    let answer =
+        send(mocks, TestRequest::get().uri("/api/auth/corp/callback?code=c&state=s")).await;
+    assert_eq!(
+        answer.header("location"),
+        Some("/login?mfa=required&return_to=%2Fadmin%3Ftab%3Da%26b%3Dc+d")
+    );
 
     for failure in [
         OidcFailure::AuthFailed,

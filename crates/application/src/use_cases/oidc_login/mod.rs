@@ -325,7 +325,7 @@ impl OidcLogin {
             self.oidc.record_session_auth(&self.token_digest.digest(token.expose()), auth).await?;
         }
         if step_up {
-            return Ok(CallbackOutcome::MfaRequired { pending: token });
+            return Ok(CallbackOutcome::MfaRequired { pending: token, return_to });
         }
         let mut detail = format!("provider={key}");
         if user.mfa.is_enabled() {

@@ -124,5 +124,7 @@ pub enum CallbackOutcome {
     MfaRequired {
         /// Pending id for the cookie.
         pending: PlainToken,
+        /// A same-origin path: where the browser goes once the second factor is given.
+        return_to: String,
     },
 }
