@@ -166,8 +166,8 @@ async function tabTo(page, selector) {
 
 // ---- steps shared by the journeys ---------------------------------------------------------
 
-async function signInWithPassword(page, email, password, { keyboard = false } = {}) {
-  await page.goto(`${BASE}/login`);
+async function signInWithPassword(page, email, password, { keyboard = false, returnTo = null } = {}) {
+  await page.goto(`${BASE}/login${returnTo === null ? '' : `?return_to=${encodeURIComponent(returnTo)}`}`);
   await visible(page, '#signin-form');
   if (keyboard) {
     await tabTo(page, '#signin-email');
@@ -405,7 +405,8 @@ const journeys = {
   async wrong_code(page) {
     const { email, password, secret } = PARAMS;
     remember(secret);
-    await signInWithPassword(page, email, password);
+    // A return_to off the site is ignored (the browser reads the tab away: `//evil.example`).
+    await signInWithPassword(page, email, password, { returnTo: '/\t/evil.example/' });
     await visible(page, '#mfa-form');
     await page.fill('#mfa-code', await wrongCodeFor(secret));
     await page.click('#mfa-form button[type=submit]');
@@ -462,7 +463,7 @@ const journeys = {
   /** An administrator resets a user's MFA after a confirmation, and sees it in the audit log. */
   async admin_reset(page) {
     const { email, password, user_email: userEmail } = PARAMS;
-    await signInWithPassword(page, email, password);
+    await signInWithPassword(page, email, password, { returnTo: '//evil.example/' });
     await page.waitForURL(`${BASE}/`);
     await page.click('#admin-link');
     await page.waitForURL(`${BASE}/admin`);

@@ -480,8 +480,13 @@ async fn with_the_reauth_policy_an_oidc_only_user_disables_only_after_a_fresh_pr
     let location = redirect.header("location").unwrap().to_owned();
     assert!(location.contains("prompt=login") && location.contains("max_age=300"), "{location}");
     let landed = browser.login(&reauth).await;
-    // MFA is on: the provider's login is followed by the TOTP step, as always.
-    assert_eq!(landed.header("location"), Some("/login?mfa=required"), "{landed:?}");
+    // MFA is on: the provider's login is followed by the TOTP step, as always, which then
+    // goes on to the login's own destination.
+    assert_eq!(
+        landed.header("location"),
+        Some("/login?mfa=required&return_to=%2Faccount"),
+        "{landed:?}"
+    );
     // The service's clock is set back to the provider's time (plus a minute, and past the
     // TOTP steps used so far).
     app.clock.set(chrono::Utc::now() + chrono::TimeDelta::seconds(60));

@@ -111,7 +111,8 @@ impl Journey {
             .spawn()
             .expect("node starts journeys.mjs");
         let mut stdin = child.stdin.take().expect("the journey's stdin");
-        let mut questions = BufReader::new(child.stdout.take().expect("the journey's stdout")).lines();
+        let mut questions =
+            BufReader::new(child.stdout.take().expect("the journey's stdout")).lines();
         let mut elsewhere = None;
         let journey = tokio::time::timeout(std::time::Duration::from_secs(180), async {
             while let Some(line) = questions.next_line().await.expect("the journey's output") {

@@ -13,10 +13,21 @@ const OIDC_ERRORS = {
 
 const params = new URLSearchParams(window.location.search);
 
-/** Where to go once signed in: a same-origin path only, else the account page. */
+/**
+ * Where to go once signed in: a path of this origin only, else the account page. The URL
+ * parser decides (it drops tabs and newlines and reads `\` as `/` as the browser would),
+ * so `//evil.example` or `/\t/evil.example` never leave the site.
+ */
 function returnTo() {
-  const target = params.get('return_to') || '/';
-  return target.startsWith('/') && !target.startsWith('//') && !target.startsWith('/\\') ? target : '/';
+  const target = params.get('return_to');
+  if (!target || !target.startsWith('/')) return '/';
+  let url;
+  try {
+    url = new URL(target, window.location.origin);
+  } catch {
+    return '/';
+  }
+  return url.origin === window.location.origin ? `${url.pathname}${url.search}${url.hash}` : '/';
 }
 
 function show(id) {

@@ -31,7 +31,11 @@ struct Asset {
 
 macro_rules! asset {
     ($name:literal, $content_type:literal) => {
-        Asset { name: $name, content_type: $content_type, body: include_bytes!(concat!("../assets/", $name)) }
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../assets/", $name)),
+        }
     };
 }
 
@@ -127,9 +131,12 @@ fn if_none_match(req: &HttpRequest, tag: &str) -> bool {
 /// The headers every page and asset carries (the default headers add `nosniff` and
 /// `Referrer-Policy: no-referrer`).
 fn secured(res: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
-    res.insert_header((header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header(("Cross-Origin-Opener-Policy", "same-origin"))
-        .insert_header(("Cross-Origin-Resource-Policy", "same-origin"))
-        .insert_header(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"))
+    res.insert_header((
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    ))
+    .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+    .insert_header(("Cross-Origin-Opener-Policy", "same-origin"))
+    .insert_header(("Cross-Origin-Resource-Policy", "same-origin"))
+    .insert_header(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"))
 }

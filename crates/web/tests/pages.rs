@@ -98,10 +98,7 @@ fn assert_no_inline_script_or_style(path: &str, html: &str) {
 }
 
 fn referenced_assets(html: &str) -> Vec<String> {
-    html.split(['"', '\''])
-        .filter(|part| part.starts_with("/assets/"))
-        .map(str::to_owned)
-        .collect()
+    html.split(['"', '\'']).filter(|part| part.starts_with("/assets/")).map(str::to_owned).collect()
 }
 
 #[tokio::test]
@@ -259,7 +256,9 @@ async fn past_the_attempt_limit_the_page_says_when_to_try_again() {
     let (admin, secret) = admin_and_mfa_user(&app, email).await;
 
     Journey::new("throttled", &screenshots())
-        .params(json!({"email": email, "password": steps::PASSWORD, "secret": secret, "failures": 2}))
+        .params(
+            json!({"email": email, "password": steps::PASSWORD, "secret": secret, "failures": 2}),
+        )
         .run(&app)
         .await;
 
@@ -274,7 +273,9 @@ async fn an_administrator_resets_a_users_mfa_after_confirming() {
     let (admin, _) = admin_and_mfa_user(&app, email).await;
 
     Journey::new("admin_reset", &screenshots())
-        .params(json!({"email": steps::ADMIN_EMAIL, "password": steps::PASSWORD, "user_email": email}))
+        .params(
+            json!({"email": steps::ADMIN_EMAIL, "password": steps::PASSWORD, "user_email": email}),
+        )
         .run(&app)
         .await;
 

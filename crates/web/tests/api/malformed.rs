@@ -100,7 +100,8 @@ async fn a_body_of_another_content_type_is_415() {
 async fn unknown_routes_are_404_and_wrong_methods_405_in_the_seed_shape() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    for path in ["/", "/nope", "/api/auth/mfa/disable/extra", "/api/tokens/a/b"] {
+    // (`/` is the account page: crates/web/tests/pages.rs.)
+    for path in ["/nope", "/assets/nope.js", "/api/auth/mfa/disable/extra", "/api/tokens/a/b"] {
         client.get(path).await.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
     }
     client.post("/api/unknown", json!({})).await.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
