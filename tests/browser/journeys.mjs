@@ -363,6 +363,7 @@ const journeys = {
     // The callback's failure reasons, in words.
     await page.goto(`${BASE}/login?error=auto_create_disabled`);
     await waitForText(page, '#oidc-error', 'There is no account for this identity here');
+    await screen(page, 'sign-in-error');
     await page.goto(`${BASE}/login?error=<b>made-up</b>`);
     await waitForText(page, '#oidc-error', 'Signing in did not work');
     check(await page.locator('#oidc-error b').count() === 0, 'an unknown reason is never markup');
@@ -434,6 +435,13 @@ const journeys = {
     await visible(page, '#disable-password-error');
     check(await page.getAttribute('#disable-password', 'aria-invalid') === 'true', 'a wrong password is shown by the password field');
     await mfaBadge(page, 'On');
+
+    // Not an administrator: the admin page says so and shows nothing else.
+    check(await page.locator('#admin-link').isHidden(), 'no admin link for a user');
+    await page.goto(`${BASE}/admin`);
+    await visible(page, '#not-admin');
+    check(await page.locator('#users').isHidden() && await page.locator('#audit').isHidden(), 'no admin content');
+    await screen(page, 'admin-not-allowed');
   },
 
   /** Past the attempt limit, the form says when to try again and waits until then. */

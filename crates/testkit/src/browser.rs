@@ -8,7 +8,6 @@
 //! Without Chromium, Node or `npm ci` in `tests/browser`, [`browser_available`] prints one
 //! skip line and says `false` — except under `CI=true`, where it panics.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -31,41 +30,19 @@ pub fn chromium() -> PathBuf {
     std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
 }
 
-/// Why the browser tests cannot run here, if they cannot.
-fn missing_prerequisite() -> Option<String> {
-    if !chromium().exists() {
-        return Some(format!(
-            "{} is missing (apt-get install chromium chromium-driver)",
-            chromium().display()
-        ));
-    }
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !node.is_ok_and(|s| s.success()) {
-        return Some("node is not installed".to_owned());
-    }
-    if !browser_dir().join("node_modules/playwright-core/package.json").exists() {
-        return Some(format!("run `npm ci` in {}", browser_dir().display()));
-    }
-    None
-}
-
 /// Whether the browser tests can run: `true`, or one skip line and `false` (outside CI).
 ///
 /// # Panics
 /// Under `CI=true` when Chromium, Node or the packages are missing.
 #[must_use]
 pub fn browser_available() -> bool {
-    let Some(reason) = missing_prerequisite() else { return true };
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v == "true"),
-        "the browser tests need Chromium under CI=true: {reason}"
-    );
-    let _ = writeln!(std::io::stderr(), "skipping browser tests: {reason}");
-    false
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let missing = if chromium().exists() {
+        crate::prerequisite::node_package_missing(&browser_dir(), "playwright-core")
+    } else {
+        Some(format!("{} is missing (bash scripts/browser.sh installs it)", chromium().display()))
+    };
+    crate::prerequisite::available_or_skip("browser", &SAID, missing)
 }
 
 /// One journey of `journeys.mjs`, with its parameters and where its screenshots go.

@@ -30,6 +30,7 @@ mod app;
 pub mod browser;
 mod client;
 pub mod oidc;
+mod prerequisite;
 pub mod raw;
 mod shape;
 pub mod smtp;

@@ -10,7 +10,6 @@
 //! [`OidcBrowser`] is a cookie jar that follows no redirect on its own: the test follows
 //! each `Location` (the service's, then the provider's, back to the service's callback).
 
-use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -44,32 +43,15 @@ pub fn provider_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider")
 }
 
-/// Why the provider cannot run here, if it cannot: Node missing or `npm ci` not run.
-fn missing_prerequisite() -> Option<String> {
-    let node =
-        Command::new("node").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if !node.is_ok_and(|s| s.success()) {
-        return Some("node is not installed".to_owned());
-    }
-    if !provider_dir().join("node_modules/oidc-provider/package.json").exists() {
-        return Some(format!("run `npm ci` in {}", provider_dir().display()));
-    }
-    None
-}
-
 /// Whether the OIDC tests can run: `true`, or one skip line and `false` (outside CI).
 ///
 /// # Panics
 /// Under `CI=true` when Node or the provider's packages are missing.
 #[must_use]
 pub fn provider_available() -> bool {
-    let Some(reason) = missing_prerequisite() else { return true };
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v == "true"),
-        "the OIDC tests need the test provider under CI=true: {reason}"
-    );
-    let _ = writeln!(std::io::stderr(), "skipping OIDC provider tests: {reason}");
-    false
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let missing = crate::prerequisite::node_package_missing(&provider_dir(), "oidc-provider");
+    crate::prerequisite::available_or_skip("OIDC provider", &SAID, missing)
 }
 
 /// The test provider, running until dropped.

@@ -283,6 +283,8 @@ $('revoke-others').addEventListener('click', async () => {
 
 /** An account without a password never gets a password field: the fields are removed. */
 function fitToAccount() {
+  // For password managers: the account a password field belongs to.
+  for (const field of document.querySelectorAll('.account-email')) field.value = user.email;
   if (!user.has_password) {
     for (const field of document.querySelectorAll('[data-password-field]')) field.remove();
     $('password-form').remove();

@@ -69,12 +69,13 @@ fn etag(index: usize) -> &'static str {
     &tags[index]
 }
 
-/// Registers `/`, `/login`, `/admin` and `/assets/{name}`.
+/// Registers `/`, `/login`, `/admin` and `/assets/{name}`, for GET and HEAD (actix sends
+/// no body with a HEAD answer).
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(account))
-        .route("/login", web::get().to(login))
-        .route("/admin", web::get().to(admin))
-        .route("/assets/{name}", web::get().to(asset));
+    cfg.service(web::resource("/").get(account).head(account))
+        .service(web::resource("/login").get(login).head(login))
+        .service(web::resource("/admin").get(admin).head(admin))
+        .service(web::resource("/assets/{name}").get(asset).head(asset));
 }
 
 async fn account() -> HttpResponse {

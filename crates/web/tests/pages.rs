@@ -75,6 +75,9 @@ async fn every_page_is_served_from_the_binary_with_a_strict_policy_and_never_cac
             let res = raw_get(&app, &asset, None).await;
             assert_eq!(res.status(), StatusCode::OK, "{path} loads {asset}");
         }
+        let head = reqwest::Client::new().head(app.url(path)).send().await.expect("HEAD");
+        assert_eq!(head.status(), StatusCode::OK, "HEAD {path}");
+        assert!(head.headers().contains_key("content-security-policy"), "HEAD {path}");
     }
 }
 
