@@ -1,6 +1,7 @@
 //! The account pages a person uses with nothing but a browser: `/login`, `/` (account
-//! security) and `/admin`, static HTML with ES modules and one stylesheet, compiled into the
-//! binary (no CDN, no Node, works offline). The pages do everything through the public JSON
+//! security) and `/admin` — each page's own HTML in one shared layout (`assets/layout.html`,
+//! `assets/nav.html`), ES modules and one stylesheet, compiled into the binary (no CDN, no
+//! Node, works offline). The pages do everything through the public JSON
 //! API with the CSRF token; this module only serves the files, under a strict
 //! Content-Security-Policy: scripts and styles from this origin only, no inline script or
 //! style, no framing.
@@ -39,11 +40,8 @@ macro_rules! asset {
     };
 }
 
-/// The pages (served at their own paths) and the files they load (under `/assets/`).
+/// The files the pages load (under `/assets/`).
 static ASSETS: &[Asset] = &[
-    asset!("login.html", "text/html; charset=utf-8"),
-    asset!("account.html", "text/html; charset=utf-8"),
-    asset!("admin.html", "text/html; charset=utf-8"),
     asset!("style.css", "text/css; charset=utf-8"),
     asset!("common.js", "text/javascript; charset=utf-8"),
     asset!("login.js", "text/javascript; charset=utf-8"),
@@ -51,6 +49,65 @@ static ASSETS: &[Asset] = &[
     asset!("admin.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
 ];
+
+/// A page: its own content in the shared layout (`layout.html`: head, header, live region).
+struct Page {
+    title: &'static str,
+    script: &'static str,
+    /// Signed-in pages have the navigation (`nav.html`), with this page's link current.
+    nav: Option<Nav>,
+    /// A narrow column (the sign-in forms).
+    narrow: bool,
+    content: &'static str,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nav {
+    Account,
+    Admin,
+}
+
+const LAYOUT: &str = include_str!("../assets/layout.html");
+const NAV: &str = include_str!("../assets/nav.html");
+
+static LOGIN: Page = Page {
+    title: "Sign in",
+    script: "login.js",
+    nav: None,
+    narrow: true,
+    content: include_str!("../assets/login.main.html"),
+};
+static ACCOUNT: Page = Page {
+    title: "Account security",
+    script: "account.js",
+    nav: Some(Nav::Account),
+    narrow: false,
+    content: include_str!("../assets/account.main.html"),
+};
+static ADMIN: Page = Page {
+    title: "Administration",
+    script: "admin.js",
+    nav: Some(Nav::Admin),
+    narrow: false,
+    content: include_str!("../assets/admin.main.html"),
+};
+
+impl Page {
+    /// The whole document (built once per page, at its first request).
+    fn render(&self) -> String {
+        let current = |which| if self.nav == Some(which) { r#" aria-current="page""# } else { "" };
+        let nav = self.nav.map_or_else(String::new, |_| {
+            NAV.replace("{{account_current}}", current(Nav::Account))
+                .replace("{{admin_current}}", current(Nav::Admin))
+        });
+        LAYOUT
+            .replace("{{title}}", self.title)
+            .replace("{{script}}", self.script)
+            .replace("{{nav}}", &nav)
+            .replace("{{main_class}}", if self.narrow { r#" class="narrow""# } else { "" })
+            .replace("{{content}}", self.content)
+    }
+}
 
 /// Each asset's entity tag (a digest of its bytes), computed when first asked for.
 static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
@@ -79,15 +136,18 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn account() -> HttpResponse {
-    page("account.html")
+    static HTML: OnceLock<String> = OnceLock::new();
+    page(HTML.get_or_init(|| ACCOUNT.render()))
 }
 
 async fn login() -> HttpResponse {
-    page("login.html")
+    static HTML: OnceLock<String> = OnceLock::new();
+    page(HTML.get_or_init(|| LOGIN.render()))
 }
 
 async fn admin() -> HttpResponse {
-    page("admin.html")
+    static HTML: OnceLock<String> = OnceLock::new();
+    page(HTML.get_or_init(|| ADMIN.render()))
 }
 
 fn find(name: &str) -> Option<(usize, &'static Asset)> {
@@ -95,19 +155,16 @@ fn find(name: &str) -> Option<(usize, &'static Asset)> {
 }
 
 /// A page: never cached (the account page shows secrets), never framed.
-fn page(name: &str) -> HttpResponse {
-    let Some((_, asset)) = find(name) else {
-        return HttpResponse::NotFound().finish();
-    };
+fn page(html: &'static str) -> HttpResponse {
     let mut res = HttpResponse::Ok();
     secured(&mut res).insert_header((header::CACHE_CONTROL, "no-store"));
-    res.content_type(asset.content_type).body(asset.body)
+    res.content_type("text/html; charset=utf-8").body(html)
 }
 
 /// A script, stylesheet or icon: revalidated on every use (cheap, 304) so an upgrade
 /// is never mixed with an old script.
 async fn asset(req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let Some((index, asset)) = find(&name).filter(|(_, a)| !a.name.ends_with(".html")) else {
+    let Some((index, asset)) = find(&name) else {
         return Err(ApiError::route_not_found());
     };
     let tag = etag(index);

@@ -70,6 +70,8 @@ async fn every_page_is_served_from_the_binary_with_a_strict_policy_and_never_cac
         assert_eq!(header("cache-control"), "no-store", "{path}");
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
         let html = res.text().await.expect("the page");
+        assert!(html.starts_with("<!doctype html>") && html.contains("</html>"), "{path}");
+        assert!(!html.contains("{{"), "{path}: a layout placeholder is left");
         assert_no_inline_script_or_style(path, &html);
         for asset in referenced_assets(&html) {
             let res = raw_get(&app, &asset, None).await;
