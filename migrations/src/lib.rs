@@ -22,6 +22,7 @@ pub mod dialect;
 mod m20261127_000001_initial;
 mod m20261130_000002_oidc_login;
 mod m20261130_000003_outbox;
+mod m20261201_000004_token_caller_index;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261130_000002_oidc_login::Migration),
             Box::new(m20261130_000003_outbox::Migration),
+            Box::new(m20261201_000004_token_caller_index::Migration),
         ]
     }
 }

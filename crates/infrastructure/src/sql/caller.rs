@@ -283,6 +283,38 @@ mod tests {
         assert!(fresh.sql(&caller_statement(tokens), "k").is_err());
     }
 
+    /// Scenario (f): a Bearer lookup reads the token from `ix_api_tokens_caller` alone
+    /// (no descent into the `api_tokens` table), and the owner by primary key — checked
+    /// with SQLite's own plan on a migrated file, through the statement the server runs.
+    #[tokio::test]
+    async fn a_bearer_lookup_reads_the_token_from_its_covering_index_on_sqlite() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("plan.db");
+        let store =
+            SeaOrmStore::connect(&format!("sqlite://{}", path.display())).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let token = |key: &str| {
+            api_tokens::Entity::find()
+                .filter(api_tokens::Column::TokenHash.eq(key))
+                .filter(api_tokens::Column::RevokedAt.is_null())
+        };
+        let query = CallerQuery::new();
+        let sql = query.sql(&caller_statement(token("k")), "k").expect("render");
+        let conn = rusqlite::Connection::open(&path).expect("rusqlite");
+        let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explain");
+        let steps: Vec<String> = plan
+            .query_map(["k"], |row| row.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let steps = steps.join("\n");
+        assert!(
+            steps.contains("SEARCH api_tokens USING COVERING INDEX ix_api_tokens_caller"),
+            "{steps}"
+        );
+        assert!(steps.contains("SEARCH users USING INDEX sqlite_autoindex_users_1"), "{steps}");
+    }
+
     #[test]
     fn a_session_its_owner_and_the_unused_codes_are_read_in_one_statement() {
         let select = sessions::Entity::find_by_id("abc");

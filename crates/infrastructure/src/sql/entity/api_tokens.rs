@@ -15,7 +15,8 @@ pub struct Model {
     /// The name its owner gave it.
     #[sea_orm(column_type = "Text")]
     pub name: String,
-    /// SHA-256 of the token, lower-case hex; unique (`ux_api_tokens_token_hash`).
+    /// SHA-256 of the token, lower-case hex; unique (`ux_api_tokens_token_hash`); the
+    /// Bearer caller lookup reads the whole row from `ix_api_tokens_caller`.
     #[sea_orm(column_type = "Text")]
     pub token_hash: String,
     /// Unix ms.
