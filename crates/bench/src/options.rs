@@ -71,11 +71,6 @@ pub struct Options {
     /// setting. Sets `SLUGBASE__DATABASE__SQLITE_SYNC_READS` for the server.
     #[arg(long)]
     pub sqlite_sync_reads: Option<bool>,
-    /// SQLite: `database.sqlite_sync_writes` (`true`: each MFA change's transaction whole on
-    /// one blocking thread; `false`: statement by statement through sqlx). Default: the
-    /// shipped setting. Sets `SLUGBASE__DATABASE__SQLITE_SYNC_WRITES` for the server.
-    #[arg(long)]
-    pub sqlite_sync_writes: Option<bool>,
 }
 
 /// The options after `--quick` and the defaults are applied.
@@ -111,8 +106,6 @@ pub struct Plan {
     pub quick: bool,
     /// `database.sqlite_sync_reads`, when not the shipped setting.
     pub sqlite_sync_reads: Option<bool>,
-    /// `database.sqlite_sync_writes`, when not the shipped setting.
-    pub sqlite_sync_writes: Option<bool>,
 }
 
 impl Options {
@@ -153,7 +146,6 @@ impl Options {
             rounds: if self.quick { 1 } else { self.rounds.max(1) },
             server_bin: self.server_bin.clone(),
             sqlite_sync_reads: self.sqlite_sync_reads,
-            sqlite_sync_writes: self.sqlite_sync_writes,
         }
     }
 }

@@ -42,9 +42,6 @@ fn load_config(
     if let Some(sync) = plan.sqlite_sync_reads {
         env.insert("SLUGBASE__DATABASE__SQLITE_SYNC_READS".to_owned(), sync.to_string());
     }
-    if let Some(sync) = plan.sqlite_sync_writes {
-        env.insert("SLUGBASE__DATABASE__SQLITE_SYNC_WRITES".to_owned(), sync.to_string());
-    }
     let (memory, iterations) = if plan.production_argon2 { (19_456, 2) } else { (64, 1) };
     env.insert("SLUGBASE__ARGON2__MEMORY_KIB".to_owned(), memory.to_string());
     env.insert("SLUGBASE__ARGON2__ITERATIONS".to_owned(), iterations.to_string());
@@ -108,20 +105,10 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
     }
     let config = RunConfig {
         database: if url.starts_with("sqlite:") {
-            match (
-                loaded.settings.database.sqlite_sync_reads,
-                loaded.settings.database.sqlite_sync_writes,
-            ) {
-                (true, true) => {
-                    "sqlite (caller lookups: synchronous reads; MFA changes: synchronous writes)"
-                }
-                (true, false) => {
-                    "sqlite (caller lookups: synchronous reads; MFA changes: through sqlx)"
-                }
-                (false, true) => {
-                    "sqlite (caller lookups: through sqlx; MFA changes: synchronous writes)"
-                }
-                (false, false) => "sqlite (caller lookups and MFA changes: through sqlx)",
+            if loaded.settings.database.sqlite_sync_reads {
+                "sqlite (caller lookups: synchronous reads)"
+            } else {
+                "sqlite (caller lookups: through sqlx)"
             }
         } else if url.starts_with("mysql://") {
             "mysql"

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _, Set,
+    ActiveValue::NotSet, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
     AuditEvent, AuditLog, AuditQuery, StoreResult, StoredAuditEvent,
@@ -12,7 +12,6 @@ use slugbase_application::ports::{
 use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
 
 use super::entity::audit_events;
-use super::sync_writes::{Writer, execute};
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms};
 
 const SUCCESS: &str = "success";
@@ -52,8 +51,8 @@ fn event_from_model(row: audit_events::Model) -> StoreResult<StoredAuditEvent> {
 }
 
 /// Appends an event on `conn` (the pool, or an MFA change's transaction).
-pub(super) async fn insert_event<W: Writer + ?Sized>(
-    conn: &W,
+pub(super) async fn insert_event<C: ConnectionTrait>(
+    conn: &C,
     event: AuditEvent,
 ) -> StoreResult<()> {
     let (outcome, reason) = match event.outcome {
@@ -73,7 +72,7 @@ pub(super) async fn insert_event<W: Writer + ?Sized>(
         client_addr: Set(event.client_addr),
         user_agent: Set(event.user_agent),
     };
-    execute(conn, &audit_events::Entity::insert(row)).await?;
+    audit_events::Entity::insert(row).exec_without_returning(conn).await.map_err(db_err)?;
     Ok(())
 }
 

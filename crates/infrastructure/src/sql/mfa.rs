@@ -1,15 +1,13 @@
 //! [`MfaRepository`] over SQL: every spend is one conditional statement, every state change
 //! that goes with a spend — and the change's effects (audit event, ended sessions, settled
-//! attempt counters) — shares its transaction. Each transaction is written once, against
-//! [`super::sync_writes::WriteTx`]: on SQLite it runs whole on one blocking thread, on the
-//! others through sqlx ([`SeaOrmStore::write`]).
+//! attempt counters) — shares its transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QuerySelect as _,
-    UpdateMany,
+    ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
+    QuerySelect as _, UpdateMany,
 };
 use slugbase_application::ports::{
     CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest,
@@ -20,7 +18,6 @@ use slugbase_domain::{EncryptedSecret, TotpStep, UserId};
 use super::dialect::Engine;
 use super::entity::{backup_codes, sessions, users};
 use super::mfa_effects::apply_effects;
-use super::sync_writes::{Finish, WriteTx, Writer, execute};
 use super::{SeaOrmStore, db_err, insert_codes, to_ms};
 
 /// A TOTP step as stored (`BIGINT`). Steps beyond `i64::MAX` cannot occur for 30-second
@@ -30,16 +27,16 @@ fn step_value(step: TotpStep) -> Option<i64> {
 }
 
 /// Whether a conditional update changed exactly one row.
-async fn updated_one<W: Writer + ?Sized>(
-    conn: &W,
+async fn updated_one<C: ConnectionTrait>(
+    conn: &C,
     update: UpdateMany<impl sea_orm::EntityTrait>,
 ) -> StoreResult<bool> {
-    Ok(execute(conn, &update).await? == 1)
+    Ok(update.exec(conn).await.map_err(db_err)?.rows_affected == 1)
 }
 
 /// Spends a proof with one conditional statement; whether it was spent.
-async fn spend<W: Writer + ?Sized>(
-    conn: &W,
+async fn spend<C: ConnectionTrait>(
+    conn: &C,
     user: &str,
     proof: &MfaProof,
     at: DateTime<Utc>,
@@ -84,10 +81,8 @@ async fn spend<W: Writer + ?Sized>(
 /// transaction takes this lock first, so they run one at a time per user: no deadlock
 /// between the user row and the code rows, and no transaction works from a snapshot that
 /// misses codes another one committed meanwhile.
-async fn lock_user(conn: WriteTx<'_>, user: &str) -> StoreResult<()> {
-    if let WriteTx::Sqlx(conn) = conn
-        && Engine::of(conn).locks_rows()
-    {
+async fn lock_user<C: ConnectionTrait>(conn: &C, user: &str) -> StoreResult<()> {
+    if Engine::of(conn).locks_rows() {
         users::Entity::find_by_id(user)
             .select_only()
             .column(users::Column::Id)
@@ -101,15 +96,18 @@ async fn lock_user(conn: WriteTx<'_>, user: &str) -> StoreResult<()> {
 }
 
 /// Deletes every backup code of a user.
-async fn delete_codes<W: Writer + ?Sized>(conn: &W, user: &str) -> StoreResult<()> {
-    let delete = backup_codes::Entity::delete_many().filter(backup_codes::Column::UserId.eq(user));
-    execute(conn, &delete).await?;
+async fn delete_codes<C: ConnectionTrait>(conn: &C, user: &str) -> StoreResult<()> {
+    backup_codes::Entity::delete_many()
+        .filter(backup_codes::Column::UserId.eq(user))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
 /// Replaces every backup code of a user.
-async fn replace_codes<W: Writer + ?Sized>(
-    conn: &W,
+async fn replace_codes<C: ConnectionTrait>(
+    conn: &C,
     user: &str,
     codes: &[SecretDigest],
     at: DateTime<Utc>,
@@ -171,28 +169,25 @@ impl MfaRepository for SeaOrmStore {
         effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
         let Some(step) = step_value(step) else { return Ok(false) };
-        let (pending, effects) = (pending.clone(), effects.clone());
-        self.write(move |tx| {
-            Box::pin(async move {
-                let id = user.to_string();
-                // Compare-and-set: only the confirm that still finds MFA off and this pending
-                // secret flips the flag; the others update nothing and store no codes.
-                let update = users::Entity::update_many()
-                    .col_expr(users::Column::MfaEnabled, Expr::val(true))
-                    .col_expr(users::Column::MfaEnrolledAt, Expr::val(to_ms(at)))
-                    .col_expr(users::Column::MfaLastTotpStep, Expr::val(step))
-                    .filter(users::Column::Id.eq(id.as_str()))
-                    .filter(users::Column::MfaEnabled.eq(false))
-                    .filter(users::Column::MfaSecret.eq(pending.as_str()));
-                if !updated_one(&tx, update).await? {
-                    return Ok(Finish::Rollback(false));
-                }
-                replace_codes(&tx, &id, &backup_codes, at).await?;
-                apply_effects(&tx, user, &effects).await?;
-                Ok(Finish::Commit(true))
-            })
-        })
-        .await
+        let id = user.to_string();
+        let tx = self.begin_write().await?;
+        // Compare-and-set: only the confirm that still finds MFA off and this pending
+        // secret flips the flag; the others update nothing and store no codes.
+        let update = users::Entity::update_many()
+            .col_expr(users::Column::MfaEnabled, Expr::val(true))
+            .col_expr(users::Column::MfaEnrolledAt, Expr::val(to_ms(at)))
+            .col_expr(users::Column::MfaLastTotpStep, Expr::val(step))
+            .filter(users::Column::Id.eq(id.as_str()))
+            .filter(users::Column::MfaEnabled.eq(false))
+            .filter(users::Column::MfaSecret.eq(pending.as_str()));
+        if !updated_one(&tx, update).await? {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        replace_codes(&tx, &id, &backup_codes, at).await?;
+        apply_effects(&tx, user, effects).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 
     async fn spend_proof(
@@ -212,28 +207,29 @@ impl MfaRepository for SeaOrmStore {
         at: DateTime<Utc>,
         effects: &MfaChangeEffects,
     ) -> StoreResult<ProofSignIn> {
-        let (pending, proof, effects) = (pending.clone(), proof.clone(), effects.clone());
-        self.write(move |tx| {
-            Box::pin(async move {
-                let id = user.to_string();
-                lock_user(tx, &id).await?;
-                // The pending state first: of concurrent sign-ins with it one deletes it, and
-                // the others spend nothing.
-                let pending_state = sessions::Entity::delete_many()
-                    .filter(sessions::Column::IdHash.eq(pending.as_str()))
-                    .filter(sessions::Column::UserId.eq(id.as_str()))
-                    .filter(sessions::Column::Kind.eq(SessionKind::PendingMfa.as_str()));
-                if execute(&tx, &pending_state).await? != 1 {
-                    return Ok(Finish::Rollback(ProofSignIn::PendingGone));
-                }
-                if !spend(&tx, &id, &proof, at).await? {
-                    return Ok(Finish::Rollback(ProofSignIn::ProofRefused));
-                }
-                apply_effects(&tx, user, &effects).await?;
-                Ok(Finish::Commit(ProofSignIn::SignedIn))
-            })
-        })
-        .await
+        let id = user.to_string();
+        let tx = self.begin_write().await?;
+        lock_user(&tx, &id).await?;
+        // The pending state first: of concurrent sign-ins with it one deletes it, and the
+        // others spend nothing.
+        let ended = sessions::Entity::delete_many()
+            .filter(sessions::Column::IdHash.eq(pending.as_str()))
+            .filter(sessions::Column::UserId.eq(id.as_str()))
+            .filter(sessions::Column::Kind.eq(SessionKind::PendingMfa.as_str()))
+            .exec(&tx)
+            .await
+            .map_err(db_err)?;
+        if ended.rows_affected != 1 {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(ProofSignIn::PendingGone);
+        }
+        if !spend(&tx, &id, proof, at).await? {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(ProofSignIn::ProofRefused);
+        }
+        apply_effects(&tx, user, effects).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(ProofSignIn::SignedIn)
     }
 
     async fn disable_with_proof(
@@ -243,21 +239,18 @@ impl MfaRepository for SeaOrmStore {
         at: DateTime<Utc>,
         effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
-        let (proof, effects) = (proof.clone(), effects.clone());
-        self.write(move |tx| {
-            Box::pin(async move {
-                let id = user.to_string();
-                lock_user(tx, &id).await?;
-                if !spend(&tx, &id, &proof, at).await? {
-                    return Ok(Finish::Rollback(false));
-                }
-                execute(&tx, &clear_mfa(&id)).await?;
-                delete_codes(&tx, &id).await?;
-                apply_effects(&tx, user, &effects).await?;
-                Ok(Finish::Commit(true))
-            })
-        })
-        .await
+        let id = user.to_string();
+        let tx = self.begin_write().await?;
+        lock_user(&tx, &id).await?;
+        if !spend(&tx, &id, proof, at).await? {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        clear_mfa(&id).exec(&tx).await.map_err(db_err)?;
+        delete_codes(&tx, &id).await?;
+        apply_effects(&tx, user, effects).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 
     async fn regenerate_with_proof(
@@ -268,38 +261,30 @@ impl MfaRepository for SeaOrmStore {
         at: DateTime<Utc>,
         effects: &MfaChangeEffects,
     ) -> StoreResult<bool> {
-        let (proof, effects) = (proof.clone(), effects.clone());
-        self.write(move |tx| {
-            Box::pin(async move {
-                let id = user.to_string();
-                lock_user(tx, &id).await?;
-                if !spend(&tx, &id, &proof, at).await? {
-                    return Ok(Finish::Rollback(false));
-                }
-                replace_codes(&tx, &id, &backup_codes, at).await?;
-                apply_effects(&tx, user, &effects).await?;
-                Ok(Finish::Commit(true))
-            })
-        })
-        .await
+        let id = user.to_string();
+        let tx = self.begin_write().await?;
+        lock_user(&tx, &id).await?;
+        if !spend(&tx, &id, proof, at).await? {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        replace_codes(&tx, &id, &backup_codes, at).await?;
+        apply_effects(&tx, user, effects).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 
     async fn reset(&self, user: UserId, effects: &MfaChangeEffects) -> StoreResult<bool> {
-        let effects = effects.clone();
-        self.write(move |tx| {
-            Box::pin(async move {
-                let id = user.to_string();
-                lock_user(tx, &id).await?;
-                let update = clear_mfa(&id).filter(
-                    users::Column::MfaEnabled.eq(true).or(users::Column::MfaSecret.is_not_null()),
-                );
-                let updated = updated_one(&tx, update).await?;
-                delete_codes(&tx, &id).await?;
-                apply_effects(&tx, user, &effects).await?;
-                Ok(Finish::Commit(updated))
-            })
-        })
-        .await
+        let id = user.to_string();
+        let tx = self.begin_write().await?;
+        lock_user(&tx, &id).await?;
+        let update = clear_mfa(&id)
+            .filter(users::Column::MfaEnabled.eq(true).or(users::Column::MfaSecret.is_not_null()));
+        let updated = updated_one(&tx, update).await?;
+        delete_codes(&tx, &id).await?;
+        apply_effects(&tx, user, effects).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(updated)
     }
 
     async fn backup_codes_remaining(&self, user: UserId) -> StoreResult<u32> {

@@ -4,7 +4,7 @@
 //! effects). The
 //! statements are the ones the audit, session and attempt repositories run on their own.
 
-use sea_orm::EntityTrait as _;
+use sea_orm::{ConnectionTrait, EntityTrait as _};
 use slugbase_application::ports::{MfaChangeEffects, StoreResult};
 use slugbase_domain::UserId;
 
@@ -13,13 +13,12 @@ use super::audit::insert_event;
 use super::entity::attempt_counters;
 use super::outbox::insert_notice;
 use super::sessions::{delete_sessions_of, insert_session};
-use super::sync_writes::{Writer, execute};
-use super::to_ms;
+use super::{db_err, to_ms};
 
 /// Applies `effects` of a change to `user` on `tx`, which the caller then commits with the
 /// change (or rolls back with it).
-pub(super) async fn apply_effects<W: Writer + ?Sized>(
-    tx: &W,
+pub(super) async fn apply_effects<C: ConnectionTrait>(
+    tx: &C,
     user: UserId,
     effects: &MfaChangeEffects,
 ) -> StoreResult<()> {
@@ -31,14 +30,14 @@ pub(super) async fn apply_effects<W: Writer + ?Sized>(
         insert_session(tx, session).await?;
     }
     if let Some(end) = &effects.end_sessions {
-        execute(tx, &delete_sessions_of(user, end.keep.as_ref())).await?;
+        delete_sessions_of(user, end.keep.as_ref()).exec(tx).await.map_err(db_err)?;
     }
     for release in &effects.releases {
         let update = release_update(&release.key, to_ms(release.reserved_in), release.outcome);
-        execute(tx, &update).await?;
+        update.exec(tx).await.map_err(db_err)?;
     }
     for key in &effects.cleared_attempts {
-        execute(tx, &attempt_counters::Entity::delete_by_id(key.as_str())).await?;
+        attempt_counters::Entity::delete_by_id(key.as_str()).exec(tx).await.map_err(db_err)?;
     }
     if let Some(notice) = &effects.notice {
         insert_notice(tx, notice).await?;

@@ -44,7 +44,6 @@ mod password_change;
 mod rotation;
 mod sessions;
 mod sync_reads;
-mod sync_writes;
 mod tokens;
 mod users;
 
@@ -66,8 +65,7 @@ use slugbase_application::ports::{StorageHealth, StoreError, StoreResult};
 use slugbase_migration::{Migrator, MigratorTrait as _};
 
 use self::dialect::{conflict_subject, is_mysql_url, migration_lock, mysql_unavailable};
-use self::sync_reads::{Access, SyncConnections};
-use self::sync_writes::{Finish, SyncWrites, WriteFuture, WriteTx};
+use self::sync_reads::SyncReads;
 
 /// Connection settings of a [`SeaOrmStore`].
 #[derive(Clone, Debug)]
@@ -90,10 +88,6 @@ pub struct StoreOptions {
     /// `rusqlite` connections on the calling thread instead of through sqlx's worker thread.
     /// Same statement, same answers; off, every read goes through sqlx.
     pub sqlite_sync_reads: bool,
-    /// SQLite: run each MFA change's transaction whole on one blocking thread, on a
-    /// read-write `rusqlite` connection, instead of statement by statement through sqlx's
-    /// worker thread ([`sync_writes`]). Same statements, same transaction; off, through sqlx.
-    pub sqlite_sync_writes: bool,
 }
 
 impl Default for StoreOptions {
@@ -105,7 +99,6 @@ impl Default for StoreOptions {
             sqlite_busy_timeout: Duration::from_secs(5),
             postgres_statement_timeout: Duration::from_secs(30),
             sqlite_sync_reads: true,
-            sqlite_sync_writes: true,
         }
     }
 }
@@ -115,9 +108,7 @@ impl Default for StoreOptions {
 pub struct SeaOrmStore {
     db: DatabaseConnection,
     /// SQLite's synchronous read path, when on (see [`sync_reads`]).
-    sync_reads: Option<Arc<SyncConnections>>,
-    /// SQLite's synchronous write path, when on (see [`sync_writes`]).
-    sync_writes: Option<Arc<SyncWrites>>,
+    sync_reads: Option<Arc<SyncReads>>,
 }
 
 impl SeaOrmStore {
@@ -178,31 +169,24 @@ impl SeaOrmStore {
             });
         }
         let db = Database::connect(opts).await.map_err(db_err)?;
-        let sync = |on: bool, access: Access| {
-            let file = sqlite_file(url).filter(|_| sqlite && on)?;
-            SyncConnections::open(file, access, options.sqlite_busy_timeout)
-                .map_err(|error| {
-                    tracing::warn!(%error, ?access, "SQLite synchronous path unavailable; using sqlx");
-                })
-                .ok()
-                .map(Arc::new)
+        let sync_reads = if sqlite && options.sqlite_sync_reads {
+            sqlite_file(url).and_then(|file| {
+                SyncReads::open(file, options.sqlite_busy_timeout)
+                    .map_err(|error| {
+                        tracing::warn!(%error, "SQLite synchronous reads unavailable; using sqlx");
+                    })
+                    .ok()
+            })
+        } else {
+            None
         };
-        let sync_reads = sync(options.sqlite_sync_reads, Access::Read);
-        let sync_writes =
-            sync(options.sqlite_sync_writes, Access::Write).map(|c| Arc::new(SyncWrites::new(c)));
-        Ok(Self { db, sync_reads, sync_writes })
+        Ok(Self { db, sync_reads: sync_reads.map(Arc::new) })
     }
 
     /// Whether the caller lookups run on the synchronous SQLite read path.
     #[must_use]
     pub const fn reads_synchronously(&self) -> bool {
         self.sync_reads.is_some()
-    }
-
-    /// Whether the MFA changes' transactions run on the synchronous SQLite write path.
-    #[must_use]
-    pub const fn writes_synchronously(&self) -> bool {
-        self.sync_writes.is_some()
     }
 
     /// Applies every pending migration; a no-op on an up-to-date database. Safe when several
@@ -256,28 +240,6 @@ impl SeaOrmStore {
             })
             .await
             .map_err(db_err)
-    }
-}
-
-impl SeaOrmStore {
-    /// Runs `work` in one write transaction (see [`Self::begin_write`]) and commits or rolls
-    /// back as it says; an error rolls back. On SQLite with the synchronous write path, the
-    /// whole transaction runs on one blocking thread ([`sync_writes`]); otherwise through
-    /// sqlx, statement by statement. `work` is written once, against [`WriteTx`].
-    async fn write<T, F>(&self, work: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: for<'c> FnOnce(WriteTx<'c>) -> WriteFuture<'c, T> + Send + 'static,
-    {
-        if let Some(writes) = &self.sync_writes {
-            return writes.transaction(work).await;
-        }
-        let tx = self.begin_write().await?;
-        let finish = work(WriteTx::Sqlx(&tx)).await?;
-        match finish {
-            Finish::Commit(t) => tx.commit().await.map_err(db_err).map(|()| t),
-            Finish::Rollback(t) => tx.rollback().await.map_err(db_err).map(|()| t),
-        }
     }
 }
 
@@ -402,8 +364,8 @@ pub(crate) fn to_u32(n: i64, what: &str) -> StoreResult<u32> {
 }
 
 /// Inserts backup-code digests for a user (all unused), in one statement.
-pub(crate) async fn insert_codes<W: sync_writes::Writer + ?Sized>(
-    conn: &W,
+pub(crate) async fn insert_codes<C: ConnectionTrait>(
+    conn: &C,
     user: &str,
     codes: &[slugbase_application::ports::SecretDigest],
     at: DateTime<Utc>,
@@ -414,7 +376,10 @@ pub(crate) async fn insert_codes<W: sync_writes::Writer + ?Sized>(
         created_at: Set(to_ms(at)),
         used_at: Set(None),
     });
-    sync_writes::execute(conn, &entity::backup_codes::Entity::insert_many(rows)).await?;
+    entity::backup_codes::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 

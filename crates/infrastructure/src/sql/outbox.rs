@@ -19,7 +19,6 @@ use slugbase_domain::{NoticeId, NoticeKind, NoticeStatus, UserId};
 use super::audit::insert_event;
 use super::dialect::Engine;
 use super::entity::outbox;
-use super::sync_writes::{Writer, execute};
 use super::{SeaOrmStore, corrupt, db_err, from_ms, from_ms_opt, parse_uuid, to_ms, to_u32};
 
 /// Largest offset a query binds (the drivers bind `BIGINT`).
@@ -27,8 +26,8 @@ const MAX_OFFSET: u64 = i64::MAX.unsigned_abs();
 
 /// Stores a pending notice, due at once, on `conn` (the pool, or the transaction of the
 /// change it reports).
-pub(super) async fn insert_notice<W: Writer + ?Sized>(
-    conn: &W,
+pub(super) async fn insert_notice<C: ConnectionTrait>(
+    conn: &C,
     notice: &Notice,
 ) -> StoreResult<()> {
     let at = to_ms(notice.at);
@@ -50,7 +49,7 @@ pub(super) async fn insert_notice<W: Writer + ?Sized>(
         sent_at: Set(None),
         created_at: Set(at),
     };
-    execute(conn, &outbox::Entity::insert(row)).await?;
+    outbox::Entity::insert(row).exec_without_returning(conn).await.map_err(db_err)?;
     Ok(())
 }
 

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ColumnTrait as _, DeleteMany, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _, Set, UpdateMany,
+    ColumnTrait as _, ConnectionTrait, DeleteMany, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, Set, UpdateMany,
 };
 use slugbase_application::ports::{
     CallerRecord, SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
@@ -15,7 +15,6 @@ use slugbase_domain::UserId;
 use super::caller::{CallerQuery, find_caller};
 use super::dialect::Engine;
 use super::entity::sessions;
-use super::sync_writes::{Writer, execute};
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms, to_u32};
 
 /// Deletes a user's sessions but `keep` (also run inside an MFA change's transaction).
@@ -32,8 +31,8 @@ pub(super) fn delete_sessions_of(
 }
 
 /// Stores a session (also run inside an MFA change's transaction).
-pub(super) async fn insert_session<W: Writer + ?Sized>(
-    conn: &W,
+pub(super) async fn insert_session<C: ConnectionTrait>(
+    conn: &C,
     session: &SessionRecord,
 ) -> StoreResult<()> {
     let row = sessions::ActiveModel {
@@ -47,7 +46,7 @@ pub(super) async fn insert_session<W: Writer + ?Sized>(
         client_addr: Set(session.client_addr.clone()),
         user_agent: Set(session.user_agent.clone()),
     };
-    execute(conn, &sessions::Entity::insert(row)).await?;
+    sessions::Entity::insert(row).exec_without_returning(conn).await.map_err(db_err)?;
     Ok(())
 }
 

@@ -1,7 +1,5 @@
 //! SQLite's synchronous read path: a few read-only `rusqlite` connections to the store's
-//! database file, used on the calling thread for the authentication point reads. The pool
-//! ([`SyncConnections`]) also keeps the read-write connections of the synchronous write
-//! path ([`super::sync_writes`]).
+//! database file, used on the calling thread for the authentication point reads.
 //!
 //! Why: a sqlx-sqlite statement is handed to that connection's worker thread and its answer
 //! handed back, and that hop — not SQLite — is what a request pays (measured: one sqlx
@@ -11,7 +9,7 @@
 //!
 //! Consistency: WAL is on, so each statement (autocommit) reads the newest committed
 //! snapshot; a read-only connection sees every write sqlx committed before it, and nothing
-//! here caches a row. Writes never go through a read connection.
+//! here caches a row. Writes never go this way.
 //!
 //! The statements are the query builder's, rendered for SQLite (sea-query's
 //! `SqliteQueryBuilder`) and bound here, so the sqlx and rusqlite paths run one definition
@@ -33,9 +31,8 @@ fn idle_capacity() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(1)
 }
 
-/// Distinct statements each connection keeps prepared (the caller lookups need two; an
-/// MFA change's transaction about ten).
-const PREPARED_STATEMENTS: usize = 32;
+/// Distinct statements each connection keeps prepared (the caller lookups need two).
+const PREPARED_STATEMENTS: usize = 8;
 
 /// How much of the database file each read connection maps into memory. A point read then
 /// costs no `read` system call and no copy into the connection's own 2 MiB page cache: with
@@ -45,40 +42,28 @@ const PREPARED_STATEMENTS: usize = 32;
 /// address space is reserved.
 const MMAP_BYTES: i64 = 1 << 30;
 
-/// What a pool's connections may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// Read-only: the caller lookups.
-    Read,
-    /// Read-write, with the settings sqlx's connections have (foreign keys on,
-    /// `synchronous = NORMAL`): the write transactions of [`super::sync_writes`].
-    Write,
-}
-
-/// A pool of `rusqlite` connections to one SQLite file.
+/// A pool of read-only `rusqlite` connections to one SQLite file.
 #[derive(Debug)]
-pub(crate) struct SyncConnections {
+pub(crate) struct SyncReads {
     path: PathBuf,
-    access: Access,
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
     capacity: usize,
 }
 
-impl SyncConnections {
-    /// Opens the first connection now, so a file that cannot be used this way is known at
+impl SyncReads {
+    /// Opens the first connection now, so a file that cannot be read this way is known at
     /// start-up (the caller then keeps the sqlx path).
-    pub(crate) fn open(path: &Path, access: Access, busy_timeout: Duration) -> StoreResult<Self> {
-        let pool = Self {
+    pub(crate) fn open(path: &Path, busy_timeout: Duration) -> StoreResult<Self> {
+        let reads = Self {
             path: path.to_path_buf(),
-            access,
             busy_timeout,
             idle: Mutex::new(Vec::new()),
             capacity: idle_capacity(),
         };
-        let first = pool.connect()?;
-        pool.give_back(first);
-        Ok(pool)
+        let first = reads.connect()?;
+        reads.give_back(first);
+        Ok(reads)
     }
 
     /// Runs `sql` (rendered by sea-query's `SqliteQueryBuilder`, once and kept) with `params`,
@@ -96,7 +81,7 @@ impl SyncConnections {
     }
 
     /// An idle connection, or a new one.
-    pub(crate) fn take(&self) -> StoreResult<Connection> {
+    fn take(&self) -> StoreResult<Connection> {
         let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
         match idle {
             Some(conn) => Ok(conn),
@@ -104,39 +89,25 @@ impl SyncConnections {
         }
     }
 
-    /// Keeps `conn` for the next use, unless enough are idle already or it is inside a
-    /// transaction (a write that failed half-way: closing it rolls the transaction back).
-    pub(crate) fn give_back(&self, conn: Connection) {
-        if !conn.is_autocommit() {
-            return;
-        }
+    /// Keeps `conn` for the next read, unless enough are idle already.
+    fn give_back(&self, conn: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < self.capacity {
             idle.push(conn);
         }
     }
 
-    /// A new connection (`NO_MUTEX`: a connection is used by one thread at a time, which
-    /// the pool guarantees). The file must exist: sqlx created and migrated it.
+    /// A new read-only connection (`NO_MUTEX`: a connection is used by one thread at a time,
+    /// which the pool guarantees).
     fn connect(&self) -> StoreResult<Connection> {
-        let access = match self.access {
-            Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
-            Access::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
-        };
-        let flags = access | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(sqlite_err)?;
         conn.busy_timeout(self.busy_timeout).map_err(sqlite_err)?;
         conn.set_prepared_statement_cache_capacity(PREPARED_STATEMENTS);
-        if self.access == Access::Write {
-            // Per connection in SQLite; what the sqlx pool sets on each of its connections
-            // (`SeaOrmStore::connect_with`). The file is in WAL mode already.
-            conn.pragma_update(None, "foreign_keys", true).map_err(sqlite_err)?;
-            conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite_err)?;
-        }
         let mapped: i64 = conn
             .pragma_update_and_check(None, "mmap_size", MMAP_BYTES, |row| row.get(0))
             .map_err(sqlite_err)?;
-        tracing::debug!(mapped, access = ?self.access, "SQLite connection opened");
+        tracing::debug!(mapped, "SQLite read connection opened");
         Ok(conn)
     }
 }
@@ -232,7 +203,7 @@ mod tests {
     fn a_missing_file_cannot_be_opened_read_only() {
         let dir = tempfile::tempdir().expect("temp dir");
         let missing = dir.path().join("absent.db");
-        let opened = SyncConnections::open(&missing, Access::Read, Duration::from_millis(10));
+        let opened = SyncReads::open(&missing, Duration::from_millis(10));
         assert!(matches!(opened, Err(StoreError::Unavailable(_))));
     }
 
@@ -243,8 +214,7 @@ mod tests {
         rusqlite::Connection::open(&path)
             .and_then(|c| c.execute_batch("CREATE TABLE t (x INTEGER)"))
             .expect("create the file");
-        let reads =
-            SyncConnections::open(&path, Access::Read, Duration::from_millis(10)).expect("open");
+        let reads = SyncReads::open(&path, Duration::from_millis(10)).expect("open");
         let conn = reads.take().expect("a connection");
         let mapped: i64 =
             conn.pragma_query_value(None, "mmap_size", |row| row.get(0)).expect("pragma");

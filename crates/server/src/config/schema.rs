@@ -130,10 +130,6 @@ pub struct DatabaseSettings {
     /// SQLite: authenticate on read-only connections on the request's own thread (no hop to
     /// sqlx's worker thread). Ignored on PostgreSQL and MySQL.
     pub sqlite_sync_reads: bool,
-    /// SQLite: run each MFA change's transaction whole on one blocking thread (one hop
-    /// instead of one per statement through sqlx's worker thread). Ignored on PostgreSQL
-    /// and MySQL.
-    pub sqlite_sync_writes: bool,
 }
 
 impl DatabaseSettings {
@@ -150,7 +146,6 @@ impl DatabaseSettings {
                 self.postgres_statement_timeout_secs,
             )),
             sqlite_sync_reads: self.sqlite_sync_reads,
-            sqlite_sync_writes: self.sqlite_sync_writes,
         }
     }
 }
@@ -309,16 +304,10 @@ mod tests {
         let defaults = load(&options(Profile::Test, &all_keys())).unwrap().settings.database;
         assert_eq!(defaults.store_options().max_connections, None, "0 means the backend default");
         assert!(defaults.store_options().sqlite_sync_reads, "on unless turned off");
-        assert!(defaults.store_options().sqlite_sync_writes, "on unless turned off");
         let mut vars = all_keys();
         vars.push(("SLUGBASE__DATABASE__SQLITE_SYNC_READS", "false".into()));
         let store = load(&options(Profile::Test, &vars)).unwrap().settings.database.store_options();
         assert!(!store.sqlite_sync_reads);
-        assert!(store.sqlite_sync_writes, "each switch on its own");
-        let mut vars = all_keys();
-        vars.push(("SLUGBASE__DATABASE__SQLITE_SYNC_WRITES", "false".into()));
-        let store = load(&options(Profile::Test, &vars)).unwrap().settings.database.store_options();
-        assert!(!store.sqlite_sync_writes);
     }
 
     #[test]
