@@ -13,9 +13,10 @@ use crate::collaborators::{
     SessionExpiry, SessionIssuer, SessionLifetimes, SessionRevoker, TokenMinter,
 };
 use crate::ports::{
-    ApiTokenRepository, AttemptRepository, AuditLog, BackupCodeHasher, Clock, CommonPasswords,
-    IdentityProviders, MfaRepository, OidcRepository, OutboxRepository, PasswordHasher, Random,
-    SecretCipher, SessionRepository, StorageHealth, TokenDigest, Totp, UserRepository,
+    ApiTokenRepository, AttemptRepository, AuditLog, Background, BackupCodeHasher, Clock,
+    CommonPasswords, IdentityProviders, MfaRepository, OidcRepository, OutboxRepository,
+    PasswordHasher, Random, SecretCipher, SessionRepository, StorageHealth, TokenDigest, Totp,
+    UserRepository,
 };
 use crate::use_cases::admin::Admin;
 use crate::use_cases::api_tokens::ApiTokens;
@@ -72,6 +73,8 @@ pub struct Deps {
     pub oidc: Arc<dyn OidcRepository>,
     /// The configured OpenID providers (none unless configured).
     pub identity_providers: IdentityProviders,
+    /// Where authentication's throttled activity writes run, off the request's path.
+    pub background: Arc<dyn Background>,
 }
 
 impl fmt::Debug for Deps {
@@ -183,6 +186,7 @@ impl UseCases {
             random,
             oidc,
             identity_providers,
+            background,
         } = deps;
 
         // The collaborators, each over the ports it needs.
@@ -303,6 +307,7 @@ impl UseCases {
                 tokens.clone(),
                 clock.clone(),
                 settings.touch_interval_secs,
+                background,
             ),
             api_tokens: ApiTokens::new(minter, token_digest, tokens, audit_trail.clone(), clock),
             setup: Setup::new(users.clone(), new_users.clone(), issuer, audit_trail.clone()),

@@ -5,6 +5,7 @@
 //! - [`memory`]: thread-safe in-memory storage (tests, experiments).
 //! - [`sql`]: sea-orm storage for SQLite, PostgreSQL and MySQL/MariaDB.
 
+pub mod background;
 pub mod crypto;
 pub mod mail;
 pub mod memory;

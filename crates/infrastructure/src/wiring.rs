@@ -98,5 +98,6 @@ pub fn build_deps<S: Storage>(
         random: Arc::new(OsRandom),
         // The server adds the configured providers.
         identity_providers: slugbase_application::ports::IdentityProviders::default(),
+        background: Arc::new(crate::background::TokioBackground),
     })
 }

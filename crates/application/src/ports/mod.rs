@@ -10,6 +10,7 @@
 
 mod attempts;
 mod audit;
+mod background;
 mod caller;
 mod environment;
 mod hashing;
@@ -28,6 +29,7 @@ mod users;
 
 pub use attempts::*;
 pub use audit::*;
+pub use background::*;
 pub use caller::*;
 pub use environment::*;
 pub use hashing::*;

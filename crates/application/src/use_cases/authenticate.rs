@@ -11,7 +11,9 @@ use crate::caller::{Caller, CallerAuth};
 use crate::collaborators::sessions::SessionExpiry;
 use crate::collaborators::token_minter::API_TOKEN_PREFIX;
 use crate::error::{Unexpected, unexpected_from_ports};
-use crate::ports::{ApiTokenRepository, Clock, SessionKind, SessionRepository, TokenDigest};
+use crate::ports::{
+    ApiTokenRepository, Background, Clock, SessionKind, SessionRepository, TokenDigest,
+};
 
 /// Why a request is not authenticated.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +30,9 @@ unexpected_from_ports!(AuthError);
 
 /// Recognises callers by session cookie or API token, on every request: one storage round
 /// trip reads the credential, its owner and the owner's unused backup codes (nothing is
-/// cached, so a deleted session or revoked token fails on the very next request).
+/// cached, so a deleted session or revoked token fails on the very next request). The
+/// throttled "last seen" / "last used" write is handed to [`Background`]: the request neither
+/// waits for it nor fails with it.
 #[derive(Clone)]
 pub struct Authenticate {
     token_digest: Arc<dyn TokenDigest>,
@@ -37,6 +41,7 @@ pub struct Authenticate {
     tokens: Arc<dyn ApiTokenRepository>,
     clock: Arc<dyn Clock>,
     touch_interval_secs: u32,
+    background: Arc<dyn Background>,
 }
 
 impl fmt::Debug for Authenticate {
@@ -51,7 +56,7 @@ impl fmt::Debug for Authenticate {
 impl Authenticate {
     /// The use case: sessions (judged by `expiry`) and `tokens` are looked up, each with its
     /// owner, by their `token_digest`; activity is written back at most every
-    /// `touch_interval_secs` by the `clock`.
+    /// `touch_interval_secs` by the `clock`, on `background`.
     #[must_use]
     pub fn new(
         token_digest: Arc<dyn TokenDigest>,
@@ -60,8 +65,9 @@ impl Authenticate {
         tokens: Arc<dyn ApiTokenRepository>,
         clock: Arc<dyn Clock>,
         touch_interval_secs: u32,
+        background: Arc<dyn Background>,
     ) -> Self {
-        Self { token_digest, sessions, expiry, tokens, clock, touch_interval_secs }
+        Self { token_digest, sessions, expiry, tokens, clock, touch_interval_secs, background }
     }
 
     /// The caller behind a `slugbase.sid` value. Expired (idle or absolute) and revoked
@@ -83,10 +89,17 @@ impl Authenticate {
             return Err(AuthError::Unauthenticated);
         }
         // Besides deleting an expired session, the only other write on this path — at most
-        // once per interval per session: the throttled "last seen" idle expiry counts from.
+        // once per interval per session, and off the request's path: the throttled "last
+        // seen" idle expiry counts from. If it fails, idle expiry counts from the last one
+        // that did not.
         let interval = TimeDelta::seconds(i64::from(self.touch_interval_secs));
         if now >= session.last_seen_at + interval {
-            self.sessions.touch(&digest, now).await?;
+            let (sessions, digest) = (Arc::clone(&self.sessions), digest.clone());
+            self.background.run(Box::pin(async move {
+                if let Err(error) = sessions.touch(&digest, now).await {
+                    tracing::warn!(%error, "recording a session's last activity failed");
+                }
+            }));
         }
         Ok(Caller {
             user: found.user,
@@ -109,12 +122,17 @@ impl Authenticate {
         let found = self.tokens.find_caller(&digest).await?;
         let Some(found) = found else { return Err(AuthError::Unauthenticated) };
         let record = &found.credential;
-        // The only write on this path, and at most once per interval per token: the
-        // throttled "last used" shown in the token list.
+        // The only write on this path, at most once per interval per token and off the
+        // request's path: the throttled "last used" shown in the token list.
         let now = self.clock.now();
         let interval = TimeDelta::seconds(i64::from(self.touch_interval_secs));
         if record.last_used_at.is_none_or(|at| now >= at + interval) {
-            self.tokens.touch(record.id, now).await?;
+            let (tokens, id) = (Arc::clone(&self.tokens), record.id);
+            self.background.run(Box::pin(async move {
+                if let Err(error) = tokens.touch(id, now).await {
+                    tracing::warn!(%error, "recording an API token's last use failed");
+                }
+            }));
         }
         Ok(Caller {
             user: found.user,

@@ -3,7 +3,9 @@
 //! user repository is never asked (its mock has no expectations and would panic).
 
 use slugbase_application::auth::AuthError;
-use slugbase_application::ports::{ApiTokenRecord, CallerRecord, SessionKind, SessionRecord};
+use slugbase_application::ports::{
+    ApiTokenRecord, CallerRecord, SessionKind, SessionRecord, StoreError,
+};
 use slugbase_application::{Caller, CallerAuth};
 use slugbase_domain::{ApiTokenId, User};
 
@@ -42,7 +44,10 @@ fn session_found(deps: &mut MockDeps, record: SessionRecord, user: &User) {
 }
 
 async fn by_session(deps: MockDeps) -> Result<Caller, AuthError> {
-    UseCases::new(deps.build(), settings()).authenticate.session(SESSION_ID).await
+    let background = deps.background.clone();
+    let caller = UseCases::new(deps.build(), settings()).authenticate.session(SESSION_ID).await;
+    background.run_queued().await;
+    caller
 }
 
 #[tokio::test]
@@ -58,13 +63,18 @@ async fn a_live_session_names_its_user_and_records_activity_once_a_minute() {
             .withf(|digest, at| *digest == token_digest(SESSION_ID) && *at == now())
             .returning(|_, _| Ok(()));
 
-        // Act
-        let caller = by_session(deps).await.expect("authenticated");
+        let background = deps.background.clone();
+        let use_case = UseCases::new(deps.build(), settings()).authenticate;
 
-        // Assert
+        // Act
+        let caller = use_case.session(SESSION_ID).await.expect("authenticated");
+
+        // Assert: answered before the activity write, which waits off the request's path.
         assert_eq!(caller.user, user);
         assert_eq!(caller.auth, CallerAuth::Session(token_digest(SESSION_ID)));
         assert_eq!(caller.backup_codes_remaining, CODES_LEFT);
+        assert_eq!(background.len(), usize::from(touched));
+        background.run_queued().await;
     }
 }
 
@@ -166,14 +176,49 @@ async fn an_active_token_names_its_user_and_records_first_use() {
         .times(1)
         .withf(move |id, at| *id == token_id && *at == now())
         .returning(|_, _| Ok(()));
+    let background = deps.background.clone();
     let use_case = UseCases::new(deps.build(), settings()).authenticate;
 
     // Act
     let caller = use_case.api_token(TOKEN).await.expect("authenticated");
 
-    // Assert
+    // Assert: answered first; the "last used" write waits off the request's path.
     assert_eq!(caller.user, user);
     assert_eq!(caller.auth, CallerAuth::ApiToken(token_id));
     assert_eq!(caller.session(), None);
     assert_eq!(caller.backup_codes_remaining, 3);
+    assert_eq!(background.len(), 1);
+    background.run_queued().await;
+}
+
+#[tokio::test]
+async fn a_failed_last_use_write_does_not_fail_the_request() {
+    // Arrange: storage answers the lookup, then refuses the write.
+    let user = local_user();
+    let token_id = ApiTokenId::generate();
+    let record = ApiTokenRecord {
+        id: token_id,
+        user_id: user.id,
+        name: "ci".to_owned(),
+        token_hash: token_digest(TOKEN),
+        created_at: now_plus(-600),
+        last_used_at: Some(now_plus(-3_600)),
+    };
+    let mut deps = MockDeps::new();
+    deps.token_digest_is_tagged();
+    let found = CallerRecord { credential: record, user: user.clone(), backup_codes_remaining: 0 };
+    deps.tokens.expect_find_caller().times(1).returning(move |_| Ok(Some(found.clone())));
+    deps.tokens
+        .expect_touch()
+        .times(1)
+        .returning(|_, _| Err(StoreError::Unavailable(anyhow::anyhow!("database is locked"))));
+    let background = deps.background.clone();
+    let use_case = UseCases::new(deps.build(), settings()).authenticate;
+
+    // Act
+    let caller = use_case.api_token(TOKEN).await;
+    background.run_queued().await;
+
+    // Assert: the caller is recognised; the failed write was only logged.
+    assert_eq!(caller.expect("authenticated").user, user);
 }

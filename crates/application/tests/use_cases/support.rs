@@ -12,11 +12,12 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 pub use slugbase_application::UseCases;
 use slugbase_application::ports::{
-    AttemptRelease, AuditEvent, EndSessions, IdentityProviders, MfaChangeEffects,
-    MockApiTokenRepository, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher, MockClock,
-    MockCommonPasswords, MockMfaRepository, MockOidcRepository, MockOutboxRepository,
-    MockPasswordHasher, MockRandom, MockSecretCipher, MockSessionRepository, MockStorageHealth,
-    MockTokenDigest, MockTotp, MockUserRepository, Notice, Reservation, SecretDigest,
+    AttemptRelease, AuditEvent, Background, BackgroundWork, EndSessions, IdentityProviders,
+    MfaChangeEffects, MockApiTokenRepository, MockAttemptRepository, MockAuditLog,
+    MockBackupCodeHasher, MockClock, MockCommonPasswords, MockMfaRepository, MockOidcRepository,
+    MockOutboxRepository, MockPasswordHasher, MockRandom, MockSecretCipher, MockSessionRepository,
+    MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository, Notice, Reservation,
+    SecretDigest,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
@@ -66,6 +67,36 @@ pub struct MockDeps {
     pub oidc: MockOidcRepository,
     /// Records what [`Self::attempts_allowed`] / [`Self::attempts_with`] saw.
     pub attempt_spy: AttemptSpy,
+    /// Holds background work until the test runs it ([`QueuedBackground::run_queued`]).
+    pub background: Arc<QueuedBackground>,
+}
+
+/// [`Background`] that queues work until the test runs it: a test sees the request answered
+/// before its background work, and decides when that work happens.
+#[derive(Default)]
+pub struct QueuedBackground {
+    queued: Mutex<Vec<BackgroundWork>>,
+}
+
+impl QueuedBackground {
+    /// How much work waits.
+    pub fn len(&self) -> usize {
+        self.queued.lock().expect("queue").len()
+    }
+
+    /// Runs the queued work, oldest first, to completion.
+    pub async fn run_queued(&self) {
+        let queued = std::mem::take(&mut *self.queued.lock().expect("queue"));
+        for work in queued {
+            work.await;
+        }
+    }
+}
+
+impl Background for QueuedBackground {
+    fn run(&self, work: BackgroundWork) {
+        self.queued.lock().expect("queue").push(work);
+    }
 }
 
 impl MockDeps {
@@ -96,6 +127,7 @@ impl MockDeps {
                 oidc
             },
             attempt_spy: AttemptSpy::default(),
+            background: Arc::new(QueuedBackground::default()),
         }
     }
 
@@ -120,6 +152,7 @@ impl MockDeps {
             random: Arc::new(self.random),
             oidc: Arc::new(self.oidc),
             identity_providers: IdentityProviders::default(),
+            background: self.background,
         }
     }
 

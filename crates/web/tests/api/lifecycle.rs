@@ -238,6 +238,39 @@ async fn a_revoked_api_token_fails_on_the_very_next_request() {
     res.expect_error(StatusCode::NOT_FOUND, "TOKEN_NOT_FOUND");
 }
 
+/// The throttled "last used" write is off the request's path: while another connection holds
+/// SQLite's write lock (a long writer, a CLI command), a Bearer request whose write is due
+/// still answers at once — it used to wait for the lock — and the token's last use is
+/// recorded once the lock is free.
+#[tokio::test]
+async fn a_due_last_use_write_waits_off_the_request_and_lands_after_it() {
+    let app = TestApp::builder().setting("database.sqlite_busy_timeout_ms", 30_000).spawn().await;
+    let admin = app.setup_admin().await;
+    let bearer = app.api_token(&admin).await;
+    let listed = admin.get("/api/tokens").await.expect(StatusCode::OK);
+    assert!(listed[0]["last_used_at"].is_null(), "never used yet: {listed}");
+
+    let holder = rusqlite::Connection::open(app.dir.path().join("slugbase.db")).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        bearer.get("/api/auth/mfa/status"),
+    )
+    .await;
+    let status = answered.expect("answered while another connection holds the write lock");
+    status.expect(StatusCode::OK);
+    holder.execute_batch("ROLLBACK").unwrap();
+
+    for _ in 0..200 {
+        let listed = admin.get("/api/tokens").await.expect(StatusCode::OK);
+        if !listed[0]["last_used_at"].is_null() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the token's last use was never recorded");
+}
+
 #[tokio::test]
 async fn an_expired_session_fails_on_the_very_next_request() {
     let app = TestApp::spawn().await;
