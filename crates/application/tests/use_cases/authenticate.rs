@@ -150,27 +150,41 @@ async fn an_unknown_or_revoked_token_is_refused() {
     assert!(matches!(result, Err(AuthError::Unauthenticated)), "{result:?}");
 }
 
-#[tokio::test]
-async fn an_active_token_names_its_user_and_records_first_use() {
-    // Arrange
-    let user = local_user();
-    let token_id = ApiTokenId::generate();
-    let record = ApiTokenRecord {
-        id: token_id,
+/// `user`'s token [`TOKEN`], last used at `last_used_at`.
+fn token_record(
+    user: &User,
+    id: ApiTokenId,
+    last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiTokenRecord {
+    ApiTokenRecord {
+        id,
         user_id: user.id,
         name: "ci".to_owned(),
         token_hash: token_digest(TOKEN),
         created_at: now_plus(-600),
-        last_used_at: None,
-    };
-    let mut deps = MockDeps::new();
+        last_used_at,
+    }
+}
+
+/// The token is found, with `user` as its owner and `codes` unused codes, in one call.
+fn token_found(deps: &mut MockDeps, record: ApiTokenRecord, user: &User, codes: u32) {
     deps.token_digest_is_tagged();
-    let found = CallerRecord { credential: record, user: user.clone(), backup_codes_remaining: 3 };
+    let found =
+        CallerRecord { credential: record, user: user.clone(), backup_codes_remaining: codes };
     deps.tokens
         .expect_find_caller()
         .times(1)
         .withf(|digest| *digest == token_digest(TOKEN))
         .returning(move |_| Ok(Some(found.clone())));
+}
+
+#[tokio::test]
+async fn an_active_token_names_its_user_and_records_first_use() {
+    // Arrange
+    let user = local_user();
+    let token_id = ApiTokenId::generate();
+    let mut deps = MockDeps::new();
+    token_found(&mut deps, token_record(&user, token_id, None), &user, 3);
     deps.tokens
         .expect_touch()
         .times(1)
@@ -195,19 +209,9 @@ async fn an_active_token_names_its_user_and_records_first_use() {
 async fn a_failed_last_use_write_does_not_fail_the_request() {
     // Arrange: storage answers the lookup, then refuses the write.
     let user = local_user();
-    let token_id = ApiTokenId::generate();
-    let record = ApiTokenRecord {
-        id: token_id,
-        user_id: user.id,
-        name: "ci".to_owned(),
-        token_hash: token_digest(TOKEN),
-        created_at: now_plus(-600),
-        last_used_at: Some(now_plus(-3_600)),
-    };
     let mut deps = MockDeps::new();
-    deps.token_digest_is_tagged();
-    let found = CallerRecord { credential: record, user: user.clone(), backup_codes_remaining: 0 };
-    deps.tokens.expect_find_caller().times(1).returning(move |_| Ok(Some(found.clone())));
+    let record = token_record(&user, ApiTokenId::generate(), Some(now_plus(-3_600)));
+    token_found(&mut deps, record, &user, 0);
     deps.tokens
         .expect_touch()
         .times(1)
