@@ -121,8 +121,11 @@ pub struct Report {
     pub b_status_cookie: Option<Stats>,
     /// (c) disable at concurrency 1.
     pub c_disable: Option<Stats>,
-    /// (c) one Argon2id verify + one TOTP check in process, median, ms.
+    /// (c) one Argon2id verify + one TOTP check in process (the `argon2` crate into a
+    /// reused buffer, no adapter around it), median, ms.
     pub c_intrinsic_ms: Option<f64>,
+    /// (c) the wipe of that verify's block buffer, timed on its own, median, ms.
+    pub c_wipe_ms: Option<f64>,
     /// (d) status with nothing else running.
     pub d_status_idle: Option<Stats>,
     /// (d) status while 8 logins hash.
@@ -191,7 +194,7 @@ pub(crate) fn target(name: &str, value: f64, limit: f64, at_least: bool) -> Targ
     Target { name: name.to_owned(), value, target, met }
 }
 
-/// The ratios of issue 7, item 3, from what ran.
+/// The ratios of issue 7, item 3 (with (c) at issue 12's 1.05), from what ran.
 pub(crate) fn targets(r: &Report) -> Vec<Target> {
     let mut out = Vec::new();
     if let (Some(a), Some(t), Some(k)) = (&r.a_version, &r.b_status_token, &r.b_status_cookie) {
@@ -209,7 +212,7 @@ pub(crate) fn targets(r: &Report) -> Vec<Target> {
         ));
     }
     if let (Some(c), Some(i)) = (&r.c_disable, r.c_intrinsic_ms) {
-        out.push(target("(c) disable p50 / intrinsic crypto", ratio(c.p50_ms, i), 1.1, false));
+        out.push(target("(c) disable p50 / intrinsic crypto", ratio(c.p50_ms, i), 1.05, false));
     }
     if let (Some(idle), Some(loaded)) = (&r.d_status_idle, &r.d_status_loaded) {
         out.push(target(

@@ -9,6 +9,7 @@
 
 mod client;
 pub mod figures;
+mod intrinsic;
 pub mod load;
 pub mod options;
 pub mod report;

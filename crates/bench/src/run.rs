@@ -6,20 +6,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use slugbase_domain::{Password, TotpCode, TotpSecret};
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_server::config::{LoadOptions, Loaded, Profile, encode_key, random_key};
 
-use crate::client::{ChildServer, Client, current_code, wait_healthy};
+use crate::client::{ChildServer, Client, wait_healthy};
 pub use crate::figures::{Machine, Memory, Report, RunConfig, Seeding, Target};
 use crate::figures::{machine, median_by, per_request, targets};
+use crate::intrinsic::Intrinsic;
 use crate::load::{Budget, Stats, drive};
 use crate::options::{Plan, Scenario};
 use crate::rss;
-use crate::seed::{DrivenUser, PASSWORD, Seeder};
+use crate::seed::{DrivenUser, Seeder};
 
 /// Logins hashing in the background of scenario (d).
 pub const HASHING_LOGINS: usize = 8;
+
+/// In (c), the pause between a disable's answer and the in-process yardstick: long enough for
+/// the server to wipe its hash buffer (≈ 1 ms here) with the machine to itself.
+const AFTER_ANSWER_PAUSE: Duration = Duration::from_millis(5);
 
 /// The server's configuration: test profile (keys from here, no files needed), a free port,
 /// production Argon2 unless quick, `argon2.max_concurrent` as asked (0: the shipped automatic
@@ -65,21 +69,6 @@ fn load_config(
         env: Some(env.clone()),
     };
     Ok((slugbase_server::config::load(&options).context("server configuration")?, env))
-}
-
-/// One Argon2id verify of the stored hash plus one TOTP check, through the same adapters
-/// the server uses (the verify runs on the blocking pool behind the hash semaphore, as in
-/// the server).
-async fn intrinsic_once(seeder: &Seeder, user: &DrivenUser) -> anyhow::Result<Duration> {
-    let deps = seeder.deps();
-    let secret = TotpSecret::from_base32(user.totp_base32.clone());
-    let code = current_code(&user.totp_base32);
-    let t0 = Instant::now();
-    let ok = deps.passwords.verify(&Password::new(PASSWORD), Some(seeder.hash())).await?;
-    let step = deps.totp.verify(&secret, &TotpCode::parse(&code)?, deps.clock.now());
-    let elapsed = t0.elapsed();
-    anyhow::ensure!(ok && step.is_some(), "the intrinsic check did not accept real proofs");
-    Ok(elapsed)
 }
 
 /// Runs the plan. `progress` receives one line per step.
@@ -219,6 +208,7 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         b_status_cookie: None,
         c_disable: None,
         c_intrinsic_ms: None,
+        c_wipe_ms: None,
         d_status_idle: None,
         d_status_loaded: None,
         d_logins: None,
@@ -307,10 +297,15 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
     if plan.runs(Scenario::C) {
         // Concurrency 1, each request disabling a different user (the second half of the
         // driven users). Each disable is followed by one in-process Argon2id verify + TOTP
-        // check, so both sides of the ratio see the same moment's machine.
+        // check, so both sides of the ratio see the same moment's machine. Between them a
+        // pause lets the server finish what it does after answering (the wipe of its hash
+        // buffer): that work would otherwise run beside the yardstick's hash on the other
+        // core, slow it down and flatter the ratio.
         let pool = users.len() - half;
         let deadline = Instant::now() + plan.phase;
-        let (mut server, mut intrinsic, mut errors) = (Vec::new(), Vec::new(), 0);
+        let mut yardstick = Intrinsic::new(seeder.hash())?;
+        let (mut server, mut intrinsic, mut wipes, mut errors) =
+            (Vec::new(), Vec::new(), Vec::new(), 0);
         let started = Instant::now();
         for user in users.iter().skip(half).take(pool) {
             if Instant::now() >= deadline {
@@ -322,16 +317,22 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
             } else {
                 errors += 1;
             }
-            intrinsic.push(intrinsic_once(&seeder, &users[0]).await?);
+            tokio::time::sleep(AFTER_ANSWER_PAUSE).await;
+            let measured = yardstick.measure(seeder.deps(), &users[0])?;
+            intrinsic.push(measured.check);
+            wipes.push(measured.wipe);
         }
         let stats = Stats::from_samples(server, errors, started.elapsed(), 1);
         let intrinsic = Stats::from_samples(intrinsic, 0, started.elapsed(), 1).p50_ms;
+        let wipe = Stats::from_samples(wipes, 0, started.elapsed(), 1).p50_ms;
         progress(&format!(
-            "(c) disable p50 {:.2} ms at concurrency 1 ({} users), intrinsic {intrinsic:.2} ms",
+            "(c) disable p50 {:.2} ms at concurrency 1 ({} users), intrinsic {intrinsic:.2} ms \
+             (+ {wipe:.2} ms to wipe its buffer)",
             stats.p50_ms, stats.ok
         ));
         report.c_disable = Some(stats);
         report.c_intrinsic_ms = Some(intrinsic);
+        report.c_wipe_ms = Some(wipe);
     }
 
     let mut after_large_seeding_kib = after_seeding_kib;
