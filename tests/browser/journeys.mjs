@@ -390,8 +390,11 @@ const journeys = {
     await page.click('#provider-list a');
     await page.waitForURL(/\/login\?mfa=required&return_to=/);
     await passMfaStep(page, secret, destination);
-    check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (after the MFA step)');
+    // The page's static markup holds the password fields until it knows the account has no
+    // password: count them once it has rendered the account (the badge and the no-password note).
     await mfaBadge(page, 'On');
+    await visible(page, '#no-password');
+    check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (after the MFA step)');
     await visible(page, '#disable-form');
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (disable form)');
     await screen(page, 'oidc-mfa-on');
