@@ -232,3 +232,24 @@ async fn pipelined_requests_and_a_large_response_are_still_served() {
     serde_json::from_str::<Value>(document).expect("the whole document");
     assert_eq!(rest.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{rest}");
 }
+
+#[tokio::test]
+async fn a_partial_head_sent_behind_a_complete_request_then_nothing_does_not_hold_the_connection() {
+    // The partial head is read with the first request, so no byte arrives after the
+    // response to start a head deadline: the keep-alive timer must still close it.
+    let app = TestApp::builder()
+        .setting("server.header_read_timeout_secs", 1)
+        .setting("server.keep_alive_timeout_secs", 3)
+        .spawn()
+        .await;
+    let mut stream = send_raw(
+        &app,
+        b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\nGET /api/health HTTP/1.1\r\n",
+    )
+    .await;
+    let first = read_response(&mut stream).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(GENEROUS, stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection was still open after {GENEROUS:?}");
+}
