@@ -256,6 +256,7 @@ impl ApplicationBuilder {
             body_limit_bytes: server.body_limit_bytes,
             body_read_timeout: server.body_read_timeout(),
             header_read_timeout: server.header_read_timeout(),
+            keep_alive_timeout: server.keep_alive_timeout(),
             max_connections: server.max_connections,
             csrf_key: loaded.keys.csrf,
             version: VERSION.to_owned(),

@@ -1,17 +1,31 @@
 //! Protocol-level rejections over a raw socket to the real `slugbase` binary: the status,
-//! the seed's JSON shape where the server writes the response, and no ERROR line in the
-//! log for any of them (each is logged at debug, with one `warn` summary a minute).
+//! the seed's JSON shape, and no ERROR line in the log for any of them (each is logged at
+//! debug, with one `warn` summary a minute).
 //!
 //! actix-http answers malformed request heads (bad header bytes, conflicting
-//! `Content-Length` / `Transfer-Encoding`, too many headers) and a request head that does
-//! not arrive in time itself, with an empty body: those are checked for their status only.
-//! A request body that stalls is ours to answer: 408 in the seed's shape.
+//! `Content-Length` / `Transfer-Encoding`, too many headers) itself, with an empty body;
+//! the server's socket wrapper (`slugbase_web`'s `connection` module) puts the seed's shape
+//! in its place. A request head that does not arrive in time (the server's own deadline)
+//! and a request body that stalls are ours to answer: 408 in the seed's shape.
 
 mod common;
 
 use common::Env;
 use serde_json::Value;
-use slugbase_testkit::raw::exchange;
+use slugbase_testkit::raw::{RawResponse, exchange};
+
+/// A protocol error's answer: `status`, `reason`, the seed's shape, connection closed.
+fn assert_shaped(res: &RawResponse, status: u16, reason: &str) {
+    assert_eq!(res.status, status, "{res:?}");
+    assert_eq!(res.header("connection"), Some("close"), "{res:?}");
+    assert!(res.header("content-type").is_some_and(|v| v.starts_with("application/json")));
+    let body: Value = serde_json::from_str(&res.body).unwrap_or_else(|e| panic!("{e}: {res:?}"));
+    let code = reqwest::StatusCode::from_u16(status).expect("a status");
+    assert_eq!(body["error"], code.canonical_reason().expect("a reason phrase"), "{body}");
+    assert_eq!(body["code"], status, "{body}");
+    assert_eq!(body["reason"], reason, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_errors_get_their_status_and_are_never_logged_as_errors() {
@@ -31,7 +45,7 @@ async fn protocol_errors_get_their_status_and_are_never_logged_as_errors() {
     // A control byte in a header value.
     let bad_byte =
         exchange(&base, b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Note: a\x01b\r\n\r\n").await;
-    assert_eq!(bad_byte.status, 400, "{bad_byte:?}");
+    assert_shaped(&bad_byte, 400, "MALFORMED_REQUEST");
 
     // Content-Length and Transfer-Encoding together (request smuggling's raw material).
     let conflicting = exchange(
@@ -40,7 +54,7 @@ async fn protocol_errors_get_their_status_and_are_never_logged_as_errors() {
           Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     )
     .await;
-    assert_eq!(conflicting.status, 400, "{conflicting:?}");
+    assert_shaped(&conflicting, 400, "MALFORMED_REQUEST");
 
     // More headers than actix-http parses (96).
     let mut many = String::from("GET /api/health HTTP/1.1\r\nHost: x\r\n");
@@ -49,11 +63,23 @@ async fn protocol_errors_get_their_status_and_are_never_logged_as_errors() {
     }
     many.push_str("\r\n");
     let too_many = exchange(&base, many.as_bytes()).await;
-    assert_eq!(too_many.status, 431, "{too_many:?}");
+    assert_shaped(&too_many, 431, "HEADERS_TOO_LARGE");
+
+    // A head larger than actix-http buffers (128 KiB).
+    let huge =
+        format!("GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(132 * 1024));
+    let too_large = exchange(&base, huge.as_bytes()).await;
+    assert_shaped(&too_large, 431, "HEADERS_TOO_LARGE");
+
+    // Not HTTP/1.x at all.
+    let garbage = exchange(&base, b"HELLO\r\n\r\n").await;
+    assert_shaped(&garbage, 400, "MALFORMED_REQUEST");
+    let version = exchange(&base, b"GET /api/health HTTP/2.0\r\nHost: x\r\n\r\n").await;
+    assert_shaped(&version, 400, "MALFORMED_REQUEST");
 
     // A request head that stops arriving: 408 after server.header_read_timeout_secs.
     let slow_head = exchange(&base, b"GET /api/health HTTP/1.1\r\nHost: x\r\n").await;
-    assert_eq!(slow_head.status, 408, "{slow_head:?}");
+    assert_shaped(&slow_head, 408, "REQUEST_TIMEOUT");
 
     // A body that stops arriving: 408 in the seed's shape after
     // server.body_read_timeout_secs, and the connection closed (exchange read to the end).

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 /// Far above every timeout a test configures: only a server that never answers (or never
@@ -49,7 +49,7 @@ pub async fn send(base: &str, bytes: &[u8]) -> TcpStream {
 /// # Panics
 /// When the connection is neither answered nor closed in time, or the answer is no HTTP
 /// response.
-pub async fn read_until_closed(stream: &mut TcpStream) -> RawResponse {
+pub async fn read_until_closed<R: AsyncRead + Unpin>(stream: &mut R) -> RawResponse {
     let mut raw = Vec::new();
     let read = tokio::time::timeout(GENEROUS, async {
         let mut buf = [0u8; 4096];
@@ -68,6 +68,41 @@ pub async fn read_until_closed(stream: &mut TcpStream) -> RawResponse {
     assert!(
         read.as_ref().is_ok_and(Result::is_ok),
         "no answer and no close ({read:?}); received {:?}",
+        String::from_utf8_lossy(&raw)
+    );
+    parse(&raw)
+}
+
+/// Reads one response (its head and a `Content-Length` body) and leaves the connection open,
+/// within [`GENEROUS`].
+///
+/// # Panics
+/// When no complete response arrives in time.
+pub async fn read_response<R: AsyncRead + Unpin>(stream: &mut R) -> RawResponse {
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(GENEROUS, async {
+        let mut byte = [0u8; 1];
+        loop {
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = parse(&raw[..end + 4]);
+                let length: usize =
+                    head.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                if raw.len() >= end + 4 + length {
+                    return Ok(());
+                }
+            }
+            // One byte at a time: nothing of a next response is consumed.
+            match stream.read(&mut byte).await {
+                Ok(0) => return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+                Ok(_) => raw.push(byte[0]),
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.as_ref().is_ok_and(Result::is_ok),
+        "no complete response ({read:?}); received {:?}",
         String::from_utf8_lossy(&raw)
     );
     parse(&raw)

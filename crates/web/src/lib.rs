@@ -10,15 +10,16 @@
 use std::net::{IpAddr, TcpListener};
 use std::time::Duration;
 
+use actix_web::App;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, NormalizePath, TrailingSlash};
 use actix_web::web::Data;
-use actix_web::{App, HttpServer};
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 mod body_deadline;
+mod connection;
 mod csrf;
 pub mod error;
 mod extract;
@@ -39,9 +40,13 @@ pub const DEFAULT_BODY_LIMIT_BYTES: usize = 16 * 1024;
 /// Default time a request body has to arrive in full, counted from the end of its head: a
 /// stalled body is answered 408 and its connection closed, so its memory comes back.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default time a request head has to arrive (actix's `client_request_timeout`, whose own
-/// default is the same 5 s); past it actix answers 408 and closes the connection.
+/// Default time a request head has to arrive: a new connection's first within this of being
+/// accepted, every later one within this of its first byte; past it the answer is 408 and
+/// the connection is closed.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time a kept-alive connection may sit idle between requests before it is closed
+/// (actix's own default).
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default cap on open client connections for the whole server (all workers together).
 /// An idle or stalled connection costs about 24 KiB, so 10 000 bound that to about 240 MiB;
 /// past the cap new connections wait in the listen backlog instead of being accepted.
@@ -59,8 +64,11 @@ pub struct WebConfig {
     /// Time a request body has to arrive in full once its head has (408 and the connection
     /// closed beyond).
     pub body_read_timeout: Duration,
-    /// Time a request head has to arrive (actix answers 408 beyond).
+    /// Time a request head has to arrive: from the connection's start for the first, from
+    /// its first byte for every later one (408 and the connection closed beyond).
     pub header_read_timeout: Duration,
+    /// Time an idle kept-alive connection is kept open between requests.
+    pub keep_alive_timeout: Duration,
     /// Open connections accepted at most, for the whole server: split evenly across the
     /// worker threads (see [`connections_per_worker`]).
     pub max_connections: usize,
@@ -80,6 +88,7 @@ impl std::fmt::Debug for WebConfig {
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("keep_alive_timeout", &self.keep_alive_timeout)
             .field("max_connections", &self.max_connections)
             .field("csrf_key", &"[REDACTED]")
             .field("version", &self.version)
@@ -99,6 +108,7 @@ impl WebConfig {
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             csrf_key,
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -153,6 +163,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Builds the HTTP server on `listener`; await the result to run it.
 ///
+/// This is what actix-web's `HttpServer::listen` builds, but with each accepted socket
+/// wrapped in a [`connection::Connection`], which keeps the request-head deadline for every
+/// request on a connection (actix-http keeps it for the first only) and gives the answers
+/// actix-http writes by itself the seed's shape.
+///
 /// # Errors
 /// When the listener cannot be used.
 pub fn server(
@@ -160,17 +175,54 @@ pub fn server(
     use_cases: impl Into<WebUseCases>,
     config: WebConfig,
 ) -> std::io::Result<Server> {
+    use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, map_config};
+
     let workers = worker_count();
     let per_worker = connections_per_worker(config.max_connections, workers);
     let header_read_timeout = config.header_read_timeout;
+    let keep_alive = config.keep_alive_timeout;
+    let addr = listener.local_addr()?;
     let state = Data::new(AppState::new(use_cases, config));
     let doc = Data::new(OpenApiJson::lazy());
-    let server = HttpServer::new(move || app(state.clone(), doc.clone()))
+    let builder = actix_server::Server::build()
         // Set explicitly (to actix's own default) so the connection cap divides by the same number.
         .workers(workers)
-        .max_connections(per_worker)
-        .client_request_timeout(header_read_timeout)
-        .listen(listener)?
+        .max_concurrent_connections(per_worker);
+    let shutdown = builder.graceful_shutdown_signal();
+    let server = builder
+        .listen("slugbase-http", listener, move || {
+            let shutdown = shutdown.clone();
+            let app = app(state.clone(), doc.clone())
+                .into_factory()
+                .map_err(|e: actix_web::Error| actix_http::Response::from(e));
+            let http = actix_http::HttpService::<connection::Connection, _, _>::build()
+                // Finish in-flight requests on a graceful stop, close idle connections at
+                // once (what `HttpServer` does).
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .keep_alive(keep_alive)
+                // Off: `connection::Connection` keeps the head deadline, for every request.
+                .client_request_timeout(Duration::ZERO)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .on_connect_ext(
+                    |io: &connection::Connection, ext: &mut actix_web::dev::Extensions| {
+                        ext.insert(io.watch());
+                    },
+                )
+                // `AppConfig` only feeds `ConnectionInfo`'s fallback host, which nothing here reads.
+                .h1(map_config(app, |()| actix_web::dev::AppConfig::default()));
+            actix_service::fn_service(move |io: actix_web::rt::net::TcpStream| {
+                let peer = io.peer_addr().ok();
+                std::future::ready(Ok::<_, actix_http::error::DispatchError>((
+                    connection::Connection::new(io, header_read_timeout),
+                    peer,
+                )))
+            })
+            .and_then(http)
+        })?
         .run();
     Ok(server)
 }
@@ -211,6 +263,7 @@ pub fn app(
         // The seed page writes its URL as `//api/auth/mfa/disable`: merge the slashes.
         .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
         .wrap(actix_web::middleware::from_fn(log_request))
+        .wrap(actix_web::middleware::from_fn(connection::track_requests))
 }
 
 /// actix's default worker count: one per available CPU, at most 512.

@@ -74,9 +74,12 @@ pub struct ServerSettings {
     /// A request body must arrive in full within this many seconds of its head (408 and the
     /// connection closed beyond).
     pub body_read_timeout_secs: u32,
-    /// The first request head on a connection must arrive within this many seconds of the
-    /// connection's start (actix's `client_request_timeout`; 408 beyond).
+    /// A request head must arrive in full within this many seconds: a connection's first
+    /// counted from the connection's start, every later one from its first byte (408 and
+    /// the connection closed beyond).
     pub header_read_timeout_secs: u32,
+    /// An idle kept-alive connection is closed after this many seconds without a request.
+    pub keep_alive_timeout_secs: u32,
     /// Open client connections at most, for the whole server (split across worker threads).
     pub max_connections: usize,
 }
@@ -92,6 +95,12 @@ impl ServerSettings {
     #[must_use]
     pub fn header_read_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(u64::from(self.header_read_timeout_secs))
+    }
+
+    /// `keep_alive_timeout_secs` as a duration.
+    #[must_use]
+    pub fn keep_alive_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.keep_alive_timeout_secs))
     }
 }
 
@@ -315,18 +324,22 @@ mod tests {
         let defaults = load(&options(Profile::Test, &all_keys())).unwrap().settings.server;
         assert_eq!(defaults.body_read_timeout(), std::time::Duration::from_secs(10));
         assert_eq!(defaults.header_read_timeout(), std::time::Duration::from_secs(5));
+        assert_eq!(defaults.keep_alive_timeout(), std::time::Duration::from_secs(5));
         assert_eq!(defaults.max_connections, 10_000);
         let mut vars = all_keys();
         vars.push(("SLUGBASE__SERVER__BODY_READ_TIMEOUT_SECS", "3".into()));
         vars.push(("SLUGBASE__SERVER__HEADER_READ_TIMEOUT_SECS", "2".into()));
+        vars.push(("SLUGBASE__SERVER__KEEP_ALIVE_TIMEOUT_SECS", "7".into()));
         vars.push(("SLUGBASE__SERVER__MAX_CONNECTIONS", "64".into()));
         let server = load(&options(Profile::Test, &vars)).unwrap().settings.server;
         assert_eq!(server.body_read_timeout(), std::time::Duration::from_secs(3));
         assert_eq!(server.header_read_timeout(), std::time::Duration::from_secs(2));
+        assert_eq!(server.keep_alive_timeout(), std::time::Duration::from_secs(7));
         assert_eq!(server.max_connections, 64);
         for (key, var) in [
             ("server.body_read_timeout_secs", "SLUGBASE__SERVER__BODY_READ_TIMEOUT_SECS"),
             ("server.header_read_timeout_secs", "SLUGBASE__SERVER__HEADER_READ_TIMEOUT_SECS"),
+            ("server.keep_alive_timeout_secs", "SLUGBASE__SERVER__KEEP_ALIVE_TIMEOUT_SECS"),
             ("server.max_connections", "SLUGBASE__SERVER__MAX_CONNECTIONS"),
         ] {
             let mut vars = all_keys();

@@ -44,6 +44,13 @@ pub(crate) enum BodyRejection {
     },
     /// Valid JSON, but not an object: 400 naming `body`.
     NotAnObject,
+    /// An object with the same key twice (after unescaping), at any depth: 400 naming the
+    /// key's path. A proxy that reads the first and a server that keeps the last would
+    /// disagree about the request.
+    DuplicateKey {
+        /// Where: `name`, `user.name`, `items[0].name`.
+        path: String,
+    },
     /// Fields missing or of the wrong type: 400 naming each.
     Fields(ValidationErrors),
 }
@@ -60,6 +67,10 @@ impl From<BodyRejection> for ApiError {
                 body(format!("The body is not valid JSON (line {line}, column {column})"))
             }
             BodyRejection::NotAnObject => body("The body must be a JSON object".to_owned()),
+            BodyRejection::DuplicateKey { path } => {
+                let message = format!("{path} appears more than once; give each field once");
+                Self::validation(ValidationErrors::field(path, message))
+            }
             BodyRejection::Fields(errors) => Self::validation(errors),
         }
     }
@@ -149,10 +160,14 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
 
 impl RawBody {
     /// `csrfToken` from a JSON object body, if there is one.
+    /// A body with a repeated key has none (it is refused anyway).
     pub(super) fn csrf_field(&self) -> Option<String> {
         let bytes = self.content.as_ref().ok()?;
-        let value: Value = serde_json::from_slice(bytes).ok()?;
-        value.get(CSRF_BODY_FIELD)?.as_str().map(str::to_owned)
+        let mut map = parse_object(bytes).ok()?;
+        match map.remove(CSRF_BODY_FIELD)? {
+            Value::String(token) => Some(token),
+            _ => None,
+        }
     }
 
     /// For endpoints that take no input: the body is ignored, but one too large or not
@@ -171,23 +186,134 @@ impl RawBody {
     /// every field at fault.
     pub(crate) fn json<T: JsonRequest>(&self) -> Result<T, BodyRejection> {
         let bytes = self.content.as_ref().map_err(Clone::clone)?;
-        let map = if is_blank(bytes) {
-            Map::new()
-        } else {
-            match serde_json::from_slice::<Value>(bytes) {
-                Ok(Value::Object(map)) => map,
-                Ok(_) => return Err(BodyRejection::NotAnObject),
-                Err(e) => {
-                    return Err(BodyRejection::MalformedJson {
-                        line: e.line(),
-                        column: e.column(),
-                    });
-                }
-            }
-        };
+        let map = if is_blank(bytes) { Map::new() } else { parse_object(bytes)? };
         let mut fields = Fields { map, errors: ValidationErrors::default() };
         let value = T::read(&mut fields);
         fields.errors.into_result(value).map_err(BodyRejection::Fields)
+    }
+}
+
+/// A JSON object from `bytes`, in one pass that also refuses any object (at any depth) with
+/// a repeated key: serde_json's own `Value` keeps the last silently.
+///
+/// # Errors
+/// [`BodyRejection::MalformedJson`], [`BodyRejection::NotAnObject`],
+/// [`BodyRejection::DuplicateKey`].
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, BodyRejection> {
+    use serde::de::DeserializeSeed as _;
+
+    let duplicate = std::cell::RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = CheckedValue { at: &KeyPath::Root, duplicate: &duplicate }
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
+    match parsed {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(BodyRejection::NotAnObject),
+        Err(e) => match duplicate.into_inner() {
+            Some(path) => Err(BodyRejection::DuplicateKey { path }),
+            None => Err(BodyRejection::MalformedJson { line: e.line(), column: e.column() }),
+        },
+    }
+}
+
+/// Where a value sits in the body, as a chain on the stack (nothing is allocated unless a
+/// duplicate is found).
+enum KeyPath<'a> {
+    Root,
+    Key(&'a KeyPath<'a>, &'a str),
+    Index(&'a KeyPath<'a>, usize),
+}
+
+impl std::fmt::Display for KeyPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Root => Ok(()),
+            Self::Key(KeyPath::Root, key) => f.write_str(key),
+            Self::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Self::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+/// A `serde_json::Value` deserialised with every object's keys checked for repeats; the
+/// first repeat's path goes to `duplicate` and fails the parse.
+struct CheckedValue<'a> {
+    at: &'a KeyPath<'a>,
+    duplicate: &'a std::cell::RefCell<Option<String>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for CheckedValue<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CheckedValue<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let at = KeyPath::Index(self.at, items.len());
+            match seq.next_element_seed(CheckedValue { at: &at, duplicate: self.duplicate })? {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        // Keys arrive unescaped: `"n\u0061me"` is `name`.
+        while let Some(key) = map.next_key::<String>()? {
+            let at = KeyPath::Key(self.at, &key);
+            if object.contains_key(&key) {
+                *self.duplicate.borrow_mut() = Some(at.to_string());
+                return Err(serde::de::Error::custom("a key appears twice"));
+            }
+            let value = map.next_value_seed(CheckedValue { at: &at, duplicate: self.duplicate })?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -322,8 +448,49 @@ mod tests {
             json(b"{\"a\": ").json::<Sample>(),
             Err(BodyRejection::MalformedJson { line: 1, .. })
         ));
+        assert!(matches!(
+            json(b"{\"a\": \"x\"} trailing").json::<Sample>(),
+            Err(BodyRejection::MalformedJson { line: 1, .. })
+        ));
         let too_large = RawBody { content: Err(BodyRejection::TooLarge { limit: 8 }) };
         assert_eq!(too_large.json::<Sample>().err(), Some(BodyRejection::TooLarge { limit: 8 }));
         assert_eq!(too_large.ensure_acceptable(), Err(BodyRejection::TooLarge { limit: 8 }));
+    }
+
+    fn duplicate(raw: &'static [u8]) -> Option<String> {
+        match json(raw).json::<Sample>() {
+            Err(BodyRejection::DuplicateKey { path }) => Some(path),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_at_any_depth_is_refused_with_its_path() {
+        assert_eq!(duplicate(br#"{"a": "first", "a": "second"}"#).as_deref(), Some("a"));
+        assert_eq!(
+            duplicate(br#"{"a": "x", "n\u0061me": 1, "name": 2}"#).as_deref(),
+            Some("name"),
+            "keys are compared after unescaping"
+        );
+        assert_eq!(
+            duplicate(br#"{"a": "x", "b": {"c": {"d": 1, "d": 2}}}"#).as_deref(),
+            Some("b.c.d")
+        );
+        assert_eq!(
+            duplicate(br#"{"a": "x", "list": [{"k": 1}, {"k": 1, "k": 2}]}"#).as_deref(),
+            Some("list[1].k")
+        );
+        assert_eq!(duplicate(br#"{"a": "x", "b": [{"k": 1}, {"k": 1}], "c": {"k": 1}}"#), None);
+        let nested = json(br#"{"a": "x", "extra": {"z": [1, 2.5, null, true, "s"]}}"#);
+        assert_eq!(nested.json::<Sample>().unwrap().a, "x");
+    }
+
+    #[test]
+    fn a_duplicate_key_answers_400_validation_failed_naming_it_and_hides_the_csrf_field() {
+        let error: ApiError = BodyRejection::DuplicateKey { path: "user.name".into() }.into();
+        assert_eq!(error.reason(), "VALIDATION_FAILED");
+        let body = json(br#"{"csrfToken": "one", "csrfToken": "two"}"#);
+        assert_eq!(body.csrf_field(), None);
+        assert_eq!(json(br#"{"csrfToken": "one"}"#).csrf_field().as_deref(), Some("one"));
     }
 }

@@ -37,7 +37,7 @@ macro_rules! route_table {
         #[openapi(
             info(
                 title = "SlugBase Auth",
-                description = "Accounts, sessions, API tokens and TOTP multi-factor authentication, compatible with SlugBase's auth/MFA API.",
+                description = "Accounts, sessions, API tokens and TOTP multi-factor authentication, compatible with SlugBase's auth/MFA API.\n\nEvery request body is a JSON object; an object with the same key twice (compared after unescaping, at any depth) is refused with 400 VALIDATION_FAILED naming it. Answers the HTTP layer gives before any operation is reached carry the same ErrorBody and close the connection: 400 MALFORMED_REQUEST (a head that is not HTTP/1.x), 431 HEADERS_TOO_LARGE, 408 REQUEST_TIMEOUT (a request head not complete within server.header_read_timeout_secs, on every request of a connection).",
             ),
             paths($($module::$handler),*),
             components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),

@@ -149,3 +149,54 @@ async fn a_database_that_is_down_is_503_then_recovers() {
     let res = bearer.post(DISABLE, json!({"code": "123456", "password": PASSWORD})).await;
     res.expect_error(StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED");
 }
+
+#[tokio::test]
+async fn a_body_with_a_key_given_twice_is_400_naming_it_on_every_json_endpoint() {
+    // Setup, before there is an administrator.
+    let fresh = TestApp::spawn().await;
+    let res = fresh
+        .client()
+        .post_raw(
+            "/api/auth/setup",
+            Some("application/json"),
+            r#"{"email":"root@example.com","name":"Root","password":"a long password 1","email":"other@example.com"}"#,
+        )
+        .await;
+    let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
+    assert_eq!(detail_fields(&body), ["email"]);
+
+    let (app, admin, bearer) = app_with_bearer(TestApp::spawn().await).await;
+    let cases: [(&Api, &str, &str, &str); 6] = [
+        (&bearer, "/api/tokens", r#"{"name":"first","name":"second"}"#, "name"),
+        // The same key after unescaping.
+        (&bearer, "/api/tokens", r#"{"n\u0061me":"first","name":"second"}"#, "name"),
+        (&bearer, DISABLE, r#"{"code":"123456","password":"x","code":"654321"}"#, "code"),
+        (
+            &admin,
+            "/api/admin/users",
+            r#"{"email":"a@example.com","name":"A","is_admin":false,"is_admin":true}"#,
+            "is_admin",
+        ),
+        // At depth, named by its path.
+        (
+            &bearer,
+            "/api/tokens",
+            r#"{"name":"n","extra":{"inner":[{"k":1,"k":2}]}}"#,
+            "extra.inner[0].k",
+        ),
+        (
+            &app.client(),
+            "/api/auth/login",
+            r#"{"email":"a@example.com","password":"x","password":"y"}"#,
+            "password",
+        ),
+    ];
+    for (api, path, raw, field) in cases {
+        let res = api.post_raw(path, Some("application/json"), raw).await;
+        let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
+        assert_eq!(detail_fields(&body), [field], "{path} {raw}");
+    }
+    // The same keys once each are accepted.
+    let res = bearer.post_raw("/api/tokens", Some("application/json"), r#"{"name":"once"}"#).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{:?}", res.body);
+}
