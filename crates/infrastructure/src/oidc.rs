@@ -6,19 +6,28 @@
 //! Discovery runs in the background ([`OpenIdProvider::spawn_discovery`]) and is retried
 //! until it succeeds, so a provider that is down at start never stops the server; until
 //! then the provider answers [`IdentityProviderError::Unavailable`].
+//!
+//! Signing-key rotation: an ID token whose key is not in the JWKS read at discovery (the
+//! crate's [`SignatureVerificationError::NoMatchingKey`]: an unknown `kid`) makes the
+//! provider fetch its JWKS again from the metadata's `jwks_uri` and verify once more — at
+//! most once per `jwks_refresh_min_interval` ([`JwksRefreshThrottle`]), so ID tokens with
+//! made-up `kid`s cannot make us hammer the provider; callbacks that meet the unknown key at
+//! the same time share that one fetch (single flight). A refused or failed refetch leaves
+//! the keys as they were and the login fails as any bad ID token does.
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
-    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreProviderMetadata,
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims,
+    CoreJsonWebKeySet, CoreProviderMetadata,
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse as _,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse as _,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use slugbase_application::ports::{
@@ -56,6 +65,8 @@ pub struct OpenIdProviderConfig {
     pub max_retry: Duration,
     /// Time limit of each request to the provider.
     pub request_timeout: Duration,
+    /// Shortest time between two JWKS refetches (on an ID token with an unknown key).
+    pub jwks_refresh_min_interval: Duration,
 }
 
 impl std::fmt::Debug for OpenIdProviderConfig {
@@ -69,13 +80,54 @@ impl std::fmt::Debug for OpenIdProviderConfig {
     }
 }
 
+/// What discovery found: the provider's metadata (with its JWKS) and the client built from
+/// it; replaced as a whole when the JWKS is fetched again.
+struct Discovered {
+    metadata: CoreProviderMetadata,
+    client: DiscoveredClient,
+    /// How many JWKS refreshes came before this one: a callback that verified against an
+    /// older set knows that someone has fetched since.
+    generation: u64,
+}
+
+/// When a provider's JWKS may be fetched again: at most once per `min_interval`, counted
+/// from the previous attempt, whether it succeeded or not. The first refetch after
+/// discovery is always allowed. Pure: the caller passes the time.
+#[derive(Debug)]
+pub struct JwksRefreshThrottle {
+    min_interval: Duration,
+    last_attempt: Option<Instant>,
+}
+
+impl JwksRefreshThrottle {
+    /// No refetch yet.
+    #[must_use]
+    pub const fn new(min_interval: Duration) -> Self {
+        Self { min_interval, last_attempt: None }
+    }
+
+    /// Whether a refetch may start `now`; when it may, `now` counts as its attempt.
+    pub fn try_begin(&mut self, now: Instant) -> bool {
+        if let Some(last) = self.last_attempt
+            && now.saturating_duration_since(last) < self.min_interval
+        {
+            return false;
+        }
+        self.last_attempt = Some(now);
+        true
+    }
+}
+
 /// One OpenID provider, discovered in the background.
 pub struct OpenIdProvider {
     config: OpenIdProviderConfig,
     issuer: IssuerUrl,
     redirect: RedirectUrl,
     http: reqwest::Client,
-    client: RwLock<Option<DiscoveredClient>>,
+    discovered: RwLock<Option<Arc<Discovered>>>,
+    /// Held for the whole of a JWKS refetch: callbacks that need one wait for it and then use
+    /// its result (single flight).
+    jwks_refresh: tokio::sync::Mutex<JwksRefreshThrottle>,
 }
 
 impl std::fmt::Debug for OpenIdProvider {
@@ -103,17 +155,36 @@ impl OpenIdProvider {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.request_timeout)
             .build()?;
-        Ok(Self { config, issuer, redirect, http, client: RwLock::new(None) })
+        let jwks_refresh =
+            tokio::sync::Mutex::new(JwksRefreshThrottle::new(config.jwks_refresh_min_interval));
+        Ok(Self { config, issuer, redirect, http, discovered: RwLock::new(None), jwks_refresh })
     }
 
     /// Whether discovery has succeeded.
     #[must_use]
     pub fn is_ready(&self) -> bool {
-        self.client.read().is_ok_and(|c| c.is_some())
+        self.discovered.read().is_ok_and(|c| c.is_some())
     }
 
-    fn discovered(&self) -> Option<DiscoveredClient> {
-        self.client.read().ok().and_then(|c| c.clone())
+    fn discovered(&self) -> Option<Arc<Discovered>> {
+        self.discovered.read().ok().and_then(|c| c.clone())
+    }
+
+    fn client_for(&self, metadata: CoreProviderMetadata) -> DiscoveredClient {
+        CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(self.config.client_secret.expose_secret().to_owned())),
+        )
+        .set_redirect_uri(self.redirect.clone())
+    }
+
+    fn store(&self, discovered: Discovered) -> Arc<Discovered> {
+        let discovered = Arc::new(discovered);
+        if let Ok(mut slot) = self.discovered.write() {
+            *slot = Some(Arc::clone(&discovered));
+        }
+        discovered
     }
 
     /// Fetches the provider's metadata and JWKS once.
@@ -125,16 +196,55 @@ impl OpenIdProvider {
         let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
             .map_err(|e| anyhow::anyhow!("discovery failed: {e}"))?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.config.client_id.clone()),
-            Some(ClientSecret::new(self.config.client_secret.expose_secret().to_owned())),
-        )
-        .set_redirect_uri(self.redirect.clone());
-        if let Ok(mut slot) = self.client.write() {
-            *slot = Some(client);
-        }
+        let client = self.client_for(metadata.clone());
+        self.store(Discovered { metadata, client, generation: 0 });
         Ok(())
+    }
+
+    /// The keys to verify with once more after `seen` (the discovery the caller verified
+    /// with) knew no key for an ID token: the set another callback fetched meanwhile, or a
+    /// fresh fetch of the metadata's `jwks_uri` when the throttle allows one; `None` when it
+    /// does not, or the fetch failed (logged).
+    async fn refreshed(&self, seen: &Discovered) -> Option<Arc<Discovered>> {
+        let mut throttle = self.jwks_refresh.lock().await;
+        let current = self.discovered()?;
+        if current.generation != seen.generation {
+            return Some(current);
+        }
+        if !throttle.try_begin(Instant::now()) {
+            tracing::debug!(
+                provider = %self.config.key,
+                "ID token signed with a key not in the JWKS; JWKS fetched too recently to fetch again"
+            );
+            return None;
+        }
+        let jwks_uri = current.metadata.jwks_uri();
+        match CoreJsonWebKeySet::fetch_async(jwks_uri, &self.http).await {
+            Ok(jwks) => {
+                tracing::info!(
+                    provider = %self.config.key,
+                    jwks_uri = %jwks_uri.as_str(),
+                    keys = jwks.keys().len(),
+                    "OIDC provider JWKS fetched again (ID token signed with a key it did not have)"
+                );
+                let metadata = current.metadata.clone().set_jwks(jwks);
+                let client = self.client_for(metadata.clone());
+                Some(self.store(Discovered {
+                    metadata,
+                    client,
+                    generation: current.generation + 1,
+                }))
+            }
+            Err(error) => {
+                tracing::warn!(
+                    provider = %self.config.key,
+                    jwks_uri = %jwks_uri.as_str(),
+                    error = %error_chain(&error),
+                    "OIDC provider JWKS refetch failed; the login fails, the keys stay as they were"
+                );
+                None
+            }
+        }
     }
 
     /// Discovers in the background, retrying (1 s, doubling up to the configured maximum)
@@ -170,8 +280,37 @@ impl OpenIdProvider {
     }
 }
 
+/// An error with its sources (`openidconnect`'s errors keep the cause out of `Display`).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether verification failed only because no key of the JWKS matches the token (its
+/// `kid`, or its algorithm when it has none): the case a key rotation produces.
+const fn is_unknown_key(error: &ClaimsVerificationError) -> bool {
+    matches!(
+        error,
+        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)
+    )
+}
+
+fn verify(
+    client: &DiscoveredClient,
+    id_token: &CoreIdToken,
+    nonce: &Nonce,
+) -> Result<CoreIdTokenClaims, ClaimsVerificationError> {
+    id_token.claims(&client.id_token_verifier(), nonce).cloned()
+}
+
 /// The claims of a validated ID token that the application uses.
-fn identity(claims: &openidconnect::core::CoreIdTokenClaims) -> ProviderIdentity {
+fn identity(claims: &CoreIdTokenClaims) -> ProviderIdentity {
     ProviderIdentity {
         issuer: claims.issuer().as_str().to_owned(),
         subject: claims.subject().as_str().to_owned(),
@@ -192,9 +331,9 @@ impl IdentityProvider for OpenIdProvider {
         &self,
         options: AuthorizationOptions,
     ) -> Result<AuthorizationStart, IdentityProviderError> {
-        let client = self.discovered().ok_or(IdentityProviderError::Unavailable)?;
+        let discovered = self.discovered().ok_or(IdentityProviderError::Unavailable)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = client.authorize_url(
+        let mut request = discovered.client.authorize_url(
             CoreAuthenticationFlow::AuthorizationCode,
             CsrfToken::new_random,
             Nonce::new_random,
@@ -224,8 +363,9 @@ impl IdentityProvider for OpenIdProvider {
         pkce_verifier: &str,
         nonce: &str,
     ) -> Result<ProviderIdentity, IdentityProviderError> {
-        let client = self.discovered().ok_or(IdentityProviderError::Unavailable)?;
-        let request = client
+        let discovered = self.discovered().ok_or(IdentityProviderError::Unavailable)?;
+        let request = discovered
+            .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| IdentityProviderError::Rejected(format!("no token endpoint: {e}")))?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()));
@@ -245,10 +385,46 @@ impl IdentityProvider for OpenIdProvider {
         let id_token = response
             .id_token()
             .ok_or_else(|| IdentityProviderError::Rejected("no ID token".to_owned()))?;
-        let verifier = client.id_token_verifier();
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(nonce.to_owned()))
-            .map_err(|e| IdentityProviderError::Rejected(format!("ID token: {e}")))?;
-        Ok(identity(claims))
+        let nonce = Nonce::new(nonce.to_owned());
+        let rejected =
+            |e: ClaimsVerificationError| IdentityProviderError::Rejected(format!("ID token: {e}"));
+        let claims = match verify(&discovered.client, id_token, &nonce) {
+            Err(error) if is_unknown_key(&error) => match self.refreshed(&discovered).await {
+                Some(fresh) => verify(&fresh.client, id_token, &nonce).map_err(rejected)?,
+                None => return Err(rejected(error)),
+            },
+            verified => verified.map_err(rejected)?,
+        };
+        Ok(identity(&claims))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::JwksRefreshThrottle;
+
+    #[test]
+    fn the_jwks_is_refetched_at_most_once_per_interval_counted_from_each_attempt() {
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let mut throttle = JwksRefreshThrottle::new(Duration::from_secs(30));
+        assert!(throttle.try_begin(at(0)), "the first refetch after discovery");
+        for secs in [0, 1, 29] {
+            assert!(!throttle.try_begin(at(secs)), "{secs} s later");
+        }
+        assert!(throttle.try_begin(at(30)), "once the interval has passed");
+        assert!(!throttle.try_begin(at(59)), "counted from the refetch at 30 s");
+        assert!(throttle.try_begin(at(600)), "long after");
+        // A clock that seems to go back (an earlier instant) never allows an extra fetch.
+        assert!(!throttle.try_begin(at(599)));
+    }
+
+    #[test]
+    fn a_zero_interval_allows_every_refetch() {
+        let now = Instant::now();
+        let mut throttle = JwksRefreshThrottle::new(Duration::ZERO);
+        assert!(throttle.try_begin(now) && throttle.try_begin(now));
     }
 }
