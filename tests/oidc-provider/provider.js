@@ -19,6 +19,8 @@
 //        replaces the current one, which leaves the JWKS at once; from now on every ID token
 //        is signed with the new key. Answers {"kid"}. Sessions, codes and grants are kept.
 //   GET  /test/jwks-fetches {"count"}: how many times the JWKS (jwks_uri) was requested.
+//   POST /test/jwks-answer  {"mode": null | "huge"}: from now on the JWKS is served as
+//        usual, or with the current key but padded to 2 MiB.
 //   GET  /test/health       200 once listening.
 
 import http from 'node:http';
@@ -51,6 +53,7 @@ let nextLogin = null;
 let misbehaviour = null;
 let forgedKid = 'forged-kid';
 let jwksFetches = 0;
+let jwksAnswer = null;
 
 /** The current signing key: { privateKey, kid } (replaced by POST /test/rotate-keys). */
 let signing = null;
@@ -219,7 +222,17 @@ const server = http.createServer(async (req, res) => {
       return send(res, 200, { kid: await rotate() });
     }
     if (url.pathname === '/test/jwks-fetches') return send(res, 200, { count: jwksFetches });
-    if (url.pathname === '/jwks') jwksFetches += 1;
+    if (url.pathname === '/test/jwks-answer' && req.method === 'POST') {
+      jwksAnswer = (await readJson(req)).mode ?? null;
+      return send(res, 200, { ok: true, mode: jwksAnswer });
+    }
+    if (url.pathname === '/jwks') {
+      jwksFetches += 1;
+      if (jwksAnswer === 'huge') {
+        const { kty, n, e, kid, alg, use } = signing.jwk;
+        return send(res, 200, { keys: [{ kty, n, e, kid, alg, use }], padding: 'x'.repeat(2 << 20) });
+      }
+    }
     if (url.pathname.startsWith('/interaction/')) return await interaction(req, res);
     return callback(req, res);
   } catch (error) {

@@ -15,6 +15,8 @@
 //! the same time share that one fetch (single flight). A refused or failed refetch leaves
 //! the keys as they were and the login fails as any bad ID token does.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -25,9 +27,10 @@ use openidconnect::core::{
     CoreJsonWebKeySet, CoreProviderMetadata,
 };
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse as _,
+    AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    TokenResponse as _,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use slugbase_application::ports::{
@@ -118,12 +121,69 @@ impl JwksRefreshThrottle {
     }
 }
 
+/// Longest answer read from a provider (discovery document, JWKS, token response): real
+/// ones are a few kilobytes; a provider that sends more is refused rather than buffered.
+pub const MAX_PROVIDER_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Why a request to a provider failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderHttpError {
+    /// The request could not be made, or no (complete) answer came in time.
+    #[error("request failed: {0}")]
+    Request(#[from] reqwest::Error),
+    /// The answer is longer than [`MAX_PROVIDER_RESPONSE_BYTES`].
+    #[error("answer longer than {0} bytes")]
+    TooLarge(usize),
+    /// The answer could not be handed on.
+    #[error("unusable answer: {0}")]
+    Response(#[from] openidconnect::http::Error),
+}
+
+/// The HTTP client of every request to a provider, for `openidconnect`: reqwest (no
+/// redirects, the configured time limit for the whole exchange, body included), reading at
+/// most `max_body` bytes of an answer.
+#[derive(Clone, Debug)]
+struct ProviderHttp {
+    client: reqwest::Client,
+    max_body: usize,
+}
+
+impl<'c> AsyncHttpClient<'c> for ProviderHttp {
+    type Error = ProviderHttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let request = reqwest::Request::try_from(request)?;
+            let mut response = self.client.execute(request).await?;
+            let too_large = ProviderHttpError::TooLarge(self.max_body);
+            if response.content_length().is_some_and(|n| n > self.max_body as u64) {
+                return Err(too_large);
+            }
+            let mut answer = openidconnect::http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            for (name, value) in response.headers() {
+                answer = answer.header(name, value);
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > self.max_body {
+                    return Err(too_large);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(answer.body(body)?)
+        })
+    }
+}
+
 /// One OpenID provider, discovered in the background.
 pub struct OpenIdProvider {
     config: OpenIdProviderConfig,
     issuer: IssuerUrl,
     redirect: RedirectUrl,
-    http: reqwest::Client,
+    http: ProviderHttp,
     discovered: RwLock<Option<Arc<Discovered>>>,
     /// Held for the whole of a JWKS refetch: callbacks that need one wait for it and then use
     /// its result (single flight).
@@ -151,10 +211,11 @@ impl OpenIdProvider {
             .map_err(|e| anyhow::anyhow!("callback URL is not a URL: {e}"))?;
         // Never follow redirects from the provider's endpoints (SSRF), as openidconnect
         // advises.
-        let http = reqwest::Client::builder()
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.request_timeout)
             .build()?;
+        let http = ProviderHttp { client, max_body: MAX_PROVIDER_RESPONSE_BYTES };
         let jwks_refresh =
             tokio::sync::Mutex::new(JwksRefreshThrottle::new(config.jwks_refresh_min_interval));
         Ok(Self { config, issuer, redirect, http, discovered: RwLock::new(None), jwks_refresh })

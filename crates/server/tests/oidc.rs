@@ -602,3 +602,32 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_interval_and_fails_t
     login_lands_on(&app, "/").await;
     assert_eq!(provider.jwks_fetches().await, fetches + 1);
 }
+
+#[tokio::test]
+async fn a_huge_jwks_is_refused_and_a_later_refetch_past_the_interval_recovers() {
+    let Some((app, provider)) =
+        start_with(|b| b.setting("oidc.jwks_refresh_min_interval_secs", 1)).await
+    else {
+        return;
+    };
+    let admin = app.setup_admin().await;
+    provider.next_login(account("huge-sub", "huge@example.com", true)).await;
+    provider.rotate_keys().await;
+    // The provider's JWKS now holds the new key, padded to 2 MiB: the service stops reading
+    // at 1 MiB, keeps the keys it had, and the login fails as any unverifiable token does.
+    provider.jwks_answer(Some("huge")).await;
+    let fetches = provider.jwks_fetches().await;
+    login_lands_on(&app, "/login?error=auth_failed").await;
+    assert_eq!(provider.jwks_fetches().await, fetches + 1, "fetched once, and refused");
+    let failures = audit(&admin, "oidc_login_fail").await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["reason"], "auth_failed", "{failures:?}");
+
+    // A usual JWKS again; once the 1 s interval since the refused fetch has passed (a wait,
+    // not a timed assertion: the monotonic clock has then moved on by more than 1 s), the
+    // next login fetches it and signs in.
+    provider.jwks_answer(None).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    login_lands_on(&app, "/").await;
+    assert_eq!(provider.jwks_fetches().await, fetches + 2);
+}

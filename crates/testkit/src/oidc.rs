@@ -189,6 +189,17 @@ impl OidcProvider {
         body["count"].as_u64().expect("count")
     }
 
+    /// Makes the provider's JWKS answer `huge` from now on (its current key, padded to
+    /// 2 MiB), or as usual again (`None`).
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn jwks_answer(&self, mode: Option<&str>) {
+        let body = json!({ "mode": mode });
+        let res = self.http.post(self.url("/test/jwks-answer")).json(&body).send().await;
+        assert_eq!(res.expect("jwks-answer").status(), StatusCode::OK);
+    }
+
     /// Stops the provider (as if it went down).
     pub fn stop(&mut self) {
         let _ = self.child.kill();
