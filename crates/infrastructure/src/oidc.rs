@@ -184,10 +184,10 @@ pub struct OpenIdProvider {
     issuer: IssuerUrl,
     redirect: RedirectUrl,
     http: ProviderHttp,
-    discovered: RwLock<Option<Arc<Discovered>>>,
+    discovered: Arc<Slot>,
     /// Held for the whole of a JWKS refetch: callbacks that need one wait for it and then use
     /// its result (single flight).
-    jwks_refresh: tokio::sync::Mutex<JwksRefreshThrottle>,
+    jwks_refresh: Arc<tokio::sync::Mutex<JwksRefreshThrottle>>,
 }
 
 impl std::fmt::Debug for OpenIdProvider {
@@ -216,9 +216,11 @@ impl OpenIdProvider {
             .timeout(config.request_timeout)
             .build()?;
         let http = ProviderHttp { client, max_body: MAX_PROVIDER_RESPONSE_BYTES };
-        let jwks_refresh =
-            tokio::sync::Mutex::new(JwksRefreshThrottle::new(config.jwks_refresh_min_interval));
-        Ok(Self { config, issuer, redirect, http, discovered: RwLock::new(None), jwks_refresh })
+        let jwks_refresh = Arc::new(tokio::sync::Mutex::new(JwksRefreshThrottle::new(
+            config.jwks_refresh_min_interval,
+        )));
+        let discovered = Arc::new(RwLock::new(None));
+        Ok(Self { config, issuer, redirect, http, discovered, jwks_refresh })
     }
 
     /// Whether discovery has succeeded.
@@ -228,24 +230,7 @@ impl OpenIdProvider {
     }
 
     fn discovered(&self) -> Option<Arc<Discovered>> {
-        self.discovered.read().ok().and_then(|c| c.clone())
-    }
-
-    fn client_for(&self, metadata: CoreProviderMetadata) -> DiscoveredClient {
-        CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.config.client_id.clone()),
-            Some(ClientSecret::new(self.config.client_secret.expose_secret().to_owned())),
-        )
-        .set_redirect_uri(self.redirect.clone())
-    }
-
-    fn store(&self, discovered: Discovered) -> Arc<Discovered> {
-        let discovered = Arc::new(discovered);
-        if let Ok(mut slot) = self.discovered.write() {
-            *slot = Some(Arc::clone(&discovered));
-        }
-        discovered
+        current(&self.discovered)
     }
 
     /// Fetches the provider's metadata and JWKS once.
@@ -257,55 +242,65 @@ impl OpenIdProvider {
         let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
             .map_err(|e| anyhow::anyhow!("discovery failed: {e}"))?;
-        let client = self.client_for(metadata.clone());
-        self.store(Discovered { metadata, client, generation: 0 });
+        let client = client_for(&self.config, &self.redirect, metadata.clone());
+        store(&self.discovered, Discovered { metadata, client, generation: 0 });
         Ok(())
     }
 
-    /// The keys to verify with once more after `seen` (the discovery the caller verified
-    /// with) knew no key for an ID token: the set another callback fetched meanwhile, or a
-    /// fresh fetch of the metadata's `jwks_uri` when the throttle allows one; `None` when it
-    /// does not, or the fetch failed (logged).
-    async fn refreshed(&self, seen: &Discovered) -> Option<Arc<Discovered>> {
-        let mut throttle = self.jwks_refresh.lock().await;
-        let current = self.discovered()?;
-        if current.generation != seen.generation {
-            return Some(current);
-        }
-        if !throttle.try_begin(Instant::now()) {
-            tracing::debug!(
-                provider = %self.config.key,
-                "ID token signed with a key not in the JWKS; JWKS fetched too recently to fetch again"
-            );
-            return None;
-        }
-        let jwks_uri = current.metadata.jwks_uri();
-        match CoreJsonWebKeySet::fetch_async(jwks_uri, &self.http).await {
-            Ok(jwks) => {
-                tracing::info!(
-                    provider = %self.config.key,
-                    jwks_uri = %jwks_uri.as_str(),
-                    keys = jwks.keys().len(),
-                    "OIDC provider JWKS fetched again (ID token signed with a key it did not have)"
-                );
-                let metadata = current.metadata.clone().set_jwks(jwks);
-                let client = self.client_for(metadata.clone());
-                Some(self.store(Discovered {
-                    metadata,
-                    client,
-                    generation: current.generation + 1,
-                }))
+    /// The keys to verify with once more after the discovery of generation `seen` (the one
+    /// the caller verified with) knew no key for an ID token: the set another callback
+    /// fetched meanwhile, or a fresh fetch of the metadata's `jwks_uri` when the throttle
+    /// allows one; `None` when it does not, or the fetch failed (logged).
+    ///
+    /// The work runs in a task of its own, lock included, so that it never depends on the
+    /// callback's future being polled to its end: were that future dropped or left unpolled
+    /// when its client hangs up (actix-web 4.x polls it on today, but has changed how it
+    /// treats hang-ups before), the fetch would still finish, its keys be kept and the lock
+    /// be released.
+    async fn refreshed(&self, seen: u64) -> Option<Arc<Discovered>> {
+        let slot = Arc::clone(&self.discovered);
+        let lock = Arc::clone(&self.jwks_refresh);
+        let (config, redirect, http) =
+            (self.config.clone(), self.redirect.clone(), self.http.clone());
+        let task = tokio::spawn(async move {
+            let mut throttle = lock.lock_owned().await;
+            let latest = current(&slot)?;
+            if latest.generation != seen {
+                return Some(latest);
             }
-            Err(error) => {
-                tracing::warn!(
-                    provider = %self.config.key,
-                    jwks_uri = %jwks_uri.as_str(),
-                    error = %error_chain(&error),
-                    "OIDC provider JWKS refetch failed; the login fails, the keys stay as they were"
+            if !throttle.try_begin(Instant::now()) {
+                tracing::debug!(
+                    provider = %config.key,
+                    "ID token signed with a key not in the JWKS; JWKS fetched too recently to fetch again"
                 );
-                None
+                return None;
             }
-        }
+            let jwks_uri = latest.metadata.jwks_uri();
+            match CoreJsonWebKeySet::fetch_async(jwks_uri, &http).await {
+                Ok(jwks) => {
+                    tracing::info!(
+                        provider = %config.key,
+                        jwks_uri = %jwks_uri.as_str(),
+                        keys = jwks.keys().len(),
+                        "OIDC provider JWKS fetched again (ID token signed with a key it did not have)"
+                    );
+                    let metadata = latest.metadata.clone().set_jwks(jwks);
+                    let client = client_for(&config, &redirect, metadata.clone());
+                    let generation = latest.generation + 1;
+                    Some(store(&slot, Discovered { metadata, client, generation }))
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        provider = %config.key,
+                        jwks_uri = %jwks_uri.as_str(),
+                        error = %error_chain(&error),
+                        "OIDC provider JWKS refetch failed; the login fails, the keys stay as they were"
+                    );
+                    None
+                }
+            }
+        });
+        task.await.ok().flatten()
     }
 
     /// Discovers in the background, retrying (1 s, doubling up to the configured maximum)
@@ -339,6 +334,36 @@ impl OpenIdProvider {
             }
         })
     }
+}
+
+type Slot = RwLock<Option<Arc<Discovered>>>;
+
+/// The latest discovery (or JWKS refetch), if any.
+fn current(slot: &Slot) -> Option<Arc<Discovered>> {
+    slot.read().ok().and_then(|c| c.clone())
+}
+
+/// Makes `discovered` the latest; returns it.
+fn store(slot: &Slot, discovered: Discovered) -> Arc<Discovered> {
+    let discovered = Arc::new(discovered);
+    if let Ok(mut latest) = slot.write() {
+        *latest = Some(Arc::clone(&discovered));
+    }
+    discovered
+}
+
+/// Our client at the provider described by `metadata` (its JWKS included).
+fn client_for(
+    config: &OpenIdProviderConfig,
+    redirect: &RedirectUrl,
+    metadata: CoreProviderMetadata,
+) -> DiscoveredClient {
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(config.client_id.clone()),
+        Some(ClientSecret::new(config.client_secret.expose_secret().to_owned())),
+    )
+    .set_redirect_uri(redirect.clone())
 }
 
 /// An error with its sources (`openidconnect`'s errors keep the cause out of `Display`).
@@ -450,10 +475,12 @@ impl IdentityProvider for OpenIdProvider {
         let rejected =
             |e: ClaimsVerificationError| IdentityProviderError::Rejected(format!("ID token: {e}"));
         let claims = match verify(&discovered.client, id_token, &nonce) {
-            Err(error) if is_unknown_key(&error) => match self.refreshed(&discovered).await {
-                Some(fresh) => verify(&fresh.client, id_token, &nonce).map_err(rejected)?,
-                None => return Err(rejected(error)),
-            },
+            Err(error) if is_unknown_key(&error) => {
+                match self.refreshed(discovered.generation).await {
+                    Some(fresh) => verify(&fresh.client, id_token, &nonce).map_err(rejected)?,
+                    None => return Err(rejected(error)),
+                }
+            }
             verified => verified.map_err(rejected)?,
         };
         Ok(identity(&claims))
