@@ -243,7 +243,10 @@ impl OpenIdProvider {
             .await
             .map_err(|e| anyhow::anyhow!("discovery failed: {e}"))?;
         let client = client_for(&self.config, &self.redirect, metadata.clone());
-        store(&self.discovered, Discovered { metadata, client, generation: 0 });
+        // A generation of its own even if discovery ran again: callbacks that verified with
+        // an earlier set then use this one without a fetch.
+        let generation = self.discovered().map_or(0, |d| d.generation + 1);
+        store(&self.discovered, Discovered { metadata, client, generation });
         Ok(())
     }
 
