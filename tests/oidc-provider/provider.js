@@ -10,9 +10,17 @@
 //        The account (and its claims) that the next login interaction signs in as; stays in
 //        effect until replaced. The interaction finishes login and consent by itself.
 //   POST /test/misbehave    {"mode": null | "wrong_nonce" | "wrong_audience" | "expired"
-//                                   | "bad_signature"}
+//                                   | "bad_signature" | "unknown_kid", "kid"?: string}
 //        From now on the token endpoint's ID token is re-issued with that defect (signed with
-//        the provider's own key, except bad_signature, which uses a key not in the JWKS).
+//        the provider's current key, except bad_signature, which uses a key not in the JWKS
+//        under the current key's kid, and unknown_kid, which uses a key not in the JWKS under
+//        a kid that is not there either: "kid", default "forged-kid").
+//   POST /test/rotate-keys  Key rotation: a new signing key with a new kid ("test-key-<n>")
+//        replaces the current one, which leaves the JWKS at once; from now on every ID token
+//        is signed with the new key. Answers {"kid"}. Sessions, codes and grants are kept.
+//   GET  /test/jwks-fetches {"count"}: how many times the JWKS (jwks_uri) was requested.
+//   POST /test/jwks-answer  {"mode": null | "huge"}: from now on the JWKS is served as
+//        usual, or with the current key but padded to 2 MiB.
 //   GET  /test/health       200 once listening.
 
 import http from 'node:http';
@@ -37,70 +45,108 @@ if (!Number.isInteger(port) || port <= 0) {
 }
 const issuer = `http://127.0.0.1:${port}`;
 
-const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
-const signingJwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-key-1', alg: 'RS256', use: 'sig' };
 const { privateKey: strangerKey } = await jose.generateKeyPair('RS256');
 
 /** sub -> claims */
 const accounts = new Map();
 let nextLogin = null;
 let misbehaviour = null;
+let forgedKid = 'forged-kid';
+let jwksFetches = 0;
+let jwksAnswer = null;
 
-const provider = new Provider(issuer, {
-  clients: [
-    {
-      client_id: args['client-id'],
-      client_secret: args['client-secret'],
-      redirect_uris: args['redirect-uri'],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-      // auth_time in every ID token (the re-authentication policy reads it).
-      require_auth_time: true,
+/** The current signing key: { privateKey, kid } (replaced by POST /test/rotate-keys). */
+let signing = null;
+/** The oidc-provider instance serving with the current key, and its request handler. */
+let provider = null;
+let callback = null;
+
+async function newSigningKey(generation) {
+  const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
+  const kid = `test-key-${generation}`;
+  const jwk = { ...(await jose.exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
+  return { privateKey, kid, jwk };
+}
+
+// oidc-provider reads its keys once, at construction; rotating them means a new instance
+// with the new key only. Its default (in-memory) adapter keeps sessions, interactions,
+// codes and grants in storage shared by every instance of the process, so nothing else of
+// the provider changes.
+function newProvider(jwk) {
+  const instance = new Provider(issuer, {
+    clients: [
+      {
+        client_id: args['client-id'],
+        client_secret: args['client-secret'],
+        redirect_uris: args['redirect-uri'],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        // auth_time in every ID token (the re-authentication policy reads it).
+        require_auth_time: true,
+      },
+    ],
+    jwks: { keys: [jwk] },
+    cookies: { keys: ['slugbase-test-cookie-key'] },
+    // amr comes with the openid scope (in every ID token whose login had one); the scope
+    // claims go into the ID token too (conformIdTokenClaims off): SlugBase reads them there.
+    claims: {
+      acr: null,
+      auth_time: null,
+      iss: null,
+      sid: null,
+      openid: ['sub', 'amr'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
     },
-  ],
-  jwks: { keys: [signingJwk] },
-  cookies: { keys: ['slugbase-test-cookie-key'] },
-  // amr comes with the openid scope (in every ID token whose login had one); the scope
-  // claims go into the ID token too (conformIdTokenClaims off): SlugBase reads them there.
-  claims: {
-    acr: null,
-    auth_time: null,
-    iss: null,
-    sid: null,
-    openid: ['sub', 'amr'],
-    email: ['email', 'email_verified'],
-    profile: ['name'],
-  },
-  conformIdTokenClaims: false,
-  features: { devInteractions: { enabled: false } },
-  pkce: { required: () => true },
-  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
-  async findAccount(ctx, sub) {
-    const claims = accounts.get(sub);
-    if (!claims) return undefined;
-    return { accountId: sub, async claims() { return { ...claims, sub }; } };
-  },
-  // First-party test client: every requested scope is granted without a consent screen.
-  async loadExistingGrant(ctx) {
-    const grantId = ctx.oidc.result?.consent?.grantId
-      || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (grantId) {
-      const grant = await ctx.oidc.provider.Grant.find(grantId);
-      if (grant) return grant;
+    conformIdTokenClaims: false,
+    features: { devInteractions: { enabled: false } },
+    pkce: { required: () => true },
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    async findAccount(ctx, sub) {
+      const claims = accounts.get(sub);
+      if (!claims) return undefined;
+      return { accountId: sub, async claims() { return { ...claims, sub }; } };
+    },
+    // First-party test client: every requested scope is granted without a consent screen.
+    async loadExistingGrant(ctx) {
+      const grantId = ctx.oidc.result?.consent?.grantId
+        || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+      if (grantId) {
+        const grant = await ctx.oidc.provider.Grant.find(grantId);
+        if (grant) return grant;
+      }
+      const grant = new ctx.oidc.provider.Grant({
+        clientId: ctx.oidc.client.clientId,
+        accountId: ctx.oidc.session.accountId,
+      });
+      grant.addOIDCScope('openid email profile');
+      await grant.save();
+      return grant;
+    },
+    ttl: { IdToken: 3600, AccessToken: 3600, AuthorizationCode: 600, Session: 3600, Interaction: 600, Grant: 3600 },
+  });
+  // Plain HTTP on 127.0.0.1 is what the tests need; no proxy in front.
+  instance.proxy = false;
+  // The misbehaviour switch: rewrite the ID token of the token endpoint's answer.
+  instance.use(async (ctx, next) => {
+    await next();
+    if (misbehaviour && ctx.path === '/token' && ctx.status === 200 && ctx.body?.id_token) {
+      ctx.body = { ...ctx.body, id_token: await resign(ctx.body.id_token, misbehaviour) };
     }
-    const grant = new ctx.oidc.provider.Grant({
-      clientId: ctx.oidc.client.clientId,
-      accountId: ctx.oidc.session.accountId,
-    });
-    grant.addOIDCScope('openid email profile');
-    await grant.save();
-    return grant;
-  },
-  ttl: { IdToken: 3600, AccessToken: 3600, AuthorizationCode: 600, Session: 3600, Interaction: 600, Grant: 3600 },
-});
-// Plain HTTP on 127.0.0.1 is what the tests need; no proxy in front.
-provider.proxy = false;
+  });
+  return instance;
+}
+
+let generation = 0;
+async function rotate() {
+  generation += 1;
+  signing = await newSigningKey(generation);
+  provider = newProvider(signing.jwk);
+  callback = provider.callback();
+  return signing.kid;
+}
+await rotate();
 
 async function resign(idToken, mode) {
   const claims = jose.decodeJwt(idToken);
@@ -111,21 +157,13 @@ async function resign(idToken, mode) {
     claims.iat = now - 7200;
     claims.exp = now - 3600;
   }
-  const key = mode === 'bad_signature' ? strangerKey : privateKey;
+  const stranger = mode === 'bad_signature' || mode === 'unknown_kid';
+  const key = stranger ? strangerKey : signing.privateKey;
+  const kid = mode === 'unknown_kid' ? forgedKid : signing.kid;
   return new jose.SignJWT(claims)
-    .setProtectedHeader({ alg: 'RS256', kid: signingJwk.kid, typ: 'JWT' })
+    .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
     .sign(key);
 }
-
-// The misbehaviour switch: rewrite the ID token of the token endpoint's answer.
-provider.use(async (ctx, next) => {
-  await next();
-  if (misbehaviour && ctx.path === '/token' && ctx.status === 200 && ctx.body?.id_token) {
-    ctx.body = { ...ctx.body, id_token: await resign(ctx.body.id_token, misbehaviour) };
-  }
-});
-
-const callback = provider.callback();
 
 function readJson(req) {
   return new Promise((resolve, reject) => {
@@ -177,7 +215,23 @@ const server = http.createServer(async (req, res) => {
     if (url.pathname === '/test/misbehave' && req.method === 'POST') {
       const body = await readJson(req);
       misbehaviour = body.mode ?? null;
+      forgedKid = typeof body.kid === 'string' ? body.kid : 'forged-kid';
       return send(res, 200, { ok: true, mode: misbehaviour });
+    }
+    if (url.pathname === '/test/rotate-keys' && req.method === 'POST') {
+      return send(res, 200, { kid: await rotate() });
+    }
+    if (url.pathname === '/test/jwks-fetches') return send(res, 200, { count: jwksFetches });
+    if (url.pathname === '/test/jwks-answer' && req.method === 'POST') {
+      jwksAnswer = (await readJson(req)).mode ?? null;
+      return send(res, 200, { ok: true, mode: jwksAnswer });
+    }
+    if (url.pathname === '/jwks') {
+      jwksFetches += 1;
+      if (jwksAnswer === 'huge') {
+        const { kty, n, e, kid, alg, use } = signing.jwk;
+        return send(res, 200, { keys: [{ kty, n, e, kid, alg, use }], padding: 'x'.repeat(2 << 20) });
+      }
     }
     if (url.pathname.startsWith('/interaction/')) return await interaction(req, res);
     return callback(req, res);

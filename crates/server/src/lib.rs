@@ -310,6 +310,9 @@ fn oidc_providers(
                 request_timeout: std::time::Duration::from_secs(u64::from(
                     settings.oidc.request_timeout_secs,
                 )),
+                jwks_refresh_min_interval: std::time::Duration::from_secs(u64::from(
+                    settings.oidc.jwks_refresh_min_interval_secs,
+                )),
             })
             .with_context(|| format!("OIDC provider {key}"))?,
         );

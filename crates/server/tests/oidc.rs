@@ -533,3 +533,101 @@ async fn with_linking_off_a_verified_email_is_refused_and_new_users_get_the_defa
     );
     assert_eq!(me["has_password"], false);
 }
+
+/// One whole login in a fresh browser at the test provider, landing on `expected`.
+async fn login_lands_on(app: &TestApp, expected: &str) {
+    OidcBrowser::new(&app.address).login_lands_on(expected).await;
+}
+
+#[tokio::test]
+async fn after_the_provider_rotates_its_signing_key_logins_go_on_with_one_shared_jwks_refetch() {
+    let Some((app, provider)) = start().await else { return };
+    provider.next_login(account("rotate-sub", "rotate@example.com", true)).await;
+    login_lands_on(&app, "/").await;
+    let fetches = provider.jwks_fetches().await;
+
+    // The provider rotates its key while the service runs: the old one leaves the JWKS, the
+    // new one (a kid the service has never seen) signs every ID token from now on.
+    assert_eq!(provider.rotate_keys().await, "test-key-2");
+    // Four logins at once, no restart of the service: every one verifies, and they share
+    // one JWKS fetch.
+    tokio::join!(
+        login_lands_on(&app, "/"),
+        login_lands_on(&app, "/"),
+        login_lands_on(&app, "/"),
+        login_lands_on(&app, "/"),
+    );
+    assert_eq!(provider.jwks_fetches().await, fetches + 1, "one refetch for all of them");
+    // The refreshed keys stay: the next login needs no fetch.
+    login_lands_on(&app, "/").await;
+    assert_eq!(provider.jwks_fetches().await, fetches + 1);
+}
+
+#[tokio::test]
+async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_interval_and_fails_the_login() {
+    let Some((app, provider)) =
+        start_with(|b| b.setting("oidc.jwks_refresh_min_interval_secs", 3600)).await
+    else {
+        return;
+    };
+    let admin = app.setup_admin().await;
+    provider.next_login(account("kid-sub", "kid@example.com", true)).await;
+    let fetches = provider.jwks_fetches().await;
+
+    // ID tokens under a kid the provider never had (the key is not there either), one after
+    // the other, then several at once, then with odd kids: each login fails as a bad token
+    // does, and the provider sees one JWKS fetch for all of them within the interval.
+    provider.forge_kid("forged-kid").await;
+    for _ in 0..5 {
+        login_lands_on(&app, "/login?error=auth_failed").await;
+    }
+    tokio::join!(
+        login_lands_on(&app, "/login?error=auth_failed"),
+        login_lands_on(&app, "/login?error=auth_failed"),
+        login_lands_on(&app, "/login?error=auth_failed"),
+    );
+    let long = "é".repeat(4000);
+    for kid in ["", "../../jwks?x=1", "kid\"\u{0}\n<script>", "test-key-1 ", &long] {
+        provider.forge_kid(kid).await;
+        login_lands_on(&app, "/login?error=auth_failed").await;
+    }
+    assert_eq!(provider.jwks_fetches().await, fetches + 1, "one refetch per interval");
+    let failures = audit(&admin, "oidc_login_fail").await;
+    assert_eq!(failures.len(), 13, "{failures:?}");
+    assert!(failures.iter().all(|f| f["reason"] == "auth_failed"), "{failures:?}");
+    assert_eq!(audit(&admin, "oidc_user_created").await.len(), 0, "no token made an account");
+
+    // The provider's real key still verifies without any fetch.
+    provider.misbehave(None).await;
+    login_lands_on(&app, "/").await;
+    assert_eq!(provider.jwks_fetches().await, fetches + 1);
+}
+
+#[tokio::test]
+async fn a_huge_jwks_is_refused_and_a_later_refetch_past_the_interval_recovers() {
+    let Some((app, provider)) =
+        start_with(|b| b.setting("oidc.jwks_refresh_min_interval_secs", 1)).await
+    else {
+        return;
+    };
+    let admin = app.setup_admin().await;
+    provider.next_login(account("huge-sub", "huge@example.com", true)).await;
+    provider.rotate_keys().await;
+    // The provider's JWKS now holds the new key, padded to 2 MiB: the service stops reading
+    // at 1 MiB, keeps the keys it had, and the login fails as any unverifiable token does.
+    provider.jwks_answer(Some("huge")).await;
+    let fetches = provider.jwks_fetches().await;
+    login_lands_on(&app, "/login?error=auth_failed").await;
+    assert_eq!(provider.jwks_fetches().await, fetches + 1, "fetched once, and refused");
+    let failures = audit(&admin, "oidc_login_fail").await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["reason"], "auth_failed", "{failures:?}");
+
+    // A usual JWKS again; once the 1 s interval since the refused fetch has passed (a wait,
+    // not a timed assertion: the monotonic clock has then moved on by more than 1 s), the
+    // next login fetches it and signs in.
+    provider.jwks_answer(None).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    login_lands_on(&app, "/").await;
+    assert_eq!(provider.jwks_fetches().await, fetches + 2);
+}

@@ -88,6 +88,28 @@ async fn no_code_token_state_or_secret_of_an_oidc_login_appears_in_the_logs() {
     assert_eq!(verify.status, StatusCode::OK, "{verify:?}");
     cookie_values(&verify, &mut secrets);
 
+    // The provider rotates its signing key: the next login fetches its JWKS again (logged
+    // with the provider and the jwks_uri, never key material); then an ID token under a
+    // made-up kid is refused without another fetch (the interval has not passed).
+    provider.rotate_keys().await;
+    let browser = OidcBrowser::new(&server.base);
+    let callback = browser.until_callback(&format!("/api/auth/{PROVIDER_KEY}")).await;
+    secrets.push((query_param(&callback, "code"), "authorization code".into()));
+    let landed = browser.get(&callback).await;
+    assert_eq!(landed.header("location"), Some("/login?mfa=required"), "{landed:?}");
+    cookie_values(&landed, &mut secrets);
+    let jwks: serde_json::Value =
+        reqwest::get(provider.url("/jwks")).await.unwrap().json().await.unwrap();
+    for key in jwks["keys"].as_array().expect("keys") {
+        secrets.push((key["n"].as_str().expect("n").to_owned(), "JWKS key".into()));
+    }
+    provider.forge_kid("forged-kid").await;
+    let browser = OidcBrowser::new(&server.base);
+    let callback = browser.until_callback(&format!("/api/auth/{PROVIDER_KEY}")).await;
+    secrets.push((query_param(&callback, "code"), "authorization code".into()));
+    let landed = browser.get(&callback).await;
+    assert_eq!(landed.header("location"), Some("/login?error=auth_failed"), "{landed:?}");
+
     // A refused ID token (wrong nonce).
     provider.misbehave(Some("wrong_nonce")).await;
     let browser = OidcBrowser::new(&server.base);
@@ -100,6 +122,7 @@ async fn no_code_token_state_or_secret_of_an_oidc_login_appears_in_the_logs() {
     assert!(status.success(), "{status:?}");
     let log = server.log();
     assert!(log.contains("oidc_login_success") && log.contains("oidc_login_fail"), "{log}");
+    assert!(log.contains("JWKS fetched again"), "{log}");
     for (value, what) in &secrets {
         assert!(!log.contains(value.as_str()), "a {what} appears in the logs");
     }

@@ -3,8 +3,10 @@
 //! [`OidcProvider::start`] runs `tests/oidc-provider/provider.js` (npm `oidc-provider`,
 //! installed by `npm ci` there) with Node on a free port of 127.0.0.1: a real discovery
 //! document, JWKS, authorization and token endpoints, RS256 ID tokens. The test chooses the
-//! account of the next login ([`OidcProvider::next_login`]) and can make the token endpoint
-//! misbehave ([`OidcProvider::misbehave`]). Without Node or the installed package the
+//! account of the next login ([`OidcProvider::next_login`]), can make the token endpoint
+//! misbehave ([`OidcProvider::misbehave`], [`OidcProvider::forge_kid`]), rotate the
+//! provider's signing key ([`OidcProvider::rotate_keys`]) and count its JWKS fetches
+//! ([`OidcProvider::jwks_fetches`]). Without Node or the installed package the
 //! provider is `None` after one skip line — except under `CI=true`, where that panics.
 //!
 //! [`OidcBrowser`] is a cookie jar that follows no redirect on its own: the test follows
@@ -149,6 +151,53 @@ impl OidcProvider {
         let res =
             self.http.post(self.url("/test/misbehave")).json(&json!({ "mode": mode })).send().await;
         assert_eq!(res.expect("misbehave").status(), StatusCode::OK);
+    }
+
+    /// Makes the token endpoint's ID tokens carry a `kid` that is not in the provider's JWKS
+    /// (signed with a key that is not there either), from now on; [`Self::misbehave`]`(None)`
+    /// ends it.
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn forge_kid(&self, kid: &str) {
+        let body = json!({ "mode": "unknown_kid", "kid": kid });
+        let res = self.http.post(self.url("/test/misbehave")).json(&body).send().await;
+        assert_eq!(res.expect("misbehave").status(), StatusCode::OK);
+    }
+
+    /// Rotates the provider's signing key: a new key with a new `kid` replaces the current
+    /// one in the JWKS (the old one is gone) and signs every ID token from now on. Returns
+    /// the new `kid`.
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn rotate_keys(&self) -> String {
+        let res = self.http.post(self.url("/test/rotate-keys")).send().await.expect("rotate");
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.expect("JSON");
+        body["kid"].as_str().expect("kid").to_owned()
+    }
+
+    /// How many times the provider's JWKS (`jwks_uri`) has been requested so far.
+    ///
+    /// # Panics
+    /// When the provider does not answer.
+    pub async fn jwks_fetches(&self) -> u64 {
+        let res = self.http.get(self.url("/test/jwks-fetches")).send().await.expect("count");
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.expect("JSON");
+        body["count"].as_u64().expect("count")
+    }
+
+    /// Makes the provider's JWKS answer `huge` from now on (its current key, padded to
+    /// 2 MiB), or as usual again (`None`).
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn jwks_answer(&self, mode: Option<&str>) {
+        let body = json!({ "mode": mode });
+        let res = self.http.post(self.url("/test/jwks-answer")).json(&body).send().await;
+        assert_eq!(res.expect("jwks-answer").status(), StatusCode::OK);
     }
 
     /// Stops the provider (as if it went down).

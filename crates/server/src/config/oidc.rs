@@ -26,6 +26,9 @@ pub struct OidcSettings {
     pub discovery_retry_max_secs: u32,
     /// Time limit of each request to a provider (discovery, token endpoint; seconds).
     pub request_timeout_secs: u32,
+    /// Shortest time between two fetches of a provider's JWKS after discovery, on ID tokens
+    /// signed with a key it did not have (key rotation); seconds.
+    pub jwks_refresh_min_interval_secs: u32,
 }
 
 /// The role of users an OIDC login creates.
@@ -128,6 +131,12 @@ impl OidcSettings {
         }
         if self.request_timeout_secs == 0 {
             return Err(invalid("oidc.request_timeout_secs", "must be greater than 0"));
+        }
+        if self.jwks_refresh_min_interval_secs == 0 {
+            return Err(invalid(
+                "oidc.jwks_refresh_min_interval_secs",
+                "must be greater than 0 (ID tokens with made-up key ids would make us fetch the provider's JWKS each time)",
+            ));
         }
         for (key, p) in &self.providers {
             let name = |field: &str| format!("oidc.providers.{key}.{field}");
@@ -238,6 +247,16 @@ mod tests {
         assert!(p.auto_create_users && p.link_verified_email, "defaults");
         assert_eq!(p.display_name("testidp"), "testidp");
         assert!(!format!("{p:?}").contains("s3cret"), "Debug redacts the secret");
+    }
+
+    #[test]
+    fn the_jwks_refresh_interval_has_a_default_and_refuses_zero() {
+        let loaded = load(&options(Profile::Test, &provider_env())).unwrap();
+        assert_eq!(loaded.settings.oidc.jwks_refresh_min_interval_secs, 30);
+        let mut vars = provider_env();
+        vars.push(("SLUGBASE__OIDC__JWKS_REFRESH_MIN_INTERVAL_SECS", "0".into()));
+        let error = load(&options(Profile::Test, &vars)).unwrap_err();
+        assert!(message(&error).contains("oidc.jwks_refresh_min_interval_secs"), "{error}");
     }
 
     #[test]
