@@ -2,10 +2,10 @@
 
 use actix_web::test::TestRequest;
 use slugbase_application::PlainToken;
-use slugbase_domain::ReturnTo;
 use slugbase_application::auth::{
     BeginOutcome, CallbackOutcome, OidcError, OidcFailure, ProviderSummary,
 };
+use slugbase_domain::ReturnTo;
 
 use crate::support::{Mocks, caller, send, unavailable};
 
@@ -56,8 +56,7 @@ async fn the_login_redirects_to_the_provider_with_an_httponly_flow_cookie() {
             })
         });
     // The use case gets the target as resolved, not as sent.
-    let req =
-        TestRequest::get().uri("/api/auth/corp?return_to=/x/../here&prompt=login&max_age=60");
+    let req = TestRequest::get().uri("/api/auth/corp?return_to=/x/../here&prompt=login&max_age=60");
     let answer = send(mocks, req).await;
     assert_eq!(answer.status, 302);
     assert_eq!(answer.header("location"), Some("https://idp.example.com/auth?state=s"));
