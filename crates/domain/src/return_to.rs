@@ -170,7 +170,8 @@ mod tests {
     #[test]
     fn the_site_is_the_base_urls_origin_and_must_be_http() {
         assert_eq!(
-            ReturnTo::resolve("/a", "https://auth.example.com/some/path/").map(ReturnTo::into_string),
+            ReturnTo::resolve("/a", "https://auth.example.com/some/path/")
+                .map(ReturnTo::into_string),
             Ok("/a".to_owned())
         );
         assert_eq!(

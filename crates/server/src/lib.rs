@@ -84,8 +84,7 @@ pub fn build_use_cases(loaded: &Loaded, store: SeaOrmStore) -> anyhow::Result<(D
     let mut use_cases = UseCases::new(deps.clone(), loaded.settings.security.auth_settings());
     // No provider clients here (nothing signs in through them), but whether one is
     // configured decides whether a user without a password may be created.
-    use_cases.admin =
-        use_cases.admin.with_oidc_sign_in(!loaded.settings.oidc.providers.is_empty());
+    use_cases.admin = use_cases.admin.with_oidc_sign_in(!loaded.settings.oidc.providers.is_empty());
     Ok((deps, use_cases))
 }
 

@@ -60,14 +60,18 @@ async fn self_reset_is_refused(app: &TestApp) {
         .await;
     res.expect(StatusCode::CREATED);
     let second = app.login(other, steps::PASSWORD).await;
-    second.post(&format!("/api/admin/users/{my_id}/mfa/reset"), json!({})).await.expect(StatusCode::OK);
+    second
+        .post(&format!("/api/admin/users/{my_id}/mfa/reset"), json!({}))
+        .await
+        .expect(StatusCode::OK);
 }
 
 /// Without a provider an OIDC-only user is refused (400, its own reason, on `password`)
 /// and nothing is stored; with a password the same user is created.
 async fn oidc_only_needs_a_provider(app: &TestApp) {
     let admin = app.setup_admin().await;
-    let res = admin.post("/api/admin/users", json!({"email": "svc@example.com", "name": "Svc"})).await;
+    let res =
+        admin.post("/api/admin/users", json!({"email": "svc@example.com", "name": "Svc"})).await;
     let body = res.expect_error(StatusCode::BAD_REQUEST, "OIDC_NOT_CONFIGURED");
     assert_eq!(detail_fields(&body), ["password"], "{body}");
     let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
@@ -88,7 +92,8 @@ async fn scenario(builder: impl Fn() -> TestAppBuilder) {
     // With a provider configured (whether or not it answers), OIDC-only users are fine.
     let app = with_unreachable_provider(builder()).spawn().await;
     let admin = app.setup_admin().await;
-    let res = admin.post("/api/admin/users", json!({"email": "svc@example.com", "name": "Svc"})).await;
+    let res =
+        admin.post("/api/admin/users", json!({"email": "svc@example.com", "name": "Svc"})).await;
     assert_eq!(res.expect(StatusCode::CREATED)["has_password"], false);
 }
 

@@ -99,8 +99,10 @@ async fn a_user_created_without_a_password_is_oidc_only_and_nothing_is_hashed() 
     let audit = deps.record_audit();
 
     // Act
-    let user =
-        admin_with_oidc(deps).create_user(&caller, &client(), account(None)).await.expect("created");
+    let user = admin_with_oidc(deps)
+        .create_user(&caller, &client(), account(None))
+        .await
+        .expect("created");
 
     // Assert
     assert_eq!(user.login, LoginMethod::OidcOnly);
