@@ -2,6 +2,8 @@
 //! is created that nobody could ever sign in to — over HTTP on SQLite, PostgreSQL and
 //! MariaDB.
 
+#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use slugbase_infrastructure::testing::{mysql_url, postgres_url};
