@@ -52,6 +52,12 @@ export SLUGBASE__SECURITY__LIMITS__PASSWORD_ACCOUNT__MAX_FAILURES=1000000
 export SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__MAX_FAILURES=1000000
 export SLUGBASE__SECURITY__LIMITS__SECOND_FACTOR_ACCOUNT__LOCKOUT_AFTER=0
 export RUST_LOG="${RUST_LOG:-warn}"
+# One OIDC provider configured (nobody answers at its issuer; its discovery keeps retrying):
+# without any, a user without a password is refused (OIDC_NOT_CONFIGURED), and most of the
+# generated `create_user` bodies have none — they must reach storage to be tested.
+export SLUGBASE__OIDC__PROVIDERS__CORP__ISSUER_URL=http://127.0.0.1:9
+export SLUGBASE__OIDC__PROVIDERS__CORP__CLIENT_ID=slugbase
+export SLUGBASE__OIDC__PROVIDERS__CORP__CLIENT_SECRET=schemathesis-not-a-secret
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"

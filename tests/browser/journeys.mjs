@@ -471,16 +471,140 @@ const journeys = {
     await screen(page, 'mfa-step-too-many-attempts');
   },
 
+  /**
+   * `return_to` in every spelling that a browser reads as another host: the page's rule
+   * (`safeReturnPath`) gives what the server's rule gave (PARAMS.cases, computed with the
+   * domain's `ReturnTo`), and signing in (signed out) or just opening the login page
+   * (signed in already) never makes a request off the origin and lands on that target.
+   */
+  async open_redirect(page) {
+    const { email, password, cases } = PARAMS;
+    const origin = new URL(BASE).origin;
+    const offsite = [];
+    let leftTheSite = () => {};
+    const escaped = () => new Promise((resolve) => { leftTheSite = resolve; });
+    const away = (what) => {
+      offsite.push(what);
+      leftTheSite();
+    };
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (!['http:', 'https:'].includes(url.protocol) || url.origin !== origin) away(request.url());
+    });
+    page.on('dialog', (dialog) => {
+      away(`a ${dialog.type()} dialog: ${dialog.message()}`);
+      dialog.dismiss().catch(() => {});
+    });
+    // Nothing leaves the machine even if the page tried: off-origin requests are recorded
+    // (above) and stopped here.
+    await page.context().route('**/*', (route) => (new URL(route.request().url()).origin === origin ? route.continue() : route.abort()));
+
+    // The rule itself, in this browser, against the server's answer for each spelling.
+    await page.goto(`${BASE}/login`);
+    await visible(page, '#signin-form');
+    const raws = cases.map((c) => c.raw);
+    const ours = await page.evaluate(async (list) => {
+      const { safeReturnPath } = await import('/assets/common.js');
+      return list.map((raw) => safeReturnPath(raw));
+    }, raws);
+    cases.forEach((c, i) => check(ours[i] === c.expected, `safeReturnPath(${JSON.stringify(c.raw)}) is ${JSON.stringify(ours[i])}, the server says ${JSON.stringify(c.expected)}`));
+
+    const landing = async (raw, how, left) => {
+      // Wherever the page sends the browser once it is past the login page (or the first
+      // request off the origin, which the route above stops before it lands anywhere).
+      await Promise.race([
+        page.waitForURL((url) => url.origin !== origin || url.pathname !== '/login'),
+        left,
+      ]);
+      const where = page.url();
+      check(offsite.length === 0, `${how}, return_to=${JSON.stringify(raw)}: requests off the origin: ${offsite.join(', ')}`);
+      check(new URL(where).origin === origin, `${how}, return_to=${JSON.stringify(raw)}: ended on ${where}`);
+      return where;
+    };
+    for (const { raw, expected } of cases) {
+      const login = `${BASE}/login?return_to=${encodeURIComponent(raw)}`;
+      await page.context().clearCookies();
+      await page.goto(login);
+      await visible(page, '#signin-form');
+      await page.fill('#signin-email', email);
+      await page.fill('#signin-password', password);
+      const left = escaped();
+      await page.click('#signin-form button[type=submit]');
+      const afterSignIn = await landing(raw, 'signing in', left);
+      check(afterSignIn === `${BASE}${expected}`, `signing in with return_to=${JSON.stringify(raw)} went to ${afterSignIn}, not ${expected}`);
+
+      // No click: the page sees the session and moves on by itself, perhaps before `load`.
+      const leftAgain = escaped();
+      await page.goto(login, { waitUntil: 'commit' });
+      const already = await landing(raw, 'already signed in', leftAgain);
+      check(already === `${BASE}${expected}`, `already signed in, return_to=${JSON.stringify(raw)} went to ${already}, not ${expected}`);
+      log(`return_to=${JSON.stringify(raw)} -> ${expected}`);
+    }
+    await page.context().unroute('**/*');
+    // The last landing may be a JSON 404 (a same-origin path nobody serves): end on a page.
+    await page.goto(`${BASE}/`);
+    await waitForText(page, '#who', email);
+  },
+
+  /**
+   * The interactive API docs render under their policy: the operations are listed, one
+   * opens, and no Content-Security-Policy violation is reported (console or
+   * `securitypolicyviolation`), no request leaves the origin.
+   */
+  async api_docs(page) {
+    const origin = new URL(BASE).origin;
+    const offsite = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).origin !== origin) offsite.push(request.url());
+    });
+    await page.addInitScript(() => {
+      window.cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => {
+        window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI || '(inline)'} ${e.sourceFile || ''}:${e.lineNumber || ''}`);
+      });
+    });
+    await page.goto(`${BASE}/api-docs`);
+    await page.waitForURL(`${BASE}/api-docs/`);
+    await waitForText(page, '.swagger-ui .info .title', 'SlugBase');
+    await page.locator('.opblock').first().waitFor({ state: 'visible' });
+    const operations = await page.locator('.opblock').count();
+    check(operations > 20, `the docs list the operations (${operations})`);
+    // Open the headline operation: parameters, responses and schemas render.
+    const disable = page.locator('.opblock', { hasText: '/api/auth/mfa/disable' }).first();
+    await disable.locator('.opblock-summary').click();
+    await disable.locator('.responses-wrapper').waitFor({ state: 'visible' });
+    await page.locator('.models, section.models').first().scrollIntoViewIfNeeded().catch(() => {});
+    await page.waitForLoadState('networkidle');
+    // Laid out by its stylesheet (not a blank or unstyled page).
+    const height = await page.evaluate(() => document.querySelector('.swagger-ui').getBoundingClientRect().height);
+    check(height > 500, `the docs page has its layout (${height} px)`);
+    const background = await disable.evaluate((node) => getComputedStyle(node).backgroundColor);
+    check(background !== 'rgba(0, 0, 0, 0)', `the operation panel is styled (${background})`);
+    const violations = await page.evaluate(() => window.cspViolations);
+    check(violations.length === 0, `no CSP violation: ${violations.join('; ')}`);
+    check(problems.length === 0, `no console error: ${problems.join('; ')}`);
+    check(offsite.length === 0, `nothing loaded from elsewhere: ${offsite.join(', ')}`);
+    shot += 1;
+    await page.screenshot({ path: path.join(SHOTS, `${journeyName}-${String(shot).padStart(2, '0')}-docs.png`), fullPage: false });
+    // Swagger UI keeps nothing in web storage either (the end-of-journey check).
+  },
+
   /** An administrator resets a user's MFA after a confirmation, and sees it in the audit log. */
   async admin_reset(page) {
-    const { email, password, user_email: userEmail } = PARAMS;
+    const { email, password, user_email: userEmail, secret } = PARAMS;
+    remember(secret);
     await signInWithPassword(page, email, password, { returnTo: '//evil.example/' });
-    await page.waitForURL(`${BASE}/`);
+    await passMfaStep(page, secret);
     await page.click('#admin-link');
     await page.waitForURL(`${BASE}/admin`);
     const row = page.locator(`#user-table tr[data-email="${userEmail}"]`);
     await row.waitFor({ state: 'visible' });
     check((await row.locator('.badge').innerText()).trim() === 'On', 'the user has MFA on before the reset');
+    // The administrator's own row: MFA on too, but no reset (nor delete) offered there.
+    const own = page.locator(`#user-table tr[data-email="${email}"]`);
+    check((await own.locator('.badge').innerText()).trim() === 'On', 'the administrator has MFA on');
+    check(await own.getByRole('button').count() === 0, 'no Reset MFA or Delete on one\'s own row');
+    check(await row.getByRole('button', { name: `Reset MFA of ${userEmail}` }).count() === 1, 'Reset MFA on the other row');
     await screen(page, 'admin');
 
     await row.getByRole('button', { name: `Reset MFA of ${userEmail}` }).click();
@@ -515,13 +639,19 @@ const journeys = {
     check(await page.locator('#audit-table tbody tr').count() === 1, 'the filter shows exactly the one reset');
     await screen(page, 'admin-audit-log');
 
-    // A local user is added without leaving the page.
+    // A local user is added without leaving the page; without a password (an OIDC-only
+    // user) it is refused by the password field, as no identity provider is configured.
     await page.fill('#create-email', 'new.person@example.com');
     await page.fill('#create-name', 'New Person');
+    await page.click('#create-user-form button[type=submit]');
+    await visible(page, '#create-password-error');
+    check(await page.getAttribute('#create-password', 'aria-invalid') === 'true', 'the missing password is marked invalid');
+    await page.fill('#create-password', password);
     await page.click('#create-user-form button[type=submit]');
     await page.locator('#user-table tr[data-email="new.person@example.com"]').waitFor({ state: 'visible' });
     await page.fill('#create-email', 'new.person@example.com');
     await page.fill('#create-name', 'Again');
+    await page.fill('#create-password', password);
     await page.click('#create-user-form button[type=submit]');
     await visible(page, '#create-email-error');
   },

@@ -224,6 +224,7 @@ impl UseCases {
         )
         .with_reauth(ReauthPolicy::new(oidc.clone(), settings.oidc_reauth_max_age_secs));
         let new_users = NewUserFactory::new(passwords.clone(), clock.clone());
+        let oidc_sign_in = !identity_providers.0.is_empty();
 
         let change_password = ChangePassword::new(
             limiter.clone(),
@@ -313,7 +314,8 @@ impl UseCases {
             setup: Setup::new(users.clone(), new_users.clone(), issuer, audit_trail.clone()),
             change_password,
             sessions: manage_sessions,
-            admin: Admin::new(users, new_users, mfa, revoker, audit, audit_trail, outbox),
+            admin: Admin::new(users, new_users, mfa, revoker, audit, audit_trail, outbox)
+                .with_oidc_sign_in(oidc_sign_in),
             health: Health::new(health),
         }
     }

@@ -81,6 +81,7 @@ audit_events! {
     MfaBackupRegenerateSuccess => "mfa_backup_regenerate_success",
     MfaBackupRegenerateFail => "mfa_backup_regenerate_fail",
     MfaResetByAdmin => "mfa_reset_by_admin",
+    MfaResetByAdminFail => "mfa_reset_by_admin_fail",
     ApiTokenCreated => "api_token_created",
     ApiTokenRevoked => "api_token_revoked",
     UserCreated => "user_created",

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod mfa;
 pub mod notice;
 pub mod password;
+pub mod return_to;
 pub mod throttle;
 pub mod user;
 
@@ -29,5 +30,6 @@ pub use notice::{NoticeKind, NoticeStatus, retry_delay_secs};
 pub use password::{
     ChangedPassword, MAX_CHANGED_PASSWORD_CHARS, NewPassword, Password, PasswordError, PasswordHash,
 };
+pub use return_to::{MAX_RETURN_TO_BYTES, ReturnTo, ReturnToError};
 pub use throttle::{AttemptCounter, AttemptPolicy, Release, Throttle};
 pub use user::{DisplayName, DisplayNameError, LoginMethod, User};

@@ -348,6 +348,10 @@ async fn create_user(
             bail!("invalid input: {}", validation_message(&errors))
         }
         Err(AdminError::EmailTaken) => bail!("a user with this e-mail exists already"),
+        Err(AdminError::OidcNotConfigured) => bail!(
+            "no OIDC provider is configured ([oidc.providers.*]), so a user created with \
+             --oidc-only could never sign in: configure a provider first, or give a password"
+        ),
         Err(other) => Err(other).context("cannot create the user"),
     }
 }

@@ -81,7 +81,10 @@ pub async fn migrate(store: &SeaOrmStore) -> anyhow::Result<()> {
 /// When an adapter refuses its configuration (for example an invalid key id).
 pub fn build_use_cases(loaded: &Loaded, store: SeaOrmStore) -> anyhow::Result<(Deps, UseCases)> {
     let deps = build_deps(loaded, Arc::new(store), Arc::new(SystemClock))?;
-    let use_cases = UseCases::new(deps.clone(), loaded.settings.security.auth_settings());
+    let mut use_cases = UseCases::new(deps.clone(), loaded.settings.security.auth_settings());
+    // No provider clients here (nothing signs in through them), but whether one is
+    // configured decides whether a user without a password may be created.
+    use_cases.admin = use_cases.admin.with_oidc_sign_in(!loaded.settings.oidc.providers.is_empty());
     Ok((deps, use_cases))
 }
 

@@ -87,6 +87,17 @@ async fn operators_use_every_command_on_mariadb() {
     operators_scenario(env).await;
 }
 
+/// `args` run with an OIDC provider configured (nobody answers for it: the CLI never asks).
+fn with_a_provider(env: &Env, args: &[&str]) -> std::process::Output {
+    let mut command = env.command_of(BIN, "info,sqlx=warn,sea_orm=warn");
+    command
+        .env("SLUGBASE__OIDC__PROVIDERS__CORP__ISSUER_URL", "http://127.0.0.1:9")
+        .env("SLUGBASE__OIDC__PROVIDERS__CORP__CLIENT_ID", "slugbase")
+        .env("SLUGBASE__OIDC__PROVIDERS__CORP__CLIENT_SECRET", "not-a-real-secret")
+        .args(args);
+    common::spawn_piped(&mut command).wait_with_output().unwrap()
+}
+
 async fn operators_scenario(env: Env) {
     let password = "operator chosen pw 1";
     let created = env.cli(
@@ -95,7 +106,16 @@ async fn operators_scenario(env: Env) {
     );
     assert!(created.status.success(), "{}", text(&created.stderr));
     assert!(!text(&created.stderr).contains(password));
-    let oidc = env.cli(&["user", "create", "--email", "svc@example.com", "--oidc-only"], None);
+    // Issue 22: an OIDC-only user while no provider is configured could never sign in.
+    let args = ["user", "create", "--email", "svc@example.com", "--oidc-only"];
+    let refused = env.cli(&args, None);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("no OIDC provider is configured"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let oidc = with_a_provider(&env, &args);
     assert!(oidc.status.success(), "{}", text(&oidc.stderr));
     let duplicate =
         env.cli(&["user", "create", "--email", "root@example.com"], Some("another pw 123\n"));

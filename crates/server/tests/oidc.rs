@@ -419,7 +419,22 @@ async fn the_login_honours_a_same_origin_return_to_and_refuses_others_and_unknow
         .expect("flow cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("Max-Age=600"), "{cookie}");
 
-    for bad in ["//evil.example/", "https://evil.example/", "/\\evil"] {
+    // Every spelling a browser reads as another host (issue 22: the dot-segment ones were
+    // accepted and carried through the MFA step).
+    for bad in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil",
+        "/.//evil.example/x",
+        "/..//evil.example/x",
+        "/x/..//evil.example/x",
+        "/%2e//evil.example/x",
+        "\\/evil.example/x",
+        "/\t/evil.example/x",
+        "  //evil.example/x",
+        "HTTPS://EVIL.EXAMPLE/x",
+        "javascript:alert(1)",
+    ] {
         let res = app.client().get(&format!("{LOGIN}?return_to={}", urlencode(bad))).await;
         let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
         assert_eq!(slugbase_testkit::detail_fields(&body), ["return_to"], "{bad}");

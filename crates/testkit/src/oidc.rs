@@ -228,6 +228,19 @@ pub fn configure(builder: crate::TestAppBuilder, port: u16, issuer: &str) -> cra
         .setting("oidc.discovery_retry_max_secs", 1)
 }
 
+/// A provider configured under [`PROVIDER_KEY`] that nobody answers for (its discovery keeps
+/// failing in the background): enough for the service to accept OIDC-only users, which it
+/// refuses while no provider is configured.
+#[must_use]
+pub fn with_unreachable_provider(builder: crate::TestAppBuilder) -> crate::TestAppBuilder {
+    let key = format!("oidc.providers.{PROVIDER_KEY}");
+    // Port 9 (discard) on loopback: nothing listens there.
+    builder
+        .setting(&format!("{key}.issuer_url"), "http://127.0.0.1:9")
+        .setting(&format!("{key}.client_id"), CLIENT_ID)
+        .setting(&format!("{key}.client_secret"), CLIENT_SECRET)
+}
+
 /// The callback URL of the test provider's key on a service at `base`.
 #[must_use]
 pub fn callback_url(base: &str) -> String {

@@ -1,5 +1,5 @@
 // `/admin`: users (add local or identity-provider-only, delete, reset a locked-out user's
-// MFA — each destructive step behind a confirmation dialog) and the audit log with its
+// MFA — each destructive step behind a confirmation dialog, neither offered on one's own row) and the audit log with its
 // filters, through the admin JSON API.
 import {
   api, ApiError, onSubmit, el, timeEl, announce, currentUser, setUpHeader, pageError, describe,
@@ -46,7 +46,10 @@ async function refreshUsers() {
     el('td', {}, el('span', { className: `badge ${user.mfa_enabled ? 'on' : 'off'}` }, user.mfa_enabled ? 'On' : 'Off')),
     el('td', {}, user.is_admin ? 'Administrator' : 'User'),
     el('td', { className: 'actions-cell' },
-      user.mfa_enabled ? el('button', {
+      // Never on one's own row: the server refuses it (ADMIN_SELF_RESET_FORBIDDEN); one's
+      // own MFA goes off on the account page, with a code and the password. Nor "Delete"
+      // (CANNOT_DELETE_SELF): an administrator could otherwise leave none.
+      user.mfa_enabled && user.id !== me.id ? el('button', {
         type: 'button',
         'aria-label': `Reset MFA of ${user.email}`,
         onclick: () => resetMfa(user),

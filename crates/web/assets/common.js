@@ -244,9 +244,33 @@ export async function copy(text, what) {
   }
 }
 
+/**
+ * Where to go after signing in, by the server's rule (`ReturnTo` in the domain crate):
+ * `raw` is resolved against this origin exactly as the browser resolves a URL (dot
+ * segments removed, `\` read as `/`, tabs and newlines dropped) and kept only if the
+ * result is on this origin with a path that starts with one `/` followed by neither `/`
+ * nor `\`. The *resolved* path, query and fragment come back, never `raw` itself;
+ * anything else is `/`.
+ */
+export function safeReturnPath(raw) {
+  // At most 512 bytes as sent (UTF-8), as on the server.
+  if (typeof raw !== 'string' || new TextEncoder().encode(raw).length > 512) return '/';
+  const origin = window.location.origin;
+  let url;
+  try {
+    url = new URL(raw, `${origin}/`);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== origin) return '/';
+  const path = url.pathname;
+  if (!path.startsWith('/') || path[1] === '/' || path[1] === '\\') return '/';
+  return `${path}${url.search}${url.hash}`;
+}
+
 /** The sign-in page, coming back here afterwards. */
 export function toLogin() {
-  const here = window.location.pathname;
+  const here = safeReturnPath(window.location.pathname);
   const target = here === '/' ? '/login' : `/login?return_to=${encodeURIComponent(here)}`;
   window.location.replace(target);
 }

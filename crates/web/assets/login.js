@@ -1,7 +1,9 @@
 // /login: first-admin set-up, e-mail + password, identity providers, the MFA step
 // (`/login?mfa=required`, also where an OIDC login with MFA lands) and the OIDC callback's
 // `?error=` reasons in words.
-import { api, ApiError, onSubmit, el, pageError, describe } from './common.js';
+import {
+  api, ApiError, onSubmit, el, pageError, describe, safeReturnPath,
+} from './common.js';
 
 const OIDC_ERRORS = {
   auth_failed: 'Signing in with the identity provider did not work. Try again.',
@@ -13,21 +15,9 @@ const OIDC_ERRORS = {
 
 const params = new URLSearchParams(window.location.search);
 
-/**
- * Where to go once signed in: a path of this origin only, else the account page. The URL
- * parser decides (it drops tabs and newlines and reads `\` as `/` as the browser would),
- * so `//evil.example` or `/\t/evil.example` never leave the site.
- */
+/** Where to go once signed in: `return_to` by the one rule (`safeReturnPath`), else `/`. */
 function returnTo() {
-  const target = params.get('return_to');
-  if (!target || !target.startsWith('/')) return '/';
-  let url;
-  try {
-    url = new URL(target, window.location.origin);
-  } catch {
-    return '/';
-  }
-  return url.origin === window.location.origin ? `${url.pathname}${url.search}${url.hash}` : '/';
+  return safeReturnPath(params.get('return_to'));
 }
 
 function show(id) {

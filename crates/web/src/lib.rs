@@ -31,7 +31,7 @@ pub mod views;
 
 pub use error::{ApiError, ErrorBody};
 pub use extract::{AppState, PENDING_COOKIE, SESSION_COOKIE};
-pub use pages::CONTENT_SECURITY_POLICY;
+pub use pages::{CONTENT_SECURITY_POLICY, DOCS_CONTENT_SECURITY_POLICY};
 pub use routes::route_list;
 pub use use_cases::WebUseCases;
 
@@ -247,9 +247,15 @@ pub fn app(
         .app_data(doc)
         .configure(routes::configure)
         .configure(pages::configure)
-        .service(SwaggerUi::new("/api-docs/{_:.*}").config(SwaggerConfig::from("/openapi.json")))
+        .service(
+            SwaggerUi::new("/api-docs/{_:.*}")
+                // No online validator badge: it would send the document's URL elsewhere.
+                .config(SwaggerConfig::from("/openapi.json").validator_url("none")),
+        )
         .default_service(actix_web::web::to(not_found))
         .wrap(ErrorHandlers::new().default_handler(error::normalize_error_response))
+        // Outside the error normaliser, so a 404 under `/api-docs/` gets the headers too.
+        .wrap(actix_web::middleware::from_fn(pages::docs_headers))
         // Inside the default headers and the request log (so a 408 it writes gets both),
         // outside the error normaliser (so the payload it keeps alive rides on the final
         // response).

@@ -11,7 +11,10 @@
 
 use std::sync::OnceLock;
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest as _, Sha256};
 
@@ -22,6 +25,25 @@ use crate::error::ApiError;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' blob:; connect-src 'self'; font-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The interactive API docs' policy (`/api-docs/`: utoipa-swagger-ui's Swagger UI, compiled
+/// into the binary). The pages' policy, with two additions Chromium showed it needs (the
+/// `api_docs` browser journey fails without either):
+/// - one `style-src` hash: the standalone preset's SVG logo carries an inline `<style>`
+///   element with fixed content (`.logo_small_svg__cls-2{fill:#fff}…`), so its SHA-256 is
+///   allowed rather than `'unsafe-inline'`. The style attributes Swagger UI sets while
+///   rendering go through the CSSOM, which `style-src` does not govern.
+/// - `img-src data:`: the stylesheet draws its arrows and icons as `data:` SVGs.
+///
+/// `script-src` stays `'self'`: the index has no inline script (its configuration is
+/// `swagger-initializer.js`, served like the other files), and nothing needs `eval`. No
+/// online validator badge either (`validatorUrl: "none"`), so nothing is loaded from
+/// elsewhere and the document's URL is never sent to a third party. A Swagger UI upgrade
+/// that changes the logo changes the hash: the journey says so.
+pub const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// A file compiled into the binary.
 struct Asset {
@@ -186,15 +208,51 @@ fn if_none_match(req: &HttpRequest, tag: &str) -> bool {
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
 }
 
-/// The headers every page and asset carries (the default headers add `nosniff` and
-/// `Referrer-Policy: no-referrer`).
+/// The headers every page and asset carries besides its policy (the default headers add
+/// `nosniff` and `Referrer-Policy: no-referrer`).
+const PAGE_HEADERS: [(&str, &str); 4] = [
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+];
+
+/// The headers every page and asset carries.
 fn secured(res: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
     res.insert_header((
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    ))
-    .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-    .insert_header(("Cross-Origin-Opener-Policy", "same-origin"))
-    .insert_header(("Cross-Origin-Resource-Policy", "same-origin"))
-    .insert_header(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"))
+    ));
+    for header in PAGE_HEADERS {
+        res.insert_header(header);
+    }
+    res
+}
+
+/// Whether `path` is the interactive docs page or one of its files.
+fn is_docs(path: &str) -> bool {
+    path == "/api-docs" || path.starts_with("/api-docs/")
+}
+
+/// The pages' header set on everything under `/api-docs` (served by utoipa-swagger-ui,
+/// which sets none): [`DOCS_CONTENT_SECURITY_POLICY`], no framing, `nosniff`, no referrer.
+pub(crate) async fn docs_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let docs = is_docs(req.path());
+    let mut res = next.call(req).await?;
+    if docs {
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+        );
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        for (name, value) in PAGE_HEADERS {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+    }
+    Ok(res)
 }

@@ -271,16 +271,78 @@ async fn past_the_attempt_limit_the_page_says_when_to_try_again() {
     assert!(audit(&admin, "mfa_verify_success").await.is_empty(), "the right code waited too");
 }
 
+/// Issue 22: the docs page got the pages' header set; its policy must still let Swagger UI
+/// render (a blank page under a new policy would be a regression).
+#[tokio::test]
+async fn the_api_docs_render_in_chromium_under_their_policy() {
+    let Some(app) = fresh_app().await else { return };
+    Journey::new("api_docs", &screenshots()).run(&app).await;
+}
+
+/// Every spelling of "another host" the issue and the WHATWG parser know, and a few
+/// same-origin targets that must survive.
+const RETURN_TO_SPELLINGS: &[&str] = &[
+    "https://evil.example/x",
+    "HTTPS://EVIL.EXAMPLE/x",
+    "//evil.example/x",
+    "  //evil.example/x",
+    "/\\evil.example/x",
+    "\\/evil.example/x",
+    "/.//evil.example/x",
+    "/..//evil.example/x",
+    "/x/..//evil.example/x",
+    "/%2e//evil.example/x",
+    "/%2F%2Fevil.example/x",
+    "/%5Cevil",
+    "/\t/evil.example/x",
+    "/\n/evil.example/x",
+    "javascript:alert(1)",
+    " JavaScript:alert(1)",
+    "http:/\\evil.example/x",
+    "/x/../admin?tab=a b#top",
+];
+
+/// The open redirect of issue 22: the page resolved `return_to` with the URL parser and
+/// then handed `//evil.example/x` (what `/.//evil.example/x` becomes) to `location.assign`.
+#[tokio::test]
+async fn no_return_to_spelling_takes_the_browser_off_the_site_signed_in_or_not() {
+    let Some(app) = fresh_app().await else { return };
+    app.setup_admin().await;
+    let base = app.url("/");
+    let base = base.trim_end_matches('/');
+    // What the server's rule makes of each: the page's rule must agree, and the browser
+    // must land exactly there.
+    let cases: Vec<Value> = RETURN_TO_SPELLINGS
+        .iter()
+        .map(|raw| {
+            let expected = slugbase_domain::ReturnTo::resolve(raw, base)
+                .map_or_else(|_| "/".to_owned(), slugbase_domain::ReturnTo::into_string);
+            json!({"raw": raw, "expected": expected})
+        })
+        .collect();
+    assert!(cases.iter().any(|c| c["expected"] == "/admin?tab=a%20b#top"), "{cases:?}");
+
+    Journey::new("open_redirect", &screenshots())
+        .params(json!({"email": steps::ADMIN_EMAIL, "password": steps::PASSWORD, "cases": cases}))
+        .run(&app)
+        .await;
+}
+
 #[tokio::test]
 async fn an_administrator_resets_a_users_mfa_after_confirming() {
     let Some(app) = fresh_app().await else { return };
     let email = "locked.out@example.com";
     let (admin, _) = admin_and_mfa_user(&app, email).await;
+    // The administrator has MFA on too: their own row must not offer the reset.
+    let (admin_secret, _) = app.enable_mfa(&admin).await;
 
     Journey::new("admin_reset", &screenshots())
-        .params(
-            json!({"email": steps::ADMIN_EMAIL, "password": steps::PASSWORD, "user_email": email}),
-        )
+        .params(json!({
+            "email": steps::ADMIN_EMAIL,
+            "password": steps::PASSWORD,
+            "user_email": email,
+            "secret": admin_secret,
+        }))
         .run(&app)
         .await;
 

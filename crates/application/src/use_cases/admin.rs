@@ -39,12 +39,23 @@ pub enum AdminError {
     /// An administrator cannot delete their own account (it could leave none).
     #[error("cannot delete your own account")]
     CannotDeleteSelf,
+    /// An administrator cannot reset their own MFA (403): that strips a factor with no
+    /// proof at all; their way is the disable operation, with its password and code.
+    #[error("cannot reset your own MFA; disable it with a code instead")]
+    CannotResetOwnMfa,
+    /// A user without a password while no OIDC provider is configured (400): nobody
+    /// could ever sign in as them.
+    #[error("no OIDC provider is configured for a user without a password")]
+    OidcNotConfigured,
     /// Storage down or a bug.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
 unexpected_from_ports!(AdminError);
+
+/// The reason code of a refused reset of one's own MFA, as answered and audited.
+pub const SELF_RESET_REASON: &str = "ADMIN_SELF_RESET_FORBIDDEN";
 
 /// `/api/admin/*`: user management, MFA reset, audit log.
 #[derive(Clone)]
@@ -56,6 +67,9 @@ pub struct Admin {
     audit_log: Arc<dyn AuditLog>,
     audit: AuditTrail,
     outbox: Arc<dyn OutboxRepository>,
+    /// At least one OIDC provider is configured (else a user without a password could
+    /// never sign in).
+    oidc_sign_in: bool,
 }
 
 impl fmt::Debug for Admin {
@@ -78,7 +92,15 @@ impl Admin {
         audit: AuditTrail,
         outbox: Arc<dyn OutboxRepository>,
     ) -> Self {
-        Self { users, new_users, mfa, revoker, audit_log, audit, outbox }
+        Self { users, new_users, mfa, revoker, audit_log, audit, outbox, oidc_sign_in: false }
+    }
+
+    /// Whether an OIDC provider is configured: only then may a user be created without a
+    /// password (OIDC-only). Off unless said.
+    #[must_use]
+    pub const fn with_oidc_sign_in(mut self, configured: bool) -> Self {
+        self.oidc_sign_in = configured;
+        self
     }
 
     /// Notices in the outbox, newest first (`GET /api/admin/outbox`).
@@ -124,6 +146,9 @@ impl Admin {
     ) -> Result<User, AdminError> {
         let input = input?;
         let account = validate_account(&input, false).map_err(AdminError::Validation)?;
+        if input.password.is_none() && !self.oidc_sign_in {
+            return Err(AdminError::OidcNotConfigured);
+        }
         let new_user = self.new_users.build(account, input.is_admin).await?;
         let user = match self.users.create(new_user).await {
             Ok(user) => user,
@@ -169,7 +194,9 @@ impl Admin {
         Ok(())
     }
 
-    /// Administrative MFA reset for a locked-out user.
+    /// Administrative MFA reset for a locked-out user — never the caller themself: that
+    /// would strip a factor without any proof (refused and audited as
+    /// `mfa_reset_by_admin_fail`; the disable operation is their way).
     ///
     /// # Errors
     /// [`AdminError`].
@@ -180,6 +207,13 @@ impl Admin {
         id: UserId,
     ) -> Result<(), AdminError> {
         Self::require_admin(caller)?;
+        if caller.user.id == id {
+            let entry = AuditEntry::new(AuditEventKind::MfaResetByAdminFail, Some(id), client)
+                .with_actor(Some(caller.user.id))
+                .failure(SELF_RESET_REASON);
+            self.audit.record(entry).await;
+            return Err(AdminError::CannotResetOwnMfa);
+        }
         self.reset_mfa_unchecked(Some(caller.user.id), client, id).await
     }
 

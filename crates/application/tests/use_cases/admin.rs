@@ -22,6 +22,11 @@ fn admin(deps: MockDeps) -> Admin {
     UseCases::new(deps.build(), settings()).admin
 }
 
+/// [`admin`] with an OIDC provider configured.
+fn admin_with_oidc(deps: MockDeps) -> Admin {
+    admin(deps).with_oidc_sign_in(true)
+}
+
 /// What a repository's `create` makes of a new user.
 fn stored(new: slugbase_application::ports::NewUser) -> User {
     User {
@@ -94,13 +99,56 @@ async fn a_user_created_without_a_password_is_oidc_only_and_nothing_is_hashed() 
     let audit = deps.record_audit();
 
     // Act
-    let user = admin(deps).create_user(&caller, &client(), account(None)).await.expect("created");
+    let user = admin_with_oidc(deps)
+        .create_user(&caller, &client(), account(None))
+        .await
+        .expect("created");
 
     // Assert
     assert_eq!(user.login, LoginMethod::OidcOnly);
     let event = audit.only();
     assert_audit(&event, AuditEventKind::UserCreated, Some(user.id), None, None);
     assert_eq!(event.actor_id, Some(actor));
+}
+
+#[tokio::test]
+async fn a_user_without_a_password_is_refused_while_no_oidc_provider_is_configured() {
+    // Arrange: storage, hasher and audit log unarranged (nothing is stored or recorded).
+    let caller = session_caller(admin_user());
+
+    // Act: the use cases as assembled with no identity provider, by an admin and the CLI.
+    let by_admin = admin(MockDeps::new()).create_user(&caller, &client(), account(None)).await;
+    let by_cli = admin(MockDeps::new()).create_user_unchecked(None, &client(), account(None)).await;
+
+    // Assert
+    for result in [by_admin, by_cli] {
+        assert!(matches!(result, Err(AdminError::OidcNotConfigured)), "{result:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_admin_cannot_reset_their_own_mfa_and_the_refusal_is_audited() {
+    // Arrange: the MFA repository and the user lookup are unarranged (nothing is touched).
+    let me = with_mfa(admin_user());
+    let my_id = me.id;
+    let caller = session_caller(me);
+    let mut deps = MockDeps::new();
+    let audit = deps.record_audit();
+
+    // Act
+    let result = admin(deps).reset_mfa(&caller, &client(), my_id).await;
+
+    // Assert
+    assert!(matches!(result, Err(AdminError::CannotResetOwnMfa)), "{result:?}");
+    let event = audit.only();
+    assert_audit(
+        &event,
+        AuditEventKind::MfaResetByAdminFail,
+        Some(my_id),
+        Some("ADMIN_SELF_RESET_FORBIDDEN"),
+        None,
+    );
+    assert_eq!(event.actor_id, Some(my_id));
 }
 
 #[tokio::test]

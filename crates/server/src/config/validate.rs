@@ -18,6 +18,10 @@ impl Settings {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(invalid("server.public_base_url", "must start with http:// or https://"));
         }
+        // `return_to` targets are resolved against this origin: it has to be one.
+        if slugbase_domain::ReturnTo::resolve("/", url).is_err() {
+            return Err(invalid("server.public_base_url", "must be an absolute URL with a host"));
+        }
         if self.server.body_limit_bytes == 0 {
             return Err(invalid("server.body_limit_bytes", "must be greater than 0"));
         }

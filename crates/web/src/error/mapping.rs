@@ -309,6 +309,18 @@ impl From<AdminError> for ApiError {
                 "CANNOT_DELETE_SELF",
                 "You cannot delete your own account",
             ),
+            AdminError::CannotResetOwnMfa => Self::new(
+                StatusCode::FORBIDDEN,
+                slugbase_application::accounts::SELF_RESET_REASON,
+                "You cannot reset your own two-factor authentication: turn it off with \
+                 POST /api/auth/mfa/disable (your password and a code)",
+            ),
+            AdminError::OidcNotConfigured => Self::new(
+                StatusCode::BAD_REQUEST,
+                "OIDC_NOT_CONFIGURED",
+                "No identity provider is configured, so a user without a password could never sign in",
+            )
+            .with_field("password", "Give a password: no identity provider is configured"),
             AdminError::Unexpected(u) => u.into(),
         }
     }

@@ -42,7 +42,8 @@ pub(crate) async fn list_users(
     Ok(HttpResponse::Ok().json(users.iter().map(|u| state.user_view(u)).collect::<Vec<_>>()))
 }
 
-/// Create a user; without a password the user is OIDC-only.
+/// Create a user; without a password the user is OIDC-only (only while an OIDC provider is
+/// configured: else nobody could ever sign in as them).
 #[utoipa::path(
     tag = "Admin",
     operation_id = "create_user",
@@ -50,7 +51,7 @@ pub(crate) async fn list_users(
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
         (status = 201, description = "Created", body = UserView),
-        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 400, description = "VALIDATION_FAILED, or OIDC_NOT_CONFIGURED (no password while no OIDC provider is configured; detail on `password`)", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
         (status = 409, description = "EMAIL_EXISTS", body = ErrorBody),
@@ -101,7 +102,9 @@ pub(crate) async fn delete_user(
     Ok(HttpResponse::Ok().json(OkView::OK))
 }
 
-/// Administrative MFA reset for a locked-out user (audited; ends their sessions).
+/// Administrative MFA reset for a locked-out user (audited; ends their sessions). Never of
+/// the caller's own account: that would strip a factor with no proof; one's own MFA goes
+/// off through `POST /api/auth/mfa/disable`.
 #[utoipa::path(
     tag = "Admin",
     operation_id = "reset_user_mfa",
@@ -111,7 +114,7 @@ pub(crate) async fn delete_user(
         (status = 200, description = "Success", body = OkView),
         (status = 400, description = "VALIDATION_FAILED (the id is not a UUID)", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN or CSRF_INVALID", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN, CSRF_INVALID, or ADMIN_SELF_RESET_FORBIDDEN (the id is the caller's own; audited as `mfa_reset_by_admin_fail`)", body = ErrorBody),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
     )
 )]

@@ -8,6 +8,7 @@ use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, get};
 use serde::{Deserialize, Serialize};
 use slugbase_application::auth::{BeginInput, CallbackInput, CallbackOutcome, OidcError};
+use slugbase_domain::ReturnTo;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
@@ -96,10 +97,10 @@ fn failure(state: &AppState, error: OidcError) -> Result<HttpResponse, ApiError>
 #[utoipa::path(
     tag = "Auth",
     operation_id = "oidc_login",
-    description = "302 to the provider's authorization endpoint with `state`, `nonce` and a PKCE S256 challenge; the flow is kept server-side (single use, 10 minutes) and bound to this browser by the HttpOnly `slugbase.oidc_flow` cookie. `return_to` (a same-origin path) is where the browser goes after login; `prompt=login` and `max_age` ask the provider to authenticate the user again. A provider whose discovery has not succeeded yet sends the browser to `/login?error=provider_unavailable`.",
+    description = "302 to the provider's authorization endpoint with `state`, `nonce` and a PKCE S256 challenge; the flow is kept server-side (single use, 10 minutes) and bound to this browser by the HttpOnly `slugbase.oidc_flow` cookie. `return_to` is where the browser goes after login: it is resolved against `server.public_base_url` as a browser resolves it (WHATWG URL: dot segments removed, `\\` read as `/`, tabs and newlines dropped) and accepted only if the result is on that origin with a path starting with one `/` followed by neither `/` nor `\\` (else 400); only the resolved path, query and fragment are used afterwards; `prompt=login` and `max_age` ask the provider to authenticate the user again. A provider whose discovery has not succeeded yet sends the browser to `/login?error=provider_unavailable`.",
     params(
         ("provider" = String, Path, description = "Provider key"),
-        ("return_to" = Option<String>, Query, description = "Same-origin path to go to after login"),
+        ("return_to" = Option<String>, Query, description = "Where to go after login: a target on this site (resolved as a browser does; at most 512 bytes)"),
         ("prompt" = Option<String>, Query, description = "`login`: the provider authenticates the user again"),
         ("max_age" = Option<u32>, Query, description = "Seconds: the provider re-authenticates an older session"),
     ),
@@ -128,7 +129,14 @@ pub(crate) async fn oidc_login(
         Some("login") => true,
         Some(_) => return Err(query_error("prompt", "prompt must be `login`")),
     };
-    let input = BeginInput { return_to: query.return_to, prompt_login, max_age: query.max_age };
+    // Resolved against this site as a browser would; only the resolved path goes on.
+    let return_to = query
+        .return_to
+        .as_deref()
+        .map(|raw| ReturnTo::resolve(raw, &state.config.public_base_url))
+        .transpose()
+        .map_err(|e| query_error("return_to", &e.to_string()))?;
+    let input = BeginInput { return_to, prompt_login, max_age: query.max_age };
     match state.use_cases.oidc_login.begin(&key, input).await {
         Ok(start) => {
             let mut res = found(&start.redirect_url);

@@ -109,7 +109,7 @@ async fn wrong_current_passwords_count_towards_logins_limit() {
 
 #[tokio::test]
 async fn an_oidc_only_user_has_no_password_to_change() {
-    let app = TestApp::spawn().await;
+    let app = slugbase_testkit::oidc::with_unreachable_provider(TestApp::builder()).spawn().await;
     let admin = app.setup_admin().await;
     app.create_user(&admin, "oidc@example.com", None).await;
     // The OIDC-only user has no way to sign in over HTTP yet: an operator token for them.

@@ -340,7 +340,7 @@ async fn the_seed_pages_url_and_header_with_only_the_placeholders_filled_in_work
 /// code alone; a password they send is ignored.
 #[tokio::test]
 async fn an_oidc_only_user_disables_with_the_code_alone() {
-    let app = TestApp::spawn().await;
+    let app = slugbase_testkit::oidc::with_unreachable_provider(TestApp::builder()).spawn().await;
     let admin = app.setup_admin().await;
     let created = app.create_user(&admin, "oidc@example.com", None).await;
     assert_eq!(created["has_password"], false);

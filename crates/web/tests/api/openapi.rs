@@ -136,6 +136,56 @@ async fn the_docs_page_is_served_from_the_binary() {
     res.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
 }
 
+/// Issue 22: the docs page could be framed. Every path under `/api-docs` (the redirect, the
+/// page, each compiled-in file, an unknown one) carries the pages' header set.
+#[tokio::test]
+async fn every_docs_path_carries_the_pages_security_headers() {
+    let app = TestApp::spawn().await;
+    let not_following =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (path, status) in [
+        ("/api-docs", StatusCode::PERMANENT_REDIRECT),
+        ("/api-docs/", StatusCode::OK),
+        ("/api-docs/index.html", StatusCode::OK),
+        ("/api-docs/index.css", StatusCode::OK),
+        ("/api-docs/swagger-ui.css", StatusCode::OK),
+        ("/api-docs/swagger-ui-bundle.js", StatusCode::OK),
+        ("/api-docs/swagger-ui-standalone-preset.js", StatusCode::OK),
+        ("/api-docs/swagger-initializer.js", StatusCode::OK),
+        ("/api-docs/favicon-32x32.png", StatusCode::OK),
+        ("/api-docs/favicon-16x16.png", StatusCode::OK),
+        ("/api-docs/oauth2-redirect.html", StatusCode::OK),
+        ("/api-docs/no-such-file.js", StatusCode::NOT_FOUND),
+        ("//api-docs//", StatusCode::OK),
+    ] {
+        let res = Api::exchange(not_following.get(app.url(path))).await;
+        assert_eq!(res.status, status, "{path}");
+        let header = |name: &str| {
+            res.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+        };
+        assert_eq!(header("content-security-policy"), slugbase_web::DOCS_CONTENT_SECURITY_POLICY);
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self';",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "connect-src 'self'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {directive} missing from {csp}");
+        }
+        assert!(!csp.contains("unsafe-eval") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("cross-origin-opener-policy"), "same-origin", "{path}");
+    }
+    // The account pages keep their own, stricter policy.
+    let res = Api::exchange(not_following.get(app.url("/login"))).await;
+    assert_eq!(res.headers["content-security-policy"], slugbase_web::CONTENT_SECURITY_POLICY);
+}
+
 /// Follows `$ref`s inside the document.
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     match schema["$ref"].as_str() {
@@ -314,8 +364,9 @@ async fn request_strings_carry_the_servers_length_rules() {
     assert_eq!(schemas["SetupRequest"]["required"], json!(["email", "name", "password"]));
     assert_eq!(schemas["CreateTokenRequest"]["required"], json!(["name"]));
 
-    // The server refuses exactly what those bounds exclude.
-    let app = TestApp::spawn().await;
+    // The server refuses exactly what those bounds exclude (users without a password: an
+    // OIDC provider is configured).
+    let app = slugbase_testkit::oidc::with_unreachable_provider(TestApp::builder()).spawn().await;
     let admin = app.setup_admin().await;
     for (name, status) in [
         (String::new(), StatusCode::BAD_REQUEST),

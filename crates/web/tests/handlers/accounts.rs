@@ -98,6 +98,8 @@ async fn every_admin_error_has_its_status_reason_and_details() {
         (|| AdminError::EmailTaken, valid, 409, "EMAIL_EXISTS", vec!["email"]),
         (|| AdminError::NotFound, valid, 404, "USER_NOT_FOUND", vec![]),
         (|| AdminError::CannotDeleteSelf, valid, 400, "CANNOT_DELETE_SELF", vec![]),
+        (|| AdminError::CannotResetOwnMfa, valid, 403, "ADMIN_SELF_RESET_FORBIDDEN", vec![]),
+        (|| AdminError::OidcNotConfigured, valid, 400, "OIDC_NOT_CONFIGURED", vec!["password"]),
         (|| AdminError::Unexpected(unavailable()), valid, 503, "SERVICE_UNAVAILABLE", vec![]),
         (|| AdminError::Unexpected(internal()), valid, 500, "INTERNAL_ERROR", vec![]),
     ];

@@ -5,6 +5,7 @@ use slugbase_application::PlainToken;
 use slugbase_application::auth::{
     BeginOutcome, CallbackOutcome, OidcError, OidcFailure, ProviderSummary,
 };
+use slugbase_domain::ReturnTo;
 
 use crate::support::{Mocks, caller, send, unavailable};
 
@@ -44,7 +45,7 @@ async fn the_login_redirects_to_the_provider_with_an_httponly_flow_cookie() {
         .times(1)
         .withf(|key, input| {
             key == "corp"
-                && input.return_to.as_deref() == Some("/here")
+                && input.return_to.as_ref().map(ReturnTo::as_str) == Some("/here")
                 && input.prompt_login
                 && input.max_age.as_deref() == Some("60")
         })
@@ -54,7 +55,8 @@ async fn the_login_redirects_to_the_provider_with_an_httponly_flow_cookie() {
                 flow: PlainToken::new("flow-id".to_owned()),
             })
         });
-    let req = TestRequest::get().uri("/api/auth/corp?return_to=/here&prompt=login&max_age=60");
+    // The use case gets the target as resolved, not as sent.
+    let req = TestRequest::get().uri("/api/auth/corp?return_to=/x/../here&prompt=login&max_age=60");
     let answer = send(mocks, req).await;
     assert_eq!(answer.status, 302);
     assert_eq!(answer.header("location"), Some("https://idp.example.com/auth?state=s"));
@@ -90,6 +92,12 @@ async fn login_errors_are_a_404_a_400_or_a_redirect_to_the_login_page() {
                 assert_eq!(answer.header("location"), Some("/login?error=provider_unavailable"));
             }
         }
+    }
+    // A `return_to` a browser would read as another host never reaches the use case.
+    for bad in ["/.//evil.example/x", "/x/..//evil.example/x", "/%09/evil.example", "%5C/evil"] {
+        let uri = format!("/api/auth/corp?return_to={bad}");
+        let answer = send(Mocks::default(), TestRequest::get().uri(&uri)).await;
+        assert_eq!(answer.error(400, "VALIDATION_FAILED"), ["return_to"], "{bad}");
     }
     // `prompt` takes only `login`; a fixed route's other method stays 405.
     let answer = send(Mocks::default(), TestRequest::get().uri("/api/auth/corp?prompt=none")).await;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use slugbase_domain::User;
+use slugbase_domain::{ReturnTo, User};
 
 use crate::error::{Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
@@ -45,7 +45,8 @@ pub enum OidcError {
     /// No provider has this key (404).
     #[error("unknown identity provider")]
     UnknownProvider,
-    /// `return_to` is not a same-origin path, or `max_age` not a number (400).
+    /// A query parameter is not acceptable: `max_age` not a number (400; a `return_to` off
+    /// this site never becomes a [`ReturnTo`], and the adapter answers the same way).
     #[error("invalid parameter {0}")]
     InvalidParameter(&'static str),
     /// The login failed; the browser goes to `/login?error=…`.
@@ -72,8 +73,9 @@ pub struct ProviderSummary {
 /// `GET /api/auth/{provider}`'s query.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BeginInput {
-    /// Where to go after login.
-    pub return_to: Option<String>,
+    /// Where to go after login: resolved against this site by the adapter, so only a
+    /// same-origin path gets here.
+    pub return_to: Option<ReturnTo>,
     /// `prompt=login`.
     pub prompt_login: bool,
     /// `max_age` (seconds), as sent.
