@@ -221,7 +221,7 @@ impl OutboxRepository for SeaOrmStore {
             .order_by_desc(outbox::Column::Id)
             .limit(u64::from(query.limit))
             .offset(std::cmp::min(query.offset, MAX_OFFSET))
-            .all(&self.db)
+            .all(self.reads())
             .await
             .map_err(db_err)?
             .into_iter()
