@@ -6,5 +6,5 @@
 pub use crate::collaborators::new_account::NewAccountInput;
 pub use crate::use_cases::admin::{Admin, AdminError, AdminUseCase, SELF_RESET_REASON};
 pub use crate::use_cases::deliver_notices::{DeliverNotices, Delivery, DeliveryPolicy};
-pub use crate::use_cases::health::{Health, HealthUseCase};
+pub use crate::use_cases::health::{Health, HealthReport, HealthUseCase};
 pub use crate::use_cases::setup::{Setup, SetupError, SetupUseCase};

@@ -103,6 +103,7 @@ macro_rules! storage_contract_tests {
             a_backup_code_spent_at_login_stores_its_notice_only_when_spent,
             a_token_and_its_notice_are_stored_together,
             sessions_of_a_user_keep_their_client,
+            purges_delete_finished_notices_in_batches_and_never_pending_ones,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {

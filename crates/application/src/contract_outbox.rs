@@ -12,7 +12,8 @@ use slugbase_domain::{
 
 use crate::ports::{
     ApiTokenRecord, AuditEvent, AuditQuery, EndSessions, MfaChangeEffects, MfaProof, NewUser,
-    Notice, OutboxQuery, ProofSignIn, SecretDigest, SessionKind, SessionRecord, Storage,
+    Notice, NoticePurge, OutboxQuery, ProofSignIn, SecretDigest, SessionKind, SessionRecord,
+    Storage,
 };
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -314,4 +315,69 @@ pub async fn sessions_of_a_user_keep_their_client<S: Storage>(store: Arc<S>) {
             (hex("cl-new"), Some("192.0.2.2".to_owned()), Some("agent cl-new".to_owned())),
         ]
     );
+}
+
+/// A purge deletes sent notices by when they were sent and failed ones by their last
+/// attempt, at most `limit` per call, and never a pending notice, however old.
+pub async fn purges_delete_finished_notices_in_batches_and_never_pending_ones<S: Storage>(
+    store: Arc<S>,
+) {
+    let user = a_user(&*store, "purge@example.com").await;
+    let sent_old: Vec<Notice> =
+        (1..=3).map(|s| a_notice(Some(user.id), NoticeKind::MfaEnabled, s)).collect();
+    let sent_new = a_notice(Some(user.id), NoticeKind::MfaEnabled, 4);
+    let failed_old = a_notice(Some(user.id), NoticeKind::PasswordChanged, 5);
+    let failed_new = a_notice(Some(user.id), NoticeKind::PasswordChanged, 6);
+    let retried = a_notice(Some(user.id), NoticeKind::MfaDisabled, 7);
+    for n in sent_old.iter().chain([&sent_new, &failed_old, &failed_new, &retried]) {
+        store.enqueue(n.clone()).await.expect("enqueue");
+    }
+    assert_eq!(store.claim_due(at(10), at(70), 100).await.expect("claim").len(), 7);
+    for (n, s) in sent_old.iter().zip(11..) {
+        store.mark_sent(n.id, 1, at(s)).await.expect("sent");
+    }
+    store.mark_sent(sent_new.id, 1, at(500)).await.expect("sent");
+    let event = |s| an_event(user.id, AuditEventKind::NoticeDeliveryFailed, s);
+    store.mark_failed(failed_old.id, 1, "550 no", event(20)).await.expect("failed");
+    store.retry_later(failed_new.id, 1, at(600), "421 later").await.expect("retry");
+    store.retry_later(retried.id, 1, at(900), "421 later").await.expect("retry");
+    let again = store.claim_due(at(600), at(660), 100).await.expect("claim");
+    assert_eq!(again.iter().map(|m| m.notice.id).collect::<Vec<_>>(), vec![failed_new.id]);
+    store.mark_failed(failed_new.id, 2, "550 no", event(601)).await.expect("failed");
+    // Pending since long before every cut-off below, never claimed.
+    let pending = a_notice(Some(user.id), NoticeKind::ApiTokenCreated, 0);
+    store.enqueue(pending.clone()).await.expect("enqueue");
+
+    let sent = |secs| NoticePurge::Sent { before: at(secs) };
+    let failed = |secs| NoticePurge::Failed { before: at(secs) };
+    assert_eq!(store.purge_notices(sent(100), 2).await.expect("purge"), 2, "one batch");
+    assert_eq!(store.purge_notices(sent(100), 2).await.expect("purge"), 1, "the rest");
+    assert_eq!(store.purge_notices(sent(100), 2).await.expect("purge"), 0, "none left");
+    assert_eq!(store.purge_notices(failed(100), 10).await.expect("purge"), 1, "failed_old");
+    assert_eq!(store.purge_notices(failed(600), 10).await.expect("purge"), 0, "not before");
+    let stored = |status| {
+        let store = store.clone();
+        async move {
+            let query = OutboxQuery { status, limit: 100, offset: 0 };
+            let mut ids: Vec<NoticeId> = store
+                .list_notices(query)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|m| m.notice.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(stored(Some(NoticeStatus::Sent)).await, vec![sent_new.id]);
+    assert_eq!(stored(Some(NoticeStatus::Failed)).await, vec![failed_new.id]);
+
+    let far = 10_000_000;
+    assert_eq!(store.purge_notices(sent(far), 10).await.expect("purge"), 1, "sent_new");
+    assert_eq!(store.purge_notices(failed(far), 10).await.expect("purge"), 1, "failed_new");
+    let mut left = vec![pending.id, retried.id];
+    left.sort();
+    assert_eq!(stored(None).await, left, "pending notices are never purged");
+    assert_eq!(stored(Some(NoticeStatus::Pending)).await, left);
 }

@@ -243,6 +243,9 @@ impl ApplicationBuilder {
             audit: deps.audit.clone(),
             clock: deps.clock.clone(),
             audit_retention_days: loaded.settings.audit.retention_days,
+            outbox: deps.outbox.clone(),
+            sent_notice_retention_days: loaded.settings.outbox.sent_retention_days,
+            failed_notice_retention_days: loaded.settings.outbox.failed_retention_days,
             interval: std::time::Duration::from_secs(u64::from(
                 loaded.settings.maintenance.purge_interval_secs,
             )),

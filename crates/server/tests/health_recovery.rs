@@ -1,5 +1,6 @@
-//! `GET /api/health` follows the database: 503 in the error shape while PostgreSQL is down,
-//! 200 again once it is back — without restarting the service. Runs the real binary
+//! `GET /api/health` follows the database: 503 in the error shape (with `"status":
+//! "unavailable"` and `Retry-After`, as every 503) while PostgreSQL is down, 200 again once
+//! it is back — without restarting the service. Runs the real binary
 //! against its own throwaway PostgreSQL cluster (started with the project's
 //! `scripts/start-postgres.sh`, which needs root); skipped elsewhere unless `CI` is set.
 #![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
@@ -104,6 +105,13 @@ async fn health_is_503_while_the_database_is_down_and_200_once_it_is_back() {
     cluster.run("stop");
     let down = wait_for_health(&api, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(down.body["code"], 503, "{down:?}");
+    assert_eq!(down.body["status"], "unavailable", "{down:?}");
+    assert_eq!(down.body["reason"], "DATABASE_UNAVAILABLE", "{down:?}");
+    assert!(down.retry_after().is_some_and(|s| s >= 1), "Retry-After on a 503: {down:?}");
+    // A request that needs the database is 503 with Retry-After too.
+    let me = api.get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::SERVICE_UNAVAILABLE, "{me:?}");
+    assert!(me.retry_after().is_some_and(|s| s >= 1), "Retry-After on a 503: {me:?}");
     assert!(down.body["error"].is_string() && down.body["message"].is_string(), "{down:?}");
     assert!(!down.body.to_string().contains("postgres"), "no driver detail leaks: {down:?}");
 

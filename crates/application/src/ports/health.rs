@@ -8,10 +8,22 @@ use super::store_error::StoreResult;
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait StorageHealth: Send + Sync {
-    /// Runs a trivial query.
+    /// Runs a trivial query, the way reads run (on SQLite: on the read pool, so it does not
+    /// wait behind writers).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`](super::StoreError::Unavailable) while the database cannot
     /// be reached.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Whether a write could start now: on SQLite, whether the database's write lock can
+    /// be had within a short wait (taken and released at once, nothing written). Backends
+    /// whose reads and writes share one pool answer `Ok` ([`Self::ping`] covers them).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`](super::StoreError::Unavailable) while writes cannot get
+    /// through (the write lock is held by someone else).
+    async fn ping_writes(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }

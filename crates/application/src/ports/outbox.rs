@@ -93,6 +93,22 @@ pub struct OutboxQuery {
     pub offset: u64,
 }
 
+/// Which finished notices a purge deletes. A pending notice is never purged: there is no
+/// variant that could name one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticePurge {
+    /// Sent notices accepted by the mail server (`sent_at`) before this time.
+    Sent {
+        /// Exclusive bound on `sent_at`.
+        before: DateTime<Utc>,
+    },
+    /// Failed notices whose last attempt was due (`next_attempt_at`) before this time.
+    Failed {
+        /// Exclusive bound on `next_attempt_at`.
+        before: DateTime<Utc>,
+    },
+}
+
 /// The outbox.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -155,4 +171,13 @@ pub trait OutboxRepository: Send + Sync {
     /// # Errors
     /// Storage failures only.
     async fn list_notices(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>>;
+
+    /// Deletes at most `limit` notices that `purge` names, and returns how many it deleted
+    /// (fewer than `limit`: none of them are left). Bounded so that one call never holds
+    /// the database's write lock (SQLite) or many row locks for long; call again for more.
+    ///
+    /// # Errors
+    /// Storage failures only. MUST delete only notices of the purge's status and before its
+    /// time — never a pending notice, never one of the other status.
+    async fn purge_notices(&self, purge: NoticePurge, limit: u32) -> StoreResult<u64>;
 }

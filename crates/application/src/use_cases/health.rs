@@ -6,9 +6,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::Unexpected;
-use crate::ports::StorageHealth;
+use crate::ports::{StorageHealth, StoreError};
 
-/// `/api/health`: is the database reachable?
+/// What `/api/health` found, when the database answers reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthReport {
+    /// Reads and writes get through.
+    Ok,
+    /// Reads get through, writes do not right now (on SQLite: someone else holds the
+    /// database's write lock). Writes answer 503 with `Retry-After` meanwhile.
+    WritesUnavailable,
+}
+
+/// `/api/health`: is the database reachable, for reads and for writes?
 #[derive(Clone)]
 pub struct Health {
     storage: Arc<dyn StorageHealth>,
@@ -27,12 +37,21 @@ impl Health {
         Self { storage }
     }
 
-    /// Pings storage.
+    /// Pings storage for reads, then for writes.
     ///
     /// # Errors
-    /// [`Unexpected::Unavailable`] while it is down.
-    pub async fn check(&self) -> Result<(), Unexpected> {
-        Ok(self.storage.ping().await?)
+    /// [`Unexpected::Unavailable`] while reads cannot get through (writes that cannot are
+    /// [`HealthReport::WritesUnavailable`]).
+    pub async fn check(&self) -> Result<HealthReport, Unexpected> {
+        self.storage.ping().await?;
+        match self.storage.ping_writes().await {
+            Ok(()) => Ok(HealthReport::Ok),
+            Err(StoreError::Unavailable(cause)) => {
+                tracing::warn!(error = format!("{cause:#}"), "database writes unavailable");
+                Ok(HealthReport::WritesUnavailable)
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 }
 
@@ -44,12 +63,12 @@ pub trait HealthUseCase: Send + Sync {
     ///
     /// # Errors
     /// [`Unexpected::Unavailable`] while storage is down.
-    async fn check(&self) -> Result<(), Unexpected>;
+    async fn check(&self) -> Result<HealthReport, Unexpected>;
 }
 
 #[async_trait]
 impl HealthUseCase for Health {
-    async fn check(&self) -> Result<(), Unexpected> {
+    async fn check(&self) -> Result<HealthReport, Unexpected> {
         Self::check(self).await
     }
 }

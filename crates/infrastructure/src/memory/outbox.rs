@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    AuditEvent, Notice, OutboxMessage, OutboxQuery, OutboxRepository, StoreResult,
+    AuditEvent, Notice, NoticePurge, OutboxMessage, OutboxQuery, OutboxRepository, StoreResult,
 };
 use slugbase_domain::{NoticeId, NoticeStatus};
 
@@ -129,5 +129,28 @@ impl OutboxRepository for InMemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn purge_notices(&self, purge: NoticePurge, limit: u32) -> StoreResult<u64> {
+        let mut state = self.lock()?;
+        let purged = |m: &OutboxMessage| match purge {
+            NoticePurge::Sent { before } => {
+                m.status == NoticeStatus::Sent && m.sent_at.is_some_and(|at| at < before)
+            }
+            NoticePurge::Failed { before } => {
+                m.status == NoticeStatus::Failed && m.next_attempt_at < before
+            }
+        };
+        let mut left = usize::try_from(limit).unwrap_or(usize::MAX);
+        let before = state.outbox.len();
+        state.outbox.retain(|row| {
+            if left > 0 && purged(&row.message) {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        Ok(u64::try_from(before - state.outbox.len()).unwrap_or(u64::MAX))
     }
 }

@@ -174,7 +174,7 @@ fn counter_from_model(row: attempt_counters::Model) -> StoreResult<AttemptCounte
 #[async_trait]
 impl AttemptRepository for SeaOrmStore {
     async fn get(&self, key: &str) -> StoreResult<Option<AttemptCounter>> {
-        let row = Entity::find_by_id(key).one(&self.db).await.map_err(db_err)?;
+        let row = Entity::find_by_id(key).one(self.reads()).await.map_err(db_err)?;
         row.map(counter_from_model).transpose()
     }
 

@@ -94,7 +94,7 @@ impl AuditLog for SeaOrmStore {
             .order_by_desc(audit_events::Column::Id)
             .limit(u64::from(query.limit))
             .offset(query.offset.min(MAX_OFFSET))
-            .all(&self.db)
+            .all(self.reads())
             .await
             .map_err(db_err)?
             .into_iter()

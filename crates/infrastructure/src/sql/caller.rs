@@ -167,7 +167,7 @@ where
     }
     let statement = caller_statement(credentials(key));
     let statement = store.db.get_database_backend().build(&statement);
-    CallerRow::find_by_statement(statement).one(&store.db).await.map_err(db_err)
+    CallerRow::find_by_statement(statement).one(store.reads()).await.map_err(db_err)
 }
 
 /// A model read from a rusqlite row of [`caller_statement`], its columns from position

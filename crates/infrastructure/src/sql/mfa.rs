@@ -291,7 +291,7 @@ impl MfaRepository for SeaOrmStore {
         let n = backup_codes::Entity::find()
             .filter(backup_codes::Column::UserId.eq(user.to_string()))
             .filter(backup_codes::Column::UsedAt.is_null())
-            .count(&self.db)
+            .count(self.reads())
             .await
             .map_err(db_err)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))

@@ -15,6 +15,14 @@
 //! nothing is cached. On SQLite that statement runs on a read-only `rusqlite` connection on
 //! the calling thread ([`sync_reads`]) unless [`StoreOptions::sqlite_sync_reads`] is off.
 //!
+//! On a SQLite file, reads that stand alone (lists, look-ups, counts, the health ping) run
+//! on a pool of read-only connections of their own ([`SeaOrmStore::reads`]), writes on the
+//! write pool: WAL lets readers go on while a writer holds the write lock, so a write lock
+//! held for long (by another process, or writers queueing for it) fails writes with 503
+//! after the busy timeout but never makes reads wait for a write connection. Each read is
+//! its own transaction and sees every write committed before it (read your own writes).
+//! Reads inside a write transaction stay in it. PostgreSQL and MySQL use one pool.
+//!
 //! Atomicity lives in the database, never in process memory:
 //! - spending a TOTP step is one conditional `UPDATE … WHERE last step < :step`;
 //! - spending a backup code is one conditional `UPDATE … WHERE used_at IS NULL`;
@@ -46,6 +54,7 @@ mod sessions;
 mod sync_reads;
 mod tokens;
 mod users;
+mod write_probe;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -66,12 +75,13 @@ use slugbase_migration::{Migrator, MigratorTrait as _};
 
 use self::dialect::{conflict_subject, is_mysql_url, migration_lock, mysql_unavailable};
 use self::sync_reads::SyncReads;
+use self::write_probe::WriteProbe;
 
 /// Connection settings of a [`SeaOrmStore`].
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
     /// Pool size; `None`: 4 for SQLite (writes serialise anyway), 10 for PostgreSQL and
-    /// MySQL.
+    /// MySQL. A SQLite file has two pools of this size: one for writes, one read-only.
     pub max_connections: Option<u32>,
     /// How long opening a connection may take before the database counts as unavailable.
     pub connect_timeout: Duration,
@@ -103,12 +113,17 @@ impl Default for StoreOptions {
     }
 }
 
-/// Every storage port over one sea-orm connection pool (SQLite, PostgreSQL or MySQL/MariaDB).
+/// Every storage port over sea-orm connection pools (SQLite, PostgreSQL or MySQL/MariaDB).
 #[derive(Clone, Debug)]
 pub struct SeaOrmStore {
+    /// Writes, and everything on PostgreSQL and MySQL.
     db: DatabaseConnection,
+    /// Reads that stand alone: a read-only pool on a SQLite file, else the same as `db`.
+    read_db: DatabaseConnection,
     /// SQLite's synchronous read path, when on (see [`sync_reads`]).
     sync_reads: Option<Arc<SyncReads>>,
+    /// SQLite's write-lock probe for health (a file only).
+    write_probe: Option<Arc<WriteProbe>>,
 }
 
 impl SeaOrmStore {
@@ -168,7 +183,14 @@ impl SeaOrmStore {
                     .synchronous(SqliteSynchronous::Normal)
             });
         }
+        let read_opts = opts.clone();
         let db = Database::connect(opts).await.map_err(db_err)?;
+        let file = if sqlite { sqlite_file(url) } else { None };
+        let read_db = match file {
+            Some(_) => read_pool(read_opts, options.sqlite_busy_timeout).await?,
+            None => db.clone(),
+        };
+        let write_probe = file.map(|f| Arc::new(WriteProbe::new(f)));
         let sync_reads = if sqlite && options.sqlite_sync_reads {
             sqlite_file(url).and_then(|file| {
                 SyncReads::open(file, options.sqlite_busy_timeout)
@@ -180,7 +202,7 @@ impl SeaOrmStore {
         } else {
             None
         };
-        Ok(Self { db, sync_reads: sync_reads.map(Arc::new) })
+        Ok(Self { db, read_db, sync_reads: sync_reads.map(Arc::new), write_probe })
     }
 
     /// Whether the caller lookups run on the synchronous SQLite read path.
@@ -215,6 +237,12 @@ impl SeaOrmStore {
         &self.db
     }
 
+    /// Where a read that stands alone runs: the read-only pool on a SQLite file (never
+    /// waiting for a write connection), the one pool elsewhere.
+    pub(crate) const fn reads(&self) -> &DatabaseConnection {
+        &self.read_db
+    }
+
     /// Which database this store talks to.
     #[must_use]
     pub fn backend(&self) -> DbBackend {
@@ -226,6 +254,10 @@ impl SeaOrmStore {
     /// # Errors
     /// If closing fails.
     pub async fn close(self) -> StoreResult<()> {
+        let separate_reads = self.write_probe.is_some();
+        if separate_reads {
+            self.read_db.close().await.map_err(db_err)?;
+        }
         self.db.close().await.map_err(db_err)
     }
 
@@ -243,6 +275,16 @@ impl SeaOrmStore {
     }
 }
 
+/// The read-only pool of a SQLite file: the write pool's pool settings, on connections
+/// opened read-only (no journal-mode or other pragma that would write; the file is in WAL
+/// since the write pool's first connection set it).
+async fn read_pool(mut opts: ConnectOptions, busy: Duration) -> StoreResult<DatabaseConnection> {
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.read_only(true).create_if_missing(false).busy_timeout(busy)
+    });
+    Database::connect(opts).await.map_err(db_err)
+}
+
 /// The file path of a `sqlite:` URL, unless it is an in-memory database.
 fn sqlite_file(url: &str) -> Option<&Path> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
@@ -258,7 +300,14 @@ fn sqlite_file(url: &str) -> Option<&Path> {
 impl StorageHealth for SeaOrmStore {
     async fn ping(&self) -> StoreResult<()> {
         let one = Query::select().expr_as(Expr::val(1), "one").to_owned();
-        self.db.query_one(&one).await.map(|_| ()).map_err(db_err)
+        self.reads().query_one(&one).await.map(|_| ()).map_err(db_err)
+    }
+
+    async fn ping_writes(&self) -> StoreResult<()> {
+        match &self.write_probe {
+            Some(probe) => probe.check().await,
+            None => Ok(()),
+        }
     }
 }
 

@@ -82,11 +82,12 @@ impl OidcRepository for SeaOrmStore {
         let link = oidc_identities::Entity::find()
             .filter(oidc_identities::Column::Provider.eq(provider))
             .filter(oidc_identities::Column::Subject.eq(subject))
-            .one(&self.db)
+            .one(self.reads())
             .await
             .map_err(db_err)?;
         let Some(link) = link else { return Ok(None) };
-        let row = users::Entity::find_by_id(link.user_id).one(&self.db).await.map_err(db_err)?;
+        let row =
+            users::Entity::find_by_id(link.user_id).one(self.reads()).await.map_err(db_err)?;
         row.map(user_from_model).transpose()
     }
 
@@ -198,7 +199,7 @@ impl OidcRepository for SeaOrmStore {
 
     async fn session_auth(&self, session: &SecretDigest) -> StoreResult<Option<SessionIdpAuth>> {
         let row = oidc_session_auth::Entity::find_by_id(session.as_str().to_owned())
-            .one(&self.db)
+            .one(self.reads())
             .await
             .map_err(db_err)?;
         row.map(|r| Ok(SessionIdpAuth { provider: r.provider, auth_time: from_ms(r.auth_time)? }))

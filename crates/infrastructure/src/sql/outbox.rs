@@ -12,7 +12,7 @@ use sea_orm::{
     QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
-    AuditEvent, Notice, OutboxMessage, OutboxQuery, OutboxRepository, StoreResult,
+    AuditEvent, Notice, NoticePurge, OutboxMessage, OutboxQuery, OutboxRepository, StoreResult,
 };
 use slugbase_domain::{NoticeId, NoticeKind, NoticeStatus, UserId};
 
@@ -221,11 +221,44 @@ impl OutboxRepository for SeaOrmStore {
             .order_by_desc(outbox::Column::Id)
             .limit(u64::from(query.limit))
             .offset(std::cmp::min(query.offset, MAX_OFFSET))
-            .all(&self.db)
+            .all(self.reads())
             .await
             .map_err(db_err)?
             .into_iter()
             .map(message_from_model)
             .collect()
+    }
+
+    async fn purge_notices(&self, purge: NoticePurge, limit: u32) -> StoreResult<u64> {
+        let (status, column, before) = match purge {
+            NoticePurge::Sent { before } => (NoticeStatus::Sent, outbox::Column::SentAt, before),
+            NoticePurge::Failed { before } => {
+                (NoticeStatus::Failed, outbox::Column::NextAttemptAt, before)
+            }
+        };
+        let purged = || outbox::Column::Status.eq(status.as_str()).and(column.lt(to_ms(before)));
+        // Ids first, then a delete of those ids that repeats the condition: PostgreSQL and
+        // SQLite (as built) have no `DELETE … LIMIT`, and MySQL refuses a `LIMIT` subquery
+        // on the table being deleted from. A row another instance purged in between is
+        // simply not counted twice.
+        let ids: Vec<String> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .filter(purged())
+            .limit(u64::from(limit))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let deleted = outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.is_in(ids))
+            .filter(purged())
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
     }
 }

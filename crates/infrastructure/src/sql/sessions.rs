@@ -95,8 +95,10 @@ impl SessionRepository for SeaOrmStore {
     }
 
     async fn find(&self, id_hash: &SecretDigest) -> StoreResult<Option<SessionRecord>> {
-        let row =
-            sessions::Entity::find_by_id(id_hash.as_str()).one(&self.db).await.map_err(db_err)?;
+        let row = sessions::Entity::find_by_id(id_hash.as_str())
+            .one(self.reads())
+            .await
+            .map_err(db_err)?;
         row.map(session_from_model).transpose()
     }
 
@@ -153,7 +155,7 @@ impl SessionRepository for SeaOrmStore {
         let rows = sessions::Entity::find()
             .filter(sessions::Column::UserId.eq(user.to_string()))
             .order_by_asc(sessions::Column::CreatedAt)
-            .all(&self.db)
+            .all(self.reads())
             .await
             .map_err(db_err)?;
         rows.into_iter().map(session_from_model).collect()

@@ -63,7 +63,7 @@ impl ApiTokenRepository for SeaOrmStore {
             .filter(api_tokens::Column::RevokedAt.is_null())
             .order_by_asc(api_tokens::Column::CreatedAt)
             .order_by_asc(api_tokens::Column::Id)
-            .all(&self.db)
+            .all(self.reads())
             .await
             .map_err(db_err)?
             .into_iter()
@@ -75,7 +75,7 @@ impl ApiTokenRepository for SeaOrmStore {
         let row = api_tokens::Entity::find()
             .filter(api_tokens::Column::TokenHash.eq(token_hash.as_str()))
             .filter(api_tokens::Column::RevokedAt.is_null())
-            .one(&self.db)
+            .one(self.reads())
             .await
             .map_err(db_err)?;
         row.map(token_from_model).transpose()

@@ -110,14 +110,15 @@ impl UserRepository for SeaOrmStore {
     }
 
     async fn find_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = users::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_err)?;
+        let row =
+            users::Entity::find_by_id(id.to_string()).one(self.reads()).await.map_err(db_err)?;
         row.map(user_from_model).transpose()
     }
 
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         let row = users::Entity::find()
             .filter(users::Column::Email.eq(email.as_str()))
-            .one(&self.db)
+            .one(self.reads())
             .await
             .map_err(db_err)?;
         row.map(user_from_model).transpose()
@@ -127,7 +128,7 @@ impl UserRepository for SeaOrmStore {
         users::Entity::find()
             .order_by_asc(users::Column::CreatedAt)
             .order_by_asc(users::Column::Id)
-            .all(&self.db)
+            .all(self.reads())
             .await
             .map_err(db_err)?
             .into_iter()
@@ -136,7 +137,7 @@ impl UserRepository for SeaOrmStore {
     }
 
     async fn count(&self) -> StoreResult<u64> {
-        users::Entity::find().count(&self.db).await.map_err(db_err)
+        users::Entity::find().count(self.reads()).await.map_err(db_err)
     }
 
     async fn delete(&self, id: UserId, attempt_keys: &[String]) -> StoreResult<bool> {

@@ -32,6 +32,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// Background clean-up of expired data.
     pub maintenance: MaintenanceSettings,
+    /// How long delivered and failed notices are kept.
+    pub outbox: OutboxSettings,
     /// OpenID providers.
     pub oidc: super::oidc::OidcSettings,
     /// E-mail notices.
@@ -53,6 +55,17 @@ pub struct MaintenanceSettings {
     /// How often expired sessions and audit events past retention are deleted (seconds;
     /// also once at start).
     pub purge_interval_secs: u32,
+}
+
+/// `[outbox]`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Sent notices are deleted this many days after they were sent; 0 keeps them forever.
+    pub sent_retention_days: u32,
+    /// Failed notices are deleted this many days after their last attempt; 0 keeps them
+    /// forever. Never shorter than `sent_retention_days`.
+    pub failed_retention_days: u32,
 }
 
 /// `[server]`.

@@ -92,6 +92,18 @@ impl Settings {
                 return Err(invalid(key, "must be greater than 0"));
             }
         }
+        let outbox = &self.outbox;
+        let kept_forever = |days: u32| days == 0;
+        if !kept_forever(outbox.failed_retention_days)
+            && (kept_forever(outbox.sent_retention_days)
+                || outbox.failed_retention_days < outbox.sent_retention_days)
+        {
+            return Err(invalid(
+                "outbox.failed_retention_days",
+                "must be 0 (keep forever) or at least outbox.sent_retention_days (failed notices \
+                 are kept at least as long as sent ones, so administrators can see them)",
+            ));
+        }
         self.oidc.validate(profile)?;
         self.mail.validate(profile)?;
         if profile == Profile::Production {
@@ -161,6 +173,25 @@ mod tests {
         vars.push(("SLUGBASE__TOTP__ISSUER", "a:b".into()));
         let error = load(&options(Profile::Test, &vars)).unwrap_err();
         assert!(message(&error).contains("totp.issuer"), "{error}");
+    }
+
+    #[test]
+    fn failed_notices_are_kept_at_least_as_long_as_sent_ones_or_forever() {
+        let with = |sent: &str, failed: &str| {
+            let mut vars = all_keys();
+            vars.push(("SLUGBASE__OUTBOX__SENT_RETENTION_DAYS", sent.into()));
+            vars.push(("SLUGBASE__OUTBOX__FAILED_RETENTION_DAYS", failed.into()));
+            load(&options(Profile::Test, &vars))
+        };
+        let defaults = load(&options(Profile::Test, &all_keys())).unwrap().settings.outbox;
+        assert_eq!((defaults.sent_retention_days, defaults.failed_retention_days), (30, 90));
+        for (sent, failed) in [("30", "90"), ("30", "30"), ("0", "0"), ("30", "0")] {
+            assert!(with(sent, failed).is_ok(), "sent {sent}, failed {failed}");
+        }
+        for (sent, failed) in [("30", "7"), ("0", "90")] {
+            let error = with(sent, failed).unwrap_err();
+            assert!(message(&error).contains("outbox.failed_retention_days"), "{error}");
+        }
     }
 
     #[test]

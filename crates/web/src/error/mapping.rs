@@ -385,6 +385,8 @@ mod tests {
         assert_eq!(body["code"], 503);
         assert_eq!(body["error"], "Service Unavailable");
         assert!(!body.to_string().contains("refused"), "{body}");
+        let response = error.error_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "5");
     }
 
     fn anyhow_error(message: &'static str) -> anyhow::Error {

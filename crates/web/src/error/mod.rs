@@ -24,6 +24,12 @@ pub(crate) use normalize::normalize_error_response;
 /// The seed's message for 400s.
 pub(crate) const MSG_BAD_REQUEST: &str =
     "The request contains invalid parameters or malformed data";
+/// `Retry-After` of every 503: the database's own waits (SQLite busy timeout, pool acquire
+/// timeout) are 3–5 s by default, and an outage that lasts longer is better retried a little
+/// later than hammered. Set on every 503 that does not bring its own (see
+/// [`ApiError::error_response`] and [`normalize_error_response`]).
+pub(crate) const RETRY_AFTER_UNAVAILABLE_SECS: u32 = 5;
+
 /// The seed's message for 401 without credentials.
 pub(crate) const MSG_UNAUTHENTICATED: &str =
     "Authentication required. Please provide a valid API token";
@@ -157,7 +163,7 @@ impl ApiError {
         )
     }
 
-    /// Sets `Retry-After` (429).
+    /// Sets `Retry-After` (429; every 503 gets [`RETRY_AFTER_UNAVAILABLE_SECS`] unless set).
     #[must_use]
     pub(crate) const fn with_retry_after(mut self, secs: u32) -> Self {
         self.retry_after = Some(secs);
@@ -182,7 +188,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
-        if let Some(secs) = self.retry_after {
+        let unavailable = (self.status == StatusCode::SERVICE_UNAVAILABLE)
+            .then_some(RETRY_AFTER_UNAVAILABLE_SECS);
+        if let Some(secs) = self.retry_after.or(unavailable) {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         if let Some(allow) = &self.allow

@@ -8,11 +8,20 @@ use actix_web::http::header;
 use super::ApiError;
 
 /// Rewrites any error response that is not already JSON (actix's own, a library's) into the
-/// seed's shape, so no HTML or plain-text error ever leaves the server.
+/// seed's shape, so no HTML or plain-text error ever leaves the server; and gives every 503
+/// a `Retry-After` (JSON ones built elsewhere too).
 pub(crate) fn normalize_error_response<B>(
-    res: actix_web::dev::ServiceResponse<B>,
+    mut res: actix_web::dev::ServiceResponse<B>,
 ) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
     use actix_web::middleware::ErrorHandlerResponse;
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !res.headers().contains_key(header::RETRY_AFTER)
+    {
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(super::RETRY_AFTER_UNAVAILABLE_SECS),
+        );
+    }
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)

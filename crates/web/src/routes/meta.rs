@@ -1,34 +1,91 @@
 //! Health, version, CSRF token, the OpenAPI document and the docs page.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, get};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ErrorBody};
+use slugbase_application::Unexpected;
+use slugbase_application::accounts::HealthReport;
+
+use crate::error::{ApiError, ErrorBody, RETRY_AFTER_UNAVAILABLE_SECS};
 use crate::extract::{AppState, SESSION_COOKIE};
 
-/// `{"status": "ok"}`.
+/// `{"status": "ok"}`, or `degraded` with why.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct HealthView {
-    /// `ok`.
+    /// `ok`: reads and writes get through. `degraded`: reads get through, writes do not
+    /// right now (they answer 503 with `Retry-After`); `reason` and `message` say why.
+    #[schema(example = "ok")]
     pub status: String,
+    /// Why not `ok`: `DATABASE_WRITES_UNAVAILABLE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why not `ok`, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// 503 from `/api/health`: the seed's error shape, plus `"status": "unavailable"`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct HealthUnavailableView {
+    /// `unavailable`.
+    #[schema(example = "unavailable")]
+    pub status: String,
+    /// The error (`reason` `DATABASE_UNAVAILABLE`).
+    #[serde(flatten)]
+    pub error: ErrorBody,
 }
 
 /// Liveness and database reachability.
+///
+/// 200 means the service answers reads; `status` says whether writes get through too. 503
+/// means the database cannot be read at all.
 #[utoipa::path(
     tag = "Meta",
     operation_id = "health",
     responses(
-        (status = 200, description = "Success", body = HealthView, example = json!({"status": "ok"})),
-        (status = 503, description = "Database unreachable", body = ErrorBody),
+        (status = 200, description = "Reads get through (`status` `ok`); `degraded`: writes do not right now", body = HealthView, example = json!({"status": "ok"})),
+        (status = 503, description = "Database unreachable (`Retry-After`)", body = HealthUnavailableView,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
     )
 )]
 #[get("/api/health")]
 pub(crate) async fn health(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.use_cases.health.check().await?;
-    Ok(HttpResponse::Ok().json(HealthView { status: "ok".to_owned() }))
+    let (status, reason, message) = match state.use_cases.health.check().await {
+        Ok(HealthReport::Ok) => ("ok", None, None),
+        Ok(HealthReport::WritesUnavailable) => (
+            "degraded",
+            Some("DATABASE_WRITES_UNAVAILABLE"),
+            Some(
+                "The database answers reads but writes do not get through right now (its write lock is held); writes answer 503 until they do",
+            ),
+        ),
+        Err(Unexpected::Unavailable(cause)) => {
+            tracing::error!(error = format!("{cause:#}"), "health: database unavailable");
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            let view = HealthUnavailableView {
+                status: "unavailable".to_owned(),
+                error: ErrorBody {
+                    error: status.canonical_reason().unwrap_or("Service Unavailable").to_owned(),
+                    message: "The database cannot be reached; try again later".to_owned(),
+                    code: status.as_u16(),
+                    reason: "DATABASE_UNAVAILABLE".to_owned(),
+                    details: Vec::new(),
+                },
+            };
+            return Ok(HttpResponse::build(status)
+                .insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS.to_string()))
+                .json(view));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    Ok(HttpResponse::Ok().json(HealthView {
+        status: status.to_owned(),
+        reason: reason.map(str::to_owned),
+        message: message.map(str::to_owned),
+    }))
 }
 
 /// Build information.

@@ -110,6 +110,7 @@ pub struct OutboxPageView {
 #[utoipa::path(
     tag = "Admin",
     operation_id = "outbox",
+    description = "Pending notices stay until delivered or failed; sent ones are listed until `outbox.sent_retention_days` after sending, failed ones until `outbox.failed_retention_days` after their last attempt (then the periodic purge deletes them).",
     params(OutboxParams),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use slugbase_testkit::steps::PASSWORD;
-use slugbase_testkit::{Api, Backend, TestApp, detail_fields};
+use slugbase_testkit::{Api, Backend, TestApp, assert_seed_shape, detail_fields};
 
 const DISABLE: &str = "/api/auth/mfa/disable";
 
@@ -138,9 +138,16 @@ async fn a_database_that_is_down_is_503_then_recovers() {
     let store = app.memory.clone().unwrap();
 
     store.set_available(false);
+    // Health: the seed's error shape plus `"status": "unavailable"`, and when to retry.
     let res = app.client().get("/api/health").await;
-    res.expect_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
+    assert_eq!(res.retry_after(), Some(5), "{res:?}");
+    let mut body = res.expect(StatusCode::SERVICE_UNAVAILABLE);
+    let status = body.as_object_mut().and_then(|o| o.remove("status"));
+    assert_eq!(status, Some(json!("unavailable")), "{body}");
+    assert_seed_shape(&body, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["reason"], "DATABASE_UNAVAILABLE", "{body}");
     let res = bearer.post(DISABLE, json!({"code": "123456", "password": PASSWORD})).await;
+    assert_eq!(res.retry_after(), Some(5), "{res:?}");
     res.expect_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
 
     store.set_available(true);

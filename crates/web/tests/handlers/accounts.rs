@@ -2,7 +2,8 @@
 //! variant, path and query problems, and `Unexpected` of the rest.
 
 use actix_web::test::TestRequest;
-use slugbase_application::accounts::AdminError;
+use serde_json::json;
+use slugbase_application::accounts::{AdminError, HealthReport};
 use slugbase_application::tokens::CreateApiTokenError;
 use slugbase_application::{InputRejected, ValidationErrors};
 
@@ -146,12 +147,45 @@ async fn a_malformed_audit_query_is_400_naming_each_parameter_without_running() 
 #[actix_web::test]
 async fn health_is_503_while_storage_is_down_and_an_opaque_500_on_a_bug() {
     for (error, status, reason) in
-        [(unavailable as fn() -> _, 503, "SERVICE_UNAVAILABLE"), (internal, 500, "INTERNAL_ERROR")]
+        [(unavailable as fn() -> _, 503, "DATABASE_UNAVAILABLE"), (internal, 500, "INTERNAL_ERROR")]
     {
         let mut mocks = Mocks::default();
         mocks.health.expect_check().times(1).returning(move || Err(error()));
         let answer = send(mocks, TestRequest::get().uri("/api/health")).await;
         answer.error(status, reason);
         assert_opaque(&answer);
+        if status == 503 {
+            assert_eq!(answer.body["status"], "unavailable", "{:?}", answer.body);
+            assert_eq!(answer.header("retry-after"), Some("5"));
+        }
     }
+}
+
+#[actix_web::test]
+async fn health_is_ok_or_degraded_with_its_reason_while_reads_get_through() {
+    for (report, expected) in [
+        (HealthReport::Ok, json!({"status": "ok"})),
+        (
+            HealthReport::WritesUnavailable,
+            json!({"status": "degraded", "reason": "DATABASE_WRITES_UNAVAILABLE"}),
+        ),
+    ] {
+        let mut mocks = Mocks::default();
+        mocks.health.expect_check().times(1).returning(move || Ok(report));
+        let answer = send(mocks, TestRequest::get().uri("/api/health")).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body["status"], expected["status"]);
+        assert_eq!(answer.body.get("reason"), expected.get("reason"));
+        assert_eq!(answer.body.get("message").is_some(), expected.get("reason").is_some());
+    }
+}
+
+/// Every 503 carries `Retry-After`, whichever use case reports the outage.
+#[actix_web::test]
+async fn an_outage_is_503_with_retry_after() {
+    let mut mocks = Mocks::signed_in();
+    mocks.admin.expect_list_users().returning(|_| Err(AdminError::Unexpected(unavailable())));
+    let answer = send(mocks, with_token(TestRequest::get().uri("/api/admin/users"))).await;
+    answer.error(503, "SERVICE_UNAVAILABLE");
+    assert_eq!(answer.header("retry-after"), Some("5"));
 }

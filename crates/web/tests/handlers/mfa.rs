@@ -67,7 +67,11 @@ fn mfa_change_cases() -> Vec<(fn() -> MfaChangeError, Expected)> {
         ),
         // Handed back without a rejection the handler kept: a bare 400.
         (|| MfaChangeError::InputRejected(InputRejected), e(400, "VALIDATION_FAILED", &[], None)),
-        (|| MfaChangeError::Unexpected(unavailable()), e(503, "SERVICE_UNAVAILABLE", &[], None)),
+        // Every 503 says when to retry.
+        (
+            || MfaChangeError::Unexpected(unavailable()),
+            e(503, "SERVICE_UNAVAILABLE", &[], Some("5")),
+        ),
         (|| MfaChangeError::Unexpected(internal()), e(500, "INTERNAL_ERROR", &[], None)),
     ]
 }
