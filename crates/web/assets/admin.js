@@ -37,7 +37,11 @@ function signInMethod(user) {
 }
 
 async function refreshUsers() {
-  users = await api('GET', '/api/admin/users');
+  const listed = await api('GET', '/api/admin/users');
+  // A stored row that no longer decodes comes as {id, damaged: true, problem}: shown as
+  // such at the end of the table, with no actions.
+  const damaged = listed.filter((entry) => entry.damaged === true);
+  users = listed.filter((entry) => entry.damaged !== true);
   const body = $('user-table').querySelector('tbody');
   body.replaceChildren(...users.map((user) => el('tr', { dataset: { email: user.email } },
     el('td', {}, user.email),
@@ -57,6 +61,8 @@ async function refreshUsers() {
         'aria-label': `Delete ${user.email}`,
         onclick: () => deleteUser(user),
       }, 'Delete')))));
+  body.append(...damaged.map((row) => el('tr', { className: 'damaged' },
+    el('td', { colSpan: 6 }, `Damaged record ${row.id}: ${row.problem}`))));
   const select = $('audit-user');
   const chosen = select.value;
   select.replaceChildren(el('option', { value: '' }, 'All users'),

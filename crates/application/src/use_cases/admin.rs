@@ -10,7 +10,7 @@ use slugbase_domain::{AuditEventKind, Email, NoticeKind, User, UserId};
 use crate::attempts::AttemptKey;
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
-use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
+use crate::collaborators::new_account::{NewAccountInput, NewUserFactory};
 use crate::collaborators::sessions::SessionRevoker;
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{
@@ -123,7 +123,7 @@ impl Admin {
         input: Result<NewAccountInput, InputRejected>,
     ) -> Result<User, AdminError> {
         let input = input?;
-        let account = validate_account(&input, false).map_err(AdminError::Validation)?;
+        let account = self.new_users.validate(&input, false).map_err(AdminError::Validation)?;
         let new_user = self.new_users.build(account, input.is_admin).await?;
         let user = match self.users.create(new_user).await {
             Ok(user) => user,
@@ -136,11 +136,11 @@ impl Admin {
         Ok(user)
     }
 
-    /// Every user.
+    /// Every user; a stored row that does not decode is listed as damaged.
     ///
     /// # Errors
     /// [`AdminError`].
-    pub async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError> {
+    pub async fn list_users(&self, caller: &Caller) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
         Self::require_admin(caller)?;
         Ok(self.users.list().await?)
     }
@@ -259,7 +259,7 @@ pub trait AdminUseCase: Send + Sync {
     ///
     /// # Errors
     /// [`AdminError`].
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError>;
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<crate::ports::Listed<User>>, AdminError>;
 
     /// See [`Admin::delete_user`].
     ///
@@ -315,7 +315,7 @@ impl AdminUseCase for Admin {
         Self::create_user(self, caller, client, input).await
     }
 
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError> {
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
         Self::list_users(self, caller).await
     }
 
