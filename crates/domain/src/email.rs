@@ -180,7 +180,10 @@ mod tests {
                         format!("{local}@example.com"),
                         format!(" x{local}@{b}{a}.{a}{b} "),
                         format!("{a}@{}.io", b.repeat(n)),
-                        format!("{}{local}@x.io", "a".repeat(254usize.saturating_sub(local.len() + 5))),
+                        format!(
+                            "{}{local}@x.io",
+                            "a".repeat(254usize.saturating_sub(local.len() + 5))
+                        ),
                     ] {
                         if let Ok(once) = Email::parse(&raw) {
                             assert!(once.as_str().len() <= MAX_EMAIL_LENGTH, "{raw:?}");

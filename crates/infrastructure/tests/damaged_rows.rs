@@ -30,7 +30,9 @@ async fn damage(store: &SeaOrmStore, id: UserId, column: &str, value: &str) {
     let db = store.connection();
     let backend = db.get_database_backend();
     let sql = match backend {
-        sea_orm::DatabaseBackend::Postgres => format!("UPDATE users SET {column} = $1 WHERE id = $2"),
+        sea_orm::DatabaseBackend::Postgres => {
+            format!("UPDATE users SET {column} = $1 WHERE id = $2")
+        }
         _ => format!("UPDATE users SET {column} = ? WHERE id = ?"),
     };
     let values: [Value; 2] = [value.into(), id.to_string().into()];

@@ -35,14 +35,19 @@ async fn an_idp_email_that_grows_past_254_bytes_when_lower_cased_creates_no_acco
             .await;
         let browser = OidcBrowser::new(&app.address);
         browser.login_lands_on("/login?error=email_unusable").await;
-        browser.api.get("/api/auth/me").await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+        browser
+            .api
+            .get("/api/auth/me")
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     }
     let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
     assert_eq!(users.as_array().map_or(0, Vec::len), 1, "only the admin: {users}");
-    let refused = admin
-        .get("/api/admin/audit-log?event=oidc_login_fail")
-        .await
-        .expect(StatusCode::OK);
+    let refused =
+        admin.get("/api/admin/audit-log?event=oidc_login_fail").await.expect(StatusCode::OK);
     let events = refused["events"].as_array().unwrap();
-    assert!(events.iter().any(|e| e["detail"].as_str().is_some_and(|d| d.contains("email_unusable"))), "{refused}");
+    assert!(
+        events.iter().any(|e| e["detail"].as_str().is_some_and(|d| d.contains("email_unusable"))),
+        "{refused}"
+    );
 }

@@ -39,11 +39,9 @@ fn validate_account(
     let email = Email::parse(&input.email).map_err(|e| errors.push("email", e.to_string())).ok();
     let name = DisplayName::parse(&input.name).map_err(|e| errors.push("name", e.to_string())).ok();
     let password = match &input.password {
-        Some(raw) => {
-            NewPassword::parse(raw.clone(), is_common)
-                .map_err(|e| errors.push("password", e.to_string()))
-                .ok()
-        }
+        Some(raw) => NewPassword::parse(raw.clone(), is_common)
+            .map_err(|e| errors.push("password", e.to_string()))
+            .ok(),
         None if password_required => {
             errors.push("password", "Password is required");
             None

@@ -140,7 +140,10 @@ impl Admin {
     ///
     /// # Errors
     /// [`AdminError`].
-    pub async fn list_users(&self, caller: &Caller) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
         Self::require_admin(caller)?;
         Ok(self.users.list().await?)
     }
@@ -259,7 +262,10 @@ pub trait AdminUseCase: Send + Sync {
     ///
     /// # Errors
     /// [`AdminError`].
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<crate::ports::Listed<User>>, AdminError>;
+    async fn list_users(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<crate::ports::Listed<User>>, AdminError>;
 
     /// See [`Admin::delete_user`].
     ///
@@ -315,7 +321,10 @@ impl AdminUseCase for Admin {
         Self::create_user(self, caller, client, input).await
     }
 
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
+    async fn list_users(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
         Self::list_users(self, caller).await
     }
 

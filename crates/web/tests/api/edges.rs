@@ -34,7 +34,8 @@ async fn setup_and_admin_create_refuse_an_address_that_grows_past_254_bytes_when
     let anonymous = app.client();
     for email in [growing_a(), growing_i()] {
         assert!(email.len() <= 254, "under the limit as typed");
-        let message = refused(anonymous.post("/api/auth/setup", setup_body(&email, PASSWORD)).await, "email");
+        let message =
+            refused(anonymous.post("/api/auth/setup", setup_body(&email, PASSWORD)).await, "email");
         assert_eq!(message, "email is too long");
     }
     let admin = app.setup_admin().await;
@@ -100,8 +101,9 @@ async fn a_damaged_user_row_is_listed_as_damaged_and_the_list_still_answers() {
     let grown = format!("a@{}.io", "\u{2c65}".repeat(100));
     let db = rusqlite::Connection::open(app.dir.path().join("slugbase.db")).unwrap();
     db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    let changed =
-        db.execute("UPDATE users SET email = ?1 WHERE id = ?2", rusqlite::params![grown, id]).unwrap();
+    let changed = db
+        .execute("UPDATE users SET email = ?1 WHERE id = ?2", rusqlite::params![grown, id])
+        .unwrap();
     assert_eq!(changed, 1);
     drop(db);
 
@@ -110,7 +112,10 @@ async fn a_damaged_user_row_is_listed_as_damaged_and_the_list_still_answers() {
     assert_eq!(users.len(), 3, "{users:?}");
     let damaged: Vec<&Value> = users.iter().filter(|u| u["damaged"] == true).collect();
     assert_eq!(damaged.len(), 1, "{users:?}");
-    assert_eq!(damaged[0], &json!({"id": id, "damaged": true, "problem": "corrupt stored data: email"}));
+    assert_eq!(
+        damaged[0],
+        &json!({"id": id, "damaged": true, "problem": "corrupt stored data: email"})
+    );
     let emails: Vec<&str> = users.iter().filter_map(|u| u["email"].as_str()).collect();
     assert_eq!(emails, [ADMIN_EMAIL, "other@example.com"]);
     assert!(users.iter().all(|u| u.get("damaged").is_none() || u["damaged"] == true));
