@@ -2,7 +2,6 @@
 //! `slugbase user create` applies the e-mail limits to the lower-cased address and the one
 //! password policy (as `user set-password` and the API do), and `slugbase user list` shows a
 //! stored row that no longer decodes as damaged instead of failing.
-#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 
