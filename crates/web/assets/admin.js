@@ -132,15 +132,17 @@ async function refreshAudit() {
   if (page.events.length === 0) {
     body.replaceChildren(el('tr', {}, el('td', { colSpan: 6, className: 'empty' }, 'No events.')));
   } else {
-    body.replaceChildren(...page.events.map((event) => el('tr', {},
+    body.replaceChildren(...page.events.map((event) => (event.damaged === true
+      ? el('tr', { className: 'damaged' }, el('td', { colSpan: 6 }, `Damaged event ${event.id}: ${event.problem}`))
+      : el('tr', {},
       el('td', {}, timeEl(event.at)),
       el('td', {}, el('code', {}, event.event)),
       el('td', {}, event.outcome === 'success' ? 'Success' : `Failure${event.reason ? ` (${event.reason})` : ''}`),
       el('td', {}, emailOf(event.user_id), event.actor_id && event.actor_id !== event.user_id ? ` by ${emailOf(event.actor_id)}` : ''),
       el('td', {}, event.proof || '—'),
-      el('td', {}, event.client_addr || '—'))));
+      el('td', {}, event.client_addr || '—')))));
   }
-  for (const event of page.events) seenEvents.add(event.event);
+  for (const event of page.events) if (event.event) seenEvents.add(event.event);
   $('audit-events').replaceChildren(...[...seenEvents].sort().map((name) => el('option', { value: name })));
   const first = page.events.length ? audit.offset + 1 : 0;
   $('audit-range').textContent = page.events.length

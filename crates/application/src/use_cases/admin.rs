@@ -220,7 +220,7 @@ impl Admin {
         Ok(())
     }
 
-    /// Audit events, newest first.
+    /// Audit events, newest first; a stored event that does not decode is listed as damaged.
     ///
     /// # Errors
     /// [`AdminError`].
@@ -228,9 +228,9 @@ impl Admin {
         &self,
         caller: &Caller,
         query: AuditQuery,
-    ) -> Result<Vec<StoredAuditEvent>, AdminError> {
+    ) -> Result<Vec<crate::ports::Listed<StoredAuditEvent>>, AdminError> {
         Self::require_admin(caller)?;
-        Ok(self.audit_log.query(query).await?)
+        Ok(self.audit_log.query_listed(query).await?)
     }
 
     /// Looks a user up by e-mail (for the CLI).
@@ -297,7 +297,7 @@ pub trait AdminUseCase: Send + Sync {
         &self,
         caller: &Caller,
         query: AuditQuery,
-    ) -> Result<Vec<StoredAuditEvent>, AdminError>;
+    ) -> Result<Vec<crate::ports::Listed<StoredAuditEvent>>, AdminError>;
 
     /// See [`Admin::outbox`].
     ///
@@ -350,7 +350,7 @@ impl AdminUseCase for Admin {
         &self,
         caller: &Caller,
         query: AuditQuery,
-    ) -> Result<Vec<StoredAuditEvent>, AdminError> {
+    ) -> Result<Vec<crate::ports::Listed<StoredAuditEvent>>, AdminError> {
         Self::audit_log(self, caller, query).await
     }
 

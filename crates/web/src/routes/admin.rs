@@ -241,11 +241,23 @@ impl From<StoredAuditEvent> for AuditEventView {
     }
 }
 
+/// An entry of the audit log: the event, or, for a stored event that does not decode, a
+/// [`DamagedView`] (`"damaged": true`; an event has no `damaged` field).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AuditListEntry {
+    /// The event.
+    Event(AuditEventView),
+    /// A damaged row (its `id` is the event id, as a string).
+    Damaged(DamagedView),
+}
+
 /// A page of audit events.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct AuditPageView {
-    /// Events, newest first.
-    pub events: Vec<AuditEventView>,
+    /// Events, newest first; a stored event that does not decode is listed in its place as
+    /// `{"id", "damaged": true, "problem"}`.
+    pub events: Vec<AuditListEntry>,
     /// Page size asked for.
     pub limit: u32,
     /// Events skipped.
@@ -279,6 +291,12 @@ pub(crate) async fn audit_log(
     let query = params.query().map_err(ApiError::validation)?;
     let (limit, offset) = (query.limit, query.offset);
     let events = state.use_cases.admin.audit_log(&authed.caller, query).await?;
-    let events = events.into_iter().map(AuditEventView::from).collect();
+    let events = events
+        .into_iter()
+        .map(|listed| match listed {
+            Listed::Ok(event) => AuditListEntry::Event(AuditEventView::from(event)),
+            Listed::Damaged(row) => AuditListEntry::Damaged(DamagedView::new(&row)),
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(AuditPageView { events, limit, offset }))
 }

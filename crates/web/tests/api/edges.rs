@@ -120,3 +120,30 @@ async fn a_damaged_user_row_is_listed_as_damaged_and_the_list_still_answers() {
     assert_eq!(emails, [ADMIN_EMAIL, "other@example.com"]);
     assert!(users.iter().all(|u| u.get("damaged").is_none() || u["damaged"] == true));
 }
+
+/// The same for the audit log: an event whose stored kind this build does not know is listed
+/// as damaged by its id; the page answers 200 with the other events.
+#[tokio::test]
+async fn a_damaged_audit_event_is_listed_as_damaged_and_the_page_still_answers() {
+    let app = TestApp::spawn().await;
+    let admin: Api = app.setup_admin().await;
+    app.create_user(&admin, "someone@example.com", Some(PASSWORD)).await;
+    let page = admin.get("/api/admin/audit-log").await.expect(StatusCode::OK);
+    let events = page["events"].as_array().unwrap().clone();
+    assert!(events.len() >= 2, "{page}");
+    let id = events[0]["id"].as_i64().unwrap();
+    let db = rusqlite::Connection::open(app.dir.path().join("slugbase.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let sql = "UPDATE audit_events SET kind = 'no_such_kind' WHERE id = ?1";
+    assert_eq!(db.execute(sql, rusqlite::params![id]).unwrap(), 1);
+    drop(db);
+
+    let page = admin.get("/api/admin/audit-log").await.expect(StatusCode::OK);
+    let listed = page["events"].as_array().unwrap();
+    assert_eq!(listed.len(), events.len(), "{page}");
+    assert_eq!(
+        listed[0],
+        json!({"id": id.to_string(), "damaged": true, "problem": "corrupt stored data: audit event kind"})
+    );
+    assert_eq!(listed[1..], events[1..]);
+}
