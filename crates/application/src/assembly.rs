@@ -223,7 +223,8 @@ impl UseCases {
             settings.mfa_policy,
         )
         .with_reauth(ReauthPolicy::new(oidc.clone(), settings.oidc_reauth_max_age_secs));
-        let new_users = NewUserFactory::new(passwords.clone(), clock.clone());
+        let new_users =
+            NewUserFactory::new(passwords.clone(), common_passwords.clone(), clock.clone());
         let oidc_sign_in = !identity_providers.0.is_empty();
 
         let change_password = ChangePassword::new(

@@ -4,11 +4,14 @@ use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
 
-/// Shortest password accepted for a new account (the contract's "≥ 8 chars").
+/// Shortest password accepted, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest password accepted, in bytes: long enough for any passphrase (NIST asks for ≥ 64
-/// characters), short enough that nobody can make the hasher chew on megabytes.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest password accepted, in characters: long enough for any passphrase (NIST asks for
+/// ≥ 64), short enough that nobody can make the hasher chew on much (at most 512 bytes of
+/// UTF-8).
+pub const MAX_PASSWORD_CHARS: usize = 128;
+/// The former name of [`MAX_PASSWORD_CHARS`] (the change policy's limit, now everyone's).
+pub const MAX_CHANGED_PASSWORD_CHARS: usize = MAX_PASSWORD_CHARS;
 
 /// A password as the user typed it. Never printed: `Debug` shows `[REDACTED]`, and the
 /// memory is zeroed on drop.
@@ -47,10 +50,7 @@ pub enum PasswordError {
     /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
     #[error("Password must be at least 8 characters")]
     TooShort,
-    /// More than [`MAX_PASSWORD_BYTES`] bytes.
-    #[error("Password must be at most 1024 bytes")]
-    TooLong,
-    /// A changed password over [`MAX_CHANGED_PASSWORD_CHARS`] characters.
+    /// More than [`MAX_PASSWORD_CHARS`] characters.
     #[error("Password must be at most 128 characters")]
     OverMaxChars,
     /// On the list of common passwords (NIST SP 800-63B §3.1.1.2).
@@ -61,8 +61,33 @@ pub enum PasswordError {
     SameAsCurrent,
 }
 
-/// Longest changed password, in characters (the password change contract: 8–128).
-pub const MAX_CHANGED_PASSWORD_CHARS: usize = 128;
+/// The one password policy, for every path that sets a password (first-administrator
+/// setup, admin create, `slugbase user create`, `slugbase user set-password`, password
+/// change): 8–128 characters, not on the common-password list (`is_common`, NIST SP
+/// 800-63B §3.1.1.2).
+///
+/// Characters are Unicode scalar values of the password exactly as typed: no trimming and
+/// no normalisation (NFC or otherwise) — the hash is of those bytes, so the count is too.
+/// 128 of them are at most 512 bytes, so multi-byte input cannot make Argon2 hash more.
+///
+/// # Errors
+/// [`PasswordError::TooShort`], [`PasswordError::OverMaxChars`] or [`PasswordError::Common`].
+pub fn check_password_policy(
+    password: &Password,
+    is_common: impl FnOnce(&str) -> bool,
+) -> Result<(), PasswordError> {
+    let chars = password.expose().chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort);
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(PasswordError::OverMaxChars);
+    }
+    if is_common(password.expose()) {
+        return Err(PasswordError::Common);
+    }
+    Ok(())
+}
 
 /// A new password for an existing account that satisfies the change policy: 8–128
 /// characters, not on the common-password list, not the current one.
@@ -81,16 +106,7 @@ impl ChangedPassword {
         current: Option<&Password>,
         is_common: impl FnOnce(&str) -> bool,
     ) -> Result<Self, PasswordError> {
-        let chars = new.expose().chars().count();
-        if chars < MIN_PASSWORD_CHARS {
-            return Err(PasswordError::TooShort);
-        }
-        if chars > MAX_CHANGED_PASSWORD_CHARS {
-            return Err(PasswordError::OverMaxChars);
-        }
-        if is_common(new.expose()) {
-            return Err(PasswordError::Common);
-        }
+        check_password_policy(&new, is_common)?;
         if current.is_some_and(|c| c.expose() == new.expose()) {
             return Err(PasswordError::SameAsCurrent);
         }
@@ -104,7 +120,7 @@ impl ChangedPassword {
     }
 }
 
-/// A password that satisfies the policy for new accounts.
+/// A new account's password that satisfies [`check_password_policy`].
 #[derive(Clone, Debug)]
 pub struct NewPassword(Password);
 
@@ -112,15 +128,13 @@ impl NewPassword {
     /// Checks the policy.
     ///
     /// # Errors
-    /// [`PasswordError`] when the password is too short or too long.
-    pub fn parse(raw: impl Into<String>) -> Result<Self, PasswordError> {
+    /// [`PasswordError`] as [`check_password_policy`] says.
+    pub fn parse(
+        raw: impl Into<String>,
+        is_common: impl FnOnce(&str) -> bool,
+    ) -> Result<Self, PasswordError> {
         let password = Password::new(raw);
-        if password.expose().chars().count() < MIN_PASSWORD_CHARS {
-            return Err(PasswordError::TooShort);
-        }
-        if password.expose().len() > MAX_PASSWORD_BYTES {
-            return Err(PasswordError::TooLong);
-        }
+        check_password_policy(&password, is_common)?;
         Ok(Self(password))
     }
 
@@ -164,7 +178,7 @@ mod tests {
     fn debug_output_never_shows_a_password() {
         let shown = format!("{:?}", Password::new("hunter2-secret"));
         assert!(!shown.contains("hunter2"), "{shown}");
-        let shown = format!("{:?}", NewPassword::parse("hunter2-secret").unwrap());
+        let shown = format!("{:?}", NewPassword::parse("hunter2-secret", |_| false).unwrap());
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 
@@ -174,19 +188,34 @@ mod tests {
         assert!(!shown.contains("argon2id"), "{shown}");
     }
 
-    #[test]
-    fn new_passwords_need_eight_characters() {
-        assert_eq!(NewPassword::parse("1234567").unwrap_err(), PasswordError::TooShort);
-        assert!(NewPassword::parse("12345678").is_ok());
-        // Eight characters, not eight bytes: "éééééééé" is 16 bytes, 8 characters.
-        assert!(NewPassword::parse("éééééééé").is_ok());
-        assert_eq!(NewPassword::parse("ééé").unwrap_err(), PasswordError::TooShort);
+    fn new(raw: &str) -> Result<NewPassword, PasswordError> {
+        NewPassword::parse(raw, |p| p == "password")
     }
 
     #[test]
-    fn absurdly_long_passwords_are_refused() {
-        assert_eq!(NewPassword::parse("a".repeat(1025)).unwrap_err(), PasswordError::TooLong);
-        assert!(NewPassword::parse("a".repeat(1024)).is_ok());
+    fn new_passwords_need_eight_characters() {
+        assert_eq!(new("1234567").unwrap_err(), PasswordError::TooShort);
+        assert!(new("12345678").is_ok());
+        // Eight characters, not eight bytes: "éééééééé" is 16 bytes, 8 characters.
+        assert!(new("éééééééé").is_ok());
+        assert_eq!(new("ééé").unwrap_err(), PasswordError::TooShort);
+    }
+
+    /// The limit counts characters: 128 four-byte characters pass (512 bytes), 129 do not,
+    /// and neither do 129 ASCII ones (the former limit was 1024 bytes).
+    #[test]
+    fn new_passwords_are_at_most_128_characters() {
+        assert_eq!(new(&"a".repeat(129)).unwrap_err(), PasswordError::OverMaxChars);
+        assert!(new(&"a".repeat(128)).is_ok());
+        assert!(new(&"\u{1f600}".repeat(128)).is_ok());
+        assert_eq!(new(&"\u{1f600}".repeat(129)).unwrap_err(), PasswordError::OverMaxChars);
+        // Combining marks count as characters of their own (no normalisation).
+        assert_eq!(new(&"e\u{301}".repeat(65)).unwrap_err(), PasswordError::OverMaxChars);
+    }
+
+    #[test]
+    fn new_passwords_must_not_be_common() {
+        assert_eq!(new("password").unwrap_err(), PasswordError::Common);
     }
 
     #[test]

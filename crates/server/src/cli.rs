@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use slugbase_application::accounts::{AdminError, NewAccountInput};
-use slugbase_application::ports::SecretDigest;
+use slugbase_application::ports::{Listed, SecretDigest};
 use slugbase_application::tokens::CreateApiTokenError;
 use slugbase_application::{Caller, CallerAuth, ClientInfo, UseCases};
 use slugbase_domain::{Email, MfaState, User};
@@ -374,7 +374,15 @@ async fn list_users(cli: &Cli) -> anyhow::Result<()> {
         "{:<36}  {:<32}  {:<24}  {:<5}  {:<7}  {:<13}  provider",
         "id", "email", "name", "admin", "mfa", "login"
     );
-    for user in &users {
+    for listed in &users {
+        let user = match listed {
+            Listed::Ok(user) => user,
+            Listed::Damaged(row) => {
+                // Logged by the store; listed so that the operator sees it (never its content).
+                println!("{:<36}  DAMAGED ({})", row.id, row.problem);
+                continue;
+            }
+        };
         println!(
             "{:<36}  {:<32}  {:<24}  {:<5}  {:<7}  {:<13}  {}",
             user.id.to_string(),

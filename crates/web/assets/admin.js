@@ -37,7 +37,11 @@ function signInMethod(user) {
 }
 
 async function refreshUsers() {
-  users = await api('GET', '/api/admin/users');
+  const listed = await api('GET', '/api/admin/users');
+  // A stored row that no longer decodes comes as {id, damaged: true, problem}: shown as
+  // such at the end of the table, with no actions.
+  const damaged = listed.filter((entry) => entry.damaged === true);
+  users = listed.filter((entry) => entry.damaged !== true);
   const body = $('user-table').querySelector('tbody');
   body.replaceChildren(...users.map((user) => el('tr', { dataset: { email: user.email } },
     el('td', {}, user.email),
@@ -60,6 +64,8 @@ async function refreshUsers() {
         'aria-label': `Delete ${user.email}`,
         onclick: () => deleteUser(user),
       }, 'Delete')))));
+  body.append(...damaged.map((row) => el('tr', { className: 'damaged' },
+    el('td', { colSpan: 6 }, `Damaged record ${row.id}: ${row.problem}`))));
   const select = $('audit-user');
   const chosen = select.value;
   select.replaceChildren(el('option', { value: '' }, 'All users'),
@@ -129,15 +135,17 @@ async function refreshAudit() {
   if (page.events.length === 0) {
     body.replaceChildren(el('tr', {}, el('td', { colSpan: 6, className: 'empty' }, 'No events.')));
   } else {
-    body.replaceChildren(...page.events.map((event) => el('tr', {},
+    body.replaceChildren(...page.events.map((event) => (event.damaged === true
+      ? el('tr', { className: 'damaged' }, el('td', { colSpan: 6 }, `Damaged event ${event.id}: ${event.problem}`))
+      : el('tr', {},
       el('td', {}, timeEl(event.at)),
       el('td', {}, el('code', {}, event.event)),
       el('td', {}, event.outcome === 'success' ? 'Success' : `Failure${event.reason ? ` (${event.reason})` : ''}`),
       el('td', {}, emailOf(event.user_id), event.actor_id && event.actor_id !== event.user_id ? ` by ${emailOf(event.actor_id)}` : ''),
       el('td', {}, event.proof || '—'),
-      el('td', {}, event.client_addr || '—'))));
+      el('td', {}, event.client_addr || '—')))));
   }
-  for (const event of page.events) seenEvents.add(event.event);
+  for (const event of page.events) if (event.event) seenEvents.add(event.event);
   $('audit-events').replaceChildren(...[...seenEvents].sort().map((name) => el('option', { value: name })));
   const first = page.events.length ? audit.offset + 1 : 0;
   $('audit-range').textContent = page.events.length

@@ -10,6 +10,7 @@ const OIDC_ERRORS = {
   state_invalid: 'That sign-in link expired or was already used. Start again.',
   auto_create_disabled: 'There is no account for this identity here. Ask an administrator to create one.',
   email_required: 'The identity provider did not share a verified e-mail address, which this service needs to find your account.',
+  email_unusable: 'The identity provider shared an e-mail address this service cannot accept (malformed, or too long). Ask an administrator.',
   provider_unavailable: 'The identity provider cannot be reached right now. Try again later, or sign in with your password.',
 };
 

@@ -8,7 +8,7 @@ use slugbase_application::auth::{ChangePasswordInput, LoginInput};
 use slugbase_application::mfa::BothFactorsInput;
 use slugbase_domain::Password;
 use slugbase_domain::email::MAX_EMAIL_LENGTH;
-use slugbase_domain::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
+use slugbase_domain::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use slugbase_domain::user::MAX_NAME_CHARS;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
@@ -258,13 +258,14 @@ fn email_schema() -> Object {
         .build()
 }
 
-/// A new account's password (`NewPassword::parse`): at least 8 characters, at most 1024
-/// bytes (`maxLength` counts characters, so it is the bound for ASCII passwords).
+/// A new account's password (`check_password_policy`, the one policy of every path): 8 to
+/// 128 characters (`minLength`/`maxLength` count them as the server does), not on the
+/// common-password list (said in the description only).
 fn new_password_builder() -> ObjectBuilder {
     ObjectBuilder::new()
         .min_length(Some(MIN_PASSWORD_CHARS))
-        .max_length(Some(MAX_PASSWORD_BYTES))
-        .description(Some("Password: at least 8 characters, at most 1024 bytes (UTF-8)."))
+        .max_length(Some(MAX_PASSWORD_CHARS))
+        .description(Some("Password: 8 to 128 characters, not on the common-password list."))
 }
 
 fn new_password_schema() -> Object {
@@ -276,7 +277,7 @@ fn optional_new_password_schema() -> Object {
     new_password_builder()
         .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
         .description(Some(
-            "Password: at least 8 characters, at most 1024 bytes (UTF-8); omit (or null) for an OIDC-only user.",
+            "Password: 8 to 128 characters, not on the common-password list; omit (or null) for an OIDC-only user.",
         ))
         .build()
 }

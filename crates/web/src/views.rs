@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use slugbase_application::ports::DamagedRow;
 use slugbase_domain::User;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -49,6 +50,37 @@ impl UserView {
             mfa_enrollment_required,
         }
     }
+}
+
+/// A stored record that no longer decodes, shown in its list in place of the record (the
+/// server logs it with its id): one bad row never makes a whole list fail.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DamagedView {
+    /// The record's key as stored (normally the id; it may itself be what is damaged).
+    pub id: String,
+    /// Always `true`: this entry is not the record but a notice that it is damaged.
+    pub damaged: bool,
+    /// What does not decode, e.g. `corrupt stored data: email` (never the stored value).
+    pub problem: String,
+}
+
+impl DamagedView {
+    /// The notice for `row`.
+    #[must_use]
+    pub fn new(row: &DamagedRow) -> Self {
+        Self { id: row.id.clone(), damaged: true, problem: row.problem.clone() }
+    }
+}
+
+/// An entry of `GET /api/admin/users`: the user, or, for a stored row that does not decode,
+/// a [`DamagedView`] (`"damaged": true`; a user entry has no `damaged` field).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum UserListEntry {
+    /// The user.
+    User(UserView),
+    /// A damaged row.
+    Damaged(DamagedView),
 }
 
 /// `{"ok": true}`.

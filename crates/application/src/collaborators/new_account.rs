@@ -6,7 +6,7 @@ use std::sync::Arc;
 use slugbase_domain::{DisplayName, Email, LoginMethod, NewPassword, UserId};
 
 use crate::error::{Unexpected, ValidationErrors};
-use crate::ports::{Clock, NewUser, PasswordHasher};
+use crate::ports::{Clock, CommonPasswords, NewUser, PasswordHasher};
 
 /// A new account, as typed.
 #[derive(Clone, Debug)]
@@ -28,18 +28,20 @@ pub(crate) struct ValidAccount {
     password: Option<NewPassword>,
 }
 
-/// Validates every field of `input`, naming each one at fault.
-pub(crate) fn validate_account(
+/// Validates every field of `input`, naming each one at fault; the password against the one
+/// policy (`check_password_policy`, as a password change), `is_common` its list.
+fn validate_account(
     input: &NewAccountInput,
     password_required: bool,
+    is_common: &dyn Fn(&str) -> bool,
 ) -> Result<ValidAccount, ValidationErrors> {
     let mut errors = ValidationErrors::default();
     let email = Email::parse(&input.email).map_err(|e| errors.push("email", e.to_string())).ok();
     let name = DisplayName::parse(&input.name).map_err(|e| errors.push("name", e.to_string())).ok();
     let password = match &input.password {
-        Some(raw) => {
-            NewPassword::parse(raw.clone()).map_err(|e| errors.push("password", e.to_string())).ok()
-        }
+        Some(raw) => NewPassword::parse(raw.clone(), is_common)
+            .map_err(|e| errors.push("password", e.to_string()))
+            .ok(),
         None if password_required => {
             errors.push("password", "Password is required");
             None
@@ -59,6 +61,7 @@ pub(crate) fn validate_account(
 #[derive(Clone)]
 pub struct NewUserFactory {
     passwords: Arc<dyn PasswordHasher>,
+    common: Arc<dyn CommonPasswords>,
     clock: Arc<dyn Clock>,
 }
 
@@ -69,10 +72,25 @@ impl fmt::Debug for NewUserFactory {
 }
 
 impl NewUserFactory {
-    /// A factory hashing with `passwords` and stamping with `clock`.
+    /// A factory hashing with `passwords`, refusing what is on `common`, stamping with
+    /// `clock`.
     #[must_use]
-    pub fn new(passwords: Arc<dyn PasswordHasher>, clock: Arc<dyn Clock>) -> Self {
-        Self { passwords, clock }
+    pub fn new(
+        passwords: Arc<dyn PasswordHasher>,
+        common: Arc<dyn CommonPasswords>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { passwords, common, clock }
+    }
+
+    /// Validates every field of `input`, naming each one at fault (the password under
+    /// `password`, with the password change's messages).
+    pub(crate) fn validate(
+        &self,
+        input: &NewAccountInput,
+        password_required: bool,
+    ) -> Result<ValidAccount, ValidationErrors> {
+        validate_account(input, password_required, &|p| self.common.is_common(p))
     }
 
     /// The user record for `account`; without a password the user is OIDC-only.

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
 
-use super::store_error::StoreResult;
+use super::store_error::{Listed, StoreError, StoreResult};
 
 /// One audit event. Holds no secret, code or password — by construction: there is no
 /// field that could.
@@ -62,11 +62,28 @@ pub trait AuditLog: Send + Sync {
     /// Storage failures only.
     async fn record(&self, event: AuditEvent) -> StoreResult<()>;
 
-    /// Reads events, newest first.
+    /// Reads events, newest first; a stored event that does not decode is logged and listed
+    /// as [`Listed::Damaged`] in its place, so one bad row never fails the page.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn query(&self, query: AuditQuery) -> StoreResult<Vec<StoredAuditEvent>>;
+    async fn query_listed(&self, query: AuditQuery) -> StoreResult<Vec<Listed<StoredAuditEvent>>>;
+
+    /// Reads events, newest first, every one decoded ([`AuditLog::query_listed`] for a page
+    /// shown to people).
+    ///
+    /// # Errors
+    /// Storage failures, and a stored event that does not decode.
+    async fn query(&self, query: AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
+        self.query_listed(query)
+            .await?
+            .into_iter()
+            .map(|listed| match listed {
+                Listed::Ok(event) => Ok(event),
+                Listed::Damaged(row) => Err(StoreError::Other(anyhow::anyhow!(row.problem))),
+            })
+            .collect()
+    }
 
     /// Deletes events older than `before`; returns how many (retention).
     ///

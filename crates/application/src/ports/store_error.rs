@@ -16,3 +16,70 @@ pub enum StoreError {
 
 /// Result of a storage port.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One row of a list read from storage: decoded, or damaged. A stored row that no longer
+/// decodes (hand-edited, written by an older build with looser rules, bit rot) must not
+/// take the whole list down: the store logs it (its id and what is wrong, never its
+/// content) and hands it on as [`Listed::Damaged`], and the list shows it as such.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listed<T> {
+    /// The row, decoded.
+    Ok(T),
+    /// The row does not decode.
+    Damaged(DamagedRow),
+}
+
+impl<T> Listed<T> {
+    /// The decoded row, if it decoded.
+    #[must_use]
+    pub fn ok(self) -> Option<T> {
+        match self {
+            Self::Ok(row) => Some(row),
+            Self::Damaged(_) => None,
+        }
+    }
+
+    /// The decoded row, by reference.
+    #[must_use]
+    pub fn as_ok(&self) -> Option<&T> {
+        match self {
+            Self::Ok(row) => Some(row),
+            Self::Damaged(_) => None,
+        }
+    }
+
+    /// The decoded row mapped with `f`; a damaged row stays damaged.
+    #[must_use]
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Listed<U> {
+        match self {
+            Self::Ok(row) => Listed::Ok(f(row)),
+            Self::Damaged(damaged) => Listed::Damaged(damaged),
+        }
+    }
+}
+
+/// A stored row that does not decode: its key as stored, and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedRow {
+    /// The row's primary key, as stored (it may itself be what is damaged).
+    pub id: String,
+    /// What does not decode (a fixed description such as "corrupt stored data: email";
+    /// never the stored value).
+    pub problem: String,
+}
+
+impl DamagedRow {
+    /// Logs the damaged row of `table` (id and problem only) and returns it, for lists that
+    /// carry on without it.
+    #[must_use]
+    pub fn logged(table: &'static str, id: String, error: &StoreError) -> Self {
+        let problem = error.to_string();
+        tracing::error!(
+            table,
+            row.id = %id,
+            problem = %problem,
+            "a stored row does not decode; listed as damaged"
+        );
+        Self { id, problem }
+    }
+}

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use slugbase_domain::{DisplayName, Email, LoginMethod, PasswordHash, User, UserId};
 
 use super::mfa::MfaChangeEffects;
-use super::store_error::StoreResult;
+use super::store_error::{Listed, StoreResult};
 
 /// A user to be stored.
 #[derive(Clone, Debug)]
@@ -55,11 +55,12 @@ pub trait UserRepository: Send + Sync {
     /// Storage failures only.
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
 
-    /// All users, oldest first.
+    /// All users, oldest first; a stored row that does not decode is logged and listed as
+    /// [`Listed::Damaged`] in its place, so one bad row never fails the list.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn list(&self) -> StoreResult<Vec<User>>;
+    async fn list(&self) -> StoreResult<Vec<Listed<User>>>;
 
     /// Number of users.
     ///

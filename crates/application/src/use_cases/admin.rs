@@ -10,7 +10,7 @@ use slugbase_domain::{AuditEventKind, Email, NoticeKind, User, UserId};
 use crate::attempts::AttemptKey;
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
-use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
+use crate::collaborators::new_account::{NewAccountInput, NewUserFactory};
 use crate::collaborators::sessions::SessionRevoker;
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{
@@ -145,7 +145,7 @@ impl Admin {
         input: Result<NewAccountInput, InputRejected>,
     ) -> Result<User, AdminError> {
         let input = input?;
-        let account = validate_account(&input, false).map_err(AdminError::Validation)?;
+        let account = self.new_users.validate(&input, false).map_err(AdminError::Validation)?;
         if input.password.is_none() && !self.oidc_sign_in {
             return Err(AdminError::OidcNotConfigured);
         }
@@ -161,11 +161,14 @@ impl Admin {
         Ok(user)
     }
 
-    /// Every user.
+    /// Every user; a stored row that does not decode is listed as damaged.
     ///
     /// # Errors
     /// [`AdminError`].
-    pub async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError> {
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
         Self::require_admin(caller)?;
         Ok(self.users.list().await?)
     }
@@ -251,7 +254,7 @@ impl Admin {
         Ok(())
     }
 
-    /// Audit events, newest first.
+    /// Audit events, newest first; a stored event that does not decode is listed as damaged.
     ///
     /// # Errors
     /// [`AdminError`].
@@ -259,9 +262,9 @@ impl Admin {
         &self,
         caller: &Caller,
         query: AuditQuery,
-    ) -> Result<Vec<StoredAuditEvent>, AdminError> {
+    ) -> Result<Vec<crate::ports::Listed<StoredAuditEvent>>, AdminError> {
         Self::require_admin(caller)?;
-        Ok(self.audit_log.query(query).await?)
+        Ok(self.audit_log.query_listed(query).await?)
     }
 
     /// Looks a user up by e-mail (for the CLI).
@@ -293,7 +296,10 @@ pub trait AdminUseCase: Send + Sync {
     ///
     /// # Errors
     /// [`AdminError`].
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError>;
+    async fn list_users(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<crate::ports::Listed<User>>, AdminError>;
 
     /// See [`Admin::delete_user`].
     ///
@@ -325,7 +331,7 @@ pub trait AdminUseCase: Send + Sync {
         &self,
         caller: &Caller,
         query: AuditQuery,
-    ) -> Result<Vec<StoredAuditEvent>, AdminError>;
+    ) -> Result<Vec<crate::ports::Listed<StoredAuditEvent>>, AdminError>;
 
     /// See [`Admin::outbox`].
     ///
@@ -349,7 +355,10 @@ impl AdminUseCase for Admin {
         Self::create_user(self, caller, client, input).await
     }
 
-    async fn list_users(&self, caller: &Caller) -> Result<Vec<User>, AdminError> {
+    async fn list_users(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
         Self::list_users(self, caller).await
     }
 
@@ -375,7 +384,7 @@ impl AdminUseCase for Admin {
         &self,
         caller: &Caller,
         query: AuditQuery,
-    ) -> Result<Vec<StoredAuditEvent>, AdminError> {
+    ) -> Result<Vec<crate::ports::Listed<StoredAuditEvent>>, AdminError> {
         Self::audit_log(self, caller, query).await
     }
 

@@ -9,7 +9,7 @@ use slugbase_domain::{AuditEventKind, User};
 
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
-use crate::collaborators::new_account::{NewAccountInput, NewUserFactory, validate_account};
+use crate::collaborators::new_account::{NewAccountInput, NewUserFactory};
 use crate::collaborators::sessions::SessionIssuer;
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::plain_token::PlainToken;
@@ -83,7 +83,7 @@ impl Setup {
             return Err(SetupError::AlreadyInitialized);
         }
         let input = input?;
-        let account = validate_account(&input, true).map_err(SetupError::Validation)?;
+        let account = self.new_users.validate(&input, true).map_err(SetupError::Validation)?;
         let new_user = self.new_users.build(account, true).await?;
         let Some(user) = self.users.create_first_admin(new_user).await? else {
             return Err(SetupError::AlreadyInitialized);

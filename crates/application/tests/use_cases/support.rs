@@ -114,7 +114,12 @@ impl MockDeps {
             health: MockStorageHealth::new(),
             outbox: MockOutboxRepository::new(),
             passwords: MockPasswordHasher::new(),
-            common_passwords: MockCommonPasswords::new(),
+            common_passwords: {
+                // The embedded list holds "password"; nothing else here is on it.
+                let mut common = MockCommonPasswords::new();
+                common.expect_is_common().returning(|p| p.eq_ignore_ascii_case("password"));
+                common
+            },
             totp: MockTotp::new(),
             cipher: MockSecretCipher::new(),
             backup_codes: MockBackupCodeHasher::new(),

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    AuditEvent, AuditLog, AuditQuery, StoreResult, StoredAuditEvent,
+    AuditEvent, AuditLog, AuditQuery, Listed, StoreResult, StoredAuditEvent,
 };
 
 use super::{InMemoryStore, State};
@@ -24,7 +24,7 @@ impl AuditLog for InMemoryStore {
         Ok(())
     }
 
-    async fn query(&self, query: AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
+    async fn query_listed(&self, query: AuditQuery) -> StoreResult<Vec<Listed<StoredAuditEvent>>> {
         let state = self.lock()?;
         let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
         let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
@@ -37,6 +37,7 @@ impl AuditLog for InMemoryStore {
             .skip(offset)
             .take(limit)
             .cloned()
+            .map(Listed::Ok)
             .collect())
     }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use slugbase_application::ports::{
-    MfaChangeEffects, NewUser, StoreError, StoreResult, UserRepository,
+    Listed, MfaChangeEffects, NewUser, StoreError, StoreResult, UserRepository,
 };
 use slugbase_domain::{Email, LoginMethod, MfaState, PasswordHash, User, UserId};
 
@@ -55,10 +55,11 @@ impl UserRepository for InMemoryStore {
         Ok(self.lock()?.users.values().find(|u| &u.email == email).cloned())
     }
 
-    async fn list(&self) -> StoreResult<Vec<User>> {
+    async fn list(&self) -> StoreResult<Vec<Listed<User>>> {
+        // Rows here are typed values, never damaged.
         let mut users: Vec<User> = self.lock()?.users.values().cloned().collect();
         users.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(users)
+        Ok(users.into_iter().map(Listed::Ok).collect())
     }
 
     async fn count(&self) -> StoreResult<u64> {

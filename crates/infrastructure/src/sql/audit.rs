@@ -7,7 +7,7 @@ use sea_orm::{
     QueryOrder as _, QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
-    AuditEvent, AuditLog, AuditQuery, StoreResult, StoredAuditEvent,
+    AuditEvent, AuditLog, AuditQuery, DamagedRow, Listed, StoreResult, StoredAuditEvent,
 };
 use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
 
@@ -82,7 +82,7 @@ impl AuditLog for SeaOrmStore {
         insert_event(&self.db, event).await
     }
 
-    async fn query(&self, query: AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
+    async fn query_listed(&self, query: AuditQuery) -> StoreResult<Vec<Listed<StoredAuditEvent>>> {
         let mut select = audit_events::Entity::find();
         if let Some(user) = query.user_id {
             select = select.filter(audit_events::Column::UserId.eq(user.to_string()));
@@ -90,16 +90,23 @@ impl AuditLog for SeaOrmStore {
         if let Some(kind) = query.kind {
             select = select.filter(audit_events::Column::Kind.eq(kind.as_str()));
         }
-        select
+        let rows = select
             .order_by_desc(audit_events::Column::Id)
             .limit(u64::from(query.limit))
             .offset(query.offset.min(MAX_OFFSET))
             .all(self.reads())
             .await
-            .map_err(db_err)?
+            .map_err(db_err)?;
+        Ok(rows
             .into_iter()
-            .map(event_from_model)
-            .collect()
+            .map(|row| {
+                let id = row.id.to_string();
+                event_from_model(row).map_or_else(
+                    |e| Listed::Damaged(DamagedRow::logged("audit_events", id, &e)),
+                    Listed::Ok,
+                )
+            })
+            .collect())
     }
 
     async fn purge_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {

@@ -7,7 +7,7 @@ use sea_orm::{
     QueryOrder as _, Set,
 };
 use slugbase_application::ports::{
-    MfaChangeEffects, NewUser, StoreError, StoreResult, UserRepository,
+    DamagedRow, Listed, MfaChangeEffects, NewUser, StoreError, StoreResult, UserRepository,
 };
 use slugbase_domain::{
     DisplayName, Email, EncryptedSecret, LoginMethod, MfaState, PasswordHash, TotpStep, User,
@@ -124,16 +124,23 @@ impl UserRepository for SeaOrmStore {
         row.map(user_from_model).transpose()
     }
 
-    async fn list(&self) -> StoreResult<Vec<User>> {
-        users::Entity::find()
+    async fn list(&self) -> StoreResult<Vec<Listed<User>>> {
+        let rows = users::Entity::find()
             .order_by_asc(users::Column::CreatedAt)
             .order_by_asc(users::Column::Id)
             .all(self.reads())
             .await
-            .map_err(db_err)?
+            .map_err(db_err)?;
+        Ok(rows
             .into_iter()
-            .map(user_from_model)
-            .collect()
+            .map(|row| {
+                let id = row.id.clone();
+                user_from_model(row).map_or_else(
+                    |e| Listed::Damaged(DamagedRow::logged("users", id, &e)),
+                    Listed::Ok,
+                )
+            })
+            .collect())
     }
 
     async fn count(&self) -> StoreResult<u64> {

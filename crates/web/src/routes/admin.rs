@@ -19,15 +19,17 @@ use crate::extract::{AppState, defer};
 use crate::requests::CreateUserRequest;
 use crate::routes::paging;
 use crate::routes::path_id;
-use crate::views::{OkView, UserView};
+use crate::views::{DamagedView, OkView, UserListEntry, UserView};
+use slugbase_application::ports::Listed;
 
-/// Every user.
+/// Every user, oldest first. A stored row that does not decode is listed in its place as
+/// `{"id", "damaged": true, "problem"}` (and logged), never failing the whole list.
 #[utoipa::path(
     tag = "Admin",
     operation_id = "list_users",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "Success", body = Vec<UserView>),
+        (status = 200, description = "Success", body = Vec<UserListEntry>),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN", body = ErrorBody),
     )
@@ -39,7 +41,14 @@ pub(crate) async fn list_users(
 ) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     let users = state.use_cases.admin.list_users(&authed.caller).await?;
-    Ok(HttpResponse::Ok().json(users.iter().map(|u| state.user_view(u)).collect::<Vec<_>>()))
+    let entries: Vec<UserListEntry> = users
+        .iter()
+        .map(|listed| match listed {
+            Listed::Ok(user) => UserListEntry::User(state.user_view(user)),
+            Listed::Damaged(row) => UserListEntry::Damaged(DamagedView::new(row)),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(entries))
 }
 
 /// Create a user; without a password the user is OIDC-only (only while an OIDC provider is
@@ -235,11 +244,23 @@ impl From<StoredAuditEvent> for AuditEventView {
     }
 }
 
+/// An entry of the audit log: the event, or, for a stored event that does not decode, a
+/// [`DamagedView`] (`"damaged": true`; an event has no `damaged` field).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AuditListEntry {
+    /// The event.
+    Event(AuditEventView),
+    /// A damaged row (its `id` is the event id, as a string).
+    Damaged(DamagedView),
+}
+
 /// A page of audit events.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct AuditPageView {
-    /// Events, newest first.
-    pub events: Vec<AuditEventView>,
+    /// Events, newest first; a stored event that does not decode is listed in its place as
+    /// `{"id", "damaged": true, "problem"}`.
+    pub events: Vec<AuditListEntry>,
     /// Page size asked for.
     pub limit: u32,
     /// Events skipped.
@@ -273,6 +294,12 @@ pub(crate) async fn audit_log(
     let query = params.query().map_err(ApiError::validation)?;
     let (limit, offset) = (query.limit, query.offset);
     let events = state.use_cases.admin.audit_log(&authed.caller, query).await?;
-    let events = events.into_iter().map(AuditEventView::from).collect();
+    let events = events
+        .into_iter()
+        .map(|listed| match listed {
+            Listed::Ok(event) => AuditListEntry::Event(AuditEventView::from(event)),
+            Listed::Damaged(row) => AuditListEntry::Damaged(DamagedView::new(&row)),
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(AuditPageView { events, limit, offset }))
 }

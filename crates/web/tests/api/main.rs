@@ -6,6 +6,7 @@
 
 mod account;
 mod disable;
+mod edges;
 mod enrollment;
 mod lifecycle;
 mod malformed;

@@ -177,6 +177,7 @@ async fn the_callback_signs_in_or_starts_the_mfa_step_or_sends_the_reason() {
         OidcFailure::StateInvalid,
         OidcFailure::AutoCreateDisabled,
         OidcFailure::EmailRequired,
+        OidcFailure::EmailUnusable,
         OidcFailure::ProviderUnavailable,
     ] {
         let mut mocks = Mocks::default();

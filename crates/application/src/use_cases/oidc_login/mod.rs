@@ -221,9 +221,18 @@ impl OidcLogin {
         {
             return Ok(user);
         }
-        let email = identity.email.as_deref().and_then(|e| Email::parse(e).ok());
-        let Some(email) = email else {
-            return Err((OidcError::Failed(OidcFailure::EmailRequired), None, "no_usable_email"));
+        // The provider's address goes through the same rules as every other (length checked
+        // lower-cased): one the service would not accept typed is not stored either.
+        let email = match identity.email.as_deref().map(Email::parse) {
+            Some(Ok(email)) => email,
+            Some(Err(_)) => {
+                let failure = OidcError::Failed(OidcFailure::EmailUnusable);
+                return Err((failure, None, "email_unusable"));
+            }
+            None => {
+                let failure = OidcError::Failed(OidcFailure::EmailRequired);
+                return Err((failure, None, "no_usable_email"));
+            }
         };
         let policy = &provider.policy;
         if let Some(existing) = self.users.find_by_email(&email).await.map_err(unexpected)? {

@@ -19,8 +19,11 @@ pub enum OidcFailure {
     StateInvalid,
     /// No account matches and the provider may not create one.
     AutoCreateDisabled,
-    /// No account matches by subject and the provider gave no usable e-mail.
+    /// No account matches by subject and the provider gave no e-mail.
     EmailRequired,
+    /// No account matches by subject and the provider's e-mail is not one this service
+    /// accepts (`Email::parse`: malformed, or longer than 254 bytes once lower-cased).
+    EmailUnusable,
     /// Discovery has not succeeded yet, or the provider cannot be reached.
     ProviderUnavailable,
 }
@@ -34,6 +37,7 @@ impl OidcFailure {
             Self::StateInvalid => "state_invalid",
             Self::AutoCreateDisabled => "auto_create_disabled",
             Self::EmailRequired => "email_required",
+            Self::EmailUnusable => "email_unusable",
             Self::ProviderUnavailable => "provider_unavailable",
         }
     }

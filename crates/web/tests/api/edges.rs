@@ -1,0 +1,149 @@
+//! Issue 22, items 3 and 4 over HTTP: e-mail limits apply to the lower-cased address on
+//! every path that creates an account, one password policy answers alike on every path, and
+//! a stored user row that no longer decodes is listed as damaged instead of failing the list.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use slugbase_testkit::steps::{ADMIN_EMAIL, PASSWORD};
+use slugbase_testkit::{Api, TestApp, detail_fields};
+
+/// `"a@" + "Ⱥ"×100 + ".io"`: 205 bytes as typed, 305 lower-cased (`ⱥ` is 3 bytes).
+fn growing_a() -> String {
+    format!("a@{}.io", "\u{23a}".repeat(100))
+}
+
+/// 84 × `İ` (2 bytes) + `@example.com`: 180 bytes typed, 264 lower-cased (`i` + U+0307).
+fn growing_i() -> String {
+    format!("{}@example.com", "\u{130}".repeat(84))
+}
+
+fn setup_body(email: &str, password: &str) -> Value {
+    json!({"email": email, "name": "Admin", "password": password})
+}
+
+/// The one `VALIDATION_FAILED` answer of a field, with its message.
+fn refused(reply: slugbase_testkit::Reply, field: &str) -> String {
+    let body = reply.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
+    assert_eq!(detail_fields(&body), [field], "{body}");
+    body["details"][0]["message"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn setup_and_admin_create_refuse_an_address_that_grows_past_254_bytes_when_lower_cased() {
+    let app = TestApp::spawn().await;
+    let anonymous = app.client();
+    for email in [growing_a(), growing_i()] {
+        assert!(email.len() <= 254, "under the limit as typed");
+        let message =
+            refused(anonymous.post("/api/auth/setup", setup_body(&email, PASSWORD)).await, "email");
+        assert_eq!(message, "email is too long");
+    }
+    let admin = app.setup_admin().await;
+    for email in [growing_a(), growing_i()] {
+        let body = json!({"email": email, "name": "Grown", "password": PASSWORD});
+        let message = refused(admin.post("/api/admin/users", body).await, "email");
+        assert_eq!(message, "email is too long");
+        let oidc_only = json!({"email": email, "name": "Grown"});
+        refused(admin.post("/api/admin/users", oidc_only).await, "email");
+    }
+    // Nothing was stored, and the list answers.
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+    // At the limit once lower-cased is fine: 80 × ⱥ (240 bytes) + "aaa" + "@example.io".
+    let at_limit = format!("aaa{}@example.io", "\u{23a}".repeat(80));
+    let created = app.create_user(&admin, &at_limit, Some(PASSWORD)).await;
+    assert_eq!(created["email"].as_str().unwrap().len(), 254);
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    assert_eq!(users.as_array().unwrap().len(), 2, "{users}");
+}
+
+/// Setup, admin create and password change refuse the same passwords with the same reason
+/// and message (`VALIDATION_FAILED`; the field is the body's own: `password`, or
+/// `new_password` for a change).
+#[tokio::test]
+async fn setup_admin_create_and_password_change_share_one_password_policy() {
+    let app = TestApp::spawn().await;
+    let anonymous = app.client();
+    let cases = [
+        ("password", "Password is too common; choose one that is not on lists of common passwords"),
+        ("seven77", "Password must be at least 8 characters"),
+        (&*"a".repeat(129), "Password must be at most 128 characters"),
+        // 129 four-byte characters: counted as characters, not bytes.
+        (&*"\u{1f600}".repeat(129), "Password must be at most 128 characters"),
+    ];
+    for (password, says) in cases {
+        let reply = anonymous.post("/api/auth/setup", setup_body(ADMIN_EMAIL, password)).await;
+        assert_eq!(refused(reply, "password"), says, "setup with {password:?}");
+    }
+    let admin = app.setup_admin().await;
+    for (password, says) in cases {
+        let body = json!({"email": "new@example.com", "name": "New", "password": password});
+        assert_eq!(refused(admin.post("/api/admin/users", body).await, "password"), says);
+        let change = json!({"current_password": PASSWORD, "new_password": password});
+        let reply = admin.post("/api/auth/password", change).await;
+        assert_eq!(refused(reply, "new_password"), says, "change to {password:?}");
+    }
+    // 128 four-byte characters are within the policy everywhere.
+    let long = "\u{1f600}".repeat(128);
+    app.create_user(&admin, "long@example.com", Some(&long)).await;
+    app.login("long@example.com", &long).await;
+}
+
+/// A user row damaged in the database (here: the e-mail a former build stored lower-cased
+/// past 254 bytes) is listed as `{"id", "damaged": true, "problem"}`; the others as ever.
+#[tokio::test]
+async fn a_damaged_user_row_is_listed_as_damaged_and_the_list_still_answers() {
+    let app = TestApp::spawn().await;
+    let admin: Api = app.setup_admin().await;
+    let victim = app.create_user(&admin, "victim@example.com", Some(PASSWORD)).await;
+    app.create_user(&admin, "other@example.com", Some(PASSWORD)).await;
+    let id = victim["id"].as_str().unwrap().to_owned();
+    let grown = format!("a@{}.io", "\u{2c65}".repeat(100));
+    let db = rusqlite::Connection::open(app.dir.path().join("slugbase.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let changed = db
+        .execute("UPDATE users SET email = ?1 WHERE id = ?2", rusqlite::params![grown, id])
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    let users = users.as_array().unwrap();
+    assert_eq!(users.len(), 3, "{users:?}");
+    let damaged: Vec<&Value> = users.iter().filter(|u| u["damaged"] == true).collect();
+    assert_eq!(damaged.len(), 1, "{users:?}");
+    assert_eq!(
+        damaged[0],
+        &json!({"id": id, "damaged": true, "problem": "corrupt stored data: email"})
+    );
+    let emails: Vec<&str> = users.iter().filter_map(|u| u["email"].as_str()).collect();
+    assert_eq!(emails, [ADMIN_EMAIL, "other@example.com"]);
+    assert!(users.iter().all(|u| u.get("damaged").is_none() || u["damaged"] == true));
+}
+
+/// The same for the audit log: an event whose stored kind this build does not know is listed
+/// as damaged by its id; the page answers 200 with the other events.
+#[tokio::test]
+async fn a_damaged_audit_event_is_listed_as_damaged_and_the_page_still_answers() {
+    let app = TestApp::spawn().await;
+    let admin: Api = app.setup_admin().await;
+    app.create_user(&admin, "someone@example.com", Some(PASSWORD)).await;
+    let page = admin.get("/api/admin/audit-log").await.expect(StatusCode::OK);
+    let events = page["events"].as_array().unwrap().clone();
+    assert!(events.len() >= 2, "{page}");
+    let id = events[0]["id"].as_i64().unwrap();
+    let db = rusqlite::Connection::open(app.dir.path().join("slugbase.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let sql = "UPDATE audit_events SET kind = 'no_such_kind' WHERE id = ?1";
+    assert_eq!(db.execute(sql, rusqlite::params![id]).unwrap(), 1);
+    drop(db);
+
+    let page = admin.get("/api/admin/audit-log").await.expect(StatusCode::OK);
+    let listed = page["events"].as_array().unwrap();
+    assert_eq!(listed.len(), events.len(), "{page}");
+    assert_eq!(
+        listed[0],
+        json!({"id": id.to_string(), "damaged": true, "problem": "corrupt stored data: audit event kind"})
+    );
+    assert_eq!(listed[1..], events[1..]);
+}
