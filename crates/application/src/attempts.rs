@@ -138,6 +138,7 @@ struct Place {
 #[derive(Debug)]
 #[must_use = "a reserved attempt is a failure unless released or marked succeeded"]
 pub struct AttemptTicket {
+    kind: AttemptKind,
     account: Place,
     address: Option<Place>,
 }
@@ -199,8 +200,8 @@ impl AttemptLimiter {
         self
     }
 
-    /// The reserved second-factor attempt on `user`'s account was evaluated and failed: it
-    /// stays counted. If it is the one that reached the lockout (the account now waits for
+    /// The reserved attempt on `user`'s account was evaluated and failed: it stays counted.
+    /// If it is a second-factor attempt that reached the lockout (the account now waits for
     /// an administrator), the owner is sent a notice. The run was committed when the attempt
     /// was reserved; the notice is written now that the attempt is known to have failed (a
     /// failed write is logged: the refusal stands either way).
@@ -211,7 +212,7 @@ impl AttemptLimiter {
         client: &ClientInfo,
         now: DateTime<Utc>,
     ) {
-        let locks_out = ticket.account.locks_out;
+        let locks_out = ticket.kind == AttemptKind::SecondFactor && ticket.account.locks_out;
         ticket.failed();
         if !locks_out {
             return;
@@ -268,7 +269,7 @@ impl AttemptLimiter {
             }
             None => None,
         };
-        Ok(AttemptTicket { account: account_place, address: address_place })
+        Ok(AttemptTicket { kind, account: account_place, address: address_place })
     }
 
     async fn reserve_one(

@@ -9,12 +9,11 @@ use slugbase_domain::{
     second_factor_gate,
 };
 
-use crate::attempts::{AttemptLimiter, AttemptTicket, LimitError, TooManyAttempts};
+use crate::attempts::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::{Caller, ClientInfo};
-use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
-use crate::collaborators::second_factor::{
-    SecondFactorCheck, second_factor_committed, second_factor_effects,
-};
+use crate::collaborators::attempt::Attempt;
+use crate::collaborators::audit_trail::AuditTrail;
+use crate::collaborators::second_factor::SecondFactorCheck;
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::ports::{
     Clock, EndSessions, MfaChangeEffects, MfaProof, Notice, OidcRepository, PasswordHasher,
@@ -86,12 +85,29 @@ impl From<LimitError> for MfaChangeError {
 
 unexpected_from_ports!(MfaChangeError);
 
-/// The audit events one MFA change records.
-pub(crate) struct MfaChangeEvents {
-    pub(crate) success: AuditEventKind,
-    pub(crate) failure: AuditEventKind,
+/// The audit events and notice of one MFA change.
+struct MfaChangeEvents {
+    success: AuditEventKind,
+    failure: AuditEventKind,
     /// The e-mail notice a committed change sends.
-    pub(crate) notice: NoticeKind,
+    notice: NoticeKind,
+}
+
+impl MfaChangeEvents {
+    const fn of(operation: MfaOperation) -> Self {
+        match operation {
+            MfaOperation::Disable => Self {
+                success: AuditEventKind::MfaDisableSuccess,
+                failure: AuditEventKind::MfaDisableFail,
+                notice: NoticeKind::MfaDisabled,
+            },
+            MfaOperation::RegenerateBackupCodes => Self {
+                success: AuditEventKind::MfaBackupRegenerateSuccess,
+                failure: AuditEventKind::MfaBackupRegenerateFail,
+                notice: NoticeKind::BackupCodesRegenerated,
+            },
+        }
+    }
 }
 
 /// Rows 3–8 for an MFA change that needs both factors: the attempt limit, the body, the
@@ -158,17 +174,18 @@ impl BothFactorsCheck {
         Ok(age.num_seconds() < i64::from(policy.max_age_secs))
     }
 
-    /// Rows 3–8. On success returns the proof to spend and the reserved attempt; every
-    /// refusal is audited and, for rows 6–8, counted.
-    pub(crate) async fn check(
-        &self,
+    /// Rows 3–8 of `operation` for `caller` from `client`. On success returns the request's
+    /// [`ProvenChange`] (the proof to spend and the reserved attempt); every refusal is
+    /// audited and, for rows 6–8, counted.
+    pub(crate) async fn check<'a>(
+        &'a self,
         operation: MfaOperation,
-        events: &MfaChangeEvents,
-        caller: &Caller,
-        client: &ClientInfo,
+        caller: &'a Caller,
+        client: &'a ClientInfo,
         input: Result<BothFactorsInput, InputRejected>,
-    ) -> Result<(MfaProof, AttemptTicket), MfaChangeError> {
+    ) -> Result<ProvenChange<'a>, MfaChangeError> {
         let user = &caller.user;
+        let events = MfaChangeEvents::of(operation);
         // Row 3, counted before anything is evaluated: a burst of guesses cannot all pass a
         // check that only sees failures already recorded. Then row 4, the body.
         let address = client.address.as_deref();
@@ -176,20 +193,16 @@ impl BothFactorsCheck {
             .limiter
             .reserve_second_factor::<_, MfaChangeError>(user.id, address, self.clock.now(), input)
             .await?;
+        let attempt = Attempt::new(&self.limiter, &self.audit, &self.clock, user, client, ticket);
 
         let gate =
             match second_factor_gate(user, operation, self.mfa_policy, input.password.as_ref()) {
                 Ok(gate) => gate,
-                Err(denied) => {
-                    return Err(self.refuse(events, caller, client, ticket, denied, None).await);
-                }
+                Err(denied) => return Err(refuse(attempt, &events, denied, None).await),
             };
         if !self.reauth_satisfied(operation, caller).await? {
             // Not a guess: the place is given back, the code stays unused.
-            self.limiter.release(ticket).await?;
-            let entry =
-                AuditEntry::new(events.failure, Some(user.id), client).failure("REAUTH_REQUIRED");
-            self.audit.record(entry).await;
+            attempt.refused(events.failure, "REAUTH_REQUIRED", None).await?;
             return Err(MfaChangeError::ReauthRequired);
         }
         let password_ok = match gate.password_check {
@@ -197,70 +210,73 @@ impl BothFactorsCheck {
             None => true,
         };
         if !password_ok {
-            let denied = DisableDenied::InvalidPassword;
-            return Err(self.refuse(events, caller, client, ticket, denied, None).await);
+            return Err(refuse(attempt, &events, DisableDenied::InvalidPassword, None).await);
         }
         let checked =
             self.second_factor.proof_for(user.id, gate.secret, gate.last_totp_step, &input.code)?;
         match checked {
-            (_, Some(proof)) => Ok((proof, ticket)),
-            (kind, None) => {
-                let denied = DisableDenied::InvalidCode;
-                Err(self.refuse(events, caller, client, ticket, denied, kind).await)
-            }
+            (_, Some(proof)) => Ok(ProvenChange { attempt, events, proof }),
+            (kind, None) => Err(refuse(attempt, &events, DisableDenied::InvalidCode, kind).await),
         }
     }
+}
 
-    /// Audits a refusal, keeps its reserved attempt counted when it is a guess (gives it back
-    /// otherwise), and turns it into the error.
-    pub(crate) async fn refuse(
-        &self,
-        events: &MfaChangeEvents,
-        caller: &Caller,
-        client: &ClientInfo,
-        ticket: AttemptTicket,
-        denied: DisableDenied,
-        proof: Option<ProofKind>,
-    ) -> MfaChangeError {
-        if denied.counts_as_attempt() {
-            self.limiter.failed(ticket, &caller.user, client, self.clock.now()).await;
-        } else if let Err(e) = self.limiter.release(ticket).await {
-            return e.into();
+/// Audits a refusal, keeps its reserved attempt counted when it is a guess (gives it back
+/// otherwise), and turns it into the error.
+async fn refuse(
+    attempt: Attempt<'_>,
+    events: &MfaChangeEvents,
+    denied: DisableDenied,
+    proof: Option<ProofKind>,
+) -> MfaChangeError {
+    if denied.counts_as_attempt() {
+        attempt.failed(events.failure, denied.reason(), proof).await;
+    } else if let Err(e) = attempt.refused(events.failure, denied.reason(), proof).await {
+        return e.into();
+    }
+    MfaChangeError::Denied(denied)
+}
+
+/// One request's MFA change once both factors are proven: who, from where, the reserved
+/// attempt and the proof, carried once. The use case asks it for the [`Self::effects`] to
+/// commit with the change, then [`Self::settle`]s it with what storage answered.
+pub(crate) struct ProvenChange<'a> {
+    attempt: Attempt<'a>,
+    events: MfaChangeEvents,
+    proof: MfaProof,
+}
+
+impl ProvenChange<'_> {
+    /// The proof for storage to spend with the change.
+    pub(crate) const fn proof(&self) -> &MfaProof {
+        &self.proof
+    }
+
+    /// What the change commits with the spend, in one transaction: the success event, the
+    /// reserved attempt given back, the sessions `end_sessions` names, and the notice.
+    pub(crate) fn effects(&self, end_sessions: Option<EndSessions>) -> MfaChangeEffects {
+        let mut effects = self.attempt.effects(self.events.success, Some(self.proof.kind()));
+        effects.end_sessions = end_sessions;
+        let (user, client) = (self.attempt.user(), self.attempt.client());
+        effects.with_notice(Notice::about(self.events.notice, user, client, self.attempt.now()))
+    }
+
+    /// Storage answered whether it `committed` the change with its `effects`. If not, the
+    /// proof was spent concurrently or MFA went off meanwhile: the code is no longer valid
+    /// (row 8), and the refusal is counted and audited.
+    ///
+    /// # Errors
+    /// [`DisableDenied::InvalidCode`] when nothing was committed.
+    pub(crate) async fn settle(
+        self,
+        committed: bool,
+        effects: &MfaChangeEffects,
+    ) -> Result<(), MfaChangeError> {
+        if committed {
+            self.attempt.committed(effects);
+            return Ok(());
         }
-        let entry = AuditEntry::new(events.failure, Some(caller.user.id), client)
-            .failure(denied.reason())
-            .with_proof(proof);
-        self.audit.record(entry).await;
-        MfaChangeError::Denied(denied)
-    }
-
-    /// What the change the proof is spent on commits with it (see
-    /// [`second_factor_effects`]): the success event, `ticket`'s attempt given back, and
-    /// the sessions `end_sessions` names.
-    pub(crate) fn effects(
-        &self,
-        events: &MfaChangeEvents,
-        caller: &Caller,
-        client: &ClientInfo,
-        ticket: &AttemptTicket,
-        proof: ProofKind,
-        end_sessions: Option<EndSessions>,
-    ) -> MfaChangeEffects {
-        let user = caller.user.id;
-        second_factor_effects(
-            &self.audit,
-            events.success,
-            user,
-            client,
-            ticket,
-            proof,
-            end_sessions,
-        )
-        .with_notice(Notice::about(events.notice, &caller.user, client, self.clock.now()))
-    }
-
-    /// Storage committed the change with its `effects` (see [`second_factor_committed`]).
-    pub(crate) fn committed(&self, effects: &MfaChangeEffects, ticket: AttemptTicket) {
-        second_factor_committed(effects, ticket);
+        let kind = Some(self.proof.kind());
+        Err(refuse(self.attempt, &self.events, DisableDenied::InvalidCode, kind).await)
     }
 }

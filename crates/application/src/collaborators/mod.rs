@@ -1,6 +1,7 @@
 //! Logic shared by several use cases, each piece a small struct owning the ports it needs.
 //! A use case holds the collaborators it uses, never the whole set of ports.
 
+pub(crate) mod attempt;
 pub mod audit_trail;
 pub mod backup_codes;
 pub mod both_factors;

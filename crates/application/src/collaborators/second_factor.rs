@@ -1,18 +1,12 @@
-//! Second factors: turning a typed code into a proof storage can spend, and what a change
-//! made with one commits alongside it.
+//! Second factors: turning a typed code into a proof storage can spend.
 
 use std::fmt;
 use std::sync::Arc;
 
-use slugbase_domain::{AuditEventKind, EncryptedSecret, ProofKind, SecondFactor, TotpStep, UserId};
+use slugbase_domain::{EncryptedSecret, ProofKind, SecondFactor, TotpStep, UserId};
 
-use crate::attempts::AttemptTicket;
-use crate::caller::ClientInfo;
-use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::error::Unexpected;
-use crate::ports::{
-    BackupCodeHasher, Clock, EndSessions, MfaChangeEffects, MfaProof, SecretCipher, Totp,
-};
+use crate::ports::{BackupCodeHasher, Clock, MfaProof, SecretCipher, Totp};
 
 /// Checks a typed code against a user's second factor.
 #[derive(Clone)]
@@ -72,37 +66,4 @@ impl SecondFactorCheck {
             }
         }
     }
-}
-
-/// What a change made with a second factor commits with it: the success event, the
-/// reserved attempt given back with the account's consecutive-failure run ended, and the
-/// sessions `end_sessions` names. Storage applies it in the change's transaction, so there is
-/// nothing left to do — or to fail — after the commit but [`second_factor_committed`].
-pub(crate) fn second_factor_effects(
-    audit: &AuditTrail,
-    event: AuditEventKind,
-    user: UserId,
-    client: &ClientInfo,
-    ticket: &AttemptTicket,
-    proof: ProofKind,
-    end_sessions: Option<EndSessions>,
-) -> MfaChangeEffects {
-    let entry = AuditEntry::new(event, Some(user), client).with_proof(Some(proof));
-    MfaChangeEffects {
-        audit: audit.event(entry),
-        also_audit: Vec::new(),
-        start_session: None,
-        end_sessions,
-        releases: ticket.success_releases(),
-        cleared_attempts: Vec::new(),
-        notice: None,
-    }
-}
-
-/// Storage committed the change with its `effects`: the ticket is settled, and the audit
-/// event gets its log line.
-pub(crate) fn second_factor_committed(effects: &MfaChangeEffects, ticket: AttemptTicket) {
-    ticket.released_with_change();
-    AuditTrail::log_line(&effects.audit);
-    effects.also_audit.iter().for_each(AuditTrail::log_line);
 }

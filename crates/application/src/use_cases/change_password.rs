@@ -10,6 +10,7 @@ use slugbase_domain::{
 
 use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::{Caller, ClientInfo};
+use crate::collaborators::attempt::Attempt;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{
@@ -138,6 +139,7 @@ impl ChangePassword {
             .limiter
             .reserve(AttemptKind::Password, &account, address, self.clock.now())
             .await?;
+        let attempt = Attempt::new(&self.limiter, &self.audit, &self.clock, user, client, ticket);
         // Nothing below until the password check is a guess: the place is given back.
         let checked = match input {
             Err(rejected) => Err(rejected.into()),
@@ -152,37 +154,26 @@ impl ChangePassword {
         let ((current, new), hash) = match checked {
             Ok(checked) => checked,
             Err(error) => {
-                self.limiter.release(ticket).await?;
+                attempt.release().await?;
                 return Err(error);
             }
         };
         if !self.passwords.verify(&current, Some(hash)).await? {
-            ticket.failed();
-            let entry = AuditEntry::new(AuditEventKind::PasswordChangeFail, Some(user.id), client)
-                .failure("INVALID_PASSWORD");
-            self.audit.record(entry).await;
+            attempt.failed(AuditEventKind::PasswordChangeFail, "INVALID_PASSWORD", None).await;
             return Err(ChangePasswordError::InvalidPassword);
         }
         let new_hash = self.passwords.hash(new.as_password()).await?;
-        let entry = AuditEntry::new(AuditEventKind::PasswordChanged, Some(user.id), client);
-        let audit = self.audit.event(entry);
-        let at = audit.at;
-        let effects = MfaChangeEffects {
-            audit,
-            also_audit: Vec::new(),
-            start_session: None,
-            end_sessions: Some(EndSessions { keep: caller.session().cloned() }),
-            releases: ticket.success_releases(),
-            cleared_attempts: Vec::new(),
-            notice: Some(Notice::about(NoticeKind::PasswordChanged, user, client, at)),
-        };
+        let mut effects = attempt.effects(AuditEventKind::PasswordChanged, None);
+        effects.end_sessions = Some(EndSessions { keep: caller.session().cloned() });
+        let at = effects.audit.at;
+        let effects =
+            effects.with_notice(Notice::about(NoticeKind::PasswordChanged, user, client, at));
         if !self.users.change_password(user.id, new_hash, &effects).await? {
             // The account was deleted meanwhile: nothing was changed, the attempt is no guess.
-            self.limiter.release(ticket).await?;
+            attempt.release().await?;
             return Err(ChangePasswordError::NotFound);
         }
-        ticket.released_with_change();
-        AuditTrail::log_line(&effects.audit);
+        attempt.committed(&effects);
         Ok(())
     }
 

@@ -5,12 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation, NoticeKind};
+use slugbase_domain::MfaOperation;
 
 use crate::caller::{Caller, ClientInfo};
-use crate::collaborators::both_factors::{
-    BothFactorsCheck, BothFactorsInput, MfaChangeError, MfaChangeEvents,
-};
+use crate::collaborators::both_factors::{BothFactorsCheck, BothFactorsInput, MfaChangeError};
 use crate::collaborators::sessions::SessionRevoker;
 use crate::error::InputRejected;
 use crate::ports::{Clock, MfaRepository};
@@ -64,25 +62,12 @@ impl DisableMfa {
         client: &ClientInfo,
         input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<(), MfaChangeError> {
-        let events = MfaChangeEvents {
-            success: AuditEventKind::MfaDisableSuccess,
-            failure: AuditEventKind::MfaDisableFail,
-            notice: NoticeKind::MfaDisabled,
-        };
-        let (proof, ticket) =
-            self.check.check(MfaOperation::Disable, &events, caller, client, input).await?;
-        let end_sessions = self.revoker.on_mfa_change(caller.session());
-        let effects =
-            self.check.effects(&events, caller, client, &ticket, proof.kind(), end_sessions);
-        let user = caller.user.id;
-        if !self.mfa.disable_with_proof(user, &proof, self.clock.now(), &effects).await? {
-            // Spent concurrently, or MFA went off meanwhile: the code is no longer valid.
-            let denied = DisableDenied::InvalidCode;
-            let kind = Some(proof.kind());
-            return Err(self.check.refuse(&events, caller, client, ticket, denied, kind).await);
-        }
-        self.check.committed(&effects, ticket);
-        Ok(())
+        let change = self.check.check(MfaOperation::Disable, caller, client, input).await?;
+        let effects = change.effects(self.revoker.on_mfa_change(caller.session()));
+        let now = self.clock.now();
+        let spent = self.mfa.disable_with_proof(caller.user.id, change.proof(), now, &effects);
+        let spent = spent.await?;
+        change.settle(spent, &effects).await
     }
 }
 

@@ -11,9 +11,9 @@ use slugbase_domain::{
 
 use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::{Caller, ClientInfo};
+use crate::collaborators::attempt::Attempt;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::backup_codes::BackupCodeIssuer;
-use crate::collaborators::second_factor::{second_factor_committed, second_factor_effects};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
@@ -234,6 +234,7 @@ impl EnrollConfirm {
             .limiter
             .reserve(AttemptKind::SecondFactor, &account, address, self.clock.now())
             .await?;
+        let attempt = Attempt::new(&self.limiter, &self.audit, &self.clock, user, client, ticket);
         let pending = match (code, &user.mfa) {
             (Err(rejected), _) => Err(rejected.into()),
             (Ok(_), MfaState::Enabled { .. }) => Err(EnrollConfirmError::AlreadyEnabled),
@@ -244,7 +245,7 @@ impl EnrollConfirm {
             Ok(pending) => pending,
             Err(error) => {
                 // Not a guess: the attempt is given back.
-                self.limiter.release(ticket).await?;
+                attempt.release().await?;
                 return Err(error);
             }
         };
@@ -253,33 +254,22 @@ impl EnrollConfirm {
             .ok()
             .and_then(|code| self.totp.verify(&secret, &code, self.clock.now()));
         let Some(step) = step else {
-            self.limiter.failed(ticket, user, client, self.clock.now()).await;
-            let entry =
-                AuditEntry::new(AuditEventKind::MfaEnrollConfirmFail, Some(user.id), client)
-                    .failure("INVALID_CODE")
-                    .with_proof(Some(ProofKind::Totp));
-            self.audit.record(entry).await;
+            let failure = AuditEventKind::MfaEnrollConfirmFail;
+            attempt.failed(failure, "INVALID_CODE", Some(ProofKind::Totp)).await;
             return Err(EnrollConfirmError::InvalidCode);
         };
         let (codes, digests) = self.codes.issue();
         // Committed with the change: its audit event and the attempt given back. Turning MFA
         // on ends no session (as before).
-        let effects = second_factor_effects(
-            &self.audit,
-            AuditEventKind::MfaEnrollConfirmSuccess,
-            user.id,
-            client,
-            &ticket,
-            ProofKind::Totp,
-            None,
-        )
-        .with_notice(Notice::about(NoticeKind::MfaEnabled, user, client, self.clock.now()));
+        let effects = attempt
+            .effects(AuditEventKind::MfaEnrollConfirmSuccess, Some(ProofKind::Totp))
+            .with_notice(Notice::about(NoticeKind::MfaEnabled, user, client, self.clock.now()));
         let now = self.clock.now();
         let confirmed =
             self.mfa.confirm_enrollment(user.id, pending, step, digests, now, &effects).await;
         if !confirmed? {
             // Lost a race: another confirm won, or the enrollment was cancelled or replaced.
-            self.limiter.release(ticket).await?;
+            attempt.release().await?;
             let reread = self.users.find_by_id(user.id).await?;
             let enabled = reread.is_some_and(|u| u.mfa.is_enabled());
             return Err(if enabled {
@@ -288,7 +278,7 @@ impl EnrollConfirm {
                 EnrollConfirmError::NoPending
             });
         }
-        second_factor_committed(&effects, ticket);
+        attempt.committed(&effects);
         Ok(codes.into_iter().map(PlainToken::new).collect())
     }
 }

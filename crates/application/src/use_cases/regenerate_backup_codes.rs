@@ -5,13 +5,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, DisableDenied, MfaOperation, NoticeKind};
+use slugbase_domain::MfaOperation;
 
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::backup_codes::BackupCodeIssuer;
-use crate::collaborators::both_factors::{
-    BothFactorsCheck, BothFactorsInput, MfaChangeError, MfaChangeEvents,
-};
+use crate::collaborators::both_factors::{BothFactorsCheck, BothFactorsInput, MfaChangeError};
 use crate::error::InputRejected;
 use crate::plain_token::PlainToken;
 use crate::ports::{Clock, MfaRepository};
@@ -60,27 +58,16 @@ impl RegenerateBackupCodes {
         client: &ClientInfo,
         input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<Vec<PlainToken>, MfaChangeError> {
-        let events = MfaChangeEvents {
-            success: AuditEventKind::MfaBackupRegenerateSuccess,
-            failure: AuditEventKind::MfaBackupRegenerateFail,
-            notice: NoticeKind::BackupCodesRegenerated,
-        };
         let operation = MfaOperation::RegenerateBackupCodes;
-        let (proof, ticket) = self.check.check(operation, &events, caller, client, input).await?;
+        let change = self.check.check(operation, caller, client, input).await?;
         let (codes, digests) = self.codes.issue();
         // Regenerating replaces codes, not the factor: no session ends (as before).
-        let effects = self.check.effects(&events, caller, client, &ticket, proof.kind(), None);
+        let effects = change.effects(None);
+        let now = self.clock.now();
         let user = caller.user.id;
-        if !self
-            .mfa
-            .regenerate_with_proof(user, &proof, digests, self.clock.now(), &effects)
-            .await?
-        {
-            let denied = DisableDenied::InvalidCode;
-            let kind = Some(proof.kind());
-            return Err(self.check.refuse(&events, caller, client, ticket, denied, kind).await);
-        }
-        self.check.committed(&effects, ticket);
+        let spent = self.mfa.regenerate_with_proof(user, change.proof(), digests, now, &effects);
+        let spent = spent.await?;
+        change.settle(spent, &effects).await?;
         Ok(codes.into_iter().map(PlainToken::new).collect())
     }
 }

@@ -7,12 +7,11 @@ use async_trait::async_trait;
 
 use slugbase_domain::{AuditEventKind, MfaState, NoticeKind, ProofKind, User};
 
-use crate::attempts::{AttemptLimiter, AttemptTicket, LimitError, TooManyAttempts};
+use crate::attempts::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::ClientInfo;
+use crate::collaborators::attempt::Attempt;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
-use crate::collaborators::second_factor::{
-    SecondFactorCheck, second_factor_committed, second_factor_effects,
-};
+use crate::collaborators::second_factor::SecondFactorCheck;
 use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
@@ -149,17 +148,18 @@ impl VerifyLogin {
             .limiter
             .reserve_second_factor::<_, VerifyLoginError>(user.id, address, self.clock.now(), code)
             .await?;
+        let attempt = Attempt::new(&self.limiter, &self.audit, &self.clock, &user, client, ticket);
 
         let MfaState::Enabled { secret, last_totp_step, .. } = &user.mfa else {
             // MFA was reset since the password step: start over.
-            self.limiter.release(ticket).await?;
+            attempt.release().await?;
             self.sessions.delete(&digest).await?;
             return Err(VerifyLoginError::PendingInvalid);
         };
         // The pending state's own budget is reserved before the code is checked too.
         let max = self.pending_max_attempts;
         let Some(attempts_used) = self.sessions.reserve_attempt(&digest, max).await? else {
-            self.limiter.release(ticket).await?;
+            attempt.release().await?;
             self.sessions.delete(&digest).await?;
             return Err(VerifyLoginError::PendingInvalid);
         };
@@ -170,7 +170,7 @@ impl VerifyLogin {
             // (read before the pending state, and with it this record, is deleted).
             let idp_auth = self.oidc.session_auth(&digest).await?;
             let now = self.clock.now();
-            let (token, mut effects) = self.sign_in_effects(&user, client, &ticket, proof.kind());
+            let (token, mut effects) = self.sign_in_effects(&attempt, proof.kind());
             if let MfaProof::BackupCode(_) = proof {
                 // A backup code used to sign in is reported to the account's owner, with the
                 // count left, in the sign-in's own transaction.
@@ -181,7 +181,7 @@ impl VerifyLogin {
             }
             match self.mfa.sign_in_with_proof(user.id, &digest, proof, now, &effects).await? {
                 ProofSignIn::SignedIn => {
-                    second_factor_committed(&effects, ticket);
+                    attempt.committed(&effects);
                     if let Some(auth) = idp_auth {
                         // After the commit: a session without it only means a fresh provider
                         // login before a disable under the re-auth policy (fails safe).
@@ -192,7 +192,7 @@ impl VerifyLogin {
                 }
                 ProofSignIn::PendingGone => {
                     // A concurrent verify with the same pending state won.
-                    self.limiter.release(ticket).await?;
+                    attempt.release().await?;
                     return Err(VerifyLoginError::PendingInvalid);
                 }
                 ProofSignIn::ProofRefused => {}
@@ -201,11 +201,7 @@ impl VerifyLogin {
         if attempts_used >= max {
             self.sessions.delete(&digest).await?;
         }
-        self.limiter.failed(ticket, &user, client, self.clock.now()).await;
-        let entry = AuditEntry::new(AuditEventKind::MfaVerifyFail, Some(user.id), client)
-            .failure("INVALID_CODE")
-            .with_proof(kind);
-        self.audit.record(entry).await;
+        attempt.failed(AuditEventKind::MfaVerifyFail, "INVALID_CODE", kind).await;
         Err(VerifyLoginError::InvalidCode)
     }
 
@@ -214,15 +210,12 @@ impl VerifyLogin {
     /// login events, and the reserved attempt given back.
     fn sign_in_effects(
         &self,
-        user: &User,
-        client: &ClientInfo,
-        ticket: &AttemptTicket,
+        attempt: &Attempt<'_>,
         proof: ProofKind,
     ) -> (PlainToken, MfaChangeEffects) {
+        let (user, client) = (attempt.user(), attempt.client());
         let (token, session) = self.issuer.prepare(user.id, SessionKind::Full, client);
-        let verified = AuditEventKind::MfaVerifySuccess;
-        let mut effects =
-            second_factor_effects(&self.audit, verified, user.id, client, ticket, proof, None);
+        let mut effects = attempt.effects(AuditEventKind::MfaVerifySuccess, Some(proof));
         let login = AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client)
             .with_proof(Some(proof));
         effects.also_audit.push(self.audit.event(login));
