@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use slugbase_domain::MfaPolicy;
 
-use crate::attempts::{AttemptLimiter, AttemptLimits};
+use crate::collaborators::attempt_limiter::{AttemptLimiter, AttemptLimits};
 use crate::collaborators::both_factors::ReauthPolicy;
 use crate::collaborators::{
     AuditTrail, BackupCodeIssuer, BothFactorsCheck, NewUserFactory, SecondFactorCheck,

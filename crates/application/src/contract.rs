@@ -27,7 +27,7 @@ use slugbase_domain::{
     User, UserId,
 };
 
-use crate::attempts::{AttemptAccount, AttemptKey, AttemptKind};
+use crate::collaborators::attempt_limiter::{AttemptAccount, AttemptKey, AttemptKind};
 use crate::ports::{
     ApiTokenRecord, ApiTokenRepository, AttemptRelease, AuditEvent, AuditQuery, CallerRecord,
     CancelOutcome, EndSessions, LinkOutcome, MfaChangeEffects, MfaProof, NewUser, OidcFlowRecord,

@@ -15,7 +15,6 @@
 
 pub mod accounts;
 mod assembly;
-pub mod attempts;
 pub mod auth;
 mod caller;
 pub mod collaborators;
@@ -32,7 +31,7 @@ pub mod tokens;
 pub mod use_cases;
 
 pub use assembly::{AuthSettings, Deps, UseCases};
-pub use attempts::{AttemptKind, AttemptLimits};
 pub use caller::{Caller, CallerAuth, ClientInfo};
+pub use collaborators::attempt_limiter::{AttemptKind, AttemptLimits};
 pub use error::{FieldError, InputRejected, Unexpected, ValidationErrors};
 pub use plain_token::PlainToken;

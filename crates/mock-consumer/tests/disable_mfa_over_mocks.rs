@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use slugbase_application::attempts::AttemptLimiter;
+use slugbase_application::collaborators::attempt_limiter::AttemptLimiter;
 use slugbase_application::collaborators::{
     AuditTrail, BothFactorsCheck, SecondFactorCheck, SessionRevoker,
 };

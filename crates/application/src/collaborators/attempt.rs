@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use slugbase_domain::{AuditEventKind, ProofKind, User};
 
-use crate::attempts::{AttemptLimiter, AttemptTicket};
 use crate::caller::ClientInfo;
+use crate::collaborators::attempt_limiter::{AttemptLimiter, AttemptTicket};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::error::Unexpected;
 use crate::ports::{Clock, MfaChangeEffects};

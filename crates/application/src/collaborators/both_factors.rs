@@ -9,9 +9,9 @@ use slugbase_domain::{
     second_factor_gate,
 };
 
-use crate::attempts::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::attempt::Attempt;
+use crate::collaborators::attempt_limiter::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::collaborators::audit_trail::AuditTrail;
 use crate::collaborators::second_factor::SecondFactorCheck;
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};

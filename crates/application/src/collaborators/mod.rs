@@ -2,6 +2,7 @@
 //! A use case holds the collaborators it uses, never the whole set of ports.
 
 pub(crate) mod attempt;
+pub mod attempt_limiter;
 pub mod audit_trail;
 pub mod backup_codes;
 pub mod both_factors;
@@ -10,6 +11,7 @@ pub mod second_factor;
 pub mod sessions;
 pub mod token_minter;
 
+pub use attempt_limiter::AttemptLimiter;
 pub use audit_trail::AuditTrail;
 pub use backup_codes::BackupCodeIssuer;
 pub use both_factors::BothFactorsCheck;

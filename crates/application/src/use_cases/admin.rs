@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use slugbase_domain::{AuditEventKind, Email, NoticeKind, User, UserId};
 
-use crate::attempts::AttemptKey;
 use crate::caller::{Caller, ClientInfo};
+use crate::collaborators::attempt_limiter::AttemptKey;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::new_account::{NewAccountInput, NewUserFactory};
 use crate::collaborators::sessions::SessionRevoker;

@@ -8,9 +8,11 @@ use slugbase_domain::{
     AuditEventKind, ChangedPassword, Email, LoginMethod, NoticeKind, Password, PasswordError, User,
 };
 
-use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::attempt::Attempt;
+use crate::collaborators::attempt_limiter::{
+    AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts,
+};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{

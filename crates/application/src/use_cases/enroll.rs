@@ -9,9 +9,11 @@ use slugbase_domain::{
     AuditEventKind, EncryptedSecret, MfaState, NoticeKind, ProofKind, TotpCode, TotpSecret,
 };
 
-use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::attempt::Attempt;
+use crate::collaborators::attempt_limiter::{
+    AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts,
+};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::backup_codes::BackupCodeIssuer;
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};

@@ -7,8 +7,10 @@ use async_trait::async_trait;
 
 use slugbase_domain::{AuditEventKind, Email, LoginMethod, Password, User};
 
-use crate::attempts::{AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::ClientInfo;
+use crate::collaborators::attempt_limiter::{
+    AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts,
+};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::sessions::SessionIssuer;
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};

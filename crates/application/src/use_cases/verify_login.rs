@@ -7,9 +7,9 @@ use async_trait::async_trait;
 
 use slugbase_domain::{AuditEventKind, MfaState, NoticeKind, ProofKind, User};
 
-use crate::attempts::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::caller::ClientInfo;
 use crate::collaborators::attempt::Attempt;
+use crate::collaborators::attempt_limiter::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::second_factor::SecondFactorCheck;
 use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};

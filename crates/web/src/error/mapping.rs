@@ -5,10 +5,10 @@
 use actix_web::http::StatusCode;
 use slugbase_application::Unexpected;
 use slugbase_application::accounts::{AdminError, SetupError};
-use slugbase_application::attempts::TooManyAttempts;
 use slugbase_application::auth::{
     AuthError, ChangePasswordError, LoginError, OidcError, VerifyLoginError,
 };
+use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
 use slugbase_application::mfa::{EnrollConfirmError, EnrollError, MfaChangeError};
 use slugbase_application::tokens::CreateApiTokenError;
 use slugbase_domain::DisableDenied;

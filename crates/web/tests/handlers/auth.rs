@@ -4,8 +4,8 @@
 use actix_web::cookie::Cookie;
 use actix_web::test::TestRequest;
 use slugbase_application::accounts::SetupError;
-use slugbase_application::attempts::TooManyAttempts;
 use slugbase_application::auth::{AuthError, LoginError, VerifyLoginError};
+use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
 use slugbase_application::{InputRejected, ValidationErrors};
 
 use crate::support::{

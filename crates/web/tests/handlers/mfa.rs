@@ -3,7 +3,7 @@
 
 use actix_web::test::TestRequest;
 use slugbase_application::InputRejected;
-use slugbase_application::attempts::TooManyAttempts;
+use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
 use slugbase_application::mfa::{EnrollConfirmError, EnrollError, MfaChangeError};
 use slugbase_domain::DisableDenied;
 
