@@ -30,7 +30,7 @@ use slugbase_domain::{
 use crate::collaborators::attempt_limiter::{AttemptAccount, AttemptKey, AttemptKind};
 use crate::ports::{
     ApiTokenRecord, ApiTokenRepository, AttemptRelease, AuditEvent, AuditQuery, CallerRecord,
-    CancelOutcome, EndSessions, LinkOutcome, MfaChangeEffects, MfaProof, NewUser, OidcFlowRecord,
+    CancelOutcome, ChangeEffects, EndSessions, LinkOutcome, MfaProof, NewUser, OidcFlowRecord,
     ProofSignIn, Reservation, SecretDigest, SessionIdpAuth, SessionKind, SessionRecord,
     SessionRepository, Storage, StoreError, UserRepository,
 };
@@ -230,8 +230,8 @@ fn event(at: i64, user: Option<UserId>, kind: AuditEventKind) -> AuditEvent {
 }
 
 /// Effects that only record an event (the checks that are not about effects).
-fn audited(user: UserId) -> MfaChangeEffects {
-    MfaChangeEffects::audited(event(0, Some(user), AuditEventKind::MfaDisableSuccess))
+fn audited(user: UserId) -> ChangeEffects {
+    ChangeEffects::audited(event(0, Some(user), AuditEventKind::MfaDisableSuccess))
 }
 
 /// Runs `n` copies of `f` at once on the runtime's worker threads; their results.
@@ -854,10 +854,10 @@ impl Stage {
 
     /// What a successful change commits: `kind` audited at `at`, the attempts reserved at
     /// [`Self::new`] given back, and the sessions `keep` says ended.
-    fn effects(&self, kind: AuditEventKind, at: i64, keep: Option<&str>) -> MfaChangeEffects {
+    fn effects(&self, kind: AuditEventKind, at: i64, keep: Option<&str>) -> ChangeEffects {
         let release =
             |key: &String, outcome| AttemptRelease { key: key.clone(), reserved_in: t(5), outcome };
-        MfaChangeEffects {
+        ChangeEffects {
             audit: AuditEvent {
                 at: t(at),
                 user_id: Some(self.user),
@@ -894,7 +894,7 @@ impl Stage {
 
     /// `effects` were committed: the event once, only `<p>keep` (and the bystander) left
     /// when sessions end, the reserved attempts given back and the account's run ended.
-    async fn assert_applied<S: Storage>(&self, store: &S, p: &str, effects: &MfaChangeEffects) {
+    async fn assert_applied<S: Storage>(&self, store: &S, p: &str, effects: &ChangeEffects) {
         assert_eq!(self.stored(store, &effects.audit).await, 1, "the event is stored once");
         if let Some(notice) = &effects.notice {
             assert_eq!(notices_with(store, notice).await, 1, "the notice is stored once");
@@ -914,7 +914,7 @@ impl Stage {
     }
 
     /// None of `effects` happened: no event, every session alive, both attempts counted.
-    async fn assert_untouched<S: Storage>(&self, store: &S, p: &str, effects: &MfaChangeEffects) {
+    async fn assert_untouched<S: Storage>(&self, store: &S, p: &str, effects: &ChangeEffects) {
         assert_eq!(self.stored(store, &effects.audit).await, 0, "no event");
         if let Some(notice) = &effects.notice {
             assert_eq!(notices_with(store, notice).await, 0, "no notice");
@@ -937,7 +937,7 @@ fn pending_session(id: &str, user: UserId) -> SessionRecord {
 impl Stage {
     /// What a sign-in commits: [`Self::effects`] for the verify event, the login event
     /// after it and the new session `new`.
-    fn sign_in_effects(&self, new: &str, user: UserId) -> MfaChangeEffects {
+    fn sign_in_effects(&self, new: &str, user: UserId) -> ChangeEffects {
         let mut effects = self.effects(AuditEventKind::MfaVerifySuccess, 30, None);
         let login = AuditEvent { kind: AuditEventKind::LoginSuccess, ..effects.audit.clone() };
         effects.also_audit.push(login);

@@ -11,9 +11,8 @@ use slugbase_domain::{
 };
 
 use crate::ports::{
-    ApiTokenRecord, AuditEvent, AuditQuery, EndSessions, MfaChangeEffects, MfaProof, NewUser,
-    Notice, NoticePurge, OutboxQuery, ProofSignIn, SecretDigest, SessionKind, SessionRecord,
-    Storage,
+    ApiTokenRecord, AuditEvent, AuditQuery, ChangeEffects, EndSessions, MfaProof, NewUser, Notice,
+    NoticePurge, OutboxQuery, ProofSignIn, SecretDigest, SessionKind, SessionRecord, Storage,
 };
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -204,7 +203,7 @@ pub async fn a_password_change_commits_its_effects_with_the_hash<S: Storage>(sto
     }
     let hash = PasswordHash::from_phc("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$bmV3");
     let mut effects =
-        MfaChangeEffects::audited(an_event(user.id, AuditEventKind::PasswordChanged, 20))
+        ChangeEffects::audited(an_event(user.id, AuditEventKind::PasswordChanged, 20))
             .with_notice(a_notice(Some(user.id), NoticeKind::PasswordChanged, 20));
     effects.end_sessions = Some(EndSessions { keep: Some(hex("pw-keep")) });
     assert!(store.change_password(user.id, hash.clone(), &effects).await.expect("change"));
@@ -216,7 +215,7 @@ pub async fn a_password_change_commits_its_effects_with_the_hash<S: Storage>(sto
     assert_eq!(notices_with(&*store, notice).await, 1);
 
     let ghost = UserId::generate();
-    let effects = MfaChangeEffects::audited(an_event(ghost, AuditEventKind::PasswordChanged, 21))
+    let effects = ChangeEffects::audited(an_event(ghost, AuditEventKind::PasswordChanged, 21))
         .with_notice(a_notice(Some(ghost), NoticeKind::PasswordChanged, 21));
     assert!(!store.change_password(ghost, hash, &effects).await.expect("change"));
     assert_eq!(notices_with(&*store, effects.notice.as_ref().expect("a notice")).await, 0);
@@ -237,7 +236,7 @@ pub async fn a_backup_code_spent_at_login_stores_its_notice_only_when_spent<S: S
     assert!(store.begin_enrollment(user.id, pending.clone()).await.expect("begin"));
     let codes = vec![hex("spent-a"), hex("spent-b")];
     let confirm =
-        MfaChangeEffects::audited(an_event(user.id, AuditEventKind::MfaEnrollConfirmSuccess, 1));
+        ChangeEffects::audited(an_event(user.id, AuditEventKind::MfaEnrollConfirmSuccess, 1));
     let step = TotpStep::new(100);
     let confirmed = store.confirm_enrollment(user.id, &pending, step, codes, at(1), &confirm);
     assert!(confirmed.await.expect("confirm"));
@@ -257,7 +256,7 @@ pub async fn a_backup_code_spent_at_login_stores_its_notice_only_when_spent<S: S
         crate::ports::SessionRepository::create(&*store, state).await.expect("pending");
         let notice = a_notice(Some(user.id), NoticeKind::BackupCodeUsed, secs);
         let effects =
-            MfaChangeEffects::audited(an_event(user.id, AuditEventKind::MfaVerifySuccess, secs))
+            ChangeEffects::audited(an_event(user.id, AuditEventKind::MfaVerifySuccess, secs))
                 .with_notice(notice.clone());
         let state = hex(label);
         let outcome = store.sign_in_with_proof(user.id, &state, &proof, at(secs), &effects);

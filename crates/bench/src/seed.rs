@@ -27,7 +27,7 @@ use futures::StreamExt as _;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement, TransactionTrait as _, Value};
 use slugbase_application::Deps;
 use slugbase_application::ports::{
-    ApiTokenRecord, AuditEvent, MfaChangeEffects, NewUser, SessionKind, SessionRecord,
+    ApiTokenRecord, AuditEvent, ChangeEffects, NewUser, SessionKind, SessionRecord,
 };
 use slugbase_domain::{
     ApiTokenId, AuditEventKind, AuditOutcome, BackupCode, DisplayName, Email, LoginMethod,
@@ -137,7 +137,7 @@ impl Seeder {
             .map(|_| d.backup_codes.digest(&BackupCode::from_random_bytes(d.random.bytes_8())))
             .collect();
         // Seeded as a real confirm would leave it: with its audit event.
-        let effects = MfaChangeEffects::audited(AuditEvent {
+        let effects = ChangeEffects::audited(AuditEvent {
             at: now,
             user_id: Some(id),
             actor_id: None,

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    AuditEvent, AuditLog as _, AuditQuery, EndSessions, MfaChangeEffects, MfaProof,
+    AuditEvent, AuditLog as _, AuditQuery, ChangeEffects, EndSessions, MfaProof,
     MfaRepository as _, NewUser, Notice, OutboxQuery, OutboxRepository as _, SecretDigest,
     SessionKind, SessionRecord, SessionRepository, UserRepository,
 };
@@ -77,7 +77,7 @@ async fn failed_transactions_write_no_notice(store: SeaOrmStore) {
     let user = UserRepository::create(&store, new_user).await.unwrap();
     let pending = EncryptedSecret::new("k1:atomic".to_owned());
     assert!(store.begin_enrollment(user.id, pending.clone()).await.unwrap());
-    let quiet = MfaChangeEffects::audited(event(user.id, AuditEventKind::MfaEnrollConfirmSuccess));
+    let quiet = ChangeEffects::audited(event(user.id, AuditEventKind::MfaEnrollConfirmSuccess));
     let codes = vec![hex("atomic-code")];
     let confirmed =
         store.confirm_enrollment(user.id, &pending, TotpStep::new(1), codes, t(1), &quiet);
@@ -103,7 +103,7 @@ async fn failed_transactions_write_no_notice(store: SeaOrmStore) {
 
     // Disable: the proof is spent, MFA cleared, sessions ended … then the notice's insert
     // fails, and the whole transaction rolls back.
-    let mut effects = MfaChangeEffects::audited(event(user.id, AuditEventKind::MfaDisableSuccess))
+    let mut effects = ChangeEffects::audited(event(user.id, AuditEventKind::MfaDisableSuccess))
         .with_notice(notice(user.id, NoticeKind::MfaDisabled, taken));
     effects.end_sessions = Some(EndSessions { keep: Some(hex("keep")) });
     let proof = MfaProof::BackupCode(hex("atomic-code"));
@@ -116,7 +116,7 @@ async fn failed_transactions_write_no_notice(store: SeaOrmStore) {
 
     // Password change: likewise.
     let new_hash = PasswordHash::from_phc("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$bmV3");
-    let effects = MfaChangeEffects::audited(event(user.id, AuditEventKind::PasswordChanged))
+    let effects = ChangeEffects::audited(event(user.id, AuditEventKind::PasswordChanged))
         .with_notice(notice(user.id, NoticeKind::PasswordChanged, taken));
     assert!(store.change_password(user.id, new_hash, &effects).await.is_err());
     let login = store.find_by_id(user.id).await.unwrap().unwrap().login;
@@ -125,7 +125,7 @@ async fn failed_transactions_write_no_notice(store: SeaOrmStore) {
     assert_eq!(events(&store, user.id).await, logged, "no audit event");
 
     // And the same change with a fresh notice commits, notice included.
-    let mut effects = MfaChangeEffects::audited(event(user.id, AuditEventKind::MfaDisableSuccess))
+    let mut effects = ChangeEffects::audited(event(user.id, AuditEventKind::MfaDisableSuccess))
         .with_notice(notice(user.id, NoticeKind::MfaDisabled, NoticeId::generate()));
     effects.end_sessions = Some(EndSessions { keep: Some(hex("keep")) });
     assert!(store.disable_with_proof(user.id, &proof, t(51), &effects).await.unwrap());

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 use slugbase_application::ports::{
-    AttemptRepository, AuditEvent, AuditLog, MfaChangeEffects, MfaProof, MfaRepository, NewUser,
+    AttemptRepository, AuditEvent, AuditLog, ChangeEffects, MfaProof, MfaRepository, NewUser,
     SecretDigest, SessionKind, SessionRecord, SessionRepository, StorageHealth, StoreError,
     UserRepository,
 };
@@ -56,8 +56,8 @@ async fn pragma(store: &SeaOrmStore, name: &str) -> String {
 }
 
 /// An MFA change's effects that only record a `kind` event.
-fn audited(user: UserId, kind: AuditEventKind) -> MfaChangeEffects {
-    MfaChangeEffects::audited(AuditEvent {
+fn audited(user: UserId, kind: AuditEventKind) -> ChangeEffects {
+    ChangeEffects::audited(AuditEvent {
         at: t(0),
         user_id: Some(user),
         actor_id: None,

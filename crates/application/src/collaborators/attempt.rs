@@ -10,7 +10,7 @@ use crate::caller::ClientInfo;
 use crate::collaborators::attempt_limiter::{AttemptLimiter, AttemptTicket};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::error::Unexpected;
-use crate::ports::{Clock, MfaChangeEffects};
+use crate::ports::{ChangeEffects, Clock};
 
 /// An attempt reserved for one request (a guess at a code or a password, on `user`'s
 /// account, from `client`). It ends one way: given back (no guess), failed (counted and
@@ -98,20 +98,16 @@ impl<'a> Attempt<'a> {
     /// What the change this attempt succeeds at commits with it, in its transaction: the
     /// success `event` (made with `proof`, if a second factor) and the attempt given back with
     /// the account's consecutive-failure run ended. The caller adds what else it commits.
-    pub(crate) fn effects(
-        &self,
-        event: AuditEventKind,
-        proof: Option<ProofKind>,
-    ) -> MfaChangeEffects {
+    pub(crate) fn effects(&self, event: AuditEventKind, proof: Option<ProofKind>) -> ChangeEffects {
         let entry = AuditEntry::new(event, Some(self.user.id), self.client).with_proof(proof);
-        let mut effects = MfaChangeEffects::audited(self.audit.event(entry));
+        let mut effects = ChangeEffects::audited(self.audit.event(entry));
         effects.releases = self.ticket.success_releases();
         effects
     }
 
     /// Storage committed the change with its `effects`: nothing is left to do or to fail but
     /// the audit events' log lines.
-    pub(crate) fn committed(self, effects: &MfaChangeEffects) {
+    pub(crate) fn committed(self, effects: &ChangeEffects) {
         self.ticket.released_with_change();
         AuditTrail::log_line(&effects.audit);
         effects.also_audit.iter().for_each(AuditTrail::log_line);

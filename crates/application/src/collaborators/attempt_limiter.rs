@@ -153,7 +153,7 @@ impl AttemptTicket {
 
     /// What [`AttemptLimiter::succeeded`] would give back, for storage to apply in the
     /// transaction of the change the attempt succeeded at
-    /// ([`MfaChangeEffects::releases`](crate::ports::MfaChangeEffects)).
+    /// ([`ChangeEffects::releases`](crate::ports::ChangeEffects)).
     pub(crate) fn success_releases(&self) -> Vec<AttemptRelease> {
         let release = |place: &Place, outcome| AttemptRelease {
             key: place.key.clone(),

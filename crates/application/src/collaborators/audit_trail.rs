@@ -41,7 +41,7 @@ impl AuditTrail {
     }
 
     /// The event `entry` describes, stamped now, for storage to commit with the change it
-    /// records ([`MfaChangeEffects`](crate::ports::MfaChangeEffects)).
+    /// records ([`ChangeEffects`](crate::ports::ChangeEffects)).
     pub(crate) fn event(&self, entry: AuditEntry<'_>) -> AuditEvent {
         let outcome = match entry.reason {
             None => AuditOutcome::Success,

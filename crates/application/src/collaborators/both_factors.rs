@@ -16,7 +16,7 @@ use crate::collaborators::audit_trail::AuditTrail;
 use crate::collaborators::second_factor::SecondFactorCheck;
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::ports::{
-    Clock, EndSessions, MfaChangeEffects, MfaProof, Notice, OidcRepository, PasswordHasher,
+    ChangeEffects, Clock, EndSessions, MfaProof, Notice, OidcRepository, PasswordHasher,
 };
 
 /// The optional re-authentication policy for OIDC-only users' MFA disable: the session's
@@ -254,7 +254,7 @@ impl ProvenChange<'_> {
 
     /// What the change commits with the spend, in one transaction: the success event, the
     /// reserved attempt given back, the sessions `end_sessions` names, and the notice.
-    pub(crate) fn effects(&self, end_sessions: Option<EndSessions>) -> MfaChangeEffects {
+    pub(crate) fn effects(&self, end_sessions: Option<EndSessions>) -> ChangeEffects {
         let mut effects = self.attempt.effects(self.events.success, Some(self.proof.kind()));
         effects.end_sessions = end_sessions;
         let (user, client) = (self.attempt.user(), self.attempt.client());
@@ -270,7 +270,7 @@ impl ProvenChange<'_> {
     pub(crate) async fn settle(
         self,
         committed: bool,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> Result<(), MfaChangeError> {
         if committed {
             self.attempt.committed(effects);

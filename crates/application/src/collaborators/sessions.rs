@@ -68,7 +68,7 @@ impl SessionIssuer {
 
     /// Mints a session without storing it: the id for the cookie and the record for a
     /// change to store in its own transaction
-    /// ([`MfaChangeEffects::start_session`](crate::ports::MfaChangeEffects)).
+    /// ([`ChangeEffects::start_session`](crate::ports::ChangeEffects)).
     pub(crate) fn prepare(
         &self,
         user: UserId,
@@ -120,7 +120,7 @@ impl SessionExpiry {
 
 /// Decides which sessions a change to a user's second factor ends, when configured to
 /// (ASVS 5.0 7.4.3). Storage ends them in the change's own transaction
-/// ([`MfaChangeEffects::end_sessions`](crate::ports::MfaChangeEffects)).
+/// ([`ChangeEffects::end_sessions`](crate::ports::ChangeEffects)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionRevoker {
     on_mfa_change: bool,

@@ -30,13 +30,14 @@ impl MfaProof {
     }
 }
 
-/// What an MFA change brings with it. The storage applies all of it in the change's own
+/// The effects committed with a change (an MFA change, a password change, a sign-in with a
+/// second factor, an administrator reset). The storage applies all of it in the change's own
 /// transaction (under the same lock), so a committed change always comes with its audit
 /// event, the end of the other sessions and the settled attempt counters — and a refused or
 /// failed one with none of them (ASVS 5.0 7.4.3: no window with the factor changed and the
 /// other sessions alive, or unaudited).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MfaChangeEffects {
+pub struct ChangeEffects {
     /// The success event, stored as [`AuditLog::record`](super::AuditLog::record) stores it.
     pub audit: AuditEvent,
     /// Further events of the same change, stored after `audit` (a sign-in with a second
@@ -59,7 +60,7 @@ pub struct MfaChangeEffects {
     pub notice: Option<Notice>,
 }
 
-impl MfaChangeEffects {
+impl ChangeEffects {
     /// A change that records `audit` and nothing else.
     #[must_use]
     pub const fn audited(audit: AuditEvent) -> Self {
@@ -157,7 +158,7 @@ pub trait MfaRepository: Send + Sync {
         step: TotpStep,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool>;
 
     /// Spends a proof, atomically: advances the last accepted TOTP step, or marks the backup
@@ -191,7 +192,7 @@ pub trait MfaRepository: Send + Sync {
         pending: &SecretDigest,
         proof: &MfaProof,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<ProofSignIn>;
 
     /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, turns MFA off
@@ -207,7 +208,7 @@ pub trait MfaRepository: Send + Sync {
         user: UserId,
         proof: &MfaProof,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool>;
 
     /// Spends a proof and, in the same transaction, replaces every backup code with
@@ -222,7 +223,7 @@ pub trait MfaRepository: Send + Sync {
         proof: &MfaProof,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool>;
 
     /// Administrative reset: MFA off, secrets and codes erased, whatever the state, and
@@ -231,7 +232,7 @@ pub trait MfaRepository: Send + Sync {
     /// # Errors
     /// Storage failures only. MUST be all-or-nothing: on `Ok` the reset and every one of
     /// `effects` are committed (also when MFA was already off); on an error, none of them.
-    async fn reset(&self, user: UserId, effects: &MfaChangeEffects) -> StoreResult<bool>;
+    async fn reset(&self, user: UserId, effects: &ChangeEffects) -> StoreResult<bool>;
 
     /// Unused backup codes left.
     ///

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{DisplayName, Email, LoginMethod, PasswordHash, User, UserId};
 
-use super::mfa::MfaChangeEffects;
+use super::mfa::ChangeEffects;
 use super::store_error::{Listed, StoreResult};
 
 /// A user to be stored.
@@ -95,6 +95,6 @@ pub trait UserRepository: Send + Sync {
         &self,
         id: UserId,
         hash: PasswordHash,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool>;
 }

@@ -14,7 +14,7 @@ use crate::collaborators::new_account::{NewAccountInput, NewUserFactory};
 use crate::collaborators::sessions::SessionRevoker;
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{
-    AuditLog, AuditQuery, MfaChangeEffects, MfaRepository, Notice, OutboxMessage, OutboxQuery,
+    AuditLog, AuditQuery, ChangeEffects, MfaRepository, Notice, OutboxMessage, OutboxQuery,
     OutboxRepository, StoreError, StoredAuditEvent, UserRepository,
 };
 
@@ -240,7 +240,7 @@ impl Admin {
             AuditEntry::new(AuditEventKind::MfaResetByAdmin, Some(id), client).with_actor(actor);
         let audit = self.audit.event(entry);
         let at = audit.at;
-        let effects = MfaChangeEffects {
+        let effects = ChangeEffects {
             audit,
             also_audit: Vec::new(),
             start_session: None,

@@ -16,7 +16,7 @@ use crate::collaborators::attempt_limiter::{
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::ports::{
-    Clock, CommonPasswords, EndSessions, MfaChangeEffects, Notice, PasswordHasher, UserRepository,
+    ChangeEffects, Clock, CommonPasswords, EndSessions, Notice, PasswordHasher, UserRepository,
 };
 
 /// The password change body.
@@ -199,7 +199,7 @@ impl ChangePassword {
         let new_hash = self.passwords.hash(new.as_password()).await?;
         let entry = AuditEntry::new(AuditEventKind::PasswordChanged, Some(user.id), client)
             .with_actor(None);
-        let mut effects = MfaChangeEffects::audited(self.audit.event(entry));
+        let mut effects = ChangeEffects::audited(self.audit.event(entry));
         effects.end_sessions = Some(EndSessions { keep: None });
         let at = effects.audit.at;
         effects.notice = Some(Notice::about(NoticeKind::PasswordChanged, &user, client, at));

@@ -16,7 +16,7 @@ use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    Clock, MfaChangeEffects, MfaProof, MfaRepository, Notice, OidcRepository, ProofSignIn,
+    ChangeEffects, Clock, MfaProof, MfaRepository, Notice, OidcRepository, ProofSignIn,
     SessionKind, SessionRepository, TokenDigest, UserRepository,
 };
 
@@ -212,7 +212,7 @@ impl VerifyLogin {
         &self,
         attempt: &Attempt<'_>,
         proof: ProofKind,
-    ) -> (PlainToken, MfaChangeEffects) {
+    ) -> (PlainToken, ChangeEffects) {
         let (user, client) = (attempt.user(), attempt.client());
         let (token, session) = self.issuer.prepare(user.id, SessionKind::Full, client);
         let mut effects = attempt.effects(AuditEventKind::MfaVerifySuccess, Some(proof));

@@ -1,7 +1,7 @@
 //! `DisableMfa`: every row of the table in `api.md` (rows 3–8), their precedence, and what
 //! success and failure leave behind.
 
-use slugbase_application::ports::MfaChangeEffects;
+use slugbase_application::ports::ChangeEffects;
 use slugbase_application::ports::{EndSessions, MfaProof, StoreError};
 use slugbase_application::{
     AuthSettings, Caller, InputRejected, Unexpected,
@@ -67,7 +67,7 @@ fn disables_with(deps: &mut MockDeps, user: &User, proof: MfaProof, spent: bool)
 
 /// The disable's success event with `proof`, committed with both attempts given back and
 /// `end_sessions`.
-fn disabled(user: UserId, proof: ProofKind, end_sessions: Option<EndSessions>) -> MfaChangeEffects {
+fn disabled(user: UserId, proof: ProofKind, end_sessions: Option<EndSessions>) -> ChangeEffects {
     success_effects(AuditEventKind::MfaDisableSuccess, user, Some(proof), end_sessions)
 }
 

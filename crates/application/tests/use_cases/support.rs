@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 pub use slugbase_application::UseCases;
 use slugbase_application::ports::{
-    AttemptRelease, AuditEvent, Background, BackgroundWork, EndSessions, IdentityProviders,
-    MfaChangeEffects, MockApiTokenRepository, MockAttemptRepository, MockAuditLog,
+    AttemptRelease, AuditEvent, Background, BackgroundWork, ChangeEffects, EndSessions,
+    IdentityProviders, MockApiTokenRepository, MockAttemptRepository, MockAuditLog,
     MockBackupCodeHasher, MockClock, MockCommonPasswords, MockMfaRepository, MockOidcRepository,
     MockOutboxRepository, MockPasswordHasher, MockRandom, MockSecretCipher, MockSessionRepository,
     MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository, Notice, Reservation,
@@ -304,20 +304,20 @@ impl AttemptSpy {
 
 /// The effects an MFA repository operation was asked to commit with its change.
 #[derive(Clone, Default)]
-pub struct EffectsSpy(Arc<Mutex<Vec<MfaChangeEffects>>>);
+pub struct EffectsSpy(Arc<Mutex<Vec<ChangeEffects>>>);
 
 impl EffectsSpy {
     /// Records `effects` (call from the mock's `returning`).
-    pub fn saw(&self, effects: &MfaChangeEffects) {
+    pub fn saw(&self, effects: &ChangeEffects) {
         self.0.lock().expect("spy lock").push(effects.clone());
     }
 
     /// The single effects passed, without their notice (its id is fresh each time: see
     /// [`Self::notice`]); fails the test if there were not exactly one.
-    pub fn only(&self) -> MfaChangeEffects {
+    pub fn only(&self) -> ChangeEffects {
         let seen = self.0.lock().expect("spy lock").clone();
         assert_eq!(seen.len(), 1, "expected exactly one operation with effects, got {seen:#?}");
-        MfaChangeEffects { notice: None, ..seen.into_iter().next().expect("one") }
+        ChangeEffects { notice: None, ..seen.into_iter().next().expect("one") }
     }
 
     /// The notice the single effects passed carried.
@@ -335,8 +335,8 @@ pub fn success_effects(
     user: UserId,
     proof: Option<ProofKind>,
     end_sessions: Option<EndSessions>,
-) -> MfaChangeEffects {
-    MfaChangeEffects {
+) -> ChangeEffects {
+    ChangeEffects {
         audit: AuditEvent {
             at: now(),
             user_id: Some(user),

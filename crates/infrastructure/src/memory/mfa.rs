@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest,
-    SessionKind, SessionRecord, StoreResult,
+    CancelOutcome, ChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest, SessionKind,
+    SessionRecord, StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, MfaState, TotpStep, UserId};
 
@@ -46,7 +46,7 @@ impl State {
     }
 
     /// Applies an MFA change's effects, in the critical section of the change itself.
-    pub(super) fn apply(&mut self, user: UserId, effects: &MfaChangeEffects) {
+    pub(super) fn apply(&mut self, user: UserId, effects: &ChangeEffects) {
         self.append_audit(effects.audit.clone());
         for event in &effects.also_audit {
             self.append_audit(event.clone());
@@ -109,7 +109,7 @@ impl MfaRepository for InMemoryStore {
         step: TotpStep,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let mut state = self.lock()?;
         let Some(u) = state.users.get_mut(&user) else { return Ok(false) };
@@ -140,7 +140,7 @@ impl MfaRepository for InMemoryStore {
         pending: &SecretDigest,
         proof: &MfaProof,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<ProofSignIn> {
         let mut state = self.lock()?;
         let is_pending = |s: &SessionRecord| {
@@ -164,7 +164,7 @@ impl MfaRepository for InMemoryStore {
         user: UserId,
         proof: &MfaProof,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let mut state = self.lock()?;
         if !state.spend(user, proof, at) {
@@ -184,7 +184,7 @@ impl MfaRepository for InMemoryStore {
         proof: &MfaProof,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let mut state = self.lock()?;
         if !state.spend(user, proof, at) {
@@ -195,7 +195,7 @@ impl MfaRepository for InMemoryStore {
         Ok(true)
     }
 
-    async fn reset(&self, user: UserId, effects: &MfaChangeEffects) -> StoreResult<bool> {
+    async fn reset(&self, user: UserId, effects: &ChangeEffects) -> StoreResult<bool> {
         let mut state = self.lock()?;
         state.backup_codes.remove(&user);
         let was_on = state.users.get_mut(&user).is_some_and(|u| {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use slugbase_application::ports::{
-    Listed, MfaChangeEffects, NewUser, StoreError, StoreResult, UserRepository,
+    ChangeEffects, Listed, NewUser, StoreError, StoreResult, UserRepository,
 };
 use slugbase_domain::{Email, LoginMethod, MfaState, PasswordHash, User, UserId};
 
@@ -91,7 +91,7 @@ impl UserRepository for InMemoryStore {
         &self,
         id: UserId,
         hash: PasswordHash,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let mut state = self.lock()?;
         let Some(user) = state.users.get_mut(&id) else { return Ok(false) };

@@ -10,14 +10,14 @@ use sea_orm::{
     QuerySelect as _, UpdateMany,
 };
 use slugbase_application::ports::{
-    CancelOutcome, MfaChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest,
-    SessionKind, StoreResult,
+    CancelOutcome, ChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest, SessionKind,
+    StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, TotpStep, UserId};
 
+use super::change_effects::apply_effects;
 use super::dialect::Engine;
 use super::entity::{backup_codes, sessions, users};
-use super::mfa_effects::apply_effects;
 use super::{SeaOrmStore, db_err, insert_codes, to_ms};
 
 /// A TOTP step as stored (`BIGINT`). Steps beyond `i64::MAX` cannot occur for 30-second
@@ -166,7 +166,7 @@ impl MfaRepository for SeaOrmStore {
         step: TotpStep,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let Some(step) = step_value(step) else { return Ok(false) };
         let id = user.to_string();
@@ -205,7 +205,7 @@ impl MfaRepository for SeaOrmStore {
         pending: &SecretDigest,
         proof: &MfaProof,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<ProofSignIn> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
@@ -237,7 +237,7 @@ impl MfaRepository for SeaOrmStore {
         user: UserId,
         proof: &MfaProof,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
@@ -259,7 +259,7 @@ impl MfaRepository for SeaOrmStore {
         proof: &MfaProof,
         backup_codes: Vec<SecretDigest>,
         at: DateTime<Utc>,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
@@ -274,7 +274,7 @@ impl MfaRepository for SeaOrmStore {
         Ok(true)
     }
 
-    async fn reset(&self, user: UserId, effects: &MfaChangeEffects) -> StoreResult<bool> {
+    async fn reset(&self, user: UserId, effects: &ChangeEffects) -> StoreResult<bool> {
         let id = user.to_string();
         let tx = self.begin_write().await?;
         lock_user(&tx, &id).await?;

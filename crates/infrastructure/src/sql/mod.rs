@@ -42,10 +42,10 @@
 mod attempts;
 mod audit;
 mod caller;
+mod change_effects;
 pub(crate) mod dialect;
 pub mod entity;
 mod mfa;
-mod mfa_effects;
 mod oidc;
 mod outbox;
 mod password_change;

@@ -4,11 +4,11 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
-use slugbase_application::ports::{MfaChangeEffects, StoreResult};
+use slugbase_application::ports::{ChangeEffects, StoreResult};
 use slugbase_domain::{PasswordHash, UserId};
 
+use super::change_effects::apply_effects;
 use super::entity::users;
-use super::mfa_effects::apply_effects;
 use super::{SeaOrmStore, db_err};
 
 impl SeaOrmStore {
@@ -18,7 +18,7 @@ impl SeaOrmStore {
         &self,
         id: UserId,
         hash: PasswordHash,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let tx = self.begin_write().await?;
         let updated = users::Entity::update_many()

@@ -7,7 +7,7 @@ use sea_orm::{
     QueryOrder as _, Set,
 };
 use slugbase_application::ports::{
-    DamagedRow, Listed, MfaChangeEffects, NewUser, StoreError, StoreResult, UserRepository,
+    ChangeEffects, DamagedRow, Listed, NewUser, StoreError, StoreResult, UserRepository,
 };
 use slugbase_domain::{
     DisplayName, Email, EncryptedSecret, LoginMethod, MfaState, PasswordHash, TotpStep, User,
@@ -177,7 +177,7 @@ impl UserRepository for SeaOrmStore {
         &self,
         id: UserId,
         hash: PasswordHash,
-        effects: &MfaChangeEffects,
+        effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         self.change_password_with_effects(id, hash, effects).await
     }

@@ -1,11 +1,11 @@
-//! An MFA change's effects in SQL, run on the change's own transaction: the audit events,
-//! the session it starts, the end of the user's other sessions, the attempt counters given
-//! back or forgotten, the e-mail notice in the outbox (a password change commits the same
-//! effects). The
-//! statements are the ones the audit, session and attempt repositories run on their own.
+//! The effects committed with a change (MFA, password, sign-in with a second factor,
+//! administrator reset) in SQL, run on the change's own transaction: the audit events, the
+//! session it starts, the end of the user's other sessions, the attempt counters given back
+//! or forgotten, the e-mail notice in the outbox. The statements are the ones the audit,
+//! session and attempt repositories run on their own.
 
 use sea_orm::{ConnectionTrait, EntityTrait as _};
-use slugbase_application::ports::{MfaChangeEffects, StoreResult};
+use slugbase_application::ports::{ChangeEffects, StoreResult};
 use slugbase_domain::UserId;
 
 use super::attempts::release_update;
@@ -20,7 +20,7 @@ use super::{db_err, to_ms};
 pub(super) async fn apply_effects<C: ConnectionTrait>(
     tx: &C,
     user: UserId,
-    effects: &MfaChangeEffects,
+    effects: &ChangeEffects,
 ) -> StoreResult<()> {
     insert_event(tx, effects.audit.clone()).await?;
     for event in &effects.also_audit {
