@@ -1,6 +1,6 @@
 //! Use cases and ports of SlugBase Auth.
 //!
-//! The use cases — above all [`mfa::DisableMfa`] — know nothing of HTTP or SQL. They run
+//! The use cases — above all [`use_cases::disable_mfa::DisableMfa`] — know nothing of HTTP or SQL. They run
 //! over the ports in [`ports`], which the infrastructure crate implements (in memory,
 //! SQLite, PostgreSQL, Argon2, totp-rs, AES-GCM) and which tests replace with the mockall
 //! mocks generated under the `mocks` feature.
@@ -10,12 +10,10 @@
 //! Wiring: build a [`Deps`] (one `Arc` per port) and an [`AuthSettings`], then
 //! [`UseCases::new`] builds them all; or build one use case with its own `new`.
 //!
-//! [`mfa`], [`auth`], [`accounts`], [`tokens`] and [`rotation`] re-export the use cases
-//! under the paths other crates import them by.
+//! Every type has one path: a use case and its errors at `use_cases::<its module>`, the
+//! collaborators at `collaborators::<theirs>`, the ports at [`ports`].
 
-pub mod accounts;
 mod assembly;
-pub mod auth;
 mod caller;
 pub mod collaborators;
 #[cfg(feature = "contract")]
@@ -23,11 +21,8 @@ pub mod contract;
 #[cfg(feature = "contract")]
 mod contract_outbox;
 pub mod error;
-pub mod mfa;
 mod plain_token;
 pub mod ports;
-pub mod rotation;
-pub mod tokens;
 pub mod use_cases;
 
 pub use assembly::{AuthSettings, Deps, UseCases};

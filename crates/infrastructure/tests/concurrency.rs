@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use mfa_support::{Harness, PASSWORD};
-use slugbase_application::accounts::NewAccountInput;
-use slugbase_application::mfa::{EnrollConfirmError, MfaChangeError};
+use slugbase_application::collaborators::new_account::NewAccountInput;
 use slugbase_application::ports::{AttemptRepository, MfaProof, MfaRepository, Reservation};
+use slugbase_application::{
+    collaborators::both_factors::MfaChangeError, use_cases::enroll::EnrollConfirmError,
+};
 use slugbase_domain::{AttemptPolicy, DisableDenied, MfaState};
 use tokio::sync::Barrier;
 

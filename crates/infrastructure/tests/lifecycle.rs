@@ -8,11 +8,15 @@ mod mfa_support;
 use chrono::TimeDelta;
 use mfa_support::{Harness, PASSWORD};
 use slugbase_application::Unexpected;
-use slugbase_application::auth::{
-    AuthError, LoginError, LoginInput, LoginOutcome, VerifyLoginError,
-};
-use slugbase_application::mfa::{EnrollConfirmError, MfaChangeError};
 use slugbase_application::ports::{AuditLog, AuditQuery, MfaProof, MfaRepository};
+use slugbase_application::{
+    collaborators::both_factors::MfaChangeError, use_cases::enroll::EnrollConfirmError,
+};
+use slugbase_application::{
+    use_cases::authenticate::AuthError,
+    use_cases::login::{LoginError, LoginInput, LoginOutcome},
+    use_cases::verify_login::VerifyLoginError,
+};
 use slugbase_domain::{AuditEventKind, AuditOutcome, DisableDenied, MfaState, Password, ProofKind};
 
 #[tokio::test]

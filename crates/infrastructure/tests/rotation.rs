@@ -11,12 +11,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use slugbase_application::accounts::NewAccountInput;
-use slugbase_application::auth::{LoginInput, LoginOutcome};
+use slugbase_application::collaborators::new_account::NewAccountInput;
 use slugbase_application::ports::{
     CipherError, Clock as _, SecretCipher, SecretRotation, Storage, UserRepository,
 };
-use slugbase_application::rotation::{RotateKeys, RotationProblem};
+use slugbase_application::use_cases::login::{LoginInput, LoginOutcome};
+use slugbase_application::use_cases::rotate_keys::{RotateKeys, RotationProblem};
 use slugbase_application::{AuthSettings, Caller, ClientInfo, PlainToken, UseCases};
 use slugbase_domain::{EncryptedSecret, MfaState, Password, TotpSecret, UserId};
 use slugbase_infrastructure::crypto::{

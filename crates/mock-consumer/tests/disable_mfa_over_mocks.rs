@@ -7,12 +7,15 @@ use slugbase_application::collaborators::attempt_limiter::AttemptLimiter;
 use slugbase_application::collaborators::{
     AuditTrail, BothFactorsCheck, SecondFactorCheck, SessionRevoker,
 };
-use slugbase_application::mfa::{BothFactorsInput, DisableMfa, MfaChangeError};
 use slugbase_application::ports::{
     Clock, EndSessions, MfaProof, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher,
     MockClock, MockMfaRepository, MockPasswordHasher, MockSecretCipher, MockTotp, Reservation,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo};
+use slugbase_application::{
+    collaborators::both_factors::{BothFactorsInput, MfaChangeError},
+    use_cases::disable_mfa::DisableMfa,
+};
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, AuditEventKind, DisableDenied, DisplayName, Email, EncryptedSecret,
     LoginMethod, MfaState, Password, Release, TotpSecret, TotpStep, User, UserId,

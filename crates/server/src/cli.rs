@@ -11,10 +11,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use slugbase_application::accounts::{AdminError, NewAccountInput};
 use slugbase_application::ports::{Listed, SecretDigest};
-use slugbase_application::tokens::CreateApiTokenError;
+use slugbase_application::use_cases::api_tokens::CreateApiTokenError;
 use slugbase_application::{Caller, CallerAuth, ClientInfo, UseCases};
+use slugbase_application::{
+    collaborators::new_account::NewAccountInput, use_cases::admin::AdminError,
+};
 use slugbase_domain::{Email, MfaState, User};
 
 use crate::config::{self, LoadOptions, Loaded, Profile};

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use slugbase_application::accounts::DeliverNotices;
+use slugbase_application::use_cases::deliver_notices::DeliverNotices;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -67,11 +67,11 @@ mod tests {
 
     use async_trait::async_trait;
     use chrono::Utc;
-    use slugbase_application::accounts::DeliveryPolicy;
     use slugbase_application::collaborators::AuditTrail;
     use slugbase_application::ports::{
         MailError, Mailer, Notice, OutboxMessage, OutboxQuery, OutboxRepository as _,
     };
+    use slugbase_application::use_cases::deliver_notices::DeliveryPolicy;
     use slugbase_domain::{NoticeId, NoticeKind, NoticeStatus};
     use slugbase_infrastructure::crypto::SystemClock;
     use slugbase_infrastructure::memory::InMemoryStore;

@@ -15,9 +15,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use slugbase_application::accounts::DeliverNotices;
 use slugbase_application::collaborators::AuditTrail;
 use slugbase_application::ports::{Clock, IdentityProviders, Mailer, Storage};
+use slugbase_application::use_cases::deliver_notices::DeliverNotices;
 use slugbase_application::{AuthSettings, Deps, UseCases};
 use slugbase_infrastructure::crypto::{Argon2Params, EncryptionKeys, SystemClock};
 use slugbase_infrastructure::mail::{LogMailer, SmtpMailer};
@@ -126,7 +126,7 @@ fn build_deps<S: Storage>(
 pub async fn rotate_keys(
     loaded: &Loaded,
     store: SeaOrmStore,
-) -> anyhow::Result<slugbase_application::rotation::RotationReport> {
+) -> anyhow::Result<slugbase_application::use_cases::rotate_keys::RotationReport> {
     let cipher = Arc::new(
         slugbase_infrastructure::crypto::AesGcmSecretCipher::new(EncryptionKeys {
             current_id: loaded.keys.encryption_current.clone(),
@@ -134,8 +134,11 @@ pub async fn rotate_keys(
         })
         .context("the encryption keys are refused")?,
     );
-    let rotate =
-        slugbase_application::rotation::RotateKeys::new(Arc::new(store), cipher.clone(), cipher);
+    let rotate = slugbase_application::use_cases::rotate_keys::RotateKeys::new(
+        Arc::new(store),
+        cipher.clone(),
+        cipher,
+    );
     rotate.execute().await.context("key rotation failed")
 }
 

@@ -1,7 +1,7 @@
 //! `slugbase user set-password --email E`: the operator sets a user's password.
 
 use anyhow::{Context as _, bail};
-use slugbase_application::auth::ChangePasswordError;
+use slugbase_application::use_cases::change_password::ChangePasswordError;
 use slugbase_application::{ClientInfo, UseCases};
 use slugbase_domain::{Email, Password};
 

@@ -3,9 +3,11 @@
 //! case's input. Bodies are read field by field (not with serde) so that every type error
 //! names its field and all of them are reported at once.
 
-use slugbase_application::accounts::NewAccountInput;
-use slugbase_application::auth::{ChangePasswordInput, LoginInput};
-use slugbase_application::mfa::BothFactorsInput;
+use slugbase_application::collaborators::both_factors::BothFactorsInput;
+use slugbase_application::collaborators::new_account::NewAccountInput;
+use slugbase_application::{
+    use_cases::change_password::ChangePasswordInput, use_cases::login::LoginInput,
+};
 use slugbase_domain::Password;
 use slugbase_domain::email::MAX_EMAIL_LENGTH;
 use slugbase_domain::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};

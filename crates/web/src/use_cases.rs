@@ -6,16 +6,23 @@ use std::fmt;
 use std::sync::Arc;
 
 use slugbase_application::UseCases;
-use slugbase_application::accounts::{AdminUseCase, HealthUseCase, SetupUseCase};
-use slugbase_application::auth::{
-    AuthenticateUseCase, ChangePasswordUseCase, LoginUseCase, LogoutUseCase, ManageSessionsUseCase,
-    OidcLoginUseCase, VerifyLoginUseCase,
+use slugbase_application::use_cases::api_tokens::ApiTokensUseCase;
+use slugbase_application::{
+    use_cases::admin::AdminUseCase, use_cases::health::HealthUseCase,
+    use_cases::setup::SetupUseCase,
 };
-use slugbase_application::mfa::{
-    DisableMfaUseCase, EnrollBeginUseCase, EnrollCancelUseCase, EnrollConfirmUseCase,
-    MfaStatusUseCase, RegenerateBackupCodesUseCase,
+use slugbase_application::{
+    use_cases::authenticate::AuthenticateUseCase,
+    use_cases::change_password::ChangePasswordUseCase, use_cases::login::LoginUseCase,
+    use_cases::logout::LogoutUseCase, use_cases::oidc_login::OidcLoginUseCase,
+    use_cases::sessions::ManageSessionsUseCase, use_cases::verify_login::VerifyLoginUseCase,
 };
-use slugbase_application::tokens::ApiTokensUseCase;
+use slugbase_application::{
+    use_cases::disable_mfa::DisableMfaUseCase,
+    use_cases::enroll::{EnrollBeginUseCase, EnrollCancelUseCase, EnrollConfirmUseCase},
+    use_cases::mfa_status::MfaStatusUseCase,
+    use_cases::regenerate_backup_codes::RegenerateBackupCodesUseCase,
+};
 
 /// Every use case a handler calls, each behind the trait it is called through.
 #[derive(Clone)]

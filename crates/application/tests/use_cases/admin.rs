@@ -3,7 +3,8 @@
 use slugbase_application::ports::{AuditQuery, EndSessions, StoreError};
 use slugbase_application::{
     InputRejected,
-    accounts::{Admin, AdminError, NewAccountInput},
+    collaborators::new_account::NewAccountInput,
+    use_cases::admin::{Admin, AdminError},
 };
 use slugbase_domain::{AuditEventKind, LoginMethod, MfaState, User, UserId};
 

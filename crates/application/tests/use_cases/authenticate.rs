@@ -2,10 +2,10 @@
 //! resolved with its owner and the owner's unused backup codes in one storage call — the
 //! user repository is never asked (its mock has no expectations and would panic).
 
-use slugbase_application::auth::AuthError;
 use slugbase_application::ports::{
     ApiTokenRecord, CallerRecord, SessionKind, SessionRecord, StoreError,
 };
+use slugbase_application::use_cases::authenticate::AuthError;
 use slugbase_application::{Caller, CallerAuth};
 use slugbase_domain::{ApiTokenId, User};
 

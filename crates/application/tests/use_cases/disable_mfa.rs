@@ -5,7 +5,7 @@ use slugbase_application::ports::ChangeEffects;
 use slugbase_application::ports::{EndSessions, MfaProof, StoreError};
 use slugbase_application::{
     AuthSettings, Caller, InputRejected, Unexpected,
-    mfa::{BothFactorsInput, MfaChangeError},
+    collaborators::both_factors::{BothFactorsInput, MfaChangeError},
 };
 use slugbase_domain::{
     AuditEventKind, AuditOutcome, DisableDenied, Password, ProofKind, TotpStep, User, UserId,

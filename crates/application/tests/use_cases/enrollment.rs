@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use slugbase_application::ports::{MfaProof, SecretDigest};
 use slugbase_application::{
     InputRejected, PlainToken,
-    mfa::{BothFactorsInput, EnrollConfirmError, EnrollError, MfaChangeError},
+    collaborators::both_factors::{BothFactorsInput, MfaChangeError},
+    use_cases::enroll::{EnrollConfirmError, EnrollError},
 };
 use slugbase_domain::{AuditEventKind, DisableDenied, Password, ProofKind, TotpStep};
 

@@ -3,7 +3,8 @@
 use slugbase_application::ports::{AuditEvent, MfaProof, ProofSignIn, SessionKind, SessionRecord};
 use slugbase_application::{
     InputRejected,
-    auth::{LoginError, LoginInput, LoginOutcome, VerifyLoginError},
+    use_cases::login::{LoginError, LoginInput, LoginOutcome},
+    use_cases::verify_login::VerifyLoginError,
 };
 use slugbase_domain::{AuditEventKind, NoticeKind, Password, ProofKind, TotpStep, User};
 

@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
-use slugbase_application::auth::{CallbackInput, CallbackOutcome, OidcError, OidcFailure};
-use slugbase_application::mfa::{BothFactorsInput, MfaChangeError};
+use slugbase_application::collaborators::both_factors::{BothFactorsInput, MfaChangeError};
 use slugbase_application::ports::{
     ConfiguredProvider, IdentityProviders, MockIdentityProvider, OidcFlowRecord, ProviderIdentity,
     ProviderPolicy, SessionIdpAuth,
+};
+use slugbase_application::use_cases::oidc_login::{
+    CallbackInput, CallbackOutcome, OidcError, OidcFailure,
 };
 use slugbase_application::{AuthSettings, UseCases};
 use slugbase_domain::{AuditEventKind, User};

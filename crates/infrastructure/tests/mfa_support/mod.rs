@@ -11,10 +11,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use slugbase_application::accounts::NewAccountInput;
-use slugbase_application::auth::{LoginInput, LoginOutcome};
-use slugbase_application::mfa::BothFactorsInput;
+use slugbase_application::collaborators::both_factors::BothFactorsInput;
+use slugbase_application::collaborators::new_account::NewAccountInput;
 use slugbase_application::ports::{SecretDigest, SessionKind, SessionRecord, SessionRepository};
+use slugbase_application::use_cases::login::{LoginInput, LoginOutcome};
 use slugbase_application::{AuthSettings, Caller, ClientInfo, PlainToken, UseCases};
 use slugbase_domain::{BackupCode, Password, TotpSecret, User};
 use slugbase_infrastructure::crypto::{HmacBackupCodeHasher, ManualClock, Sha256TokenDigest};

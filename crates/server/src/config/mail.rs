@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
-use slugbase_application::accounts::DeliveryPolicy;
+use slugbase_application::use_cases::deliver_notices::DeliveryPolicy;
 use slugbase_infrastructure::mail::{SmtpSettings, SmtpTls};
 
 use super::{ConfigError, Profile, invalid};

@@ -4,13 +4,18 @@
 
 use actix_web::http::StatusCode;
 use slugbase_application::Unexpected;
-use slugbase_application::accounts::{AdminError, SetupError};
-use slugbase_application::auth::{
-    AuthError, ChangePasswordError, LoginError, OidcError, VerifyLoginError,
-};
 use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
-use slugbase_application::mfa::{EnrollConfirmError, EnrollError, MfaChangeError};
-use slugbase_application::tokens::CreateApiTokenError;
+use slugbase_application::use_cases::api_tokens::CreateApiTokenError;
+use slugbase_application::{
+    collaborators::both_factors::MfaChangeError,
+    use_cases::enroll::{EnrollConfirmError, EnrollError},
+};
+use slugbase_application::{use_cases::admin::AdminError, use_cases::setup::SetupError};
+use slugbase_application::{
+    use_cases::authenticate::AuthError, use_cases::change_password::ChangePasswordError,
+    use_cases::login::LoginError, use_cases::oidc_login::OidcError,
+    use_cases::verify_login::VerifyLoginError,
+};
 use slugbase_domain::DisableDenied;
 
 use super::{ApiError, MSG_BAD_REQUEST};
@@ -311,7 +316,7 @@ impl From<AdminError> for ApiError {
             ),
             AdminError::CannotResetOwnMfa => Self::new(
                 StatusCode::FORBIDDEN,
-                slugbase_application::accounts::SELF_RESET_REASON,
+                slugbase_application::use_cases::admin::SELF_RESET_REASON,
                 "You cannot reset your own two-factor authentication: turn it off with \
                  POST /api/auth/mfa/disable (your password and a code)",
             ),

@@ -3,7 +3,7 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use slugbase_application::Caller;
-use slugbase_application::auth::AuthError;
+use slugbase_application::use_cases::authenticate::AuthError;
 
 use super::cookies::SESSION_COOKIE;
 use super::state::AppState;

@@ -5,7 +5,10 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use slugbase_application::auth::{ChangePasswordInput, SessionView as SessionRecordView};
+use slugbase_application::{
+    use_cases::change_password::ChangePasswordInput,
+    use_cases::sessions::SessionView as SessionRecordView,
+};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};

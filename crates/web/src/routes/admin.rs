@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
-use slugbase_application::accounts::NewAccountInput;
+use slugbase_application::collaborators::new_account::NewAccountInput;
 
 use crate::extract::{AppState, defer};
 use crate::requests::CreateUserRequest;

@@ -3,8 +3,8 @@
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use serde::Serialize;
-use slugbase_application::accounts::NewAccountInput;
-use slugbase_application::auth::{LoginInput, LoginOutcome};
+use slugbase_application::collaborators::new_account::NewAccountInput;
+use slugbase_application::use_cases::login::{LoginInput, LoginOutcome};
 use slugbase_domain::User;
 use utoipa::ToSchema;
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use slugbase_application::Unexpected;
-use slugbase_application::accounts::HealthReport;
+use slugbase_application::use_cases::health::HealthReport;
 
 use crate::error::{ApiError, ErrorBody, RETRY_AFTER_UNAVAILABLE_SECS};
 use crate::extract::{AppState, SESSION_COOKIE};

@@ -5,7 +5,7 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use slugbase_application::mfa::BothFactorsInput;
+use slugbase_application::collaborators::both_factors::BothFactorsInput;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};

@@ -7,7 +7,9 @@ use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, get};
 use serde::{Deserialize, Serialize};
-use slugbase_application::auth::{BeginInput, CallbackInput, CallbackOutcome, OidcError};
+use slugbase_application::use_cases::oidc_login::{
+    BeginInput, CallbackInput, CallbackOutcome, OidcError,
+};
 use slugbase_domain::ReturnTo;
 use utoipa::ToSchema;
 

@@ -5,7 +5,7 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use slugbase_application::tokens::ApiTokenView;
+use slugbase_application::use_cases::api_tokens::ApiTokenView;
 use slugbase_domain::ApiTokenId;
 use utoipa::ToSchema;
 use uuid::Uuid;

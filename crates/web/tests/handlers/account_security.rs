@@ -2,8 +2,8 @@
 //! and details, and the session endpoints' failures.
 
 use actix_web::test::TestRequest;
-use slugbase_application::auth::ChangePasswordError;
 use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
+use slugbase_application::use_cases::change_password::ChangePasswordError;
 use slugbase_application::{InputRejected, ValidationErrors};
 
 use crate::support::{

@@ -3,9 +3,9 @@
 
 use actix_web::test::TestRequest;
 use serde_json::json;
-use slugbase_application::accounts::{AdminError, HealthReport};
-use slugbase_application::tokens::CreateApiTokenError;
+use slugbase_application::use_cases::api_tokens::CreateApiTokenError;
 use slugbase_application::{InputRejected, ValidationErrors};
+use slugbase_application::{use_cases::admin::AdminError, use_cases::health::HealthReport};
 
 use crate::support::{
     Case, Mocks, assert_opaque, internal, post_json, send, unavailable, with_token,

@@ -3,10 +3,13 @@
 
 use actix_web::cookie::Cookie;
 use actix_web::test::TestRequest;
-use slugbase_application::accounts::SetupError;
-use slugbase_application::auth::{AuthError, LoginError, VerifyLoginError};
 use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
+use slugbase_application::use_cases::setup::SetupError;
 use slugbase_application::{InputRejected, ValidationErrors};
+use slugbase_application::{
+    use_cases::authenticate::AuthError, use_cases::login::LoginError,
+    use_cases::verify_login::VerifyLoginError,
+};
 
 use crate::support::{
     Case, Mocks, Row, assert_opaque, caller, internal, oversized, post_json, send, unavailable,

@@ -4,7 +4,10 @@
 use actix_web::test::TestRequest;
 use slugbase_application::InputRejected;
 use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
-use slugbase_application::mfa::{EnrollConfirmError, EnrollError, MfaChangeError};
+use slugbase_application::{
+    collaborators::both_factors::MfaChangeError,
+    use_cases::enroll::{EnrollConfirmError, EnrollError},
+};
 use slugbase_domain::DisableDenied;
 
 use crate::support::{

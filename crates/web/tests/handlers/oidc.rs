@@ -2,7 +2,7 @@
 
 use actix_web::test::TestRequest;
 use slugbase_application::PlainToken;
-use slugbase_application::auth::{
+use slugbase_application::use_cases::oidc_login::{
     BeginOutcome, CallbackOutcome, OidcError, OidcFailure, ProviderSummary,
 };
 use slugbase_domain::ReturnTo;
