@@ -8,10 +8,6 @@ use slugbase_domain::MfaPolicy;
 
 use crate::collaborators::attempt_limiter::{AttemptLimiter, AttemptLimits};
 use crate::collaborators::both_factors::ReauthPolicy;
-use crate::collaborators::{
-    AuditTrail, BackupCodeIssuer, BothFactorsCheck, NewUserFactory, SecondFactorCheck,
-    SessionExpiry, SessionIssuer, SessionLifetimes, SessionRevoker, TokenMinter,
-};
 use crate::ports::{
     ApiTokenRepository, AttemptRepository, AuditLog, Background, BackupCodeHasher, Clock,
     CommonPasswords, IdentityProviders, MfaRepository, OidcRepository, OutboxRepository,
@@ -33,6 +29,15 @@ use crate::use_cases::regenerate_backup_codes::RegenerateBackupCodes;
 use crate::use_cases::sessions::ManageSessions;
 use crate::use_cases::setup::Setup;
 use crate::use_cases::verify_login::VerifyLogin;
+use crate::{
+    collaborators::audit_trail::AuditTrail,
+    collaborators::backup_codes::BackupCodeIssuer,
+    collaborators::both_factors::BothFactorsCheck,
+    collaborators::new_account::NewUserFactory,
+    collaborators::second_factor::SecondFactorCheck,
+    collaborators::sessions::{SessionExpiry, SessionIssuer, SessionLifetimes, SessionRevoker},
+    collaborators::token_minter::TokenMinter,
+};
 
 /// One shared handle per port: what the use cases run on.
 #[derive(Clone)]

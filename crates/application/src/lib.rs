@@ -20,13 +20,12 @@ pub mod collaborators;
 pub mod contract;
 #[cfg(feature = "contract")]
 mod contract_outbox;
-pub mod error;
+mod error;
 mod plain_token;
 pub mod ports;
 pub mod use_cases;
 
 pub use assembly::{AuthSettings, Deps, UseCases};
 pub use caller::{Caller, CallerAuth, ClientInfo};
-pub use collaborators::attempt_limiter::{AttemptKind, AttemptLimits};
 pub use error::{FieldError, InputRejected, Unexpected, ValidationErrors};
 pub use plain_token::PlainToken;

@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use slugbase_application::collaborators::attempt_limiter::AttemptLimiter;
-use slugbase_application::collaborators::{
-    AuditTrail, BothFactorsCheck, SecondFactorCheck, SessionRevoker,
-};
 use slugbase_application::ports::{
     Clock, EndSessions, MfaProof, MockAttemptRepository, MockAuditLog, MockBackupCodeHasher,
     MockClock, MockMfaRepository, MockPasswordHasher, MockSecretCipher, MockTotp, Reservation,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo};
+use slugbase_application::{
+    collaborators::audit_trail::AuditTrail, collaborators::both_factors::BothFactorsCheck,
+    collaborators::second_factor::SecondFactorCheck, collaborators::sessions::SessionRevoker,
+};
 use slugbase_application::{
     collaborators::both_factors::{BothFactorsInput, MfaChangeError},
     use_cases::disable_mfa::DisableMfa,

@@ -67,7 +67,7 @@ mod tests {
 
     use async_trait::async_trait;
     use chrono::Utc;
-    use slugbase_application::collaborators::AuditTrail;
+    use slugbase_application::collaborators::audit_trail::AuditTrail;
     use slugbase_application::ports::{
         MailError, Mailer, Notice, OutboxMessage, OutboxQuery, OutboxRepository as _,
     };

@@ -15,7 +15,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use slugbase_application::collaborators::AuditTrail;
+use slugbase_application::collaborators::audit_trail::AuditTrail;
 use slugbase_application::ports::{Clock, IdentityProviders, Mailer, Storage};
 use slugbase_application::use_cases::deliver_notices::DeliverNotices;
 use slugbase_application::{AuthSettings, Deps, UseCases};

@@ -10,12 +10,3 @@ pub mod new_account;
 pub mod second_factor;
 pub mod sessions;
 pub mod token_minter;
-
-pub use attempt_limiter::AttemptLimiter;
-pub use audit_trail::AuditTrail;
-pub use backup_codes::BackupCodeIssuer;
-pub use both_factors::BothFactorsCheck;
-pub use new_account::NewUserFactory;
-pub use second_factor::SecondFactorCheck;
-pub use sessions::{SessionExpiry, SessionIssuer, SessionLifetimes, SessionRevoker};
-pub use token_minter::TokenMinter;

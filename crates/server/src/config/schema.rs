@@ -266,7 +266,7 @@ impl SecuritySettings {
             session_absolute_secs: self.session_absolute_secs,
             pending_mfa_secs: self.pending_mfa_secs,
             pending_mfa_max_attempts: self.pending_mfa_max_attempts,
-            limits: slugbase_application::AttemptLimits {
+            limits: slugbase_application::collaborators::attempt_limiter::AttemptLimits {
                 second_factor_account: self.limits.second_factor_account.policy(),
                 password_account: self.limits.password_account.policy(),
                 address: self.limits.address.policy(),
