@@ -14,7 +14,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use slugbase_application::accounts::NewAccountInput;
 use slugbase_application::auth::{LoginInput, LoginOutcome};
 use slugbase_application::mfa::BothFactorsInput;
-use slugbase_application::ports::{SecretDigest, SessionKind, SessionRecord, SessionRepository};
+use slugbase_application::ports::{
+    ConfiguredProvider, MockIdentityProvider, ProviderPolicy, SecretDigest, SessionKind,
+    SessionRecord, SessionRepository,
+};
 use slugbase_application::{AuthSettings, Caller, ClientInfo, PlainToken, UseCases};
 use slugbase_domain::{BackupCode, Password, TotpSecret, User};
 use slugbase_infrastructure::crypto::{HmacBackupCodeHasher, ManualClock, Sha256TokenDigest};
@@ -47,7 +50,23 @@ impl Harness {
         let clock = Arc::new(ManualClock::new(DateTime::from_timestamp(START, 0).unwrap()));
         let crypto = CryptoConfig::for_tests();
         let backup_codes = HmacBackupCodeHasher::new(crypto.backup_code_key);
-        let deps = build_deps(store.clone(), crypto, clock.clone()).unwrap();
+        let mut deps = build_deps(store.clone(), crypto, clock.clone()).unwrap();
+        // OIDC-only users (`oidc_user`) exist only where a provider is configured: one that
+        // is never asked anything, since these tests start their sessions themselves.
+        deps.identity_providers.0.insert(
+            "testidp".to_owned(),
+            ConfiguredProvider {
+                policy: ProviderPolicy {
+                    display_name: "Test IdP".to_owned(),
+                    issuer_url: "https://idp.example.com".to_owned(),
+                    auto_create_users: true,
+                    default_admin: false,
+                    link_verified_email: false,
+                    trust_idp_mfa_amr: Vec::new(),
+                },
+                provider: Arc::new(MockIdentityProvider::new()),
+            },
+        );
         Self {
             store,
             clock,
