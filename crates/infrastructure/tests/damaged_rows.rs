@@ -18,7 +18,7 @@ use slugbase_application::ports::{
 };
 use slugbase_domain::{
     ApiTokenId, AuditEventKind, AuditOutcome, DisplayName, Email, LoginMethod, NoticeId,
-    NoticeKind, UserId,
+    NoticeKind, NoticeStatus, UserId,
 };
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_infrastructure::testing::{mysql_url, postgres_url};
@@ -215,7 +215,20 @@ async fn other_lists_survive_a_damaged_row(store: &SeaOrmStore, column_damage: D
     assert_eq!(row.id, key);
     assert_eq!(row.problem, column_damage.notice_problem());
     assert!(!row.problem.contains("owner@"), "never the recipient");
-    assert!(store.list_notices(page).await.is_err(), "the strict read refuses it");
+    assert!(store.list_notices(page.clone()).await.is_err(), "the strict read refuses it");
+
+    // Delivery: the damaged notice does not fail the batch (which would stop all delivery);
+    // it is marked failed and leaves every later batch.
+    if matches!(column_damage, Damage::Values) {
+        let claimed = store.claim_due(at(100), at(160), 10).await.expect("the claim answers");
+        let ids: Vec<NoticeId> = claimed.iter().map(|m| m.notice.id).collect();
+        assert_eq!(ids, [notices[0].id, notices[2].id]);
+        // Within the lease: the two are still claimed, and the damaged one is no longer pending.
+        assert!(store.claim_due(at(150), at(210), 10).await.unwrap().is_empty());
+        let failed = OutboxQuery { status: Some(NoticeStatus::Failed), limit: 10, offset: 0 };
+        let failed = store.list_notices_listed(failed).await.unwrap();
+        assert!(matches!(&failed[..], [Listed::Damaged(row)] if row.id == key), "{failed:?}");
+    }
 }
 
 /// How a row is damaged.
@@ -298,6 +311,31 @@ async fn on_sqlite_damaged_rows_fail_neither_the_user_list_nor_the_audit_log() {
         SeaOrmStore::connect(&url).await.unwrap(),
     )
     .await;
+}
+
+/// SQLite stores any type in any column: a user whose stored time is text is one damaged
+/// row, not a driver error for the whole list.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_sqlite_a_value_of_the_wrong_type_is_one_damaged_user_not_a_failed_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/slugbase.db", dir.path().display());
+    let store = SeaOrmStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let first = UserRepository::create(&store, new_user("first@example.com", 1)).await.unwrap();
+    let odd = UserRepository::create(&store, new_user("odd@example.com", 2)).await.unwrap();
+    damage_keyed(
+        &store,
+        "users",
+        ("id", odd.id.to_string().into()),
+        "mfa_enrolled_at",
+        "soon".into(),
+    )
+    .await;
+    let listed = store.list().await.expect("the list answers");
+    assert_eq!(listed[0], Listed::Ok(first));
+    let Listed::Damaged(row) = &listed[1] else { panic!("not marked damaged: {listed:?}") };
+    assert_eq!(row.id, odd.id.to_string());
+    assert_eq!(row.problem, "corrupt stored data: a column holds a value of the wrong type");
 }
 
 #[tokio::test(flavor = "multi_thread")]

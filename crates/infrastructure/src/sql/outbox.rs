@@ -12,8 +12,8 @@ use sea_orm::{
     QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
-    AuditEvent, Listed, Notice, NoticePurge, OutboxMessage, OutboxQuery, OutboxRepository,
-    StoreResult,
+    AuditEvent, DamagedRow, Listed, Notice, NoticePurge, OutboxMessage, OutboxQuery,
+    OutboxRepository, StoreResult,
 };
 use slugbase_domain::{NoticeId, NoticeKind, NoticeStatus, UserId};
 
@@ -153,8 +153,28 @@ impl OutboxRepository for SeaOrmStore {
             }
         };
         tx.commit().await.map_err(db_err)?;
-        let mut messages =
-            claimed.into_iter().map(message_from_model).collect::<StoreResult<Vec<_>>>()?;
+        // A claimed notice that does not decode can never be sent. Failing the whole batch
+        // for it would leave every notice of the batch claimed, claimed again once the lease
+        // ran out, and fail again: one bad row would stop all delivery. It is logged (its id
+        // only) and marked failed, so it stays listed (as damaged) and leaves every batch.
+        let mut messages = Vec::with_capacity(claimed.len());
+        for row in claimed {
+            let id = row.id.clone();
+            match message_from_model(row) {
+                Ok(message) => messages.push(message),
+                Err(e) => {
+                    let row = DamagedRow::logged("outbox", id, &e);
+                    outbox::Entity::update_many()
+                        .col_expr(outbox::Column::Status, Expr::val(NoticeStatus::Failed.as_str()))
+                        .col_expr(outbox::Column::LastError, Expr::val(stored_error(&row.problem)))
+                        .col_expr(outbox::Column::ClaimedUntil, Expr::val(Option::<i64>::None))
+                        .filter(outbox::Column::Id.eq(row.id))
+                        .exec(&self.db)
+                        .await
+                        .map_err(db_err)?;
+                }
+            }
+        }
         messages.sort_by_key(|m| (m.notice.at, m.notice.id));
         Ok(messages)
     }
