@@ -103,7 +103,8 @@ impl Admin {
         self
     }
 
-    /// Notices in the outbox, newest first (`GET /api/admin/outbox`).
+    /// Notices in the outbox, newest first (`GET /api/admin/outbox`); a stored notice that
+    /// does not decode is listed as damaged (by its id), never failing the page.
     ///
     /// # Errors
     /// [`AdminError`].
@@ -111,9 +112,9 @@ impl Admin {
         &self,
         caller: &Caller,
         query: OutboxQuery,
-    ) -> Result<Vec<OutboxMessage>, AdminError> {
+    ) -> Result<Vec<crate::ports::Listed<OutboxMessage>>, AdminError> {
         Self::require_admin(caller)?;
-        Ok(self.outbox.list_notices(query).await?)
+        Ok(self.outbox.list_notices_listed(query).await?)
     }
 
     fn require_admin(caller: &Caller) -> Result<(), AdminError> {
@@ -341,7 +342,7 @@ pub trait AdminUseCase: Send + Sync {
         &self,
         caller: &Caller,
         query: OutboxQuery,
-    ) -> Result<Vec<OutboxMessage>, AdminError>;
+    ) -> Result<Vec<crate::ports::Listed<OutboxMessage>>, AdminError>;
 }
 
 #[async_trait]
@@ -392,7 +393,7 @@ impl AdminUseCase for Admin {
         &self,
         caller: &Caller,
         query: OutboxQuery,
-    ) -> Result<Vec<OutboxMessage>, AdminError> {
+    ) -> Result<Vec<crate::ports::Listed<OutboxMessage>>, AdminError> {
         Self::outbox(self, caller, query).await
     }
 }

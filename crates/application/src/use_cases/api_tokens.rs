@@ -13,7 +13,7 @@ use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::token_minter::{API_TOKEN_PREFIX, TokenMinter};
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::plain_token::PlainToken;
-use crate::ports::{ApiTokenRecord, ApiTokenRepository, Clock, Notice, TokenDigest};
+use crate::ports::{ApiTokenRecord, ApiTokenRepository, Clock, Listed, Notice, TokenDigest};
 
 /// Longest token name, in characters.
 const MAX_TOKEN_NAME_CHARS: usize = 100;
@@ -131,13 +131,14 @@ impl ApiTokens {
         Ok(CreatedApiToken { token, view: record.into() })
     }
 
-    /// The caller's tokens.
+    /// The caller's tokens; a stored token that does not decode is listed as damaged (by
+    /// its row id), never failing the list.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected> {
-        let records = self.tokens.list_for_user(caller.user.id).await?;
-        Ok(records.into_iter().map(ApiTokenView::from).collect())
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected> {
+        let records = self.tokens.list_for_user_listed(caller.user.id).await?;
+        Ok(records.into_iter().map(|listed| listed.map(ApiTokenView::from)).collect())
     }
 
     /// Revokes one of the caller's tokens; `false` if there is no such active token.
@@ -179,7 +180,7 @@ pub trait ApiTokensUseCase: Send + Sync {
     ///
     /// # Errors
     /// Storage failures.
-    async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected>;
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected>;
 
     /// See [`ApiTokens::revoke`].
     ///
@@ -204,7 +205,7 @@ impl ApiTokensUseCase for ApiTokens {
         Self::create(self, caller, client, name).await
     }
 
-    async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected> {
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected> {
         Self::list(self, caller).await
     }
 

@@ -44,6 +44,7 @@ mod audit;
 mod caller;
 pub(crate) mod dialect;
 pub mod entity;
+mod listed;
 mod mfa;
 mod mfa_effects;
 mod oidc;
