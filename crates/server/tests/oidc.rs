@@ -78,7 +78,8 @@ async fn an_oidc_only_user_who_exists_only_at_the_provider_signs_in_enrolls_totp
     let status = api.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
     assert_eq!(status["enabled"], true);
 
-    // Disable with {"code"} alone: no password, exactly as the seed describes.
+    // Disable with {"code"} alone: no password, exactly as the seed page
+    // (`docs/seed-mfa-disable.txt`) describes.
     let code = app.fresh_code(&enrollment.secret);
     let res = api.post("/api/auth/mfa/disable", json!({ "code": code })).await;
     assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));

@@ -1,4 +1,4 @@
-//! Every malformed input gets the seed's error shape with the right status; never HTML,
+//! Every malformed input gets the contract's error shape with the right status; never HTML,
 //! never a 500 for a client's mistake.
 
 use reqwest::{Method, StatusCode};
@@ -138,7 +138,7 @@ async fn a_database_that_is_down_is_503_then_recovers() {
     let store = app.memory.clone().unwrap();
 
     store.set_available(false);
-    // Health: the seed's error shape plus `"status": "unavailable"`, and when to retry.
+    // Health: the contract's error shape plus `"status": "unavailable"`, and when to retry.
     let res = app.client().get("/api/health").await;
     assert_eq!(res.retry_after(), Some(5), "{res:?}");
     let mut body = res.expect(StatusCode::SERVICE_UNAVAILABLE);

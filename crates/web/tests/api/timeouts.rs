@@ -1,9 +1,9 @@
-//! Stalled clients over a raw socket: a body that stops arriving gets 408 in the seed's
-//! shape and its connection closed after `body_read_timeout`; a head that stops arriving is
-//! answered after the configured `header_read_timeout` — the first on a connection and
-//! every later one (keep-alive slowloris); an idle kept-alive connection is closed after
-//! `keep_alive_timeout`; a body a route never reads does not keep its connection open
-//! either; pipelined requests are still served.
+//! Stalled clients over a raw socket: a body that stops arriving gets 408 in the contract's
+//! error shape and its connection closed after `body_read_timeout`; a head that stops
+//! arriving is answered after the configured `header_read_timeout` — the first on a
+//! connection and every later one (keep-alive slowloris); an idle kept-alive connection is
+//! closed after `keep_alive_timeout`; a body a route never reads does not keep its
+//! connection open either; pipelined requests are still served.
 
 use std::time::{Duration, Instant};
 
