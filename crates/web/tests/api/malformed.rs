@@ -55,7 +55,7 @@ async fn bad_json_and_wrong_types_are_400_naming_the_field() {
 
 #[tokio::test]
 async fn an_oversized_body_is_413() {
-    let app = TestApp::builder().setting("server.body_limit_bytes", 1024).spawn().await;
+    let app = TestApp::builder().with_config(|c| c.server.body_limit_bytes = 1024).spawn().await;
     let (_app, _admin, bearer) = app_with_bearer(app).await;
     let big = json!({"code": "123456", "password": "x".repeat(2000)});
     let res = bearer.post(DISABLE, big).await;
