@@ -21,8 +21,6 @@ mod caller;
 pub mod collaborators;
 #[cfg(feature = "contract")]
 pub mod contract;
-#[cfg(feature = "contract")]
-mod contract_outbox;
 pub mod error;
 pub mod mfa;
 mod plain_token;

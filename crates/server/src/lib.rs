@@ -158,6 +158,25 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// Stops a running [`Application`] from outside it (a test app, when dropped).
+#[derive(Clone)]
+pub struct StopHandle(actix_web::dev::ServerHandle);
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopHandle").finish_non_exhaustive()
+    }
+}
+
+impl StopHandle {
+    /// Tells the server to stop now, in-flight requests included, without waiting:
+    /// [`Application::run`] then stops the background tasks and returns.
+    pub fn stop(&self) {
+        // The command is sent when `stop` is called; the future only waits for the answer.
+        drop(self.0.stop(false));
+    }
+}
+
 /// Which storage an [`Application`] runs on.
 enum StorageChoice {
     /// The configured `database.url`.
@@ -362,6 +381,12 @@ impl Application {
     #[must_use]
     pub const fn use_cases(&self) -> &UseCases {
         &self.use_cases
+    }
+
+    /// A handle that stops this application once it runs.
+    #[must_use]
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.server.handle())
     }
 
     /// The port actually bound (useful with `server.port = 0`).

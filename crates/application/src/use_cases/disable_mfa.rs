@@ -21,10 +21,11 @@ pub type DisableMfaError = MfaChangeError;
 /// `POST /api/auth/mfa/disable`: turn MFA off with proof of possession (a fresh TOTP or
 /// an unused backup code) and, for local users, knowledge (the password).
 ///
-/// The checks run in the contract's order (rows 3–8 of `api.md`; rows 1–2 belong to the
-/// web adapter). On success, in one transaction: the proof spent, MFA off, secret erased,
-/// backup codes deleted, replay state reset, the `mfa_disable_success` event stored, every
-/// other session of the user ended (configurable) and the reserved attempt given back.
+/// The checks run in the contract's order (rows 3–8 of the table under
+/// `POST /api/auth/mfa/disable` in `docs/api.md`; rows 1–2 belong to the web adapter). On
+/// success, in one transaction: the proof spent, MFA off, secret erased, backup codes
+/// deleted, replay state reset, the `mfa_disable_success` event stored, every other session
+/// of the user ended (configurable) and the reserved attempt given back.
 #[derive(Clone)]
 pub struct DisableMfa {
     check: BothFactorsCheck,

@@ -1,5 +1,5 @@
-//! `DisableMfa`: every row of the table in `api.md` (rows 3–8), their precedence, and what
-//! success and failure leave behind.
+//! `DisableMfa`: every row of the table in `docs/api.md` § POST /api/auth/mfa/disable (rows
+//! 3–8), their precedence, and what success and failure leave behind.
 
 use slugbase_application::ports::MfaChangeEffects;
 use slugbase_application::ports::{EndSessions, MfaProof, StoreError};
