@@ -24,8 +24,8 @@ use slugbase_infrastructure::crypto::{
 };
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::sql::SeaOrmStore;
+use slugbase_infrastructure::testing::wiring::{CryptoConfig, DEFAULT_TOTP_ISSUER, build_deps};
 use slugbase_infrastructure::testing::{mysql_url, postgres_url};
-use slugbase_infrastructure::wiring::{CryptoConfig, DEFAULT_TOTP_ISSUER, build_deps};
 
 const PASSWORD: &str = "correct horse battery";
 /// The middle of a 30-second step.

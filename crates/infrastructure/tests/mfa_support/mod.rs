@@ -19,7 +19,7 @@ use slugbase_application::{AuthSettings, Caller, ClientInfo, PlainToken, UseCase
 use slugbase_domain::{BackupCode, Password, TotpSecret, User};
 use slugbase_infrastructure::crypto::{HmacBackupCodeHasher, ManualClock, Sha256TokenDigest};
 use slugbase_infrastructure::memory::InMemoryStore;
-use slugbase_infrastructure::wiring::{CryptoConfig, build_deps};
+use slugbase_infrastructure::testing::wiring::{CryptoConfig, build_deps};
 
 /// Start of every test: the middle of a 30-second step (1 800 000 000 is a step boundary).
 pub const START: i64 = 1_800_000_015;
