@@ -8,6 +8,13 @@
 //! confirmation still work under it. Missing and wrong keys are reported, never a panic.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
+use slugbase_application::accounts::AdminUseCase as _;
+use slugbase_application::accounts::SetupUseCase as _;
+use slugbase_application::auth::AuthenticateUseCase as _;
+use slugbase_application::auth::LoginUseCase as _;
+use slugbase_application::auth::VerifyLoginUseCase as _;
+use slugbase_application::mfa::EnrollBeginUseCase as _;
+use slugbase_application::mfa::EnrollConfirmUseCase as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};

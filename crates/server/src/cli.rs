@@ -14,7 +14,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use slugbase_application::accounts::{AdminError, NewAccountInput};
 use slugbase_application::ports::{Listed, SecretDigest};
-use slugbase_application::tokens::CreateApiTokenError;
+use slugbase_application::tokens::{ApiTokensUseCase as _, CreateApiTokenError};
 use slugbase_application::{Caller, CallerAuth, ClientInfo, UseCases};
 use slugbase_domain::{Email, MfaState, User};
 

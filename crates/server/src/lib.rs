@@ -170,6 +170,7 @@ impl ApplicationBuilder {
         };
         let root = Root::new(loaded, stores, clock, auth);
         let use_cases = root.use_cases()?.clone();
+        let web_use_cases = root.web_use_cases()?;
         let discovery = root.start_discovery()?;
         let maintenance = root.maintenance().spawn();
         let delivery = root.notice_delivery()?;
@@ -191,7 +192,7 @@ impl ApplicationBuilder {
             commit: COMMIT.to_owned(),
         };
         let server =
-            slugbase_web::server(listener, use_cases.clone(), web).context("cannot start HTTP")?;
+            slugbase_web::server(listener, web_use_cases, web).context("cannot start HTTP")?;
         tracing::info!(
             address = %format!("{}:{port}", loaded.settings.server.host),
             profile = %loaded.profile,
