@@ -54,10 +54,14 @@ impl Harness {
         let crypto = CryptoConfig::for_tests();
         let backup_codes = HmacBackupCodeHasher::new(crypto.backup_code_key);
         let deps = build_deps(store.clone(), crypto, clock.clone()).unwrap();
+        let mut uc = UseCases::new(deps, settings);
+        // The harness signs OIDC-only users in by hand (`oidc_user`), as if a provider were
+        // configured; without one, creating a user without a password is refused.
+        uc.admin = uc.admin.with_oidc_sign_in(true);
         Self {
             store,
             clock,
-            uc: UseCases::new(deps, settings),
+            uc,
             backup_codes,
             client: ClientInfo::new(Some("192.0.2.10".into()), Some("lifecycle-tests")),
         }
