@@ -4,6 +4,12 @@
 
 mod mfa_support;
 
+use slugbase_application::accounts::SetupUseCase as _;
+use slugbase_application::auth::VerifyLoginUseCase as _;
+use slugbase_application::mfa::DisableMfaUseCase as _;
+use slugbase_application::mfa::EnrollBeginUseCase as _;
+use slugbase_application::mfa::EnrollConfirmUseCase as _;
+use slugbase_application::mfa::MfaStatusUseCase as _;
 use std::sync::Arc;
 
 use chrono::TimeDelta;

@@ -8,11 +8,23 @@ mod mfa_support;
 use chrono::TimeDelta;
 use mfa_support::{Harness, PASSWORD};
 use slugbase_application::Unexpected;
+use slugbase_application::accounts::AdminUseCase as _;
+use slugbase_application::accounts::HealthUseCase as _;
+use slugbase_application::auth::AuthenticateUseCase as _;
+use slugbase_application::auth::LoginUseCase as _;
+use slugbase_application::auth::VerifyLoginUseCase as _;
 use slugbase_application::auth::{
     AuthError, LoginError, LoginInput, LoginOutcome, VerifyLoginError,
 };
+use slugbase_application::mfa::DisableMfaUseCase as _;
+use slugbase_application::mfa::EnrollBeginUseCase as _;
+use slugbase_application::mfa::EnrollCancelUseCase as _;
+use slugbase_application::mfa::EnrollConfirmUseCase as _;
+use slugbase_application::mfa::MfaStatusUseCase as _;
+use slugbase_application::mfa::RegenerateBackupCodesUseCase as _;
 use slugbase_application::mfa::{EnrollConfirmError, MfaChangeError};
 use slugbase_application::ports::{AuditLog, AuditQuery, MfaProof, MfaRepository};
+use slugbase_application::tokens::ApiTokensUseCase as _;
 use slugbase_domain::{AuditEventKind, AuditOutcome, DisableDenied, MfaState, Password, ProofKind};
 
 #[tokio::test]

@@ -91,12 +91,48 @@ impl ApiTokens {
     ) -> Self {
         Self { minter, token_digest, tokens, audit, clock }
     }
+}
 
+/// What the web adapter calls for `/api/tokens`; [`ApiTokens`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ApiTokensUseCase: Send + Sync {
+    /// See [`ApiTokens::create`].
+    ///
+    /// # Errors
+    /// [`CreateApiTokenError`].
+    async fn create(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        name: Result<String, InputRejected>,
+    ) -> Result<CreatedApiToken, CreateApiTokenError>;
+
+    /// See [`ApiTokens::list`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected>;
+
+    /// See [`ApiTokens::revoke`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn revoke(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: ApiTokenId,
+    ) -> Result<bool, Unexpected>;
+}
+
+#[async_trait]
+impl ApiTokensUseCase for ApiTokens {
     /// Creates a token for the caller.
     ///
     /// # Errors
     /// [`CreateApiTokenError`].
-    pub async fn create(
+    async fn create(
         &self,
         caller: &Caller,
         client: &ClientInfo,
@@ -136,7 +172,7 @@ impl ApiTokens {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected> {
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected> {
         let records = self.tokens.list_for_user_listed(caller.user.id).await?;
         Ok(records.into_iter().map(|listed| listed.map(ApiTokenView::from)).collect())
     }
@@ -145,7 +181,7 @@ impl ApiTokens {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn revoke(
+    async fn revoke(
         &self,
         caller: &Caller,
         client: &ClientInfo,
@@ -158,63 +194,5 @@ impl ApiTokens {
             self.audit.record(entry).await;
         }
         Ok(revoked)
-    }
-}
-
-/// What the web adapter calls for `/api/tokens`; [`ApiTokens`] implements it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait ApiTokensUseCase: Send + Sync {
-    /// See [`ApiTokens::create`].
-    ///
-    /// # Errors
-    /// [`CreateApiTokenError`].
-    async fn create(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        name: Result<String, InputRejected>,
-    ) -> Result<CreatedApiToken, CreateApiTokenError>;
-
-    /// See [`ApiTokens::list`].
-    ///
-    /// # Errors
-    /// Storage failures.
-    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected>;
-
-    /// See [`ApiTokens::revoke`].
-    ///
-    /// # Errors
-    /// Storage failures.
-    async fn revoke(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        id: ApiTokenId,
-    ) -> Result<bool, Unexpected>;
-}
-
-#[async_trait]
-impl ApiTokensUseCase for ApiTokens {
-    async fn create(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        name: Result<String, InputRejected>,
-    ) -> Result<CreatedApiToken, CreateApiTokenError> {
-        Self::create(self, caller, client, name).await
-    }
-
-    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected> {
-        Self::list(self, caller).await
-    }
-
-    async fn revoke(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        id: ApiTokenId,
-    ) -> Result<bool, Unexpected> {
-        Self::revoke(self, caller, client, id).await
     }
 }

@@ -119,13 +119,64 @@ impl ChangePassword {
             .map_err(|e| policy_error(&e))
     }
 
+    /// Sets the password of the account with `email` at the operator's command
+    /// (`slugbase user set-password`): same policy (but no current password to differ
+    /// from), every session of the user ended, audited `password_changed` with no actor,
+    /// the owner notified — in one transaction.
+    ///
+    /// # Errors
+    /// [`ChangePasswordError::NotFound`], [`ChangePasswordError::Validation`], storage.
+    pub async fn set_by_operator(
+        &self,
+        email: &Email,
+        client: &ClientInfo,
+        new_password: Password,
+    ) -> Result<User, ChangePasswordError> {
+        let new = self.validate(new_password, None)?;
+        let Some(user) = self.users.find_by_email(email).await? else {
+            return Err(ChangePasswordError::NotFound);
+        };
+        let new_hash = self.passwords.hash(new.as_password()).await?;
+        let entry = AuditEntry::new(AuditEventKind::PasswordChanged, Some(user.id), client)
+            .with_actor(None);
+        let mut effects = MfaChangeEffects::audited(self.audit.event(entry));
+        effects.end_sessions = Some(EndSessions { keep: None });
+        let at = effects.audit.at;
+        effects.notice = Some(Notice::about(NoticeKind::PasswordChanged, &user, client, at));
+        if !self.users.change_password(user.id, new_hash, &effects).await? {
+            return Err(ChangePasswordError::NotFound);
+        }
+        AuditTrail::log_line(&effects.audit);
+        Ok(user)
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/password`; [`ChangePassword`] implements
+/// it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ChangePasswordUseCase: Send + Sync {
+    /// See [`ChangePassword::execute`].
+    ///
+    /// # Errors
+    /// [`ChangePasswordError`].
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<ChangePasswordInput, InputRejected>,
+    ) -> Result<(), ChangePasswordError>;
+}
+
+#[async_trait]
+impl ChangePasswordUseCase for ChangePassword {
     /// Changes the caller's password. Order: 429 → 400 `VALIDATION_FAILED` (the body, then
     /// the new password's policy) → 400 `PASSWORD_NOT_SET` → 401 `INVALID_PASSWORD` → 200.
     ///
     /// # Errors
     /// [`ChangePasswordError`].
     #[tracing::instrument(name = "change_password", skip_all, fields(user.id = %caller.user.id))]
-    pub async fn execute(
+    async fn execute(
         &self,
         caller: &Caller,
         client: &ClientInfo,
@@ -184,65 +235,5 @@ impl ChangePassword {
         ticket.released_with_change();
         AuditTrail::log_line(&effects.audit);
         Ok(())
-    }
-
-    /// Sets the password of the account with `email` at the operator's command
-    /// (`slugbase user set-password`): same policy (but no current password to differ
-    /// from), every session of the user ended, audited `password_changed` with no actor,
-    /// the owner notified — in one transaction.
-    ///
-    /// # Errors
-    /// [`ChangePasswordError::NotFound`], [`ChangePasswordError::Validation`], storage.
-    pub async fn set_by_operator(
-        &self,
-        email: &Email,
-        client: &ClientInfo,
-        new_password: Password,
-    ) -> Result<User, ChangePasswordError> {
-        let new = self.validate(new_password, None)?;
-        let Some(user) = self.users.find_by_email(email).await? else {
-            return Err(ChangePasswordError::NotFound);
-        };
-        let new_hash = self.passwords.hash(new.as_password()).await?;
-        let entry = AuditEntry::new(AuditEventKind::PasswordChanged, Some(user.id), client)
-            .with_actor(None);
-        let mut effects = MfaChangeEffects::audited(self.audit.event(entry));
-        effects.end_sessions = Some(EndSessions { keep: None });
-        let at = effects.audit.at;
-        effects.notice = Some(Notice::about(NoticeKind::PasswordChanged, &user, client, at));
-        if !self.users.change_password(user.id, new_hash, &effects).await? {
-            return Err(ChangePasswordError::NotFound);
-        }
-        AuditTrail::log_line(&effects.audit);
-        Ok(user)
-    }
-}
-
-/// What the web adapter calls for `POST /api/auth/password`; [`ChangePassword`] implements
-/// it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait ChangePasswordUseCase: Send + Sync {
-    /// See [`ChangePassword::execute`].
-    ///
-    /// # Errors
-    /// [`ChangePasswordError`].
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        input: Result<ChangePasswordInput, InputRejected>,
-    ) -> Result<(), ChangePasswordError>;
-}
-
-#[async_trait]
-impl ChangePasswordUseCase for ChangePassword {
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        input: Result<ChangePasswordInput, InputRejected>,
-    ) -> Result<(), ChangePasswordError> {
-        Self::execute(self, caller, client, input).await
     }
 }

@@ -52,14 +52,33 @@ impl DisableMfa {
     ) -> Self {
         Self { check, mfa, clock, revoker }
     }
+}
 
+/// What the web adapter calls for `POST /api/auth/mfa/disable`; [`DisableMfa`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DisableMfaUseCase: Send + Sync {
+    /// See [`DisableMfa::execute`].
+    ///
+    /// # Errors
+    /// [`MfaChangeError`], one variant per row of the table.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, InputRejected>,
+    ) -> Result<(), MfaChangeError>;
+}
+
+#[async_trait]
+impl DisableMfaUseCase for DisableMfa {
     /// Runs the operation. `input` is `Err` when the body failed validation; it is reported
     /// only after the attempt limit is checked, as row 4 comes after row 3.
     ///
     /// # Errors
     /// [`MfaChangeError`], one variant per row of the table.
     #[tracing::instrument(name = "disable_mfa", skip_all, fields(user.id = %caller.user.id))]
-    pub async fn execute(
+    async fn execute(
         &self,
         caller: &Caller,
         client: &ClientInfo,
@@ -84,33 +103,5 @@ impl DisableMfa {
         }
         self.check.committed(&effects, ticket);
         Ok(())
-    }
-}
-
-/// What the web adapter calls for `POST /api/auth/mfa/disable`; [`DisableMfa`] implements it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait DisableMfaUseCase: Send + Sync {
-    /// See [`DisableMfa::execute`].
-    ///
-    /// # Errors
-    /// [`MfaChangeError`], one variant per row of the table.
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        input: Result<BothFactorsInput, InputRejected>,
-    ) -> Result<(), MfaChangeError>;
-}
-
-#[async_trait]
-impl DisableMfaUseCase for DisableMfa {
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        input: Result<BothFactorsInput, InputRejected>,
-    ) -> Result<(), MfaChangeError> {
-        Self::execute(self, caller, client, input).await
     }
 }

@@ -48,13 +48,33 @@ impl RegenerateBackupCodes {
     ) -> Self {
         Self { check, codes, mfa, clock }
     }
+}
 
+/// What the web adapter calls for `POST /api/auth/mfa/backup/regenerate`;
+/// [`RegenerateBackupCodes`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RegenerateBackupCodesUseCase: Send + Sync {
+    /// See [`RegenerateBackupCodes::execute`].
+    ///
+    /// # Errors
+    /// [`MfaChangeError`], as for disable.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<BothFactorsInput, InputRejected>,
+    ) -> Result<Vec<PlainToken>, MfaChangeError>;
+}
+
+#[async_trait]
+impl RegenerateBackupCodesUseCase for RegenerateBackupCodes {
     /// Runs the operation; returns the new codes, to be shown once.
     ///
     /// # Errors
     /// [`MfaChangeError`], as for disable.
     #[tracing::instrument(name = "regenerate_backup_codes", skip_all, fields(user.id = %caller.user.id))]
-    pub async fn execute(
+    async fn execute(
         &self,
         caller: &Caller,
         client: &ClientInfo,
@@ -82,34 +102,5 @@ impl RegenerateBackupCodes {
         }
         self.check.committed(&effects, ticket);
         Ok(codes.into_iter().map(PlainToken::new).collect())
-    }
-}
-
-/// What the web adapter calls for `POST /api/auth/mfa/backup/regenerate`;
-/// [`RegenerateBackupCodes`] implements it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait RegenerateBackupCodesUseCase: Send + Sync {
-    /// See [`RegenerateBackupCodes::execute`].
-    ///
-    /// # Errors
-    /// [`MfaChangeError`], as for disable.
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        input: Result<BothFactorsInput, InputRejected>,
-    ) -> Result<Vec<PlainToken>, MfaChangeError>;
-}
-
-#[async_trait]
-impl RegenerateBackupCodesUseCase for RegenerateBackupCodes {
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        input: Result<BothFactorsInput, InputRejected>,
-    ) -> Result<Vec<PlainToken>, MfaChangeError> {
-        Self::execute(self, caller, client, input).await
     }
 }

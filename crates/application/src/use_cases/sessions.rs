@@ -105,76 +105,6 @@ impl ManageSessions {
         };
         named.log("sessions")
     }
-
-    /// The caller's live sessions; a stored session that does not decode is listed as
-    /// damaged by its public handle, never failing the list.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<Listed<SessionView>>, Unexpected> {
-        let current = caller.session();
-        Ok(self
-            .live(caller)
-            .await?
-            .into_iter()
-            .map(|listed| {
-                listed.map(|s| SessionView {
-                    id: self.handle(&s.id_hash),
-                    created_at: s.created_at,
-                    last_seen_at: s.last_seen_at,
-                    current: current == Some(&s.id_hash),
-                    ip: s.client_addr,
-                    user_agent: s.user_agent,
-                })
-            })
-            .collect())
-    }
-
-    /// Ends the caller's session with this handle; `false` when the caller has no such
-    /// session (someone else's handle is no different from a made-up one).
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn revoke(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        handle: &str,
-    ) -> Result<bool, Unexpected> {
-        // A damaged row is not ended by handle (its kind cannot be told); revoke-others ends
-        // it with the rest.
-        let sessions = self.sessions.sessions_of_listed(caller.user.id).await?;
-        let Some(session) = sessions
-            .into_iter()
-            .filter_map(Listed::ok)
-            .find(|s| s.kind == SessionKind::Full && self.handle(&s.id_hash) == handle)
-        else {
-            return Ok(false);
-        };
-        if !self.sessions.delete(&session.id_hash).await? {
-            return Ok(false);
-        }
-        let entry = AuditEntry::new(AuditEventKind::SessionRevoked, Some(caller.user.id), client);
-        self.audit.record(entry).await;
-        Ok(true)
-    }
-
-    /// Ends every session of the caller's but the current one (all of them for an API
-    /// token caller); returns how many.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn revoke_others(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-    ) -> Result<u64, Unexpected> {
-        let ended = self.sessions.delete_for_user(caller.user.id, caller.session()).await?;
-        let entry =
-            AuditEntry::new(AuditEventKind::SessionsRevokedOthers, Some(caller.user.id), client);
-        self.audit.record(entry).await;
-        Ok(ended)
-    }
 }
 
 /// What the web adapter calls for the session endpoints; [`ManageSessions`] implements it.
@@ -207,20 +137,69 @@ pub trait ManageSessionsUseCase: Send + Sync {
 
 #[async_trait]
 impl ManageSessionsUseCase for ManageSessions {
+    /// The caller's live sessions; a stored session that does not decode is listed as
+    /// damaged by its public handle, never failing the list.
+    ///
+    /// # Errors
+    /// Storage failures.
     async fn list(&self, caller: &Caller) -> Result<Vec<Listed<SessionView>>, Unexpected> {
-        Self::list(self, caller).await
+        let current = caller.session();
+        Ok(self
+            .live(caller)
+            .await?
+            .into_iter()
+            .map(|listed| {
+                listed.map(|s| SessionView {
+                    id: self.handle(&s.id_hash),
+                    created_at: s.created_at,
+                    last_seen_at: s.last_seen_at,
+                    current: current == Some(&s.id_hash),
+                    ip: s.client_addr,
+                    user_agent: s.user_agent,
+                })
+            })
+            .collect())
     }
 
+    /// Ends the caller's session with this handle; `false` when the caller has no such
+    /// session (someone else's handle is no different from a made-up one).
+    ///
+    /// # Errors
+    /// Storage failures.
     async fn revoke<'a>(
         &self,
         caller: &Caller,
         client: &ClientInfo,
         handle: &'a str,
     ) -> Result<bool, Unexpected> {
-        Self::revoke(self, caller, client, handle).await
+        // A damaged row is not ended by handle (its kind cannot be told); revoke-others ends
+        // it with the rest.
+        let sessions = self.sessions.sessions_of_listed(caller.user.id).await?;
+        let Some(session) = sessions
+            .into_iter()
+            .filter_map(Listed::ok)
+            .find(|s| s.kind == SessionKind::Full && self.handle(&s.id_hash) == handle)
+        else {
+            return Ok(false);
+        };
+        if !self.sessions.delete(&session.id_hash).await? {
+            return Ok(false);
+        }
+        let entry = AuditEntry::new(AuditEventKind::SessionRevoked, Some(caller.user.id), client);
+        self.audit.record(entry).await;
+        Ok(true)
     }
 
+    /// Ends every session of the caller's but the current one (all of them for an API
+    /// token caller); returns how many.
+    ///
+    /// # Errors
+    /// Storage failures.
     async fn revoke_others(&self, caller: &Caller, client: &ClientInfo) -> Result<u64, Unexpected> {
-        Self::revoke_others(self, caller, client).await
+        let ended = self.sessions.delete_for_user(caller.user.id, caller.session()).await?;
+        let entry =
+            AuditEntry::new(AuditEventKind::SessionsRevokedOthers, Some(caller.user.id), client);
+        self.audit.record(entry).await;
+        Ok(ended)
     }
 }

@@ -1,8 +1,13 @@
 //! The smaller use cases: first-admin setup, API tokens, logout, MFA status, enroll cancel.
 
+use slugbase_application::accounts::SetupUseCase as _;
 use slugbase_application::accounts::{NewAccountInput, SetupError};
+use slugbase_application::auth::LogoutUseCase as _;
+use slugbase_application::mfa::EnrollCancelUseCase as _;
 use slugbase_application::mfa::EnrollError;
+use slugbase_application::mfa::MfaStatusUseCase as _;
 use slugbase_application::ports::{CancelOutcome, SessionKind, SessionRecord};
+use slugbase_application::tokens::ApiTokensUseCase as _;
 use slugbase_application::tokens::CreateApiTokenError;
 use slugbase_application::{Caller, InputRejected};
 use slugbase_domain::{AuditEventKind, LoginMethod, MfaState, NoticeKind, User};

@@ -1,5 +1,6 @@
 //! Administration: only administrators, unique e-mails, no self-deletion.
 
+use slugbase_application::accounts::AdminUseCase as _;
 use slugbase_application::ports::{AuditQuery, EndSessions, StoreError};
 use slugbase_application::{
     InputRejected,

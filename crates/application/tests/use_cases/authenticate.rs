@@ -3,6 +3,7 @@
 //! user repository is never asked (its mock has no expectations and would panic).
 
 use slugbase_application::auth::AuthError;
+use slugbase_application::auth::AuthenticateUseCase as _;
 use slugbase_application::ports::{
     ApiTokenRecord, CallerRecord, SessionKind, SessionRecord, StoreError,
 };

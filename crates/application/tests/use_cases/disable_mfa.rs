@@ -1,6 +1,7 @@
 //! `DisableMfa`: every row of the table in `docs/api.md` § POST /api/auth/mfa/disable (rows
 //! 3–8), their precedence, and what success and failure leave behind.
 
+use slugbase_application::mfa::DisableMfaUseCase as _;
 use slugbase_application::ports::MfaChangeEffects;
 use slugbase_application::ports::{EndSessions, MfaProof, StoreError};
 use slugbase_application::{

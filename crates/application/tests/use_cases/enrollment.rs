@@ -1,5 +1,8 @@
 //! The MFA lifecycle around disable: regenerate backup codes, enroll begin and confirm.
 
+use slugbase_application::mfa::EnrollBeginUseCase as _;
+use slugbase_application::mfa::EnrollConfirmUseCase as _;
+use slugbase_application::mfa::RegenerateBackupCodesUseCase as _;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -1,5 +1,7 @@
 //! Password login and the MFA verify step that follows it.
 
+use slugbase_application::auth::LoginUseCase as _;
+use slugbase_application::auth::VerifyLoginUseCase as _;
 use slugbase_application::ports::{AuditEvent, MfaProof, ProofSignIn, SessionKind, SessionRecord};
 use slugbase_application::{
     InputRejected,

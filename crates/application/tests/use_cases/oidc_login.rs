@@ -2,6 +2,8 @@
 //! e-mail never links, a trusted `amr` skips the step-up; and the re-authentication policy
 //! of an OIDC-only user's disable.
 
+use slugbase_application::auth::OidcLoginUseCase as _;
+use slugbase_application::mfa::DisableMfaUseCase as _;
 use std::sync::Arc;
 
 use slugbase_application::auth::{CallbackInput, CallbackOutcome, OidcError, OidcFailure};

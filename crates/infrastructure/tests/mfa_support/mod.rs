@@ -8,21 +8,24 @@
 )]
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
+use slugbase_application::accounts::AdminUseCase as _;
+use slugbase_application::accounts::SetupUseCase as _;
+use slugbase_application::auth::AuthenticateUseCase as _;
+use slugbase_application::auth::LoginUseCase as _;
+use slugbase_application::mfa::EnrollBeginUseCase as _;
+use slugbase_application::mfa::EnrollConfirmUseCase as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use slugbase_application::accounts::NewAccountInput;
 use slugbase_application::auth::{LoginInput, LoginOutcome};
 use slugbase_application::mfa::BothFactorsInput;
-use slugbase_application::ports::{
-    ConfiguredProvider, MockIdentityProvider, ProviderPolicy, SecretDigest, SessionKind,
-    SessionRecord, SessionRepository,
-};
+use slugbase_application::ports::{SecretDigest, SessionKind, SessionRecord, SessionRepository};
 use slugbase_application::{AuthSettings, Caller, ClientInfo, PlainToken, UseCases};
 use slugbase_domain::{BackupCode, Password, TotpSecret, User};
 use slugbase_infrastructure::crypto::{HmacBackupCodeHasher, ManualClock, Sha256TokenDigest};
 use slugbase_infrastructure::memory::InMemoryStore;
-use slugbase_infrastructure::wiring::{CryptoConfig, build_deps};
+use slugbase_infrastructure::testing::wiring::{CryptoConfig, build_deps};
 
 /// Start of every test: the middle of a 30-second step (1 800 000 000 is a step boundary).
 pub const START: i64 = 1_800_000_015;
@@ -50,27 +53,15 @@ impl Harness {
         let clock = Arc::new(ManualClock::new(DateTime::from_timestamp(START, 0).unwrap()));
         let crypto = CryptoConfig::for_tests();
         let backup_codes = HmacBackupCodeHasher::new(crypto.backup_code_key);
-        let mut deps = build_deps(store.clone(), crypto, clock.clone()).unwrap();
-        // OIDC-only users (`oidc_user`) exist only where a provider is configured: one that
-        // is never asked anything, since these tests start their sessions themselves.
-        deps.identity_providers.0.insert(
-            "testidp".to_owned(),
-            ConfiguredProvider {
-                policy: ProviderPolicy {
-                    display_name: "Test IdP".to_owned(),
-                    issuer_url: "https://idp.example.com".to_owned(),
-                    auto_create_users: true,
-                    default_admin: false,
-                    link_verified_email: false,
-                    trust_idp_mfa_amr: Vec::new(),
-                },
-                provider: Arc::new(MockIdentityProvider::new()),
-            },
-        );
+        let deps = build_deps(store.clone(), crypto, clock.clone()).unwrap();
+        let mut uc = UseCases::new(deps, settings);
+        // The harness signs OIDC-only users in by hand (`oidc_user`), as if a provider were
+        // configured; without one, creating a user without a password is refused.
+        uc.admin = uc.admin.with_oidc_sign_in(true);
         Self {
             store,
             clock,
-            uc: UseCases::new(deps, settings),
+            uc,
             backup_codes,
             client: ClientInfo::new(Some("192.0.2.10".into()), Some("lifecycle-tests")),
         }

@@ -2,6 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use slugbase_application::tokens::ApiTokensUseCase as _;
 use slugbase_testkit::steps::{self, PASSWORD};
 use slugbase_testkit::{Api, TestApp, detail_fields};
 
