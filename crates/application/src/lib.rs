@@ -18,8 +18,6 @@ mod caller;
 pub mod collaborators;
 #[cfg(feature = "contract")]
 pub mod contract;
-#[cfg(feature = "contract")]
-mod contract_outbox;
 mod error;
 mod plain_token;
 pub mod ports;

@@ -161,7 +161,13 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
     // The same adapters over the same database and keys, for seeding.
     let store = SeaOrmStore::connect(&url).await.context("seeding connection")?;
     let db = store.connection().clone();
-    let (deps, _) = slugbase_server::build_use_cases(&loaded, store)?;
+    let root = slugbase_server::root::Root::new(
+        loaded.clone(),
+        slugbase_server::root::Stores::over(Arc::new(store)),
+        Arc::new(slugbase_infrastructure::crypto::SystemClock),
+        None,
+    );
+    let deps = root.deps()?.clone();
     let mut seeder = Seeder::new(deps, db).await?;
     let mut seeding = Seeding::default();
     let t0 = Instant::now();

@@ -49,7 +49,9 @@ impl Email {
         if trimmed.is_empty() {
             return Err(EmailError::Empty);
         }
-        // A cheap bound before the allocation (lower-casing at most triples the bytes).
+        // A cheap bound before the allocation: lower-casing shrinks an address at most
+        // threefold (the Kelvin sign, 3 bytes, becomes `k`), so past 3 × the limit no
+        // lower-cased form can fit.
         if trimmed.len() > MAX_EMAIL_LENGTH * 3 {
             return Err(EmailError::TooLong);
         }

@@ -1,7 +1,7 @@
 //! MFA state and the rules of the operations that need the second factor.
 //!
-//! The checks of `POST /api/auth/mfa/disable` (rows 5–8 of the table in `api.md`) are
-//! decided here, in order, first failure wins:
+//! The checks of `POST /api/auth/mfa/disable` (rows 5–8 of the table in `docs/api.md` §
+//! POST /api/auth/mfa/disable) are decided here, in order, first failure wins:
 //!
 //! - 5. MFA not enabled → [`DisableDenied::MfaNotEnabled`]
 //! - 5b. a policy requires MFA for this user → [`DisableDenied::RequiredByPolicy`]

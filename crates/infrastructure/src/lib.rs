@@ -13,4 +13,3 @@ pub mod oidc;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod wiring;

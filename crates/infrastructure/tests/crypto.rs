@@ -19,7 +19,7 @@ use slugbase_infrastructure::crypto::{
     AesGcmSecretCipher, Argon2Params, Argon2PasswordHasher, EncryptionKeys, HmacBackupCodeHasher,
     ManualClock, OsRandom, RfcTotp, Sha256TokenDigest, SystemClock,
 };
-use slugbase_infrastructure::wiring::CryptoConfig;
+use slugbase_infrastructure::testing::wiring::CryptoConfig;
 
 fn cheap_hasher() -> Argon2PasswordHasher {
     Argon2PasswordHasher::new(Argon2Params::cheap_for_tests()).unwrap()

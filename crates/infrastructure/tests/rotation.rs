@@ -8,6 +8,13 @@
 //! confirmation still work under it. Missing and wrong keys are reported, never a panic.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
+use slugbase_application::use_cases::admin::AdminUseCase as _;
+use slugbase_application::use_cases::authenticate::AuthenticateUseCase as _;
+use slugbase_application::use_cases::enroll::EnrollBeginUseCase as _;
+use slugbase_application::use_cases::enroll::EnrollConfirmUseCase as _;
+use slugbase_application::use_cases::login::LoginUseCase as _;
+use slugbase_application::use_cases::setup::SetupUseCase as _;
+use slugbase_application::use_cases::verify_login::VerifyLoginUseCase as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -24,8 +31,8 @@ use slugbase_infrastructure::crypto::{
 };
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::sql::SeaOrmStore;
+use slugbase_infrastructure::testing::wiring::{CryptoConfig, DEFAULT_TOTP_ISSUER, build_deps};
 use slugbase_infrastructure::testing::{mysql_url, postgres_url};
-use slugbase_infrastructure::wiring::{CryptoConfig, DEFAULT_TOTP_ISSUER, build_deps};
 
 const PASSWORD: &str = "correct horse battery";
 /// The middle of a 30-second step.

@@ -1,5 +1,6 @@
 //! Builds `DisableMfa` from outside the application crate, over its mocks (feature `mocks`).
 
+use slugbase_application::use_cases::disable_mfa::DisableMfaUseCase as _;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};

@@ -8,10 +8,12 @@
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use slugbase_application::ports::{Listed, SecretDigest};
+use slugbase_application::use_cases::api_tokens::ApiTokensUseCase as _;
 use slugbase_application::use_cases::api_tokens::CreateApiTokenError;
 use slugbase_application::{Caller, CallerAuth, ClientInfo, UseCases};
 use slugbase_application::{
@@ -19,7 +21,10 @@ use slugbase_application::{
 };
 use slugbase_domain::{Email, MfaState, User};
 
+use slugbase_infrastructure::crypto::SystemClock;
+
 use crate::config::{self, LoadOptions, Loaded, Profile};
+use crate::root::{Root, Stores};
 use crate::{Application, telemetry};
 
 /// SlugBase Auth: accounts, sessions, API tokens and TOTP MFA over HTTP.
@@ -206,41 +211,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::migrate(&store).await
         }
         Some(Command::User(UserCommand::Create { email, name, admin, oidc_only })) => {
-            let use_cases = operator_use_cases(&cli).await?;
-            create_user(&use_cases, email, name.as_deref(), *admin, *oidc_only).await
+            let root = operator_root(&cli).await?;
+            create_user(root.use_cases()?, email, name.as_deref(), *admin, *oidc_only).await
         }
-        Some(Command::User(UserCommand::List)) => list_users(&cli).await,
+        Some(Command::User(UserCommand::List)) => list_users(&operator_root(&cli).await?).await,
         Some(Command::User(UserCommand::SetPassword { email })) => {
-            let use_cases = operator_use_cases(&cli).await?;
-            crate::set_password::run(&use_cases, email, &cli_client(), read_password()?).await
+            let root = operator_root(&cli).await?;
+            crate::set_password::run(root.use_cases()?, email, &cli_client(), read_password()?)
+                .await
         }
         Some(Command::Mfa(MfaCommand::Reset { email })) => {
-            let use_cases = operator_use_cases(&cli).await?;
-            reset_mfa(&use_cases, email).await
+            let root = operator_root(&cli).await?;
+            reset_mfa(root.use_cases()?, email).await
         }
         Some(Command::Token(TokenCommand::Create { email, name })) => {
-            let use_cases = operator_use_cases(&cli).await?;
-            create_token(&use_cases, email, name).await
+            let root = operator_root(&cli).await?;
+            create_token(root.use_cases()?, email, name).await
         }
     }
 }
 
-/// Use cases over the configured (and migrated) database, without HTTP.
-async fn operator_use_cases(cli: &Cli) -> anyhow::Result<UseCases> {
+/// The composition root over the configured (and migrated) database, without HTTP: each
+/// command then asks it for what it needs.
+async fn operator_root(cli: &Cli) -> anyhow::Result<Root> {
     let loaded = load_config_and_start_logging(cli)?;
     let store = crate::connect_storage(&loaded).await?;
     crate::migrate(&store).await?;
-    let (_deps, use_cases) = crate::build_use_cases(&loaded, store)?;
-    Ok(use_cases)
+    Ok(Root::new(loaded, Stores::over(Arc::new(store)), Arc::new(SystemClock), None))
 }
 
 /// `keys rotate`: re-seals every stored TOTP secret under the current key and says what it
 /// did; fails (after doing what it can) when a secret cannot be opened.
 async fn rotate_keys(cli: &Cli) -> anyhow::Result<()> {
-    let loaded = load_config_and_start_logging(cli)?;
-    let store = crate::connect_storage(&loaded).await?;
-    crate::migrate(&store).await?;
-    let report = crate::rotate_keys(&loaded, store).await?;
+    let report =
+        operator_root(cli).await?.rotate_keys()?.execute().await.context("key rotation failed")?;
     let current = &report.current_key_id;
     println!(
         "key rotation to {current:?}: {} TOTP secret(s) examined, {} re-encrypted ({} enabled, \
@@ -366,12 +370,9 @@ fn mfa_label(user: &User) -> &'static str {
     }
 }
 
-async fn list_users(cli: &Cli) -> anyhow::Result<()> {
-    let loaded = load_config_and_start_logging(cli)?;
-    let store = crate::connect_storage(&loaded).await?;
-    crate::migrate(&store).await?;
-    let (deps, _) = crate::build_use_cases(&loaded, store)?;
-    let users = deps.users.list().await.context("cannot list users")?;
+/// `user list`: the user repository alone (no use case, no password hasher).
+pub(crate) async fn list_users(root: &Root) -> anyhow::Result<()> {
+    let users = root.stores().users.list().await.context("cannot list users")?;
     println!(
         "{:<36}  {:<32}  {:<24}  {:<5}  {:<7}  {:<13}  provider",
         "id", "email", "name", "admin", "mfa", "login"

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod maintenance;
+pub mod root;
 mod set_password;
 pub mod telemetry;
 
@@ -15,17 +16,15 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use slugbase_application::collaborators::audit_trail::AuditTrail;
-use slugbase_application::ports::{Clock, IdentityProviders, Mailer, Storage};
-use slugbase_application::use_cases::deliver_notices::DeliverNotices;
-use slugbase_application::{AuthSettings, Deps, UseCases};
-use slugbase_infrastructure::crypto::{Argon2Params, EncryptionKeys, SystemClock};
+use slugbase_application::ports::{Clock, Mailer};
+use slugbase_application::{AuthSettings, UseCases};
+use slugbase_infrastructure::crypto::SystemClock;
 use slugbase_infrastructure::mail::{LogMailer, SmtpMailer};
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::sql::SeaOrmStore;
-use slugbase_infrastructure::wiring::CryptoConfig;
 
 use crate::config::{Loaded, MailTransport};
+use crate::root::{Root, Stores};
 
 /// Version reported by `/api/version` and `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -75,73 +74,6 @@ pub async fn migrate(store: &SeaOrmStore) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Everything the use cases run on, over `store`.
-///
-/// # Errors
-/// When an adapter refuses its configuration (for example an invalid key id).
-pub fn build_use_cases(loaded: &Loaded, store: SeaOrmStore) -> anyhow::Result<(Deps, UseCases)> {
-    let deps = build_deps(loaded, Arc::new(store), Arc::new(SystemClock))?;
-    let mut use_cases = UseCases::new(deps.clone(), loaded.settings.security.auth_settings());
-    // No provider clients here (nothing signs in through them), but whether one is
-    // configured decides whether a user without a password may be created.
-    use_cases.admin = use_cases.admin.with_oidc_sign_in(!loaded.settings.oidc.providers.is_empty());
-    Ok((deps, use_cases))
-}
-
-/// The adapters over `store` and `clock`, configured from `loaded`.
-fn build_deps<S: Storage>(
-    loaded: &Loaded,
-    store: Arc<S>,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Deps> {
-    let settings = &loaded.settings;
-    let keys = &loaded.keys;
-    let crypto = CryptoConfig {
-        argon2: Argon2Params {
-            memory_kib: settings.argon2.memory_kib,
-            iterations: settings.argon2.iterations,
-            parallelism: settings.argon2.parallelism,
-            max_concurrent: match settings.argon2.max_concurrent {
-                0 => Argon2Params::automatic_concurrency(),
-                n => n,
-            },
-        },
-        totp_issuer: settings.totp.issuer.trim().to_owned(),
-        encryption: EncryptionKeys {
-            current_id: keys.encryption_current.clone(),
-            keys: keys.encryption.clone(),
-        },
-        backup_code_key: keys.backup_code,
-    };
-    slugbase_infrastructure::wiring::build_deps(store, crypto, clock)
-        .context("cannot build the adapters")
-}
-
-/// Re-seals every stored TOTP secret under the configured current key (`slugbase keys
-/// rotate`), opening each with whichever configured key sealed it.
-///
-/// # Errors
-/// When the keys are refused (no current key, a bad key id) or storage fails; secrets that
-/// cannot be opened are reported in the result, not as an error.
-pub async fn rotate_keys(
-    loaded: &Loaded,
-    store: SeaOrmStore,
-) -> anyhow::Result<slugbase_application::use_cases::rotate_keys::RotationReport> {
-    let cipher = Arc::new(
-        slugbase_infrastructure::crypto::AesGcmSecretCipher::new(EncryptionKeys {
-            current_id: loaded.keys.encryption_current.clone(),
-            keys: loaded.keys.encryption.clone(),
-        })
-        .context("the encryption keys are refused")?,
-    );
-    let rotate = slugbase_application::use_cases::rotate_keys::RotateKeys::new(
-        Arc::new(store),
-        cipher.clone(),
-        cipher,
-    );
-    rotate.execute().await.context("key rotation failed")
-}
-
 /// The HTTP service, bound and ready to run.
 pub struct Application {
     port: u16,
@@ -158,6 +90,25 @@ pub struct Application {
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// Stops a running [`Application`] from outside it (a test app, when dropped).
+#[derive(Clone)]
+pub struct StopHandle(actix_web::dev::ServerHandle);
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopHandle").finish_non_exhaustive()
+    }
+}
+
+impl StopHandle {
+    /// Tells the server to stop now, in-flight requests included, without waiting:
+    /// [`Application::run`] then stops the background tasks and returns.
+    pub fn stop(&self) {
+        // The command is sent when `stop` is called; the future only waits for the answer.
+        drop(self.0.stop(false));
     }
 }
 
@@ -223,7 +174,7 @@ impl ApplicationBuilder {
     pub async fn build(self) -> anyhow::Result<Application> {
         let Self { loaded, storage, clock, auth } = self;
         let migrate_on_start = loaded.settings.database.migrate_on_start;
-        let deps = match storage {
+        let stores = match storage {
             StorageChoice::Configured | StorageChoice::Sql(_) => {
                 let store = match storage {
                     StorageChoice::Sql(store) => store,
@@ -232,29 +183,17 @@ impl ApplicationBuilder {
                 if migrate_on_start {
                     migrate(&store).await?;
                 }
-                build_deps(&loaded, Arc::new(store), clock)?
+                Stores::over(Arc::new(store))
             }
-            StorageChoice::Memory(store) => build_deps(&loaded, store, clock)?,
+            StorageChoice::Memory(store) => Stores::over(store),
         };
-        let auth = auth.unwrap_or_else(|| loaded.settings.security.auth_settings());
-        let mut deps = deps;
-        let (providers, discovery) = oidc_providers(&loaded)?;
-        deps.identity_providers = providers;
-        let use_cases = UseCases::new(deps.clone(), auth);
-        let maintenance = maintenance::Maintenance {
-            sessions: deps.sessions.clone(),
-            audit: deps.audit.clone(),
-            clock: deps.clock.clone(),
-            audit_retention_days: loaded.settings.audit.retention_days,
-            outbox: deps.outbox.clone(),
-            sent_notice_retention_days: loaded.settings.outbox.sent_retention_days,
-            failed_notice_retention_days: loaded.settings.outbox.failed_retention_days,
-            interval: std::time::Duration::from_secs(u64::from(
-                loaded.settings.maintenance.purge_interval_secs,
-            )),
-        }
-        .spawn();
-        let delivery = notice_delivery(&loaded, &deps)?;
+        let root = Root::new(loaded, stores, clock, auth);
+        let use_cases = root.use_cases()?.clone();
+        let web_use_cases = root.web_use_cases()?;
+        let discovery = root.start_discovery()?;
+        let maintenance = root.maintenance().spawn();
+        let delivery = root.notice_delivery()?;
+        let loaded = root.loaded();
         let server = &loaded.settings.server;
         let listener = TcpListener::bind((server.host, server.port))
             .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
@@ -272,7 +211,7 @@ impl ApplicationBuilder {
             commit: COMMIT.to_owned(),
         };
         let server =
-            slugbase_web::server(listener, use_cases.clone(), web).context("cannot start HTTP")?;
+            slugbase_web::server(listener, web_use_cases, web).context("cannot start HTTP")?;
         tracing::info!(
             address = %format!("{}:{port}", loaded.settings.server.host),
             profile = %loaded.profile,
@@ -286,57 +225,6 @@ impl ApplicationBuilder {
         );
         Ok(Application { port, server, use_cases, maintenance, discovery, delivery })
     }
-}
-
-/// The configured OpenID providers, each discovering itself in the background (a provider
-/// that is down at start is retried, never fatal), and the discovery tasks.
-///
-/// # Errors
-/// When a provider's URLs or client secret file are refused.
-fn oidc_providers(
-    loaded: &Loaded,
-) -> anyhow::Result<(IdentityProviders, Vec<tokio::task::JoinHandle<()>>)> {
-    use slugbase_application::ports::{ConfiguredProvider, ProviderPolicy};
-    use slugbase_infrastructure::oidc::{OpenIdProvider, OpenIdProviderConfig};
-
-    let settings = &loaded.settings;
-    let base = settings.server.public_base_url.trim().trim_end_matches('/');
-    let mut providers = IdentityProviders::default();
-    let mut discovery = Vec::new();
-    for (key, p) in &settings.oidc.providers {
-        let secret = p.resolve_client_secret(key)?;
-        let provider = Arc::new(
-            OpenIdProvider::new(OpenIdProviderConfig {
-                key: key.clone(),
-                issuer_url: p.issuer_url.trim().to_owned(),
-                client_id: p.client_id.trim().to_owned(),
-                client_secret: secret.into(),
-                redirect_url: format!("{base}/api/auth/{key}/callback"),
-                scopes: p.scopes.clone(),
-                max_retry: std::time::Duration::from_secs(u64::from(
-                    settings.oidc.discovery_retry_max_secs,
-                )),
-                request_timeout: std::time::Duration::from_secs(u64::from(
-                    settings.oidc.request_timeout_secs,
-                )),
-                jwks_refresh_min_interval: std::time::Duration::from_secs(u64::from(
-                    settings.oidc.jwks_refresh_min_interval_secs,
-                )),
-            })
-            .with_context(|| format!("OIDC provider {key}"))?,
-        );
-        discovery.push(provider.spawn_discovery());
-        let policy = ProviderPolicy {
-            display_name: p.display_name(key),
-            issuer_url: p.issuer_url.trim().to_owned(),
-            auto_create_users: p.auto_create_users,
-            default_admin: p.default_role == config::DefaultRole::Admin,
-            link_verified_email: p.link_verified_email,
-            trust_idp_mfa_amr: p.trust_idp_mfa_amr.clone(),
-        };
-        providers.0.insert(key.clone(), ConfiguredProvider { policy, provider });
-    }
-    Ok((providers, discovery))
 }
 
 impl Application {
@@ -365,6 +253,12 @@ impl Application {
     #[must_use]
     pub const fn use_cases(&self) -> &UseCases {
         &self.use_cases
+    }
+
+    /// A handle that stops this application once it runs.
+    #[must_use]
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.server.handle())
     }
 
     /// The port actually bound (useful with `server.port = 0`).
@@ -422,23 +316,6 @@ pub fn mailer(loaded: &Loaded) -> anyhow::Result<Option<Arc<dyn Mailer>>> {
             Some(Arc::new(SmtpMailer::new(&settings).context("cannot set up SMTP")?))
         }
     })
-}
-
-/// The delivery task over `deps`' outbox, unless `mail.transport = "off"`.
-fn notice_delivery(loaded: &Loaded, deps: &Deps) -> anyhow::Result<Option<delivery::DeliveryTask>> {
-    let Some(mailer) = mailer(loaded)? else {
-        tracing::info!("mail.transport = \"off\": notices stay in the outbox, undelivered");
-        return Ok(None);
-    };
-    let mail = &loaded.settings.mail;
-    let deliver = DeliverNotices::new(
-        deps.outbox.clone(),
-        mailer,
-        AuditTrail::new(deps.audit.clone(), deps.clock.clone()),
-        deps.clock.clone(),
-        mail.delivery_policy(),
-    );
-    Ok(Some(delivery::DeliveryTask::spawn(deliver, mail.poll_interval())))
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C).

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use slugbase_server::config::DefaultRole;
 use slugbase_testkit::oidc::{
-    OidcBrowser, OidcProvider, PROVIDER_KEY, callback_url, configure, free_port,
+    OidcBrowser, OidcProvider, PROVIDER_KEY, callback_url, configure, free_port, test_provider,
     wait_until_discovered,
 };
 use slugbase_testkit::{TestApp, TestAppBuilder, steps};
@@ -78,7 +79,8 @@ async fn an_oidc_only_user_who_exists_only_at_the_provider_signs_in_enrolls_totp
     let status = api.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
     assert_eq!(status["enabled"], true);
 
-    // Disable with {"code"} alone: no password, exactly as the seed describes.
+    // Disable with {"code"} alone: no password, exactly as the seed page
+    // (`docs/seed-mfa-disable.txt`) describes.
     let code = app.fresh_code(&enrollment.secret);
     let res = api.post("/api/auth/mfa/disable", json!({ "code": code })).await;
     assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
@@ -120,16 +122,25 @@ async fn the_second_login_finds_the_user_by_subject_even_after_the_email_changed
 }
 
 /// Keys the service and the CLI share (the CLI opens the same SQLite file).
-fn shared_keys() -> Vec<(String, String)> {
+/// Keys the app and the CLI share.
+#[derive(Clone)]
+struct SharedKeys {
+    encryption_k1: String,
+    backup_code: String,
+    csrf: String,
+}
+
+fn shared_keys() -> SharedKeys {
     use slugbase_server::config::{encode_key, random_key};
-    ["keys.encryption.k1", "keys.backup_code", "keys.csrf"]
-        .iter()
-        .map(|k| ((*k).to_owned(), encode_key(&random_key())))
-        .collect()
+    SharedKeys {
+        encryption_k1: encode_key(&random_key()),
+        backup_code: encode_key(&random_key()),
+        csrf: encode_key(&random_key()),
+    }
 }
 
 /// `slugbase user list` over `app`'s database with `keys`.
-fn cli_user_list(app: &TestApp, keys: &[(String, String)]) -> String {
+fn cli_user_list(app: &TestApp, keys: &SharedKeys) -> String {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_slugbase"));
     command
         .current_dir(app.dir.path())
@@ -139,11 +150,11 @@ fn cli_user_list(app: &TestApp, keys: &[(String, String)]) -> String {
             format!("sqlite://{}?mode=rwc", app.dir.path().join("slugbase.db").display()),
         )
         .env("RUST_LOG", "warn")
+        .env("SLUGBASE__KEYS__ENCRYPTION__K1", &keys.encryption_k1)
+        .env("SLUGBASE__KEYS__BACKUP_CODE", &keys.backup_code)
+        .env("SLUGBASE__KEYS__CSRF", &keys.csrf)
         .env_remove("SLUGBASE_CONFIG")
         .args(["user", "list"]);
-    for (key, value) in keys {
-        command.env(format!("SLUGBASE__{}", key.replace('.', "__").to_uppercase()), value);
-    }
     let output = command.output().expect("the CLI runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -162,11 +173,13 @@ async fn link_notices(admin: &slugbase_testkit::Api) -> Vec<String> {
 #[tokio::test]
 async fn a_verified_email_links_the_existing_local_account_once_and_is_audited() {
     let keys = shared_keys();
-    let Some((app, provider)) = start_with(|mut b| {
-        for (key, value) in &keys {
-            b = b.setting(key, value);
-        }
-        b
+    let app_keys = keys.clone();
+    let Some((app, provider)) = start_with(|b| {
+        b.with_config(move |c| {
+            c.keys.encryption.insert("k1".to_owned(), app_keys.encryption_k1);
+            c.keys.backup_code = app_keys.backup_code;
+            c.keys.csrf = app_keys.csrf;
+        })
     })
     .await
     else {
@@ -231,7 +244,7 @@ async fn an_unverified_email_never_signs_in_as_or_links_to_an_existing_account()
 #[tokio::test]
 async fn with_auto_create_off_an_unknown_person_is_refused_and_without_an_email_too() {
     let Some((app, provider)) =
-        start_with(|b| b.setting("oidc.providers.testidp.auto_create_users", false)).await
+        start_with(|b| b.with_config(|c| test_provider(c).auto_create_users = false)).await
     else {
         return;
     };
@@ -249,8 +262,10 @@ async fn with_auto_create_off_an_unknown_person_is_refused_and_without_an_email_
 
 #[tokio::test]
 async fn an_mfa_user_signing_in_with_oidc_gets_the_totp_step_unless_the_provider_amr_is_trusted() {
-    let Some((app, provider)) =
-        start_with(|b| b.setting("oidc.providers.testidp.trust_idp_mfa_amr", "hwk,otp")).await
+    let Some((app, provider)) = start_with(|b| {
+        b.with_config(|c| test_provider(c).trust_idp_mfa_amr = vec!["hwk".into(), "otp".into()])
+    })
+    .await
     else {
         return;
     };
@@ -468,7 +483,7 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn with_the_reauth_policy_an_oidc_only_user_disables_only_after_a_fresh_provider_login() {
     let Some((app, provider)) =
-        start_with(|b| b.setting("security.oidc_reauth_max_age_secs", 300)).await
+        start_with(|b| b.with_config(|c| c.security.oidc_reauth_max_age_secs = 300)).await
     else {
         return;
     };
@@ -522,8 +537,10 @@ async fn with_the_reauth_policy_an_oidc_only_user_disables_only_after_a_fresh_pr
 #[tokio::test]
 async fn with_linking_off_a_verified_email_is_refused_and_new_users_get_the_default_role() {
     let Some((app, provider)) = start_with(|b| {
-        b.setting("oidc.providers.testidp.link_verified_email", false)
-            .setting("oidc.providers.testidp.default_role", "admin")
+        b.with_config(|c| {
+            test_provider(c).link_verified_email = false;
+            test_provider(c).default_role = DefaultRole::Admin;
+        })
     })
     .await
     else {
@@ -581,7 +598,7 @@ async fn after_the_provider_rotates_its_signing_key_logins_go_on_with_one_shared
 #[tokio::test]
 async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_interval_and_fails_the_login() {
     let Some((app, provider)) =
-        start_with(|b| b.setting("oidc.jwks_refresh_min_interval_secs", 3600)).await
+        start_with(|b| b.with_config(|c| c.oidc.jwks_refresh_min_interval_secs = 3600)).await
     else {
         return;
     };
@@ -621,7 +638,7 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_interval_and_fails_t
 #[tokio::test]
 async fn a_huge_jwks_is_refused_and_a_later_refetch_past_the_interval_recovers() {
     let Some((app, provider)) =
-        start_with(|b| b.setting("oidc.jwks_refresh_min_interval_secs", 1)).await
+        start_with(|b| b.with_config(|c| c.oidc.jwks_refresh_min_interval_secs = 1)).await
     else {
         return;
     };

@@ -15,6 +15,7 @@ use slugbase_domain::{AuditEventKind, AuditOutcome, NoticeId, NoticeKind};
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_infrastructure::testing::{ManualClock, mysql_url, postgres_url};
+use slugbase_server::config::MailTransport;
 use slugbase_server::maintenance::Maintenance;
 use slugbase_testkit::{Backend, TestApp};
 
@@ -53,9 +54,11 @@ async fn listed(admin: &slugbase_testkit::Api, status: Option<&str>) -> Vec<Stri
 async fn retention_through_the_admin_api(backend: Backend, url: String) {
     let app = TestApp::builder()
         .backend(backend)
-        .setting("mail.transport", "off")
-        .setting("outbox.sent_retention_days", SENT_DAYS)
-        .setting("outbox.failed_retention_days", FAILED_DAYS)
+        .with_config(|c| {
+            c.mail.transport = MailTransport::Off;
+            c.outbox.sent_retention_days = SENT_DAYS;
+            c.outbox.failed_retention_days = FAILED_DAYS;
+        })
         .spawn()
         .await;
     let admin = app.setup_admin().await;

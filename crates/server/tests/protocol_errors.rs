@@ -1,12 +1,12 @@
 //! Protocol-level rejections over a raw socket to the real `slugbase` binary: the status,
-//! the seed's JSON shape, and no ERROR line in the log for any of them (each is logged at
-//! debug, with one `warn` summary a minute).
+//! the JSON error shape of `docs/api.md`, and no ERROR line in the log for any of them
+//! (each is logged at debug, with one `warn` summary a minute).
 //!
 //! actix-http answers malformed request heads (bad header bytes, conflicting
 //! `Content-Length` / `Transfer-Encoding`, too many headers) itself, with an empty body;
-//! the server's socket wrapper (`slugbase_web`'s `connection` module) puts the seed's shape
+//! the server's socket wrapper (`slugbase_web`'s `connection` module) puts the error shape
 //! in its place. A request head that does not arrive in time (the server's own deadline)
-//! and a request body that stalls are ours to answer: 408 in the seed's shape.
+//! and a request body that stalls are ours to answer: 408 in the error shape.
 
 mod common;
 
@@ -14,7 +14,7 @@ use common::Env;
 use serde_json::Value;
 use slugbase_testkit::raw::{RawResponse, exchange};
 
-/// A protocol error's answer: `status`, `reason`, the seed's shape, connection closed.
+/// A protocol error's answer: `status`, `reason`, the error shape, connection closed.
 fn assert_shaped(res: &RawResponse, status: u16, reason: &str) {
     assert_eq!(res.status, status, "{res:?}");
     assert_eq!(res.header("connection"), Some("close"), "{res:?}");
@@ -81,7 +81,7 @@ async fn protocol_errors_get_their_status_and_are_never_logged_as_errors() {
     let slow_head = exchange(&base, b"GET /api/health HTTP/1.1\r\nHost: x\r\n").await;
     assert_shaped(&slow_head, 408, "REQUEST_TIMEOUT");
 
-    // A body that stops arriving: 408 in the seed's shape after
+    // A body that stops arriving: 408 in the error shape after
     // server.body_read_timeout_secs, and the connection closed (exchange read to the end).
     let slow_body = exchange(
         &base,

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::StatusCode;
 use serde_json::json;
+use slugbase_server::config::MailTransport;
 use slugbase_testkit::{Api, Reply, TestApp};
 
 const WRITERS: usize = 16;
@@ -34,9 +35,11 @@ fn assert_unavailable_with_retry_after(reply: &Reply) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_held_write_lock_fails_writes_with_retry_after_while_reads_and_health_answer() {
     let app = TestApp::builder()
-        .setting("database.sqlite_busy_timeout_ms", 1000)
-        .setting("database.acquire_timeout_secs", 1)
-        .setting("mail.transport", "off")
+        .with_config(|c| {
+            c.database.sqlite_busy_timeout_ms = 1000;
+            c.database.acquire_timeout_secs = 1;
+            c.mail.transport = MailTransport::Off;
+        })
         .spawn()
         .await;
     let mut session = app.setup_admin().await;

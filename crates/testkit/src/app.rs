@@ -1,6 +1,7 @@
 //! [`TestApp`]: the service on a free port, over storage and a clock the test chooses.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
@@ -9,8 +10,10 @@ use slugbase_application::ports::Clock as _;
 use slugbase_application::{AuthSettings, UseCases};
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::testing::ManualClock;
-use slugbase_server::Application;
-use slugbase_server::config::{LoadOptions, Profile, encode_key, random_key};
+use slugbase_server::config::{
+    LoadOptions, MailTransport, Profile, Settings, TlsMode, encode_key, random_key,
+};
+use slugbase_server::{Application, StopHandle};
 use tempfile::TempDir;
 
 use crate::{Api, steps, totp};
@@ -26,15 +29,28 @@ pub enum Backend {
     Url(String),
 }
 
+/// A change to the service's settings, in the order given.
+type Adjust = Box<dyn FnOnce(&mut Settings) + Send>;
+
 /// Builds a [`TestApp`]; see the crate documentation.
-#[derive(Debug)]
 pub struct TestAppBuilder {
     backend: Backend,
-    env: BTreeMap<String, String>,
+    config: Vec<Adjust>,
     auth: Option<AuthSettings>,
 }
 
-/// The service, running on 127.0.0.1 until the test's runtime ends.
+impl fmt::Debug for TestAppBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestAppBuilder")
+            .field("backend", &self.backend)
+            .field("config", &format_args!("{} change(s)", self.config.len()))
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+/// The service, running on 127.0.0.1 until the app is dropped (which stops its server and
+/// every background task of its own).
 #[derive(Debug)]
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -47,6 +63,16 @@ pub struct TestApp {
     pub use_cases: UseCases,
     /// Holds the SQLite file (and anything else of the app's) until the app is dropped.
     pub dir: TempDir,
+    /// Stops the server, and with it the app's background tasks.
+    stop: StopHandle,
+}
+
+impl Drop for TestApp {
+    /// Stops the service without waiting: its server and background tasks end soon after
+    /// (`tests/api/test_app.rs` in the web crate checks that none is left).
+    fn drop(&mut self) {
+        self.stop.stop();
+    }
 }
 
 impl TestAppBuilder {
@@ -57,13 +83,13 @@ impl TestAppBuilder {
         self
     }
 
-    /// Sets a configuration key as an operator would (`"server.trusted_proxies"`,
-    /// `"security.limits.address.max_failures"`; lists comma-separated), through the
-    /// `SLUGBASE__…` environment layer of the real configuration loader.
+    /// Changes the service's settings — the server's own [`Settings`], as loaded from the
+    /// test profile — before they are validated (as crates.io's `with_config`): a misspelt
+    /// setting does not compile. Changes apply in the order given, after the app's own
+    /// (storage, 127.0.0.1 on a free port, fresh keys), so they can replace those too.
     #[must_use]
-    pub fn setting(mut self, key: &str, value: impl ToString) -> Self {
-        let name = format!("SLUGBASE__{}", key.replace('.', "__").to_uppercase());
-        self.env.insert(name, value.to_string());
+    pub fn with_config(mut self, adjust: impl FnOnce(&mut Settings) + Send + 'static) -> Self {
+        self.config.push(Box::new(adjust));
         self
     }
 
@@ -71,12 +97,15 @@ impl TestAppBuilder {
     /// 50 ms.
     #[must_use]
     pub fn smtp(self, server: &crate::SmtpServer) -> Self {
-        self.setting("mail.transport", "smtp")
-            .setting("mail.smtp.host", "127.0.0.1")
-            .setting("mail.smtp.port", server.port())
-            .setting("mail.smtp.tls", "none")
-            .setting("mail.smtp.timeout_secs", 2)
-            .setting("mail.poll_interval_ms", 50)
+        let port = server.port();
+        self.with_config(move |c| {
+            c.mail.transport = MailTransport::Smtp;
+            c.mail.smtp.host = "127.0.0.1".to_owned();
+            c.mail.smtp.port = port;
+            c.mail.smtp.tls = TlsMode::None;
+            c.mail.smtp.timeout_secs = 2;
+            c.mail.poll_interval_ms = 50;
+        })
     }
 
     /// Applies `auth` instead of the settings derived from `[security]`.
@@ -92,32 +121,33 @@ impl TestAppBuilder {
     /// When it cannot start: a test cannot go on without it.
     pub async fn spawn(self) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut env = self.env;
-        for key in [
-            "SLUGBASE__KEYS__ENCRYPTION__K1",
-            "SLUGBASE__KEYS__BACKUP_CODE",
-            "SLUGBASE__KEYS__CSRF",
-        ] {
-            env.entry(key.to_owned()).or_insert_with(|| encode_key(&random_key()));
-        }
         let url = match &self.backend {
             Backend::Url(url) => url.clone(),
             Backend::SqliteFile | Backend::Memory => {
                 format!("sqlite://{}?mode=rwc", dir.path().join("slugbase.db").display())
             }
         };
-        env.entry("SLUGBASE__DATABASE__URL".to_owned()).or_insert(url);
-        env.insert("SLUGBASE__SERVER__HOST".to_owned(), "127.0.0.1".to_owned());
-        // A test may fix the port (its public URL must name it: OIDC callback URLs).
-        env.entry("SLUGBASE__SERVER__PORT".to_owned()).or_insert_with(|| "0".to_owned());
         let options = LoadOptions {
             profile: Profile::Test,
             // Absent: the embedded copies of config/*.toml are used.
             config_dir: dir.path().join("no-config-dir"),
             config_file: None,
-            env: Some(env),
+            // None of the process's `SLUGBASE__…` variables: the test says all there is.
+            env: Some(BTreeMap::new()),
         };
-        let loaded = slugbase_server::config::load(&options).expect("test configuration");
+        let changes = self.config;
+        let loaded = slugbase_server::config::load_adjusted(&options, move |c| {
+            c.database.url = url;
+            c.server.host = [127, 0, 0, 1].into();
+            c.server.port = 0;
+            c.keys.encryption.insert(c.keys.encryption_current.clone(), encode_key(&random_key()));
+            c.keys.backup_code = encode_key(&random_key());
+            c.keys.csrf = encode_key(&random_key());
+            for change in changes {
+                change(c);
+            }
+        })
+        .expect("test configuration");
 
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let mut builder = Application::builder(loaded).clock(clock.clone());
@@ -131,8 +161,9 @@ impl TestAppBuilder {
         let app = builder.build().await.expect("the service starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let use_cases = app.use_cases().clone();
+        let stop = app.stop_handle();
         tokio::spawn(app.run());
-        TestApp { address, clock, memory, use_cases, dir }
+        TestApp { address, clock, memory, use_cases, dir, stop }
     }
 }
 
@@ -140,7 +171,7 @@ impl TestApp {
     /// A builder: SQLite file, default settings.
     #[must_use]
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { backend: Backend::SqliteFile, env: BTreeMap::new(), auth: None }
+        TestAppBuilder { backend: Backend::SqliteFile, config: Vec::new(), auth: None }
     }
 
     /// The service with every default.

@@ -56,8 +56,8 @@ impl Reply {
         self.body
     }
 
-    /// Asserts an error in the seed's shape with `status` and `reason`, sent as JSON;
-    /// returns the body.
+    /// Asserts an error in the contract's error shape with `status` and `reason`, sent as
+    /// JSON; returns the body.
     ///
     /// # Panics
     /// On another status, reason or shape.

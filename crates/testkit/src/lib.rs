@@ -10,8 +10,8 @@
 //!   the whole response, read once: status, headers, `Retry-After`, cookies, JSON body.
 //! - The usual flows — first administrator, user, login with or without MFA, API token,
 //!   MFA enrollment — written once ([`steps`]; [`TestApp`] wraps them with its clock).
-//! - TOTP codes from a secret or an `otpauth://` URL ([`totp`]), and the seed's error shape
-//!   as an assertion ([`assert_seed_shape`], [`detail_fields`]).
+//! - TOTP codes from a secret or an `otpauth://` URL ([`totp`]), and the contract's error
+//!   shape as an assertion ([`assert_seed_shape`], [`detail_fields`]).
 //!
 //! - Raw HTTP/1.1 over a socket for stalled and malformed requests ([`raw`]).
 //! - A real OpenID provider (npm `oidc-provider`, `tests/oidc-provider/`) on a free port,

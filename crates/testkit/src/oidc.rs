@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use slugbase_server::config::{OidcProviderSettings, Settings};
 
 use crate::{Api, Reply};
 
@@ -217,15 +218,23 @@ impl Drop for OidcProvider {
 /// `issuer`, with the service on `port` (its public URL names the port: the callback URL).
 #[must_use]
 pub fn configure(builder: crate::TestAppBuilder, port: u16, issuer: &str) -> crate::TestAppBuilder {
-    let key = format!("oidc.providers.{PROVIDER_KEY}");
-    builder
-        .setting("server.port", port)
-        .setting("server.public_base_url", format!("http://127.0.0.1:{port}"))
-        .setting(&format!("{key}.issuer_url"), issuer)
-        .setting(&format!("{key}.client_id"), CLIENT_ID)
-        .setting(&format!("{key}.client_secret"), CLIENT_SECRET)
-        .setting(&format!("{key}.display_name"), "Test IdP")
-        .setting("oidc.discovery_retry_max_secs", 1)
+    let mut provider = OidcProviderSettings::new(issuer, CLIENT_ID);
+    provider.client_secret = CLIENT_SECRET.to_owned();
+    provider.display_name = "Test IdP".to_owned();
+    builder.with_config(move |c| {
+        c.server.port = port;
+        c.server.public_base_url = format!("http://127.0.0.1:{port}");
+        c.oidc.providers.insert(PROVIDER_KEY.to_owned(), provider);
+        c.oidc.discovery_retry_max_secs = 1;
+    })
+}
+
+/// The test provider's settings in `c` (set by [`configure`]), to change one.
+///
+/// # Panics
+/// When the builder was not [`configure`]d first.
+pub fn test_provider(c: &mut Settings) -> &mut OidcProviderSettings {
+    c.oidc.providers.get_mut(PROVIDER_KEY).expect("the test provider is configured first")
 }
 
 /// A provider configured under [`PROVIDER_KEY`] that nobody answers for (its discovery keeps
@@ -233,12 +242,12 @@ pub fn configure(builder: crate::TestAppBuilder, port: u16, issuer: &str) -> cra
 /// refuses while no provider is configured.
 #[must_use]
 pub fn with_unreachable_provider(builder: crate::TestAppBuilder) -> crate::TestAppBuilder {
-    let key = format!("oidc.providers.{PROVIDER_KEY}");
     // Port 9 (discard) on loopback: nothing listens there.
-    builder
-        .setting(&format!("{key}.issuer_url"), "http://127.0.0.1:9")
-        .setting(&format!("{key}.client_id"), CLIENT_ID)
-        .setting(&format!("{key}.client_secret"), CLIENT_SECRET)
+    let mut provider = OidcProviderSettings::new("http://127.0.0.1:9", CLIENT_ID);
+    provider.client_secret = CLIENT_SECRET.to_owned();
+    builder.with_config(move |c| {
+        c.oidc.providers.insert(PROVIDER_KEY.to_owned(), provider);
+    })
 }
 
 /// The callback URL of the test provider's key on a service at `base`.

@@ -1,11 +1,11 @@
-//! The seed's error shape, as an assertion.
+//! The contract's error shape (`docs/api.md` § Conventions), as an assertion.
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
-/// Asserts the seed's error shape for `status`: `error` is the reason phrase, `message` a
-/// sentence, `code` the status, `reason` a string, `details` (if any) a non-empty array of
-/// `{field, message}`; nothing else.
+/// Asserts the contract's error shape for `status`: `error` is the reason phrase, `message`
+/// a sentence, `code` the status, `reason` a string, `details` (if any) a non-empty array
+/// of `{field, message}`; nothing else.
 ///
 /// # Panics
 /// When the body is not in that shape.

@@ -188,7 +188,11 @@ async function refreshTokens() {
     body.replaceChildren(el('tr', {}, el('td', { colSpan: 4, className: 'empty' }, 'No tokens yet.')));
     return;
   }
-  body.replaceChildren(...tokens.map((token) => el('tr', {},
+  // A stored token that no longer decodes comes as {id, damaged: true, problem}: shown as
+  // such, with nothing to do on it.
+  body.replaceChildren(...tokens.map((token) => token.damaged === true
+    ? el('tr', { className: 'damaged' }, el('td', { colSpan: 4 }, `Damaged token ${token.id}: ${token.problem}`))
+    : el('tr', {},
     el('td', {}, token.name),
     el('td', {}, timeEl(token.created_at)),
     el('td', {}, token.last_used_at ? timeEl(token.last_used_at) : 'Never'),
@@ -241,7 +245,11 @@ function device(agent) {
 async function refreshSessions() {
   const sessions = await api('GET', '/api/auth/sessions');
   const body = $('session-table').querySelector('tbody');
-  body.replaceChildren(...sessions.map((session) => el('tr', {},
+  // A stored session that no longer decodes comes as {id, damaged: true, problem}: shown as
+  // such, with no button ("Sign out all other sessions" ends it).
+  body.replaceChildren(...sessions.map((session) => session.damaged === true
+    ? el('tr', { className: 'damaged' }, el('td', { colSpan: 5 }, `Damaged session ${session.id || '(no handle)'}: ${session.problem}`))
+    : el('tr', {},
     el('td', {}, device(session.user_agent), session.current ? el('strong', {}, ' (this browser)') : null),
     el('td', {}, session.ip || '—'),
     el('td', {}, timeEl(session.created_at)),

@@ -2,7 +2,7 @@
 // their fields, a live region, small DOM helpers. Nothing here writes a secret anywhere but
 // into the page: never into a URL, localStorage, sessionStorage or the console.
 
-/** An error answer of the API, in the seed's shape. */
+/** An error answer of the API, in the error shape of docs/api.md. */
 export class ApiError extends Error {
   constructor(status, body, retryAfter) {
     super((body && body.message) || `HTTP ${status}`);

@@ -1,5 +1,6 @@
 //! Every request head on a connection, not only the first, must arrive in time; and the
-//! answers actix-http writes by itself carry the seed's JSON shape.
+//! answers actix-http writes by itself carry the contract's JSON error shape (`docs/api.md`
+//! § Conventions).
 //!
 //! actix-http's `client_request_timeout` covers a connection's first request head only:
 //! once a response has gone out, its keep-alive timer stops at the first byte of the next
@@ -21,13 +22,13 @@
 //!   `body_read_timeout` (the `body_deadline` middleware) and the handler as long as it
 //!   takes.
 //!
-//! A head that misses its deadline gets 408 `REQUEST_TIMEOUT` in the seed's shape, written
+//! A head that misses its deadline gets 408 `REQUEST_TIMEOUT` in the error shape, written
 //! here, and the connection is closed.
 //!
 //! Between requests, whatever the stack writes is an answer of actix-http's own (400 for a
-//! head that does not parse, 431 for one too large, 500 when it fails itself): those
-//! come with an empty body. [`Connection`] replaces each with the same status in the
-//! seed's shape, and the connection is closed as actix closes it.
+//! head that does not parse, 431 for one too large, 500 when it fails itself): those come
+//! with an empty body. [`Connection`] replaces each with the same status in the error
+//! shape, and the connection is closed as actix closes it.
 
 use std::cell::Cell;
 use std::io;
@@ -242,7 +243,7 @@ fn stack_error_status(buf: &[u8]) -> Option<StatusCode> {
     StatusCode::from_bytes(digits).ok()
 }
 
-/// A complete response for an answer of the HTTP stack's own, in the seed's shape, that
+/// A complete response for an answer of the HTTP stack's own, in the error shape, that
 /// closes the connection.
 fn stack_answer(status: StatusCode) -> Vec<u8> {
     let (reason, message) = match status.as_u16() {

@@ -1,8 +1,8 @@
 //! The actix-web adapter of SlugBase Auth: every endpoint of the HTTP contract
-//! (`api.md`), thin handlers over the application's use cases, one error shape (the seed's)
-//! for every failure, session-cookie and Bearer authentication, CSRF, the OpenAPI 3.1
-//! document with an offline docs page, and the account pages (`/login`, `/`, `/admin`:
-//! compiled-in HTML and ES modules over the same JSON API, under a strict CSP).
+//! (`docs/api.md`), thin handlers over the application's use cases, one error shape (its §
+//! Conventions) for every failure, session-cookie and Bearer authentication, CSRF, the
+//! OpenAPI 3.1 document with an offline docs page, and the account pages (`/login`, `/`,
+//! `/admin`: compiled-in HTML and ES modules over the same JSON API, under a strict CSP).
 //!
 //! The server crate calls [`server`] with a bound listener, the use cases and a
 //! [`WebConfig`]; [`openapi`] gives the document (for writing it to a file).
@@ -166,7 +166,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// This is what actix-web's `HttpServer::listen` builds, but with each accepted socket
 /// wrapped in a [`connection::Connection`], which keeps the request-head deadline for every
 /// request on a connection (actix-http keeps it for the first only) and gives the answers
-/// actix-http writes by itself the seed's shape.
+/// actix-http writes by itself the contract's error shape.
 ///
 /// # Errors
 /// When the listener cannot be used.
@@ -266,7 +266,8 @@ pub fn app(
                 .add(("X-Content-Type-Options", "nosniff"))
                 .add(("Referrer-Policy", "no-referrer")),
         )
-        // The seed page writes its URL as `//api/auth/mfa/disable`: merge the slashes.
+        // The seed page (`docs/seed-mfa-disable.txt`) writes its URL as
+        // `//api/auth/mfa/disable`: merge the slashes.
         .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
         .wrap(actix_web::middleware::from_fn(log_request))
         .wrap(actix_web::middleware::from_fn(connection::track_requests))

@@ -1,28 +1,27 @@
 //! The use cases as the web adapter sees them: one trait object per use case, so handlers
-//! run over the application's structs in production and over mockall mocks in the handler
-//! tests.
+//! run over the application's structs in production (built by the server's composition
+//! root) and over mockall mocks in the handler tests.
 
 use std::fmt;
 use std::sync::Arc;
 
-use slugbase_application::UseCases;
+use slugbase_application::use_cases::admin::AdminUseCase;
 use slugbase_application::use_cases::api_tokens::ApiTokensUseCase;
-use slugbase_application::{
-    use_cases::admin::AdminUseCase, use_cases::health::HealthUseCase,
-    use_cases::setup::SetupUseCase,
+use slugbase_application::use_cases::authenticate::AuthenticateUseCase;
+use slugbase_application::use_cases::change_password::ChangePasswordUseCase;
+use slugbase_application::use_cases::disable_mfa::DisableMfaUseCase;
+use slugbase_application::use_cases::enroll::{
+    EnrollBeginUseCase, EnrollCancelUseCase, EnrollConfirmUseCase,
 };
-use slugbase_application::{
-    use_cases::authenticate::AuthenticateUseCase,
-    use_cases::change_password::ChangePasswordUseCase, use_cases::login::LoginUseCase,
-    use_cases::logout::LogoutUseCase, use_cases::oidc_login::OidcLoginUseCase,
-    use_cases::sessions::ManageSessionsUseCase, use_cases::verify_login::VerifyLoginUseCase,
-};
-use slugbase_application::{
-    use_cases::disable_mfa::DisableMfaUseCase,
-    use_cases::enroll::{EnrollBeginUseCase, EnrollCancelUseCase, EnrollConfirmUseCase},
-    use_cases::mfa_status::MfaStatusUseCase,
-    use_cases::regenerate_backup_codes::RegenerateBackupCodesUseCase,
-};
+use slugbase_application::use_cases::health::HealthUseCase;
+use slugbase_application::use_cases::login::LoginUseCase;
+use slugbase_application::use_cases::logout::LogoutUseCase;
+use slugbase_application::use_cases::mfa_status::MfaStatusUseCase;
+use slugbase_application::use_cases::oidc_login::OidcLoginUseCase;
+use slugbase_application::use_cases::regenerate_backup_codes::RegenerateBackupCodesUseCase;
+use slugbase_application::use_cases::sessions::ManageSessionsUseCase;
+use slugbase_application::use_cases::setup::SetupUseCase;
+use slugbase_application::use_cases::verify_login::VerifyLoginUseCase;
 
 /// Every use case a handler calls, each behind the trait it is called through.
 #[derive(Clone)]
@@ -61,49 +60,6 @@ pub struct WebUseCases {
     pub change_password: Arc<dyn ChangePasswordUseCase>,
     /// `/api/auth/sessions`.
     pub sessions: Arc<dyn ManageSessionsUseCase>,
-}
-
-impl From<UseCases> for WebUseCases {
-    fn from(use_cases: UseCases) -> Self {
-        let UseCases {
-            disable_mfa,
-            mfa_status,
-            enroll_begin,
-            enroll_confirm,
-            enroll_cancel,
-            regenerate_backup_codes,
-            login,
-            verify_login,
-            logout,
-            authenticate,
-            api_tokens,
-            setup,
-            admin,
-            health,
-            oidc_login,
-            change_password,
-            sessions,
-        } = use_cases;
-        Self {
-            disable_mfa: Arc::new(disable_mfa),
-            mfa_status: Arc::new(mfa_status),
-            enroll_begin: Arc::new(enroll_begin),
-            enroll_confirm: Arc::new(enroll_confirm),
-            enroll_cancel: Arc::new(enroll_cancel),
-            regenerate_backup_codes: Arc::new(regenerate_backup_codes),
-            login: Arc::new(login),
-            verify_login: Arc::new(verify_login),
-            logout: Arc::new(logout),
-            authenticate: Arc::new(authenticate),
-            api_tokens: Arc::new(api_tokens),
-            setup: Arc::new(setup),
-            admin: Arc::new(admin),
-            health: Arc::new(health),
-            oidc_login: Arc::new(oidc_login),
-            change_password: Arc::new(change_password),
-            sessions: Arc::new(sessions),
-        }
-    }
 }
 
 impl fmt::Debug for WebUseCases {

@@ -254,7 +254,7 @@ async fn past_the_attempt_limit_the_page_says_when_to_try_again() {
         return;
     }
     let app = TestApp::builder()
-        .setting("security.limits.second_factor_account.max_failures", 2)
+        .with_config(|c| c.security.limits.second_factor_account.max_failures = 2)
         .spawn()
         .await;
     let email = "hasty@example.com";

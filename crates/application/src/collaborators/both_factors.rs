@@ -1,5 +1,5 @@
 //! The checks of an MFA change that needs both factors (disable, regenerate backup codes):
-//! rows 3–8 of the disable table in `api.md`.
+//! rows 3–8 of the table under `POST /api/auth/mfa/disable` in `docs/api.md`.
 
 use std::fmt;
 use std::sync::Arc;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
 
-use super::store_error::{Listed, StoreError, StoreResult};
+use super::store_error::{Listed, StoreResult};
 
 /// One audit event. Holds no secret, code or password — by construction: there is no
 /// field that could.
@@ -75,14 +75,7 @@ pub trait AuditLog: Send + Sync {
     /// # Errors
     /// Storage failures, and a stored event that does not decode.
     async fn query(&self, query: AuditQuery) -> StoreResult<Vec<StoredAuditEvent>> {
-        self.query_listed(query)
-            .await?
-            .into_iter()
-            .map(|listed| match listed {
-                Listed::Ok(event) => Ok(event),
-                Listed::Damaged(row) => Err(StoreError::Other(anyhow::anyhow!(row.problem))),
-            })
-            .collect()
+        Listed::all_ok(self.query_listed(query).await?)
     }
 
     /// Deletes events older than `before`; returns how many (retention).

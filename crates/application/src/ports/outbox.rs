@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use slugbase_domain::{NoticeId, NoticeKind, NoticeStatus, User, UserId};
 
 use super::audit::AuditEvent;
-use super::store_error::StoreResult;
+use super::store_error::{Listed, StoreResult};
 use crate::caller::ClientInfo;
 
 /// A notice to send: what happened to whose account, when, from where. Holds no secret,
@@ -166,11 +166,25 @@ pub trait OutboxRepository: Send + Sync {
         audit: AuditEvent,
     ) -> StoreResult<()>;
 
-    /// Stored notices, newest first.
+    /// Stored notices, newest first; a stored notice that does not decode is logged (its id
+    /// only, never its recipient or body) and listed as [`Listed::Damaged`] in its place, so
+    /// one bad row never fails the page.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn list_notices(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>>;
+    async fn list_notices_listed(
+        &self,
+        query: OutboxQuery,
+    ) -> StoreResult<Vec<Listed<OutboxMessage>>>;
+
+    /// Stored notices, newest first, every one decoded
+    /// ([`OutboxRepository::list_notices_listed`] for a page shown to people).
+    ///
+    /// # Errors
+    /// Storage failures, and a stored notice that does not decode.
+    async fn list_notices(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>> {
+        Listed::all_ok(self.list_notices_listed(query).await?)
+    }
 
     /// Deletes at most `limit` notices that `purge` names, and returns how many it deleted
     /// (fewer than `limit`: none of them are left). Bounded so that one call never holds

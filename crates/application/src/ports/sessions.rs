@@ -6,7 +6,7 @@ use slugbase_domain::UserId;
 
 use super::caller::CallerRecord;
 use super::hashing::SecretDigest;
-use super::store_error::StoreResult;
+use super::store_error::{Listed, StoreResult};
 
 /// What a session authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,11 +114,23 @@ pub trait SessionRepository: Send + Sync {
     /// Storage failures only.
     async fn reserve_attempt(&self, id_hash: &SecretDigest, max: u32) -> StoreResult<Option<u32>>;
 
-    /// Every session of a user (any kind, expired ones too), oldest first.
+    /// Every session of a user (any kind, expired ones too), oldest first; a stored session
+    /// that does not decode is listed as [`Listed::Damaged`] in its place, so one bad row
+    /// never fails the list. Its `id` is the stored digest: it is NOT logged here — the
+    /// caller logs it under the session's public handle, never the digest.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>>;
+    async fn sessions_of_listed(&self, user: UserId) -> StoreResult<Vec<Listed<SessionRecord>>>;
+
+    /// Every session of a user (any kind, expired ones too), oldest first, every one decoded
+    /// ([`SessionRepository::sessions_of_listed`] for a list shown to people).
+    ///
+    /// # Errors
+    /// Storage failures, and a stored session that does not decode.
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+        Listed::all_ok(self.sessions_of_listed(user).await?)
+    }
 
     /// Deletes every session of a user except `keep`; returns how many.
     ///

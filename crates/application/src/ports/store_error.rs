@@ -48,6 +48,20 @@ impl<T> Listed<T> {
         }
     }
 
+    /// Every row of `rows`, decoded; the first damaged one is the error (for code that needs
+    /// every row, not for a list shown to people).
+    ///
+    /// # Errors
+    /// [`StoreError::Other`] naming what is wrong with the first damaged row.
+    pub fn all_ok(rows: Vec<Self>) -> StoreResult<Vec<T>> {
+        rows.into_iter()
+            .map(|listed| match listed {
+                Self::Ok(row) => Ok(row),
+                Self::Damaged(row) => Err(StoreError::Other(anyhow::anyhow!(row.problem))),
+            })
+            .collect()
+    }
+
     /// The decoded row mapped with `f`; a damaged row stays damaged.
     #[must_use]
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Listed<U> {
@@ -73,13 +87,27 @@ impl DamagedRow {
     /// carry on without it.
     #[must_use]
     pub fn logged(table: &'static str, id: String, error: &StoreError) -> Self {
-        let problem = error.to_string();
+        Self::unlogged(id, error).log(table)
+    }
+
+    /// The damaged row, not logged: for a row whose key must never reach a log (a session's
+    /// stored digest). Whoever lists it replaces `id` with a public name and logs it with
+    /// [`DamagedRow::log`].
+    #[must_use]
+    pub fn unlogged(id: String, error: &StoreError) -> Self {
+        Self { id, problem: error.to_string() }
+    }
+
+    /// Logs this row of `table` (id and problem only) and returns it.
+    #[must_use]
+    pub fn log(self, table: &'static str) -> Self {
+        let Self { id, problem } = &self;
         tracing::error!(
             table,
             row.id = %id,
             problem = %problem,
             "a stored row does not decode; listed as damaged"
         );
-        Self { id, problem }
+        self
     }
 }

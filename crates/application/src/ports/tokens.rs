@@ -7,7 +7,7 @@ use slugbase_domain::{ApiTokenId, UserId};
 use super::caller::CallerRecord;
 use super::hashing::SecretDigest;
 use super::outbox::Notice;
-use super::store_error::StoreResult;
+use super::store_error::{Listed, StoreResult};
 
 /// A stored personal API token (its SHA-256, never the token).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,11 +42,22 @@ pub trait ApiTokenRepository: Send + Sync {
     /// Storage failures only. MUST be all-or-nothing.
     async fn create_with_notice(&self, token: ApiTokenRecord, notice: &Notice) -> StoreResult<()>;
 
-    /// The user's tokens that are not revoked, oldest first.
+    /// The user's tokens that are not revoked, oldest first; a stored token that does not
+    /// decode is logged (its row id, never its hash) and listed as [`Listed::Damaged`] in its
+    /// place, so one bad row never fails the list.
     ///
     /// # Errors
     /// Storage failures only.
-    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>>;
+    async fn list_for_user_listed(&self, user: UserId) -> StoreResult<Vec<Listed<ApiTokenRecord>>>;
+
+    /// The user's tokens that are not revoked, oldest first, every one decoded
+    /// ([`ApiTokenRepository::list_for_user_listed`] for a list shown to people).
+    ///
+    /// # Errors
+    /// Storage failures, and a stored token that does not decode.
+    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>> {
+        Listed::all_ok(self.list_for_user_listed(user).await?)
+    }
 
     /// The token with this hash, if it exists and is not revoked.
     ///

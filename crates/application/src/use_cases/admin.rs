@@ -103,35 +103,8 @@ impl Admin {
         self
     }
 
-    /// Notices in the outbox, newest first (`GET /api/admin/outbox`).
-    ///
-    /// # Errors
-    /// [`AdminError`].
-    pub async fn outbox(
-        &self,
-        caller: &Caller,
-        query: OutboxQuery,
-    ) -> Result<Vec<OutboxMessage>, AdminError> {
-        Self::require_admin(caller)?;
-        Ok(self.outbox.list_notices(query).await?)
-    }
-
     fn require_admin(caller: &Caller) -> Result<(), AdminError> {
         if caller.user.is_admin { Ok(()) } else { Err(AdminError::Forbidden) }
-    }
-
-    /// Creates a user; without a password the user is OIDC-only.
-    ///
-    /// # Errors
-    /// [`AdminError`].
-    pub async fn create_user(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        input: Result<NewAccountInput, InputRejected>,
-    ) -> Result<User, AdminError> {
-        Self::require_admin(caller)?;
-        self.create_user_unchecked(Some(caller.user.id), client, input).await
     }
 
     /// Creates a user without an administrator caller (the CLI, run by the operator).
@@ -159,65 +132,6 @@ impl Admin {
             AuditEntry::new(AuditEventKind::UserCreated, Some(user.id), client).with_actor(actor);
         self.audit.record(entry).await;
         Ok(user)
-    }
-
-    /// Every user; a stored row that does not decode is listed as damaged.
-    ///
-    /// # Errors
-    /// [`AdminError`].
-    pub async fn list_users(
-        &self,
-        caller: &Caller,
-    ) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
-        Self::require_admin(caller)?;
-        Ok(self.users.list().await?)
-    }
-
-    /// Deletes a user with their sessions, tokens and codes.
-    ///
-    /// # Errors
-    /// [`AdminError`].
-    pub async fn delete_user(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        id: UserId,
-    ) -> Result<(), AdminError> {
-        Self::require_admin(caller)?;
-        if caller.user.id == id {
-            return Err(AdminError::CannotDeleteSelf);
-        }
-        // The user's attempt counters go in the same operation as the account.
-        if !self.users.delete(id, &AttemptKey::of_user(id)).await? {
-            return Err(AdminError::NotFound);
-        }
-        let entry = AuditEntry::new(AuditEventKind::UserDeleted, Some(id), client)
-            .with_actor(Some(caller.user.id));
-        self.audit.record(entry).await;
-        Ok(())
-    }
-
-    /// Administrative MFA reset for a locked-out user — never the caller themself: that
-    /// would strip a factor without any proof (refused and audited as
-    /// `mfa_reset_by_admin_fail`; the disable operation is their way).
-    ///
-    /// # Errors
-    /// [`AdminError`].
-    pub async fn reset_mfa(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        id: UserId,
-    ) -> Result<(), AdminError> {
-        Self::require_admin(caller)?;
-        if caller.user.id == id {
-            let entry = AuditEntry::new(AuditEventKind::MfaResetByAdminFail, Some(id), client)
-                .with_actor(Some(caller.user.id))
-                .failure(SELF_RESET_REASON);
-            self.audit.record(entry).await;
-            return Err(AdminError::CannotResetOwnMfa);
-        }
-        self.reset_mfa_unchecked(Some(caller.user.id), client, id).await
     }
 
     /// MFA reset without an administrator caller (the CLI's `slugbase mfa reset`). Also
@@ -252,19 +166,6 @@ impl Admin {
         self.mfa.reset(id, &effects).await?;
         AuditTrail::log_line(&effects.audit);
         Ok(())
-    }
-
-    /// Audit events, newest first; a stored event that does not decode is listed as damaged.
-    ///
-    /// # Errors
-    /// [`AdminError`].
-    pub async fn audit_log(
-        &self,
-        caller: &Caller,
-        query: AuditQuery,
-    ) -> Result<Vec<crate::ports::Listed<StoredAuditEvent>>, AdminError> {
-        Self::require_admin(caller)?;
-        Ok(self.audit_log.query_listed(query).await?)
     }
 
     /// Looks a user up by e-mail (for the CLI).
@@ -341,58 +242,107 @@ pub trait AdminUseCase: Send + Sync {
         &self,
         caller: &Caller,
         query: OutboxQuery,
-    ) -> Result<Vec<OutboxMessage>, AdminError>;
+    ) -> Result<Vec<crate::ports::Listed<OutboxMessage>>, AdminError>;
 }
 
 #[async_trait]
 impl AdminUseCase for Admin {
+    /// Creates a user; without a password the user is OIDC-only.
+    ///
+    /// # Errors
+    /// [`AdminError`].
     async fn create_user(
         &self,
         caller: &Caller,
         client: &ClientInfo,
         input: Result<NewAccountInput, InputRejected>,
     ) -> Result<User, AdminError> {
-        Self::create_user(self, caller, client, input).await
+        Self::require_admin(caller)?;
+        self.create_user_unchecked(Some(caller.user.id), client, input).await
     }
 
+    /// Every user; a stored row that does not decode is listed as damaged.
+    ///
+    /// # Errors
+    /// [`AdminError`].
     async fn list_users(
         &self,
         caller: &Caller,
     ) -> Result<Vec<crate::ports::Listed<User>>, AdminError> {
-        Self::list_users(self, caller).await
+        Self::require_admin(caller)?;
+        Ok(self.users.list().await?)
     }
 
+    /// Deletes a user with their sessions, tokens and codes.
+    ///
+    /// # Errors
+    /// [`AdminError`].
     async fn delete_user(
         &self,
         caller: &Caller,
         client: &ClientInfo,
         id: UserId,
     ) -> Result<(), AdminError> {
-        Self::delete_user(self, caller, client, id).await
+        Self::require_admin(caller)?;
+        if caller.user.id == id {
+            return Err(AdminError::CannotDeleteSelf);
+        }
+        // The user's attempt counters go in the same operation as the account.
+        if !self.users.delete(id, &AttemptKey::of_user(id)).await? {
+            return Err(AdminError::NotFound);
+        }
+        let entry = AuditEntry::new(AuditEventKind::UserDeleted, Some(id), client)
+            .with_actor(Some(caller.user.id));
+        self.audit.record(entry).await;
+        Ok(())
     }
 
+    /// Administrative MFA reset for a locked-out user — never the caller themself: that
+    /// would strip a factor without any proof (refused and audited as
+    /// `mfa_reset_by_admin_fail`; the disable operation is their way).
+    ///
+    /// # Errors
+    /// [`AdminError`].
     async fn reset_mfa(
         &self,
         caller: &Caller,
         client: &ClientInfo,
         id: UserId,
     ) -> Result<(), AdminError> {
-        Self::reset_mfa(self, caller, client, id).await
+        Self::require_admin(caller)?;
+        if caller.user.id == id {
+            let entry = AuditEntry::new(AuditEventKind::MfaResetByAdminFail, Some(id), client)
+                .with_actor(Some(caller.user.id))
+                .failure(SELF_RESET_REASON);
+            self.audit.record(entry).await;
+            return Err(AdminError::CannotResetOwnMfa);
+        }
+        self.reset_mfa_unchecked(Some(caller.user.id), client, id).await
     }
 
+    /// Audit events, newest first; a stored event that does not decode is listed as damaged.
+    ///
+    /// # Errors
+    /// [`AdminError`].
     async fn audit_log(
         &self,
         caller: &Caller,
         query: AuditQuery,
     ) -> Result<Vec<crate::ports::Listed<StoredAuditEvent>>, AdminError> {
-        Self::audit_log(self, caller, query).await
+        Self::require_admin(caller)?;
+        Ok(self.audit_log.query_listed(query).await?)
     }
 
+    /// Notices in the outbox, newest first (`GET /api/admin/outbox`).
+    ///
+    /// # Errors
+    /// [`AdminError`].
     async fn outbox(
         &self,
         caller: &Caller,
         query: OutboxQuery,
-    ) -> Result<Vec<OutboxMessage>, AdminError> {
-        Self::outbox(self, caller, query).await
+    ) -> Result<Vec<crate::ports::Listed<OutboxMessage>>, AdminError> {
+        Self::require_admin(caller)?;
+        Ok(self.outbox.list_notices_listed(query).await?)
     }
 }

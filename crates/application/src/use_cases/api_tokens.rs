@@ -13,7 +13,7 @@ use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::token_minter::{API_TOKEN_PREFIX, TokenMinter};
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
 use crate::plain_token::PlainToken;
-use crate::ports::{ApiTokenRecord, ApiTokenRepository, Clock, Notice, TokenDigest};
+use crate::ports::{ApiTokenRecord, ApiTokenRepository, Clock, Listed, Notice, TokenDigest};
 
 /// Longest token name, in characters.
 const MAX_TOKEN_NAME_CHARS: usize = 100;
@@ -91,12 +91,48 @@ impl ApiTokens {
     ) -> Self {
         Self { minter, token_digest, tokens, audit, clock }
     }
+}
 
+/// What the web adapter calls for `/api/tokens`; [`ApiTokens`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ApiTokensUseCase: Send + Sync {
+    /// See [`ApiTokens::create`].
+    ///
+    /// # Errors
+    /// [`CreateApiTokenError`].
+    async fn create(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        name: Result<String, InputRejected>,
+    ) -> Result<CreatedApiToken, CreateApiTokenError>;
+
+    /// See [`ApiTokens::list`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected>;
+
+    /// See [`ApiTokens::revoke`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn revoke(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: ApiTokenId,
+    ) -> Result<bool, Unexpected>;
+}
+
+#[async_trait]
+impl ApiTokensUseCase for ApiTokens {
     /// Creates a token for the caller.
     ///
     /// # Errors
     /// [`CreateApiTokenError`].
-    pub async fn create(
+    async fn create(
         &self,
         caller: &Caller,
         client: &ClientInfo,
@@ -131,20 +167,21 @@ impl ApiTokens {
         Ok(CreatedApiToken { token, view: record.into() })
     }
 
-    /// The caller's tokens.
+    /// The caller's tokens; a stored token that does not decode is listed as damaged (by
+    /// its row id), never failing the list.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected> {
-        let records = self.tokens.list_for_user(caller.user.id).await?;
-        Ok(records.into_iter().map(ApiTokenView::from).collect())
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<ApiTokenView>>, Unexpected> {
+        let records = self.tokens.list_for_user_listed(caller.user.id).await?;
+        Ok(records.into_iter().map(|listed| listed.map(ApiTokenView::from)).collect())
     }
 
     /// Revokes one of the caller's tokens; `false` if there is no such active token.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn revoke(
+    async fn revoke(
         &self,
         caller: &Caller,
         client: &ClientInfo,
@@ -157,63 +194,5 @@ impl ApiTokens {
             self.audit.record(entry).await;
         }
         Ok(revoked)
-    }
-}
-
-/// What the web adapter calls for `/api/tokens`; [`ApiTokens`] implements it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait ApiTokensUseCase: Send + Sync {
-    /// See [`ApiTokens::create`].
-    ///
-    /// # Errors
-    /// [`CreateApiTokenError`].
-    async fn create(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        name: Result<String, InputRejected>,
-    ) -> Result<CreatedApiToken, CreateApiTokenError>;
-
-    /// See [`ApiTokens::list`].
-    ///
-    /// # Errors
-    /// Storage failures.
-    async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected>;
-
-    /// See [`ApiTokens::revoke`].
-    ///
-    /// # Errors
-    /// Storage failures.
-    async fn revoke(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        id: ApiTokenId,
-    ) -> Result<bool, Unexpected>;
-}
-
-#[async_trait]
-impl ApiTokensUseCase for ApiTokens {
-    async fn create(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        name: Result<String, InputRejected>,
-    ) -> Result<CreatedApiToken, CreateApiTokenError> {
-        Self::create(self, caller, client, name).await
-    }
-
-    async fn list(&self, caller: &Caller) -> Result<Vec<ApiTokenView>, Unexpected> {
-        Self::list(self, caller).await
-    }
-
-    async fn revoke(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        id: ApiTokenId,
-    ) -> Result<bool, Unexpected> {
-        Self::revoke(self, caller, client, id).await
     }
 }

@@ -69,13 +69,34 @@ impl Authenticate {
     ) -> Self {
         Self { token_digest, sessions, expiry, tokens, clock, touch_interval_secs, background }
     }
+}
 
+/// What the web adapter calls on every authenticated request; [`Authenticate`] implements
+/// it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuthenticateUseCase: Send + Sync {
+    /// See [`Authenticate::session`].
+    ///
+    /// # Errors
+    /// [`AuthError::Unauthenticated`], or storage failures.
+    async fn session(&self, session_id: &str) -> Result<Caller, AuthError>;
+
+    /// See [`Authenticate::api_token`].
+    ///
+    /// # Errors
+    /// [`AuthError::Unauthenticated`], or storage failures.
+    async fn api_token(&self, token: &str) -> Result<Caller, AuthError>;
+}
+
+#[async_trait]
+impl AuthenticateUseCase for Authenticate {
     /// The caller behind a `slugbase.sid` value. Expired (idle or absolute) and revoked
     /// sessions fail at once.
     ///
     /// # Errors
     /// [`AuthError::Unauthenticated`].
-    pub async fn session(&self, session_id: &str) -> Result<Caller, AuthError> {
+    async fn session(&self, session_id: &str) -> Result<Caller, AuthError> {
         let now = self.clock.now();
         let digest = self.token_digest.digest(session_id);
         // One round trip: the session, its owner and the owner's unused backup codes.
@@ -112,7 +133,7 @@ impl Authenticate {
     ///
     /// # Errors
     /// [`AuthError::Unauthenticated`].
-    pub async fn api_token(&self, token: &str) -> Result<Caller, AuthError> {
+    async fn api_token(&self, token: &str) -> Result<Caller, AuthError> {
         if !token.starts_with(API_TOKEN_PREFIX) {
             return Err(AuthError::Unauthenticated);
         }
@@ -139,34 +160,5 @@ impl Authenticate {
             auth: CallerAuth::ApiToken(record.id),
             backup_codes_remaining: found.backup_codes_remaining,
         })
-    }
-}
-
-/// What the web adapter calls on every authenticated request; [`Authenticate`] implements
-/// it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait AuthenticateUseCase: Send + Sync {
-    /// See [`Authenticate::session`].
-    ///
-    /// # Errors
-    /// [`AuthError::Unauthenticated`], or storage failures.
-    async fn session(&self, session_id: &str) -> Result<Caller, AuthError>;
-
-    /// See [`Authenticate::api_token`].
-    ///
-    /// # Errors
-    /// [`AuthError::Unauthenticated`], or storage failures.
-    async fn api_token(&self, token: &str) -> Result<Caller, AuthError>;
-}
-
-#[async_trait]
-impl AuthenticateUseCase for Authenticate {
-    async fn session(&self, session_id: &str) -> Result<Caller, AuthError> {
-        Self::session(self, session_id).await
-    }
-
-    async fn api_token(&self, token: &str) -> Result<Caller, AuthError> {
-        Self::api_token(self, token).await
     }
 }

@@ -122,63 +122,6 @@ impl ChangePassword {
             .map_err(|e| policy_error(&e))
     }
 
-    /// Changes the caller's password. Order: 429 → 400 `VALIDATION_FAILED` (the body, then
-    /// the new password's policy) → 400 `PASSWORD_NOT_SET` → 401 `INVALID_PASSWORD` → 200.
-    ///
-    /// # Errors
-    /// [`ChangePasswordError`].
-    #[tracing::instrument(name = "change_password", skip_all, fields(user.id = %caller.user.id))]
-    pub async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        input: Result<ChangePasswordInput, InputRejected>,
-    ) -> Result<(), ChangePasswordError> {
-        let user = &caller.user;
-        let account = AttemptAccount::Email(user.email.as_str().to_owned());
-        let address = client.address.as_deref();
-        let ticket = self
-            .limiter
-            .reserve(AttemptKind::Password, &account, address, self.clock.now())
-            .await?;
-        let attempt = Attempt::new(&self.limiter, &self.audit, &self.clock, user, client, ticket);
-        // Nothing below until the password check is a guess: the place is given back.
-        let checked = match input {
-            Err(rejected) => Err(rejected.into()),
-            Ok(input) => self
-                .validate(input.new_password.clone(), Some(&input.current_password))
-                .map(|new| (input.current_password, new)),
-        };
-        let checked = checked.and_then(|checked| match &user.login {
-            LoginMethod::Local(hash) => Ok((checked, hash)),
-            LoginMethod::OidcOnly => Err(ChangePasswordError::PasswordNotSet),
-        });
-        let ((current, new), hash) = match checked {
-            Ok(checked) => checked,
-            Err(error) => {
-                attempt.release().await?;
-                return Err(error);
-            }
-        };
-        if !self.passwords.verify(&current, Some(hash)).await? {
-            attempt.failed(AuditEventKind::PasswordChangeFail, "INVALID_PASSWORD", None).await;
-            return Err(ChangePasswordError::InvalidPassword);
-        }
-        let new_hash = self.passwords.hash(new.as_password()).await?;
-        let mut effects = attempt.effects(AuditEventKind::PasswordChanged, None);
-        effects.end_sessions = Some(EndSessions { keep: caller.session().cloned() });
-        let at = effects.audit.at;
-        let effects =
-            effects.with_notice(Notice::about(NoticeKind::PasswordChanged, user, client, at));
-        if !self.users.change_password(user.id, new_hash, &effects).await? {
-            // The account was deleted meanwhile: nothing was changed, the attempt is no guess.
-            attempt.release().await?;
-            return Err(ChangePasswordError::NotFound);
-        }
-        attempt.committed(&effects);
-        Ok(())
-    }
-
     /// Sets the password of the account with `email` at the operator's command
     /// (`slugbase user set-password`): same policy (but no current password to differ
     /// from), every session of the user ended, audited `password_changed` with no actor,
@@ -230,12 +173,60 @@ pub trait ChangePasswordUseCase: Send + Sync {
 
 #[async_trait]
 impl ChangePasswordUseCase for ChangePassword {
+    /// Changes the caller's password. Order: 429 → 400 `VALIDATION_FAILED` (the body, then
+    /// the new password's policy) → 400 `PASSWORD_NOT_SET` → 401 `INVALID_PASSWORD` → 200.
+    ///
+    /// # Errors
+    /// [`ChangePasswordError`].
+    #[tracing::instrument(name = "change_password", skip_all, fields(user.id = %caller.user.id))]
     async fn execute(
         &self,
         caller: &Caller,
         client: &ClientInfo,
         input: Result<ChangePasswordInput, InputRejected>,
     ) -> Result<(), ChangePasswordError> {
-        Self::execute(self, caller, client, input).await
+        let user = &caller.user;
+        let account = AttemptAccount::Email(user.email.as_str().to_owned());
+        let address = client.address.as_deref();
+        let ticket = self
+            .limiter
+            .reserve(AttemptKind::Password, &account, address, self.clock.now())
+            .await?;
+        let attempt = Attempt::new(&self.limiter, &self.audit, &self.clock, user, client, ticket);
+        // Nothing below until the password check is a guess: the place is given back.
+        let checked = match input {
+            Err(rejected) => Err(rejected.into()),
+            Ok(input) => self
+                .validate(input.new_password.clone(), Some(&input.current_password))
+                .map(|new| (input.current_password, new)),
+        };
+        let checked = checked.and_then(|checked| match &user.login {
+            LoginMethod::Local(hash) => Ok((checked, hash)),
+            LoginMethod::OidcOnly => Err(ChangePasswordError::PasswordNotSet),
+        });
+        let ((current, new), hash) = match checked {
+            Ok(checked) => checked,
+            Err(error) => {
+                attempt.release().await?;
+                return Err(error);
+            }
+        };
+        if !self.passwords.verify(&current, Some(hash)).await? {
+            attempt.failed(AuditEventKind::PasswordChangeFail, "INVALID_PASSWORD", None).await;
+            return Err(ChangePasswordError::InvalidPassword);
+        }
+        let new_hash = self.passwords.hash(new.as_password()).await?;
+        let mut effects = attempt.effects(AuditEventKind::PasswordChanged, None);
+        effects.end_sessions = Some(EndSessions { keep: caller.session().cloned() });
+        let at = effects.audit.at;
+        let effects =
+            effects.with_notice(Notice::about(NoticeKind::PasswordChanged, user, client, at));
+        if !self.users.change_password(user.id, new_hash, &effects).await? {
+            // The account was deleted meanwhile: nothing was changed, the attempt is no guess.
+            attempt.release().await?;
+            return Err(ChangePasswordError::NotFound);
+        }
+        attempt.committed(&effects);
+        Ok(())
     }
 }

@@ -79,33 +79,6 @@ impl EnrollBegin {
     ) -> Self {
         Self { totp, cipher, mfa, audit }
     }
-
-    /// Starts (or restarts) enrollment.
-    ///
-    /// # Errors
-    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
-    #[tracing::instrument(name = "enroll_begin", skip_all, fields(user.id = %caller.user.id))]
-    pub async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-    ) -> Result<Enrollment, EnrollError> {
-        let user = &caller.user;
-        if user.mfa.is_enabled() {
-            return Err(EnrollError::AlreadyEnabled);
-        }
-        let secret = self.totp.generate_secret();
-        let sealed = self.cipher.encrypt(user.id, &secret)?;
-        let otpauth_url = self.totp.otpauth_url(&secret, &user.email)?;
-        let qr_png_base64 = self.totp.qr_png_base64(&secret, &user.email)?;
-        if !self.mfa.begin_enrollment(user.id, sealed).await? {
-            return Err(EnrollError::AlreadyEnabled);
-        }
-        self.audit
-            .record(AuditEntry::new(AuditEventKind::MfaEnrollBegin, Some(user.id), client))
-            .await;
-        Ok(Enrollment { secret, otpauth_url: PlainToken::new(otpauth_url), qr_png_base64 })
-    }
 }
 
 /// `POST /api/auth/mfa/enroll/cancel`: drops a pending secret; idempotent.
@@ -126,22 +99,6 @@ impl EnrollCancel {
     #[must_use]
     pub fn new(mfa: Arc<dyn MfaRepository>, audit: AuditTrail) -> Self {
         Self { mfa, audit }
-    }
-
-    /// Cancels enrollment.
-    ///
-    /// # Errors
-    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
-    pub async fn execute(&self, caller: &Caller, client: &ClientInfo) -> Result<(), EnrollError> {
-        match self.mfa.cancel_enrollment(caller.user.id).await? {
-            CancelOutcome::AlreadyEnabled => Err(EnrollError::AlreadyEnabled),
-            CancelOutcome::Cancelled => {
-                let entry =
-                    AuditEntry::new(AuditEventKind::MfaEnrollCancel, Some(caller.user.id), client);
-                self.audit.record(entry).await;
-                Ok(())
-            }
-        }
     }
 }
 
@@ -217,13 +174,110 @@ impl EnrollConfirm {
     ) -> Self {
         Self { limiter, cipher, totp, codes, mfa, users, audit, clock }
     }
+}
 
+/// What the web adapter calls for `POST /api/auth/mfa/enroll/begin`; [`EnrollBegin`]
+/// implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnrollBeginUseCase: Send + Sync {
+    /// See [`EnrollBegin::execute`].
+    ///
+    /// # Errors
+    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+    ) -> Result<Enrollment, EnrollError>;
+}
+
+#[async_trait]
+impl EnrollBeginUseCase for EnrollBegin {
+    /// Starts (or restarts) enrollment.
+    ///
+    /// # Errors
+    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
+    #[tracing::instrument(name = "enroll_begin", skip_all, fields(user.id = %caller.user.id))]
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+    ) -> Result<Enrollment, EnrollError> {
+        let user = &caller.user;
+        if user.mfa.is_enabled() {
+            return Err(EnrollError::AlreadyEnabled);
+        }
+        let secret = self.totp.generate_secret();
+        let sealed = self.cipher.encrypt(user.id, &secret)?;
+        let otpauth_url = self.totp.otpauth_url(&secret, &user.email)?;
+        let qr_png_base64 = self.totp.qr_png_base64(&secret, &user.email)?;
+        if !self.mfa.begin_enrollment(user.id, sealed).await? {
+            return Err(EnrollError::AlreadyEnabled);
+        }
+        self.audit
+            .record(AuditEntry::new(AuditEventKind::MfaEnrollBegin, Some(user.id), client))
+            .await;
+        Ok(Enrollment { secret, otpauth_url: PlainToken::new(otpauth_url), qr_png_base64 })
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/enroll/cancel`; [`EnrollCancel`]
+/// implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnrollCancelUseCase: Send + Sync {
+    /// See [`EnrollCancel::execute`].
+    ///
+    /// # Errors
+    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
+    async fn execute(&self, caller: &Caller, client: &ClientInfo) -> Result<(), EnrollError>;
+}
+
+#[async_trait]
+impl EnrollCancelUseCase for EnrollCancel {
+    /// Cancels enrollment.
+    ///
+    /// # Errors
+    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
+    async fn execute(&self, caller: &Caller, client: &ClientInfo) -> Result<(), EnrollError> {
+        match self.mfa.cancel_enrollment(caller.user.id).await? {
+            CancelOutcome::AlreadyEnabled => Err(EnrollError::AlreadyEnabled),
+            CancelOutcome::Cancelled => {
+                let entry =
+                    AuditEntry::new(AuditEventKind::MfaEnrollCancel, Some(caller.user.id), client);
+                self.audit.record(entry).await;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/enroll/confirm`; [`EnrollConfirm`]
+/// implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EnrollConfirmUseCase: Send + Sync {
+    /// See [`EnrollConfirm::execute`].
+    ///
+    /// # Errors
+    /// [`EnrollConfirmError`].
+    async fn execute(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        code: Result<String, InputRejected>,
+    ) -> Result<Vec<PlainToken>, EnrollConfirmError>;
+}
+
+#[async_trait]
+impl EnrollConfirmUseCase for EnrollConfirm {
     /// Confirms enrollment; returns the backup codes, to be shown once.
     ///
     /// # Errors
     /// [`EnrollConfirmError`].
     #[tracing::instrument(name = "enroll_confirm", skip_all, fields(user.id = %caller.user.id))]
-    pub async fn execute(
+    async fn execute(
         &self,
         caller: &Caller,
         client: &ClientInfo,
@@ -282,80 +336,5 @@ impl EnrollConfirm {
         }
         attempt.committed(&effects);
         Ok(codes.into_iter().map(PlainToken::new).collect())
-    }
-}
-
-/// What the web adapter calls for `POST /api/auth/mfa/enroll/begin`; [`EnrollBegin`]
-/// implements it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait EnrollBeginUseCase: Send + Sync {
-    /// See [`EnrollBegin::execute`].
-    ///
-    /// # Errors
-    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-    ) -> Result<Enrollment, EnrollError>;
-}
-
-#[async_trait]
-impl EnrollBeginUseCase for EnrollBegin {
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-    ) -> Result<Enrollment, EnrollError> {
-        Self::execute(self, caller, client).await
-    }
-}
-
-/// What the web adapter calls for `POST /api/auth/mfa/enroll/cancel`; [`EnrollCancel`]
-/// implements it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait EnrollCancelUseCase: Send + Sync {
-    /// See [`EnrollCancel::execute`].
-    ///
-    /// # Errors
-    /// [`EnrollError::AlreadyEnabled`] when MFA is on.
-    async fn execute(&self, caller: &Caller, client: &ClientInfo) -> Result<(), EnrollError>;
-}
-
-#[async_trait]
-impl EnrollCancelUseCase for EnrollCancel {
-    async fn execute(&self, caller: &Caller, client: &ClientInfo) -> Result<(), EnrollError> {
-        Self::execute(self, caller, client).await
-    }
-}
-
-/// What the web adapter calls for `POST /api/auth/mfa/enroll/confirm`; [`EnrollConfirm`]
-/// implements it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait EnrollConfirmUseCase: Send + Sync {
-    /// See [`EnrollConfirm::execute`].
-    ///
-    /// # Errors
-    /// [`EnrollConfirmError`].
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        code: Result<String, InputRejected>,
-    ) -> Result<Vec<PlainToken>, EnrollConfirmError>;
-}
-
-#[async_trait]
-impl EnrollConfirmUseCase for EnrollConfirm {
-    async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        code: Result<String, InputRejected>,
-    ) -> Result<Vec<PlainToken>, EnrollConfirmError> {
-        Self::execute(self, caller, client, code).await
     }
 }

@@ -36,23 +36,6 @@ impl Health {
     pub fn new(storage: Arc<dyn StorageHealth>) -> Self {
         Self { storage }
     }
-
-    /// Pings storage for reads, then for writes.
-    ///
-    /// # Errors
-    /// [`Unexpected::Unavailable`] while reads cannot get through (writes that cannot are
-    /// [`HealthReport::WritesUnavailable`]).
-    pub async fn check(&self) -> Result<HealthReport, Unexpected> {
-        self.storage.ping().await?;
-        match self.storage.ping_writes().await {
-            Ok(()) => Ok(HealthReport::Ok),
-            Err(StoreError::Unavailable(cause)) => {
-                tracing::warn!(error = format!("{cause:#}"), "database writes unavailable");
-                Ok(HealthReport::WritesUnavailable)
-            }
-            Err(other) => Err(other.into()),
-        }
-    }
 }
 
 /// What the web adapter calls for `/api/health`; [`Health`] implements it.
@@ -68,7 +51,20 @@ pub trait HealthUseCase: Send + Sync {
 
 #[async_trait]
 impl HealthUseCase for Health {
+    /// Pings storage for reads, then for writes.
+    ///
+    /// # Errors
+    /// [`Unexpected::Unavailable`] while reads cannot get through (writes that cannot are
+    /// [`HealthReport::WritesUnavailable`]).
     async fn check(&self) -> Result<HealthReport, Unexpected> {
-        Self::check(self).await
+        self.storage.ping().await?;
+        match self.storage.ping_writes().await {
+            Ok(()) => Ok(HealthReport::Ok),
+            Err(StoreError::Unavailable(cause)) => {
+                tracing::warn!(error = format!("{cause:#}"), "database writes unavailable");
+                Ok(HealthReport::WritesUnavailable)
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 }

@@ -107,13 +107,31 @@ impl Login {
     ) -> Self {
         Self { limiter, users, passwords, issuer, audit, clock }
     }
+}
 
+/// What the web adapter calls for `POST /api/auth/login`; [`Login`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait LoginUseCase: Send + Sync {
+    /// See [`Login::execute`].
+    ///
+    /// # Errors
+    /// [`LoginError`].
+    async fn execute(
+        &self,
+        client: &ClientInfo,
+        input: Result<LoginInput, InputRejected>,
+    ) -> Result<LoginOutcome, LoginError>;
+}
+
+#[async_trait]
+impl LoginUseCase for Login {
     /// Checks the credentials.
     ///
     /// # Errors
     /// [`LoginError`].
     #[tracing::instrument(name = "login", skip_all)]
-    pub async fn execute(
+    async fn execute(
         &self,
         client: &ClientInfo,
         input: Result<LoginInput, InputRejected>,
@@ -162,31 +180,5 @@ impl Login {
             .record(AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client))
             .await;
         Ok(LoginOutcome::SignedIn { user: Box::new(user), session })
-    }
-}
-
-/// What the web adapter calls for `POST /api/auth/login`; [`Login`] implements it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait LoginUseCase: Send + Sync {
-    /// See [`Login::execute`].
-    ///
-    /// # Errors
-    /// [`LoginError`].
-    async fn execute(
-        &self,
-        client: &ClientInfo,
-        input: Result<LoginInput, InputRejected>,
-    ) -> Result<LoginOutcome, LoginError>;
-}
-
-#[async_trait]
-impl LoginUseCase for Login {
-    async fn execute(
-        &self,
-        client: &ClientInfo,
-        input: Result<LoginInput, InputRejected>,
-    ) -> Result<LoginOutcome, LoginError> {
-        Self::execute(self, client, input).await
     }
 }

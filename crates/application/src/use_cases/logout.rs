@@ -37,27 +37,6 @@ impl Logout {
     ) -> Self {
         Self { token_digest, sessions, audit }
     }
-
-    /// Ends whatever the cookies name. Idempotent.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn execute(
-        &self,
-        session: Option<&str>,
-        pending: Option<&str>,
-        client: &ClientInfo,
-    ) -> Result<(), Unexpected> {
-        for token in [session, pending].into_iter().flatten() {
-            let digest = self.token_digest.digest(token);
-            let Some(record) = self.sessions.find(&digest).await? else { continue };
-            if self.sessions.delete(&digest).await? && record.kind == SessionKind::Full {
-                let entry = AuditEntry::new(AuditEventKind::Logout, Some(record.user_id), client);
-                self.audit.record(entry).await;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// What the web adapter calls for `POST /api/auth/logout` (and to revoke what a new login
@@ -79,12 +58,24 @@ pub trait LogoutUseCase: Send + Sync {
 
 #[async_trait]
 impl LogoutUseCase for Logout {
+    /// Ends whatever the cookies name. Idempotent.
+    ///
+    /// # Errors
+    /// Storage failures.
     async fn execute<'a>(
         &self,
         session: Option<&'a str>,
         pending: Option<&'a str>,
         client: &ClientInfo,
     ) -> Result<(), Unexpected> {
-        Self::execute(self, session, pending, client).await
+        for token in [session, pending].into_iter().flatten() {
+            let digest = self.token_digest.digest(token);
+            let Some(record) = self.sessions.find(&digest).await? else { continue };
+            if self.sessions.delete(&digest).await? && record.kind == SessionKind::Full {
+                let entry = AuditEntry::new(AuditEventKind::Logout, Some(record.user_id), client);
+                self.audit.record(entry).await;
+            }
+        }
+        Ok(())
     }
 }

@@ -40,31 +40,6 @@ impl MfaStatus {
     pub const fn new(mfa_policy: MfaPolicy) -> Self {
         Self { mfa_policy }
     }
-
-    /// Whether a configured policy (`require_mfa_for_admins`) requires this user to enroll
-    /// and they have not: the web adapter tells the client so in `/api/auth/me`.
-    #[must_use]
-    pub fn enrollment_required(&self, user: &User) -> bool {
-        self.mfa_policy.requires_mfa(user) && !user.mfa.is_enabled()
-    }
-
-    /// The caller's MFA status, from the caller alone (no storage call).
-    ///
-    /// # Errors
-    /// None: the `Result` is the shape of [`MfaStatusUseCase::execute`], kept so the web
-    /// adapter's handler and error mapping stay as they are.
-    pub async fn execute(&self, caller: &Caller) -> Result<MfaStatusView, Unexpected> {
-        Ok(match &caller.user.mfa {
-            MfaState::Enabled { enrolled_at, .. } => MfaStatusView {
-                enabled: true,
-                enrolled_at: Some(*enrolled_at),
-                backup_codes_remaining: caller.backup_codes_remaining,
-            },
-            MfaState::Disabled | MfaState::Pending { .. } => {
-                MfaStatusView { enabled: false, enrolled_at: None, backup_codes_remaining: 0 }
-            }
-        })
-    }
 }
 
 /// What the web adapter calls for `GET /api/auth/mfa/status` (and the policy flag of every
@@ -84,11 +59,27 @@ pub trait MfaStatusUseCase: Send + Sync {
 
 #[async_trait]
 impl MfaStatusUseCase for MfaStatus {
+    /// Whether a configured policy (`require_mfa_for_admins`) requires this user to enroll
+    /// and they have not: the web adapter tells the client so in `/api/auth/me`.
     fn enrollment_required(&self, user: &User) -> bool {
-        Self::enrollment_required(self, user)
+        self.mfa_policy.requires_mfa(user) && !user.mfa.is_enabled()
     }
 
+    /// The caller's MFA status, from the caller alone (no storage call).
+    ///
+    /// # Errors
+    /// None: the `Result` is the shape of [`MfaStatusUseCase::execute`], kept so the web
+    /// adapter's handler and error mapping stay as they are.
     async fn execute(&self, caller: &Caller) -> Result<MfaStatusView, Unexpected> {
-        Self::execute(self, caller).await
+        Ok(match &caller.user.mfa {
+            MfaState::Enabled { enrolled_at, .. } => MfaStatusView {
+                enabled: true,
+                enrolled_at: Some(*enrolled_at),
+                backup_codes_remaining: caller.backup_codes_remaining,
+            },
+            MfaState::Disabled | MfaState::Pending { .. } => {
+                MfaStatusView { enabled: false, enrolled_at: None, backup_codes_remaining: 0 }
+            }
+        })
     }
 }

@@ -46,30 +46,6 @@ impl RegenerateBackupCodes {
     ) -> Self {
         Self { check, codes, mfa, clock }
     }
-
-    /// Runs the operation; returns the new codes, to be shown once.
-    ///
-    /// # Errors
-    /// [`MfaChangeError`], as for disable.
-    #[tracing::instrument(name = "regenerate_backup_codes", skip_all, fields(user.id = %caller.user.id))]
-    pub async fn execute(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        input: Result<BothFactorsInput, InputRejected>,
-    ) -> Result<Vec<PlainToken>, MfaChangeError> {
-        let operation = MfaOperation::RegenerateBackupCodes;
-        let change = self.check.check(operation, caller, client, input).await?;
-        let (codes, digests) = self.codes.issue();
-        // Regenerating replaces codes, not the factor: no session ends (as before).
-        let effects = change.effects(None);
-        let now = self.clock.now();
-        let user = caller.user.id;
-        let spent = self.mfa.regenerate_with_proof(user, change.proof(), digests, now, &effects);
-        let spent = spent.await?;
-        change.settle(spent, &effects).await?;
-        Ok(codes.into_iter().map(PlainToken::new).collect())
-    }
 }
 
 /// What the web adapter calls for `POST /api/auth/mfa/backup/regenerate`;
@@ -91,12 +67,27 @@ pub trait RegenerateBackupCodesUseCase: Send + Sync {
 
 #[async_trait]
 impl RegenerateBackupCodesUseCase for RegenerateBackupCodes {
+    /// Runs the operation; returns the new codes, to be shown once.
+    ///
+    /// # Errors
+    /// [`MfaChangeError`], as for disable.
+    #[tracing::instrument(name = "regenerate_backup_codes", skip_all, fields(user.id = %caller.user.id))]
     async fn execute(
         &self,
         caller: &Caller,
         client: &ClientInfo,
         input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<Vec<PlainToken>, MfaChangeError> {
-        Self::execute(self, caller, client, input).await
+        let operation = MfaOperation::RegenerateBackupCodes;
+        let change = self.check.check(operation, caller, client, input).await?;
+        let (codes, digests) = self.codes.issue();
+        // Regenerating replaces codes, not the factor: no session ends (as before).
+        let effects = change.effects(None);
+        let now = self.clock.now();
+        let user = caller.user.id;
+        let spent = self.mfa.regenerate_with_proof(user, change.proof(), digests, now, &effects);
+        let spent = spent.await?;
+        change.settle(spent, &effects).await?;
+        Ok(codes.into_iter().map(PlainToken::new).collect())
     }
 }

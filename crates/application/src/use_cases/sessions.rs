@@ -13,7 +13,8 @@ use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::sessions::SessionExpiry;
 use crate::error::Unexpected;
 use crate::ports::{
-    Clock, SecretDigest, SessionKind, SessionRecord, SessionRepository, TokenDigest,
+    Clock, DamagedRow, Listed, SecretDigest, SessionKind, SessionRecord, SessionRepository,
+    TokenDigest,
 };
 
 /// Hex characters of a session's public handle (128 bits).
@@ -73,78 +74,36 @@ impl ManageSessions {
         digest.as_str().chars().take(HANDLE_HEX_CHARS).collect()
     }
 
-    /// The caller's signed-in sessions that are alive, oldest first.
-    async fn live(&self, caller: &Caller) -> Result<Vec<SessionRecord>, Unexpected> {
+    /// The caller's signed-in sessions that are alive, oldest first, and those that do not
+    /// decode (whether they are alive cannot be told), as damaged under their public handle
+    /// (logged so; never the stored digest).
+    async fn live(&self, caller: &Caller) -> Result<Vec<Listed<SessionRecord>>, Unexpected> {
         let now = self.clock.now();
-        let all = self.sessions.sessions_of(caller.user.id).await?;
+        let all = self.sessions.sessions_of_listed(caller.user.id).await?;
         Ok(all
             .into_iter()
-            .filter(|s| s.kind == SessionKind::Full && self.expiry.is_alive(s, now))
-            .collect())
-    }
-
-    /// The caller's live sessions.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<SessionView>, Unexpected> {
-        let current = caller.session();
-        Ok(self
-            .live(caller)
-            .await?
-            .into_iter()
-            .map(|s| SessionView {
-                id: self.handle(&s.id_hash),
-                created_at: s.created_at,
-                last_seen_at: s.last_seen_at,
-                current: current == Some(&s.id_hash),
-                ip: s.client_addr,
-                user_agent: s.user_agent,
+            .filter_map(|listed| match listed {
+                Listed::Ok(s) => (s.kind == SessionKind::Full && self.expiry.is_alive(&s, now))
+                    .then_some(Listed::Ok(s)),
+                Listed::Damaged(row) => Some(Listed::Damaged(self.damaged(row))),
             })
             .collect())
     }
 
-    /// Ends the caller's session with this handle; `false` when the caller has no such
-    /// session (someone else's handle is no different from a made-up one).
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn revoke(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-        handle: &str,
-    ) -> Result<bool, Unexpected> {
-        let sessions = self.sessions.sessions_of(caller.user.id).await?;
-        let Some(session) = sessions
-            .into_iter()
-            .find(|s| s.kind == SessionKind::Full && self.handle(&s.id_hash) == handle)
-        else {
-            return Ok(false);
+    /// A damaged session row, named by its public handle instead of the stored digest, and
+    /// logged so. A row whose digest does not read has no handle: its `id` is empty and its
+    /// problem says so.
+    fn damaged(&self, row: DamagedRow) -> DamagedRow {
+        let DamagedRow { id: stored, problem } = row;
+        let named = if stored.is_empty() {
+            DamagedRow {
+                id: String::new(),
+                problem: format!("{problem}; the session's handle cannot be derived"),
+            }
+        } else {
+            DamagedRow { id: self.handle(&SecretDigest::from_hex(stored)), problem }
         };
-        if !self.sessions.delete(&session.id_hash).await? {
-            return Ok(false);
-        }
-        let entry = AuditEntry::new(AuditEventKind::SessionRevoked, Some(caller.user.id), client);
-        self.audit.record(entry).await;
-        Ok(true)
-    }
-
-    /// Ends every session of the caller's but the current one (all of them for an API
-    /// token caller); returns how many.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn revoke_others(
-        &self,
-        caller: &Caller,
-        client: &ClientInfo,
-    ) -> Result<u64, Unexpected> {
-        let ended = self.sessions.delete_for_user(caller.user.id, caller.session()).await?;
-        let entry =
-            AuditEntry::new(AuditEventKind::SessionsRevokedOthers, Some(caller.user.id), client);
-        self.audit.record(entry).await;
-        Ok(ended)
+        named.log("sessions")
     }
 }
 
@@ -156,7 +115,7 @@ pub trait ManageSessionsUseCase: Send + Sync {
     ///
     /// # Errors
     /// Storage failures.
-    async fn list(&self, caller: &Caller) -> Result<Vec<SessionView>, Unexpected>;
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<SessionView>>, Unexpected>;
 
     /// See [`ManageSessions::revoke`].
     ///
@@ -178,20 +137,69 @@ pub trait ManageSessionsUseCase: Send + Sync {
 
 #[async_trait]
 impl ManageSessionsUseCase for ManageSessions {
-    async fn list(&self, caller: &Caller) -> Result<Vec<SessionView>, Unexpected> {
-        Self::list(self, caller).await
+    /// The caller's live sessions; a stored session that does not decode is listed as
+    /// damaged by its public handle, never failing the list.
+    ///
+    /// # Errors
+    /// Storage failures.
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<SessionView>>, Unexpected> {
+        let current = caller.session();
+        Ok(self
+            .live(caller)
+            .await?
+            .into_iter()
+            .map(|listed| {
+                listed.map(|s| SessionView {
+                    id: self.handle(&s.id_hash),
+                    created_at: s.created_at,
+                    last_seen_at: s.last_seen_at,
+                    current: current == Some(&s.id_hash),
+                    ip: s.client_addr,
+                    user_agent: s.user_agent,
+                })
+            })
+            .collect())
     }
 
+    /// Ends the caller's session with this handle; `false` when the caller has no such
+    /// session (someone else's handle is no different from a made-up one).
+    ///
+    /// # Errors
+    /// Storage failures.
     async fn revoke<'a>(
         &self,
         caller: &Caller,
         client: &ClientInfo,
         handle: &'a str,
     ) -> Result<bool, Unexpected> {
-        Self::revoke(self, caller, client, handle).await
+        // A damaged row is not ended by handle (its kind cannot be told); revoke-others ends
+        // it with the rest.
+        let sessions = self.sessions.sessions_of_listed(caller.user.id).await?;
+        let Some(session) = sessions
+            .into_iter()
+            .filter_map(Listed::ok)
+            .find(|s| s.kind == SessionKind::Full && self.handle(&s.id_hash) == handle)
+        else {
+            return Ok(false);
+        };
+        if !self.sessions.delete(&session.id_hash).await? {
+            return Ok(false);
+        }
+        let entry = AuditEntry::new(AuditEventKind::SessionRevoked, Some(caller.user.id), client);
+        self.audit.record(entry).await;
+        Ok(true)
     }
 
+    /// Ends every session of the caller's but the current one (all of them for an API
+    /// token caller); returns how many.
+    ///
+    /// # Errors
+    /// Storage failures.
     async fn revoke_others(&self, caller: &Caller, client: &ClientInfo) -> Result<u64, Unexpected> {
-        Self::revoke_others(self, caller, client).await
+        let ended = self.sessions.delete_for_user(caller.user.id, caller.session()).await?;
+        let entry =
+            AuditEntry::new(AuditEventKind::SessionsRevokedOthers, Some(caller.user.id), client);
+        self.audit.record(entry).await;
+        Ok(ended)
     }
 }

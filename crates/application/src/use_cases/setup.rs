@@ -61,38 +61,6 @@ impl Setup {
     ) -> Self {
         Self { users, new_users, issuer, audit }
     }
-
-    /// Whether the first administrator exists.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn is_initialized(&self) -> Result<bool, Unexpected> {
-        Ok(self.users.count().await? > 0)
-    }
-
-    /// Creates the first administrator and signs them in.
-    ///
-    /// # Errors
-    /// [`SetupError`].
-    pub async fn execute(
-        &self,
-        client: &ClientInfo,
-        input: Result<NewAccountInput, InputRejected>,
-    ) -> Result<(User, PlainToken), SetupError> {
-        if self.is_initialized().await? {
-            return Err(SetupError::AlreadyInitialized);
-        }
-        let input = input?;
-        let account = self.new_users.validate(&input, true).map_err(SetupError::Validation)?;
-        let new_user = self.new_users.build(account, true).await?;
-        let Some(user) = self.users.create_first_admin(new_user).await? else {
-            return Err(SetupError::AlreadyInitialized);
-        };
-        let session = self.issuer.start(user.id, SessionKind::Full, client).await?;
-        let entry = AuditEntry::new(AuditEventKind::SetupCompleted, Some(user.id), client);
-        self.audit.record(entry).await;
-        Ok((user, session))
-    }
 }
 
 /// What the web adapter calls for `/api/auth/setup`; [`Setup`] implements it.
@@ -118,15 +86,35 @@ pub trait SetupUseCase: Send + Sync {
 
 #[async_trait]
 impl SetupUseCase for Setup {
+    /// Whether the first administrator exists.
+    ///
+    /// # Errors
+    /// Storage failures.
     async fn is_initialized(&self) -> Result<bool, Unexpected> {
-        Self::is_initialized(self).await
+        Ok(self.users.count().await? > 0)
     }
 
+    /// Creates the first administrator and signs them in.
+    ///
+    /// # Errors
+    /// [`SetupError`].
     async fn execute(
         &self,
         client: &ClientInfo,
         input: Result<NewAccountInput, InputRejected>,
     ) -> Result<(User, PlainToken), SetupError> {
-        Self::execute(self, client, input).await
+        if self.is_initialized().await? {
+            return Err(SetupError::AlreadyInitialized);
+        }
+        let input = input?;
+        let account = self.new_users.validate(&input, true).map_err(SetupError::Validation)?;
+        let new_user = self.new_users.build(account, true).await?;
+        let Some(user) = self.users.create_first_admin(new_user).await? else {
+            return Err(SetupError::AlreadyInitialized);
+        };
+        let session = self.issuer.start(user.id, SessionKind::Full, client).await?;
+        let entry = AuditEntry::new(AuditEventKind::SetupCompleted, Some(user.id), client);
+        self.audit.record(entry).await;
+        Ok((user, session))
     }
 }

@@ -118,14 +118,52 @@ impl VerifyLogin {
         }
     }
 
+    /// What a sign-in commits with the end of the pending state and the spend, in one
+    /// transaction: the new session (its id is returned for the cookie), the verify and
+    /// login events, and the reserved attempt given back.
+    fn sign_in_effects(
+        &self,
+        attempt: &Attempt<'_>,
+        proof: ProofKind,
+    ) -> (PlainToken, ChangeEffects) {
+        let (user, client) = (attempt.user(), attempt.client());
+        let (token, session) = self.issuer.prepare(user.id, SessionKind::Full, client);
+        let mut effects = attempt.effects(AuditEventKind::MfaVerifySuccess, Some(proof));
+        let login = AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client)
+            .with_proof(Some(proof));
+        effects.also_audit.push(self.audit.event(login));
+        effects.start_session = Some(session);
+        (token, effects)
+    }
+}
+
+/// What the web adapter calls for `POST /api/auth/mfa/verify`; [`VerifyLogin`] implements
+/// it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait VerifyLoginUseCase: Send + Sync {
+    /// See [`VerifyLogin::execute`].
+    ///
+    /// # Errors
+    /// [`VerifyLoginError`]; the pending state is checked before the body.
+    async fn execute<'a>(
+        &self,
+        pending: Option<&'a str>,
+        client: &ClientInfo,
+        code: Result<String, InputRejected>,
+    ) -> Result<(User, PlainToken), VerifyLoginError>;
+}
+
+#[async_trait]
+impl VerifyLoginUseCase for VerifyLogin {
     /// Checks the code; on success ends the pending state and starts a session.
     ///
     /// # Errors
     /// [`VerifyLoginError`]; the pending state is checked before the body.
     #[tracing::instrument(name = "verify_login", skip_all)]
-    pub async fn execute(
+    async fn execute<'a>(
         &self,
-        pending: Option<&str>,
+        pending: Option<&'a str>,
         client: &ClientInfo,
         code: Result<String, InputRejected>,
     ) -> Result<(User, PlainToken), VerifyLoginError> {
@@ -203,53 +241,6 @@ impl VerifyLogin {
         }
         attempt.failed(AuditEventKind::MfaVerifyFail, "INVALID_CODE", kind).await;
         Err(VerifyLoginError::InvalidCode)
-    }
-
-    /// What a sign-in commits with the end of the pending state and the spend, in one
-    /// transaction: the new session (its id is returned for the cookie), the verify and
-    /// login events, and the reserved attempt given back.
-    fn sign_in_effects(
-        &self,
-        attempt: &Attempt<'_>,
-        proof: ProofKind,
-    ) -> (PlainToken, ChangeEffects) {
-        let (user, client) = (attempt.user(), attempt.client());
-        let (token, session) = self.issuer.prepare(user.id, SessionKind::Full, client);
-        let mut effects = attempt.effects(AuditEventKind::MfaVerifySuccess, Some(proof));
-        let login = AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client)
-            .with_proof(Some(proof));
-        effects.also_audit.push(self.audit.event(login));
-        effects.start_session = Some(session);
-        (token, effects)
-    }
-}
-
-/// What the web adapter calls for `POST /api/auth/mfa/verify`; [`VerifyLogin`] implements
-/// it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait VerifyLoginUseCase: Send + Sync {
-    /// See [`VerifyLogin::execute`].
-    ///
-    /// # Errors
-    /// [`VerifyLoginError`]; the pending state is checked before the body.
-    async fn execute<'a>(
-        &self,
-        pending: Option<&'a str>,
-        client: &ClientInfo,
-        code: Result<String, InputRejected>,
-    ) -> Result<(User, PlainToken), VerifyLoginError>;
-}
-
-#[async_trait]
-impl VerifyLoginUseCase for VerifyLogin {
-    async fn execute<'a>(
-        &self,
-        pending: Option<&'a str>,
-        client: &ClientInfo,
-        code: Result<String, InputRejected>,
-    ) -> Result<(User, PlainToken), VerifyLoginError> {
-        Self::execute(self, pending, client, code).await
     }
 }
 

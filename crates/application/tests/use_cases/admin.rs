@@ -1,6 +1,7 @@
 //! Administration: only administrators, unique e-mails, no self-deletion.
 
 use slugbase_application::ports::{AuditQuery, EndSessions, StoreError};
+use slugbase_application::use_cases::admin::AdminUseCase as _;
 use slugbase_application::{
     InputRejected,
     collaborators::new_account::NewAccountInput,

@@ -1,8 +1,9 @@
-//! `DisableMfa`: every row of the table in `api.md` (rows 3–8), their precedence, and what
-//! success and failure leave behind.
+//! `DisableMfa`: every row of the table in `docs/api.md` § POST /api/auth/mfa/disable (rows
+//! 3–8), their precedence, and what success and failure leave behind.
 
 use slugbase_application::ports::ChangeEffects;
 use slugbase_application::ports::{EndSessions, MfaProof, StoreError};
+use slugbase_application::use_cases::disable_mfa::DisableMfaUseCase as _;
 use slugbase_application::{
     AuthSettings, Caller, InputRejected, Unexpected,
     collaborators::both_factors::{BothFactorsInput, MfaChangeError},

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    AuditEvent, Notice, NoticePurge, OutboxMessage, OutboxQuery, OutboxRepository, StoreResult,
+    AuditEvent, Listed, Notice, NoticePurge, OutboxMessage, OutboxQuery, OutboxRepository,
+    StoreResult,
 };
 use slugbase_domain::{NoticeId, NoticeStatus};
 
@@ -115,7 +116,10 @@ impl OutboxRepository for InMemoryStore {
         Ok(())
     }
 
-    async fn list_notices(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>> {
+    async fn list_notices_listed(
+        &self,
+        query: OutboxQuery,
+    ) -> StoreResult<Vec<Listed<OutboxMessage>>> {
         let state = self.lock()?;
         let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
         let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
@@ -128,6 +132,7 @@ impl OutboxRepository for InMemoryStore {
             .skip(offset)
             .take(limit)
             .cloned()
+            .map(Listed::Ok)
             .collect())
     }
 

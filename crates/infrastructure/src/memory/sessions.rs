@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    CallerRecord, SecretDigest, SessionRecord, SessionRepository, StoreResult,
+    CallerRecord, Listed, SecretDigest, SessionRecord, SessionRepository, StoreResult,
 };
 use slugbase_domain::UserId;
 
@@ -92,12 +92,12 @@ impl SessionRepository for InMemoryStore {
         Ok(Some(s.failed_attempts))
     }
 
-    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+    async fn sessions_of_listed(&self, user: UserId) -> StoreResult<Vec<Listed<SessionRecord>>> {
         let state = self.lock()?;
         let mut sessions: Vec<SessionRecord> =
             state.sessions.iter().filter(|s| s.user_id == user).cloned().collect();
         sessions.sort_by_key(|s| s.created_at);
-        Ok(sessions)
+        Ok(sessions.into_iter().map(Listed::Ok).collect())
     }
 
     async fn delete_for_user<'a>(

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    ApiTokenRecord, ApiTokenRepository, CallerRecord, Notice, SecretDigest, StoreError, StoreResult,
+    ApiTokenRecord, ApiTokenRepository, CallerRecord, Listed, Notice, SecretDigest, StoreError,
+    StoreResult,
 };
 use slugbase_domain::{ApiTokenId, UserId};
 
@@ -43,7 +44,7 @@ impl ApiTokenRepository for InMemoryStore {
         Ok(())
     }
 
-    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>> {
+    async fn list_for_user_listed(&self, user: UserId) -> StoreResult<Vec<Listed<ApiTokenRecord>>> {
         let state = self.lock()?;
         let mut tokens: Vec<ApiTokenRecord> = state
             .tokens
@@ -52,7 +53,7 @@ impl ApiTokenRepository for InMemoryStore {
             .map(|t| t.record.clone())
             .collect();
         tokens.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(tokens)
+        Ok(tokens.into_iter().map(Listed::Ok).collect())
     }
 
     async fn find_active(&self, token_hash: &SecretDigest) -> StoreResult<Option<ApiTokenRecord>> {

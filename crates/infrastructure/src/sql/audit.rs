@@ -7,11 +7,12 @@ use sea_orm::{
     QueryOrder as _, QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
-    AuditEvent, AuditLog, AuditQuery, DamagedRow, Listed, StoreResult, StoredAuditEvent,
+    AuditEvent, AuditLog, AuditQuery, Listed, StoreResult, StoredAuditEvent,
 };
 use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
 
 use super::entity::audit_events;
+use super::listed::{logged, rows_listed};
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms};
 
 const SUCCESS: &str = "success";
@@ -90,23 +91,11 @@ impl AuditLog for SeaOrmStore {
         if let Some(kind) = query.kind {
             select = select.filter(audit_events::Column::Kind.eq(kind.as_str()));
         }
-        let rows = select
+        let select = select
             .order_by_desc(audit_events::Column::Id)
             .limit(u64::from(query.limit))
-            .offset(query.offset.min(MAX_OFFSET))
-            .all(self.reads())
-            .await
-            .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let id = row.id.to_string();
-                event_from_model(row).map_or_else(
-                    |e| Listed::Damaged(DamagedRow::logged("audit_events", id, &e)),
-                    Listed::Ok,
-                )
-            })
-            .collect())
+            .offset(query.offset.min(MAX_OFFSET));
+        rows_listed(self.reads(), select, "id", event_from_model, logged("audit_events")).await
     }
 
     async fn purge_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {

@@ -12,13 +12,15 @@ use sea_orm::{
     QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
-    AuditEvent, Notice, NoticePurge, OutboxMessage, OutboxQuery, OutboxRepository, StoreResult,
+    AuditEvent, DamagedRow, Listed, Notice, NoticePurge, OutboxMessage, OutboxQuery,
+    OutboxRepository, StoreResult,
 };
 use slugbase_domain::{NoticeId, NoticeKind, NoticeStatus, UserId};
 
 use super::audit::insert_event;
 use super::dialect::Engine;
 use super::entity::outbox;
+use super::listed::{logged, rows_listed};
 use super::{SeaOrmStore, corrupt, db_err, from_ms, from_ms_opt, parse_uuid, to_ms, to_u32};
 
 /// Largest offset a query binds (the drivers bind `BIGINT`).
@@ -151,8 +153,28 @@ impl OutboxRepository for SeaOrmStore {
             }
         };
         tx.commit().await.map_err(db_err)?;
-        let mut messages =
-            claimed.into_iter().map(message_from_model).collect::<StoreResult<Vec<_>>>()?;
+        // A claimed notice that does not decode can never be sent. Failing the whole batch
+        // for it would leave every notice of the batch claimed, claimed again once the lease
+        // ran out, and fail again: one bad row would stop all delivery. It is logged (its id
+        // only) and marked failed, so it stays listed (as damaged) and leaves every batch.
+        let mut messages = Vec::with_capacity(claimed.len());
+        for row in claimed {
+            let id = row.id.clone();
+            match message_from_model(row) {
+                Ok(message) => messages.push(message),
+                Err(e) => {
+                    let row = DamagedRow::logged("outbox", id, &e);
+                    outbox::Entity::update_many()
+                        .col_expr(outbox::Column::Status, Expr::val(NoticeStatus::Failed.as_str()))
+                        .col_expr(outbox::Column::LastError, Expr::val(stored_error(&row.problem)))
+                        .col_expr(outbox::Column::ClaimedUntil, Expr::val(Option::<i64>::None))
+                        .filter(outbox::Column::Id.eq(row.id))
+                        .exec(&self.db)
+                        .await
+                        .map_err(db_err)?;
+                }
+            }
+        }
         messages.sort_by_key(|m| (m.notice.at, m.notice.id));
         Ok(messages)
     }
@@ -211,22 +233,21 @@ impl OutboxRepository for SeaOrmStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn list_notices(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>> {
+    async fn list_notices_listed(
+        &self,
+        query: OutboxQuery,
+    ) -> StoreResult<Vec<Listed<OutboxMessage>>> {
         let mut select = outbox::Entity::find();
         if let Some(status) = query.status {
             select = select.filter(outbox::Column::Status.eq(status.as_str()));
         }
-        select
+        let select = select
             .order_by_desc(outbox::Column::CreatedAt)
             .order_by_desc(outbox::Column::Id)
             .limit(u64::from(query.limit))
-            .offset(std::cmp::min(query.offset, MAX_OFFSET))
-            .all(self.reads())
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(message_from_model)
-            .collect()
+            .offset(std::cmp::min(query.offset, MAX_OFFSET));
+        // Logged by the notice id only: never its recipient or body.
+        rows_listed(self.reads(), select, "id", message_from_model, logged("outbox")).await
     }
 
     async fn purge_notices(&self, purge: NoticePurge, limit: u32) -> StoreResult<u64> {

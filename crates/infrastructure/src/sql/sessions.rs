@@ -8,13 +8,15 @@ use sea_orm::{
     QueryOrder as _, QuerySelect as _, Set, UpdateMany,
 };
 use slugbase_application::ports::{
-    CallerRecord, SecretDigest, SessionKind, SessionRecord, SessionRepository, StoreResult,
+    CallerRecord, DamagedRow, Listed, SecretDigest, SessionKind, SessionRecord, SessionRepository,
+    StoreError, StoreResult,
 };
 use slugbase_domain::UserId;
 
 use super::caller::{CallerQuery, find_caller};
 use super::dialect::Engine;
 use super::entity::sessions;
+use super::listed::rows_listed;
 use super::{SeaOrmStore, corrupt, db_err, from_ms, parse_uuid, to_ms, to_u32};
 
 /// Deletes a user's sessions but `keep` (also run inside an MFA change's transaction).
@@ -151,14 +153,14 @@ impl SessionRepository for SeaOrmStore {
             .transpose()
     }
 
-    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
-        let rows = sessions::Entity::find()
+    async fn sessions_of_listed(&self, user: UserId) -> StoreResult<Vec<Listed<SessionRecord>>> {
+        let select = sessions::Entity::find()
             .filter(sessions::Column::UserId.eq(user.to_string()))
-            .order_by_asc(sessions::Column::CreatedAt)
-            .all(self.reads())
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(session_from_model).collect()
+            .order_by_asc(sessions::Column::CreatedAt);
+        // Not logged here: the key is the stored digest; the caller logs the public handle.
+        let damaged =
+            |id: Option<String>, e: &StoreError| DamagedRow::unlogged(id.unwrap_or_default(), e);
+        rows_listed(self.reads(), select, "id_hash", session_from_model, damaged).await
     }
 
     async fn delete_for_user<'a>(

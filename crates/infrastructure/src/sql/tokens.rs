@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, Set};
 use slugbase_application::ports::{
-    ApiTokenRecord, ApiTokenRepository, CallerRecord, Notice, SecretDigest, StoreResult,
+    ApiTokenRecord, ApiTokenRepository, CallerRecord, Listed, Notice, SecretDigest, StoreResult,
 };
 use slugbase_domain::{ApiTokenId, UserId};
 
 use super::caller::{CallerQuery, find_caller};
 use super::entity::api_tokens;
+use super::listed::{logged, rows_listed};
 use super::outbox::insert_notice;
 use super::{SeaOrmStore, db_err, from_ms, from_ms_opt, parse_uuid, to_ms};
 
@@ -57,18 +58,14 @@ impl ApiTokenRepository for SeaOrmStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn list_for_user(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>> {
-        api_tokens::Entity::find()
+    async fn list_for_user_listed(&self, user: UserId) -> StoreResult<Vec<Listed<ApiTokenRecord>>> {
+        let select = api_tokens::Entity::find()
             .filter(api_tokens::Column::UserId.eq(user.to_string()))
             .filter(api_tokens::Column::RevokedAt.is_null())
             .order_by_asc(api_tokens::Column::CreatedAt)
-            .order_by_asc(api_tokens::Column::Id)
-            .all(self.reads())
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(token_from_model)
-            .collect()
+            .order_by_asc(api_tokens::Column::Id);
+        // Logged by the row id, never the token's hash.
+        rows_listed(self.reads(), select, "id", token_from_model, logged("api_tokens")).await
     }
 
     async fn find_active(&self, token_hash: &SecretDigest) -> StoreResult<Option<ApiTokenRecord>> {

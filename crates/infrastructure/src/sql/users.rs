@@ -7,7 +7,7 @@ use sea_orm::{
     QueryOrder as _, Set,
 };
 use slugbase_application::ports::{
-    ChangeEffects, DamagedRow, Listed, NewUser, StoreError, StoreResult, UserRepository,
+    ChangeEffects, Listed, NewUser, StoreError, StoreResult, UserRepository,
 };
 use slugbase_domain::{
     DisplayName, Email, EncryptedSecret, LoginMethod, MfaState, PasswordHash, TotpStep, User,
@@ -15,6 +15,7 @@ use slugbase_domain::{
 };
 
 use super::entity::{attempt_counters, instance_setup, users};
+use super::listed::{logged, rows_listed};
 use super::{SeaOrmStore, corrupt, db_err, from_ms, from_ms_opt, parse_uuid, stored_time, to_ms};
 
 /// A stored user.
@@ -125,22 +126,10 @@ impl UserRepository for SeaOrmStore {
     }
 
     async fn list(&self) -> StoreResult<Vec<Listed<User>>> {
-        let rows = users::Entity::find()
+        let select = users::Entity::find()
             .order_by_asc(users::Column::CreatedAt)
-            .order_by_asc(users::Column::Id)
-            .all(self.reads())
-            .await
-            .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let id = row.id.clone();
-                user_from_model(row).map_or_else(
-                    |e| Listed::Damaged(DamagedRow::logged("users", id, &e)),
-                    Listed::Ok,
-                )
-            })
-            .collect())
+            .order_by_asc(users::Column::Id);
+        rows_listed(self.reads(), select, "id", user_from_model, logged("users")).await
     }
 
     async fn count(&self) -> StoreResult<u64> {

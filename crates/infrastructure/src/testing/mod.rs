@@ -1,12 +1,15 @@
 //! Test support (feature `testing`), never used by production code: a fresh PostgreSQL
 //! database per test ([`postgres_url`]), a fresh MySQL/MariaDB database per test
-//! ([`mysql_url`]) and a clock that stands still ([`ManualClock`]).
+//! ([`mysql_url`]), a clock that stands still ([`ManualClock`]) and every port over a store
+//! with the real crypto adapters ([`wiring::build_deps`]), for tests that bypass the server's
+//! composition root.
 
 use std::io::Write as _;
 
 mod clock;
 mod mysql;
 mod postgres;
+pub mod wiring;
 
 pub use clock::ManualClock;
 pub use mysql::mysql_url;

@@ -8,6 +8,12 @@
 )]
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
+use slugbase_application::use_cases::admin::AdminUseCase as _;
+use slugbase_application::use_cases::authenticate::AuthenticateUseCase as _;
+use slugbase_application::use_cases::enroll::EnrollBeginUseCase as _;
+use slugbase_application::use_cases::enroll::EnrollConfirmUseCase as _;
+use slugbase_application::use_cases::login::LoginUseCase as _;
+use slugbase_application::use_cases::setup::SetupUseCase as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -19,7 +25,7 @@ use slugbase_application::{AuthSettings, Caller, ClientInfo, PlainToken, UseCase
 use slugbase_domain::{BackupCode, Password, TotpSecret, User};
 use slugbase_infrastructure::crypto::{HmacBackupCodeHasher, ManualClock, Sha256TokenDigest};
 use slugbase_infrastructure::memory::InMemoryStore;
-use slugbase_infrastructure::wiring::{CryptoConfig, build_deps};
+use slugbase_infrastructure::testing::wiring::{CryptoConfig, build_deps};
 
 /// Start of every test: the middle of a 30-second step (1 800 000 000 is a step boundary).
 pub const START: i64 = 1_800_000_015;
@@ -48,10 +54,14 @@ impl Harness {
         let crypto = CryptoConfig::for_tests();
         let backup_codes = HmacBackupCodeHasher::new(crypto.backup_code_key);
         let deps = build_deps(store.clone(), crypto, clock.clone()).unwrap();
+        let mut uc = UseCases::new(deps, settings);
+        // The harness signs OIDC-only users in by hand (`oidc_user`), as if a provider were
+        // configured; without one, creating a user without a password is refused.
+        uc.admin = uc.admin.with_oidc_sign_in(true);
         Self {
             store,
             clock,
-            uc: UseCases::new(deps, settings),
+            uc,
             backup_codes,
             client: ClientInfo::new(Some("192.0.2.10".into()), Some("lifecycle-tests")),
         }

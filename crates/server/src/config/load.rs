@@ -107,6 +107,19 @@ fn merge_layers(options: &LoadOptions, dev_keys: Option<&Path>) -> Result<Settin
 /// # Errors
 /// [`ConfigError`], naming the key at fault.
 pub fn load(options: &LoadOptions) -> Result<Loaded, ConfigError> {
+    load_adjusted(options, |_| {})
+}
+
+/// [`load`], with `adjust` applied to the settings of every layer before they are
+/// validated and their keys decoded: how tests set settings by their types, so a misspelt
+/// setting is a compile error rather than an environment variable nobody reads.
+///
+/// # Errors
+/// [`ConfigError`], naming the key at fault (also one that `adjust` set).
+pub fn load_adjusted(
+    options: &LoadOptions,
+    adjust: impl FnOnce(&mut Settings),
+) -> Result<Loaded, ConfigError> {
     let mut settings = merge_layers(options, None)?;
     let mut generated_keys = None;
     if options.profile == Profile::Development && settings.keys.generate_dev_keys {
@@ -119,6 +132,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, ConfigError> {
             settings = merge_layers(options, Some(&path))?;
         }
     }
+    adjust(&mut settings);
     settings.validate(options.profile)?;
     let keys = settings.keys.resolve()?;
     Ok(Loaded { profile: options.profile, settings, keys, generated_keys })

@@ -31,7 +31,7 @@ use std::path::PathBuf;
 pub use keys::{
     KEY_LEN, KeySettings, Keys, decode_key, encode_key, generated_key_toml, random_key,
 };
-pub use load::{LoadOptions, Loaded, load};
+pub use load::{LoadOptions, Loaded, load, load_adjusted};
 pub use mail::{MailSettings, MailTransport, SmtpSection, TlsMode};
 pub use oidc::{DefaultRole, OidcProviderSettings, OidcSettings};
 pub use schema::{

@@ -93,6 +93,26 @@ impl fmt::Debug for OidcProviderSettings {
     }
 }
 
+impl OidcProviderSettings {
+    /// A provider at `issuer_url` where we are `client_id`, every other setting as a
+    /// configuration file that names only these two gets it.
+    #[must_use]
+    pub fn new(issuer_url: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self {
+            issuer_url: issuer_url.into(),
+            client_id: client_id.into(),
+            client_secret: String::new(),
+            client_secret_file: String::new(),
+            display_name: String::new(),
+            scopes: default_scopes(),
+            auto_create_users: yes(),
+            default_role: default_role(),
+            link_verified_email: yes(),
+            trust_idp_mfa_amr: Vec::new(),
+        }
+    }
+}
+
 fn default_scopes() -> Vec<String> {
     ["openid", "email", "profile"].map(str::to_owned).to_vec()
 }
@@ -247,6 +267,26 @@ mod tests {
         assert!(p.auto_create_users && p.link_verified_email, "defaults");
         assert_eq!(p.display_name("testidp"), "testidp");
         assert!(!format!("{p:?}").contains("s3cret"), "Debug redacts the secret");
+    }
+
+    #[test]
+    fn a_provider_built_in_code_gets_the_defaults_of_one_read_from_the_environment() {
+        let loaded = load(&options(Profile::Test, &provider_env())).unwrap();
+        let read = &loaded.settings.oidc.providers["testidp"];
+        let mut built = super::OidcProviderSettings::new("http://127.0.0.1:4455", "slugbase");
+        built.client_secret = "s3cret".to_owned();
+        assert_eq!(format!("{built:?}"), format!("{read:?}"));
+        assert_eq!(built.client_secret, read.client_secret);
+    }
+
+    #[test]
+    fn a_provider_set_in_code_is_validated_like_one_from_a_file() {
+        let error = super::super::load_adjusted(&options(Profile::Test, &all_keys()), |c| {
+            let provider = super::OidcProviderSettings::new("http://127.0.0.1:4455", "");
+            c.oidc.providers.insert("testidp".to_owned(), provider);
+        })
+        .unwrap_err();
+        assert!(message(&error).contains("oidc.providers.testidp"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The error body every 4xx and 5xx response carries (the seed's shape), as it goes on the
-//! wire and into the OpenAPI document.
+//! The error body every 4xx and 5xx response carries (`docs/api.md` § Conventions, "Error
+//! shape"), as it goes on the wire and into the OpenAPI document.
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -1,6 +1,7 @@
-//! One error type for every failure the HTTP API reports, in the seed's shape (see
-//! [`body`]): `{"error": <reason phrase>, "message": <sentence>, "code": <status>,
-//! "reason": <REASON>, "details": [...]}` (`details` only when fields are at fault).
+//! One error type for every failure the HTTP API reports, in the error shape of
+//! `docs/api.md` § Conventions (see [`body`]): `{"error": <reason phrase>, "message":
+//! <sentence>, "code": <status>, "reason": <REASON>, "details": [...]}` (`details` only
+//! when fields are at fault).
 //!
 //! [`ApiError`] is the response; [`mapping`] turns each use-case error into one (one
 //! exhaustive `match` each), `extract::body` each body rejection; [`normalize`] rewrites
@@ -21,7 +22,7 @@ pub use body::{ErrorBody, ErrorDetail};
 pub(crate) use mapping::ReportsInputRejected;
 pub(crate) use normalize::normalize_error_response;
 
-/// The seed's message for 400s.
+/// The message for 400s (`docs/api.md` § Conventions, from the seed).
 pub(crate) const MSG_BAD_REQUEST: &str =
     "The request contains invalid parameters or malformed data";
 /// `Retry-After` of every 503: the database's own waits (SQLite busy timeout, pool acquire
@@ -30,7 +31,7 @@ pub(crate) const MSG_BAD_REQUEST: &str =
 /// [`ApiError::error_response`] and [`normalize_error_response`]).
 pub(crate) const RETRY_AFTER_UNAVAILABLE_SECS: u32 = 5;
 
-/// The seed's message for 401 without credentials.
+/// The message for 401 without credentials (`docs/api.md` § Conventions).
 pub(crate) const MSG_UNAUTHENTICATED: &str =
     "Authentication required. Please provide a valid API token";
 

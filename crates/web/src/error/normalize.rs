@@ -1,5 +1,6 @@
 //! Error responses made outside our handlers (actix's own, a library's) rewritten into the
-//! seed's shape, so no HTML or plain-text error ever leaves the server.
+//! contract's error shape (`docs/api.md` § Conventions), so no HTML or plain-text error
+//! ever leaves the server.
 
 use actix_web::ResponseError as _;
 use actix_web::http::StatusCode;
@@ -8,8 +9,8 @@ use actix_web::http::header;
 use super::ApiError;
 
 /// Rewrites any error response that is not already JSON (actix's own, a library's) into the
-/// seed's shape, so no HTML or plain-text error ever leaves the server; and gives every 503
-/// a `Retry-After` (JSON ones built elsewhere too).
+/// contract's error shape, so no HTML or plain-text error ever leaves the server; and gives
+/// every 503 a `Retry-After` (JSON ones built elsewhere too).
 pub(crate) fn normalize_error_response<B>(
     mut res: actix_web::dev::ServiceResponse<B>,
 ) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {

@@ -43,9 +43,10 @@ impl AppState {
     }
 }
 
-/// `Authorization: Bearer <token>`. The seed page's own examples show the header as
-/// `Bearer YOUR_API_TOKEN (API token)`; a client that fills in only the placeholder sends
-/// the label too, so a trailing ` (API token)` is tolerated.
+/// `Authorization: Bearer <token>`. The seed page's own examples
+/// (`docs/seed-mfa-disable.txt`) show the header as `Bearer YOUR_API_TOKEN (API token)`; a
+/// client that fills in only the placeholder sends the label too, so a trailing
+/// ` (API token)` is tolerated.
 fn bearer_token(req: &HttpRequest) -> Option<&str> {
     bearer_credentials(req.headers().get(header::AUTHORIZATION)?.to_str().ok()?)
 }

@@ -1,6 +1,7 @@
-//! What handlers take from a request, in the contract's order: the caller (401), CSRF
-//! (403), then the body — whose problems (413 too large, 415 not JSON, 400 malformed) the
-//! use case lets the handler report only at its own point, after its attempt limit (429).
+//! What handlers take from a request, in the contract's order (`docs/api.md`, the disable
+//! table): the caller (401), CSRF (403), then the body — whose problems (413 too large, 415
+//! not JSON, 400 malformed) the use case lets the handler report only at its own point,
+//! after its attempt limit (429).
 //!
 //! Nothing here is an actix extractor that could reject a request on its own: each step is
 //! an explicit call, so the order of checks is the order of the calls in the handler.

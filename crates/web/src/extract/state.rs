@@ -16,8 +16,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state: from the application's `UseCases`, or from a [`WebUseCases`]
-    /// assembled by hand (mocks in the handler tests).
+    /// Builds the state from the use cases the composition root built, or from a
+    /// [`WebUseCases`] assembled by hand (mocks in the handler tests).
     #[must_use]
     pub fn new(use_cases: impl Into<WebUseCases>, config: WebConfig) -> Self {
         let use_cases = use_cases.into();

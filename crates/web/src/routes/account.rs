@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppState, defer};
 use crate::requests::ChangePasswordRequest;
-use crate::views::OkView;
+use crate::views::{DamagedView, OkView};
+use slugbase_application::ports::Listed;
 
 /// Change the caller's password.
 #[utoipa::path(
@@ -92,13 +93,27 @@ pub struct RevokedView {
     pub revoked: u64,
 }
 
-/// The caller's live sessions.
+/// An entry of `GET /api/auth/sessions`: the session, or, for a stored session that does
+/// not decode, a [`DamagedView`] (`"damaged": true`, `id` the session's public handle —
+/// empty when even that cannot be derived; a session has no `damaged` field).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SessionListEntry {
+    /// The session.
+    Session(SessionView),
+    /// A damaged row.
+    Damaged(DamagedView),
+}
+
+/// The caller's live sessions. A stored session that does not decode is listed in its
+/// place as `{"id", "damaged": true, "problem"}` (and logged by its public handle, never
+/// its stored digest), never failing the whole list; `revoke-others` ends it.
 #[utoipa::path(
     tag = "Auth",
     operation_id = "list_sessions",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "Live signed-in sessions, oldest first", body = Vec<SessionView>),
+        (status = 200, description = "Live signed-in sessions, oldest first; a damaged one as `{id, damaged, problem}`", body = Vec<SessionListEntry>),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     )
@@ -110,7 +125,14 @@ pub(crate) async fn list_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     let sessions = state.use_cases.sessions.list(&authed.caller).await?;
-    Ok(HttpResponse::Ok().json(sessions.into_iter().map(SessionView::from).collect::<Vec<_>>()))
+    let entries: Vec<SessionListEntry> = sessions
+        .into_iter()
+        .map(|listed| match listed {
+            Listed::Ok(session) => SessionListEntry::Session(SessionView::from(session)),
+            Listed::Damaged(row) => SessionListEntry::Damaged(DamagedView::new(&row)),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(entries))
 }
 
 /// End one of the caller's sessions.

@@ -27,7 +27,7 @@ pub struct HealthView {
     pub message: Option<String>,
 }
 
-/// 503 from `/api/health`: the seed's error shape, plus `"status": "unavailable"`.
+/// 503 from `/api/health`: the contract's error shape, plus `"status": "unavailable"`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct HealthUnavailableView {
     /// `unavailable`.

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slugbase_application::ValidationErrors;
-use slugbase_application::ports::{OutboxMessage, OutboxQuery};
+use slugbase_application::ports::{Listed, OutboxMessage, OutboxQuery};
 use slugbase_domain::NoticeStatus;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AppState;
 use crate::routes::paging;
+use crate::views::DamagedView;
 
 /// Filters, as sent (each checked by [`OutboxParams::query`]).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -95,11 +96,23 @@ impl From<OutboxMessage> for OutboxNoticeView {
     }
 }
 
+/// An entry of the outbox: the notice, or, for a stored notice that does not decode, a
+/// [`DamagedView`] (`"damaged": true`, `id` the notice id; a notice has no `damaged` field).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OutboxListEntry {
+    /// The notice.
+    Notice(OutboxNoticeView),
+    /// A damaged row.
+    Damaged(DamagedView),
+}
+
 /// A page of notices.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OutboxPageView {
-    /// Notices, newest first.
-    pub notices: Vec<OutboxNoticeView>,
+    /// Notices, newest first; a stored notice that does not decode is listed in its place
+    /// as `{"id", "damaged": true, "problem"}` (and logged by its id only).
+    pub notices: Vec<OutboxListEntry>,
     /// Page size asked for.
     pub limit: u32,
     /// Notices skipped.
@@ -135,6 +148,12 @@ pub(crate) async fn outbox(
     let query = params.query().map_err(ApiError::validation)?;
     let (limit, offset) = (query.limit, query.offset);
     let notices = state.use_cases.admin.outbox(&authed.caller, query).await?;
-    let notices = notices.into_iter().map(OutboxNoticeView::from).collect();
+    let notices = notices
+        .into_iter()
+        .map(|listed| match listed {
+            Listed::Ok(notice) => OutboxListEntry::Notice(OutboxNoticeView::from(notice)),
+            Listed::Damaged(row) => OutboxListEntry::Damaged(DamagedView::new(&row)),
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(OutboxPageView { notices, limit, offset }))
 }

@@ -14,7 +14,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppState, defer};
 use crate::requests::CreateTokenRequest;
 use crate::routes::path_id;
-use crate::views::OkView;
+use crate::views::{DamagedView, OkView};
+use slugbase_application::ports::Listed;
 
 /// A token as listed (never the secret).
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -53,12 +54,26 @@ pub struct CreatedTokenView {
     pub created_at: DateTime<Utc>,
 }
 
-/// The caller's API tokens.
+/// An entry of `GET /api/tokens`: the token, or, for a stored token that does not decode,
+/// a [`DamagedView`] (`"damaged": true`, `id` the token's row id; a token has no `damaged`
+/// field).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TokenListEntry {
+    /// The token.
+    Token(TokenView),
+    /// A damaged row.
+    Damaged(DamagedView),
+}
+
+/// The caller's API tokens, oldest first. A stored token that does not decode is listed in
+/// its place as `{"id", "damaged": true, "problem"}` (and logged by its id), never failing
+/// the whole list; it cannot be revoked by id, only by an administrator's repair.
 #[utoipa::path(
     tag = "API tokens",
     operation_id = "list_tokens",
     security(("session_cookie" = []), ("bearer_token" = [])),
-    responses((status = 200, description = "Success", body = Vec<TokenView>), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
+    responses((status = 200, description = "Success", body = Vec<TokenListEntry>), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
 )]
 #[get("/api/tokens")]
 pub(crate) async fn list_tokens(
@@ -67,7 +82,14 @@ pub(crate) async fn list_tokens(
 ) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     let tokens = state.use_cases.api_tokens.list(&authed.caller).await?;
-    Ok(HttpResponse::Ok().json(tokens.into_iter().map(TokenView::from).collect::<Vec<_>>()))
+    let entries: Vec<TokenListEntry> = tokens
+        .into_iter()
+        .map(|listed| match listed {
+            Listed::Ok(token) => TokenListEntry::Token(TokenView::from(token)),
+            Listed::Damaged(row) => TokenListEntry::Damaged(DamagedView::new(&row)),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(entries))
 }
 
 /// Create an API token.

@@ -2,6 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use slugbase_application::use_cases::api_tokens::ApiTokensUseCase as _;
 use slugbase_testkit::steps::{self, PASSWORD};
 use slugbase_testkit::{Api, TestApp, detail_fields};
 
@@ -86,7 +87,7 @@ async fn every_refusal_of_a_password_change_has_its_status_and_reason() {
 #[tokio::test]
 async fn wrong_current_passwords_count_towards_logins_limit() {
     let app = TestApp::builder()
-        .setting("security.limits.password_account.max_failures", 2)
+        .with_config(|c| c.security.limits.password_account.max_failures = 2)
         .spawn()
         .await;
     let admin = app.setup_admin().await;

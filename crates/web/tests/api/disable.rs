@@ -1,6 +1,7 @@
 //! Every row of the disable table, once with a cookie session (+ CSRF) and once with a
 //! Bearer API token (no CSRF); the seed page's request as written; concurrency.
 
+use slugbase_application::use_cases::api_tokens::ApiTokensUseCase as _;
 use std::ops::Deref;
 
 use reqwest::{Method, StatusCode};

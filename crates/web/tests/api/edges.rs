@@ -1,6 +1,7 @@
 //! Issue 22, items 3 and 4 over HTTP: e-mail limits apply to the lower-cased address on
 //! every path that creates an account, one password policy answers alike on every path, and
-//! a stored user row that no longer decodes is listed as damaged instead of failing the list.
+//! a stored row that no longer decodes (a user, an audit event, an API token, a session, an
+//! outbox notice) is listed as damaged instead of failing the list.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -146,4 +147,110 @@ async fn a_damaged_audit_event_is_listed_as_damaged_and_the_page_still_answers()
         json!({"id": id.to_string(), "damaged": true, "problem": "corrupt stored data: audit event kind"})
     );
     assert_eq!(listed[1..], events[1..]);
+}
+
+/// Runs `sql` with `key` on the test app's SQLite file, past every rule of the application;
+/// returns how many rows it changed.
+fn damage(app: &slugbase_testkit::TestApp, sql: &str, key: &str) -> usize {
+    let db = rusqlite::Connection::open(app.dir.path().join("slugbase.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.execute(sql, rusqlite::params![key]).unwrap()
+}
+
+/// A stored API token and a stored outbox notice that no longer decode are listed as
+/// `{"id", "damaged": true, "problem"}` (the token by its row id, the notice by its id);
+/// `GET /api/tokens` and `GET /api/admin/outbox` answer 200 with the others intact.
+#[tokio::test]
+async fn a_damaged_token_or_notice_is_listed_as_damaged_and_its_list_still_answers() {
+    let app = TestApp::spawn().await;
+    let admin: Api = app.setup_admin().await;
+    for name in ["first", "middle", "last"] {
+        admin.post("/api/tokens", json!({"name": name})).await.expect(StatusCode::CREATED);
+    }
+    let tokens = admin.get("/api/tokens").await.expect(StatusCode::OK);
+    let tokens = tokens.as_array().unwrap().clone();
+    assert_eq!(tokens.len(), 3, "{tokens:?}");
+    let id = tokens[1]["id"].as_str().unwrap().to_owned();
+    let sql = "UPDATE api_tokens SET last_used_at = 9223372036854775807 WHERE id = ?1";
+    assert_eq!(damage(&app, sql, &id), 1);
+
+    let listed = admin.get("/api/tokens").await.expect(StatusCode::OK);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert_eq!(
+        listed[1],
+        json!({"id": id, "damaged": true, "problem": "corrupt stored data: time out of range"})
+    );
+    assert_eq!((&listed[0], &listed[2]), (&tokens[0], &tokens[2]));
+
+    // The outbox: the three "token created" notices (at least).
+    let page = admin.get("/api/admin/outbox").await.expect(StatusCode::OK);
+    let notices = page["notices"].as_array().unwrap().clone();
+    assert!(notices.len() >= 3, "{page}");
+    let id = notices[1]["id"].as_str().unwrap().to_owned();
+    let sql = "UPDATE outbox SET kind = 'no_such_kind' WHERE id = ?1";
+    assert_eq!(damage(&app, sql, &id), 1);
+
+    let page = admin.get("/api/admin/outbox").await.expect(StatusCode::OK);
+    let listed = page["notices"].as_array().unwrap();
+    assert_eq!(listed.len(), notices.len(), "{page}");
+    assert_eq!(
+        listed[1],
+        json!({"id": id, "damaged": true, "problem": "corrupt stored data: notice kind"})
+    );
+    let ids = |list: &[Value]| -> Vec<Value> { list.iter().map(|n| n["id"].clone()).collect() };
+    assert_eq!(ids(listed), ids(&notices));
+    assert!(listed.iter().enumerate().all(|(i, n)| i == 1 || n.get("damaged").is_none()));
+}
+
+/// A stored session that no longer decodes is listed by its public handle (never the stored
+/// digest) as damaged, and `GET /api/auth/sessions` answers 200 with the other sessions; the
+/// damaged row of one user changes nothing for another user's requests.
+#[tokio::test]
+async fn a_damaged_session_is_listed_by_its_handle_and_spoils_no_one_elses_requests() {
+    let app = TestApp::spawn().await;
+    let admin: Api = app.setup_admin().await;
+    app.create_user(&admin, "other@example.com", Some(PASSWORD)).await;
+    let _second = app.login(ADMIN_EMAIL, PASSWORD).await;
+    let third = app.login(ADMIN_EMAIL, PASSWORD).await;
+    let other = app.login("other@example.com", PASSWORD).await;
+    let before = admin.get("/api/auth/sessions").await.expect(StatusCode::OK);
+    let before = before.as_array().unwrap().clone();
+    assert_eq!(before.len(), 3, "{before:?}");
+    let handles: Vec<&str> = before.iter().map(|s| s["id"].as_str().unwrap()).collect();
+
+    // The admin's second session (the second one stored), damaged.
+    let stored: String = {
+        let db = rusqlite::Connection::open(app.dir.path().join("slugbase.db")).unwrap();
+        db.query_row("SELECT id_hash FROM sessions ORDER BY rowid LIMIT 1 OFFSET 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let sql = "UPDATE sessions SET kind = 'no_such_kind' WHERE id_hash = ?1";
+    assert_eq!(damage(&app, sql, &stored), 1);
+
+    let listed = admin.get("/api/auth/sessions").await.expect(StatusCode::OK);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let damaged: Vec<&Value> = listed.iter().filter(|s| s["damaged"] == true).collect();
+    assert_eq!(damaged.len(), 1, "{listed:?}");
+    let handle = damaged[0]["id"].as_str().unwrap();
+    assert!(handles.contains(&handle), "named by its public handle: {handle}");
+    assert_ne!(handle, stored, "never the stored digest");
+    assert!(!serde_json::to_string(listed).unwrap().contains(&stored), "never the stored digest");
+    assert_eq!(damaged[0]["problem"], "corrupt stored data: session kind");
+    let intact: Vec<&Value> = listed.iter().filter(|s| s.get("damaged").is_none()).collect();
+    assert_eq!(intact.len(), 2);
+    assert!(intact.iter().any(|s| s["current"] == true), "{listed:?}");
+
+    // Ending a session by the damaged handle finds nothing; revoke-others ends it.
+    admin.delete(&format!("/api/auth/sessions/{handle}")).await.expect(StatusCode::NOT_FOUND);
+    // Another session of the same user, and another user, are not affected.
+    third.get("/api/auth/me").await.expect(StatusCode::OK);
+    other.get("/api/auth/me").await.expect(StatusCode::OK);
+    other.get("/api/auth/sessions").await.expect(StatusCode::OK);
+    admin.post("/api/auth/sessions/revoke-others", json!({})).await.expect(StatusCode::OK);
+    let left = admin.get("/api/auth/sessions").await.expect(StatusCode::OK);
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
 }

@@ -244,7 +244,10 @@ async fn a_revoked_api_token_fails_on_the_very_next_request() {
 /// recorded once the lock is free.
 #[tokio::test]
 async fn a_due_last_use_write_waits_off_the_request_and_lands_after_it() {
-    let app = TestApp::builder().setting("database.sqlite_busy_timeout_ms", 30_000).spawn().await;
+    let app = TestApp::builder()
+        .with_config(|c| c.database.sqlite_busy_timeout_ms = 30_000)
+        .spawn()
+        .await;
     let admin = app.setup_admin().await;
     let bearer = app.api_token(&admin).await;
     let listed = admin.get("/api/tokens").await.expect(StatusCode::OK);
@@ -319,7 +322,8 @@ async fn client_addresses_come_from_trusted_proxies_only() {
     for (trusted, expected) in [(None, "127.0.0.1"), (Some("127.0.0.1"), "203.0.113.9")] {
         let mut builder = TestApp::builder();
         if let Some(proxies) = trusted {
-            builder = builder.setting("server.trusted_proxies", proxies);
+            let proxy = proxies.parse().expect("an address");
+            builder = builder.with_config(move |c| c.server.trusted_proxies = vec![proxy]);
         }
         let app = builder.spawn().await;
         let admin = app.setup_admin().await;
@@ -402,7 +406,7 @@ async fn every_response_carries_a_request_id_and_a_safe_offered_one_is_kept() {
 #[tokio::test]
 async fn cookies_are_secure_when_the_public_base_url_is_https() {
     let app = TestApp::builder()
-        .setting("server.public_base_url", "https://auth.example.com")
+        .with_config(|c| c.server.public_base_url = "https://auth.example.com".to_owned())
         .spawn()
         .await;
     let res = first_setup(&app.client()).await;

@@ -12,4 +12,5 @@ mod lifecycle;
 mod malformed;
 mod notices;
 mod openapi;
+mod test_app;
 mod timeouts;

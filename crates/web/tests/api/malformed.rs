@@ -1,4 +1,4 @@
-//! Every malformed input gets the seed's error shape with the right status; never HTML,
+//! Every malformed input gets the contract's error shape with the right status; never HTML,
 //! never a 500 for a client's mistake.
 
 use reqwest::{Method, StatusCode};
@@ -55,7 +55,7 @@ async fn bad_json_and_wrong_types_are_400_naming_the_field() {
 
 #[tokio::test]
 async fn an_oversized_body_is_413() {
-    let app = TestApp::builder().setting("server.body_limit_bytes", 1024).spawn().await;
+    let app = TestApp::builder().with_config(|c| c.server.body_limit_bytes = 1024).spawn().await;
     let (_app, _admin, bearer) = app_with_bearer(app).await;
     let big = json!({"code": "123456", "password": "x".repeat(2000)});
     let res = bearer.post(DISABLE, big).await;
@@ -138,7 +138,7 @@ async fn a_database_that_is_down_is_503_then_recovers() {
     let store = app.memory.clone().unwrap();
 
     store.set_available(false);
-    // Health: the seed's error shape plus `"status": "unavailable"`, and when to retry.
+    // Health: the contract's error shape plus `"status": "unavailable"`, and when to retry.
     let res = app.client().get("/api/health").await;
     assert_eq!(res.retry_after(), Some(5), "{res:?}");
     let mut body = res.expect(StatusCode::SERVICE_UNAVAILABLE);

@@ -62,7 +62,7 @@ async fn every_notice_kind_arrives_at_the_accounts_address_without_a_secret() {
     let Some(smtp) = SmtpServer::start() else { return };
     let app = TestApp::builder()
         .smtp(&smtp)
-        .setting("security.limits.second_factor_account.lockout_after", 3)
+        .with_config(|c| c.security.limits.second_factor_account.lockout_after = 3)
         .spawn()
         .await;
     let mut admin = app.setup_admin().await;
@@ -212,7 +212,8 @@ async fn a_notice_written_while_the_mail_server_is_down_arrives_when_it_is_back(
 #[tokio::test]
 async fn a_notice_that_cannot_be_delivered_is_marked_failed_and_audited() {
     let Some(mut smtp) = SmtpServer::start() else { return };
-    let app = TestApp::builder().smtp(&smtp).setting("mail.smtp.max_attempts", 2).spawn().await;
+    let app =
+        TestApp::builder().smtp(&smtp).with_config(|c| c.mail.smtp.max_attempts = 2).spawn().await;
     smtp.stop();
     let mut admin = app.setup_admin().await;
     app.create_user(&admin, USER, Some(PASSWORD)).await;

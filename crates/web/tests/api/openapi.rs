@@ -131,7 +131,7 @@ async fn the_docs_page_is_served_from_the_binary() {
             assert!(text.contains("/openapi.json"), "{text}");
         }
     }
-    // An unknown asset is a 404 in the seed's shape, not the library's text.
+    // An unknown asset is a 404 in the contract's error shape, not the library's text.
     let res = client.get("/api-docs/no-such-file.js").await;
     res.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
 }

@@ -1,9 +1,9 @@
-//! Stalled clients over a raw socket: a body that stops arriving gets 408 in the seed's
-//! shape and its connection closed after `body_read_timeout`; a head that stops arriving is
-//! answered after the configured `header_read_timeout` — the first on a connection and
-//! every later one (keep-alive slowloris); an idle kept-alive connection is closed after
-//! `keep_alive_timeout`; a body a route never reads does not keep its connection open
-//! either; pipelined requests are still served.
+//! Stalled clients over a raw socket: a body that stops arriving gets 408 in the contract's
+//! error shape and its connection closed after `body_read_timeout`; a head that stops
+//! arriving is answered after the configured `header_read_timeout` — the first on a
+//! connection and every later one (keep-alive slowloris); an idle kept-alive connection is
+//! closed after `keep_alive_timeout`; a body a route never reads does not keep its
+//! connection open either; pipelined requests are still served.
 
 use std::time::{Duration, Instant};
 
@@ -14,10 +14,17 @@ use slugbase_testkit::{TestApp, assert_seed_shape};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
+/// `duration` in whole seconds, as the settings take it.
+fn secs(duration: Duration) -> u32 {
+    u32::try_from(duration.as_secs()).expect("a timeout of a test fits in u32 seconds")
+}
+
 async fn app_with_timeouts(body: Duration, header: Duration) -> TestApp {
     TestApp::builder()
-        .setting("server.body_read_timeout_secs", body.as_secs())
-        .setting("server.header_read_timeout_secs", header.as_secs())
+        .with_config(move |c| {
+            c.server.body_read_timeout_secs = secs(body);
+            c.server.header_read_timeout_secs = secs(header);
+        })
         .spawn()
         .await
 }
@@ -151,8 +158,10 @@ async fn trickle_after_one_request(
 async fn a_later_request_head_trickled_in_gets_408_in_the_seed_shape_and_the_connection_closed() {
     // Keep-alive far longer than the head timeout: only the head deadline can end this.
     let app = TestApp::builder()
-        .setting("server.header_read_timeout_secs", 1)
-        .setting("server.keep_alive_timeout_secs", 60)
+        .with_config(|c| {
+            c.server.header_read_timeout_secs = 1;
+            c.server.keep_alive_timeout_secs = 60;
+        })
         .spawn()
         .await;
     let (mut read, trickle) = trickle_after_one_request(&app).await;
@@ -168,8 +177,10 @@ async fn a_later_request_head_trickled_in_gets_408_in_the_seed_shape_and_the_con
 #[tokio::test]
 async fn an_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout() {
     let app = TestApp::builder()
-        .setting("server.header_read_timeout_secs", 60)
-        .setting("server.keep_alive_timeout_secs", 1)
+        .with_config(|c| {
+            c.server.header_read_timeout_secs = 60;
+            c.server.keep_alive_timeout_secs = 1;
+        })
         .spawn()
         .await;
     let mut stream = send_raw(&app, HEALTH).await;
@@ -187,9 +198,11 @@ async fn new_clients_are_served_while_max_connections_sockets_trickle_heads() {
     // One connection per worker thread: as many trickling sockets fill every slot.
     let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     let app = TestApp::builder()
-        .setting("server.max_connections", workers)
-        .setting("server.header_read_timeout_secs", 1)
-        .setting("server.keep_alive_timeout_secs", 60)
+        .with_config(move |c| {
+            c.server.max_connections = workers;
+            c.server.header_read_timeout_secs = 1;
+            c.server.keep_alive_timeout_secs = 60;
+        })
         .spawn()
         .await;
     let mut slow = Vec::new();
@@ -215,7 +228,8 @@ async fn new_clients_are_served_while_max_connections_sockets_trickle_heads() {
 
 #[tokio::test]
 async fn pipelined_requests_and_a_large_response_are_still_served() {
-    let app = TestApp::builder().setting("server.header_read_timeout_secs", 1).spawn().await;
+    let app =
+        TestApp::builder().with_config(|c| c.server.header_read_timeout_secs = 1).spawn().await;
     let res = exchange(
         &app.address,
         b"GET /openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n\
@@ -238,8 +252,10 @@ async fn a_partial_head_sent_behind_a_complete_request_then_nothing_does_not_hol
     // The partial head is read with the first request, so no byte arrives after the
     // response to start a head deadline: the keep-alive timer must still close it.
     let app = TestApp::builder()
-        .setting("server.header_read_timeout_secs", 1)
-        .setting("server.keep_alive_timeout_secs", 3)
+        .with_config(|c| {
+            c.server.header_read_timeout_secs = 1;
+            c.server.keep_alive_timeout_secs = 3;
+        })
         .spawn()
         .await;
     let mut stream = send_raw(

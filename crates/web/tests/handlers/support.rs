@@ -145,8 +145,8 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Asserts the seed's error shape with this status and reason; returns the `details`
-    /// field names.
+    /// Asserts the contract's error shape (`docs/api.md` § Conventions) with this status
+    /// and reason; returns the `details` field names.
     #[track_caller]
     pub fn error(&self, status: u16, reason: &str) -> Vec<String> {
         assert_eq!((self.status, self.body["reason"].as_str()), (status, Some(reason)), "{self:?}");

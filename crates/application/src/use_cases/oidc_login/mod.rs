@@ -78,85 +78,6 @@ impl OidcLogin {
         self.providers.0.get(key).ok_or(OidcError::UnknownProvider)
     }
 
-    /// The configured providers.
-    #[must_use]
-    pub fn providers(&self) -> Vec<ProviderSummary> {
-        self.providers
-            .0
-            .iter()
-            .map(|(key, p)| ProviderSummary {
-                key: key.clone(),
-                display_name: p.policy.display_name.clone(),
-                issuer_url: p.policy.issuer_url.clone(),
-            })
-            .collect()
-    }
-
-    /// Starts a login at provider `key`.
-    ///
-    /// # Errors
-    /// [`OidcError`].
-    #[tracing::instrument(name = "oidc_begin", skip_all, fields(provider = key))]
-    pub async fn begin(&self, key: &str, input: BeginInput) -> Result<BeginOutcome, OidcError> {
-        let provider = self.provider(key)?;
-        let max_age_secs = input
-            .max_age
-            .as_deref()
-            .map(|raw| {
-                raw.trim().parse::<u32>().map_err(|_| OidcError::InvalidParameter("max_age"))
-            })
-            .transpose()?;
-        let options = AuthorizationOptions { prompt_login: input.prompt_login, max_age_secs };
-        let start = provider.provider.start(options).map_err(|e| match e {
-            IdentityProviderError::Unavailable => {
-                OidcError::Failed(OidcFailure::ProviderUnavailable)
-            }
-            IdentityProviderError::Rejected(_) => OidcError::Failed(OidcFailure::AuthFailed),
-        })?;
-        let flow = self.minter.mint("");
-        let now = self.clock.now();
-        // Abandoned logins are cleared here, one indexed delete, rather than by a timer.
-        self.oidc.delete_expired_flows(now).await?;
-        self.oidc
-            .create_flow(OidcFlowRecord {
-                id_hash: self.token_digest.digest(flow.expose()),
-                provider: key.to_owned(),
-                state: start.state,
-                nonce: start.nonce,
-                pkce_verifier: start.pkce_verifier,
-                return_to: input.return_to.map(ReturnTo::into_string),
-                created_at: now,
-                expires_at: now + TimeDelta::seconds(FLOW_LIFETIME_SECS),
-            })
-            .await?;
-        Ok(BeginOutcome { redirect_url: start.url, flow })
-    }
-
-    /// Finishes a login at provider `key`.
-    ///
-    /// # Errors
-    /// [`OidcError`]; every failure after the provider lookup is audited.
-    #[tracing::instrument(name = "oidc_callback", skip_all, fields(provider = key))]
-    pub async fn callback(
-        &self,
-        key: &str,
-        input: CallbackInput,
-        client: &ClientInfo,
-    ) -> Result<CallbackOutcome, OidcError> {
-        let provider = self.provider(key)?;
-        match self.run_callback(key, provider, input, client).await {
-            Ok(outcome) => Ok(outcome),
-            Err((OidcError::Failed(failure), user, detail)) => {
-                let mut entry = AuditEntry::new(AuditEventKind::OidcLoginFail, user, client)
-                    .failure(failure.as_str());
-                entry = entry.with_detail(format!("provider={key} {detail}"));
-                self.audit.record(entry).await;
-                Err(OidcError::Failed(failure))
-            }
-            Err((error, _, _)) => Err(error),
-        }
-    }
-
     /// The callback's steps; a failure carries the user it concerns and a detail for the
     /// audit log.
     async fn run_callback(
@@ -360,20 +281,81 @@ pub trait OidcLoginUseCase: Send + Sync {
 
 #[async_trait]
 impl OidcLoginUseCase for OidcLogin {
+    /// The configured providers.
     fn providers(&self) -> Vec<ProviderSummary> {
-        Self::providers(self)
+        self.providers
+            .0
+            .iter()
+            .map(|(key, p)| ProviderSummary {
+                key: key.clone(),
+                display_name: p.policy.display_name.clone(),
+                issuer_url: p.policy.issuer_url.clone(),
+            })
+            .collect()
     }
 
+    /// Starts a login at provider `key`.
+    ///
+    /// # Errors
+    /// [`OidcError`].
+    #[tracing::instrument(name = "oidc_begin", skip_all, fields(provider = key))]
     async fn begin(&self, key: &str, input: BeginInput) -> Result<BeginOutcome, OidcError> {
-        Self::begin(self, key, input).await
+        let provider = self.provider(key)?;
+        let max_age_secs = input
+            .max_age
+            .as_deref()
+            .map(|raw| {
+                raw.trim().parse::<u32>().map_err(|_| OidcError::InvalidParameter("max_age"))
+            })
+            .transpose()?;
+        let options = AuthorizationOptions { prompt_login: input.prompt_login, max_age_secs };
+        let start = provider.provider.start(options).map_err(|e| match e {
+            IdentityProviderError::Unavailable => {
+                OidcError::Failed(OidcFailure::ProviderUnavailable)
+            }
+            IdentityProviderError::Rejected(_) => OidcError::Failed(OidcFailure::AuthFailed),
+        })?;
+        let flow = self.minter.mint("");
+        let now = self.clock.now();
+        // Abandoned logins are cleared here, one indexed delete, rather than by a timer.
+        self.oidc.delete_expired_flows(now).await?;
+        self.oidc
+            .create_flow(OidcFlowRecord {
+                id_hash: self.token_digest.digest(flow.expose()),
+                provider: key.to_owned(),
+                state: start.state,
+                nonce: start.nonce,
+                pkce_verifier: start.pkce_verifier,
+                return_to: input.return_to.map(ReturnTo::into_string),
+                created_at: now,
+                expires_at: now + TimeDelta::seconds(FLOW_LIFETIME_SECS),
+            })
+            .await?;
+        Ok(BeginOutcome { redirect_url: start.url, flow })
     }
 
+    /// Finishes a login at provider `key`.
+    ///
+    /// # Errors
+    /// [`OidcError`]; every failure after the provider lookup is audited.
+    #[tracing::instrument(name = "oidc_callback", skip_all, fields(provider = key))]
     async fn callback(
         &self,
         key: &str,
         input: CallbackInput,
         client: &ClientInfo,
     ) -> Result<CallbackOutcome, OidcError> {
-        Self::callback(self, key, input, client).await
+        let provider = self.provider(key)?;
+        match self.run_callback(key, provider, input, client).await {
+            Ok(outcome) => Ok(outcome),
+            Err((OidcError::Failed(failure), user, detail)) => {
+                let mut entry = AuditEntry::new(AuditEventKind::OidcLoginFail, user, client)
+                    .failure(failure.as_str());
+                entry = entry.with_detail(format!("provider={key} {detail}"));
+                self.audit.record(entry).await;
+                Err(OidcError::Failed(failure))
+            }
+            Err((error, _, _)) => Err(error),
+        }
     }
 }

@@ -66,7 +66,7 @@ fn an_event(user: UserId, kind: AuditEventKind, secs: i64) -> AuditEvent {
 }
 
 /// The notice an MFA change of the storage contract's stage reports.
-pub(crate) fn stage_notice(user: UserId, kind: AuditEventKind, secs: i64) -> Notice {
+pub(super) fn stage_notice(user: UserId, kind: AuditEventKind, secs: i64) -> Notice {
     let kind = match kind {
         AuditEventKind::MfaEnrollConfirmSuccess => NoticeKind::MfaEnabled,
         AuditEventKind::MfaBackupRegenerateSuccess => NoticeKind::BackupCodesRegenerated,
@@ -77,7 +77,7 @@ pub(crate) fn stage_notice(user: UserId, kind: AuditEventKind, secs: i64) -> Not
 }
 
 /// How many stored notices equal `notice` (with its delivery fields as first stored).
-pub(crate) async fn notices_with<S: Storage>(store: &S, notice: &Notice) -> usize {
+pub(super) async fn notices_with<S: Storage>(store: &S, notice: &Notice) -> usize {
     let query = OutboxQuery { status: None, limit: 10_000, offset: 0 };
     let all = store.list_notices(query).await.expect("list notices");
     all.iter().filter(|m| m.notice == *notice).count()

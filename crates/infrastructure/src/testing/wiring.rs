@@ -1,5 +1,5 @@
-//! Builds the application's [`Deps`] from a storage backend and the crypto configuration:
-//! the one place that knows which adapter serves which port.
+//! Every port over a store and the real crypto adapters, for the infrastructure's own tests
+//! (feature `testing`). The service itself is wired by the server crate's composition root.
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,9 +31,7 @@ pub struct CryptoConfig {
 }
 
 impl CryptoConfig {
-    /// Random keys, the cheapest Argon2 cost and the default issuer: for tests only (feature
-    /// `testing`).
-    #[cfg(any(test, feature = "testing"))]
+    /// Random keys, the cheapest Argon2 cost and the default issuer.
     #[must_use]
     pub fn for_tests() -> Self {
         let random = OsRandom;
@@ -96,7 +94,6 @@ pub fn build_deps<S: Storage>(
         token_digest: Arc::new(Sha256TokenDigest),
         clock,
         random: Arc::new(OsRandom),
-        // The server adds the configured providers.
         identity_providers: slugbase_application::ports::IdentityProviders::default(),
         background: Arc::new(crate::background::TokioBackground),
     })
