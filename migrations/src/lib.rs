@@ -24,6 +24,17 @@ mod m20261130_000002_oidc_login;
 mod m20261130_000003_outbox;
 mod m20261201_000004_token_caller_index;
 
+/// Applies every pending migration inside `tx`: what
+/// `SeaOrmStore::migrate_with` runs, under its lock.
+///
+/// # Errors
+/// When a migration fails.
+pub fn up(
+    tx: &DatabaseTransaction,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + '_>> {
+    Box::pin(Migrator::up(tx, None))
+}
+
 /// Every migration, oldest first.
 #[derive(Debug)]
 pub struct Migrator;

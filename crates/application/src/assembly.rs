@@ -14,21 +14,24 @@ use crate::ports::{
     PasswordHasher, Random, SecretCipher, SessionRepository, StorageHealth, TokenDigest, Totp,
     UserRepository,
 };
-use crate::use_cases::admin::Admin;
-use crate::use_cases::api_tokens::ApiTokens;
-use crate::use_cases::authenticate::Authenticate;
-use crate::use_cases::change_password::ChangePassword;
-use crate::use_cases::disable_mfa::DisableMfa;
-use crate::use_cases::enroll::{EnrollBegin, EnrollCancel, EnrollConfirm};
-use crate::use_cases::health::Health;
-use crate::use_cases::login::Login;
-use crate::use_cases::logout::Logout;
-use crate::use_cases::mfa_status::MfaStatus;
-use crate::use_cases::oidc_login::OidcLogin;
-use crate::use_cases::regenerate_backup_codes::RegenerateBackupCodes;
-use crate::use_cases::sessions::ManageSessions;
-use crate::use_cases::setup::Setup;
-use crate::use_cases::verify_login::VerifyLogin;
+use crate::use_cases::admin::{Admin, AdminUseCase};
+use crate::use_cases::api_tokens::{ApiTokens, ApiTokensUseCase};
+use crate::use_cases::authenticate::{Authenticate, AuthenticateUseCase};
+use crate::use_cases::change_password::{ChangePassword, ChangePasswordUseCase};
+use crate::use_cases::disable_mfa::{DisableMfa, DisableMfaUseCase};
+use crate::use_cases::enroll::{
+    EnrollBegin, EnrollBeginUseCase, EnrollCancel, EnrollCancelUseCase, EnrollConfirm,
+    EnrollConfirmUseCase,
+};
+use crate::use_cases::health::{Health, HealthUseCase};
+use crate::use_cases::login::{Login, LoginUseCase};
+use crate::use_cases::logout::{Logout, LogoutUseCase};
+use crate::use_cases::mfa_status::{MfaStatus, MfaStatusUseCase};
+use crate::use_cases::oidc_login::{OidcLogin, OidcLoginUseCase};
+use crate::use_cases::regenerate_backup_codes::{RegenerateBackupCodes, RegenerateBackupCodesUseCase};
+use crate::use_cases::sessions::{ManageSessions, ManageSessionsUseCase};
+use crate::use_cases::setup::{Setup, SetupUseCase};
+use crate::use_cases::verify_login::{VerifyLogin, VerifyLoginUseCase};
 use crate::{
     collaborators::audit_trail::AuditTrail,
     collaborators::backup_codes::BackupCodeIssuer,
@@ -133,39 +136,39 @@ impl Default for AuthSettings {
 #[derive(Clone)]
 pub struct UseCases {
     /// `POST /api/auth/mfa/disable`.
-    pub disable_mfa: DisableMfa,
+    pub disable_mfa: Arc<dyn DisableMfaUseCase>,
     /// `GET /api/auth/mfa/status`.
-    pub mfa_status: MfaStatus,
+    pub mfa_status: Arc<dyn MfaStatusUseCase>,
     /// `POST /api/auth/mfa/enroll/begin`.
-    pub enroll_begin: EnrollBegin,
+    pub enroll_begin: Arc<dyn EnrollBeginUseCase>,
     /// `POST /api/auth/mfa/enroll/confirm`.
-    pub enroll_confirm: EnrollConfirm,
+    pub enroll_confirm: Arc<dyn EnrollConfirmUseCase>,
     /// `POST /api/auth/mfa/enroll/cancel`.
-    pub enroll_cancel: EnrollCancel,
+    pub enroll_cancel: Arc<dyn EnrollCancelUseCase>,
     /// `POST /api/auth/mfa/backup/regenerate`.
-    pub regenerate_backup_codes: RegenerateBackupCodes,
+    pub regenerate_backup_codes: Arc<dyn RegenerateBackupCodesUseCase>,
     /// `POST /api/auth/login`.
-    pub login: Login,
+    pub login: Arc<dyn LoginUseCase>,
     /// `POST /api/auth/mfa/verify`.
-    pub verify_login: VerifyLogin,
+    pub verify_login: Arc<dyn VerifyLoginUseCase>,
     /// `POST /api/auth/logout`.
-    pub logout: Logout,
+    pub logout: Arc<dyn LogoutUseCase>,
     /// Cookie and Bearer authentication.
-    pub authenticate: Authenticate,
+    pub authenticate: Arc<dyn AuthenticateUseCase>,
     /// `/api/tokens`.
-    pub api_tokens: ApiTokens,
+    pub api_tokens: Arc<dyn ApiTokensUseCase>,
     /// `/api/auth/setup`.
-    pub setup: Setup,
+    pub setup: Arc<dyn SetupUseCase>,
     /// `/api/admin/*`.
-    pub admin: Admin,
+    pub admin: Arc<dyn AdminUseCase>,
     /// `/api/health`.
-    pub health: Health,
+    pub health: Arc<dyn HealthUseCase>,
     /// `/api/auth/providers`, `/api/auth/{provider}[/callback]`.
-    pub oidc_login: OidcLogin,
+    pub oidc_login: Arc<dyn OidcLoginUseCase>,
     /// `POST /api/auth/password`, `slugbase user set-password`.
-    pub change_password: ChangePassword,
+    pub change_password: Arc<dyn ChangePasswordUseCase>,
     /// `/api/auth/sessions`.
-    pub sessions: ManageSessions,
+    pub sessions: Arc<dyn ManageSessionsUseCase>,
 }
 
 impl UseCases {
@@ -249,15 +252,15 @@ impl UseCases {
         );
 
         Self {
-            disable_mfa: DisableMfa::new(both_factors.clone(), mfa.clone(), clock.clone(), revoker),
-            mfa_status: MfaStatus::new(settings.mfa_policy),
-            enroll_begin: EnrollBegin::new(
+            disable_mfa: Arc::new(DisableMfa::new(both_factors.clone(), mfa.clone(), clock.clone(), revoker)),
+            mfa_status: Arc::new(MfaStatus::new(settings.mfa_policy)),
+            enroll_begin: Arc::new(EnrollBegin::new(
                 totp.clone(),
                 cipher.clone(),
                 mfa.clone(),
                 audit_trail.clone(),
-            ),
-            enroll_confirm: EnrollConfirm::new(
+            )),
+            enroll_confirm: Arc::new(EnrollConfirm::new(
                 limiter.clone(),
                 cipher,
                 totp,
@@ -266,23 +269,23 @@ impl UseCases {
                 users.clone(),
                 audit_trail.clone(),
                 clock.clone(),
-            ),
-            enroll_cancel: EnrollCancel::new(mfa.clone(), audit_trail.clone()),
-            regenerate_backup_codes: RegenerateBackupCodes::new(
+            )),
+            enroll_cancel: Arc::new(EnrollCancel::new(mfa.clone(), audit_trail.clone())),
+            regenerate_backup_codes: Arc::new(RegenerateBackupCodes::new(
                 both_factors,
                 backup_code_issuer,
                 mfa.clone(),
                 clock.clone(),
-            ),
-            login: Login::new(
+            )),
+            login: Arc::new(Login::new(
                 limiter.clone(),
                 users.clone(),
                 passwords,
                 issuer.clone(),
                 audit_trail.clone(),
                 clock.clone(),
-            ),
-            verify_login: VerifyLogin::new(
+            )),
+            verify_login: Arc::new(VerifyLogin::new(
                 token_digest.clone(),
                 sessions.clone(),
                 expiry,
@@ -295,8 +298,8 @@ impl UseCases {
                 audit_trail.clone(),
                 clock.clone(),
                 oidc.clone(),
-            ),
-            oidc_login: OidcLogin::new(
+            )),
+            oidc_login: Arc::new(OidcLogin::new(
                 identity_providers,
                 oidc,
                 users.clone(),
@@ -305,9 +308,9 @@ impl UseCases {
                 issuer.clone(),
                 audit_trail.clone(),
                 clock.clone(),
-            ),
-            logout: Logout::new(token_digest.clone(), sessions.clone(), audit_trail.clone()),
-            authenticate: Authenticate::new(
+            )),
+            logout: Arc::new(Logout::new(token_digest.clone(), sessions.clone(), audit_trail.clone())),
+            authenticate: Arc::new(Authenticate::new(
                 token_digest.clone(),
                 sessions,
                 expiry,
@@ -315,14 +318,14 @@ impl UseCases {
                 clock.clone(),
                 settings.touch_interval_secs,
                 background,
-            ),
-            api_tokens: ApiTokens::new(minter, token_digest, tokens, audit_trail.clone(), clock),
-            setup: Setup::new(users.clone(), new_users.clone(), issuer, audit_trail.clone()),
-            change_password,
-            sessions: manage_sessions,
-            admin: Admin::new(users, new_users, mfa, revoker, audit, audit_trail, outbox)
-                .with_oidc_sign_in(oidc_sign_in),
-            health: Health::new(health),
+            )),
+            api_tokens: Arc::new(ApiTokens::new(minter, token_digest, tokens, audit_trail.clone(), clock)),
+            setup: Arc::new(Setup::new(users.clone(), new_users.clone(), issuer, audit_trail.clone())),
+            change_password: Arc::new(change_password),
+            sessions: Arc::new(manage_sessions),
+            admin: Arc::new(Admin::new(users, new_users, mfa, revoker, audit, audit_trail, outbox)
+                .with_oidc_sign_in(oidc_sign_in)),
+            health: Arc::new(Health::new(health)),
         }
     }
 }

@@ -10,7 +10,7 @@ use slugbase_infrastructure::testing::mysql_url;
 async fn make() -> Option<Arc<SeaOrmStore>> {
     let url = mysql_url().await?;
     let store = SeaOrmStore::connect(&url).await.expect("connect");
-    store.migrate().await.expect("migrate");
+    store.migrate_with(slugbase_migration::up).await.expect("migrate");
     Some(Arc::new(store))
 }
 

@@ -17,7 +17,7 @@ async fn make() -> Option<Arc<SeaOrmStore>> {
         .keep();
     let url = format!("sqlite://{}/nested/slugbase.db", dir.display());
     let store = SeaOrmStore::connect(&url).await.expect("connect");
-    store.migrate().await.expect("migrate");
+    store.migrate_with(slugbase_migration::up).await.expect("migrate");
     assert!(store.reads_synchronously(), "a SQLite file reads synchronously by default");
     Some(Arc::new(store))
 }

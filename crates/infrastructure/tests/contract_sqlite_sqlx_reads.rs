@@ -16,7 +16,7 @@ async fn make() -> Option<Arc<SeaOrmStore>> {
     let url = format!("sqlite://{}/nested/slugbase.db", dir.display());
     let options = StoreOptions { sqlite_sync_reads: false, ..StoreOptions::default() };
     let store = SeaOrmStore::connect_with(&url, &options).await.expect("connect");
-    store.migrate().await.expect("migrate");
+    store.migrate_with(slugbase_migration::up).await.expect("migrate");
     assert!(!store.reads_synchronously(), "sqlite_sync_reads = false reads through sqlx");
     Some(Arc::new(store))
 }

@@ -68,7 +68,7 @@ async fn damage_keyed(
 }
 
 async fn damaged_rows_are_listed_as_damaged_and_the_others_stay(store: SeaOrmStore) {
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     let first = UserRepository::create(&store, new_user("first@example.com", 1)).await.unwrap();
     let grown = UserRepository::create(&store, new_user("grown@example.com", 2)).await.unwrap();
     let nameless =
@@ -282,7 +282,7 @@ async fn on_sqlite_a_damaged_token_session_or_notice_fails_none_of_their_lists()
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/slugbase.db", dir.path().display());
         let store = SeaOrmStore::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        store.migrate_with(slugbase_migration::up).await.unwrap();
         other_lists_survive_a_damaged_row(&store, damage).await;
     }
 }
@@ -291,7 +291,7 @@ async fn on_sqlite_a_damaged_token_session_or_notice_fails_none_of_their_lists()
 async fn on_postgresql_a_damaged_token_session_or_notice_fails_none_of_their_lists() {
     let Some(url) = postgres_url().await else { return };
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     other_lists_survive_a_damaged_row(&store, Damage::Values).await;
 }
 
@@ -299,7 +299,7 @@ async fn on_postgresql_a_damaged_token_session_or_notice_fails_none_of_their_lis
 async fn on_mariadb_a_damaged_token_session_or_notice_fails_none_of_their_lists() {
     let Some(url) = mysql_url().await else { return };
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     other_lists_survive_a_damaged_row(&store, Damage::Values).await;
 }
 
@@ -320,7 +320,7 @@ async fn on_sqlite_a_value_of_the_wrong_type_is_one_damaged_user_not_a_failed_li
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/slugbase.db", dir.path().display());
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     let first = UserRepository::create(&store, new_user("first@example.com", 1)).await.unwrap();
     let odd = UserRepository::create(&store, new_user("odd@example.com", 2)).await.unwrap();
     damage_keyed(

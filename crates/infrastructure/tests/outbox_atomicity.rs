@@ -138,7 +138,7 @@ async fn on_sqlite_a_failed_transaction_writes_no_outbox_row() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/atomic.db", dir.path().display());
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     failed_transactions_write_no_notice(store).await;
 }
 
@@ -146,6 +146,6 @@ async fn on_sqlite_a_failed_transaction_writes_no_outbox_row() {
 async fn on_postgres_a_failed_transaction_writes_no_outbox_row() {
     let Some(url) = postgres_url().await else { return };
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     failed_transactions_write_no_notice(store).await;
 }

@@ -265,7 +265,7 @@ async fn rotation_reseals_every_secret_in_a_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("rotation.db").display());
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     rotation_scenario(Arc::new(store)).await;
 }
 
@@ -273,7 +273,7 @@ async fn rotation_reseals_every_secret_in_a_sqlite_file() {
 async fn rotation_reseals_every_secret_in_postgresql() {
     let Some(url) = postgres_url().await else { return };
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     rotation_scenario(Arc::new(store)).await;
 }
 
@@ -281,7 +281,7 @@ async fn rotation_reseals_every_secret_in_postgresql() {
 async fn rotation_reseals_every_secret_in_mysql() {
     let Some(url) = mysql_url().await else { return };
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     rotation_scenario(Arc::new(store)).await;
 }
 
@@ -319,16 +319,16 @@ async fn replacing_a_sealed_secret_is_a_compare_and_set_on_every_backend() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("cas.db").display());
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     check(Arc::new(store)).await;
     if let Some(url) = postgres_url().await {
         let store = SeaOrmStore::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        store.migrate_with(slugbase_migration::up).await.unwrap();
         check(Arc::new(store)).await;
     }
     if let Some(url) = mysql_url().await {
         let store = SeaOrmStore::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        store.migrate_with(slugbase_migration::up).await.unwrap();
         check(Arc::new(store)).await;
     }
 }

@@ -323,11 +323,11 @@ fn entity_mismatches(schema: &Schema) -> Vec<String> {
 /// Migrates twice (the second run must be a no-op) through two separate connections.
 async fn migrated_twice(url: &str) -> SeaOrmStore {
     let first = SeaOrmStore::connect(url).await.expect("connect");
-    first.migrate().await.expect("migrate an empty database");
+    first.migrate_with(slugbase_migration::up).await.expect("migrate an empty database");
     first.close().await.expect("close");
     let second = SeaOrmStore::connect(url).await.expect("reconnect");
-    second.migrate().await.expect("migrate a migrated database");
-    second.migrate().await.expect("and again");
+    second.migrate_with(slugbase_migration::up).await.expect("migrate a migrated database");
+    second.migrate_with(slugbase_migration::up).await.expect("and again");
     second
 }
 

@@ -39,7 +39,7 @@ fn new_user(email: &str) -> NewUser {
 async fn sqlite_store(dir: &tempfile::TempDir) -> SeaOrmStore {
     let url = format!("sqlite://{}/data/slugbase.db", dir.path().display());
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     store
 }
 
@@ -131,7 +131,7 @@ async fn a_duplicate_email_is_a_conflict_naming_the_rule_on_sqlite() {
 async fn a_duplicate_email_is_a_conflict_naming_the_rule_on_postgresql() {
     let Some(url) = postgres_url().await else { return };
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     duplicate_email_is_named(&store).await;
 }
 
@@ -139,7 +139,7 @@ async fn a_duplicate_email_is_a_conflict_naming_the_rule_on_postgresql() {
 async fn a_duplicate_email_is_a_conflict_naming_the_rule_on_mysql() {
     let Some(url) = mysql_url().await else { return };
     let store = SeaOrmStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     duplicate_email_is_named(&store).await;
     // The binary collation: addresses differing only in accents or trailing spaces are
     // different users, as on SQLite and PostgreSQL (MySQL's default `_ci` collation would
@@ -164,7 +164,7 @@ async fn sqlite_writers_of_every_kind_at_once_never_fail() {
     let url = format!("sqlite://{}/load.db", dir.path().display());
     let options = StoreOptions { max_connections: Some(4), ..StoreOptions::default() };
     let store = Arc::new(SeaOrmStore::connect_with(&url, &options).await.unwrap());
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     let user = UserRepository::create(&*store, new_user("load@example.com")).await.unwrap();
     let secret = EncryptedSecret::new("k1:x");
     assert!(store.begin_enrollment(user.id, secret.clone()).await.unwrap());
@@ -255,7 +255,7 @@ async fn a_postgresql_statement_stuck_on_a_lock_times_out_as_unavailable() {
         ..StoreOptions::default()
     };
     let store = SeaOrmStore::connect_with(&url, &options).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     let user = UserRepository::create(&store, new_user("locked@example.com")).await.unwrap();
     let holder = store.connection().begin().await.unwrap();
     holder
@@ -286,7 +286,7 @@ async fn a_mysql_statement_stuck_on_a_lock_times_out_as_unavailable() {
         ..StoreOptions::default()
     };
     let store = SeaOrmStore::connect_with(&url, &options).await.unwrap();
-    store.migrate().await.unwrap();
+    store.migrate_with(slugbase_migration::up).await.unwrap();
     let user = UserRepository::create(&store, new_user("locked@example.com")).await.unwrap();
     let holder = store.connection().begin().await.unwrap();
     holder

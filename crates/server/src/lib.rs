@@ -69,7 +69,7 @@ pub async fn connect_storage(loaded: &Loaded) -> anyhow::Result<SeaOrmStore> {
 /// # Errors
 /// When a migration fails.
 pub async fn migrate(store: &SeaOrmStore) -> anyhow::Result<()> {
-    store.migrate().await.context("database migration failed")?;
+    store.migrate_with(slugbase_migration::up).await.context("database migration failed")?;
     tracing::info!("database schema is up to date");
     Ok(())
 }
@@ -189,7 +189,6 @@ impl ApplicationBuilder {
         };
         let root = Root::new(loaded, stores, clock, auth);
         let use_cases = root.use_cases()?.clone();
-        let web_use_cases = root.web_use_cases()?;
         let discovery = root.start_discovery()?;
         let maintenance = root.maintenance().spawn();
         let delivery = root.notice_delivery()?;
@@ -211,7 +210,7 @@ impl ApplicationBuilder {
             commit: COMMIT.to_owned(),
         };
         let server =
-            slugbase_web::server(listener, web_use_cases, web).context("cannot start HTTP")?;
+            slugbase_web::server(listener, use_cases.clone(), web).context("cannot start HTTP")?;
         tracing::info!(
             address = %format!("{}:{port}", loaded.settings.server.host),
             profile = %loaded.profile,

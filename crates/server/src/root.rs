@@ -26,7 +26,6 @@ use slugbase_infrastructure::crypto::{
 };
 use slugbase_infrastructure::mail::EmbeddedCommonPasswords;
 use slugbase_infrastructure::oidc::{OpenIdProvider, OpenIdProviderConfig};
-use slugbase_web::WebUseCases;
 
 use crate::config::{self, Loaded};
 use crate::{delivery, maintenance};
@@ -167,33 +166,6 @@ impl Root {
         }
         let built = UseCases::new(self.deps()?.clone(), self.auth.clone());
         Ok(self.use_cases.get_or_init(|| built))
-    }
-
-    /// Every use case the web adapter calls, each behind its trait.
-    ///
-    /// # Errors
-    /// As [`Root::deps`].
-    pub fn web_use_cases(&self) -> anyhow::Result<WebUseCases> {
-        let use_cases = self.use_cases()?.clone();
-        Ok(WebUseCases {
-            disable_mfa: Arc::new(use_cases.disable_mfa),
-            mfa_status: Arc::new(use_cases.mfa_status),
-            enroll_begin: Arc::new(use_cases.enroll_begin),
-            enroll_confirm: Arc::new(use_cases.enroll_confirm),
-            enroll_cancel: Arc::new(use_cases.enroll_cancel),
-            regenerate_backup_codes: Arc::new(use_cases.regenerate_backup_codes),
-            login: Arc::new(use_cases.login),
-            verify_login: Arc::new(use_cases.verify_login),
-            logout: Arc::new(use_cases.logout),
-            authenticate: Arc::new(use_cases.authenticate),
-            api_tokens: Arc::new(use_cases.api_tokens),
-            setup: Arc::new(use_cases.setup),
-            admin: Arc::new(use_cases.admin),
-            health: Arc::new(use_cases.health),
-            oidc_login: Arc::new(use_cases.oidc_login),
-            change_password: Arc::new(use_cases.change_password),
-            sessions: Arc::new(use_cases.sessions),
-        })
     }
 
     /// Starts discovering every configured provider in the background (a provider that is

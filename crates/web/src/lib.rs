@@ -26,14 +26,12 @@ mod extract;
 mod pages;
 pub mod requests;
 mod routes;
-mod use_cases;
 pub mod views;
 
 pub use error::{ApiError, ErrorBody};
 pub use extract::{AppState, PENDING_COOKIE, SESSION_COOKIE};
 pub use pages::{CONTENT_SECURITY_POLICY, DOCS_CONTENT_SECURITY_POLICY};
 pub use routes::route_list;
-pub use use_cases::WebUseCases;
 
 /// Default largest accepted request body: 16 KiB.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 16 * 1024;
@@ -172,7 +170,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// When the listener cannot be used.
 pub fn server(
     listener: TcpListener,
-    use_cases: impl Into<WebUseCases>,
+    use_cases: impl Into<slugbase_application::UseCases>,
     config: WebConfig,
 ) -> std::io::Result<Server> {
     use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _, map_config};

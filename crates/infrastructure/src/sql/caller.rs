@@ -292,7 +292,7 @@ mod tests {
         let path = dir.path().join("plan.db");
         let store =
             SeaOrmStore::connect(&format!("sqlite://{}", path.display())).await.expect("open");
-        store.migrate().await.expect("migrate");
+        store.migrate_with(slugbase_migration::up).await.expect("migrate");
         let token = |key: &str| {
             api_tokens::Entity::find()
                 .filter(api_tokens::Column::TokenHash.eq(key))

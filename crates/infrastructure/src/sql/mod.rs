@@ -72,11 +72,18 @@ use sea_orm::{
     TransactionTrait,
 };
 use slugbase_application::ports::{StorageHealth, StoreError, StoreResult};
-use slugbase_migration::{Migrator, MigratorTrait as _};
 
 use self::dialect::{conflict_subject, is_mysql_url, migration_lock, mysql_unavailable};
 use self::sync_reads::SyncReads;
 use self::write_probe::WriteProbe;
+
+/// Runs every pending migration inside the transaction it is given:
+/// `slugbase_migration::up`.
+pub type Migrations = for<'t> fn(
+    &'t DatabaseTransaction,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), sea_orm::DbErr>> + Send + 't>,
+>;
 
 /// Connection settings of a [`SeaOrmStore`].
 #[derive(Clone, Debug)]
@@ -212,7 +219,9 @@ impl SeaOrmStore {
         self.sync_reads.is_some()
     }
 
-    /// Applies every pending migration; a no-op on an up-to-date database. Safe when several
+    /// Applies every pending migration of `up` (`slugbase_migration::up` — passed in, so
+    /// this crate need not wait for the migration crate to build); a no-op on an up-to-date
+    /// database. Safe when several
     /// instances start at once: migrations run inside one write transaction (`IMMEDIATE` on
     /// SQLite, under a transaction-scoped advisory lock on PostgreSQL, under a named lock on
     /// MySQL — whose DDL commits at once, so there a migration cut short is not rolled
@@ -221,10 +230,10 @@ impl SeaOrmStore {
     /// # Errors
     /// [`StoreError::Unavailable`] if the database cannot be reached; [`StoreError::Other`]
     /// if a migration fails.
-    pub async fn migrate(&self) -> StoreResult<()> {
+    pub async fn migrate_with(&self, up: Migrations) -> StoreResult<()> {
         let tx = self.begin_write().await?;
         migration_lock(&tx, true).await.map_err(db_err)?;
-        let migrated = Migrator::up(&tx, None).await;
+        let migrated = up(&tx).await;
         // MySQL's lock belongs to the connection, not the transaction: give it back before
         // the connection goes back to the pool, whatever the outcome.
         let released = migration_lock(&tx, false).await;

@@ -19,10 +19,14 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use slugbase_application::collaborators::both_factors::BothFactorsInput;
 use slugbase_application::collaborators::new_account::NewAccountInput;
-use slugbase_application::ports::{SecretDigest, SessionKind, SessionRecord, SessionRepository};
+use slugbase_application::ports::{
+    NewUser, SecretDigest, SessionKind, SessionRecord, SessionRepository, UserRepository,
+};
 use slugbase_application::use_cases::login::{LoginInput, LoginOutcome};
 use slugbase_application::{AuthSettings, Caller, ClientInfo, PlainToken, UseCases};
-use slugbase_domain::{BackupCode, Password, TotpSecret, User};
+use slugbase_domain::{
+    BackupCode, DisplayName, Email, LoginMethod, Password, TotpSecret, User, UserId,
+};
 use slugbase_infrastructure::crypto::{HmacBackupCodeHasher, ManualClock, Sha256TokenDigest};
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::testing::wiring::{CryptoConfig, build_deps};
@@ -54,10 +58,7 @@ impl Harness {
         let crypto = CryptoConfig::for_tests();
         let backup_codes = HmacBackupCodeHasher::new(crypto.backup_code_key);
         let deps = build_deps(store.clone(), crypto, clock.clone()).unwrap();
-        let mut uc = UseCases::new(deps, settings);
-        // The harness signs OIDC-only users in by hand (`oidc_user`), as if a provider were
-        // configured; without one, creating a user without a password is refused.
-        uc.admin = uc.admin.with_oidc_sign_in(true);
+        let uc = UseCases::new(deps, settings);
         Self {
             store,
             clock,
@@ -119,14 +120,20 @@ impl Harness {
 
     /// An OIDC-only user created by `admin`, with a session as the OIDC callback would
     /// start it (there is no password to log in with).
-    pub async fn oidc_user(&self, admin: &Caller, email: &str) -> (User, PlainToken) {
-        let input = NewAccountInput {
-            email: email.into(),
-            name: "Oidc User".into(),
-            password: None,
+    /// An OIDC-only account (no password) with a full session, as a provider's sign-in
+    /// leaves it. Stored through the port: no provider is configured here, so the admin use
+    /// case would refuse an account without a password (`OIDC_NOT_CONFIGURED`).
+    pub async fn oidc_user(&self, _admin: &Caller, email: &str) -> (User, PlainToken) {
+        let new_user = NewUser {
+            id: UserId::generate(),
+            email: Email::parse(email).unwrap(),
+            name: DisplayName::parse("Oidc User").unwrap(),
+            login: LoginMethod::OidcOnly,
+            oidc_provider: Some("test-idp".into()),
             is_admin: false,
+            created_at: self.now(),
         };
-        let user = self.uc.admin.create_user(admin, &self.client, Ok(input)).await.unwrap();
+        let user = UserRepository::create(&*self.store, new_user).await.unwrap();
         let token = PlainToken::new(format!("oidc-session-{}", user.id));
         let digest: SecretDigest =
             slugbase_application::ports::TokenDigest::digest(&Sha256TokenDigest, token.expose());

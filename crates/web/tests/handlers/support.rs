@@ -24,7 +24,8 @@ use slugbase_application::use_cases::setup::MockSetupUseCase;
 use slugbase_application::use_cases::verify_login::MockVerifyLoginUseCase;
 use slugbase_application::{Caller, CallerAuth, Unexpected};
 use slugbase_domain::{ApiTokenId, DisplayName, Email, LoginMethod, MfaState, User, UserId};
-use slugbase_web::{AppState, OpenApiJson, WebConfig, WebUseCases};
+use slugbase_application::UseCases;
+use slugbase_web::{AppState, OpenApiJson, WebConfig};
 
 /// The Bearer token every signed-in request sends.
 pub const TOKEN: &str = "sb_handler_test";
@@ -67,7 +68,7 @@ impl Mocks {
     }
 }
 
-impl From<Mocks> for WebUseCases {
+impl From<Mocks> for UseCases {
     fn from(m: Mocks) -> Self {
         use std::sync::Arc;
         Self {
