@@ -40,7 +40,7 @@ fmt:
 
 # Benchmarks (speed targets live there, never in tests).
 bench *ARGS:
-    cargo run -p slugbase-bench --release -- {{ARGS}}
+    cargo run -p slugbase-bench --profile dist -- {{ARGS}}
 
 # Build the container image.
 docker-build:
