@@ -30,7 +30,7 @@ mod m20261201_000004_token_caller_index;
 /// # Errors
 /// When a migration fails.
 pub fn up(
-    tx: &DatabaseTransaction,
+    tx: &sea_orm_migration::sea_orm::DatabaseTransaction,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + '_>> {
     Box::pin(Migrator::up(tx, None))
 }

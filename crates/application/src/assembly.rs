@@ -28,7 +28,9 @@ use crate::use_cases::login::{Login, LoginUseCase};
 use crate::use_cases::logout::{Logout, LogoutUseCase};
 use crate::use_cases::mfa_status::{MfaStatus, MfaStatusUseCase};
 use crate::use_cases::oidc_login::{OidcLogin, OidcLoginUseCase};
-use crate::use_cases::regenerate_backup_codes::{RegenerateBackupCodes, RegenerateBackupCodesUseCase};
+use crate::use_cases::regenerate_backup_codes::{
+    RegenerateBackupCodes, RegenerateBackupCodesUseCase,
+};
 use crate::use_cases::sessions::{ManageSessions, ManageSessionsUseCase};
 use crate::use_cases::setup::{Setup, SetupUseCase};
 use crate::use_cases::verify_login::{VerifyLogin, VerifyLoginUseCase};
@@ -171,10 +173,27 @@ pub struct UseCases {
     pub sessions: Arc<dyn ManageSessionsUseCase>,
 }
 
+/// What only an operator calls (the `slugbase` CLI, with a shell on the host): the admin and
+/// password use cases themselves, whose unchecked operations no trait — and so no route —
+/// offers. The same instances as in [`UseCases`], over the same ports.
+#[derive(Clone, Debug)]
+pub struct Operator {
+    /// `user create`, `user reset-mfa`, finding a user by e-mail.
+    pub admin: Admin,
+    /// `user set-password`.
+    pub change_password: ChangePassword,
+}
+
 impl UseCases {
     /// Builds every use case over `deps`, applying `settings`.
     #[must_use]
     pub fn new(deps: Deps, settings: AuthSettings) -> Self {
+        Self::with_operator(deps, settings).0
+    }
+
+    /// Every use case, and the operator's view of the admin and password ones.
+    #[must_use]
+    pub fn with_operator(deps: Deps, settings: AuthSettings) -> (Self, Operator) {
         let Deps {
             users,
             mfa,
@@ -251,8 +270,24 @@ impl UseCases {
             clock.clone(),
         );
 
-        Self {
-            disable_mfa: Arc::new(DisableMfa::new(both_factors.clone(), mfa.clone(), clock.clone(), revoker)),
+        let admin = Admin::new(
+            users.clone(),
+            new_users.clone(),
+            mfa.clone(),
+            revoker,
+            audit,
+            audit_trail.clone(),
+            outbox,
+        )
+        .with_oidc_sign_in(oidc_sign_in);
+        let operator = Operator { admin: admin.clone(), change_password: change_password.clone() };
+        let use_cases = Self {
+            disable_mfa: Arc::new(DisableMfa::new(
+                both_factors.clone(),
+                mfa.clone(),
+                clock.clone(),
+                revoker,
+            )),
             mfa_status: Arc::new(MfaStatus::new(settings.mfa_policy)),
             enroll_begin: Arc::new(EnrollBegin::new(
                 totp.clone(),
@@ -309,7 +344,11 @@ impl UseCases {
                 audit_trail.clone(),
                 clock.clone(),
             )),
-            logout: Arc::new(Logout::new(token_digest.clone(), sessions.clone(), audit_trail.clone())),
+            logout: Arc::new(Logout::new(
+                token_digest.clone(),
+                sessions.clone(),
+                audit_trail.clone(),
+            )),
             authenticate: Arc::new(Authenticate::new(
                 token_digest.clone(),
                 sessions,
@@ -319,14 +358,25 @@ impl UseCases {
                 settings.touch_interval_secs,
                 background,
             )),
-            api_tokens: Arc::new(ApiTokens::new(minter, token_digest, tokens, audit_trail.clone(), clock)),
-            setup: Arc::new(Setup::new(users.clone(), new_users.clone(), issuer, audit_trail.clone())),
+            api_tokens: Arc::new(ApiTokens::new(
+                minter,
+                token_digest,
+                tokens,
+                audit_trail.clone(),
+                clock,
+            )),
+            setup: Arc::new(Setup::new(
+                users.clone(),
+                new_users.clone(),
+                issuer,
+                audit_trail.clone(),
+            )),
             change_password: Arc::new(change_password),
             sessions: Arc::new(manage_sessions),
-            admin: Arc::new(Admin::new(users, new_users, mfa, revoker, audit, audit_trail, outbox)
-                .with_oidc_sign_in(oidc_sign_in)),
+            admin: Arc::new(admin),
             health: Arc::new(Health::new(health)),
-        }
+        };
+        (use_cases, operator)
     }
 }
 

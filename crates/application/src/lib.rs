@@ -23,7 +23,7 @@ mod plain_token;
 pub mod ports;
 pub mod use_cases;
 
-pub use assembly::{AuthSettings, Deps, UseCases};
+pub use assembly::{AuthSettings, Deps, Operator, UseCases};
 pub use caller::{Caller, CallerAuth, ClientInfo};
 pub use error::{FieldError, InputRejected, Unexpected, ValidationErrors};
 pub use plain_token::PlainToken;

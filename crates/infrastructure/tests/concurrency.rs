@@ -4,12 +4,6 @@
 
 mod mfa_support;
 
-use slugbase_application::use_cases::disable_mfa::DisableMfaUseCase as _;
-use slugbase_application::use_cases::enroll::EnrollBeginUseCase as _;
-use slugbase_application::use_cases::enroll::EnrollConfirmUseCase as _;
-use slugbase_application::use_cases::mfa_status::MfaStatusUseCase as _;
-use slugbase_application::use_cases::setup::SetupUseCase as _;
-use slugbase_application::use_cases::verify_login::VerifyLoginUseCase as _;
 use std::sync::Arc;
 
 use chrono::TimeDelta;

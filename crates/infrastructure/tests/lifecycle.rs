@@ -10,24 +10,12 @@ use mfa_support::{Harness, PASSWORD};
 use slugbase_application::Unexpected;
 use slugbase_application::collaborators::both_factors::MfaChangeError;
 use slugbase_application::ports::{AuditLog, AuditQuery, MfaProof, MfaRepository};
-use slugbase_application::use_cases::admin::AdminUseCase as _;
-use slugbase_application::use_cases::api_tokens::ApiTokensUseCase as _;
 use slugbase_application::use_cases::authenticate::AuthError;
-use slugbase_application::use_cases::authenticate::AuthenticateUseCase as _;
-use slugbase_application::use_cases::disable_mfa::DisableMfaUseCase as _;
-use slugbase_application::use_cases::enroll::EnrollBeginUseCase as _;
-use slugbase_application::use_cases::enroll::EnrollCancelUseCase as _;
 use slugbase_application::use_cases::enroll::EnrollConfirmError;
-use slugbase_application::use_cases::enroll::EnrollConfirmUseCase as _;
-use slugbase_application::use_cases::health::HealthUseCase as _;
 use slugbase_application::use_cases::login::LoginError;
 use slugbase_application::use_cases::login::LoginInput;
 use slugbase_application::use_cases::login::LoginOutcome;
-use slugbase_application::use_cases::login::LoginUseCase as _;
-use slugbase_application::use_cases::mfa_status::MfaStatusUseCase as _;
-use slugbase_application::use_cases::regenerate_backup_codes::RegenerateBackupCodesUseCase as _;
 use slugbase_application::use_cases::verify_login::VerifyLoginError;
-use slugbase_application::use_cases::verify_login::VerifyLoginUseCase as _;
 use slugbase_domain::{AuditEventKind, AuditOutcome, DisableDenied, MfaState, Password, ProofKind};
 
 #[tokio::test]

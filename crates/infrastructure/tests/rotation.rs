@@ -8,13 +8,6 @@
 //! confirmation still work under it. Missing and wrong keys are reported, never a panic.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
-use slugbase_application::use_cases::admin::AdminUseCase as _;
-use slugbase_application::use_cases::authenticate::AuthenticateUseCase as _;
-use slugbase_application::use_cases::enroll::EnrollBeginUseCase as _;
-use slugbase_application::use_cases::enroll::EnrollConfirmUseCase as _;
-use slugbase_application::use_cases::login::LoginUseCase as _;
-use slugbase_application::use_cases::setup::SetupUseCase as _;
-use slugbase_application::use_cases::verify_login::VerifyLoginUseCase as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};

@@ -312,7 +312,9 @@ async fn concurrent_migrations_succeed(url: &str) {
     for _ in 0..4 {
         stores.push(SeaOrmStore::connect(url).await.unwrap());
     }
-    let results = futures::future::join_all(stores.iter().map(SeaOrmStore::migrate)).await;
+    let results =
+        futures::future::join_all(stores.iter().map(|s| s.migrate_with(slugbase_migration::up)))
+            .await;
     for result in results {
         result.expect("every concurrent migration succeeds");
     }

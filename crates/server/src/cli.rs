@@ -13,9 +13,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use slugbase_application::ports::{Listed, SecretDigest};
-use slugbase_application::use_cases::api_tokens::ApiTokensUseCase as _;
 use slugbase_application::use_cases::api_tokens::CreateApiTokenError;
-use slugbase_application::{Caller, CallerAuth, ClientInfo, UseCases};
+use slugbase_application::{Caller, CallerAuth, ClientInfo, Operator, UseCases};
 use slugbase_application::{
     collaborators::new_account::NewAccountInput, use_cases::admin::AdminError,
 };
@@ -212,21 +211,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::User(UserCommand::Create { email, name, admin, oidc_only })) => {
             let root = operator_root(&cli).await?;
-            create_user(root.use_cases()?, email, name.as_deref(), *admin, *oidc_only).await
+            create_user(root.operator()?, email, name.as_deref(), *admin, *oidc_only).await
         }
         Some(Command::User(UserCommand::List)) => list_users(&operator_root(&cli).await?).await,
         Some(Command::User(UserCommand::SetPassword { email })) => {
             let root = operator_root(&cli).await?;
-            crate::set_password::run(root.use_cases()?, email, &cli_client(), read_password()?)
-                .await
+            crate::set_password::run(root.operator()?, email, &cli_client(), read_password()?).await
         }
         Some(Command::Mfa(MfaCommand::Reset { email })) => {
             let root = operator_root(&cli).await?;
-            reset_mfa(root.use_cases()?, email).await
+            reset_mfa(root.operator()?, email).await
         }
         Some(Command::Token(TokenCommand::Create { email, name })) => {
             let root = operator_root(&cli).await?;
-            create_token(root.use_cases()?, email, name).await
+            create_token(root.use_cases()?, root.operator()?, email, name).await
         }
     }
 }
@@ -330,7 +328,7 @@ fn validation_message(errors: &slugbase_application::ValidationErrors) -> String
 }
 
 async fn create_user(
-    use_cases: &UseCases,
+    operator: &Operator,
     email: &str,
     name: Option<&str>,
     admin: bool,
@@ -340,7 +338,7 @@ async fn create_user(
         name.map_or_else(|| email.split('@').next().unwrap_or(email).to_owned(), str::to_owned);
     let password = if oidc_only { None } else { Some(read_password()?) };
     let input = NewAccountInput { email: email.to_owned(), name, password, is_admin: admin };
-    match use_cases.admin.create_user_unchecked(None, &cli_client(), Ok(input)).await {
+    match operator.admin.create_user_unchecked(None, &cli_client(), Ok(input)).await {
         Ok(user) => {
             println!(
                 "created user {} <{}>{}",
@@ -400,9 +398,9 @@ pub(crate) async fn list_users(root: &Root) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn find_user(use_cases: &UseCases, email: &str) -> anyhow::Result<User> {
+async fn find_user(operator: &Operator, email: &str) -> anyhow::Result<User> {
     let parsed = Email::parse(email).map_err(|e| anyhow::anyhow!("invalid e-mail: {e}"))?;
-    use_cases
+    operator
         .admin
         .find_by_email(&parsed)
         .await
@@ -410,9 +408,9 @@ async fn find_user(use_cases: &UseCases, email: &str) -> anyhow::Result<User> {
         .ok_or_else(|| anyhow::anyhow!("no user with e-mail {email}"))
 }
 
-async fn reset_mfa(use_cases: &UseCases, email: &str) -> anyhow::Result<()> {
-    let user = find_user(use_cases, email).await?;
-    use_cases
+async fn reset_mfa(operator: &Operator, email: &str) -> anyhow::Result<()> {
+    let user = find_user(operator, email).await?;
+    operator
         .admin
         .reset_mfa_unchecked(None, &cli_client(), user.id)
         .await
@@ -421,8 +419,13 @@ async fn reset_mfa(use_cases: &UseCases, email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_token(use_cases: &UseCases, email: &str, name: &str) -> anyhow::Result<()> {
-    let user = find_user(use_cases, email).await?;
+async fn create_token(
+    use_cases: &UseCases,
+    operator: &Operator,
+    email: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let user = find_user(operator, email).await?;
     // The operator acts for the user; no session exists, so the caller carries an empty
     // session digest that matches no stored session; creating a token reads no backup-code
     // count (only the MFA status does).

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use slugbase_application::ports::{Clock, Mailer};
-use slugbase_application::{AuthSettings, UseCases};
+use slugbase_application::{AuthSettings, Operator, UseCases};
 use slugbase_infrastructure::crypto::SystemClock;
 use slugbase_infrastructure::mail::{LogMailer, SmtpMailer};
 use slugbase_infrastructure::memory::InMemoryStore;
@@ -79,6 +79,7 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     use_cases: UseCases,
+    operator: Operator,
     /// Purges expired sessions and old audit events while the server runs.
     maintenance: maintenance::MaintenanceTask,
     /// OIDC providers still being discovered (stopped with the server).
@@ -189,6 +190,7 @@ impl ApplicationBuilder {
         };
         let root = Root::new(loaded, stores, clock, auth);
         let use_cases = root.use_cases()?.clone();
+        let operator = root.operator()?.clone();
         let discovery = root.start_discovery()?;
         let maintenance = root.maintenance().spawn();
         let delivery = root.notice_delivery()?;
@@ -222,7 +224,7 @@ impl ApplicationBuilder {
             version = VERSION,
             "listening"
         );
-        Ok(Application { port, server, use_cases, maintenance, discovery, delivery })
+        Ok(Application { port, server, use_cases, operator, maintenance, discovery, delivery })
     }
 }
 
@@ -252,6 +254,12 @@ impl Application {
     #[must_use]
     pub const fn use_cases(&self) -> &UseCases {
         &self.use_cases
+    }
+
+    /// The operator's use cases (what the CLI calls), over the same ports.
+    #[must_use]
+    pub const fn operator(&self) -> &Operator {
+        &self.operator
     }
 
     /// A handle that stops this application once it runs.

@@ -18,7 +18,7 @@ use slugbase_application::ports::{
 };
 use slugbase_application::use_cases::deliver_notices::DeliverNotices;
 use slugbase_application::use_cases::rotate_keys::RotateKeys;
-use slugbase_application::{AuthSettings, Deps, UseCases};
+use slugbase_application::{AuthSettings, Deps, Operator, UseCases};
 use slugbase_infrastructure::background::TokioBackground;
 use slugbase_infrastructure::crypto::{
     AesGcmSecretCipher, Argon2Params, Argon2PasswordHasher, EncryptionKeys, HmacBackupCodeHasher,
@@ -90,7 +90,7 @@ pub struct Root {
     /// The configured providers (built, not yet discovering).
     providers: OnceLock<Vec<Arc<OpenIdProvider>>>,
     deps: OnceLock<Deps>,
-    use_cases: OnceLock<UseCases>,
+    use_cases: OnceLock<(UseCases, Operator)>,
 }
 
 impl fmt::Debug for Root {
@@ -156,15 +156,28 @@ impl Root {
         Ok(self.deps.get_or_init(|| built))
     }
 
-    /// Every use case, over [`Root::deps`].
+    /// Every use case, each behind its trait, over [`Root::deps`].
     ///
     /// # Errors
     /// As [`Root::deps`].
     pub fn use_cases(&self) -> anyhow::Result<&UseCases> {
-        if let Some(use_cases) = self.use_cases.get() {
-            return Ok(use_cases);
+        Ok(&self.built()?.0)
+    }
+
+    /// The operator's use cases (the CLI's unchecked operations), the same instances as in
+    /// [`Root::use_cases`].
+    ///
+    /// # Errors
+    /// As [`Root::deps`].
+    pub fn operator(&self) -> anyhow::Result<&Operator> {
+        Ok(&self.built()?.1)
+    }
+
+    fn built(&self) -> anyhow::Result<&(UseCases, Operator)> {
+        if let Some(built) = self.use_cases.get() {
+            return Ok(built);
         }
-        let built = UseCases::new(self.deps()?.clone(), self.auth.clone());
+        let built = UseCases::with_operator(self.deps()?.clone(), self.auth.clone());
         Ok(self.use_cases.get_or_init(|| built))
     }
 

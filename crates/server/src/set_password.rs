@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, bail};
 use slugbase_application::use_cases::change_password::ChangePasswordError;
-use slugbase_application::{ClientInfo, UseCases};
+use slugbase_application::{ClientInfo, Operator};
 use slugbase_domain::{Email, Password};
 
 /// Sets the password of the user with `email` to `password` (read by the caller from a
@@ -11,13 +11,13 @@ use slugbase_domain::{Email, Password};
 /// # Errors
 /// An unknown e-mail, a password that breaks the policy, storage failures.
 pub(crate) async fn run(
-    use_cases: &UseCases,
+    operator: &Operator,
     email: &str,
     client: &ClientInfo,
     password: String,
 ) -> anyhow::Result<()> {
     let Ok(email) = Email::parse(email) else { bail!("not an e-mail address: {email:?}") };
-    match use_cases.change_password.set_by_operator(&email, client, Password::new(password)).await {
+    match operator.change_password.set_by_operator(&email, client, Password::new(password)).await {
         Ok(user) => {
             #[expect(clippy::print_stdout, reason = "the command's result")]
             {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
 use slugbase_application::ports::Clock as _;
-use slugbase_application::{AuthSettings, UseCases};
+use slugbase_application::{AuthSettings, Operator, UseCases};
 use slugbase_infrastructure::memory::InMemoryStore;
 use slugbase_infrastructure::testing::ManualClock;
 use slugbase_server::config::{
@@ -61,6 +61,8 @@ pub struct TestApp {
     pub memory: Option<Arc<InMemoryStore>>,
     /// The same use cases the service runs (for what HTTP cannot do yet).
     pub use_cases: UseCases,
+    /// The operator's use cases (the CLI's), over the same store.
+    pub operator: Operator,
     /// Holds the SQLite file (and anything else of the app's) until the app is dropped.
     pub dir: TempDir,
     /// Stops the server, and with it the app's background tasks.
@@ -161,9 +163,10 @@ impl TestAppBuilder {
         let app = builder.build().await.expect("the service starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let use_cases = app.use_cases().clone();
+        let operator = app.operator().clone();
         let stop = app.stop_handle();
         tokio::spawn(app.run());
-        TestApp { address, clock, memory, use_cases, dir, stop }
+        TestApp { address, clock, memory, use_cases, operator, dir, stop }
     }
 }
 

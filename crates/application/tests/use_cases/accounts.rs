@@ -2,14 +2,9 @@
 
 use slugbase_application::collaborators::new_account::NewAccountInput;
 use slugbase_application::ports::{CancelOutcome, SessionKind, SessionRecord};
-use slugbase_application::use_cases::api_tokens::ApiTokensUseCase as _;
 use slugbase_application::use_cases::api_tokens::CreateApiTokenError;
-use slugbase_application::use_cases::enroll::EnrollCancelUseCase as _;
 use slugbase_application::use_cases::enroll::EnrollError;
-use slugbase_application::use_cases::logout::LogoutUseCase as _;
-use slugbase_application::use_cases::mfa_status::MfaStatusUseCase as _;
 use slugbase_application::use_cases::setup::SetupError;
-use slugbase_application::use_cases::setup::SetupUseCase as _;
 use slugbase_application::{Caller, InputRejected};
 use slugbase_domain::{AuditEventKind, LoginMethod, MfaState, NoticeKind, User};
 

@@ -21,7 +21,7 @@ fn account(password: Option<&str>) -> Result<NewAccountInput, InputRejected> {
 }
 
 fn admin(deps: MockDeps) -> Admin {
-    UseCases::new(deps.build(), settings()).admin
+    UseCases::with_operator(deps.build(), settings()).1.admin
 }
 
 /// [`admin`] with an OIDC provider configured.

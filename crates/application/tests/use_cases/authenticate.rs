@@ -6,7 +6,6 @@ use slugbase_application::ports::{
     ApiTokenRecord, CallerRecord, SessionKind, SessionRecord, StoreError,
 };
 use slugbase_application::use_cases::authenticate::AuthError;
-use slugbase_application::use_cases::authenticate::AuthenticateUseCase as _;
 use slugbase_application::{Caller, CallerAuth};
 use slugbase_domain::{ApiTokenId, User};
 

@@ -3,7 +3,6 @@
 
 use slugbase_application::ports::ChangeEffects;
 use slugbase_application::ports::{EndSessions, MfaProof, StoreError};
-use slugbase_application::use_cases::disable_mfa::DisableMfaUseCase as _;
 use slugbase_application::{
     AuthSettings, Caller, InputRejected, Unexpected,
     collaborators::both_factors::{BothFactorsInput, MfaChangeError},

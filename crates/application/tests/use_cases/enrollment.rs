@@ -1,8 +1,5 @@
 //! The MFA lifecycle around disable: regenerate backup codes, enroll begin and confirm.
 
-use slugbase_application::use_cases::enroll::EnrollBeginUseCase as _;
-use slugbase_application::use_cases::enroll::EnrollConfirmUseCase as _;
-use slugbase_application::use_cases::regenerate_backup_codes::RegenerateBackupCodesUseCase as _;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -1,8 +1,6 @@
 //! Password login and the MFA verify step that follows it.
 
 use slugbase_application::ports::{AuditEvent, MfaProof, ProofSignIn, SessionKind, SessionRecord};
-use slugbase_application::use_cases::login::LoginUseCase as _;
-use slugbase_application::use_cases::verify_login::VerifyLoginUseCase as _;
 use slugbase_application::{
     InputRejected,
     use_cases::login::{LoginError, LoginInput, LoginOutcome},

@@ -2,8 +2,6 @@
 //! e-mail never links, a trusted `amr` skips the step-up; and the re-authentication policy
 //! of an OIDC-only user's disable.
 
-use slugbase_application::use_cases::disable_mfa::DisableMfaUseCase as _;
-use slugbase_application::use_cases::oidc_login::OidcLoginUseCase as _;
 use std::sync::Arc;
 
 use slugbase_application::collaborators::both_factors::{BothFactorsInput, MfaChangeError};

@@ -8,12 +8,6 @@
 )]
 #![expect(clippy::unwrap_used, reason = "a test fails loudly where a step does")]
 
-use slugbase_application::use_cases::admin::AdminUseCase as _;
-use slugbase_application::use_cases::authenticate::AuthenticateUseCase as _;
-use slugbase_application::use_cases::enroll::EnrollBeginUseCase as _;
-use slugbase_application::use_cases::enroll::EnrollConfirmUseCase as _;
-use slugbase_application::use_cases::login::LoginUseCase as _;
-use slugbase_application::use_cases::setup::SetupUseCase as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};

@@ -2,7 +2,6 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use slugbase_application::use_cases::api_tokens::ApiTokensUseCase as _;
 use slugbase_testkit::steps::{self, PASSWORD};
 use slugbase_testkit::{Api, TestApp, detail_fields};
 
@@ -123,7 +122,7 @@ async fn an_oidc_only_user_has_no_password_to_change() {
 /// A token for `email`'s user through the use cases (what `slugbase token create` runs).
 async fn cli_token(app: &TestApp, email: &str) -> String {
     let email = slugbase_domain::Email::parse(email).unwrap();
-    let user = app.use_cases.admin.find_by_email(&email).await.unwrap().unwrap();
+    let user = app.operator.admin.find_by_email(&email).await.unwrap().unwrap();
     let caller = slugbase_application::Caller {
         user,
         auth: slugbase_application::CallerAuth::ApiToken(slugbase_domain::ApiTokenId::generate()),

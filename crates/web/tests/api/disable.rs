@@ -1,7 +1,6 @@
 //! Every row of the disable table, once with a cookie session (+ CSRF) and once with a
 //! Bearer API token (no CSRF); the seed page's request as written; concurrency.
 
-use slugbase_application::use_cases::api_tokens::ApiTokensUseCase as _;
 use std::ops::Deref;
 
 use reqwest::{Method, StatusCode};
@@ -355,7 +354,7 @@ async fn an_oidc_only_user_disables_with_the_code_alone() {
     // OIDC login is a later issue: mint their first API token through the use case the
     // server runs, then do everything else over HTTP.
     let email = slugbase_domain::Email::parse("oidc@example.com").unwrap();
-    let user = app.use_cases.admin.find_by_email(&email).await.unwrap().unwrap();
+    let user = app.operator.admin.find_by_email(&email).await.unwrap().unwrap();
     let caller = slugbase_application::Caller {
         user,
         auth: slugbase_application::CallerAuth::ApiToken(slugbase_domain::ApiTokenId::generate()),

@@ -5,6 +5,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web::Data;
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
+use slugbase_application::UseCases;
 use slugbase_application::use_cases::admin::MockAdminUseCase;
 use slugbase_application::use_cases::api_tokens::MockApiTokensUseCase;
 use slugbase_application::use_cases::authenticate::MockAuthenticateUseCase;
@@ -24,7 +25,6 @@ use slugbase_application::use_cases::setup::MockSetupUseCase;
 use slugbase_application::use_cases::verify_login::MockVerifyLoginUseCase;
 use slugbase_application::{Caller, CallerAuth, Unexpected};
 use slugbase_domain::{ApiTokenId, DisplayName, Email, LoginMethod, MfaState, User, UserId};
-use slugbase_application::UseCases;
 use slugbase_web::{AppState, OpenApiJson, WebConfig};
 
 /// The Bearer token every signed-in request sends.
