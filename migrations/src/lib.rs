@@ -23,6 +23,7 @@ mod m20261127_000001_initial;
 mod m20261130_000002_oidc_login;
 mod m20261130_000003_outbox;
 mod m20261201_000004_token_caller_index;
+mod m20261207_000005_passkeys;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_oidc_login::Migration),
             Box::new(m20261130_000003_outbox::Migration),
             Box::new(m20261201_000004_token_caller_index::Migration),
+            Box::new(m20261207_000005_passkeys::Migration),
         ]
     }
 }
