@@ -11,8 +11,8 @@ use crate::collaborators::both_factors::ReauthPolicy;
 use crate::ports::{
     ApiTokenRepository, AttemptRepository, AuditLog, Background, BackupCodeHasher, Clock,
     CommonPasswords, IdentityProviders, MfaRepository, OidcRepository, OutboxRepository,
-    PasswordHasher, Random, SecretCipher, SessionRepository, StorageHealth, TokenDigest, Totp,
-    UserRepository,
+    PasskeyRepository, PasswordHasher, Random, SecretCipher, SessionRepository, StorageHealth,
+    TokenDigest, Totp, UserRepository, WebAuthn,
 };
 use crate::use_cases::admin::Admin;
 use crate::use_cases::api_tokens::ApiTokens;
@@ -25,6 +25,7 @@ use crate::use_cases::login::Login;
 use crate::use_cases::logout::Logout;
 use crate::use_cases::mfa_status::MfaStatus;
 use crate::use_cases::oidc_login::OidcLogin;
+use crate::use_cases::passkeys::Passkeys;
 use crate::use_cases::regenerate_backup_codes::RegenerateBackupCodes;
 use crate::use_cases::sessions::ManageSessions;
 use crate::use_cases::setup::Setup;
@@ -80,6 +81,10 @@ pub struct Deps {
     pub identity_providers: IdentityProviders,
     /// Where authentication's throttled activity writes run, off the request's path.
     pub background: Arc<dyn Background>,
+    /// Passkeys and WebAuthn ceremonies in progress.
+    pub passkeys: Arc<dyn PasskeyRepository>,
+    /// The WebAuthn relying party.
+    pub webauthn: Arc<dyn WebAuthn>,
 }
 
 impl fmt::Debug for Deps {
@@ -166,6 +171,8 @@ pub struct UseCases {
     pub change_password: ChangePassword,
     /// `/api/auth/sessions`.
     pub sessions: ManageSessions,
+    /// `/api/auth/passkeys`.
+    pub passkeys: Passkeys,
 }
 
 impl UseCases {
@@ -192,6 +199,8 @@ impl UseCases {
             oidc,
             identity_providers,
             background,
+            passkeys,
+            webauthn,
         } = deps;
 
         // The collaborators, each over the ports it needs.
@@ -237,6 +246,15 @@ impl UseCases {
             users.clone(),
             passwords.clone(),
             common_passwords,
+            audit_trail.clone(),
+            clock.clone(),
+        );
+        let passkeys = Passkeys::new(
+            passkeys,
+            webauthn,
+            minter.clone(),
+            token_digest.clone(),
+            both_factors.clone(),
             audit_trail.clone(),
             clock.clone(),
         );
@@ -320,6 +338,7 @@ impl UseCases {
             setup: Setup::new(users.clone(), new_users.clone(), issuer, audit_trail.clone()),
             change_password,
             sessions: manage_sessions,
+            passkeys,
             admin: Admin::new(users, new_users, mfa, revoker, audit, audit_trail, outbox)
                 .with_oidc_sign_in(oidc_sign_in),
             health: Health::new(health),

@@ -18,6 +18,7 @@ use slugbase_application::use_cases::login::LoginUseCase;
 use slugbase_application::use_cases::logout::LogoutUseCase;
 use slugbase_application::use_cases::mfa_status::MfaStatusUseCase;
 use slugbase_application::use_cases::oidc_login::OidcLoginUseCase;
+use slugbase_application::use_cases::passkeys::PasskeysUseCase;
 use slugbase_application::use_cases::regenerate_backup_codes::RegenerateBackupCodesUseCase;
 use slugbase_application::use_cases::sessions::ManageSessionsUseCase;
 use slugbase_application::use_cases::setup::SetupUseCase;
@@ -60,6 +61,8 @@ pub struct WebUseCases {
     pub change_password: Arc<dyn ChangePasswordUseCase>,
     /// `/api/auth/sessions`.
     pub sessions: Arc<dyn ManageSessionsUseCase>,
+    /// `/api/auth/passkeys`.
+    pub passkeys: Arc<dyn PasskeysUseCase>,
 }
 
 impl fmt::Debug for WebUseCases {

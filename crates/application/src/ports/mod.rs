@@ -27,6 +27,7 @@ mod store_error;
 mod tokens;
 mod totp;
 mod users;
+mod webauthn;
 
 pub use attempts::*;
 pub use audit::*;
@@ -47,3 +48,4 @@ pub use store_error::*;
 pub use tokens::*;
 pub use totp::*;
 pub use users::*;
+pub use webauthn::*;
