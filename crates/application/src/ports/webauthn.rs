@@ -2,6 +2,8 @@
 //! of what it sends back. Everything crosses this port as opaque JSON text or bytes, so the
 //! application names no WebAuthn library type.
 
+use std::fmt;
+
 use slugbase_domain::UserId;
 
 use super::passkeys::{CeremonyState, PasskeyData};
@@ -19,13 +21,20 @@ pub struct PasskeyOwner<'a> {
 
 /// A ceremony started: the options for `navigator.credentials.create()` / `.get()` (JSON
 /// text, as the WebAuthn JSON serialisation writes them: binary fields base64url) and the
-/// server's state to keep until the answer comes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// server's state to keep until the answer comes. `Debug` shows neither (the options carry
+/// the challenge).
+#[derive(Clone, PartialEq, Eq)]
 pub struct CeremonyStart {
     /// For the browser.
     pub options_json: String,
     /// For storage, single use.
     pub state: CeremonyState,
+}
+
+impl fmt::Debug for CeremonyStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CeremonyStart").finish_non_exhaustive()
+    }
 }
 
 /// A credential the ceremony verified.

@@ -61,8 +61,9 @@ impl From<PasskeyRecord> for PasskeyView {
     }
 }
 
-/// A registration started: what the browser needs.
-#[derive(Clone, Debug)]
+/// A registration started: what the browser needs. `Debug` shows none of it (the options
+/// carry the challenge).
+#[derive(Clone)]
 pub struct RegistrationOptions {
     /// Names the ceremony in the answer; single use.
     pub ceremony_id: PlainToken,
@@ -70,8 +71,14 @@ pub struct RegistrationOptions {
     pub options_json: String,
 }
 
-/// The answer to a registration.
-#[derive(Clone, Debug)]
+impl fmt::Debug for RegistrationOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistrationOptions").finish_non_exhaustive()
+    }
+}
+
+/// The answer to a registration. `Debug` shows the name only.
+#[derive(Clone)]
 pub struct FinishRegistrationInput {
     /// The ceremony id the options came with.
     pub ceremony_id: String,
@@ -79,6 +86,12 @@ pub struct FinishRegistrationInput {
     pub credential_json: String,
     /// A name for the passkey (default "Passkey").
     pub name: Option<String>,
+}
+
+impl fmt::Debug for FinishRegistrationInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FinishRegistrationInput").field("name", &self.name).finish_non_exhaustive()
+    }
 }
 
 /// Why a passkey operation was refused.
