@@ -4,7 +4,11 @@
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-# TLS is rustls and SQLite is bundled: no OpenSSL or libsqlite headers are needed.
+# TLS is rustls and SQLite is bundled; the passkeys' WebAuthn library (webauthn-rs) links
+# OpenSSL, so its headers and pkg-config are needed here and libssl3 at run time.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
@@ -13,7 +17,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 slugbase \
     && useradd --system --uid 10001 --gid slugbase --home-dir /app --shell /usr/sbin/nologin slugbase \

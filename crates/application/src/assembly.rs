@@ -11,8 +11,8 @@ use crate::collaborators::both_factors::ReauthPolicy;
 use crate::ports::{
     ApiTokenRepository, AttemptRepository, AuditLog, Background, BackupCodeHasher, Clock,
     CommonPasswords, IdentityProviders, MfaRepository, OidcRepository, OutboxRepository,
-    PasswordHasher, Random, SecretCipher, SessionRepository, StorageHealth, TokenDigest, Totp,
-    UserRepository,
+    PasskeyRepository, PasswordHasher, Random, SecretCipher, SessionRepository, StorageHealth,
+    TokenDigest, Totp, UserRepository, WebAuthn,
 };
 use crate::use_cases::admin::{Admin, AdminUseCase};
 use crate::use_cases::api_tokens::{ApiTokens, ApiTokensUseCase};
@@ -28,6 +28,7 @@ use crate::use_cases::login::{Login, LoginUseCase};
 use crate::use_cases::logout::{Logout, LogoutUseCase};
 use crate::use_cases::mfa_status::{MfaStatus, MfaStatusUseCase};
 use crate::use_cases::oidc_login::{OidcLogin, OidcLoginUseCase};
+use crate::use_cases::passkeys::{Passkeys, PasskeysUseCase};
 use crate::use_cases::regenerate_backup_codes::{
     RegenerateBackupCodes, RegenerateBackupCodesUseCase,
 };
@@ -85,6 +86,10 @@ pub struct Deps {
     pub identity_providers: IdentityProviders,
     /// Where authentication's throttled activity writes run, off the request's path.
     pub background: Arc<dyn Background>,
+    /// Passkeys and WebAuthn ceremonies in progress.
+    pub passkeys: Arc<dyn PasskeyRepository>,
+    /// The WebAuthn relying party.
+    pub webauthn: Arc<dyn WebAuthn>,
 }
 
 impl fmt::Debug for Deps {
@@ -171,6 +176,8 @@ pub struct UseCases {
     pub change_password: Arc<dyn ChangePasswordUseCase>,
     /// `/api/auth/sessions`.
     pub sessions: Arc<dyn ManageSessionsUseCase>,
+    /// `/api/auth/passkeys`.
+    pub passkeys: Arc<dyn PasskeysUseCase>,
 }
 
 /// What only an operator calls (the `slugbase` CLI, with a shell on the host): the admin and
@@ -214,6 +221,8 @@ impl UseCases {
             oidc,
             identity_providers,
             background,
+            passkeys,
+            webauthn,
         } = deps;
 
         // The collaborators, each over the ports it needs.
@@ -259,6 +268,15 @@ impl UseCases {
             users.clone(),
             passwords.clone(),
             common_passwords,
+            audit_trail.clone(),
+            clock.clone(),
+        );
+        let passkeys = Passkeys::new(
+            passkeys,
+            webauthn,
+            minter.clone(),
+            token_digest.clone(),
+            both_factors.clone(),
             audit_trail.clone(),
             clock.clone(),
         );
@@ -373,6 +391,7 @@ impl UseCases {
             )),
             change_password: Arc::new(change_password),
             sessions: Arc::new(manage_sessions),
+            passkeys: Arc::new(passkeys),
             admin: Arc::new(admin),
             health: Arc::new(Health::new(health)),
         };

@@ -95,6 +95,12 @@ audit_events! {
     SessionRevoked => "session_revoked",
     SessionsRevokedOthers => "sessions_revoked_others",
     NoticeDeliveryFailed => "notice_delivery_failed",
+    PasskeyAdded => "passkey_added",
+    PasskeyAddFail => "passkey_add_fail",
+    PasskeyRenamed => "passkey_renamed",
+    PasskeyRemoved => "passkey_removed",
+    PasskeyRemoveFail => "passkey_remove_fail",
+    PasskeyCounterRegressed => "passkey_counter_regressed",
 }
 
 impl fmt::Display for AuditEventKind {

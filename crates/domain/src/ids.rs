@@ -66,3 +66,8 @@ uuid_id!(
     /// after a lost acknowledgement is recognisable as the same message.
     NoticeId
 );
+
+uuid_id!(
+    /// The public id of a registered passkey (never its credential id).
+    PasskeyId
+);

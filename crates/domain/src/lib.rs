@@ -11,6 +11,7 @@ pub mod email;
 pub mod ids;
 pub mod mfa;
 pub mod notice;
+pub mod passkey;
 pub mod password;
 pub mod return_to;
 pub mod throttle;
@@ -21,12 +22,13 @@ pub use codes::{
     BACKUP_CODE_COUNT, BackupCode, CodeFormatError, SecondFactor, TotpCode, TotpSecret, TotpStep,
 };
 pub use email::{Email, EmailError};
-pub use ids::{ApiTokenId, NoticeId, UserId};
+pub use ids::{ApiTokenId, NoticeId, PasskeyId, UserId};
 pub use mfa::{
     DisableDenied, EncryptedSecret, MfaOperation, MfaPolicy, MfaState, SecondFactorGate,
     second_factor_gate,
 };
 pub use notice::{NoticeKind, NoticeStatus, retry_delay_secs};
+pub use passkey::{MAX_PASSKEY_NAME_CHARS, PasskeyName, PasskeyNameError};
 pub use password::{
     ChangedPassword, MAX_CHANGED_PASSWORD_CHARS, MAX_PASSWORD_CHARS, NewPassword, Password,
     PasswordError, PasswordHash, check_password_policy,

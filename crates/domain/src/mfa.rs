@@ -96,6 +96,9 @@ pub enum MfaOperation {
     Disable,
     /// `POST /api/auth/mfa/backup/regenerate`: same checks, but no policy stops it.
     RegenerateBackupCodes,
+    /// `POST /api/auth/passkeys/{id}/remove`: same checks as disable, but no policy stops
+    /// it (TOTP stays on: removing a passkey never leaves the account without MFA).
+    RemovePasskey,
 }
 
 /// Why an operation that needs both factors is refused, in the order they are checked.

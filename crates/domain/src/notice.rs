@@ -44,6 +44,8 @@ notice_kinds! {
     ApiTokenCreated => "api_token_created",
     SecondFactorLockout => "second_factor_lockout",
     OidcLinked => "oidc_linked",
+    PasskeyAdded => "passkey_added",
+    PasskeyRemoved => "passkey_removed",
 }
 
 impl fmt::Display for NoticeKind {

@@ -13,3 +13,4 @@ pub mod oidc;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webauthn;

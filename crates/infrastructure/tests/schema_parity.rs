@@ -17,7 +17,7 @@ use sea_orm::{
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_infrastructure::sql::entity::{
     api_tokens, attempt_counters, audit_events, backup_codes, instance_setup, oidc_flows,
-    oidc_identities, oidc_session_auth, outbox, sessions, users,
+    oidc_identities, oidc_session_auth, outbox, passkeys, sessions, users, webauthn_ceremonies,
 };
 use slugbase_infrastructure::testing::{mysql_url, postgres_url};
 
@@ -287,6 +287,8 @@ fn entities() -> Vec<(String, Columns)> {
         entity_table::<attempt_counters::Entity>(),
         entity_table::<instance_setup::Entity>(),
         entity_table::<outbox::Entity>(),
+        entity_table::<passkeys::Entity>(),
+        entity_table::<webauthn_ceremonies::Entity>(),
     ]
 }
 
@@ -390,7 +392,11 @@ async fn every_mysql_table_compares_text_byte_for_byte() {
            AND table_name <> 'seaql_migrations'",
     )
     .await;
-    assert_eq!(tables.len(), 11, "every table (8 initial, OIDC flows and session auth, outbox)");
+    assert_eq!(
+        tables.len(),
+        13,
+        "every table (8 initial, OIDC flows and session auth, outbox, passkeys and their ceremonies)"
+    );
     for t in tables {
         let name = text(&t, "name");
         assert!(

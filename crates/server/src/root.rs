@@ -13,8 +13,8 @@ use anyhow::Context as _;
 use slugbase_application::collaborators::audit_trail::AuditTrail;
 use slugbase_application::ports::{
     ApiTokenRepository, AttemptRepository, AuditLog, Clock, ConfiguredProvider, IdentityProviders,
-    MfaRepository, OidcRepository, OutboxRepository, ProviderPolicy, SecretRotation,
-    SessionRepository, Storage, StorageHealth, UserRepository,
+    MfaRepository, OidcRepository, OutboxRepository, PasskeyRepository, ProviderPolicy,
+    SecretRotation, SessionRepository, Storage, StorageHealth, UserRepository,
 };
 use slugbase_application::use_cases::deliver_notices::DeliverNotices;
 use slugbase_application::use_cases::rotate_keys::RotateKeys;
@@ -26,6 +26,7 @@ use slugbase_infrastructure::crypto::{
 };
 use slugbase_infrastructure::mail::EmbeddedCommonPasswords;
 use slugbase_infrastructure::oidc::{OpenIdProvider, OpenIdProviderConfig};
+use slugbase_infrastructure::webauthn::WebauthnRelyingParty;
 
 use crate::config::{self, Loaded};
 use crate::{delivery, maintenance};
@@ -53,6 +54,8 @@ pub struct Stores {
     pub health: Arc<dyn StorageHealth>,
     /// TOTP secrets, for key rotation.
     pub secrets: Arc<dyn SecretRotation>,
+    /// Passkeys and WebAuthn ceremonies.
+    pub passkeys: Arc<dyn PasskeyRepository>,
 }
 
 impl Stores {
@@ -69,6 +72,7 @@ impl Stores {
             oidc: store.clone(),
             outbox: store.clone(),
             health: store.clone(),
+            passkeys: store.clone(),
             secrets: store,
         }
     }
@@ -259,8 +263,19 @@ impl Root {
                 n => n,
             },
         };
-        let Stores { users, mfa, sessions, tokens, audit, attempts, oidc, outbox, health, .. } =
-            self.stores.clone();
+        let Stores {
+            users,
+            mfa,
+            sessions,
+            tokens,
+            audit,
+            attempts,
+            oidc,
+            outbox,
+            health,
+            passkeys,
+            ..
+        } = self.stores.clone();
         Ok(Deps {
             users,
             mfa,
@@ -281,7 +296,22 @@ impl Root {
             random: Arc::new(OsRandom),
             identity_providers: self.identity_providers()?,
             background: Arc::new(TokioBackground),
+            passkeys,
+            webauthn: Arc::new(self.relying_party()),
         })
+    }
+
+    /// The WebAuthn relying party of `server.public_base_url`, named as the TOTP issuer is.
+    /// A URL WebAuthn cannot serve (an IP address as host) leaves passkeys unavailable, and
+    /// says so once, here; the rest of the service runs as before.
+    fn relying_party(&self) -> WebauthnRelyingParty {
+        let settings = &self.loaded.settings;
+        let base = settings.server.public_base_url.trim();
+        let relying_party = WebauthnRelyingParty::new(base, settings.totp.issuer.trim());
+        if let Err(reason) = relying_party.availability() {
+            tracing::warn!(%reason, "passkeys are unavailable");
+        }
+        relying_party
     }
 
     /// The configured providers with their policies.

@@ -5,13 +5,14 @@
 
 use slugbase_application::collaborators::both_factors::BothFactorsInput;
 use slugbase_application::collaborators::new_account::NewAccountInput;
+use slugbase_application::use_cases::passkeys::FinishRegistrationInput;
 use slugbase_application::{
     use_cases::change_password::ChangePasswordInput, use_cases::login::LoginInput,
 };
-use slugbase_domain::Password;
 use slugbase_domain::email::MAX_EMAIL_LENGTH;
 use slugbase_domain::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use slugbase_domain::user::MAX_NAME_CHARS;
+use slugbase_domain::{MAX_PASSKEY_NAME_CHARS, Password};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
@@ -196,6 +197,55 @@ impl JsonRequest for CreateTokenRequest {
     }
 }
 
+/// Body of `POST /api/auth/passkeys/register/finish`.
+#[derive(Clone, Debug, ToSchema)]
+pub struct FinishPasskeyRegistrationRequest {
+    /// The `ceremony_id` the options came with (single use, five minutes).
+    pub ceremony_id: String,
+    /// What `navigator.credentials.create()` returned, JSON-serialised as WebAuthn Level 3
+    /// `toJSON()` writes it (binary fields base64url): `{"id", "rawId", "type",
+    /// "response": {"attestationObject", "clientDataJSON"}, …}`.
+    #[schema(value_type = Object)]
+    pub credential: String,
+    /// A name for the passkey; default "Passkey".
+    #[schema(schema_with = optional_passkey_name_schema)]
+    pub name: Option<String>,
+}
+
+impl JsonRequest for FinishPasskeyRegistrationRequest {
+    fn read(fields: &mut Fields) -> Self {
+        Self {
+            ceremony_id: fields.required_string("ceremony_id"),
+            credential: fields.required_object("credential"),
+            name: fields.optional_string("name"),
+        }
+    }
+}
+
+impl From<FinishPasskeyRegistrationRequest> for FinishRegistrationInput {
+    fn from(request: FinishPasskeyRegistrationRequest) -> Self {
+        Self {
+            ceremony_id: request.ceremony_id,
+            credential_json: request.credential,
+            name: request.name,
+        }
+    }
+}
+
+/// Body of `PATCH /api/auth/passkeys/{id}`.
+#[derive(Clone, Debug, ToSchema)]
+pub struct RenamePasskeyRequest {
+    /// The new name.
+    #[schema(schema_with = passkey_name_schema)]
+    pub name: String,
+}
+
+impl JsonRequest for RenamePasskeyRequest {
+    fn read(fields: &mut Fields) -> Self {
+        Self { name: fields.required_string("name") }
+    }
+}
+
 // The string rules below are the server's own (`slugbase_domain::{Email, DisplayName,
 // NewPassword}`, `slugbase_application::tokens`), written as JSON Schema so that clients —
 // and schemathesis — see exactly what is accepted. The patterns use only what ECMA-262 and
@@ -240,6 +290,24 @@ fn token_name_schema() -> Object {
         MAX_TOKEN_NAME_CHARS,
         "Label: 1 to 100 characters once surrounding whitespace is trimmed, no control characters.",
     )
+}
+
+/// A passkey name (`PasskeyName::parse`).
+fn passkey_name_schema() -> Object {
+    label_schema(
+        MAX_PASSKEY_NAME_CHARS,
+        "Passkey name: 1 to 64 characters once surrounding whitespace is trimmed, no control characters.",
+    )
+}
+
+/// The same, or `null`/absent (the default name).
+fn optional_passkey_name_schema() -> Object {
+    let mut schema = passkey_name_schema();
+    schema.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    schema.description = Some(
+        "Passkey name: 1 to 64 characters once surrounding whitespace is trimmed, no control characters; omit (or null) for \"Passkey\".".to_owned(),
+    );
+    schema
 }
 
 /// An e-mail address as `Email::parse` accepts it: trimmed; one `@`; a non-empty local part;

@@ -106,6 +106,11 @@ impl MfaChangeEvents {
                 failure: AuditEventKind::MfaBackupRegenerateFail,
                 notice: NoticeKind::BackupCodesRegenerated,
             },
+            MfaOperation::RemovePasskey => Self {
+                success: AuditEventKind::PasskeyRemoved,
+                failure: AuditEventKind::PasskeyRemoveFail,
+                notice: NoticeKind::PasskeyRemoved,
+            },
         }
     }
 }
@@ -259,6 +264,17 @@ impl ProvenChange<'_> {
         effects.end_sessions = end_sessions;
         let (user, client) = (self.attempt.user(), self.attempt.client());
         effects.with_notice(Notice::about(self.events.notice, user, client, self.attempt.now()))
+    }
+
+    /// The change found nothing to change (what it was about is gone: a passkey removed
+    /// meanwhile) and storage spent nothing: the attempt is given back and the refusal
+    /// audited with `reason`.
+    ///
+    /// # Errors
+    /// If storage fails.
+    pub(crate) async fn abandon(self, reason: &str) -> Result<(), MfaChangeError> {
+        let kind = Some(self.proof.kind());
+        Ok(self.attempt.refused(self.events.failure, reason, kind).await?)
     }
 
     /// Storage answered whether it `committed` the change with its `effects`. If not, the

@@ -28,6 +28,7 @@ mod health;
 mod mfa;
 mod oidc;
 mod outbox;
+mod passkeys;
 mod sessions;
 mod tokens;
 mod users;
@@ -39,6 +40,7 @@ pub use health::*;
 pub use mfa::*;
 pub use oidc::*;
 pub use outbox::*;
+pub use passkeys::*;
 pub use sessions::*;
 pub use tokens::*;
 pub use users::*;
@@ -125,6 +127,14 @@ macro_rules! storage_contract_tests {
             a_token_and_its_notice_are_stored_together,
             sessions_of_a_user_keep_their_client,
             purges_delete_finished_notices_in_batches_and_never_pending_ones,
+            a_passkey_is_stored_with_its_effects_and_its_credential_id_is_unique,
+            a_passkey_is_renamed_by_its_owner_only,
+            a_passkey_is_removed_with_a_spent_proof_and_its_effects_or_not_at_all,
+            a_passkey_use_is_recorded_only_when_its_counter_moves_forward,
+            concurrent_uses_with_one_counter_are_recorded_once,
+            a_ceremony_is_taken_once_by_its_owner_before_it_expires,
+            concurrent_takes_of_one_ceremony_succeed_exactly_once,
+            expired_ceremonies_are_deleted,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {

@@ -6,6 +6,7 @@ use super::health::StorageHealth;
 use super::mfa::MfaRepository;
 use super::oidc::OidcRepository;
 use super::outbox::OutboxRepository;
+use super::passkeys::PasskeyRepository;
 use super::sessions::SessionRepository;
 use super::tokens::ApiTokenRepository;
 use super::users::UserRepository;
@@ -21,6 +22,7 @@ pub trait Storage:
     + AuditLog
     + AttemptRepository
     + OutboxRepository
+    + PasskeyRepository
     + StorageHealth
     + 'static
 {
@@ -30,12 +32,12 @@ impl<T> Storage for T where
     T: UserRepository
         + MfaRepository
         + OidcRepository
-        + OidcRepository
         + SessionRepository
         + ApiTokenRepository
         + AuditLog
         + AttemptRepository
         + OutboxRepository
+        + PasskeyRepository
         + StorageHealth
         + 'static
 {

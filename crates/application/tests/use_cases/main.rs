@@ -12,3 +12,4 @@ mod disable_mfa;
 mod enrollment;
 mod login;
 mod oidc_login;
+mod passkeys;

@@ -15,9 +15,9 @@ use slugbase_application::ports::{
     AttemptRelease, AuditEvent, Background, BackgroundWork, ChangeEffects, EndSessions,
     IdentityProviders, MockApiTokenRepository, MockAttemptRepository, MockAuditLog,
     MockBackupCodeHasher, MockClock, MockCommonPasswords, MockMfaRepository, MockOidcRepository,
-    MockOutboxRepository, MockPasswordHasher, MockRandom, MockSecretCipher, MockSessionRepository,
-    MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository, Notice, Reservation,
-    SecretDigest,
+    MockOutboxRepository, MockPasskeyRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
+    MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
+    MockWebAuthn, Notice, Reservation, SecretDigest,
 };
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
@@ -69,6 +69,8 @@ pub struct MockDeps {
     pub attempt_spy: AttemptSpy,
     /// Holds background work until the test runs it ([`QueuedBackground::run_queued`]).
     pub background: Arc<QueuedBackground>,
+    pub passkeys: MockPasskeyRepository,
+    pub webauthn: MockWebAuthn,
 }
 
 /// [`Background`] that queues work until the test runs it: a test sees the request answered
@@ -133,6 +135,8 @@ impl MockDeps {
             },
             attempt_spy: AttemptSpy::default(),
             background: Arc::new(QueuedBackground::default()),
+            passkeys: MockPasskeyRepository::new(),
+            webauthn: MockWebAuthn::new(),
         }
     }
 
@@ -158,6 +162,8 @@ impl MockDeps {
             oidc: Arc::new(self.oidc),
             identity_providers: IdentityProviders::default(),
             background: self.background,
+            passkeys: Arc::new(self.passkeys),
+            webauthn: Arc::new(self.webauthn),
         }
     }
 

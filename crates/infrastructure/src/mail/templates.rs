@@ -27,6 +27,8 @@ fn wording(kind: NoticeKind) -> &'static str {
             include_str!("../../templates/mail/second_factor_lockout.txt")
         }
         NoticeKind::OidcLinked => include_str!("../../templates/mail/oidc_linked.txt"),
+        NoticeKind::PasskeyAdded => include_str!("../../templates/mail/passkey_added.txt"),
+        NoticeKind::PasskeyRemoved => include_str!("../../templates/mail/passkey_removed.txt"),
     }
 }
 

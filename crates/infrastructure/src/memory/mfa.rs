@@ -14,7 +14,7 @@ use super::{BackupCodeRow, InMemoryStore, State, ct_eq};
 
 impl State {
     /// Spends a proof for `user` (see [`MfaRepository::spend_proof`]); `false` changes nothing.
-    fn spend(&mut self, user: UserId, proof: &MfaProof, at: DateTime<Utc>) -> bool {
+    pub(super) fn spend(&mut self, user: UserId, proof: &MfaProof, at: DateTime<Utc>) -> bool {
         let Some(u) = self.users.get_mut(&user) else { return false };
         let MfaState::Enabled { last_totp_step, .. } = &mut u.mfa else { return false };
         match proof {

@@ -13,13 +13,14 @@
 //! [`StoreError::Unavailable`], which lets HTTP tests check the 503 path and recovery.
 //!
 //! One file per port: [`users`], [`mfa`], [`sessions`], [`tokens`], [`audit`],
-//! [`attempts`], [`outbox`], [`rotation`]; this one holds the shared state and the lock.
+//! [`attempts`], [`outbox`], [`passkeys`], [`rotation`]; this one holds the shared state and the lock.
 
 mod attempts;
 mod audit;
 mod mfa;
 mod oidc;
 mod outbox;
+mod passkeys;
 mod rotation;
 mod sessions;
 mod tokens;
@@ -69,6 +70,7 @@ struct State {
     attempts: HashMap<String, AttemptCounter>,
     oidc: oidc::OidcState,
     outbox: Vec<outbox::OutboxRow>,
+    passkeys: passkeys::PasskeyState,
 }
 
 impl State {

@@ -74,6 +74,7 @@ impl UserRepository for InMemoryStore {
         state.backup_codes.remove(&id);
         state.sessions.retain(|s| s.user_id != id);
         state.tokens.retain(|t| t.record.user_id != id);
+        state.passkeys.forget_user(id);
         for key in attempt_keys {
             state.attempts.remove(key);
         }

@@ -35,7 +35,7 @@ async fn updated_one<C: ConnectionTrait>(
 }
 
 /// Spends a proof with one conditional statement; whether it was spent.
-async fn spend<C: ConnectionTrait>(
+pub(super) async fn spend<C: ConnectionTrait>(
     conn: &C,
     user: &str,
     proof: &MfaProof,
@@ -81,7 +81,7 @@ async fn spend<C: ConnectionTrait>(
 /// transaction takes this lock first, so they run one at a time per user: no deadlock
 /// between the user row and the code rows, and no transaction works from a snapshot that
 /// misses codes another one committed meanwhile.
-async fn lock_user<C: ConnectionTrait>(conn: &C, user: &str) -> StoreResult<()> {
+pub(super) async fn lock_user<C: ConnectionTrait>(conn: &C, user: &str) -> StoreResult<()> {
     if Engine::of(conn).locks_rows() {
         users::Entity::find_by_id(user)
             .select_only()

@@ -49,6 +49,7 @@ mod listed;
 mod mfa;
 mod oidc;
 mod outbox;
+mod passkeys;
 mod password_change;
 mod rotation;
 mod sessions;
@@ -373,8 +374,9 @@ fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
 /// Names the uniqueness rule a driver message reports (SQLite names `table.column`,
 /// PostgreSQL the constraint, MySQL the index after the duplicate value).
 fn conflict_rule(message: &str) -> &'static str {
-    const RULES: [(&str, &str); 6] = [
+    const RULES: [(&str, &str); 7] = [
         ("email", "users.email"),
+        ("passkeys", "passkeys.credential_id"),
         ("token_hash", "api_tokens.token_hash"),
         ("api_tokens", "api_tokens.id"),
         ("backup_codes", "backup_codes.code_hash"),

@@ -85,6 +85,7 @@ pub fn build_deps<S: Storage>(
         attempts: store.clone(),
         oidc: store.clone(),
         outbox: store.clone(),
+        passkeys: store.clone(),
         health: store,
         passwords: Arc::new(passwords),
         common_passwords: Arc::new(EmbeddedCommonPasswords::new()),
@@ -96,5 +97,10 @@ pub fn build_deps<S: Storage>(
         random: Arc::new(OsRandom),
         identity_providers: slugbase_application::ports::IdentityProviders::default(),
         background: Arc::new(crate::background::TokioBackground),
+        // The relying party of a service at `http://localhost` (WebAuthn needs a domain).
+        webauthn: Arc::new(crate::webauthn::WebauthnRelyingParty::new(
+            "http://localhost",
+            &crypto.totp_issuer,
+        )),
     })
 }

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use slugbase_application::Unexpected;
 use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
 use slugbase_application::use_cases::api_tokens::CreateApiTokenError;
+use slugbase_application::use_cases::passkeys::PasskeyError;
 use slugbase_application::{
     collaborators::both_factors::MfaChangeError,
     use_cases::enroll::{EnrollConfirmError, EnrollError},
@@ -50,6 +51,12 @@ reports_input_rejected!(
     AdminError,
     ChangePasswordError,
 );
+
+impl ReportsInputRejected for PasskeyError {
+    fn is_input_rejected(&self) -> bool {
+        matches!(self, Self::InputRejected(_) | Self::Change(MfaChangeError::InputRejected(_)))
+    }
+}
 
 /// A use case reported rejected input the handler kept no reason for. Handlers always keep
 /// one (`Deferred`), so this is only a safe answer for a bug: a 400 without details.
@@ -128,6 +135,42 @@ impl From<MfaChangeError> for ApiError {
                 "Sign in at your identity provider again (GET /api/auth/{provider}?prompt=login), then retry",
             ),
             MfaChangeError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<PasskeyError> for ApiError {
+    fn from(e: PasskeyError) -> Self {
+        let text = e.to_string();
+        match e {
+            PasskeyError::InputRejected(_) => input_rejected(),
+            PasskeyError::InvalidName(why) => {
+                Self::new(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", MSG_BAD_REQUEST)
+                    .with_field("name", why.to_string())
+            }
+            PasskeyError::MfaNotEnabled => {
+                Self::new(StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED", text)
+            }
+            PasskeyError::TooManyPasskeys => {
+                Self::new(StatusCode::CONFLICT, "PASSKEY_LIMIT_REACHED", text)
+            }
+            PasskeyError::CeremonyInvalid => {
+                Self::new(StatusCode::BAD_REQUEST, "PASSKEY_CEREMONY_INVALID", MSG_BAD_REQUEST)
+                    .with_field("ceremony_id", text)
+            }
+            PasskeyError::CredentialRejected => {
+                Self::new(StatusCode::BAD_REQUEST, "PASSKEY_REJECTED", MSG_BAD_REQUEST)
+                    .with_field("credential", text)
+            }
+            PasskeyError::AlreadyRegistered => {
+                Self::new(StatusCode::CONFLICT, "PASSKEY_ALREADY_REGISTERED", text)
+            }
+            PasskeyError::NotFound => Self::new(StatusCode::NOT_FOUND, "PASSKEY_NOT_FOUND", text),
+            PasskeyError::Unavailable => {
+                Self::new(StatusCode::BAD_REQUEST, "PASSKEYS_UNAVAILABLE", text)
+            }
+            PasskeyError::Change(change) => change.into(),
+            PasskeyError::Unexpected(u) => u.into(),
         }
     }
 }

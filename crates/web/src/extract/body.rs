@@ -17,6 +17,7 @@ use futures::StreamExt as _;
 use serde_json::{Map, Value};
 use slugbase_application::{InputRejected, ValidationErrors};
 
+use super::fields::{Fields, JsonRequest};
 use super::state::AppState;
 use crate::csrf::CSRF_BODY_FIELD;
 use crate::error::{ApiError, ReportsInputRejected};
@@ -187,9 +188,9 @@ impl RawBody {
     pub(crate) fn json<T: JsonRequest>(&self) -> Result<T, BodyRejection> {
         let bytes = self.content.as_ref().map_err(Clone::clone)?;
         let map = if is_blank(bytes) { Map::new() } else { parse_object(bytes)? };
-        let mut fields = Fields { map, errors: ValidationErrors::default() };
+        let mut fields = Fields::new(map);
         let value = T::read(&mut fields);
-        fields.errors.into_result(value).map_err(BodyRejection::Fields)
+        fields.finish(value).map_err(BodyRejection::Fields)
     }
 }
 
@@ -314,61 +315,6 @@ impl<'de> serde::de::Visitor<'de> for CheckedValue<'_> {
             object.insert(key, value);
         }
         Ok(Value::Object(object))
-    }
-}
-
-/// A request body type: one declaration for the OpenAPI document (its `ToSchema`) and for
-/// reading (this), so the two cannot describe different bodies.
-pub(crate) trait JsonRequest: Sized {
-    /// Reads each field in turn; type errors are collected in `fields`.
-    fn read(fields: &mut Fields) -> Self;
-}
-
-/// The fields of a JSON object body, read one by one; type errors are collected.
-#[derive(Debug)]
-pub(crate) struct Fields {
-    map: Map<String, Value>,
-    errors: ValidationErrors,
-}
-
-impl Fields {
-    /// A string that must be present.
-    pub(crate) fn required_string(&mut self, name: &str) -> String {
-        match self.map.remove(name) {
-            Some(Value::String(s)) => s,
-            None | Some(Value::Null) => {
-                self.errors.push(name, format!("{name} is required"));
-                String::new()
-            }
-            Some(_) => {
-                self.errors.push(name, format!("{name} must be a string"));
-                String::new()
-            }
-        }
-    }
-
-    /// A string that may be absent (`null` counts as absent).
-    pub(crate) fn optional_string(&mut self, name: &str) -> Option<String> {
-        match self.map.remove(name) {
-            Some(Value::String(s)) => Some(s),
-            None | Some(Value::Null) => None,
-            Some(_) => {
-                self.errors.push(name, format!("{name} must be a string"));
-                None
-            }
-        }
-    }
-
-    /// A boolean that may be absent.
-    pub(crate) fn optional_bool(&mut self, name: &str) -> Option<bool> {
-        match self.map.remove(name) {
-            Some(Value::Bool(b)) => Some(b),
-            None | Some(Value::Null) => None,
-            Some(_) => {
-                self.errors.push(name, format!("{name} must be a boolean"));
-                None
-            }
-        }
     }
 }
 

@@ -17,11 +17,13 @@ pub(crate) mod body;
 mod client_address;
 mod cookies;
 mod csrf;
+mod fields;
 mod state;
 
 pub(crate) use auth::Authed;
-pub(crate) use body::{Fields, JsonRequest, RawBody, defer};
+pub(crate) use body::{RawBody, defer};
 pub use cookies::{OIDC_FLOW_COOKIE, PENDING_COOKIE, SESSION_COOKIE};
+pub(crate) use fields::{Fields, JsonRequest};
 pub use state::AppState;
 
 impl AppState {

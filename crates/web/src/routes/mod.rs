@@ -27,6 +27,7 @@ pub(crate) mod mfa;
 pub(crate) mod oidc;
 pub(crate) mod outbox;
 pub(crate) mod paging;
+pub(crate) mod passkeys;
 pub(crate) mod tokens;
 
 /// Declares the table: the OpenAPI document's operations and the handler for each.
@@ -37,13 +38,14 @@ macro_rules! route_table {
         #[openapi(
             info(
                 title = "SlugBase Auth",
-                description = "Accounts, sessions, API tokens and TOTP multi-factor authentication, compatible with SlugBase's auth/MFA API.\n\nEvery request body is a JSON object; an object with the same key twice (compared after unescaping, at any depth) is refused with 400 VALIDATION_FAILED naming it. Answers the HTTP layer gives before any operation is reached carry the same ErrorBody and close the connection: 400 MALFORMED_REQUEST (a head that is not HTTP/1.x), 431 HEADERS_TOO_LARGE, 408 REQUEST_TIMEOUT (a request head not complete within server.header_read_timeout_secs, on every request of a connection).",
+                description = "Accounts, sessions, API tokens, TOTP multi-factor authentication and passkeys, compatible with SlugBase's auth/MFA API.\n\nEvery request body is a JSON object; an object with the same key twice (compared after unescaping, at any depth) is refused with 400 VALIDATION_FAILED naming it. Answers the HTTP layer gives before any operation is reached carry the same ErrorBody and close the connection: 400 MALFORMED_REQUEST (a head that is not HTTP/1.x), 431 HEADERS_TOO_LARGE, 408 REQUEST_TIMEOUT (a request head not complete within server.header_read_timeout_secs, on every request of a connection).",
             ),
             paths($($module::$handler),*),
             components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
             modifiers(&SecuritySchemes),
             tags(
                 (name = "MFA", description = "TOTP multi-factor authentication"),
+                (name = "Passkeys", description = "WebAuthn passkeys: an additional second factor beside TOTP"),
                 (name = "Auth", description = "Login, logout, the current user"),
                 (name = "Setup", description = "First administrator"),
                 (name = "API tokens", description = "Personal API tokens (Bearer)"),
@@ -73,6 +75,11 @@ route_table! {
     mfa::enroll_confirm,
     mfa::enroll_cancel,
     mfa::regenerate_backup_codes,
+    passkeys::register_begin,
+    passkeys::register_finish,
+    passkeys::list_passkeys,
+    passkeys::rename_passkey,
+    passkeys::remove_passkey,
     auth::verify,
     auth::setup_status,
     auth::setup,

@@ -12,5 +12,6 @@ mod lifecycle;
 mod malformed;
 mod notices;
 mod openapi;
+mod passkeys;
 mod test_app;
 mod timeouts;

@@ -228,8 +228,12 @@ async fn every_operation_that_reads_a_body_documents_408_413_and_415() {
     let doc = serde_json::to_value(slugbase_web::openapi()).unwrap();
     let mut with_body = BTreeSet::new();
     for (method, path, op) in operations(&doc) {
-        // enroll begin / cancel take no fields but still read (and judge) a body.
-        if op.get("requestBody").is_some() || path.starts_with("/api/auth/mfa/enroll/") {
+        // enroll begin / cancel and passkey registration begin take no fields but still
+        // read (and judge) a body.
+        if op.get("requestBody").is_some()
+            || path.starts_with("/api/auth/mfa/enroll/")
+            || path == "/api/auth/passkeys/register/begin"
+        {
             for status in ["408", "413", "415"] {
                 let response = &op["responses"][status];
                 assert!(response.is_object(), "{method} {path} lacks {status}");
@@ -251,6 +255,10 @@ async fn every_operation_that_reads_a_body_documents_408_413_and_415() {
         "create_token",
         "create_user",
         "change_password",
+        "passkey_register_begin",
+        "passkey_register_finish",
+        "rename_passkey",
+        "remove_passkey",
     ];
     assert_eq!(with_body, expected.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>());
 }
@@ -280,7 +288,7 @@ async fn path_ids_are_uuids_and_a_malformed_one_is_a_documented_400() {
         assert_eq!(param["schema"]["format"], "uuid", "{method} {path}");
         assert!(op["responses"]["400"].is_object(), "{method} {path} lacks 400");
     }
-    assert_eq!(seen, 3);
+    assert_eq!(seen, 5);
 
     // And the server does answer 400 in the error shape.
     let app = TestApp::spawn().await;

@@ -9,4 +9,5 @@ mod accounts;
 mod auth;
 mod mfa;
 mod oidc;
+mod passkeys;
 mod support;

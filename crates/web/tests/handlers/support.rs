@@ -19,6 +19,7 @@ use slugbase_application::use_cases::login::MockLoginUseCase;
 use slugbase_application::use_cases::logout::MockLogoutUseCase;
 use slugbase_application::use_cases::mfa_status::MockMfaStatusUseCase;
 use slugbase_application::use_cases::oidc_login::MockOidcLoginUseCase;
+use slugbase_application::use_cases::passkeys::MockPasskeysUseCase;
 use slugbase_application::use_cases::regenerate_backup_codes::MockRegenerateBackupCodesUseCase;
 use slugbase_application::use_cases::sessions::MockManageSessionsUseCase;
 use slugbase_application::use_cases::setup::MockSetupUseCase;
@@ -51,6 +52,7 @@ pub struct Mocks {
     pub oidc_login: MockOidcLoginUseCase,
     pub change_password: MockChangePasswordUseCase,
     pub sessions: MockManageSessionsUseCase,
+    pub passkeys: MockPasskeysUseCase,
 }
 
 impl std::fmt::Debug for Mocks {
@@ -89,6 +91,7 @@ impl From<Mocks> for UseCases {
             health: Arc::new(m.health),
             change_password: Arc::new(m.change_password),
             sessions: Arc::new(m.sessions),
+            passkeys: Arc::new(m.passkeys),
         }
     }
 }

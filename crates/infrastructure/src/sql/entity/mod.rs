@@ -16,5 +16,7 @@ pub mod oidc_flows;
 pub mod oidc_identities;
 pub mod oidc_session_auth;
 pub mod outbox;
+pub mod passkeys;
 pub mod sessions;
 pub mod users;
+pub mod webauthn_ceremonies;

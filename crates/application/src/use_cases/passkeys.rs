@@ -1,0 +1,419 @@
+//! `/api/auth/passkeys`: register (options, then verify), list, rename and remove the
+//! caller's passkeys. A passkey is an additional second factor here: registering one needs
+//! MFA (TOTP) on already, and removing one needs the same proof as disabling MFA.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use slugbase_domain::{
+    AuditEventKind, MfaOperation, NoticeKind, PasskeyId, PasskeyName, PasskeyNameError,
+};
+
+use crate::caller::{Caller, ClientInfo};
+use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::both_factors::{BothFactorsCheck, BothFactorsInput, MfaChangeError};
+use crate::collaborators::token_minter::TokenMinter;
+use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
+use crate::plain_token::PlainToken;
+use crate::ports::{
+    CeremonyKind, CeremonyRecord, ChangeEffects, Clock, Listed, Notice, PasskeyOwner,
+    PasskeyRecord, PasskeyRemoval, PasskeyRepository, StoreError, TokenDigest, WebAuthn,
+    WebAuthnError,
+};
+
+/// How long a registration may take, from options to answer: the authenticator's own
+/// timeout (five minutes) and no more.
+const CEREMONY_SECS: i64 = 300;
+
+/// Most passkeys one account may hold: enough for every device a person carries, few
+/// enough that the options (which list them all to exclude) stay small.
+pub const MAX_PASSKEYS_PER_USER: usize = 10;
+
+/// A passkey as listed: never its credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyView {
+    /// Public id.
+    pub id: PasskeyId,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Registered.
+    pub created_at: DateTime<Utc>,
+    /// Last used.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// May be backed up (synced) by its provider.
+    pub backup_eligible: bool,
+    /// Was backed up when last seen.
+    pub backup_state: bool,
+}
+
+impl From<PasskeyRecord> for PasskeyView {
+    fn from(r: PasskeyRecord) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            backup_eligible: r.backup_eligible,
+            backup_state: r.backup_state,
+        }
+    }
+}
+
+/// A registration started: what the browser needs. `Debug` shows none of it (the options
+/// carry the challenge).
+#[derive(Clone)]
+pub struct RegistrationOptions {
+    /// Names the ceremony in the answer; single use.
+    pub ceremony_id: PlainToken,
+    /// The options for `navigator.credentials.create()` (JSON text: `{"publicKey": …}`).
+    pub options_json: String,
+}
+
+impl fmt::Debug for RegistrationOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistrationOptions").finish_non_exhaustive()
+    }
+}
+
+/// The answer to a registration. `Debug` shows the name only.
+#[derive(Clone)]
+pub struct FinishRegistrationInput {
+    /// The ceremony id the options came with.
+    pub ceremony_id: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.create()`, as JSON text.
+    pub credential_json: String,
+    /// A name for the passkey (default "Passkey").
+    pub name: Option<String>,
+}
+
+impl fmt::Debug for FinishRegistrationInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FinishRegistrationInput").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// Why a passkey operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PasskeyError {
+    /// The adapter could not read the body (it says why).
+    #[error(transparent)]
+    InputRejected(#[from] InputRejected),
+    /// The name breaks a rule (400 naming `name`).
+    #[error(transparent)]
+    InvalidName(PasskeyNameError),
+    /// A passkey is an additional second factor: MFA must be on first.
+    #[error("turn on two-factor authentication (TOTP) before adding a passkey")]
+    MfaNotEnabled,
+    /// The account holds [`MAX_PASSKEYS_PER_USER`] passkeys already.
+    #[error("this account has the most passkeys it may hold")]
+    TooManyPasskeys,
+    /// No such ceremony for this caller: unknown, expired or already answered.
+    #[error("the registration is unknown, expired or already finished; start again")]
+    CeremonyInvalid,
+    /// The credential did not parse or failed verification.
+    #[error("the passkey could not be verified")]
+    CredentialRejected,
+    /// The credential is registered already (to this account or another).
+    #[error("this passkey is registered already")]
+    AlreadyRegistered,
+    /// The caller has no passkey with that id.
+    #[error("no such passkey")]
+    NotFound,
+    /// Passkeys cannot work with the server's configuration.
+    #[error("passkeys are not available on this server")]
+    Unavailable,
+    /// Removal: the checks of `POST /api/auth/mfa/disable` refused it.
+    #[error(transparent)]
+    Change(#[from] MfaChangeError),
+    /// Storage down or a bug.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+unexpected_from_ports!(PasskeyError);
+
+impl From<WebAuthnError> for PasskeyError {
+    fn from(e: WebAuthnError) -> Self {
+        match e {
+            WebAuthnError::Unavailable(reason) => {
+                tracing::warn!(%reason, "passkeys are unavailable");
+                Self::Unavailable
+            }
+            WebAuthnError::Malformed(why) | WebAuthnError::Rejected(why) => {
+                tracing::info!(%why, "a passkey credential was refused");
+                Self::CredentialRejected
+            }
+        }
+    }
+}
+
+/// What the web adapter calls for `/api/auth/passkeys`; [`Passkeys`] implements it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasskeysUseCase: Send + Sync {
+    /// Starts registering a passkey for the caller: options for the browser (excluding the
+    /// passkeys the caller has) and a single-use ceremony id.
+    ///
+    /// # Errors
+    /// [`PasskeyError::MfaNotEnabled`], [`PasskeyError::TooManyPasskeys`],
+    /// [`PasskeyError::Unavailable`], [`PasskeyError::Unexpected`].
+    async fn begin_registration(
+        &self,
+        caller: &Caller,
+    ) -> Result<RegistrationOptions, PasskeyError>;
+
+    /// Finishes a registration: takes the ceremony (once), verifies the credential, stores
+    /// it with its `passkey_added` event and notice.
+    ///
+    /// # Errors
+    /// [`PasskeyError`]: the input, the name, MFA off, the ceremony, the credential, a
+    /// duplicate.
+    async fn finish_registration(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<FinishRegistrationInput, InputRejected>,
+    ) -> Result<PasskeyView, PasskeyError>;
+
+    /// The caller's passkeys, oldest first.
+    ///
+    /// # Errors
+    /// [`PasskeyError::Unexpected`].
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<PasskeyView>>, PasskeyError>;
+
+    /// Renames one of the caller's passkeys.
+    ///
+    /// # Errors
+    /// [`PasskeyError::InputRejected`], [`PasskeyError::InvalidName`],
+    /// [`PasskeyError::NotFound`], [`PasskeyError::Unexpected`].
+    async fn rename(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: PasskeyId,
+        name: Result<String, InputRejected>,
+    ) -> Result<(), PasskeyError>;
+
+    /// Removes one of the caller's passkeys, with the proof `POST /api/auth/mfa/disable`
+    /// asks for (code, and password for local users), in one transaction with its audit
+    /// event and notice.
+    ///
+    /// # Errors
+    /// [`PasskeyError::NotFound`] first; then [`PasskeyError::Change`], one variant per row
+    /// of the disable table (attempt limit, body, MFA on, password, code).
+    async fn remove(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: PasskeyId,
+        input: Result<BothFactorsInput, InputRejected>,
+    ) -> Result<(), PasskeyError>;
+}
+
+/// The passkey use cases, over the passkey store and the WebAuthn relying party.
+#[derive(Clone)]
+pub struct Passkeys {
+    passkeys: Arc<dyn PasskeyRepository>,
+    webauthn: Arc<dyn WebAuthn>,
+    minter: TokenMinter,
+    digest: Arc<dyn TokenDigest>,
+    check: BothFactorsCheck,
+    audit: AuditTrail,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Passkeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Passkeys").finish_non_exhaustive()
+    }
+}
+
+impl Passkeys {
+    /// The use cases: credentials in `passkeys`, ceremonies by `webauthn`, ceremony ids
+    /// minted by `minter` and stored as their `digest`, removal checked by `check`, events
+    /// in `audit` at the `clock`'s time.
+    #[must_use]
+    pub fn new(
+        passkeys: Arc<dyn PasskeyRepository>,
+        webauthn: Arc<dyn WebAuthn>,
+        minter: TokenMinter,
+        digest: Arc<dyn TokenDigest>,
+        check: BothFactorsCheck,
+        audit: AuditTrail,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { passkeys, webauthn, minter, digest, check, audit, clock }
+    }
+
+    /// The caller's passkeys that decode.
+    async fn mine(&self, caller: &Caller) -> Result<Vec<PasskeyRecord>, PasskeyError> {
+        let rows = self.passkeys.passkeys_of(caller.user.id).await?;
+        Ok(rows.into_iter().filter_map(Listed::ok).collect())
+    }
+
+    /// Audits a refused registration.
+    async fn registration_refused(&self, caller: &Caller, client: &ClientInfo, reason: &str) {
+        let entry = AuditEntry::new(AuditEventKind::PasskeyAddFail, Some(caller.user.id), client)
+            .failure(reason);
+        self.audit.record(entry).await;
+    }
+}
+
+#[async_trait]
+impl PasskeysUseCase for Passkeys {
+    #[tracing::instrument(name = "passkey_register_begin", skip_all, fields(user.id = %caller.user.id))]
+    async fn begin_registration(
+        &self,
+        caller: &Caller,
+    ) -> Result<RegistrationOptions, PasskeyError> {
+        let user = &caller.user;
+        if !user.mfa.is_enabled() {
+            return Err(PasskeyError::MfaNotEnabled);
+        }
+        let mine = self.mine(caller).await?;
+        if mine.len() >= MAX_PASSKEYS_PER_USER {
+            return Err(PasskeyError::TooManyPasskeys);
+        }
+        let exclude: Vec<Vec<u8>> = mine.into_iter().map(|p| p.credential_id).collect();
+        let owner = PasskeyOwner {
+            user_id: user.id,
+            name: user.email.as_str(),
+            display_name: user.name.as_str(),
+        };
+        let start = self.webauthn.start_registration(owner, &exclude)?;
+        let ceremony_id = self.minter.mint("");
+        let now = self.clock.now();
+        // Ceremonies nobody finished go when a new one starts (as the OIDC flows do).
+        self.passkeys.delete_expired_ceremonies(now).await?;
+        let record = CeremonyRecord {
+            id_hash: self.digest.digest(ceremony_id.expose()),
+            user_id: user.id,
+            kind: CeremonyKind::Registration,
+            state: start.state,
+            created_at: now,
+            expires_at: now + TimeDelta::seconds(CEREMONY_SECS),
+        };
+        self.passkeys.put_ceremony(record).await?;
+        Ok(RegistrationOptions { ceremony_id, options_json: start.options_json })
+    }
+
+    #[tracing::instrument(name = "passkey_register_finish", skip_all, fields(user.id = %caller.user.id))]
+    async fn finish_registration(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        input: Result<FinishRegistrationInput, InputRejected>,
+    ) -> Result<PasskeyView, PasskeyError> {
+        let input = input?;
+        let raw_name = input.name.as_deref().unwrap_or(PasskeyName::DEFAULT);
+        let name = PasskeyName::parse(raw_name).map_err(PasskeyError::InvalidName)?;
+        let user = &caller.user;
+        if !user.mfa.is_enabled() {
+            return Err(PasskeyError::MfaNotEnabled);
+        }
+        let now = self.clock.now();
+        let id_hash = self.digest.digest(&input.ceremony_id);
+        let kind = CeremonyKind::Registration;
+        let Some(state) = self.passkeys.take_ceremony(&id_hash, user.id, kind, now).await? else {
+            self.registration_refused(caller, client, "PASSKEY_CEREMONY_INVALID").await;
+            return Err(PasskeyError::CeremonyInvalid);
+        };
+        let verified = match self.webauthn.finish_registration(&input.credential_json, &state) {
+            Ok(verified) => verified,
+            Err(e) => {
+                let error = PasskeyError::from(e);
+                if matches!(error, PasskeyError::CredentialRejected) {
+                    self.registration_refused(caller, client, "PASSKEY_REJECTED").await;
+                }
+                return Err(error);
+            }
+        };
+        let record = PasskeyRecord {
+            id: PasskeyId::generate(),
+            user_id: user.id,
+            credential_id: verified.credential_id,
+            passkey: verified.passkey,
+            name: name.as_str().to_owned(),
+            created_at: now,
+            last_used_at: None,
+            sign_count: verified.sign_count,
+            backup_eligible: verified.backup_eligible,
+            backup_state: verified.backup_state,
+        };
+        let entry = AuditEntry::new(AuditEventKind::PasskeyAdded, Some(user.id), client)
+            .with_detail(format!("passkey={}", record.id));
+        let notice =
+            Notice::about(NoticeKind::PasskeyAdded, user, client, now).with_subject(name.as_str());
+        let effects = ChangeEffects::audited(self.audit.event(entry)).with_notice(notice);
+        match self.passkeys.create_passkey(record.clone(), &effects).await {
+            Ok(()) => {
+                AuditTrail::log_line(&effects.audit);
+                Ok(PasskeyView::from(record))
+            }
+            Err(StoreError::Conflict(_)) => {
+                self.registration_refused(caller, client, "PASSKEY_ALREADY_REGISTERED").await;
+                Err(PasskeyError::AlreadyRegistered)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list(&self, caller: &Caller) -> Result<Vec<Listed<PasskeyView>>, PasskeyError> {
+        let rows = self.passkeys.passkeys_of(caller.user.id).await?;
+        Ok(rows.into_iter().map(|row| row.map(PasskeyView::from)).collect())
+    }
+
+    #[tracing::instrument(name = "passkey_rename", skip_all, fields(user.id = %caller.user.id))]
+    async fn rename(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: PasskeyId,
+        name: Result<String, InputRejected>,
+    ) -> Result<(), PasskeyError> {
+        let name = PasskeyName::parse(&name?).map_err(PasskeyError::InvalidName)?;
+        let user = caller.user.id;
+        if !self.passkeys.rename_passkey(user, id, name.as_str()).await? {
+            return Err(PasskeyError::NotFound);
+        }
+        let entry = AuditEntry::new(AuditEventKind::PasskeyRenamed, Some(user), client)
+            .with_detail(format!("passkey={id}"));
+        self.audit.record(entry).await;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "passkey_remove", skip_all, fields(user.id = %caller.user.id))]
+    async fn remove(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        id: PasskeyId,
+        input: Result<BothFactorsInput, InputRejected>,
+    ) -> Result<(), PasskeyError> {
+        // Someone else's passkey, or none: 404 before any attempt is counted.
+        let Some(passkey) = self.mine(caller).await?.into_iter().find(|p| p.id == id) else {
+            return Err(PasskeyError::NotFound);
+        };
+        let operation = MfaOperation::RemovePasskey;
+        let change = self.check.check(operation, caller, client, input).await?;
+        // Removing a second factor is not a change of the factor that signs in: no session
+        // ends (TOTP stays on).
+        let mut effects = change.effects(None);
+        effects.audit.detail = Some(format!("passkey={id}"));
+        effects.notice = effects.notice.map(|n| n.with_subject(passkey.name));
+        let now = self.clock.now();
+        let removal =
+            self.passkeys.remove_passkey(caller.user.id, id, change.proof(), now, &effects);
+        match removal.await? {
+            PasskeyRemoval::Removed => Ok(change.settle(true, &effects).await?),
+            PasskeyRemoval::ProofRefused => Ok(change.settle(false, &effects).await?),
+            PasskeyRemoval::NotFound => {
+                // Removed concurrently: nothing was spent, the attempt is given back.
+                change.abandon("PASSKEY_NOT_FOUND").await?;
+                Err(PasskeyError::NotFound)
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The WebAuthn relying party ([`WebAuthn`]) over `webauthn-rs`'s passkey API: the RP ID is
+//! the host of `server.public_base_url` and the origin that URL's origin; attestation
+//! `none`; user verification required (the passkey API's rule — stricter than "preferred":
+//! an authenticator that cannot verify its user cannot register or assert); credentials
+//! the user has already are excluded at registration.
+//!
+//! Ceremony state leaves this module as JSON (`webauthn-rs`'s
+//! `danger-allow-state-serialisation`): the application stores it server-side and takes it
+//! once, so a challenge is never accepted twice and never reaches the client.
+
+use std::fmt;
+
+use slugbase_application::ports::{
+    CeremonyStart, CeremonyState, PasskeyData, PasskeyOwner, VerifiedPasskey, WebAuthn,
+    WebAuthnError,
+};
+use url::Url;
+use webauthn_rs::prelude::{
+    AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
+};
+
+/// The relying party, or why there can be none with this configuration.
+pub struct WebauthnRelyingParty {
+    webauthn: Result<Webauthn, String>,
+}
+
+impl fmt::Debug for WebauthnRelyingParty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebauthnRelyingParty")
+            .field("available", &self.webauthn.is_ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebauthnRelyingParty {
+    /// The relying party of the service at `public_base_url`, shown to people as
+    /// `rp_name`. A URL WebAuthn cannot serve (an IP address as its host: an RP ID must be
+    /// a domain name) gives a relying party that answers every ceremony with
+    /// [`WebAuthnError::Unavailable`], so the rest of the service runs as before.
+    #[must_use]
+    pub fn new(public_base_url: &str, rp_name: &str) -> Self {
+        Self { webauthn: build(public_base_url, rp_name) }
+    }
+
+    /// Whether passkeys can work with this configuration; the reason when not.
+    ///
+    /// # Errors
+    /// The reason, for the operator.
+    pub fn availability(&self) -> Result<(), &str> {
+        self.webauthn.as_ref().map(|_| ()).map_err(String::as_str)
+    }
+
+    fn webauthn(&self) -> Result<&Webauthn, WebAuthnError> {
+        self.webauthn.as_ref().map_err(|reason| WebAuthnError::Unavailable(reason.clone()))
+    }
+}
+
+fn build(public_base_url: &str, rp_name: &str) -> Result<Webauthn, String> {
+    let url = Url::parse(public_base_url.trim())
+        .map_err(|e| format!("server.public_base_url does not parse: {e}"))?;
+    let Some(rp_id) = url.domain() else {
+        return Err(format!(
+            "server.public_base_url ({url}) must name its host by a domain name (such as \
+             localhost), not an IP address: WebAuthn binds passkeys to a domain"
+        ));
+    };
+    let origin = Url::parse(&url.origin().ascii_serialization())
+        .map_err(|e| format!("server.public_base_url has no origin: {e}"))?;
+    WebauthnBuilder::new(rp_id, &origin)
+        .and_then(|builder| builder.rp_name(rp_name).build())
+        .map_err(|e| format!("WebAuthn refuses server.public_base_url ({url}): {e}"))
+}
+
+/// Serialises a value the adapter made itself (cannot fail for these types).
+fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String, WebAuthnError> {
+    serde_json::to_string(value).map_err(|e| WebAuthnError::Rejected(format!("{what}: {e}")))
+}
+
+/// Reads what the browser sent; the error names the position only, never the content.
+fn from_client<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, WebAuthnError> {
+    serde_json::from_str(json).map_err(|e| {
+        WebAuthnError::Malformed(format!(
+            "line {}, column {}: {:?}",
+            e.line(),
+            e.column(),
+            e.classify()
+        ))
+    })
+}
+
+/// Reads what storage kept (written by this adapter).
+fn from_store<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, WebAuthnError> {
+    serde_json::from_str(json)
+        .map_err(|e| WebAuthnError::Rejected(format!("stored {what} does not decode: {e}")))
+}
+
+/// The counter and backup flags of a credential, read from its serialised form (the
+/// passkey API keeps them inside the credential).
+fn verified(passkey: &Passkey) -> Result<VerifiedPasskey, WebAuthnError> {
+    let json = to_json(passkey, "passkey")?;
+    let value: serde_json::Value = from_store(&json, "passkey")?;
+    let cred = &value["cred"];
+    let sign_count = cred["counter"].as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+    Ok(VerifiedPasskey {
+        credential_id: passkey.cred_id().clone(),
+        passkey: PasskeyData::new(json),
+        sign_count,
+        backup_eligible: cred["backup_eligible"].as_bool().unwrap_or(false),
+        backup_state: cred["backup_state"].as_bool().unwrap_or(false),
+    })
+}
+
+impl WebAuthn for WebauthnRelyingParty {
+    fn start_registration<'a>(
+        &self,
+        owner: PasskeyOwner<'a>,
+        exclude: &[Vec<u8>],
+    ) -> Result<CeremonyStart, WebAuthnError> {
+        let webauthn = self.webauthn()?;
+        let (options, state) = webauthn
+            .start_passkey_registration(
+                *owner.user_id.as_uuid(),
+                owner.name,
+                owner.display_name,
+                Some(exclude.to_vec()),
+            )
+            .map_err(|e| WebAuthnError::Rejected(format!("registration options: {e}")))?;
+        Ok(CeremonyStart {
+            options_json: to_json(&options, "registration options")?,
+            state: CeremonyState::new(to_json(&state, "registration state")?),
+        })
+    }
+
+    fn finish_registration(
+        &self,
+        credential_json: &str,
+        state: &CeremonyState,
+    ) -> Result<VerifiedPasskey, WebAuthnError> {
+        let webauthn = self.webauthn()?;
+        let credential: RegisterPublicKeyCredential = from_client(credential_json)?;
+        let state: PasskeyRegistration = from_store(state.as_str(), "registration state")?;
+        let passkey = webauthn
+            .finish_passkey_registration(&credential, &state)
+            .map_err(|e| WebAuthnError::Rejected(format!("registration: {e}")))?;
+        verified(&passkey)
+    }
+
+    fn start_authentication(
+        &self,
+        passkeys: &[PasskeyData],
+    ) -> Result<CeremonyStart, WebAuthnError> {
+        let webauthn = self.webauthn()?;
+        let passkeys = passkeys
+            .iter()
+            .map(|p| from_store::<Passkey>(p.as_str(), "passkey"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (options, state) = webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(|e| WebAuthnError::Rejected(format!("authentication options: {e}")))?;
+        Ok(CeremonyStart {
+            options_json: to_json(&options, "authentication options")?,
+            state: CeremonyState::new(to_json(&state, "authentication state")?),
+        })
+    }
+
+    fn finish_authentication(
+        &self,
+        credential_json: &str,
+        state: &CeremonyState,
+        passkey: &PasskeyData,
+    ) -> Result<VerifiedPasskey, WebAuthnError> {
+        let webauthn = self.webauthn()?;
+        let credential: PublicKeyCredential = from_client(credential_json)?;
+        let state: PasskeyAuthentication = from_store(state.as_str(), "authentication state")?;
+        let mut stored: Passkey = from_store(passkey.as_str(), "passkey")?;
+        let result: AuthenticationResult = webauthn
+            .finish_passkey_authentication(&credential, &state)
+            .map_err(|e| WebAuthnError::Rejected(format!("authentication: {e}")))?;
+        if result.cred_id() != stored.cred_id() {
+            return Err(WebAuthnError::Rejected("the assertion names another credential".into()));
+        }
+        // The stored credential takes the assertion's counter and backup state; whether the
+        // counter moved forward is storage's compare-and-set to decide, not this copy's.
+        stored.update_credential(&result);
+        let mut out = verified(&stored)?;
+        out.sign_count = result.counter();
+        out.backup_state = result.backup_state();
+        Ok(out)
+    }
+
+    fn assertion_credential_id(&self, credential_json: &str) -> Result<Vec<u8>, WebAuthnError> {
+        let credential: PublicKeyCredential = from_client(credential_json)?;
+        Ok(credential.raw_id)
+    }
+}

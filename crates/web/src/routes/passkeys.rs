@@ -1,0 +1,251 @@
+//! `/api/auth/passkeys`: register (options, then the authenticator's answer), list, rename
+//! and remove the caller's passkeys — an additional second factor beside TOTP.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use slugbase_application::collaborators::both_factors::BothFactorsInput;
+use slugbase_application::ports::Listed;
+use slugbase_application::use_cases::passkeys::{FinishRegistrationInput, PasskeyView};
+use slugbase_domain::PasskeyId;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AppState, defer};
+use crate::requests::{BothFactorsRequest, FinishPasskeyRegistrationRequest, RenamePasskeyRequest};
+use crate::routes::path_id;
+use crate::views::{DamagedView, OkView};
+
+/// A passkey as listed: never its credential.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PasskeyItemView {
+    /// Public id.
+    pub id: Uuid,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Registered.
+    pub created_at: DateTime<Utc>,
+    /// Last used (to prove possession); `null` until then.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The credential may be backed up (synced) by its provider.
+    pub backup_eligible: bool,
+    /// The credential was backed up when last seen.
+    pub backed_up: bool,
+}
+
+impl From<PasskeyView> for PasskeyItemView {
+    fn from(v: PasskeyView) -> Self {
+        Self {
+            id: *v.id.as_uuid(),
+            name: v.name,
+            created_at: v.created_at,
+            last_used_at: v.last_used_at,
+            backup_eligible: v.backup_eligible,
+            backed_up: v.backup_state,
+        }
+    }
+}
+
+/// An entry of `GET /api/auth/passkeys`: the passkey, or, for a stored one that does not
+/// decode, a [`DamagedView`] (`"damaged": true`; a passkey has no `damaged` field).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PasskeyListEntry {
+    /// The passkey.
+    Passkey(PasskeyItemView),
+    /// A damaged row.
+    Damaged(DamagedView),
+}
+
+/// A registration started.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PasskeyRegistrationView {
+    /// Send it back with the answer; single use, valid five minutes.
+    pub ceremony_id: String,
+    /// `PublicKeyCredentialCreationOptions` for `navigator.credentials.create(options)`,
+    /// as `{"publicKey": {…}}` with binary fields base64url (decode `challenge`, `user.id`
+    /// and `excludeCredentials[].id` first, or use
+    /// `PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey)`). User
+    /// verification is required; attestation `none`.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+/// Start registering a passkey (MFA must be on).
+#[utoipa::path(
+    tag = "Passkeys",
+    operation_id = "passkey_register_begin",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "Options for the authenticator", body = PasskeyRegistrationView),
+        (status = 400, description = "MFA_NOT_ENABLED (turn TOTP on first) or PASSKEYS_UNAVAILABLE (server.public_base_url names an IP address)", body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
+        (status = 409, description = "PASSKEY_LIMIT_REACHED (10 per account)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+    )
+)]
+#[post("/api/auth/passkeys/register/begin")]
+pub(crate) async fn register_begin(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (authed, body, _client) = state.authenticated_change_with_body(&req, payload).await?;
+    body.ensure_acceptable()?;
+    let started = state.use_cases.passkeys.begin_registration(&authed.caller).await?;
+    let options = serde_json::from_str(&started.options_json).map_err(|e| {
+        tracing::error!(error = %e, "the WebAuthn options do not parse");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "An internal error occurred",
+        )
+    })?;
+    Ok(HttpResponse::Ok().json(PasskeyRegistrationView {
+        ceremony_id: started.ceremony_id.expose().to_owned(),
+        options,
+    }))
+}
+
+/// Finish registering a passkey with the authenticator's answer.
+#[utoipa::path(
+    tag = "Passkeys",
+    operation_id = "passkey_register_finish",
+    request_body(content = FinishPasskeyRegistrationRequest, content_type = "application/json"),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 201, description = "Registered", body = PasskeyItemView),
+        (status = 400, description = "VALIDATION_FAILED (details name the field), MFA_NOT_ENABLED, PASSKEY_CEREMONY_INVALID (unknown, expired or already finished), PASSKEY_REJECTED (the credential does not parse or fails verification) or PASSKEYS_UNAVAILABLE", body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
+        (status = 409, description = "PASSKEY_ALREADY_REGISTERED", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+    )
+)]
+#[post("/api/auth/passkeys/register/finish")]
+pub(crate) async fn register_finish(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (input, rejection) =
+        defer(body.json::<FinishPasskeyRegistrationRequest>().map(FinishRegistrationInput::from));
+    let view = state
+        .use_cases
+        .passkeys
+        .finish_registration(&authed.caller, &client, input)
+        .await
+        .map_err(|e| rejection.answer(e))?;
+    Ok(HttpResponse::Created().json(PasskeyItemView::from(view)))
+}
+
+/// The caller's passkeys, oldest first.
+#[utoipa::path(
+    tag = "Passkeys",
+    operation_id = "list_passkeys",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "Success", body = Vec<PasskeyListEntry>),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
+    )
+)]
+#[get("/api/auth/passkeys")]
+pub(crate) async fn list_passkeys(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authed = state.authenticate(&req).await?;
+    let passkeys = state.use_cases.passkeys.list(&authed.caller).await?;
+    let entries: Vec<PasskeyListEntry> = passkeys
+        .into_iter()
+        .map(|listed| match listed {
+            Listed::Ok(passkey) => PasskeyListEntry::Passkey(PasskeyItemView::from(passkey)),
+            Listed::Damaged(row) => PasskeyListEntry::Damaged(DamagedView::new(&row)),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+/// Rename one of the caller's passkeys.
+#[utoipa::path(
+    tag = "Passkeys",
+    operation_id = "rename_passkey",
+    params(("id" = Uuid, Path, description = "Passkey id")),
+    request_body(content = RenamePasskeyRequest, content_type = "application/json"),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "Renamed", body = OkView),
+        (status = 400, description = "VALIDATION_FAILED (`id` not a UUID; `name` empty, over 64 characters or with a control character)", body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 404, description = "PASSKEY_NOT_FOUND (also another user's)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+    )
+)]
+#[patch("/api/auth/passkeys/{id}")]
+pub(crate) async fn rename_passkey(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let id: PasskeyId = path_id(&req)?;
+    let (name, rejection) = defer(body.json::<RenamePasskeyRequest>().map(|r| r.name));
+    state
+        .use_cases
+        .passkeys
+        .rename(&authed.caller, &client, id, name)
+        .await
+        .map_err(|e| rejection.answer(e))?;
+    Ok(HttpResponse::Ok().json(OkView::OK))
+}
+
+/// Remove one of the caller's passkeys, with the proof `POST /api/auth/mfa/disable` asks
+/// for.
+#[utoipa::path(
+    tag = "Passkeys",
+    operation_id = "remove_passkey",
+    description = "Needs what disabling MFA needs, checked in the same order with the same attempt limits: a TOTP code or an unused backup code, and the password of a local user (an OIDC-only user sends the code alone). The passkey is looked up first: one that is not the caller's is 404 and counts no attempt. On success, in one transaction: the code spent, the passkey removed, the `passkey_removed` event and the e-mail notice stored. No session ends: TOTP stays on.",
+    params(("id" = Uuid, Path, description = "Passkey id")),
+    request_body(content = BothFactorsRequest, content_type = "application/json"),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "Removed", body = OkView),
+        (status = 400, description = "VALIDATION_FAILED, MFA_NOT_ENABLED, PASSWORD_REQUIRED or INVALID_CODE", body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED or INVALID_PASSWORD", body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 404, description = "PASSKEY_NOT_FOUND (also another user's)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_ATTEMPTS (see Retry-After)", body = ErrorBody),
+    )
+)]
+#[post("/api/auth/passkeys/{id}/remove")]
+pub(crate) async fn remove_passkey(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let id: PasskeyId = path_id(&req)?;
+    let (input, rejection) = defer(body.json::<BothFactorsRequest>().map(BothFactorsInput::from));
+    state
+        .use_cases
+        .passkeys
+        .remove(&authed.caller, &client, id, input)
+        .await
+        .map_err(|e| rejection.answer(e))?;
+    Ok(HttpResponse::Ok().json(OkView::OK))
+}
