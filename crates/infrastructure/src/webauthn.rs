@@ -89,10 +89,17 @@ fn from_client<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, WebAuthn
     })
 }
 
-/// Reads what storage kept (written by this adapter).
+/// Reads what storage kept (written by this adapter). The error names the position only:
+/// serde's message can quote the value, and a stored ceremony holds its challenge.
 fn from_store<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, WebAuthnError> {
-    serde_json::from_str(json)
-        .map_err(|e| WebAuthnError::Rejected(format!("stored {what} does not decode: {e}")))
+    serde_json::from_str(json).map_err(|e| {
+        WebAuthnError::Rejected(format!(
+            "stored {what} does not decode at line {}, column {}: {:?}",
+            e.line(),
+            e.column(),
+            e.classify()
+        ))
+    })
 }
 
 /// The counter and backup flags of a credential, read from its serialised form (the
@@ -192,5 +199,29 @@ impl WebAuthn for WebauthnRelyingParty {
     fn assertion_credential_id(&self, credential_json: &str) -> Result<Vec<u8>, WebAuthnError> {
         let credential: PublicKeyCredential = from_client(credential_json)?;
         Ok(credential.raw_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WebAuthnError, from_client, from_store};
+
+    /// serde's own message quotes a value of the wrong type; what ends in a log line must not.
+    #[test]
+    fn a_value_that_does_not_decode_is_not_quoted_in_the_error() {
+        let json = r#""SECRET-CHALLENGE-MARKER""#;
+        let plain = serde_json::from_str::<u32>(json).unwrap_err();
+        assert!(plain.to_string().contains("SECRET-CHALLENGE-MARKER"), "serde quotes it: {plain}");
+
+        let stored = from_store::<u32>(json, "ceremony state").unwrap_err();
+        let client = from_client::<u32>(json).unwrap_err();
+        for error in [stored, client] {
+            let text = match error {
+                WebAuthnError::Rejected(why) | WebAuthnError::Malformed(why) => why,
+                WebAuthnError::Unavailable(why) => panic!("unexpected: {why}"),
+            };
+            assert!(!text.contains("SECRET"), "{text}");
+            assert!(text.contains("line 1"), "{text}");
+        }
     }
 }
