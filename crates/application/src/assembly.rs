@@ -40,6 +40,7 @@ use crate::{
     collaborators::backup_codes::BackupCodeIssuer,
     collaborators::both_factors::BothFactorsCheck,
     collaborators::new_account::NewUserFactory,
+    collaborators::passkey_ceremonies::PasskeyCeremonies,
     collaborators::second_factor::SecondFactorCheck,
     collaborators::sessions::{SessionExpiry, SessionIssuer, SessionLifetimes, SessionRevoker},
     collaborators::token_minter::TokenMinter,
@@ -243,12 +244,21 @@ impl UseCases {
         );
         let expiry = SessionExpiry::new(settings.session_idle_secs);
         let revoker = SessionRevoker::new(settings.end_other_sessions_on_mfa_change);
+        let ceremonies = PasskeyCeremonies::new(
+            passkeys.clone(),
+            webauthn,
+            minter.clone(),
+            token_digest.clone(),
+            audit_trail.clone(),
+            clock.clone(),
+        );
         let second_factor = SecondFactorCheck::new(
             cipher.clone(),
             totp.clone(),
             backup_codes.clone(),
             clock.clone(),
-        );
+        )
+        .with_passkeys(ceremonies.clone());
         let backup_code_issuer = BackupCodeIssuer::new(random, backup_codes);
         let both_factors = BothFactorsCheck::new(
             limiter.clone(),
@@ -273,9 +283,7 @@ impl UseCases {
         );
         let passkeys = Passkeys::new(
             passkeys,
-            webauthn,
-            minter.clone(),
-            token_digest.clone(),
+            ceremonies.clone(),
             both_factors.clone(),
             audit_trail.clone(),
             clock.clone(),
@@ -338,20 +346,23 @@ impl UseCases {
                 audit_trail.clone(),
                 clock.clone(),
             )),
-            verify_login: Arc::new(VerifyLogin::new(
-                token_digest.clone(),
-                sessions.clone(),
-                expiry,
-                settings.pending_mfa_max_attempts,
-                users.clone(),
-                limiter.clone(),
-                second_factor,
-                mfa.clone(),
-                issuer.clone(),
-                audit_trail.clone(),
-                clock.clone(),
-                oidc.clone(),
-            )),
+            verify_login: Arc::new(
+                VerifyLogin::new(
+                    token_digest.clone(),
+                    sessions.clone(),
+                    expiry,
+                    settings.pending_mfa_max_attempts,
+                    users.clone(),
+                    limiter.clone(),
+                    second_factor,
+                    mfa.clone(),
+                    issuer.clone(),
+                    audit_trail.clone(),
+                    clock.clone(),
+                    oidc.clone(),
+                )
+                .with_passkeys(ceremonies),
+            ),
             oidc_login: Arc::new(OidcLogin::new(
                 identity_providers,
                 oidc,

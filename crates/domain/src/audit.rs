@@ -10,6 +10,8 @@ pub enum ProofKind {
     Totp,
     /// A backup code.
     BackupCode,
+    /// A passkey assertion (WebAuthn, user verified).
+    Passkey,
 }
 
 impl ProofKind {
@@ -19,6 +21,7 @@ impl ProofKind {
         match self {
             Self::Totp => "totp",
             Self::BackupCode => "backup_code",
+            Self::Passkey => "passkey",
         }
     }
 
@@ -28,6 +31,7 @@ impl ProofKind {
         match name {
             "totp" => Some(Self::Totp),
             "backup_code" => Some(Self::BackupCode),
+            "passkey" => Some(Self::Passkey),
             _ => None,
         }
     }

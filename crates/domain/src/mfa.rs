@@ -119,6 +119,11 @@ pub enum DisableDenied {
     /// Row 8.
     #[error("TOTP or unused backup code is invalid")]
     InvalidCode,
+    /// Row 8, when the proof of possession is a passkey: the assertion is unknown to the
+    /// account, answers no live challenge of it, fails verification, or carries a counter
+    /// that did not move forward.
+    #[error("The passkey could not be verified")]
+    InvalidPasskey,
 }
 
 impl DisableDenied {
@@ -131,6 +136,7 @@ impl DisableDenied {
             Self::PasswordRequired => "PASSWORD_REQUIRED",
             Self::InvalidPassword => "INVALID_PASSWORD",
             Self::InvalidCode => "INVALID_CODE",
+            Self::InvalidPasskey => "INVALID_PASSKEY",
         }
     }
 
@@ -138,7 +144,13 @@ impl DisableDenied {
     /// guessing, not a client that asked for the wrong thing).
     #[must_use]
     pub const fn counts_as_attempt(self) -> bool {
-        matches!(self, Self::PasswordRequired | Self::InvalidPassword | Self::InvalidCode)
+        matches!(
+            self,
+            Self::PasswordRequired
+                | Self::InvalidPassword
+                | Self::InvalidCode
+                | Self::InvalidPasskey
+        )
     }
 }
 
@@ -286,7 +298,14 @@ mod tests {
     #[test]
     fn reasons_are_the_contract_codes_and_only_guesses_count() {
         use DisableDenied::*;
-        let all = [MfaNotEnabled, RequiredByPolicy, PasswordRequired, InvalidPassword, InvalidCode];
+        let all = [
+            MfaNotEnabled,
+            RequiredByPolicy,
+            PasswordRequired,
+            InvalidPassword,
+            InvalidCode,
+            InvalidPasskey,
+        ];
         let reasons: Vec<_> = all.iter().map(|d| d.reason()).collect();
         assert_eq!(
             reasons,
@@ -295,11 +314,12 @@ mod tests {
                 "MFA_REQUIRED_BY_POLICY",
                 "PASSWORD_REQUIRED",
                 "INVALID_PASSWORD",
-                "INVALID_CODE"
+                "INVALID_CODE",
+                "INVALID_PASSKEY"
             ]
         );
         let counted: Vec<_> = all.iter().filter(|d| d.counts_as_attempt()).collect();
-        assert_eq!(counted, [&PasswordRequired, &InvalidPassword, &InvalidCode]);
+        assert_eq!(counted, [&PasswordRequired, &InvalidPassword, &InvalidCode, &InvalidPasskey]);
     }
 
     #[test]

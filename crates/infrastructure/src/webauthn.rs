@@ -17,7 +17,7 @@ use slugbase_application::ports::{
 use url::Url;
 use webauthn_rs::prelude::{
     AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
+    RegisterPublicKeyCredential, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 /// The relying party, or why there can be none with this configuration.
@@ -181,9 +181,11 @@ impl WebAuthn for WebauthnRelyingParty {
         let credential: PublicKeyCredential = from_client(credential_json)?;
         let state: PasskeyAuthentication = from_store(state.as_str(), "authentication state")?;
         let mut stored: Passkey = from_store(passkey.as_str(), "passkey")?;
-        let result: AuthenticationResult = webauthn
-            .finish_passkey_authentication(&credential, &state)
-            .map_err(|e| WebAuthnError::Rejected(format!("authentication: {e}")))?;
+        let result: AuthenticationResult =
+            webauthn.finish_passkey_authentication(&credential, &state).map_err(|e| match e {
+                WebauthnError::CredentialPossibleCompromise => WebAuthnError::CounterRegressed,
+                other => WebAuthnError::Rejected(format!("authentication: {other}")),
+            })?;
         if result.cred_id() != stored.cred_id() {
             return Err(WebAuthnError::Rejected("the assertion names another credential".into()));
         }
@@ -218,7 +220,7 @@ mod tests {
         for error in [stored, client] {
             let text = match error {
                 WebAuthnError::Rejected(why) | WebAuthnError::Malformed(why) => why,
-                WebAuthnError::Unavailable(why) => panic!("unexpected: {why}"),
+                other => panic!("unexpected: {other}"),
             };
             assert!(!text.contains("SECRET"), "{text}");
             assert!(text.contains("line 1"), "{text}");

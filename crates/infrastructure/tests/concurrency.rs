@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use mfa_support::{Harness, PASSWORD};
 use slugbase_application::collaborators::new_account::NewAccountInput;
+use slugbase_application::collaborators::second_factor::Possession;
 use slugbase_application::ports::{AttemptRepository, MfaProof, MfaRepository, Reservation};
 use slugbase_application::{
     collaborators::both_factors::MfaChangeError, use_cases::enroll::EnrollConfirmError,
@@ -104,7 +105,11 @@ async fn fifty_logins_verifying_one_backup_code_yield_exactly_one_session() {
 
     let results = race(50, |i| {
         let (h, pending, code) = (h.clone(), pendings[i].clone(), codes[7].clone());
-        async move { h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(code)).await }
+        async move {
+            h.uc.verify_login
+                .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(code)))
+                .await
+        }
     })
     .await;
 
@@ -159,7 +164,11 @@ async fn concurrent_uses_of_one_totp_step_yield_exactly_one_success() {
     // Twenty logins finish with the same code.
     let results = race(20, |i| {
         let (h, pending, code) = (h.clone(), pendings[i].clone(), code.clone());
-        async move { h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(code)).await }
+        async move {
+            h.uc.verify_login
+                .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(code)))
+                .await
+        }
     })
     .await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);

@@ -9,6 +9,7 @@ use chrono::TimeDelta;
 use mfa_support::{Harness, PASSWORD};
 use slugbase_application::Unexpected;
 use slugbase_application::collaborators::both_factors::MfaChangeError;
+use slugbase_application::collaborators::second_factor::Possession;
 use slugbase_application::ports::{AuditLog, AuditQuery, MfaProof, MfaRepository};
 use slugbase_application::use_cases::authenticate::AuthError;
 use slugbase_application::use_cases::enroll::EnrollConfirmError;
@@ -63,7 +64,9 @@ async fn the_whole_mfa_lifecycle_with_real_crypto() {
     // The confirming code was spent: it cannot also sign in.
     let pending = h.login_pending("alice@example.com").await;
     let replay =
-        h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(confirm_code)).await;
+        h.uc.verify_login
+            .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(confirm_code)))
+            .await;
     assert!(matches!(replay, Err(VerifyLoginError::InvalidCode)), "{replay:?}");
 
     // Login now needs the second factor; a fresh TOTP completes it.
@@ -71,20 +74,24 @@ async fn the_whole_mfa_lifecycle_with_real_crypto() {
     let code = h.totp_now(&secret);
     let (signed_in, session2) =
         h.uc.verify_login
-            .execute(Some(pending.expose()), &h.client, Ok(code.clone()))
+            .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(code.clone())))
             .await
             .unwrap();
     assert_eq!(signed_in.id, user.id);
     assert!(h.uc.authenticate.session(session2.expose()).await.is_ok());
     // The pending state was single-use.
     let again =
-        h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(code.clone())).await;
+        h.uc.verify_login
+            .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(code.clone())))
+            .await;
     assert!(matches!(again, Err(VerifyLoginError::PendingInvalid)), "{again:?}");
 
     // The same TOTP (same step) is refused everywhere: verify, disable, regenerate.
     let pending = h.login_pending("alice@example.com").await;
     let replay =
-        h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(code.clone())).await;
+        h.uc.verify_login
+            .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(code.clone())))
+            .await;
     assert!(matches!(replay, Err(VerifyLoginError::InvalidCode)), "{replay:?}");
     let caller = h.caller(&session).await;
     let both = h.both(&code, Some(PASSWORD));
@@ -103,10 +110,15 @@ async fn the_whole_mfa_lifecycle_with_real_crypto() {
     // A backup code works exactly once (upper case and spaces are fine).
     let typed = format!("{} {}", codes[0][..8].to_uppercase(), &codes[0][8..]);
     let (_, _) =
-        h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(typed)).await.unwrap();
+        h.uc.verify_login
+            .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(typed)))
+            .await
+            .unwrap();
     let pending = h.login_pending("alice@example.com").await;
     let reuse =
-        h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(codes[0].clone())).await;
+        h.uc.verify_login
+            .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(codes[0].clone())))
+            .await;
     assert!(matches!(reuse, Err(VerifyLoginError::InvalidCode)), "{reuse:?}");
     let caller = h.caller(&session).await;
     assert_eq!(h.uc.mfa_status.execute(&caller).await.unwrap().backup_codes_remaining, 9);
@@ -150,11 +162,14 @@ async fn regenerating_with_a_fresh_code_replaces_every_backup_code() {
     let pending = h.login_pending("rita@example.com").await;
     let old =
         h.uc.verify_login
-            .execute(Some(pending.expose()), &h.client, Ok(old_codes[3].clone()))
+            .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(old_codes[3].clone())))
             .await;
     assert!(matches!(old, Err(VerifyLoginError::InvalidCode)), "{old:?}");
     let fresh = new_codes[3].expose().to_owned();
-    h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(fresh)).await.unwrap();
+    h.uc.verify_login
+        .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(fresh)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -282,7 +297,9 @@ async fn ten_wrong_codes_lock_the_second_factor_until_the_window_passes() {
     assert!(limit.retry_after_secs > 0 && limit.retry_after_secs <= 900);
     let pending = h.login_pending("dave@example.com").await;
     let blocked =
-        h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(backup[0].clone())).await;
+        h.uc.verify_login
+            .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(backup[0].clone())))
+            .await;
     assert!(matches!(blocked, Err(VerifyLoginError::TooManyAttempts(_))), "{blocked:?}");
     assert!(h.caller(&session).await.user.mfa.is_enabled());
 
@@ -409,7 +426,9 @@ async fn deleting_a_user_ends_their_sessions_tokens_and_codes_but_keeps_the_audi
     let by_token = h.uc.authenticate.api_token(token.token.expose()).await;
     assert!(matches!(by_token, Err(AuthError::Unauthenticated)), "{by_token:?}");
     let verify =
-        h.uc.verify_login.execute(Some(pending.expose()), &h.client, Ok(codes[0].clone())).await;
+        h.uc.verify_login
+            .execute(Some(pending.expose()), &h.client, Ok(Possession::Code(codes[0].clone())))
+            .await;
     assert!(matches!(verify, Err(VerifyLoginError::PendingInvalid)), "{verify:?}");
     assert_eq!(h.store.backup_codes_remaining(user.id).await.unwrap(), 0);
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use slugbase_application::collaborators::new_account::NewAccountInput;
+use slugbase_application::collaborators::second_factor::Possession;
 use slugbase_application::ports::{
     CipherError, Clock as _, SecretCipher, SecretRotation, Storage, UserRepository,
 };
@@ -220,14 +221,22 @@ async fn rotation_scenario<S: Storage + SecretRotation>(store: Arc<S>) {
     let replay = new
         .uc
         .verify_login
-        .execute(Some(pending.expose()), &new.client, Ok(new.code_now(&alice_secret)))
+        .execute(
+            Some(pending.expose()),
+            &new.client,
+            Ok(Possession::Code(new.code_now(&alice_secret))),
+        )
         .await;
     assert!(replay.is_err(), "the step accepted before rotation stays spent");
     clock.advance(TimeDelta::seconds(30));
     let (user, _) = new
         .uc
         .verify_login
-        .execute(Some(pending.expose()), &new.client, Ok(new.code_now(&alice_secret)))
+        .execute(
+            Some(pending.expose()),
+            &new.client,
+            Ok(Possession::Code(new.code_now(&alice_secret))),
+        )
         .await
         .unwrap();
     assert_eq!(user.id, alice_id);
@@ -243,7 +252,11 @@ async fn rotation_scenario<S: Storage + SecretRotation>(store: Arc<S>) {
     let refused = old
         .uc
         .verify_login
-        .execute(Some(pending.expose()), &old.client, Ok(old.code_now(&alice_secret)))
+        .execute(
+            Some(pending.expose()),
+            &old.client,
+            Ok(Possession::Code(old.code_now(&alice_secret))),
+        )
         .await;
     assert!(refused.is_err());
 }

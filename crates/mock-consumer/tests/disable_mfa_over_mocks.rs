@@ -104,7 +104,7 @@ fn caller() -> Caller {
 }
 
 fn body(code: &str) -> Result<BothFactorsInput, slugbase_application::InputRejected> {
-    Ok(BothFactorsInput { code: code.to_owned(), password: Some(Password::new("ignored")) })
+    Ok(BothFactorsInput::with_code(code.to_owned(), Some(Password::new("ignored"))))
 }
 
 #[tokio::test]

@@ -5,6 +5,8 @@
 
 use slugbase_application::collaborators::both_factors::BothFactorsInput;
 use slugbase_application::collaborators::new_account::NewAccountInput;
+use slugbase_application::collaborators::passkey_ceremonies::PasskeyAssertion;
+use slugbase_application::collaborators::second_factor::Possession;
 use slugbase_application::use_cases::passkeys::FinishRegistrationInput;
 use slugbase_application::{
     use_cases::change_password::ChangePasswordInput, use_cases::login::LoginInput,
@@ -18,28 +20,96 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
 use crate::extract::{Fields, JsonRequest};
 
-/// Body of disable and backup-code regeneration.
+/// Body of disable, backup-code regeneration and passkey removal: proof of possession —
+/// `code`, or a passkey's answer (`ceremony_id` + `credential`) — and the password.
 #[derive(Clone, Debug, ToSchema)]
 pub struct BothFactorsRequest {
-    /// TOTP or unused backup code.
+    /// TOTP or unused backup code. Required unless `credential` is sent instead.
     #[schema(example = "example_string")]
-    pub code: String,
+    pub code: Option<String>,
     /// Required when the user has a local password (omit for OIDC-only).
     #[schema(example = "example_string")]
     pub password: Option<String>,
+    /// With `credential`: the `ceremony_id` of `POST /api/auth/passkeys/challenge`.
+    pub ceremony_id: Option<String>,
+    /// In place of `code`: what `navigator.credentials.get()` returned for that challenge,
+    /// JSON-serialised (binary fields base64url).
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<String>,
 }
 
 impl JsonRequest for BothFactorsRequest {
-    /// `code` a string, `password` a string or absent (`null` = absent); other fields are
-    /// ignored.
+    /// `code` a string, `password` a string or absent (`null` = absent), or `ceremony_id` and
+    /// `credential` in place of `code`; other fields are ignored.
     fn read(fields: &mut Fields) -> Self {
-        Self { code: fields.required_string("code"), password: fields.optional_string("password") }
+        let (code, ceremony_id, credential) = read_possession(fields);
+        Self { code, password: fields.optional_string("password"), ceremony_id, credential }
     }
 }
 
 impl From<BothFactorsRequest> for BothFactorsInput {
     fn from(request: BothFactorsRequest) -> Self {
-        Self { code: request.code, password: request.password.map(Password::new) }
+        Self {
+            possession: possession(request.code, request.ceremony_id, request.credential),
+            password: request.password.map(Password::new),
+        }
+    }
+}
+
+/// Body of `POST /api/auth/mfa/verify`: a code, or a passkey's answer.
+#[derive(Clone, Debug, ToSchema)]
+pub struct VerifyRequest {
+    /// TOTP or unused backup code. Required unless `credential` is sent instead.
+    pub code: Option<String>,
+    /// With `credential`: the `ceremony_id` of `POST /api/auth/mfa/verify/challenge`.
+    pub ceremony_id: Option<String>,
+    /// In place of `code`: what `navigator.credentials.get()` returned for that challenge,
+    /// JSON-serialised (binary fields base64url).
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<String>,
+}
+
+impl JsonRequest for VerifyRequest {
+    fn read(fields: &mut Fields) -> Self {
+        let (code, ceremony_id, credential) = read_possession(fields);
+        Self { code, ceremony_id, credential }
+    }
+}
+
+impl From<VerifyRequest> for Possession {
+    fn from(request: VerifyRequest) -> Self {
+        possession(request.code, request.ceremony_id, request.credential)
+    }
+}
+
+/// Reads proof of possession: `code` (a string), or `credential` (an object) with its
+/// `ceremony_id` (a string). One of the two must come, not both; without either, `code` is
+/// what is missing (as the seed's contract says).
+fn read_possession(fields: &mut Fields) -> (Option<String>, Option<String>, Option<String>) {
+    let credential = fields.optional_object("credential");
+    if credential.is_none() {
+        let code = fields.required_string("code");
+        return (Some(code), None, None);
+    }
+    let ceremony_id = fields.required_string("ceremony_id");
+    if fields.optional_string("code").is_some() {
+        fields.reject("code", "send code or credential, not both");
+    }
+    (None, Some(ceremony_id), credential)
+}
+
+/// What [`read_possession`] read, once it read without a fault.
+fn possession(
+    code: Option<String>,
+    ceremony_id: Option<String>,
+    credential: Option<String>,
+) -> Possession {
+    match (credential, code) {
+        (Some(credential_json), _) => Possession::Passkey(PasskeyAssertion {
+            ceremony_id: ceremony_id.unwrap_or_default(),
+            credential_json,
+        }),
+        (None, code) => Possession::Code(code.unwrap_or_default()),
     }
 }
 

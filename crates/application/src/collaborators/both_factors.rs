@@ -13,7 +13,7 @@ use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::attempt::Attempt;
 use crate::collaborators::attempt_limiter::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::collaborators::audit_trail::AuditTrail;
-use crate::collaborators::second_factor::SecondFactorCheck;
+use crate::collaborators::second_factor::{Holder, Possession, SecondFactorCheck};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::ports::{
     ChangeEffects, Clock, EndSessions, MfaProof, Notice, OidcRepository, PasswordHasher,
@@ -44,13 +44,30 @@ impl ReauthPolicy {
     }
 }
 
-/// The body of disable and regenerate: a code and, for local users, the password.
+/// The body of disable and regenerate: proof of possession (a code, or an answer from a
+/// passkey) and, for local users, the password.
 #[derive(Clone, Debug)]
 pub struct BothFactorsInput {
-    /// TOTP code or unused backup code, as typed.
-    pub code: String,
+    /// A TOTP code or unused backup code, or a passkey's answer to a challenge.
+    pub possession: Possession,
     /// Required when the user has a local password; ignored for OIDC-only users.
     pub password: Option<Password>,
+}
+
+impl BothFactorsInput {
+    /// The seed's body: a typed `code` and, for local users, the `password`.
+    #[must_use]
+    pub fn with_code(code: impl Into<String>, password: Option<Password>) -> Self {
+        Self { possession: Possession::Code(code.into()), password }
+    }
+}
+
+/// Row 8's refusal for a proof of `kind` that was not accepted.
+const fn not_accepted(kind: Option<ProofKind>) -> DisableDenied {
+    match kind {
+        Some(ProofKind::Passkey) => DisableDenied::InvalidPasskey,
+        _ => DisableDenied::InvalidCode,
+    }
 }
 
 /// Why disable (or regenerate) was refused — one variant per row of the table.
@@ -217,11 +234,11 @@ impl BothFactorsCheck {
         if !password_ok {
             return Err(refuse(attempt, &events, DisableDenied::InvalidPassword, None).await);
         }
-        let checked =
-            self.second_factor.proof_for(user.id, gate.secret, gate.last_totp_step, &input.code)?;
-        match checked {
+        let holder =
+            Holder { user: user.id, client, secret: gate.secret, last_step: gate.last_totp_step };
+        match self.second_factor.proof_of(holder, &input.possession).await? {
             (_, Some(proof)) => Ok(ProvenChange { attempt, events, proof }),
-            (kind, None) => Err(refuse(attempt, &events, DisableDenied::InvalidCode, kind).await),
+            (kind, None) => Err(refuse(attempt, &events, not_accepted(kind), kind).await),
         }
     }
 }
@@ -278,11 +295,12 @@ impl ProvenChange<'_> {
     }
 
     /// Storage answered whether it `committed` the change with its `effects`. If not, the
-    /// proof was spent concurrently or MFA went off meanwhile: the code is no longer valid
-    /// (row 8), and the refusal is counted and audited.
+    /// proof was spent concurrently (a passkey's counter moved meanwhile) or MFA went off:
+    /// the proof is no longer valid (row 8), and the refusal is counted and audited.
     ///
     /// # Errors
-    /// [`DisableDenied::InvalidCode`] when nothing was committed.
+    /// [`DisableDenied::InvalidCode`] (or [`DisableDenied::InvalidPasskey`]) when nothing
+    /// was committed.
     pub(crate) async fn settle(
         self,
         committed: bool,
@@ -293,6 +311,6 @@ impl ProvenChange<'_> {
             return Ok(());
         }
         let kind = Some(self.proof.kind());
-        Err(refuse(self.attempt, &self.events, DisableDenied::InvalidCode, kind).await)
+        Err(refuse(self.attempt, &self.events, not_accepted(kind), kind).await)
     }
 }

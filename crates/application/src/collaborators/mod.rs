@@ -7,6 +7,7 @@ pub mod audit_trail;
 pub mod backup_codes;
 pub mod both_factors;
 pub mod new_account;
+pub mod passkey_ceremonies;
 pub mod passkey_use;
 pub mod second_factor;
 pub mod sessions;

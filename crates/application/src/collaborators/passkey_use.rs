@@ -51,18 +51,28 @@ impl PasskeyUseRecorder {
             PasskeyUseOutcome::Recorded => Ok(true),
             PasskeyUseOutcome::NotFound => Ok(false),
             PasskeyUseOutcome::CounterRegressed => {
-                tracing::warn!(
-                    user.id = %user,
-                    passkey.id = %passkey,
-                    "a passkey's signature counter did not move forward; the assertion is refused"
-                );
-                let entry =
-                    AuditEntry::new(AuditEventKind::PasskeyCounterRegressed, Some(user), client)
-                        .failure("PASSKEY_COUNTER_REGRESSED")
-                        .with_detail(format!("passkey={passkey}"));
-                self.audit.record(entry).await;
+                audit_counter_regressed(&self.audit, user, passkey, client).await;
                 Ok(false)
             }
         }
     }
+}
+
+/// Logs and audits `user`'s passkey `passkey` presenting a counter that did not move
+/// forward (`passkey_counter_regressed`, naming the passkey, never its credential).
+pub(crate) async fn audit_counter_regressed(
+    audit: &AuditTrail,
+    user: UserId,
+    passkey: PasskeyId,
+    client: &ClientInfo,
+) {
+    tracing::warn!(
+        user.id = %user,
+        passkey.id = %passkey,
+        "a passkey's signature counter did not move forward; the assertion is refused"
+    );
+    let entry = AuditEntry::new(AuditEventKind::PasskeyCounterRegressed, Some(user), client)
+        .failure("PASSKEY_COUNTER_REGRESSED")
+        .with_detail(format!("passkey={passkey}"));
+    audit.record(entry).await;
 }

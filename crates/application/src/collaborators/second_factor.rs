@@ -1,12 +1,47 @@
-//! Second factors: turning a typed code into a proof storage can spend.
+//! Second factors: turning what a person presents — a typed code, or an answer from a
+//! passkey — into a proof storage can spend.
 
 use std::fmt;
 use std::sync::Arc;
 
 use slugbase_domain::{EncryptedSecret, ProofKind, SecondFactor, TotpStep, UserId};
 
+use crate::caller::ClientInfo;
+use crate::collaborators::passkey_ceremonies::{PasskeyAssertion, PasskeyCeremonies};
 use crate::error::Unexpected;
 use crate::ports::{BackupCodeHasher, Clock, MfaProof, SecretCipher, Totp};
+
+/// What a person presents as proof of possession. `Debug` shows which, never the content.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Possession {
+    /// A TOTP code or an unused backup code, as typed.
+    Code(String),
+    /// An answer from one of their passkeys to a challenge they obtained first.
+    Passkey(PasskeyAssertion),
+}
+
+impl fmt::Debug for Possession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(_) => f.write_str("Possession::Code(..)"),
+            Self::Passkey(_) => f.write_str("Possession::Passkey(..)"),
+        }
+    }
+}
+
+/// The user whose possession is checked, with their TOTP state: the secret a code must
+/// match and the newest step accepted.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Holder<'a> {
+    /// Whose factor.
+    pub(crate) user: UserId,
+    /// Where the answer comes from (for the audit of a cloned passkey).
+    pub(crate) client: &'a ClientInfo,
+    /// The TOTP secret, sealed.
+    pub(crate) secret: &'a EncryptedSecret,
+    /// The newest TOTP step accepted; a code for it or earlier is a replay.
+    pub(crate) last_step: Option<TotpStep>,
+}
 
 /// Checks a typed code against a user's second factor.
 #[derive(Clone)]
@@ -15,6 +50,7 @@ pub struct SecondFactorCheck {
     totp: Arc<dyn Totp>,
     backup_codes: Arc<dyn BackupCodeHasher>,
     clock: Arc<dyn Clock>,
+    passkeys: Option<PasskeyCeremonies>,
 }
 
 impl fmt::Debug for SecondFactorCheck {
@@ -33,7 +69,42 @@ impl SecondFactorCheck {
         backup_codes: Arc<dyn BackupCodeHasher>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { cipher, totp, backup_codes, clock }
+        Self { cipher, totp, backup_codes, clock, passkeys: None }
+    }
+
+    /// Also accepts answers from passkeys, checked against `ceremonies` (without: an
+    /// answer from a passkey proves nothing).
+    #[must_use]
+    pub fn with_passkeys(mut self, ceremonies: PasskeyCeremonies) -> Self {
+        self.passkeys = Some(ceremonies);
+        self
+    }
+
+    /// Row 8 for any [`Possession`]: a code as [`Self::proof_for`] checks it, or a passkey's
+    /// answer as [`PasskeyCeremonies`] checks it. Returns the kind presented (when it parses
+    /// as one) and the proof, or `None` when it cannot be valid.
+    ///
+    /// # Errors
+    /// When storage fails or a stored secret cannot be opened.
+    pub(crate) async fn proof_of(
+        &self,
+        holder: Holder<'_>,
+        possession: &Possession,
+    ) -> Result<(Option<ProofKind>, Option<MfaProof>), Unexpected> {
+        match possession {
+            Possession::Code(code) => {
+                self.proof_for(holder.user, holder.secret, holder.last_step, code)
+            }
+            Possession::Passkey(assertion) => {
+                let proof = match &self.passkeys {
+                    Some(ceremonies) => {
+                        ceremonies.proof(holder.user, holder.client, assertion).await?
+                    }
+                    None => None,
+                };
+                Ok((Some(ProofKind::Passkey), proof))
+            }
+        }
     }
 
     /// Row 8 of the disable table, shared by every operation that takes a code: turns the

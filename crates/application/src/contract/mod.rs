@@ -132,6 +132,8 @@ macro_rules! storage_contract_tests {
             a_passkey_is_removed_with_a_spent_proof_and_its_effects_or_not_at_all,
             a_passkey_use_is_recorded_only_when_its_counter_moves_forward,
             concurrent_uses_with_one_counter_are_recorded_once,
+            a_passkey_proof_is_spent_for_its_owner_only_with_a_counter_that_moves_forward,
+            disable_and_reset_remove_the_users_passkeys_and_no_one_elses,
             a_ceremony_is_taken_once_by_its_owner_before_it_expires,
             concurrent_takes_of_one_ceremony_succeed_exactly_once,
             expired_ceremonies_are_deleted,

@@ -13,7 +13,7 @@ use crate::ports::{
 };
 
 use super::outbox::notices_with;
-use super::{concurrently, digest, enable, event, t, user};
+use super::{concurrently, digest, enable, event, reload, t, user};
 
 fn passkey(user: UserId, label: &str, created: i64) -> PasskeyRecord {
     PasskeyRecord {
@@ -236,6 +236,79 @@ pub async fn concurrent_uses_with_one_counter_are_recorded_once<S: Storage>(stor
     assert_eq!(recorded, 1, "{outcomes:?}");
     let stored = store.find_passkey(&key.credential_id).await.expect("find").expect("there");
     assert_eq!(stored.sign_count, 7);
+}
+
+/// A passkey is a proof storage spends like a code: only the owner's passkey, only while
+/// MFA is on, only with a counter that moves forward; of concurrent disables with one
+/// counter exactly one commits.
+pub async fn a_passkey_proof_is_spent_for_its_owner_only_with_a_counter_that_moves_forward<
+    S: Storage,
+>(
+    store: Arc<S>,
+) {
+    let a = user(&*store, "pk-a@example.com").await;
+    let b = user(&*store, "pk-b@example.com").await;
+    enable(&*store, a.id, "pa").await;
+    enable(&*store, b.id, "pb").await;
+    let key = passkey(a.id, "proof", 10);
+    store
+        .create_passkey(key.clone(), &effects(a.id, AuditEventKind::PasskeyAdded, "p"))
+        .await
+        .expect("create");
+    let proof = |count: u32, at: i64| {
+        MfaProof::Passkey(PasskeyUse {
+            credential_id: key.credential_id.clone(),
+            passkey: PasskeyData::new(format!(r#"{{"counter":{count}}}"#)),
+            sign_count: count,
+            backup_state: false,
+            at: t(at),
+        })
+    };
+    assert!(!store.spend_proof(b.id, &proof(3, 50), t(50)).await.expect("spend"), "not b's");
+    assert!(store.spend_proof(a.id, &proof(3, 51), t(51)).await.expect("spend"));
+    assert!(!store.spend_proof(a.id, &proof(3, 52), t(52)).await.expect("spend"), "a replay");
+    assert!(!store.spend_proof(a.id, &proof(2, 53), t(53)).await.expect("spend"), "behind");
+    let stored = store.find_passkey(&key.credential_id).await.expect("find").expect("there");
+    assert_eq!((stored.sign_count, stored.last_used_at), (3, Some(t(51))));
+
+    let outcomes = concurrently(10, |_| {
+        let store = Arc::clone(&store);
+        let proof = proof(9, 60);
+        let done = ChangeEffects::audited(event(60, Some(a.id), AuditEventKind::MfaDisableSuccess));
+        async move { store.disable_with_proof(a.id, &proof, t(60), &done).await.expect("disable") }
+    })
+    .await;
+    assert_eq!(outcomes.iter().filter(|o| **o).count(), 1, "{outcomes:?}");
+    assert!(!reload(&*store, a.id).await.mfa.is_enabled());
+    // MFA off: no passkey of a's stays, and none would prove anything.
+    assert!(listed(&*store, a.id).await.is_empty(), "the passkeys go with MFA");
+    assert!(!store.spend_proof(a.id, &proof(20, 70), t(70)).await.expect("spend"));
+}
+
+/// Turning MFA off — by the user with proof, or by an administrator's reset — removes every
+/// passkey of that user and no one else's.
+pub async fn disable_and_reset_remove_the_users_passkeys_and_no_one_elses<S: Storage>(
+    store: Arc<S>,
+) {
+    let a = user(&*store, "pk-a@example.com").await;
+    let b = user(&*store, "pk-b@example.com").await;
+    let a_codes = enable(&*store, a.id, "pa").await;
+    enable(&*store, b.id, "pb").await;
+    for (owner, label, created) in [(a.id, "a1", 10), (a.id, "a2", 11), (b.id, "b1", 12)] {
+        let key = passkey(owner, label, created);
+        store
+            .create_passkey(key, &effects(owner, AuditEventKind::PasskeyAdded, label))
+            .await
+            .expect("create");
+    }
+    let off = ChangeEffects::audited(event(41, Some(a.id), AuditEventKind::MfaDisableSuccess));
+    let code = MfaProof::BackupCode(a_codes[0].clone());
+    assert!(store.disable_with_proof(a.id, &code, t(41), &off).await.expect("disable"));
+    assert!(listed(&*store, a.id).await.is_empty());
+    assert_eq!(listed(&*store, b.id).await.len(), 1, "b's passkey stays");
+    let reset = ChangeEffects::audited(event(42, Some(b.id), AuditEventKind::MfaResetByAdmin));
+    assert!(store.reset(b.id, &reset).await.expect("reset"));
+    assert!(listed(&*store, b.id).await.is_empty());
 }
 
 fn ceremony(label: &str, user: UserId, kind: CeremonyKind, expires: i64) -> CeremonyRecord {

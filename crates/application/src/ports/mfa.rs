@@ -7,6 +7,7 @@ use slugbase_domain::{EncryptedSecret, ProofKind, Release, TotpStep, UserId};
 use super::audit::AuditEvent;
 use super::hashing::SecretDigest;
 use super::outbox::Notice;
+use super::passkey_use::PasskeyUse;
 use super::sessions::SessionRecord;
 use super::store_error::StoreResult;
 
@@ -17,6 +18,11 @@ pub enum MfaProof {
     TotpStep(TotpStep),
     /// A backup code with this keyed digest; it MUST be stored for the user and unused.
     BackupCode(SecretDigest),
+    /// A verified assertion with one of the user's passkeys; spending it is the
+    /// compare-and-set of [`PasskeyRepository::record_passkey_use`](super::PasskeyRepository::record_passkey_use):
+    /// the passkey MUST be the user's and its counter MUST move forward (or stay 0 on both
+    /// sides: an authenticator that keeps none).
+    Passkey(PasskeyUse),
 }
 
 impl MfaProof {
@@ -26,6 +32,7 @@ impl MfaProof {
         match self {
             Self::TotpStep(_) => ProofKind::Totp,
             Self::BackupCode(_) => ProofKind::BackupCode,
+            Self::Passkey(_) => ProofKind::Passkey,
         }
     }
 }
@@ -196,8 +203,9 @@ pub trait MfaRepository: Send + Sync {
     ) -> StoreResult<ProofSignIn>;
 
     /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, turns MFA off
-    /// (flag off, secret erased, every backup code deleted, replay state reset) and applies
-    /// `effects`.
+    /// (flag off, secret erased, every backup code and every passkey deleted, replay state
+    /// reset) and applies `effects`. Passkeys are second factors beside TOTP here: MFA off
+    /// leaves none of them.
     ///
     /// # Errors
     /// Storage failures only. MUST be all-or-nothing: on `Ok(true)` the spend, the change and
@@ -226,7 +234,7 @@ pub trait MfaRepository: Send + Sync {
         effects: &ChangeEffects,
     ) -> StoreResult<bool>;
 
-    /// Administrative reset: MFA off, secrets and codes erased, whatever the state, and
+    /// Administrative reset: MFA off, secrets, codes and passkeys erased, whatever the state, and
     /// `effects` applied, in one transaction. Returns whether MFA was enabled or pending.
     ///
     /// # Errors

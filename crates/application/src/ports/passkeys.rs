@@ -12,33 +12,8 @@ use slugbase_domain::{PasskeyId, UserId};
 
 use super::hashing::SecretDigest;
 use super::mfa::{ChangeEffects, MfaProof};
+use super::passkey_use::{PasskeyData, PasskeyUse};
 use super::store_error::{Listed, StoreResult};
-
-/// A credential as the WebAuthn adapter serialised it (JSON text): its public key, counter
-/// and flags. Holds no private key, but it is still nobody's business: `Debug` prints its
-/// length only.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PasskeyData(String);
-
-impl PasskeyData {
-    /// Wraps the adapter's output or a stored value.
-    #[must_use]
-    pub fn new(json: impl Into<String>) -> Self {
-        Self(json.into())
-    }
-
-    /// The stored form.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PasskeyData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PasskeyData({} bytes)", self.0.len())
-    }
-}
 
 /// One registered passkey.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,21 +38,6 @@ pub struct PasskeyRecord {
     pub backup_eligible: bool,
     /// The credential was backed up when last seen.
     pub backup_state: bool,
-}
-
-/// A successful assertion with a passkey, to record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasskeyUse {
-    /// Which credential.
-    pub credential_id: Vec<u8>,
-    /// The credential as updated by the assertion (new counter, backup state).
-    pub passkey: PasskeyData,
-    /// The counter the assertion carried.
-    pub sign_count: u32,
-    /// The backup state the assertion carried.
-    pub backup_state: bool,
-    /// When.
-    pub at: DateTime<Utc>,
 }
 
 /// What [`PasskeyRepository::record_passkey_use`] did.

@@ -6,7 +6,8 @@ use std::fmt;
 
 use slugbase_domain::UserId;
 
-use super::passkeys::{CeremonyState, PasskeyData};
+use super::passkey_use::PasskeyData;
+use super::passkeys::CeremonyState;
 
 /// Who registers a passkey, as the authenticator will show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +69,10 @@ pub enum WebAuthnError {
     /// (the text is for the log).
     #[error("the credential was refused: {0}")]
     Rejected(String),
+    /// The assertion verified, but its signature counter is not above the one the ceremony
+    /// started from: a cloned authenticator, or a replay (WebAuthn Level 3 § 7.2 step 21).
+    #[error("the assertion's signature counter did not move forward")]
+    CounterRegressed,
 }
 
 /// The WebAuthn relying party: the RP ID and origin come from the configuration; user

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use slugbase_domain::{
     AuditEventKind, MfaOperation, NoticeKind, PasskeyId, PasskeyName, PasskeyNameError,
 };
@@ -14,18 +14,14 @@ use slugbase_domain::{
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::both_factors::{BothFactorsCheck, BothFactorsInput, MfaChangeError};
-use crate::collaborators::token_minter::TokenMinter;
-use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
-use crate::plain_token::PlainToken;
-use crate::ports::{
-    CeremonyKind, CeremonyRecord, ChangeEffects, Clock, Listed, Notice, PasskeyOwner,
-    PasskeyRecord, PasskeyRemoval, PasskeyRepository, StoreError, TokenDigest, WebAuthn,
-    WebAuthnError,
+use crate::collaborators::passkey_ceremonies::{
+    CeremonyOptions, ChallengeError, PasskeyCeremonies,
 };
-
-/// How long a registration may take, from options to answer: the authenticator's own
-/// timeout (five minutes) and no more.
-const CEREMONY_SECS: i64 = 300;
+use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
+use crate::ports::{
+    CeremonyKind, ChangeEffects, Clock, Listed, Notice, PasskeyOwner, PasskeyRecord,
+    PasskeyRemoval, PasskeyRepository, StoreError, WebAuthnError,
+};
 
 /// Most passkeys one account may hold: enough for every device a person carries, few
 /// enough that the options (which list them all to exclude) stay small.
@@ -58,22 +54,6 @@ impl From<PasskeyRecord> for PasskeyView {
             backup_eligible: r.backup_eligible,
             backup_state: r.backup_state,
         }
-    }
-}
-
-/// A registration started: what the browser needs. `Debug` shows none of it (the options
-/// carry the challenge).
-#[derive(Clone)]
-pub struct RegistrationOptions {
-    /// Names the ceremony in the answer; single use.
-    pub ceremony_id: PlainToken,
-    /// The options for `navigator.credentials.create()` (JSON text: `{"publicKey": …}`).
-    pub options_json: String,
-}
-
-impl fmt::Debug for RegistrationOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegistrationOptions").finish_non_exhaustive()
     }
 }
 
@@ -121,6 +101,9 @@ pub enum PasskeyError {
     /// The caller has no passkey with that id.
     #[error("no such passkey")]
     NotFound,
+    /// A challenge for an account without passkeys.
+    #[error("this account has no passkey")]
+    NoPasskeys,
     /// Passkeys cannot work with the server's configuration.
     #[error("passkeys are not available on this server")]
     Unavailable,
@@ -134,6 +117,16 @@ pub enum PasskeyError {
 
 unexpected_from_ports!(PasskeyError);
 
+impl From<ChallengeError> for PasskeyError {
+    fn from(e: ChallengeError) -> Self {
+        match e {
+            ChallengeError::NoPasskeys => Self::NoPasskeys,
+            ChallengeError::Unavailable => Self::Unavailable,
+            ChallengeError::Unexpected(u) => Self::Unexpected(u),
+        }
+    }
+}
+
 impl From<WebAuthnError> for PasskeyError {
     fn from(e: WebAuthnError) -> Self {
         match e {
@@ -145,6 +138,7 @@ impl From<WebAuthnError> for PasskeyError {
                 tracing::info!(%why, "a passkey credential was refused");
                 Self::CredentialRejected
             }
+            WebAuthnError::CounterRegressed => Self::CredentialRejected,
         }
     }
 }
@@ -159,10 +153,7 @@ pub trait PasskeysUseCase: Send + Sync {
     /// # Errors
     /// [`PasskeyError::MfaNotEnabled`], [`PasskeyError::TooManyPasskeys`],
     /// [`PasskeyError::Unavailable`], [`PasskeyError::Unexpected`].
-    async fn begin_registration(
-        &self,
-        caller: &Caller,
-    ) -> Result<RegistrationOptions, PasskeyError>;
+    async fn begin_registration(&self, caller: &Caller) -> Result<CeremonyOptions, PasskeyError>;
 
     /// Finishes a registration: takes the ceremony (once), verifies the credential, stores
     /// it with its `passkey_added` event and notice.
@@ -176,6 +167,15 @@ pub trait PasskeysUseCase: Send + Sync {
         client: &ClientInfo,
         input: Result<FinishRegistrationInput, InputRejected>,
     ) -> Result<PasskeyView, PasskeyError>;
+
+    /// Starts an assertion with one of the caller's passkeys: the challenge whose answer
+    /// proves possession to `POST /api/auth/mfa/disable`, backup-code regeneration and
+    /// passkey removal (`credential` and `ceremony_id` in place of `code`).
+    ///
+    /// # Errors
+    /// [`PasskeyError::NoPasskeys`], [`PasskeyError::Unavailable`],
+    /// [`PasskeyError::Unexpected`].
+    async fn begin_assertion(&self, caller: &Caller) -> Result<CeremonyOptions, PasskeyError>;
 
     /// The caller's passkeys, oldest first.
     ///
@@ -216,9 +216,7 @@ pub trait PasskeysUseCase: Send + Sync {
 #[derive(Clone)]
 pub struct Passkeys {
     passkeys: Arc<dyn PasskeyRepository>,
-    webauthn: Arc<dyn WebAuthn>,
-    minter: TokenMinter,
-    digest: Arc<dyn TokenDigest>,
+    ceremonies: PasskeyCeremonies,
     check: BothFactorsCheck,
     audit: AuditTrail,
     clock: Arc<dyn Clock>,
@@ -231,20 +229,17 @@ impl fmt::Debug for Passkeys {
 }
 
 impl Passkeys {
-    /// The use cases: credentials in `passkeys`, ceremonies by `webauthn`, ceremony ids
-    /// minted by `minter` and stored as their `digest`, removal checked by `check`, events
-    /// in `audit` at the `clock`'s time.
+    /// The use cases: credentials in `passkeys`, ceremonies kept by `ceremonies`, removal
+    /// checked by `check`, events in `audit` at the `clock`'s time.
     #[must_use]
     pub fn new(
         passkeys: Arc<dyn PasskeyRepository>,
-        webauthn: Arc<dyn WebAuthn>,
-        minter: TokenMinter,
-        digest: Arc<dyn TokenDigest>,
+        ceremonies: PasskeyCeremonies,
         check: BothFactorsCheck,
         audit: AuditTrail,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { passkeys, webauthn, minter, digest, check, audit, clock }
+        Self { passkeys, ceremonies, check, audit, clock }
     }
 
     /// The caller's passkeys that decode.
@@ -264,10 +259,7 @@ impl Passkeys {
 #[async_trait]
 impl PasskeysUseCase for Passkeys {
     #[tracing::instrument(name = "passkey_register_begin", skip_all, fields(user.id = %caller.user.id))]
-    async fn begin_registration(
-        &self,
-        caller: &Caller,
-    ) -> Result<RegistrationOptions, PasskeyError> {
+    async fn begin_registration(&self, caller: &Caller) -> Result<CeremonyOptions, PasskeyError> {
         let user = &caller.user;
         if !user.mfa.is_enabled() {
             return Err(PasskeyError::MfaNotEnabled);
@@ -282,21 +274,10 @@ impl PasskeysUseCase for Passkeys {
             name: user.email.as_str(),
             display_name: user.name.as_str(),
         };
-        let start = self.webauthn.start_registration(owner, &exclude)?;
-        let ceremony_id = self.minter.mint("");
-        let now = self.clock.now();
-        // Ceremonies nobody finished go when a new one starts (as the OIDC flows do).
-        self.passkeys.delete_expired_ceremonies(now).await?;
-        let record = CeremonyRecord {
-            id_hash: self.digest.digest(ceremony_id.expose()),
-            user_id: user.id,
-            kind: CeremonyKind::Registration,
-            state: start.state,
-            created_at: now,
-            expires_at: now + TimeDelta::seconds(CEREMONY_SECS),
-        };
-        self.passkeys.put_ceremony(record).await?;
-        Ok(RegistrationOptions { ceremony_id, options_json: start.options_json })
+        let start = self.ceremonies.webauthn().start_registration(owner, &exclude)?;
+        let kind = CeremonyKind::Registration;
+        let ceremony_id = self.ceremonies.open(user.id, kind, start.state).await?;
+        Ok(CeremonyOptions { ceremony_id, options_json: start.options_json })
     }
 
     #[tracing::instrument(name = "passkey_register_finish", skip_all, fields(user.id = %caller.user.id))]
@@ -314,13 +295,14 @@ impl PasskeysUseCase for Passkeys {
             return Err(PasskeyError::MfaNotEnabled);
         }
         let now = self.clock.now();
-        let id_hash = self.digest.digest(&input.ceremony_id);
         let kind = CeremonyKind::Registration;
-        let Some(state) = self.passkeys.take_ceremony(&id_hash, user.id, kind, now).await? else {
+        let Some(state) = self.ceremonies.take(&input.ceremony_id, user.id, kind).await? else {
             self.registration_refused(caller, client, "PASSKEY_CEREMONY_INVALID").await;
             return Err(PasskeyError::CeremonyInvalid);
         };
-        let verified = match self.webauthn.finish_registration(&input.credential_json, &state) {
+        let finished =
+            self.ceremonies.webauthn().finish_registration(&input.credential_json, &state);
+        let verified = match finished {
             Ok(verified) => verified,
             Err(e) => {
                 let error = PasskeyError::from(e);
@@ -358,6 +340,11 @@ impl PasskeysUseCase for Passkeys {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    #[tracing::instrument(name = "passkey_assertion_begin", skip_all, fields(user.id = %caller.user.id))]
+    async fn begin_assertion(&self, caller: &Caller) -> Result<CeremonyOptions, PasskeyError> {
+        Ok(self.ceremonies.challenge(caller.user.id).await?)
     }
 
     async fn list(&self, caller: &Caller) -> Result<Vec<Listed<PasskeyView>>, PasskeyError> {

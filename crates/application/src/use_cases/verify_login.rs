@@ -11,13 +11,16 @@ use crate::caller::ClientInfo;
 use crate::collaborators::attempt::Attempt;
 use crate::collaborators::attempt_limiter::{AttemptLimiter, LimitError, TooManyAttempts};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
-use crate::collaborators::second_factor::SecondFactorCheck;
+use crate::collaborators::passkey_ceremonies::{
+    CeremonyOptions, ChallengeError, PasskeyCeremonies,
+};
+use crate::collaborators::second_factor::{Holder, Possession, SecondFactorCheck};
 use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
     ChangeEffects, Clock, MfaProof, MfaRepository, Notice, OidcRepository, ProofSignIn,
-    SessionKind, SessionRepository, TokenDigest, UserRepository,
+    SecretDigest, SessionKind, SessionRepository, TokenDigest, UserRepository,
 };
 
 /// Why verify failed.
@@ -36,6 +39,15 @@ pub enum VerifyLoginError {
     /// Wrong, used or replayed code.
     #[error("TOTP or unused backup code is invalid")]
     InvalidCode,
+    /// A passkey's answer that proves nothing (see [`PasskeyCeremonies`]).
+    #[error("the passkey could not be verified")]
+    InvalidPasskey,
+    /// A passkey challenge for an account without passkeys.
+    #[error("this account has no passkey")]
+    NoPasskeys,
+    /// Passkeys cannot work with the server's configuration.
+    #[error("passkeys are not available on this server")]
+    PasskeysUnavailable,
     /// Storage down or a bug.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -51,6 +63,16 @@ impl From<LimitError> for VerifyLoginError {
 }
 
 unexpected_from_ports!(VerifyLoginError);
+
+impl From<ChallengeError> for VerifyLoginError {
+    fn from(e: ChallengeError) -> Self {
+        match e {
+            ChallengeError::NoPasskeys => Self::NoPasskeys,
+            ChallengeError::Unavailable => Self::PasskeysUnavailable,
+            ChallengeError::Unexpected(u) => Self::Unexpected(u),
+        }
+    }
+}
 
 /// `POST /api/auth/mfa/verify`: the second step of a login with MFA. The pending state
 /// is server-side and single-use.
@@ -68,6 +90,7 @@ pub struct VerifyLogin {
     audit: AuditTrail,
     clock: Arc<dyn Clock>,
     oidc: Arc<dyn OidcRepository>,
+    ceremonies: Option<PasskeyCeremonies>,
 }
 
 impl fmt::Debug for VerifyLogin {
@@ -115,7 +138,38 @@ impl VerifyLogin {
             audit,
             clock,
             oidc,
+            ceremonies: None,
         }
+    }
+
+    /// Offers the step-up with a passkey: challenges from `ceremonies`, answered through
+    /// the second-factor check (which must accept passkeys too).
+    #[must_use]
+    pub fn with_passkeys(mut self, ceremonies: PasskeyCeremonies) -> Self {
+        self.ceremonies = Some(ceremonies);
+        self
+    }
+
+    /// The live pending-MFA state named by the cookie value `pending`, with its digest and
+    /// its user.
+    async fn pending_state(
+        &self,
+        pending: Option<&str>,
+    ) -> Result<(SecretDigest, User), VerifyLoginError> {
+        let Some(pending) = pending else { return Err(VerifyLoginError::PendingInvalid) };
+        let digest = self.token_digest.digest(pending);
+        let session = match self.sessions.find(&digest).await? {
+            Some(s)
+                if s.kind == SessionKind::PendingMfa
+                    && self.expiry.is_alive(&s, self.clock.now()) =>
+            {
+                s
+            }
+            _ => return Err(VerifyLoginError::PendingInvalid),
+        };
+        let user = self.users.find_by_id(session.user_id).await?;
+        let Some(user) = user else { return Err(VerifyLoginError::PendingInvalid) };
+        Ok((digest, user))
     }
 
     /// What a sign-in commits with the end of the pending state and the spend, in one
@@ -150,8 +204,20 @@ pub trait VerifyLoginUseCase: Send + Sync {
         &self,
         pending: Option<&'a str>,
         client: &ClientInfo,
-        code: Result<String, InputRejected>,
+        possession: Result<Possession, InputRejected>,
     ) -> Result<(User, PlainToken), VerifyLoginError>;
+
+    /// Starts the step-up with a passkey for the pending login `pending`: options for
+    /// `navigator.credentials.get()` listing the account's passkeys, and a single-use
+    /// ceremony id to answer [`Self::execute`] with. Counts no attempt: the answer does.
+    ///
+    /// # Errors
+    /// [`VerifyLoginError::PendingInvalid`], [`VerifyLoginError::NoPasskeys`],
+    /// [`VerifyLoginError::PasskeysUnavailable`], [`VerifyLoginError::Unexpected`].
+    async fn passkey_challenge<'a>(
+        &self,
+        pending: Option<&'a str>,
+    ) -> Result<CeremonyOptions, VerifyLoginError>;
 }
 
 #[async_trait]
@@ -165,26 +231,18 @@ impl VerifyLoginUseCase for VerifyLogin {
         &self,
         pending: Option<&'a str>,
         client: &ClientInfo,
-        code: Result<String, InputRejected>,
+        possession: Result<Possession, InputRejected>,
     ) -> Result<(User, PlainToken), VerifyLoginError> {
-        let Some(pending) = pending else { return Err(VerifyLoginError::PendingInvalid) };
-        let digest = self.token_digest.digest(pending);
-        let session = self.sessions.find(&digest).await?;
-        let session = match session {
-            Some(s)
-                if s.kind == SessionKind::PendingMfa
-                    && self.expiry.is_alive(&s, self.clock.now()) =>
-            {
-                s
-            }
-            _ => return Err(VerifyLoginError::PendingInvalid),
-        };
-        let user = self.users.find_by_id(session.user_id).await?;
-        let Some(user) = user else { return Err(VerifyLoginError::PendingInvalid) };
+        let (digest, user) = self.pending_state(pending).await?;
         let address = client.address.as_deref();
-        let (code, ticket) = self
+        let (possession, ticket) = self
             .limiter
-            .reserve_second_factor::<_, VerifyLoginError>(user.id, address, self.clock.now(), code)
+            .reserve_second_factor::<_, VerifyLoginError>(
+                user.id,
+                address,
+                self.clock.now(),
+                possession,
+            )
             .await?;
         let attempt = Attempt::new(&self.limiter, &self.audit, &self.clock, &user, client, ticket);
 
@@ -201,8 +259,8 @@ impl VerifyLoginUseCase for VerifyLogin {
             self.sessions.delete(&digest).await?;
             return Err(VerifyLoginError::PendingInvalid);
         };
-        let (kind, proof) =
-            self.second_factor.proof_for(user.id, secret, *last_totp_step, &code)?;
+        let holder = Holder { user: user.id, client, secret, last_step: *last_totp_step };
+        let (kind, proof) = self.second_factor.proof_of(holder, &possession).await?;
         if let Some(proof) = &proof {
             // An OIDC login's provider authentication time goes with it to the new session
             // (read before the pending state, and with it this record, is deleted).
@@ -239,8 +297,27 @@ impl VerifyLoginUseCase for VerifyLogin {
         if attempts_used >= max {
             self.sessions.delete(&digest).await?;
         }
+        if kind == Some(ProofKind::Passkey) {
+            attempt.failed(AuditEventKind::MfaVerifyFail, "INVALID_PASSKEY", kind).await;
+            return Err(VerifyLoginError::InvalidPasskey);
+        }
         attempt.failed(AuditEventKind::MfaVerifyFail, "INVALID_CODE", kind).await;
         Err(VerifyLoginError::InvalidCode)
+    }
+
+    #[tracing::instrument(name = "verify_login_passkey_challenge", skip_all)]
+    async fn passkey_challenge<'a>(
+        &self,
+        pending: Option<&'a str>,
+    ) -> Result<CeremonyOptions, VerifyLoginError> {
+        let (_, user) = self.pending_state(pending).await?;
+        if !user.mfa.is_enabled() {
+            return Err(VerifyLoginError::PendingInvalid);
+        }
+        let Some(ceremonies) = &self.ceremonies else {
+            return Err(VerifyLoginError::PasskeysUnavailable);
+        };
+        Ok(ceremonies.challenge(user.id).await?)
     }
 }
 

@@ -21,7 +21,7 @@ const TYPED_BACKUP: &str = "0123 4567 89AB CDEF";
 const BACKUP: &str = "0123456789abcdef";
 
 fn input(code: &str, password: Option<&str>) -> Result<BothFactorsInput, InputRejected> {
-    Ok(BothFactorsInput { code: code.to_owned(), password: password.map(Password::new) })
+    Ok(BothFactorsInput::with_code(code.to_owned(), password.map(Password::new)))
 }
 
 async fn run(

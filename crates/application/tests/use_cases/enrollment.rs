@@ -47,7 +47,7 @@ fn assert_fresh_codes(codes: &[PlainToken], stored: &[SecretDigest]) {
 // ---------------------------------------------------------------------------------------
 
 fn both(code: &str, password: Option<&str>) -> Result<BothFactorsInput, InputRejected> {
-    Ok(BothFactorsInput { code: code.to_owned(), password: password.map(Password::new) })
+    Ok(BothFactorsInput::with_code(code.to_owned(), password.map(Password::new)))
 }
 
 fn password_checked(deps: &mut MockDeps) {

@@ -1,5 +1,6 @@
 //! Password login and the MFA verify step that follows it.
 
+use slugbase_application::collaborators::second_factor::Possession;
 use slugbase_application::ports::{AuditEvent, MfaProof, ProofSignIn, SessionKind, SessionRecord};
 use slugbase_application::{
     InputRejected,
@@ -256,7 +257,7 @@ fn user_found(deps: &mut MockDeps, user: &User) {
 }
 
 /// A body the verify step must not even look at before the pending state checks out.
-fn unread_body() -> Result<String, InputRejected> {
+fn unread_body<T>() -> Result<T, InputRejected> {
     Err(InputRejected)
 }
 
@@ -309,7 +310,9 @@ async fn a_wrong_code_counts_against_the_pending_state_and_the_account() {
     let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
-    let result = use_case.execute(Some(PENDING_ID), &client(), Ok("111111".to_owned())).await;
+    let result = use_case
+        .execute(Some(PENDING_ID), &client(), Ok(Possession::Code("111111".to_owned())))
+        .await;
 
     // Assert
     assert!(matches!(result, Err(VerifyLoginError::InvalidCode)), "{result:?}");
@@ -358,8 +361,9 @@ async fn the_pending_state_is_dropped_at_the_maximum_number_of_wrong_codes() {
     let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
-    let result =
-        use_case.execute(Some(PENDING_ID), &client(), Ok("00000000DEADBEEF".to_owned())).await;
+    let result = use_case
+        .execute(Some(PENDING_ID), &client(), Ok(Possession::Code("00000000DEADBEEF".to_owned())))
+        .await;
 
     // Assert
     assert!(matches!(result, Err(VerifyLoginError::InvalidCode)), "{result:?}");
@@ -401,7 +405,7 @@ async fn a_right_code_ends_the_pending_state_and_starts_a_full_session_in_one_ch
 
     // Act
     let (signed_in, session) = use_case
-        .execute(Some(PENDING_ID), &client(), Ok(GOOD_TOTP.to_owned()))
+        .execute(Some(PENDING_ID), &client(), Ok(Possession::Code(GOOD_TOTP.to_owned())))
         .await
         .expect("verify succeeds");
 
@@ -451,7 +455,9 @@ async fn a_verify_that_loses_the_pending_state_to_a_concurrent_one_gets_no_sessi
     let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
-    let result = use_case.execute(Some(PENDING_ID), &client(), Ok(GOOD_TOTP.to_owned())).await;
+    let result = use_case
+        .execute(Some(PENDING_ID), &client(), Ok(Possession::Code(GOOD_TOTP.to_owned())))
+        .await;
 
     // Assert: no session, and the attempt is given back (it was no guess that failed).
     assert!(matches!(result, Err(VerifyLoginError::PendingInvalid)), "{result:?}");
@@ -478,7 +484,9 @@ async fn a_pending_state_whose_attempts_are_used_up_evaluates_no_code() {
     let use_case = UseCases::new(deps.build(), settings()).verify_login;
 
     // Act
-    let result = use_case.execute(Some(PENDING_ID), &client(), Ok(GOOD_TOTP.to_owned())).await;
+    let result = use_case
+        .execute(Some(PENDING_ID), &client(), Ok(Possession::Code(GOOD_TOTP.to_owned())))
+        .await;
 
     // Assert: the pending state is gone, and the account's place was given back.
     assert!(matches!(result, Err(VerifyLoginError::PendingInvalid)), "{result:?}");

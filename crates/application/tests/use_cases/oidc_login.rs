@@ -156,7 +156,7 @@ async fn disable_with_provider_login(
     deps.oidc = slugbase_application::ports::MockOidcRepository::new();
     deps.oidc.expect_session_auth().returning(move |_| Ok(auth.clone()));
     let use_case = UseCases::new(deps.build(), reauth_settings()).disable_mfa;
-    let input = Ok(BothFactorsInput { code: "123456".to_owned(), password: None });
+    let input = Ok(BothFactorsInput::with_code("123456".to_owned(), None));
     let result = use_case.execute(&caller, &client(), input).await;
     (result, attempts)
 }

@@ -263,7 +263,7 @@ async fn renaming_someone_elses_passkey_is_not_found_and_a_bad_name_never_reache
 }
 
 fn proof_input(code: &str, password: Option<&str>) -> Result<BothFactorsInput, InputRejected> {
-    Ok(BothFactorsInput { code: code.to_owned(), password: password.map(Password::new) })
+    Ok(BothFactorsInput::with_code(code.to_owned(), password.map(Password::new)))
 }
 
 #[tokio::test]

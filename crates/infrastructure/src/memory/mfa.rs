@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    CancelOutcome, ChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest, SessionKind,
-    SessionRecord, StoreResult,
+    CancelOutcome, ChangeEffects, MfaProof, MfaRepository, PasskeyUseOutcome, ProofSignIn,
+    SecretDigest, SessionKind, SessionRecord, StoreResult,
 };
 use slugbase_domain::{EncryptedSecret, MfaState, TotpStep, UserId};
 
@@ -41,6 +41,9 @@ impl State {
                     }
                     None => false,
                 }
+            }
+            MfaProof::Passkey(used) => {
+                self.passkeys.record_use(used, Some(user)) == PasskeyUseOutcome::Recorded
             }
         }
     }
@@ -174,6 +177,7 @@ impl MfaRepository for InMemoryStore {
             u.mfa = MfaState::Disabled;
         }
         state.backup_codes.remove(&user);
+        state.passkeys.remove_all_of(user);
         state.apply(user, effects);
         Ok(true)
     }
@@ -198,6 +202,7 @@ impl MfaRepository for InMemoryStore {
     async fn reset(&self, user: UserId, effects: &ChangeEffects) -> StoreResult<bool> {
         let mut state = self.lock()?;
         state.backup_codes.remove(&user);
+        state.passkeys.remove_all_of(user);
         let was_on = state.users.get_mut(&user).is_some_and(|u| {
             let was_on = !matches!(u.mfa, MfaState::Disabled);
             u.mfa = MfaState::Disabled;

@@ -27,8 +27,34 @@ impl PasskeyState {
         self.ceremonies.retain(|c| c.user_id != user);
     }
 
+    /// Drops every passkey of `user` (MFA turned off or reset: no second factor stays).
+    pub(super) fn remove_all_of(&mut self, user: UserId) {
+        self.passkeys.retain(|p| p.user_id != user);
+    }
+
     fn index_of(&self, credential_id: &[u8]) -> Option<usize> {
         self.passkeys.iter().position(|p| p.credential_id == credential_id)
+    }
+
+    /// Records `used` by compare-and-set on the counter (see
+    /// [`PasskeyRepository::record_passkey_use`]); with `owner`, only a passkey of theirs.
+    pub(super) fn record_use(
+        &mut self,
+        used: &PasskeyUse,
+        owner: Option<UserId>,
+    ) -> PasskeyUseOutcome {
+        let found = self.index_of(&used.credential_id).and_then(|i| self.passkeys.get_mut(i));
+        let Some(stored) = found.filter(|p| owner.is_none_or(|o| p.user_id == o)) else {
+            return PasskeyUseOutcome::NotFound;
+        };
+        if !counter_moves(stored.sign_count, used.sign_count) {
+            return PasskeyUseOutcome::CounterRegressed;
+        }
+        stored.passkey = used.passkey.clone();
+        stored.sign_count = used.sign_count;
+        stored.backup_state = used.backup_state;
+        stored.last_used_at = Some(used.at);
+        PasskeyUseOutcome::Recorded
     }
 }
 
@@ -102,19 +128,7 @@ impl PasskeyRepository for InMemoryStore {
     }
 
     async fn record_passkey_use(&self, used: &PasskeyUse) -> StoreResult<PasskeyUseOutcome> {
-        let mut state = self.lock()?;
-        let Some(index) = state.passkeys.index_of(&used.credential_id) else {
-            return Ok(PasskeyUseOutcome::NotFound);
-        };
-        let stored = &mut state.passkeys.passkeys[index];
-        if !counter_moves(stored.sign_count, used.sign_count) {
-            return Ok(PasskeyUseOutcome::CounterRegressed);
-        }
-        stored.passkey = used.passkey.clone();
-        stored.sign_count = used.sign_count;
-        stored.backup_state = used.backup_state;
-        stored.last_used_at = Some(used.at);
-        Ok(PasskeyUseOutcome::Recorded)
+        Ok(self.lock()?.passkeys.record_use(used, None))
     }
 
     async fn put_ceremony(&self, ceremony: CeremonyRecord) -> StoreResult<()> {

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
     QuerySelect as _, UpdateMany,
@@ -17,7 +17,8 @@ use slugbase_domain::{EncryptedSecret, TotpStep, UserId};
 
 use super::change_effects::apply_effects;
 use super::dialect::Engine;
-use super::entity::{backup_codes, sessions, users};
+use super::entity::{backup_codes, passkeys, sessions, users};
+use super::passkey_rows::{delete_passkeys_of, use_passkey};
 use super::{SeaOrmStore, db_err, insert_codes, to_ms};
 
 /// A TOTP step as stored (`BIGINT`). Steps beyond `i64::MAX` cannot occur for 30-second
@@ -32,6 +33,17 @@ async fn updated_one<C: ConnectionTrait>(
     update: UpdateMany<impl sea_orm::EntityTrait>,
 ) -> StoreResult<bool> {
     Ok(update.exec(conn).await.map_err(db_err)?.rows_affected == 1)
+}
+
+/// `SELECT 1 FROM users WHERE id = :user AND mfa_enabled`: a spend's condition that MFA is
+/// on.
+fn mfa_on(user: &str) -> SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(users::Entity)
+        .and_where(users::Column::Id.eq(user))
+        .and_where(users::Column::MfaEnabled.eq(true))
+        .to_owned()
 }
 
 /// Spends a proof with one conditional statement; whether it was spent.
@@ -59,18 +71,20 @@ pub(super) async fn spend<C: ConnectionTrait>(
         }
         MfaProof::BackupCode(digest) => {
             // Sets `used_at` of an unused row only, and only while MFA is on.
-            let mfa_on = Query::select()
-                .expr(Expr::val(1))
-                .from(users::Entity)
-                .and_where(users::Column::Id.eq(user))
-                .and_where(users::Column::MfaEnabled.eq(true))
-                .to_owned();
             let update = backup_codes::Entity::update_many()
                 .col_expr(backup_codes::Column::UsedAt, Expr::val(to_ms(at)))
                 .filter(backup_codes::Column::UserId.eq(user))
                 .filter(backup_codes::Column::CodeHash.eq(digest.as_str()))
                 .filter(backup_codes::Column::UsedAt.is_null())
-                .filter(Expr::exists(mfa_on));
+                .filter(Expr::exists(mfa_on(user)));
+            updated_one(conn, update).await
+        }
+        MfaProof::Passkey(used) => {
+            // The passkey's counter compare-and-set, for this user's passkey only, while MFA
+            // is on.
+            let update = use_passkey(used)
+                .filter(passkeys::Column::UserId.eq(user))
+                .filter(Expr::exists(mfa_on(user)));
             updated_one(conn, update).await
         }
     }
@@ -248,6 +262,7 @@ impl MfaRepository for SeaOrmStore {
         }
         clear_mfa(&id).exec(&tx).await.map_err(db_err)?;
         delete_codes(&tx, &id).await?;
+        delete_passkeys_of(&tx, &id).await?;
         apply_effects(&tx, user, effects).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
@@ -282,6 +297,7 @@ impl MfaRepository for SeaOrmStore {
             .filter(users::Column::MfaEnabled.eq(true).or(users::Column::MfaSecret.is_not_null()));
         let updated = updated_one(&tx, update).await?;
         delete_codes(&tx, &id).await?;
+        delete_passkeys_of(&tx, &id).await?;
         apply_effects(&tx, user, effects).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(updated)

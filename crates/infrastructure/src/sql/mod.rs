@@ -49,6 +49,7 @@ mod listed;
 mod mfa;
 mod oidc;
 mod outbox;
+mod passkey_rows;
 mod passkeys;
 mod password_change;
 mod rotation;

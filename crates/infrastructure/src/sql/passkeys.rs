@@ -11,7 +11,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, Set,
 };
-use sha2::{Digest as _, Sha256};
 use slugbase_application::ports::{
     CeremonyKind, CeremonyRecord, CeremonyState, ChangeEffects, Listed, MfaProof, PasskeyData,
     PasskeyRecord, PasskeyRemoval, PasskeyRepository, PasskeyUse, PasskeyUseOutcome, SecretDigest,
@@ -23,13 +22,8 @@ use super::change_effects::apply_effects;
 use super::entity::{passkeys, webauthn_ceremonies};
 use super::listed::{logged, rows_listed};
 use super::mfa::{lock_user, spend};
+use super::passkey_rows::{credential_key, use_passkey};
 use super::{SeaOrmStore, corrupt, db_err, from_ms, from_ms_opt, parse_uuid, to_ms};
-
-/// The unique key of a credential id: its SHA-256, lower-case hex (a credential id may be
-/// longer than an index can hold).
-fn credential_key(credential_id: &[u8]) -> String {
-    Sha256::digest(credential_id).iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn passkey_from_model(row: passkeys::Model) -> StoreResult<PasskeyRecord> {
     Ok(PasskeyRecord {
@@ -151,25 +145,7 @@ impl PasskeyRepository for SeaOrmStore {
 
     async fn record_passkey_use(&self, used: &PasskeyUse) -> StoreResult<PasskeyUseOutcome> {
         let key = credential_key(&used.credential_id);
-        let count = i64::from(used.sign_count);
-        // Compare-and-set: `… WHERE sign_count < :new` (or `= 0` for an authenticator that
-        // keeps no counter). Of concurrent uses with one counter, the one that moves it
-        // first wins; the others re-read the row under its lock and match nothing.
-        let moves_forward = if used.sign_count == 0 {
-            passkeys::Column::SignCount.eq(0_i64)
-        } else {
-            passkeys::Column::SignCount.lt(count)
-        };
-        let updated = passkeys::Entity::update_many()
-            .col_expr(passkeys::Column::Passkey, Expr::val(used.passkey.as_str()))
-            .col_expr(passkeys::Column::SignCount, Expr::val(count))
-            .col_expr(passkeys::Column::BackupState, Expr::val(used.backup_state))
-            .col_expr(passkeys::Column::LastUsedAt, Expr::val(to_ms(used.at)))
-            .filter(passkeys::Column::CredentialKey.eq(key.as_str()))
-            .filter(moves_forward)
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
+        let updated = use_passkey(used).exec(&self.db).await.map_err(db_err)?;
         if updated.rows_affected == 1 {
             return Ok(PasskeyUseOutcome::Recorded);
         }

@@ -177,7 +177,7 @@ impl Harness {
     }
 
     pub fn both(&self, code: &str, password: Option<&str>) -> BothFactorsInput {
-        BothFactorsInput { code: code.to_owned(), password: password.map(Password::new) }
+        BothFactorsInput::with_code(code.to_owned(), password.map(Password::new))
     }
 
     /// The stored digest of a backup code.

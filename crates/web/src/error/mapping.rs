@@ -91,7 +91,29 @@ fn denied(d: DisableDenied) -> ApiError {
                 .with_field("password", text)
         }
         DisableDenied::InvalidCode => invalid_code(),
+        DisableDenied::InvalidPasskey => {
+            ApiError::new(StatusCode::BAD_REQUEST, d.reason(), MSG_BAD_REQUEST)
+                .with_field("credential", text)
+        }
     }
+}
+
+/// 400 `NO_PASSKEYS`: a passkey challenge for an account without one.
+fn no_passkeys() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "NO_PASSKEYS",
+        "This account has no passkey; use an authenticator code or a backup code",
+    )
+}
+
+/// 400 `PASSKEYS_UNAVAILABLE`.
+fn passkeys_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "PASSKEYS_UNAVAILABLE",
+        "passkeys are not available on this server",
+    )
 }
 
 /// 400 `INVALID_CODE`, as the contract's example shows it.
@@ -166,9 +188,8 @@ impl From<PasskeyError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "PASSKEY_ALREADY_REGISTERED", text)
             }
             PasskeyError::NotFound => Self::new(StatusCode::NOT_FOUND, "PASSKEY_NOT_FOUND", text),
-            PasskeyError::Unavailable => {
-                Self::new(StatusCode::BAD_REQUEST, "PASSKEYS_UNAVAILABLE", text)
-            }
+            PasskeyError::Unavailable => passkeys_unavailable(),
+            PasskeyError::NoPasskeys => no_passkeys(),
             PasskeyError::Change(change) => change.into(),
             PasskeyError::Unexpected(u) => u.into(),
         }
@@ -242,6 +263,13 @@ impl From<VerifyLoginError> for ApiError {
                 "The second factor was not accepted",
             )
             .with_field("code", "TOTP or unused backup code is invalid"),
+            VerifyLoginError::InvalidPasskey => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_PASSKEY",
+                "The passkey was not accepted",
+            ),
+            VerifyLoginError::NoPasskeys => no_passkeys(),
+            VerifyLoginError::PasskeysUnavailable => passkeys_unavailable(),
             VerifyLoginError::Unexpected(u) => u.into(),
         }
     }
@@ -397,6 +425,7 @@ mod tests {
             (DisableDenied::PasswordRequired, 400, "PASSWORD_REQUIRED"),
             (DisableDenied::InvalidPassword, 401, "INVALID_PASSWORD"),
             (DisableDenied::InvalidCode, 400, "INVALID_CODE"),
+            (DisableDenied::InvalidPasskey, 400, "INVALID_PASSKEY"),
         ];
         for (denied, status, reason) in cases {
             let error = ApiError::from(MfaChangeError::Denied(denied));

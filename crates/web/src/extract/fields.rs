@@ -83,4 +83,22 @@ impl Fields {
             }
         }
     }
+
+    /// A JSON object that may be absent (`null` counts as absent), handed on as its JSON
+    /// text.
+    pub(crate) fn optional_object(&mut self, name: &str) -> Option<String> {
+        match self.map.remove(name) {
+            Some(value @ Value::Object(_)) => Some(value.to_string()),
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                self.errors.push(name, format!("{name} must be an object"));
+                None
+            }
+        }
+    }
+
+    /// Reports `name` at fault for a rule between fields (`message` says which).
+    pub(crate) fn reject(&mut self, name: &str, message: &str) {
+        self.errors.push(name, message);
+    }
 }

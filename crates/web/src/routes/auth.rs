@@ -10,8 +10,10 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppState, PENDING_COOKIE, SESSION_COOKIE, defer};
-use crate::requests::{CodeRequest, LoginRequest, SetupRequest};
+use crate::requests::{LoginRequest, SetupRequest, VerifyRequest};
+use crate::routes::passkeys::{PasskeyCeremonyView, ceremony_view};
 use crate::views::{MessageView, UserView};
+use slugbase_application::collaborators::second_factor::Possession;
 
 impl AppState {
     /// The view of a user, with the policy flag.
@@ -142,16 +144,43 @@ pub(crate) async fn login(
     }
 }
 
+/// Challenge for the second step with a passkey.
+#[utoipa::path(
+    tag = "Auth",
+    operation_id = "verify_passkey_challenge",
+    description = "Takes the `slugbase.mfa_pending` cookie from login. Returns options for `navigator.credentials.get()` listing the account's passkeys (user verification required) and a `ceremony_id`; send both answer and id to `POST /api/auth/mfa/verify`. Each challenge answers once and lives five minutes; asking for one counts no attempt.",
+    responses(
+        (status = 200, description = "Options for the authenticator", body = PasskeyCeremonyView),
+        (status = 400, description = "NO_PASSKEYS (the account has none: use a code) or PASSKEYS_UNAVAILABLE", body = ErrorBody),
+        (status = 401, description = "MFA_PENDING_INVALID", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+    )
+)]
+#[post("/api/auth/mfa/verify/challenge")]
+pub(crate) async fn verify_challenge(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
+    let body = state.read_body(&req, payload).await?;
+    body.ensure_acceptable()?;
+    let started = state.use_cases.verify_login.passkey_challenge(pending.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(ceremony_view(started)?))
+}
+
 /// Second step of a login with MFA.
 #[utoipa::path(
     tag = "Auth",
     operation_id = "verify",
-    description = "Takes the `slugbase.mfa_pending` cookie from login and a TOTP or unused backup code. On success the pending state is spent, `slugbase.sid` is set with a new session id and the user is returned.",
-    request_body(content = CodeRequest, content_type = "application/json"),
+    description = "Takes the `slugbase.mfa_pending` cookie from login and a TOTP or unused backup code — or, in place of `code`, a passkey's answer (`ceremony_id` and `credential`) to `POST /api/auth/mfa/verify/challenge`. On success the pending state is spent, `slugbase.sid` is set with a new session id and the user is returned. A refused passkey answer counts against the same attempt limits as a wrong code.",
+    request_body(content = VerifyRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Success", body = UserView),
         (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
-        (status = 401, description = "MFA_PENDING_INVALID (checked before the body), or INVALID_CODE: a wrong, used or malformed code", body = ErrorBody),
+        (status = 401, description = "MFA_PENDING_INVALID (checked before the body), INVALID_CODE: a wrong, used or malformed code, or INVALID_PASSKEY: a passkey answer to no live challenge of the account (each challenge answers once), for another account's passkey, failing verification, or with a signature counter that did not move forward", body = ErrorBody),
         (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
@@ -166,12 +195,12 @@ pub(crate) async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
     let body = state.read_body(&req, payload).await?;
-    let (code, rejection) = defer(body.json::<CodeRequest>().map(|r| r.code));
+    let (possession, rejection) = defer(body.json::<VerifyRequest>().map(Possession::from));
     let client = state.client(&req);
     let (user, session) = state
         .use_cases
         .verify_login
-        .execute(pending.as_deref(), &client, code)
+        .execute(pending.as_deref(), &client, possession)
         .await
         .map_err(|e| rejection.answer(e))?;
     let mut res = HttpResponse::Ok();

@@ -42,7 +42,7 @@ macro_rules! route_table {
             ),
             paths($($module::$handler),*),
             components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
-            modifiers(&SecuritySchemes),
+            modifiers(&SecuritySchemes, &EitherProof),
             tags(
                 (name = "MFA", description = "TOTP multi-factor authentication"),
                 (name = "Passkeys", description = "WebAuthn passkeys: an additional second factor beside TOTP"),
@@ -76,11 +76,13 @@ route_table! {
     mfa::enroll_cancel,
     mfa::regenerate_backup_codes,
     passkeys::register_begin,
+    passkeys::challenge,
     passkeys::register_finish,
     passkeys::list_passkeys,
     passkeys::rename_passkey,
     passkeys::remove_passkey,
     auth::verify,
+    auth::verify_challenge,
     auth::setup_status,
     auth::setup,
     auth::login,
@@ -143,6 +145,34 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+    }
+}
+
+/// The bodies that carry proof of possession (`BothFactorsRequest`, `VerifyRequest`) take
+/// either `code` or `ceremony_id` and `credential`: each schema becomes "its fields, and one
+/// of the two sets required".
+struct EitherProof;
+
+impl Modify for EitherProof {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AllOfBuilder, OneOfBuilder, Schema};
+        use utoipa::openapi::{ObjectBuilder, RefOr};
+
+        let Some(components) = openapi.components.as_mut() else { return };
+        for name in ["BothFactorsRequest", "VerifyRequest"] {
+            let Some(fields) = components.schemas.remove(name) else { continue };
+            let requires = |names: &[&str]| {
+                names.iter().fold(ObjectBuilder::new(), |object, n| object.required(*n))
+            };
+            let either = OneOfBuilder::new()
+                .item(requires(&["code"]).description(Some("a TOTP or unused backup code")))
+                .item(
+                    requires(&["ceremony_id", "credential"])
+                        .description(Some("a passkey's answer to a challenge")),
+                );
+            let schema = AllOfBuilder::new().item(fields).item(either).build();
+            components.schemas.insert(name.to_owned(), RefOr::T(Schema::AllOf(schema)));
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::collaborators::both_factors::BothFactorsInput;
+use slugbase_application::collaborators::passkey_ceremonies::CeremonyOptions;
 use slugbase_application::ports::Listed;
 use slugbase_application::use_cases::passkeys::{FinishRegistrationInput, PasskeyView};
 use slugbase_domain::PasskeyId;
@@ -60,18 +61,36 @@ pub enum PasskeyListEntry {
     Damaged(DamagedView),
 }
 
-/// A registration started.
+/// A WebAuthn ceremony started: a registration, or a challenge to answer with a passkey.
 #[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct PasskeyRegistrationView {
+pub struct PasskeyCeremonyView {
     /// Send it back with the answer; single use, valid five minutes.
     pub ceremony_id: String,
-    /// `PublicKeyCredentialCreationOptions` for `navigator.credentials.create(options)`,
-    /// as `{"publicKey": {…}}` with binary fields base64url (decode `challenge`, `user.id`
-    /// and `excludeCredentials[].id` first, or use
-    /// `PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey)`). User
-    /// verification is required; attestation `none`.
+    /// For a registration, `PublicKeyCredentialCreationOptions` for
+    /// `navigator.credentials.create(options)`; for a challenge,
+    /// `PublicKeyCredentialRequestOptions` for `navigator.credentials.get(options)`. Either
+    /// as `{"publicKey": {…}}` with binary fields base64url (decode `challenge`, `user.id`,
+    /// `excludeCredentials[].id` and `allowCredentials[].id` first, or use
+    /// `PublicKeyCredential.parseCreationOptionsFromJSON` / `parseRequestOptionsFromJSON`).
+    /// User verification is required; attestation `none`.
     #[schema(value_type = Object)]
     pub options: serde_json::Value,
+}
+
+/// The view of a started ceremony.
+///
+/// # Errors
+/// 500 if the relying party's options are not JSON (a bug).
+pub(crate) fn ceremony_view(started: CeremonyOptions) -> Result<PasskeyCeremonyView, ApiError> {
+    let options = serde_json::from_str(&started.options_json).map_err(|e| {
+        tracing::error!(error = %e, "the WebAuthn options do not parse");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "An internal error occurred",
+        )
+    })?;
+    Ok(PasskeyCeremonyView { ceremony_id: started.ceremony_id.expose().to_owned(), options })
 }
 
 /// Start registering a passkey (MFA must be on).
@@ -80,7 +99,7 @@ pub struct PasskeyRegistrationView {
     operation_id = "passkey_register_begin",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "Options for the authenticator", body = PasskeyRegistrationView),
+        (status = 200, description = "Options for the authenticator", body = PasskeyCeremonyView),
         (status = 400, description = "MFA_NOT_ENABLED (turn TOTP on first) or PASSKEYS_UNAVAILABLE (server.public_base_url names an IP address)", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
@@ -99,18 +118,35 @@ pub(crate) async fn register_begin(
     let (authed, body, _client) = state.authenticated_change_with_body(&req, payload).await?;
     body.ensure_acceptable()?;
     let started = state.use_cases.passkeys.begin_registration(&authed.caller).await?;
-    let options = serde_json::from_str(&started.options_json).map_err(|e| {
-        tracing::error!(error = %e, "the WebAuthn options do not parse");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "An internal error occurred",
-        )
-    })?;
-    Ok(HttpResponse::Ok().json(PasskeyRegistrationView {
-        ceremony_id: started.ceremony_id.expose().to_owned(),
-        options,
-    }))
+    Ok(HttpResponse::Ok().json(ceremony_view(started)?))
+}
+
+/// Challenge to answer with a passkey, as proof of possession.
+#[utoipa::path(
+    tag = "Passkeys",
+    operation_id = "passkey_challenge",
+    description = "Options for `navigator.credentials.get()` listing the caller's passkeys (user verification required) and a `ceremony_id`. The answer (`credential`) and the id go in place of `code` to `POST /api/auth/mfa/disable`, `POST /api/auth/mfa/backup/regenerate` and `POST /api/auth/passkeys/{id}/remove`. Each challenge answers once and lives five minutes; asking for one counts no attempt.",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "Options for the authenticator", body = PasskeyCeremonyView),
+        (status = 400, description = "NO_PASSKEYS or PASSKEYS_UNAVAILABLE", body = ErrorBody),
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
+        (status = 403, description = "CSRF_INVALID", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+    )
+)]
+#[post("/api/auth/passkeys/challenge")]
+pub(crate) async fn challenge(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (authed, body, _client) = state.authenticated_change_with_body(&req, payload).await?;
+    body.ensure_acceptable()?;
+    let started = state.use_cases.passkeys.begin_assertion(&authed.caller).await?;
+    Ok(HttpResponse::Ok().json(ceremony_view(started)?))
 }
 
 /// Finish registering a passkey with the authenticator's answer.
@@ -216,13 +252,13 @@ pub(crate) async fn rename_passkey(
 #[utoipa::path(
     tag = "Passkeys",
     operation_id = "remove_passkey",
-    description = "Needs what disabling MFA needs, checked in the same order with the same attempt limits: a TOTP code or an unused backup code, and the password of a local user (an OIDC-only user sends the code alone). The passkey is looked up first: one that is not the caller's is 404 and counts no attempt. On success, in one transaction: the code spent, the passkey removed, the `passkey_removed` event and the e-mail notice stored. No session ends: TOTP stays on.",
+    description = "Needs what disabling MFA needs, checked in the same order with the same attempt limits: a TOTP code, an unused backup code or a passkey's answer to `POST /api/auth/passkeys/challenge` (any of the caller's passkeys, this one too), and the password of a local user (an OIDC-only user sends no password). The passkey is looked up first: one that is not the caller's is 404 and counts no attempt. On success, in one transaction: the code spent, the passkey removed, the `passkey_removed` event and the e-mail notice stored. No session ends: TOTP stays on.",
     params(("id" = Uuid, Path, description = "Passkey id")),
     request_body(content = BothFactorsRequest, content_type = "application/json"),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "Removed", body = OkView),
-        (status = 400, description = "VALIDATION_FAILED, MFA_NOT_ENABLED, PASSWORD_REQUIRED or INVALID_CODE", body = ErrorBody),
+        (status = 400, description = "VALIDATION_FAILED, MFA_NOT_ENABLED, PASSWORD_REQUIRED, INVALID_CODE or INVALID_PASSKEY", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED or INVALID_PASSWORD", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 404, description = "PASSKEY_NOT_FOUND (also another user's)", body = ErrorBody),

@@ -12,6 +12,7 @@ mod lifecycle;
 mod malformed;
 mod notices;
 mod openapi;
+mod passkey_proof;
 mod passkeys;
 mod test_app;
 mod timeouts;

@@ -96,7 +96,10 @@ async fn the_document_carries_both_security_schemes_and_the_seed_text() {
     let body = &disable["requestBody"]["content"]["application/json"]["schema"];
     assert!(body.to_string().contains("BothFactorsRequest"), "{body}");
     let schema = &doc["components"]["schemas"]["BothFactorsRequest"];
-    assert_eq!(schema["required"], serde_json::json!(["code"]));
+    // Its fields, and either `code` (the seed's body) or a passkey's answer.
+    let either = &schema["allOf"][1]["oneOf"];
+    assert_eq!(either[0]["required"], serde_json::json!(["code"]), "{schema}");
+    assert_eq!(either[1]["required"], serde_json::json!(["ceremony_id", "credential"]));
     for status in ["200", "400", "401", "403", "429"] {
         assert!(disable["responses"][status].is_object(), "{status}");
     }

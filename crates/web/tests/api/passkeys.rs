@@ -13,13 +13,13 @@ use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs_proto::CreationChallengeResponse;
 
-const BEGIN: &str = "/api/auth/passkeys/register/begin";
-const FINISH: &str = "/api/auth/passkeys/register/finish";
-const LIST: &str = "/api/auth/passkeys";
+pub(crate) const BEGIN: &str = "/api/auth/passkeys/register/begin";
+pub(crate) const FINISH: &str = "/api/auth/passkeys/register/finish";
+pub(crate) const LIST: &str = "/api/auth/passkeys";
 
 /// The service on a port chosen first, so that its public URL — the WebAuthn origin — can
 /// name it: `http://localhost:<port>`.
-async fn app_on_localhost() -> (TestApp, Url) {
+pub(crate) async fn app_on_localhost() -> (TestApp, Url) {
     let port = free_port();
     let origin = format!("http://localhost:{port}");
     let public = origin.clone();
@@ -34,13 +34,17 @@ async fn app_on_localhost() -> (TestApp, Url) {
 }
 
 /// A software authenticator that verifies its user (user verification is required).
-fn authenticator() -> SoftPasskey {
+pub(crate) fn authenticator() -> SoftPasskey {
     SoftPasskey::new(true)
 }
 
 /// Begins a registration and has `authenticator` answer it for `origin`; the ceremony id
 /// and the credential, as the browser would send them.
-async fn answered(api: &Api, authenticator: &mut SoftPasskey, origin: &Url) -> (String, Value) {
+pub(crate) async fn answered(
+    api: &Api,
+    authenticator: &mut SoftPasskey,
+    origin: &Url,
+) -> (String, Value) {
     let begin = api.post(BEGIN, json!({})).await.expect(StatusCode::OK);
     let ceremony_id = begin["ceremony_id"].as_str().unwrap().to_owned();
     let options: CreationChallengeResponse = serde_json::from_value(begin["options"].clone())
@@ -49,7 +53,7 @@ async fn answered(api: &Api, authenticator: &mut SoftPasskey, origin: &Url) -> (
     (ceremony_id, serde_json::to_value(&credential).unwrap())
 }
 
-async fn events(admin: &Api, kind: &str) -> Vec<Value> {
+pub(crate) async fn events(admin: &Api, kind: &str) -> Vec<Value> {
     let page =
         admin.get(&format!("/api/admin/audit-log?event={kind}")).await.expect(StatusCode::OK);
     page["events"].as_array().cloned().unwrap_or_else(|| panic!("no events: {page}"))

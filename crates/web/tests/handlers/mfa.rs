@@ -4,6 +4,7 @@
 use actix_web::test::TestRequest;
 use slugbase_application::InputRejected;
 use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
+use slugbase_application::collaborators::second_factor::Possession;
 use slugbase_application::{
     collaborators::both_factors::MfaChangeError,
     use_cases::enroll::{EnrollConfirmError, EnrollError},
@@ -129,7 +130,9 @@ async fn a_valid_body_reaches_disable_parsed_and_success_is_ok_true() {
         .expect_execute()
         .times(1)
         .withf(|_, _, input| {
-            input.as_ref().is_ok_and(|i| i.code == "123456" && i.password.is_some())
+            input.as_ref().is_ok_and(|i| {
+                i.possession == Possession::Code("123456".to_owned()) && i.password.is_some()
+            })
         })
         .returning(|_, _, _| Ok(()));
     let answer = send(mocks, post_json(DISABLE, VALID)).await;

@@ -1,0 +1,176 @@
+//! A passkey as the proof of possession, through the real server and a software
+//! authenticator: the login's second step, disable and backup-code regeneration — and the
+//! answers that must prove nothing: a replayed assertion, an answer whose counter fell
+//! behind (a cloned authenticator), an answer sent with a code.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use slugbase_testkit::steps::{PASSWORD, login_pending};
+use slugbase_testkit::{Api, TestApp, detail_fields};
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs_proto::RequestChallengeResponse;
+
+use crate::passkeys::{FINISH, LIST, answered, app_on_localhost, authenticator, events};
+
+const VERIFY: &str = "/api/auth/mfa/verify";
+const VERIFY_CHALLENGE: &str = "/api/auth/mfa/verify/challenge";
+const CHALLENGE: &str = "/api/auth/passkeys/challenge";
+const EMAIL: &str = "pk@example.com";
+
+/// An account with MFA on and one passkey: the admin's client, the user's signed-in client,
+/// the TOTP secret and the authenticator holding the passkey.
+async fn account_with_a_passkey(app: &TestApp, origin: &Url) -> (Api, Api, String, SoftPasskey) {
+    let admin = app.setup_admin().await;
+    app.create_user(&admin, EMAIL, Some(PASSWORD)).await;
+    let user = app.login(EMAIL, PASSWORD).await;
+    let (secret, _codes) = app.enable_mfa(&user).await;
+    let mut key = authenticator();
+    let (ceremony_id, credential) = answered(&user, &mut key, origin).await;
+    let finish = json!({"ceremony_id": ceremony_id, "credential": credential});
+    user.post(FINISH, &finish).await.expect(StatusCode::CREATED);
+    (admin, user, secret, key)
+}
+
+/// Asks `api` for a challenge at `path` and has `key` answer it for `origin`: the body to
+/// send in place of a code (`ceremony_id` and `credential`).
+async fn assertion(api: &Api, path: &str, key: &mut SoftPasskey, origin: &Url) -> Value {
+    let begin = api.post(path, json!({})).await.expect(StatusCode::OK);
+    let public_key = &begin["options"]["publicKey"];
+    assert_eq!(public_key["userVerification"], "required", "{begin}");
+    let options: RequestChallengeResponse = serde_json::from_value(begin["options"].clone())
+        .unwrap_or_else(|e| panic!("request options: {e}: {begin}"));
+    let credential = key.do_authentication(origin.clone(), options).unwrap();
+    json!({"ceremony_id": begin["ceremony_id"], "credential": credential})
+}
+
+/// A new browser with the password step of a login done.
+async fn pending(app: &TestApp) -> Api {
+    let api = app.client();
+    login_pending(&api, EMAIL, PASSWORD).await;
+    api
+}
+
+fn proofs(events: &[Value]) -> Vec<Value> {
+    events.iter().map(|e| e["proof"].clone()).collect()
+}
+
+#[tokio::test]
+async fn a_login_steps_up_with_a_passkey_and_a_replayed_or_fallen_behind_answer_is_refused() {
+    let (app, origin) = app_on_localhost().await;
+    let (admin, _user, _secret, mut key) = account_with_a_passkey(&app, &origin).await;
+
+    // Password, then the passkey in place of a code: signed in.
+    let browser = pending(&app).await;
+    let answer = assertion(&browser, VERIFY_CHALLENGE, &mut key, &origin).await;
+    let me = browser.post(VERIFY, &answer).await.expect(StatusCode::OK);
+    assert_eq!(me["email"], EMAIL, "{me}");
+    browser.get("/api/auth/me").await.expect(StatusCode::OK);
+    let listed = browser.get(LIST).await.expect(StatusCode::OK);
+    assert!(listed[0]["last_used_at"].is_string(), "the use is recorded: {listed}");
+    assert!(proofs(&events(&admin, "login_success").await).contains(&json!("passkey")));
+
+    // The same answer again, in another login: its challenge answered once already.
+    let replay = pending(&app).await;
+    let res = replay.post(VERIFY, &answer).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
+
+    // Two challenges answered in turn; the later answer is used first. The earlier one's
+    // counter is then behind the stored one — what a cloned authenticator shows: refused,
+    // and audited as such.
+    let (first, second) = (pending(&app).await, pending(&app).await);
+    let early = assertion(&first, VERIFY_CHALLENGE, &mut key, &origin).await;
+    let late = assertion(&second, VERIFY_CHALLENGE, &mut key, &origin).await;
+    second.post(VERIFY, &late).await.expect(StatusCode::OK);
+    let res = first.post(VERIFY, &early).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
+    let regressed = events(&admin, "passkey_counter_regressed").await;
+    assert_eq!(regressed.len(), 1, "{regressed:?}");
+    let failures = events(&admin, "mfa_verify_fail").await;
+    let reasons: Vec<_> = failures.iter().map(|e| e["reason"].clone()).collect();
+    assert_eq!(reasons, [json!("INVALID_PASSKEY"), json!("INVALID_PASSKEY")], "{failures:?}");
+
+    // The refused answers count as wrong codes do: the pending state dies with the fifth.
+    for _ in 0..3 {
+        first.post(VERIFY, &early).await.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
+    }
+    let res = first.post(VERIFY, json!({"code": "123456"})).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_CODE");
+    let res = first.post(VERIFY, &early).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "MFA_PENDING_INVALID");
+
+    // No pending login, no challenge.
+    let res = app.client().post(VERIFY_CHALLENGE, json!({})).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "MFA_PENDING_INVALID");
+}
+
+#[tokio::test]
+async fn an_account_without_a_passkey_gets_no_challenge_and_a_code_still_signs_in() {
+    let (app, _origin) = app_on_localhost().await;
+    let admin = app.setup_admin().await;
+    app.create_user(&admin, EMAIL, Some(PASSWORD)).await;
+    let user = app.login(EMAIL, PASSWORD).await;
+    let (secret, _codes) = app.enable_mfa(&user).await;
+
+    let browser = pending(&app).await;
+    let res = browser.post(VERIFY_CHALLENGE, json!({})).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "NO_PASSKEYS");
+    let res = user.post(CHALLENGE, json!({})).await;
+    res.expect_error(StatusCode::BAD_REQUEST, "NO_PASSKEYS");
+    // Made-up answers prove nothing and count as wrong codes.
+    let made_up = json!({"ceremony_id": "nope", "credential": {"id": "x"}});
+    browser.post(VERIFY, &made_up).await.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
+    let code = app.fresh_code(&secret);
+    let me = browser.post(VERIFY, json!({"code": code})).await.expect(StatusCode::OK);
+    assert_eq!(me["email"], EMAIL);
+}
+
+#[tokio::test]
+async fn mfa_is_turned_off_with_a_passkey_which_goes_with_it_and_codes_are_regenerated_with_one() {
+    let (app, origin) = app_on_localhost().await;
+    let (admin, user, secret, mut key) = account_with_a_passkey(&app, &origin).await;
+
+    // New backup codes, proven with the passkey and the password.
+    let mut body = assertion(&user, CHALLENGE, &mut key, &origin).await;
+    body["password"] = json!(PASSWORD);
+    let codes = user.post("/api/auth/mfa/backup/regenerate", &body).await.expect(StatusCode::OK);
+    assert_eq!(codes["backup_codes"].as_array().map(Vec::len), Some(10), "{codes}");
+
+    // A code and an answer together: the client must choose.
+    let mut both = assertion(&user, CHALLENGE, &mut key, &origin).await;
+    both["code"] = json!(app.fresh_code(&secret));
+    both["password"] = json!(PASSWORD);
+    let res = user.post("/api/auth/mfa/disable", &both).await;
+    let refused = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
+    assert_eq!(detail_fields(&refused), ["code"]);
+    // A credential that is not an object.
+    let res = user
+        .post(
+            "/api/auth/mfa/disable",
+            json!({"ceremony_id": "x", "credential": "x", "password": PASSWORD}),
+        )
+        .await;
+    let refused = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
+    assert!(detail_fields(&refused).contains(&"credential".to_owned()), "{refused}");
+
+    // The checks keep their order: the password before the passkey, whose challenge a wrong
+    // password leaves unanswered.
+    let mut body = assertion(&user, CHALLENGE, &mut key, &origin).await;
+    body["password"] = json!("not the password");
+    let res = user.post("/api/auth/mfa/disable", &body).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
+    body["password"] = json!(PASSWORD);
+    let off = user.post("/api/auth/mfa/disable", &body).await.expect(StatusCode::OK);
+    assert_eq!(off, json!({"ok": true}));
+
+    let status = user.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
+    assert_eq!(status["enabled"], false, "{status}");
+    assert_eq!(user.get(LIST).await.expect(StatusCode::OK), json!([]), "no factor stays");
+    assert_eq!(proofs(&events(&admin, "mfa_disable_success").await), [json!("passkey")]);
+    let regenerated = events(&admin, "mfa_backup_regenerate_success").await;
+    assert_eq!(proofs(&regenerated), [json!("passkey")]);
+
+    // Signing in again needs the password only.
+    app.login(EMAIL, PASSWORD).await;
+}
