@@ -12,4 +12,5 @@ mod disable_mfa;
 mod enrollment;
 mod login;
 mod oidc_login;
+mod passkey_proof;
 mod passkeys;
