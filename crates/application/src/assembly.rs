@@ -28,6 +28,7 @@ use crate::use_cases::login::{Login, LoginUseCase};
 use crate::use_cases::logout::{Logout, LogoutUseCase};
 use crate::use_cases::mfa_status::{MfaStatus, MfaStatusUseCase};
 use crate::use_cases::oidc_login::{OidcLogin, OidcLoginUseCase};
+use crate::use_cases::passkey_sign_in::{PasskeySignIn, PasskeySignInUseCase};
 use crate::use_cases::passkeys::{Passkeys, PasskeysUseCase};
 use crate::use_cases::regenerate_backup_codes::{
     RegenerateBackupCodes, RegenerateBackupCodesUseCase,
@@ -179,6 +180,8 @@ pub struct UseCases {
     pub sessions: Arc<dyn ManageSessionsUseCase>,
     /// `/api/auth/passkeys`.
     pub passkeys: Arc<dyn PasskeysUseCase>,
+    /// `/api/auth/passkeys/sign-in/*`: a passkey alone.
+    pub passkey_sign_in: Arc<dyn PasskeySignInUseCase>,
 }
 
 /// What only an operator calls (the `slugbase` CLI, with a shell on the host): the admin and
@@ -285,6 +288,15 @@ impl UseCases {
             passkeys,
             ceremonies.clone(),
             both_factors.clone(),
+            audit_trail.clone(),
+            clock.clone(),
+        );
+        let passkey_sign_in = PasskeySignIn::new(
+            ceremonies.clone(),
+            users.clone(),
+            limiter.clone(),
+            mfa.clone(),
+            issuer.clone(),
             audit_trail.clone(),
             clock.clone(),
         );
@@ -403,6 +415,7 @@ impl UseCases {
             change_password: Arc::new(change_password),
             sessions: Arc::new(manage_sessions),
             passkeys: Arc::new(passkeys),
+            passkey_sign_in: Arc::new(passkey_sign_in),
             admin: Arc::new(admin),
             health: Arc::new(Health::new(health)),
         };

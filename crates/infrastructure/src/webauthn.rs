@@ -14,11 +14,14 @@ use slugbase_application::ports::{
     CeremonyStart, CeremonyState, PasskeyData, PasskeyOwner, VerifiedPasskey, WebAuthn,
     WebAuthnError,
 };
+use slugbase_domain::UserId;
 use url::Url;
 use webauthn_rs::prelude::{
-    AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Webauthn, WebauthnBuilder, WebauthnError,
+    AuthenticationResult, DiscoverableAuthentication, DiscoverableKey, Passkey,
+    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    Webauthn, WebauthnBuilder, WebauthnError,
 };
+use webauthn_rs_proto::ResidentKeyRequirement;
 
 /// The relying party, or why there can be none with this configuration.
 pub struct WebauthnRelyingParty {
@@ -118,6 +121,30 @@ fn verified(passkey: &Passkey) -> Result<VerifiedPasskey, WebAuthnError> {
     })
 }
 
+/// An assertion that failed verification: a counter that did not move forward is told apart.
+fn authentication_refused(e: WebauthnError) -> WebAuthnError {
+    match e {
+        WebauthnError::CredentialPossibleCompromise => WebAuthnError::CounterRegressed,
+        other => WebAuthnError::Rejected(format!("authentication: {other}")),
+    }
+}
+
+/// The `stored` credential updated with a verified assertion's counter and backup state;
+/// whether the counter moved forward is storage's compare-and-set to decide, not this copy's.
+fn asserted(
+    stored: &mut Passkey,
+    result: &AuthenticationResult,
+) -> Result<VerifiedPasskey, WebAuthnError> {
+    if result.cred_id() != stored.cred_id() {
+        return Err(WebAuthnError::Rejected("the assertion names another credential".into()));
+    }
+    stored.update_credential(result);
+    let mut out = verified(stored)?;
+    out.sign_count = result.counter();
+    out.backup_state = result.backup_state();
+    Ok(out)
+}
+
 impl WebAuthn for WebauthnRelyingParty {
     fn start_registration<'a>(
         &self,
@@ -125,7 +152,7 @@ impl WebAuthn for WebauthnRelyingParty {
         exclude: &[Vec<u8>],
     ) -> Result<CeremonyStart, WebAuthnError> {
         let webauthn = self.webauthn()?;
-        let (options, state) = webauthn
+        let (mut options, state) = webauthn
             .start_passkey_registration(
                 *owner.user_id.as_uuid(),
                 owner.name,
@@ -133,6 +160,12 @@ impl WebAuthn for WebauthnRelyingParty {
                 Some(exclude.to_vec()),
             )
             .map_err(|e| WebAuthnError::Rejected(format!("registration options: {e}")))?;
+        // Ask for a discoverable credential where the authenticator can make one, so the
+        // passkey also signs in without an e-mail address; one that cannot still registers
+        // (its passkey then serves as a second factor only).
+        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+            selection.resident_key = Some(ResidentKeyRequirement::Preferred);
+        }
         Ok(CeremonyStart {
             options_json: to_json(&options, "registration options")?,
             state: CeremonyState::new(to_json(&state, "registration state")?),
@@ -181,21 +214,47 @@ impl WebAuthn for WebauthnRelyingParty {
         let credential: PublicKeyCredential = from_client(credential_json)?;
         let state: PasskeyAuthentication = from_store(state.as_str(), "authentication state")?;
         let mut stored: Passkey = from_store(passkey.as_str(), "passkey")?;
-        let result: AuthenticationResult =
-            webauthn.finish_passkey_authentication(&credential, &state).map_err(|e| match e {
-                WebauthnError::CredentialPossibleCompromise => WebAuthnError::CounterRegressed,
-                other => WebAuthnError::Rejected(format!("authentication: {other}")),
-            })?;
-        if result.cred_id() != stored.cred_id() {
-            return Err(WebAuthnError::Rejected("the assertion names another credential".into()));
-        }
-        // The stored credential takes the assertion's counter and backup state; whether the
-        // counter moved forward is storage's compare-and-set to decide, not this copy's.
-        stored.update_credential(&result);
-        let mut out = verified(&stored)?;
-        out.sign_count = result.counter();
-        out.backup_state = result.backup_state();
-        Ok(out)
+        let result = webauthn
+            .finish_passkey_authentication(&credential, &state)
+            .map_err(authentication_refused)?;
+        asserted(&mut stored, &result)
+    }
+
+    fn start_sign_in(&self) -> Result<CeremonyStart, WebAuthnError> {
+        let webauthn = self.webauthn()?;
+        let (options, state) = webauthn
+            .start_discoverable_authentication()
+            .map_err(|e| WebAuthnError::Rejected(format!("sign-in options: {e}")))?;
+        Ok(CeremonyStart {
+            options_json: to_json(&options, "sign-in options")?,
+            state: CeremonyState::new(to_json(&state, "sign-in state")?),
+        })
+    }
+
+    fn sign_in_names(&self, credential_json: &str) -> Result<(UserId, Vec<u8>), WebAuthnError> {
+        let webauthn = self.webauthn()?;
+        let credential: PublicKeyCredential = from_client(credential_json)?;
+        let (user, credential_id) = webauthn
+            .identify_discoverable_authentication(&credential)
+            .map_err(|e| WebAuthnError::Malformed(format!("sign-in: {e}")))?;
+        Ok((UserId::from_uuid(user), credential_id.to_vec()))
+    }
+
+    fn finish_sign_in(
+        &self,
+        credential_json: &str,
+        state: &CeremonyState,
+        passkey: &PasskeyData,
+    ) -> Result<VerifiedPasskey, WebAuthnError> {
+        let webauthn = self.webauthn()?;
+        let credential: PublicKeyCredential = from_client(credential_json)?;
+        let state: DiscoverableAuthentication = from_store(state.as_str(), "sign-in state")?;
+        let mut stored: Passkey = from_store(passkey.as_str(), "passkey")?;
+        let key = DiscoverableKey::from(&stored);
+        let result = webauthn
+            .finish_discoverable_authentication_v2(&credential, state, &key)
+            .map_err(authentication_refused)?;
+        asserted(&mut stored, &result)
     }
 
     fn assertion_credential_id(&self, credential_json: &str) -> Result<Vec<u8>, WebAuthnError> {

@@ -302,6 +302,33 @@ impl From<FinishPasskeyRegistrationRequest> for FinishRegistrationInput {
     }
 }
 
+/// Body of `POST /api/auth/passkeys/sign-in/finish`: the answer to a sign-in challenge.
+#[derive(Clone, Debug, ToSchema)]
+pub struct PasskeySignInRequest {
+    /// The `ceremony_id` of `POST /api/auth/passkeys/sign-in/begin` (single use, five
+    /// minutes).
+    pub ceremony_id: String,
+    /// What `navigator.credentials.get()` returned, JSON-serialised (binary fields
+    /// base64url); its `response.userHandle` names the account.
+    #[schema(value_type = Object)]
+    pub credential: String,
+}
+
+impl JsonRequest for PasskeySignInRequest {
+    fn read(fields: &mut Fields) -> Self {
+        Self {
+            ceremony_id: fields.required_string("ceremony_id"),
+            credential: fields.required_object("credential"),
+        }
+    }
+}
+
+impl From<PasskeySignInRequest> for PasskeyAssertion {
+    fn from(request: PasskeySignInRequest) -> Self {
+        Self { ceremony_id: request.ceremony_id, credential_json: request.credential }
+    }
+}
+
 /// Body of `PATCH /api/auth/passkeys/{id}`.
 #[derive(Clone, Debug, ToSchema)]
 pub struct RenamePasskeyRequest {

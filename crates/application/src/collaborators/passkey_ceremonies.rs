@@ -15,8 +15,8 @@ use crate::collaborators::token_minter::TokenMinter;
 use crate::error::{Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    CeremonyKind, CeremonyRecord, CeremonyState, Clock, Listed, MfaProof, PasskeyRepository,
-    PasskeyUse, TokenDigest, WebAuthn, WebAuthnError,
+    CeremonyKind, CeremonyRecord, CeremonyState, Clock, Listed, MfaProof, PasskeyRecord,
+    PasskeyRepository, PasskeyUse, TokenDigest, VerifiedPasskey, WebAuthn, WebAuthnError,
 };
 
 /// How long a ceremony may take, from options to answer: the authenticator's own timeout
@@ -110,13 +110,14 @@ impl PasskeyCeremonies {
         &*self.webauthn
     }
 
-    /// Stores `user`'s `kind` ceremony with the relying party's `state`; returns its id.
+    /// Stores `user`'s `kind` ceremony (no one's: `None`) with the relying party's `state`;
+    /// returns its id.
     ///
     /// # Errors
     /// When storage fails.
     pub(crate) async fn open(
         &self,
-        user: UserId,
+        user: Option<UserId>,
         kind: CeremonyKind,
         state: CeremonyState,
     ) -> Result<PlainToken, Unexpected> {
@@ -136,14 +137,14 @@ impl PasskeyCeremonies {
         Ok(ceremony_id)
     }
 
-    /// Takes (once) `user`'s live `kind` ceremony named `ceremony_id`.
+    /// Takes (once) `user`'s (no one's: `None`) live `kind` ceremony named `ceremony_id`.
     ///
     /// # Errors
     /// When storage fails.
     pub(crate) async fn take(
         &self,
         ceremony_id: &str,
-        user: UserId,
+        user: Option<UserId>,
         kind: CeremonyKind,
     ) -> Result<Option<CeremonyState>, Unexpected> {
         let id_hash = self.digest.digest(ceremony_id);
@@ -175,7 +176,7 @@ impl PasskeyCeremonies {
             }
             Err(e) => return Err(Unexpected::Internal(anyhow::Error::new(e)).into()),
         };
-        let ceremony_id = self.open(user, CeremonyKind::Authentication, start.state).await?;
+        let ceremony_id = self.open(Some(user), CeremonyKind::Authentication, start.state).await?;
         Ok(CeremonyOptions { ceremony_id, options_json: start.options_json })
     }
 
@@ -194,7 +195,7 @@ impl PasskeyCeremonies {
         assertion: &PasskeyAssertion,
     ) -> Result<Option<MfaProof>, Unexpected> {
         let kind = CeremonyKind::Authentication;
-        let Some(state) = self.take(&assertion.ceremony_id, user, kind).await? else {
+        let Some(state) = self.take(&assertion.ceremony_id, Some(user), kind).await? else {
             tracing::info!("a passkey assertion answered no live challenge of the account");
             return Ok(None);
         };
@@ -203,12 +204,96 @@ impl PasskeyCeremonies {
             tracing::info!("a passkey assertion does not parse");
             return Ok(None);
         };
-        let stored = self.passkeys.find_passkey(&credential_id).await?;
-        let Some(stored) = stored.filter(|p| p.user_id == user) else {
-            tracing::info!("a passkey assertion names no passkey of the account");
+        let Some(stored) = self.passkey_of(user, &credential_id).await? else {
             return Ok(None);
         };
-        let verified = match self.webauthn.finish_authentication(json, &state, &stored.passkey) {
+        let verified = self.webauthn.finish_authentication(json, &state, &stored.passkey);
+        self.judge(&stored, client, verified).await
+    }
+
+    /// Starts a passwordless sign-in: options naming no credential, and a ceremony stored for
+    /// no one (the answer names the account).
+    ///
+    /// # Errors
+    /// [`ChallengeError::Unavailable`] or [`ChallengeError::Unexpected`].
+    pub async fn sign_in_challenge(&self) -> Result<CeremonyOptions, ChallengeError> {
+        let start = match self.webauthn.start_sign_in() {
+            Ok(start) => start,
+            Err(WebAuthnError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "passkeys are unavailable");
+                return Err(ChallengeError::Unavailable);
+            }
+            Err(e) => return Err(Unexpected::Internal(anyhow::Error::new(e)).into()),
+        };
+        let ceremony_id = self.open(None, CeremonyKind::SignIn, start.state).await?;
+        Ok(CeremonyOptions { ceremony_id, options_json: start.options_json })
+    }
+
+    /// The first half of a passwordless sign-in's answer: takes its ceremony (once) and finds
+    /// the passkey it names, which must be the account's its user handle names. Nothing is
+    /// verified yet; `None` when the answer cannot be one.
+    ///
+    /// # Errors
+    /// When storage fails.
+    pub(crate) async fn sign_in_claim(
+        &self,
+        assertion: &PasskeyAssertion,
+    ) -> Result<Option<SignInClaim>, Unexpected> {
+        let kind = CeremonyKind::SignIn;
+        let Some(state) = self.take(&assertion.ceremony_id, None, kind).await? else {
+            tracing::info!("a passkey sign-in answered no live challenge");
+            return Ok(None);
+        };
+        let Ok((user, credential_id)) = self.webauthn.sign_in_names(&assertion.credential_json)
+        else {
+            tracing::info!("a passkey sign-in names no account");
+            return Ok(None);
+        };
+        let passkey = self.passkey_of(user, &credential_id).await?;
+        Ok(passkey.map(|passkey| SignInClaim { state, passkey }))
+    }
+
+    /// The second half: verifies the answer against its claim; the proof to spend with the
+    /// sign-in, or `None` (as [`Self::proof`]).
+    ///
+    /// # Errors
+    /// When storage fails.
+    pub(crate) async fn sign_in_proof(
+        &self,
+        claim: &SignInClaim,
+        client: &ClientInfo,
+        assertion: &PasskeyAssertion,
+    ) -> Result<Option<MfaProof>, Unexpected> {
+        let json = assertion.credential_json.as_str();
+        let verified = self.webauthn.finish_sign_in(json, &claim.state, &claim.passkey.passkey);
+        self.judge(&claim.passkey, client, verified).await
+    }
+
+    /// `user`'s stored passkey with `credential_id`, if it is theirs.
+    async fn passkey_of(
+        &self,
+        user: UserId,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, Unexpected> {
+        let stored = self.passkeys.find_passkey(credential_id).await?;
+        let mine = stored.filter(|p| p.user_id == user);
+        if mine.is_none() {
+            tracing::info!("a passkey assertion names no passkey of the account");
+        }
+        Ok(mine)
+    }
+
+    /// What a verification of `stored`'s assertion proves: nothing when it failed, or when
+    /// its counter is not above the stored one (audited: a cloned authenticator); else the
+    /// use to spend.
+    async fn judge(
+        &self,
+        stored: &PasskeyRecord,
+        client: &ClientInfo,
+        verified: Result<VerifiedPasskey, WebAuthnError>,
+    ) -> Result<Option<MfaProof>, Unexpected> {
+        let user = stored.user_id;
+        let verified = match verified {
             Ok(verified) => verified,
             Err(WebAuthnError::CounterRegressed) => {
                 audit_counter_regressed(&self.audit, user, stored.id, client).await;
@@ -238,5 +323,20 @@ impl PasskeyCeremonies {
             backup_state: verified.backup_state,
             at: self.clock.now(),
         })))
+    }
+}
+
+/// A passwordless sign-in's answer before verification: its ceremony's state and the
+/// passkey it names (whose owner is the account signing in).
+#[derive(Debug)]
+pub(crate) struct SignInClaim {
+    state: CeremonyState,
+    passkey: PasskeyRecord,
+}
+
+impl SignInClaim {
+    /// The account the answer names.
+    pub(crate) const fn user(&self) -> UserId {
+        self.passkey.user_id
     }
 }

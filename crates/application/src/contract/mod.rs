@@ -134,6 +134,7 @@ macro_rules! storage_contract_tests {
             concurrent_uses_with_one_counter_are_recorded_once,
             a_passkey_proof_is_spent_for_its_owner_only_with_a_counter_that_moves_forward,
             disable_and_reset_remove_the_users_passkeys_and_no_one_elses,
+            a_passkey_sign_in_commits_its_session_with_the_spend_or_nothing,
             a_ceremony_is_taken_once_by_its_owner_before_it_expires,
             concurrent_takes_of_one_ceremony_succeed_exactly_once,
             expired_ceremonies_are_deleted,

@@ -13,7 +13,7 @@ use crate::ports::{
 };
 
 use super::outbox::notices_with;
-use super::{concurrently, digest, enable, event, reload, t, user};
+use super::{concurrently, digest, enable, event, reload, session, t, user};
 
 fn passkey(user: UserId, label: &str, created: i64) -> PasskeyRecord {
     PasskeyRecord {
@@ -285,6 +285,40 @@ pub async fn a_passkey_proof_is_spent_for_its_owner_only_with_a_counter_that_mov
     assert!(!store.spend_proof(a.id, &proof(20, 70), t(70)).await.expect("spend"));
 }
 
+/// A sign-in with a passkey alone commits its session and event with the spend of the
+/// counter, in one transaction; an answer whose counter cannot be spent commits neither.
+pub async fn a_passkey_sign_in_commits_its_session_with_the_spend_or_nothing<S: Storage>(
+    store: Arc<S>,
+) {
+    let a = user(&*store, "pk-a@example.com").await;
+    enable(&*store, a.id, "pa").await;
+    let key = passkey(a.id, "signin", 10);
+    store
+        .create_passkey(key.clone(), &effects(a.id, AuditEventKind::PasskeyAdded, "s"))
+        .await
+        .expect("create");
+    let proof = MfaProof::Passkey(PasskeyUse {
+        credential_id: key.credential_id.clone(),
+        passkey: PasskeyData::new(r#"{"counter":4}"#),
+        sign_count: 4,
+        backup_state: false,
+        at: t(50),
+    });
+    let signed_in = |id: &str| {
+        let mut done = ChangeEffects::audited(event(50, Some(a.id), AuditEventKind::LoginSuccess));
+        done.start_session = Some(session(id, a.id, 600));
+        done
+    };
+    let first = signed_in("pk-first");
+    assert!(store.spend_proof_with(a.id, &proof, t(50), &first).await.expect("sign in"));
+    assert!(store.find(&digest("pk-first")).await.expect("find").is_some(), "the session");
+    assert_eq!(stored_events(&*store, &first.audit).await, 1, "its event once");
+
+    let replay = signed_in("pk-replay");
+    assert!(!store.spend_proof_with(a.id, &proof, t(51), &replay).await.expect("sign in"));
+    assert!(store.find(&digest("pk-replay")).await.expect("find").is_none(), "no session");
+}
+
 /// Turning MFA off — by the user with proof, or by an administrator's reset — removes every
 /// passkey of that user and no one else's.
 pub async fn disable_and_reset_remove_the_users_passkeys_and_no_one_elses<S: Storage>(
@@ -312,9 +346,14 @@ pub async fn disable_and_reset_remove_the_users_passkeys_and_no_one_elses<S: Sto
 }
 
 fn ceremony(label: &str, user: UserId, kind: CeremonyKind, expires: i64) -> CeremonyRecord {
+    CeremonyRecord { user_id: Some(user), ..no_ones(label, kind, expires) }
+}
+
+/// A ceremony stored for no user (a passwordless sign-in's).
+fn no_ones(label: &str, kind: CeremonyKind, expires: i64) -> CeremonyRecord {
     CeremonyRecord {
         id_hash: digest(label),
-        user_id: user,
+        user_id: None,
         kind,
         state: CeremonyState::new(format!(r#"{{"challenge":"{label}"}}"#)),
         created_at: t(0),
@@ -331,28 +370,36 @@ pub async fn a_ceremony_is_taken_once_by_its_owner_before_it_expires<S: Storage>
     let live = ceremony("live", a.id, reg, 300);
     store.put_ceremony(live.clone()).await.expect("put");
     store.put_ceremony(ceremony("old", a.id, reg, 100)).await.expect("put");
-    let take = |label: &'static str, who: UserId, kind: CeremonyKind, now: i64| {
+    let sign_in = no_ones("anyone", CeremonyKind::SignIn, 300);
+    store.put_ceremony(sign_in.clone()).await.expect("put");
+    let take = |label: &'static str, who: Option<UserId>, kind: CeremonyKind, now: i64| {
         let store = Arc::clone(&store);
         async move { store.take_ceremony(&digest(label), who, kind, t(now)).await.expect("take") }
     };
-    assert_eq!(take("live", b.id, reg, 10).await, None, "another user's");
-    assert_eq!(take("live", a.id, CeremonyKind::Authentication, 10).await, None, "another kind");
-    assert_eq!(take("live", a.id, reg, 10).await, Some(live.state.clone()), "intact");
-    assert_eq!(take("live", a.id, reg, 11).await, None, "a second take gets nothing");
-    assert_eq!(take("old", a.id, reg, 100).await, None, "expired at 100");
-    assert_eq!(take("old", a.id, reg, 50).await, None, "and gone with the expired take");
-    assert_eq!(take("never", a.id, reg, 10).await, None);
+    let (a_id, b_id) = (Some(a.id), Some(b.id));
+    assert_eq!(take("live", b_id, reg, 10).await, None, "another user's");
+    assert_eq!(take("live", None, reg, 10).await, None, "a user's, asked for as no one's");
+    let sign_in_kind = CeremonyKind::SignIn;
+    assert_eq!(take("anyone", a_id, sign_in_kind, 10).await, None, "no one's, asked for as a's");
+    assert_eq!(take("anyone", None, sign_in_kind, 10).await, Some(sign_in.state.clone()));
+    assert_eq!(take("anyone", None, sign_in_kind, 11).await, None, "once");
+    assert_eq!(take("live", a_id, CeremonyKind::Authentication, 10).await, None, "another kind");
+    assert_eq!(take("live", a_id, reg, 10).await, Some(live.state.clone()), "intact");
+    assert_eq!(take("live", a_id, reg, 11).await, None, "a second take gets nothing");
+    assert_eq!(take("old", a_id, reg, 100).await, None, "expired at 100");
+    assert_eq!(take("old", a_id, reg, 50).await, None, "and gone with the expired take");
+    assert_eq!(take("never", a_id, reg, 10).await, None);
 }
 
-/// Of twenty concurrent takes of one ceremony exactly one gets it.
+/// Of twenty concurrent takes of one ceremony exactly one gets it (a passwordless sign-in's,
+/// which anyone holding its id may answer, so the race is open to all).
 pub async fn concurrent_takes_of_one_ceremony_succeed_exactly_once<S: Storage>(store: Arc<S>) {
-    let a = user(&*store, "pk-a@example.com").await.id;
-    let kind = CeremonyKind::Authentication;
-    let record = ceremony("race", a, kind, 300);
+    let kind = CeremonyKind::SignIn;
+    let record = no_ones("race", kind, 300);
     store.put_ceremony(record.clone()).await.expect("put");
     let taken = concurrently(20, |_| {
         let store = Arc::clone(&store);
-        async move { store.take_ceremony(&digest("race"), a, kind, t(5)).await.expect("take") }
+        async move { store.take_ceremony(&digest("race"), None, kind, t(5)).await.expect("take") }
     })
     .await;
     let winners: Vec<_> = taken.into_iter().flatten().collect();
@@ -368,7 +415,7 @@ pub async fn expired_ceremonies_are_deleted<S: Storage>(store: Arc<S>) {
     store.put_ceremony(ceremony("new", a.id, reg, 1000)).await.expect("put");
     store.put_ceremony(ceremony("b", b.id, reg, 1000)).await.expect("put");
     assert_eq!(store.delete_expired_ceremonies(t(500)).await.expect("purge"), 1);
-    let new = store.take_ceremony(&digest("new"), a.id, reg, t(501)).await.expect("take");
+    let new = store.take_ceremony(&digest("new"), Some(a.id), reg, t(501)).await.expect("take");
     assert!(new.is_some(), "the live one stays");
     assert!(UserRepository::delete(&*store, b.id, &[]).await.expect("delete"));
     assert_eq!(

@@ -202,6 +202,22 @@ pub trait MfaRepository: Send + Sync {
         effects: &ChangeEffects,
     ) -> StoreResult<ProofSignIn>;
 
+    /// Spends a proof (as [`Self::spend_proof`]) and applies `effects` in the same
+    /// transaction: a sign-in with a passkey alone (the new session, its events, the attempt
+    /// given back), where no pending state is ended.
+    ///
+    /// # Errors
+    /// Storage failures only. MUST be all-or-nothing: on `Ok(true)` the spend and every one
+    /// of `effects` are committed; on `Ok(false)` (the proof cannot be spent) or an error,
+    /// none of them.
+    async fn spend_proof_with(
+        &self,
+        user: UserId,
+        proof: &MfaProof,
+        at: DateTime<Utc>,
+        effects: &ChangeEffects,
+    ) -> StoreResult<bool>;
+
     /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, turns MFA off
     /// (flag off, secret erased, every backup code and every passkey deleted, replay state
     /// reset) and applies `effects`. Passkeys are second factors beside TOTP here: MFA off

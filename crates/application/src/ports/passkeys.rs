@@ -71,6 +71,9 @@ pub enum CeremonyKind {
     Registration,
     /// Proving possession of a registered one.
     Authentication,
+    /// Signing in with a discoverable passkey alone: no account is known until the answer
+    /// names one.
+    SignIn,
 }
 
 impl CeremonyKind {
@@ -80,6 +83,7 @@ impl CeremonyKind {
         match self {
             Self::Registration => "registration",
             Self::Authentication => "authentication",
+            Self::SignIn => "sign_in",
         }
     }
 }
@@ -114,8 +118,9 @@ impl fmt::Debug for CeremonyState {
 pub struct CeremonyRecord {
     /// SHA-256 of the ceremony id.
     pub id_hash: SecretDigest,
-    /// Whose ceremony it is: only they can take it.
-    pub user_id: UserId,
+    /// Whose ceremony it is: only they can take it. `None` for a [`CeremonyKind::SignIn`],
+    /// which anyone holding its id may answer (the answer names the account).
+    pub user_id: Option<UserId>,
     /// Registration or authentication.
     pub kind: CeremonyKind,
     /// The server's state.
@@ -197,8 +202,9 @@ pub trait PasskeyRepository: Send + Sync {
     async fn put_ceremony(&self, ceremony: CeremonyRecord) -> StoreResult<()>;
 
     /// Removes and returns the state of `user`'s `kind` ceremony stored under `id_hash`, if
-    /// it has not expired at `now`. Another user's ceremony, or another kind, is neither
-    /// returned nor removed.
+    /// it has not expired at `now` (`user` `None`: a ceremony stored for no user). Another
+    /// user's ceremony, one stored for a user when `None` is asked for (or the other way
+    /// round), or another kind, is neither returned nor removed.
     ///
     /// # Errors
     /// Storage failures only. MUST be single use: a second take, a take after expiry and
@@ -206,7 +212,7 @@ pub trait PasskeyRepository: Send + Sync {
     async fn take_ceremony(
         &self,
         id_hash: &SecretDigest,
-        user: UserId,
+        user: Option<UserId>,
         kind: CeremonyKind,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<CeremonyState>>;

@@ -127,6 +127,34 @@ pub trait WebAuthn: Send + Sync {
         passkey: &PasskeyData,
     ) -> Result<VerifiedPasskey, WebAuthnError>;
 
+    /// Starts a passwordless sign-in: options for `navigator.credentials.get()` that name no
+    /// credential (the authenticator offers its discoverable ones), user verification
+    /// required.
+    ///
+    /// # Errors
+    /// [`WebAuthnError::Unavailable`].
+    fn start_sign_in(&self) -> Result<CeremonyStart, WebAuthnError>;
+
+    /// The account (user handle) and credential id a passwordless sign-in's answer names, to
+    /// find the stored passkey before verifying.
+    ///
+    /// # Errors
+    /// [`WebAuthnError::Malformed`] when it does not parse or names no account.
+    fn sign_in_names(&self, credential_json: &str) -> Result<(UserId, Vec<u8>), WebAuthnError>;
+
+    /// Verifies a passwordless sign-in's answer against the ceremony's `state` and the
+    /// stored `passkey` it names; as [`Self::finish_authentication`].
+    ///
+    /// # Errors
+    /// [`WebAuthnError::Malformed`], [`WebAuthnError::Rejected`] or
+    /// [`WebAuthnError::CounterRegressed`].
+    fn finish_sign_in(
+        &self,
+        credential_json: &str,
+        state: &CeremonyState,
+        passkey: &PasskeyData,
+    ) -> Result<VerifiedPasskey, WebAuthnError>;
+
     /// The credential id an assertion names (to find its stored passkey first).
     ///
     /// # Errors

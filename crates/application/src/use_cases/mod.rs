@@ -15,6 +15,7 @@ pub mod login;
 pub mod logout;
 pub mod mfa_status;
 pub mod oidc_login;
+pub mod passkey_sign_in;
 pub mod passkeys;
 pub mod regenerate_backup_codes;
 pub mod rotate_keys;

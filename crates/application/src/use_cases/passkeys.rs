@@ -276,7 +276,7 @@ impl PasskeysUseCase for Passkeys {
         };
         let start = self.ceremonies.webauthn().start_registration(owner, &exclude)?;
         let kind = CeremonyKind::Registration;
-        let ceremony_id = self.ceremonies.open(user.id, kind, start.state).await?;
+        let ceremony_id = self.ceremonies.open(Some(user.id), kind, start.state).await?;
         Ok(CeremonyOptions { ceremony_id, options_json: start.options_json })
     }
 
@@ -296,7 +296,8 @@ impl PasskeysUseCase for Passkeys {
         }
         let now = self.clock.now();
         let kind = CeremonyKind::Registration;
-        let Some(state) = self.ceremonies.take(&input.ceremony_id, user.id, kind).await? else {
+        let taken = self.ceremonies.take(&input.ceremony_id, Some(user.id), kind).await?;
+        let Some(state) = taken else {
             self.registration_refused(caller, client, "PASSKEY_CEREMONY_INVALID").await;
             return Err(PasskeyError::CeremonyInvalid);
         };

@@ -53,7 +53,7 @@ fn arrange(deps: &mut MockDeps, caller: &Caller, stored: PasskeyRecord, asserted
         .times(1)
         .withf(move |id_hash, u, kind, at| {
             *id_hash == token_digest("ceremony")
-                && *u == user
+                && *u == Some(user)
                 && *kind == CeremonyKind::Authentication
                 && *at == now()
         })

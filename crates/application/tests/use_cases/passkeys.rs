@@ -99,7 +99,7 @@ async fn registration_options_exclude_the_users_passkeys_and_store_the_state_onc
         .expect_put_ceremony()
         .times(1)
         .withf(move |c| {
-            c.user_id == user_id
+            c.user_id == Some(user_id)
                 && c.kind == CeremonyKind::Registration
                 && c.state == CeremonyState::new("secret-state")
                 && c.expires_at == now_plus(300)
@@ -194,7 +194,7 @@ async fn a_verified_passkey_is_stored_with_its_event_and_notice() {
         .times(1)
         .withf(move |hash, u, kind, at| {
             hash.as_str() == "sha:ceremony"
-                && *u == user_id
+                && *u == Some(user_id)
                 && *kind == CeremonyKind::Registration
                 && *at == now()
         })

@@ -162,6 +162,21 @@ impl MfaRepository for InMemoryStore {
         Ok(ProofSignIn::SignedIn)
     }
 
+    async fn spend_proof_with(
+        &self,
+        user: UserId,
+        proof: &MfaProof,
+        at: DateTime<Utc>,
+        effects: &ChangeEffects,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        if !state.spend(user, proof, at) {
+            return Ok(false);
+        }
+        state.apply(user, effects);
+        Ok(true)
+    }
+
     async fn disable_with_proof(
         &self,
         user: UserId,

@@ -24,7 +24,7 @@ impl PasskeyState {
     /// Drops a deleted user's passkeys and ceremonies (the database cascades those away).
     pub(super) fn forget_user(&mut self, user: UserId) {
         self.passkeys.retain(|p| p.user_id != user);
-        self.ceremonies.retain(|c| c.user_id != user);
+        self.ceremonies.retain(|c| c.user_id != Some(user));
     }
 
     /// Drops every passkey of `user` (MFA turned off or reset: no second factor stays).
@@ -142,7 +142,7 @@ impl PasskeyRepository for InMemoryStore {
     async fn take_ceremony(
         &self,
         id_hash: &SecretDigest,
-        user: UserId,
+        user: Option<UserId>,
         kind: CeremonyKind,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<CeremonyState>> {

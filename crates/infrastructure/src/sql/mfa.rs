@@ -246,6 +246,25 @@ impl MfaRepository for SeaOrmStore {
         Ok(ProofSignIn::SignedIn)
     }
 
+    async fn spend_proof_with(
+        &self,
+        user: UserId,
+        proof: &MfaProof,
+        at: DateTime<Utc>,
+        effects: &ChangeEffects,
+    ) -> StoreResult<bool> {
+        let id = user.to_string();
+        let tx = self.begin_write().await?;
+        lock_user(&tx, &id).await?;
+        if !spend(&tx, &id, proof, at).await? {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        apply_effects(&tx, user, effects).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
     async fn disable_with_proof(
         &self,
         user: UserId,

@@ -164,7 +164,7 @@ impl PasskeyRepository for SeaOrmStore {
     async fn put_ceremony(&self, ceremony: CeremonyRecord) -> StoreResult<()> {
         let row = webauthn_ceremonies::ActiveModel {
             id_hash: Set(ceremony.id_hash.as_str().to_owned()),
-            user_id: Set(ceremony.user_id.to_string()),
+            user_id: Set(ceremony.user_id.map(|u| u.to_string())),
             kind: Set(ceremony.kind.as_str().to_owned()),
             state: Set(ceremony.state.as_str().to_owned()),
             created_at: Set(to_ms(ceremony.created_at)),
@@ -180,13 +180,16 @@ impl PasskeyRepository for SeaOrmStore {
     async fn take_ceremony(
         &self,
         id_hash: &SecretDigest,
-        user: UserId,
+        user: Option<UserId>,
         kind: CeremonyKind,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<CeremonyState>> {
-        let owner = user.to_string();
+        let owner = match user {
+            Some(user) => webauthn_ceremonies::Column::UserId.eq(user.to_string()),
+            None => webauthn_ceremonies::Column::UserId.is_null(),
+        };
         let row = webauthn_ceremonies::Entity::find_by_id(id_hash.as_str().to_owned())
-            .filter(webauthn_ceremonies::Column::UserId.eq(owner.as_str()))
+            .filter(owner.clone())
             .filter(webauthn_ceremonies::Column::Kind.eq(kind.as_str()))
             .one(&self.db)
             .await
@@ -196,7 +199,7 @@ impl PasskeyRepository for SeaOrmStore {
         // uses the state. An expired one is removed all the same, and given to nobody.
         let deleted = webauthn_ceremonies::Entity::delete_many()
             .filter(webauthn_ceremonies::Column::IdHash.eq(id_hash.as_str()))
-            .filter(webauthn_ceremonies::Column::UserId.eq(owner.as_str()))
+            .filter(owner)
             .filter(webauthn_ceremonies::Column::Kind.eq(kind.as_str()))
             .exec(&self.db)
             .await

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use slugbase_application::Unexpected;
 use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
 use slugbase_application::use_cases::api_tokens::CreateApiTokenError;
+use slugbase_application::use_cases::passkey_sign_in::PasskeySignInError;
 use slugbase_application::use_cases::passkeys::PasskeyError;
 use slugbase_application::{
     collaborators::both_factors::MfaChangeError,
@@ -50,6 +51,7 @@ reports_input_rejected!(
     SetupError,
     AdminError,
     ChangePasswordError,
+    PasskeySignInError,
 );
 
 impl ReportsInputRejected for PasskeyError {
@@ -241,6 +243,22 @@ impl From<LoginError> for ApiError {
                 "Invalid email or password",
             ),
             LoginError::Unexpected(u) => u.into(),
+        }
+    }
+}
+
+impl From<PasskeySignInError> for ApiError {
+    fn from(e: PasskeySignInError) -> Self {
+        match e {
+            PasskeySignInError::InputRejected(_) => input_rejected(),
+            PasskeySignInError::InvalidPasskey => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_PASSKEY",
+                "The passkey was not accepted",
+            ),
+            PasskeySignInError::TooManyAttempts(t) => too_many(&t),
+            PasskeySignInError::Unavailable => passkeys_unavailable(),
+            PasskeySignInError::Unexpected(u) => u.into(),
         }
     }
 }

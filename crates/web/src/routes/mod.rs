@@ -77,6 +77,8 @@ route_table! {
     mfa::regenerate_backup_codes,
     passkeys::register_begin,
     passkeys::challenge,
+    passkeys::sign_in_begin,
+    passkeys::sign_in_finish,
     passkeys::register_finish,
     passkeys::list_passkeys,
     passkeys::rename_passkey,

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::collaborators::both_factors::BothFactorsInput;
-use slugbase_application::collaborators::passkey_ceremonies::CeremonyOptions;
+use slugbase_application::collaborators::passkey_ceremonies::{CeremonyOptions, PasskeyAssertion};
 use slugbase_application::ports::Listed;
 use slugbase_application::use_cases::passkeys::{FinishRegistrationInput, PasskeyView};
 use slugbase_domain::PasskeyId;
@@ -15,9 +15,15 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::PENDING_COOKIE;
 use crate::extract::{AppState, defer};
-use crate::requests::{BothFactorsRequest, FinishPasskeyRegistrationRequest, RenamePasskeyRequest};
+use crate::requests::{
+    BothFactorsRequest, FinishPasskeyRegistrationRequest, PasskeySignInRequest,
+    RenamePasskeyRequest,
+};
+use crate::routes::auth::replace_earlier_sign_in;
 use crate::routes::path_id;
+use crate::views::UserView;
 use crate::views::{DamagedView, OkView};
 
 /// A passkey as listed: never its credential.
@@ -284,4 +290,67 @@ pub(crate) async fn remove_passkey(
         .await
         .map_err(|e| rejection.answer(e))?;
     Ok(HttpResponse::Ok().json(OkView::OK))
+}
+
+/// Start signing in with a passkey alone.
+#[utoipa::path(
+    tag = "Passkeys",
+    operation_id = "passkey_sign_in_begin",
+    description = "No e-mail address, no password: options for `navigator.credentials.get()` that name no credential — the authenticator offers the discoverable passkeys it holds for this site — with user verification required, and a single-use, five-minute `ceremony_id`. Send both the answer and the id to `POST /api/auth/passkeys/sign-in/finish`. A passkey registered on an authenticator that could not make it discoverable serves as a second factor only.",
+    responses(
+        (status = 200, description = "Options for the authenticator", body = PasskeyCeremonyView),
+        (status = 400, description = "PASSKEYS_UNAVAILABLE", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+    )
+)]
+#[post("/api/auth/passkeys/sign-in/begin")]
+pub(crate) async fn sign_in_begin(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = state.read_body(&req, payload).await?;
+    body.ensure_acceptable()?;
+    let started = state.use_cases.passkey_sign_in.begin().await?;
+    Ok(HttpResponse::Ok().json(ceremony_view(started)?))
+}
+
+/// Sign in with a passkey alone.
+#[utoipa::path(
+    tag = "Passkeys",
+    operation_id = "passkey_sign_in_finish",
+    description = "Verifies the answer to `POST /api/auth/passkeys/sign-in/begin` (user verification required: it counts as both factors) and signs in the account it names, local or OIDC-only: sets `slugbase.sid` with a new session id and returns the user, as `POST /api/auth/login` does. The passkey's counter is spent with the new session and its `login_success` event (proof `passkey`) in one transaction. A refused answer for a known account counts against that account's attempt limit like a wrong code, and a locked-out account cannot sign in this way either.",
+    request_body(content = PasskeySignInRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Signed in", body = UserView),
+        (status = 400, description = "VALIDATION_FAILED", body = ErrorBody),
+        (status = 401, description = "INVALID_PASSKEY: no live challenge (each answers once), no account or passkey of it, a failed verification, or a signature counter that did not move forward", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_ATTEMPTS (see Retry-After)", body = ErrorBody),
+    )
+)]
+#[post("/api/auth/passkeys/sign-in/finish")]
+pub(crate) async fn sign_in_finish(
+    state: Data<AppState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = state.read_body(&req, payload).await?;
+    let (input, rejection) = defer(body.json::<PasskeySignInRequest>().map(PasskeyAssertion::from));
+    let client = state.client(&req);
+    let (user, session) = state
+        .use_cases
+        .passkey_sign_in
+        .finish(&client, input)
+        .await
+        .map_err(|e| rejection.answer(e))?;
+    replace_earlier_sign_in(&state, &req, &client).await;
+    let mut res = HttpResponse::Ok();
+    state.set_session_cookie(&mut res, session.expose());
+    state.clear_cookie(&mut res, PENDING_COOKIE);
+    Ok(res.json(state.user_view(&user)))
 }

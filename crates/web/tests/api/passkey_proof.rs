@@ -174,3 +174,94 @@ async fn mfa_is_turned_off_with_a_passkey_which_goes_with_it_and_codes_are_regen
     // Signing in again needs the password only.
     app.login(EMAIL, PASSWORD).await;
 }
+
+const SIGN_IN_BEGIN: &str = "/api/auth/passkeys/sign-in/begin";
+const SIGN_IN_FINISH: &str = "/api/auth/passkeys/sign-in/finish";
+
+/// The user handle a discoverable passkey of account `id` answers with: the id's 16 bytes,
+/// base64url.
+fn user_handle(id: &str) -> String {
+    use base64::Engine as _;
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// Asks for a sign-in challenge and has `key` answer it as a discoverable passkey would:
+/// `SoftPasskey` keeps no discoverable credentials, so the test names the credential it
+/// holds (`credential_id`, base64url) to it, and puts the account's user handle (`handle`)
+/// into the answer — the handle is not signed, which is why the server checks that the
+/// passkey it finds belongs to the account the handle names.
+async fn sign_in_answer(
+    api: &Api,
+    key: &mut SoftPasskey,
+    origin: &Url,
+    credential_id: &str,
+    handle: &str,
+) -> Value {
+    let begin = api.post(SIGN_IN_BEGIN, json!({})).await.expect(StatusCode::OK);
+    let mut options = begin["options"].clone();
+    assert_eq!(options["publicKey"]["userVerification"], "required", "{begin}");
+    let named = options["publicKey"].get("allowCredentials").cloned().unwrap_or(json!([]));
+    assert_eq!(named, json!([]), "a sign-in names no credential: {begin}");
+    options["publicKey"]["allowCredentials"] = json!([{"type": "public-key", "id": credential_id}]);
+    let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+    let credential = key.do_authentication(origin.clone(), options).unwrap();
+    let mut credential = serde_json::to_value(&credential).unwrap();
+    credential["response"]["userHandle"] = json!(handle);
+    json!({"ceremony_id": begin["ceremony_id"], "credential": credential})
+}
+
+#[tokio::test]
+async fn a_passkey_alone_signs_in_once_per_answer_and_only_the_account_that_holds_it() {
+    let (app, origin) = app_on_localhost().await;
+    let (admin, user, secret, mut key) = account_with_a_passkey(&app, &origin).await;
+    let listed = user.get(LIST).await.expect(StatusCode::OK);
+    let passkey_id = listed[0]["id"].as_str().unwrap().to_owned();
+    let me = user.get("/api/auth/me").await.expect(StatusCode::OK);
+    let handle = user_handle(me["id"].as_str().unwrap());
+    // The credential id as the authenticator knows it.
+    let challenge = assertion(&user, CHALLENGE, &mut key, &origin).await;
+    let credential_id = challenge["credential"]["id"].as_str().unwrap().to_owned();
+
+    // No e-mail, no password: the passkey alone.
+    let browser = app.client();
+    let answer = sign_in_answer(&browser, &mut key, &origin, &credential_id, &handle).await;
+    let signed_in = browser.post(SIGN_IN_FINISH, &answer).await.expect(StatusCode::OK);
+    assert_eq!(signed_in["email"], EMAIL, "{signed_in}");
+    browser.get("/api/auth/me").await.expect(StatusCode::OK);
+    let logins = events(&admin, "login_success").await;
+    assert_eq!(logins[0]["proof"], "passkey", "{logins:?}");
+
+    // The same answer again: its challenge answered once already.
+    let again = app.client().post(SIGN_IN_FINISH, &answer).await;
+    again.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
+
+    // The handle names another account (the admin's): that account holds no such passkey.
+    let admin_me = admin.get("/api/auth/me").await.expect(StatusCode::OK);
+    let theirs = user_handle(admin_me["id"].as_str().unwrap());
+    let forged = sign_in_answer(&app.client(), &mut key, &origin, &credential_id, &theirs).await;
+    let res = app.client().post(SIGN_IN_FINISH, &forged).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
+    // No handle at all; a made-up answer; fields of the wrong type.
+    let mut handless =
+        sign_in_answer(&app.client(), &mut key, &origin, &credential_id, &handle).await;
+    handless["credential"]["response"]["userHandle"] = Value::Null;
+    let res = app.client().post(SIGN_IN_FINISH, &handless).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
+    let made_up = json!({"ceremony_id": "nope", "credential": {"id": "x"}});
+    let res = app.client().post(SIGN_IN_FINISH, &made_up).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
+    let res = app.client().post(SIGN_IN_FINISH, json!({"ceremony_id": 1, "credential": "x"})).await;
+    let body = res.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_FAILED");
+    assert_eq!(detail_fields(&body), ["ceremony_id", "credential"]);
+
+    // A passkey removed (with proof) signs nobody in.
+    let code = app.fresh_code(&secret);
+    let remove = format!("{LIST}/{passkey_id}/remove");
+    user.post(&remove, json!({"code": code, "password": PASSWORD})).await.expect(StatusCode::OK);
+    let late = sign_in_answer(&app.client(), &mut key, &origin, &credential_id, &handle).await;
+    let res = app.client().post(SIGN_IN_FINISH, &late).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
+    let failures = events(&admin, "login_fail").await;
+    assert!(failures.iter().all(|e| e["reason"] == "INVALID_PASSKEY"), "{failures:?}");
+}

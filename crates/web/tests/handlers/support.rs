@@ -19,6 +19,7 @@ use slugbase_application::use_cases::login::MockLoginUseCase;
 use slugbase_application::use_cases::logout::MockLogoutUseCase;
 use slugbase_application::use_cases::mfa_status::MockMfaStatusUseCase;
 use slugbase_application::use_cases::oidc_login::MockOidcLoginUseCase;
+use slugbase_application::use_cases::passkey_sign_in::MockPasskeySignInUseCase;
 use slugbase_application::use_cases::passkeys::MockPasskeysUseCase;
 use slugbase_application::use_cases::regenerate_backup_codes::MockRegenerateBackupCodesUseCase;
 use slugbase_application::use_cases::sessions::MockManageSessionsUseCase;
@@ -53,6 +54,7 @@ pub struct Mocks {
     pub change_password: MockChangePasswordUseCase,
     pub sessions: MockManageSessionsUseCase,
     pub passkeys: MockPasskeysUseCase,
+    pub passkey_sign_in: MockPasskeySignInUseCase,
 }
 
 impl std::fmt::Debug for Mocks {
@@ -92,6 +94,7 @@ impl From<Mocks> for UseCases {
             change_password: Arc::new(m.change_password),
             sessions: Arc::new(m.sessions),
             passkeys: Arc::new(m.passkeys),
+            passkey_sign_in: Arc::new(m.passkey_sign_in),
         }
     }
 }

@@ -10,10 +10,10 @@ pub struct Model {
     /// SHA-256 of the ceremony id, lower-case hex.
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub id_hash: String,
-    /// Whose (UUID text).
-    #[sea_orm(column_type = "Text")]
-    pub user_id: String,
-    /// `registration` or `authentication`.
+    /// Whose (UUID text); `None` for a passwordless sign-in, whose account the answer names.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub user_id: Option<String>,
+    /// `registration`, `authentication` or `sign_in`.
     #[sea_orm(column_type = "Text")]
     pub kind: String,
     /// The server's state (JSON, the challenge among it).
