@@ -447,6 +447,86 @@ const journeys = {
     await screen(page, 'admin-not-allowed');
   },
 
+  /**
+   * Passkeys (issue 24) with Chromium's virtual authenticator (DevTools protocol; it belongs
+   * to this page, so the journey keeps the one page throughout): a user with a password turns
+   * MFA on, adds and renames a passkey, signs out, signs in with password + passkey, and turns
+   * MFA off with the passkey + password. The service must be opened at
+   * http://localhost:<port> (WebAuthn needs a domain).
+   */
+  async passkeys(page) {
+    const { email, password } = PARAMS;
+    check(new URL(BASE).hostname === 'localhost', `passkeys need a domain origin, not ${BASE}`);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    const stored = async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+
+    await signInWithPassword(page, email, password);
+    await page.waitForURL(`${BASE}/`);
+    await mfaBadge(page, 'Off');
+    check(await page.locator('#passkeys').isHidden(), 'no passkeys card while MFA is off');
+    const { secret, codes } = await enroll(page, 'enroll', '#mfa');
+    await savedBackupCodes(page);
+    check(codes.length === 10, 'backup codes were shown');
+
+    // Add a passkey: the card lists nothing yet, and the proof buttons wait for a passkey.
+    await visible(page, '#passkeys');
+    await waitForText(page, '#passkey-table tbody', 'No passkeys yet.');
+    check(await page.locator('#disable-passkey').isHidden(), 'no passkey proof before there is a passkey');
+    await screen(page, 'passkeys-empty', '#passkeys');
+    await page.fill('#passkey-name', 'Laptop');
+    await page.click('#passkey-add-form button[type=submit]');
+    await waitForText(page, '#passkey-table tbody', 'Laptop');
+    check((await stored()).length === 1, 'the virtual authenticator holds the new passkey');
+    check(await page.locator('#passkey-table tbody tr').count() === 1, 'one passkey listed');
+    await waitForText(page, '#passkey-table tbody tr', 'Never');
+    await visible(page, '#disable-passkey');
+
+    // Rename it.
+    await page.getByRole('button', { name: 'Rename passkey Laptop' }).click();
+    await visible(page, '#passkey-rename-form');
+    check(await page.evaluate(() => document.activeElement.id) === 'passkey-rename-title', 'the rename form takes the focus');
+    await page.fill('#passkey-rename-name', 'Work laptop');
+    await page.click('#passkey-rename-form button[type=submit]');
+    await hidden(page, '#passkey-rename-form');
+    await waitForText(page, '#passkey-table tbody', 'Work laptop');
+    await screen(page, 'passkey-added', '#passkeys');
+
+    // Sign out; sign in with the password and the passkey.
+    await signOut(page);
+    await signInWithPassword(page, email, password);
+    await visible(page, '#mfa-form');
+    await visible(page, '#mfa-passkey');
+    await screen(page, 'mfa-step-passkey');
+    await page.click('#mfa-passkey');
+    await page.waitForURL(`${BASE}/`);
+    await mfaBadge(page, 'On');
+    await waitForText(page, '#passkey-table tbody', 'Work laptop');
+    check(!(await text(page, '#passkey-table tbody tr')).includes('Never'), 'the passkey shows when it was last used');
+    check((await stored())[0].signCount >= 1, 'the authenticator signed the sign-in');
+
+    // Turn MFA off with the passkey and the password: no code typed.
+    await page.fill('#disable-password', password);
+    await screen(page, 'disable-with-passkey', '#mfa');
+    await page.click('#disable-passkey');
+    await mfaBadge(page, 'Off');
+    await hidden(page, '#passkeys');
+    check(await page.locator('#passkey-table tbody tr').count() === 0 || await page.locator('#passkeys').isHidden(), 'the passkey list is gone');
+    check(await page.inputValue('#disable-code') === '', 'no code was typed');
+    await screen(page, 'mfa-off');
+    check(secret.length > 0, 'the key was read off the page');
+  },
+
   /** Past the attempt limit, the form says when to try again and waits until then. */
   async throttled(page) {
     const { email, password, secret, failures } = PARAMS;
