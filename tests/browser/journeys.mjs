@@ -185,7 +185,7 @@ async function signInWithPassword(page, email, password, { keyboard = false, ret
 async function passMfaStep(page, secret, destination = '/') {
   await visible(page, '#mfa-form');
   await page.fill('#mfa-code', await codeFor(secret));
-  await page.click('#mfa-form button[type=submit]');
+  await page.click('#mfa-form button[type=submit]:not([data-proof])');
   await page.waitForURL(`${BASE}${destination}`);
 }
 
@@ -335,7 +335,7 @@ const journeys = {
 
     await page.fill('#disable-code', codes[3].toUpperCase());
     await page.fill('#disable-password', password);
-    await page.click('#disable-form button[type=submit]');
+    await page.click('#disable-form button[type=submit]:not([data-proof])');
     await mfaBadge(page, 'Off');
     await visible(page, '#enroll-start');
     await screen(page, 'disabled');
@@ -399,7 +399,7 @@ const journeys = {
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (disable form)');
     await screen(page, 'oidc-mfa-on');
     await page.fill('#disable-code', await codeFor(secret));
-    await page.click('#disable-form button[type=submit]');
+    await page.click('#disable-form button[type=submit]:not([data-proof])');
     await mfaBadge(page, 'Off');
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (after disabling)');
     await screen(page, 'oidc-disabled');
@@ -413,7 +413,7 @@ const journeys = {
     await signInWithPassword(page, email, password, { returnTo: '/\t/evil.example/' });
     await visible(page, '#mfa-form');
     await page.fill('#mfa-code', await wrongCodeFor(secret));
-    await page.click('#mfa-form button[type=submit]');
+    await page.click('#mfa-form button[type=submit]:not([data-proof])');
     await visible(page, '#mfa-code-error');
     check(await page.getAttribute('#mfa-code', 'aria-invalid') === 'true', 'the MFA step marks the code invalid');
     check(await page.evaluate(() => document.activeElement.id) === 'mfa-code', 'the focus goes to the code field');
@@ -424,7 +424,7 @@ const journeys = {
 
     await page.fill('#disable-code', await wrongCodeFor(secret));
     await page.fill('#disable-password', password);
-    await page.click('#disable-form button[type=submit]');
+    await page.click('#disable-form button[type=submit]:not([data-proof])');
     await visible(page, '#disable-code-error');
     check((await text(page, '#disable-code-error')).length > 0, 'the code error has words');
     check(await page.getAttribute('#disable-code', 'aria-invalid') === 'true', 'the code field is marked invalid');
@@ -434,7 +434,7 @@ const journeys = {
 
     await page.fill('#disable-code', await codeFor(secret));
     await page.fill('#disable-password', 'not the password');
-    await page.click('#disable-form button[type=submit]');
+    await page.click('#disable-form button[type=submit]:not([data-proof])');
     await visible(page, '#disable-password-error');
     check(await page.getAttribute('#disable-password', 'aria-invalid') === 'true', 'a wrong password is shown by the password field');
     await mfaBadge(page, 'On');
@@ -533,12 +533,12 @@ const journeys = {
     remember(secret);
     await signInWithPassword(page, email, password);
     await visible(page, '#mfa-form');
-    const submit = page.locator('#mfa-form button[type=submit]');
+    const submit = page.locator('#mfa-form button[type=submit]:not([data-proof])');
     for (let i = 0; i < failures; i += 1) {
       await page.fill('#mfa-code', await wrongCodeFor(secret));
       await submit.click();
       await visible(page, '#mfa-code-error');
-      await page.waitForFunction(() => !document.querySelector('#mfa-form button[type=submit]').disabled);
+      await page.waitForFunction(() => !document.querySelector('#mfa-form button[type=submit]:not([data-proof])').disabled);
     }
     // Even the right code has to wait now.
     await page.fill('#mfa-code', await codeFor(secret));
