@@ -515,6 +515,23 @@ const journeys = {
     check(!(await text(page, '#passkey-table tbody tr')).includes('Never'), 'the passkey shows when it was last used');
     check((await stored())[0].signCount >= 1, 'the authenticator signed the sign-in');
 
+    // Remove it, proving possession with the passkey itself; MFA stays on.
+    await page.getByRole('button', { name: 'Remove passkey Work laptop' }).click();
+    await visible(page, '#passkey-remove-form');
+    check(await page.evaluate(() => document.activeElement.id) === 'passkey-remove-title', 'the remove form takes the focus');
+    await page.fill('#passkey-remove-password', password);
+    await screen(page, 'passkey-remove', '#passkeys');
+    await page.click('#passkey-remove-form [data-proof=passkey]');
+    await hidden(page, '#passkey-remove-form');
+    await waitForText(page, '#passkey-table tbody', 'No passkeys yet.');
+    await hidden(page, '#disable-passkey');
+    await mfaBadge(page, 'On');
+
+    // A new one (no name given: the service names it), for turning MFA off.
+    await page.click('#passkey-add-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelectorAll('#passkey-table tbody tr[data-id]').length === 1);
+    await visible(page, '#disable-passkey');
+
     // Turn MFA off with the passkey and the password: no code typed.
     await page.fill('#disable-password', password);
     await screen(page, 'disable-with-passkey', '#mfa');
@@ -525,6 +542,36 @@ const journeys = {
     check(await page.inputValue('#disable-code') === '', 'no code was typed');
     await screen(page, 'mfa-off');
     check(secret.length > 0, 'the key was read off the page');
+  },
+
+  /**
+   * Passkeys where they cannot work (the service at 127.0.0.1: WebAuthn needs a domain) and
+   * for an account without one: the login's passkey button goes and says why, the code still
+   * signs in; adding a passkey says, in one sentence, that the service does not offer them.
+   */
+  async passkeys_unavailable(page) {
+    const { email, password, secret } = PARAMS;
+    remember(secret);
+    await signInWithPassword(page, email, password);
+    await visible(page, '#mfa-form');
+    await visible(page, '#mfa-passkey');
+    await page.click('#mfa-passkey');
+    await hidden(page, '#mfa-passkey');
+    await visible(page, '#mfa-form .form-error');
+    const said = await text(page, '#mfa-form .form-error');
+    check(/passkey/i.test(said), `the page says why the passkey cannot be used: ${said}`);
+    check(await page.evaluate(() => document.activeElement.id) === 'mfa-code', 'the code field has the focus');
+    await screen(page, 'mfa-step-no-passkey');
+    await passMfaStep(page, secret);
+    await mfaBadge(page, 'On');
+
+    await visible(page, '#passkeys');
+    check(await page.locator('#disable-passkey').isHidden(), 'no passkey proof without a passkey');
+    await page.click('#passkey-add-form button[type=submit]');
+    await visible(page, '#passkeys-unavailable');
+    check((await text(page, '#passkeys-unavailable')).startsWith('Passkeys are not available'), 'the card says passkeys are unavailable');
+    await hidden(page, '#passkey-add-form');
+    await screen(page, 'passkeys-unavailable', '#passkeys');
   },
 
   /** Past the attempt limit, the form says when to try again and waits until then. */
