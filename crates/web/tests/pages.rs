@@ -430,6 +430,9 @@ async fn without_a_domain_the_pages_say_passkeys_are_unavailable_and_codes_still
     let verified = audit(&admin, "mfa_verify_success").await;
     assert_eq!(verified.len(), 1, "{verified:?}");
     assert_eq!(verified[0]["proof"], "totp");
-    assert!(audit(&admin, "mfa_verify_fail").await.is_empty(), "asking for a challenge is no attempt");
+    assert!(
+        audit(&admin, "mfa_verify_fail").await.is_empty(),
+        "asking for a challenge is no attempt"
+    );
     assert!(audit(&admin, "passkey_added").await.is_empty());
 }
