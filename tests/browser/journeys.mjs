@@ -450,8 +450,9 @@ const journeys = {
   /**
    * Passkeys (issue 24) with Chromium's virtual authenticator (DevTools protocol; it belongs
    * to this page, so the journey keeps the one page throughout): a user with a password turns
-   * MFA on, adds and renames a passkey, signs out, signs in with password + passkey, and turns
-   * MFA off with the passkey + password. The service must be opened at
+   * MFA on, adds and renames a passkey, signs out, signs in with password + passkey, makes new
+   * backup codes and removes the passkey with it (+ password), adds another, and turns MFA off
+   * with that one + password. The service must be opened at
    * http://localhost:<port> (WebAuthn needs a domain).
    */
   async passkeys(page) {
@@ -514,6 +515,14 @@ const journeys = {
     await waitForText(page, '#passkey-table tbody', 'Work laptop');
     check(!(await text(page, '#passkey-table tbody tr')).includes('Never'), 'the passkey shows when it was last used');
     check((await stored())[0].signCount >= 1, 'the authenticator signed the sign-in');
+
+    // New backup codes, with the passkey and the password.
+    await page.fill('#regenerate-password', password);
+    await page.click('#regenerate-form [data-proof=passkey]');
+    await visible(page, '#backup-codes');
+    remember(...(await page.locator('#backup-code-list li').allInnerTexts()).map((c) => c.trim()));
+    await savedBackupCodes(page);
+    await waitForText(page, '#mfa-summary', '10 backup codes left');
 
     // Remove it, proving possession with the passkey itself; MFA stays on.
     await page.getByRole('button', { name: 'Remove passkey Work laptop' }).click();

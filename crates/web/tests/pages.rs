@@ -394,6 +394,9 @@ async fn a_user_adds_a_passkey_signs_in_with_it_and_turns_mfa_off_with_it() {
     assert_eq!(added.len(), 2, "added, removed, added again: {added:?}");
     assert!(added.iter().all(|e| e["user_id"] == pia["id"]), "{added:?}");
     assert_eq!(audit(&admin, "passkey_renamed").await.len(), 1);
+    let regenerated = audit(&admin, "mfa_backup_regenerate_success").await;
+    assert_eq!(regenerated.len(), 1, "{regenerated:?}");
+    assert_eq!(regenerated[0]["proof"], "passkey", "{regenerated:?}");
     let removed = audit(&admin, "passkey_removed").await;
     assert_eq!(removed.len(), 1, "{removed:?}");
     assert_eq!(removed[0]["proof"], "passkey", "removed with the passkey itself: {removed:?}");
