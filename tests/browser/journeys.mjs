@@ -185,7 +185,7 @@ async function signInWithPassword(page, email, password, { keyboard = false, ret
 async function passMfaStep(page, secret, destination = '/') {
   await visible(page, '#mfa-form');
   await page.fill('#mfa-code', await codeFor(secret));
-  await page.click('#mfa-form button[type=submit]');
+  await page.click('#mfa-form button[type=submit]:not([data-proof])');
   await page.waitForURL(`${BASE}${destination}`);
 }
 
@@ -335,7 +335,7 @@ const journeys = {
 
     await page.fill('#disable-code', codes[3].toUpperCase());
     await page.fill('#disable-password', password);
-    await page.click('#disable-form button[type=submit]');
+    await page.click('#disable-form button[type=submit]:not([data-proof])');
     await mfaBadge(page, 'Off');
     await visible(page, '#enroll-start');
     await screen(page, 'disabled');
@@ -399,7 +399,7 @@ const journeys = {
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (disable form)');
     await screen(page, 'oidc-mfa-on');
     await page.fill('#disable-code', await codeFor(secret));
-    await page.click('#disable-form button[type=submit]');
+    await page.click('#disable-form button[type=submit]:not([data-proof])');
     await mfaBadge(page, 'Off');
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (after disabling)');
     await screen(page, 'oidc-disabled');
@@ -413,7 +413,7 @@ const journeys = {
     await signInWithPassword(page, email, password, { returnTo: '/\t/evil.example/' });
     await visible(page, '#mfa-form');
     await page.fill('#mfa-code', await wrongCodeFor(secret));
-    await page.click('#mfa-form button[type=submit]');
+    await page.click('#mfa-form button[type=submit]:not([data-proof])');
     await visible(page, '#mfa-code-error');
     check(await page.getAttribute('#mfa-code', 'aria-invalid') === 'true', 'the MFA step marks the code invalid');
     check(await page.evaluate(() => document.activeElement.id) === 'mfa-code', 'the focus goes to the code field');
@@ -424,7 +424,7 @@ const journeys = {
 
     await page.fill('#disable-code', await wrongCodeFor(secret));
     await page.fill('#disable-password', password);
-    await page.click('#disable-form button[type=submit]');
+    await page.click('#disable-form button[type=submit]:not([data-proof])');
     await visible(page, '#disable-code-error');
     check((await text(page, '#disable-code-error')).length > 0, 'the code error has words');
     check(await page.getAttribute('#disable-code', 'aria-invalid') === 'true', 'the code field is marked invalid');
@@ -434,7 +434,7 @@ const journeys = {
 
     await page.fill('#disable-code', await codeFor(secret));
     await page.fill('#disable-password', 'not the password');
-    await page.click('#disable-form button[type=submit]');
+    await page.click('#disable-form button[type=submit]:not([data-proof])');
     await visible(page, '#disable-password-error');
     check(await page.getAttribute('#disable-password', 'aria-invalid') === 'true', 'a wrong password is shown by the password field');
     await mfaBadge(page, 'On');
@@ -447,18 +447,154 @@ const journeys = {
     await screen(page, 'admin-not-allowed');
   },
 
+  /**
+   * Passkeys (issue 24) with Chromium's virtual authenticator (DevTools protocol; it belongs
+   * to this page, so the journey keeps the one page throughout): a user with a password turns
+   * MFA on, adds and renames a passkey, signs out, signs in with password + passkey, makes new
+   * backup codes and removes the passkey with it (+ password), adds another, and turns MFA off
+   * with that one + password. The service must be opened at
+   * http://localhost:<port> (WebAuthn needs a domain).
+   */
+  async passkeys(page) {
+    const { email, password } = PARAMS;
+    check(new URL(BASE).hostname === 'localhost', `passkeys need a domain origin, not ${BASE}`);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    const stored = async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+
+    await signInWithPassword(page, email, password);
+    await page.waitForURL(`${BASE}/`);
+    await mfaBadge(page, 'Off');
+    check(await page.locator('#passkeys').isHidden(), 'no passkeys card while MFA is off');
+    const { secret, codes } = await enroll(page, 'enroll', '#mfa');
+    await savedBackupCodes(page);
+    check(codes.length === 10, 'backup codes were shown');
+
+    // Add a passkey: the card lists nothing yet, and the proof buttons wait for a passkey.
+    await visible(page, '#passkeys');
+    await waitForText(page, '#passkey-table tbody', 'No passkeys yet.');
+    check(await page.locator('#disable-passkey').isHidden(), 'no passkey proof before there is a passkey');
+    await screen(page, 'passkeys-empty', '#passkeys');
+    await page.fill('#passkey-name', 'Laptop');
+    await page.click('#passkey-add-form button[type=submit]');
+    await waitForText(page, '#passkey-table tbody', 'Laptop');
+    check((await stored()).length === 1, 'the virtual authenticator holds the new passkey');
+    check(await page.locator('#passkey-table tbody tr').count() === 1, 'one passkey listed');
+    await waitForText(page, '#passkey-table tbody tr', 'Never');
+    await visible(page, '#disable-passkey');
+
+    // Rename it.
+    await page.getByRole('button', { name: 'Rename passkey Laptop' }).click();
+    await visible(page, '#passkey-rename-form');
+    check(await page.evaluate(() => document.activeElement.id) === 'passkey-rename-title', 'the rename form takes the focus');
+    await page.fill('#passkey-rename-name', 'Work laptop');
+    await page.click('#passkey-rename-form button[type=submit]');
+    await hidden(page, '#passkey-rename-form');
+    await waitForText(page, '#passkey-table tbody', 'Work laptop');
+    await screen(page, 'passkey-added', '#passkeys');
+
+    // Sign out; sign in with the password and the passkey.
+    await signOut(page);
+    await signInWithPassword(page, email, password);
+    await visible(page, '#mfa-form');
+    await visible(page, '#mfa-passkey');
+    await screen(page, 'mfa-step-passkey');
+    await page.click('#mfa-passkey');
+    await page.waitForURL(`${BASE}/`);
+    await mfaBadge(page, 'On');
+    await waitForText(page, '#passkey-table tbody', 'Work laptop');
+    check(!(await text(page, '#passkey-table tbody tr')).includes('Never'), 'the passkey shows when it was last used');
+    check((await stored())[0].signCount >= 1, 'the authenticator signed the sign-in');
+
+    // New backup codes, with the passkey and the password.
+    await page.fill('#regenerate-password', password);
+    await page.click('#regenerate-form [data-proof=passkey]');
+    await visible(page, '#backup-codes');
+    remember(...(await page.locator('#backup-code-list li').allInnerTexts()).map((c) => c.trim()));
+    await savedBackupCodes(page);
+    await waitForText(page, '#mfa-summary', '10 backup codes left');
+
+    // Remove it, proving possession with the passkey itself; MFA stays on.
+    await page.getByRole('button', { name: 'Remove passkey Work laptop' }).click();
+    await visible(page, '#passkey-remove-form');
+    check(await page.evaluate(() => document.activeElement.id) === 'passkey-remove-title', 'the remove form takes the focus');
+    await page.fill('#passkey-remove-password', password);
+    await screen(page, 'passkey-remove', '#passkeys');
+    await page.click('#passkey-remove-form [data-proof=passkey]');
+    await hidden(page, '#passkey-remove-form');
+    await waitForText(page, '#passkey-table tbody', 'No passkeys yet.');
+    await hidden(page, '#disable-passkey');
+    await mfaBadge(page, 'On');
+
+    // A new one (no name given: the service names it), for turning MFA off.
+    await page.click('#passkey-add-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelectorAll('#passkey-table tbody tr[data-id]').length === 1);
+    await visible(page, '#disable-passkey');
+
+    // Turn MFA off with the passkey and the password: no code typed.
+    await page.fill('#disable-password', password);
+    await screen(page, 'disable-with-passkey', '#mfa');
+    await page.click('#disable-passkey');
+    await mfaBadge(page, 'Off');
+    await hidden(page, '#passkeys');
+    check(await page.locator('#passkey-table tbody tr').count() === 0 || await page.locator('#passkeys').isHidden(), 'the passkey list is gone');
+    check(await page.inputValue('#disable-code') === '', 'no code was typed');
+    await screen(page, 'mfa-off');
+    check(secret.length > 0, 'the key was read off the page');
+  },
+
+  /**
+   * Passkeys where they cannot work (the service at 127.0.0.1: WebAuthn needs a domain) and
+   * for an account without one: the login's passkey button goes and says why, the code still
+   * signs in; adding a passkey says, in one sentence, that the service does not offer them.
+   */
+  async passkeys_unavailable(page) {
+    const { email, password, secret } = PARAMS;
+    remember(secret);
+    await signInWithPassword(page, email, password);
+    await visible(page, '#mfa-form');
+    await visible(page, '#mfa-passkey');
+    await page.click('#mfa-passkey');
+    await hidden(page, '#mfa-passkey');
+    await visible(page, '#mfa-form .form-error');
+    const said = await text(page, '#mfa-form .form-error');
+    check(/passkey/i.test(said), `the page says why the passkey cannot be used: ${said}`);
+    check(await page.evaluate(() => document.activeElement.id) === 'mfa-code', 'the code field has the focus');
+    await screen(page, 'mfa-step-no-passkey');
+    await passMfaStep(page, secret);
+    await mfaBadge(page, 'On');
+
+    await visible(page, '#passkeys');
+    check(await page.locator('#disable-passkey').isHidden(), 'no passkey proof without a passkey');
+    await page.click('#passkey-add-form button[type=submit]');
+    await visible(page, '#passkeys-unavailable');
+    check((await text(page, '#passkeys-unavailable')).startsWith('Passkeys are not available'), 'the card says passkeys are unavailable');
+    await hidden(page, '#passkey-add-form');
+    await screen(page, 'passkeys-unavailable', '#passkeys');
+  },
+
   /** Past the attempt limit, the form says when to try again and waits until then. */
   async throttled(page) {
     const { email, password, secret, failures } = PARAMS;
     remember(secret);
     await signInWithPassword(page, email, password);
     await visible(page, '#mfa-form');
-    const submit = page.locator('#mfa-form button[type=submit]');
+    const submit = page.locator('#mfa-form button[type=submit]:not([data-proof])');
     for (let i = 0; i < failures; i += 1) {
       await page.fill('#mfa-code', await wrongCodeFor(secret));
       await submit.click();
       await visible(page, '#mfa-code-error');
-      await page.waitForFunction(() => !document.querySelector('#mfa-form button[type=submit]').disabled);
+      await page.waitForFunction(() => !document.querySelector('#mfa-form button[type=submit]:not([data-proof])').disabled);
     }
     // Even the right code has to wait now.
     await page.fill('#mfa-code', await codeFor(secret));

@@ -51,13 +51,28 @@ pub struct Journey {
     name: String,
     params: Value,
     screenshots: PathBuf,
+    base_url: Option<String>,
 }
 
 impl Journey {
     /// The journey `name`, saving screenshots under `screenshots`.
     #[must_use]
     pub fn new(name: &str, screenshots: &Path) -> Self {
-        Self { name: name.to_owned(), params: json!({}), screenshots: screenshots.to_owned() }
+        Self {
+            name: name.to_owned(),
+            params: json!({}),
+            screenshots: screenshots.to_owned(),
+            base_url: None,
+        }
+    }
+
+    /// Opens the service at `base_url` (e.g. `http://localhost:<port>`, the app's
+    /// `server.public_base_url`, for WebAuthn, which needs a domain) instead of its
+    /// `http://127.0.0.1:<port>` address.
+    #[must_use]
+    pub fn base_url(mut self, base_url: &str) -> Self {
+        self.base_url = Some(base_url.trim_end_matches('/').to_owned());
+        self
     }
 
     /// The accounts and values the journey needs (`{"email", "password", …}`).
@@ -77,7 +92,7 @@ impl Journey {
             .current_dir(browser_dir())
             .arg("journeys.mjs")
             .arg(&self.name)
-            .env("SLUGBASE_URL", &app.address)
+            .env("SLUGBASE_URL", self.base_url.as_deref().unwrap_or(&app.address))
             .env("CHROMIUM", chromium())
             .env("SCREENSHOT_DIR", &self.screenshots)
             .env("JOURNEY", self.params.to_string())

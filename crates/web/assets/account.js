@@ -1,11 +1,12 @@
 // `/`: the signed-in user's account security — MFA status, enrolment (QR code and key),
 // backup codes shown once, regenerate, disable (a password field only for accounts that
-// have a password), password change, API tokens and sessions. Everything through the JSON
+// have a password; a code or a passkey), passkeys (add, rename, remove), password change,
+// API tokens and sessions. Everything through the JSON
 // API. Secrets (the TOTP key, QR code, backup codes, a new token) live only in the page's
 // DOM while shown and are removed when the person is done with them.
 import {
-  api, ApiError, onSubmit, el, timeEl, when, copy, announce, currentUser, setUpHeader,
-  pageError, describe, toLogin,
+  api, ApiError, onSubmit, clearErrors, el, timeEl, when, copy, announce, currentUser, setUpHeader,
+  pageError, describe, toLogin, passkeysSupported, passkeyAnswer, createPasskey,
 } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -13,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 let user = null;
 let qrUrl = null;
 let shownCodes = [];
+let passkeys = [];
 
 const CODE_FIELDS = { INVALID_CODE: 'code', INVALID_PASSWORD: 'password', PASSWORD_REQUIRED: 'password' };
 
@@ -51,6 +53,7 @@ async function refreshMfa() {
   $('mfa-on').hidden = !status.enabled || !$('backup-codes').hidden;
   $('policy-notice').hidden = !(user.mfa_enrollment_required && !status.enabled);
   $('mfa').removeAttribute('aria-busy');
+  await refreshPasskeys(status.enabled);
   return status;
 }
 
@@ -141,27 +144,134 @@ $('backup-done').addEventListener('click', async () => {
   await refreshMfa().catch(pageError);
 });
 
-/** Regenerate and disable: the code, and the password only when the account has one. */
-function bothFactors(values) {
-  return user.has_password ? { code: values.code, password: values.password } : { code: values.code };
+/**
+ * Regenerate, disable and passkey removal: the code, or a passkey's answer when the
+ * "Use a passkey" button sent the form; and the password only when the account has one.
+ */
+async function bothFactors(values, submitter) {
+  const proof = submitter && submitter.dataset.proof === 'passkey'
+    ? await passkeyAnswer('/api/auth/passkeys/challenge')
+    : { code: values.code };
+  return user.has_password ? { ...proof, password: values.password } : proof;
 }
 
-onSubmit($('regenerate-form'), async (values, form) => {
-  const answer = await api('POST', '/api/auth/mfa/backup/regenerate', bothFactors(values));
+onSubmit($('regenerate-form'), async (values, form, submitter) => {
+  const answer = await api('POST', '/api/auth/mfa/backup/regenerate', await bothFactors(values, submitter));
   form.reset();
   await refreshMfa();
   announce('New backup codes made; the old ones no longer work.');
   showBackupCodes(answer.backup_codes);
 }, CODE_FIELDS);
 
-onSubmit($('disable-form'), async (values, form) => {
-  await api('POST', '/api/auth/mfa/disable', bothFactors(values));
+onSubmit($('disable-form'), async (values, form, submitter) => {
+  await api('POST', '/api/auth/mfa/disable', await bothFactors(values, submitter));
   form.reset();
   hideBackupCodes();
   await refreshMfa();
   await refreshSessions();
   announce('Two-factor authentication is off.');
   $('mfa-title').focus();
+}, CODE_FIELDS);
+
+// ---- passkeys: listed while MFA is on; each can stand in for a code ----------------------
+
+function closePasskeyForms() {
+  for (const form of [$('passkey-rename-form'), $('passkey-remove-form')]) {
+    form.reset();
+    clearErrors(form);
+    form.hidden = true;
+  }
+}
+
+/** Why passkeys cannot be added here, in one sentence (the add form goes). */
+function passkeysUnavailable(sentence) {
+  $('passkeys-unavailable').textContent = sentence;
+  $('passkeys-unavailable').hidden = false;
+  $('passkey-add-form').hidden = true;
+}
+
+async function refreshPasskeys(enabled) {
+  $('passkeys').hidden = !enabled;
+  passkeys = [];
+  if (enabled) {
+    const list = await api('GET', '/api/auth/passkeys');
+    passkeys = list.filter((passkey) => passkey.damaged !== true);
+    const body = $('passkey-table').querySelector('tbody');
+    body.replaceChildren(...(list.length === 0
+      ? [el('tr', {}, el('td', { colSpan: 4, className: 'empty' }, 'No passkeys yet.'))]
+      : list.map((passkey) => (passkey.damaged === true
+        ? el('tr', { className: 'damaged' }, el('td', { colSpan: 4 }, `Damaged passkey ${passkey.id}: ${passkey.problem}`))
+        : el('tr', { dataset: { id: passkey.id } },
+          el('td', {}, passkey.name),
+          el('td', {}, timeEl(passkey.created_at)),
+          el('td', {}, passkey.last_used_at ? timeEl(passkey.last_used_at) : 'Never'),
+          el('td', { className: 'actions-cell' },
+            el('button', { type: 'button', 'aria-label': `Rename passkey ${passkey.name}`, onclick: () => openPasskeyForm('rename', passkey) }, 'Rename'),
+            ' ',
+            el('button', { type: 'button', className: 'danger', 'aria-label': `Remove passkey ${passkey.name}`, onclick: () => openPasskeyForm('remove', passkey) }, 'Remove')))))));
+  } else {
+    closePasskeyForms();
+  }
+  if (!passkeysSupported()) passkeysUnavailable('This browser cannot use passkeys.');
+  const usable = passkeysSupported() && passkeys.length > 0;
+  for (const button of document.querySelectorAll('.passkey-proof')) button.hidden = !usable;
+}
+
+function openPasskeyForm(which, passkey) {
+  closePasskeyForms();
+  const form = $(`passkey-${which}-form`);
+  form.elements.namedItem('id').value = passkey.id;
+  if (which === 'rename') {
+    form.elements.namedItem('name').value = passkey.name;
+  } else {
+    $('passkey-remove-title').textContent = `Remove the passkey “${passkey.name}”`;
+    form.querySelector('.account-email').value = user.email;
+  }
+  form.hidden = false;
+  $(`passkey-${which}-title`).focus();
+}
+
+for (const button of document.querySelectorAll('#passkeys .form-cancel')) {
+  button.addEventListener('click', () => {
+    closePasskeyForms();
+    $('passkeys-title').focus();
+  });
+}
+
+onSubmit($('passkey-add-form'), async (values, form) => {
+  let begin;
+  try {
+    begin = await api('POST', '/api/auth/passkeys/register/begin', {});
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.reason !== 'PASSKEYS_UNAVAILABLE') throw error;
+    passkeysUnavailable('Passkeys are not available on this service: it is not reached through a domain name. Your authenticator app still works.');
+    $('passkeys-title').focus();
+    return;
+  }
+  const credential = await createPasskey(begin.options);
+  const name = values.name.trim();
+  const added = await api('POST', '/api/auth/passkeys/register/finish', {
+    ceremony_id: begin.ceremony_id, credential, ...(name ? { name } : {}),
+  });
+  form.reset();
+  await refreshPasskeys(true);
+  announce(`Passkey ${added.name} added.`);
+});
+
+onSubmit($('passkey-rename-form'), async (values) => {
+  await api('PATCH', `/api/auth/passkeys/${encodeURIComponent(values.id)}`, { name: values.name });
+  closePasskeyForms();
+  await refreshPasskeys(true);
+  announce('Passkey renamed.');
+  $('passkeys-title').focus();
+});
+
+onSubmit($('passkey-remove-form'), async (values, form, submitter) => {
+  await api('POST', `/api/auth/passkeys/${encodeURIComponent(values.id)}/remove`, await bothFactors(values, submitter));
+  closePasskeyForms();
+  await refreshPasskeys(true);
+  announce('Passkey removed.');
+  $('passkeys-title').focus();
 }, CODE_FIELDS);
 
 onSubmit($('password-form'), async (values, form) => {

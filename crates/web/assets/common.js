@@ -83,6 +83,15 @@ const REASON_TEXT = {
   CSRF_INVALID: 'The page went stale. Reload it and try again.',
   NETWORK: 'The service cannot be reached. Check the connection and try again.',
   SERVICE_UNAVAILABLE: 'The service is unavailable right now. Try again in a moment.',
+  PASSKEYS_UNAVAILABLE: 'Passkeys are not available on this service.',
+  NO_PASSKEYS: 'This account has no passkey. Use a code instead.',
+  INVALID_PASSKEY: 'That passkey was not accepted. Try again, or use a code.',
+  PASSKEY_CANCELLED: 'The passkey was not used: the request was cancelled or timed out.',
+  PASSKEY_UNSUPPORTED: 'This browser cannot use passkeys.',
+  PASSKEY_CEREMONY_INVALID: 'That passkey request expired. Try again.',
+  PASSKEY_REJECTED: 'The passkey could not be verified. Try again.',
+  PASSKEY_ALREADY_REGISTERED: 'This passkey is already registered.',
+  PASSKEY_LIMIT_REACHED: 'This account has the most passkeys it can have. Remove one first.',
 };
 
 /** A sentence for an error that concerns no single field. */
@@ -96,6 +105,55 @@ export function describe(error) {
   if (REASON_TEXT[error.reason]) return REASON_TEXT[error.reason];
   if (error.status >= 500) return REASON_TEXT.SERVICE_UNAVAILABLE;
   return error.message || 'The request was refused.';
+}
+
+/** Whether this browser can create and use passkeys from the API's JSON options. */
+export function passkeysSupported() {
+  const pkc = window.PublicKeyCredential;
+  return typeof pkc === 'function' && typeof pkc.parseCreationOptionsFromJSON === 'function'
+    && typeof pkc.parseRequestOptionsFromJSON === 'function' && window.isSecureContext;
+}
+
+/** The authenticator's refusal (or none) as an ApiError, so that forms show it like any other. */
+function passkeyError(error) {
+  const reason = error && error.name === 'InvalidStateError' ? 'PASSKEY_ALREADY_REGISTERED' : 'PASSKEY_CANCELLED';
+  return new ApiError(0, { reason, message: REASON_TEXT[reason] }, null);
+}
+
+function unsupported() {
+  return new ApiError(0, { reason: 'PASSKEY_UNSUPPORTED', message: REASON_TEXT.PASSKEY_UNSUPPORTED }, null);
+}
+
+/**
+ * A passkey's answer to a challenge of `challengePath` (`/api/auth/passkeys/challenge` or
+ * `/api/auth/mfa/verify/challenge`): `{ceremony_id, credential}`, to send in place of a code.
+ */
+export async function passkeyAnswer(challengePath) {
+  if (!passkeysSupported()) throw unsupported();
+  const { ceremony_id: ceremonyId, options } = await api('POST', challengePath, {});
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
+  let credential;
+  try {
+    credential = await navigator.credentials.get({ publicKey });
+  } catch (error) {
+    throw passkeyError(error);
+  }
+  if (!credential) throw passkeyError(null);
+  return { ceremony_id: ceremonyId, credential: credential.toJSON() };
+}
+
+/** A new passkey from the API's creation options: the credential as JSON. */
+export async function createPasskey(options) {
+  if (!passkeysSupported()) throw unsupported();
+  const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey);
+  let credential;
+  try {
+    credential = await navigator.credentials.create({ publicKey });
+  } catch (error) {
+    throw passkeyError(error);
+  }
+  if (!credential) throw passkeyError(null);
+  return credential.toJSON();
 }
 
 /** Clears the errors shown in `form`. */
@@ -145,8 +203,9 @@ export function showErrors(form, error, fieldFor = {}) {
 }
 
 /**
- * Runs `handler(values, form)` on submit with the button busy and errors cleared; an
- * ApiError shows in the form. 401 (the session ended) goes to the sign-in page.
+ * Runs `handler(values, form, submitter)` on submit with the buttons busy and errors
+ * cleared (`submitter`: the button pressed, for forms with two ways to send); an ApiError
+ * shows in the form. 401 (the session ended) goes to the sign-in page.
  */
 export function onSubmit(form, handler, fieldFor = {}) {
   form.addEventListener('submit', async (event) => {
@@ -156,7 +215,7 @@ export function onSubmit(form, handler, fieldFor = {}) {
     for (const b of buttons) b.disabled = true;
     form.setAttribute('aria-busy', 'true');
     try {
-      await handler(formValues(form), form);
+      await handler(formValues(form), form, event.submitter || null);
     } catch (error) {
       if (error instanceof ApiError && error.reason === 'UNAUTHENTICATED') {
         toLogin();

@@ -1,8 +1,8 @@
 // /login: first-admin set-up, e-mail + password, identity providers, the MFA step
-// (`/login?mfa=required`, also where an OIDC login with MFA lands) and the OIDC callback's
-// `?error=` reasons in words.
+// (`/login?mfa=required`, also where an OIDC login with MFA lands; a code or a passkey) and
+// the OIDC callback's `?error=` reasons in words.
 import {
-  api, ApiError, onSubmit, el, pageError, describe, safeReturnPath,
+  api, ApiError, onSubmit, el, pageError, describe, safeReturnPath, passkeysSupported, passkeyAnswer,
 } from './common.js';
 
 const OIDC_ERRORS = {
@@ -35,8 +35,12 @@ function signedIn() {
 
 function showMfaStep() {
   show('mfa');
+  document.getElementById('mfa-passkey').hidden = !passkeysSupported();
   document.getElementById('mfa-code').focus();
 }
+
+/** Reasons after which the passkey button cannot help: it goes, the code field stays. */
+const NO_PASSKEY_HERE = new Set(['NO_PASSKEYS', 'PASSKEYS_UNAVAILABLE', 'PASSKEY_UNSUPPORTED']);
 
 async function loadProviders() {
   let providers = [];
@@ -69,10 +73,17 @@ onSubmit(document.getElementById('signin-form'), async (values, form) => {
   signedIn();
 });
 
-onSubmit(document.getElementById('mfa-form'), async (values, form) => {
+onSubmit(document.getElementById('mfa-form'), async (values, form, submitter) => {
   try {
-    await api('POST', '/api/auth/mfa/verify', { code: values.code });
+    const proof = submitter && submitter.dataset.proof === 'passkey'
+      ? await passkeyAnswer('/api/auth/mfa/verify/challenge')
+      : { code: values.code };
+    await api('POST', '/api/auth/mfa/verify', proof);
   } catch (error) {
+    if (error instanceof ApiError && NO_PASSKEY_HERE.has(error.reason)) {
+      document.getElementById('mfa-passkey').hidden = true;
+      document.getElementById('mfa-code').focus();
+    }
     if (error instanceof ApiError && error.reason === 'MFA_PENDING_INVALID') {
       form.reset();
       show('signin');

@@ -355,3 +355,87 @@ async fn an_administrator_resets_a_users_mfa_after_confirming() {
     let created = admin.get("/api/admin/users").await.expect(StatusCode::OK);
     assert!(created.to_string().contains("new.person@example.com"), "{created}");
 }
+
+/// Issue 24: passkeys in the pages, with Chromium's virtual authenticator. The service is
+/// reached at `http://localhost:<port>` (its `public_base_url`): WebAuthn needs a domain.
+#[tokio::test]
+async fn a_user_adds_a_passkey_signs_in_with_it_and_turns_mfa_off_with_it() {
+    if !browser_available() {
+        return;
+    }
+    let port = free_port();
+    let origin = format!("http://localhost:{port}");
+    let public = origin.clone();
+    let app = TestApp::builder()
+        .with_config(move |c| {
+            c.server.port = port;
+            c.server.public_base_url = public;
+        })
+        .spawn()
+        .await;
+    let admin = app.setup_admin().await;
+    let email = "pia.passkey@example.com";
+    app.create_user(&admin, email, Some(steps::PASSWORD)).await;
+
+    Journey::new("passkeys", &screenshots())
+        .base_url(&origin)
+        .params(json!({"email": email, "password": steps::PASSWORD}))
+        .run(&app)
+        .await;
+
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    let pia = users
+        .as_array()
+        .and_then(|all| all.iter().find(|u| u["email"] == email))
+        .cloned()
+        .unwrap_or_else(|| panic!("{users}"));
+    assert_eq!(pia["mfa_enabled"], false, "{pia}");
+    let added = audit(&admin, "passkey_added").await;
+    assert_eq!(added.len(), 2, "added, removed, added again: {added:?}");
+    assert!(added.iter().all(|e| e["user_id"] == pia["id"]), "{added:?}");
+    assert_eq!(audit(&admin, "passkey_renamed").await.len(), 1);
+    let regenerated = audit(&admin, "mfa_backup_regenerate_success").await;
+    assert_eq!(regenerated.len(), 1, "{regenerated:?}");
+    assert_eq!(regenerated[0]["proof"], "passkey", "{regenerated:?}");
+    let removed = audit(&admin, "passkey_removed").await;
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0]["proof"], "passkey", "removed with the passkey itself: {removed:?}");
+    assert!(audit(&admin, "passkey_remove_fail").await.is_empty());
+    let verified = audit(&admin, "mfa_verify_success").await;
+    assert_eq!(verified.len(), 1, "one second step, with the passkey: {verified:?}");
+    assert_eq!(verified[0]["user_id"], pia["id"]);
+    assert_eq!(verified[0]["proof"], "passkey", "{verified:?}");
+    assert!(verified[0]["user_agent"].as_str().is_some_and(|a| a.contains("HeadlessChrome")));
+    let disabled = audit(&admin, "mfa_disable_success").await;
+    assert_eq!(disabled.len(), 1, "{disabled:?}");
+    assert_eq!(disabled[0]["user_id"], pia["id"]);
+    assert_eq!(disabled[0]["proof"], "passkey", "{disabled:?}");
+    assert!(audit(&admin, "mfa_verify_fail").await.is_empty());
+    // Turning MFA off took the passkeys with it.
+    let pia_api = app.login(email, steps::PASSWORD).await;
+    let left = pia_api.get("/api/auth/passkeys").await.expect(StatusCode::OK);
+    assert_eq!(left, json!([]), "{left}");
+}
+
+/// On 127.0.0.1 (no domain, so no WebAuthn) and for an account without a passkey, the pages
+/// say so and the code keeps working.
+#[tokio::test]
+async fn without_a_domain_the_pages_say_passkeys_are_unavailable_and_codes_still_work() {
+    let Some(app) = fresh_app().await else { return };
+    let email = "ip.only@example.com";
+    let (admin, secret) = admin_and_mfa_user(&app, email).await;
+
+    Journey::new("passkeys_unavailable", &screenshots())
+        .params(json!({"email": email, "password": steps::PASSWORD, "secret": secret}))
+        .run(&app)
+        .await;
+
+    let verified = audit(&admin, "mfa_verify_success").await;
+    assert_eq!(verified.len(), 1, "{verified:?}");
+    assert_eq!(verified[0]["proof"], "totp");
+    assert!(
+        audit(&admin, "mfa_verify_fail").await.is_empty(),
+        "asking for a challenge is no attempt"
+    );
+    assert!(audit(&admin, "passkey_added").await.is_empty());
+}
