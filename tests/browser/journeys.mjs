@@ -524,6 +524,17 @@ const journeys = {
     await savedBackupCodes(page);
     await waitForText(page, '#mfa-summary', '10 backup codes left');
 
+    // Sign out; sign in with the passkey alone: no e-mail address, no password.
+    check((await stored())[0].isResidentCredential, 'the passkey was made discoverable');
+    await signOut(page);
+    await visible(page, '#passkey-signin-form');
+    await screen(page, 'sign-in-with-passkey', '#signin');
+    const before = (await stored())[0].signCount;
+    await page.click('#signin-passkey');
+    await page.waitForURL(`${BASE}/`);
+    await mfaBadge(page, 'On');
+    check((await stored())[0].signCount > before, 'the authenticator signed the passwordless sign-in');
+
     // Remove it, proving possession with the passkey itself; MFA stays on.
     await page.getByRole('button', { name: 'Remove passkey Work laptop' }).click();
     await visible(page, '#passkey-remove-form');

@@ -63,6 +63,23 @@ onSubmit(document.getElementById('setup-form'), async (values) => {
   signedIn();
 });
 
+// A passkey alone: no e-mail address, no password (the authenticator asks for its PIN or
+// biometrics, and offers the passkeys it holds for this site).
+const passkeySignIn = document.getElementById('passkey-signin-form');
+passkeySignIn.hidden = !passkeysSupported();
+onSubmit(passkeySignIn, async () => {
+  try {
+    const answer = await passkeyAnswer('/api/auth/passkeys/sign-in/begin');
+    await api('POST', '/api/auth/passkeys/sign-in/finish', answer);
+  } catch (error) {
+    if (error instanceof ApiError && error.reason === 'PASSKEYS_UNAVAILABLE') {
+      document.getElementById('signin-passkey').hidden = true;
+    }
+    throw error;
+  }
+  signedIn();
+});
+
 onSubmit(document.getElementById('signin-form'), async (values, form) => {
   const answer = await api('POST', '/api/auth/login', { email: values.email, password: values.password });
   if (answer && answer.mfa_required) {

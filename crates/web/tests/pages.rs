@@ -411,6 +411,12 @@ async fn a_user_adds_a_passkey_signs_in_with_it_and_turns_mfa_off_with_it() {
     assert_eq!(disabled[0]["user_id"], pia["id"]);
     assert_eq!(disabled[0]["proof"], "passkey", "{disabled:?}");
     assert!(audit(&admin, "mfa_verify_fail").await.is_empty());
+    // One sign-in with the passkey alone: no password step before it.
+    let logins = audit(&admin, "login_success").await;
+    let by_passkey: Vec<_> =
+        logins.iter().filter(|e| e["user_id"] == pia["id"] && e["proof"] == "passkey").collect();
+    assert_eq!(by_passkey.len(), 2, "the second step and the passkey alone: {logins:?}");
+    assert!(audit(&admin, "login_fail").await.is_empty());
     // Turning MFA off took the passkeys with it.
     let pia_api = app.login(email, steps::PASSWORD).await;
     let left = pia_api.get("/api/auth/passkeys").await.expect(StatusCode::OK);
