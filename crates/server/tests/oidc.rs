@@ -663,3 +663,56 @@ async fn a_huge_jwks_is_refused_and_a_later_refetch_past_the_interval_recovers()
     login_lands_on(&app, "/").await;
     assert_eq!(provider.jwks_fetches().await, fetches + 2);
 }
+
+/// Issue 24: an OIDC login that needs the second step gets the passkey's choice as a password
+/// login does: the same pending state, the same challenge, the same verify. The service is
+/// reached at `http://localhost:<port>` (WebAuthn binds passkeys to a domain).
+#[tokio::test]
+async fn an_oidc_login_that_needs_the_second_step_takes_a_passkey_as_well_as_a_code() {
+    use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+    use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
+
+    let port = free_port();
+    let base = format!("http://localhost:{port}");
+    let Some(provider) = OidcProvider::start(&[callback_url(&base)]).await else { return };
+    let public = base.clone();
+    let app = configure(TestApp::builder(), port, &provider.issuer)
+        .with_config(move |c| c.server.public_base_url = public)
+        .spawn()
+        .await;
+    wait_until_discovered(&app.address, Duration::from_secs(20)).await;
+    let admin = app.setup_admin().await;
+    let origin = url::Url::parse(&base).unwrap();
+
+    // An OIDC-only user signs in, turns MFA on and adds a passkey.
+    provider.next_login(account("pk-sub", "pk@example.com", true)).await;
+    let browser = OidcBrowser::new(&base);
+    browser.login_lands_on("/").await;
+    let api = signed_in(&browser).await;
+    steps::enroll_mfa(&api, |secret| app.fresh_code(secret)).await;
+    let mut key = SoftPasskey::new(true);
+    let begin = api.post("/api/auth/passkeys/register/begin", json!({})).await.expect(StatusCode::OK);
+    let options: CreationChallengeResponse =
+        serde_json::from_value(begin["options"].clone()).unwrap();
+    let credential = key.do_registration(origin.clone(), options).unwrap();
+    let finish = json!({"ceremony_id": begin["ceremony_id"], "credential": credential});
+    api.post("/api/auth/passkeys/register/finish", &finish).await.expect(StatusCode::CREATED);
+
+    // The provider's login alone gives the pending state; the passkey completes it.
+    provider.next_login(account("pk-sub", "pk@example.com", true)).await;
+    let browser = OidcBrowser::new(&base);
+    browser.login_lands_on("/login?mfa=required").await;
+    let challenge = browser.api.post("/api/auth/mfa/verify/challenge", json!({})).await;
+    let challenge = challenge.expect(StatusCode::OK);
+    let options: RequestChallengeResponse =
+        serde_json::from_value(challenge["options"].clone()).unwrap();
+    let credential = key.do_authentication(origin, options).unwrap();
+    let answer = json!({"ceremony_id": challenge["ceremony_id"], "credential": credential});
+    let me = browser.api.post("/api/auth/mfa/verify", &answer).await.expect(StatusCode::OK);
+    assert_eq!(me["email"], "pk@example.com", "{me}");
+    browser.api.get("/api/auth/me").await.expect(StatusCode::OK);
+    let verified = audit(&admin, "mfa_verify_success").await;
+    assert_eq!(verified[0]["proof"], "passkey", "{verified:?}");
+}
+
