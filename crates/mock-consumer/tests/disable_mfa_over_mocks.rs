@@ -99,6 +99,7 @@ fn caller() -> Caller {
             last_totp_step: Some(TotpStep::new(1000)),
         },
         created_at: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+        mfa_grace_started_at: None,
     };
     Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()), backup_codes_remaining: 10 }
 }

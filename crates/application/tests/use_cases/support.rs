@@ -22,7 +22,8 @@ use slugbase_application::ports::{
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, AuditEventKind, AuditOutcome, DisplayName, Email, EncryptedSecret,
-    LoginMethod, MfaState, PasswordHash, ProofKind, Release, TotpSecret, TotpStep, User, UserId,
+    LoginMethod, MfaScope, MfaState, PasswordHash, ProofKind, Release, TotpSecret,
+    TotpStep, User, UserId,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -429,10 +430,10 @@ pub fn settings() -> AuthSettings {
     AuthSettings::default()
 }
 
-/// Settings with `require_mfa_for_admins` on.
+/// Settings with `require_mfa_for_admins` on (`require_mfa = "admins"`).
 pub fn settings_requiring_mfa_for_admins() -> AuthSettings {
     let mut settings = AuthSettings::default();
-    settings.mfa_policy.require_mfa_for_admins = true;
+    settings.mfa_policy.scope = MfaScope::Admins;
     settings
 }
 
@@ -462,6 +463,7 @@ pub fn local_user() -> User {
         is_admin: false,
         mfa: MfaState::Disabled,
         created_at: now_plus(-86_400),
+        mfa_grace_started_at: None,
     }
 }
 

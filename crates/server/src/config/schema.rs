@@ -259,7 +259,12 @@ impl SecuritySettings {
     pub fn auth_settings(&self) -> slugbase_application::AuthSettings {
         slugbase_application::AuthSettings {
             mfa_policy: slugbase_domain::MfaPolicy {
-                require_mfa_for_admins: self.require_mfa_for_admins,
+                scope: if self.require_mfa_for_admins {
+                    slugbase_domain::MfaScope::Admins
+                } else {
+                    slugbase_domain::MfaScope::Off
+                },
+                ..slugbase_domain::MfaPolicy::default()
             },
             end_other_sessions_on_mfa_change: self.end_other_sessions_on_mfa_change,
             session_idle_secs: self.session_idle_secs,
