@@ -11,5 +11,6 @@ mod authenticate;
 mod disable_mfa;
 mod enrollment;
 mod login;
+mod mfa_policy;
 mod oidc_login;
 mod passkeys;

@@ -22,7 +22,7 @@ use slugbase_application::ports::{
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, AuditEventKind, AuditOutcome, DisplayName, Email, EncryptedSecret,
-    LoginMethod, MfaScope, MfaState, PasswordHash, ProofKind, Release, TotpSecret,
+    LoginMethod, MfaScope, MfaStanding, MfaState, PasswordHash, ProofKind, Release, TotpSecret,
     TotpStep, User, UserId,
 };
 
@@ -510,12 +510,22 @@ pub fn caller_session() -> SecretDigest {
 
 /// `user` calling with a `slugbase.sid` cookie.
 pub fn session_caller(user: User) -> Caller {
-    Caller { user, auth: CallerAuth::Session(caller_session()), backup_codes_remaining: 0 }
+    Caller {
+        user,
+        auth: CallerAuth::Session(caller_session()),
+        backup_codes_remaining: 0,
+        mfa_standing: MfaStanding::NotRequired,
+    }
 }
 
 /// `user` calling with an API token.
 pub fn token_caller(user: User) -> Caller {
-    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()), backup_codes_remaining: 0 }
+    Caller {
+        user,
+        auth: CallerAuth::ApiToken(ApiTokenId::generate()),
+        backup_codes_remaining: 0,
+        mfa_standing: MfaStanding::NotRequired,
+    }
 }
 
 /// Attempt-counter key of a user's second-factor attempts.

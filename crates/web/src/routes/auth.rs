@@ -14,9 +14,9 @@ use crate::requests::{CodeRequest, LoginRequest, SetupRequest};
 use crate::views::{MessageView, UserView};
 
 impl AppState {
-    /// The view of a user, with the policy flag.
+    /// The view of a user, with where they stand with the MFA policy now.
     pub(crate) fn user_view(&self, user: &User) -> UserView {
-        UserView::new(user, self.use_cases.mfa_status.enrollment_required(user))
+        UserView::new(user, &self.use_cases.mfa_status.standing(user))
     }
 }
 
@@ -205,11 +205,13 @@ pub(crate) async fn logout(
 #[utoipa::path(
     tag = "Auth",
     operation_id = "me",
+    description = "Also answers a caller the MFA policy holds to enrolment (`mfa_policy_status: \"overdue\"`): it is how a client learns that it must enrol.",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses((status = 200, description = "Success", body = UserView), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
 )]
 #[get("/api/auth/me")]
 pub(crate) async fn me(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    Ok(HttpResponse::Ok().json(state.user_view(&authed.caller.user)))
+    let authed = state.authenticate_enrolling(&req).await?;
+    let caller = &authed.caller;
+    Ok(HttpResponse::Ok().json(UserView::new(&caller.user, &caller.mfa_standing)))
 }

@@ -356,6 +356,7 @@ async fn an_oidc_only_user_disables_with_the_code_alone() {
     let email = slugbase_domain::Email::parse("oidc@example.com").unwrap();
     let user = app.operator.admin.find_by_email(&email).await.unwrap().unwrap();
     let caller = slugbase_application::Caller {
+        mfa_standing: app.use_cases.mfa_status.standing(&user),
         user,
         auth: slugbase_application::CallerAuth::ApiToken(slugbase_domain::ApiTokenId::generate()),
         backup_codes_remaining: 0,
