@@ -29,8 +29,11 @@ function show(id) {
   if (heading) document.title = `${heading.textContent} · SlugBase Auth`;
 }
 
-function signedIn() {
-  window.location.assign(returnTo());
+/** On to `return_to` — or, for a user the MFA policy holds to enrolment (their grace
+ * period is over), to the account page, the only one that works for them. */
+function signedIn(user) {
+  const held = user && user.mfa_policy_status === 'overdue';
+  window.location.assign(held ? '/' : returnTo());
 }
 
 function showMfaStep() {
@@ -55,8 +58,8 @@ async function loadProviders() {
 }
 
 onSubmit(document.getElementById('setup-form'), async (values) => {
-  await api('POST', '/api/auth/setup', { name: values.name, email: values.email, password: values.password });
-  signedIn();
+  const user = await api('POST', '/api/auth/setup', { name: values.name, email: values.email, password: values.password });
+  signedIn(user);
 });
 
 onSubmit(document.getElementById('signin-form'), async (values, form) => {
@@ -66,12 +69,12 @@ onSubmit(document.getElementById('signin-form'), async (values, form) => {
     showMfaStep();
     return;
   }
-  signedIn();
+  signedIn(answer);
 });
 
 onSubmit(document.getElementById('mfa-form'), async (values, form) => {
   try {
-    await api('POST', '/api/auth/mfa/verify', { code: values.code });
+    signedIn(await api('POST', '/api/auth/mfa/verify', { code: values.code }));
   } catch (error) {
     if (error instanceof ApiError && error.reason === 'MFA_PENDING_INVALID') {
       form.reset();
@@ -84,7 +87,6 @@ onSubmit(document.getElementById('mfa-form'), async (values, form) => {
     }
     throw error;
   }
-  signedIn();
 }, { INVALID_CODE: 'code' });
 
 async function start() {
@@ -111,8 +113,7 @@ async function start() {
   }
   // Already signed in: nothing to do here.
   try {
-    await api('GET', '/api/auth/me');
-    signedIn();
+    signedIn(await api('GET', '/api/auth/me'));
     return;
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) pageError(e);
