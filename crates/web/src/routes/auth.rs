@@ -90,7 +90,7 @@ pub enum LoginView {
 #[utoipa::path(
     tag = "Auth",
     operation_id = "login",
-    description = "Without MFA: sets `slugbase.sid` and returns the user. With MFA: returns `{\"mfa_required\": true}` and sets a five-minute `slugbase.mfa_pending` cookie, good only for `POST /api/auth/mfa/verify`.",
+    description = "Without MFA: sets `slugbase.sid` and returns the user. With MFA: returns `{\"mfa_required\": true}` and sets a five-minute `slugbase.mfa_pending` cookie, good only for `POST /api/auth/mfa/verify`. Under an MFA policy (`security.require_mfa`) the first sign-in of a covered user without MFA starts their grace period (`mfa_grace_started_at`, `mfa_grace_ends_at` in the answer); once it is over (`mfa_policy_status: \"overdue\"`) the session set here reaches only enrolment (`/api/auth/me`, `/api/auth/mfa/status`, `/api/auth/mfa/enroll/*`; everything else answers 403 `MFA_ENROLLMENT_REQUIRED`) until MFA is on.",
     request_body(content = LoginRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Signed in (the user), or MFA required (`{\"mfa_required\": true}`)", body = LoginView),
