@@ -229,8 +229,7 @@ pub struct LimitsSettings {
 }
 
 /// `security.require_mfa`: who must have MFA.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequireMfa {
     /// Nobody.
     Off,
@@ -238,6 +237,22 @@ pub enum RequireMfa {
     Admins,
     /// Every user.
     All,
+}
+
+impl<'de> Deserialize<'de> for RequireMfa {
+    /// `"off"`, `"admins"` or `"all"`; anything else is refused saying so (serde's own
+    /// message would name the Rust enum instead).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        match raw.as_str() {
+            "off" => Ok(Self::Off),
+            "admins" => Ok(Self::Admins),
+            "all" => Ok(Self::All),
+            other => Err(serde::de::Error::custom(format!(
+                "must be \"off\", \"admins\" or \"all\", not {other:?}"
+            ))),
+        }
+    }
 }
 
 impl From<RequireMfa> for slugbase_domain::MfaScope {
@@ -401,6 +416,7 @@ mod tests {
     fn an_unknown_scope_and_a_negative_or_overlong_grace_period_are_refused_naming_the_key() {
         let error = mfa_policy(&[(REQUIRE, "everyone")]).unwrap_err();
         assert!(error.contains("security.require_mfa") && error.contains("everyone"), "{error}");
+        assert!(error.contains(r#"must be "off", "admins" or "all""#), "{error}");
         for days in ["-1", "two", "3651"] {
             let error = mfa_policy(&[(GRACE, days)]).unwrap_err();
             assert!(error.contains("security.grace_days"), "{days}: {error}");
