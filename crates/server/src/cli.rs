@@ -429,12 +429,11 @@ async fn create_token(
     // The operator acts for the user; no session exists, so the caller carries an empty
     // session digest that matches no stored session; creating a token reads no backup-code
     // count (only the MFA status does).
-    let mfa_standing = use_cases.mfa_status.standing(&user);
     let caller = Caller {
+        mfa_standing: use_cases.mfa_status.standing(&user),
         user,
         auth: CallerAuth::Session(SecretDigest::from_hex(String::new())),
         backup_codes_remaining: 0,
-        mfa_standing,
     };
     match use_cases.api_tokens.create(&caller, &cli_client(), Ok(name.to_owned())).await {
         Ok(created) => {
