@@ -24,7 +24,7 @@ mod m20261130_000002_oidc_login;
 mod m20261130_000003_outbox;
 mod m20261201_000004_token_caller_index;
 mod m20261207_000005_passkeys;
-mod m20261208_000006_mfa_grace;
+mod m20261207_000006_mfa_grace;
 
 /// Applies every pending migration inside `tx`: what
 /// `SeaOrmStore::migrate_with` runs, under its lock.
@@ -50,7 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_outbox::Migration),
             Box::new(m20261201_000004_token_caller_index::Migration),
             Box::new(m20261207_000005_passkeys::Migration),
-            Box::new(m20261208_000006_mfa_grace::Migration),
+            Box::new(m20261207_000006_mfa_grace::Migration),
         ]
     }
 }
