@@ -24,6 +24,7 @@ mod m20261130_000002_oidc_login;
 mod m20261130_000003_outbox;
 mod m20261201_000004_token_caller_index;
 mod m20261207_000005_passkeys;
+mod m20261207_000006_mfa_grace;
 mod m20261207_000007_sign_in_ceremonies;
 
 /// Applies every pending migration inside `tx`: what
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_outbox::Migration),
             Box::new(m20261201_000004_token_caller_index::Migration),
             Box::new(m20261207_000005_passkeys::Migration),
+            Box::new(m20261207_000006_mfa_grace::Migration),
             Box::new(m20261207_000007_sign_in_ceremonies::Migration),
         ]
     }

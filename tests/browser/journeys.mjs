@@ -753,6 +753,35 @@ const journeys = {
   },
 
   /** An administrator resets a user's MFA after a confirmation, and sees it in the audit log. */
+  async mfa_policy(page) {
+    // A user the MFA policy holds to enrolment (their grace period is over) signs in on
+    // their way to /admin: they land on the account page, which says why and offers only
+    // the two-factor card; they enrol there with a real code, and the rest of the page comes
+    // back in the same session.
+    const { email, password } = PARAMS;
+    await signInWithPassword(page, email, password, { returnTo: '/admin' });
+    await page.waitForURL(`${BASE}/`);
+    await waitForText(page, '#policy-notice', 'the time to set it up ended');
+    for (const card of ['#password', '#tokens', '#sessions']) {
+      check(!(await page.locator(card).isVisible()), `${card} is hidden while held to enrolment`);
+    }
+    await mfaBadge(page, 'Off');
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'enroll-start'), 'the set-up button has the focus');
+    await screen(page, 'held');
+    const { codes } = await enroll(page, 'held-enroll', '#mfa');
+    await visible(page, '#tokens');
+    await visible(page, '#sessions');
+    await page.waitForFunction(() => document.querySelectorAll('#session-table tbody tr').length === 1);
+    check(!(await page.locator('#policy-notice').isVisible()), 'the notice is gone once MFA is on');
+    check(codes.length === 10, 'ten backup codes');
+    await savedBackupCodes(page);
+    // Required means it cannot be turned off: no form that would only be refused.
+    await visible(page, '#disable-locked');
+    check(!(await page.locator('#disable-form').isVisible()), 'no disable form under the policy');
+    check(await page.locator('#regenerate-form').isVisible(), 'new backup codes stay offered');
+    await screen(page, 'enrolled');
+  },
+
   async admin_reset(page) {
     const { email, password, user_email: userEmail, secret } = PARAMS;
     remember(secret);

@@ -40,6 +40,7 @@ use crate::{
     collaborators::audit_trail::AuditTrail,
     collaborators::backup_codes::BackupCodeIssuer,
     collaborators::both_factors::BothFactorsCheck,
+    collaborators::mfa_policy::MfaPolicyCheck,
     collaborators::new_account::NewUserFactory,
     collaborators::passkey_ceremonies::PasskeyCeremonies,
     collaborators::second_factor::SecondFactorCheck,
@@ -103,7 +104,8 @@ impl fmt::Debug for Deps {
 /// Security settings the use cases apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthSettings {
-    /// Policies such as `require_mfa_for_admins`.
+    /// Who must have MFA and their grace period (`security.require_mfa`,
+    /// `security.grace_days`; `require_mfa_for_admins` is the `admins` scope).
     pub mfa_policy: MfaPolicy,
     /// End the user's other sessions when MFA is disabled or reset (ASVS 5.0 7.4.3).
     pub end_other_sessions_on_mfa_change: bool,
@@ -274,6 +276,7 @@ impl UseCases {
         .with_reauth(ReauthPolicy::new(oidc.clone(), settings.oidc_reauth_max_age_secs));
         let new_users =
             NewUserFactory::new(passwords.clone(), common_passwords.clone(), clock.clone());
+        let policy = MfaPolicyCheck::new(settings.mfa_policy, users.clone(), clock.clone());
         let oidc_sign_in = !identity_providers.0.is_empty();
 
         let change_password = ChangePassword::new(
@@ -326,7 +329,7 @@ impl UseCases {
                 clock.clone(),
                 revoker,
             )),
-            mfa_status: Arc::new(MfaStatus::new(settings.mfa_policy)),
+            mfa_status: Arc::new(MfaStatus::new(policy.clone())),
             enroll_begin: Arc::new(EnrollBegin::new(
                 totp.clone(),
                 cipher.clone(),
@@ -357,6 +360,7 @@ impl UseCases {
                 issuer.clone(),
                 audit_trail.clone(),
                 clock.clone(),
+                policy.clone(),
             )),
             verify_login: Arc::new(
                 VerifyLogin::new(
@@ -384,6 +388,7 @@ impl UseCases {
                 issuer.clone(),
                 audit_trail.clone(),
                 clock.clone(),
+                policy.clone(),
             )),
             logout: Arc::new(Logout::new(
                 token_digest.clone(),
@@ -398,6 +403,7 @@ impl UseCases {
                 clock.clone(),
                 settings.touch_interval_secs,
                 background,
+                policy.clone(),
             )),
             api_tokens: Arc::new(ApiTokens::new(
                 minter,
@@ -411,6 +417,7 @@ impl UseCases {
                 new_users.clone(),
                 issuer,
                 audit_trail.clone(),
+                policy,
             )),
             change_password: Arc::new(change_password),
             sessions: Arc::new(manage_sessions),

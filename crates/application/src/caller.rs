@@ -1,6 +1,6 @@
 //! Who is calling, and from where.
 
-use slugbase_domain::{ApiTokenId, User};
+use slugbase_domain::{ApiTokenId, MfaStanding, User};
 
 use crate::ports::SecretDigest;
 
@@ -45,6 +45,10 @@ pub struct Caller {
     /// The account's backup codes not yet spent, read with it (what
     /// `GET /api/auth/mfa/status` shows while MFA is on).
     pub backup_codes_remaining: u32,
+    /// Where the account stands with the MFA policy at this request: an
+    /// [`MfaStanding::Overdue`] caller may only enrol (the web adapter refuses every other
+    /// route with 403 `MFA_ENROLLMENT_REQUIRED`).
+    pub mfa_standing: MfaStanding,
 }
 
 impl Caller {

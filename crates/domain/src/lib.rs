@@ -10,6 +10,7 @@ pub mod codes;
 pub mod email;
 pub mod ids;
 pub mod mfa;
+pub mod mfa_policy;
 pub mod notice;
 pub mod passkey;
 pub mod password;
@@ -24,9 +25,9 @@ pub use codes::{
 pub use email::{Email, EmailError};
 pub use ids::{ApiTokenId, NoticeId, PasskeyId, UserId};
 pub use mfa::{
-    DisableDenied, EncryptedSecret, MfaOperation, MfaPolicy, MfaState, SecondFactorGate,
-    second_factor_gate,
+    DisableDenied, EncryptedSecret, MfaOperation, MfaState, SecondFactorGate, second_factor_gate,
 };
+pub use mfa_policy::{DEFAULT_GRACE_DAYS, MfaPolicy, MfaScope, MfaStanding};
 pub use notice::{NoticeKind, NoticeStatus, retry_delay_secs};
 pub use passkey::{MAX_PASSKEY_NAME_CHARS, PasskeyName, PasskeyNameError};
 pub use password::{

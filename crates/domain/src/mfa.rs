@@ -17,7 +17,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::{Password, PasswordHash, TotpStep, User};
+use crate::{MfaPolicy, Password, PasswordHash, TotpStep, User};
 
 /// A TOTP secret encrypted by the secret cipher (key id, nonce and ciphertext in one
 /// string). Opaque here; `Debug` prints its length only.
@@ -71,21 +71,6 @@ impl MfaState {
     #[must_use]
     pub const fn is_enabled(&self) -> bool {
         matches!(self, Self::Enabled { .. })
-    }
-}
-
-/// Configured policies that constrain MFA.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MfaPolicy {
-    /// Administrators may not turn MFA off.
-    pub require_mfa_for_admins: bool,
-}
-
-impl MfaPolicy {
-    /// Whether this user must keep (or get) MFA.
-    #[must_use]
-    pub const fn requires_mfa(&self, user: &User) -> bool {
-        self.require_mfa_for_admins && user.is_admin
     }
 }
 
@@ -196,7 +181,7 @@ pub fn second_factor_gate<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DisplayName, Email, LoginMethod, UserId};
+    use crate::{DisplayName, Email, LoginMethod, MfaScope, UserId};
 
     fn user(login: LoginMethod, is_admin: bool, mfa: MfaState) -> User {
         User {
@@ -208,6 +193,7 @@ mod tests {
             is_admin,
             mfa,
             created_at: Utc::now(),
+            mfa_grace_started_at: None,
         }
     }
 
@@ -223,7 +209,7 @@ mod tests {
         LoginMethod::Local(PasswordHash::from_phc("$argon2id$..."))
     }
 
-    const POLICY: MfaPolicy = MfaPolicy { require_mfa_for_admins: true };
+    const POLICY: MfaPolicy = MfaPolicy { scope: MfaScope::Admins, grace_days: 14 };
 
     #[test]
     fn mfa_off_is_reported_before_anything_else() {
@@ -252,6 +238,20 @@ mod tests {
             second_factor_gate(&admin, MfaOperation::Disable, MfaPolicy::default(), Some(&pw))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn under_all_every_user_is_bound_and_regenerating_backup_codes_stays_allowed() {
+        let all = MfaPolicy { scope: MfaScope::All, grace_days: 0 };
+        let pw = Password::new("pw");
+        for is_admin in [false, true] {
+            let u = user(local(), is_admin, enabled());
+            let denied = second_factor_gate(&u, MfaOperation::Disable, all, Some(&pw)).unwrap_err();
+            assert_eq!(denied, DisableDenied::RequiredByPolicy);
+            for op in [MfaOperation::RegenerateBackupCodes, MfaOperation::RemovePasskey] {
+                assert!(second_factor_gate(&u, op, all, Some(&pw)).is_ok());
+            }
+        }
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct User {
     pub mfa: MfaState,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
+    /// When the user's grace period under an MFA policy started (their first sign-in while
+    /// a policy required MFA of them and they had none); `None`: not started. Never moved
+    /// once set ([`crate::mfa_policy`]).
+    pub mfa_grace_started_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -143,6 +147,7 @@ mod tests {
             is_admin: false,
             mfa: MfaState::Disabled,
             created_at: chrono::Utc::now(),
+            mfa_grace_started_at: None,
         };
         assert_eq!(user.login_method(), "password");
         user.oidc_provider = Some("corp".to_owned());

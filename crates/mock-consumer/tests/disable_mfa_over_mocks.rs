@@ -20,7 +20,7 @@ use slugbase_application::{
 };
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, AuditEventKind, DisableDenied, DisplayName, Email, EncryptedSecret,
-    LoginMethod, MfaState, Password, Release, TotpSecret, TotpStep, User, UserId,
+    LoginMethod, MfaStanding, MfaState, Password, Release, TotpSecret, TotpStep, User, UserId,
 };
 
 /// Mocks for the ports disable touches; the password hasher and backup-code hasher are
@@ -99,8 +99,14 @@ fn caller() -> Caller {
             last_totp_step: Some(TotpStep::new(1000)),
         },
         created_at: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+        mfa_grace_started_at: None,
     };
-    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()), backup_codes_remaining: 10 }
+    Caller {
+        user,
+        auth: CallerAuth::ApiToken(ApiTokenId::generate()),
+        backup_codes_remaining: 10,
+        mfa_standing: MfaStanding::NotRequired,
+    }
 }
 
 fn body(code: &str) -> Result<BothFactorsInput, slugbase_application::InputRejected> {

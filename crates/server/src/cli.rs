@@ -430,6 +430,7 @@ async fn create_token(
     // session digest that matches no stored session; creating a token reads no backup-code
     // count (only the MFA status does).
     let caller = Caller {
+        mfa_standing: use_cases.mfa_status.standing(&user),
         user,
         auth: CallerAuth::Session(SecretDigest::from_hex(String::new())),
         backup_codes_remaining: 0,

@@ -692,7 +692,8 @@ async fn an_oidc_login_that_needs_the_second_step_takes_a_passkey_as_well_as_a_c
     let api = signed_in(&browser).await;
     steps::enroll_mfa(&api, |secret| app.fresh_code(secret)).await;
     let mut key = SoftPasskey::new(true);
-    let begin = api.post("/api/auth/passkeys/register/begin", json!({})).await.expect(StatusCode::OK);
+    let begin =
+        api.post("/api/auth/passkeys/register/begin", json!({})).await.expect(StatusCode::OK);
     let options: CreationChallengeResponse =
         serde_json::from_value(begin["options"].clone()).unwrap();
     let credential = key.do_registration(origin.clone(), options).unwrap();
@@ -716,3 +717,56 @@ async fn an_oidc_login_that_needs_the_second_step_takes_a_passkey_as_well_as_a_c
     assert_eq!(verified[0]["proof"], "passkey", "{verified:?}");
 }
 
+/// The MFA policy holds OIDC logins to the same rule as password ones: the first login
+/// under `require_mfa` starts the grace period (a full session, to `return_to`); once it is
+/// over, the login lands on the account page whatever `return_to` says, with a session
+/// that reaches only enrolment until TOTP is on — then everything, and the next login takes
+/// the TOTP step.
+#[tokio::test]
+async fn an_oidc_login_past_the_mfa_grace_period_lands_on_the_account_page_held_to_enrolment() {
+    use slugbase_server::config::RequireMfa;
+    let Some((app, provider)) = start_with(|b| {
+        b.with_config(|c| {
+            c.security.require_mfa = Some(RequireMfa::All);
+            c.security.grace_days = 1;
+        })
+    })
+    .await
+    else {
+        return;
+    };
+    let login = format!("{LOGIN}?return_to=%2Fadmin");
+
+    // Inside the grace period: where the login asked to go, with a full session.
+    provider.next_login(account("held-sub", "held@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    let landed = browser.login(&login).await;
+    assert_eq!(landed.header("location"), Some("/admin"), "{landed:?}");
+    let api = signed_in(&browser).await;
+    api.get("/api/auth/sessions").await.expect(StatusCode::OK);
+    let status = api.get("/api/auth/mfa/status").await.expect(StatusCode::OK);
+    assert_eq!(
+        (&status["policy_status"], &status["grace_days_left"]),
+        (&json!("in_grace"), &json!(1))
+    );
+
+    // A day later: to the account page, held to enrolment.
+    app.clock.advance(chrono::TimeDelta::days(1));
+    provider.next_login(account("held-sub", "held@example.com", true)).await;
+    let browser = OidcBrowser::new(&app.address);
+    let landed = browser.login(&login).await;
+    assert_eq!(landed.header("location"), Some("/"), "{landed:?}");
+    let api = signed_in(&browser).await;
+    api.get("/api/auth/sessions")
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "MFA_ENROLLMENT_REQUIRED");
+    let me = api.get("/api/auth/me").await.expect(StatusCode::OK);
+    assert_eq!(me["mfa_policy_status"], "overdue");
+
+    // Enrolled with a real code: the same session reaches everything.
+    steps::enroll_mfa(&api, |secret| app.fresh_code(secret)).await;
+    api.get("/api/auth/sessions").await.expect(StatusCode::OK);
+    provider.next_login(account("held-sub", "held@example.com", true)).await;
+    let landed = OidcBrowser::new(&app.address).login(&login).await;
+    assert_eq!(landed.header("location"), Some("/login?mfa=required&return_to=%2Fadmin"));
+}

@@ -13,6 +13,9 @@ const $ = (id) => document.getElementById(id);
 
 let user = null;
 let qrUrl = null;
+/** The MFA policy holds this account to enrolment (its grace period is over): only the
+ * two-factor card is shown, and the API answers everything else 403 until MFA is on. */
+let held = false;
 let shownCodes = [];
 let passkeys = [];
 
@@ -51,10 +54,32 @@ async function refreshMfa() {
   $('mfa-off').hidden = status.enabled || !$('enroll').hidden;
   // While new backup codes are on screen, they are the only thing to do.
   $('mfa-on').hidden = !status.enabled || !$('backup-codes').hidden;
-  $('policy-notice').hidden = !(user.mfa_enrollment_required && !status.enabled);
+  // The API refuses a covered user's disable (MFA_REQUIRED_BY_POLICY): no form for it.
+  $('disable-card').hidden = status.required;
+  $('disable-locked').hidden = !status.required;
+  showPolicy(status);
   $('mfa').removeAttribute('aria-busy');
   await refreshPasskeys(status.enabled);
   return status;
+}
+
+/** The MFA policy's message: days left in the grace period, or that it is over. */
+function showPolicy(status) {
+  const notice = $('policy-notice');
+  const out = status.required && !status.enabled;
+  notice.hidden = !out;
+  if (!out) return;
+  const end = status.grace_ends_at ? when(status.grace_ends_at) : null;
+  const left = status.grace_days_left;
+  notice.textContent = status.policy_status === 'overdue'
+    ? `Your organisation requires two-factor authentication for this account, and the time to set it up ended${end ? ` on ${end}` : ''}. Set it up below to use your account again: until then, nothing else here works.`
+    : `Your organisation requires two-factor authentication for this account. Set it up below${typeof left === 'number' ? ` within ${left} day${left === 1 ? '' : 's'}${end ? ` (by ${end})` : ''}` : ''}; after that, your account can only set it up.`;
+}
+
+/** Shows or hides everything but the two-factor card. */
+function holdToEnrolment(on) {
+  held = on;
+  for (const id of ['password', 'tokens', 'sessions']) $(id).hidden = on;
 }
 
 function showBackupCodes(codes) {
@@ -124,6 +149,11 @@ onSubmit($('enroll-form'), async (values) => {
   await refreshMfa();
   announce('Two-factor authentication is on.');
   showBackupCodes(answer.backup_codes);
+  if (held) {
+    // The same session reaches everything now.
+    holdToEnrolment(false);
+    await Promise.all([refreshTokens(), refreshSessions()]).catch(pageError);
+  }
 }, CODE_FIELDS);
 
 $('backup-copy').addEventListener('click', () => copy(shownCodes.join('\n'), 'Backup codes'));
@@ -420,6 +450,12 @@ async function start() {
   user = await currentUser();
   setUpHeader(user);
   fitToAccount();
+  if (user.mfa_policy_status === 'overdue') {
+    holdToEnrolment(true);
+    await refreshMfa();
+    $('enroll-start').focus();
+    return;
+  }
   await Promise.all([refreshMfa(), refreshTokens(), refreshSessions()]);
 }
 

@@ -2,7 +2,7 @@
 // MFA — each destructive step behind a confirmation dialog, neither offered on one's own row) and the audit log with its
 // filters, through the admin JSON API.
 import {
-  api, ApiError, onSubmit, el, timeEl, announce, currentUser, setUpHeader, pageError, describe,
+  api, ApiError, onSubmit, el, timeEl, when, announce, currentUser, setUpHeader, pageError, describe,
 } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -36,6 +36,17 @@ function signInMethod(user) {
   }
 }
 
+/** Where a user stands with the MFA policy, in words: out of policy since when, or until when. */
+function policyCell(user) {
+  switch (user.mfa_policy_status) {
+    case 'enrolled': return el('span', {}, 'Met');
+    case 'grace_not_started': return el('strong', {}, 'Out of policy: grace period starts at their next sign-in');
+    case 'in_grace': return el('strong', {}, `Out of policy: set-up due by ${when(user.mfa_grace_ends_at)}`);
+    case 'overdue': return el('strong', {}, `Out of policy since ${when(user.mfa_grace_ends_at)}: can only set up two-factor authentication`);
+    default: return el('span', { className: 'muted' }, 'Not required');
+  }
+}
+
 async function refreshUsers() {
   const listed = await api('GET', '/api/admin/users');
   // A stored row that no longer decodes comes as {id, damaged: true, problem}: shown as
@@ -48,6 +59,7 @@ async function refreshUsers() {
     el('td', {}, user.name),
     el('td', {}, signInMethod(user)),
     el('td', {}, el('span', { className: `badge ${user.mfa_enabled ? 'on' : 'off'}` }, user.mfa_enabled ? 'On' : 'Off')),
+    el('td', {}, policyCell(user)),
     el('td', {}, user.is_admin ? 'Administrator' : 'User'),
     el('td', { className: 'actions-cell' },
       // Never on one's own row: the server refuses it (ADMIN_SELF_RESET_FORBIDDEN); one's
@@ -65,7 +77,7 @@ async function refreshUsers() {
         onclick: () => deleteUser(user),
       }, 'Delete')))));
   body.append(...damaged.map((row) => el('tr', { className: 'damaged' },
-    el('td', { colSpan: 6 }, `Damaged record ${row.id}: ${row.problem}`))));
+    el('td', { colSpan: 7 }, `Damaged record ${row.id}: ${row.problem}`))));
   const select = $('audit-user');
   const chosen = select.value;
   select.replaceChildren(el('option', { value: '' }, 'All users'),
@@ -180,6 +192,11 @@ async function start() {
   setUpHeader(me);
   if (!me.is_admin) {
     $('not-admin').hidden = false;
+    return;
+  }
+  if (me.mfa_policy_status === 'overdue') {
+    // The API answers this account nothing here (MFA_ENROLLMENT_REQUIRED) until it enrols.
+    $('enrol-first').hidden = false;
     return;
   }
   $('users').hidden = false;

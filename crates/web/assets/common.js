@@ -74,6 +74,7 @@ const REASON_TEXT = {
   MFA_ALREADY_ENABLED: 'Two-factor authentication is already on for this account.',
   MFA_NO_PENDING: 'This set-up has expired. Start it again.',
   MFA_REQUIRED_BY_POLICY: 'Your organisation requires two-factor authentication for this account, so it cannot be turned off.',
+  MFA_ENROLLMENT_REQUIRED: 'Your organisation requires two-factor authentication for this account: set it up on your account page first.',
   PASSWORD_NOT_SET: 'This account signs in through an identity provider and has no password.',
   REAUTH_REQUIRED: 'Sign in again to do this.',
   FORBIDDEN: 'Only administrators can do this.',

@@ -29,8 +29,11 @@ function show(id) {
   if (heading) document.title = `${heading.textContent} · SlugBase Auth`;
 }
 
-function signedIn() {
-  window.location.assign(returnTo());
+/** On to `return_to` — or, for a user the MFA policy holds to enrolment (their grace
+ * period is over), to the account page, the only one that works for them. */
+function signedIn(user) {
+  const held = user && user.mfa_policy_status === 'overdue';
+  window.location.assign(held ? '/' : returnTo());
 }
 
 function showMfaStep() {
@@ -59,8 +62,8 @@ async function loadProviders() {
 }
 
 onSubmit(document.getElementById('setup-form'), async (values) => {
-  await api('POST', '/api/auth/setup', { name: values.name, email: values.email, password: values.password });
-  signedIn();
+  const user = await api('POST', '/api/auth/setup', { name: values.name, email: values.email, password: values.password });
+  signedIn(user);
 });
 
 // A passkey alone: no e-mail address, no password (the authenticator asks for its PIN or
@@ -68,16 +71,17 @@ onSubmit(document.getElementById('setup-form'), async (values) => {
 const passkeySignIn = document.getElementById('passkey-signin-form');
 passkeySignIn.hidden = !passkeysSupported();
 onSubmit(passkeySignIn, async () => {
+  let user;
   try {
     const answer = await passkeyAnswer('/api/auth/passkeys/sign-in/begin');
-    await api('POST', '/api/auth/passkeys/sign-in/finish', answer);
+    user = await api('POST', '/api/auth/passkeys/sign-in/finish', answer);
   } catch (error) {
     if (error instanceof ApiError && error.reason === 'PASSKEYS_UNAVAILABLE') {
       document.getElementById('signin-passkey').hidden = true;
     }
     throw error;
   }
-  signedIn();
+  signedIn(user);
 });
 
 onSubmit(document.getElementById('signin-form'), async (values, form) => {
@@ -87,7 +91,7 @@ onSubmit(document.getElementById('signin-form'), async (values, form) => {
     showMfaStep();
     return;
   }
-  signedIn();
+  signedIn(answer);
 });
 
 onSubmit(document.getElementById('mfa-form'), async (values, form, submitter) => {
@@ -95,7 +99,7 @@ onSubmit(document.getElementById('mfa-form'), async (values, form, submitter) =>
     const proof = submitter && submitter.dataset.proof === 'passkey'
       ? await passkeyAnswer('/api/auth/mfa/verify/challenge')
       : { code: values.code };
-    await api('POST', '/api/auth/mfa/verify', proof);
+    signedIn(await api('POST', '/api/auth/mfa/verify', proof));
   } catch (error) {
     if (error instanceof ApiError && NO_PASSKEY_HERE.has(error.reason)) {
       document.getElementById('mfa-passkey').hidden = true;
@@ -112,7 +116,6 @@ onSubmit(document.getElementById('mfa-form'), async (values, form, submitter) =>
     }
     throw error;
   }
-  signedIn();
 }, { INVALID_CODE: 'code' });
 
 async function start() {
@@ -139,8 +142,7 @@ async function start() {
   }
   // Already signed in: nothing to do here.
   try {
-    await api('GET', '/api/auth/me');
-    signedIn();
+    signedIn(await api('GET', '/api/auth/me'));
     return;
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) pageError(e);

@@ -31,7 +31,7 @@ pub mod views;
 pub use error::{ApiError, ErrorBody};
 pub use extract::{AppState, PENDING_COOKIE, SESSION_COOKIE};
 pub use pages::{CONTENT_SECURITY_POLICY, DOCS_CONTENT_SECURITY_POLICY};
-pub use routes::route_list;
+pub use routes::{ENROLMENT_OPERATIONS, route_list};
 
 /// Default largest accepted request body: 16 KiB.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 16 * 1024;

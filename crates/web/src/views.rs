@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::ports::DamagedRow;
-use slugbase_domain::User;
+use slugbase_domain::{MfaStanding, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -29,14 +29,53 @@ pub struct UserView {
     pub login_method: String,
     /// Created.
     pub created_at: DateTime<Utc>,
-    /// A configured policy requires this user to enroll in MFA and they have not yet.
+    /// A configured policy (`security.require_mfa`) requires this user to enroll in MFA and
+    /// they have not yet: the user is out of policy (`mfa_policy_status` says how far).
     pub mfa_enrollment_required: bool,
+    /// Where the user stands with the MFA policy.
+    pub mfa_policy_status: MfaPolicyStatus,
+    /// When the user's grace period started (their first sign-in under the policy); null
+    /// when it has not.
+    pub mfa_grace_started_at: Option<DateTime<Utc>>,
+    /// When the grace period ends (`in_grace`) or ended (`overdue`: out of policy since
+    /// then, and signed in only to enrol); null otherwise.
+    pub mfa_grace_ends_at: Option<DateTime<Utc>>,
+}
+
+/// Where a user stands with the MFA policy (`security.require_mfa`, `security.grace_days`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaPolicyStatus {
+    /// No policy requires MFA of this user.
+    NotRequired,
+    /// Required, and MFA is on.
+    Enrolled,
+    /// Required, MFA off, and no sign-in since the policy came to cover the user: the grace
+    /// period starts with the next.
+    GraceNotStarted,
+    /// Required, MFA off, inside the grace period: everything works as before.
+    InGrace,
+    /// Required, MFA off, the grace period is over: sessions and API tokens reach only
+    /// enrolment (403 `MFA_ENROLLMENT_REQUIRED` elsewhere).
+    Overdue,
+}
+
+impl From<&MfaStanding> for MfaPolicyStatus {
+    fn from(standing: &MfaStanding) -> Self {
+        match standing {
+            MfaStanding::NotRequired => Self::NotRequired,
+            MfaStanding::Enrolled => Self::Enrolled,
+            MfaStanding::GraceNotStarted => Self::GraceNotStarted,
+            MfaStanding::InGrace { .. } => Self::InGrace,
+            MfaStanding::Overdue { .. } => Self::Overdue,
+        }
+    }
 }
 
 impl UserView {
-    /// The view of `user`.
+    /// The view of `user`, who stands as `standing` with the MFA policy.
     #[must_use]
-    pub fn new(user: &User, mfa_enrollment_required: bool) -> Self {
+    pub fn new(user: &User, standing: &MfaStanding) -> Self {
         Self {
             id: *user.id.as_uuid(),
             email: user.email.as_str().to_owned(),
@@ -47,7 +86,10 @@ impl UserView {
             oidc_provider: user.oidc_provider.clone(),
             login_method: user.login_method().to_owned(),
             created_at: user.created_at,
-            mfa_enrollment_required,
+            mfa_enrollment_required: standing.out_of_policy(),
+            mfa_policy_status: standing.into(),
+            mfa_grace_started_at: standing.grace_started_at(),
+            mfa_grace_ends_at: standing.grace_ends_at(),
         }
     }
 }

@@ -423,6 +423,48 @@ async fn a_user_adds_a_passkey_signs_in_with_it_and_turns_mfa_off_with_it() {
     assert_eq!(left, json!([]), "{left}");
 }
 
+/// `security.require_mfa = "all"`: a user whose grace period is over signs in, is held on
+/// the account page with only the two-factor card and a message saying why, enrols there
+/// with a real code, and gets the rest of the page back without signing in again.
+#[tokio::test]
+async fn a_user_past_the_mfa_grace_period_enrols_on_the_account_page_and_gets_the_rest_back() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::builder()
+        .with_config(|c| {
+            c.security.require_mfa = Some(slugbase_server::config::RequireMfa::All);
+            c.security.grace_days = 7;
+        })
+        .spawn()
+        .await;
+    let email = "held@example.com";
+    let admin = app.setup_admin().await;
+    let (admin_secret, _) = app.enable_mfa(&admin).await;
+    app.create_user(&admin, email, Some(steps::PASSWORD)).await;
+    // The first sign-in under the policy starts the grace period; a week later it is over.
+    app.login(email, steps::PASSWORD).await;
+    app.clock.advance(chrono::TimeDelta::days(7));
+
+    Journey::new("mfa_policy", &screenshots())
+        .params(json!({"email": email, "password": steps::PASSWORD}))
+        .run(&app)
+        .await;
+
+    // What the browser did, as the service recorded it.
+    let admin = app.login_with_mfa(steps::ADMIN_EMAIL, &admin_secret).await;
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    let held = users
+        .as_array()
+        .and_then(|all| all.iter().find(|u| u["email"] == email))
+        .cloned()
+        .unwrap_or_else(|| panic!("{users}"));
+    assert_eq!(held["mfa_enabled"], true, "{held}");
+    assert_eq!(held["mfa_policy_status"], "enrolled", "{held}");
+    let confirmed = audit(&admin, "mfa_enroll_confirm_success").await;
+    assert!(confirmed.iter().any(|e| e["user_id"] == held["id"]), "{confirmed:?}");
+}
+
 /// On 127.0.0.1 (no domain, so no WebAuthn) and for an account without a passkey, the pages
 /// say so and the code keeps working.
 #[tokio::test]

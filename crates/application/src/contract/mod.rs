@@ -72,6 +72,7 @@ macro_rules! storage_contract_tests {
             concurrent_first_admin_setups_create_exactly_one,
             set_password_replaces_the_hash_of_existing_users_only,
             deleting_a_user_cascades_but_keeps_audit_events_and_other_users,
+            an_mfa_grace_start_is_stored_once_and_read_with_the_user,
             enrollment_begins_replaces_and_cancels_while_disabled,
             confirm_enables_mfa_with_the_step_and_exactly_the_given_codes,
             confirm_with_a_stale_pending_secret_changes_nothing,

@@ -165,3 +165,63 @@ pub async fn deleting_a_user_cascades_but_keeps_audit_events_and_other_users<S: 
     let key = AttemptKey::account(AttemptKind::SecondFactor, &AttemptAccount::User(kept.id));
     assert!(store.get(&key).await.expect("counter").is_some());
 }
+
+/// `start_mfa_grace` stores a user's grace start once and never moves it; every read of the
+/// user carries it (the finders, the list, and the caller reads of sessions and tokens —
+/// SQLite's synchronous path included); an unknown user gets `None`.
+pub async fn an_mfa_grace_start_is_stored_once_and_read_with_the_user<S: Storage>(store: Arc<S>) {
+    let started = user(&*store, "grace@example.com").await;
+    let other = user(&*store, "other@example.com").await;
+    assert_eq!(started.mfa_grace_started_at, None, "a new user has no grace start");
+    assert_eq!(store.start_mfa_grace(started.id, t(100)).await.expect("start"), Some(t(100)));
+    let again = store.start_mfa_grace(started.id, t(200)).await.expect("start again");
+    assert_eq!(again, Some(t(100)), "a stored start is never moved");
+
+    assert_eq!(reload(&*store, started.id).await.mfa_grace_started_at, Some(t(100)));
+    let by_email = store.find_by_email(&started.email).await.expect("find").expect("found");
+    assert_eq!(by_email.mfa_grace_started_at, Some(t(100)));
+    let listed: Vec<_> = store
+        .list()
+        .await
+        .expect("list")
+        .iter()
+        .map(|u| {
+            let u = u.as_ok().expect("every row decodes");
+            (u.id, u.mfa_grace_started_at)
+        })
+        .collect();
+    assert!(listed.contains(&(started.id, Some(t(100)))), "{listed:?}");
+    assert!(listed.contains(&(other.id, None)), "other users keep theirs: {listed:?}");
+    SessionRepository::create(&*store, session("grace-s", started.id, 1000)).await.expect("s");
+    let by_session = SessionRepository::find_caller(&*store, &digest("grace-s"))
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(by_session.user.mfa_grace_started_at, Some(t(100)));
+    let record = token("grace-t", started.id, 0);
+    ApiTokenRepository::create(&*store, record.clone()).await.expect("token");
+    let by_token = ApiTokenRepository::find_caller(&*store, &record.token_hash)
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(by_token.user.mfa_grace_started_at, Some(t(100)));
+
+    assert_eq!(store.start_mfa_grace(UserId::generate(), t(100)).await.expect("start"), None);
+    assert_eq!(reload(&*store, other.id).await.mfa_grace_started_at, None);
+
+    // Concurrent first sign-ins: one start is stored, and every call returns that one.
+    let racing = user(&*store, "racing@example.com").await;
+    let starts =
+        concurrently(20, |i| {
+            let store = Arc::clone(&store);
+            async move {
+                store.start_mfa_grace(racing.id, t(300 + i64::try_from(i).expect("small"))).await
+            }
+        })
+        .await;
+    let stored = reload(&*store, racing.id).await.mfa_grace_started_at;
+    assert!(stored.is_some_and(|at| at >= t(300) && at < t(320)), "{stored:?}");
+    for start in starts {
+        assert_eq!(start.expect("start"), stored, "every racer sees the stored start");
+    }
+}

@@ -84,6 +84,23 @@ pub trait UserRepository: Send + Sync {
     /// Storage failures only.
     async fn set_password(&self, id: UserId, hash: PasswordHash) -> StoreResult<bool>;
 
+    /// Starts the user's MFA grace period at `at` unless one has started already; returns
+    /// the start as stored (the earlier one when there was one), or `None` when the user
+    /// does not exist.
+    ///
+    /// # Errors
+    /// Storage failures only. MUST never move a stored start: one conditional write (`…
+    /// WHERE mfa_grace_started_at IS NULL`), never a read followed by a write, so of
+    /// concurrent calls for one user exactly one start is stored and every call returns it.
+    /// Every read of the user afterwards ([`UserRepository::find_by_id`], `find_by_email`,
+    /// `list`, and the caller reads of sessions and API tokens) MUST carry it in
+    /// `User::mfa_grace_started_at`.
+    async fn start_mfa_grace(
+        &self,
+        id: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+
     /// Replaces the password hash of a user and, in the same transaction, applies `effects`
     /// (the `password_changed` event, the other sessions ended, the attempt given back, the
     /// notice). Returns whether the user existed.

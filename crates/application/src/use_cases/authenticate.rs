@@ -8,11 +8,13 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 
 use crate::caller::{Caller, CallerAuth};
+use crate::collaborators::mfa_policy::MfaPolicyCheck;
 use crate::collaborators::sessions::SessionExpiry;
 use crate::collaborators::token_minter::API_TOKEN_PREFIX;
 use crate::error::{Unexpected, unexpected_from_ports};
 use crate::ports::{
-    ApiTokenRepository, Background, Clock, SessionKind, SessionRepository, TokenDigest,
+    ApiTokenRepository, Background, CallerRecord, Clock, SessionKind, SessionRepository,
+    TokenDigest,
 };
 
 /// Why a request is not authenticated.
@@ -30,9 +32,11 @@ unexpected_from_ports!(AuthError);
 
 /// Recognises callers by session cookie or API token, on every request: one storage round
 /// trip reads the credential, its owner and the owner's unused backup codes (nothing is
-/// cached, so a deleted session or revoked token fails on the very next request). The
-/// throttled "last seen" / "last used" write is handed to [`Background`]: the request neither
-/// waits for it nor fails with it.
+/// cached, so a deleted session or revoked token fails on the very next request), and where
+/// the owner stands with the MFA policy at that moment ([`Caller::mfa_standing`]). The
+/// throttled "last seen" / "last used" write — and, once per user, the start of an MFA grace
+/// period no sign-in has started — is handed to [`Background`]: the request neither waits
+/// for it nor fails with it.
 #[derive(Clone)]
 pub struct Authenticate {
     token_digest: Arc<dyn TokenDigest>,
@@ -42,6 +46,7 @@ pub struct Authenticate {
     clock: Arc<dyn Clock>,
     touch_interval_secs: u32,
     background: Arc<dyn Background>,
+    policy: MfaPolicyCheck,
 }
 
 impl fmt::Debug for Authenticate {
@@ -56,8 +61,10 @@ impl fmt::Debug for Authenticate {
 impl Authenticate {
     /// The use case: sessions (judged by `expiry`) and `tokens` are looked up, each with its
     /// owner, by their `token_digest`; activity is written back at most every
-    /// `touch_interval_secs` by the `clock`, on `background`.
+    /// `touch_interval_secs` by the `clock`, on `background`; the owner is judged by
+    /// `policy`.
     #[must_use]
+    #[expect(clippy::too_many_arguments, reason = "a use case names every port it holds")]
     pub fn new(
         token_digest: Arc<dyn TokenDigest>,
         sessions: Arc<dyn SessionRepository>,
@@ -66,8 +73,30 @@ impl Authenticate {
         clock: Arc<dyn Clock>,
         touch_interval_secs: u32,
         background: Arc<dyn Background>,
+        policy: MfaPolicyCheck,
     ) -> Self {
-        Self { token_digest, sessions, expiry, tokens, clock, touch_interval_secs, background }
+        Self {
+            token_digest,
+            sessions,
+            expiry,
+            tokens,
+            clock,
+            touch_interval_secs,
+            background,
+            policy,
+        }
+    }
+
+    /// The caller for `found`'s owner at `now`, with their standing under the MFA policy.
+    fn caller<R>(
+        &self,
+        found: CallerRecord<R>,
+        auth: CallerAuth,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Caller {
+        let mut user = found.user;
+        let mfa_standing = self.policy.on_request(&mut user, now, self.background.as_ref());
+        Caller { user, auth, backup_codes_remaining: found.backup_codes_remaining, mfa_standing }
     }
 }
 
@@ -122,11 +151,7 @@ impl AuthenticateUseCase for Authenticate {
                 }
             }));
         }
-        Ok(Caller {
-            user: found.user,
-            auth: CallerAuth::Session(digest),
-            backup_codes_remaining: found.backup_codes_remaining,
-        })
+        Ok(self.caller(found, CallerAuth::Session(digest), now))
     }
 
     /// The caller behind `Authorization: Bearer sb_…`. A revoked token fails at once.
@@ -155,10 +180,7 @@ impl AuthenticateUseCase for Authenticate {
                 }
             }));
         }
-        Ok(Caller {
-            user: found.user,
-            auth: CallerAuth::ApiToken(record.id),
-            backup_codes_remaining: found.backup_codes_remaining,
-        })
+        let auth = CallerAuth::ApiToken(record.id);
+        Ok(self.caller(found, auth, now))
     }
 }

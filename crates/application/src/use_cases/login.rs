@@ -12,6 +12,7 @@ use crate::collaborators::attempt_limiter::{
     AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts,
 };
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::mfa_policy::MfaPolicyCheck;
 use crate::collaborators::sessions::SessionIssuer;
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
@@ -29,9 +30,10 @@ pub struct LoginInput {
 /// How a correct password login continues.
 #[derive(Clone, Debug)]
 pub enum LoginOutcome {
-    /// No MFA: a session (`slugbase.sid`).
+    /// No MFA: a session (`slugbase.sid`) — one that reaches only enrolment while the MFA
+    /// policy holds the account to it ([`MfaStanding::Overdue`](slugbase_domain::MfaStanding)).
     SignedIn {
-        /// The account.
+        /// The account (with its grace period's start, when this login started it).
         user: Box<User>,
         /// Session id for the cookie.
         session: PlainToken,
@@ -84,6 +86,7 @@ pub struct Login {
     issuer: SessionIssuer,
     audit: AuditTrail,
     clock: Arc<dyn Clock>,
+    policy: MfaPolicyCheck,
 }
 
 impl fmt::Debug for Login {
@@ -95,7 +98,8 @@ impl fmt::Debug for Login {
 impl Login {
     /// The use case: `limiter` counts the attempt at the `clock`'s time, `users` finds the
     /// account, `passwords` checks the password, `issuer` starts the session (or the
-    /// pending-MFA state), `audit` records the outcome.
+    /// pending-MFA state), `audit` records the outcome; `policy` starts the account's MFA
+    /// grace period when this is its first sign-in under a policy that requires MFA of it.
     #[must_use]
     pub fn new(
         limiter: AttemptLimiter,
@@ -104,8 +108,9 @@ impl Login {
         issuer: SessionIssuer,
         audit: AuditTrail,
         clock: Arc<dyn Clock>,
+        policy: MfaPolicyCheck,
     ) -> Self {
-        Self { limiter, users, passwords, issuer, audit, clock }
+        Self { limiter, users, passwords, issuer, audit, clock, policy }
     }
 }
 
@@ -160,7 +165,7 @@ impl LoginUseCase for Login {
             LoginMethod::OidcOnly => None,
         });
         let verified = self.passwords.verify(&input.password, hash).await?;
-        let user = match user {
+        let mut user = match user {
             Some(user) if verified && hash.is_some() => user,
             user => {
                 ticket.failed();
@@ -175,6 +180,9 @@ impl LoginUseCase for Login {
             let pending = self.issuer.start(user.id, SessionKind::PendingMfa, client).await?;
             return Ok(LoginOutcome::MfaRequired { pending });
         }
+        // The grace period starts before the session exists, so the session's first request
+        // already sees it.
+        self.policy.at_sign_in(&mut user).await?;
         let session = self.issuer.start(user.id, SessionKind::Full, client).await?;
         self.audit
             .record(AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client))

@@ -9,6 +9,7 @@ use slugbase_domain::{AuditEventKind, User};
 
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::mfa_policy::MfaPolicyCheck;
 use crate::collaborators::new_account::{NewAccountInput, NewUserFactory};
 use crate::collaborators::sessions::SessionIssuer;
 use crate::error::{InputRejected, Unexpected, ValidationErrors, unexpected_from_ports};
@@ -41,6 +42,7 @@ pub struct Setup {
     new_users: NewUserFactory,
     issuer: SessionIssuer,
     audit: AuditTrail,
+    policy: MfaPolicyCheck,
 }
 
 impl fmt::Debug for Setup {
@@ -51,15 +53,17 @@ impl fmt::Debug for Setup {
 
 impl Setup {
     /// The use case: `new_users` prepares the account, `users` stores it, `issuer` signs the
-    /// administrator in, `audit` records it.
+    /// administrator in, `audit` records it; `policy` starts their MFA grace period when a
+    /// policy requires MFA of administrators (setup is their first sign-in).
     #[must_use]
     pub fn new(
         users: Arc<dyn UserRepository>,
         new_users: NewUserFactory,
         issuer: SessionIssuer,
         audit: AuditTrail,
+        policy: MfaPolicyCheck,
     ) -> Self {
-        Self { users, new_users, issuer, audit }
+        Self { users, new_users, issuer, audit, policy }
     }
 }
 
@@ -109,9 +113,10 @@ impl SetupUseCase for Setup {
         let input = input?;
         let account = self.new_users.validate(&input, true).map_err(SetupError::Validation)?;
         let new_user = self.new_users.build(account, true).await?;
-        let Some(user) = self.users.create_first_admin(new_user).await? else {
+        let Some(mut user) = self.users.create_first_admin(new_user).await? else {
             return Err(SetupError::AlreadyInitialized);
         };
+        self.policy.at_sign_in(&mut user).await?;
         let session = self.issuer.start(user.id, SessionKind::Full, client).await?;
         let entry = AuditEntry::new(AuditEventKind::SetupCompleted, Some(user.id), client);
         self.audit.record(entry).await;

@@ -80,6 +80,7 @@ async fn setup_creates_an_administrator_with_a_hashed_password_and_signs_them_in
                 is_admin: new.is_admin,
                 mfa: MfaState::Disabled,
                 created_at: new.created_at,
+                mfa_grace_started_at: None,
             }))
         });
     deps.random.expect_bytes_32().return_const(RANDOM_32);

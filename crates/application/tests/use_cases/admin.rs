@@ -40,6 +40,7 @@ fn stored(new: slugbase_application::ports::NewUser) -> User {
         is_admin: new.is_admin,
         mfa: MfaState::Disabled,
         created_at: new.created_at,
+        mfa_grace_started_at: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod authenticate;
 mod disable_mfa;
 mod enrollment;
 mod login;
+mod mfa_policy;
 mod oidc_login;
 mod passkey_proof;
 mod passkeys;

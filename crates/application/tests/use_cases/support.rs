@@ -22,7 +22,8 @@ use slugbase_application::ports::{
 use slugbase_application::{AuthSettings, Caller, CallerAuth, ClientInfo, Deps};
 use slugbase_domain::{
     ApiTokenId, AttemptCounter, AuditEventKind, AuditOutcome, DisplayName, Email, EncryptedSecret,
-    LoginMethod, MfaState, PasswordHash, ProofKind, Release, TotpSecret, TotpStep, User, UserId,
+    LoginMethod, MfaScope, MfaStanding, MfaState, PasswordHash, ProofKind, Release, TotpSecret,
+    TotpStep, User, UserId,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -429,10 +430,10 @@ pub fn settings() -> AuthSettings {
     AuthSettings::default()
 }
 
-/// Settings with `require_mfa_for_admins` on.
+/// Settings with `require_mfa_for_admins` on (`require_mfa = "admins"`).
 pub fn settings_requiring_mfa_for_admins() -> AuthSettings {
     let mut settings = AuthSettings::default();
-    settings.mfa_policy.require_mfa_for_admins = true;
+    settings.mfa_policy.scope = MfaScope::Admins;
     settings
 }
 
@@ -462,6 +463,7 @@ pub fn local_user() -> User {
         is_admin: false,
         mfa: MfaState::Disabled,
         created_at: now_plus(-86_400),
+        mfa_grace_started_at: None,
     }
 }
 
@@ -508,12 +510,22 @@ pub fn caller_session() -> SecretDigest {
 
 /// `user` calling with a `slugbase.sid` cookie.
 pub fn session_caller(user: User) -> Caller {
-    Caller { user, auth: CallerAuth::Session(caller_session()), backup_codes_remaining: 0 }
+    Caller {
+        user,
+        auth: CallerAuth::Session(caller_session()),
+        backup_codes_remaining: 0,
+        mfa_standing: MfaStanding::NotRequired,
+    }
 }
 
 /// `user` calling with an API token.
 pub fn token_caller(user: User) -> Caller {
-    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()), backup_codes_remaining: 0 }
+    Caller {
+        user,
+        auth: CallerAuth::ApiToken(ApiTokenId::generate()),
+        backup_codes_remaining: 0,
+        mfa_standing: MfaStanding::NotRequired,
+    }
 }
 
 /// Attempt-counter key of a user's second-factor attempts.

@@ -128,6 +128,7 @@ impl OidcRepository for InMemoryStore {
             is_admin: user.is_admin,
             mfa: MfaState::Disabled,
             created_at: user.created_at,
+            mfa_grace_started_at: None,
         };
         state.users.insert(created.id, created.clone());
         state.oidc.identities.push(IdentityRow {

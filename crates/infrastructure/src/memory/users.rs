@@ -1,6 +1,7 @@
 //! [`UserRepository`] in memory.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
     ChangeEffects, Listed, NewUser, StoreError, StoreResult, UserRepository,
 };
@@ -19,6 +20,7 @@ fn user_from(new: NewUser) -> User {
         is_admin: new.is_admin,
         mfa: MfaState::Disabled,
         created_at: new.created_at,
+        mfa_grace_started_at: None,
     }
 }
 
@@ -86,6 +88,16 @@ impl UserRepository for InMemoryStore {
         let Some(user) = state.users.get_mut(&id) else { return Ok(false) };
         user.login = LoginMethod::Local(hash);
         Ok(true)
+    }
+
+    async fn start_mfa_grace(
+        &self,
+        id: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let mut state = self.lock()?;
+        let Some(user) = state.users.get_mut(&id) else { return Ok(None) };
+        Ok(Some(*user.mfa_grace_started_at.get_or_insert(at)))
     }
 
     async fn change_password(

@@ -1,10 +1,11 @@
 //! [`UserRepository`] over SQL.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
-    QueryOrder as _, Set,
+    QueryOrder as _, QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
     ChangeEffects, Listed, NewUser, StoreError, StoreResult, UserRepository,
@@ -44,6 +45,7 @@ pub(crate) fn user_from_model(row: users::Model) -> StoreResult<User> {
         is_admin: row.is_admin,
         mfa,
         created_at: from_ms(row.created_at)?,
+        mfa_grace_started_at: from_ms_opt(row.mfa_grace_started_at)?,
     })
 }
 
@@ -65,6 +67,7 @@ pub(super) async fn insert_user<C: ConnectionTrait>(conn: &C, user: NewUser) -> 
         mfa_enrolled_at: Set(None),
         mfa_last_totp_step: Set(None),
         created_at: Set(to_ms(user.created_at)),
+        mfa_grace_started_at: Set(None),
     };
     users::Entity::insert(row).exec_without_returning(conn).await.map_err(db_err)?;
     Ok(User {
@@ -76,6 +79,7 @@ pub(super) async fn insert_user<C: ConnectionTrait>(conn: &C, user: NewUser) -> 
         is_admin: user.is_admin,
         mfa: MfaState::Disabled,
         created_at: stored_time(user.created_at),
+        mfa_grace_started_at: None,
     })
 }
 
@@ -160,6 +164,30 @@ impl UserRepository for SeaOrmStore {
             .await
             .map_err(db_err)?;
         Ok(updated.rows_affected == 1)
+    }
+
+    async fn start_mfa_grace(
+        &self,
+        id: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        // One conditional write: a start once stored is never moved, whoever races.
+        users::Entity::update_many()
+            .col_expr(users::Column::MfaGraceStartedAt, Expr::val(to_ms(at)))
+            .filter(users::Column::Id.eq(id.to_string()))
+            .filter(users::Column::MfaGraceStartedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        // Read back on the writing pool: the start that won (this one or an earlier one).
+        let stored: Option<Option<i64>> = users::Entity::find_by_id(id.to_string())
+            .select_only()
+            .column(users::Column::MfaGraceStartedAt)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(db_err)?;
+        from_ms_opt(stored.flatten())
     }
 
     async fn change_password(

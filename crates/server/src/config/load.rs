@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(loaded.settings.server.trusted_proxies.len(), 2);
         let auth = loaded.settings.security.auth_settings();
         assert_eq!(auth.limits.address.max_failures, 7);
-        assert!(auth.mfa_policy.require_mfa_for_admins);
+        assert_eq!(auth.mfa_policy.scope, slugbase_domain::MfaScope::Admins);
         assert_eq!(auth.limits.second_factor_account.lockout_after, Some(100));
         assert_eq!(auth.limits.password_account.lockout_after, None);
     }

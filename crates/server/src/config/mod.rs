@@ -36,8 +36,8 @@ pub use mail::{MailSettings, MailTransport, SmtpSection, TlsMode};
 pub use oidc::{DefaultRole, OidcProviderSettings, OidcSettings};
 pub use schema::{
     Argon2Settings, AuditSettings, DatabaseSettings, LimitSettings, LimitsSettings, LogFormat,
-    LogSettings, MaintenanceSettings, OutboxSettings, SecuritySettings, ServerSettings, Settings,
-    TotpSettings,
+    LogSettings, MaintenanceSettings, OutboxSettings, RequireMfa, SecuritySettings, ServerSettings,
+    Settings, TotpSettings,
 };
 
 /// Which set of defaults and checks applies.

@@ -228,11 +228,56 @@ pub struct LimitsSettings {
     pub address: LimitSettings,
 }
 
+/// `security.require_mfa`: who must have MFA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequireMfa {
+    /// Nobody.
+    Off,
+    /// Administrators.
+    Admins,
+    /// Every user.
+    All,
+}
+
+impl<'de> Deserialize<'de> for RequireMfa {
+    /// `"off"`, `"admins"` or `"all"`; anything else is refused saying so (serde's own
+    /// message would name the Rust enum instead).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        match raw.as_str() {
+            "off" => Ok(Self::Off),
+            "admins" => Ok(Self::Admins),
+            "all" => Ok(Self::All),
+            other => Err(serde::de::Error::custom(format!(
+                "must be \"off\", \"admins\" or \"all\", not {other:?}"
+            ))),
+        }
+    }
+}
+
+impl From<RequireMfa> for slugbase_domain::MfaScope {
+    fn from(value: RequireMfa) -> Self {
+        match value {
+            RequireMfa::Off => Self::Off,
+            RequireMfa::Admins => Self::Admins,
+            RequireMfa::All => Self::All,
+        }
+    }
+}
+
 /// `[security]`.
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
-    /// Administrators may not disable MFA.
+    /// Who must have MFA (`off`, `admins`, `all`); unset: `admins` when
+    /// `require_mfa_for_admins` is on, else `off`.
+    #[serde(default)]
+    pub require_mfa: Option<RequireMfa>,
+    /// Days a user the policy covers may go on without MFA after their first sign-in under
+    /// it; afterwards they may only enrol.
+    pub grace_days: u32,
+    /// The older spelling of `require_mfa = "admins"` (administrators may not disable MFA);
+    /// kept working, and refused beside `require_mfa = "off"`.
     pub require_mfa_for_admins: bool,
     /// End the user's other sessions when MFA is disabled or reset.
     pub end_other_sessions_on_mfa_change: bool,
@@ -254,12 +299,24 @@ pub struct SecuritySettings {
 }
 
 impl SecuritySettings {
+    /// Who must have MFA: `require_mfa` when set, else what `require_mfa_for_admins` says
+    /// (validation has refused the one contradiction, `"off"` beside `true`).
+    #[must_use]
+    pub fn mfa_scope(&self) -> slugbase_domain::MfaScope {
+        match (self.require_mfa, self.require_mfa_for_admins) {
+            (Some(scope), _) => scope.into(),
+            (None, true) => slugbase_domain::MfaScope::Admins,
+            (None, false) => slugbase_domain::MfaScope::Off,
+        }
+    }
+
     /// The use cases' settings.
     #[must_use]
     pub fn auth_settings(&self) -> slugbase_application::AuthSettings {
         slugbase_application::AuthSettings {
             mfa_policy: slugbase_domain::MfaPolicy {
-                require_mfa_for_admins: self.require_mfa_for_admins,
+                scope: self.mfa_scope(),
+                grace_days: self.grace_days,
             },
             end_other_sessions_on_mfa_change: self.end_other_sessions_on_mfa_change,
             session_idle_secs: self.session_idle_secs,
@@ -299,8 +356,73 @@ pub enum LogFormat {
 
 #[cfg(test)]
 mod tests {
+    use slugbase_domain::{MfaPolicy, MfaScope};
+
     use crate::config::test_support::{all_keys, message, options};
     use crate::config::{Profile, load};
+
+    /// The MFA policy the settings make with `vars` added to the keys.
+    fn mfa_policy(vars: &[(&'static str, &str)]) -> Result<MfaPolicy, String> {
+        let mut all = all_keys();
+        all.extend(vars.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        load(&options(Profile::Test, &all))
+            .map(|loaded| loaded.settings.security.auth_settings().mfa_policy)
+            .map_err(|error| message(&error))
+    }
+
+    const REQUIRE: &str = "SLUGBASE__SECURITY__REQUIRE_MFA";
+    const GRACE: &str = "SLUGBASE__SECURITY__GRACE_DAYS";
+    const FOR_ADMINS: &str = "SLUGBASE__SECURITY__REQUIRE_MFA_FOR_ADMINS";
+
+    #[test]
+    fn the_mfa_policy_is_off_by_default_with_fourteen_days_of_grace() {
+        let loaded = load(&options(Profile::Test, &all_keys())).unwrap();
+        assert_eq!(loaded.settings.security.require_mfa, None);
+        assert_eq!(mfa_policy(&[]).unwrap(), MfaPolicy { scope: MfaScope::Off, grace_days: 14 });
+    }
+
+    #[test]
+    fn require_mfa_and_grace_days_are_read_from_the_environment_and_from_a_file() {
+        for (name, scope) in
+            [("off", MfaScope::Off), ("admins", MfaScope::Admins), ("all", MfaScope::All)]
+        {
+            let policy = mfa_policy(&[(REQUIRE, name), (GRACE, "0")]).unwrap();
+            assert_eq!(policy, MfaPolicy { scope, grace_days: 0 }, "{name}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("policy.toml");
+        std::fs::write(&file, "[security]\nrequire_mfa = \"all\"\ngrace_days = 30\n").unwrap();
+        let mut opts = options(Profile::Test, &all_keys());
+        opts.config_file = Some(file);
+        let policy = load(&opts).unwrap().settings.security.auth_settings().mfa_policy;
+        assert_eq!(policy, MfaPolicy { scope: MfaScope::All, grace_days: 30 });
+    }
+
+    #[test]
+    fn require_mfa_for_admins_alone_means_admins_and_beside_require_mfa_must_agree_with_it() {
+        let admins = |vars: &[(&'static str, &str)]| mfa_policy(vars).unwrap().scope;
+        assert_eq!(admins(&[(FOR_ADMINS, "true")]), MfaScope::Admins);
+        assert_eq!(admins(&[(FOR_ADMINS, "true"), (REQUIRE, "admins")]), MfaScope::Admins);
+        // "all" covers administrators too: at least what the older key asks.
+        assert_eq!(admins(&[(FOR_ADMINS, "true"), (REQUIRE, "all")]), MfaScope::All);
+        // `false` is the older key's default, not a wish: the new key decides.
+        assert_eq!(admins(&[(FOR_ADMINS, "false"), (REQUIRE, "all")]), MfaScope::All);
+        let error = mfa_policy(&[(FOR_ADMINS, "true"), (REQUIRE, "off")]).unwrap_err();
+        assert!(error.contains("`security.require_mfa`"), "{error}");
+        assert!(error.contains("require_mfa_for_admins"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_scope_and_a_negative_or_overlong_grace_period_are_refused_naming_the_key() {
+        let error = mfa_policy(&[(REQUIRE, "everyone")]).unwrap_err();
+        assert!(error.contains("security.require_mfa") && error.contains("everyone"), "{error}");
+        assert!(error.contains(r#"must be "off", "admins" or "all""#), "{error}");
+        for days in ["-1", "two", "3651"] {
+            let error = mfa_policy(&[(GRACE, days)]).unwrap_err();
+            assert!(error.contains("security.grace_days"), "{days}: {error}");
+        }
+        assert_eq!(mfa_policy(&[(GRACE, "3650")]).unwrap().grace_days, 3650);
+    }
 
     #[test]
     fn an_empty_proxy_list_in_the_environment_means_none_and_a_bad_address_is_named() {

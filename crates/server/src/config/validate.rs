@@ -8,6 +8,10 @@ use super::{ConfigError, Profile, invalid};
 /// OWASP's minimum Argon2id memory (19 MiB with 2 iterations); production refuses less.
 const PRODUCTION_MIN_MEMORY_KIB: u32 = 19 * 1024;
 
+/// The longest MFA grace period accepted: ten years. Longer is no policy at all, and a
+/// number that large is more likely a typo (or seconds) than a decision.
+pub const MAX_GRACE_DAYS: u32 = 3650;
+
 impl Settings {
     /// Checks values the types cannot, and the production profile's rules.
     ///
@@ -91,6 +95,20 @@ impl Settings {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));
             }
+        }
+        if s.require_mfa_for_admins && s.require_mfa == Some(super::RequireMfa::Off) {
+            return Err(invalid(
+                "security.require_mfa",
+                "\"off\" contradicts security.require_mfa_for_admins = true (the older \
+                 spelling of require_mfa = \"admins\"): remove require_mfa_for_admins, or set \
+                 require_mfa to \"admins\" or \"all\"",
+            ));
+        }
+        if s.grace_days > MAX_GRACE_DAYS {
+            return Err(invalid(
+                "security.grace_days",
+                format!("must be at most {MAX_GRACE_DAYS} (days; 0: no grace period)"),
+            ));
         }
         let outbox = &self.outbox;
         let kept_forever = |days: u32| days == 0;

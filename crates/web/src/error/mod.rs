@@ -116,6 +116,18 @@ impl ApiError {
         )
     }
 
+    /// 403 `MFA_ENROLLMENT_REQUIRED`: the caller's grace period under the MFA policy is
+    /// over, and this route is not one of enrolment's.
+    #[must_use]
+    pub fn mfa_enrollment_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "MFA_ENROLLMENT_REQUIRED",
+            "Two-factor authentication is required for this account: set it up first \
+             (POST /api/auth/mfa/enroll/begin, then /api/auth/mfa/enroll/confirm)",
+        )
+    }
+
     /// 404 for an unknown route.
     #[must_use]
     pub fn route_not_found() -> Self {

@@ -18,11 +18,32 @@ pub(crate) struct Authed {
 }
 
 impl AppState {
-    /// The caller behind the `slugbase.sid` cookie, else behind `Authorization: Bearer`.
+    /// The caller behind the `slugbase.sid` cookie, else behind `Authorization: Bearer` —
+    /// refused while the MFA policy holds them to enrolment (their grace period is over and
+    /// they have no second factor). What every route calls but enrolment's own.
+    ///
+    /// # Errors
+    /// 401 `UNAUTHENTICATED`; 403 `MFA_ENROLLMENT_REQUIRED`; 503 / 500 when storage fails.
+    pub(crate) async fn authenticate(&self, req: &HttpRequest) -> Result<Authed, ApiError> {
+        let authed = self.authenticate_enrolling(req).await?;
+        if authed.caller.mfa_standing.confines_to_enrolment() {
+            return Err(ApiError::mfa_enrollment_required());
+        }
+        Ok(authed)
+    }
+
+    /// The caller, also one the MFA policy holds to enrolment: only for what enrolment needs
+    /// (`GET /api/auth/me`, `GET /api/auth/mfa/status`, `POST /api/auth/mfa/enroll/begin`,
+    /// `…/confirm`, `…/cancel`; [`crate::ENROLMENT_OPERATIONS`] lists them for the
+    /// OpenAPI document). Once enrolment is confirmed the same session or token reaches
+    /// everything again: the standing is read afresh on every request.
     ///
     /// # Errors
     /// 401 `UNAUTHENTICATED`; 503 / 500 when storage fails.
-    pub(crate) async fn authenticate(&self, req: &HttpRequest) -> Result<Authed, ApiError> {
+    pub(crate) async fn authenticate_enrolling(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<Authed, ApiError> {
         let auth = &self.use_cases.authenticate;
         if let Some(sid) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
             && !sid.is_empty()

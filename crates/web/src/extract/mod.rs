@@ -45,6 +45,23 @@ impl AppState {
         Ok((authed, body, self.client(req)))
     }
 
+    /// [`Self::authenticated_change_with_body`] for enrolment's own changes, which a caller
+    /// the MFA policy holds to enrolment may make
+    /// ([`AppState::authenticate_enrolling`]).
+    ///
+    /// # Errors
+    /// 401 / 403 / 408 / 400 (unreadable body), or 503 / 500 when storage fails.
+    pub(crate) async fn enrolment_change_with_body(
+        &self,
+        req: &HttpRequest,
+        payload: Payload,
+    ) -> Result<(Authed, RawBody, ClientInfo), ApiError> {
+        let authed = self.authenticate_enrolling(req).await?;
+        let body = self.read_body(req, payload).await?;
+        self.check_csrf(req, &authed, Some(&body))?;
+        Ok((authed, body, self.client(req)))
+    }
+
     /// The prologue of a change made by an authenticated caller, without a body:
     /// authenticate (401), check CSRF for a cookie caller (403).
     ///

@@ -17,9 +17,9 @@ use crate::views::{MessageView, UserView};
 use slugbase_application::collaborators::second_factor::Possession;
 
 impl AppState {
-    /// The view of a user, with the policy flag.
+    /// The view of a user, with where they stand with the MFA policy now.
     pub(crate) fn user_view(&self, user: &User) -> UserView {
-        UserView::new(user, self.use_cases.mfa_status.enrollment_required(user))
+        UserView::new(user, &self.use_cases.mfa_status.standing(user))
     }
 }
 
@@ -93,7 +93,7 @@ pub enum LoginView {
 #[utoipa::path(
     tag = "Auth",
     operation_id = "login",
-    description = "Without MFA: sets `slugbase.sid` and returns the user. With MFA: returns `{\"mfa_required\": true}` and sets a five-minute `slugbase.mfa_pending` cookie, good only for `POST /api/auth/mfa/verify`.",
+    description = "Without MFA: sets `slugbase.sid` and returns the user. With MFA: returns `{\"mfa_required\": true}` and sets a five-minute `slugbase.mfa_pending` cookie, good only for `POST /api/auth/mfa/verify`. Under an MFA policy (`security.require_mfa`) the first sign-in of a covered user without MFA starts their grace period (`mfa_grace_started_at`, `mfa_grace_ends_at` in the answer); once it is over (`mfa_policy_status: \"overdue\"`) the session set here reaches only enrolment (`/api/auth/me`, `/api/auth/mfa/status`, `/api/auth/mfa/enroll/*`; everything else answers 403 `MFA_ENROLLMENT_REQUIRED`) until MFA is on.",
     request_body(content = LoginRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Signed in (the user), or MFA required (`{\"mfa_required\": true}`)", body = LoginView),
@@ -244,11 +244,13 @@ pub(crate) async fn logout(
 #[utoipa::path(
     tag = "Auth",
     operation_id = "me",
+    description = "Also answers a caller the MFA policy holds to enrolment (`mfa_policy_status: \"overdue\"`): it is how a client learns that it must enrol.",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses((status = 200, description = "Success", body = UserView), (status = 401, description = "UNAUTHENTICATED", body = ErrorBody))
 )]
 #[get("/api/auth/me")]
 pub(crate) async fn me(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
-    Ok(HttpResponse::Ok().json(state.user_view(&authed.caller.user)))
+    let authed = state.authenticate_enrolling(&req).await?;
+    let caller = &authed.caller;
+    Ok(HttpResponse::Ok().json(UserView::new(&caller.user, &caller.mfa_standing)))
 }

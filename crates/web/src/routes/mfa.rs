@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppState, defer};
 use crate::requests::{BothFactorsRequest, CodeRequest};
-use crate::views::OkView;
+use crate::views::{MfaPolicyStatus, OkView};
 
 /// Disable MFA.
 #[utoipa::path(
@@ -62,12 +62,24 @@ pub struct MfaStatusView {
     pub enrolled_at: Option<DateTime<Utc>>,
     /// Unused backup codes.
     pub backup_codes_remaining: u32,
+    /// A policy (`security.require_mfa`) requires MFA of the caller.
+    pub required: bool,
+    /// Where the caller stands with the MFA policy.
+    pub policy_status: MfaPolicyStatus,
+    /// When the caller's grace period started; null when none applies.
+    pub grace_started_at: Option<DateTime<Utc>>,
+    /// When it ends (`in_grace`) or ended (`overdue`); null when none applies.
+    pub grace_ends_at: Option<DateTime<Utc>>,
+    /// Whole days of grace left, rounded up; 0 once it is over (only enrolment is reachable
+    /// then); null when no grace period applies.
+    pub grace_days_left: Option<u32>,
 }
 
 /// MFA status of the caller.
 #[utoipa::path(
     tag = "MFA",
     operation_id = "mfa_status",
+    description = "Also answers a caller the MFA policy holds to enrolment, with how long the grace period lasts or since when it is over.",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "Success", body = MfaStatusView),
@@ -79,12 +91,18 @@ pub(crate) async fn mfa_status(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let authed = state.authenticate(&req).await?;
+    let authed = state.authenticate_enrolling(&req).await?;
     let view = state.use_cases.mfa_status.execute(&authed.caller).await?;
+    let policy = &view.policy;
     Ok(HttpResponse::Ok().json(MfaStatusView {
         enabled: view.enabled,
         enrolled_at: view.enrolled_at,
         backup_codes_remaining: view.backup_codes_remaining,
+        required: policy.required(),
+        policy_status: policy.into(),
+        grace_started_at: policy.grace_started_at(),
+        grace_ends_at: policy.grace_ends_at(),
+        grace_days_left: policy.grace_days_left(),
     }))
 }
 
@@ -120,7 +138,7 @@ pub(crate) async fn enroll_begin(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (authed, body, client) = state.enrolment_change_with_body(&req, payload).await?;
     body.ensure_acceptable()?;
     let enrollment = state.use_cases.enroll_begin.execute(&authed.caller, &client).await?;
     // The Totp port hands over the PNG base64-encoded: a data URL needs nothing more.
@@ -163,7 +181,7 @@ pub(crate) async fn enroll_confirm(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (authed, body, client) = state.enrolment_change_with_body(&req, payload).await?;
     let (code, rejection) = defer(body.json::<CodeRequest>().map(|r| r.code));
     let codes = state
         .use_cases
@@ -197,7 +215,7 @@ pub(crate) async fn enroll_cancel(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (authed, body, client) = state.enrolment_change_with_body(&req, payload).await?;
     body.ensure_acceptable()?;
     state.use_cases.enroll_cancel.execute(&authed.caller, &client).await?;
     Ok(HttpResponse::Ok().json(OkView::OK))

@@ -42,7 +42,7 @@ macro_rules! route_table {
             ),
             paths($($module::$handler),*),
             components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
-            modifiers(&SecuritySchemes, &EitherProof),
+            modifiers(&SecuritySchemes, &EitherProof, &EnrolmentOnly),
             tags(
                 (name = "MFA", description = "TOTP multi-factor authentication"),
                 (name = "Passkeys", description = "WebAuthn passkeys: an additional second factor beside TOTP"),
@@ -123,6 +123,59 @@ pub(crate) fn path_id<T: std::str::FromStr>(req: &actix_web::HttpRequest) -> Res
             "id must be a UUID",
         ))
     })
+}
+
+/// The operations a caller the MFA policy holds to enrolment may still use — their handlers
+/// authenticate with `AppState::authenticate_enrolling`. Every other operation that needs a
+/// caller answers such a caller 403 `MFA_ENROLLMENT_REQUIRED`, which [`EnrolmentOnly`] adds
+/// to the document; `tests/api/mfa_policy.rs` holds the server to both.
+pub const ENROLMENT_OPERATIONS: [&str; 5] =
+    ["me", "mfa_status", "enroll_begin", "enroll_confirm", "enroll_cancel"];
+
+/// Documents the 403 `MFA_ENROLLMENT_REQUIRED` of every operation with a security
+/// requirement that is not in [`ENROLMENT_OPERATIONS`].
+struct EnrolmentOnly;
+
+/// What that 403 says.
+const ENROLMENT_REQUIRED: &str = "MFA_ENROLLMENT_REQUIRED: the MFA policy (`security.require_mfa`) requires a second factor of the caller and their grace period is over; only enrolment is reachable until MFA is on";
+
+impl Modify for EnrolmentOnly {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, Response};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for op in operations.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let enrolment =
+                    op.operation_id.as_deref().is_some_and(|id| ENROLMENT_OPERATIONS.contains(&id));
+                if !secured || enrolment {
+                    continue;
+                }
+                match op.responses.responses.get_mut("403") {
+                    Some(RefOr::T(forbidden)) => {
+                        forbidden.description.push_str("; or ");
+                        forbidden.description.push_str(ENROLMENT_REQUIRED);
+                    }
+                    Some(RefOr::Ref(_)) => {}
+                    None => {
+                        let mut forbidden = Response::new(ENROLMENT_REQUIRED);
+                        let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
+                        forbidden.content.insert("application/json".to_owned(), body.into());
+                        op.responses.responses.insert("403".to_owned(), forbidden.into());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Adds the two ways to authenticate to the document.

@@ -158,7 +158,7 @@ fn query_error(field: &str, message: &str) -> ApiError {
 #[utoipa::path(
     tag = "Auth",
     operation_id = "oidc_callback",
-    description = "Exchanges the code (with the PKCE verifier), validates the ID token (signature against the provider's JWKS, `iss`, `aud`, `azp`, `exp`, `nonce`) and signs in: a fresh `slugbase.sid` and a 302 to `return_to` or `/`. An account with MFA gets the pending-MFA state instead (`slugbase.mfa_pending`, a 302 to `/login?mfa=required`, with `&return_to=<path>` when the login was given one, for the login page to go on to; the session follows `POST /api/auth/mfa/verify`) unless the ID token's `amr` names a method the provider's `trust_idp_mfa_amr` lists. Failures: a 302 to `/login?error=<reason>` (`auth_failed`, `state_invalid`, `auto_create_disabled`, `email_required`, `email_unusable` (the provider's e-mail is malformed or over 254 bytes lower-cased), `provider_unavailable`) and no session. The flow is used up by the first callback, whatever its outcome.",
+    description = "Exchanges the code (with the PKCE verifier), validates the ID token (signature against the provider's JWKS, `iss`, `aud`, `azp`, `exp`, `nonce`) and signs in: a fresh `slugbase.sid` and a 302 to `return_to` or `/` (always `/`, the account page, for a user the MFA policy holds to enrolment). An account with MFA gets the pending-MFA state instead (`slugbase.mfa_pending`, a 302 to `/login?mfa=required`, with `&return_to=<path>` when the login was given one, for the login page to go on to; the session follows `POST /api/auth/mfa/verify`) unless the ID token's `amr` names a method the provider's `trust_idp_mfa_amr` lists. Failures: a 302 to `/login?error=<reason>` (`auth_failed`, `state_invalid`, `auto_create_disabled`, `email_required`, `email_unusable` (the provider's e-mail is malformed or over 254 bytes lower-cased), `provider_unavailable`) and no session. The flow is used up by the first callback, whatever its outcome.",
     params(
         ("provider" = String, Path, description = "Provider key"),
         ("code" = Option<String>, Query, description = "Authorization code"),
@@ -204,8 +204,11 @@ pub(crate) async fn oidc_callback(
         }
     }
     let mut res = match outcome {
-        CallbackOutcome::SignedIn { session, return_to, .. } => {
-            let mut res = found(&return_to);
+        CallbackOutcome::SignedIn { user, session, return_to } => {
+            // A user the MFA policy holds to enrolment can use no other page: to the
+            // account page, where enrolment is.
+            let overdue = state.use_cases.mfa_status.standing(&user).confines_to_enrolment();
+            let mut res = found(if overdue { "/" } else { &return_to });
             state.set_session_cookie(&mut res, session.expose());
             if old_pending.is_some() {
                 state.clear_cookie(&mut res, PENDING_COOKIE);

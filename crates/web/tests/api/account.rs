@@ -124,6 +124,7 @@ async fn cli_token(app: &TestApp, email: &str) -> String {
     let email = slugbase_domain::Email::parse(email).unwrap();
     let user = app.operator.admin.find_by_email(&email).await.unwrap().unwrap();
     let caller = slugbase_application::Caller {
+        mfa_standing: app.use_cases.mfa_status.standing(&user),
         user,
         auth: slugbase_application::CallerAuth::ApiToken(slugbase_domain::ApiTokenId::generate()),
         backup_codes_remaining: 0,

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use slugbase_application::AuthSettings;
-use slugbase_domain::MfaPolicy;
+use slugbase_domain::{MfaPolicy, MfaScope};
 use slugbase_testkit::steps::{self, PASSWORD};
 use slugbase_testkit::{Api, Reply, TestApp, TestAppBuilder, detail_fields};
 
@@ -195,7 +195,7 @@ async fn cookie_disable_without_a_valid_csrf_token_is_403_and_changes_nothing() 
 /// Row 5b.
 async fn policy_row(via: Via) {
     let settings = AuthSettings {
-        mfa_policy: MfaPolicy { require_mfa_for_admins: true },
+        mfa_policy: MfaPolicy { scope: MfaScope::Admins, ..MfaPolicy::default() },
         ..AuthSettings::default()
     };
     let app = TestApp::builder().auth_settings(settings).spawn().await;
@@ -356,6 +356,7 @@ async fn an_oidc_only_user_disables_with_the_code_alone() {
     let email = slugbase_domain::Email::parse("oidc@example.com").unwrap();
     let user = app.operator.admin.find_by_email(&email).await.unwrap().unwrap();
     let caller = slugbase_application::Caller {
+        mfa_standing: app.use_cases.mfa_status.standing(&user),
         user,
         auth: slugbase_application::CallerAuth::ApiToken(slugbase_domain::ApiTokenId::generate()),
         backup_codes_remaining: 0,

@@ -10,6 +10,7 @@ mod edges;
 mod enrollment;
 mod lifecycle;
 mod malformed;
+mod mfa_policy;
 mod notices;
 mod openapi;
 mod passkey_proof;

@@ -5,11 +5,12 @@ use actix_web::cookie::Cookie;
 use actix_web::test::TestRequest;
 use slugbase_application::collaborators::attempt_limiter::TooManyAttempts;
 use slugbase_application::use_cases::setup::SetupError;
-use slugbase_application::{InputRejected, ValidationErrors};
+use slugbase_application::{Caller, InputRejected, ValidationErrors};
 use slugbase_application::{
     use_cases::authenticate::AuthError, use_cases::login::LoginError,
     use_cases::verify_login::VerifyLoginError,
 };
+use slugbase_domain::MfaStanding;
 
 use crate::support::{
     Case, Mocks, Row, assert_opaque, caller, internal, oversized, post_json, send, unavailable,
@@ -48,6 +49,34 @@ async fn every_auth_error_of_a_token_or_a_session_has_its_status() {
         let req = TestRequest::get().uri("/api/auth/me").cookie(Cookie::new("slugbase.sid", "s1"));
         send(mocks, req).await.error(status, reason);
     }
+}
+
+#[actix_web::test]
+async fn a_caller_held_to_enrolment_gets_403_before_any_use_case_but_enrolments_own() {
+    let overdue = || {
+        let since = chrono::Utc::now();
+        Caller { mfa_standing: MfaStanding::Overdue { started_at: since, since }, ..caller() }
+    };
+    // Everything else: the use cases stay unarranged, so reaching one would panic.
+    for req in [
+        TestRequest::get().uri("/api/tokens"),
+        TestRequest::get().uri("/api/auth/sessions"),
+        TestRequest::get().uri("/api/admin/users"),
+        TestRequest::post().uri("/api/auth/mfa/disable"),
+    ] {
+        let mut mocks = Mocks::default();
+        mocks.authenticate.expect_api_token().times(1).returning(move |_| Ok(overdue()));
+        let answer = send(mocks, with_token(req)).await;
+        answer.error(403, "MFA_ENROLLMENT_REQUIRED");
+        assert!(answer.body["message"].as_str().unwrap().contains("enroll/begin"), "{answer:?}");
+    }
+    // `/api/auth/me` answers, and says why.
+    let mut mocks = Mocks::default();
+    mocks.authenticate.expect_api_token().times(1).returning(move |_| Ok(overdue()));
+    let answer = send(mocks, with_token(TestRequest::get().uri("/api/auth/me"))).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["mfa_policy_status"], "overdue");
+    assert_eq!(answer.body["mfa_enrollment_required"], true);
 }
 
 #[actix_web::test]

@@ -1,11 +1,12 @@
 //! The OIDC endpoints over a mocked use case: redirects, cookies and error bodies.
 
 use actix_web::test::TestRequest;
+use chrono::Utc;
 use slugbase_application::PlainToken;
 use slugbase_application::use_cases::oidc_login::{
     BeginOutcome, CallbackOutcome, OidcError, OidcFailure, ProviderSummary,
 };
-use slugbase_domain::ReturnTo;
+use slugbase_domain::{MfaStanding, ReturnTo};
 
 use crate::support::{Mocks, caller, send, unavailable};
 
@@ -127,6 +128,7 @@ async fn the_callback_signs_in_or_starts_the_mfa_step_or_sends_the_reason() {
                 return_to: "/account".to_owned(),
             })
         });
+    mocks.mfa_status.expect_standing().times(1).return_const(MfaStanding::NotRequired);
     let req = TestRequest::get()
         .uri("/api/auth/corp/callback?code=c&state=s&iss=x")
         .cookie(actix_web::cookie::Cookie::new("slugbase.oidc_flow", "f1"));
@@ -142,6 +144,23 @@ async fn the_callback_signs_in_or_starts_the_mfa_step_or_sends_the_reason() {
         cookies.iter().any(|c| c.starts_with("slugbase.oidc_flow=;") && c.contains("Max-Age=0")),
         "{cookies:?}"
     );
+
+    // A user the MFA policy holds to enrolment goes to the account page, whatever the
+    // login's destination: no other page would work for them.
+    let mut mocks = Mocks::default();
+    mocks.oidc_login.expect_callback().times(1).returning(|_, _, _| {
+        Ok(CallbackOutcome::SignedIn {
+            user: Box::new(caller().user),
+            session: PlainToken::new("sid-2".to_owned()),
+            return_to: "/admin".to_owned(),
+        })
+    });
+    let overdue = MfaStanding::Overdue { started_at: Utc::now(), since: Utc::now() };
+    mocks.mfa_status.expect_standing().times(1).return_const(overdue);
+    let answer =
+        send(mocks, TestRequest::get().uri("/api/auth/corp/callback?code=c&state=s")).await;
+    assert_eq!(answer.header("location"), Some("/"));
+    assert!(set_cookies(&answer).iter().any(|c| c.starts_with("slugbase.sid=sid-2")));
 
     let mut mocks = Mocks::default();
     mocks.oidc_login.expect_callback().times(1).returning(|_, _, _| {

@@ -26,7 +26,9 @@ use slugbase_application::use_cases::sessions::MockManageSessionsUseCase;
 use slugbase_application::use_cases::setup::MockSetupUseCase;
 use slugbase_application::use_cases::verify_login::MockVerifyLoginUseCase;
 use slugbase_application::{Caller, CallerAuth, Unexpected};
-use slugbase_domain::{ApiTokenId, DisplayName, Email, LoginMethod, MfaState, User, UserId};
+use slugbase_domain::{
+    ApiTokenId, DisplayName, Email, LoginMethod, MfaStanding, MfaState, User, UserId,
+};
 use slugbase_web::{AppState, OpenApiJson, WebConfig};
 
 /// The Bearer token every signed-in request sends.
@@ -110,8 +112,14 @@ pub fn caller() -> Caller {
         is_admin: false,
         mfa: MfaState::Disabled,
         created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        mfa_grace_started_at: None,
     };
-    Caller { user, auth: CallerAuth::ApiToken(ApiTokenId::generate()), backup_codes_remaining: 0 }
+    Caller {
+        user,
+        auth: CallerAuth::ApiToken(ApiTokenId::generate()),
+        backup_codes_remaining: 0,
+        mfa_standing: MfaStanding::NotRequired,
+    }
 }
 
 /// Storage down (503).

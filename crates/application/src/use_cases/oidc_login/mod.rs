@@ -21,6 +21,7 @@ use slugbase_domain::{
 
 use crate::caller::ClientInfo;
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::mfa_policy::MfaPolicyCheck;
 use crate::collaborators::sessions::SessionIssuer;
 use crate::collaborators::token_minter::TokenMinter;
 use crate::ports::{
@@ -47,6 +48,7 @@ pub struct OidcLogin {
     issuer: SessionIssuer,
     audit: AuditTrail,
     clock: Arc<dyn Clock>,
+    policy: MfaPolicyCheck,
 }
 
 impl fmt::Debug for OidcLogin {
@@ -58,7 +60,9 @@ impl fmt::Debug for OidcLogin {
 impl OidcLogin {
     /// The use case: `providers` to sign in at, `oidc` keeps the flows and links, `users`
     /// finds accounts by e-mail, `minter` makes flow ids stored under `token_digest`,
-    /// `issuer` starts sessions, `audit` records, `clock` tells time.
+    /// `issuer` starts sessions, `audit` records, `clock` tells time; `policy` starts an
+    /// account's MFA grace period at its first sign-in under a policy that requires MFA of
+    /// it (the same rule as a password login).
     #[must_use]
     #[expect(clippy::too_many_arguments, reason = "a use case names every port it holds")]
     pub fn new(
@@ -70,8 +74,9 @@ impl OidcLogin {
         issuer: SessionIssuer,
         audit: AuditTrail,
         clock: Arc<dyn Clock>,
+        policy: MfaPolicyCheck,
     ) -> Self {
-        Self { providers, oidc, users, minter, token_digest, issuer, audit, clock }
+        Self { providers, oidc, users, minter, token_digest, issuer, audit, clock, policy }
     }
 
     fn provider(&self, key: &str) -> Result<&ConfiguredProvider, OidcError> {
@@ -220,7 +225,7 @@ impl OidcLogin {
         key: &str,
         provider: &ConfiguredProvider,
         identity: &ProviderIdentity,
-        user: User,
+        mut user: User,
         return_to: String,
         client: &ClientInfo,
     ) -> Result<CallbackOutcome, OidcError> {
@@ -232,6 +237,10 @@ impl OidcLogin {
             .collect();
         let step_up = user.mfa.is_enabled() && trusted.is_empty();
         let kind = if step_up { SessionKind::PendingMfa } else { SessionKind::Full };
+        if !step_up {
+            // As a password login: the grace period starts before the session exists.
+            self.policy.at_sign_in(&mut user).await?;
+        }
         let token = self.issuer.start(user.id, kind, client).await?;
         if let Some(auth_time) = identity.auth_time {
             let auth = SessionIdpAuth { provider: key.to_owned(), auth_time };

@@ -37,6 +37,10 @@ pub struct Model {
     pub mfa_last_totp_step: Option<i64>,
     /// Unix ms.
     pub created_at: i64,
+    /// When the user's MFA grace period started (Unix ms): their first sign-in while a
+    /// policy required MFA of them and they had none. Set once, never moved.
+    #[sea_orm(nullable)]
+    pub mfa_grace_started_at: Option<i64>,
 }
 
 /// The tables that belong to a user (sessions, API tokens, backup codes, OIDC identities)
