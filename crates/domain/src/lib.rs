@@ -9,6 +9,7 @@ pub mod audit;
 pub mod codes;
 pub mod email;
 pub mod ids;
+pub mod label;
 pub mod mfa;
 pub mod mfa_policy;
 pub mod notice;
@@ -24,6 +25,7 @@ pub use codes::{
 };
 pub use email::{Email, EmailError};
 pub use ids::{ApiTokenId, NoticeId, PasskeyId, UserId};
+pub use label::{LabelFault, is_direction_control, label};
 pub use mfa::{
     DisableDenied, EncryptedSecret, MfaOperation, MfaState, SecondFactorGate, second_factor_gate,
 };

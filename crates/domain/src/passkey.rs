@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::label::{LabelFault, label};
+
 /// Longest passkey name, in characters: enough for "Work laptop (Touch ID)" and the like,
 /// short enough for a list row and an e-mail subject line.
 pub const MAX_PASSKEY_NAME_CHARS: usize = 64;
@@ -19,6 +21,10 @@ pub enum PasskeyNameError {
     /// e-mails, where one would break the layout or forge a line.
     #[error("name must not contain control characters")]
     ControlCharacter,
+    /// A text-direction control (U+202E and the like): it would disguise the name, and what
+    /// is shown around it, in lists and e-mails.
+    #[error("name must not contain text-direction control characters")]
+    DirectionControl,
 }
 
 /// A passkey's name: trimmed, 1 to [`MAX_PASSKEY_NAME_CHARS`] characters, no control
@@ -35,16 +41,12 @@ impl PasskeyName {
     /// # Errors
     /// [`PasskeyNameError`] naming the first rule it breaks.
     pub fn parse(raw: &str) -> Result<Self, PasskeyNameError> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(PasskeyNameError::Empty);
-        }
-        if name.chars().any(char::is_control) {
-            return Err(PasskeyNameError::ControlCharacter);
-        }
-        if name.chars().count() > MAX_PASSKEY_NAME_CHARS {
-            return Err(PasskeyNameError::TooLong);
-        }
+        let name = label(raw, MAX_PASSKEY_NAME_CHARS).map_err(|fault| match fault {
+            LabelFault::Empty => PasskeyNameError::Empty,
+            LabelFault::TooLong => PasskeyNameError::TooLong,
+            LabelFault::ControlCharacter => PasskeyNameError::ControlCharacter,
+            LabelFault::DirectionControl => PasskeyNameError::DirectionControl,
+        })?;
         Ok(Self(name.to_owned()))
     }
 

@@ -5,6 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::label::{LabelFault, label};
 use crate::{Email, MfaState, PasswordHash, UserId};
 
 /// Longest display name accepted, in characters.
@@ -22,6 +23,20 @@ pub enum DisplayNameError {
     /// Contains control characters (line breaks would forge log and audit lines).
     #[error("Name must not contain control characters")]
     ControlCharacters,
+    /// Contains a text-direction control (it would disguise what is shown around the name).
+    #[error("Name must not contain text-direction control characters")]
+    DirectionControls,
+}
+
+impl From<LabelFault> for DisplayNameError {
+    fn from(fault: LabelFault) -> Self {
+        match fault {
+            LabelFault::Empty => Self::Empty,
+            LabelFault::TooLong => Self::TooLong,
+            LabelFault::ControlCharacter => Self::ControlCharacters,
+            LabelFault::DirectionControl => Self::DirectionControls,
+        }
+    }
 }
 
 /// A person's display name: trimmed, non-empty, printable.
@@ -30,22 +45,26 @@ pub enum DisplayNameError {
 pub struct DisplayName(String);
 
 impl DisplayName {
-    /// Parses a name.
+    /// Parses a name as given (typed, or sent by an identity provider): the label rule of
+    /// [`crate::label`].
     ///
     /// # Errors
-    /// [`DisplayNameError`] when empty, too long or containing control characters.
+    /// [`DisplayNameError`] naming the first rule it breaks.
     pub fn parse(raw: &str) -> Result<Self, DisplayNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(DisplayNameError::Empty);
+        Ok(Self(label(raw, MAX_NAME_CHARS)?.to_owned()))
+    }
+
+    /// Reads a stored name. Names stored before text-direction controls were refused keep
+    /// working (the account must still sign in); every other rule still holds.
+    ///
+    /// # Errors
+    /// [`DisplayNameError`] for a stored value no version ever accepted.
+    pub fn from_stored(raw: &str) -> Result<Self, DisplayNameError> {
+        match label(raw, MAX_NAME_CHARS) {
+            Ok(name) => Ok(Self(name.to_owned())),
+            Err(LabelFault::DirectionControl) => Ok(Self(raw.trim().to_owned())),
+            Err(fault) => Err(fault.into()),
         }
-        if trimmed.chars().count() > MAX_NAME_CHARS {
-            return Err(DisplayNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(DisplayNameError::ControlCharacters);
-        }
-        Ok(Self(trimmed.to_owned()))
     }
 
     /// The name.
@@ -160,5 +179,17 @@ mod tests {
     fn only_local_accounts_have_a_password() {
         assert!(LoginMethod::Local(PasswordHash::from_phc("$x")).has_password());
         assert!(!LoginMethod::OidcOnly.has_password());
+    }
+
+    #[test]
+    fn a_new_name_may_not_hold_a_direction_control_but_a_stored_one_still_reads() {
+        let disguised = "Ann\u{202E}nimda";
+        assert_eq!(DisplayName::parse(disguised).unwrap_err(), DisplayNameError::DirectionControls);
+        assert_eq!(DisplayName::from_stored(disguised).unwrap().as_str(), disguised);
+        assert_eq!(
+            DisplayName::from_stored("a\nb").unwrap_err(),
+            DisplayNameError::ControlCharacters
+        );
+        assert_eq!(DisplayName::from_stored(" ").unwrap_err(), DisplayNameError::Empty);
     }
 }

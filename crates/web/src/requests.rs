@@ -354,6 +354,9 @@ const WHITESPACE: &str =
     r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
 /// Control characters (Unicode `Cc`, what `char::is_control` means), likewise.
 const CONTROL: &str = r"\x00-\x1F\x7F-\x9F";
+/// Control characters and Unicode's text-direction controls: what a label may not hold
+/// (`slugbase_domain::label`).
+const NOT_IN_LABEL: &str = r"\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069";
 /// Longest API token name, in characters (as `slugbase_application::tokens` checks it).
 const MAX_TOKEN_NAME_CHARS: usize = 100;
 
@@ -363,7 +366,7 @@ const MAX_TOKEN_NAME_CHARS: usize = 100;
 fn label_schema(max: usize, description: &str) -> Object {
     let inner = max.saturating_sub(2);
     let pattern = format!(
-        "^[{WHITESPACE}]*[^{WHITESPACE}{CONTROL}](?:[^{CONTROL}]{{0,{inner}}}[^{WHITESPACE}{CONTROL}])?[{WHITESPACE}]*$"
+        "^[{WHITESPACE}]*[^{WHITESPACE}{NOT_IN_LABEL}](?:[^{NOT_IN_LABEL}]{{0,{inner}}}[^{WHITESPACE}{NOT_IN_LABEL}])?[{WHITESPACE}]*$"
     );
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -377,7 +380,7 @@ fn label_schema(max: usize, description: &str) -> Object {
 fn display_name_schema() -> Object {
     label_schema(
         MAX_NAME_CHARS,
-        "Display name: 1 to 100 characters once surrounding whitespace is trimmed, no control characters.",
+        "Display name: 1 to 100 characters once surrounding whitespace is trimmed, no control or text-direction characters.",
     )
 }
 
@@ -385,7 +388,7 @@ fn display_name_schema() -> Object {
 fn token_name_schema() -> Object {
     label_schema(
         MAX_TOKEN_NAME_CHARS,
-        "Label: 1 to 100 characters once surrounding whitespace is trimmed, no control characters.",
+        "Label: 1 to 100 characters once surrounding whitespace is trimmed, no control or text-direction characters.",
     )
 }
 
@@ -393,7 +396,7 @@ fn token_name_schema() -> Object {
 fn passkey_name_schema() -> Object {
     label_schema(
         MAX_PASSKEY_NAME_CHARS,
-        "Passkey name: 1 to 64 characters once surrounding whitespace is trimmed, no control characters.",
+        "Passkey name: 1 to 64 characters once surrounding whitespace is trimmed, no control or text-direction characters.",
     )
 }
 
@@ -402,7 +405,7 @@ fn optional_passkey_name_schema() -> Object {
     let mut schema = passkey_name_schema();
     schema.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
     schema.description = Some(
-        "Passkey name: 1 to 64 characters once surrounding whitespace is trimmed, no control characters; omit (or null) for \"Passkey\".".to_owned(),
+        "Passkey name: 1 to 64 characters once surrounding whitespace is trimmed, no control or text-direction characters; omit (or null) for \"Passkey\".".to_owned(),
     );
     schema
 }

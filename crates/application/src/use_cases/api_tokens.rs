@@ -139,16 +139,12 @@ impl ApiTokensUseCase for ApiTokens {
         name: Result<String, InputRejected>,
     ) -> Result<CreatedApiToken, CreateApiTokenError> {
         let name = name?;
-        let name = name.trim();
-        if name.is_empty()
-            || name.chars().count() > MAX_TOKEN_NAME_CHARS
-            || name.chars().any(char::is_control)
-        {
+        let Ok(name) = slugbase_domain::label(&name, MAX_TOKEN_NAME_CHARS) else {
             return Err(CreateApiTokenError::Validation(ValidationErrors::field(
                 "name",
-                "Name must be 1 to 100 printable characters",
+                "Name must be 1 to 100 printable characters, without text-direction controls",
             )));
-        }
+        };
         let token = self.minter.mint(API_TOKEN_PREFIX);
         let record = ApiTokenRecord {
             id: ApiTokenId::generate(),

@@ -37,7 +37,7 @@ pub(crate) fn user_from_model(row: users::Model) -> StoreResult<User> {
     Ok(User {
         id: UserId::from_uuid(parse_uuid(&row.id)?),
         email: Email::parse(&row.email).map_err(|_| corrupt("email"))?,
-        name: DisplayName::parse(&row.name).map_err(|_| corrupt("display name"))?,
+        name: DisplayName::from_stored(&row.name).map_err(|_| corrupt("display name"))?,
         login: row
             .password_hash
             .map_or(LoginMethod::OidcOnly, |h| LoginMethod::Local(PasswordHash::from_phc(h))),

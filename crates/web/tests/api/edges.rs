@@ -254,3 +254,56 @@ async fn a_damaged_session_is_listed_by_its_handle_and_spoils_no_one_elses_reque
     let left = admin.get("/api/auth/sessions").await.expect(StatusCode::OK);
     assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
 }
+
+/// Text-direction controls (U+202E "right-to-left override" and the rest of Unicode's
+/// bidirectional controls) would disguise a name — and what an e-mail or a list shows around
+/// it. Every name people give is refused with one: a display name (setup, admin create), an
+/// API token's, a passkey's. A name stored before the rule keeps its account working.
+#[tokio::test]
+async fn names_with_text_direction_controls_are_refused_everywhere_but_old_ones_still_sign_in() {
+    let app = TestApp::spawn().await;
+    let disguised = "Laptop\u{202E}exe.txt";
+    let isolated = "Ann \u{2067}x\u{2069}";
+    let res = app
+        .client()
+        .post(
+            "/api/auth/setup",
+            json!({"email": "a@example.com", "name": disguised, "password": PASSWORD}),
+        )
+        .await;
+    assert!(refused(res, "name").contains("text-direction"));
+    let mut admin: Api = app.setup_admin().await;
+
+    for name in [disguised, isolated, "Bob\u{200F}"] {
+        let body = json!({"email": "b@example.com", "name": name, "password": PASSWORD});
+        assert!(
+            refused(admin.post("/api/admin/users", body).await, "name").contains("text-direction")
+        );
+        let res = admin.post("/api/tokens", json!({"name": name})).await;
+        assert!(refused(res, "name").contains("text-direction"));
+        let path = format!("/api/auth/passkeys/{}", uuid::Uuid::new_v4());
+        let res = admin.send(reqwest::Method::PATCH, &path, Some(&json!({"name": name}))).await;
+        assert!(refused(res.unwrap(), "name").contains("text-direction"));
+    }
+    // Right-to-left scripts need no control character, and stay welcome.
+    let body = json!({"email": "c@example.com", "name": "مريم", "password": PASSWORD});
+    assert_eq!(
+        admin.post("/api/admin/users", body).await.expect(StatusCode::CREATED)["name"],
+        "مريم"
+    );
+    admin.make_token("رمز").await;
+
+    // A name stored before the rule: the account signs in and is listed, not damaged.
+    let old = app.create_user(&admin, "old@example.com", Some(PASSWORD)).await;
+    let db = rusqlite::Connection::open(app.dir.path().join("slugbase.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let id = old["id"].as_str().unwrap();
+    db.execute("UPDATE users SET name = ?1 WHERE id = ?2", rusqlite::params![disguised, id])
+        .unwrap();
+    drop(db);
+    let signed_in = app.login("old@example.com", PASSWORD).await;
+    let me = signed_in.get("/api/auth/me").await.expect(StatusCode::OK);
+    assert_eq!(me["name"], disguised);
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    assert!(users.as_array().unwrap().iter().all(|u| u.get("damaged").is_none()), "{users}");
+}
