@@ -86,7 +86,9 @@ pub trait SessionRepository: Send + Sync {
     /// Storage failures only. MUST be one round trip that reads the session, the user and the
     /// count together (one statement, or one lock); MUST read storage on every call — no
     /// cache — so a deleted session is `None` on the very next call, on every instance;
-    /// MUST count only the owner's codes that are not spent.
+    /// MUST count only the owner's codes that are not spent. A session whose stored row (or
+    /// its owner's) does not decode MUST be logged and answered as `None`: its holder is
+    /// signed out, never answered with a failure.
     async fn find_caller(
         &self,
         id_hash: &SecretDigest,

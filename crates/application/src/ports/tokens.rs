@@ -72,7 +72,8 @@ pub trait ApiTokenRepository: Send + Sync {
     /// Storage failures only. MUST be one round trip that reads the token, the user and the
     /// count together (one statement, or one lock); MUST read storage on every call — no
     /// cache — so a revoked token is `None` on the very next call, on every instance;
-    /// MUST count only the owner's codes that are not spent.
+    /// MUST count only the owner's codes that are not spent. A token whose stored row (or its
+    /// owner's) does not decode MUST be logged and answered as `None`.
     async fn find_caller(
         &self,
         token_hash: &SecretDigest,

@@ -82,6 +82,28 @@ impl<M> CallerRow<M> {
             backup_codes_remaining: to_u32(self.unused_backup_codes, "backup code count")?,
         })
     }
+
+    /// [`Self::into_record`], with a caller whose stored rows do not decode (a damaged
+    /// session or token row, or its owner's) answered as no caller: its holder is signed out
+    /// and signs in again, instead of every request of theirs failing with a 500. Logged with
+    /// what does not decode, `what` it was (never the credential or its digest).
+    pub(crate) fn into_record_or_none<R>(
+        self,
+        what: &str,
+        credential: impl FnOnce(M) -> StoreResult<R>,
+    ) -> Option<CallerRecord<R>> {
+        match self.into_record(credential) {
+            Ok(record) => Some(record),
+            Err(error) => {
+                tracing::warn!(
+                    credential = what,
+                    error = %error,
+                    "a stored caller does not decode; its holder is answered as signed out"
+                );
+                None
+            }
+        }
+    }
 }
 
 /// `(SELECT COUNT(*) FROM backup_codes WHERE user_id = users.id AND used_at IS NULL)`.

@@ -111,7 +111,7 @@ impl SessionRepository for SeaOrmStore {
         static QUERY: CallerQuery = CallerQuery::new();
         let session = |key: &str| sessions::Entity::find_by_id(key);
         let row = find_caller(self, &QUERY, session, id_hash.as_str()).await?;
-        row.map(|row| row.into_record(session_from_model)).transpose()
+        Ok(row.and_then(|row| row.into_record_or_none("session", session_from_model)))
     }
 
     async fn touch(&self, id_hash: &SecretDigest, at: DateTime<Utc>) -> StoreResult<()> {

@@ -89,7 +89,7 @@ impl ApiTokenRepository for SeaOrmStore {
                 .filter(api_tokens::Column::RevokedAt.is_null())
         };
         let row = find_caller(self, &QUERY, token, token_hash.as_str()).await?;
-        row.map(|row| row.into_record(token_from_model)).transpose()
+        Ok(row.and_then(|row| row.into_record_or_none("API token", token_from_model)))
     }
 
     async fn revoke(&self, user: UserId, id: ApiTokenId, at: DateTime<Utc>) -> StoreResult<bool> {

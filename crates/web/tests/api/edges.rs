@@ -164,8 +164,10 @@ fn damage(app: &slugbase_testkit::TestApp, sql: &str, key: &str) -> usize {
 async fn a_damaged_token_or_notice_is_listed_as_damaged_and_its_list_still_answers() {
     let app = TestApp::spawn().await;
     let admin: Api = app.setup_admin().await;
+    let mut plain = Vec::new();
     for name in ["first", "middle", "last"] {
-        admin.post("/api/tokens", json!({"name": name})).await.expect(StatusCode::CREATED);
+        let created = admin.post("/api/tokens", json!({"name": name})).await;
+        plain.push(created.expect(StatusCode::CREATED)["token"].as_str().unwrap().to_owned());
     }
     let tokens = admin.get("/api/tokens").await.expect(StatusCode::OK);
     let tokens = tokens.as_array().unwrap().clone();
@@ -182,6 +184,10 @@ async fn a_damaged_token_or_notice_is_listed_as_damaged_and_its_list_still_answe
         json!({"id": id, "damaged": true, "problem": "corrupt stored data: time out of range"})
     );
     assert_eq!((&listed[0], &listed[2]), (&tokens[0], &tokens[2]));
+    // The damaged token's holder is refused as unauthenticated (never a 500); the others work.
+    let res = app.bearer(&plain[1]).get("/api/auth/me").await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    app.bearer(&plain[0]).get("/api/auth/me").await.expect(StatusCode::OK);
 
     // The outbox: the three "token created" notices (at least).
     let page = admin.get("/api/admin/outbox").await.expect(StatusCode::OK);
@@ -211,7 +217,7 @@ async fn a_damaged_session_is_listed_by_its_handle_and_spoils_no_one_elses_reque
     let app = TestApp::spawn().await;
     let admin: Api = app.setup_admin().await;
     app.create_user(&admin, "other@example.com", Some(PASSWORD)).await;
-    let _second = app.login(ADMIN_EMAIL, PASSWORD).await;
+    let second = app.login(ADMIN_EMAIL, PASSWORD).await;
     let third = app.login(ADMIN_EMAIL, PASSWORD).await;
     let other = app.login("other@example.com", PASSWORD).await;
     let before = admin.get("/api/auth/sessions").await.expect(StatusCode::OK);
@@ -243,6 +249,11 @@ async fn a_damaged_session_is_listed_by_its_handle_and_spoils_no_one_elses_reque
     let intact: Vec<&Value> = listed.iter().filter(|s| s.get("damaged").is_none()).collect();
     assert_eq!(intact.len(), 2);
     assert!(intact.iter().any(|s| s["current"] == true), "{listed:?}");
+
+    // Its own holder is signed out (401, not a 500) and can sign in again.
+    let res = second.get("/api/auth/me").await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    app.login(ADMIN_EMAIL, PASSWORD).await.get("/api/auth/me").await.expect(StatusCode::OK);
 
     // Ending a session by the damaged handle finds nothing; revoke-others ends it.
     admin.delete(&format!("/api/auth/sessions/{handle}")).await.expect(StatusCode::NOT_FOUND);
