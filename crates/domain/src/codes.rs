@@ -22,9 +22,17 @@ pub enum CodeFormatError {
     Malformed,
 }
 
-/// Removes every whitespace character: people paste `123 456` and `abcd efgh …`.
+/// Removes every whitespace character and dash: people paste `123 456`, `abcd efgh …` and
+/// backup codes as they are shown, grouped (`abcd-ef01-2345-6789`) — with the hyphen-minus
+/// or the dash a word processor or phone keyboard puts in its place (U+2010–U+2015, U+2212).
+/// What is left must still be ASCII digits or hex, so nothing else slips through.
 fn strip_whitespace(raw: &str) -> String {
-    raw.chars().filter(|c| !c.is_whitespace()).collect()
+    raw.chars().filter(|c| !c.is_whitespace() && !is_dash(*c)).collect()
+}
+
+/// A separator people type between groups of a code.
+const fn is_dash(c: char) -> bool {
+    matches!(c, '-' | '\u{2010}'..='\u{2015}' | '\u{2212}')
 }
 
 /// A 6-digit TOTP code. ASCII digits only: `١٢٣٤٥٦` (Arabic-Indic) is not a code.
@@ -166,6 +174,26 @@ impl TotpStep {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_accepted_grouped_with_dashes_or_spaces_as_shown_or_typed() {
+        for typed in [
+            "abcd-ef01-2345-6789",
+            "ABCD EF01 2345 6789",
+            "abcd\u{2013}ef01\u{2011}2345\u{2212}6789",
+        ] {
+            let SecondFactor::Backup(code) = SecondFactor::parse(typed).unwrap() else {
+                panic!("{typed} is a backup code");
+            };
+            assert_eq!(code.expose(), "abcdef0123456789", "{typed}");
+        }
+        assert!(matches!(SecondFactor::parse("123-456").unwrap(), SecondFactor::Totp(_)));
+        // Only separators go: anything else still makes it no code.
+        for typed in ["abcd_ef01_2345_6789", "abcd.ef01.2345.6789", "12\u{2014}34\u{00B7}56", "---"]
+        {
+            assert!(SecondFactor::parse(typed).is_err(), "{typed}");
+        }
+    }
 
     #[test]
     fn six_digits_are_a_totp_code_and_whitespace_is_ignored() {

@@ -278,9 +278,21 @@ async fn replay_and_backup_codes(via: Via) {
     let res = caller.post(DISABLE, json!({"code": replayed, "password": PASSWORD})).await;
     res.expect_error(StatusCode::BAD_REQUEST, "INVALID_CODE");
 
-    // A backup code, upper-cased and spaced: accepted once.
-    let spaced = format!("{} {}", backup[0][..8].to_uppercase(), &backup[0][8..]);
+    // A backup code grouped as the pages show it, with an en dash where one was typed: as
+    // a guess it is wrong (the password), so it stays unspent.
+    let b = &backup[0];
+    let grouped = format!("{}-{}\u{2013}{}-{}", &b[..4], &b[4..8], &b[8..12], &b[12..]);
+    let res = caller.post(DISABLE, json!({"code": grouped, "password": "wrong password"})).await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSWORD");
+    // Upper-cased and spaced: accepted once.
+    let spaced = format!("{} {}", b[..8].to_uppercase(), &b[8..]);
     let res = caller.post(DISABLE, json!({"code": spaced, "password": PASSWORD})).await;
+    assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
+    // Grouped with dashes: accepted too (a fresh enrollment's code).
+    let (_, fresh) = app.enable_mfa(&caller).await;
+    let f = &fresh[0];
+    let grouped = format!("{}-{}-{}-{}", &f[..4], &f[4..8], &f[8..12], &f[12..]);
+    let res = caller.post(DISABLE, json!({"code": grouped, "password": PASSWORD})).await;
     assert_eq!(res.expect(StatusCode::OK), json!({"ok": true}));
     // Disabling deleted every backup code: after a new enrollment the old ones are dead.
     app.enable_mfa(&caller).await;
