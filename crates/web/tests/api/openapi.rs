@@ -231,11 +231,17 @@ async fn every_operation_that_reads_a_body_documents_408_413_and_415() {
     let doc = serde_json::to_value(slugbase_web::openapi()).unwrap();
     let mut with_body = BTreeSet::new();
     for (method, path, op) in operations(&doc) {
-        // enroll begin / cancel and passkey registration begin take no fields but still
-        // read (and judge) a body.
+        // enroll begin / cancel and the passkey ceremonies' begin steps take no fields but
+        // still read (and judge) a body.
+        let bodyless = [
+            "/api/auth/passkeys/register/begin",
+            "/api/auth/passkeys/challenge",
+            "/api/auth/passkeys/sign-in/begin",
+            "/api/auth/mfa/verify/challenge",
+        ];
         if op.get("requestBody").is_some()
             || path.starts_with("/api/auth/mfa/enroll/")
-            || path == "/api/auth/passkeys/register/begin"
+            || bodyless.contains(&path.as_str())
         {
             for status in ["408", "413", "415"] {
                 let response = &op["responses"][status];
@@ -262,6 +268,10 @@ async fn every_operation_that_reads_a_body_documents_408_413_and_415() {
         "passkey_register_finish",
         "rename_passkey",
         "remove_passkey",
+        "passkey_challenge",
+        "verify_passkey_challenge",
+        "passkey_sign_in_begin",
+        "passkey_sign_in_finish",
     ];
     assert_eq!(with_body, expected.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>());
 }
