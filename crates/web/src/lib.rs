@@ -24,6 +24,7 @@ mod csrf;
 pub mod error;
 mod extract;
 mod pages;
+mod rate_limit;
 pub mod requests;
 mod routes;
 pub mod views;
@@ -252,6 +253,8 @@ pub fn app(
         )
         .default_service(actix_web::web::to(not_found))
         .wrap(ErrorHandlers::new().default_handler(error::normalize_error_response))
+        // Outside the error normaliser, so a 429 (or any refusal) carries the fields too.
+        .wrap(actix_web::middleware::from_fn(rate_limit::rate_limit_fields))
         // Outside the error normaliser, so a 404 under `/api-docs/` gets the headers too.
         .wrap(actix_web::middleware::from_fn(pages::docs_headers))
         // Inside the default headers and the request log (so a 408 it writes gets both),

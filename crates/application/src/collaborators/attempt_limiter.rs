@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use slugbase_domain::{AttemptPolicy, NoticeKind, Release, Throttle, User, UserId};
 
 use crate::caller::ClientInfo;
+use crate::collaborators::limit_report;
 use crate::error::{InputRejected, Unexpected};
 use crate::ports::{AttemptRelease, AttemptRepository, Notice, OutboxRepository, Reservation};
 
@@ -126,6 +127,8 @@ pub enum LimitError {
 /// One counter's place taken by a reservation.
 #[derive(Debug)]
 struct Place {
+    /// `account` or `address`, as the limit report names it.
+    name: &'static str,
     key: String,
     window_start: DateTime<Utc>,
     /// This attempt, if it fails, is the one that reaches the account's lockout.
@@ -166,8 +169,11 @@ impl AttemptTicket {
             .collect()
     }
 
-    /// Storage committed [`Self::success_releases`] with the change: nothing is left to do.
-    pub(crate) fn released_with_change(self) {}
+    /// Storage committed [`Self::success_releases`] with the change: nothing is left to do
+    /// but to say so in the request's limit report.
+    pub(crate) fn released_with_change(self) {
+        self.places().for_each(|place| limit_report::given_back(place.name));
+    }
 }
 
 /// Applies [`AttemptLimits`] through the attempt repository.
@@ -253,11 +259,12 @@ impl AttemptLimiter {
         now: DateTime<Utc>,
     ) -> Result<AttemptTicket, LimitError> {
         let account_key = AttemptKey::account(kind, account);
-        let account_place = self.reserve_one(account_key, self.account_policy(kind), now).await?;
+        let account_policy = self.account_policy(kind);
+        let account_place = self.reserve_one("account", account_key, account_policy, now).await?;
         let address_place = match address {
             Some(address) => {
-                let reserved =
-                    self.reserve_one(AttemptKey::address(address), &self.limits.address, now).await;
+                let key = AttemptKey::address(address);
+                let reserved = self.reserve_one("address", key, &self.limits.address, now).await;
                 match reserved {
                     Ok(place) => Some(place),
                     Err(refused) => {
@@ -274,17 +281,23 @@ impl AttemptLimiter {
 
     async fn reserve_one(
         &self,
+        name: &'static str,
         key: String,
         policy: &AttemptPolicy,
         now: DateTime<Utc>,
     ) -> Result<Place, LimitError> {
         match self.store.reserve(&key, policy, now).await.map_err(Unexpected::from)? {
-            Reservation::Granted(counter) => Ok(Place {
-                key,
-                window_start: counter.window_start,
-                locks_out: policy.lockout_after.is_some_and(|n| counter.consecutive == n),
-            }),
+            Reservation::Granted(counter) => {
+                limit_report::granted(name, policy, &counter, now);
+                Ok(Place {
+                    name,
+                    key,
+                    window_start: counter.window_start,
+                    locks_out: policy.lockout_after.is_some_and(|n| counter.consecutive == n),
+                })
+            }
             Reservation::Refused(Throttle::Blocked { retry_after_secs, locked_out }) => {
+                limit_report::refused(name, policy, retry_after_secs);
                 Err(TooManyAttempts { retry_after_secs, locked_out }.into())
             }
             Reservation::Refused(Throttle::Allowed) => Err(Unexpected::from(anyhow::anyhow!(
@@ -296,6 +309,7 @@ impl AttemptLimiter {
 
     async fn give_back(&self, place: &Place, outcome: Release) -> Result<(), Unexpected> {
         self.store.release(&place.key, place.window_start, outcome).await?;
+        limit_report::given_back(place.name);
         Ok(())
     }
 
@@ -348,6 +362,7 @@ impl AttemptLimiter {
         for release in ticket.success_releases() {
             self.store.release(&release.key, release.reserved_in, release.outcome).await?;
         }
+        ticket.places().for_each(|place| limit_report::given_back(place.name));
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ pub mod attempt_limiter;
 pub mod audit_trail;
 pub mod backup_codes;
 pub mod both_factors;
+pub mod limit_report;
 pub mod mfa_policy;
 pub mod new_account;
 pub mod passkey_ceremonies;

@@ -42,7 +42,7 @@ macro_rules! route_table {
             ),
             paths($($module::$handler),*),
             components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
-            modifiers(&SecuritySchemes, &EitherProof, &EnrolmentOnly),
+            modifiers(&SecuritySchemes, &EitherProof, &EnrolmentOnly, &RateLimitFields),
             tags(
                 (name = "MFA", description = "TOTP multi-factor authentication"),
                 (name = "Passkeys", description = "WebAuthn passkeys: an additional second factor beside TOTP"),
@@ -227,6 +227,63 @@ impl Modify for EitherProof {
                 );
             let schema = AllOfBuilder::new().item(fields).item(either).build();
             components.schemas.insert(name.to_owned(), RefOr::T(Schema::AllOf(schema)));
+        }
+    }
+}
+
+/// The operations that count attempts, and so answer with `RateLimit-Policy` and
+/// `RateLimit` (`crate::rate_limit`).
+pub const COUNTED_OPERATIONS: [&str; 8] = [
+    "login",
+    "verify",
+    "disable",
+    "regenerate_backup_codes",
+    "enroll_confirm",
+    "remove_passkey",
+    "passkey_sign_in_finish",
+    "change_password",
+];
+
+/// Documents the two fields on every response of [`COUNTED_OPERATIONS`].
+struct RateLimitFields;
+
+impl Modify for RateLimitFields {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::{ObjectBuilder, RefOr, Type};
+
+        let field = |description: &str| {
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .description(Some(description))
+                .build()
+        };
+        let policy = field(
+            "The attempt limits that applied (draft-ietf-httpapi-ratelimit-headers-10), one item per limit: `\"account\";q=<tries per window>;w=<window seconds>, \"address\";q=…;w=…` — `account` the account tried (a user's second factor, or the e-mail typed at login), `address` the client address.",
+        );
+        let state = field(
+            "What is left of each limit after this request: `\"account\";r=<tries left>;t=<seconds until the window ends>, \"address\";r=…;t=…`. `r=0` means the next try is refused (429) until `t` seconds have passed; on a 429, `t` equals `Retry-After`.",
+        );
+        for item in openapi.paths.paths.values_mut() {
+            for op in
+                [&mut item.post, &mut item.get, &mut item.put, &mut item.patch, &mut item.delete]
+                    .into_iter()
+                    .flatten()
+            {
+                let counted =
+                    op.operation_id.as_deref().is_some_and(|id| COUNTED_OPERATIONS.contains(&id));
+                if !counted {
+                    continue;
+                }
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        response
+                            .headers
+                            .insert("RateLimit-Policy".to_owned(), RefOr::T(policy.clone()));
+                        response.headers.insert("RateLimit".to_owned(), RefOr::T(state.clone()));
+                    }
+                }
+            }
         }
     }
 }

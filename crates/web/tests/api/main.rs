@@ -15,5 +15,6 @@ mod notices;
 mod openapi;
 mod passkey_proof;
 mod passkeys;
+mod rate_limit;
 mod test_app;
 mod timeouts;
