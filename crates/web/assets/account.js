@@ -180,7 +180,7 @@ $('backup-done').addEventListener('click', async () => {
  */
 async function bothFactors(values, submitter) {
   const proof = submitter && submitter.dataset.proof === 'passkey'
-    ? await passkeyAnswer('/api/auth/passkeys/challenge')
+    ? await passkeyAnswer('/api/auth/mfa/challenge')
     : { code: values.code };
   return user.has_password ? { ...proof, password: values.password } : proof;
 }

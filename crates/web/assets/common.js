@@ -126,7 +126,7 @@ function unsupported() {
 }
 
 /**
- * A passkey's answer to a challenge of `challengePath` (`/api/auth/passkeys/challenge` or
+ * A passkey's answer to a challenge of `challengePath` (`/api/auth/mfa/challenge` or
  * `/api/auth/mfa/verify/challenge`): `{ceremony_id, credential}`, to send in place of a code.
  */
 export async function passkeyAnswer(challengePath) {

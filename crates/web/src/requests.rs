@@ -30,7 +30,7 @@ pub struct BothFactorsRequest {
     /// Required when the user has a local password (omit for OIDC-only).
     #[schema(example = "example_string")]
     pub password: Option<String>,
-    /// With `credential`: the `ceremony_id` of `POST /api/auth/passkeys/challenge`.
+    /// With `credential`: the `ceremony_id` of `POST /api/auth/mfa/challenge`.
     pub ceremony_id: Option<String>,
     /// In place of `code`: what `navigator.credentials.get()` returned for that challenge,
     /// JSON-serialised (binary fields base64url).

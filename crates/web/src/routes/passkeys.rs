@@ -143,7 +143,7 @@ pub(crate) async fn register_begin(
         (status = 415, description = "Body not JSON", body = ErrorBody),
     )
 )]
-#[post("/api/auth/passkeys/challenge")]
+#[post("/api/auth/mfa/challenge")]
 pub(crate) async fn challenge(
     state: Data<AppState>,
     req: HttpRequest,
@@ -258,7 +258,7 @@ pub(crate) async fn rename_passkey(
 #[utoipa::path(
     tag = "Passkeys",
     operation_id = "remove_passkey",
-    description = "Needs what disabling MFA needs, checked in the same order with the same attempt limits: a TOTP code, an unused backup code or a passkey's answer to `POST /api/auth/passkeys/challenge` (any of the caller's passkeys, this one too), and the password of a local user (an OIDC-only user sends no password). The passkey is looked up first: one that is not the caller's is 404 and counts no attempt. On success, in one transaction: the code spent, the passkey removed, the `passkey_removed` event and the e-mail notice stored. No session ends: TOTP stays on.",
+    description = "Needs what disabling MFA needs, checked in the same order with the same attempt limits: a TOTP code, an unused backup code or a passkey's answer to `POST /api/auth/mfa/challenge` (any of the caller's passkeys, this one too), and the password of a local user (an OIDC-only user sends no password). The passkey is looked up first: one that is not the caller's is 404 and counts no attempt. On success, in one transaction: the code spent, the passkey removed, the `passkey_removed` event and the e-mail notice stored. No session ends: TOTP stays on.",
     params(("id" = Uuid, Path, description = "Passkey id")),
     request_body(content = BothFactorsRequest, content_type = "application/json"),
     security(("session_cookie" = []), ("bearer_token" = [])),

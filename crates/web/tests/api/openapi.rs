@@ -235,7 +235,7 @@ async fn every_operation_that_reads_a_body_documents_408_413_and_415() {
         // still read (and judge) a body.
         let bodyless = [
             "/api/auth/passkeys/register/begin",
-            "/api/auth/passkeys/challenge",
+            "/api/auth/mfa/challenge",
             "/api/auth/passkeys/sign-in/begin",
             "/api/auth/mfa/verify/challenge",
         ];

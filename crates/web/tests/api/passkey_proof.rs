@@ -16,7 +16,7 @@ use crate::passkeys::{FINISH, LIST, answered, app_on_localhost, authenticator, e
 
 const VERIFY: &str = "/api/auth/mfa/verify";
 const VERIFY_CHALLENGE: &str = "/api/auth/mfa/verify/challenge";
-const CHALLENGE: &str = "/api/auth/passkeys/challenge";
+const CHALLENGE: &str = "/api/auth/mfa/challenge";
 const EMAIL: &str = "pk@example.com";
 
 /// An account with MFA on and one passkey: the admin's client, the user's signed-in client,
