@@ -336,7 +336,8 @@ async fn disable_outcomes_are_audited_with_the_proof_kind_and_never_a_code() {
     let good = h.both(&good_code, Some(PASSWORD));
     h.uc.disable_mfa.execute(&caller, &h.client, Ok(good)).await.unwrap();
 
-    let query = AuditQuery { user_id: Some(user.id), kind: None, limit: 100, offset: 0 };
+    let query =
+        AuditQuery { user_id: Some(user.id), kind: None, limit: 100, ..AuditQuery::default() };
     let events = h.store.query(query).await.unwrap();
     let disable: Vec<_> = events
         .iter()
@@ -432,7 +433,8 @@ async fn deleting_a_user_ends_their_sessions_tokens_and_codes_but_keeps_the_audi
     assert!(matches!(verify, Err(VerifyLoginError::PendingInvalid)), "{verify:?}");
     assert_eq!(h.store.backup_codes_remaining(user.id).await.unwrap(), 0);
 
-    let query = AuditQuery { user_id: Some(user.id), kind: None, limit: 100, offset: 0 };
+    let query =
+        AuditQuery { user_id: Some(user.id), kind: None, limit: 100, ..AuditQuery::default() };
     let kinds: Vec<_> = h.store.query(query).await.unwrap().iter().map(|e| e.event.kind).collect();
     assert!(kinds.contains(&AuditEventKind::MfaEnrollConfirmSuccess), "{kinds:?}");
     assert_eq!(kinds.first(), Some(&AuditEventKind::UserDeleted));

@@ -59,7 +59,7 @@ async fn notices(store: &SeaOrmStore) -> usize {
 }
 
 async fn events(store: &SeaOrmStore, user: UserId) -> usize {
-    let query = AuditQuery { user_id: Some(user), kind: None, limit: 100, offset: 0 };
+    let query = AuditQuery { user_id: Some(user), kind: None, limit: 100, ..AuditQuery::default() };
     store.query(query).await.unwrap().len()
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
 
-use crate::ports::{AuditEvent, AuditQuery, Storage};
+use crate::ports::{AuditEvent, AuditQuery, OutcomeFilter, Storage};
 
 use super::{event, t};
 
@@ -46,6 +46,32 @@ pub async fn audit_events_are_read_newest_first_filtered_and_paged<S: Storage>(s
     let page = AuditQuery { limit: 2, offset: 1, ..AuditQuery::default() };
     let page: Vec<_> = store.query(page).await.expect("query").iter().map(|e| e.event.at).collect();
     assert_eq!(page, [t(3), t(2)]);
+
+    // By outcome, and by time: `since` inclusive, `until` exclusive; filters combine.
+    let times = |query: AuditQuery| {
+        let store = Arc::clone(&store);
+        async move {
+            let found = store.query(query).await.expect("query");
+            found.iter().map(|e| e.event.at).collect::<Vec<_>>()
+        }
+    };
+    let failures =
+        AuditQuery { outcome: Some(OutcomeFilter::Failure), limit: 10, ..AuditQuery::default() };
+    assert_eq!(times(failures).await, [t(3)]);
+    let successes =
+        AuditQuery { outcome: Some(OutcomeFilter::Success), limit: 10, ..AuditQuery::default() };
+    assert_eq!(times(successes).await, [t(4), t(2), t(1)]);
+    let window =
+        AuditQuery { since: Some(t(2)), until: Some(t(4)), limit: 10, ..AuditQuery::default() };
+    assert_eq!(times(window).await, [t(3), t(2)]);
+    let combined = AuditQuery {
+        user_id: Some(a),
+        outcome: Some(OutcomeFilter::Success),
+        since: Some(t(2)),
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    assert_eq!(times(combined).await, [t(4)]);
 }
 
 /// `purge_before` deletes events older than the cut-off and returns how many.

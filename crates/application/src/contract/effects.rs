@@ -84,7 +84,12 @@ impl Stage {
 
     /// How many stored events equal `event`.
     async fn stored<S: Storage>(&self, store: &S, event: &AuditEvent) -> usize {
-        let query = AuditQuery { user_id: Some(self.user), kind: None, limit: 100, offset: 0 };
+        let query = AuditQuery {
+            user_id: Some(self.user),
+            kind: None,
+            limit: 100,
+            ..AuditQuery::default()
+        };
         let events = store.query(query).await.expect("query");
         events.iter().filter(|e| e.event == *event).count()
     }

@@ -150,7 +150,12 @@ pub async fn delivery_outcomes_are_recorded_and_failure_is_audited_with_it<S: St
     assert_eq!((f.status, f.attempts), (NoticeStatus::Failed, 8));
     assert_eq!(f.last_error.as_deref(), Some("550 no such user"));
     let audit = store
-        .query(AuditQuery { user_id: Some(user.id), kind: None, limit: 10, offset: 0 })
+        .query(AuditQuery {
+            user_id: Some(user.id),
+            kind: None,
+            limit: 10,
+            ..AuditQuery::default()
+        })
         .await
         .expect("audit");
     assert!(audit.iter().any(|e| e.event == event), "the failure is audited");
@@ -220,7 +225,7 @@ pub async fn a_password_change_commits_its_effects_with_the_hash<S: Storage>(sto
     assert!(!store.change_password(ghost, hash, &effects).await.expect("change"));
     assert_eq!(notices_with(&*store, effects.notice.as_ref().expect("a notice")).await, 0);
     let events = store
-        .query(AuditQuery { user_id: Some(ghost), kind: None, limit: 10, offset: 0 })
+        .query(AuditQuery { user_id: Some(ghost), kind: None, limit: 10, ..AuditQuery::default() })
         .await
         .expect("audit");
     assert!(events.is_empty(), "no event for a change that did not happen");

@@ -39,6 +39,26 @@ pub struct StoredAuditEvent {
     pub event: AuditEvent,
 }
 
+/// An outcome to filter the audit log by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomeFilter {
+    /// Operations that did what was asked.
+    Success,
+    /// Refusals, whatever their reason.
+    Failure,
+}
+
+impl OutcomeFilter {
+    /// Whether `outcome` passes the filter.
+    #[must_use]
+    pub const fn admits(self, outcome: &AuditOutcome) -> bool {
+        matches!(
+            (self, outcome),
+            (Self::Success, AuditOutcome::Success) | (Self::Failure, AuditOutcome::Failure(_))
+        )
+    }
+}
+
 /// Which events to read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditQuery {
@@ -46,6 +66,12 @@ pub struct AuditQuery {
     pub user_id: Option<UserId>,
     /// Only this kind.
     pub kind: Option<AuditEventKind>,
+    /// Only successes, or only failures.
+    pub outcome: Option<OutcomeFilter>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
     /// Page size.
     pub limit: u32,
     /// Events to skip (newest first).

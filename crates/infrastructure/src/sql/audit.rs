@@ -7,7 +7,7 @@ use sea_orm::{
     QueryOrder as _, QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
-    AuditEvent, AuditLog, AuditQuery, Listed, StoreResult, StoredAuditEvent,
+    AuditEvent, AuditLog, AuditQuery, Listed, OutcomeFilter, StoreResult, StoredAuditEvent,
 };
 use slugbase_domain::{AuditEventKind, AuditOutcome, ProofKind, UserId};
 
@@ -90,6 +90,19 @@ impl AuditLog for SeaOrmStore {
         }
         if let Some(kind) = query.kind {
             select = select.filter(audit_events::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(outcome) = query.outcome {
+            let stored = match outcome {
+                OutcomeFilter::Success => SUCCESS,
+                OutcomeFilter::Failure => FAILURE,
+            };
+            select = select.filter(audit_events::Column::Outcome.eq(stored));
+        }
+        if let Some(since) = query.since {
+            select = select.filter(audit_events::Column::At.gte(to_ms(since)));
+        }
+        if let Some(until) = query.until {
+            select = select.filter(audit_events::Column::At.lt(to_ms(until)));
         }
         let select = select
             .order_by_desc(audit_events::Column::Id)

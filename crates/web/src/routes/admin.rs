@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slugbase_application::ValidationErrors;
-use slugbase_application::ports::{AuditQuery, StoredAuditEvent};
+use slugbase_application::ports::{AuditQuery, OutcomeFilter, StoredAuditEvent};
 use slugbase_domain::{AuditEventKind, AuditOutcome, UserId};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, Type};
@@ -146,10 +146,24 @@ pub struct AuditParams {
     pub user_id: Option<String>,
     /// Only this kind (`mfa_disable_success`, …).
     pub event: Option<String>,
+    /// Only `success` or only `failure`.
+    pub outcome: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only events before this time (RFC 3339).
+    pub until: Option<String>,
     /// Page size (1–200, default 50).
     pub limit: Option<String>,
     /// Events to skip, newest first (default 0).
     pub offset: Option<String>,
+}
+
+/// An RFC 3339 date-time.
+fn date_time() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .build()
 }
 
 /// The audit event names the server knows, as a string enum.
@@ -170,6 +184,20 @@ impl IntoParams for AuditParams {
         let mut params = vec![
             paging::query_param("user_id", "Only this user's events.", uuid),
             paging::query_param("event", "Only this kind of event.", audit_event_schema()),
+            paging::query_param(
+                "outcome",
+                "Only successes, or only failures.",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["success", "failure"]))
+                    .build(),
+            ),
+            paging::query_param("since", "Only events at or after this time.", date_time()),
+            paging::query_param(
+                "until",
+                "Only events before this time (after `since` when both are given).",
+                date_time(),
+            ),
         ];
         params.extend(paging::page_params("Events"));
         params
@@ -188,8 +216,32 @@ impl AuditParams {
                 .map_err(|()| errors.push("event", "event is not a known audit event"))
                 .ok()
         });
+        let outcome = self.outcome.and_then(|raw| match raw.as_str() {
+            "success" => Some(OutcomeFilter::Success),
+            "failure" => Some(OutcomeFilter::Failure),
+            _ => {
+                errors.push("outcome", "outcome must be success or failure");
+                None
+            }
+        });
+        let mut time = |name: &str, raw: Option<String>| {
+            raw.and_then(|raw| match DateTime::parse_from_rfc3339(&raw) {
+                Ok(at) => Some(at.with_timezone(&Utc)),
+                Err(_) => {
+                    errors.push(name, format!("{name} must be an RFC 3339 date-time"));
+                    None
+                }
+            })
+        };
+        let since = time("since", self.since);
+        let until = time("until", self.until);
+        if let (Some(since), Some(until)) = (since, until)
+            && until <= since
+        {
+            errors.push("until", "until must be after since");
+        }
         let (limit, offset) = paging::page(self.limit, self.offset, &mut errors);
-        errors.into_result(AuditQuery { user_id, kind, limit, offset })
+        errors.into_result(AuditQuery { user_id, kind, outcome, since, until, limit, offset })
     }
 }
 

@@ -318,3 +318,37 @@ async fn names_with_text_direction_controls_are_refused_everywhere_but_old_ones_
     let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
     assert!(users.as_array().unwrap().iter().all(|u| u.get("damaged").is_none()), "{users}");
 }
+
+/// The audit log filters by outcome and by time (issue 25): each bad filter is a 400 naming
+/// its parameter; good ones combine.
+#[tokio::test]
+async fn the_audit_log_filters_by_outcome_and_time_and_names_a_bad_filter() {
+    let app = TestApp::spawn().await;
+    let admin: Api = app.setup_admin().await;
+    let wrong = json!({"email": ADMIN_EMAIL, "password": "not the password"});
+    app.client().post("/api/auth/login", &wrong).await;
+    let page = |query: &str| {
+        let admin = admin.clone();
+        let path = format!("/api/admin/audit-log?{query}");
+        async move { admin.get(&path).await }
+    };
+
+    let failures = page("outcome=failure").await.expect(StatusCode::OK);
+    let failures = failures["events"].as_array().unwrap().clone();
+    assert!(!failures.is_empty());
+    assert!(failures.iter().all(|e| e["outcome"] == "failure"), "{failures:?}");
+    let successes = page("outcome=success").await.expect(StatusCode::OK);
+    assert!(successes["events"].as_array().unwrap().iter().all(|e| e["outcome"] == "success"));
+    let all = page("").await.expect(StatusCode::OK)["events"].as_array().unwrap().len();
+    let future = page("since=2999-01-01T00:00:00Z").await.expect(StatusCode::OK);
+    assert_eq!(future["events"], json!([]));
+    let past = page("until=2000-01-01T00:00:00%2B01:00").await.expect(StatusCode::OK);
+    assert_eq!(past["events"], json!([]));
+    let window = page("since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z").await;
+    assert_eq!(window.expect(StatusCode::OK)["events"].as_array().unwrap().len(), all);
+
+    assert!(refused(page("outcome=maybe").await, "outcome").contains("success or failure"));
+    assert!(refused(page("since=yesterday").await, "since").contains("RFC 3339"));
+    let backwards = page("since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z").await;
+    assert!(refused(backwards, "until").contains("after since"));
+}
