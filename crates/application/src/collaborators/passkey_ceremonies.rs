@@ -151,6 +151,15 @@ impl PasskeyCeremonies {
         Ok(self.passkeys.take_ceremony(&id_hash, user, kind, self.clock.now()).await?)
     }
 
+    /// Whether `user` has a passkey (one that decodes) to answer a challenge with.
+    ///
+    /// # Errors
+    /// When storage fails.
+    pub(crate) async fn has_passkeys(&self, user: UserId) -> Result<bool, Unexpected> {
+        let rows = self.passkeys.passkeys_of(user).await?;
+        Ok(rows.into_iter().any(|row| matches!(row, Listed::Ok(_))))
+    }
+
     /// Starts an assertion with one of `user`'s passkeys (for `navigator.credentials.get()`):
     /// the challenge a step-up or a proof of possession answers.
     ///

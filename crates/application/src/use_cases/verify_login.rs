@@ -191,6 +191,15 @@ impl VerifyLogin {
     }
 }
 
+/// The account a pending login is signing in.
+#[derive(Clone, Debug)]
+pub struct PendingAccount {
+    /// The account.
+    pub user: User,
+    /// It has a passkey to answer a challenge with.
+    pub passkeys: bool,
+}
+
 /// What the web adapter calls for `POST /api/auth/mfa/verify`; [`VerifyLogin`] implements
 /// it.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -206,6 +215,16 @@ pub trait VerifyLoginUseCase: Send + Sync {
         client: &ClientInfo,
         possession: Result<Possession, InputRejected>,
     ) -> Result<(User, PlainToken), VerifyLoginError>;
+
+    /// Who the pending login `pending` is signing in, for the second step's page to name:
+    /// the account's e-mail and name, and whether it has a passkey to offer.
+    ///
+    /// # Errors
+    /// [`VerifyLoginError::PendingInvalid`], [`VerifyLoginError::Unexpected`].
+    async fn pending_account<'a>(
+        &self,
+        pending: Option<&'a str>,
+    ) -> Result<PendingAccount, VerifyLoginError>;
 
     /// Starts the step-up with a passkey for the pending login `pending`: options for
     /// `navigator.credentials.get()` listing the account's passkeys, and a single-use
@@ -303,6 +322,19 @@ impl VerifyLoginUseCase for VerifyLogin {
         }
         attempt.failed(AuditEventKind::MfaVerifyFail, "INVALID_CODE", kind).await;
         Err(VerifyLoginError::InvalidCode)
+    }
+
+    #[tracing::instrument(name = "verify_login_pending_account", skip_all)]
+    async fn pending_account<'a>(
+        &self,
+        pending: Option<&'a str>,
+    ) -> Result<PendingAccount, VerifyLoginError> {
+        let (_, user) = self.pending_state(pending).await?;
+        let passkeys = match &self.ceremonies {
+            Some(ceremonies) => ceremonies.has_passkeys(user.id).await?,
+            None => false,
+        };
+        Ok(PendingAccount { user, passkeys })
     }
 
     #[tracing::instrument(name = "verify_login_passkey_challenge", skip_all)]

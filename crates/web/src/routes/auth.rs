@@ -154,6 +154,41 @@ pub(crate) async fn replace_earlier_sign_in(
     }
 }
 
+/// Who a pending login is signing in.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PendingAccountView {
+    /// The account's e-mail address.
+    pub email: String,
+    /// Its display name.
+    pub name: String,
+    /// It has a passkey: the second step may offer one beside the code.
+    pub passkeys: bool,
+}
+
+/// The account the second step signs in.
+#[utoipa::path(
+    tag = "Auth",
+    operation_id = "verify_pending_account",
+    description = "Takes the `slugbase.mfa_pending` cookie from login (password or OIDC): the account it is signing in, for the second step's page to name it, and whether it has a passkey to offer. Reads only; counts no attempt.",
+    responses(
+        (status = 200, description = "The account", body = PendingAccountView),
+        (status = 401, description = "MFA_PENDING_INVALID", body = ErrorBody),
+    )
+)]
+#[get("/api/auth/mfa/pending")]
+pub(crate) async fn pending_account(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
+    let account = state.use_cases.verify_login.pending_account(pending.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(PendingAccountView {
+        email: account.user.email.as_str().to_owned(),
+        name: account.user.name.as_str().to_owned(),
+        passkeys: account.passkeys,
+    }))
+}
+
 /// Challenge for the second step with a passkey.
 #[utoipa::path(
     tag = "Auth",

@@ -85,6 +85,7 @@ route_table! {
     passkeys::remove_passkey,
     auth::verify,
     auth::verify_challenge,
+    auth::pending_account,
     auth::setup_status,
     auth::setup,
     auth::login,

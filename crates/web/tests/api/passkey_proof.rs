@@ -61,8 +61,12 @@ async fn a_login_steps_up_with_a_passkey_and_a_replayed_or_fallen_behind_answer_
     let (app, origin) = app_on_localhost().await;
     let (admin, _user, _secret, mut key) = account_with_a_passkey(&app, &origin).await;
 
-    // Password, then the passkey in place of a code: signed in.
+    // Password, then the passkey in place of a code: signed in. The second step can name the
+    // account and knows a passkey is there to offer.
     let browser = pending(&app).await;
+    let account = browser.get("/api/auth/mfa/pending").await.expect(StatusCode::OK);
+    assert_eq!(account, json!({"email": EMAIL, "name": account["name"], "passkeys": true}));
+    assert!(account["name"].is_string());
     let answer = assertion(&browser, VERIFY_CHALLENGE, &mut key, &origin).await;
     let me = browser.post(VERIFY, &answer).await.expect(StatusCode::OK);
     assert_eq!(me["email"], EMAIL, "{me}");
@@ -114,6 +118,10 @@ async fn an_account_without_a_passkey_gets_no_challenge_and_a_code_still_signs_i
     let (secret, _codes) = app.enable_mfa(&user).await;
 
     let browser = pending(&app).await;
+    let account = browser.get("/api/auth/mfa/pending").await.expect(StatusCode::OK);
+    assert_eq!((&account["email"], &account["passkeys"]), (&json!(EMAIL), &json!(false)));
+    let res = app.client().get("/api/auth/mfa/pending").await;
+    res.expect_error(StatusCode::UNAUTHORIZED, "MFA_PENDING_INVALID");
     let res = browser.post(VERIFY_CHALLENGE, json!({})).await;
     res.expect_error(StatusCode::BAD_REQUEST, "NO_PASSKEYS");
     let res = user.post(CHALLENGE, json!({})).await;
