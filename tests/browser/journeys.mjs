@@ -237,6 +237,19 @@ async function savedBackupCodes(page) {
   check(await page.locator('#backup-code-list li').count() === 0, 'the backup codes are gone from the page');
 }
 
+/** Whether the forms that take a code offer "Use a passkey instead" (the forms may be closed). */
+async function passkeyProofOffered(page, offered) {
+  await page.waitForFunction((yes) => document.getElementById('disable-passkey').hidden === !yes, offered);
+}
+
+/** With MFA on, the two-factor card's forms are closed: `which` ('regenerate' or 'disable') opens one. */
+async function openMfaForm(page, which) {
+  await page.click(`#${which}-open`);
+  await visible(page, `#${which}-form`);
+  check(await page.getAttribute(`#${which}-open`, 'aria-expanded') === 'true', `the ${which} button says its form is open`);
+  check(await page.evaluate((id) => document.activeElement.id === id, `${which}-title`), `the ${which} form takes the focus`);
+}
+
 async function signOut(page) {
   await page.click('#sign-out');
   await page.waitForURL((url) => url.pathname === '/login');
@@ -465,6 +478,20 @@ const journeys = {
     await waitForText(page, '#token-table tbody', 'No tokens yet.');
     check(!(await ask({ ask: 'token_works', token })).works, 'the revoked token no longer works');
 
+    // With MFA on, the card shows two buttons and no form; each opens its own, closing the other.
+    check(await page.locator('#regenerate-form').isHidden() && await page.locator('#disable-form').isHidden(), 'no form stands open');
+    await openMfaForm(page, 'regenerate');
+    await page.fill('#regenerate-code', 'typed, then closed');
+    await openMfaForm(page, 'disable');
+    check(await page.locator('#regenerate-form').isHidden(), 'opening one form closes the other');
+    check(await page.getAttribute('#regenerate-open', 'aria-expanded') === 'false', 'the closed form\'s button says so');
+    await screen(page, 'mfa-turn-off', '#mfa');
+    await page.click('#disable-form .mfa-cancel');
+    await hidden(page, '#disable-form');
+    check(await page.evaluate(() => document.activeElement.id) === 'disable-open', 'cancel returns the focus to its button');
+    await openMfaForm(page, 'regenerate');
+    check(await page.inputValue('#regenerate-code') === '', 'a closed form forgets what was typed');
+    await openMfaForm(page, 'disable');
     await page.fill('#disable-code', codes[3].toUpperCase());
     await page.fill('#disable-password', password);
     await page.click('#disable-form button[type=submit]:not([data-proof])');
@@ -527,7 +554,7 @@ const journeys = {
     await mfaBadge(page, 'On');
     await visible(page, '#no-password');
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (after the MFA step)');
-    await visible(page, '#disable-form');
+    await openMfaForm(page, 'disable');
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (disable form)');
     await screen(page, 'oidc-mfa-on');
     await page.fill('#disable-code', await codeFor(secret));
@@ -554,6 +581,7 @@ const journeys = {
     await passMfaStep(page, secret);
     await mfaBadge(page, 'On');
 
+    await openMfaForm(page, 'disable');
     await page.fill('#disable-code', await wrongCodeFor(secret));
     await page.fill('#disable-password', password);
     await page.click('#disable-form button[type=submit]:not([data-proof])');
@@ -615,7 +643,7 @@ const journeys = {
     // Add a passkey: the card lists nothing yet, and the proof buttons wait for a passkey.
     await visible(page, '#passkeys');
     await waitForText(page, '#passkey-table tbody', 'No passkeys yet.');
-    check(await page.locator('#disable-passkey').isHidden(), 'no passkey proof before there is a passkey');
+    await passkeyProofOffered(page, false);
     await screen(page, 'passkeys-empty', '#passkeys');
     await page.fill('#passkey-name', 'Laptop');
     await page.click('#passkey-add-form button[type=submit]');
@@ -624,7 +652,7 @@ const journeys = {
     check((await stored()).length === 1, 'the virtual authenticator holds the new passkey');
     check(await page.locator('#passkey-table tbody tr').count() === 1, 'one passkey listed');
     await waitForText(page, '#passkey-table tbody tr', 'Never');
-    await visible(page, '#disable-passkey');
+    await passkeyProofOffered(page, true);
 
     // Rename it.
     await page.getByRole('button', { name: 'Rename passkey Laptop' }).click();
@@ -660,6 +688,7 @@ const journeys = {
     check((await stored())[0].signCount >= 1, 'the authenticator signed the sign-in');
 
     // New backup codes, with the passkey and the password.
+    await openMfaForm(page, 'regenerate');
     await page.fill('#regenerate-password', password);
     await page.click('#regenerate-form [data-proof=passkey]');
     await visible(page, '#backup-codes');
@@ -688,15 +717,17 @@ const journeys = {
     await hidden(page, '#passkey-remove-form');
     await waitForText(page, '#passkey-table tbody', 'No passkeys yet.');
     await confirmed(page, 'Passkey removed', null);
-    await hidden(page, '#disable-passkey');
+    await passkeyProofOffered(page, false);
     await mfaBadge(page, 'On');
 
     // A new one (no name given: the service names it), for turning MFA off.
     await page.click('#passkey-add-form button[type=submit]');
     await page.waitForFunction(() => document.querySelectorAll('#passkey-table tbody tr[data-id]').length === 1);
-    await visible(page, '#disable-passkey');
+    await passkeyProofOffered(page, true);
 
     // Turn MFA off with the passkey and the password: no code typed.
+    await openMfaForm(page, 'disable');
+    await visible(page, '#disable-passkey');
     await page.fill('#disable-password', password);
     await screen(page, 'disable-with-passkey', '#mfa');
     await page.click('#disable-passkey');
@@ -730,7 +761,7 @@ const journeys = {
     await mfaBadge(page, 'On');
 
     await visible(page, '#passkeys');
-    check(await page.locator('#disable-passkey').isHidden(), 'no passkey proof without a passkey');
+    await passkeyProofOffered(page, false);
     await page.click('#passkey-add-form button[type=submit]');
     await visible(page, '#passkeys-unavailable');
     check((await text(page, '#passkeys-unavailable')).startsWith('Passkeys are not available'), 'the card says passkeys are unavailable');
@@ -921,8 +952,8 @@ const journeys = {
     await savedBackupCodes(page);
     // Required means it cannot be turned off: no form that would only be refused.
     await visible(page, '#disable-locked');
-    check(!(await page.locator('#disable-form').isVisible()), 'no disable form under the policy');
-    check(await page.locator('#regenerate-form').isVisible(), 'new backup codes stay offered');
+    check(!(await page.locator('#disable-form').isVisible()) && await page.locator('#disable-open').isHidden(), 'no disable form (nor its button) under the policy');
+    await openMfaForm(page, 'regenerate');
     await screen(page, 'enrolled');
   },
 

@@ -55,8 +55,10 @@ async function refreshMfa() {
   // While new backup codes are on screen, they are the only thing to do.
   $('mfa-on').hidden = !status.enabled || !$('backup-codes').hidden;
   // The API refuses a covered user's disable (MFA_REQUIRED_BY_POLICY): no form for it.
-  $('disable-card').hidden = status.required;
+  $('disable-open').hidden = status.required;
+  if (status.required && !$('disable-card').hidden) openMfaForm(null);
   $('disable-locked').hidden = !status.required;
+  if (!status.enabled) openMfaForm(null);
   showPolicy(status);
   $('mfa').removeAttribute('aria-busy');
   await refreshPasskeys(status.enabled);
@@ -82,7 +84,34 @@ function holdToEnrolment(on) {
   for (const id of ['password', 'tokens', 'sessions']) $(id).hidden = on;
 }
 
+/**
+ * With MFA on, the card shows its status and two buttons; each opens its own form ('regenerate'
+ * or 'disable'), closing the other (a closed form forgets what was typed). `null` closes both.
+ */
+function openMfaForm(which) {
+  for (const name of ['regenerate', 'disable']) {
+    const open = name === which;
+    const card = $(`${name}-card`);
+    if (!open && !card.hidden) {
+      $(`${name}-form`).reset();
+      clearErrors($(`${name}-form`));
+    }
+    card.hidden = !open;
+    $(`${name}-open`).setAttribute('aria-expanded', String(open));
+  }
+  if (which) $(`${which}-title`).focus();
+}
+
+for (const name of ['regenerate', 'disable']) {
+  $(`${name}-open`).addEventListener('click', () => openMfaForm($(`${name}-card`).hidden ? name : null));
+  $(`${name}-card`).querySelector('.mfa-cancel').addEventListener('click', () => {
+    openMfaForm(null);
+    $(`${name}-open`).focus();
+  });
+}
+
 function showBackupCodes(codes) {
+  openMfaForm(null);
   shownCodes = codes;
   $('backup-code-list').replaceChildren(...codes.map((code) => el('li', {}, code)));
   $('backup-codes').hidden = false;
