@@ -214,6 +214,7 @@ async function enroll(page, name, element) {
   await page.click('#enroll-form button[type=submit]');
   await visible(page, '#backup-codes');
   await mfaBadge(page, 'On');
+  await confirmed(page, 'Two-factor authentication is on', null);
   const codes = (await page.locator('#backup-code-list li').allInnerTexts()).map((c) => c.trim());
   check(codes.length === 10 && codes.every((c) => /^[0-9a-f]{16}$/.test(c)), `10 backup codes of 16 hex characters (got ${JSON.stringify(codes.length)})`);
   remember(...codes);
@@ -375,7 +376,11 @@ async function confirmed(page, words, name) {
   check(banner.role === 'status' && banner.polite === 'polite', `${name}: the banner is a polite status region`);
   check(!banner.hiddenAway && banner.size[0] > 200 && banner.size[1] > 30 && banner.inView, `${name}: the banner "${words}" is seen in the window (${banner.size.join('x')}, in view: ${banner.inView})`);
   check(await page.locator('#banner-close').isVisible(), `${name}: the banner can be dismissed`);
-  if (name) await screen(page, name);
+  if (name) {
+    await screen(page, name);
+    // The window as the person sees it, banner included (the screen's PNG is the whole page).
+    await page.screenshot({ path: path.join(SHOTS, `${journeyName}-${String(shot).padStart(2, '0')}-${name}-window.png`) });
+  }
   await page.click('#banner-close');
   await page.waitForFunction(() => document.getElementById('banner').classList.contains('visually-hidden'));
   check(await page.locator('#banner-close').isHidden(), 'the dismissed banner leaves nothing to tab to');
@@ -692,6 +697,7 @@ const journeys = {
     await page.fill('#regenerate-password', password);
     await page.click('#regenerate-form [data-proof=passkey]');
     await visible(page, '#backup-codes');
+    await confirmed(page, 'New backup codes made', null);
     remember(...(await page.locator('#backup-code-list li').allInnerTexts()).map((c) => c.trim()));
     await savedBackupCodes(page);
     await waitForText(page, '#mfa-summary', '10 backup codes left');
@@ -979,7 +985,7 @@ const journeys = {
       const first = await text(page, '#session-table tbody tr:first-child');
       check(first.includes('(this browser)'), `this browser is listed first among the sessions: ${first}`);
       await fits(page, l, 'account', ['#token-name', '#sign-out', '#revoke-others', '#token-table tbody button']);
-      await screen(page, `account-${lookName(l)}`);
+      await screen(page, `account-${lookName(l)}`, '#sessions');
     };
     const admin = async (l) => {
       await look(page, l);
@@ -987,7 +993,7 @@ const journeys = {
       await page.locator(`#user-table tr[data-email="${userEmail}"]`).waitFor({ state: 'visible' });
       await page.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr').length > 1);
       await fits(page, l, 'admin', ['#create-email', '#user-table tbody button', '#audit-event']);
-      await screen(page, `admin-${lookName(l)}`);
+      await screen(page, `admin-${lookName(l)}`, l.width > 400 ? '#audit' : '#users');
     };
     const [desktop, desktopDark, phone, phoneDark] = LOOKS;
 
@@ -1008,17 +1014,18 @@ const journeys = {
     await page.click('#create-user-form button[type=submit]');
     await confirmed(page, 'added.here@example.com was added', `user-added-${lookName(desktop)}`);
 
-    // 1280 dark: the token revoked; a user's MFA reset.
+    // 1280 dark: the token revoked; the added user deleted.
     await account(desktopDark);
     await page.getByRole('button', { name: 'Revoke token deploy script' }).click();
     await confirmed(page, 'Token deploy script revoked', `token-revoked-${lookName(desktopDark)}`);
     await admin(desktopDark);
-    await page.getByRole('button', { name: `Reset MFA of ${userEmail}` }).click();
+    await page.getByRole('button', { name: 'Delete added.here@example.com' }).click();
     await visible(page, '#confirm-dialog');
     await page.click('#confirm-ok');
-    await confirmed(page, `Two-factor authentication of ${userEmail} was reset`, `mfa-reset-${lookName(desktopDark)}`);
+    await confirmed(page, 'added.here@example.com was deleted', `user-deleted-${lookName(desktopDark)}`);
 
-    // 360 light: one other session signed out; a user deleted.
+    // 360 light: one other session signed out; a user's MFA reset (both of the row's buttons
+    // in view on the phone).
     await account(phone);
     const others = await page.locator('#session-table tbody tr button').count();
     check(others >= 2, `other sessions to sign out (${others})`);
@@ -1026,12 +1033,14 @@ const journeys = {
     await confirmed(page, 'Session signed out', `session-signed-out-${lookName(phone)}`);
     await page.waitForFunction((n) => document.querySelectorAll('#session-table tbody tr button').length === n - 1, others);
     await admin(phone);
-    await page.getByRole('button', { name: 'Delete added.here@example.com' }).click();
+    const row = page.locator(`#user-table tr[data-email="${userEmail}"]`);
+    check(await row.getByRole('button').count() === 2, 'Reset MFA and Delete on the user\'s card');
+    await row.getByRole('button', { name: `Reset MFA of ${userEmail}` }).click();
     await visible(page, '#confirm-dialog');
     await page.click('#confirm-ok');
-    await confirmed(page, 'added.here@example.com was deleted', `user-deleted-${lookName(phone)}`);
+    await confirmed(page, `Two-factor authentication of ${userEmail} was reset`, `mfa-reset-${lookName(phone)}`);
 
-    // 360 dark: every other session signed out; the user's page again.
+    // 360 dark: the admin page again; every other session signed out.
     await admin(phoneDark);
     await account(phoneDark);
     await page.click('#revoke-others');

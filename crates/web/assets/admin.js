@@ -95,7 +95,7 @@ async function resetMfa(user) {
   if (!yes) return;
   try {
     await api('POST', `/api/admin/users/${encodeURIComponent(user.id)}/mfa/reset`);
-    announce(`Two-factor authentication of ${user.email} was reset: they sign in with their password alone until they set it up again.`);
+    announce(`Two-factor authentication of ${user.email} was reset.`);
   } catch (error) {
     showPageError(error);
   }
