@@ -523,5 +523,9 @@ async fn the_pages_fit_a_phone_and_a_desktop_in_light_and_dark_and_confirm_every
     let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
     assert!(!users.to_string().contains("added.here@example.com"), "added, then deleted: {users}");
     let sessions = admin.get("/api/auth/sessions").await.expect(StatusCode::OK);
-    assert_eq!(sessions.as_array().map(Vec::len), Some(2), "this test's and the browser's: {sessions}");
+    assert_eq!(
+        sessions.as_array().map(Vec::len),
+        Some(2),
+        "this test's and the browser's: {sessions}"
+    );
 }
