@@ -214,6 +214,7 @@ async function enroll(page, name, element) {
   await page.click('#enroll-form button[type=submit]');
   await visible(page, '#backup-codes');
   await mfaBadge(page, 'On');
+  await confirmed(page, 'Two-factor authentication is on', null);
   const codes = (await page.locator('#backup-code-list li').allInnerTexts()).map((c) => c.trim());
   check(codes.length === 10 && codes.every((c) => /^[0-9a-f]{16}$/.test(c)), `10 backup codes of 16 hex characters (got ${JSON.stringify(codes.length)})`);
   remember(...codes);
@@ -237,14 +238,159 @@ async function savedBackupCodes(page) {
   check(await page.locator('#backup-code-list li').count() === 0, 'the backup codes are gone from the page');
 }
 
+/** Whether the forms that take a code offer "Use a passkey instead" (the forms may be closed). */
+async function passkeyProofOffered(page, offered) {
+  await page.waitForFunction((yes) => document.getElementById('disable-passkey').hidden === !yes, offered);
+}
+
+/** With MFA on, the two-factor card's forms are closed: `which` ('regenerate' or 'disable') opens one. */
+async function openMfaForm(page, which) {
+  await page.click(`#${which}-open`);
+  await visible(page, `#${which}-form`);
+  check(await page.getAttribute(`#${which}-open`, 'aria-expanded') === 'true', `the ${which} button says its form is open`);
+  check(await page.evaluate((id) => document.activeElement.id === id, `${which}-title`), `the ${which} form takes the focus`);
+}
+
 async function signOut(page) {
   await page.click('#sign-out');
-  await page.waitForURL(`${BASE}/login`);
+  await page.waitForURL((url) => url.pathname === '/login');
   await visible(page, '#signin-form');
+  await waitForText(page, '#signed-out', 'You are signed out');
 }
 
 async function passwordFields(page) {
   return page.locator('input[type=password]').count();
+}
+
+// ---- how the pages look: phone and desktop, light and dark (issue 25) --------------------
+
+/** The four ways a person sees the pages. */
+const LOOKS = [
+  { width: 1280, height: 900, scheme: 'light' },
+  { width: 1280, height: 900, scheme: 'dark' },
+  { width: 360, height: 800, scheme: 'light' },
+  { width: 360, height: 800, scheme: 'dark' },
+];
+const lookName = (l) => `${l.width}-${l.scheme}`;
+
+async function look(page, l) {
+  await page.setViewportSize({ width: l.width, height: l.height });
+  await page.emulateMedia({ colorScheme: l.scheme });
+}
+
+/**
+ * Every visible thing one can act on (button, link, field, scrollable region) lies inside
+ * the window horizontally, and the page does not scroll sideways.
+ */
+async function actionsInView(page, where) {
+  const outside = await page.evaluate(() => [...document.querySelectorAll('button, a[href], input, select, textarea, [tabindex]:not([tabindex="-1"])')]
+    .filter((node) => {
+      const box = node.getBoundingClientRect();
+      return box.width > 0 && box.height > 0 && getComputedStyle(node).visibility !== 'hidden'
+        && !node.closest('.visually-hidden') && (box.left < -0.5 || box.right > window.innerWidth + 0.5);
+    })
+    .slice(0, 5)
+    .map((node) => {
+      const box = node.getBoundingClientRect();
+      return `${node.tagName.toLowerCase()}#${node.id}[${node.getAttribute('aria-label') || node.textContent.trim().slice(0, 30)}] ${Math.round(box.left)}..${Math.round(box.right)}`;
+    }));
+  check(outside.length === 0, `${where}: actions outside the window: ${outside.join('; ')}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `${where}: the page scrolls sideways by ${overflow} px`);
+}
+
+/** No table is clipped by its scrolling box: every column is in view without scrolling. */
+async function tablesFit(page, where) {
+  const clipped = await page.evaluate(() => [...document.querySelectorAll('.table-wrap')]
+    .filter((wrap) => wrap.offsetParent !== null && wrap.scrollWidth > wrap.clientWidth + 1)
+    .map((wrap) => `${wrap.getAttribute('aria-label')} (${wrap.scrollWidth} > ${wrap.clientWidth})`));
+  check(clipped.length === 0, `${where}: clipped tables: ${clipped.join(', ')}`);
+}
+
+/**
+ * The focus ring of `selector`, reached with the keyboard: drawn (an outline of 2 px or
+ * more), and of a contrast of at least 3:1 against the background it is drawn on (the first
+ * ancestor with a background colour).
+ */
+async function focusRing(page, selector, where) {
+  await page.focus(selector);
+  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Tab');
+  const ring = await page.evaluate((sel) => {
+    const node = document.activeElement;
+    if (!node || !node.matches(sel)) return { error: `the focus is on ${node && node.id}, not ${sel}` };
+    if (!node.matches(':focus-visible')) return { error: `${sel} is not :focus-visible` };
+    const rgba = (text) => {
+      const [r, g, b, a = 1] = (text.match(/[\d.]+/g) || []).map(Number);
+      return { r, g, b, a };
+    };
+    const luminance = ({ r, g, b }) => {
+      const lin = (v) => {
+        const c = v / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const style = getComputedStyle(node);
+    let background = { r: 255, g: 255, b: 255, a: 1 };
+    for (let up = node.parentElement; up; up = up.parentElement) {
+      const colour = rgba(getComputedStyle(up).backgroundColor);
+      if (colour.a > 0) {
+        background = colour;
+        break;
+      }
+    }
+    const colour = rgba(style.outlineColor);
+    const [light, dark] = [luminance(colour), luminance(background)].sort((x, y) => y - x);
+    return {
+      style: style.outlineStyle,
+      width: Number.parseFloat(style.outlineWidth),
+      colour: style.outlineColor,
+      background: `rgb(${background.r}, ${background.g}, ${background.b})`,
+      ratio: (light + 0.05) / (dark + 0.05),
+    };
+  }, selector);
+  check(!ring.error, `${where}: ${ring.error}`);
+  check(ring.style !== 'none' && ring.width >= 2, `${where}: ${selector} has no focus ring (${ring.style} ${ring.width}px)`);
+  check(ring.ratio >= 3, `${where}: the focus ring of ${selector} (${ring.colour} on ${ring.background}) is ${ring.ratio.toFixed(2)}:1, under 3:1`);
+  log(`${where}: focus ring of ${selector} ${ring.colour} on ${ring.background}: ${ring.ratio.toFixed(2)}:1`);
+}
+
+/**
+ * An action's confirmation: the status banner shows `words`, inside the window, as the
+ * page's polite live region (role=status); photographed, then dismissed with its button.
+ */
+async function confirmed(page, words, name) {
+  await waitForText(page, '#live', words);
+  const banner = await page.evaluate(() => {
+    const live = document.getElementById('live');
+    const box = document.getElementById('banner').getBoundingClientRect();
+    return {
+      role: live.getAttribute('role'),
+      polite: live.getAttribute('aria-live'),
+      inView: box.top >= 0 && box.left >= 0 && box.bottom <= window.innerHeight && box.right <= window.innerWidth,
+      size: [Math.round(box.width), Math.round(box.height)],
+      hiddenAway: document.getElementById('banner').classList.contains('visually-hidden'),
+    };
+  });
+  check(banner.role === 'status' && banner.polite === 'polite', `${name}: the banner is a polite status region`);
+  check(!banner.hiddenAway && banner.size[0] > 200 && banner.size[1] > 30 && banner.inView, `${name}: the banner "${words}" is seen in the window (${banner.size.join('x')}, in view: ${banner.inView})`);
+  check(await page.locator('#banner-close').isVisible(), `${name}: the banner can be dismissed`);
+  if (name) {
+    await screen(page, name);
+    // The window as the person sees it, banner included (the screen's PNG is the whole page).
+    await page.screenshot({ path: path.join(SHOTS, `${journeyName}-${String(shot).padStart(2, '0')}-${name}-window.png`) });
+  }
+  await page.click('#banner-close');
+  await page.waitForFunction(() => document.getElementById('banner').classList.contains('visually-hidden'));
+  check(await page.locator('#banner-close').isHidden(), 'the dismissed banner leaves nothing to tab to');
+}
+
+/** The page's own checks in one look: actions in view, tables whole, the focus ring. */
+async function fits(page, l, where, rings) {
+  await actionsInView(page, `${where} ${lookName(l)}`);
+  await tablesFit(page, `${where} ${lookName(l)}`);
+  for (const selector of rings) await focusRing(page, selector, `${where} ${lookName(l)}`);
 }
 
 // ---- the journeys -----------------------------------------------------------------------
@@ -261,6 +407,10 @@ const journeys = {
     await page.waitForURL(`${BASE}/login`);
     await visible(page, '#setup-form');
     await screen(page, 'setup');
+    // An empty form is refused field by field; the focus goes to the first of them.
+    await page.click('#setup-form button[type=submit]');
+    await visible(page, '#setup-name-error');
+    check(await page.evaluate(() => document.activeElement.id) === 'setup-name', 'the first invalid field (the name) has the focus');
     await page.fill('#setup-name', name);
     await page.fill('#setup-email', email);
     await page.fill('#setup-password', 'short');
@@ -333,12 +483,26 @@ const journeys = {
     await waitForText(page, '#token-table tbody', 'No tokens yet.');
     check(!(await ask({ ask: 'token_works', token })).works, 'the revoked token no longer works');
 
+    // With MFA on, the card shows two buttons and no form; each opens its own, closing the other.
+    check(await page.locator('#regenerate-form').isHidden() && await page.locator('#disable-form').isHidden(), 'no form stands open');
+    await openMfaForm(page, 'regenerate');
+    await page.fill('#regenerate-code', 'typed, then closed');
+    await openMfaForm(page, 'disable');
+    check(await page.locator('#regenerate-form').isHidden(), 'opening one form closes the other');
+    check(await page.getAttribute('#regenerate-open', 'aria-expanded') === 'false', 'the closed form\'s button says so');
+    await screen(page, 'mfa-turn-off', '#mfa');
+    await page.click('#disable-form .mfa-cancel');
+    await hidden(page, '#disable-form');
+    check(await page.evaluate(() => document.activeElement.id) === 'disable-open', 'cancel returns the focus to its button');
+    await openMfaForm(page, 'regenerate');
+    check(await page.inputValue('#regenerate-code') === '', 'a closed form forgets what was typed');
+    await openMfaForm(page, 'disable');
     await page.fill('#disable-code', codes[3].toUpperCase());
     await page.fill('#disable-password', password);
     await page.click('#disable-form button[type=submit]:not([data-proof])');
     await mfaBadge(page, 'Off');
     await visible(page, '#enroll-start');
-    await screen(page, 'disabled');
+    await confirmed(page, 'Two-factor authentication is off', 'disabled');
 
     // Password change: a mismatch and a common password, each refused by its field.
     await page.fill('#password-current', password);
@@ -354,7 +518,7 @@ const journeys = {
     await page.fill('#password-new', PARAMS.new_password);
     await page.fill('#password-repeat', PARAMS.new_password);
     await page.click('#password-form button[type=submit]');
-    await waitForText(page, '#live', 'Password changed');
+    await confirmed(page, 'Password changed', 'password-changed');
     check(await page.inputValue('#password-new') === '', 'the form is cleared');
   },
 
@@ -395,7 +559,7 @@ const journeys = {
     await mfaBadge(page, 'On');
     await visible(page, '#no-password');
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (after the MFA step)');
-    await visible(page, '#disable-form');
+    await openMfaForm(page, 'disable');
     check(await passwordFields(page) === 0, 'an OIDC-only user sees no password field (disable form)');
     await screen(page, 'oidc-mfa-on');
     await page.fill('#disable-code', await codeFor(secret));
@@ -422,6 +586,7 @@ const journeys = {
     await passMfaStep(page, secret);
     await mfaBadge(page, 'On');
 
+    await openMfaForm(page, 'disable');
     await page.fill('#disable-code', await wrongCodeFor(secret));
     await page.fill('#disable-password', password);
     await page.click('#disable-form button[type=submit]:not([data-proof])');
@@ -483,15 +648,16 @@ const journeys = {
     // Add a passkey: the card lists nothing yet, and the proof buttons wait for a passkey.
     await visible(page, '#passkeys');
     await waitForText(page, '#passkey-table tbody', 'No passkeys yet.');
-    check(await page.locator('#disable-passkey').isHidden(), 'no passkey proof before there is a passkey');
+    await passkeyProofOffered(page, false);
     await screen(page, 'passkeys-empty', '#passkeys');
     await page.fill('#passkey-name', 'Laptop');
     await page.click('#passkey-add-form button[type=submit]');
     await waitForText(page, '#passkey-table tbody', 'Laptop');
+    await confirmed(page, 'Passkey Laptop added', null);
     check((await stored()).length === 1, 'the virtual authenticator holds the new passkey');
     check(await page.locator('#passkey-table tbody tr').count() === 1, 'one passkey listed');
     await waitForText(page, '#passkey-table tbody tr', 'Never');
-    await visible(page, '#disable-passkey');
+    await passkeyProofOffered(page, true);
 
     // Rename it.
     await page.getByRole('button', { name: 'Rename passkey Laptop' }).click();
@@ -501,7 +667,17 @@ const journeys = {
     await page.click('#passkey-rename-form button[type=submit]');
     await hidden(page, '#passkey-rename-form');
     await waitForText(page, '#passkey-table tbody', 'Work laptop');
+    await confirmed(page, 'Passkey renamed', null);
     await screen(page, 'passkey-added', '#passkeys');
+    // On a phone, light and dark: the passkey is a card, Rename and Remove in view.
+    for (const l of LOOKS.slice(2)) {
+      await look(page, l);
+      await actionsInView(page, `passkeys ${lookName(l)}`);
+      await focusRing(page, '#passkey-table tbody button', `passkeys ${lookName(l)}`);
+      await screen(page, `passkeys-${lookName(l)}`, '#passkeys');
+    }
+    await page.setViewportSize({ width: 1100, height: 900 });
+    await page.emulateMedia({ colorScheme: 'light' });
 
     // Sign out; sign in with the password and the passkey.
     await signOut(page);
@@ -517,9 +693,11 @@ const journeys = {
     check((await stored())[0].signCount >= 1, 'the authenticator signed the sign-in');
 
     // New backup codes, with the passkey and the password.
+    await openMfaForm(page, 'regenerate');
     await page.fill('#regenerate-password', password);
     await page.click('#regenerate-form [data-proof=passkey]');
     await visible(page, '#backup-codes');
+    await confirmed(page, 'New backup codes made', null);
     remember(...(await page.locator('#backup-code-list li').allInnerTexts()).map((c) => c.trim()));
     await savedBackupCodes(page);
     await waitForText(page, '#mfa-summary', '10 backup codes left');
@@ -544,15 +722,18 @@ const journeys = {
     await page.click('#passkey-remove-form [data-proof=passkey]');
     await hidden(page, '#passkey-remove-form');
     await waitForText(page, '#passkey-table tbody', 'No passkeys yet.');
-    await hidden(page, '#disable-passkey');
+    await confirmed(page, 'Passkey removed', null);
+    await passkeyProofOffered(page, false);
     await mfaBadge(page, 'On');
 
     // A new one (no name given: the service names it), for turning MFA off.
     await page.click('#passkey-add-form button[type=submit]');
     await page.waitForFunction(() => document.querySelectorAll('#passkey-table tbody tr[data-id]').length === 1);
-    await visible(page, '#disable-passkey');
+    await passkeyProofOffered(page, true);
 
     // Turn MFA off with the passkey and the password: no code typed.
+    await openMfaForm(page, 'disable');
+    await visible(page, '#disable-passkey');
     await page.fill('#disable-password', password);
     await screen(page, 'disable-with-passkey', '#mfa');
     await page.click('#disable-passkey');
@@ -586,7 +767,7 @@ const journeys = {
     await mfaBadge(page, 'On');
 
     await visible(page, '#passkeys');
-    check(await page.locator('#disable-passkey').isHidden(), 'no passkey proof without a passkey');
+    await passkeyProofOffered(page, false);
     await page.click('#passkey-add-form button[type=submit]');
     await visible(page, '#passkeys-unavailable');
     check((await text(page, '#passkeys-unavailable')).startsWith('Passkeys are not available'), 'the card says passkeys are unavailable');
@@ -777,9 +958,94 @@ const journeys = {
     await savedBackupCodes(page);
     // Required means it cannot be turned off: no form that would only be refused.
     await visible(page, '#disable-locked');
-    check(!(await page.locator('#disable-form').isVisible()), 'no disable form under the policy');
-    check(await page.locator('#regenerate-form').isVisible(), 'new backup codes stay offered');
+    check(!(await page.locator('#disable-form').isVisible()) && await page.locator('#disable-open').isHidden(), 'no disable form (nor its button) under the policy');
+    await openMfaForm(page, 'regenerate');
     await screen(page, 'enrolled');
+  },
+
+  /**
+   * Issue 25: the account and admin pages at 1280 px and 360 px, light and dark. In each
+   * look: every action inside the window (tables become cards on a phone), no table
+   * clipped (the audit log's last columns included), a focus ring of 3:1 or more, axe; and
+   * one action per look whose confirmation banner is seen and is a status region.
+   */
+  async looks(page) {
+    const { email, password, secret, user_email: userEmail } = PARAMS;
+    remember(secret);
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(BASE).origin });
+    await signInWithPassword(page, email, password);
+    await passMfaStep(page, secret);
+    const account = async (l) => {
+      await look(page, l);
+      await page.goto(`${BASE}/`);
+      await mfaBadge(page, 'On');
+      await page.waitForFunction(() => document.querySelectorAll('#session-table tbody tr').length >= 1
+        && !document.querySelector('#token-table tbody').textContent.includes('Loading'));
+      await waitForText(page, '#token-table tbody', 'nightly backup');
+      const first = await text(page, '#session-table tbody tr:first-child');
+      check(first.includes('(this browser)'), `this browser is listed first among the sessions: ${first}`);
+      await fits(page, l, 'account', ['#token-name', '#sign-out', '#revoke-others', '#token-table tbody button']);
+      await screen(page, `account-${lookName(l)}`, '#sessions');
+    };
+    const admin = async (l) => {
+      await look(page, l);
+      await page.goto(`${BASE}/admin`);
+      await page.locator(`#user-table tr[data-email="${userEmail}"]`).waitFor({ state: 'visible' });
+      await page.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr').length > 1);
+      await fits(page, l, 'admin', ['#create-email', '#user-table tbody button', '#audit-event']);
+      await screen(page, `admin-${lookName(l)}`, l.width > 400 ? '#audit' : '#users');
+    };
+    const [desktop, desktopDark, phone, phoneDark] = LOOKS;
+
+    // 1280 light: a token is created (and copied), a user added.
+    await account(desktop);
+    await page.fill('#token-name', 'deploy script');
+    await page.click('#token-form button[type=submit]');
+    await visible(page, '#new-token');
+    remember(await text(page, '#new-token-value'));
+    await confirmed(page, 'Token deploy script created', `token-created-${lookName(desktop)}`);
+    await page.click('#new-token-copy');
+    await confirmed(page, 'Token copied to the clipboard', null);
+    await page.click('#new-token-done');
+    await admin(desktop);
+    await page.fill('#create-email', 'added.here@example.com');
+    await page.fill('#create-name', 'Added Here');
+    await page.fill('#create-password', password);
+    await page.click('#create-user-form button[type=submit]');
+    await confirmed(page, 'added.here@example.com was added', `user-added-${lookName(desktop)}`);
+
+    // 1280 dark: the token revoked; the added user deleted.
+    await account(desktopDark);
+    await page.getByRole('button', { name: 'Revoke token deploy script' }).click();
+    await confirmed(page, 'Token deploy script revoked', `token-revoked-${lookName(desktopDark)}`);
+    await admin(desktopDark);
+    await page.getByRole('button', { name: 'Delete added.here@example.com' }).click();
+    await visible(page, '#confirm-dialog');
+    await page.click('#confirm-ok');
+    await confirmed(page, 'added.here@example.com was deleted', `user-deleted-${lookName(desktopDark)}`);
+
+    // 360 light: one other session signed out; a user's MFA reset (both of the row's buttons
+    // in view on the phone).
+    await account(phone);
+    const others = await page.locator('#session-table tbody tr button').count();
+    check(others >= 2, `other sessions to sign out (${others})`);
+    await page.locator('#session-table tbody tr button').first().click();
+    await confirmed(page, 'Session signed out', `session-signed-out-${lookName(phone)}`);
+    await page.waitForFunction((n) => document.querySelectorAll('#session-table tbody tr button').length === n - 1, others);
+    await admin(phone);
+    const row = page.locator(`#user-table tr[data-email="${userEmail}"]`);
+    check(await row.getByRole('button').count() === 2, 'Reset MFA and Delete on the user\'s card');
+    await row.getByRole('button', { name: `Reset MFA of ${userEmail}` }).click();
+    await visible(page, '#confirm-dialog');
+    await page.click('#confirm-ok');
+    await confirmed(page, `Two-factor authentication of ${userEmail} was reset`, `mfa-reset-${lookName(phone)}`);
+
+    // 360 dark: the admin page again; every other session signed out.
+    await admin(phoneDark);
+    await account(phoneDark);
+    await page.click('#revoke-others');
+    await confirmed(page, 'other session', `sessions-signed-out-${lookName(phoneDark)}`);
+    await page.waitForFunction(() => document.querySelectorAll('#session-table tbody tr button').length === 0);
   },
 
   async admin_reset(page) {

@@ -5,8 +5,8 @@
 // API. Secrets (the TOTP key, QR code, backup codes, a new token) live only in the page's
 // DOM while shown and are removed when the person is done with them.
 import {
-  api, ApiError, onSubmit, clearErrors, el, timeEl, when, copy, announce, currentUser, setUpHeader,
-  pageError, describe, toLogin, passkeysSupported, passkeyAnswer, createPasskey,
+  api, ApiError, onSubmit, clearErrors, el, cell, timeEl, when, copy, announce, currentUser, setUpHeader,
+  pageError, describe, toLogin, passkeysSupported, passkeyAnswer, createPasskey, dismissBanner,
 } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -55,8 +55,10 @@ async function refreshMfa() {
   // While new backup codes are on screen, they are the only thing to do.
   $('mfa-on').hidden = !status.enabled || !$('backup-codes').hidden;
   // The API refuses a covered user's disable (MFA_REQUIRED_BY_POLICY): no form for it.
-  $('disable-card').hidden = status.required;
+  $('disable-open').hidden = status.required;
+  if (status.required && !$('disable-card').hidden) openMfaForm(null);
   $('disable-locked').hidden = !status.required;
+  if (!status.enabled) openMfaForm(null);
   showPolicy(status);
   $('mfa').removeAttribute('aria-busy');
   await refreshPasskeys(status.enabled);
@@ -82,7 +84,34 @@ function holdToEnrolment(on) {
   for (const id of ['password', 'tokens', 'sessions']) $(id).hidden = on;
 }
 
+/**
+ * With MFA on, the card shows its status and two buttons; each opens its own form ('regenerate'
+ * or 'disable'), closing the other (a closed form forgets what was typed). `null` closes both.
+ */
+function openMfaForm(which) {
+  for (const name of ['regenerate', 'disable']) {
+    const open = name === which;
+    const card = $(`${name}-card`);
+    if (!open && !card.hidden) {
+      $(`${name}-form`).reset();
+      clearErrors($(`${name}-form`));
+    }
+    card.hidden = !open;
+    $(`${name}-open`).setAttribute('aria-expanded', String(open));
+  }
+  if (which) $(`${which}-title`).focus();
+}
+
+for (const name of ['regenerate', 'disable']) {
+  $(`${name}-open`).addEventListener('click', () => openMfaForm($(`${name}-card`).hidden ? name : null));
+  $(`${name}-card`).querySelector('.mfa-cancel').addEventListener('click', () => {
+    openMfaForm(null);
+    $(`${name}-open`).focus();
+  });
+}
+
 function showBackupCodes(codes) {
+  openMfaForm(null);
   shownCodes = codes;
   $('backup-code-list').replaceChildren(...codes.map((code) => el('li', {}, code)));
   $('backup-codes').hidden = false;
@@ -232,9 +261,9 @@ async function refreshPasskeys(enabled) {
       : list.map((passkey) => (passkey.damaged === true
         ? el('tr', { className: 'damaged' }, el('td', { colSpan: 4 }, `Damaged passkey ${passkey.id}: ${passkey.problem}`))
         : el('tr', { dataset: { id: passkey.id } },
-          el('td', {}, passkey.name),
-          el('td', {}, timeEl(passkey.created_at)),
-          el('td', {}, passkey.last_used_at ? timeEl(passkey.last_used_at) : 'Never'),
+          cell('Name', passkey.name),
+          cell('Added', timeEl(passkey.created_at)),
+          cell('Last used', passkey.last_used_at ? timeEl(passkey.last_used_at) : 'Never'),
           el('td', { className: 'actions-cell' },
             el('button', { type: 'button', 'aria-label': `Rename passkey ${passkey.name}`, onclick: () => openPasskeyForm('rename', passkey) }, 'Rename'),
             ' ',
@@ -333,9 +362,9 @@ async function refreshTokens() {
   body.replaceChildren(...tokens.map((token) => token.damaged === true
     ? el('tr', { className: 'damaged' }, el('td', { colSpan: 4 }, `Damaged token ${token.id}: ${token.problem}`))
     : el('tr', {},
-    el('td', {}, token.name),
-    el('td', {}, timeEl(token.created_at)),
-    el('td', {}, token.last_used_at ? timeEl(token.last_used_at) : 'Never'),
+    cell('Name', token.name),
+    cell('Created', timeEl(token.created_at)),
+    cell('Last used', token.last_used_at ? timeEl(token.last_used_at) : 'Never'),
     el('td', { className: 'actions-cell' }, el('button', {
       type: 'button',
       className: 'danger',
@@ -346,11 +375,14 @@ async function refreshTokens() {
 
 async function revokeToken(button, token) {
   button.disabled = true;
+  $('tokens-error').hidden = true;
   try {
     await api('DELETE', `/api/tokens/${encodeURIComponent(token.id)}`);
-    announce(`Token ${token.name} revoked.`);
+    announce(`Token ${token.name} revoked: it no longer works.`);
   } catch (error) {
-    announce(describe(error));
+    dismissBanner();
+    $('tokens-error').textContent = describe(error);
+    $('tokens-error').hidden = false;
   }
   await refreshTokens();
   $('token-name').focus();
@@ -362,6 +394,7 @@ onSubmit($('token-form'), async (values, form) => {
   $('new-token-value').textContent = created.token;
   $('new-token').hidden = false;
   $('new-token-title').focus();
+  announce(`Token ${created.name || values.name} created. Copy it now: it is shown only once.`);
   await refreshTokens();
 });
 
@@ -387,13 +420,15 @@ async function refreshSessions() {
   const body = $('session-table').querySelector('tbody');
   // A stored session that no longer decodes comes as {id, damaged: true, problem}: shown as
   // such, with no button ("Sign out all other sessions" ends it).
-  body.replaceChildren(...sessions.map((session) => session.damaged === true
+  // This browser first, then the others as the API lists them.
+  const ordered = [...sessions.filter((s) => s.current), ...sessions.filter((s) => !s.current)];
+  body.replaceChildren(...ordered.map((session) => session.damaged === true
     ? el('tr', { className: 'damaged' }, el('td', { colSpan: 5 }, `Damaged session ${session.id || '(no handle)'}: ${session.problem}`))
     : el('tr', {},
-    el('td', {}, device(session.user_agent), session.current ? el('strong', {}, ' (this browser)') : null),
-    el('td', {}, session.ip || '—'),
-    el('td', {}, timeEl(session.created_at)),
-    el('td', {}, timeEl(session.last_seen_at)),
+    cell('Device', device(session.user_agent), session.current ? el('strong', {}, ' (this browser)') : null),
+    cell('Address', session.ip || '—'),
+    cell('Signed in', timeEl(session.created_at)),
+    cell('Last active', timeEl(session.last_seen_at)),
     el('td', { className: 'actions-cell' }, session.current ? null : el('button', {
       type: 'button',
       'aria-label': `Sign out ${device(session.user_agent)} from ${session.ip || 'an unknown address'}`,
@@ -409,6 +444,7 @@ async function endSession(button, session) {
     await api('DELETE', `/api/auth/sessions/${encodeURIComponent(session.id)}`);
     announce('Session signed out.');
   } catch (error) {
+    dismissBanner();
     $('sessions-error').textContent = describe(error);
     $('sessions-error').hidden = false;
   }
@@ -423,6 +459,7 @@ $('revoke-others').addEventListener('click', async () => {
     const answer = await api('POST', '/api/auth/sessions/revoke-others');
     announce(`${answer.revoked} other session${answer.revoked === 1 ? '' : 's'} signed out.`);
   } catch (error) {
+    dismissBanner();
     $('sessions-error').textContent = describe(error);
     $('sessions-error').hidden = false;
   }

@@ -2,7 +2,8 @@
 // MFA — each destructive step behind a confirmation dialog, neither offered on one's own row) and the audit log with its
 // filters, through the admin JSON API.
 import {
-  api, ApiError, onSubmit, el, timeEl, when, announce, currentUser, setUpHeader, pageError, describe,
+  api, ApiError, onSubmit, el, cell, timeEl, when, announce, currentUser, setUpHeader, pageError, describe,
+  dismissBanner,
 } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -55,12 +56,12 @@ async function refreshUsers() {
   users = listed.filter((entry) => entry.damaged !== true);
   const body = $('user-table').querySelector('tbody');
   body.replaceChildren(...users.map((user) => el('tr', { dataset: { email: user.email } },
-    el('td', {}, user.email),
-    el('td', {}, user.name),
-    el('td', {}, signInMethod(user)),
-    el('td', {}, el('span', { className: `badge ${user.mfa_enabled ? 'on' : 'off'}` }, user.mfa_enabled ? 'On' : 'Off')),
-    el('td', {}, policyCell(user)),
-    el('td', {}, user.is_admin ? 'Administrator' : 'User'),
+    cell('E-mail', user.email),
+    cell('Name', user.name),
+    cell('Signs in with', signInMethod(user)),
+    cell('Two-factor', el('span', { className: `badge ${user.mfa_enabled ? 'on' : 'off'}` }, user.mfa_enabled ? 'On' : 'Off')),
+    cell('Policy', policyCell(user)),
+    cell('Role', user.is_admin ? 'Administrator' : 'User'),
     el('td', { className: 'actions-cell' },
       // Never on one's own row: the server refuses it (ADMIN_SELF_RESET_FORBIDDEN); one's
       // own MFA goes off on the account page, with a code and the password. Nor "Delete"
@@ -96,7 +97,6 @@ async function resetMfa(user) {
     await api('POST', `/api/admin/users/${encodeURIComponent(user.id)}/mfa/reset`);
     announce(`Two-factor authentication of ${user.email} was reset.`);
   } catch (error) {
-    announce(describe(error));
     showPageError(error);
   }
   await Promise.all([refreshUsers(), refreshAudit()]);
@@ -119,6 +119,7 @@ async function deleteUser(user) {
 }
 
 function showPageError(error) {
+  dismissBanner();
   const slot = $('page-error');
   slot.textContent = describe(error);
   slot.hidden = false;
@@ -150,12 +151,12 @@ async function refreshAudit() {
     body.replaceChildren(...page.events.map((event) => (event.damaged === true
       ? el('tr', { className: 'damaged' }, el('td', { colSpan: 6 }, `Damaged event ${event.id}: ${event.problem}`))
       : el('tr', {},
-      el('td', {}, timeEl(event.at)),
-      el('td', {}, el('code', {}, event.event)),
-      el('td', {}, event.outcome === 'success' ? 'Success' : `Failure${event.reason ? ` (${event.reason})` : ''}`),
-      el('td', {}, emailOf(event.user_id), event.actor_id && event.actor_id !== event.user_id ? ` by ${emailOf(event.actor_id)}` : ''),
-      el('td', {}, event.proof || '—'),
-      el('td', {}, event.client_addr || '—')))));
+      cell('Time', timeEl(event.at)),
+      cell('Event', el('code', {}, event.event)),
+      cell('Outcome', event.outcome === 'success' ? 'Success' : `Failure${event.reason ? ` (${event.reason})` : ''}`),
+      cell('User', emailOf(event.user_id), event.actor_id && event.actor_id !== event.user_id ? ` by ${emailOf(event.actor_id)}` : ''),
+      cell('Proof', event.proof || '—'),
+      cell('Address', event.client_addr || '—')))));
   }
   for (const event of page.events) if (event.event) seenEvents.add(event.event);
   $('audit-events').replaceChildren(...[...seenEvents].sort().map((name) => el('option', { value: name })));

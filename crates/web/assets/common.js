@@ -177,7 +177,10 @@ export function showErrors(form, error, fieldFor = {}) {
     details.push({ field: fieldFor[error.reason], message: error.message });
   }
   const leftover = [];
+  // The first invalid field in the form's order (not the API's), so that the focus lands
+  // where a person reading from the top expects it.
   let first = null;
+  const precedes = (a, b) => Boolean(b.compareDocumentPosition(a) & Node.DOCUMENT_POSITION_PRECEDING);
   for (const { field, message } of details) {
     const input = form.elements.namedItem(field);
     const slot = input && input.id ? document.getElementById(`${input.id}-error`) : null;
@@ -188,7 +191,7 @@ export function showErrors(form, error, fieldFor = {}) {
     input.setAttribute('aria-invalid', 'true');
     slot.textContent = message;
     slot.hidden = false;
-    first = first || input;
+    if (!first || precedes(input, first)) first = input;
   }
   const formError = form.querySelector('.form-error');
   if (details.length === 0 || leftover.length > 0) {
@@ -197,7 +200,11 @@ export function showErrors(form, error, fieldFor = {}) {
       formError.textContent = text;
       formError.hidden = false;
     } else {
-      announce(text);
+      const slot = document.getElementById('page-error');
+      if (slot) {
+        slot.textContent = text;
+        slot.hidden = false;
+      }
     }
   }
   if (first) first.focus();
@@ -211,6 +218,7 @@ export function showErrors(form, error, fieldFor = {}) {
 export function onSubmit(form, handler, fieldFor = {}) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
+    dismissBanner();
     clearErrors(form);
     const buttons = [...form.querySelectorAll('button')];
     for (const b of buttons) b.disabled = true;
@@ -255,14 +263,49 @@ export function formValues(form) {
   return values;
 }
 
-/** Says `text` through the page's polite live region. */
-export function announce(text) {
+let bannerTimer = null;
+
+/**
+ * Says that an action worked: `text` in the page's status banner (fixed at the foot of the
+ * window, so it is seen wherever the action was), which is also its polite live region
+ * (`role=status`) for screen readers. It stays until dismissed, or until the next form is
+ * sent (so it never stands beside that form's error). `kind` 'warn' is for advice (copying
+ * refused); errors never come here: they keep their own alert places.
+ */
+export function announce(text, kind = 'ok') {
   const region = document.getElementById('live');
-  if (!region) return;
+  const banner = document.getElementById('banner');
+  if (!region || !banner) return;
+  clearTimeout(bannerTimer);
   region.textContent = '';
+  banner.classList.toggle('warn', kind === 'warn');
+  banner.classList.remove('visually-hidden');
+  document.body.classList.add('has-banner');
+  document.getElementById('banner-close').hidden = false;
   // A new text node after a tick, so screen readers announce a repeated message too.
-  setTimeout(() => { region.textContent = text; }, 50);
+  bannerTimer = setTimeout(() => { region.textContent = text; }, 50);
 }
+
+/** Takes the status banner away (its region stays, empty, for the next message). */
+export function dismissBanner() {
+  const region = document.getElementById('live');
+  const banner = document.getElementById('banner');
+  if (!region || !banner) return;
+  clearTimeout(bannerTimer);
+  const close = document.getElementById('banner-close');
+  const hadFocus = document.activeElement === close;
+  region.textContent = '';
+  banner.classList.add('visually-hidden');
+  document.body.classList.remove('has-banner');
+  close.hidden = true;
+  if (hadFocus) document.getElementById('main')?.focus();
+}
+
+document.getElementById('banner-close')?.addEventListener('click', dismissBanner);
+document.addEventListener('keydown', (event) => {
+  const banner = document.getElementById('banner');
+  if (event.key === 'Escape' && banner && banner.contains(document.activeElement)) dismissBanner();
+});
 
 /** Builds an element: `el('td', { className: 'x' }, 'text', child)`. */
 export function el(tag, props = {}, ...children) {
@@ -280,6 +323,11 @@ export function el(tag, props = {}, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
+}
+
+/** A table cell that names its column (`data-label`), for the stacked layout of narrow screens. */
+export function cell(label, ...children) {
+  return el('td', { dataset: { label } }, ...children);
 }
 
 /** A date and time in the reader's locale, or a dash. */
@@ -300,7 +348,7 @@ export async function copy(text, what) {
     await navigator.clipboard.writeText(text);
     announce(`${what} copied to the clipboard.`);
   } catch {
-    announce(`Copying is not allowed here: select the ${what.toLowerCase()} and copy it by hand.`);
+    announce(`Copying is not allowed here: select the ${what.toLowerCase()} and copy it by hand.`, 'warn');
   }
 }
 
@@ -359,10 +407,13 @@ export function setUpHeader(user) {
     signOut.hidden = false;
     signOut.addEventListener('click', async () => {
       signOut.disabled = true;
+      let done = false;
       try {
         await api('POST', '/api/auth/logout');
+        done = true;
       } finally {
-        window.location.assign('/login');
+        // The sign-in page says "You are signed out" only when the service said so.
+        window.location.assign(done ? '/login?signed_out=1' : '/login');
       }
     });
   }

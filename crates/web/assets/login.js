@@ -119,6 +119,11 @@ onSubmit(document.getElementById('mfa-form'), async (values, form, submitter) =>
 }, { INVALID_CODE: 'code' });
 
 async function start() {
+  if (params.get('signed_out') === '1') {
+    document.getElementById('signed-out').hidden = false;
+    // A reload says it no more: the address goes back to plain /login.
+    window.history.replaceState(null, '', '/login');
+  }
   const error = params.get('error');
   if (error) {
     const slot = document.getElementById('oidc-error');

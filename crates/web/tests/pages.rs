@@ -487,3 +487,45 @@ async fn without_a_domain_the_pages_say_passkeys_are_unavailable_and_codes_still
     );
     assert!(audit(&admin, "passkey_added").await.is_empty());
 }
+
+/// Issue 25: the account and admin pages at 1280 px and 360 px, in light and dark mode:
+/// every action inside the window (tables become cards on a phone), no table clipped, a
+/// focus ring of 3:1 or more, and a visible status banner for each action.
+#[tokio::test]
+async fn the_pages_fit_a_phone_and_a_desktop_in_light_and_dark_and_confirm_every_action() {
+    let Some(app) = fresh_app().await else { return };
+    let email = "card.holder@example.com";
+    let (admin, _) = admin_and_mfa_user(&app, email).await;
+    let (admin_secret, _) = app.enable_mfa(&admin).await;
+    // Something in every table: other sessions to sign out, a token to revoke.
+    steps::create_token(&admin, "nightly backup").await;
+    for _ in 0..2 {
+        app.login_with_mfa(steps::ADMIN_EMAIL, &admin_secret).await;
+    }
+
+    Journey::new("looks", &screenshots())
+        .params(json!({
+            "email": steps::ADMIN_EMAIL,
+            "password": steps::PASSWORD,
+            "secret": admin_secret,
+            "user_email": email,
+        }))
+        .run(&app)
+        .await;
+
+    // What the browser did, as the service recorded it (the journey signed out every other
+    // session, this test's own among them).
+    let admin = app.login_with_mfa(steps::ADMIN_EMAIL, &admin_secret).await;
+    assert_eq!(audit(&admin, "mfa_reset_by_admin").await.len(), 1);
+    assert_eq!(audit(&admin, "api_token_revoked").await.len(), 1);
+    let tokens = admin.get("/api/tokens").await.expect(StatusCode::OK);
+    assert_eq!(tokens.as_array().map(Vec::len), Some(1), "nightly backup is left: {tokens}");
+    let users = admin.get("/api/admin/users").await.expect(StatusCode::OK);
+    assert!(!users.to_string().contains("added.here@example.com"), "added, then deleted: {users}");
+    let sessions = admin.get("/api/auth/sessions").await.expect(StatusCode::OK);
+    assert_eq!(
+        sessions.as_array().map(Vec::len),
+        Some(2),
+        "this test's and the browser's: {sessions}"
+    );
+}
