@@ -110,10 +110,16 @@ for (const name of ['regenerate', 'disable']) {
   });
 }
 
+/** A backup code as people read and copy it: `abcd-ef01-2345-6789` (typed with or without
+ * the dashes, it is accepted everywhere a code is). */
+function grouped(code) {
+  return code.match(/.{1,4}/g).join('-');
+}
+
 function showBackupCodes(codes) {
   openMfaForm(null);
-  shownCodes = codes;
-  $('backup-code-list').replaceChildren(...codes.map((code) => el('li', {}, code)));
+  shownCodes = codes.map(grouped);
+  $('backup-code-list').replaceChildren(...shownCodes.map((code) => el('li', {}, code)));
   $('backup-codes').hidden = false;
   $('mfa-on').hidden = true;
   $('backup-title').focus();

@@ -36,10 +36,23 @@ function signedIn(user) {
   window.location.assign(held ? '/' : returnTo());
 }
 
-function showMfaStep() {
+/** The second step: it names the account signing in, and offers a passkey only where the
+ * account has one and the browser can use it; a code always works. */
+async function showMfaStep() {
   show('mfa');
-  document.getElementById('mfa-passkey').hidden = !passkeysSupported();
+  const passkey = document.getElementById('mfa-passkey');
+  passkey.hidden = true;
   document.getElementById('mfa-code').focus();
+  let account;
+  try {
+    account = await api('GET', '/api/auth/mfa/pending');
+  } catch {
+    return;
+  }
+  const line = document.getElementById('mfa-account');
+  line.textContent = `Signing in as ${account.email}`;
+  line.hidden = false;
+  passkey.hidden = !(account.passkeys && passkeysSupported());
 }
 
 /** Reasons after which the passkey button cannot help: it goes, the code field stays. */
