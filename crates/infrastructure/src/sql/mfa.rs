@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
-    QuerySelect as _, UpdateMany,
+    ColumnTrait as _, ConnectionTrait, DatabaseTransaction, EntityTrait as _, PaginatorTrait as _,
+    QueryFilter as _, QuerySelect as _, UpdateMany,
 };
 use slugbase_application::ports::{
     CancelOutcome, ChangeEffects, MfaProof, MfaRepository, ProofSignIn, SecretDigest, SessionKind,
@@ -140,6 +140,36 @@ fn clear_mfa(user: &str) -> UpdateMany<users::Entity> {
         .filter(users::Column::Id.eq(user))
 }
 
+impl SeaOrmStore {
+    /// Opens the write transaction of a change that spends `proof`, with the user's row
+    /// locked and the proof spent; `None` (and nothing left open) when it cannot be spent.
+    async fn spent(
+        &self,
+        user: &str,
+        proof: &MfaProof,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<DatabaseTransaction>> {
+        let tx = self.begin_write().await?;
+        lock_user(&tx, user).await?;
+        if spend(&tx, user, proof, at).await? {
+            return Ok(Some(tx));
+        }
+        tx.rollback().await.map_err(db_err)?;
+        Ok(None)
+    }
+}
+
+/// Applies a change's `effects` in its transaction `tx` and commits: the change happened.
+async fn commit_with(
+    tx: DatabaseTransaction,
+    user: UserId,
+    effects: &ChangeEffects,
+) -> StoreResult<bool> {
+    apply_effects(&tx, user, effects).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
 #[async_trait]
 impl MfaRepository for SeaOrmStore {
     async fn begin_enrollment(&self, user: UserId, secret: EncryptedSecret) -> StoreResult<bool> {
@@ -254,15 +284,8 @@ impl MfaRepository for SeaOrmStore {
         effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let id = user.to_string();
-        let tx = self.begin_write().await?;
-        lock_user(&tx, &id).await?;
-        if !spend(&tx, &id, proof, at).await? {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(false);
-        }
-        apply_effects(&tx, user, effects).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        let Some(tx) = self.spent(&id, proof, at).await? else { return Ok(false) };
+        commit_with(tx, user, effects).await
     }
 
     async fn disable_with_proof(
@@ -273,18 +296,11 @@ impl MfaRepository for SeaOrmStore {
         effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let id = user.to_string();
-        let tx = self.begin_write().await?;
-        lock_user(&tx, &id).await?;
-        if !spend(&tx, &id, proof, at).await? {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(false);
-        }
+        let Some(tx) = self.spent(&id, proof, at).await? else { return Ok(false) };
         clear_mfa(&id).exec(&tx).await.map_err(db_err)?;
         delete_codes(&tx, &id).await?;
         delete_passkeys_of(&tx, &id).await?;
-        apply_effects(&tx, user, effects).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        commit_with(tx, user, effects).await
     }
 
     async fn regenerate_with_proof(
@@ -296,16 +312,9 @@ impl MfaRepository for SeaOrmStore {
         effects: &ChangeEffects,
     ) -> StoreResult<bool> {
         let id = user.to_string();
-        let tx = self.begin_write().await?;
-        lock_user(&tx, &id).await?;
-        if !spend(&tx, &id, proof, at).await? {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(false);
-        }
+        let Some(tx) = self.spent(&id, proof, at).await? else { return Ok(false) };
         replace_codes(&tx, &id, &backup_codes, at).await?;
-        apply_effects(&tx, user, effects).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        commit_with(tx, user, effects).await
     }
 
     async fn reset(&self, user: UserId, effects: &ChangeEffects) -> StoreResult<bool> {
