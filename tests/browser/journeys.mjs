@@ -775,28 +775,68 @@ const journeys = {
     await screen(page, 'passkeys-unavailable', '#passkeys');
   },
 
-  /** Past the attempt limit, the form says when to try again and waits until then. */
+  /**
+   * Near the attempt limit, the form says how many tries are left; past it, the form counts
+   * the wait down every second with the buttons disabled, and says the way out. With
+   * PARAMS.waitEnds (a short window), the wait ends: the buttons come back and the right
+   * code signs in. With PARAMS.locked, the account is locked and the form says whom to ask.
+   */
   async throttled(page) {
-    const { email, password, secret, failures } = PARAMS;
+    const { email, password, secret, failures, waitEnds = false, locked = false } = PARAMS;
     remember(secret);
     await signInWithPassword(page, email, password);
     await visible(page, '#mfa-form');
     const submit = page.locator('#mfa-form button[type=submit]:not([data-proof])');
+    // The right code is asked for first: asking moves the service's clock a step, which
+    // would end a short window before the limit is met.
+    const right = await codeFor(secret);
     for (let i = 0; i < failures; i += 1) {
       await page.fill('#mfa-code', await wrongCodeFor(secret));
       await submit.click();
       await visible(page, '#mfa-code-error');
       await page.waitForFunction(() => !document.querySelector('#mfa-form button[type=submit]:not([data-proof])').disabled);
+      const said = await text(page, '#mfa-code-error');
+      check(!/TOTP/.test(said) && /authenticator/.test(said), `the wrong code is said in plain words: ${said}`);
+      if (locked) continue;
+      // The answer's RateLimit field: few tries are left, and the form's own line says so.
+      const left = failures - i - 1;
+      const warning = await text(page, '#mfa-form .form-error');
+      const expected = left === 0 ? /^No tries left: the next one comes after a (\d+-minute pause|pause of \d+ seconds?)\.$/
+        : new RegExp(`^${left} tr(y|ies) left before a (\\d+-minute pause|pause of \\d+ seconds?)\\.$`);
+      check(expected.test(warning), `after wrong code ${i + 1}, the form warns of the tries left: ${warning}`);
+      if (i === 0) await screen(page, 'mfa-step-tries-left');
     }
     // Even the right code has to wait now.
-    await page.fill('#mfa-code', await codeFor(secret));
+    await page.fill('#mfa-code', right);
     await submit.click();
     await waitForText(page, '#mfa-form .form-error', 'Too many attempts');
     const said = await text(page, '#mfa-form .form-error');
-    check(/Try again in \d+ seconds? \(at .+\)\./.test(said), `the 429 says when to retry: ${said}`);
+    check(locked === /If you are locked out, contact an administrator\./.test(said), `the 429 names the administrator only for a locked account: ${said}`);
     check(await submit.isDisabled(), 'the button waits for the Retry-After time');
     check(page.url() === `${BASE}/login`, 'still on the sign-in page');
+    if (locked) {
+      check(await page.locator('#mfa-form .countdown').count() === 0, 'no clock for a lock that no wait ends');
+      await screen(page, 'mfa-step-locked');
+      return;
+    }
+    check(/^Too many attempts\. Try again in \d+:\d\d/.test(said), `the 429 says how long to wait: ${said}`);
+    check(/backup codes/.test(said), `the 429 offers a way out: ${said}`);
+    // The wait counts down, every second.
+    const seconds = async () => {
+      const [m, s] = (await text(page, '#mfa-form .countdown')).split(':').map(Number);
+      return m * 60 + s;
+    };
+    const before = await seconds();
+    await page.waitForTimeout(1_200);
+    const after = await seconds();
+    check(after < before, `the countdown decreases (${before} s, then ${after} s 1.2 s later)`);
+    check(await submit.isDisabled(), 'the button still waits');
     await screen(page, 'mfa-step-too-many-attempts');
+    if (!waitEnds) return;
+    await page.waitForFunction(() => !document.querySelector('#mfa-form button[type=submit]:not([data-proof])').disabled, null, { timeout: (before + 5) * 1000 });
+    await waitForText(page, '#mfa-form .form-error', 'You can try again now.');
+    check(await page.locator('#mfa-form .countdown').count() === 0, 'the countdown is gone once the wait is over');
+    await passMfaStep(page, secret);
   },
 
   /**
@@ -1114,6 +1154,11 @@ const journeys = {
     await visible(page, '#create-email-error');
   },
 };
+
+// The same journey under names of their own, so that their screenshots (named after the
+// journey) neither mix with nor remove the plain one's when the tests run side by side.
+journeys.throttled_wait_ends = journeys.throttled;
+journeys.locked_out = journeys.throttled;
 
 async function main() {
   const journey = journeys[journeyName];
