@@ -412,6 +412,10 @@ const journeys = {
     await page.click('#setup-form button[type=submit]');
     await visible(page, '#setup-name-error');
     check(await page.evaluate(() => document.activeElement.id) === 'setup-name', 'the first invalid field (the name) has the focus');
+    // In words, with the field's label: never the API's raw field name ("email is required").
+    await visible(page, '#setup-email-error');
+    const emailError = await text(page, '#setup-email-error');
+    check(emailError.startsWith('E-mail address '), `the e-mail error names its field by its label: ${emailError}`);
     await page.fill('#setup-name', name);
     await page.fill('#setup-email', email);
     await page.fill('#setup-password', 'short');
@@ -1032,7 +1036,7 @@ const journeys = {
       await page.goto(`${BASE}/admin`);
       await page.locator(`#user-table tr[data-email="${userEmail}"]`).waitFor({ state: 'visible' });
       await page.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr').length > 1);
-      await fits(page, l, 'admin', ['#create-email', '#user-table tbody button', '#audit-event']);
+      await fits(page, l, 'admin', ['#create-email', '#user-table tbody button', '#audit-event', '#audit-outcome', '#audit-since']);
       await screen(page, `admin-${lookName(l)}`, l.width > 400 ? '#audit' : '#users');
     };
     const [desktop, desktopDark, phone, phoneDark] = LOOKS;
@@ -1136,6 +1140,44 @@ const journeys = {
     await waitForText(page, '#audit-table tbody', userEmail);
     check(await page.locator('#audit-table tbody tr').count() === 1, 'the filter shows exactly the one reset');
     await screen(page, 'admin-audit-log');
+
+    // Refusals only, over a date range around today: the user's wrong code, in words, with
+    // its machine name still there, small.
+    const day = (offset) => page.evaluate((days) => {
+      const d = new Date();
+      d.setDate(d.getDate() + days);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    }, offset);
+    await page.fill('#audit-event', '');
+    await page.selectOption('#audit-outcome', 'failure');
+    await page.fill('#audit-since', await day(-1));
+    await page.fill('#audit-until', await day(1));
+    const requested = page.waitForRequest((request) => request.url().includes('/api/admin/audit-log?') && request.url().includes('outcome=failure'));
+    await page.click('#audit-filter button[type=submit]');
+    const query = new URL((await requested).url()).searchParams;
+    check(!Number.isNaN(Date.parse(query.get('since'))) && Date.parse(query.get('until')) - Date.parse(query.get('since')) >= 2 * 86_400_000,
+      `the date range goes to the API as since/until instants, the last day included: ${query}`);
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#audit-table tbody tr')];
+      return rows.length > 0 && rows.every((row) => row.querySelector('td[data-label="Outcome"]')?.textContent.startsWith('Refused'));
+    });
+    const wrong = page.locator('#audit-table tbody tr', { hasText: 'Wrong second-factor code at sign-in' });
+    check(await wrong.count() === 1, 'the wrong code at sign-in is listed in words');
+    check((await wrong.locator('td[data-label="Outcome"]').innerText()).trim() === 'Refused: wrong code', 'its outcome in words');
+    check((await wrong.locator('code.event-name').innerText()).trim() === 'mfa_verify_fail', 'the machine name stays, small');
+    check(await wrong.locator('td[data-label="Outcome"] [title]').getAttribute('title') === 'INVALID_CODE', 'the reason code stays, as a title');
+    check(await page.locator('#audit-table tbody code.event-name', { hasText: /_success$|^mfa_reset_by_admin$/ }).count() === 0, 'no success among the refusals');
+    await screen(page, 'admin-audit-refusals');
+    // A range with nothing in it.
+    await page.fill('#audit-since', '2001-01-01');
+    await page.fill('#audit-until', '2001-01-31');
+    await page.click('#audit-filter button[type=submit]');
+    await waitForText(page, '#audit-table tbody', 'No events.');
+    await page.selectOption('#audit-outcome', '');
+    await page.fill('#audit-since', '');
+    await page.fill('#audit-until', '');
+    await page.click('#audit-filter button[type=submit]');
+    await waitForText(page, '#audit-table tbody', 'Two-factor reset by an administrator');
 
     // A local user is added without leaving the page; without a password (an OIDC-only
     // user) it is refused by the password field, as no identity provider is configured.

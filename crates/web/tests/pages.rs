@@ -389,9 +389,14 @@ async fn no_return_to_spelling_takes_the_browser_off_the_site_signed_in_or_not()
 async fn an_administrator_resets_a_users_mfa_after_confirming() {
     let Some(app) = fresh_app().await else { return };
     let email = "locked.out@example.com";
-    let (admin, _) = admin_and_mfa_user(&app, email).await;
+    let (admin, user_secret) = admin_and_mfa_user(&app, email).await;
     // The administrator has MFA on too: their own row must not offer the reset.
     let (admin_secret, _) = app.enable_mfa(&admin).await;
+    // A wrong second-factor code at the user's sign-in: a refusal for the audit log's
+    // outcome filter to find, and to say in words.
+    let user = Api::new(&app.address);
+    steps::login_pending(&user, email, steps::PASSWORD).await;
+    steps::verify(&user, &app.wrong_code(&user_secret)).await.expect(StatusCode::UNAUTHORIZED);
 
     Journey::new("admin_reset", &screenshots())
         .params(json!({
