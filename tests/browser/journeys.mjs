@@ -412,6 +412,10 @@ const journeys = {
     await page.click('#setup-form button[type=submit]');
     await visible(page, '#setup-name-error');
     check(await page.evaluate(() => document.activeElement.id) === 'setup-name', 'the first invalid field (the name) has the focus');
+    // In words, with the field's label: never the API's raw field name ("email is required").
+    await visible(page, '#setup-email-error');
+    const emailError = await text(page, '#setup-email-error');
+    check(emailError.startsWith('E-mail address '), `the e-mail error names its field by its label: ${emailError}`);
     await page.fill('#setup-name', name);
     await page.fill('#setup-email', email);
     await page.fill('#setup-password', 'short');
@@ -775,28 +779,78 @@ const journeys = {
     await screen(page, 'passkeys-unavailable', '#passkeys');
   },
 
-  /** Past the attempt limit, the form says when to try again and waits until then. */
+  /**
+   * Near the attempt limit, the form says how many tries are left; past it, the form counts
+   * the wait down every second with the buttons disabled, and says the way out. With
+   * PARAMS.waitEnds (a short window), the wait ends: the buttons come back and the right
+   * code signs in. With PARAMS.locked, the account is locked and the form says whom to ask.
+   */
   async throttled(page) {
-    const { email, password, secret, failures } = PARAMS;
+    const { email, password, secret, failures, waitEnds = false, locked = false } = PARAMS;
     remember(secret);
     await signInWithPassword(page, email, password);
     await visible(page, '#mfa-form');
     const submit = page.locator('#mfa-form button[type=submit]:not([data-proof])');
+    // The right code is asked for first: asking moves the service's clock a step, which
+    // would end a short window before the limit is met.
+    const right = await codeFor(secret);
     for (let i = 0; i < failures; i += 1) {
       await page.fill('#mfa-code', await wrongCodeFor(secret));
       await submit.click();
       await visible(page, '#mfa-code-error');
       await page.waitForFunction(() => !document.querySelector('#mfa-form button[type=submit]:not([data-proof])').disabled);
+      const said = await text(page, '#mfa-code-error');
+      check(!/TOTP/.test(said) && /authenticator/.test(said), `the wrong code is said in plain words: ${said}`);
+      if (locked) continue;
+      // The answer's RateLimit field: few tries are left, and the form's own line says so.
+      const left = failures - i - 1;
+      const warning = await text(page, '#mfa-form .form-error');
+      const expected = left === 0 ? /^No tries left: the next one comes after a (\d+-minute pause|pause of \d+ seconds?)\.$/
+        : new RegExp(`^${left} tr(y|ies) left before a (\\d+-minute pause|pause of \\d+ seconds?)\\.$`);
+      check(expected.test(warning), `after wrong code ${i + 1}, the form warns of the tries left: ${warning}`);
+      if (i === 0) await screen(page, 'mfa-step-tries-left');
     }
     // Even the right code has to wait now.
-    await page.fill('#mfa-code', await codeFor(secret));
+    await page.fill('#mfa-code', right);
     await submit.click();
     await waitForText(page, '#mfa-form .form-error', 'Too many attempts');
     const said = await text(page, '#mfa-form .form-error');
-    check(/Try again in \d+ seconds? \(at .+\)\./.test(said), `the 429 says when to retry: ${said}`);
+    check(locked === /If you are locked out, contact an administrator\./.test(said), `the 429 names the administrator only for a locked account: ${said}`);
     check(await submit.isDisabled(), 'the button waits for the Retry-After time');
     check(page.url() === `${BASE}/login`, 'still on the sign-in page');
+    if (locked) {
+      check(await page.locator('#mfa-form .countdown').count() === 0, 'no clock for a lock that no wait ends');
+      await screen(page, 'mfa-step-locked');
+      return;
+    }
+    check(/^Too many attempts\. Try again in \d+:\d\d/.test(said), `the 429 says how long to wait: ${said}`);
+    check(/backup codes/.test(said), `the 429 offers a way out: ${said}`);
+    // The wait counts down, every second.
+    const seconds = async () => {
+      const [m, s] = (await text(page, '#mfa-form .countdown')).split(':').map(Number);
+      return m * 60 + s;
+    };
+    const before = await seconds();
+    await page.waitForTimeout(1_200);
+    const after = await seconds();
+    check(after < before, `the countdown decreases (${before} s, then ${after} s 1.2 s later)`);
+    check(await submit.isDisabled(), 'the button still waits');
     await screen(page, 'mfa-step-too-many-attempts');
+    if (!waitEnds) {
+      // The wait, as a phone and a desktop show it, light and dark: the line wraps inside
+      // the window, and axe finds nothing.
+      for (const l of LOOKS) {
+        await look(page, l);
+        await fits(page, l, 'mfa step 429', []);
+        check(await page.locator('#mfa-form .countdown').isVisible(), `${lookName(l)}: the countdown is seen`);
+        await screen(page, `mfa-step-too-many-attempts-${lookName(l)}`);
+      }
+      return;
+    }
+    await page.waitForFunction(() => !document.querySelector('#mfa-form button[type=submit]:not([data-proof])').disabled, null, { timeout: (before + 5) * 1000 });
+    await waitForText(page, '#mfa-form .form-error', 'You can try again now.');
+    check(await page.locator('#mfa-form .countdown').count() === 0, 'the countdown is gone once the wait is over');
+    await passMfaStep(page, secret);
   },
 
   /**
@@ -992,7 +1046,7 @@ const journeys = {
       await page.goto(`${BASE}/admin`);
       await page.locator(`#user-table tr[data-email="${userEmail}"]`).waitFor({ state: 'visible' });
       await page.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr').length > 1);
-      await fits(page, l, 'admin', ['#create-email', '#user-table tbody button', '#audit-event']);
+      await fits(page, l, 'admin', ['#create-email', '#user-table tbody button', '#audit-event', '#audit-outcome', '#audit-since']);
       await screen(page, `admin-${lookName(l)}`, l.width > 400 ? '#audit' : '#users');
     };
     const [desktop, desktopDark, phone, phoneDark] = LOOKS;
@@ -1097,6 +1151,44 @@ const journeys = {
     check(await page.locator('#audit-table tbody tr').count() === 1, 'the filter shows exactly the one reset');
     await screen(page, 'admin-audit-log');
 
+    // Refusals only, over a date range around today: the user's wrong code, in words, with
+    // its machine name still there, small.
+    const day = (offset) => page.evaluate((days) => {
+      const d = new Date();
+      d.setDate(d.getDate() + days);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    }, offset);
+    await page.fill('#audit-event', '');
+    await page.selectOption('#audit-outcome', 'failure');
+    await page.fill('#audit-since', await day(-1));
+    await page.fill('#audit-until', await day(1));
+    const requested = page.waitForRequest((request) => request.url().includes('/api/admin/audit-log?') && request.url().includes('outcome=failure'));
+    await page.click('#audit-filter button[type=submit]');
+    const query = new URL((await requested).url()).searchParams;
+    check(!Number.isNaN(Date.parse(query.get('since'))) && Date.parse(query.get('until')) - Date.parse(query.get('since')) >= 2 * 86_400_000,
+      `the date range goes to the API as since/until instants, the last day included: ${query}`);
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#audit-table tbody tr')];
+      return rows.length > 0 && rows.every((row) => row.querySelector('td[data-label="Outcome"]')?.textContent.startsWith('Refused'));
+    });
+    const wrong = page.locator('#audit-table tbody tr', { hasText: 'Wrong second-factor code at sign-in' });
+    check(await wrong.count() === 1, 'the wrong code at sign-in is listed in words');
+    check((await wrong.locator('td[data-label="Outcome"]').innerText()).trim() === 'Refused: wrong code', 'its outcome in words');
+    check((await wrong.locator('code.event-name').innerText()).trim() === 'mfa_verify_fail', 'the machine name stays, small');
+    check(await wrong.locator('td[data-label="Outcome"] [title]').getAttribute('title') === 'INVALID_CODE', 'the reason code stays, as a title');
+    check(await page.locator('#audit-table tbody code.event-name', { hasText: /_success$|^mfa_reset_by_admin$/ }).count() === 0, 'no success among the refusals');
+    await screen(page, 'admin-audit-refusals');
+    // A range with nothing in it.
+    await page.fill('#audit-since', '2001-01-01');
+    await page.fill('#audit-until', '2001-01-31');
+    await page.click('#audit-filter button[type=submit]');
+    await waitForText(page, '#audit-table tbody', 'No events.');
+    await page.selectOption('#audit-outcome', '');
+    await page.fill('#audit-since', '');
+    await page.fill('#audit-until', '');
+    await page.click('#audit-filter button[type=submit]');
+    await waitForText(page, '#audit-table tbody', 'Two-factor reset by an administrator');
+
     // A local user is added without leaving the page; without a password (an OIDC-only
     // user) it is refused by the password field, as no identity provider is configured.
     await page.fill('#create-email', 'new.person@example.com');
@@ -1114,6 +1206,11 @@ const journeys = {
     await visible(page, '#create-email-error');
   },
 };
+
+// The same journey under names of their own, so that their screenshots (named after the
+// journey) neither mix with nor remove the plain one's when the tests run side by side.
+journeys.throttled_wait_ends = journeys.throttled;
+journeys.locked_out = journeys.throttled;
 
 async function main() {
   const journey = journeys[journeyName];

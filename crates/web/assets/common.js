@@ -4,13 +4,40 @@
 
 /** An error answer of the API, in the error shape of docs/api.md. */
 export class ApiError extends Error {
-  constructor(status, body, retryAfter) {
+  constructor(status, body, retryAfter, limit = null) {
     super((body && body.message) || `HTTP ${status}`);
     this.status = status;
     this.reason = (body && body.reason) || '';
     this.details = (body && Array.isArray(body.details)) ? body.details : [];
     this.retryAfter = retryAfter;
+    /** The tightest attempt limit the answer reported (`RateLimit`), or null. */
+    this.limit = limit;
   }
+
+  /** A 429 of an account locked until an administrator resets it. */
+  get lockedOut() {
+    return this.status === 429 && /administrator/i.test(this.message);
+  }
+}
+
+/**
+ * The `RateLimit` field of an answer (draft-ietf-httpapi-ratelimit-headers:
+ * `"account";r=7;t=812, "address";r=57;t=812`) as the tightest limit among its items:
+ * `{remaining, reset}` (tries left after this request, seconds until its window ends), or
+ * null when the request met no limit.
+ */
+export function rateLimit(value) {
+  if (!value) return null;
+  let tightest = null;
+  for (const item of value.split(',')) {
+    const r = /;\s*r=(\d+)/.exec(item);
+    const t = /;\s*t=(\d+)/.exec(item);
+    if (!r) continue;
+    const limit = { remaining: Number(r[1]), reset: t ? Number(t[1]) : 0 };
+    if (!tightest || limit.remaining < tightest.remaining
+      || (limit.remaining === tightest.remaining && limit.reset > tightest.reset)) tightest = limit;
+  }
+  return tightest;
 }
 
 let csrfToken = null;
@@ -30,7 +57,7 @@ async function toError(res) {
     body = null;
   }
   const retry = Number.parseInt(res.headers.get('Retry-After') || '', 10);
-  return new ApiError(res.status, body, Number.isFinite(retry) ? retry : null);
+  return new ApiError(res.status, body, Number.isFinite(retry) ? retry : null, rateLimit(res.headers.get('RateLimit')));
 }
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -95,13 +122,47 @@ const REASON_TEXT = {
   PASSKEY_LIMIT_REACHED: 'This account has the most passkeys it can have. Remove one first.',
 };
 
+/** `seconds` as a clock reads a wait: 4:59, or 1:04:59 past an hour. */
+export function clock(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  const pad = (n) => String(n).padStart(2, '0');
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+/** `seconds` in words, rounded up to minutes past one: "45 seconds", "15 minutes". */
+function duration(seconds) {
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}
+
+/** How long a 429 asks to wait, in seconds. */
+function waitOf(error) {
+  return Math.max(1, error.retryAfter ?? (error.limit && error.limit.reset) ?? 60);
+}
+
+/**
+ * After a refused try that counted: how many tries are left, when few are (3 or fewer), in
+ * words ("2 tries left before a 15-minute pause."); '' otherwise.
+ */
+export function triesLeft(error) {
+  if (!(error instanceof ApiError) || error.status === 429 || !error.limit) return '';
+  const { remaining, reset } = error.limit;
+  if (remaining > 3) return '';
+  const seconds = Math.max(1, reset);
+  const pause = seconds < 60 ? `a pause of ${duration(seconds)}` : `a ${Math.ceil(seconds / 60)}-minute pause`;
+  if (remaining === 0) return `No tries left: the next one comes after ${pause}.`;
+  return `${remaining} ${remaining === 1 ? 'try' : 'tries'} left before ${pause}.`;
+}
+
 /** A sentence for an error that concerns no single field. */
 export function describe(error) {
   if (!(error instanceof ApiError)) return 'Something went wrong. Try again.';
   if (error.status === 429) {
-    const seconds = error.retryAfter ?? 60;
-    const at = new Date(Date.now() + seconds * 1000).toLocaleTimeString();
-    return `Too many attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'} (at ${at}).`;
+    if (error.lockedOut) return 'Too many attempts: this account is locked until an administrator unlocks it. If you are locked out, contact an administrator.';
+    return `Too many attempts. Try again in ${clock(waitOf(error))}.`;
   }
   if (REASON_TEXT[error.reason]) return REASON_TEXT[error.reason];
   if (error.status >= 500) return REASON_TEXT.SERVICE_UNAVAILABLE;
@@ -157,6 +218,56 @@ export async function createPasskey(options) {
   return credential.toJSON();
 }
 
+/** Words for the API's field names where a form has no label for them. */
+const FIELD_LABELS = {
+  email: 'E-mail address',
+  name: 'Name',
+  password: 'Password',
+  current_password: 'Current password',
+  new_password: 'New password',
+  code: 'Code',
+  credential: 'Passkey',
+  ceremony_id: 'Passkey request',
+  is_admin: 'Administrator',
+  user_id: 'User',
+  event: 'Event',
+  outcome: 'Outcome',
+  since: 'From',
+  until: 'Until',
+};
+
+/** Whole API messages that read as machine words, in a person's words. */
+const MESSAGE_TEXT = {
+  'TOTP code is invalid': 'That authenticator code is not right. Check the time on your device and try the newest code.',
+  'TOTP or unused backup code is invalid': 'That code is not right: give the newest code of your authenticator app, or a backup code not used before.',
+  'Invalid password': 'That password is not right.',
+  'until must be after since': 'The last day must not be before the first.',
+  'Email is already in use': 'An account with this e-mail address already exists.',
+};
+
+/** The label a person reads for field `name` of `form` (its `<label>`, else the table). */
+function labelOf(form, name) {
+  const input = form && form.elements.namedItem(name);
+  const label = input && input.labels && input.labels[0];
+  const words = label ? label.textContent.replace(/\s*\([^)]*\)\s*$/, '').trim() : '';
+  return words || FIELD_LABELS[name] || '';
+}
+
+/**
+ * An API `details` message in the field's words: "email is required" becomes "E-mail address
+ * is required" (the field's raw name at its start, in any case, swapped for its label); known
+ * machine phrasings are reworded; anything else stays as the API said it.
+ */
+export function fieldMessage(form, field, message) {
+  if (MESSAGE_TEXT[message]) return MESSAGE_TEXT[message];
+  const label = labelOf(form, field);
+  if (!label || typeof message !== 'string') return message;
+  for (const raw of new Set([field, field.replaceAll('_', ' ')])) {
+    if (message.toLowerCase().startsWith(`${raw.toLowerCase()} `)) return `${label}${message.slice(raw.length)}`;
+  }
+  return message;
+}
+
 /** Clears the errors shown in `form`. */
 export function clearErrors(form) {
   for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
@@ -181,7 +292,8 @@ export function showErrors(form, error, fieldFor = {}) {
   // where a person reading from the top expects it.
   let first = null;
   const precedes = (a, b) => Boolean(b.compareDocumentPosition(a) & Node.DOCUMENT_POSITION_PRECEDING);
-  for (const { field, message } of details) {
+  for (const { field, message: raw } of details) {
+    const message = fieldMessage(form, field, raw);
     const input = form.elements.namedItem(field);
     const slot = input && input.id ? document.getElementById(`${input.id}-error`) : null;
     if (!slot) {
@@ -193,21 +305,23 @@ export function showErrors(form, error, fieldFor = {}) {
     slot.hidden = false;
     if (!first || precedes(input, first)) first = input;
   }
-  const formError = form.querySelector('.form-error');
-  if (details.length === 0 || leftover.length > 0) {
-    const text = details.length === 0 ? describe(error) : leftover.join(' ');
-    if (formError) {
-      formError.textContent = text;
-      formError.hidden = false;
-    } else {
-      const slot = document.getElementById('page-error');
-      if (slot) {
-        slot.textContent = text;
-        slot.hidden = false;
-      }
+  // Few tries left (the answer's `RateLimit`): said in the form's own line, with or without
+  // a field error beside it.
+  const warning = triesLeft(error);
+  if (details.length === 0 || leftover.length > 0 || warning) {
+    const words = details.length === 0 ? [describe(error)] : leftover;
+    const slot = errorSlot(form);
+    if (slot) {
+      slot.textContent = [...words, warning].filter(Boolean).join(' ');
+      slot.hidden = false;
     }
   }
   if (first) first.focus();
+}
+
+/** Where `form` says what concerns no single field: its error line, else the page's. */
+function errorSlot(form) {
+  return form.querySelector('.form-error') || document.getElementById('page-error');
 }
 
 /**
@@ -215,7 +329,7 @@ export function showErrors(form, error, fieldFor = {}) {
  * cleared (`submitter`: the button pressed, for forms with two ways to send); an ApiError
  * shows in the form. 401 (the session ended) goes to the sign-in page.
  */
-export function onSubmit(form, handler, fieldFor = {}) {
+export function onSubmit(form, handler, fieldFor = {}, { wayOut = null } = {}) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     dismissBanner();
@@ -230,8 +344,11 @@ export function onSubmit(form, handler, fieldFor = {}) {
         toLogin();
         return;
       }
-      showErrors(form, error, fieldFor);
-      if (error instanceof ApiError && error.status === 429) holdButtons(buttons, error.retryAfter ?? 60);
+      if (error instanceof ApiError && error.status === 429) {
+        countDown(form, buttons, error, wayOut ? wayOut() : '');
+      } else {
+        showErrors(form, error, fieldFor);
+      }
     } finally {
       form.removeAttribute('aria-busy');
       for (const b of buttons) if (!b.dataset.held) b.disabled = false;
@@ -239,18 +356,61 @@ export function onSubmit(form, handler, fieldFor = {}) {
   });
 }
 
-/** Keeps `buttons` disabled for `seconds` (a 429's Retry-After). */
-function holdButtons(buttons, seconds) {
+const countdowns = new WeakMap();
+
+/**
+ * A 429 in `form`'s error line: "Too many attempts. Try again in 4:59." counting down every
+ * second, `buttons` disabled until it reaches 0 and enabled again then; `wayOut` (a way
+ * round the wait, e.g. a backup code) and, for a locked account, "contact an administrator"
+ * after it. The line is an alert, read once: the ticking clock is hidden from screen
+ * readers, which read the wait in minutes instead.
+ */
+function countDown(form, buttons, error, wayOut) {
+  clearInterval(countdowns.get(form));
+  clearTimeout(countdowns.get(form));
+  const slot = errorSlot(form);
+  const end = Date.now() + waitOf(error) * 1000;
+  const left = () => Math.max(0, Math.ceil((end - Date.now()) / 1000));
   for (const b of buttons) {
     b.dataset.held = '1';
     b.disabled = true;
   }
-  setTimeout(() => {
-    for (const b of buttons) {
-      delete b.dataset.held;
-      b.disabled = false;
+  if (!slot || error.lockedOut) {
+    // Locked until an administrator resets it: no wait would end this, so no clock (nor a
+    // way round it); the buttons still rest for the server's Retry-After.
+    if (slot) {
+      slot.textContent = describe(error);
+      slot.hidden = false;
     }
-  }, seconds * 1000);
+    countdowns.set(form, setTimeout(() => release(buttons), waitOf(error) * 1000));
+    return;
+  }
+  const ticking = el('span', { className: 'countdown', 'aria-hidden': 'true' }, clock(left()));
+  slot.replaceChildren(
+    'Too many attempts. Try again in ',
+    ticking,
+    el('span', { className: 'visually-hidden' }, duration(left())),
+    '.',
+    wayOut ? ` ${wayOut}` : '',
+  );
+  slot.hidden = false;
+  const timer = setInterval(() => {
+    const seconds = left();
+    ticking.textContent = clock(seconds);
+    if (seconds > 0) return;
+    clearInterval(timer);
+    countdowns.delete(form);
+    release(buttons);
+    slot.textContent = 'You can try again now.';
+  }, 1000);
+  countdowns.set(form, timer);
+}
+
+function release(buttons) {
+  for (const b of buttons) {
+    delete b.dataset.held;
+    b.disabled = false;
+  }
 }
 
 /** The form's named fields as an object: strings, checkboxes as booleans. */

@@ -129,7 +129,13 @@ onSubmit(document.getElementById('mfa-form'), async (values, form, submitter) =>
     }
     throw error;
   }
-}, { INVALID_CODE: 'code' });
+}, { INVALID_CODE: 'code' }, {
+  // Every proof counts against the same limit, so none skips the wait; but a person whose
+  // authenticator's codes keep failing has another way in once it is over.
+  wayOut: () => (document.getElementById('mfa-passkey').hidden
+    ? 'If your authenticator app\'s codes are not accepted, use one of your backup codes once the wait is over.'
+    : 'If your authenticator app\'s codes are not accepted, use your passkey or one of your backup codes once the wait is over.'),
+});
 
 async function start() {
   if (params.get('signed_out') === '1') {

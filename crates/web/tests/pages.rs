@@ -271,6 +271,63 @@ async fn past_the_attempt_limit_the_page_says_when_to_try_again() {
     assert!(audit(&admin, "mfa_verify_success").await.is_empty(), "the right code waited too");
 }
 
+/// Issue 25: with a short window, the countdown of a 429 reaches 0, the buttons come back
+/// and the right code signs in.
+#[tokio::test]
+async fn past_the_attempt_limit_the_wait_ends_and_the_code_works_again() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::builder()
+        .with_config(|c| {
+            c.security.limits.second_factor_account.max_failures = 2;
+            c.security.limits.second_factor_account.window_secs = 20;
+        })
+        .spawn()
+        .await;
+    let email = "patient@example.com";
+    let (admin, secret) = admin_and_mfa_user(&app, email).await;
+
+    Journey::new("throttled_wait_ends", &screenshots())
+        .params(json!({
+            "email": email, "password": steps::PASSWORD, "secret": secret, "failures": 2,
+            "waitEnds": true,
+        }))
+        .run(&app)
+        .await;
+
+    assert_eq!(audit(&admin, "mfa_verify_fail").await.len(), 2);
+    assert_eq!(audit(&admin, "mfa_verify_success").await.len(), 1, "signed in after the wait");
+}
+
+/// Issue 25: a locked account (consecutive failures past `lockout_after`) gets no clock but
+/// the one way out: an administrator.
+#[tokio::test]
+async fn a_locked_account_is_told_to_contact_an_administrator() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::builder()
+        .with_config(|c| {
+            c.security.limits.second_factor_account.max_failures = 10;
+            c.security.limits.second_factor_account.lockout_after = 2;
+        })
+        .spawn()
+        .await;
+    let email = "locked@example.com";
+    let (admin, secret) = admin_and_mfa_user(&app, email).await;
+
+    Journey::new("locked_out", &screenshots())
+        .params(json!({
+            "email": email, "password": steps::PASSWORD, "secret": secret, "failures": 2,
+            "locked": true,
+        }))
+        .run(&app)
+        .await;
+
+    assert!(audit(&admin, "mfa_verify_success").await.is_empty(), "a locked account stays out");
+}
+
 /// Issue 22: the docs page got the pages' header set; its policy must still let Swagger UI
 /// render (a blank page under a new policy would be a regression).
 #[tokio::test]
@@ -332,9 +389,14 @@ async fn no_return_to_spelling_takes_the_browser_off_the_site_signed_in_or_not()
 async fn an_administrator_resets_a_users_mfa_after_confirming() {
     let Some(app) = fresh_app().await else { return };
     let email = "locked.out@example.com";
-    let (admin, _) = admin_and_mfa_user(&app, email).await;
+    let (admin, user_secret) = admin_and_mfa_user(&app, email).await;
     // The administrator has MFA on too: their own row must not offer the reset.
     let (admin_secret, _) = app.enable_mfa(&admin).await;
+    // A wrong second-factor code at the user's sign-in: a refusal for the audit log's
+    // outcome filter to find, and to say in words.
+    let user = Api::new(&app.address);
+    steps::login_pending(&user, email, steps::PASSWORD).await;
+    steps::verify(&user, &app.wrong_code(&user_secret)).await.expect(StatusCode::UNAUTHORIZED);
 
     Journey::new("admin_reset", &screenshots())
         .params(json!({
