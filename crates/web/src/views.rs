@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use slugbase_application::ports::DamagedRow;
+use slugbase_application::ports::{DamagedRow, Listed};
 use slugbase_domain::{MfaStanding, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -112,6 +112,21 @@ impl DamagedView {
     pub fn new(row: &DamagedRow) -> Self {
         Self { id: row.id.clone(), damaged: true, problem: row.problem.clone() }
     }
+}
+
+/// A listing's JSON entries: each decoded row through `entry`, each one that does not decode
+/// as its [`DamagedView`] through `damaged` (the list's own entry enum names both).
+pub(crate) fn list_entries<T, E>(
+    rows: Vec<Listed<T>>,
+    entry: impl Fn(T) -> E,
+    damaged: impl Fn(DamagedView) -> E,
+) -> Vec<E> {
+    rows.into_iter()
+        .map(|listed| match listed {
+            Listed::Ok(row) => entry(row),
+            Listed::Damaged(row) => damaged(DamagedView::new(&row)),
+        })
+        .collect()
 }
 
 /// An entry of `GET /api/admin/users`: the user, or, for a stored row that does not decode,

@@ -14,8 +14,7 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppState, defer};
 use crate::requests::ChangePasswordRequest;
-use crate::views::{DamagedView, OkView};
-use slugbase_application::ports::Listed;
+use crate::views::{DamagedView, OkView, list_entries};
 
 /// Change the caller's password.
 #[utoipa::path(
@@ -125,13 +124,11 @@ pub(crate) async fn list_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     let sessions = state.use_cases.sessions.list(&authed.caller).await?;
-    let entries: Vec<SessionListEntry> = sessions
-        .into_iter()
-        .map(|listed| match listed {
-            Listed::Ok(session) => SessionListEntry::Session(SessionView::from(session)),
-            Listed::Damaged(row) => SessionListEntry::Damaged(DamagedView::new(&row)),
-        })
-        .collect();
+    let entries = list_entries(
+        sessions,
+        |session| SessionListEntry::Session(SessionView::from(session)),
+        SessionListEntry::Damaged,
+    );
     Ok(HttpResponse::Ok().json(entries))
 }
 

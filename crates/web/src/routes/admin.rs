@@ -19,7 +19,7 @@ use crate::extract::{AppState, defer};
 use crate::requests::CreateUserRequest;
 use crate::routes::paging;
 use crate::routes::path_id;
-use crate::views::{DamagedView, OkView, UserListEntry, UserView};
+use crate::views::{DamagedView, OkView, UserListEntry, UserView, list_entries};
 use slugbase_application::ports::Listed;
 
 /// Every user, oldest first. A stored row that does not decode is listed in its place as
@@ -346,12 +346,10 @@ pub(crate) async fn audit_log(
     let query = params.query().map_err(ApiError::validation)?;
     let (limit, offset) = (query.limit, query.offset);
     let events = state.use_cases.admin.audit_log(&authed.caller, query).await?;
-    let events = events
-        .into_iter()
-        .map(|listed| match listed {
-            Listed::Ok(event) => AuditListEntry::Event(AuditEventView::from(event)),
-            Listed::Damaged(row) => AuditListEntry::Damaged(DamagedView::new(&row)),
-        })
-        .collect();
+    let events = list_entries(
+        events,
+        |event| AuditListEntry::Event(AuditEventView::from(event)),
+        AuditListEntry::Damaged,
+    );
     Ok(HttpResponse::Ok().json(AuditPageView { events, limit, offset }))
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use slugbase_application::ValidationErrors;
-use slugbase_application::ports::{Listed, OutboxMessage, OutboxQuery};
+use slugbase_application::ports::{OutboxMessage, OutboxQuery};
 use slugbase_domain::NoticeStatus;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AppState;
 use crate::routes::paging;
-use crate::views::DamagedView;
+use crate::views::{DamagedView, list_entries};
 
 /// Filters, as sent (each checked by [`OutboxParams::query`]).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -148,12 +148,10 @@ pub(crate) async fn outbox(
     let query = params.query().map_err(ApiError::validation)?;
     let (limit, offset) = (query.limit, query.offset);
     let notices = state.use_cases.admin.outbox(&authed.caller, query).await?;
-    let notices = notices
-        .into_iter()
-        .map(|listed| match listed {
-            Listed::Ok(notice) => OutboxListEntry::Notice(OutboxNoticeView::from(notice)),
-            Listed::Damaged(row) => OutboxListEntry::Damaged(DamagedView::new(&row)),
-        })
-        .collect();
+    let notices = list_entries(
+        notices,
+        |notice| OutboxListEntry::Notice(OutboxNoticeView::from(notice)),
+        OutboxListEntry::Damaged,
+    );
     Ok(HttpResponse::Ok().json(OutboxPageView { notices, limit, offset }))
 }

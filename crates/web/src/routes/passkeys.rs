@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::collaborators::both_factors::BothFactorsInput;
 use slugbase_application::collaborators::passkey_ceremonies::{CeremonyOptions, PasskeyAssertion};
-use slugbase_application::ports::Listed;
 use slugbase_application::use_cases::passkeys::{FinishRegistrationInput, PasskeyView};
 use slugbase_domain::PasskeyId;
 use utoipa::ToSchema;
@@ -24,7 +23,7 @@ use crate::requests::{
 use crate::routes::auth::replace_earlier_sign_in;
 use crate::routes::path_id;
 use crate::views::UserView;
-use crate::views::{DamagedView, OkView};
+use crate::views::{DamagedView, OkView, list_entries};
 
 /// A passkey as listed: never its credential.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -207,13 +206,11 @@ pub(crate) async fn list_passkeys(
 ) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     let passkeys = state.use_cases.passkeys.list(&authed.caller).await?;
-    let entries: Vec<PasskeyListEntry> = passkeys
-        .into_iter()
-        .map(|listed| match listed {
-            Listed::Ok(passkey) => PasskeyListEntry::Passkey(PasskeyItemView::from(passkey)),
-            Listed::Damaged(row) => PasskeyListEntry::Damaged(DamagedView::new(&row)),
-        })
-        .collect();
+    let entries = list_entries(
+        passkeys,
+        |passkey| PasskeyListEntry::Passkey(PasskeyItemView::from(passkey)),
+        PasskeyListEntry::Damaged,
+    );
     Ok(HttpResponse::Ok().json(entries))
 }
 

@@ -14,8 +14,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppState, defer};
 use crate::requests::CreateTokenRequest;
 use crate::routes::path_id;
-use crate::views::{DamagedView, OkView};
-use slugbase_application::ports::Listed;
+use crate::views::{DamagedView, OkView, list_entries};
 
 /// A token as listed (never the secret).
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -82,13 +81,11 @@ pub(crate) async fn list_tokens(
 ) -> Result<HttpResponse, ApiError> {
     let authed = state.authenticate(&req).await?;
     let tokens = state.use_cases.api_tokens.list(&authed.caller).await?;
-    let entries: Vec<TokenListEntry> = tokens
-        .into_iter()
-        .map(|listed| match listed {
-            Listed::Ok(token) => TokenListEntry::Token(TokenView::from(token)),
-            Listed::Damaged(row) => TokenListEntry::Damaged(DamagedView::new(&row)),
-        })
-        .collect();
+    let entries = list_entries(
+        tokens,
+        |token| TokenListEntry::Token(TokenView::from(token)),
+        TokenListEntry::Damaged,
+    );
     Ok(HttpResponse::Ok().json(entries))
 }
 
