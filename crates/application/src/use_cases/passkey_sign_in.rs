@@ -12,7 +12,9 @@ use slugbase_domain::{AuditEventKind, ProofKind, User};
 
 use crate::caller::ClientInfo;
 use crate::collaborators::attempt::Attempt;
-use crate::collaborators::attempt_limiter::{AttemptLimiter, LimitError, TooManyAttempts};
+use crate::collaborators::attempt_limiter::{
+    AttemptAccount, AttemptKind, AttemptLimiter, LimitError, TooManyAttempts,
+};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
 use crate::collaborators::passkey_ceremonies::{
     CeremonyOptions, ChallengeError, PasskeyAssertion, PasskeyCeremonies,
@@ -68,8 +70,8 @@ pub trait PasskeySignInUseCase: Send + Sync {
 
     /// Verifies the answer and starts a session for the account it names: the passkey's
     /// counter spent, the session and `login_success` (proof `passkey`) stored, in one
-    /// transaction. A refused answer for a known account counts against its attempt limit
-    /// like a wrong code; a locked-out account cannot sign in this way either.
+    /// transaction. A refused answer for a known account counts against its sign-in limit
+    /// (the one wrong passwords count against: a window, never a lockout).
     ///
     /// # Errors
     /// [`PasskeySignInError`].
@@ -150,13 +152,15 @@ impl PasskeySignInUseCase for PasskeySignIn {
         let Some(user) = self.users.find_by_id(claim.user()).await? else {
             return Err(self.unknown(client).await);
         };
-        // The account is known from here: its attempt limit applies, before verifying.
+        // The account is known from here: its sign-in limit applies, before verifying — the
+        // one wrong passwords count against (keyed by the e-mail), a window and never a
+        // lockout. Anyone may send an answer naming any account, so a second-factor count
+        // here would let a stranger lock the account out; the owner's passkey cannot be
+        // guessed, and a pause is all a flood may cost them, as with passwords.
         let address = client.address.as_deref();
         let now = self.clock.now();
-        let ((), ticket) = self
-            .limiter
-            .reserve_second_factor::<_, PasskeySignInError>(user.id, address, now, Ok(()))
-            .await?;
+        let account = AttemptAccount::Email(user.email.as_str().to_owned());
+        let ticket = self.limiter.reserve(AttemptKind::Password, &account, address, now).await?;
         let attempt = Attempt::new(&self.limiter, &self.audit, &self.clock, &user, client, ticket);
         let passkey = Some(ProofKind::Passkey);
         let proof = if user.mfa.is_enabled() {

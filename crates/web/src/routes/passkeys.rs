@@ -318,7 +318,7 @@ pub(crate) async fn sign_in_begin(
 #[utoipa::path(
     tag = "Passkeys",
     operation_id = "passkey_sign_in_finish",
-    description = "Verifies the answer to `POST /api/auth/passkeys/sign-in/begin` (user verification required: it counts as both factors) and signs in the account it names, local or OIDC-only: sets `slugbase.sid` with a new session id and returns the user, as `POST /api/auth/login` does. The passkey's counter is spent with the new session and its `login_success` event (proof `passkey`) in one transaction. A refused answer for a known account counts against that account's attempt limit like a wrong code, and a locked-out account cannot sign in this way either.",
+    description = "Verifies the answer to `POST /api/auth/passkeys/sign-in/begin` (user verification required: it counts as both factors) and signs in the account it names, local or OIDC-only: sets `slugbase.sid` with a new session id and returns the user, as `POST /api/auth/login` does. The passkey's counter is spent with the new session and its `login_success` event (proof `passkey`) in one transaction. A refused answer for a known account counts against that account's sign-in limit like a wrong password (a window, never a lockout: anyone may send an answer naming any account, and none may lock it out).",
     request_body(content = PasskeySignInRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Signed in", body = UserView),

@@ -5,6 +5,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use slugbase_testkit::oidc::free_port;
 use slugbase_testkit::steps::{PASSWORD, login_pending};
 use slugbase_testkit::{Api, TestApp, detail_fields};
 use url::Url;
@@ -272,4 +273,44 @@ async fn a_passkey_alone_signs_in_once_per_answer_and_only_the_account_that_hold
     res.expect_error(StatusCode::UNAUTHORIZED, "INVALID_PASSKEY");
     let failures = events(&admin, "login_fail").await;
     assert!(failures.iter().all(|e| e["reason"] == "INVALID_PASSKEY"), "{failures:?}");
+}
+
+/// Anyone may send a passwordless answer naming any account. A refused one counts against the
+/// account's sign-in window (the one wrong passwords count against), never its second factor:
+/// a stranger can cost the owner a pause, as with passwords, but never a lockout.
+#[tokio::test]
+async fn refused_passwordless_answers_count_in_the_sign_in_window_not_toward_a_lockout() {
+    let port = free_port();
+    let origin = Url::parse(&format!("http://localhost:{port}")).unwrap();
+    let public = origin.as_str().trim_end_matches('/').to_owned();
+    let app = TestApp::builder()
+        .with_config(move |c| {
+            c.server.port = port;
+            c.server.public_base_url = public;
+            c.security.limits.password_account.max_failures = 4;
+            c.security.limits.second_factor_account.lockout_after = 2;
+        })
+        .spawn()
+        .await;
+    let (_admin, user, secret, mut key) = account_with_a_passkey(&app, &origin).await;
+    let me = user.get("/api/auth/me").await.expect(StatusCode::OK);
+    let handle = user_handle(me["id"].as_str().unwrap());
+    let challenge = assertion(&user, CHALLENGE, &mut key, &origin).await;
+    let credential_id = challenge["credential"]["id"].as_str().unwrap().to_owned();
+
+    for left in [3, 2] {
+        let mut forged =
+            sign_in_answer(&app.client(), &mut key, &origin, &credential_id, &handle).await;
+        forged["credential"]["response"]["signature"] = json!("AAAA");
+        let res = app.client().post(SIGN_IN_FINISH, &forged).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{res:?}");
+        let policy = res.header("ratelimit-policy").unwrap().to_owned();
+        assert!(policy.starts_with(r#""account";q=4;"#), "the sign-in window: {policy}");
+        let state = res.header("ratelimit").unwrap().to_owned();
+        assert!(state.starts_with(&format!(r#""account";r={left};"#)), "{state}");
+    }
+    // Two refusals reached no second-factor lockout (set at 2): the owner's code still works.
+    let browser = pending(&app).await;
+    let code = app.fresh_code(&secret);
+    browser.post(VERIFY, json!({"code": code})).await.expect(StatusCode::OK);
 }
