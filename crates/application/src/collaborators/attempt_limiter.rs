@@ -35,6 +35,9 @@ pub struct AttemptLimits {
     pub password_account: AttemptPolicy,
     /// Failures of either kind per client address.
     pub address: AttemptPolicy,
+    /// Passwordless sign-ins started per client address: each stores a challenge before
+    /// anyone is known, so an address may not start them without bound.
+    pub sign_in_starts: AttemptPolicy,
 }
 
 impl Default for AttemptLimits {
@@ -55,6 +58,11 @@ impl Default for AttemptLimits {
                 lockout_after: None,
             },
             address: AttemptPolicy { max_failures: 60, window_secs: 900, lockout_after: None },
+            sign_in_starts: AttemptPolicy {
+                max_failures: 100,
+                window_secs: 300,
+                lockout_after: None,
+            },
         }
     }
 }
@@ -100,6 +108,12 @@ impl AttemptKey {
     #[must_use]
     pub fn address(address: &str) -> String {
         format!("addr:{address}")
+    }
+
+    /// Key of an address's count of passwordless sign-ins started.
+    #[must_use]
+    pub fn sign_in_starts(address: &str) -> String {
+        format!("start:addr:{address}")
     }
 }
 
@@ -338,6 +352,32 @@ impl AttemptLimiter {
                 self.release(ticket).await?;
                 Err(rejected.into())
             }
+        }
+    }
+
+    /// Counts a passwordless sign-in started from `address` (none: not counted), refusing
+    /// it past [`AttemptLimits::sign_in_starts`]. A start is never given back: what is
+    /// bounded is the challenges an address makes the service store.
+    ///
+    /// # Errors
+    /// [`LimitError::TooMany`] past the limit; [`LimitError::Unexpected`] if storage fails.
+    pub async fn count_sign_in_start(
+        &self,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LimitError> {
+        let Some(address) = address else { return Ok(()) };
+        let key = AttemptKey::sign_in_starts(address);
+        let policy = &self.limits.sign_in_starts;
+        match self.store.reserve(&key, policy, now).await.map_err(Unexpected::from)? {
+            Reservation::Granted(_) => Ok(()),
+            Reservation::Refused(Throttle::Blocked { retry_after_secs, locked_out }) => {
+                Err(TooManyAttempts { retry_after_secs, locked_out }.into())
+            }
+            Reservation::Refused(Throttle::Allowed) => Err(Unexpected::from(anyhow::anyhow!(
+                "attempt storage refused a reservation without a throttle"
+            ))
+            .into()),
         }
     }
 

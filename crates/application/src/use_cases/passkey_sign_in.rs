@@ -64,9 +64,13 @@ pub trait PasskeySignInUseCase: Send + Sync {
     /// offers the discoverable ones it holds for this site), user verification required,
     /// and a single-use, five-minute ceremony id.
     ///
+    /// Each start stores a challenge before anyone is known, so starts are counted per
+    /// client address (`security.limits.sign_in_starts`).
+    ///
     /// # Errors
+    /// [`PasskeySignInError::TooManyAttempts`] past that count,
     /// [`PasskeySignInError::Unavailable`], [`PasskeySignInError::Unexpected`].
-    async fn begin(&self) -> Result<CeremonyOptions, PasskeySignInError>;
+    async fn begin(&self, client: &ClientInfo) -> Result<CeremonyOptions, PasskeySignInError>;
 
     /// Verifies the answer and starts a session for the account it names: the passkey's
     /// counter spent, the session and `login_success` (proof `passkey`) stored, in one
@@ -129,7 +133,9 @@ impl PasskeySignIn {
 #[async_trait]
 impl PasskeySignInUseCase for PasskeySignIn {
     #[tracing::instrument(name = "passkey_sign_in_begin", skip_all)]
-    async fn begin(&self) -> Result<CeremonyOptions, PasskeySignInError> {
+    async fn begin(&self, client: &ClientInfo) -> Result<CeremonyOptions, PasskeySignInError> {
+        let address = client.address.as_deref();
+        self.limiter.count_sign_in_start(address, self.clock.now()).await?;
         match self.ceremonies.sign_in_challenge().await {
             Ok(options) => Ok(options),
             Err(ChallengeError::Unavailable | ChallengeError::NoPasskeys) => {

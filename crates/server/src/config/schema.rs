@@ -226,6 +226,8 @@ pub struct LimitsSettings {
     pub password_account: LimitSettings,
     /// Failures per client address.
     pub address: LimitSettings,
+    /// Passwordless sign-ins started per client address.
+    pub sign_in_starts: LimitSettings,
 }
 
 /// `security.require_mfa`: who must have MFA.
@@ -327,6 +329,7 @@ impl SecuritySettings {
                 second_factor_account: self.limits.second_factor_account.policy(),
                 password_account: self.limits.password_account.policy(),
                 address: self.limits.address.policy(),
+                sign_in_starts: self.limits.sign_in_starts.policy(),
             },
             touch_interval_secs: self.touch_interval_secs,
             oidc_reauth_max_age_secs: self.oidc_reauth_max_age_secs,

@@ -300,6 +300,7 @@ pub(crate) async fn remove_passkey(
         (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_ATTEMPTS: this address started more sign-ins than `security.limits.sign_in_starts` allows (see Retry-After)", body = ErrorBody),
     )
 )]
 #[post("/api/auth/passkeys/sign-in/begin")]
@@ -310,7 +311,8 @@ pub(crate) async fn sign_in_begin(
 ) -> Result<HttpResponse, ApiError> {
     let body = state.read_body(&req, payload).await?;
     body.ensure_acceptable()?;
-    let started = state.use_cases.passkey_sign_in.begin().await?;
+    let client = state.client(&req);
+    let started = state.use_cases.passkey_sign_in.begin(&client).await?;
     Ok(HttpResponse::Ok().json(ceremony_view(started)?))
 }
 

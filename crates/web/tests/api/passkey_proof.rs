@@ -314,3 +314,25 @@ async fn refused_passwordless_answers_count_in_the_sign_in_window_not_toward_a_l
     let code = app.fresh_code(&secret);
     browser.post(VERIFY, json!({"code": code})).await.expect(StatusCode::OK);
 }
+
+/// A passwordless sign-in stores its challenge before anyone is known: an address may start
+/// only so many (`security.limits.sign_in_starts`), then 429 with Retry-After.
+#[tokio::test]
+async fn an_address_may_start_only_so_many_passwordless_sign_ins() {
+    let port = free_port();
+    let app = TestApp::builder()
+        .with_config(move |c| {
+            c.server.port = port;
+            c.server.public_base_url = format!("http://localhost:{port}");
+            c.security.limits.sign_in_starts.max_failures = 3;
+        })
+        .spawn()
+        .await;
+    for _ in 0..3 {
+        app.client().post(SIGN_IN_BEGIN, json!({})).await.expect(StatusCode::OK);
+    }
+    let refused = app.client().post(SIGN_IN_BEGIN, json!({})).await;
+    let retry = refused.header("retry-after").map(str::to_owned);
+    refused.expect_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
+    assert!(retry.is_some_and(|s| s.parse::<u32>().is_ok_and(|n| (1..=300).contains(&n))));
+}
