@@ -17,6 +17,25 @@ const PENDING_COOKIE_SECS: i64 = 5 * 60;
 pub const OIDC_FLOW_COOKIE: &str = "slugbase.oidc_flow";
 
 impl AppState {
+    /// Whatever this browser held before is replaced by a login that succeeded: revoke it
+    /// server-side too, not just in the browser. The login itself has succeeded, so a
+    /// failure here is logged.
+    pub(crate) async fn replace_earlier_sign_in(
+        &self,
+        req: &actix_web::HttpRequest,
+        client: &slugbase_application::ClientInfo,
+    ) {
+        let old_session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let old_pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
+        if old_session.is_some() || old_pending.is_some() {
+            let (session, pending) = (old_session.as_deref(), old_pending.as_deref());
+            let revoked = self.use_cases.logout.execute(session, pending, client);
+            if let Err(error) = revoked.await {
+                tracing::warn!(error = %error, "the session replaced by a login could not be revoked");
+            }
+        }
+    }
+
     /// A cookie with the attributes every cookie of ours shares.
     fn cookie(&self, name: &'static str, value: String, same_site: SameSite) -> Cookie<'static> {
         Cookie::build(name, value)

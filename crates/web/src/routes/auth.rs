@@ -3,7 +3,6 @@
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use serde::Serialize;
-use slugbase_application::ClientInfo;
 use slugbase_application::collaborators::new_account::NewAccountInput;
 use slugbase_application::use_cases::login::{LoginInput, LoginOutcome};
 use slugbase_domain::User;
@@ -117,7 +116,7 @@ pub(crate) async fn login(
     let mut res = HttpResponse::Ok();
     let outcome =
         state.use_cases.login.execute(&client, input).await.map_err(|e| rejection.answer(e))?;
-    replace_earlier_sign_in(&state, &req, &client).await;
+    state.replace_earlier_sign_in(&req, &client).await;
     match outcome {
         LoginOutcome::SignedIn { user, session } => {
             state.set_session_cookie(&mut res, session.expose());
@@ -131,25 +130,6 @@ pub(crate) async fn login(
                 state.clear_cookie(&mut res, SESSION_COOKIE);
             }
             Ok(res.json(LoginView::MfaRequired(MfaRequiredView { mfa_required: true })))
-        }
-    }
-}
-
-/// Whatever this browser held before is replaced by a login that succeeded: revoke it
-/// server-side too, not just in the browser. The login itself has succeeded, so a failure
-/// here is logged.
-pub(crate) async fn replace_earlier_sign_in(
-    state: &AppState,
-    req: &HttpRequest,
-    client: &ClientInfo,
-) {
-    let old_session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let old_pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
-    if old_session.is_some() || old_pending.is_some() {
-        let revoked =
-            state.use_cases.logout.execute(old_session.as_deref(), old_pending.as_deref(), client);
-        if let Err(error) = revoked.await {
-            tracing::warn!(error = %error, "the session replaced by a login could not be revoked");
         }
     }
 }

@@ -20,7 +20,6 @@ use crate::requests::{
     BothFactorsRequest, FinishPasskeyRegistrationRequest, PasskeySignInRequest,
     RenamePasskeyRequest,
 };
-use crate::routes::auth::replace_earlier_sign_in;
 use crate::routes::path_id;
 use crate::views::UserView;
 use crate::views::{DamagedView, OkView, list_entries};
@@ -347,7 +346,7 @@ pub(crate) async fn sign_in_finish(
         .finish(&client, input)
         .await
         .map_err(|e| rejection.answer(e))?;
-    replace_earlier_sign_in(&state, &req, &client).await;
+    state.replace_earlier_sign_in(&req, &client).await;
     let mut res = HttpResponse::Ok();
     state.set_session_cookie(&mut res, session.expose());
     state.clear_cookie(&mut res, PENDING_COOKIE);
