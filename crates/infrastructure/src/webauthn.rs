@@ -121,6 +121,19 @@ fn verified(passkey: &Passkey) -> Result<VerifiedPasskey, WebAuthnError> {
     })
 }
 
+/// A ceremony started: its options for the browser and its state for storage, both as
+/// JSON (`what` names the ceremony in an error).
+fn started<O: serde::Serialize, S: serde::Serialize>(
+    options: &O,
+    state: &S,
+    what: &str,
+) -> Result<CeremonyStart, WebAuthnError> {
+    Ok(CeremonyStart {
+        options_json: to_json(options, &format!("{what} options"))?,
+        state: CeremonyState::new(to_json(state, &format!("{what} state"))?),
+    })
+}
+
 /// An assertion that failed verification: a counter that did not move forward is told apart.
 fn authentication_refused(e: WebauthnError) -> WebAuthnError {
     match e {
@@ -166,10 +179,7 @@ impl WebAuthn for WebauthnRelyingParty {
         if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
             selection.resident_key = Some(ResidentKeyRequirement::Preferred);
         }
-        Ok(CeremonyStart {
-            options_json: to_json(&options, "registration options")?,
-            state: CeremonyState::new(to_json(&state, "registration state")?),
-        })
+        started(&options, &state, "registration")
     }
 
     fn finish_registration(
@@ -198,10 +208,7 @@ impl WebAuthn for WebauthnRelyingParty {
         let (options, state) = webauthn
             .start_passkey_authentication(&passkeys)
             .map_err(|e| WebAuthnError::Rejected(format!("authentication options: {e}")))?;
-        Ok(CeremonyStart {
-            options_json: to_json(&options, "authentication options")?,
-            state: CeremonyState::new(to_json(&state, "authentication state")?),
-        })
+        started(&options, &state, "authentication")
     }
 
     fn finish_authentication(
@@ -225,10 +232,7 @@ impl WebAuthn for WebauthnRelyingParty {
         let (options, state) = webauthn
             .start_discoverable_authentication()
             .map_err(|e| WebAuthnError::Rejected(format!("sign-in options: {e}")))?;
-        Ok(CeremonyStart {
-            options_json: to_json(&options, "sign-in options")?,
-            state: CeremonyState::new(to_json(&state, "sign-in state")?),
-        })
+        started(&options, &state, "sign-in")
     }
 
     fn sign_in_names(&self, credential_json: &str) -> Result<(UserId, Vec<u8>), WebAuthnError> {
