@@ -269,6 +269,27 @@ fn the_qr_code_is_a_base64_png() {
 }
 
 #[test]
+fn the_qr_code_reads_back_as_the_otpauth_url() {
+    let totp = RfcTotp::new("SlugBase").unwrap();
+    let secret = totp.generate_secret();
+    let email = Email::parse("jose.nunez+mfa@example.com").unwrap();
+    let png = totp.qr_png_base64(&secret, &email).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(png).unwrap();
+
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Grayscale);
+    let (width, height) = (frame.width as usize, frame.height as usize);
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixels[y * width + x]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    let (_, content) = grids[0].decode().unwrap();
+    assert_eq!(content, totp.otpauth_url(&secret, &email).unwrap());
+}
+
+#[test]
 fn an_issuer_with_a_colon_or_nothing_in_it_is_refused() {
     assert!(RfcTotp::new("Slug:Base").is_err());
     assert!(RfcTotp::new("  ").is_err());

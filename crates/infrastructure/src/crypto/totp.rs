@@ -1,6 +1,9 @@
 //! RFC 6238 TOTP ([`Totp`]) through totp-rs.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
+use qrcodegen::{QrCode, QrCodeEcc};
 use slugbase_application::ports::Totp;
 use slugbase_domain::{Email, TotpCode, TotpSecret, TotpStep};
 use zeroize::Zeroizing;
@@ -64,10 +67,10 @@ impl Totp for RfcTotp {
     }
 
     fn qr_png_base64(&self, secret: &TotpSecret, account: &Email) -> anyhow::Result<String> {
-        self.totp(secret, Some(account))?
-            .to_qr_base64()
-            // The error of an over-long URL carries the URL (and so the secret): drop it.
-            .map_err(|_| anyhow::anyhow!("QR code cannot be rendered"))
+        let url = Zeroizing::new(self.otpauth_url(secret, account)?);
+        // No error of the drawing names the URL (and so the secret).
+        let png = qr_png(&url).ok_or_else(|| anyhow::anyhow!("QR code cannot be rendered"))?;
+        Ok(BASE64.encode(png))
     }
 
     fn verify(&self, secret: &TotpSecret, code: &TotpCode, at: DateTime<Utc>) -> Option<TotpStep> {
@@ -75,4 +78,37 @@ impl Totp for RfcTotp {
         let time = u64::try_from(at.timestamp()).ok()?;
         totp.check(code.expose(), time).map(TotpStep::new)
     }
+}
+
+/// Pixels per QR module.
+const QR_SCALE: usize = 8;
+/// Light modules around the code: readers need a quiet zone (the standard asks for four).
+const QR_QUIET: usize = 4;
+
+/// `text` as a QR code (error correction M) in an 8-bit grey PNG, eight pixels a module with
+/// a four-module quiet zone — the picture totp-rs's `qr` feature draws. `None` if the text is
+/// too long for a QR code.
+fn qr_png(text: &str) -> Option<Vec<u8>> {
+    let qr = QrCode::encode_text(text, QrCodeEcc::Medium).ok()?;
+    let modules = usize::try_from(qr.size()).ok()?;
+    let side = (modules + 2 * QR_QUIET) * QR_SCALE;
+    let mut pixels = vec![u8::MAX; side * side];
+    for (y, x) in (0..qr.size()).flat_map(|y| (0..qr.size()).map(move |x| (y, x))) {
+        if !qr.get_module(x, y) {
+            continue;
+        }
+        let (column, row) = (usize::try_from(x).ok()?, usize::try_from(y).ok()?);
+        for line in 0..QR_SCALE {
+            let start =
+                ((row + QR_QUIET) * QR_SCALE + line) * side + (column + QR_QUIET) * QR_SCALE;
+            pixels[start..start + QR_SCALE].fill(0);
+        }
+    }
+    let side = u32::try_from(side).ok()?;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header().ok()?.write_image_data(&pixels).ok()?;
+    Some(out)
 }

@@ -23,11 +23,8 @@
 //! | text comparison / e-mail uniqueness | byte-wise | byte-wise | byte-wise: binary no-pad collation on every table (schema side) |
 //! | times | `BIGINT` Unix ms | the same | the same (no `DATETIME` precision or time-zone rules) |
 
-use std::time::Duration;
-
 use sea_orm::sea_query::{Expr, Func, Query};
-use sea_orm::sqlx::{AssertSqlSafe, Executor as _, raw_sql};
-use sea_orm::{ConnectOptions, ConnectionTrait, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 /// The engine behind a connection, and what it can say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +70,13 @@ pub(crate) fn is_mysql_url(url: &str) -> bool {
 /// (as PostgreSQL), a row-lock wait as long as the statement timeout, and on MariaDB the
 /// statement timeout itself (`max_statement_time`; MySQL has no such setting for writes, so
 /// there only the lock wait is bounded).
-pub(crate) fn mysql_session(opts: &mut ConnectOptions, statement_timeout: Duration) {
+#[cfg(feature = "mysql")]
+pub(crate) fn mysql_session(
+    opts: &mut sea_orm::ConnectOptions,
+    statement_timeout: std::time::Duration,
+) {
+    use sea_orm::sqlx::{AssertSqlSafe, Executor as _, raw_sql};
+
     // InnoDB counts its lock wait in whole seconds, at least one.
     let lock_wait = statement_timeout.as_secs().max(1);
     let statement = statement_timeout.as_secs_f64();
@@ -136,6 +139,7 @@ pub(crate) async fn migration_lock<C: ConnectionTrait>(conn: &C, take: bool) -> 
 /// many connections (1040), shutdown (1053), lock wait timeout (1205), deadlock (1213; the
 /// transaction was rolled back), connection killed (1927), statement timeout (MariaDB 1969,
 /// MySQL 3024).
+#[cfg(feature = "mysql")]
 pub(crate) fn mysql_unavailable(number: u16) -> bool {
     matches!(number, 1040 | 1053 | 1205 | 1213 | 1927 | 1969 | 3024)
 }

@@ -75,7 +75,9 @@ use sea_orm::{
 };
 use slugbase_application::ports::{StorageHealth, StoreError, StoreResult};
 
-use self::dialect::{conflict_subject, is_mysql_url, migration_lock, mysql_unavailable};
+#[cfg(feature = "mysql")]
+use self::dialect::mysql_unavailable;
+use self::dialect::{conflict_subject, is_mysql_url, migration_lock};
 use self::sync_reads::SyncReads;
 use self::write_probe::WriteProbe;
 
@@ -165,6 +167,13 @@ impl SeaOrmStore {
                 "unsupported database URL scheme (expected sqlite:, postgres:// or mysql://)"
             )));
         }
+        if let Some(missing) = missing_driver(sqlite, mysql) {
+            return Err(StoreError::Other(anyhow!(
+                "this build has no {missing} driver: build with `--features {feature}` \
+                 (or `all-databases`; the Dockerfile's image has every driver)",
+                feature = if mysql { "mysql" } else { "postgres" },
+            )));
+        }
         let mut opts = ConnectOptions::new(url);
         opts.max_connections(options.max_connections.unwrap_or(if sqlite { 4 } else { 10 }))
             .min_connections(0)
@@ -172,6 +181,7 @@ impl SeaOrmStore {
             .acquire_timeout(options.acquire_timeout)
             .sqlx_logging(false);
         if mysql {
+            #[cfg(feature = "mysql")]
             dialect::mysql_session(&mut opts, options.postgres_statement_timeout);
         } else if !sqlite {
             opts.statement_timeout(options.postgres_statement_timeout);
@@ -287,6 +297,20 @@ impl SeaOrmStore {
     }
 }
 
+/// The server database a URL names whose driver this build leaves out (the `postgres` and
+/// `mysql` features; SQLite's driver is always in).
+const fn missing_driver(sqlite: bool, mysql: bool) -> Option<&'static str> {
+    if sqlite {
+        None
+    } else if mysql {
+        if cfg!(feature = "mysql") { None } else { Some("MySQL/MariaDB") }
+    } else if cfg!(feature = "postgres") {
+        None
+    } else {
+        Some("PostgreSQL")
+    }
+}
+
 /// The read-only pool of a SQLite file: the write pool's pool settings, on connections
 /// opened read-only (no journal-mode or other pragma that would write; the file is in WAL
 /// since the write pool's first connection set it).
@@ -362,6 +386,7 @@ fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
             if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
                 return code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
             }
+            #[cfg(feature = "mysql")]
             if let Some(mysql) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
                 return mysql_unavailable(mysql.number());
             }
