@@ -38,6 +38,13 @@ pub fn up(
     Box::pin(Migrator::up(tx, None))
 }
 
+/// The name of every migration this build knows, oldest first: what a database must have
+/// applied for the service to be ready (`GET /api/health/ready`).
+#[must_use]
+pub fn names() -> Vec<String> {
+    Migrator::migrations().iter().map(|m| m.name().to_owned()).collect()
+}
+
 /// Every migration, oldest first.
 #[derive(Debug)]
 pub struct Migrator;

@@ -60,7 +60,8 @@ pub async fn connect_storage(loaded: &Loaded) -> anyhow::Result<SeaOrmStore> {
     }
     let store = SeaOrmStore::connect_with(url, &loaded.settings.database.store_options())
         .await
-        .context("cannot connect to the database")?;
+        .context("cannot connect to the database")?
+        .expecting_migrations(slugbase_migration::names());
     Ok(store)
 }
 

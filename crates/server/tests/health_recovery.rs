@@ -1,6 +1,6 @@
 //! `GET /api/health` follows the database: 503 in the error shape (with `"status":
 //! "unavailable"` and `Retry-After`, as every 503) while PostgreSQL is down, 200 again once
-//! it is back — without restarting the service. Runs the real binary
+//! it is back — without restarting the service; readiness follows it, liveness does not. Runs the real binary
 //! against its own throwaway PostgreSQL cluster (started with the project's
 //! `scripts/start-postgres.sh`, which needs root); skipped elsewhere unless `CI` is set.
 #![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
@@ -114,9 +114,18 @@ async fn health_is_503_while_the_database_is_down_and_200_once_it_is_back() {
     assert!(me.retry_after().is_some_and(|s| s >= 1), "Retry-After on a 503: {me:?}");
     assert!(down.body["error"].is_string() && down.body["message"].is_string(), "{down:?}");
     assert!(!down.body.to_string().contains("postgres"), "no driver detail leaks: {down:?}");
+    // The orchestrator's probes: out of rotation, but alive (no restart for an outage).
+    let ready = api.get("/api/health/ready").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{ready:?}");
+    assert_eq!(
+        (ready.body["status"].as_str(), ready.body["reason"].as_str()),
+        (Some("not_ready"), Some("DATABASE_UNAVAILABLE"))
+    );
+    assert_eq!(api.get("/api/health/live").await.status, StatusCode::OK);
 
     cluster.start();
     wait_for_health(&api, StatusCode::OK).await;
+    assert_eq!(api.get("/api/health/ready").await.status, StatusCode::OK);
     // The service works again without a restart.
     steps::login(&server.base, ADMIN_EMAIL, PASSWORD).await;
 }

@@ -26,4 +26,15 @@ pub trait StorageHealth: Send + Sync {
     async fn ping_writes(&self) -> StoreResult<()> {
         Ok(())
     }
+
+    /// The migrations this build expects that the database has not applied, oldest first
+    /// (empty: the schema is current). Stores without a schema answer empty.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`](super::StoreError::Unavailable) while the database cannot
+    /// be reached; [`StoreError::Other`](super::StoreError::Other) if the applied migrations
+    /// cannot be read (no migration table yet).
+    async fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
+    }
 }

@@ -18,6 +18,22 @@ pub enum HealthReport {
     WritesUnavailable,
 }
 
+/// What `/api/health/ready` found: whether this instance should get traffic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// The database answers and its schema is the one this build expects.
+    Ready,
+    /// The database answers, but lacks migrations this build expects (`pending`, oldest
+    /// first): another instance, or `slugbase migrate`, has yet to apply them.
+    MigrationsPending {
+        /// The names of the missing migrations.
+        pending: Vec<String>,
+    },
+    /// The database answers, but which migrations it has applied cannot be read (no
+    /// migration table: a database no instance has migrated yet).
+    SchemaUnreadable,
+}
+
 /// `/api/health`: is the database reachable, for reads and for writes?
 #[derive(Clone)]
 pub struct Health {
@@ -47,6 +63,12 @@ pub trait HealthUseCase: Send + Sync {
     /// # Errors
     /// [`Unexpected::Unavailable`] while storage is down.
     async fn check(&self) -> Result<HealthReport, Unexpected>;
+
+    /// See [`Health::ready`].
+    ///
+    /// # Errors
+    /// [`Unexpected::Unavailable`] while storage is down.
+    async fn ready(&self) -> Result<Readiness, Unexpected>;
 }
 
 #[async_trait]
@@ -63,6 +85,25 @@ impl HealthUseCase for Health {
             Err(StoreError::Unavailable(cause)) => {
                 tracing::warn!(error = format!("{cause:#}"), "database writes unavailable");
                 Ok(HealthReport::WritesUnavailable)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Reads from storage, then compares its applied migrations with this build's: ready
+    /// when both pass. (The keys are loaded before the listener opens: a running instance
+    /// has them.)
+    ///
+    /// # Errors
+    /// [`Unexpected::Unavailable`] while reads cannot get through.
+    async fn ready(&self) -> Result<Readiness, Unexpected> {
+        self.storage.ping().await?;
+        match self.storage.pending_migrations().await {
+            Ok(pending) if pending.is_empty() => Ok(Readiness::Ready),
+            Ok(pending) => Ok(Readiness::MigrationsPending { pending }),
+            Err(StoreError::Other(cause)) => {
+                tracing::warn!(error = format!("{cause:#}"), "applied migrations unreadable");
+                Ok(Readiness::SchemaUnreadable)
             }
             Err(other) => Err(other.into()),
         }

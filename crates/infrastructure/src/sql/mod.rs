@@ -66,7 +66,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -136,6 +136,8 @@ pub struct SeaOrmStore {
     sync_reads: Option<Arc<SyncReads>>,
     /// SQLite's write-lock probe for health (a file only).
     write_probe: Option<Arc<WriteProbe>>,
+    /// The migrations the running build expects (readiness; empty: not checked).
+    migrations: Arc<[String]>,
 }
 
 impl SeaOrmStore {
@@ -222,7 +224,20 @@ impl SeaOrmStore {
         } else {
             None
         };
-        Ok(Self { db, read_db, sync_reads: sync_reads.map(Arc::new), write_probe })
+        Ok(Self {
+            db,
+            read_db,
+            sync_reads: sync_reads.map(Arc::new),
+            write_probe,
+            migrations: Arc::from([]),
+        })
+    }
+
+    /// This store, knowing the migrations the running build expects (`slugbase_migration::names`):
+    /// [`StorageHealth::pending_migrations`] then names the ones the database lacks.
+    #[must_use]
+    pub fn expecting_migrations(self, names: Vec<String>) -> Self {
+        Self { migrations: names.into(), ..self }
     }
 
     /// Whether the caller lookups run on the synchronous SQLite read path.
@@ -344,6 +359,24 @@ impl StorageHealth for SeaOrmStore {
             Some(probe) => probe.check().await,
             None => Ok(()),
         }
+    }
+
+    async fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        if self.migrations.is_empty() {
+            return Ok(Vec::new());
+        }
+        // sea-orm-migration's own table: one row per applied migration, by name.
+        let applied = Query::select()
+            .column(Alias::new("version"))
+            .from(Alias::new("seaql_migrations"))
+            .to_owned();
+        let rows = self.reads().query_all(&applied).await.map_err(db_err)?;
+        let applied = rows
+            .iter()
+            .map(|row| row.try_get::<String>("", "version"))
+            .collect::<Result<std::collections::HashSet<_>, _>>()
+            .map_err(db_err)?;
+        Ok(self.migrations.iter().filter(|name| !applied.contains(*name)).cloned().collect())
     }
 }
 

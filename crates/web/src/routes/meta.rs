@@ -7,9 +7,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use slugbase_application::Unexpected;
-use slugbase_application::use_cases::health::HealthReport;
+use slugbase_application::use_cases::health::{HealthReport, Readiness};
 
-use crate::error::{ApiError, ErrorBody, RETRY_AFTER_UNAVAILABLE_SECS};
+use crate::error::{ApiError, ErrorBody, ErrorDetail, RETRY_AFTER_UNAVAILABLE_SECS};
 use crate::extract::{AppState, SESSION_COOKIE};
 
 /// `{"status": "ok"}`, or `degraded` with why.
@@ -64,20 +64,12 @@ pub(crate) async fn health(state: Data<AppState>) -> Result<HttpResponse, ApiErr
         ),
         Err(Unexpected::Unavailable(cause)) => {
             tracing::error!(error = format!("{cause:#}"), "health: database unavailable");
-            let status = StatusCode::SERVICE_UNAVAILABLE;
-            let view = HealthUnavailableView {
-                status: "unavailable".to_owned(),
-                error: ErrorBody {
-                    error: status.canonical_reason().unwrap_or("Service Unavailable").to_owned(),
-                    message: "The database cannot be reached; try again later".to_owned(),
-                    code: status.as_u16(),
-                    reason: "DATABASE_UNAVAILABLE".to_owned(),
-                    details: Vec::new(),
-                },
-            };
-            return Ok(HttpResponse::build(status)
-                .insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS.to_string()))
-                .json(view));
+            return Ok(unavailable(
+                "unavailable",
+                "DATABASE_UNAVAILABLE",
+                "The database cannot be reached; try again later",
+                Vec::new(),
+            ));
         }
         Err(other) => return Err(other.into()),
     };
@@ -86,6 +78,92 @@ pub(crate) async fn health(state: Data<AppState>) -> Result<HttpResponse, ApiErr
         reason: reason.map(str::to_owned),
         message: message.map(str::to_owned),
     }))
+}
+
+/// `{"status": "alive"}` or `{"status": "ready"}`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ProbeView {
+    /// `alive` (liveness) or `ready` (readiness).
+    #[schema(example = "ready")]
+    pub status: String,
+}
+
+/// Liveness: the process answers HTTP. Touches nothing else (not the database), so an
+/// orchestrator restarts the instance only when the instance itself is stuck.
+#[utoipa::path(
+    tag = "Meta",
+    operation_id = "liveness",
+    responses((status = 200, description = "The process answers", body = ProbeView, example = json!({"status": "alive"})))
+)]
+#[get("/api/health/live")]
+pub(crate) async fn liveness() -> HttpResponse {
+    HttpResponse::Ok().json(ProbeView { status: "alive".to_owned() })
+}
+
+/// Readiness: whether this instance should get traffic — the database answers and has
+/// every migration this build expects (its keys were loaded before it listened).
+///
+/// 503 otherwise, in the error shape with `"status": "not_ready"` and `Retry-After`:
+/// `DATABASE_UNAVAILABLE`, `MIGRATIONS_PENDING` (details name each missing migration) or
+/// `SCHEMA_UNREADABLE` (no migration table yet).
+#[utoipa::path(
+    tag = "Meta",
+    operation_id = "readiness",
+    responses(
+        (status = 200, description = "Ready for traffic", body = ProbeView, example = json!({"status": "ready"})),
+        (status = 503, description = "Not ready (`reason` says why; `Retry-After`)", body = HealthUnavailableView,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
+    )
+)]
+#[get("/api/health/ready")]
+pub(crate) async fn readiness(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let (reason, message, details) = match state.use_cases.health.ready().await {
+        Ok(Readiness::Ready) => {
+            return Ok(HttpResponse::Ok().json(ProbeView { status: "ready".to_owned() }));
+        }
+        Ok(Readiness::MigrationsPending { pending }) => (
+            "MIGRATIONS_PENDING",
+            "The database lacks migrations this build expects; run `slugbase migrate` or start an instance that migrates",
+            pending
+                .into_iter()
+                .map(|name| ErrorDetail { field: "migrations".to_owned(), message: name })
+                .collect(),
+        ),
+        Ok(Readiness::SchemaUnreadable) => (
+            "SCHEMA_UNREADABLE",
+            "The database has no migration table yet; run `slugbase migrate` or start an instance that migrates",
+            Vec::new(),
+        ),
+        Err(Unexpected::Unavailable(cause)) => {
+            tracing::error!(error = format!("{cause:#}"), "readiness: database unavailable");
+            ("DATABASE_UNAVAILABLE", "The database cannot be reached; try again later", Vec::new())
+        }
+        Err(other) => return Err(other.into()),
+    };
+    Ok(unavailable("not_ready", reason, message, details))
+}
+
+/// A 503 of the health routes: the error shape, `status`, and `Retry-After`.
+fn unavailable(
+    status_word: &str,
+    reason: &str,
+    message: &str,
+    details: Vec<ErrorDetail>,
+) -> HttpResponse {
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    let view = HealthUnavailableView {
+        status: status_word.to_owned(),
+        error: ErrorBody {
+            error: status.canonical_reason().unwrap_or("Service Unavailable").to_owned(),
+            message: message.to_owned(),
+            code: status.as_u16(),
+            reason: reason.to_owned(),
+            details,
+        },
+    };
+    HttpResponse::build(status)
+        .insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS.to_string()))
+        .json(view)
 }
 
 /// Build information.

@@ -106,6 +106,8 @@ route_table! {
     admin::audit_log,
     outbox::outbox,
     meta::health,
+    meta::liveness,
+    meta::readiness,
     meta::version,
     meta::csrf_token,
     meta::openapi_json,

@@ -3,9 +3,10 @@
 
 use actix_web::test::TestRequest;
 use serde_json::json;
+use slugbase_application::use_cases::admin::AdminError;
 use slugbase_application::use_cases::api_tokens::CreateApiTokenError;
+use slugbase_application::use_cases::health::{HealthReport, Readiness};
 use slugbase_application::{InputRejected, ValidationErrors};
-use slugbase_application::{use_cases::admin::AdminError, use_cases::health::HealthReport};
 
 use crate::support::{
     Case, Mocks, assert_opaque, internal, post_json, send, unavailable, with_token,
@@ -178,6 +179,40 @@ async fn health_is_ok_or_degraded_with_its_reason_while_reads_get_through() {
         assert_eq!(answer.body.get("reason"), expected.get("reason"));
         assert_eq!(answer.body.get("message").is_some(), expected.get("reason").is_some());
     }
+}
+
+#[actix_web::test]
+async fn readiness_is_503_with_its_reason_until_ready_and_liveness_asks_nothing() {
+    let pending = Readiness::MigrationsPending { pending: vec!["m2_new".to_owned()] };
+    for (readiness, reason) in [
+        (Ok(pending), "MIGRATIONS_PENDING"),
+        (Ok(Readiness::SchemaUnreadable), "SCHEMA_UNREADABLE"),
+        (Err(unavailable as fn() -> _), "DATABASE_UNAVAILABLE"),
+    ] {
+        let mut mocks = Mocks::default();
+        mocks.health.expect_ready().times(1).returning(move || match &readiness {
+            Ok(found) => Ok(found.clone()),
+            Err(error) => Err(error()),
+        });
+        let answer = send(mocks, TestRequest::get().uri("/api/health/ready")).await;
+        answer.error(503, reason);
+        assert_opaque(&answer);
+        assert_eq!(answer.body["status"], "not_ready", "{:?}", answer.body);
+        assert_eq!(answer.header("retry-after"), Some("5"));
+        if reason == "MIGRATIONS_PENDING" {
+            assert_eq!(
+                answer.body["details"],
+                json!([{"field": "migrations", "message": "m2_new"}])
+            );
+        }
+    }
+    let mut mocks = Mocks::default();
+    mocks.health.expect_ready().times(1).returning(|| Ok(Readiness::Ready));
+    let answer = send(mocks, TestRequest::get().uri("/api/health/ready")).await;
+    assert_eq!((answer.status, answer.body.clone()), (200, json!({"status": "ready"})));
+    // No expectation set: liveness calls no use case (a call would fail the mock).
+    let answer = send(Mocks::default(), TestRequest::get().uri("/api/health/live")).await;
+    assert_eq!((answer.status, answer.body.clone()), (200, json!({"status": "alive"})));
 }
 
 /// Every 503 carries `Retry-After`, whichever use case reports the outage.
