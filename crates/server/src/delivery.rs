@@ -1,11 +1,12 @@
 //! The notice delivery task: every instance looks for due notices every
 //! `mail.poll_interval_ms`, claims them (a lease, so instances never send the same notice at
-//! once) and sends them one after the other. Stopping lets the send in progress finish; the
-//! claimed notices not yet sent come back when their lease runs out.
+//! once) and sends them one after the other. Stopping lets the send in progress finish and
+//! gives back the claimed notices not yet sent, so another instance sends them at once.
 
 use std::time::Duration;
 
-use slugbase_application::use_cases::deliver_notices::DeliverNotices;
+use slugbase_application::ports::OutboxMessage;
+use slugbase_application::use_cases::deliver_notices::{Claimed, DeliverNotices};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -14,6 +15,16 @@ use tokio::task::JoinHandle;
 pub struct DeliveryTask {
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
+}
+
+/// Gives back `unsent`, logging how many (never which recipients).
+async fn release(deliver: &DeliverNotices, claimed: &Claimed, unsent: &[OutboxMessage]) {
+    match deliver.release(claimed, unsent).await {
+        Ok(freed) => tracing::info!(freed, "stopping: claimed notices not sent are due again"),
+        Err(error) => {
+            tracing::warn!(%error, "stopping: claimed notices come back after their lease");
+        }
+    }
 }
 
 impl DeliveryTask {
@@ -34,8 +45,11 @@ impl DeliveryTask {
                         continue;
                     }
                 };
-                for message in &claimed {
+                for (sent, message) in claimed.messages.iter().enumerate() {
                     if *stopped.borrow() {
+                        // Stopping: the rest of the batch is given back, for another
+                        // instance to send now rather than after the lease.
+                        release(&deliver, &claimed, &claimed.messages[sent..]).await;
                         break;
                     }
                     // Not raced against the stop signal: a send in progress finishes.
@@ -96,20 +110,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn shutdown_lets_the_send_in_progress_finish_and_record_it() {
+    async fn shutdown_lets_the_send_in_progress_finish_and_gives_back_the_rest_of_the_batch() {
         let store = Arc::new(InMemoryStore::new());
-        let notice = Notice {
-            id: NoticeId::generate(),
-            kind: NoticeKind::MfaDisabled,
-            user_id: None,
-            recipient: "ann@example.com".to_owned(),
-            at: Utc::now(),
-            client_addr: None,
-            user_agent: None,
-            codes_left: None,
-            subject: None,
-        };
-        store.enqueue(notice).await.unwrap();
+        for _ in 0..3 {
+            let notice = Notice {
+                id: NoticeId::generate(),
+                kind: NoticeKind::MfaDisabled,
+                user_id: None,
+                recipient: "ann@example.com".to_owned(),
+                at: Utc::now(),
+                client_addr: None,
+                user_agent: None,
+                codes_left: None,
+                subject: None,
+            };
+            store.enqueue(notice).await.unwrap();
+        }
         let started = Arc::new(Notify::new());
         let finished = Arc::new(AtomicBool::new(false));
         let mailer = SlowMailer { started: started.clone(), finished: finished.clone() };
@@ -129,6 +145,11 @@ mod tests {
         assert!(finished.load(Ordering::SeqCst), "the send finished before shutdown returned");
         let query = OutboxQuery { status: None, limit: 10, offset: 0 };
         let stored = store.list_notices(query).await.unwrap();
-        assert_eq!(stored[0].status, NoticeStatus::Sent, "and its outcome was recorded");
+        let sent = stored.iter().filter(|m| m.status == NoticeStatus::Sent).count();
+        assert_eq!(sent, 1, "the send in progress finished and its outcome was recorded");
+        // The two claimed but not sent are due again now, not when the lease runs out.
+        let now = Utc::now();
+        let again = store.claim_due(now, now + chrono::TimeDelta::minutes(1), 10).await.unwrap();
+        assert_eq!(again.len(), 2, "the rest of the batch was given back");
     }
 }

@@ -208,6 +208,7 @@ impl ApplicationBuilder {
             header_read_timeout: server.header_read_timeout(),
             keep_alive_timeout: server.keep_alive_timeout(),
             max_connections: server.max_connections,
+            shutdown_timeout: server.shutdown_timeout(),
             csrf_key: loaded.keys.csrf,
             version: VERSION.to_owned(),
             commit: COMMIT.to_owned(),

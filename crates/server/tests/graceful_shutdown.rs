@@ -1,5 +1,7 @@
 //! SIGTERM lets in-flight requests finish: a slow request (an expensive Argon2 hash) sent
-//! before the signal still gets its answer, its change is stored, and the process exits 0.
+//! before the signal still gets its answer, its change is stored, and the process exits 0;
+//! meanwhile the listener is closed, so a new connection is refused (a load balancer moves
+//! on to another instance).
 
 mod common;
 
@@ -18,6 +20,7 @@ async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_cleanly(
     let slow = [("SLUGBASE__ARGON2__MEMORY_KIB", "262144"), ("SLUGBASE__ARGON2__ITERATIONS", "6")];
     let mut server = env.start_with("serve.log", "info,sqlx=warn,sea_orm=warn", &slow).await;
     let api = Api::new(&server.base);
+    let base = server.base.clone();
     let body = json!({ "email": ADMIN_EMAIL, "name": "Admin", "password": PASSWORD });
     let started = Instant::now();
     let request = tokio::spawn(async move { api.post("/api/auth/setup", body).await });
@@ -28,6 +31,11 @@ async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_cleanly(
         let status = server.terminate();
         (status, server.log())
     });
+    // The listener closes at once: a new connection is refused, the one in flight is not.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fresh = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let refused = fresh.get(format!("{base}/api/health/live")).send().await;
+    assert!(refused.as_ref().is_err_and(reqwest::Error::is_connect), "{refused:?}");
     let reply = request.await.unwrap();
     let elapsed = started.elapsed();
     let (status, log) = status.await.unwrap();

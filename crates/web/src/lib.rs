@@ -46,6 +46,9 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time a kept-alive connection may sit idle between requests before it is closed
 /// (actix's own default).
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default [`WebConfig::shutdown_timeout`]: 30 seconds, actix's own.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on open client connections for the whole server (all workers together).
 /// An idle or stalled connection costs about 24 KiB, so 10 000 bound that to about 240 MiB;
 /// past the cap new connections wait in the listen backlog instead of being accepted.
@@ -71,6 +74,9 @@ pub struct WebConfig {
     /// Open connections accepted at most, for the whole server: split evenly across the
     /// worker threads (see [`connections_per_worker`]).
     pub max_connections: usize,
+    /// On a graceful stop, how long requests in flight may take to finish before their
+    /// connections are closed.
+    pub shutdown_timeout: Duration,
     /// Key that signs CSRF tokens.
     pub csrf_key: [u8; 32],
     /// Release version for `/api/version`.
@@ -89,6 +95,7 @@ impl std::fmt::Debug for WebConfig {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("keep_alive_timeout", &self.keep_alive_timeout)
             .field("max_connections", &self.max_connections)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .field("csrf_key", &"[REDACTED]")
             .field("version", &self.version)
             .field("commit", &self.commit)
@@ -109,6 +116,7 @@ impl WebConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             csrf_key,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             commit: "unknown".to_owned(),
@@ -180,13 +188,15 @@ pub fn server(
     let per_worker = connections_per_worker(config.max_connections, workers);
     let header_read_timeout = config.header_read_timeout;
     let keep_alive = config.keep_alive_timeout;
+    let shutdown_timeout = config.shutdown_timeout.as_secs();
     let addr = listener.local_addr()?;
     let state = Data::new(AppState::new(use_cases, config));
     let doc = Data::new(OpenApiJson::lazy());
     let builder = actix_server::Server::build()
         // Set explicitly (to actix's own default) so the connection cap divides by the same number.
         .workers(workers)
-        .max_concurrent_connections(per_worker);
+        .max_concurrent_connections(per_worker)
+        .shutdown_timeout(shutdown_timeout);
     let shutdown = builder.graceful_shutdown_signal();
     let server = builder
         .listen("slugbase-http", listener, move || {

@@ -98,6 +98,43 @@ pub async fn a_notice_is_claimed_by_one_sender_until_its_lease_runs_out<S: Stora
     assert_eq!(again.len(), 1, "the lease ran out: the notice comes back");
 }
 
+/// A stopping sender gives back what it claimed and did not send: due again at once. Only
+/// its own claim is given back — not a claim another sender took after its lease ran out —
+/// and never a notice sent meanwhile.
+pub async fn a_stopping_sender_gives_back_only_its_own_unsent_claims<S: Storage>(store: Arc<S>) {
+    let (kept, given, sent) = (
+        a_notice(None, NoticeKind::MfaEnabled, 100),
+        a_notice(None, NoticeKind::MfaDisabled, 101),
+        a_notice(None, NoticeKind::PasswordChanged, 102),
+    );
+    for notice in [&kept, &given, &sent] {
+        store.enqueue(notice.clone()).await.expect("enqueue");
+    }
+    let mine = store.claim_due(at(110), at(170), 10).await.expect("claim");
+    assert_eq!(mine.len(), 3);
+    store.mark_sent(sent.id, 1, at(111)).await.expect("sent");
+    assert_eq!(store.release_claims(&[], at(170)).await.expect("nothing to give back"), 0);
+    // Another sender's claim: the first lease ran out and `kept` and `given` were claimed again.
+    let ids = [kept.id, given.id, sent.id];
+    let other = store.claim_due(at(171), at(230), 10).await.expect("claim");
+    assert_eq!(other.len(), 2, "kept and given came back after the first lease");
+    let other_given = store.release_claims(&[given.id], at(230)).await.expect("release");
+    assert_eq!(other_given, 1, "the other sender gives back `given`");
+
+    // The first sender, stopping late, names its old lease: nothing of the other's is freed.
+    assert_eq!(store.release_claims(&ids, at(170)).await.expect("release"), 0);
+    let now = store.claim_due(at(172), at(240), 10).await.expect("claim");
+    let now: Vec<_> = now.iter().map(|m| m.notice.id).collect();
+    assert_eq!(now, [given.id], "only the given-back notice is due: `kept` is still held");
+    assert_eq!(
+        store.release_claims(&[sent.id], at(240)).await.expect("release"),
+        0,
+        "sent stays sent"
+    );
+    let query = OutboxQuery { status: Some(NoticeStatus::Sent), limit: 10, offset: 0 };
+    assert_eq!(store.list_notices(query).await.expect("list").len(), 1);
+}
+
 /// Of many concurrent claims, each notice goes to exactly one.
 pub async fn concurrent_claims_hand_out_each_notice_once<S: Storage>(store: Arc<S>) {
     let mut ids = Vec::new();

@@ -135,6 +135,19 @@ pub trait OutboxRepository: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<OutboxMessage>>;
 
+    /// Gives back what a sender claimed and will not send (it is stopping): each of `ids`
+    /// still pending and still held by the claim that ends at `lease_until` (this sender's)
+    /// is claimable again at once, not when the lease runs out. Returns how many it freed.
+    ///
+    /// # Errors
+    /// Storage failures only. MUST leave alone a notice claimed since by another sender (its
+    /// lease ends at another time), and a notice no longer pending.
+    async fn release_claims(
+        &self,
+        ids: &[NoticeId],
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
     /// The notice was accepted by the mail server: status `sent`, claim released.
     ///
     /// # Errors

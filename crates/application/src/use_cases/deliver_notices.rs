@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use slugbase_domain::{AuditEventKind, retry_delay_secs};
 
 use crate::caller::ClientInfo;
@@ -55,6 +55,15 @@ pub enum Delivery {
     Failed,
 }
 
+/// A batch of notices claimed by one sender, held until `lease_until`.
+#[derive(Debug)]
+pub struct Claimed {
+    /// The notices, oldest first.
+    pub messages: Vec<OutboxMessage>,
+    /// When the claim runs out (and names it: see [`DeliverNotices::release`]).
+    pub lease_until: DateTime<Utc>,
+}
+
 /// Sends what the outbox holds.
 #[derive(Clone)]
 pub struct DeliverNotices {
@@ -85,14 +94,30 @@ impl DeliverNotices {
         Self { outbox, mailer, audit, clock, policy }
     }
 
-    /// Claims the notices due now (at most one batch).
+    /// Claims the notices due now (at most one batch) until the policy's lease.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn claim(&self) -> Result<Vec<OutboxMessage>, Unexpected> {
+    pub async fn claim(&self) -> Result<Claimed, Unexpected> {
         let now = self.clock.now();
         let lease_until = now + TimeDelta::seconds(i64::from(self.policy.lease_secs));
-        Ok(self.outbox.claim_due(now, lease_until, self.policy.batch).await?)
+        let messages = self.outbox.claim_due(now, lease_until, self.policy.batch).await?;
+        Ok(Claimed { messages, lease_until })
+    }
+
+    /// Gives back `unsent`, claimed in `claimed` and not delivered because the sender is
+    /// stopping: they are due again at once (for another instance, or this one after its
+    /// restart), not when the lease runs out. How many were given back.
+    ///
+    /// # Errors
+    /// Storage failures (the notices then come back when the lease runs out).
+    pub async fn release(
+        &self,
+        claimed: &Claimed,
+        unsent: &[OutboxMessage],
+    ) -> Result<u64, Unexpected> {
+        let ids: Vec<_> = unsent.iter().map(|message| message.notice.id).collect();
+        Ok(self.outbox.release_claims(&ids, claimed.lease_until).await?)
     }
 
     /// Sends one claimed notice and records the outcome.
@@ -156,9 +181,9 @@ impl DeliverNotices {
     /// Storage failures.
     pub async fn run_once(&self) -> Result<usize, Unexpected> {
         let claimed = self.claim().await?;
-        for message in &claimed {
+        for message in &claimed.messages {
             self.deliver(message).await?;
         }
-        Ok(claimed.len())
+        Ok(claimed.messages.len())
     }
 }

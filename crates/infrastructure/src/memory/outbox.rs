@@ -70,6 +70,25 @@ impl OutboxRepository for InMemoryStore {
         Ok(claimed)
     }
 
+    async fn release_claims(
+        &self,
+        ids: &[NoticeId],
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut state = self.lock()?;
+        let mut freed = 0;
+        for row in &mut state.outbox {
+            if ids.contains(&row.message.notice.id)
+                && row.message.status == NoticeStatus::Pending
+                && row.claimed_until == Some(lease_until)
+            {
+                row.claimed_until = None;
+                freed += 1;
+            }
+        }
+        Ok(freed)
+    }
+
     async fn mark_sent(&self, id: NoticeId, attempts: u32, at: DateTime<Utc>) -> StoreResult<()> {
         let mut state = self.lock()?;
         if let Some(row) = state.outbox_row(id) {

@@ -179,6 +179,25 @@ impl OutboxRepository for SeaOrmStore {
         Ok(messages)
     }
 
+    async fn release_claims(
+        &self,
+        ids: &[NoticeId],
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let freed = outbox::Entity::update_many()
+            .col_expr(outbox::Column::ClaimedUntil, Expr::val(Option::<i64>::None))
+            .filter(outbox::Column::Id.is_in(ids.iter().map(ToString::to_string)))
+            .filter(outbox::Column::Status.eq(NoticeStatus::Pending.as_str()))
+            .filter(outbox::Column::ClaimedUntil.eq(to_ms(lease_until)))
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(freed.rows_affected)
+    }
+
     async fn mark_sent(&self, id: NoticeId, attempts: u32, at: DateTime<Utc>) -> StoreResult<()> {
         outbox::Entity::update_many()
             .col_expr(outbox::Column::Status, Expr::val(NoticeStatus::Sent.as_str()))

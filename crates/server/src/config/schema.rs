@@ -95,6 +95,9 @@ pub struct ServerSettings {
     pub keep_alive_timeout_secs: u32,
     /// Open client connections at most, for the whole server (split across worker threads).
     pub max_connections: usize,
+    /// On SIGTERM, how long requests in flight may take to finish before the process
+    /// closes their connections and exits.
+    pub shutdown_timeout_secs: u32,
 }
 
 impl ServerSettings {
@@ -102,6 +105,12 @@ impl ServerSettings {
     #[must_use]
     pub fn body_read_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(u64::from(self.body_read_timeout_secs))
+    }
+
+    /// `shutdown_timeout_secs` as a duration.
+    #[must_use]
+    pub fn shutdown_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.shutdown_timeout_secs))
     }
 
     /// `header_read_timeout_secs` as a duration.
@@ -464,21 +473,25 @@ mod tests {
         assert_eq!(defaults.header_read_timeout(), std::time::Duration::from_secs(5));
         assert_eq!(defaults.keep_alive_timeout(), std::time::Duration::from_secs(5));
         assert_eq!(defaults.max_connections, 10_000);
+        assert_eq!(defaults.shutdown_timeout(), std::time::Duration::from_secs(30));
         let mut vars = all_keys();
         vars.push(("SLUGBASE__SERVER__BODY_READ_TIMEOUT_SECS", "3".into()));
         vars.push(("SLUGBASE__SERVER__HEADER_READ_TIMEOUT_SECS", "2".into()));
         vars.push(("SLUGBASE__SERVER__KEEP_ALIVE_TIMEOUT_SECS", "7".into()));
         vars.push(("SLUGBASE__SERVER__MAX_CONNECTIONS", "64".into()));
+        vars.push(("SLUGBASE__SERVER__SHUTDOWN_TIMEOUT_SECS", "9".into()));
         let server = load(&options(Profile::Test, &vars)).unwrap().settings.server;
         assert_eq!(server.body_read_timeout(), std::time::Duration::from_secs(3));
         assert_eq!(server.header_read_timeout(), std::time::Duration::from_secs(2));
         assert_eq!(server.keep_alive_timeout(), std::time::Duration::from_secs(7));
         assert_eq!(server.max_connections, 64);
+        assert_eq!(server.shutdown_timeout(), std::time::Duration::from_secs(9));
         for (key, var) in [
             ("server.body_read_timeout_secs", "SLUGBASE__SERVER__BODY_READ_TIMEOUT_SECS"),
             ("server.header_read_timeout_secs", "SLUGBASE__SERVER__HEADER_READ_TIMEOUT_SECS"),
             ("server.keep_alive_timeout_secs", "SLUGBASE__SERVER__KEEP_ALIVE_TIMEOUT_SECS"),
             ("server.max_connections", "SLUGBASE__SERVER__MAX_CONNECTIONS"),
+            ("server.shutdown_timeout_secs", "SLUGBASE__SERVER__SHUTDOWN_TIMEOUT_SECS"),
         ] {
             let mut vars = all_keys();
             vars.push((var, "0".into()));

@@ -84,6 +84,7 @@ impl Settings {
             ("server.body_read_timeout_secs", self.server.body_read_timeout_secs),
             ("server.header_read_timeout_secs", self.server.header_read_timeout_secs),
             ("server.keep_alive_timeout_secs", self.server.keep_alive_timeout_secs),
+            ("server.shutdown_timeout_secs", self.server.shutdown_timeout_secs),
             ("maintenance.purge_interval_secs", self.maintenance.purge_interval_secs),
             ("database.connect_timeout_secs", self.database.connect_timeout_secs),
             ("database.acquire_timeout_secs", self.database.acquire_timeout_secs),
