@@ -87,6 +87,8 @@ pub struct Application {
     discovery: Vec<tokio::task::JoinHandle<()>>,
     /// Delivers the notice outbox (absent with `mail.transport = "off"`).
     delivery: Option<delivery::DeliveryTask>,
+    /// The metrics listener (absent unless `metrics.listen` is set).
+    metrics: Option<actix_web::dev::Server>,
 }
 
 impl std::fmt::Debug for Application {
@@ -200,6 +202,7 @@ impl ApplicationBuilder {
         let listener = TcpListener::bind((server.host, server.port))
             .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
         let port = listener.local_addr().context("listener has no address")?.port();
+        let metrics = Arc::new(slugbase_web::metrics::Metrics::new(VERSION, COMMIT));
         let web = slugbase_web::WebConfig {
             public_base_url: server.public_base_url.trim().trim_end_matches('/').to_owned(),
             trusted_proxies: server.trusted_proxies.clone(),
@@ -209,12 +212,14 @@ impl ApplicationBuilder {
             keep_alive_timeout: server.keep_alive_timeout(),
             max_connections: server.max_connections,
             shutdown_timeout: server.shutdown_timeout(),
+            metrics: Arc::clone(&metrics),
             csrf_key: loaded.keys.csrf,
             version: VERSION.to_owned(),
             commit: COMMIT.to_owned(),
         };
         let server =
             slugbase_web::server(listener, use_cases.clone(), web).context("cannot start HTTP")?;
+        let metrics = metrics_listener(&loaded.settings.metrics.listen, port, metrics)?;
         tracing::info!(
             address = %format!("{}:{port}", loaded.settings.server.host),
             profile = %loaded.profile,
@@ -226,7 +231,16 @@ impl ApplicationBuilder {
             version = VERSION,
             "listening"
         );
-        Ok(Application { port, server, use_cases, operator, maintenance, discovery, delivery })
+        Ok(Application {
+            port,
+            server,
+            use_cases,
+            operator,
+            maintenance,
+            discovery,
+            delivery,
+            metrics,
+        })
     }
 }
 
@@ -298,8 +312,16 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Self { server, maintenance, discovery, delivery, .. } = self;
+        let Self { server, maintenance, discovery, delivery, metrics, .. } = self;
+        let metrics = metrics.map(|metrics| {
+            let handle = metrics.handle();
+            tokio::spawn(metrics);
+            handle
+        });
         let served = server.await.context("HTTP server failed");
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         drop(maintenance);
         for task in discovery {
             task.abort();
@@ -309,6 +331,34 @@ impl Application {
         }
         served
     }
+}
+
+/// The metrics listener on `listen` (`host:port`), or `None` when it is empty.
+///
+/// # Errors
+/// An address that does not parse, the public listener's port, or one that cannot be bound.
+fn metrics_listener(
+    listen: &str,
+    public_port: u16,
+    metrics: Arc<slugbase_web::metrics::Metrics>,
+) -> anyhow::Result<Option<actix_web::dev::Server>> {
+    let listen = listen.trim();
+    if listen.is_empty() {
+        return Ok(None);
+    }
+    let address: std::net::SocketAddr =
+        listen.parse().with_context(|| format!("metrics.listen {listen:?} is not host:port"))?;
+    anyhow::ensure!(
+        address.port() != public_port,
+        "metrics.listen must not be the public listener's port {public_port}"
+    );
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen for metrics on {address}"))?;
+    let bound = listener.local_addr().context("metrics listener has no address")?;
+    tracing::info!(address = %bound, "metrics listening");
+    let server = slugbase_web::metrics::metrics_server(listener, metrics)
+        .context("cannot start the metrics listener")?;
+    Ok(Some(server))
 }
 
 /// The mailer `mail.transport` names, or `None` for `off`.

@@ -23,6 +23,7 @@ mod connection;
 mod csrf;
 pub mod error;
 mod extract;
+pub mod metrics;
 mod pages;
 mod rate_limit;
 pub mod requests;
@@ -77,6 +78,9 @@ pub struct WebConfig {
     /// On a graceful stop, how long requests in flight may take to finish before their
     /// connections are closed.
     pub shutdown_timeout: Duration,
+    /// Where every answered request is counted (served by [`metrics::metrics_server`] when
+    /// `metrics.listen` is set).
+    pub metrics: std::sync::Arc<metrics::Metrics>,
     /// Key that signs CSRF tokens.
     pub csrf_key: [u8; 32],
     /// Release version for `/api/version`.
@@ -117,6 +121,10 @@ impl WebConfig {
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            metrics: std::sync::Arc::new(metrics::Metrics::new(
+                env!("CARGO_PKG_VERSION"),
+                "unknown",
+            )),
             csrf_key,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             commit: "unknown".to_owned(),
@@ -336,6 +344,9 @@ async fn log_request(
     let started = std::time::Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let route = res.request().match_pattern().unwrap_or_else(|| "(unmatched)".to_owned());
+    if let Some(state) = res.request().app_data::<Data<AppState>>() {
+        state.config.metrics.record(&method, &route, res.status(), started.elapsed());
+    }
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(actix_web::http::header::HeaderName::from_static(REQUEST_ID_HEADER), value);

@@ -38,6 +38,17 @@ pub struct Settings {
     pub oidc: super::oidc::OidcSettings,
     /// E-mail notices.
     pub mail: MailSettings,
+    /// The Prometheus metrics listener.
+    pub metrics: MetricsSettings,
+}
+
+/// `[metrics]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// `host:port` of the metrics listener (`GET /metrics`), or empty: no listener (the
+    /// default). Never the public listener's port: metrics are not for clients.
+    pub listen: String,
 }
 
 /// `[audit]`.

@@ -143,6 +143,17 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Runs a command to completion over the same database, with extra environment
+    /// variables (a `serve` that must refuse to start, say).
+    pub fn cli_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let child = spawn_piped(
+            self.command("info,sqlx=warn,sea_orm=warn").args(args).envs(vars.iter().copied()),
+        );
+        child.wait_with_output().unwrap()
+    }
+}
+
 /// Spawns `command` with its three standard streams piped.
 pub fn spawn_piped(command: &mut Command) -> Child {
     command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()

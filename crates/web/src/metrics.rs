@@ -1,0 +1,149 @@
+//! Prometheus metrics of the HTTP service, served in the OpenMetrics text format on a listener
+//! of their own (`metrics.listen`, off by default) — never on the public port.
+//!
+//! No label carries anything a client chose freely: the route is the matched route's
+//! template (`/api/auth/passkeys/{id}`, or `(unmatched)`), the method one of the methods the
+//! API uses (or `other`), the status a number. So no user, address, path or secret reaches
+//! a label, and a scanner cannot grow the series without bound.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::{self, Data};
+use actix_web::{App, HttpResponse, HttpServer};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+/// The media type of the OpenMetrics text format.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// One series of requests: method, route template, status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: String,
+    status: u16,
+}
+
+/// One series of latencies: method and route template.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: String,
+}
+
+/// Latency buckets: 1 ms to about 8 s, doubling (an Argon2 check sits near 50–500 ms).
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 14))
+}
+
+/// The service's metrics: recorded by the request log, read by the metrics listener.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Fresh metrics for a build of `version` from `commit` (the `slugbase_build` info).
+    #[must_use]
+    pub fn new(version: &str, commit: &str) -> Self {
+        let mut registry = Registry::with_prefix("slugbase");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by method, route template and status",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a request's head to its response, by method and route template",
+            latency.clone(),
+        );
+        registry.register(
+            "build",
+            "The running build",
+            Info::new(vec![("version", version.to_owned()), ("commit", commit.to_owned())]),
+        );
+        Self { registry, requests, latency }
+    }
+
+    /// Counts one answered request.
+    pub(crate) fn record(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
+        let method = method_label(method);
+        let route = route.to_owned();
+        self.latency
+            .get_or_create(&RouteLabels { method, route: route.clone() })
+            .observe(took.as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels { method, route, status: status.as_u16() })
+            .inc();
+    }
+
+    /// The OpenMetrics text of every metric.
+    ///
+    /// # Errors
+    /// If encoding fails (it writes to a string: only a formatting bug can make it).
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// The method as a label: one of the API's methods, or `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// `GET /metrics`.
+async fn scrape(metrics: Data<Metrics>) -> HttpResponse {
+    match metrics.encode() {
+        Ok(text) => HttpResponse::Ok().content_type(OPENMETRICS).body(text),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+/// The metrics listener: `GET /metrics` on `listener`, one worker, nothing else (404).
+///
+/// # Errors
+/// When the listener cannot be used.
+pub fn metrics_server(listener: TcpListener, metrics: Arc<Metrics>) -> std::io::Result<Server> {
+    let metrics = Data::from(metrics);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(scrape))
+            .default_service(web::to(HttpResponse::NotFound))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run())
+}
