@@ -209,7 +209,7 @@ pub async fn the_last_second_factor_is_never_removed_with_a_passkey<S: Storage>(
     assert_eq!(done, PasskeyRemoval::Removed);
     let last = store.remove_passkey(u.id, two.id, &code(1), t(21), &removed).await.expect("rm");
     assert_eq!(last, PasskeyRemoval::LastFactor);
-    assert_eq!(listed(&*store, u.id).await, [two.clone()]);
+    assert_eq!(listed(&*store, u.id).await, std::slice::from_ref(&two));
     assert_eq!(stored_events(&*store, &removed.audit).await, 1, "the first removal's only");
     assert!(store.spend_proof(u.id, &code(1), t(22)).await.expect("spend"), "not spent");
 
