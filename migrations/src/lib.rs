@@ -26,6 +26,7 @@ mod m20261201_000004_token_caller_index;
 mod m20261207_000005_passkeys;
 mod m20261207_000006_mfa_grace;
 mod m20261207_000007_sign_in_ceremonies;
+mod m20261208_000008_mfa_pending_secret;
 
 /// Applies every pending migration inside `tx`: what
 /// `SeaOrmStore::migrate_with` runs, under its lock.
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000005_passkeys::Migration),
             Box::new(m20261207_000006_mfa_grace::Migration),
             Box::new(m20261207_000007_sign_in_ceremonies::Migration),
+            Box::new(m20261208_000008_mfa_pending_secret::Migration),
         ]
     }
 }

@@ -287,10 +287,12 @@ impl UseCases {
             audit_trail.clone(),
             clock.clone(),
         );
+        let passkey_store = passkeys.clone();
         let passkeys = Passkeys::new(
             passkeys,
             ceremonies.clone(),
             both_factors.clone(),
+            backup_code_issuer.clone(),
             audit_trail.clone(),
             clock.clone(),
         );
@@ -329,7 +331,7 @@ impl UseCases {
                 clock.clone(),
                 revoker,
             )),
-            mfa_status: Arc::new(MfaStatus::new(policy.clone())),
+            mfa_status: Arc::new(MfaStatus::new(policy.clone(), passkey_store.clone())),
             enroll_begin: Arc::new(EnrollBegin::new(
                 totp.clone(),
                 cipher.clone(),

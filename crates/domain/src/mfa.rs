@@ -55,14 +55,18 @@ pub enum MfaState {
         /// The not-yet-confirmed secret.
         secret: EncryptedSecret,
     },
-    /// MFA is on.
+    /// MFA is on: the account has at least one second factor, TOTP or a passkey, and
+    /// backup codes.
     Enabled {
-        /// The confirmed secret.
-        secret: EncryptedSecret,
-        /// When enrollment was confirmed.
+        /// The confirmed TOTP secret; `None` when MFA is on with passkeys alone.
+        secret: Option<EncryptedSecret>,
+        /// When MFA was turned on (TOTP confirmed, or the first passkey registered).
         enrolled_at: DateTime<Utc>,
         /// The newest TOTP step accepted (replay protection).
         last_totp_step: Option<TotpStep>,
+        /// A TOTP enrollment begun while MFA is on with passkeys alone, not yet
+        /// confirmed (it protects nothing until then).
+        pending: Option<EncryptedSecret>,
     },
 }
 
@@ -71,6 +75,21 @@ impl MfaState {
     #[must_use]
     pub const fn is_enabled(&self) -> bool {
         matches!(self, Self::Enabled { .. })
+    }
+
+    /// Whether the account has a confirmed TOTP secret.
+    #[must_use]
+    pub const fn has_totp(&self) -> bool {
+        matches!(self, Self::Enabled { secret: Some(_), .. })
+    }
+
+    /// The TOTP enrollment in progress, if any (MFA off, or on with passkeys alone).
+    #[must_use]
+    pub const fn pending_secret(&self) -> Option<&EncryptedSecret> {
+        match self {
+            Self::Pending { secret } | Self::Enabled { pending: Some(secret), .. } => Some(secret),
+            Self::Disabled | Self::Enabled { pending: None, .. } => None,
+        }
     }
 }
 
@@ -82,7 +101,8 @@ pub enum MfaOperation {
     /// `POST /api/auth/mfa/backup/regenerate`: same checks, but no policy stops it.
     RegenerateBackupCodes,
     /// `POST /api/auth/passkeys/{id}/remove`: same checks as disable, but no policy stops
-    /// it (TOTP stays on: removing a passkey never leaves the account without MFA).
+    /// it (removing the last factor is refused before the checks: MFA off is the disable
+    /// route's job).
     RemovePasskey,
 }
 
@@ -145,8 +165,9 @@ pub struct SecondFactorGate<'a> {
     /// Row 7: the password to verify against the stored hash; `None` for OIDC-only users,
     /// whose presented password (if any) is ignored.
     pub password_check: Option<(&'a PasswordHash, &'a Password)>,
-    /// Row 8: the secret the TOTP code must match.
-    pub secret: &'a EncryptedSecret,
+    /// Row 8: the secret a TOTP code must match; `None` when MFA is on with passkeys
+    /// alone (then only a backup code or a passkey proves possession).
+    pub secret: Option<&'a EncryptedSecret>,
     /// Row 8: the newest accepted step; a code for this step or earlier is a replay.
     pub last_totp_step: Option<TotpStep>,
 }
@@ -175,7 +196,11 @@ pub fn second_factor_gate<'a>(
         },
         crate::LoginMethod::OidcOnly => None,
     };
-    Ok(SecondFactorGate { password_check, secret, last_totp_step: *last_totp_step })
+    Ok(SecondFactorGate {
+        password_check,
+        secret: secret.as_ref(),
+        last_totp_step: *last_totp_step,
+    })
 }
 
 #[cfg(test)]
@@ -199,9 +224,10 @@ mod tests {
 
     fn enabled() -> MfaState {
         MfaState::Enabled {
-            secret: EncryptedSecret::new("k1:sealed"),
+            secret: Some(EncryptedSecret::new("k1:sealed")),
             enrolled_at: Utc::now(),
             last_totp_step: Some(TotpStep::new(7)),
+            pending: None,
         }
     }
 
@@ -281,7 +307,7 @@ mod tests {
         let (hash, presented) = gate.password_check.unwrap();
         assert_eq!(hash.as_str(), "$argon2id$...");
         assert_eq!(presented.expose(), "correct horse");
-        assert_eq!(gate.secret.as_str(), "k1:sealed");
+        assert_eq!(gate.secret.map(EncryptedSecret::as_str), Some("k1:sealed"));
         assert_eq!(gate.last_totp_step, Some(TotpStep::new(7)));
     }
 
@@ -293,6 +319,25 @@ mod tests {
             let gate = second_factor_gate(&u, MfaOperation::Disable, POLICY, pw).unwrap();
             assert!(gate.password_check.is_none());
         }
+    }
+
+    #[test]
+    fn mfa_on_with_passkeys_alone_is_on_and_its_gate_names_no_totp_secret() {
+        let passkeys_only = MfaState::Enabled {
+            secret: None,
+            enrolled_at: Utc::now(),
+            last_totp_step: None,
+            pending: Some(EncryptedSecret::new("k1:pending")),
+        };
+        assert!(passkeys_only.is_enabled());
+        assert!(!passkeys_only.has_totp());
+        assert_eq!(passkeys_only.pending_secret().map(EncryptedSecret::as_str), Some("k1:pending"));
+        let u = user(local(), false, passkeys_only);
+        let pw = Password::new("pw");
+        let gate = second_factor_gate(&u, MfaOperation::Disable, POLICY, Some(&pw)).unwrap();
+        assert!(gate.secret.is_none());
+        assert!(enabled().has_totp());
+        assert!(enabled().pending_secret().is_none());
     }
 
     #[test]

@@ -246,9 +246,10 @@ mod tests {
     fn user(is_admin: bool, mfa: bool, grace_started_at: Option<DateTime<Utc>>) -> User {
         let mfa = if mfa {
             MfaState::Enabled {
-                secret: EncryptedSecret::new("k1:sealed"),
+                secret: Some(EncryptedSecret::new("k1:sealed")),
                 enrolled_at: t(0, 0),
                 last_totp_step: None,
+                pending: None,
             }
         } else {
             MfaState::Disabled
@@ -392,5 +393,19 @@ mod tests {
         ]
         .map(|s| s.as_str());
         assert_eq!(names, ["not_required", "enrolled", "grace_not_started", "in_grace", "overdue"]);
+    }
+
+    #[test]
+    fn an_account_with_passkeys_alone_counts_as_enrolled() {
+        let mut u = user(true, false, Some(t(0, 0)));
+        u.mfa = MfaState::Enabled {
+            secret: None,
+            enrolled_at: t(1, 0),
+            last_totp_step: None,
+            pending: Some(EncryptedSecret::new("k1:pending")),
+        };
+        let all = policy(MfaScope::All, 0);
+        assert_eq!(all.standing(&u, t(30, 0)), MfaStanding::Enrolled);
+        assert!(!all.starts_grace(&u));
     }
 }

@@ -119,8 +119,8 @@ impl Service {
 
 fn sealed_of(mfa: &MfaState) -> EncryptedSecret {
     match mfa {
-        MfaState::Pending { secret } | MfaState::Enabled { secret, .. } => secret.clone(),
-        MfaState::Disabled => panic!("no secret"),
+        MfaState::Enabled { secret: Some(secret), .. } => secret.clone(),
+        other => other.pending_secret().expect("a secret").clone(),
     }
 }
 

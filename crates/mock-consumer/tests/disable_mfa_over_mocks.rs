@@ -94,9 +94,10 @@ fn caller() -> Caller {
         oidc_provider: Some("idp".to_owned()),
         is_admin: false,
         mfa: MfaState::Enabled {
-            secret: EncryptedSecret::new("k1:sealed"),
+            secret: Some(EncryptedSecret::new("k1:sealed")),
             enrolled_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             last_totp_step: Some(TotpStep::new(1000)),
+            pending: None,
         },
         created_at: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
         mfa_grace_started_at: None,

@@ -63,12 +63,15 @@ async fn assert_no_half_applied_rows(env: &Env) {
     )
     .await;
     assert_eq!(on_without_codes, 0, "MFA on without backup codes");
-    let on_without_secret = count(
-        "SELECT COUNT(*) AS n FROM users WHERE mfa_enabled = TRUE \
-         AND (mfa_secret IS NULL OR mfa_enrolled_at IS NULL)",
+    // MFA on means a factor: a TOTP secret or a passkey.
+    let on_without_factor = count(
+        "SELECT COUNT(*) AS n FROM users u WHERE u.mfa_enabled = TRUE \
+         AND ((u.mfa_secret IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id)) \
+              OR u.mfa_enrolled_at IS NULL)",
     )
     .await;
-    assert_eq!(on_without_secret, 0, "MFA on without a secret");
+    assert_eq!(on_without_factor, 0, "MFA on without a factor");
     let enabled = count("SELECT COUNT(*) AS n FROM users WHERE mfa_enabled = TRUE").await;
     let codes = count(
         "SELECT COUNT(*) AS n FROM backup_codes b JOIN users u ON u.id = b.user_id \

@@ -238,7 +238,8 @@ onSubmit($('disable-form'), async (values, form, submitter) => {
   $('mfa-title').focus();
 }, CODE_FIELDS);
 
-// ---- passkeys: listed while MFA is on; each can stand in for a code ----------------------
+// ---- passkeys: offered whether MFA is on or off (the first one turns it on); each can stand
+// in for a code ---------------------------------------------------------------------------
 
 function closePasskeyForms() {
   for (const form of [$('passkey-rename-form'), $('passkey-remove-form')]) {
@@ -256,8 +257,16 @@ function passkeysUnavailable(sentence) {
 }
 
 async function refreshPasskeys(enabled) {
-  $('passkeys').hidden = !enabled;
+  // A caller the MFA policy holds to enrolment sets up TOTP first (the passkey routes
+  // answer them 403 until then).
+  $('passkeys').hidden = held;
   passkeys = [];
+  if (held) return;
+  if (!enabled) {
+    // MFA off leaves no passkey: adding the first one turns it on.
+    $('passkey-table').querySelector('tbody').replaceChildren(
+      el('tr', {}, el('td', { colSpan: 4, className: 'empty' }, 'No passkeys yet.')));
+  }
   if (enabled) {
     const list = await api('GET', '/api/auth/passkeys');
     passkeys = list.filter((passkey) => passkey.damaged !== true);
@@ -319,6 +328,13 @@ onSubmit($('passkey-add-form'), async (values, form) => {
     ceremony_id: begin.ceremony_id, credential, ...(name ? { name } : {}),
   });
   form.reset();
+  if (added.backup_codes) {
+    // The first passkey turned two-factor authentication on: its codes, shown this once.
+    await refreshMfa();
+    announce(`Passkey ${added.name} added. Two-factor authentication is on.`);
+    showBackupCodes(added.backup_codes);
+    return;
+  }
   await refreshPasskeys(true);
   announce(`Passkey ${added.name} added.`);
 });

@@ -120,6 +120,7 @@ const REASON_TEXT = {
   PASSKEY_REJECTED: 'The passkey could not be verified. Try again.',
   PASSKEY_ALREADY_REGISTERED: 'This passkey is already registered.',
   PASSKEY_LIMIT_REACHED: 'This account has the most passkeys it can have. Remove one first.',
+  LAST_SECOND_FACTOR: 'This passkey is your only second factor. Turn two-factor authentication off instead, or add another factor first.',
 };
 
 /** `seconds` as a clock reads a wait: 4:59, or 1:04:59 past an hour. */

@@ -37,8 +37,8 @@ pub(crate) struct Holder<'a> {
     pub(crate) user: UserId,
     /// Where the answer comes from (for the audit of a cloned passkey).
     pub(crate) client: &'a ClientInfo,
-    /// The TOTP secret, sealed.
-    pub(crate) secret: &'a EncryptedSecret,
+    /// The TOTP secret, sealed; `None` when MFA is on with passkeys alone.
+    pub(crate) secret: Option<&'a EncryptedSecret>,
     /// The newest TOTP step accepted; a code for it or earlier is a replay.
     pub(crate) last_step: Option<TotpStep>,
 }
@@ -109,12 +109,13 @@ impl SecondFactorCheck {
 
     /// Row 8 of the disable table, shared by every operation that takes a code: turns the
     /// raw `code` into a proof storage can spend, or `None` when it cannot be valid (not a
-    /// code, wrong TOTP, a replayed TOTP step). Backup codes are checked by spending them.
+    /// code, wrong TOTP, a replayed TOTP step, a TOTP code where there is no `secret`).
+    /// Backup codes are checked by spending them.
     /// Also returns the kind of code typed, when it parses as one.
     pub(crate) fn proof_for(
         &self,
         user: UserId,
-        secret: &EncryptedSecret,
+        secret: Option<&EncryptedSecret>,
         last_step: Option<TotpStep>,
         raw_code: &str,
     ) -> Result<(Option<ProofKind>, Option<MfaProof>), Unexpected> {
@@ -124,6 +125,7 @@ impl SecondFactorCheck {
         let kind = Some(factor.kind());
         match factor {
             SecondFactor::Totp(code) => {
+                let Some(secret) = secret else { return Ok((kind, None)) };
                 let secret = self.cipher.decrypt(user, secret)?;
                 let proof = self
                     .totp

@@ -46,9 +46,10 @@ pub async fn confirm_enables_mfa_with_the_step_and_exactly_the_given_codes<S: St
     assert_eq!(
         reload(&*store, u.id).await.mfa,
         MfaState::Enabled {
-            secret: pending.clone(),
+            secret: Some(pending.clone()),
             enrolled_at: t(20),
             last_totp_step: Some(TotpStep::new(77)),
+            pending: None,
         }
     );
     assert_eq!(store.backup_codes_remaining(u.id).await.expect("codes"), 10);

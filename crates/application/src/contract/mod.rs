@@ -28,6 +28,7 @@ mod health;
 mod mfa;
 mod oidc;
 mod outbox;
+mod passkey_factor;
 mod passkeys;
 mod sessions;
 mod tokens;
@@ -40,6 +41,7 @@ pub use health::*;
 pub use mfa::*;
 pub use oidc::*;
 pub use outbox::*;
+pub use passkey_factor::*;
 pub use passkeys::*;
 pub use sessions::*;
 pub use tokens::*;
@@ -140,6 +142,10 @@ macro_rules! storage_contract_tests {
             a_ceremony_is_taken_once_by_its_owner_before_it_expires,
             concurrent_takes_of_one_ceremony_succeed_exactly_once,
             expired_ceremonies_are_deleted,
+            a_first_passkey_turns_mfa_on_with_its_codes_and_later_ones_store_only_themselves,
+            concurrent_first_passkeys_turn_mfa_on_exactly_once,
+            a_totp_enrollment_beside_passkeys_keeps_mfa_on_until_confirmed,
+            the_last_second_factor_is_never_removed_with_a_passkey,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {

@@ -15,7 +15,7 @@ use crate::ports::{
 use super::outbox::notices_with;
 use super::{concurrently, digest, enable, event, reload, session, t, user};
 
-fn passkey(user: UserId, label: &str, created: i64) -> PasskeyRecord {
+pub(super) fn passkey(user: UserId, label: &str, created: i64) -> PasskeyRecord {
     PasskeyRecord {
         id: PasskeyId::generate(),
         user_id: user,
@@ -45,7 +45,7 @@ fn notice(user: UserId, kind: NoticeKind, label: &str) -> Notice {
 }
 
 /// What adding (or removing) a passkey commits: its event and its notice.
-fn effects(user: UserId, kind: AuditEventKind, label: &str) -> ChangeEffects {
+pub(super) fn effects(user: UserId, kind: AuditEventKind, label: &str) -> ChangeEffects {
     let notice_kind = match kind {
         AuditEventKind::PasskeyAdded => NoticeKind::PasskeyAdded,
         _ => NoticeKind::PasskeyRemoved,
@@ -55,13 +55,13 @@ fn effects(user: UserId, kind: AuditEventKind, label: &str) -> ChangeEffects {
     ChangeEffects::audited(audit).with_notice(notice(user, notice_kind, label))
 }
 
-async fn stored_events<S: Storage>(store: &S, event: &AuditEvent) -> usize {
+pub(super) async fn stored_events<S: Storage>(store: &S, event: &AuditEvent) -> usize {
     let query = AuditQuery { user_id: event.user_id, limit: 1000, ..AuditQuery::default() };
     let events = store.query(query).await.expect("query");
     events.iter().filter(|e| e.event == *event).count()
 }
 
-async fn listed<S: Storage>(store: &S, user: UserId) -> Vec<PasskeyRecord> {
+pub(super) async fn listed<S: Storage>(store: &S, user: UserId) -> Vec<PasskeyRecord> {
     let rows = store.passkeys_of(user).await.expect("list passkeys");
     Listed::all_ok(rows).expect("every passkey decodes")
 }

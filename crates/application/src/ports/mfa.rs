@@ -127,7 +127,7 @@ pub struct AttemptRelease {
 pub enum CancelOutcome {
     /// A pending secret was dropped, or there was none (cancel is idempotent).
     Cancelled,
-    /// MFA is enabled: nothing was changed.
+    /// A TOTP secret is confirmed: nothing was changed.
     AlreadyEnabled,
 }
 
@@ -137,27 +137,32 @@ pub enum CancelOutcome {
 #[async_trait]
 pub trait MfaRepository: Send + Sync {
     /// Stores a new pending secret, replacing any earlier pending one (whose codes then no
-    /// longer confirm anything).
+    /// longer confirm anything), apart from the MFA state: an account whose MFA is on with
+    /// passkeys alone stays on.
     ///
     /// # Errors
-    /// Storage failures only. MUST return `Ok(false)` and change nothing if MFA is enabled.
+    /// Storage failures only. MUST return `Ok(false)` and change nothing if a TOTP secret is
+    /// confirmed.
     async fn begin_enrollment(&self, user: UserId, secret: EncryptedSecret) -> StoreResult<bool>;
 
-    /// Drops a pending secret.
+    /// Drops a pending secret ([`CancelOutcome::AlreadyEnabled`] when a TOTP secret is
+    /// confirmed; MFA on with passkeys alone is left on).
     ///
     /// # Errors
     /// Storage failures only.
     async fn cancel_enrollment(&self, user: UserId) -> StoreResult<CancelOutcome>;
 
-    /// Turns MFA on, atomically, only if MFA is not enabled and the pending secret is still
-    /// `pending`: sets `enrolled_at`, records `step` as the last accepted TOTP step and
-    /// stores exactly `backup_codes` (replacing any), and applies `effects`, all in one
-    /// transaction. Concurrent confirms: exactly one wins.
+    /// Confirms the pending TOTP secret, atomically, only if no TOTP secret is confirmed and
+    /// the pending secret is still `pending`: it becomes the confirmed secret, `step` the
+    /// last accepted TOTP step, exactly `backup_codes` are stored (replacing any) and
+    /// `effects` applied, all in one transaction. MFA off: it turns on (`enrolled_at` set);
+    /// on with passkeys alone: it stays on (`enrolled_at` kept). Concurrent confirms:
+    /// exactly one wins.
     ///
     /// # Errors
     /// Storage failures only. MUST be all-or-nothing: on `Ok(true)` the change and every one
     /// of `effects` are committed; on `Ok(false)` or an error, none of them. MUST return
-    /// `Ok(false)` when MFA is enabled or `pending` is not the pending secret.
+    /// `Ok(false)` when a TOTP secret is confirmed or `pending` is not the pending secret.
     async fn confirm_enrollment(
         &self,
         user: UserId,
@@ -173,8 +178,9 @@ pub trait MfaRepository: Send + Sync {
     ///
     /// # Errors
     /// Storage failures only. MUST return `Ok(false)` and change nothing if MFA is not
-    /// enabled, the step is not newer than the last accepted one, or the backup code is not
-    /// the user's or already used.
+    /// enabled, a TOTP step is spent without a confirmed TOTP secret (MFA on with passkeys
+    /// alone) or is not newer than the last accepted one, or the backup code is not the
+    /// user's or already used.
     async fn spend_proof(
         &self,
         user: UserId,
@@ -219,8 +225,8 @@ pub trait MfaRepository: Send + Sync {
     ) -> StoreResult<bool>;
 
     /// Spends a proof (as [`Self::spend_proof`]) and, in the same transaction, turns MFA off
-    /// (flag off, secret erased, every backup code and every passkey deleted, replay state
-    /// reset) and applies `effects`. Passkeys are second factors beside TOTP here: MFA off
+    /// (flag off, secret and pending secret erased, every backup code and every passkey
+    /// deleted, replay state reset) and applies `effects`. Passkeys are second factors beside TOTP here: MFA off
     /// leaves none of them.
     ///
     /// # Errors

@@ -62,6 +62,22 @@ pub enum PasskeyRemoval {
     /// The user has no passkey with that id (any more): nothing changed, the proof is not
     /// spent.
     NotFound,
+    /// It is the account's last second factor (MFA on, no TOTP secret, no other passkey):
+    /// nothing changed, the proof is not spent. Turning MFA off is the disable route's job.
+    LastFactor,
+}
+
+/// MFA turned on together with a passkey registration, when it was off (see
+/// [`PasskeyRepository::create_first_passkey`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MfaTurnOn {
+    /// The backup codes issued with it (stored exactly, replacing any).
+    pub backup_codes: Vec<SecretDigest>,
+    /// When MFA was turned on (`enrolled_at`, the codes' creation).
+    pub at: DateTime<Utc>,
+    /// The effects of turning MFA on (its audit event, its notice), applied after the
+    /// registration's own.
+    pub effects: ChangeEffects,
 }
 
 /// Which WebAuthn ceremony a stored state belongs to.
@@ -148,6 +164,24 @@ pub trait PasskeyRepository: Send + Sync {
         effects: &ChangeEffects,
     ) -> StoreResult<()>;
 
+    /// Stores a new passkey as [`Self::create_passkey`] does and, in the same transaction,
+    /// turns MFA on if it is off: a compare-and-set on the MFA flag sets it, records
+    /// `turn_on.at` as the enrollment time, stores exactly `turn_on.backup_codes` and applies
+    /// `turn_on.effects`. A TOTP enrollment in progress stays pending. Returns whether MFA
+    /// was turned on; `false` when it was on already (a concurrent registration or TOTP
+    /// confirm won): then only the passkey and `effects` are stored, and no code.
+    ///
+    /// # Errors
+    /// As [`Self::create_passkey`]: a taken credential id stores nothing at all. MUST be
+    /// all-or-nothing. Of concurrent calls for one user with MFA off exactly one returns
+    /// `Ok(true)`.
+    async fn create_first_passkey(
+        &self,
+        record: PasskeyRecord,
+        effects: &ChangeEffects,
+        turn_on: &MfaTurnOn,
+    ) -> StoreResult<bool>;
+
     /// The user's passkeys, oldest first; a stored passkey that does not decode is logged and
     /// listed as [`Listed::Damaged`] in its place.
     ///
@@ -170,7 +204,10 @@ pub trait PasskeyRepository: Send + Sync {
     /// Removes the user's passkey `id`, in one transaction with spending `proof` (as
     /// [`MfaRepository::spend_proof`](super::MfaRepository::spend_proof)) and applying
     /// `effects`. The passkey is checked first: when it is not the user's (or gone) the
-    /// proof is not spent.
+    /// proof is not spent; then that it is not the last second factor (MFA on without a TOTP
+    /// secret and no other passkey: [`PasskeyRemoval::LastFactor`], nothing spent), in the
+    /// same transaction, so two concurrent removals of an account's last two passkeys never
+    /// both succeed.
     ///
     /// # Errors
     /// Storage failures only. MUST be all-or-nothing: on [`PasskeyRemoval::Removed`] the

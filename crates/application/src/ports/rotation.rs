@@ -12,7 +12,8 @@ pub struct SealedSecretRow {
     pub user_id: UserId,
     /// The sealed secret as stored.
     pub sealed: EncryptedSecret,
-    /// `true`: MFA is enabled with it; `false`: an enrollment is pending with it.
+    /// `true`: the confirmed TOTP secret; `false`: an enrollment is pending with it (MFA
+    /// off, or on with passkeys alone). A user holds at most one of the two.
     pub enabled: bool,
 }
 

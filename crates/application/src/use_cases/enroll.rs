@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use slugbase_domain::{
-    AuditEventKind, EncryptedSecret, MfaState, NoticeKind, ProofKind, TotpCode, TotpSecret,
+    AuditEventKind, EncryptedSecret, NoticeKind, ProofKind, TotpCode, TotpSecret,
 };
 
 use crate::caller::{Caller, ClientInfo};
@@ -205,7 +205,8 @@ impl EnrollBeginUseCase for EnrollBegin {
         client: &ClientInfo,
     ) -> Result<Enrollment, EnrollError> {
         let user = &caller.user;
-        if user.mfa.is_enabled() {
+        // TOTP may be added beside passkeys: only a confirmed TOTP secret refuses.
+        if user.mfa.has_totp() {
             return Err(EnrollError::AlreadyEnabled);
         }
         let secret = self.totp.generate_secret();
@@ -291,11 +292,11 @@ impl EnrollConfirmUseCase for EnrollConfirm {
             .reserve(AttemptKind::SecondFactor, &account, address, self.clock.now())
             .await?;
         let attempt = Attempt::new(&self.limiter, &self.audit, &self.clock, user, client, ticket);
-        let pending = match (code, &user.mfa) {
-            (Err(rejected), _) => Err(rejected.into()),
-            (Ok(_), MfaState::Enabled { .. }) => Err(EnrollConfirmError::AlreadyEnabled),
-            (Ok(_), MfaState::Disabled) => Err(EnrollConfirmError::NoPending),
-            (Ok(code), MfaState::Pending { secret }) => Ok((code, secret)),
+        let pending = match (code, user.mfa.has_totp(), user.mfa.pending_secret()) {
+            (Err(rejected), _, _) => Err(rejected.into()),
+            (Ok(_), true, _) => Err(EnrollConfirmError::AlreadyEnabled),
+            (Ok(_), false, None) => Err(EnrollConfirmError::NoPending),
+            (Ok(code), false, Some(secret)) => Ok((code, secret)),
         };
         let (code, pending): (String, &EncryptedSecret) = match pending {
             Ok(pending) => pending,
@@ -327,7 +328,7 @@ impl EnrollConfirmUseCase for EnrollConfirm {
             // Lost a race: another confirm won, or the enrollment was cancelled or replaced.
             attempt.release().await?;
             let reread = self.users.find_by_id(user.id).await?;
-            let enabled = reread.is_some_and(|u| u.mfa.is_enabled());
+            let enabled = reread.is_some_and(|u| u.mfa.has_totp());
             return Err(if enabled {
                 EnrollConfirmError::AlreadyEnabled
             } else {

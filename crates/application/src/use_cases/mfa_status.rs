@@ -1,6 +1,7 @@
 //! `GET /api/auth/mfa/status`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -10,12 +11,17 @@ use slugbase_domain::{MfaStanding, MfaState, User};
 use crate::caller::Caller;
 use crate::collaborators::mfa_policy::MfaPolicyCheck;
 use crate::error::Unexpected;
+use crate::ports::PasskeyRepository;
 
 /// `GET /api/auth/mfa/status`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MfaStatusView {
-    /// MFA is on.
+    /// MFA is on (with TOTP, passkeys, or both).
     pub enabled: bool,
+    /// A confirmed TOTP secret is one of the factors.
+    pub totp: bool,
+    /// Passkeys registered (each one a factor).
+    pub passkeys: u32,
     /// When it was turned on.
     pub enrolled_at: Option<DateTime<Utc>>,
     /// Unused backup codes.
@@ -24,12 +30,13 @@ pub struct MfaStatusView {
     pub policy: MfaStanding,
 }
 
-/// `GET /api/auth/mfa/status`, answered from the caller alone: authentication already read
-/// the account, its unused backup codes and its standing with the MFA policy, so the status
-/// costs no storage round trip.
+/// `GET /api/auth/mfa/status`, answered from the caller (authentication already read the
+/// account, its unused backup codes and its standing with the MFA policy) and, while MFA is
+/// on, one read of the caller's passkeys, so the status names every factor.
 #[derive(Clone)]
 pub struct MfaStatus {
     policy: MfaPolicyCheck,
+    passkeys: Arc<dyn PasskeyRepository>,
 }
 
 impl fmt::Debug for MfaStatus {
@@ -39,10 +46,10 @@ impl fmt::Debug for MfaStatus {
 }
 
 impl MfaStatus {
-    /// The use case: standings under `policy`.
+    /// The use case: standings under `policy`, passkeys counted in `passkeys`.
     #[must_use]
-    pub const fn new(policy: MfaPolicyCheck) -> Self {
-        Self { policy }
+    pub fn new(policy: MfaPolicyCheck, passkeys: Arc<dyn PasskeyRepository>) -> Self {
+        Self { policy, passkeys }
     }
 }
 
@@ -70,23 +77,30 @@ impl MfaStatusUseCase for MfaStatus {
         self.policy.standing(user)
     }
 
-    /// The caller's MFA status and standing with the policy, from the caller alone (no
-    /// storage call).
+    /// The caller's MFA status, its factors and standing with the policy.
     ///
     /// # Errors
-    /// None: the `Result` is the shape of [`MfaStatusUseCase::execute`], kept so the web
-    /// adapter's handler and error mapping stay as they are.
+    /// When the passkeys cannot be read.
     async fn execute(&self, caller: &Caller) -> Result<MfaStatusView, Unexpected> {
         let policy = caller.mfa_standing;
         Ok(match &caller.user.mfa {
-            MfaState::Enabled { enrolled_at, .. } => MfaStatusView {
-                enabled: true,
-                enrolled_at: Some(*enrolled_at),
-                backup_codes_remaining: caller.backup_codes_remaining,
-                policy,
-            },
+            MfaState::Enabled { enrolled_at, secret, .. } => {
+                // A damaged row is a registered passkey still: counted.
+                let held = self.passkeys.passkeys_of(caller.user.id).await?.len();
+                MfaStatusView {
+                    enabled: true,
+                    totp: secret.is_some(),
+                    passkeys: u32::try_from(held).unwrap_or(u32::MAX),
+                    enrolled_at: Some(*enrolled_at),
+                    backup_codes_remaining: caller.backup_codes_remaining,
+                    policy,
+                }
+            }
+            // MFA off leaves no passkey (turning it off removes them all).
             MfaState::Disabled | MfaState::Pending { .. } => MfaStatusView {
                 enabled: false,
+                totp: false,
+                passkeys: 0,
                 enrolled_at: None,
                 backup_codes_remaining: 0,
                 policy,

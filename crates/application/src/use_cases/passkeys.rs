@@ -1,6 +1,8 @@
 //! `/api/auth/passkeys`: register (options, then verify), list, rename and remove the
-//! caller's passkeys. A passkey is an additional second factor here: registering one needs
-//! MFA (TOTP) on already, and removing one needs the same proof as disabling MFA.
+//! caller's passkeys. A passkey is a second factor beside TOTP: the first one registered
+//! while MFA is off turns MFA on (with backup codes, shown once), removing one needs the
+//! same proof as disabling MFA, and the last factor of an account is never removed here
+//! (turning MFA off is `POST /api/auth/mfa/disable`'s job).
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,18 +10,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{
-    AuditEventKind, MfaOperation, NoticeKind, PasskeyId, PasskeyName, PasskeyNameError,
+    AuditEventKind, MfaOperation, NoticeKind, PasskeyId, PasskeyName, PasskeyNameError, ProofKind,
 };
 
 use crate::caller::{Caller, ClientInfo};
 use crate::collaborators::audit_trail::{AuditEntry, AuditTrail};
+use crate::collaborators::backup_codes::BackupCodeIssuer;
 use crate::collaborators::both_factors::{BothFactorsCheck, BothFactorsInput, MfaChangeError};
 use crate::collaborators::passkey_ceremonies::{
     CeremonyOptions, ChallengeError, PasskeyCeremonies,
 };
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
+use crate::plain_token::PlainToken;
 use crate::ports::{
-    CeremonyKind, ChangeEffects, Clock, Listed, Notice, PasskeyOwner, PasskeyRecord,
+    CeremonyKind, ChangeEffects, Clock, Listed, MfaTurnOn, Notice, PasskeyOwner, PasskeyRecord,
     PasskeyRemoval, PasskeyRepository, StoreError, WebAuthnError,
 };
 
@@ -57,6 +61,26 @@ impl From<PasskeyRecord> for PasskeyView {
     }
 }
 
+/// A registered passkey, and the backup codes issued when registering it turned MFA on.
+/// `Debug` shows no code.
+#[derive(Clone)]
+pub struct Registered {
+    /// The new passkey.
+    pub passkey: PasskeyView,
+    /// The account's backup codes, to be shown once: `Some` only when this registration
+    /// turned MFA on (the account had no second factor before).
+    pub backup_codes: Option<Vec<PlainToken>>,
+}
+
+impl fmt::Debug for Registered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registered")
+            .field("passkey", &self.passkey)
+            .field("backup_codes", &self.backup_codes.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
 /// The answer to a registration. `Debug` shows the name only.
 #[derive(Clone)]
 pub struct FinishRegistrationInput {
@@ -83,9 +107,6 @@ pub enum PasskeyError {
     /// The name breaks a rule (400 naming `name`).
     #[error(transparent)]
     InvalidName(PasskeyNameError),
-    /// A passkey is an additional second factor: MFA must be on first.
-    #[error("turn on two-factor authentication (TOTP) before adding a passkey")]
-    MfaNotEnabled,
     /// The account holds [`MAX_PASSKEYS_PER_USER`] passkeys already.
     #[error("this account has the most passkeys it may hold")]
     TooManyPasskeys,
@@ -101,6 +122,12 @@ pub enum PasskeyError {
     /// The caller has no passkey with that id.
     #[error("no such passkey")]
     NotFound,
+    /// Removal: it is the account's last second factor (no TOTP, no other passkey).
+    #[error(
+        "this passkey is the account's last second factor; turn two-factor authentication off \
+         instead (POST /api/auth/mfa/disable), or add another factor first"
+    )]
+    LastFactor,
     /// A challenge for an account without passkeys.
     #[error("this account has no passkey")]
     NoPasskeys,
@@ -151,22 +178,23 @@ pub trait PasskeysUseCase: Send + Sync {
     /// passkeys the caller has) and a single-use ceremony id.
     ///
     /// # Errors
-    /// [`PasskeyError::MfaNotEnabled`], [`PasskeyError::TooManyPasskeys`],
-    /// [`PasskeyError::Unavailable`], [`PasskeyError::Unexpected`].
+    /// [`PasskeyError::TooManyPasskeys`], [`PasskeyError::Unavailable`],
+    /// [`PasskeyError::Unexpected`].
     async fn begin_registration(&self, caller: &Caller) -> Result<CeremonyOptions, PasskeyError>;
 
     /// Finishes a registration: takes the ceremony (once), verifies the credential, stores
-    /// it with its `passkey_added` event and notice.
+    /// it with its `passkey_added` event and notice — and, when MFA is off, turns MFA on in
+    /// the same transaction with backup codes, its `mfa_enroll_confirm_success` event
+    /// (proof `passkey`) and notice; the codes are returned, once.
     ///
     /// # Errors
-    /// [`PasskeyError`]: the input, the name, MFA off, the ceremony, the credential, a
-    /// duplicate.
+    /// [`PasskeyError`]: the input, the name, the ceremony, the credential, a duplicate.
     async fn finish_registration(
         &self,
         caller: &Caller,
         client: &ClientInfo,
         input: Result<FinishRegistrationInput, InputRejected>,
-    ) -> Result<PasskeyView, PasskeyError>;
+    ) -> Result<Registered, PasskeyError>;
 
     /// Starts an assertion with one of the caller's passkeys: the challenge whose answer
     /// proves possession to `POST /api/auth/mfa/disable`, backup-code regeneration and
@@ -201,8 +229,9 @@ pub trait PasskeysUseCase: Send + Sync {
     /// event and notice.
     ///
     /// # Errors
-    /// [`PasskeyError::NotFound`] first; then [`PasskeyError::Change`], one variant per row
-    /// of the disable table (attempt limit, body, MFA on, password, code).
+    /// [`PasskeyError::NotFound`] first, then [`PasskeyError::LastFactor`] (neither counts
+    /// an attempt); then [`PasskeyError::Change`], one variant per row of the disable table
+    /// (attempt limit, body, MFA on, password, code).
     async fn remove(
         &self,
         caller: &Caller,
@@ -218,6 +247,7 @@ pub struct Passkeys {
     passkeys: Arc<dyn PasskeyRepository>,
     ceremonies: PasskeyCeremonies,
     check: BothFactorsCheck,
+    codes: BackupCodeIssuer,
     audit: AuditTrail,
     clock: Arc<dyn Clock>,
 }
@@ -230,16 +260,18 @@ impl fmt::Debug for Passkeys {
 
 impl Passkeys {
     /// The use cases: credentials in `passkeys`, ceremonies kept by `ceremonies`, removal
-    /// checked by `check`, events in `audit` at the `clock`'s time.
+    /// checked by `check`, backup codes issued by `codes` when a first passkey turns MFA
+    /// on, events in `audit` at the `clock`'s time.
     #[must_use]
     pub fn new(
         passkeys: Arc<dyn PasskeyRepository>,
         ceremonies: PasskeyCeremonies,
         check: BothFactorsCheck,
+        codes: BackupCodeIssuer,
         audit: AuditTrail,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { passkeys, ceremonies, check, audit, clock }
+        Self { passkeys, ceremonies, check, codes, audit, clock }
     }
 
     /// The caller's passkeys that decode.
@@ -260,10 +292,10 @@ impl Passkeys {
 impl PasskeysUseCase for Passkeys {
     #[tracing::instrument(name = "passkey_register_begin", skip_all, fields(user.id = %caller.user.id))]
     async fn begin_registration(&self, caller: &Caller) -> Result<CeremonyOptions, PasskeyError> {
+        // MFA off is no obstacle: the first passkey turns it on. The caller is authenticated
+        // as for every other change (as TOTP enrollment, which turns MFA on too), and both
+        // the passkey and MFA going on are reported by e-mail.
         let user = &caller.user;
-        if !user.mfa.is_enabled() {
-            return Err(PasskeyError::MfaNotEnabled);
-        }
         let mine = self.mine(caller).await?;
         if mine.len() >= MAX_PASSKEYS_PER_USER {
             return Err(PasskeyError::TooManyPasskeys);
@@ -286,14 +318,11 @@ impl PasskeysUseCase for Passkeys {
         caller: &Caller,
         client: &ClientInfo,
         input: Result<FinishRegistrationInput, InputRejected>,
-    ) -> Result<PasskeyView, PasskeyError> {
+    ) -> Result<Registered, PasskeyError> {
         let input = input?;
         let raw_name = input.name.as_deref().unwrap_or(PasskeyName::DEFAULT);
         let name = PasskeyName::parse(raw_name).map_err(PasskeyError::InvalidName)?;
         let user = &caller.user;
-        if !user.mfa.is_enabled() {
-            return Err(PasskeyError::MfaNotEnabled);
-        }
         let now = self.clock.now();
         let kind = CeremonyKind::Registration;
         let taken = self.ceremonies.take(&input.ceremony_id, Some(user.id), kind).await?;
@@ -325,15 +354,37 @@ impl PasskeysUseCase for Passkeys {
             backup_eligible: verified.backup_eligible,
             backup_state: verified.backup_state,
         };
+        let detail = format!("passkey={}", record.id);
         let entry = AuditEntry::new(AuditEventKind::PasskeyAdded, Some(user.id), client)
-            .with_detail(format!("passkey={}", record.id));
+            .with_detail(detail.clone());
         let notice =
             Notice::about(NoticeKind::PasskeyAdded, user, client, now).with_subject(name.as_str());
         let effects = ChangeEffects::audited(self.audit.event(entry)).with_notice(notice);
-        match self.passkeys.create_passkey(record.clone(), &effects).await {
-            Ok(()) => {
+        // Whether MFA is off is decided by storage, under the user's lock (the caller's view
+        // may be stale): the codes are issued here and stored only if this registration is
+        // the one that turns MFA on.
+        let (codes, digests) = self.codes.issue();
+        let on = AuditEntry::new(AuditEventKind::MfaEnrollConfirmSuccess, Some(user.id), client)
+            .with_proof(Some(ProofKind::Passkey))
+            .with_detail(detail);
+        let turn_on = MfaTurnOn {
+            backup_codes: digests,
+            at: now,
+            effects: ChangeEffects::audited(self.audit.event(on)).with_notice(Notice::about(
+                NoticeKind::MfaEnabled,
+                user,
+                client,
+                now,
+            )),
+        };
+        match self.passkeys.create_first_passkey(record.clone(), &effects, &turn_on).await {
+            Ok(turned_on) => {
                 AuditTrail::log_line(&effects.audit);
-                Ok(PasskeyView::from(record))
+                let backup_codes = turned_on.then(|| {
+                    AuditTrail::log_line(&turn_on.effects.audit);
+                    codes.into_iter().map(PlainToken::new).collect()
+                });
+                Ok(Registered { passkey: PasskeyView::from(record), backup_codes })
             }
             Err(StoreError::Conflict(_)) => {
                 self.registration_refused(caller, client, "PASSKEY_ALREADY_REGISTERED").await;
@@ -381,13 +432,21 @@ impl PasskeysUseCase for Passkeys {
         input: Result<BothFactorsInput, InputRejected>,
     ) -> Result<(), PasskeyError> {
         // Someone else's passkey, or none: 404 before any attempt is counted.
-        let Some(passkey) = self.mine(caller).await?.into_iter().find(|p| p.id == id) else {
+        let rows = self.passkeys.passkeys_of(caller.user.id).await?;
+        let held = rows.len();
+        let Some(passkey) = rows.into_iter().filter_map(Listed::ok).find(|p| p.id == id) else {
             return Err(PasskeyError::NotFound);
         };
+        // The last factor stays (storage checks it again in the removal's transaction): 409
+        // before any attempt is counted.
+        let mfa = &caller.user.mfa;
+        if mfa.is_enabled() && !mfa.has_totp() && held <= 1 {
+            return Err(PasskeyError::LastFactor);
+        }
         let operation = MfaOperation::RemovePasskey;
         let change = self.check.check(operation, caller, client, input).await?;
         // Removing a second factor is not a change of the factor that signs in: no session
-        // ends (TOTP stays on).
+        // ends (another factor stays).
         let mut effects = change.effects(None);
         effects.audit.detail = Some(format!("passkey={id}"));
         effects.notice = effects.notice.map(|n| n.with_subject(passkey.name));
@@ -401,6 +460,12 @@ impl PasskeysUseCase for Passkeys {
                 // Removed concurrently: nothing was spent, the attempt is given back.
                 change.abandon("PASSKEY_NOT_FOUND").await?;
                 Err(PasskeyError::NotFound)
+            }
+            PasskeyRemoval::LastFactor => {
+                // Another factor went concurrently: nothing was spent, the attempt is given
+                // back.
+                change.abandon("PASSKEY_LAST_FACTOR").await?;
+                Err(PasskeyError::LastFactor)
             }
         }
     }

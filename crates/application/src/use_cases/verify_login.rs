@@ -278,6 +278,9 @@ impl VerifyLoginUseCase for VerifyLogin {
             self.sessions.delete(&digest).await?;
             return Err(VerifyLoginError::PendingInvalid);
         };
+        // With passkeys alone there is no secret: a TOTP code proves nothing, a backup code or
+        // a passkey does.
+        let secret = secret.as_ref();
         let holder = Holder { user: user.id, client, secret, last_step: *last_totp_step };
         let (kind, proof) = self.second_factor.proof_of(holder, &possession).await?;
         if let Some(proof) = &proof {

@@ -229,7 +229,9 @@ async fn logout_without_cookies_touches_nothing() {
 #[tokio::test]
 async fn mfa_status_shows_the_callers_backup_codes_left_only_when_mfa_is_on() {
     // Arrange: the count comes with the caller (authentication read it).
-    let use_case = UseCases::new(MockDeps::new().build(), settings()).mfa_status;
+    let mut deps = MockDeps::new();
+    deps.passkeys.expect_passkeys_of().times(1).returning(|_| Ok(Vec::new()));
+    let use_case = UseCases::new(deps.build(), settings()).mfa_status;
     let on = Caller { backup_codes_remaining: 7, ..session_caller(with_mfa(local_user())) };
     let pending =
         Caller { backup_codes_remaining: 4, ..token_caller(with_pending_mfa(local_user())) };
@@ -240,6 +242,8 @@ async fn mfa_status_shows_the_callers_backup_codes_left_only_when_mfa_is_on() {
 
     // Assert
     assert!(enabled.enabled);
+    assert!(enabled.totp);
+    assert_eq!(enabled.passkeys, 0);
     assert_eq!(enabled.enrolled_at, Some(now_plus(-3_600)));
     assert_eq!(enabled.backup_codes_remaining, 7);
     assert!(!pending.enabled && pending.enrolled_at.is_none());
@@ -247,9 +251,11 @@ async fn mfa_status_shows_the_callers_backup_codes_left_only_when_mfa_is_on() {
 }
 
 #[tokio::test]
-async fn mfa_status_makes_no_storage_call() {
-    // Arrange: every port is a mock without expectations — any call would panic.
-    let use_case = UseCases::new(MockDeps::new().build(), settings()).mfa_status;
+async fn mfa_status_reads_nothing_but_the_passkeys_and_those_only_while_mfa_is_on() {
+    // Arrange: every other port is a mock without expectations — any call would panic.
+    let mut deps = MockDeps::new();
+    deps.passkeys.expect_passkeys_of().times(2).returning(|_| Ok(Vec::new()));
+    let use_case = UseCases::new(deps.build(), settings()).mfa_status;
     let callers = [
         Caller { backup_codes_remaining: 10, ..token_caller(with_mfa(oidc_user())) },
         Caller { backup_codes_remaining: 0, ..session_caller(with_mfa(admin_user())) },

@@ -1,5 +1,8 @@
-//! `Passkeys`: registration (MFA first, the ceremony taken once, the credential verified,
-//! stored with its event and notice), rename, and removal with disable's proof.
+//! `Passkeys`: registration (the ceremony taken once, the credential verified, stored with
+//! its event and notice, and MFA turned on with backup codes by the first one), rename, and
+//! removal with disable's proof (never of the last factor).
+
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use slugbase_application::ports::{
     CeremonyKind, CeremonyStart, CeremonyState, Listed, MfaProof, PasskeyData, PasskeyRecord,
@@ -13,8 +16,8 @@ use slugbase_application::{
     collaborators::both_factors::{BothFactorsInput, MfaChangeError},
 };
 use slugbase_domain::{
-    AuditEventKind, AuditOutcome, DisableDenied, NoticeKind, PasskeyId, PasskeyNameError, Password,
-    TotpStep, UserId,
+    AuditEventKind, AuditOutcome, DisableDenied, MfaState, NoticeKind, PasskeyId, PasskeyNameError,
+    Password, ProofKind, TotpStep, UserId,
 };
 
 use crate::support::*;
@@ -65,12 +68,109 @@ async fn finish(deps: MockDeps, caller: &Caller, name: Option<&str>) -> Result<(
     use_cases.passkeys.finish_registration(caller, &client(), finish_input(name)).await.map(|_| ())
 }
 
+/// Random bytes for backup codes: distinct on every call.
+fn random_backup_bytes(deps: &mut MockDeps) {
+    let next = AtomicU8::new(0);
+    deps.random.expect_bytes_8().returning(move || {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        [0xca, 0xfe, 0x00, 0x11, 0x22, 0x33, i, 0xff - i]
+    });
+}
+
+/// A registration that storage answers with `turned_on`, for an account with MFA off.
+fn first_registration(deps: &mut MockDeps, user: UserId, turned_on: bool) {
+    deps.token_digest_is_tagged().backup_digest_is_tagged();
+    random_backup_bytes(deps);
+    deps.passkeys.expect_take_ceremony().returning(|_, _, _, _| Ok(Some(CeremonyState::new("s"))));
+    deps.webauthn.expect_finish_registration().returning(|_, _| Ok(verified()));
+    deps.passkeys
+        .expect_create_first_passkey()
+        .times(1)
+        .withf(move |record, effects, on| {
+            let notice = on.effects.notice.as_ref().expect("a notice");
+            record.user_id == user
+                && effects.audit.kind == AuditEventKind::PasskeyAdded
+                && on.backup_codes.len() == 10
+                && on.backup_codes.iter().all(|c| c.as_str().starts_with("hmac:"))
+                && on.at == now()
+                && on.effects.audit.kind == AuditEventKind::MfaEnrollConfirmSuccess
+                && on.effects.audit.proof == Some(ProofKind::Passkey)
+                && notice.kind == NoticeKind::MfaEnabled
+        })
+        .returning(move |_, _, _| Ok(turned_on));
+}
+
 #[tokio::test]
-async fn registration_needs_mfa_on_first_and_touches_nothing_else() {
-    let deps = MockDeps::new();
-    let caller = session_caller(local_user());
+async fn registration_begins_while_mfa_is_off() {
+    let user = local_user();
+    assert_eq!(user.mfa, MfaState::Disabled);
+    let mut deps = MockDeps::new();
+    owns(&mut deps, Vec::new());
+    deps.random.expect_bytes_32().returning(|| [7; 32]);
+    deps.token_digest_is_tagged();
+    deps.webauthn.expect_start_registration().times(1).returning(|_, _| {
+        Ok(CeremonyStart {
+            options_json: r#"{"publicKey":{}}"#.to_owned(),
+            state: CeremonyState::new("state"),
+        })
+    });
+    deps.passkeys.expect_delete_expired_ceremonies().returning(|_| Ok(0));
+    deps.passkeys.expect_put_ceremony().times(1).returning(|_| Ok(()));
+    let caller = session_caller(user);
     let result = UseCases::new(deps.build(), settings()).passkeys.begin_registration(&caller).await;
-    assert!(matches!(result, Err(PasskeyError::MfaNotEnabled)), "{result:?}");
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn the_first_passkey_turns_mfa_on_and_returns_the_codes_once() {
+    let user = local_user();
+    let mut deps = MockDeps::new();
+    first_registration(&mut deps, user.id, true);
+    let caller = session_caller(user);
+    let use_cases = UseCases::new(deps.build(), settings());
+    let registered = use_cases
+        .passkeys
+        .finish_registration(&caller, &client(), finish_input(None))
+        .await
+        .expect("registered");
+    let codes = registered.backup_codes.clone().expect("the codes");
+    assert_eq!(codes.len(), 10);
+    assert!(codes.iter().all(|c| c.expose().len() == 16), "16 hex characters each");
+    assert!(!format!("{registered:?}").contains(codes[0].expose()), "Debug shows no code");
+}
+
+#[tokio::test]
+async fn a_registration_that_finds_mfa_on_returns_no_codes() {
+    let user = local_user();
+    let mut deps = MockDeps::new();
+    first_registration(&mut deps, user.id, false);
+    let caller = session_caller(user);
+    let use_cases = UseCases::new(deps.build(), settings());
+    let registered = use_cases
+        .passkeys
+        .finish_registration(&caller, &client(), finish_input(None))
+        .await
+        .expect("registered");
+    assert!(registered.backup_codes.is_none());
+}
+
+#[tokio::test]
+async fn the_last_factor_is_refused_before_any_attempt_is_counted() {
+    let mut user = with_mfa(local_user());
+    if let MfaState::Enabled { secret, .. } = &mut user.mfa {
+        *secret = None;
+    }
+    let key = stored(user.id, "only");
+    let mut deps = MockDeps::new();
+    owns(&mut deps, vec![key.clone()]);
+    deps.passkeys.expect_remove_passkey().times(0);
+    let spy = deps.record_attempts();
+    let caller = session_caller(user);
+    let use_cases = UseCases::new(deps.build(), settings());
+    let input = proof_input("0123456789abcdef", Some(RIGHT_PASSWORD));
+    let result = use_cases.passkeys.remove(&caller, &client(), key.id, input).await;
+    assert!(matches!(result, Err(PasskeyError::LastFactor)), "{result:?}");
+    assert!(spy.failures().is_empty());
 }
 
 #[tokio::test]
@@ -132,7 +232,7 @@ async fn an_unknown_expired_or_replayed_ceremony_is_refused_and_audited_without_
     deps.token_digest_is_tagged();
     deps.passkeys.expect_take_ceremony().times(1).returning(|_, _, _, _| Ok(None));
     deps.webauthn.expect_finish_registration().times(0);
-    deps.passkeys.expect_create_passkey().times(0);
+    deps.passkeys.expect_create_first_passkey().times(0);
     let audit = deps.record_audit();
     let caller = session_caller(user);
 
@@ -173,7 +273,7 @@ async fn a_credential_that_fails_verification_is_refused_and_audited() {
     deps.webauthn
         .expect_finish_registration()
         .returning(|_, _| Err(WebAuthnError::Rejected("InvalidRPIDHash".to_owned())));
-    deps.passkeys.expect_create_passkey().times(0);
+    deps.passkeys.expect_create_first_passkey().times(0);
     let audit = deps.record_audit();
     let caller = session_caller(with_mfa(local_user()));
 
@@ -200,10 +300,12 @@ async fn a_verified_passkey_is_stored_with_its_event_and_notice() {
         })
         .returning(|_, _, _, _| Ok(Some(CeremonyState::new("state"))));
     deps.webauthn.expect_finish_registration().times(1).returning(|_, _| Ok(verified()));
+    deps.backup_digest_is_tagged();
+    random_backup_bytes(&mut deps);
     deps.passkeys
-        .expect_create_passkey()
+        .expect_create_first_passkey()
         .times(1)
-        .withf(move |record, effects| {
+        .withf(move |record, effects, _| {
             let notice = effects.notice.as_ref().expect("a notice");
             record.user_id == user_id
                 && record.name == "Laptop"
@@ -215,16 +317,18 @@ async fn a_verified_passkey_is_stored_with_its_event_and_notice() {
                 && notice.kind == NoticeKind::PasskeyAdded
                 && notice.subject.as_deref() == Some("Laptop")
         })
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(false));
     let caller = session_caller(user);
 
     let use_cases = UseCases::new(deps.build(), settings());
     let client = client();
     let view =
         use_cases.passkeys.finish_registration(&caller, &client, finish_input(Some(" Laptop ")));
-    let view = view.await.expect("registered");
+    let registered = view.await.expect("registered");
 
+    let view = &registered.passkey;
     assert_eq!((view.name.as_str(), view.backup_state), ("Laptop", true));
+    assert!(registered.backup_codes.is_none(), "MFA was on already");
 }
 
 #[tokio::test]
@@ -233,9 +337,11 @@ async fn a_credential_registered_already_is_a_clear_refusal() {
     deps.token_digest_is_tagged();
     deps.passkeys.expect_take_ceremony().returning(|_, _, _, _| Ok(Some(CeremonyState::new("s"))));
     deps.webauthn.expect_finish_registration().returning(|_, _| Ok(verified()));
+    deps.backup_digest_is_tagged();
+    random_backup_bytes(&mut deps);
     deps.passkeys
-        .expect_create_passkey()
-        .returning(|_, _| Err(StoreError::Conflict("passkeys.credential_id")));
+        .expect_create_first_passkey()
+        .returning(|_, _, _| Err(StoreError::Conflict("passkeys.credential_id")));
     let audit = deps.record_audit();
     let caller = session_caller(with_mfa(local_user()));
 

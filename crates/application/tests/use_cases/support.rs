@@ -490,9 +490,10 @@ pub fn admin_user() -> User {
 pub fn with_mfa(user: User) -> User {
     User {
         mfa: MfaState::Enabled {
-            secret: sealed_secret(),
+            secret: Some(sealed_secret()),
             enrolled_at: now_plus(-3_600),
             last_totp_step: Some(TotpStep::new(LAST_STEP)),
+            pending: None,
         },
         ..user
     }

@@ -16,10 +16,10 @@ impl State {
     /// Spends a proof for `user` (see [`MfaRepository::spend_proof`]); `false` changes nothing.
     pub(super) fn spend(&mut self, user: UserId, proof: &MfaProof, at: DateTime<Utc>) -> bool {
         let Some(u) = self.users.get_mut(&user) else { return false };
-        let MfaState::Enabled { last_totp_step, .. } = &mut u.mfa else { return false };
+        let MfaState::Enabled { secret, last_totp_step, .. } = &mut u.mfa else { return false };
         match proof {
             MfaProof::TotpStep(step) => {
-                if step.is_replay_after(*last_totp_step) {
+                if secret.is_none() || step.is_replay_after(*last_totp_step) {
                     return false;
                 }
                 *last_totp_step = Some(*step);
@@ -74,7 +74,7 @@ impl State {
     }
 
     /// Replaces a user's backup codes with fresh, unused ones.
-    fn store_codes(&mut self, user: UserId, codes: Vec<SecretDigest>) {
+    pub(super) fn store_codes(&mut self, user: UserId, codes: Vec<SecretDigest>) {
         let rows =
             codes.into_iter().map(|digest| BackupCodeRow { digest, used_at: None }).collect();
         self.backup_codes.insert(user, rows);
@@ -86,18 +86,23 @@ impl MfaRepository for InMemoryStore {
     async fn begin_enrollment(&self, user: UserId, secret: EncryptedSecret) -> StoreResult<bool> {
         let mut state = self.lock()?;
         let Some(u) = state.users.get_mut(&user) else { return Ok(false) };
-        if u.mfa.is_enabled() {
-            return Ok(false);
+        match &mut u.mfa {
+            MfaState::Enabled { secret: Some(_), .. } => return Ok(false),
+            MfaState::Enabled { pending, .. } => *pending = Some(secret),
+            MfaState::Disabled | MfaState::Pending { .. } => u.mfa = MfaState::Pending { secret },
         }
-        u.mfa = MfaState::Pending { secret };
         Ok(true)
     }
 
     async fn cancel_enrollment(&self, user: UserId) -> StoreResult<CancelOutcome> {
         let mut state = self.lock()?;
         let Some(u) = state.users.get_mut(&user) else { return Ok(CancelOutcome::Cancelled) };
-        match u.mfa {
-            MfaState::Enabled { .. } => Ok(CancelOutcome::AlreadyEnabled),
+        match &mut u.mfa {
+            MfaState::Enabled { secret: Some(_), .. } => Ok(CancelOutcome::AlreadyEnabled),
+            MfaState::Enabled { pending, .. } => {
+                *pending = None;
+                Ok(CancelOutcome::Cancelled)
+            }
             MfaState::Pending { .. } | MfaState::Disabled => {
                 u.mfa = MfaState::Disabled;
                 Ok(CancelOutcome::Cancelled)
@@ -116,13 +121,18 @@ impl MfaRepository for InMemoryStore {
     ) -> StoreResult<bool> {
         let mut state = self.lock()?;
         let Some(u) = state.users.get_mut(&user) else { return Ok(false) };
-        let secret = match &u.mfa {
-            MfaState::Pending { secret } if ct_eq(secret.as_str(), pending.as_str()) => {
-                secret.clone()
-            }
-            _ => return Ok(false),
+        let Some(stored) = u.mfa.pending_secret().filter(|s| ct_eq(s.as_str(), pending.as_str()))
+        else {
+            return Ok(false);
         };
-        u.mfa = MfaState::Enabled { secret, enrolled_at: at, last_totp_step: Some(step) };
+        let secret = Some(stored.clone());
+        // MFA off: it turns on now; on with passkeys alone: it stays on since then.
+        let enrolled_at = match &u.mfa {
+            MfaState::Enabled { enrolled_at, .. } => *enrolled_at,
+            MfaState::Disabled | MfaState::Pending { .. } => at,
+        };
+        u.mfa =
+            MfaState::Enabled { secret, enrolled_at, last_totp_step: Some(step), pending: None };
         state.store_codes(user, backup_codes);
         state.apply(user, effects);
         Ok(true)

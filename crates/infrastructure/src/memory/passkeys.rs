@@ -5,11 +5,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
-    CeremonyKind, CeremonyRecord, CeremonyState, ChangeEffects, Listed, MfaProof, PasskeyRecord,
-    PasskeyRemoval, PasskeyRepository, PasskeyUse, PasskeyUseOutcome, SecretDigest, StoreError,
-    StoreResult,
+    CeremonyKind, CeremonyRecord, CeremonyState, ChangeEffects, Listed, MfaProof, MfaTurnOn,
+    PasskeyRecord, PasskeyRemoval, PasskeyRepository, PasskeyUse, PasskeyUseOutcome, SecretDigest,
+    StoreError, StoreResult,
 };
-use slugbase_domain::{PasskeyId, UserId};
+use slugbase_domain::{MfaState, PasskeyId, UserId};
 
 use super::{InMemoryStore, ct_eq};
 
@@ -84,6 +84,42 @@ impl PasskeyRepository for InMemoryStore {
         Ok(())
     }
 
+    async fn create_first_passkey(
+        &self,
+        record: PasskeyRecord,
+        effects: &ChangeEffects,
+        turn_on: &MfaTurnOn,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        if state.passkeys.index_of(&record.credential_id).is_some() {
+            return Err(StoreError::Conflict("passkeys.credential_id"));
+        }
+        let user = record.user_id;
+        let Some(u) = state.users.get_mut(&user) else {
+            return Err(StoreError::Other(anyhow::anyhow!("no such user")));
+        };
+        let turned_on = match &u.mfa {
+            MfaState::Enabled { .. } => false,
+            MfaState::Disabled | MfaState::Pending { .. } => {
+                let pending = u.mfa.pending_secret().cloned();
+                u.mfa = MfaState::Enabled {
+                    secret: None,
+                    enrolled_at: turn_on.at,
+                    last_totp_step: None,
+                    pending,
+                };
+                true
+            }
+        };
+        state.passkeys.passkeys.push(record);
+        state.apply(user, effects);
+        if turned_on {
+            state.store_codes(user, turn_on.backup_codes.clone());
+            state.apply(user, &turn_on.effects);
+        }
+        Ok(turned_on)
+    }
+
     async fn passkeys_of(&self, user: UserId) -> StoreResult<Vec<Listed<PasskeyRecord>>> {
         let state = self.lock()?;
         let mut mine: Vec<PasskeyRecord> =
@@ -119,6 +155,12 @@ impl PasskeyRepository for InMemoryStore {
         else {
             return Ok(PasskeyRemoval::NotFound);
         };
+        let passkeys_alone =
+            state.users.get(&user).is_some_and(|u| u.mfa.is_enabled() && !u.mfa.has_totp());
+        let others = state.passkeys.passkeys.iter().filter(|p| p.user_id == user).count() - 1;
+        if passkeys_alone && others == 0 {
+            return Ok(PasskeyRemoval::LastFactor);
+        }
         if !state.spend(user, proof, at) {
             return Ok(PasskeyRemoval::ProofRefused);
         }

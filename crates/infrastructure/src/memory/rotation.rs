@@ -21,9 +21,8 @@ impl SecretRotation for InMemoryStore {
             .values()
             .filter_map(|u| {
                 let (sealed, enabled) = match &u.mfa {
-                    MfaState::Disabled => return None,
-                    MfaState::Pending { secret } => (secret.clone(), false),
-                    MfaState::Enabled { secret, .. } => (secret.clone(), true),
+                    MfaState::Enabled { secret: Some(secret), .. } => (secret.clone(), true),
+                    other => (other.pending_secret()?.clone(), false),
                 };
                 let key = u.id.to_string();
                 if after.as_ref().is_some_and(|a| key <= *a) {
@@ -45,7 +44,10 @@ impl SecretRotation for InMemoryStore {
     ) -> StoreResult<bool> {
         let mut state = self.lock()?;
         let Some(u) = state.users.get_mut(&user) else { return Ok(false) };
-        let (MfaState::Pending { secret } | MfaState::Enabled { secret, .. }) = &mut u.mfa else {
+        let (MfaState::Pending { secret }
+        | MfaState::Enabled { secret: Some(secret), .. }
+        | MfaState::Enabled { secret: None, pending: Some(secret), .. }) = &mut u.mfa
+        else {
             return Ok(false);
         };
         if !ct_eq(secret.as_str(), old.as_str()) {

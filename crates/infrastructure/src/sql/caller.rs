@@ -205,7 +205,7 @@ pub(crate) trait FromSqliteRow: Sized {
 }
 
 impl FromSqliteRow for users::Model {
-    const COLUMNS: usize = 12;
+    const COLUMNS: usize = 13;
 
     fn from_sqlite_row(row: &Row<'_>, base: usize) -> rusqlite::Result<Self> {
         use users::Column as C;
@@ -223,6 +223,7 @@ impl FromSqliteRow for users::Model {
             mfa_last_totp_step: row.get(at(C::MfaLastTotpStep))?,
             created_at: row.get(at(C::CreatedAt))?,
             mfa_grace_started_at: row.get(at(C::MfaGraceStartedAt))?,
+            mfa_pending_secret: row.get(at(C::MfaPendingSecret))?,
         })
     }
 }
@@ -358,6 +359,7 @@ mod tests {
             r#""users"."mfa_last_totp_step" AS "B_mfa_last_totp_step","#,
             r#""users"."created_at" AS "B_created_at","#,
             r#""users"."mfa_grace_started_at" AS "B_mfa_grace_started_at","#,
+            r#""users"."mfa_pending_secret" AS "B_mfa_pending_secret","#,
             r#"(SELECT COUNT("backup_codes"."user_id") FROM "backup_codes""#,
             r#"WHERE "backup_codes"."user_id" = "users"."id""#,
             r#"AND "backup_codes"."used_at" IS NULL) AS "unused_backup_codes""#,

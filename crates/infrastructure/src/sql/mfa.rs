@@ -28,7 +28,7 @@ fn step_value(step: TotpStep) -> Option<i64> {
 }
 
 /// Whether a conditional update changed exactly one row.
-async fn updated_one<C: ConnectionTrait>(
+pub(super) async fn updated_one<C: ConnectionTrait>(
     conn: &C,
     update: UpdateMany<impl sea_orm::EntityTrait>,
 ) -> StoreResult<bool> {
@@ -62,6 +62,7 @@ pub(super) async fn spend<C: ConnectionTrait>(
                 .col_expr(users::Column::MfaLastTotpStep, Expr::val(step))
                 .filter(users::Column::Id.eq(user))
                 .filter(users::Column::MfaEnabled.eq(true))
+                .filter(users::Column::MfaSecret.is_not_null())
                 .filter(
                     users::Column::MfaLastTotpStep
                         .is_null()
@@ -120,7 +121,7 @@ async fn delete_codes<C: ConnectionTrait>(conn: &C, user: &str) -> StoreResult<(
 }
 
 /// Replaces every backup code of a user.
-async fn replace_codes<C: ConnectionTrait>(
+pub(super) async fn replace_codes<C: ConnectionTrait>(
     conn: &C,
     user: &str,
     codes: &[SecretDigest],
@@ -130,11 +131,13 @@ async fn replace_codes<C: ConnectionTrait>(
     insert_codes(conn, user, codes, at).await
 }
 
-/// An update that turns MFA off and clears its secret and replay state.
+/// An update that turns MFA off and clears its secrets (confirmed and pending) and replay
+/// state.
 fn clear_mfa(user: &str) -> UpdateMany<users::Entity> {
     users::Entity::update_many()
         .col_expr(users::Column::MfaEnabled, Expr::val(false))
         .col_expr(users::Column::MfaSecret, Expr::val(Option::<String>::None))
+        .col_expr(users::Column::MfaPendingSecret, Expr::val(Option::<String>::None))
         .col_expr(users::Column::MfaEnrolledAt, Expr::val(Option::<i64>::None))
         .col_expr(users::Column::MfaLastTotpStep, Expr::val(Option::<i64>::None))
         .filter(users::Column::Id.eq(user))
@@ -159,6 +162,14 @@ impl SeaOrmStore {
     }
 }
 
+/// `mfa_enabled = FALSE OR mfa_secret IS NULL`: no confirmed TOTP secret, so a TOTP
+/// enrollment may begin, be cancelled or be confirmed.
+fn without_totp() -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(users::Column::MfaEnabled.eq(false))
+        .add(users::Column::MfaSecret.is_null())
+}
+
 /// Applies a change's `effects` in its transaction `tx` and commits: the change happened.
 async fn commit_with(
     tx: DatabaseTransaction,
@@ -174,33 +185,31 @@ async fn commit_with(
 impl MfaRepository for SeaOrmStore {
     async fn begin_enrollment(&self, user: UserId, secret: EncryptedSecret) -> StoreResult<bool> {
         let update = users::Entity::update_many()
-            .col_expr(users::Column::MfaSecret, Expr::val(secret.as_str()))
+            .col_expr(users::Column::MfaPendingSecret, Expr::val(secret.as_str()))
             .filter(users::Column::Id.eq(user.to_string()))
-            .filter(users::Column::MfaEnabled.eq(false));
+            .filter(without_totp());
         updated_one(&self.db, update).await
     }
 
     async fn cancel_enrollment(&self, user: UserId) -> StoreResult<CancelOutcome> {
         let id = user.to_string();
         let update = users::Entity::update_many()
-            .col_expr(users::Column::MfaSecret, Expr::val(Option::<String>::None))
+            .col_expr(users::Column::MfaPendingSecret, Expr::val(Option::<String>::None))
             .filter(users::Column::Id.eq(id.as_str()))
-            .filter(users::Column::MfaEnabled.eq(false));
+            .filter(without_totp());
         if updated_one(&self.db, update).await? {
             return Ok(CancelOutcome::Cancelled);
         }
-        let enabled = users::Entity::find_by_id(id)
+        let totp_on = users::Entity::find_by_id(id)
             .select_only()
-            .column(users::Column::MfaEnabled)
-            .into_tuple::<bool>()
+            .column(users::Column::Id)
+            .filter(users::Column::MfaEnabled.eq(true))
+            .filter(users::Column::MfaSecret.is_not_null())
+            .into_tuple::<String>()
             .one(&self.db)
             .await
             .map_err(db_err)?;
-        Ok(if enabled == Some(true) {
-            CancelOutcome::AlreadyEnabled
-        } else {
-            CancelOutcome::Cancelled
-        })
+        Ok(if totp_on.is_some() { CancelOutcome::AlreadyEnabled } else { CancelOutcome::Cancelled })
     }
 
     async fn confirm_enrollment(
@@ -215,16 +224,29 @@ impl MfaRepository for SeaOrmStore {
         let Some(step) = step_value(step) else { return Ok(false) };
         let id = user.to_string();
         let tx = self.begin_write().await?;
-        // Compare-and-set: only the confirm that still finds MFA off and this pending
-        // secret flips the flag; the others update nothing and store no codes.
-        let update = users::Entity::update_many()
+        lock_user(&tx, &id).await?;
+        // Compare-and-set: only the confirm that still finds no confirmed TOTP secret and
+        // this pending one confirms it; the others update nothing and store no codes. MFA
+        // off: it turns on now. On with passkeys alone: it stays on, since its first passkey.
+        let confirm = || {
+            users::Entity::update_many()
+                .col_expr(users::Column::MfaSecret, Expr::val(pending.as_str()))
+                .col_expr(users::Column::MfaPendingSecret, Expr::val(Option::<String>::None))
+                .col_expr(users::Column::MfaLastTotpStep, Expr::val(step))
+                .filter(users::Column::Id.eq(id.as_str()))
+                .filter(users::Column::MfaPendingSecret.eq(pending.as_str()))
+        };
+        let turned_on = confirm()
             .col_expr(users::Column::MfaEnabled, Expr::val(true))
             .col_expr(users::Column::MfaEnrolledAt, Expr::val(to_ms(at)))
-            .col_expr(users::Column::MfaLastTotpStep, Expr::val(step))
-            .filter(users::Column::Id.eq(id.as_str()))
-            .filter(users::Column::MfaEnabled.eq(false))
-            .filter(users::Column::MfaSecret.eq(pending.as_str()));
-        if !updated_one(&tx, update).await? {
+            .filter(users::Column::MfaEnabled.eq(false));
+        let confirmed = updated_one(&tx, turned_on).await? || {
+            let beside_passkeys = confirm()
+                .filter(users::Column::MfaEnabled.eq(true))
+                .filter(users::Column::MfaSecret.is_null());
+            updated_one(&tx, beside_passkeys).await?
+        };
+        if !confirmed {
             tx.rollback().await.map_err(db_err)?;
             return Ok(false);
         }
@@ -321,8 +343,12 @@ impl MfaRepository for SeaOrmStore {
         let id = user.to_string();
         let tx = self.begin_write().await?;
         lock_user(&tx, &id).await?;
-        let update = clear_mfa(&id)
-            .filter(users::Column::MfaEnabled.eq(true).or(users::Column::MfaSecret.is_not_null()));
+        let update = clear_mfa(&id).filter(
+            sea_orm::Condition::any()
+                .add(users::Column::MfaEnabled.eq(true))
+                .add(users::Column::MfaSecret.is_not_null())
+                .add(users::Column::MfaPendingSecret.is_not_null()),
+        );
         let updated = updated_one(&tx, update).await?;
         delete_codes(&tx, &id).await?;
         delete_passkeys_of(&tx, &id).await?;

@@ -12,16 +12,16 @@ use sea_orm::{
     ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _, Set,
 };
 use slugbase_application::ports::{
-    CeremonyKind, CeremonyRecord, CeremonyState, ChangeEffects, Listed, MfaProof, PasskeyData,
-    PasskeyRecord, PasskeyRemoval, PasskeyRepository, PasskeyUse, PasskeyUseOutcome, SecretDigest,
-    StoreResult,
+    CeremonyKind, CeremonyRecord, CeremonyState, ChangeEffects, Listed, MfaProof, MfaTurnOn,
+    PasskeyData, PasskeyRecord, PasskeyRemoval, PasskeyRepository, PasskeyUse, PasskeyUseOutcome,
+    SecretDigest, StoreResult,
 };
 use slugbase_domain::{PasskeyId, UserId};
 
 use super::change_effects::apply_effects;
-use super::entity::{passkeys, webauthn_ceremonies};
+use super::entity::{passkeys, users, webauthn_ceremonies};
 use super::listed::{logged, rows_listed};
-use super::mfa::{lock_user, spend};
+use super::mfa::{lock_user, replace_codes, spend, updated_one};
 use super::passkey_rows::{credential_key, use_passkey};
 use super::{SeaOrmStore, corrupt, db_err, from_ms, from_ms_opt, parse_uuid, to_ms};
 
@@ -77,6 +77,38 @@ impl PasskeyRepository for SeaOrmStore {
         tx.commit().await.map_err(db_err)
     }
 
+    async fn create_first_passkey(
+        &self,
+        record: PasskeyRecord,
+        effects: &ChangeEffects,
+        turn_on: &MfaTurnOn,
+    ) -> StoreResult<bool> {
+        let user = record.user_id;
+        let id = user.to_string();
+        let tx = self.begin_write().await?;
+        // The user's row first, as every MFA change: of concurrent first registrations one
+        // finds MFA off and turns it on; the others find it on and store their passkey only.
+        lock_user(&tx, &id).await?;
+        passkeys::Entity::insert(passkey_row(record))
+            .exec_without_returning(&tx)
+            .await
+            .map_err(db_err)?;
+        apply_effects(&tx, user, effects).await?;
+        let flip = users::Entity::update_many()
+            .col_expr(users::Column::MfaEnabled, Expr::val(true))
+            .col_expr(users::Column::MfaEnrolledAt, Expr::val(to_ms(turn_on.at)))
+            .col_expr(users::Column::MfaLastTotpStep, Expr::val(Option::<i64>::None))
+            .filter(users::Column::Id.eq(id.as_str()))
+            .filter(users::Column::MfaEnabled.eq(false));
+        let turned_on = updated_one(&tx, flip).await?;
+        if turned_on {
+            replace_codes(&tx, &id, &turn_on.backup_codes, turn_on.at).await?;
+            apply_effects(&tx, user, &turn_on.effects).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(turned_on)
+    }
+
     async fn passkeys_of(&self, user: UserId) -> StoreResult<Vec<Listed<PasskeyRecord>>> {
         let select = passkeys::Entity::find()
             .filter(passkeys::Column::UserId.eq(user.to_string()))
@@ -127,6 +159,25 @@ impl PasskeyRepository for SeaOrmStore {
         if mine != 1 {
             tx.rollback().await.map_err(db_err)?;
             return Ok(PasskeyRemoval::NotFound);
+        }
+        // The last second factor stays: MFA on with passkeys alone and no other passkey.
+        let passkeys_alone = users::Entity::find_by_id(owner.as_str())
+            .filter(users::Column::MfaEnabled.eq(true))
+            .filter(users::Column::MfaSecret.is_null())
+            .count(&tx)
+            .await
+            .map_err(db_err)?
+            == 1;
+        if passkeys_alone {
+            let all = passkeys::Entity::find()
+                .filter(passkeys::Column::UserId.eq(owner.as_str()))
+                .count(&tx)
+                .await
+                .map_err(db_err)?;
+            if all <= 1 {
+                tx.rollback().await.map_err(db_err)?;
+                return Ok(PasskeyRemoval::LastFactor);
+            }
         }
         if !spend(&tx, &owner, proof, at).await? {
             tx.rollback().await.map_err(db_err)?;

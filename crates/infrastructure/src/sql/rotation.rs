@@ -21,12 +21,17 @@ impl SecretRotation for SeaOrmStore {
     ) -> StoreResult<Vec<SealedSecretRow>> {
         // Ids are UUID text; `id > ''` starts at the beginning.
         let after = after.map(|id| id.to_string()).unwrap_or_default();
-        let rows: Vec<(String, Option<String>, bool)> = users::Entity::find()
+        // A user holds at most one secret: a confirmed one, or an enrollment in progress.
+        let rows: Vec<(String, Option<String>, Option<String>)> = users::Entity::find()
             .select_only()
             .column(users::Column::Id)
             .column(users::Column::MfaSecret)
-            .column(users::Column::MfaEnabled)
-            .filter(users::Column::MfaSecret.is_not_null())
+            .column(users::Column::MfaPendingSecret)
+            .filter(
+                sea_orm::Condition::any()
+                    .add(users::Column::MfaSecret.is_not_null())
+                    .add(users::Column::MfaPendingSecret.is_not_null()),
+            )
             .filter(users::Column::Id.gt(after))
             .order_by_asc(users::Column::Id)
             .limit(u64::from(limit))
@@ -35,7 +40,11 @@ impl SecretRotation for SeaOrmStore {
             .await
             .map_err(db_err)?;
         rows.into_iter()
-            .filter_map(|(id, sealed, enabled)| sealed.map(|sealed| (id, sealed, enabled)))
+            .filter_map(|(id, confirmed, pending)| match (confirmed, pending) {
+                (Some(sealed), _) => Some((id, sealed, true)),
+                (None, Some(sealed)) => Some((id, sealed, false)),
+                (None, None) => None,
+            })
             .map(|(id, sealed, enabled)| {
                 Ok(SealedSecretRow {
                     user_id: UserId::from_uuid(parse_uuid(&id)?),
@@ -52,13 +61,19 @@ impl SecretRotation for SeaOrmStore {
         old: &EncryptedSecret,
         new: &EncryptedSecret,
     ) -> StoreResult<bool> {
-        let updated = users::Entity::update_many()
-            .col_expr(users::Column::MfaSecret, Expr::val(new.as_str()))
-            .filter(users::Column::Id.eq(user.to_string()))
-            .filter(users::Column::MfaSecret.eq(old.as_str()))
-            .exec(&self.db)
-            .await
-            .map_err(db_err)?;
-        Ok(updated.rows_affected == 1)
+        // The confirmed secret, else the pending one: each a compare-and-set of its own.
+        for column in [users::Column::MfaSecret, users::Column::MfaPendingSecret] {
+            let updated = users::Entity::update_many()
+                .col_expr(column, Expr::val(new.as_str()))
+                .filter(users::Column::Id.eq(user.to_string()))
+                .filter(column.eq(old.as_str()))
+                .exec(&self.db)
+                .await
+                .map_err(db_err)?;
+            if updated.rows_affected == 1 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }

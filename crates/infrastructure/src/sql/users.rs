@@ -26,13 +26,17 @@ pub(crate) fn user_from_model(row: users::Model) -> StoreResult<User> {
         .mfa_last_totp_step
         .map(|s| u64::try_from(s).map(TotpStep::new).map_err(|_| corrupt("totp step")))
         .transpose()?;
-    let mfa = match (row.mfa_enabled, row.mfa_secret, enrolled_at) {
-        (true, Some(secret), Some(enrolled_at)) => {
-            MfaState::Enabled { secret: EncryptedSecret::new(secret), enrolled_at, last_totp_step }
-        }
-        (true, _, _) => return Err(corrupt("MFA enabled without secret or enrollment time")),
-        (false, Some(secret), _) => MfaState::Pending { secret: EncryptedSecret::new(secret) },
-        (false, None, _) => MfaState::Disabled,
+    let pending = row.mfa_pending_secret.map(EncryptedSecret::new);
+    let mfa = match (row.mfa_enabled, enrolled_at, pending) {
+        (true, Some(enrolled_at), pending) => MfaState::Enabled {
+            secret: row.mfa_secret.map(EncryptedSecret::new),
+            enrolled_at,
+            last_totp_step,
+            pending,
+        },
+        (true, None, _) => return Err(corrupt("MFA enabled without enrollment time")),
+        (false, _, Some(secret)) => MfaState::Pending { secret },
+        (false, _, None) => MfaState::Disabled,
     };
     Ok(User {
         id: UserId::from_uuid(parse_uuid(&row.id)?),
@@ -64,6 +68,7 @@ pub(super) async fn insert_user<C: ConnectionTrait>(conn: &C, user: NewUser) -> 
         is_admin: Set(user.is_admin),
         mfa_enabled: Set(false),
         mfa_secret: Set(None),
+        mfa_pending_secret: Set(None),
         mfa_enrolled_at: Set(None),
         mfa_last_totp_step: Set(None),
         created_at: Set(to_ms(user.created_at)),

@@ -172,9 +172,6 @@ impl From<PasskeyError> for ApiError {
                 Self::new(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", MSG_BAD_REQUEST)
                     .with_field("name", why.to_string())
             }
-            PasskeyError::MfaNotEnabled => {
-                Self::new(StatusCode::BAD_REQUEST, "MFA_NOT_ENABLED", text)
-            }
             PasskeyError::TooManyPasskeys => {
                 Self::new(StatusCode::CONFLICT, "PASSKEY_LIMIT_REACHED", text)
             }
@@ -190,6 +187,7 @@ impl From<PasskeyError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "PASSKEY_ALREADY_REGISTERED", text)
             }
             PasskeyError::NotFound => Self::new(StatusCode::NOT_FOUND, "PASSKEY_NOT_FOUND", text),
+            PasskeyError::LastFactor => Self::new(StatusCode::CONFLICT, "LAST_SECOND_FACTOR", text),
             PasskeyError::Unavailable => passkeys_unavailable(),
             PasskeyError::NoPasskeys => no_passkeys(),
             PasskeyError::Change(change) => change.into(),

@@ -143,6 +143,9 @@ pub struct PendingAccountView {
     pub name: String,
     /// It has a passkey: the second step may offer one beside the code.
     pub passkeys: bool,
+    /// It has TOTP: the second step may ask for an authenticator code. `false` with passkeys
+    /// alone: a passkey or a backup code is the second step.
+    pub totp: bool,
 }
 
 /// The account the second step signs in.
@@ -166,6 +169,7 @@ pub(crate) async fn pending_account(
         email: account.user.email.as_str().to_owned(),
         name: account.user.name.as_str().to_owned(),
         passkeys: account.passkeys,
+        totp: account.user.mfa.has_totp(),
     }))
 }
 

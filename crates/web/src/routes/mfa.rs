@@ -56,8 +56,13 @@ pub(crate) async fn disable(
 /// `GET /api/auth/mfa/status`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct MfaStatusView {
-    /// MFA is on.
+    /// MFA is on: at least one second factor, TOTP or a passkey.
     pub enabled: bool,
+    /// A confirmed TOTP secret is one of the factors (`false` with passkeys alone: no TOTP
+    /// code is asked for, a backup code or a passkey proves possession).
+    pub totp: bool,
+    /// Passkeys registered (`GET /api/auth/passkeys` lists them).
+    pub passkeys: u32,
     /// When it was turned on.
     pub enrolled_at: Option<DateTime<Utc>>,
     /// Unused backup codes.
@@ -96,6 +101,8 @@ pub(crate) async fn mfa_status(
     let policy = &view.policy;
     Ok(HttpResponse::Ok().json(MfaStatusView {
         enabled: view.enabled,
+        totp: view.totp,
+        passkeys: view.passkeys,
         enrolled_at: view.enrolled_at,
         backup_codes_remaining: view.backup_codes_remaining,
         required: policy.required(),

@@ -1,5 +1,6 @@
 //! `/api/auth/passkeys`: register (options, then the authenticator's answer), list, rename
-//! and remove the caller's passkeys — an additional second factor beside TOTP.
+//! and remove the caller's passkeys — second factors beside TOTP (or alone: the first one
+//! registered while MFA is off turns MFA on).
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
@@ -8,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slugbase_application::collaborators::both_factors::BothFactorsInput;
 use slugbase_application::collaborators::passkey_ceremonies::{CeremonyOptions, PasskeyAssertion};
-use slugbase_application::use_cases::passkeys::{FinishRegistrationInput, PasskeyView};
+use slugbase_application::use_cases::passkeys::{FinishRegistrationInput, PasskeyView, Registered};
 use slugbase_domain::PasskeyId;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -50,6 +51,30 @@ impl From<PasskeyView> for PasskeyItemView {
             last_used_at: v.last_used_at,
             backup_eligible: v.backup_eligible,
             backed_up: v.backup_state,
+        }
+    }
+}
+
+/// A registered passkey: the passkey as listed and, when registering it turned MFA on, the
+/// backup codes.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RegisteredPasskeyView {
+    /// The new passkey.
+    #[serde(flatten)]
+    pub passkey: PasskeyItemView,
+    /// Present only when this registration turned MFA on (the account had no second
+    /// factor): ten one-time backup codes, 16 lowercase hex characters each, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_codes: Option<Vec<String>>,
+}
+
+impl From<Registered> for RegisteredPasskeyView {
+    fn from(r: Registered) -> Self {
+        Self {
+            passkey: PasskeyItemView::from(r.passkey),
+            backup_codes: r
+                .backup_codes
+                .map(|codes| codes.iter().map(|c| c.expose().to_owned()).collect()),
         }
     }
 }
@@ -97,14 +122,15 @@ pub(crate) fn ceremony_view(started: CeremonyOptions) -> Result<PasskeyCeremonyV
     Ok(PasskeyCeremonyView { ceremony_id: started.ceremony_id.expose().to_owned(), options })
 }
 
-/// Start registering a passkey (MFA must be on).
+/// Start registering a passkey.
 #[utoipa::path(
     tag = "Passkeys",
     operation_id = "passkey_register_begin",
+    description = "MFA need not be on: the first passkey of an account without a second factor turns MFA on when it is registered (see `POST /api/auth/passkeys/register/finish`).",
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "Options for the authenticator", body = PasskeyCeremonyView),
-        (status = 400, description = "MFA_NOT_ENABLED (turn TOTP on first) or PASSKEYS_UNAVAILABLE (server.public_base_url names an IP address)", body = ErrorBody),
+        (status = 400, description = "PASSKEYS_UNAVAILABLE (server.public_base_url names an IP address)", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
@@ -157,11 +183,12 @@ pub(crate) async fn challenge(
 #[utoipa::path(
     tag = "Passkeys",
     operation_id = "passkey_register_finish",
+    description = "Stores the passkey with its `passkey_added` event and e-mail notice. When the account has MFA off, the same transaction turns MFA on: ten backup codes are issued (returned in `backup_codes`, this once), with the `mfa_enroll_confirm_success` event (proof `passkey`) and the \"two-factor authentication turned on\" notice. Of two registrations racing on an account with MFA off, one turns MFA on and returns the codes; the other stores its passkey only. A pending TOTP enrollment stays pending.",
     request_body(content = FinishPasskeyRegistrationRequest, content_type = "application/json"),
     security(("session_cookie" = []), ("bearer_token" = [])),
     responses(
-        (status = 201, description = "Registered", body = PasskeyItemView),
-        (status = 400, description = "VALIDATION_FAILED (details name the field), MFA_NOT_ENABLED, PASSKEY_CEREMONY_INVALID (unknown, expired or already finished), PASSKEY_REJECTED (the credential does not parse or fails verification) or PASSKEYS_UNAVAILABLE", body = ErrorBody),
+        (status = 201, description = "Registered; `backup_codes` only when this registration turned MFA on", body = RegisteredPasskeyView),
+        (status = 400, description = "VALIDATION_FAILED (details name the field), PASSKEY_CEREMONY_INVALID (unknown, expired or already finished), PASSKEY_REJECTED (the credential does not parse or fails verification) or PASSKEYS_UNAVAILABLE", body = ErrorBody),
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
@@ -185,7 +212,7 @@ pub(crate) async fn register_finish(
         .finish_registration(&authed.caller, &client, input)
         .await
         .map_err(|e| rejection.answer(e))?;
-    Ok(HttpResponse::Created().json(PasskeyItemView::from(view)))
+    Ok(HttpResponse::Created().json(RegisteredPasskeyView::from(view)))
 }
 
 /// The caller's passkeys, oldest first.
@@ -254,7 +281,7 @@ pub(crate) async fn rename_passkey(
 #[utoipa::path(
     tag = "Passkeys",
     operation_id = "remove_passkey",
-    description = "Needs what disabling MFA needs, checked in the same order with the same attempt limits: a TOTP code, an unused backup code or a passkey's answer to `POST /api/auth/mfa/challenge` (any of the caller's passkeys, this one too), and the password of a local user (an OIDC-only user sends no password). The passkey is looked up first: one that is not the caller's is 404 and counts no attempt. On success, in one transaction: the code spent, the passkey removed, the `passkey_removed` event and the e-mail notice stored. No session ends: TOTP stays on.",
+    description = "Needs what disabling MFA needs, checked in the same order with the same attempt limits: a TOTP code, an unused backup code or a passkey's answer to `POST /api/auth/mfa/challenge` (any of the caller's passkeys, this one too), and the password of a local user (an OIDC-only user sends no password). The passkey is looked up first: one that is not the caller's is 404 and counts no attempt. Then the account's last second factor (no TOTP, no other passkey) is refused with 409 `LAST_SECOND_FACTOR`, counting no attempt: turn MFA off with `POST /api/auth/mfa/disable` instead, or add another factor first. On success, in one transaction: the code spent, the passkey removed, the `passkey_removed` event and the e-mail notice stored. No session ends: another factor stays.",
     params(("id" = Uuid, Path, description = "Passkey id")),
     request_body(content = BothFactorsRequest, content_type = "application/json"),
     security(("session_cookie" = []), ("bearer_token" = [])),
@@ -265,6 +292,7 @@ pub(crate) async fn rename_passkey(
         (status = 403, description = "CSRF_INVALID", body = ErrorBody),
         (status = 404, description = "PASSKEY_NOT_FOUND (also another user's)", body = ErrorBody),
         (status = 408, description = "The body did not arrive within `server.body_read_timeout_secs`; the connection is closed", body = ErrorBody),
+        (status = 409, description = "LAST_SECOND_FACTOR: the account's only factor (no TOTP, no other passkey); use `POST /api/auth/mfa/disable`", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
         (status = 429, description = "TOO_MANY_ATTEMPTS (see Retry-After)", body = ErrorBody),

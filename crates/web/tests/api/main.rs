@@ -13,6 +13,7 @@ mod malformed;
 mod mfa_policy;
 mod notices;
 mod openapi;
+mod passkey_only;
 mod passkey_proof;
 mod passkeys;
 mod rate_limit;

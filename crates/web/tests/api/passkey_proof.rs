@@ -15,9 +15,9 @@ use webauthn_rs_proto::RequestChallengeResponse;
 
 use crate::passkeys::{FINISH, LIST, answered, app_on_localhost, authenticator, events};
 
-const VERIFY: &str = "/api/auth/mfa/verify";
-const VERIFY_CHALLENGE: &str = "/api/auth/mfa/verify/challenge";
-const CHALLENGE: &str = "/api/auth/mfa/challenge";
+pub(crate) const VERIFY: &str = "/api/auth/mfa/verify";
+pub(crate) const VERIFY_CHALLENGE: &str = "/api/auth/mfa/verify/challenge";
+pub(crate) const CHALLENGE: &str = "/api/auth/mfa/challenge";
 const EMAIL: &str = "pk@example.com";
 
 /// An account with MFA on and one passkey: the admin's client, the user's signed-in client,
@@ -36,7 +36,7 @@ async fn account_with_a_passkey(app: &TestApp, origin: &Url) -> (Api, Api, Strin
 
 /// Asks `api` for a challenge at `path` and has `key` answer it for `origin`: the body to
 /// send in place of a code (`ceremony_id` and `credential`).
-async fn assertion(api: &Api, path: &str, key: &mut SoftPasskey, origin: &Url) -> Value {
+pub(crate) async fn assertion(api: &Api, path: &str, key: &mut SoftPasskey, origin: &Url) -> Value {
     let begin = api.post(path, json!({})).await.expect(StatusCode::OK);
     let public_key = &begin["options"]["publicKey"];
     assert_eq!(public_key["userVerification"], "required", "{begin}");
@@ -66,7 +66,8 @@ async fn a_login_steps_up_with_a_passkey_and_a_replayed_or_fallen_behind_answer_
     // account and knows a passkey is there to offer.
     let browser = pending(&app).await;
     let account = browser.get("/api/auth/mfa/pending").await.expect(StatusCode::OK);
-    assert_eq!(account, json!({"email": EMAIL, "name": account["name"], "passkeys": true}));
+    let expected = json!({"email": EMAIL, "name": account["name"], "passkeys": true, "totp": true});
+    assert_eq!(account, expected);
     assert!(account["name"].is_string());
     let answer = assertion(&browser, VERIFY_CHALLENGE, &mut key, &origin).await;
     let me = browser.post(VERIFY, &answer).await.expect(StatusCode::OK);

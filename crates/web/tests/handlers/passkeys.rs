@@ -24,7 +24,6 @@ fn finish_cases() -> Vec<FinishCase> {
             "VALIDATION_FAILED",
             &["name"],
         ),
-        (|| PasskeyError::MfaNotEnabled, 400, "MFA_NOT_ENABLED", &[]),
         (|| PasskeyError::CeremonyInvalid, 400, "PASSKEY_CEREMONY_INVALID", &["ceremony_id"]),
         (|| PasskeyError::CredentialRejected, 400, "PASSKEY_REJECTED", &["credential"]),
         (|| PasskeyError::AlreadyRegistered, 409, "PASSKEY_ALREADY_REGISTERED", &[]),
@@ -63,7 +62,7 @@ async fn a_finish_body_of_the_wrong_shape_names_its_fields() {
     for (body, fields) in bodies {
         let mut mocks = Mocks::signed_in();
         mocks.passkeys.expect_finish_registration().times(1).returning(|_, _, input| {
-            Err(input.map(|_| PasskeyError::MfaNotEnabled).unwrap_or_else(Into::into))
+            Err(input.map(|_| PasskeyError::Unavailable).unwrap_or_else(Into::into))
         });
         let answer = send(mocks, post_json(FINISH, body)).await;
         assert_eq!(answer.error(400, "VALIDATION_FAILED"), fields, "{body}");
@@ -84,6 +83,7 @@ async fn removal_answers_like_disable_and_a_stranger_gets_404() {
     let path = format!("/api/auth/passkeys/{id}/remove");
     let cases: Vec<Row<PasskeyError>> = vec![
         (|| PasskeyError::NotFound, 404, "PASSKEY_NOT_FOUND"),
+        (|| PasskeyError::LastFactor, 409, "LAST_SECOND_FACTOR"),
         (
             || PasskeyError::Change(MfaChangeError::Denied(DisableDenied::InvalidCode)),
             400,

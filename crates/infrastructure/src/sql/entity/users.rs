@@ -2,8 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
-/// One user. MFA is on when `mfa_enabled`; a secret without the flag is a pending
-/// enrollment.
+/// One user. MFA is on when `mfa_enabled` (with a confirmed TOTP secret, passkeys, or
+/// both); a TOTP enrollment in progress is `mfa_pending_secret`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -26,7 +26,8 @@ pub struct Model {
     pub is_admin: bool,
     /// MFA on.
     pub mfa_enabled: bool,
-    /// The sealed TOTP secret (AES-256-GCM), enabled or pending.
+    /// The confirmed TOTP secret, sealed (AES-256-GCM); `None` without TOTP (also while
+    /// MFA is on with passkeys alone).
     #[sea_orm(column_type = "Text", nullable)]
     pub mfa_secret: Option<String>,
     /// When MFA was turned on (Unix ms).
@@ -41,6 +42,9 @@ pub struct Model {
     /// policy required MFA of them and they had none. Set once, never moved.
     #[sea_orm(nullable)]
     pub mfa_grace_started_at: Option<i64>,
+    /// A TOTP secret whose enrollment is not confirmed yet, sealed as `mfa_secret` is.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub mfa_pending_secret: Option<String>,
 }
 
 /// The tables that belong to a user (sessions, API tokens, backup codes, OIDC identities)
