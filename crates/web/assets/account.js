@@ -257,11 +257,10 @@ function passkeysUnavailable(sentence) {
 }
 
 async function refreshPasskeys(enabled) {
-  // A caller the MFA policy holds to enrolment sets up TOTP first (the passkey routes
-  // answer them 403 until then).
-  $('passkeys').hidden = held;
+  // A caller the MFA policy holds to enrolment may enrol with a first passkey too (its
+  // registration is enrolment's, like TOTP's).
+  $('passkeys').hidden = false;
   passkeys = [];
-  if (held) return;
   if (!enabled) {
     // MFA off leaves no passkey: adding the first one turns it on.
     $('passkey-table').querySelector('tbody').replaceChildren(
@@ -333,6 +332,11 @@ onSubmit($('passkey-add-form'), async (values, form) => {
     await refreshMfa();
     announce(`Passkey ${added.name} added. Two-factor authentication is on.`);
     showBackupCodes(added.backup_codes);
+    if (held) {
+      // The same session reaches everything now.
+      holdToEnrolment(false);
+      await Promise.all([refreshTokens(), refreshSessions()]).catch(pageError);
+    }
     return;
   }
   await refreshPasskeys(true);

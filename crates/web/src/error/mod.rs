@@ -124,7 +124,7 @@ impl ApiError {
             StatusCode::FORBIDDEN,
             "MFA_ENROLLMENT_REQUIRED",
             "Two-factor authentication is required for this account: set it up first \
-             (POST /api/auth/mfa/enroll/begin, then /api/auth/mfa/enroll/confirm)",
+             (POST /api/auth/mfa/enroll/begin, then /api/auth/mfa/enroll/confirm, or add a passkey: POST /api/auth/passkeys/register/begin)",
         )
     }
 

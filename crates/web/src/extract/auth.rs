@@ -34,7 +34,8 @@ impl AppState {
 
     /// The caller, also one the MFA policy holds to enrolment: only for what enrolment needs
     /// (`GET /api/auth/me`, `GET /api/auth/mfa/status`, `POST /api/auth/mfa/enroll/begin`,
-    /// `…/confirm`, `…/cancel`; [`crate::ENROLMENT_OPERATIONS`] lists them for the
+    /// `…/confirm`, `…/cancel`, `POST /api/auth/passkeys/register/begin`, `…/finish`;
+    /// [`crate::ENROLMENT_OPERATIONS`] lists them for the
     /// OpenAPI document). Once enrolment is confirmed the same session or token reaches
     /// everything again: the standing is read afresh on every request.
     ///

@@ -132,8 +132,15 @@ pub(crate) fn path_id<T: std::str::FromStr>(req: &actix_web::HttpRequest) -> Res
 /// authenticate with `AppState::authenticate_enrolling`. Every other operation that needs a
 /// caller answers such a caller 403 `MFA_ENROLLMENT_REQUIRED`, which [`EnrolmentOnly`] adds
 /// to the document; `tests/api/mfa_policy.rs` holds the server to both.
-pub const ENROLMENT_OPERATIONS: [&str; 5] =
-    ["me", "mfa_status", "enroll_begin", "enroll_confirm", "enroll_cancel"];
+pub const ENROLMENT_OPERATIONS: [&str; 7] = [
+    "me",
+    "mfa_status",
+    "enroll_begin",
+    "enroll_confirm",
+    "enroll_cancel",
+    "passkey_register_begin",
+    "passkey_register_finish",
+];
 
 /// Documents the 403 `MFA_ENROLLMENT_REQUIRED` of every operation with a security
 /// requirement that is not in [`ENROLMENT_OPERATIONS`].

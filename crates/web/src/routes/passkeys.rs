@@ -145,7 +145,7 @@ pub(crate) async fn register_begin(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, _client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (authed, body, _client) = state.enrolment_change_with_body(&req, payload).await?;
     body.ensure_acceptable()?;
     let started = state.use_cases.passkeys.begin_registration(&authed.caller).await?;
     Ok(HttpResponse::Ok().json(ceremony_view(started)?))
@@ -203,7 +203,7 @@ pub(crate) async fn register_finish(
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (authed, body, client) = state.authenticated_change_with_body(&req, payload).await?;
+    let (authed, body, client) = state.enrolment_change_with_body(&req, payload).await?;
     let (input, rejection) =
         defer(body.json::<FinishPasskeyRegistrationRequest>().map(FinishRegistrationInput::from));
     let view = state

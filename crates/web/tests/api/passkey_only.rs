@@ -180,3 +180,36 @@ async fn two_first_registrations_at_once_issue_the_codes_once() {
     assert_eq!(events(&admin, "mfa_enroll_confirm_success").await.len(), 1);
     assert_eq!(events(&admin, "passkey_added").await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_user_the_policy_holds_to_enrolment_enrols_with_a_first_passkey() {
+    // Arrange: every account must have MFA, with no grace period; the administrator enrols
+    // with TOTP, the user signs in and is held to enrolment.
+    let port = slugbase_testkit::oidc::free_port();
+    let origin = format!("http://localhost:{port}");
+    let public = origin.clone();
+    let app = TestApp::builder()
+        .with_config(move |c| {
+            c.server.port = port;
+            c.server.public_base_url = public;
+            c.security.require_mfa = Some(slugbase_server::config::RequireMfa::All);
+            c.security.grace_days = 0;
+        })
+        .spawn()
+        .await;
+    let admin = app.setup_admin().await;
+    app.enable_mfa(&admin).await;
+    app.create_user(&admin, EMAIL, Some(PASSWORD)).await;
+    let user = app.login(EMAIL, PASSWORD).await;
+    user.get("/api/tokens").await.expect_error(StatusCode::FORBIDDEN, "MFA_ENROLLMENT_REQUIRED");
+
+    // Act: a passkey is enrolment too.
+    let mut key = authenticator();
+    let registered = register(&user, &mut key, &Url::parse(&origin).unwrap()).await;
+
+    // Assert: MFA on with its codes, and the same session reaches everything again.
+    assert_eq!(codes_of(&registered).len(), 10, "{registered}");
+    let status = user.get(STATUS).await.expect(StatusCode::OK);
+    assert_eq!((&status["enabled"], &status["policy_status"]), (&json!(true), &json!("enrolled")));
+    user.get("/api/tokens").await.expect(StatusCode::OK);
+}
