@@ -1,6 +1,6 @@
 //! Prometheus metrics on their own listener (`metrics.listen`), scraped from the real binary
 //! and read with a real Prometheus text parser: requests by method, route template and
-//! status, latency histograms, the build. Nothing a client sent reaches a label, and the
+//! status, latency histograms, authentications by method and outcome, the build. Nothing a client sent reaches a label, and the
 //! public port does not serve them.
 #![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
@@ -51,6 +51,9 @@ async fn requests_are_counted_by_route_template_and_status_on_the_metrics_listen
         .await;
     assert_eq!(login.status, StatusCode::UNAUTHORIZED);
 
+    let stranger = Api::with_bearer(&server.base, "sb_not_a_token");
+    assert_eq!(stranger.get("/api/tokens").await.status, StatusCode::UNAUTHORIZED);
+
     let scraped = reqwest::get(format!("http://{listen}/metrics")).await.unwrap();
     assert_eq!(scraped.status(), StatusCode::OK);
     let content_type = scraped.headers()["content-type"].to_str().unwrap().to_owned();
@@ -75,6 +78,20 @@ async fn requests_are_counted_by_route_template_and_status_on_the_metrics_listen
         .unwrap();
     assert!(matches!(latency.value, Value::Histogram(_)), "{latency:?}");
     assert!(value(latency) >= 1.0);
+    let authentications = |method: &str, outcome: &str| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == "slugbase_authentications_total"
+                    && s.labels.get("method") == Some(method)
+                    && s.labels.get("outcome") == Some(outcome)
+            })
+            .map(value)
+    };
+    assert_eq!(authentications("password", "failure"), Some(1.0), "{text}");
+    assert_eq!(authentications("token", "failure"), Some(1.0), "{text}");
+    assert_eq!(authentications("password", "success"), None, "{text}");
     let build = scrape.samples.iter().find(|s| s.metric == "slugbase_build_info").unwrap();
     assert_eq!(build.labels.get("version"), Some(env!("CARGO_PKG_VERSION")));
 

@@ -40,6 +40,20 @@ struct RouteLabels {
     route: String,
 }
 
+/// One series of authentications: how (`password`, `totp`, `backup_code`, `passkey`,
+/// `oidc`, `token`) and with what outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    method: &'static str,
+    outcome: &'static str,
+}
+
+/// One series of attempt-limit refusals (429): the route template.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    route: String,
+}
+
 /// Latency buckets: 1 ms to about 8 s, doubling (an Argon2 check sits near 50–500 ms).
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 14))
@@ -50,6 +64,8 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    authentications: Family<AuthLabels, Counter>,
+    refusals: Family<LimitLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,12 +93,24 @@ impl Metrics {
             "Time from a request's head to its response, by method and route template",
             latency.clone(),
         );
+        let authentications = Family::<AuthLabels, Counter>::default();
+        registry.register(
+            "authentications",
+            "Sign-in steps and token checks, by method (password, totp, backup_code, passkey, oidc, token) and outcome (success, failure, limited, invalid, error)",
+            authentications.clone(),
+        );
+        let refusals = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "attempt_limit_refusals",
+            "Requests refused by an attempt limit (429), by route template",
+            refusals.clone(),
+        );
         registry.register(
             "build",
             "The running build",
             Info::new(vec![("version", version.to_owned()), ("commit", commit.to_owned())]),
         );
-        Self { registry, requests, latency }
+        Self { registry, requests, latency, authentications, refusals }
     }
 
     /// Counts one answered request.
@@ -92,9 +120,39 @@ impl Metrics {
         self.latency
             .get_or_create(&RouteLabels { method, route: route.clone() })
             .observe(took.as_secs_f64());
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.refusals.get_or_create(&LimitLabels { route: route.clone() }).inc();
+        }
         self.requests
             .get_or_create(&RequestLabels { method, route, status: status.as_u16() })
             .inc();
+    }
+
+    /// Counts one authentication by `method` (a fixed name) with the outcome `result`
+    /// says ([`Metrics::outcome_of`] for an error).
+    pub(crate) fn authentication<T>(
+        &self,
+        method: &'static str,
+        result: &Result<T, crate::error::ApiError>,
+    ) {
+        let outcome = result.as_ref().map_or_else(Self::outcome_of, |_| "success");
+        self.authentication_outcome(method, outcome);
+    }
+
+    /// Counts one authentication by `method` with `outcome`.
+    pub(crate) fn authentication_outcome(&self, method: &'static str, outcome: &'static str) {
+        self.authentications.get_or_create(&AuthLabels { method, outcome }).inc();
+    }
+
+    /// An error's outcome: `failure` (401 or 403: credentials refused), `limited` (429),
+    /// `error` (5xx), `invalid` (any other: a malformed request).
+    pub(crate) fn outcome_of(error: &crate::error::ApiError) -> &'static str {
+        match actix_web::ResponseError::status_code(error) {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "failure",
+            StatusCode::TOO_MANY_REQUESTS => "limited",
+            status if status.is_server_error() => "error",
+            _ => "invalid",
+        }
     }
 
     /// The OpenMetrics text of every metric.

@@ -57,8 +57,9 @@ impl AppState {
         }
         match bearer_token(req) {
             Some(token) => {
-                let caller = auth.api_token(token).await?;
-                Ok(Authed { caller, session_id: None })
+                let checked = auth.api_token(token).await.map_err(ApiError::from);
+                self.config.metrics.authentication("token", &checked);
+                Ok(Authed { caller: checked?, session_id: None })
             }
             None => Err(ApiError::unauthenticated()),
         }

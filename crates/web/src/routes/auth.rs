@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post};
 use serde::Serialize;
 use slugbase_application::collaborators::new_account::NewAccountInput;
 use slugbase_application::use_cases::login::{LoginInput, LoginOutcome};
-use slugbase_domain::User;
+use slugbase_domain::{SecondFactor, User};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
@@ -115,7 +115,9 @@ pub(crate) async fn login(
     let client = state.client(&req);
     let mut res = HttpResponse::Ok();
     let outcome =
-        state.use_cases.login.execute(&client, input).await.map_err(|e| rejection.answer(e))?;
+        state.use_cases.login.execute(&client, input).await.map_err(|e| rejection.answer(e));
+    state.config.metrics.authentication("password", &outcome);
+    let outcome = outcome?;
     state.replace_earlier_sign_in(&req, &client).await;
     match outcome {
         LoginOutcome::SignedIn { user, session } => {
@@ -225,13 +227,22 @@ pub(crate) async fn verify(
     let pending = req.cookie(PENDING_COOKIE).map(|c| c.value().to_owned());
     let body = state.read_body(&req, payload).await?;
     let (possession, rejection) = defer(body.json::<VerifyRequest>().map(Possession::from));
+    let method = match &possession {
+        Ok(Possession::Code(code)) => {
+            SecondFactor::parse(code).map_or("code", |f| f.kind().as_str())
+        }
+        Ok(Possession::Passkey(_)) => "passkey",
+        Err(_) => "code",
+    };
     let client = state.client(&req);
-    let (user, session) = state
+    let verified = state
         .use_cases
         .verify_login
         .execute(pending.as_deref(), &client, possession)
         .await
-        .map_err(|e| rejection.answer(e))?;
+        .map_err(|e| rejection.answer(e));
+    state.config.metrics.authentication(method, &verified);
+    let (user, session) = verified?;
     let mut res = HttpResponse::Ok();
     state.clear_cookie(&mut res, PENDING_COOKIE);
     state.set_session_cookie(&mut res, session.expose());

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AppState, OIDC_FLOW_COOKIE, PENDING_COOKIE, SESSION_COOKIE};
+use crate::metrics::Metrics;
 
 /// A configured OIDC provider.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -189,8 +190,17 @@ pub(crate) async fn oidc_callback(
     };
     let client = state.client(&req);
     let outcome = match state.use_cases.oidc_login.callback(&key, input, &client).await {
-        Ok(outcome) => outcome,
-        Err(error) => return failure(&state, error),
+        Ok(outcome) => {
+            state.config.metrics.authentication_outcome("oidc", "success");
+            outcome
+        }
+        Err(error) => {
+            let answer = failure(&state, error);
+            // A refusal the browser is sent back to the login page with is a failure too.
+            let outcome = answer.as_ref().map_or_else(Metrics::outcome_of, |_| "failure");
+            state.config.metrics.authentication_outcome("oidc", outcome);
+            return answer;
+        }
     };
     // Whatever this browser held before is replaced by this login (as after a password
     // login); the login itself has succeeded, so a failure here is logged.

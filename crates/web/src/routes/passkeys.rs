@@ -368,12 +368,14 @@ pub(crate) async fn sign_in_finish(
     let body = state.read_body(&req, payload).await?;
     let (input, rejection) = defer(body.json::<PasskeySignInRequest>().map(PasskeyAssertion::from));
     let client = state.client(&req);
-    let (user, session) = state
+    let signed_in = state
         .use_cases
         .passkey_sign_in
         .finish(&client, input)
         .await
-        .map_err(|e| rejection.answer(e))?;
+        .map_err(|e| rejection.answer(e));
+    state.config.metrics.authentication("passkey", &signed_in);
+    let (user, session) = signed_in?;
     state.replace_earlier_sign_in(&req, &client).await;
     let mut res = HttpResponse::Ok();
     state.set_session_cookie(&mut res, session.expose());
