@@ -1,6 +1,8 @@
 //! Argon2id password hashing ([`PasswordHasher`]) on tokio's blocking pool, with a bounded
 //! number of concurrent hashes, reused block buffers (wiped after the caller has its answer)
-//! and a full-cost dummy hash for unknown accounts.
+//! and a full-cost dummy hash for unknown accounts. Hashes imported from SlugBase (bcrypt,
+//! [`PasswordHashKind::LegacyBcrypt`]) are verified here too, by the `bcrypt` crate, on the
+//! same pool and under the same permits; new hashes are always Argon2id.
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::{Algorithm, Argon2, Version};
 use async_trait::async_trait;
 use slugbase_application::ports::PasswordHasher;
-use slugbase_domain::{Password, PasswordHash};
+use slugbase_domain::{Password, PasswordHash, PasswordHashKind};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
@@ -272,6 +274,19 @@ impl fmt::Debug for Argon2PasswordHasher {
     }
 }
 
+/// Whether `password` matches a bcrypt hash imported from SlugBase (`$2a$10$…`). bcrypt
+/// reads only the first 72 bytes of the password, as SlugBase's `bcryptjs` did (silently):
+/// the `bcrypt` crate's truncating `verify` does the same, and its comparison is
+/// constant-time.
+fn verify_bcrypt(password: &[u8], hash: &str) -> anyhow::Result<bool> {
+    let first = &password[..password.len().min(BCRYPT_MAX_BYTES)];
+    bcrypt::verify(first, hash)
+        .map_err(|e| anyhow::anyhow!("stored password hash is unreadable: {e}"))
+}
+
+/// How many bytes of a password bcrypt reads.
+const BCRYPT_MAX_BYTES: usize = 72;
+
 /// The Argon2id context for some parameters.
 fn argon2(params: argon2::Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -351,11 +366,19 @@ impl PasswordHasher for Argon2PasswordHasher {
         hash: Option<&'a PasswordHash>,
     ) -> anyhow::Result<bool> {
         let password = password.clone();
-        let stored = hash.map(|h| h.as_str().to_owned());
+        let stored = hash.map(|h| (h.kind(), h.as_str().to_owned()));
         self.run(move |inner, used| {
             let real = stored.is_some();
-            let phc = stored.as_deref().unwrap_or(&inner.dummy);
-            let matches = inner.verify_phc(password.expose().as_bytes(), phc, used)?;
+            let matches = match &stored {
+                Some((PasswordHashKind::LegacyBcrypt, hash)) => {
+                    verify_bcrypt(password.expose().as_bytes(), hash)?
+                }
+                Some((PasswordHashKind::Argon2id, phc)) => {
+                    inner.verify_phc(password.expose().as_bytes(), phc, used)?
+                }
+                // Unknown account: the dummy Argon2id hash, at full cost.
+                None => inner.verify_phc(password.expose().as_bytes(), &inner.dummy, used)?,
+            };
             Ok(real && matches)
         })
         .await
@@ -496,6 +519,35 @@ mod tests {
 
         let (expired, next) = pool.take_expired(start + Duration::from_secs(60));
         assert_eq!((expired.len(), next, pool.idle.len()), (1, None, 0));
+    }
+
+    /// A SlugBase hash (`bcryptjs`, cost 10) of a 98-byte password: what counts is its first
+    /// 72 bytes, whatever follows.
+    #[tokio::test]
+    async fn imported_bcrypt_hashes_verify_on_their_first_72_bytes() {
+        let hasher = Argon2PasswordHasher::new(Argon2Params::cheap_for_tests()).unwrap();
+        let long = format!("{}{}", "Ab1!".repeat(18), "tail-that-bcrypt-never-reads-000000");
+        assert_eq!(long.len(), 72 + 35);
+        let stored = PasswordHash::from_phc(
+            bcrypt::hash_with_salt(&long.as_bytes()[..72], 4, [7; 16])
+                .unwrap()
+                .format_for_version(bcrypt::Version::TwoA),
+        );
+        assert_eq!(stored.kind(), PasswordHashKind::LegacyBcrypt);
+        assert!(hasher.verify(&Password::new(long.clone()), Some(&stored)).await.unwrap());
+        let other_tail = format!("{}different", &long[..72]);
+        assert!(hasher.verify(&Password::new(other_tail), Some(&stored)).await.unwrap());
+        assert!(!hasher.verify(&Password::new(&long[..71]), Some(&stored)).await.unwrap());
+        assert!(!hasher.verify(&Password::new("wrong"), Some(&stored)).await.unwrap());
+
+        let short = PasswordHash::from_phc(bcrypt::hash("Bob-Shared-Passw0rd1", 4).unwrap());
+        assert!(hasher.verify(&Password::new("Bob-Shared-Passw0rd1"), Some(&short)).await.unwrap());
+        assert!(
+            !hasher.verify(&Password::new("Bob-Shared-Passw0rd2"), Some(&short)).await.unwrap()
+        );
+        // New hashes are ours.
+        let new = hasher.hash(&Password::new("Bob-Shared-Passw0rd1")).await.unwrap();
+        assert_eq!(new.kind(), PasswordHashKind::Argon2id);
     }
 
     #[tokio::test]
