@@ -1,5 +1,5 @@
 //! The command line: `slugbase [serve]`, `migrate`, `user create|list`, `mfa reset`,
-//! `token create`, `keys generate`, `keys rotate`.
+//! `token create`, `keys generate`, `keys rotate`, `import slugbase`.
 //!
 //! Passwords are never taken from arguments (they would sit in shell history and in
 //! `ps`): `user create` prompts on the terminal, or reads one line from standard input
@@ -71,6 +71,36 @@ pub enum Command {
     /// Keys for encryption, backup codes and CSRF.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import accounts from another system.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `slugbase import …`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import a SlugBase deployment: users (e-mail, name, administrator), their bcrypt
+    /// passwords (replaced by Argon2id at each user's next sign-in), TOTP secrets,
+    /// unused backup codes, active API tokens and OIDC links. One transaction per account,
+    /// audited `account_imported`; a re-run changes nothing and reports what changed at
+    /// SlugBase since. SlugBase's ENCRYPTION_KEY (for the TOTP secrets) comes from
+    /// --encryption-key-file, else the SLUGBASE_ENCRYPTION_KEY environment variable, else
+    /// the ENCRYPTION_KEY line of --slugbase-env; never from an argument.
+    Slugbase {
+        /// SlugBase's database: a SQLite file (path or sqlite:// URL, opened read-only) or a
+        /// postgres:// URL.
+        #[arg(long, value_name = "DATABASE URL")]
+        from: String,
+        /// SlugBase's environment file (`.env`), for its ENCRYPTION_KEY.
+        #[arg(long, value_name = "FILE")]
+        slugbase_env: Option<PathBuf>,
+        /// A file holding only SlugBase's ENCRYPTION_KEY.
+        #[arg(long, value_name = "FILE")]
+        encryption_key_file: Option<PathBuf>,
+        /// Print what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `slugbase user …`.
@@ -221,6 +251,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Mfa(MfaCommand::Reset { email })) => {
             let root = operator_root(&cli).await?;
             reset_mfa(root.operator()?, email).await
+        }
+        Some(Command::Import(ImportCommand::Slugbase {
+            from,
+            slugbase_env,
+            encryption_key_file,
+            dry_run,
+        })) => {
+            let root = operator_root(&cli).await?;
+            let keys = crate::import::KeySources {
+                key_file: encryption_key_file.clone(),
+                env_file: slugbase_env.clone(),
+            };
+            let report = crate::import::import_from(&root.importer(*dry_run)?, from, &keys).await?;
+            print!("{}", report.render());
+            Ok(())
         }
         Some(Command::Token(TokenCommand::Create { email, name })) => {
             let root = operator_root(&cli).await?;
