@@ -3,7 +3,7 @@
 //! that writes nothing, the import, a re-run that changes nothing — and nothing secret in
 //! what it prints or logs. No OIDC provider is configured here, so the fixture's OIDC-only
 //! user is reported and skipped (`import_slugbase.rs` imports it with its provider).
-#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
+#![allow(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 
@@ -90,7 +90,7 @@ fn a_dry_run_writes_nothing_the_import_then_a_rerun_changes_nothing_and_nothing_
             secrets.push(token["token"].as_str().unwrap().to_owned());
         }
     }
-    let key_line = std::fs::read_to_string(&dotenv).unwrap();
+    let key_line = std::fs::read_to_string(dotenv).unwrap();
     let key = key_line.lines().find_map(|l| l.strip_prefix("ENCRYPTION_KEY=")).unwrap();
     secrets.push(key.to_owned());
     secrets.push("$2a$10$".to_owned());

@@ -9,7 +9,7 @@
 //! slugbase-import` beside the repository; without it each test prints a skip line (and
 //! fails under `CI=true`). PostgreSQL and MariaDB come from the infrastructure's harnesses
 //! (a fresh database per test).
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests: a failure is a test failure")]
+#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 use std::path::PathBuf;
 use std::sync::Arc;

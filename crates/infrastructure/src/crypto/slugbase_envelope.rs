@@ -208,7 +208,7 @@ fn node_hex(text: &str) -> Vec<u8> {
 
 /// Hex that must be entirely hex, of an even length.
 fn strict_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let bytes = node_hex(text);
