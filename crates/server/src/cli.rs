@@ -23,6 +23,7 @@ use slugbase_domain::{Email, MfaState, User};
 use slugbase_infrastructure::crypto::SystemClock;
 
 use crate::config::{self, LoadOptions, Loaded, Profile};
+use crate::import::ImportCommand;
 use crate::root::{Root, Stores};
 use crate::{Application, telemetry};
 
@@ -74,33 +75,6 @@ pub enum Command {
     /// Import accounts from another system.
     #[command(subcommand)]
     Import(ImportCommand),
-}
-
-/// `slugbase import …`.
-#[derive(Debug, Subcommand)]
-pub enum ImportCommand {
-    /// Import a SlugBase deployment: users (e-mail, name, administrator), their bcrypt
-    /// passwords (replaced by Argon2id at each user's next sign-in), TOTP secrets,
-    /// unused backup codes, active API tokens and OIDC links. One transaction per account,
-    /// audited `account_imported`; a re-run changes nothing and reports what changed at
-    /// SlugBase since. SlugBase's ENCRYPTION_KEY (for the TOTP secrets) comes from
-    /// --encryption-key-file, else the SLUGBASE_ENCRYPTION_KEY environment variable, else
-    /// the ENCRYPTION_KEY line of --slugbase-env; never from an argument.
-    Slugbase {
-        /// SlugBase's database: a SQLite file (path or sqlite:// URL, opened read-only) or a
-        /// postgres:// URL.
-        #[arg(long, value_name = "DATABASE URL")]
-        from: String,
-        /// SlugBase's environment file (`.env`), for its ENCRYPTION_KEY.
-        #[arg(long, value_name = "FILE")]
-        slugbase_env: Option<PathBuf>,
-        /// A file holding only SlugBase's ENCRYPTION_KEY.
-        #[arg(long, value_name = "FILE")]
-        encryption_key_file: Option<PathBuf>,
-        /// Print what would happen; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
 }
 
 /// `slugbase user …`.

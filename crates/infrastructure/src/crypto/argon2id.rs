@@ -1,7 +1,7 @@
 //! Argon2id password hashing ([`PasswordHasher`]) on tokio's blocking pool, with a bounded
 //! number of concurrent hashes, reused block buffers (wiped after the caller has its answer)
 //! and a full-cost dummy hash for unknown accounts. Hashes imported from SlugBase (bcrypt,
-//! [`PasswordHashKind::LegacyBcrypt`]) are verified here too, by the `bcrypt` crate, on the
+//! [`PasswordHashKind::LegacyBcrypt`]) are verified here too ([`super::bcrypt_legacy`]), on the
 //! same pool and under the same permits; new hashes are always Argon2id.
 
 use std::fmt;
@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
+use super::bcrypt_legacy::verify_bcrypt;
 use super::random::fill_random;
 
 /// Argon2id cost parameters, and how many hashes may run at once.
@@ -274,19 +275,6 @@ impl fmt::Debug for Argon2PasswordHasher {
     }
 }
 
-/// Whether `password` matches a bcrypt hash imported from SlugBase (`$2a$10$…`). bcrypt
-/// reads only the first 72 bytes of the password, as SlugBase's `bcryptjs` did (silently):
-/// the `bcrypt` crate's truncating `verify` does the same, and its comparison is
-/// constant-time.
-fn verify_bcrypt(password: &[u8], hash: &str) -> anyhow::Result<bool> {
-    let first = &password[..password.len().min(BCRYPT_MAX_BYTES)];
-    bcrypt::verify(first, hash)
-        .map_err(|e| anyhow::anyhow!("stored password hash is unreadable: {e}"))
-}
-
-/// How many bytes of a password bcrypt reads.
-const BCRYPT_MAX_BYTES: usize = 72;
-
 /// The Argon2id context for some parameters.
 fn argon2(params: argon2::Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -519,35 +507,6 @@ mod tests {
 
         let (expired, next) = pool.take_expired(start + Duration::from_secs(60));
         assert_eq!((expired.len(), next, pool.idle.len()), (1, None, 0));
-    }
-
-    /// A SlugBase hash (`bcryptjs`, cost 10) of a 98-byte password: what counts is its first
-    /// 72 bytes, whatever follows.
-    #[tokio::test]
-    async fn imported_bcrypt_hashes_verify_on_their_first_72_bytes() {
-        let hasher = Argon2PasswordHasher::new(Argon2Params::cheap_for_tests()).unwrap();
-        let long = format!("{}{}", "Ab1!".repeat(18), "tail-that-bcrypt-never-reads-000000");
-        assert_eq!(long.len(), 72 + 35);
-        let stored = PasswordHash::from_phc(
-            bcrypt::hash_with_salt(&long.as_bytes()[..72], 4, [7; 16])
-                .unwrap()
-                .format_for_version(bcrypt::Version::TwoA),
-        );
-        assert_eq!(stored.kind(), PasswordHashKind::LegacyBcrypt);
-        assert!(hasher.verify(&Password::new(long.clone()), Some(&stored)).await.unwrap());
-        let other_tail = format!("{}different", &long[..72]);
-        assert!(hasher.verify(&Password::new(other_tail), Some(&stored)).await.unwrap());
-        assert!(!hasher.verify(&Password::new(&long[..71]), Some(&stored)).await.unwrap());
-        assert!(!hasher.verify(&Password::new("wrong"), Some(&stored)).await.unwrap());
-
-        let short = PasswordHash::from_phc(bcrypt::hash("Bob-Shared-Passw0rd1", 4).unwrap());
-        assert!(hasher.verify(&Password::new("Bob-Shared-Passw0rd1"), Some(&short)).await.unwrap());
-        assert!(
-            !hasher.verify(&Password::new("Bob-Shared-Passw0rd2"), Some(&short)).await.unwrap()
-        );
-        // New hashes are ours.
-        let new = hasher.hash(&Password::new("Bob-Shared-Passw0rd1")).await.unwrap();
-        assert_eq!(new.kind(), PasswordHashKind::Argon2id);
     }
 
     #[tokio::test]

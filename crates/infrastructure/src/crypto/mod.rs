@@ -1,5 +1,6 @@
 //! Crypto and environment adapters, one per file: Argon2id password hashing
-//! ([`argon2id`]), RFC 6238 TOTP through totp-rs ([`totp`]), AES-256-GCM secret sealing
+//! ([`argon2id`]; imported SlugBase bcrypt hashes verified by [`bcrypt_legacy`]), RFC 6238
+//! TOTP through totp-rs ([`totp`]), AES-256-GCM secret sealing
 //! ([`aes_gcm_cipher`]), HMAC-SHA-256 backup-code digests ([`backup_code_hasher`]),
 //! SHA-256 token digests ([`token_digest`]), SlugBase's TOTP secret envelope for the
 //! importer ([`slugbase_envelope`]: scrypt + AES-256-GCM with a 16-byte nonce), the system clock ([`clock`]) and OS
@@ -16,6 +17,7 @@
 mod aes_gcm_cipher;
 mod argon2id;
 mod backup_code_hasher;
+mod bcrypt_legacy;
 mod clock;
 mod random;
 mod slugbase_envelope;
