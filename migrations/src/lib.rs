@@ -9,7 +9,8 @@
 //! - text compares byte for byte on every backend (MySQL tables use a binary collation);
 //! - what differs per engine is said through [`dialect`], which every migration uses.
 //! - secrets are never stored: sessions and API tokens by their SHA-256, backup codes by
-//!   their HMAC, the TOTP secret sealed (AES-256-GCM);
+//!   their HMAC (or, imported from SlugBase, its unsalted SHA-256), the TOTP secret sealed
+//!   (AES-256-GCM);
 //! - every table that belongs to a user references `users(id)` with `ON DELETE CASCADE`;
 //!   audit events keep user ids without a foreign key, because they outlive users.
 //!
@@ -27,6 +28,7 @@ mod m20261207_000005_passkeys;
 mod m20261207_000006_mfa_grace;
 mod m20261207_000007_sign_in_ceremonies;
 mod m20261208_000008_mfa_pending_secret;
+mod m20261208_000009_legacy_credentials;
 
 /// Applies every pending migration inside `tx`: what
 /// `SeaOrmStore::migrate_with` runs, under its lock.
@@ -62,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000006_mfa_grace::Migration),
             Box::new(m20261207_000007_sign_in_ceremonies::Migration),
             Box::new(m20261208_000008_mfa_pending_secret::Migration),
+            Box::new(m20261208_000009_legacy_credentials::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 
 mod client;
 pub mod figures;
+pub mod import;
 mod intrinsic;
 pub mod load;
 pub mod options;

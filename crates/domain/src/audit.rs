@@ -105,6 +105,8 @@ audit_events! {
     PasskeyRemoved => "passkey_removed",
     PasskeyRemoveFail => "passkey_remove_fail",
     PasskeyCounterRegressed => "passkey_counter_regressed",
+    AccountImported => "account_imported",
+    PasswordHashUpgraded => "password_hash_upgraded",
 }
 
 impl fmt::Display for AuditEventKind {

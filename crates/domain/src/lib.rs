@@ -34,7 +34,7 @@ pub use notice::{NoticeKind, NoticeStatus, retry_delay_secs};
 pub use passkey::{MAX_PASSKEY_NAME_CHARS, PasskeyName, PasskeyNameError};
 pub use password::{
     ChangedPassword, MAX_CHANGED_PASSWORD_CHARS, MAX_PASSWORD_CHARS, NewPassword, Password,
-    PasswordError, PasswordHash, check_password_policy,
+    PasswordError, PasswordHash, PasswordHashKind, check_password_policy,
 };
 pub use return_to::{MAX_RETURN_TO_BYTES, ReturnTo, ReturnToError};
 pub use throttle::{AttemptCounter, AttemptPolicy, Release, Throttle};

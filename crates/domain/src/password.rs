@@ -145,8 +145,10 @@ impl NewPassword {
     }
 }
 
-/// A password hash in PHC string format (`$argon2id$v=19$m=…`). Opaque to the domain;
-/// `Debug` hides it anyway, since an offline attacker would love to have it.
+/// A password hash: ours in PHC string format (`$argon2id$v=19$m=…`), or a legacy bcrypt
+/// hash imported from SlugBase (`$2a$10$…`, [`PasswordHashKind::LegacyBcrypt`]) until the
+/// account's next successful sign-in replaces it. Opaque to the domain otherwise; `Debug`
+/// hides it anyway, since an offline attacker would love to have it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(String);
 
@@ -162,6 +164,27 @@ impl PasswordHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Which kind of hash this is, by its prefix.
+    #[must_use]
+    pub fn kind(&self) -> PasswordHashKind {
+        if ["$2a$", "$2b$", "$2y$"].iter().any(|p| self.0.starts_with(p)) {
+            PasswordHashKind::LegacyBcrypt
+        } else {
+            PasswordHashKind::Argon2id
+        }
+    }
+}
+
+/// The kinds of stored password hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordHashKind {
+    /// Ours: Argon2id, a PHC string.
+    Argon2id,
+    /// Imported from SlugBase: bcrypt in modular-crypt form (`$2a$`/`$2b$`/`$2y$`), of the
+    /// password's first 72 UTF-8 bytes. Verified at sign-in, then replaced by Argon2id in
+    /// the same transaction as that sign-in.
+    LegacyBcrypt,
 }
 
 impl fmt::Debug for PasswordHash {
@@ -236,6 +259,17 @@ mod tests {
         );
         assert_eq!(parse("a new secret!", Some("same old secret")), Ok(()));
         assert!(ChangedPassword::parse(Password::new("12345678"), None, never).is_ok());
+    }
+
+    #[test]
+    fn bcrypt_hashes_are_recognised_by_their_prefix() {
+        for prefix in ["$2a$", "$2b$", "$2y$"] {
+            let hash = PasswordHash::from_phc(format!("{prefix}10$abcdefghijklmnopqrstuv"));
+            assert_eq!(hash.kind(), PasswordHashKind::LegacyBcrypt);
+        }
+        for other in ["$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", "$2x$10$abc", ""] {
+            assert_eq!(PasswordHash::from_phc(other).kind(), PasswordHashKind::Argon2id);
+        }
     }
 
     #[test]

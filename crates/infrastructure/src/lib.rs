@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod mail;
 pub mod memory;
 pub mod oidc;
+pub mod slugbase_source;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -16,8 +16,9 @@ use sea_orm::{
 };
 use slugbase_infrastructure::sql::SeaOrmStore;
 use slugbase_infrastructure::sql::entity::{
-    api_tokens, attempt_counters, audit_events, backup_codes, instance_setup, oidc_flows,
-    oidc_identities, oidc_session_auth, outbox, passkeys, sessions, users, webauthn_ceremonies,
+    api_tokens, attempt_counters, audit_events, backup_codes, imported_accounts, instance_setup,
+    oidc_flows, oidc_identities, oidc_session_auth, outbox, passkeys, sessions, users,
+    webauthn_ceremonies,
 };
 use slugbase_infrastructure::testing::{mysql_url, postgres_url};
 
@@ -289,6 +290,7 @@ fn entities() -> Vec<(String, Columns)> {
         entity_table::<outbox::Entity>(),
         entity_table::<passkeys::Entity>(),
         entity_table::<webauthn_ceremonies::Entity>(),
+        entity_table::<imported_accounts::Entity>(),
     ]
 }
 
@@ -362,6 +364,8 @@ async fn sqlite_postgresql_and_mysql_get_the_same_tables_columns_indexes_and_key
         );
     }
     assert!(lite["audit_events"].foreign_keys.is_empty(), "audit events outlive users");
+    assert!(lite["imported_accounts"].foreign_keys.is_empty(), "import records outlive users");
+    assert_eq!(lite["imported_accounts"].indexes.get("ux_imported_accounts_source"), Some(&true));
     assert_eq!(lite["users"].indexes.get("ux_users_email"), Some(&true));
     assert_eq!(lite["users"].columns["password_hash"], ("text".into(), true));
     assert_eq!(lite["users"].columns["mfa_last_totp_step"], ("integer".into(), true));
@@ -394,8 +398,9 @@ async fn every_mysql_table_compares_text_byte_for_byte() {
     .await;
     assert_eq!(
         tables.len(),
-        13,
-        "every table (8 initial, OIDC flows and session auth, outbox, passkeys and their ceremonies)"
+        14,
+        "every table (8 initial, OIDC flows and session auth, outbox, passkeys and their \
+         ceremonies, imported accounts)"
     );
     for t in tables {
         let name = text(&t, "name");

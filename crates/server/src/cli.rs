@@ -1,5 +1,5 @@
 //! The command line: `slugbase [serve]`, `migrate`, `user create|list`, `mfa reset`,
-//! `token create`, `keys generate`, `keys rotate`.
+//! `token create`, `keys generate`, `keys rotate`, `import slugbase`.
 //!
 //! Passwords are never taken from arguments (they would sit in shell history and in
 //! `ps`): `user create` prompts on the terminal, or reads one line from standard input
@@ -23,6 +23,7 @@ use slugbase_domain::{Email, MfaState, User};
 use slugbase_infrastructure::crypto::SystemClock;
 
 use crate::config::{self, LoadOptions, Loaded, Profile};
+use crate::import::ImportCommand;
 use crate::root::{Root, Stores};
 use crate::{Application, telemetry};
 
@@ -71,6 +72,9 @@ pub enum Command {
     /// Keys for encryption, backup codes and CSRF.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import accounts from another system.
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 /// `slugbase user …`.
@@ -221,6 +225,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Mfa(MfaCommand::Reset { email })) => {
             let root = operator_root(&cli).await?;
             reset_mfa(root.operator()?, email).await
+        }
+        Some(Command::Import(ImportCommand::Slugbase {
+            from,
+            slugbase_env,
+            encryption_key_file,
+            dry_run,
+        })) => {
+            let root = operator_root(&cli).await?;
+            let keys = crate::import::KeySources {
+                key_file: encryption_key_file.clone(),
+                env_file: slugbase_env.clone(),
+            };
+            let report = crate::import::import_from(&root.importer(*dry_run)?, from, &keys).await?;
+            print!("{}", report.render());
+            Ok(())
         }
         Some(Command::Token(TokenCommand::Create { email, name })) => {
             let root = operator_root(&cli).await?;

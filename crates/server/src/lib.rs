@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod import;
 pub mod maintenance;
 pub mod root;
 mod set_password;

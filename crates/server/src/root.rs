@@ -12,9 +12,9 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context as _;
 use slugbase_application::collaborators::audit_trail::AuditTrail;
 use slugbase_application::ports::{
-    ApiTokenRepository, AttemptRepository, AuditLog, Clock, ConfiguredProvider, IdentityProviders,
-    MfaRepository, OidcRepository, OutboxRepository, PasskeyRepository, ProviderPolicy,
-    SecretRotation, SessionRepository, Storage, StorageHealth, UserRepository,
+    AccountImport, ApiTokenRepository, AttemptRepository, AuditLog, Clock, ConfiguredProvider,
+    IdentityProviders, MfaRepository, OidcRepository, OutboxRepository, PasskeyRepository,
+    ProviderPolicy, SecretRotation, SessionRepository, Storage, StorageHealth, UserRepository,
 };
 use slugbase_application::use_cases::deliver_notices::DeliverNotices;
 use slugbase_application::use_cases::rotate_keys::RotateKeys;
@@ -56,6 +56,8 @@ pub struct Stores {
     pub secrets: Arc<dyn SecretRotation>,
     /// Passkeys and WebAuthn ceremonies.
     pub passkeys: Arc<dyn PasskeyRepository>,
+    /// Accounts imported from SlugBase.
+    pub imports: Arc<dyn AccountImport>,
 }
 
 impl Stores {
@@ -73,6 +75,7 @@ impl Stores {
             outbox: store.clone(),
             health: store.clone(),
             passkeys: store.clone(),
+            imports: store.clone(),
             secrets: store,
         }
     }
@@ -242,6 +245,33 @@ impl Root {
     pub fn rotate_keys(&self) -> anyhow::Result<RotateKeys> {
         let cipher = Arc::new(self.cipher().context("the encryption keys are refused")?);
         Ok(RotateKeys::new(self.stores.secrets.clone(), cipher.clone(), cipher))
+    }
+
+    /// The SlugBase importer (`slugbase import slugbase`): the stores, the cipher and the
+    /// configured OIDC providers' issuers; no password hasher, no network.
+    ///
+    /// # Errors
+    /// When the encryption keys are refused.
+    pub fn importer(&self, dry_run: bool) -> anyhow::Result<crate::import::Importer> {
+        let cipher = Arc::new(self.cipher().context("the encryption keys are refused")?);
+        let our_providers = self
+            .loaded
+            .settings
+            .oidc
+            .providers
+            .iter()
+            .map(|(name, p)| (name.clone(), p.issuer_url.trim().to_owned()))
+            .collect();
+        Ok(crate::import::Importer {
+            store: self.stores.imports.clone(),
+            users: self.stores.users.clone(),
+            tokens: self.stores.tokens.clone(),
+            cipher,
+            clock: self.clock.clone(),
+            our_providers,
+            dry_run,
+            workers: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        })
     }
 
     fn cipher(&self) -> anyhow::Result<AesGcmSecretCipher> {

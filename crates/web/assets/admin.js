@@ -50,6 +50,8 @@ const EVENT_TEXT = {
   passkey_removed: 'Passkey removed',
   passkey_remove_fail: 'Removing a passkey refused',
   passkey_counter_regressed: 'Passkey counter went backwards (a copied passkey?)',
+  account_imported: 'Account imported from SlugBase',
+  password_hash_upgraded: 'Imported password hash replaced at sign-in',
 };
 
 /** The reasons of refused events (the API's reason codes, the identity provider's). */

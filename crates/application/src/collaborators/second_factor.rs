@@ -135,7 +135,13 @@ impl SecondFactorCheck {
                 Ok((kind, proof))
             }
             SecondFactor::Backup(code) => {
-                Ok((kind, Some(MfaProof::BackupCode(self.backup_codes.digest(&code)))))
+                // Ours or one imported from SlugBase: storage spends whichever row holds
+                // either digest, in one conditional statement.
+                let proof = MfaProof::AnyBackupCode {
+                    keyed: self.backup_codes.digest(&code),
+                    imported: self.backup_codes.imported_digest(&code),
+                };
+                Ok((kind, Some(proof)))
             }
         }
     }

@@ -25,6 +25,7 @@ mod attempts;
 mod audit;
 mod effects;
 mod health;
+mod import;
 mod mfa;
 mod oidc;
 mod outbox;
@@ -38,6 +39,7 @@ pub use attempts::*;
 pub use audit::*;
 pub use effects::*;
 pub use health::*;
+pub use import::*;
 pub use mfa::*;
 pub use oidc::*;
 pub use outbox::*;
@@ -115,6 +117,13 @@ macro_rules! storage_contract_tests {
             two_hundred_concurrent_reservations_grant_exactly_the_limit,
             concurrent_reservations_never_pass_a_lockout,
             a_reachable_store_answers_ping,
+            an_imported_account_is_stored_whole_once_and_found_by_its_source_id,
+            concurrent_imports_of_one_account_store_it_once,
+            an_import_that_collides_stores_nothing,
+            an_imported_oidc_account_is_found_by_its_subject,
+            fifty_concurrent_spends_of_one_imported_code_succeed_exactly_once,
+            regenerating_replaces_imported_codes,
+            an_imported_hash_is_upgraded_once_with_its_effects,
             an_oidc_flow_round_trips_and_is_taken_exactly_once_under_concurrency,
             expired_oidc_flows_are_deleted,
             an_oidc_link_is_stored_with_its_event_and_never_doubled,

@@ -51,6 +51,11 @@ pub trait PasswordHasher: Send + Sync {
 pub trait BackupCodeHasher: Send + Sync {
     /// The digest stored and looked up for a code.
     fn digest(&self, code: &BackupCode) -> SecretDigest;
+
+    /// The digest SlugBase stored for a code it issued (unsalted SHA-256 of the normalised
+    /// code, lower-case hex): how imported codes are stored and looked up, beside
+    /// [`Self::digest`], until the user's codes are replaced by ours.
+    fn imported_digest(&self, code: &BackupCode) -> SecretDigest;
 }
 
 /// SHA-256 of high-entropy bearer secrets (session ids, API tokens).

@@ -18,6 +18,15 @@ pub enum MfaProof {
     TotpStep(TotpStep),
     /// A backup code with this keyed digest; it MUST be stored for the user and unused.
     BackupCode(SecretDigest),
+    /// A typed backup code that is either one of ours (its keyed digest) or one imported
+    /// from SlugBase (its unsalted SHA-256): exactly as [`Self::BackupCode`], one
+    /// conditional spend of the unused row of the user that holds either digest.
+    AnyBackupCode {
+        /// [`BackupCodeHasher::digest`](super::BackupCodeHasher::digest).
+        keyed: SecretDigest,
+        /// [`BackupCodeHasher::imported_digest`](super::BackupCodeHasher::imported_digest).
+        imported: SecretDigest,
+    },
     /// A verified assertion with one of the user's passkeys; spending it is the
     /// compare-and-set of [`PasskeyRepository::record_passkey_use`](super::PasskeyRepository::record_passkey_use):
     /// the passkey MUST be the user's and its counter MUST move forward (or stay 0 on both
@@ -26,12 +35,22 @@ pub enum MfaProof {
 }
 
 impl MfaProof {
+    /// The digests a backup-code proof may match, or `None` for another kind of proof.
+    #[must_use]
+    pub fn backup_digests(&self) -> Option<Vec<&SecretDigest>> {
+        match self {
+            Self::BackupCode(digest) => Some(vec![digest]),
+            Self::AnyBackupCode { keyed, imported } => Some(vec![keyed, imported]),
+            Self::TotpStep(_) | Self::Passkey(_) => None,
+        }
+    }
+
     /// The kind of proof (for the audit log).
     #[must_use]
     pub const fn kind(&self) -> ProofKind {
         match self {
             Self::TotpStep(_) => ProofKind::Totp,
-            Self::BackupCode(_) => ProofKind::BackupCode,
+            Self::BackupCode(_) | Self::AnyBackupCode { .. } => ProofKind::BackupCode,
             Self::Passkey(_) => ProofKind::Passkey,
         }
     }

@@ -3,6 +3,7 @@
 use super::attempts::AttemptRepository;
 use super::audit::AuditLog;
 use super::health::StorageHealth;
+use super::import::AccountImport;
 use super::mfa::MfaRepository;
 use super::oidc::OidcRepository;
 use super::outbox::OutboxRepository;
@@ -24,6 +25,7 @@ pub trait Storage:
     + OutboxRepository
     + PasskeyRepository
     + StorageHealth
+    + AccountImport
     + 'static
 {
 }
@@ -39,6 +41,7 @@ impl<T> Storage for T where
         + OutboxRepository
         + PasskeyRepository
         + StorageHealth
+        + AccountImport
         + 'static
 {
 }

@@ -114,4 +114,21 @@ pub trait UserRepository: Send + Sync {
         hash: PasswordHash,
         effects: &ChangeEffects,
     ) -> StoreResult<bool>;
+
+    /// Replaces a legacy (imported) password hash by `new` at a successful sign-in, only
+    /// while the stored hash is still `old` (compare-and-set), and applies `effects` (the
+    /// `password_hash_upgraded` event and the sign-in's new session) in the same
+    /// transaction. Returns whether the hash was replaced.
+    ///
+    /// # Errors
+    /// Storage failures only. MUST be all-or-nothing: on `Ok(true)` the new hash and every one
+    /// of `effects` are committed; on `Ok(false)` (the user is gone, or the hash is no longer
+    /// `old`: a concurrent sign-in replaced it first) or an error, none of them.
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old: &PasswordHash,
+        new: PasswordHash,
+        effects: &ChangeEffects,
+    ) -> StoreResult<bool>;
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use slugbase_domain::{AuditEventKind, Email, LoginMethod, Password, User};
+use slugbase_domain::{
+    AuditEventKind, Email, LoginMethod, Password, PasswordHash, PasswordHashKind, User, UserId,
+};
 
 use crate::caller::ClientInfo;
 use crate::collaborators::attempt_limiter::{
@@ -16,7 +18,7 @@ use crate::collaborators::mfa_policy::MfaPolicyCheck;
 use crate::collaborators::sessions::SessionIssuer;
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
-use crate::ports::{Clock, PasswordHasher, SessionKind, UserRepository};
+use crate::ports::{ChangeEffects, Clock, PasswordHasher, SessionKind, UserRepository};
 
 /// The login body.
 #[derive(Clone, Debug)]
@@ -114,6 +116,38 @@ impl Login {
     }
 }
 
+impl Login {
+    /// Starts the sign-in's session (or pending-MFA state). With a `legacy` hash (imported
+    /// from SlugBase, just verified) the hash is replaced by an Argon2id one of `password`
+    /// in the same transaction as the session, audited `password_hash_upgraded`; when a
+    /// concurrent sign-in replaced it first, the session starts alone (the password was
+    /// right all the same).
+    async fn start(
+        &self,
+        user: UserId,
+        kind: SessionKind,
+        legacy: Option<&PasswordHash>,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<PlainToken, LoginError> {
+        let Some(old) = legacy else { return Ok(self.issuer.start(user, kind, client).await?) };
+        let new = self.passwords.hash(password).await?;
+        let (token, record) = self.issuer.prepare(user, kind, client);
+        let event = self.audit.event(AuditEntry::new(
+            AuditEventKind::PasswordHashUpgraded,
+            Some(user),
+            client,
+        ));
+        let effects =
+            ChangeEffects { start_session: Some(record), ..ChangeEffects::audited(event) };
+        if self.users.upgrade_password_hash(user, old, new, &effects).await? {
+            AuditTrail::log_line(&effects.audit);
+            return Ok(token);
+        }
+        Ok(self.issuer.start(user, kind, client).await?)
+    }
+}
+
 /// What the web adapter calls for `POST /api/auth/login`; [`Login`] implements it.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -165,6 +199,8 @@ impl LoginUseCase for Login {
             LoginMethod::OidcOnly => None,
         });
         let verified = self.passwords.verify(&input.password, hash).await?;
+        // An imported SlugBase hash is replaced by ours with this sign-in's session.
+        let legacy = hash.filter(|h| h.kind() == PasswordHashKind::LegacyBcrypt).cloned();
         let mut user = match user {
             Some(user) if verified && hash.is_some() => user,
             user => {
@@ -176,14 +212,18 @@ impl LoginUseCase for Login {
             }
         };
         self.limiter.succeeded(ticket).await?;
+        let password = &input.password;
         if user.mfa.is_enabled() {
-            let pending = self.issuer.start(user.id, SessionKind::PendingMfa, client).await?;
+            let pending = self
+                .start(user.id, SessionKind::PendingMfa, legacy.as_ref(), password, client)
+                .await?;
             return Ok(LoginOutcome::MfaRequired { pending });
         }
         // The grace period starts before the session exists, so the session's first request
         // already sees it.
         self.policy.at_sign_in(&mut user).await?;
-        let session = self.issuer.start(user.id, SessionKind::Full, client).await?;
+        let session =
+            self.start(user.id, SessionKind::Full, legacy.as_ref(), password, client).await?;
         self.audit
             .record(AuditEntry::new(AuditEventKind::LoginSuccess, Some(user.id), client))
             .await;

@@ -19,8 +19,8 @@ use crate::collaborators::sessions::{SessionExpiry, SessionIssuer};
 use crate::error::{InputRejected, Unexpected, unexpected_from_ports};
 use crate::plain_token::PlainToken;
 use crate::ports::{
-    ChangeEffects, Clock, MfaProof, MfaRepository, Notice, OidcRepository, ProofSignIn,
-    SecretDigest, SessionKind, SessionRepository, TokenDigest, UserRepository,
+    ChangeEffects, Clock, MfaRepository, Notice, OidcRepository, ProofSignIn, SecretDigest,
+    SessionKind, SessionRepository, TokenDigest, UserRepository,
 };
 
 /// Why verify failed.
@@ -289,7 +289,7 @@ impl VerifyLoginUseCase for VerifyLogin {
             let idp_auth = self.oidc.session_auth(&digest).await?;
             let now = self.clock.now();
             let (token, mut effects) = self.sign_in_effects(&attempt, proof.kind());
-            if let MfaProof::BackupCode(_) = proof {
+            if proof.backup_digests().is_some() {
                 // A backup code used to sign in is reported to the account's owner, with the
                 // count left, in the sign-in's own transaction.
                 let left = codes_left_after(self.mfa.backup_codes_remaining(user.id).await?);

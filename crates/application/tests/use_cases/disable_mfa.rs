@@ -521,7 +521,7 @@ async fn a_backup_code_the_repository_refuses_gets_invalid_code_and_it_counts() 
     let audit = deps.record_audit();
     password_checked(&mut deps);
     deps.backup_digest_is_tagged();
-    disables_with(&mut deps, &user, MfaProof::BackupCode(backup_digest(BACKUP)), false);
+    disables_with(&mut deps, &user, backup_proof(BACKUP), false);
     let caller = session_caller(user);
 
     // Act: sessions and success counters are unarranged, so they cannot be touched.
@@ -664,8 +664,7 @@ async fn an_unused_backup_code_disables_mfa_and_an_api_token_caller_keeps_no_ses
     let attempts = deps.record_attempts();
     password_checked(&mut deps);
     deps.backup_digest_is_tagged();
-    let effects =
-        disables_with(&mut deps, &user, MfaProof::BackupCode(backup_digest(BACKUP)), true);
+    let effects = disables_with(&mut deps, &user, backup_proof(BACKUP), true);
     let caller = token_caller(user);
 
     // Act

@@ -7,7 +7,9 @@ use slugbase_application::{
     use_cases::login::{LoginError, LoginInput, LoginOutcome},
     use_cases::verify_login::VerifyLoginError,
 };
-use slugbase_domain::{AuditEventKind, NoticeKind, Password, ProofKind, TotpStep, User};
+use slugbase_domain::{
+    AuditEventKind, LoginMethod, NoticeKind, Password, ProofKind, TotpStep, User,
+};
 
 use crate::support::*;
 
@@ -222,6 +224,75 @@ async fn a_user_with_mfa_gets_a_pending_state_and_no_session() {
     }
 }
 
+/// A SlugBase bcrypt hash, as the importer stores it.
+fn imported_hash() -> slugbase_domain::PasswordHash {
+    slugbase_domain::PasswordHash::from_phc(
+        "$2a$10$abcdefghijklmnopqrstuu0123456789abcdefghijklmnopqrstu",
+    )
+}
+
+#[tokio::test]
+async fn an_imported_hash_is_replaced_by_ours_with_the_sign_ins_session_in_one_change() {
+    // Arrange: an account imported from SlugBase, MFA on.
+    let user = User { login: LoginMethod::Local(imported_hash()), ..with_mfa(local_user()) };
+    let user_id = user.id;
+    let mut deps = MockDeps::new();
+    deps.attempts_allowed();
+    deps.record_attempts();
+    let found = user.clone();
+    deps.users.expect_find_by_email().returning(move |_| Ok(Some(found.clone())));
+    hasher_expects(&mut deps, Some(imported_hash()), true);
+    deps.passwords.expect_hash().times(1).returning(|_| Ok(password_hash()));
+    deps.random.expect_bytes_32().times(1).return_const(RANDOM_32);
+    deps.token_digest_is_tagged();
+    // No `sessions.create`: the pending state is stored with the new hash, or not at all.
+    deps.users
+        .expect_upgrade_password_hash()
+        .times(1)
+        .withf(move |id, old, new, effects| {
+            let session = effects.start_session.as_ref();
+            *id == user_id
+                && *old == imported_hash()
+                && *new == password_hash()
+                && effects.audit.kind == AuditEventKind::PasswordHashUpgraded
+                && session.is_some_and(|s| s.kind == SessionKind::PendingMfa)
+                && session.is_some_and(|s| s.id_hash == token_digest(SESSION_ID))
+        })
+        .returning(|_, _, _, _| Ok(true));
+    let use_case = UseCases::new(deps.build(), settings()).login;
+
+    // Act
+    let outcome = use_case
+        .execute(&client(), login_input("ada@example.com", RIGHT_PASSWORD))
+        .await
+        .expect("password accepted");
+
+    // Assert
+    match outcome {
+        LoginOutcome::MfaRequired { pending } => assert_eq!(pending.expose(), SESSION_ID),
+        other @ LoginOutcome::SignedIn { .. } => panic!("expected MFA, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_for_an_imported_hash_replaces_nothing() {
+    // Arrange: hashing and storage beyond the lookup are unarranged.
+    let user = User { login: LoginMethod::Local(imported_hash()), ..local_user() };
+    let mut deps = MockDeps::new();
+    deps.attempts_allowed();
+    deps.record_attempts();
+    deps.record_audit();
+    deps.users.expect_find_by_email().returning(move |_| Ok(Some(user.clone())));
+    hasher_expects(&mut deps, Some(imported_hash()), false);
+    let use_case = UseCases::new(deps.build(), settings()).login;
+
+    // Act
+    let result = use_case.execute(&client(), login_input("ada@example.com", "wrong")).await;
+
+    // Assert
+    assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{result:?}");
+}
+
 // ---------------------------------------------------------------------------------------
 // VerifyLogin
 // ---------------------------------------------------------------------------------------
@@ -347,7 +418,7 @@ async fn the_pending_state_is_dropped_at_the_maximum_number_of_wrong_codes() {
         .withf(|_, pending, proof, _, effects| {
             let notice = effects.notice.as_ref();
             *pending == token_digest(PENDING_ID)
-                && *proof == MfaProof::BackupCode(backup_digest("00000000deadbeef"))
+                && *proof == backup_proof("00000000deadbeef")
                 && notice.is_some_and(|n| n.kind == NoticeKind::BackupCodeUsed)
                 && notice.is_some_and(|n| n.codes_left == Some(3))
         })

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 pub use slugbase_application::UseCases;
 use slugbase_application::ports::{
     AttemptRelease, AuditEvent, Background, BackgroundWork, ChangeEffects, EndSessions,
-    IdentityProviders, MockApiTokenRepository, MockAttemptRepository, MockAuditLog,
+    IdentityProviders, MfaProof, MockApiTokenRepository, MockAttemptRepository, MockAuditLog,
     MockBackupCodeHasher, MockClock, MockCommonPasswords, MockMfaRepository, MockOidcRepository,
     MockOutboxRepository, MockPasskeyRepository, MockPasswordHasher, MockRandom, MockSecretCipher,
     MockSessionRepository, MockStorageHealth, MockTokenDigest, MockTotp, MockUserRepository,
@@ -247,6 +247,9 @@ impl MockDeps {
     /// Backup codes digest to `hmac:<code>` (so a test can tell which code was hashed).
     pub fn backup_digest_is_tagged(&mut self) -> &mut Self {
         self.backup_codes.expect_digest().returning(|code| backup_digest(code.expose()));
+        self.backup_codes
+            .expect_imported_digest()
+            .returning(|code| imported_backup_digest(code.expose()));
         self
     }
 
@@ -260,6 +263,16 @@ impl MockDeps {
 /// The digest [`MockDeps::backup_digest_is_tagged`] gives a backup code.
 pub fn backup_digest(code: &str) -> SecretDigest {
     SecretDigest::from_hex(format!("hmac:{code}"))
+}
+
+/// The imported (SlugBase) digest [`MockDeps::backup_digest_is_tagged`] gives a backup code.
+pub fn imported_backup_digest(code: &str) -> SecretDigest {
+    SecretDigest::from_hex(format!("sha256:{code}"))
+}
+
+/// The proof a typed backup code becomes: ours or an imported one, whichever is stored.
+pub fn backup_proof(code: &str) -> MfaProof {
+    MfaProof::AnyBackupCode { keyed: backup_digest(code), imported: imported_backup_digest(code) }
 }
 
 /// The digest [`MockDeps::token_digest_is_tagged`] gives a token.

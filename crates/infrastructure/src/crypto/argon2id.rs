@@ -1,6 +1,8 @@
 //! Argon2id password hashing ([`PasswordHasher`]) on tokio's blocking pool, with a bounded
 //! number of concurrent hashes, reused block buffers (wiped after the caller has its answer)
-//! and a full-cost dummy hash for unknown accounts.
+//! and a full-cost dummy hash for unknown accounts. Hashes imported from SlugBase (bcrypt,
+//! [`PasswordHashKind::LegacyBcrypt`]) are verified here too ([`super::bcrypt_legacy`]), on the
+//! same pool and under the same permits; new hashes are always Argon2id.
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,11 +13,12 @@ use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::{Algorithm, Argon2, Version};
 use async_trait::async_trait;
 use slugbase_application::ports::PasswordHasher;
-use slugbase_domain::{Password, PasswordHash};
+use slugbase_domain::{Password, PasswordHash, PasswordHashKind};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
+use super::bcrypt_legacy::verify_bcrypt;
 use super::random::fill_random;
 
 /// Argon2id cost parameters, and how many hashes may run at once.
@@ -351,11 +354,19 @@ impl PasswordHasher for Argon2PasswordHasher {
         hash: Option<&'a PasswordHash>,
     ) -> anyhow::Result<bool> {
         let password = password.clone();
-        let stored = hash.map(|h| h.as_str().to_owned());
+        let stored = hash.map(|h| (h.kind(), h.as_str().to_owned()));
         self.run(move |inner, used| {
             let real = stored.is_some();
-            let phc = stored.as_deref().unwrap_or(&inner.dummy);
-            let matches = inner.verify_phc(password.expose().as_bytes(), phc, used)?;
+            let matches = match &stored {
+                Some((PasswordHashKind::LegacyBcrypt, hash)) => {
+                    verify_bcrypt(password.expose().as_bytes(), hash)?
+                }
+                Some((PasswordHashKind::Argon2id, phc)) => {
+                    inner.verify_phc(password.expose().as_bytes(), phc, used)?
+                }
+                // Unknown account: the dummy Argon2id hash, at full cost.
+                None => inner.verify_phc(password.expose().as_bytes(), &inner.dummy, used)?,
+            };
             Ok(real && matches)
         })
         .await

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use hmac::{Hmac, Mac as _};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 use slugbase_application::ports::{BackupCodeHasher, SecretDigest};
 use slugbase_domain::BackupCode;
 use zeroize::Zeroizing;
@@ -38,5 +38,26 @@ impl BackupCodeHasher for HmacBackupCodeHasher {
         let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new(&(*block).into());
         mac.update(code.expose().as_bytes());
         SecretDigest::from_hex(to_hex(&mac.finalize().into_bytes()))
+    }
+
+    fn imported_digest(&self, code: &BackupCode) -> SecretDigest {
+        // SlugBase's own: SHA-256 of the normalised code (16 lower-case hex digits, the
+        // same normalisation as ours), unsalted, as lower-case hex.
+        SecretDigest::from_hex(to_hex(&Sha256::digest(code.expose().as_bytes())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imported_digests_are_slugbases_unsalted_sha256_of_the_normalised_code() {
+        let hasher = HmacBackupCodeHasher::new([9; 32]);
+        let code = BackupCode::parse("3AB0 E610 7389 3A34").unwrap();
+        let imported = hasher.imported_digest(&code);
+        let expected = to_hex(&Sha256::digest(b"3ab0e61073893a34"));
+        assert_eq!(imported.as_str(), expected);
+        assert_ne!(hasher.digest(&code), imported);
     }
 }

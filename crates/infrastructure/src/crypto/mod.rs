@@ -1,7 +1,9 @@
 //! Crypto and environment adapters, one per file: Argon2id password hashing
-//! ([`argon2id`]), RFC 6238 TOTP through totp-rs ([`totp`]), AES-256-GCM secret sealing
+//! ([`argon2id`]; imported SlugBase bcrypt hashes verified by [`bcrypt_legacy`]), RFC 6238
+//! TOTP through totp-rs ([`totp`]), AES-256-GCM secret sealing
 //! ([`aes_gcm_cipher`]), HMAC-SHA-256 backup-code digests ([`backup_code_hasher`]),
-//! SHA-256 token digests ([`token_digest`]), the system clock ([`clock`]) and OS
+//! SHA-256 token digests ([`token_digest`]), SlugBase's TOTP secret envelope for the
+//! importer ([`slugbase_envelope`]: scrypt + AES-256-GCM with a 16-byte nonce), the system clock ([`clock`]) and OS
 //! randomness ([`random`]).
 //!
 //! Nothing here is hand-rolled: each adapter wraps one RustCrypto (or totp-rs) primitive
@@ -15,8 +17,10 @@
 mod aes_gcm_cipher;
 mod argon2id;
 mod backup_code_hasher;
+mod bcrypt_legacy;
 mod clock;
 mod random;
+mod slugbase_envelope;
 mod token_digest;
 mod totp;
 
@@ -25,6 +29,7 @@ pub use argon2id::{Argon2Params, Argon2PasswordHasher};
 pub use backup_code_hasher::HmacBackupCodeHasher;
 pub use clock::SystemClock;
 pub use random::OsRandom;
+pub use slugbase_envelope::{EnvelopeError, SlugbaseEnvelope, slugbase_scrypt};
 pub use token_digest::Sha256TokenDigest;
 pub use totp::RfcTotp;
 

@@ -25,11 +25,15 @@ impl State {
                 *last_totp_step = Some(*step);
                 true
             }
-            MfaProof::BackupCode(digest) => {
+            MfaProof::BackupCode(_) | MfaProof::AnyBackupCode { .. } => {
+                let digests = proof.backup_digests().unwrap_or_default();
                 let Some(codes) = self.backup_codes.get_mut(&user) else { return false };
                 let mut found = None;
                 for (i, code) in codes.iter().enumerate() {
-                    let matches = ct_eq(code.digest.as_str(), digest.as_str());
+                    // Every candidate against every row, with no early exit.
+                    let matches = digests
+                        .iter()
+                        .fold(false, |any, d| any | ct_eq(code.digest.as_str(), d.as_str()));
                     if matches && code.used_at.is_none() {
                         found = Some(i);
                     }

@@ -17,6 +17,7 @@
 
 mod attempts;
 mod audit;
+mod import;
 mod mfa;
 mod oidc;
 mod outbox;
@@ -71,6 +72,8 @@ struct State {
     oidc: oidc::OidcState,
     outbox: Vec<outbox::OutboxRow>,
     passkeys: passkeys::PasskeyState,
+    /// Imported accounts by `(source, source_id)`.
+    imported: HashMap<(String, String), UserId>,
 }
 
 impl State {

@@ -28,6 +28,21 @@ pub(super) struct OidcState {
 }
 
 impl State {
+    /// Whether `(provider, subject)` is linked to a user that still exists.
+    pub(super) fn identity_taken(&mut self, provider: &str, subject: &str) -> bool {
+        self.prune_identities();
+        self.oidc.identities.iter().any(|r| r.provider == provider && r.subject == subject)
+    }
+
+    /// Links `(provider, subject)` to `user` (the caller checked it is free).
+    pub(super) fn add_identity(&mut self, provider: &str, subject: &str, user: UserId) {
+        self.oidc.identities.push(IdentityRow {
+            provider: provider.to_owned(),
+            subject: subject.to_owned(),
+            user,
+        });
+    }
+
     /// Drops links whose user is gone (the database cascades those away).
     fn prune_identities(&mut self) {
         let users = &self.users;

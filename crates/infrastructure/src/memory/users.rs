@@ -7,10 +7,10 @@ use slugbase_application::ports::{
 };
 use slugbase_domain::{Email, LoginMethod, MfaState, PasswordHash, User, UserId};
 
-use super::InMemoryStore;
+use super::{InMemoryStore, ct_eq};
 
 /// The stored user built from a [`NewUser`] (MFA disabled).
-fn user_from(new: NewUser) -> User {
+pub(super) fn user_from(new: NewUser) -> User {
     User {
         id: new.id,
         email: new.email,
@@ -109,6 +109,24 @@ impl UserRepository for InMemoryStore {
         let mut state = self.lock()?;
         let Some(user) = state.users.get_mut(&id) else { return Ok(false) };
         user.login = LoginMethod::Local(hash);
+        state.apply(id, effects);
+        Ok(true)
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old: &PasswordHash,
+        new: PasswordHash,
+        effects: &ChangeEffects,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        let Some(user) = state.users.get_mut(&id) else { return Ok(false) };
+        match &user.login {
+            LoginMethod::Local(stored) if ct_eq(stored.as_str(), old.as_str()) => {}
+            _ => return Ok(false),
+        }
+        user.login = LoginMethod::Local(new);
         state.apply(id, effects);
         Ok(true)
     }

@@ -70,12 +70,20 @@ pub(super) async fn spend<C: ConnectionTrait>(
                 );
             updated_one(conn, update).await
         }
-        MfaProof::BackupCode(digest) => {
-            // Sets `used_at` of an unused row only, and only while MFA is on.
+        MfaProof::BackupCode(_) | MfaProof::AnyBackupCode { .. } => {
+            // Sets `used_at` of an unused row only, and only while MFA is on. A typed code
+            // may be ours (keyed digest) or imported from SlugBase (its SHA-256): the row
+            // holds one of them, and the one conditional statement spends it.
+            let digests: Vec<&str> = proof
+                .backup_digests()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| d.as_str())
+                .collect();
             let update = backup_codes::Entity::update_many()
                 .col_expr(backup_codes::Column::UsedAt, Expr::val(to_ms(at)))
                 .filter(backup_codes::Column::UserId.eq(user))
-                .filter(backup_codes::Column::CodeHash.eq(digest.as_str()))
+                .filter(backup_codes::Column::CodeHash.is_in(digests))
                 .filter(backup_codes::Column::UsedAt.is_null())
                 .filter(Expr::exists(mfa_on(user)));
             updated_one(conn, update).await

@@ -45,6 +45,7 @@ mod caller;
 mod change_effects;
 pub(crate) mod dialect;
 pub mod entity;
+mod import;
 mod listed;
 mod mfa;
 mod oidc;

@@ -35,4 +35,31 @@ impl SeaOrmStore {
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
+
+    /// [`UserRepository::upgrade_password_hash`](slugbase_application::ports::UserRepository):
+    /// the new hash only while the stored one is still `old` (one conditional update), with
+    /// the sign-in's effects, in one transaction.
+    pub(super) async fn upgrade_password_hash_with_effects(
+        &self,
+        id: UserId,
+        old: &PasswordHash,
+        new: PasswordHash,
+        effects: &ChangeEffects,
+    ) -> StoreResult<bool> {
+        let tx = self.begin_write().await?;
+        let updated = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::val(new.as_str()))
+            .filter(users::Column::Id.eq(id.to_string()))
+            .filter(users::Column::PasswordHash.eq(old.as_str()))
+            .exec(&tx)
+            .await
+            .map_err(db_err)?;
+        if updated.rows_affected != 1 {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        apply_effects(&tx, id, effects).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
 }

@@ -28,7 +28,7 @@ fn token_from_model(row: api_tokens::Model) -> StoreResult<ApiTokenRecord> {
 }
 
 /// The row of a new token.
-fn token_row(token: ApiTokenRecord) -> api_tokens::ActiveModel {
+pub(super) fn token_row(token: ApiTokenRecord) -> api_tokens::ActiveModel {
     api_tokens::ActiveModel {
         id: Set(token.id.to_string()),
         user_id: Set(token.user_id.to_string()),

@@ -203,4 +203,14 @@ impl UserRepository for SeaOrmStore {
     ) -> StoreResult<bool> {
         self.change_password_with_effects(id, hash, effects).await
     }
+
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old: &PasswordHash,
+        new: PasswordHash,
+        effects: &ChangeEffects,
+    ) -> StoreResult<bool> {
+        self.upgrade_password_hash_with_effects(id, old, new, effects).await
+    }
 }

@@ -11,6 +11,7 @@ pub mod api_tokens;
 pub mod attempt_counters;
 pub mod audit_events;
 pub mod backup_codes;
+pub mod imported_accounts;
 pub mod instance_setup;
 pub mod oidc_flows;
 pub mod oidc_identities;

@@ -1,0 +1,60 @@
+//! [`AccountImport`] in memory: one critical section per account, so the account and its
+//! event are stored together or not at all.
+
+use async_trait::async_trait;
+use slugbase_application::ports::{AccountImport, ImportOutcome, ImportedAccount, StoreResult};
+use slugbase_domain::{MfaState, UserId};
+
+use super::users::user_from;
+use super::{BackupCodeRow, InMemoryStore, TokenRow};
+
+#[async_trait]
+impl AccountImport for InMemoryStore {
+    async fn find_imported(&self, source: &str, source_id: &str) -> StoreResult<Option<UserId>> {
+        let state = self.lock()?;
+        Ok(state.imported.get(&(source.to_owned(), source_id.to_owned())).copied())
+    }
+
+    async fn import_account(&self, account: &ImportedAccount) -> StoreResult<ImportOutcome> {
+        let mut state = self.lock()?;
+        let key = (account.source.clone(), account.source_id.clone());
+        if let Some(id) = state.imported.get(&key) {
+            return Ok(ImportOutcome::AlreadyImported(*id));
+        }
+        if state.users.values().any(|u| u.email == account.user.email) {
+            return Ok(ImportOutcome::EmailTaken);
+        }
+        if let (Some(provider), Some(subject)) =
+            (&account.user.oidc_provider, &account.oidc_subject)
+            && state.identity_taken(provider, subject)
+        {
+            return Ok(ImportOutcome::OidcSubjectTaken);
+        }
+        let mut user = user_from(account.user.clone());
+        if let Some(mfa) = &account.mfa {
+            user.mfa = MfaState::Enabled {
+                secret: mfa.secret.clone(),
+                enrolled_at: mfa.enrolled_at,
+                last_totp_step: None,
+            };
+            let rows = mfa
+                .backup_codes
+                .iter()
+                .map(|digest| BackupCodeRow { digest: digest.clone(), used_at: None })
+                .collect();
+            state.backup_codes.insert(user.id, rows);
+        }
+        for token in &account.tokens {
+            state.tokens.push(TokenRow { record: token.clone(), revoked_at: None });
+        }
+        if let (Some(provider), Some(subject)) =
+            (&account.user.oidc_provider, &account.oidc_subject)
+        {
+            state.add_identity(provider, subject, user.id);
+        }
+        state.users.insert(user.id, user.clone());
+        state.imported.insert(key, user.id);
+        state.append_audit(account.audit.clone());
+        Ok(ImportOutcome::Imported(user))
+    }
+}
