@@ -179,7 +179,7 @@ impl ApplicationBuilder {
     pub async fn build(self) -> anyhow::Result<Application> {
         let Self { loaded, storage, clock, auth } = self;
         let migrate_on_start = loaded.settings.database.migrate_on_start;
-        let stores = match storage {
+        let (stores, sql) = match storage {
             StorageChoice::Configured | StorageChoice::Sql(_) => {
                 let store = match storage {
                     StorageChoice::Sql(store) => store,
@@ -188,9 +188,9 @@ impl ApplicationBuilder {
                 if migrate_on_start {
                     migrate(&store).await?;
                 }
-                Stores::over(Arc::new(store))
+                (Stores::over(Arc::new(store.clone())), Some(store))
             }
-            StorageChoice::Memory(store) => Stores::over(store),
+            StorageChoice::Memory(store) => (Stores::over(store), None),
         };
         let root = Root::new(loaded, stores, clock, auth);
         let use_cases = root.use_cases()?.clone();
@@ -203,7 +203,9 @@ impl ApplicationBuilder {
         let listener = TcpListener::bind((server.host, server.port))
             .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
         let port = listener.local_addr().context("listener has no address")?.port();
-        let metrics = Arc::new(slugbase_web::metrics::Metrics::new(VERSION, COMMIT));
+        let mut metrics = slugbase_web::metrics::Metrics::new(VERSION, COMMIT);
+        adapter_readings(&mut metrics, &root.argon2()?, sql);
+        let metrics = Arc::new(metrics);
         let web = slugbase_web::WebConfig {
             public_base_url: server.public_base_url.trim().trim_end_matches('/').to_owned(),
             trusted_proxies: server.trusted_proxies.clone(),
@@ -331,6 +333,61 @@ impl Application {
             delivery.shutdown().await;
         }
         served
+    }
+}
+
+/// The adapters' readings among the metrics: the Argon2 permits and the time waited for
+/// one, and the database pool's connections.
+fn adapter_readings(
+    metrics: &mut slugbase_web::metrics::Metrics,
+    argon2: &Arc<slugbase_infrastructure::crypto::Argon2PasswordHasher>,
+    sql: Option<SeaOrmStore>,
+) {
+    use slugbase_web::metrics::ReadingKind::{Counter, Gauge};
+    #[expect(clippy::cast_precision_loss, reason = "a metric: counts far below 2^52")]
+    let float = |n: u64| n as f64;
+    let hasher = Arc::clone(argon2);
+    metrics.read_at_scrape(
+        "argon2_permits_in_use",
+        "Argon2 permits held now (hashes running)",
+        Gauge,
+        move || float(hasher.load().in_use as u64),
+    );
+    let hasher = Arc::clone(argon2);
+    metrics.read_at_scrape(
+        "argon2_permits",
+        "Argon2 permits there are (argon2.max_concurrent)",
+        Gauge,
+        move || float(hasher.load().max as u64),
+    );
+    let hasher = Arc::clone(argon2);
+    metrics.read_at_scrape(
+        "argon2_hashes",
+        "Argon2 hashes and checks started",
+        Counter,
+        move || float(hasher.load().started),
+    );
+    let hasher = Arc::clone(argon2);
+    metrics.read_at_scrape(
+        "argon2_permit_wait_seconds",
+        "Time spent waiting for an Argon2 permit, in all",
+        Counter,
+        move || hasher.load().waited.as_secs_f64(),
+    );
+    if let Some(store) = sql {
+        let pool = store.clone();
+        metrics.read_at_scrape(
+            "db_pool_connections",
+            "Database connections open",
+            Gauge,
+            move || f64::from(pool.pool_load().open),
+        );
+        metrics.read_at_scrape(
+            "db_pool_connections_in_use",
+            "Database connections lent out now",
+            Gauge,
+            move || f64::from(store.pool_load().in_use),
+        );
     }
 }
 

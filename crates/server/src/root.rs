@@ -96,6 +96,8 @@ pub struct Root {
     auth: AuthSettings,
     /// The configured providers (built, not yet discovering).
     providers: OnceLock<Vec<Arc<OpenIdProvider>>>,
+    /// The Argon2 hasher, once built.
+    argon2: OnceLock<Arc<Argon2PasswordHasher>>,
     deps: OnceLock<Deps>,
     use_cases: OnceLock<(UseCases, Operator)>,
 }
@@ -126,6 +128,7 @@ impl Root {
             clock,
             auth,
             providers: OnceLock::new(),
+            argon2: OnceLock::new(),
             deps: OnceLock::new(),
             use_cases: OnceLock::new(),
         }
@@ -282,7 +285,15 @@ impl Root {
         })
     }
 
-    fn build_deps(&self) -> anyhow::Result<Deps> {
+    /// The Argon2 hasher (built once, with its full-cost dummy hash): the password port,
+    /// and the metrics' reading of its permits.
+    ///
+    /// # Errors
+    /// When the Argon2 parameters are refused.
+    pub fn argon2(&self) -> anyhow::Result<Arc<Argon2PasswordHasher>> {
+        if let Some(hasher) = self.argon2.get() {
+            return Ok(hasher.clone());
+        }
         let settings = &self.loaded.settings;
         let argon2 = Argon2Params {
             memory_kib: settings.argon2.memory_kib,
@@ -293,6 +304,12 @@ impl Root {
                 n => n,
             },
         };
+        let hasher = Arc::new(Argon2PasswordHasher::new(argon2)?);
+        Ok(self.argon2.get_or_init(|| hasher).clone())
+    }
+
+    fn build_deps(&self) -> anyhow::Result<Deps> {
+        let settings = &self.loaded.settings;
         let Stores {
             users,
             mfa,
@@ -316,7 +333,7 @@ impl Root {
             oidc,
             outbox,
             health,
-            passwords: Arc::new(Argon2PasswordHasher::new(argon2)?),
+            passwords: self.argon2()?,
             common_passwords: Arc::new(EmbeddedCommonPasswords::new()),
             totp: Arc::new(RfcTotp::new(settings.totp.issuer.trim().to_owned())?),
             cipher: Arc::new(self.cipher()?),

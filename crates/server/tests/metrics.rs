@@ -92,6 +92,21 @@ async fn requests_are_counted_by_route_template_and_status_on_the_metrics_listen
     assert_eq!(authentications("password", "failure"), Some(1.0), "{text}");
     assert_eq!(authentications("token", "failure"), Some(1.0), "{text}");
     assert_eq!(authentications("password", "success"), None, "{text}");
+    // The adapters' readings: Argon2's permits (the refused login ran the dummy hash) and
+    // the database pool.
+    let reading = |name: &str| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name)
+            .map(value)
+            .unwrap_or_else(|| panic!("{name}:\n{text}"))
+    };
+    assert!(reading("slugbase_argon2_permits") >= 1.0);
+    assert!(reading("slugbase_argon2_hashes_total") >= 1.0);
+    assert!(reading("slugbase_argon2_permit_wait_seconds_total") >= 0.0);
+    assert!(reading("slugbase_db_pool_connections") >= 1.0);
+    assert!(reading("slugbase_db_pool_connections_in_use") >= 0.0);
     let build = scrape.samples.iter().find(|s| s.metric == "slugbase_build_info").unwrap();
     assert_eq!(build.labels.get("version"), Some(env!("CARGO_PKG_VERSION")));
 

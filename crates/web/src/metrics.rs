@@ -14,10 +14,13 @@ use actix_web::dev::Server;
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpResponse, HttpServer};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
@@ -57,6 +60,49 @@ struct LimitLabels {
 /// Latency buckets: 1 ms to about 8 s, doubling (an Argon2 check sits near 50–500 ms).
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 14))
+}
+
+/// Whether a [`Metrics::read_at_scrape`] value only grows (a counter) or goes up and down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadingKind {
+    /// Goes up and down (permits in use, connections open).
+    Gauge,
+    /// Only grows (hashes started, seconds waited); its name gets `_total`.
+    Counter,
+}
+
+/// A value read from an adapter at each scrape.
+struct Reading {
+    name: &'static str,
+    help: &'static str,
+    kind: ReadingKind,
+    read: Box<dyn Fn() -> f64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for Reading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reading").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Collector for Reading {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let value = (self.read)();
+        match self.kind {
+            ReadingKind::Gauge => {
+                let gauge = ConstGauge::new(value);
+                let metric =
+                    encoder.encode_descriptor(self.name, self.help, None, gauge.metric_type())?;
+                gauge.encode(metric)
+            }
+            ReadingKind::Counter => {
+                let counter = ConstCounter::new(value);
+                let metric =
+                    encoder.encode_descriptor(self.name, self.help, None, counter.metric_type())?;
+                counter.encode(metric)
+            }
+        }
+    }
 }
 
 /// The service's metrics: recorded by the request log, read by the metrics listener.
@@ -111,6 +157,20 @@ impl Metrics {
             Info::new(vec![("version", version.to_owned()), ("commit", commit.to_owned())]),
         );
         Self { registry, requests, latency, authentications, refusals }
+    }
+
+    /// Adds `slugbase_<name>`, whose value `read` gives at each scrape: an adapter's
+    /// reading (the Argon2 permits, the database pool), added by the composition root
+    /// before the metrics are shared.
+    pub fn read_at_scrape(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        kind: ReadingKind,
+        read: impl Fn() -> f64 + Send + Sync + 'static,
+    ) {
+        let reading = Reading { name, help, kind, read: Box::new(read) };
+        self.registry.register_collector(Box::new(reading));
     }
 
     /// Counts one answered request.

@@ -64,7 +64,12 @@ pub async fn an_imported_account_is_stored_whole_once_and_found_by_its_source_id
     assert!(read.is_admin);
     assert_eq!(
         read.mfa,
-        MfaState::Enabled { secret: secret("imported"), enrolled_at: t(4), last_totp_step: None }
+        MfaState::Enabled {
+            secret: Some(secret("imported")),
+            enrolled_at: t(4),
+            last_totp_step: None,
+            pending: None,
+        }
     );
     assert_eq!(store.backup_codes_remaining(read.id).await.expect("codes"), 3);
     let tokens = store.list_for_user(read.id).await.expect("tokens");

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -73,12 +74,31 @@ pub struct Argon2PasswordHasher {
     inner: Arc<HasherInner>,
 }
 
+/// How busy an [`Argon2PasswordHasher`] is: a reading for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Argon2Load {
+    /// Permits held now (hashes running or wiping their blocks).
+    pub in_use: usize,
+    /// Permits there are (`argon2.max_concurrent`).
+    pub max: usize,
+    /// Hashes and checks started since the start.
+    pub started: u64,
+    /// Time spent waiting for a permit since the start, in all.
+    pub waited: Duration,
+}
+
 struct HasherInner {
     params: argon2::Params,
     /// A hash of a random password, computed once with the same parameters: verified when
     /// there is no stored hash, so an unknown e-mail costs the same as a wrong password.
     dummy: String,
     permits: Arc<Semaphore>,
+    /// The permits there are (`max_concurrent`).
+    max_concurrent: usize,
+    /// Hashes and checks started (each took a permit).
+    started: AtomicU64,
+    /// Microseconds spent waiting for a permit, in all.
+    waited_micros: AtomicU64,
     /// Argon2 block buffers for reuse, one per permit at most. Memory under a login flood is
     /// then bounded by construction (`max_concurrent` × `memory_kib`): a fresh 19 MiB buffer
     /// per hash is not given back by glibc's allocator, and RSS grew to 1.3 GiB in a flood of
@@ -295,6 +315,9 @@ impl Argon2PasswordHasher {
             params: argon_params,
             dummy: String::new(),
             permits: Arc::new(Semaphore::new(params.max_concurrent)),
+            max_concurrent: params.max_concurrent,
+            started: AtomicU64::new(0),
+            waited_micros: AtomicU64::new(0),
             blocks: std::sync::Mutex::new(BlockPool::default()),
         };
         let mut random = Zeroizing::new([0u8; 32]);
@@ -307,6 +330,18 @@ impl Argon2PasswordHasher {
         Ok(Self { inner: Arc::new(inner) })
     }
 
+    /// How busy the hasher is, for metrics.
+    #[must_use]
+    pub fn load(&self) -> Argon2Load {
+        let inner = &self.inner;
+        Argon2Load {
+            in_use: inner.max_concurrent.saturating_sub(inner.permits.available_permits()),
+            max: inner.max_concurrent,
+            started: inner.started.load(Ordering::Relaxed),
+            waited: Duration::from_micros(inner.waited_micros.load(Ordering::Relaxed)),
+        }
+    }
+
     /// Runs `work` on the blocking pool once a permit is free, in the caller's span. The
     /// caller has the result as soon as `work` returns; the blocks it used are wiped and
     /// pooled after that, on the same thread and under the same permit, while the caller's
@@ -317,8 +352,12 @@ impl Argon2PasswordHasher {
         T: Send + 'static,
         F: FnOnce(&HasherInner, &mut UsedBlocks) -> anyhow::Result<T> + Send + 'static,
     {
+        let asked = Instant::now();
         let permit =
             self.inner.permits.clone().acquire_owned().await.context("argon2 semaphore closed")?;
+        let waited = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.inner.waited_micros.fetch_add(waited, Ordering::Relaxed);
+        self.inner.started.fetch_add(1, Ordering::Relaxed);
         let inner = self.inner.clone();
         let span = tracing::Span::current();
         let (answer, answered) = tokio::sync::oneshot::channel();

@@ -25,7 +25,7 @@ mod token_digest;
 mod totp;
 
 pub use aes_gcm_cipher::{AesGcmSecretCipher, EncryptionKeys};
-pub use argon2id::{Argon2Params, Argon2PasswordHasher};
+pub use argon2id::{Argon2Load, Argon2Params, Argon2PasswordHasher};
 pub use backup_code_hasher::HmacBackupCodeHasher;
 pub use clock::SystemClock;
 pub use random::OsRandom;

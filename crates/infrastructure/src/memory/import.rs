@@ -33,9 +33,10 @@ impl AccountImport for InMemoryStore {
         let mut user = user_from(account.user.clone());
         if let Some(mfa) = &account.mfa {
             user.mfa = MfaState::Enabled {
-                secret: mfa.secret.clone(),
+                secret: Some(mfa.secret.clone()),
                 enrolled_at: mfa.enrolled_at,
                 last_totp_step: None,
+                pending: None,
             };
             let rows = mfa
                 .backup_codes

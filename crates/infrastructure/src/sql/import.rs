@@ -85,9 +85,10 @@ async fn write(tx: &DatabaseTransaction, account: &ImportedAccount) -> StoreResu
             insert_codes(tx, &id, &mfa.backup_codes, account.user.created_at).await?;
         }
         created.mfa = slugbase_domain::MfaState::Enabled {
-            secret: mfa.secret.clone(),
+            secret: Some(mfa.secret.clone()),
             enrolled_at: super::stored_time(mfa.enrolled_at),
             last_totp_step: None,
+            pending: None,
         };
     }
     if !account.tokens.is_empty() {

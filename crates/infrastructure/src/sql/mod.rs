@@ -126,6 +126,15 @@ impl Default for StoreOptions {
     }
 }
 
+/// A connection pool's use: a reading for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolLoad {
+    /// Connections open.
+    pub open: u32,
+    /// Connections lent out now (open, not idle).
+    pub in_use: u32,
+}
+
 /// Every storage port over sea-orm connection pools (SQLite, PostgreSQL or MySQL/MariaDB).
 #[derive(Clone, Debug)]
 pub struct SeaOrmStore {
@@ -239,6 +248,32 @@ impl SeaOrmStore {
     #[must_use]
     pub fn expecting_migrations(self, names: Vec<String>) -> Self {
         Self { migrations: names.into(), ..self }
+    }
+
+    /// The connection pool's use now, for metrics (the read-only pool of a SQLite file
+    /// not counted).
+    #[must_use]
+    pub fn pool_load(&self) -> PoolLoad {
+        let (open, idle) = match self.db.get_database_backend() {
+            DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            #[cfg(feature = "postgres")]
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            #[cfg(feature = "mysql")]
+            DbBackend::MySql => {
+                let pool = self.db.get_mysql_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            #[allow(unreachable_patterns, reason = "a backend whose driver this build leaves out")]
+            _ => (0, 0),
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        PoolLoad { open, in_use: open.saturating_sub(idle) }
     }
 
     /// Whether the caller lookups run on the synchronous SQLite read path.
