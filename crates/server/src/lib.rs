@@ -9,6 +9,7 @@ pub mod config;
 pub mod delivery;
 pub mod import;
 pub mod maintenance;
+mod readings;
 pub mod root;
 mod set_password;
 pub mod telemetry;
@@ -90,6 +91,8 @@ pub struct Application {
     delivery: Option<delivery::DeliveryTask>,
     /// The metrics listener (absent unless `metrics.listen` is set).
     metrics: Option<actix_web::dev::Server>,
+    /// Reads the outbox's standing for the metrics (with the listener).
+    outbox_standing: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -204,7 +207,10 @@ impl ApplicationBuilder {
             .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
         let port = listener.local_addr().context("listener has no address")?.port();
         let mut metrics = slugbase_web::metrics::Metrics::new(VERSION, COMMIT);
-        adapter_readings(&mut metrics, &root.argon2()?, sql);
+        readings::adapters(&mut metrics, &root.argon2()?, sql);
+        // The outbox is read every few seconds by a task, only while metrics are served.
+        let outbox_standing = (!loaded.settings.metrics.listen.trim().is_empty())
+            .then(|| readings::outbox(&mut metrics, root.stores().outbox.clone()));
         let metrics = Arc::new(metrics);
         let web = slugbase_web::WebConfig {
             public_base_url: server.public_base_url.trim().trim_end_matches('/').to_owned(),
@@ -243,6 +249,7 @@ impl ApplicationBuilder {
             discovery,
             delivery,
             metrics,
+            outbox_standing,
         })
     }
 }
@@ -315,7 +322,7 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Self { server, maintenance, discovery, delivery, metrics, .. } = self;
+        let Self { server, maintenance, discovery, delivery, metrics, outbox_standing, .. } = self;
         let metrics = metrics.map(|metrics| {
             let handle = metrics.handle();
             tokio::spawn(metrics);
@@ -325,6 +332,9 @@ impl Application {
         if let Some(metrics) = metrics {
             metrics.stop(true).await;
         }
+        if let Some(task) = outbox_standing {
+            task.abort();
+        }
         drop(maintenance);
         for task in discovery {
             task.abort();
@@ -333,61 +343,6 @@ impl Application {
             delivery.shutdown().await;
         }
         served
-    }
-}
-
-/// The adapters' readings among the metrics: the Argon2 permits and the time waited for
-/// one, and the database pool's connections.
-fn adapter_readings(
-    metrics: &mut slugbase_web::metrics::Metrics,
-    argon2: &Arc<slugbase_infrastructure::crypto::Argon2PasswordHasher>,
-    sql: Option<SeaOrmStore>,
-) {
-    use slugbase_web::metrics::ReadingKind::{Counter, Gauge};
-    #[expect(clippy::cast_precision_loss, reason = "a metric: counts far below 2^52")]
-    let float = |n: u64| n as f64;
-    let hasher = Arc::clone(argon2);
-    metrics.read_at_scrape(
-        "argon2_permits_in_use",
-        "Argon2 permits held now (hashes running)",
-        Gauge,
-        move || float(hasher.load().in_use as u64),
-    );
-    let hasher = Arc::clone(argon2);
-    metrics.read_at_scrape(
-        "argon2_permits",
-        "Argon2 permits there are (argon2.max_concurrent)",
-        Gauge,
-        move || float(hasher.load().max as u64),
-    );
-    let hasher = Arc::clone(argon2);
-    metrics.read_at_scrape(
-        "argon2_hashes",
-        "Argon2 hashes and checks started",
-        Counter,
-        move || float(hasher.load().started),
-    );
-    let hasher = Arc::clone(argon2);
-    metrics.read_at_scrape(
-        "argon2_permit_wait_seconds",
-        "Time spent waiting for an Argon2 permit, in all",
-        Counter,
-        move || hasher.load().waited.as_secs_f64(),
-    );
-    if let Some(store) = sql {
-        let pool = store.clone();
-        metrics.read_at_scrape(
-            "db_pool_connections",
-            "Database connections open",
-            Gauge,
-            move || f64::from(pool.pool_load().open),
-        );
-        metrics.read_at_scrape(
-            "db_pool_connections_in_use",
-            "Database connections lent out now",
-            Gauge,
-            move || f64::from(store.pool_load().in_use),
-        );
     }
 }
 

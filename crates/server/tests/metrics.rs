@@ -107,6 +107,10 @@ async fn requests_are_counted_by_route_template_and_status_on_the_metrics_listen
     assert!(reading("slugbase_argon2_permit_wait_seconds_total") >= 0.0);
     assert!(reading("slugbase_db_pool_connections") >= 1.0);
     assert!(reading("slugbase_db_pool_connections_in_use") >= 0.0);
+    // The outbox's standing (nothing is waiting: mail is off in the test profile).
+    assert_eq!(reading("slugbase_outbox_pending"), 0.0);
+    assert_eq!(reading("slugbase_outbox_failed"), 0.0);
+    assert_eq!(reading("slugbase_outbox_oldest_pending_age_seconds"), 0.0);
     let build = scrape.samples.iter().find(|s| s.metric == "slugbase_build_info").unwrap();
     assert_eq!(build.labels.get("version"), Some(env!("CARGO_PKG_VERSION")));
 

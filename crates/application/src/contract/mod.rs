@@ -132,6 +132,7 @@ macro_rules! storage_contract_tests {
             a_sessions_provider_authentication_lives_and_dies_with_the_session,
             a_notice_is_claimed_by_one_sender_until_its_lease_runs_out,
             a_stopping_sender_gives_back_only_its_own_unsent_claims,
+            the_outbox_standing_counts_pending_and_failed_notices,
             concurrent_claims_hand_out_each_notice_once,
             delivery_outcomes_are_recorded_and_failure_is_audited_with_it,
             notices_are_listed_newest_first_by_status,

@@ -12,7 +12,8 @@ use slugbase_domain::{
 
 use crate::ports::{
     ApiTokenRecord, AuditEvent, AuditQuery, ChangeEffects, EndSessions, MfaProof, NewUser, Notice,
-    NoticePurge, OutboxQuery, ProofSignIn, SecretDigest, SessionKind, SessionRecord, Storage,
+    NoticePurge, OutboxQuery, OutboxStanding, ProofSignIn, SecretDigest, SessionKind,
+    SessionRecord, Storage,
 };
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -133,6 +134,29 @@ pub async fn a_stopping_sender_gives_back_only_its_own_unsent_claims<S: Storage>
     );
     let query = OutboxQuery { status: Some(NoticeStatus::Sent), limit: 10, offset: 0 };
     assert_eq!(store.list_notices(query).await.expect("list").len(), 1);
+}
+
+/// The outbox's standing counts pending and failed notices, and finds the oldest pending
+/// one (a notice waiting for its retry is pending too; sent ones are not counted).
+pub async fn the_outbox_standing_counts_pending_and_failed_notices<S: Storage>(store: Arc<S>) {
+    assert_eq!(store.outbox_standing().await.expect("standing"), OutboxStanding::default());
+    let user = a_user(&*store, "standing@example.com").await;
+    let notices: Vec<_> =
+        (0..4).map(|i| a_notice(Some(user.id), NoticeKind::MfaEnabled, 100 + i)).collect();
+    for notice in &notices {
+        store.enqueue(notice.clone()).await.expect("enqueue");
+    }
+    assert_eq!(store.claim_due(at(110), at(170), 10).await.expect("claim").len(), 4);
+    store.mark_sent(notices[0].id, 1, at(111)).await.expect("sent");
+    let event = an_event(user.id, AuditEventKind::NoticeDeliveryFailed, 112);
+    store.mark_failed(notices[1].id, 8, "550 no", event).await.expect("failed");
+    store.retry_later(notices[2].id, 1, at(400), "421 later").await.expect("retry");
+    let standing = store.outbox_standing().await.expect("standing");
+    assert_eq!(
+        standing,
+        OutboxStanding { pending: 2, failed: 1, oldest_pending: Some(at(102)) },
+        "the retried notice and the untouched one are pending, the oldest stored at 102"
+    );
 }
 
 /// Of many concurrent claims, each notice goes to exactly one.

@@ -109,6 +109,17 @@ pub enum NoticePurge {
     },
 }
 
+/// How the outbox stands: what the metrics report of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxStanding {
+    /// Notices not sent yet (due or waiting for their retry).
+    pub pending: u64,
+    /// Notices given up on.
+    pub failed: u64,
+    /// When the oldest pending notice was stored, if any.
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
 /// The outbox.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -198,6 +209,12 @@ pub trait OutboxRepository: Send + Sync {
     async fn list_notices(&self, query: OutboxQuery) -> StoreResult<Vec<OutboxMessage>> {
         Listed::all_ok(self.list_notices_listed(query).await?)
     }
+
+    /// Counts pending and failed notices and finds the oldest pending one (for metrics).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn outbox_standing(&self) -> StoreResult<OutboxStanding>;
 
     /// Deletes at most `limit` notices that `purge` names, and returns how many it deleted
     /// (fewer than `limit`: none of them are left). Bounded so that one call never holds

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_application::ports::{
     AuditEvent, Listed, Notice, NoticePurge, OutboxMessage, OutboxQuery, OutboxRepository,
-    StoreResult,
+    OutboxStanding, StoreResult,
 };
 use slugbase_domain::{NoticeId, NoticeStatus};
 
@@ -68,6 +68,24 @@ impl OutboxRepository for InMemoryStore {
             }
         }
         Ok(claimed)
+    }
+
+    async fn outbox_standing(&self) -> StoreResult<OutboxStanding> {
+        let state = self.lock()?;
+        let mut standing = OutboxStanding::default();
+        for row in &state.outbox {
+            match row.message.status {
+                NoticeStatus::Pending => {
+                    standing.pending += 1;
+                    let at = row.message.notice.at;
+                    standing.oldest_pending =
+                        Some(standing.oldest_pending.map_or(at, |oldest| oldest.min(at)));
+                }
+                NoticeStatus::Failed => standing.failed += 1,
+                NoticeStatus::Sent => {}
+            }
+        }
+        Ok(standing)
     }
 
     async fn release_claims(

@@ -6,14 +6,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, LockBehavior, LockType, Query};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QueryOrder as _,
     QuerySelect as _, Set,
 };
 use slugbase_application::ports::{
     AuditEvent, DamagedRow, Listed, Notice, NoticePurge, OutboxMessage, OutboxQuery,
-    OutboxRepository, StoreResult,
+    OutboxRepository, OutboxStanding, StoreResult,
 };
 use slugbase_domain::{NoticeId, NoticeKind, NoticeStatus, UserId};
 
@@ -177,6 +177,34 @@ impl OutboxRepository for SeaOrmStore {
         }
         messages.sort_by_key(|m| (m.notice.at, m.notice.id));
         Ok(messages)
+    }
+
+    async fn outbox_standing(&self) -> StoreResult<OutboxStanding> {
+        let count = Query::select()
+            .column(outbox::Column::Status)
+            .expr_as(Expr::col(outbox::Column::Id).count(), Alias::new("notices"))
+            .expr_as(Expr::col(outbox::Column::CreatedAt).min(), Alias::new("oldest"))
+            .from(outbox::Entity)
+            .and_where(
+                outbox::Column::Status
+                    .is_in([NoticeStatus::Pending.as_str(), NoticeStatus::Failed.as_str()]),
+            )
+            .group_by_col(outbox::Column::Status)
+            .to_owned();
+        let mut standing = OutboxStanding::default();
+        for row in self.reads().query_all(&count).await.map_err(db_err)? {
+            let status: String = row.try_get("", "status").map_err(db_err)?;
+            let notices: i64 = row.try_get("", "notices").map_err(db_err)?;
+            let notices = u64::try_from(notices).unwrap_or_default();
+            if status == NoticeStatus::Pending.as_str() {
+                standing.pending = notices;
+                let oldest: Option<i64> = row.try_get("", "oldest").map_err(db_err)?;
+                standing.oldest_pending = oldest.and_then(DateTime::from_timestamp_millis);
+            } else {
+                standing.failed = notices;
+            }
+        }
+        Ok(standing)
     }
 
     async fn release_claims(
