@@ -15,7 +15,7 @@ fn fixture() -> Option<PathBuf> {
     let dir = std::env::var_os("SLUGBASE_IMPORT_FIXTURE").map_or_else(
         || {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/fixtures/slugbase-import")
+                .join("../../tests/fixtures/slugbase-import")
         },
         PathBuf::from,
     );

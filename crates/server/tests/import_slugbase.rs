@@ -5,9 +5,9 @@
 //! never), API tokens (active yes, revoked no), and the OIDC-only user signing in through
 //! the real test OpenID provider at SlugBase's issuer. A second import changes nothing.
 //!
-//! The fixture is read from `$SLUGBASE_IMPORT_FIXTURE`, else `../shared/fixtures/
-//! slugbase-import` beside the repository; without it each test prints a skip line (and
-//! fails under `CI=true`). PostgreSQL and MariaDB come from the infrastructure's harnesses
+//! The fixture is read from `$SLUGBASE_IMPORT_FIXTURE`, else the repository's copy in
+//! `tests/fixtures/slugbase-import` (as handed over, with its FACTS.md and README.md);
+//! without it each test prints a skip line (and fails under `CI=true`). PostgreSQL and MariaDB come from the infrastructure's harnesses
 //! (a fresh database per test).
 #![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
@@ -38,7 +38,7 @@ fn fixture() -> Option<PathBuf> {
     let dir = std::env::var_os("SLUGBASE_IMPORT_FIXTURE").map_or_else(
         || {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/fixtures/slugbase-import")
+                .join("../../tests/fixtures/slugbase-import")
         },
         PathBuf::from,
     );
