@@ -7,29 +7,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::Env;
-
-fn fixture() -> Option<PathBuf> {
-    let dir = std::env::var_os("SLUGBASE_IMPORT_FIXTURE").map_or_else(
-        || {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tests/fixtures/slugbase-import")
-        },
-        PathBuf::from,
-    );
-    if dir.join("slugbase.db").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "no SlugBase fixture at {}",
-        dir.display()
-    );
-    eprintln!("skipped: no SlugBase fixture at {}", dir.display());
-    None
-}
+use common::{Env, slugbase_fixture as fixture};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -11,7 +11,6 @@
 //! (a fresh database per test).
 #![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,26 +32,9 @@ use slugbase_testkit::oidc::{
 };
 use slugbase_testkit::{Api, Backend, TestApp, steps};
 
-/// The fixture's directory, or `None` (one skip line) when it is not there.
-fn fixture() -> Option<PathBuf> {
-    let dir = std::env::var_os("SLUGBASE_IMPORT_FIXTURE").map_or_else(
-        || {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tests/fixtures/slugbase-import")
-        },
-        PathBuf::from,
-    );
-    if dir.join("slugbase.db").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "the SlugBase fixture is missing at {}",
-        dir.display()
-    );
-    eprintln!("skipped: no SlugBase fixture at {} (set SLUGBASE_IMPORT_FIXTURE)", dir.display());
-    None
-}
+mod common;
+
+use common::slugbase_fixture as fixture;
 
 /// SlugBase's OIDC provider's issuer in the fixture: the test provider runs there, so the
 /// imported link (SlugBase's `corpidp` → that issuer → our provider) is the real one.

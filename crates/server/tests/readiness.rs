@@ -4,7 +4,6 @@
 //! build started with `database.migrate_on_start = false` stays out of rotation (503
 //! `MIGRATIONS_PENDING`, naming the migration) until `slugbase migrate` runs, then becomes
 //! ready without a restart; `/api/health` keeps its contract all along.
-#![expect(clippy::unwrap_used, reason = "tests: a failure is a test failure")]
 
 mod common;
 

@@ -46,7 +46,7 @@ pub struct ImportedAccount {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImportOutcome {
     /// Stored, with its event.
-    Imported(User),
+    Imported(Box<User>),
     /// An earlier import stored it already (as this user): nothing changed.
     AlreadyImported(UserId),
     /// Another account holds the e-mail address: nothing stored (never merged).

@@ -56,6 +56,6 @@ impl AccountImport for InMemoryStore {
         state.users.insert(user.id, user.clone());
         state.imported.insert(key, user.id);
         state.append_audit(account.audit.clone());
-        Ok(ImportOutcome::Imported(user))
+        Ok(ImportOutcome::Imported(Box::new(user)))
     }
 }

@@ -114,7 +114,7 @@ async fn write(tx: &DatabaseTransaction, account: &ImportedAccount) -> StoreResu
     };
     imported_accounts::Entity::insert(row).exec_without_returning(tx).await.map_err(db_err)?;
     insert_event(tx, account.audit.clone()).await?;
-    Ok(ImportOutcome::Imported(created))
+    Ok(ImportOutcome::Imported(Box::new(created)))
 }
 
 #[async_trait]

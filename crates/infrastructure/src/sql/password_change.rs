@@ -20,20 +20,7 @@ impl SeaOrmStore {
         hash: PasswordHash,
         effects: &ChangeEffects,
     ) -> StoreResult<bool> {
-        let tx = self.begin_write().await?;
-        let updated = users::Entity::update_many()
-            .col_expr(users::Column::PasswordHash, Expr::val(hash.as_str()))
-            .filter(users::Column::Id.eq(id.to_string()))
-            .exec(&tx)
-            .await
-            .map_err(db_err)?;
-        if updated.rows_affected != 1 {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(false);
-        }
-        apply_effects(&tx, id, effects).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        self.replace_hash_with_effects(id, None, &hash, effects).await
     }
 
     /// [`UserRepository::upgrade_password_hash`](slugbase_application::ports::UserRepository):
@@ -46,14 +33,27 @@ impl SeaOrmStore {
         new: PasswordHash,
         effects: &ChangeEffects,
     ) -> StoreResult<bool> {
+        self.replace_hash_with_effects(id, Some(old), &new, effects).await
+    }
+
+    /// Stores `new` as `id`'s password hash — only while the stored one is `only_if`, when
+    /// given — with `effects`, in one transaction; `false` (nothing written) when no row
+    /// matched.
+    async fn replace_hash_with_effects(
+        &self,
+        id: UserId,
+        only_if: Option<&PasswordHash>,
+        new: &PasswordHash,
+        effects: &ChangeEffects,
+    ) -> StoreResult<bool> {
         let tx = self.begin_write().await?;
-        let updated = users::Entity::update_many()
+        let mut update = users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::val(new.as_str()))
-            .filter(users::Column::Id.eq(id.to_string()))
-            .filter(users::Column::PasswordHash.eq(old.as_str()))
-            .exec(&tx)
-            .await
-            .map_err(db_err)?;
+            .filter(users::Column::Id.eq(id.to_string()));
+        if let Some(old) = only_if {
+            update = update.filter(users::Column::PasswordHash.eq(old.as_str()));
+        }
+        let updated = update.exec(&tx).await.map_err(db_err)?;
         if updated.rows_affected != 1 {
             tx.rollback().await.map_err(db_err)?;
             return Ok(false);

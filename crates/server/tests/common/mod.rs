@@ -271,3 +271,22 @@ pub async fn fresh_postgres_database() -> Option<String> {
         None => format!("{server}/{name}"),
     })
 }
+
+/// The SlugBase fixture (a database written by SlugBase itself, its environment, what it
+/// means): `$SLUGBASE_IMPORT_FIXTURE`, else the repository's `tests/fixtures/slugbase-import`.
+pub fn slugbase_fixture() -> Option<PathBuf> {
+    let dir = std::env::var_os("SLUGBASE_IMPORT_FIXTURE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/slugbase-import"),
+        PathBuf::from,
+    );
+    if dir.join("slugbase.db").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the SlugBase fixture is missing at {}",
+        dir.display()
+    );
+    eprintln!("skipped: no SlugBase fixture at {} (set SLUGBASE_IMPORT_FIXTURE)", dir.display());
+    None
+}
