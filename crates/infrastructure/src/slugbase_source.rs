@@ -120,8 +120,11 @@ async fn read_all(db: &DatabaseConnection) -> anyhow::Result<SlugbaseData> {
     }
     let mut users = Vec::new();
     let mut index = HashMap::new();
-    let sql = "SELECT id, email, name, password_hash, is_admin, oidc_sub, oidc_provider, \
-               mfa_enabled, mfa_totp_secret_enc, mfa_enrolled_at FROM users ORDER BY id";
+    // Ids are read as text whatever their column type (TEXT on SQLite; VARCHAR, or a UUID
+    // column on a hand-made PostgreSQL schema).
+    let sql = "SELECT CAST(id AS TEXT) AS id, email, name, password_hash, is_admin, oidc_sub, \
+               oidc_provider, mfa_enabled, mfa_totp_secret_enc, mfa_enrolled_at FROM users \
+               ORDER BY id";
     for row in query(db, sql).await? {
         let user = SlugbaseUser {
             id: text(&row, "id")?,
@@ -139,14 +142,16 @@ async fn read_all(db: &DatabaseConnection) -> anyhow::Result<SlugbaseData> {
         index.insert(user.id.clone(), users.len());
         users.push(user);
     }
-    let sql = "SELECT user_id, code_hash FROM mfa_backup_codes WHERE used_at IS NULL ORDER BY user_id, code_hash";
+    let sql = "SELECT CAST(user_id AS TEXT) AS user_id, code_hash FROM mfa_backup_codes \
+               WHERE used_at IS NULL ORDER BY user_id, code_hash";
     for row in query(db, sql).await? {
         if let Some(&i) = index.get(&text(&row, "user_id")?) {
             users[i].unused_backup_codes.push(text(&row, "code_hash")?);
         }
     }
-    let sql = "SELECT id, user_id, name, token_hash, created_at, last_used_at FROM api_tokens \
-               WHERE revoked_at IS NULL ORDER BY created_at, id";
+    let sql = "SELECT CAST(id AS TEXT) AS id, CAST(user_id AS TEXT) AS user_id, name, \
+               token_hash, created_at, last_used_at FROM api_tokens WHERE revoked_at IS NULL \
+               ORDER BY created_at, id";
     for row in query(db, sql).await? {
         if let Some(&i) = index.get(&text(&row, "user_id")?) {
             users[i].tokens.push(SlugbaseToken {

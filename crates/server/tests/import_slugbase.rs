@@ -86,20 +86,125 @@ impl Shared {
     }
 }
 
-/// Imports the fixture as `slugbase import slugbase` does, over the configuration `shared`.
+/// Where the import reads SlugBase from.
+#[derive(Clone, Debug)]
+enum Source {
+    /// A copy of the fixture's SQLite file.
+    Sqlite,
+    /// The fixture's rows in a PostgreSQL database at this URL, with SlugBase's column types
+    /// there (see [`slugbase_in_postgres`]).
+    Postgres(String),
+}
+
+/// The fixture's auth tables copied into a fresh PostgreSQL database, typed as SlugBase's
+/// `schema.sql` creates them on PostgreSQL: the SQLite file's declared types are that
+/// file's rewrite of them (`TIMESTAMP` → `DATETIME`), so `BOOLEAN` stays BOOLEAN (true and
+/// false, not 0 and 1), `DATETIME`/`TIMESTAMP` become TIMESTAMP (SQLite's literal
+/// `'CURRENT_DATETIME'` is no time: NULL), `VARCHAR(n)` and `TEXT` stay. `None` without
+/// PostgreSQL.
+async fn slugbase_in_postgres(fixture: &std::path::Path) -> Option<String> {
+    use sea_orm::{ConnectionTrait as _, Database, DbBackend, Statement, Value as SqlValue};
+
+    let url = postgres_url().await?;
+    let db = Database::connect(&url).await.unwrap();
+    let sqlite = rusqlite::Connection::open_with_flags(
+        fixture.join("slugbase.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    for table in ["users", "mfa_backup_codes", "api_tokens", "oidc_providers"] {
+        let mut info = sqlite.prepare(&format!("PRAGMA table_info({table})")).unwrap();
+        let columns: Vec<(String, String)> = info
+            .query_map([], |row| Ok((row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .map(|(name, declared)| {
+                let pg = match declared.to_uppercase().as_str() {
+                    "BOOLEAN" => "BOOLEAN".to_owned(),
+                    "DATETIME" | "TIMESTAMP" => "TIMESTAMP".to_owned(),
+                    "INTEGER" => "INTEGER".to_owned(),
+                    other if other.starts_with("VARCHAR") => other.to_owned(),
+                    _ => "TEXT".to_owned(),
+                };
+                (name, pg)
+            })
+            .collect();
+        let definition =
+            columns.iter().map(|(name, pg)| format!("{name} {pg}")).collect::<Vec<_>>().join(", ");
+        db.execute_unprepared(&format!("CREATE TABLE {table} ({definition})")).await.unwrap();
+        let names = columns.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", ");
+        let placeholders = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, pg))| format!("CAST(${} AS {pg})", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let insert = format!("INSERT INTO {table} ({names}) VALUES ({placeholders})");
+        let mut rows = sqlite.prepare(&format!("SELECT {names} FROM {table}")).unwrap();
+        let rows: Vec<Vec<SqlValue>> = rows
+            .query_map([], |row| {
+                Ok(columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, pg))| {
+                        let value: rusqlite::types::Value = row.get(i).unwrap();
+                        let text = match value {
+                            rusqlite::types::Value::Null => None,
+                            rusqlite::types::Value::Integer(n) if pg == "BOOLEAN" => {
+                                Some((n != 0).to_string())
+                            }
+                            rusqlite::types::Value::Integer(n) => Some(n.to_string()),
+                            rusqlite::types::Value::Text(text)
+                                if pg == "TIMESTAMP"
+                                    && slugbase_infrastructure::slugbase_source::parse_time(
+                                        &text,
+                                    )
+                                    .is_none() =>
+                            {
+                                None
+                            }
+                            rusqlite::types::Value::Text(text) => Some(text),
+                            other => panic!("{table}: unexpected {other:?}"),
+                        };
+                        SqlValue::String(text)
+                    })
+                    .collect())
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for values in rows {
+            db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, &insert, values))
+                .await
+                .unwrap();
+        }
+    }
+    db.close().await.unwrap();
+    Some(url)
+}
+
+/// Imports the fixture from `source` as `slugbase import slugbase` does, over the
+/// configuration `shared`.
 async fn import(
     shared: &Shared,
     fixture: &std::path::Path,
     work: &std::path::Path,
+    source: &Source,
 ) -> ImportReport {
-    let copy = work.join("slugbase-copy.db");
-    std::fs::copy(fixture.join("slugbase.db"), &copy).unwrap();
+    let from = match source {
+        Source::Sqlite => {
+            let copy = work.join("slugbase-copy.db");
+            std::fs::copy(fixture.join("slugbase.db"), &copy).unwrap();
+            copy.to_str().unwrap().to_owned()
+        }
+        Source::Postgres(url) => url.clone(),
+    };
     let loaded = shared.loaded(work);
     let store = slugbase_server::connect_storage(&loaded).await.unwrap();
     slugbase_server::migrate(&store).await.unwrap();
     let root = Root::new(loaded, Stores::over(Arc::new(store)), Arc::new(SystemClock), None);
     let keys = KeySources { key_file: None, env_file: Some(fixture.join("secrets.env")) };
-    import_from(&root.importer(false).unwrap(), copy.to_str().unwrap(), &keys).await.unwrap()
+    import_from(&root.importer(false).unwrap(), &from, &keys).await.unwrap()
 }
 
 fn truth(fixture: &std::path::Path) -> Vec<Value> {
@@ -204,14 +309,14 @@ async fn check_every_user(app: &TestApp, provider: &OidcProvider, users: &[Value
     }
 }
 
-async fn scenario(url: String) {
+async fn scenario(url: String, source: Source) {
     let Some(fixture) = fixture() else { return };
     let _port = ISSUER_PORT.lock().await;
     let work = tempfile::tempdir().unwrap();
     let shared = Shared::new(url);
     let users = truth(&fixture);
 
-    let report = import(&shared, &fixture, work.path()).await;
+    let report = import(&shared, &fixture, work.path(), &source).await;
     assert_eq!(report.imported(), users.len(), "{}", report.render());
     assert_eq!(report.skipped(), 0, "{}", report.render());
     let rendered = report.render();
@@ -239,14 +344,14 @@ async fn scenario(url: String) {
     wait_until_discovered(&app.address, Duration::from_secs(20)).await;
 
     // Re-running changes nothing (before any sign-in).
-    let again = import(&shared, &fixture, work.path()).await;
+    let again = import(&shared, &fixture, work.path(), &source).await;
     assert_eq!(again.already_imported(), users.len(), "{}", again.render());
     assert!(again.users.iter().all(|u| matches!(&u.result, UserResult::AlreadyImported { changed, .. } if changed.is_empty())), "{}", again.render());
 
     check_every_user(&app, &provider, &users).await;
 
     // And after every sign-in: the same accounts, one `account_imported` event each.
-    let last = import(&shared, &fixture, work.path()).await;
+    let last = import(&shared, &fixture, work.path(), &source).await;
     assert_eq!(last.already_imported(), users.len(), "{}", last.render());
     let store = slugbase_server::connect_storage(&shared.loaded(work.path())).await.unwrap();
     assert_eq!(store.count().await.unwrap(), users.len() as u64);
@@ -261,17 +366,34 @@ async fn scenario(url: String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fixture_imports_into_sqlite_and_every_credential_works() {
     let dir = tempfile::tempdir().unwrap();
-    scenario(format!("sqlite://{}?mode=rwc", dir.path().join("imported.db").display())).await;
+    scenario(
+        format!("sqlite://{}?mode=rwc", dir.path().join("imported.db").display()),
+        Source::Sqlite,
+    )
+    .await;
+}
+
+/// SlugBase also runs on PostgreSQL, with the same schema: the same fixture, read from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fixture_imports_from_a_slugbase_on_postgresql_and_every_credential_works() {
+    let Some(fixture) = fixture() else { return };
+    let Some(source) = slugbase_in_postgres(&fixture).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    scenario(
+        format!("sqlite://{}?mode=rwc", dir.path().join("imported.db").display()),
+        Source::Postgres(source),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fixture_imports_into_postgresql_and_every_credential_works() {
     let Some(url) = postgres_url().await else { return };
-    scenario(url).await;
+    scenario(url, Source::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fixture_imports_into_mariadb_and_every_credential_works() {
     let Some(url) = mysql_url().await else { return };
-    scenario(url).await;
+    scenario(url, Source::Sqlite).await;
 }
