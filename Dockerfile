@@ -12,7 +12,7 @@ RUN apt-get update \
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --profile dist --locked -p slugbase-server --features all-databases \
+    cargo build --profile dist --locked -p slugbase-server --features all-databases,otlp \
     && cp target/dist/slugbase /usr/local/bin/slugbase
 
 FROM debian:bookworm-slim AS runtime

@@ -6,7 +6,7 @@ default:
 
 # Serve on 127.0.0.1:8080 over ./data/slugbase.db (development profile; keys generated once).
 run *ARGS:
-    cargo run --release --features all-databases -- {{ARGS}}
+    cargo run --release --features all-databases,otlp -- {{ARGS}}
 
 # Every test (PostgreSQL / MariaDB tests skip without a server; `just test-all-db` provides both).
 test:

@@ -174,14 +174,25 @@ fn cli_client() -> ClientInfo {
 
 /// Loads configuration and starts logging.
 fn load_config_and_start_logging(cli: &Cli) -> anyhow::Result<Loaded> {
+    let loaded = load_config(cli)?;
+    start_logging(&loaded, None);
+    Ok(loaded)
+}
+
+/// Loads configuration.
+fn load_config(cli: &Cli) -> anyhow::Result<Loaded> {
     let options = LoadOptions {
         profile: cli.profile,
         config_dir: cli.config_dir.clone(),
         config_file: cli.config.clone(),
         env: None,
     };
-    let loaded = config::load(&options)?;
-    telemetry::init(loaded.settings.log.format, &loaded.settings.log.filter);
+    Ok(config::load(&options)?)
+}
+
+/// Starts logging (and exporting spans with `traces`).
+fn start_logging(loaded: &Loaded, traces: Option<telemetry::TracesLayer>) {
+    telemetry::init(loaded.settings.log.format, &loaded.settings.log.filter, traces);
     if let Some(path) = &loaded.generated_keys {
         tracing::warn!(
             path = %path.display(),
@@ -189,7 +200,28 @@ fn load_config_and_start_logging(cli: &Cli) -> anyhow::Result<Loaded> {
              secrets and backup codes usable; never use it in production"
         );
     }
-    Ok(loaded)
+}
+
+/// `serve`: the HTTP service until SIGTERM, exporting traces when `traces.otlp_endpoint`
+/// names a collector (the spans still unsent go out before the process ends).
+async fn serve(cli: &Cli) -> anyhow::Result<()> {
+    let loaded = load_config(cli)?;
+    #[cfg(feature = "otlp")]
+    let export = crate::traces::TraceExport::start(&loaded.settings.traces)?;
+    #[cfg(feature = "otlp")]
+    start_logging(&loaded, export.as_ref().map(crate::traces::TraceExport::layer));
+    #[cfg(not(feature = "otlp"))]
+    start_logging(&loaded, None);
+    let served = match Application::build(loaded).await {
+        Ok(app) => app.run_until_stopped().await,
+        Err(error) => Err(error),
+    };
+    #[cfg(feature = "otlp")]
+    if let Some(export) = export {
+        // Blocks until the last batch is posted (or the exporter gives up).
+        let _ = tokio::task::spawn_blocking(move || export.shutdown()).await;
+    }
+    served
 }
 
 /// Runs the parsed command line.
@@ -203,11 +235,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Keys(KeysCommand::Rotate)) => rotate_keys(&cli).await,
-        None | Some(Command::Serve) => {
-            let loaded = load_config_and_start_logging(&cli)?;
-            let app = Application::build(loaded).await?;
-            app.run_until_stopped().await
-        }
+        None | Some(Command::Serve) => serve(&cli).await,
         Some(Command::Migrate) => {
             let loaded = load_config_and_start_logging(&cli)?;
             let store = crate::connect_storage(&loaded).await?;

@@ -13,6 +13,8 @@ mod readings;
 pub mod root;
 mod set_password;
 pub mod telemetry;
+#[cfg(feature = "otlp")]
+pub mod traces;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -222,6 +224,7 @@ impl ApplicationBuilder {
             max_connections: server.max_connections,
             shutdown_timeout: server.shutdown_timeout(),
             metrics: Arc::clone(&metrics),
+            request_tracing: request_tracing(&loaded.settings.traces),
             csrf_key: loaded.keys.csrf,
             version: VERSION.to_owned(),
             commit: COMMIT.to_owned(),
@@ -343,6 +346,21 @@ impl Application {
             delivery.shutdown().await;
         }
         served
+    }
+}
+
+/// How requests join traces: W3C Trace Context when spans are exported, else not at all.
+fn request_tracing(
+    settings: &config::TracesSettings,
+) -> Option<Arc<dyn slugbase_web::RequestTracing>> {
+    #[cfg(feature = "otlp")]
+    {
+        settings.endpoint().map(|_| traces::W3cTraceContext::shared())
+    }
+    #[cfg(not(feature = "otlp"))]
+    {
+        let _ = settings;
+        None
     }
 }
 

@@ -16,7 +16,7 @@ use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing_subscriber::{EnvFilter, Registry, fmt};
 
 use crate::config::LogFormat;
 
@@ -26,8 +26,15 @@ pub const PROTOCOL_TARGET: &str = "slugbase::http_protocol";
 /// Shortest time between two summaries.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Installs the global subscriber. A second call does nothing (tests).
-pub fn init(format: LogFormat, default_filter: &str) {
+/// A layer that exports spans (the `otlp` feature's [`crate::traces::TraceExport::layer`]).
+pub type TracesLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// Installs the global subscriber, with `traces` when spans are exported. A second call
+/// does nothing (tests).
+///
+/// A JSON line lists the spans it was logged in (`spans`, outermost first), so a line
+/// logged inside a use case's span still carries the request's id and trace id.
+pub fn init(format: LogFormat, default_filter: &str, traces: Option<TracesLayer>) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(default_filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -39,14 +46,15 @@ pub fn init(format: LogFormat, default_filter: &str) {
         LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .with_current_span(false)
+            .with_span_list(true)
             .with_writer(std::io::stderr)
             .with_ansi(ansi)
             .boxed(),
     };
     // An error means a subscriber is already installed: keep it.
     let _ = tracing_subscriber::registry()
+        .with(traces)
         .with(filter)
         .with(output.with_filter(filter_fn(|meta| !is_protocol_error(meta))))
         .with(ProtocolErrors::default())

@@ -55,6 +55,17 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// past the cap new connections wait in the listen backlog instead of being accepted.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
+/// Puts a request into a distributed trace (an OpenTelemetry exporter's side of it).
+pub trait RequestTracing: Send + Sync {
+    /// Makes `span` a child of the trace a caller's W3C `traceparent` (and `tracestate`) in
+    /// `headers` names, or the root of a new one; the trace id, when `span` is traced.
+    fn join(
+        &self,
+        span: &tracing::Span,
+        headers: &actix_web::http::header::HeaderMap,
+    ) -> Option<String>;
+}
+
 /// Web settings.
 #[derive(Clone)]
 pub struct WebConfig {
@@ -81,6 +92,8 @@ pub struct WebConfig {
     /// Where every answered request is counted (served by [`metrics::metrics_server`] when
     /// `metrics.listen` is set).
     pub metrics: std::sync::Arc<metrics::Metrics>,
+    /// Joins each request's span to a distributed trace (absent: requests are not traced).
+    pub request_tracing: Option<std::sync::Arc<dyn RequestTracing>>,
     /// Key that signs CSRF tokens.
     pub csrf_key: [u8; 32],
     /// Release version for `/api/version`.
@@ -100,6 +113,7 @@ impl std::fmt::Debug for WebConfig {
             .field("keep_alive_timeout", &self.keep_alive_timeout)
             .field("max_connections", &self.max_connections)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("request_tracing", &self.request_tracing.is_some())
             .field("csrf_key", &"[REDACTED]")
             .field("version", &self.version)
             .field("commit", &self.commit)
@@ -125,6 +139,7 @@ impl WebConfig {
                 env!("CARGO_PKG_VERSION"),
                 "unknown",
             )),
+            request_tracing: None,
             csrf_key,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             commit: "unknown".to_owned(),
@@ -330,17 +345,36 @@ fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
 }
 
 /// One span and one log line per request: request id, method, route, status, latency. The
-/// span wraps the handler, so audit lines carry the request id too. The path is logged as
-/// its route pattern (`/api/tokens/{id}`), never with the query string.
+/// span wraps the handler, so every line logged within it carries the request id (and the
+/// trace id, when traces are exported). The path is logged as its route pattern
+/// (`/api/tokens/{id}`), never with the query string; the exported span is named after it.
 async fn log_request(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use tracing::Instrument as _;
+    use tracing::field::Empty;
 
     let id = request_id(&req);
     let method = req.method().clone();
-    let span = tracing::info_span!("request", request_id = %id, http.method = %method);
+    // The exported span's name is fixed when it starts: the route the path maps to now (its
+    // final route, after path normalisation, is recorded below as `http.route`).
+    let name = req.match_pattern().map_or_else(|| method.to_string(), |r| format!("{method} {r}"));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        http.method = %method,
+        trace_id = Empty,
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.route = Empty,
+        http.response.status_code = Empty,
+    );
+    let tracing = req.app_data::<Data<AppState>>().and_then(|s| s.config.request_tracing.clone());
+    if let Some(trace_id) = tracing.and_then(|tracing| tracing.join(&span, req.headers())) {
+        span.record("trace_id", trace_id);
+    }
     let started = std::time::Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let route = res.request().match_pattern().unwrap_or_else(|| "(unmatched)".to_owned());
@@ -351,14 +385,21 @@ async fn log_request(
         res.headers_mut()
             .insert(actix_web::http::header::HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
+    let status = res.status();
     span.in_scope(|| {
         tracing::info!(
             http.route = %route,
-            http.status = res.status().as_u16(),
+            http.status = status.as_u16(),
             latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "request"
         );
     });
+    // For the exported span, after the line above (which already says them).
+    span.record("http.route", route.as_str());
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
     Ok(res)
 }
 

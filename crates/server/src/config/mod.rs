@@ -37,7 +37,7 @@ pub use oidc::{DefaultRole, OidcProviderSettings, OidcSettings};
 pub use schema::{
     Argon2Settings, AuditSettings, DatabaseSettings, LimitSettings, LimitsSettings, LogFormat,
     LogSettings, MaintenanceSettings, OutboxSettings, RequireMfa, SecuritySettings, ServerSettings,
-    Settings, TotpSettings,
+    Settings, TotpSettings, TracesSettings,
 };
 
 /// Which set of defaults and checks applies.

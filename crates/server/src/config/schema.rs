@@ -40,6 +40,29 @@ pub struct Settings {
     pub mail: MailSettings,
     /// The Prometheus metrics listener.
     pub metrics: MetricsSettings,
+    /// OpenTelemetry traces.
+    pub traces: TracesSettings,
+}
+
+/// `[traces]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracesSettings {
+    /// Base URL of an OTLP/HTTP collector (`http://127.0.0.1:4318`; spans go to
+    /// `/v1/traces` under it), or empty: no traces (the default).
+    pub otlp_endpoint: String,
+    /// The `service.name` resource attribute.
+    pub service_name: String,
+    /// Share of new traces kept, 0.0 to 1.0; a caller's `traceparent` decides for its own.
+    pub sample_ratio: f64,
+}
+
+impl TracesSettings {
+    /// The collector's base URL, or `None` when traces are off.
+    #[must_use]
+    pub fn endpoint(&self) -> Option<&str> {
+        Some(self.otlp_endpoint.trim().trim_end_matches('/')).filter(|url| !url.is_empty())
+    }
 }
 
 /// `[metrics]`.

@@ -43,6 +43,7 @@ impl Settings {
                 "must start with sqlite:, postgres://, postgresql:// or mysql://",
             ));
         }
+        self.validate_traces()?;
         let a = &self.argon2;
         if a.memory_kib < 8 * a.parallelism.max(1) {
             return Err(invalid("argon2.memory_kib", "must be at least 8 × argon2.parallelism"));
@@ -131,6 +132,44 @@ impl Settings {
         Ok(())
     }
 
+    /// `[traces]`: an `http://` collector URL with a host and a ratio between 0 and 1, from
+    /// a binary that can export them.
+    fn validate_traces(&self) -> Result<(), ConfigError> {
+        let traces = &self.traces;
+        if !(0.0..=1.0).contains(&traces.sample_ratio) {
+            return Err(invalid("traces.sample_ratio", "must be between 0.0 and 1.0"));
+        }
+        if traces.service_name.trim().is_empty() {
+            return Err(invalid("traces.service_name", "must not be empty"));
+        }
+        let Some(endpoint) = traces.endpoint() else {
+            return Ok(());
+        };
+        if !cfg!(feature = "otlp") {
+            return Err(invalid(
+                "traces.otlp_endpoint",
+                "this binary was built without trace export: build it with `--features otlp` \
+                 (the Docker image has it), or leave traces.otlp_endpoint empty",
+            ));
+        }
+        let url = url::Url::parse(endpoint).ok();
+        let plain_http = url.as_ref().is_some_and(|url| {
+            url.scheme() == "http"
+                && url.host().is_some()
+                && url.username().is_empty()
+                && url.password().is_none()
+                && url.query().is_none()
+        });
+        if !plain_http {
+            return Err(invalid(
+                "traces.otlp_endpoint",
+                "must be an http:// URL with a host and no credentials or query (a local \
+                 collector; set its headers with OTEL_EXPORTER_OTLP_HEADERS)",
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_production(&self) -> Result<(), ConfigError> {
         let insecure = |key: &str, message: &str| ConfigError::Insecure {
             key: key.to_owned(),
@@ -192,6 +231,35 @@ mod tests {
         vars.push(("SLUGBASE__TOTP__ISSUER", "a:b".into()));
         let error = load(&options(Profile::Test, &vars)).unwrap_err();
         assert!(message(&error).contains("totp.issuer"), "{error}");
+    }
+
+    #[test]
+    fn a_trace_collector_is_a_plain_http_url_without_credentials_and_the_ratio_a_share() {
+        let with = |vars_: &[(&'static str, &str)]| {
+            let mut vars = all_keys();
+            vars.extend(vars_.iter().map(|(k, v)| (*k, (*v).to_owned())));
+            load(&options(Profile::Test, &vars)).map(|_| ()).map_err(|error| message(&error))
+        };
+        const ENDPOINT: &str = "SLUGBASE__TRACES__OTLP_ENDPOINT";
+        assert_eq!(with(&[]), Ok(()), "off by default");
+        assert_eq!(with(&[(ENDPOINT, "http://127.0.0.1:4318/")]), Ok(()));
+        for refused in [
+            "https://collector.example:4318",
+            "http://user:secret@127.0.0.1:4318",
+            "http://127.0.0.1:4318?token=secret",
+            "127.0.0.1:4318",
+            "http://",
+        ] {
+            let error = with(&[(ENDPOINT, refused)]).unwrap_err();
+            assert!(error.contains("traces.otlp_endpoint"), "{refused}: {error}");
+            assert!(!error.contains("secret"), "the value is not repeated: {error}");
+        }
+        for ratio in ["-0.1", "1.5", "NaN"] {
+            let error = with(&[("SLUGBASE__TRACES__SAMPLE_RATIO", ratio)]).unwrap_err();
+            assert!(error.contains("traces.sample_ratio"), "{ratio}: {error}");
+        }
+        let error = with(&[("SLUGBASE__TRACES__SERVICE_NAME", " ")]).unwrap_err();
+        assert!(error.contains("traces.service_name"), "{error}");
     }
 
     #[test]
