@@ -2,6 +2,7 @@
 //! stores (spent like ours) and of the replacement of an imported password hash at sign-in
 //! ([`UserRepository::upgrade_password_hash`](crate::ports::UserRepository)).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use slugbase_domain::{AuditEventKind, LoginMethod, MfaState, PasswordHash};
@@ -76,9 +77,9 @@ pub async fn an_imported_account_is_stored_whole_once_and_found_by_its_source_id
     assert_eq!(tokens, account.tokens);
     assert!(store.find_active(&account.tokens[0].token_hash).await.expect("find").is_some());
     assert_eq!(imported_events(&*store).await, 1);
-    let found = store.find_imported("slugbase", "src-1").await.expect("find");
-    assert_eq!(found, Some(read.id));
-    assert_eq!(store.find_imported("slugbase", "src-2").await.expect("find"), None);
+    let found = store.imported_from("slugbase").await.expect("find");
+    assert_eq!(found, HashMap::from([("src-1".to_owned(), read.id)]));
+    assert!(store.imported_from("elsewhere").await.expect("find").is_empty(), "by source");
 
     // Again, even under another id and e-mail: the source id decides, nothing changes.
     let mut again = imported("other@example.com", "src-1");
@@ -90,8 +91,8 @@ pub async fn an_imported_account_is_stored_whole_once_and_found_by_its_source_id
 
     // The record outlives the account: deleted here, it is not imported again.
     assert!(UserRepository::delete(&*store, read.id, &[]).await.expect("delete"));
-    let found = store.find_imported("slugbase", "src-1").await.expect("find");
-    assert_eq!(found, Some(read.id));
+    let found = store.imported_from("slugbase").await.expect("find");
+    assert_eq!(found.get("src-1"), Some(&read.id));
     let outcome = store.import_account(&imported("third@example.com", "src-1")).await;
     assert_eq!(outcome.expect("import"), ImportOutcome::AlreadyImported(read.id));
     assert_eq!(store.count().await.expect("count"), 0);
@@ -131,7 +132,7 @@ pub async fn an_import_that_collides_stores_nothing<S: Storage>(store: Arc<S>) {
     assert_eq!(outcome, ImportOutcome::OidcSubjectTaken);
     assert_eq!(store.count().await.expect("count"), 1);
     assert_eq!(imported_events(&*store).await, 0);
-    assert_eq!(store.find_imported("slugbase", "src-linked").await.expect("find"), None);
+    assert!(!store.imported_from("slugbase").await.expect("find").contains_key("src-linked"));
 }
 
 /// An imported OIDC-only account signs in through its provider's subject.

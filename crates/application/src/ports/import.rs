@@ -1,6 +1,8 @@
 //! Accounts imported from another system (SlugBase): each one stored whole, with its
 //! audit event, in one transaction, and found again by its id at the source.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use slugbase_domain::{EncryptedSecret, User, UserId};
@@ -59,11 +61,12 @@ pub enum ImportOutcome {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AccountImport: Send + Sync {
-    /// The account an earlier import stored for `(source, source_id)`, if any.
+    /// Every account imported from `source` before, by its id there (one read for a whole
+    /// run, however many accounts it has).
     ///
     /// # Errors
     /// Storage failures only.
-    async fn find_imported(&self, source: &str, source_id: &str) -> StoreResult<Option<UserId>>;
+    async fn imported_from(&self, source: &str) -> StoreResult<HashMap<String, UserId>>;
 
     /// Stores an account with its MFA, backup codes, tokens, OIDC link, import record and
     /// audit event.

@@ -1,6 +1,8 @@
 //! [`AccountImport`] in memory: one critical section per account, so the account and its
 //! event are stored together or not at all.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use slugbase_application::ports::{AccountImport, ImportOutcome, ImportedAccount, StoreResult};
 use slugbase_domain::{MfaState, UserId};
@@ -10,9 +12,14 @@ use super::{BackupCodeRow, InMemoryStore, TokenRow};
 
 #[async_trait]
 impl AccountImport for InMemoryStore {
-    async fn find_imported(&self, source: &str, source_id: &str) -> StoreResult<Option<UserId>> {
+    async fn imported_from(&self, source: &str) -> StoreResult<HashMap<String, UserId>> {
         let state = self.lock()?;
-        Ok(state.imported.get(&(source.to_owned(), source_id.to_owned())).copied())
+        Ok(state
+            .imported
+            .iter()
+            .filter(|((from, _), _)| from == source)
+            .map(|((_, source_id), id)| (source_id.clone(), *id))
+            .collect())
     }
 
     async fn import_account(&self, account: &ImportedAccount) -> StoreResult<ImportOutcome> {

@@ -2,6 +2,8 @@
 //! backup codes, tokens and OIDC link, the `imported_accounts` row that a re-run finds and
 //! the `account_imported` event — committed together or not at all.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -119,8 +121,19 @@ async fn write(tx: &DatabaseTransaction, account: &ImportedAccount) -> StoreResu
 
 #[async_trait]
 impl AccountImport for SeaOrmStore {
-    async fn find_imported(&self, source: &str, source_id: &str) -> StoreResult<Option<UserId>> {
-        imported_user(&self.db, source, source_id).await
+    async fn imported_from(&self, source: &str) -> StoreResult<HashMap<String, UserId>> {
+        let rows: Vec<(String, String)> = imported_accounts::Entity::find()
+            .select_only()
+            .column(imported_accounts::Column::SourceId)
+            .column(imported_accounts::Column::UserId)
+            .filter(imported_accounts::Column::Source.eq(source))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(source_id, user)| Ok((source_id, UserId::from_uuid(parse_uuid(&user)?))))
+            .collect()
     }
 
     async fn import_account(&self, account: &ImportedAccount) -> StoreResult<ImportOutcome> {

@@ -271,24 +271,34 @@ impl Importer {
             cipher: Arc::clone(&self.cipher),
             now: self.clock.now(),
         });
+        // Accounts an earlier run imported, read once: a re-run opens no envelope.
+        let imported = self.store.imported_from(SOURCE).await?;
         let permits = Arc::new(Semaphore::new(self.workers.max(1)));
-        let in_flight = self.workers.max(1) * 2 + 2;
-        let results: Vec<anyhow::Result<UserReport>> = futures::stream::iter(data.users)
-            .map(|user| {
-                let (ctx, envelope, permits) =
-                    (Arc::clone(&ctx), envelope.clone(), Arc::clone(&permits));
-                async move { self.one(user, ctx, envelope, permits).await }
-            })
-            .buffered(in_flight)
-            .collect()
-            .await;
-        let users = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+        // Accounts in progress at once, finished in any order: enough that the cores always
+        // have an envelope to open while finished accounts wait for the write connection.
+        let in_flight = self.workers.max(1) * 16;
+        let mut results: Vec<(usize, anyhow::Result<UserReport>)> =
+            futures::stream::iter(data.users.into_iter().enumerate())
+                .map(|(index, user)| {
+                    let earlier = imported.get(&user.id).copied();
+                    let (ctx, envelope, permits) =
+                        (Arc::clone(&ctx), envelope.clone(), Arc::clone(&permits));
+                    async move { (index, self.one(user, earlier, ctx, envelope, permits).await) }
+                })
+                .buffer_unordered(in_flight)
+                .collect()
+                .await;
+        results.sort_unstable_by_key(|(index, _)| *index);
+        let users =
+            results.into_iter().map(|(_, result)| result).collect::<anyhow::Result<Vec<_>>>()?;
         Ok(ImportReport { users, dry_run: self.dry_run })
     }
 
+    /// Imports `user`, unless an earlier run did (`earlier`: the account it stored).
     async fn one(
         &self,
         user: SlugbaseUser,
+        earlier: Option<UserId>,
         ctx: Arc<Context>,
         envelope: Option<Arc<SlugbaseEnvelope>>,
         permits: Arc<Semaphore>,
@@ -299,7 +309,7 @@ impl Importer {
             result: UserResult::Skipped(String::new()),
             notes: Vec::new(),
         };
-        if let Some(id) = self.store.find_imported(SOURCE, &user.id).await? {
+        if let Some(id) = earlier {
             let changed = self.changes_since(id, &user).await?;
             report.result = UserResult::AlreadyImported { user: id, changed };
             return Ok(report);
