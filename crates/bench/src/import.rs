@@ -70,6 +70,12 @@ pub struct ImportFigures {
     pub cpu_ratio: f64,
     /// The load average (1 min) when the import ended.
     pub load_average: f64,
+    /// Wall time per scrypt with every core running them at once (what the cores achieve
+    /// together: two 16 MiB scrypts do not both fit the shared cache).
+    pub all_cores_ms: f64,
+    /// `mfa_users × all_cores_ms ÷ import`: the import against what the cores can do at
+    /// all, scrypts alone (1.0 = nothing but scrypts).
+    pub all_cores_ratio: f64,
 }
 
 /// This process's CPU time so far (user + system, every thread), from `/proc/self/stat`.
@@ -220,6 +226,29 @@ fn scrypt_median(n: usize) -> anyhow::Result<Duration> {
     Ok(times[n / 2])
 }
 
+/// Scrypts on every core at once, `n` per core: the wall time per scrypt (what the cores
+/// together achieve, memory bandwidth and the shared cache included), not one scrypt's.
+fn scrypt_all_cores(cores: usize, n: usize) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..cores)
+            .map(|core| {
+                scope.spawn(move || -> anyhow::Result<()> {
+                    for i in 0..n {
+                        let salt = format!("salt-{core}-{i}");
+                        std::hint::black_box(slugbase_scrypt(&[7_u8; 32], salt.as_bytes())?);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|worker| {
+            worker.join().map_err(|_| anyhow::anyhow!("a scrypt thread panicked"))?
+        })
+    })?;
+    Ok(start.elapsed() / u32::try_from(cores * n)?)
+}
+
 /// Generates a database of `users`, imports it into a fresh SQLite file, and measures.
 ///
 /// # Errors
@@ -267,6 +296,8 @@ pub async fn run(users: usize, progress: &dyn Fn(&str)) -> anyhow::Result<Import
     // Again after the import, so a noisy moment shows in both.
     let scrypt_after = tokio::task::spawn_blocking(|| scrypt_median(SAMPLES)).await??;
     let scrypt = (scrypt + scrypt_after) / 2;
+    progress("measuring scrypts on every core at once");
+    let all_cores = tokio::task::spawn_blocking(move || scrypt_all_cores(cores, SAMPLES)).await??;
 
     let mfa_users = users.div_ceil(2);
     let scrypt_bound = scrypt.as_secs_f64() * mfa_users as f64 / cores as f64;
@@ -283,5 +314,7 @@ pub async fn run(users: usize, progress: &dyn Fn(&str)) -> anyhow::Result<Import
         import_cpu_secs: import_cpu.as_secs_f64(),
         cpu_ratio: scrypt_cpu.as_secs_f64() * mfa_users as f64 / import_cpu.as_secs_f64(),
         load_average: load,
+        all_cores_ms: all_cores.as_secs_f64() * 1000.0,
+        all_cores_ratio: all_cores.as_secs_f64() * mfa_users as f64 / elapsed.as_secs_f64(),
     })
 }

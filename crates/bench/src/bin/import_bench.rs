@@ -16,9 +16,11 @@ async fn main() -> ExitCode {
             let _ = writeln!(
                 std::io::stdout(),
                 "| users | MFA users | cores | one scrypt (ms) | import (s) | users/s | \
-                 scrypt-bound (s) | ratio | scrypt CPU (ms) | import CPU (s) | CPU ratio | load |\n\
-                 |---|---|---|---|---|---|---|---|---|---|---|---|\n\
-                 | {} | {} | {} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} | {:.1} | {:.1} | {:.2} | {:.1} |",
+                 scrypt-bound (s) | ratio | scrypt CPU (ms) | import CPU (s) | CPU ratio | load | \
+                 all cores (ms per scrypt) | ratio to all cores |\n\
+                 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n\
+                 | {} | {} | {} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} | {:.1} | {:.1} | {:.2} | {:.1} \
+                 | {:.1} | {:.2} |",
                 f.users,
                 f.mfa_users,
                 f.cores,
@@ -30,7 +32,9 @@ async fn main() -> ExitCode {
                 f.scrypt_cpu_ms,
                 f.import_cpu_secs,
                 f.cpu_ratio,
-                f.load_average
+                f.load_average,
+                f.all_cores_ms,
+                f.all_cores_ratio
             );
             ExitCode::SUCCESS
         }
