@@ -1,5 +1,6 @@
 //! The adapters' readings among the metrics: the Argon2 permits and the time waited for one,
-//! the database pool's connections, and how the notice outbox stands.
+//! the database pool's connections and the time write transactions waited to begin, and how
+//! the notice outbox stands.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -63,11 +64,26 @@ pub(crate) fn adapters(
             Gauge,
             move || f64::from(pool.pool_load().open),
         );
+        let pool = store.clone();
         metrics.read_at_scrape(
             "db_pool_connections_in_use",
             "Database connections lent out now",
             Gauge,
-            move || f64::from(store.pool_load().in_use),
+            move || f64::from(pool.pool_load().in_use),
+        );
+        let pool = store.clone();
+        metrics.read_at_scrape(
+            "db_write_transactions",
+            "Write transactions begun",
+            Counter,
+            move || float(pool.pool_load().writes_begun),
+        );
+        metrics.read_at_scrape(
+            "db_write_wait_seconds",
+            "Time write transactions waited to begin (a pooled connection and, on SQLite, the \
+             write lock), in all",
+            Counter,
+            move || store.pool_load().write_wait.as_secs_f64(),
         );
     }
 }

@@ -92,8 +92,8 @@ async fn requests_are_counted_by_route_template_and_status_on_the_metrics_listen
     assert_eq!(authentications("password", "failure"), Some(1.0), "{text}");
     assert_eq!(authentications("token", "failure"), Some(1.0), "{text}");
     assert_eq!(authentications("password", "success"), None, "{text}");
-    // The adapters' readings: Argon2's permits (the refused login ran the dummy hash) and
-    // the database pool.
+    // The adapters' readings: Argon2's permits (the refused login ran the dummy hash), the
+    // database pool and the write transactions.
     let reading = |name: &str| {
         scrape
             .samples
@@ -107,6 +107,9 @@ async fn requests_are_counted_by_route_template_and_status_on_the_metrics_listen
     assert!(reading("slugbase_argon2_permit_wait_seconds_total") >= 0.0);
     assert!(reading("slugbase_db_pool_connections") >= 1.0);
     assert!(reading("slugbase_db_pool_connections_in_use") >= 0.0);
+    // The refused login's audit event was written in a write transaction.
+    assert!(reading("slugbase_db_write_transactions_total") >= 1.0);
+    assert!(reading("slugbase_db_write_wait_seconds_total") > 0.0);
     // The outbox's standing (nothing is waiting: mail is off in the test profile).
     assert_eq!(reading("slugbase_outbox_pending"), 0.0);
     assert_eq!(reading("slugbase_outbox_failed"), 0.0);

@@ -62,6 +62,7 @@ mod write_probe;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
@@ -133,6 +134,26 @@ pub struct PoolLoad {
     pub open: u32,
     /// Connections lent out now (open, not idle).
     pub in_use: u32,
+    /// Write transactions begun since the start.
+    pub writes_begun: u64,
+    /// Time spent waiting for them to begin, in all: for a connection from the pool and,
+    /// on SQLite, for the file's write lock.
+    pub write_wait: Duration,
+}
+
+/// Counts write transactions and the time each waited to begin.
+#[derive(Debug, Default)]
+struct WriteWaits {
+    begun: AtomicU64,
+    waited_nanos: AtomicU64,
+}
+
+impl WriteWaits {
+    fn record(&self, waited: Duration) {
+        self.begun.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        self.waited_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
 }
 
 /// Every storage port over sea-orm connection pools (SQLite, PostgreSQL or MySQL/MariaDB).
@@ -148,6 +169,8 @@ pub struct SeaOrmStore {
     write_probe: Option<Arc<WriteProbe>>,
     /// The migrations the running build expects (readiness; empty: not checked).
     migrations: Arc<[String]>,
+    /// How long write transactions waited to begin (metrics).
+    write_waits: Arc<WriteWaits>,
 }
 
 impl SeaOrmStore {
@@ -240,6 +263,7 @@ impl SeaOrmStore {
             sync_reads: sync_reads.map(Arc::new),
             write_probe,
             migrations: Arc::from([]),
+            write_waits: Arc::default(),
         })
     }
 
@@ -273,7 +297,12 @@ impl SeaOrmStore {
             _ => (0, 0),
         };
         let idle = u32::try_from(idle).unwrap_or(u32::MAX);
-        PoolLoad { open, in_use: open.saturating_sub(idle) }
+        PoolLoad {
+            open,
+            in_use: open.saturating_sub(idle),
+            writes_begun: self.write_waits.begun.load(Ordering::Relaxed),
+            write_wait: Duration::from_nanos(self.write_waits.waited_nanos.load(Ordering::Relaxed)),
+        }
     }
 
     /// Whether the caller lookups run on the synchronous SQLite read path.
@@ -338,13 +367,17 @@ impl SeaOrmStore {
     /// once, so two writers never deadlock upgrading read locks), `BEGIN` on PostgreSQL and
     /// MySQL (both `READ COMMITTED`).
     async fn begin_write(&self) -> StoreResult<DatabaseTransaction> {
-        self.db
+        let asked = std::time::Instant::now();
+        let tx = self
+            .db
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
             })
             .await
-            .map_err(db_err)
+            .map_err(db_err)?;
+        self.write_waits.record(asked.elapsed());
+        Ok(tx)
     }
 }
 
