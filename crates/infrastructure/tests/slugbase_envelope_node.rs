@@ -45,7 +45,8 @@ fn node_seal(key: &str, text: &str) -> Option<String> {
                 !std::env::var("CI").is_ok_and(|v| v == "true"),
                 "the SlugBase envelope tests cannot run under CI=true: node: {error}"
             );
-            println!("skipping the SlugBase envelope tests: node: {error}");
+            let _ =
+                writeln!(std::io::stderr(), "skipping the SlugBase envelope tests: node: {error}");
             return None;
         }
     };
