@@ -40,9 +40,10 @@
 //!   with its ten backup codes, or off with none — as the status read back through the
 //!   proxy shows once the database has settled it ([`SETTLE`]: a read at once once saw the
 //!   state before a COMMIT the database was still finishing). A lost change that was not
-//!   made spent nothing: a disable is tried again with the same TOTP step, which must be
-//!   accepted. How many are lost depends on what was in flight at the instant of the kill
-//!   (zero to three in our runs); the test prints them, with HAProxy's log of the run.
+//!   made spent nothing: a disable is tried again, with the same TOTP step while it is
+//!   current, and must be accepted. How many are lost depends on what was in flight at the
+//!   instant of the kill (zero to three in our runs); the test prints them, with HAProxy's
+//!   log of the run.
 //!
 //! Every client is 127.0.0.1, so the per-address limit (60 failures in 15 minutes) sees one
 //! address: the load stays well under it (10 wrong codes from the guesser, 4 replays).
