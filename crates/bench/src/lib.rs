@@ -5,7 +5,8 @@
 //! on a fresh SQLite file or the PostgreSQL or MySQL/MariaDB database given. Users are seeded through the
 //! storage ports (and, past the thousand the load drives, by bulk inserts on the same
 //! schema: see [`seed`]). A reqwest client drives the server over loopback at a chosen
-//! concurrency ([`load`]); [`run`] holds the scenarios, [`report`] prints them.
+//! concurrency ([`load`]); [`run`] holds the scenarios, [`report`] prints them. [`scale`]
+//! measures one, two and three instances behind HAProxy (`slugbase-scale-bench`).
 
 mod client;
 pub mod figures;
@@ -16,4 +17,5 @@ pub mod options;
 pub mod report;
 pub mod rss;
 pub mod run;
+pub mod scale;
 pub mod seed;

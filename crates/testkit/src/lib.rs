@@ -17,6 +17,9 @@
 //! - A real OpenID provider (npm `oidc-provider`, `tests/oidc-provider/`) on a free port,
 //!   and a browser that follows the OIDC redirects by hand ([`oidc`]).
 //!
+//! - HAProxy in front of three instances, with the repository's own configuration, drained
+//!   and readied through its runtime API ([`haproxy`]).
+//!
 //! - Real Chromium through the account pages, one journey of `tests/browser/journeys.mjs`
 //!   at a time, with the TOTP codes computed here from what the browser read ([`browser`]).
 //!
@@ -29,6 +32,7 @@
 mod app;
 pub mod browser;
 mod client;
+pub mod haproxy;
 pub mod oidc;
 mod prerequisite;
 pub mod raw;
