@@ -17,8 +17,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 /// Where Debian installs it.
 const DEBIAN_BINARY: &str = "/usr/sbin/haproxy";
 
-/// The response header naming the instance that answered (set by the configuration;
-/// absent on HAProxy's own answers: a 502 for a request whose instance died, a 503 when no
+/// The response header naming the instance that answered (set by the configuration when
+/// `SLUGBASE_LB_SHOW_INSTANCE=1`, as here; absent on HAProxy's own answers: a 502 for a request whose instance died, a 503 when no
 /// instance is up).
 pub const INSTANCE_HEADER: &str = "x-slugbase-instance";
 
@@ -121,6 +121,7 @@ impl Haproxy {
             .env("SLUGBASE_INSTANCE_1", &instances[0])
             .env("SLUGBASE_INSTANCE_2", &instances[1])
             .env("SLUGBASE_INSTANCE_3", &instances[2])
+            .env("SLUGBASE_LB_SHOW_INSTANCE", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("a log file"))
             .stderr(log)
