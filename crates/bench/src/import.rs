@@ -70,8 +70,9 @@ pub struct ImportFigures {
     pub cpu_ratio: f64,
     /// The load average (1 min) when the import ended.
     pub load_average: f64,
-    /// Wall time per scrypt with every core running them at once (what the cores achieve
-    /// together: two 16 MiB scrypts do not both fit the shared cache).
+    /// Wall time per scrypt with every core running them at once: what the cores achieve
+    /// together (a check that scrypts scale over the cores; memory bandwidth and the shared
+    /// cache could stop them).
     pub all_cores_ms: f64,
     /// `mfa_users × all_cores_ms ÷ import`: the import against what the cores can do at
     /// all, scrypts alone (1.0 = nothing but scrypts).
@@ -228,6 +229,7 @@ fn scrypt_median(n: usize) -> anyhow::Result<Duration> {
 
 /// Scrypts on every core at once, `n` per core: the wall time per scrypt (what the cores
 /// together achieve, memory bandwidth and the shared cache included), not one scrypt's.
+/// Where it is one scrypt's time ÷ cores, the scrypt-bound limit is what the cores can do.
 fn scrypt_all_cores(cores: usize, n: usize) -> anyhow::Result<Duration> {
     let start = Instant::now();
     std::thread::scope(|scope| {
