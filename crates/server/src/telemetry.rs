@@ -26,7 +26,7 @@ pub const PROTOCOL_TARGET: &str = "slugbase::http_protocol";
 /// Shortest time between two summaries.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 
-/// A layer that exports spans (the `otlp` feature's [`crate::traces::TraceExport::layer`]).
+/// A layer that exports spans (with the `otlp` feature, the trace exporter's).
 pub type TracesLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Installs the global subscriber, with `traces` when spans are exported. A second call
