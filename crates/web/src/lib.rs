@@ -357,24 +357,34 @@ async fn log_request(
 
     let id = request_id(&req);
     let method = req.method().clone();
-    // The exported span's name is fixed when it starts: the route the path maps to now (its
-    // final route, after path normalisation, is recorded below as `http.route`).
-    let name = req.match_pattern().map_or_else(|| method.to_string(), |r| format!("{method} {r}"));
+    // The fields after `http.method` are the exported span's, recorded only when requests
+    // are traced (an empty field is not logged).
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         http.method = %method,
         trace_id = Empty,
-        otel.name = name,
-        otel.kind = "server",
+        otel.name = Empty,
+        otel.kind = Empty,
         otel.status_code = Empty,
         http.route = Empty,
         http.response.status_code = Empty,
     );
-    let tracing = req.app_data::<Data<AppState>>().and_then(|s| s.config.request_tracing.clone());
-    if let Some(trace_id) = tracing.and_then(|tracing| tracing.join(&span, req.headers())) {
-        span.record("trace_id", trace_id);
-    }
+    let traced = req
+        .app_data::<Data<AppState>>()
+        .and_then(|s| s.config.request_tracing.as_deref())
+        .is_some_and(|tracing| {
+            // The exported span's name is fixed when it starts: the route the path maps to
+            // now (the final one, after path normalisation, is `http.route` below).
+            let name =
+                req.match_pattern().map_or_else(|| method.to_string(), |r| format!("{method} {r}"));
+            span.record("otel.name", name);
+            span.record("otel.kind", "server");
+            if let Some(trace_id) = tracing.join(&span, req.headers()) {
+                span.record("trace_id", trace_id);
+            }
+            true
+        });
     let started = std::time::Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let route = res.request().match_pattern().unwrap_or_else(|| "(unmatched)".to_owned());
@@ -394,11 +404,13 @@ async fn log_request(
             "request"
         );
     });
-    // For the exported span, after the line above (which already says them).
-    span.record("http.route", route.as_str());
-    span.record("http.response.status_code", status.as_u16());
-    if status.is_server_error() {
-        span.record("otel.status_code", "error");
+    if traced {
+        // For the exported span, after the line above (which already says them).
+        span.record("http.route", route.as_str());
+        span.record("http.response.status_code", status.as_u16());
+        if status.is_server_error() {
+            span.record("otel.status_code", "error");
+        }
     }
     Ok(res)
 }
